@@ -1,0 +1,160 @@
+//! What a driver tells core ([`Event`]) and what core tells a driver ([`Action`]).
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::id::{ConnId, ListenerId};
+
+/// Something that happened to a connection, reported by the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An [`Action::Connect`] finished: the socket is established, or failed.
+    Connected {
+        /// The connection core asked to open.
+        conn: ConnId,
+        /// `Ok` once the socket is writable with no pending error.
+        result: Result<(), ConnError>,
+    },
+    /// The peer sent FIN: a read returned 0 bytes.
+    ReadClosed {
+        /// The connection that reached end of stream.
+        conn: ConnId,
+    },
+    /// A read or write failed (RST, or another socket error).
+    Failed {
+        /// The broken connection.
+        conn: ConnId,
+        /// Why.
+        error: ConnError,
+    },
+    /// `accept` on a listener failed with something other than "would block".
+    AcceptFailed {
+        /// The listener.
+        listener: ListenerId,
+        /// Why (EMFILE and friends are [`ConnError::NoResources`]).
+        error: ConnError,
+    },
+}
+
+/// Why a socket operation failed, reduced to what core decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnError {
+    /// ECONNREFUSED.
+    Refused,
+    /// ECONNRESET, EPIPE, ECONNABORTED.
+    Reset,
+    /// ETIMEDOUT from the kernel.
+    TimedOut,
+    /// EHOSTUNREACH, ENETUNREACH, ENETDOWN.
+    Unreachable,
+    /// Out of descriptors, buffers, memory or source ports (EMFILE, ENFILE,
+    /// ENOBUFS, ENOMEM, EADDRNOTAVAIL).
+    NoResources,
+    /// Anything else, with its OS error code when there is one.
+    Other(i32),
+}
+
+impl ConnError {
+    /// Classifies an IO error from a socket call.
+    pub fn from_io(err: &io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(libc::ECONNREFUSED) => ConnError::Refused,
+            Some(libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED) => ConnError::Reset,
+            Some(libc::ETIMEDOUT) => ConnError::TimedOut,
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ENETDOWN) => {
+                ConnError::Unreachable
+            }
+            Some(
+                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL,
+            ) => ConnError::NoResources,
+            Some(code) => ConnError::Other(code),
+            None => match err.kind() {
+                io::ErrorKind::ConnectionRefused => ConnError::Refused,
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe => ConnError::Reset,
+                io::ErrorKind::TimedOut => ConnError::TimedOut,
+                _ => ConnError::Other(0),
+            },
+        }
+    }
+
+    /// The short text HAProxy shows for it in check logs (`info: "..."`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConnError::Refused => "Connection refused",
+            ConnError::Reset => "Connection reset by peer",
+            ConnError::TimedOut => "Connection timed out",
+            ConnError::Unreachable => "No route to host",
+            ConnError::NoResources => "Out of resources",
+            ConnError::Other(_) => "Connection error",
+        }
+    }
+}
+
+/// What core asks the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a non-blocking TCP connection to `addr` for `conn` (a server side
+    /// or a health probe), then report [`Event::Connected`].
+    Connect {
+        /// The id core gave the new connection.
+        conn: ConnId,
+        /// Where to connect.
+        addr: SocketAddr,
+    },
+    /// Whether core wants to read from and/or write to `conn` now.
+    Interest {
+        /// The connection.
+        conn: ConnId,
+        /// Read when readable.
+        read: bool,
+        /// Write when writable.
+        write: bool,
+    },
+    /// Shut down the write side of `conn` (forward a FIN).
+    ShutdownWrite {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Close `conn` and forget it; `reset` asks for an RST (SO_LINGER 0).
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Abort with RST instead of a clean FIN.
+        reset: bool,
+    },
+    /// Stop accepting on a listener (limits reached, out of descriptors).
+    PauseAccept {
+        /// The listener.
+        listener: ListenerId,
+    },
+    /// Accept again on a listener, starting at once.
+    ResumeAccept {
+        /// The listener.
+        listener: ListenerId,
+    },
+    /// Write one log line.
+    Log(LogLine),
+}
+
+/// A formatted log line and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The destination.
+    pub sink: LogSink,
+    /// The line, without a trailing newline.
+    pub text: String,
+}
+
+/// Destination of a [`LogLine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSink {
+    /// A `log stdout` target: write the line to standard output.
+    Stdout,
+    /// A `log stderr` target: write the line to standard error.
+    Stderr,
+    /// An operator message (health changes, alerts) for the driver's own
+    /// diagnostic logger at this level, like HAProxy's `[WARNING]` lines.
+    Diagnostic(log::Level),
+}

@@ -1,0 +1,242 @@
+//! HAProxy configuration language: lexer, parser, typed result, validation.
+//!
+//! The driver reads the files; [`parse`] takes their text, resolves host
+//! names through a caller-supplied resolver and returns a validated
+//! [`Config`] plus the warnings HAProxy would print, or every error found.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One configuration file's name and text, in `-f` order.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Name used in messages (`file:line: ...`).
+    pub name: &'a str,
+    /// The whole file.
+    pub text: &'a str,
+}
+
+/// Where a statement came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// File name as given in [`Source::name`].
+    pub file: Arc<str>,
+    /// 1-based line number.
+    pub line: u32,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// An error or warning about the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
+pub struct Diagnostic {
+    /// The statement at fault, when there is one.
+    pub origin: Option<Origin>,
+    /// What is wrong, with a hint when there is one.
+    pub message: String,
+}
+
+/// A parsed configuration, with the warnings HAProxy would print for it.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The validated configuration.
+    pub config: Config,
+    /// Accepted but suspicious settings, and the defaults weir applied.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A validated configuration, ready for `Balancer::new`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Process-wide settings.
+    pub global: Global,
+    /// Listening proxies, in file order (`frontend` and the front of `listen`).
+    pub frontends: Vec<Frontend>,
+    /// Server pools, in file order (`backend` and the back of `listen`).
+    pub backends: Vec<Backend>,
+}
+
+/// The `global` section.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Global {
+    /// `maxconn`: process-wide cap on concurrent client connections.
+    pub maxconn: Option<u32>,
+    /// `log` targets, used by proxies with `log global`.
+    pub logs: Vec<LogTarget>,
+}
+
+/// One `log` target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    /// Where lines go.
+    pub dest: LogDest,
+    /// Line format (`format raw|short|rfc3164`); rfc3164 when not given.
+    pub format: LogFormat,
+    /// Maximum line length in bytes (`len`); 1024 when not given.
+    pub len: usize,
+    /// Syslog facility code (`local0` = 16, ...).
+    pub facility: u8,
+    /// Least important level sent (`max level`); debug when not given.
+    pub max_level: Severity,
+    /// Most important level sent (`min level`); emerg when not given.
+    pub min_level: Severity,
+}
+
+/// Where a log target writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogDest {
+    /// The process's standard output.
+    Stdout,
+    /// The process's standard error.
+    Stderr,
+}
+
+/// Log line formats (HAProxy's `format` argument of `log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `<PRI>Mon dd HH:MM:SS weir[pid]: message`.
+    Rfc3164,
+    /// `<PRI>message`.
+    Short,
+    /// `message`.
+    Raw,
+}
+
+/// Syslog severity; lower is more important.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// `emerg`.
+    Emerg = 0,
+    /// `alert`.
+    Alert = 1,
+    /// `crit`.
+    Crit = 2,
+    /// `err`.
+    Err = 3,
+    /// `warning`.
+    Warning = 4,
+    /// `notice`.
+    Notice = 5,
+    /// `info`.
+    Info = 6,
+    /// `debug`.
+    Debug = 7,
+}
+
+/// A listening proxy: `frontend`, or the front half of `listen`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frontend {
+    /// Proxy name.
+    pub name: String,
+    /// Listening addresses, one per address of every `bind` line.
+    pub binds: Vec<Bind>,
+    /// Index into [`Config::backends`] (`default_backend`, or the listen's own).
+    pub default_backend: Option<usize>,
+    /// `maxconn`: cap on this frontend's concurrent connections.
+    pub maxconn: Option<u32>,
+    /// `timeout client`: client-side inactivity; `None` = no timeout.
+    pub timeout_client: Option<Duration>,
+    /// `option tcplog`.
+    pub tcplog: bool,
+    /// Log targets (`log global` expanded); empty = no traffic logs.
+    pub logs: Vec<LogTarget>,
+    /// The section line.
+    pub origin: Origin,
+}
+
+/// One listening address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bind {
+    /// Address and port to listen on.
+    pub addr: SocketAddr,
+    /// The `bind` line.
+    pub origin: Origin,
+}
+
+/// A server pool: `backend`, or the back half of `listen`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    /// Proxy name.
+    pub name: String,
+    /// Server selection algorithm.
+    pub balance: Balance,
+    /// `timeout connect` per attempt; `None` = no timeout.
+    pub timeout_connect: Option<Duration>,
+    /// `timeout server`: server-side inactivity; `None` = no timeout.
+    pub timeout_server: Option<Duration>,
+    /// `timeout check`: read timeout of checks after connect; `None` = `inter` bounds the check.
+    pub timeout_check: Option<Duration>,
+    /// Log targets (`log global` expanded) for health events.
+    pub logs: Vec<LogTarget>,
+    /// Servers in line order.
+    pub servers: Vec<Server>,
+    /// The section line.
+    pub origin: Origin,
+}
+
+/// Server selection algorithm (`balance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// `roundrobin`: smooth weighted round robin, dynamic weights.
+    RoundRobin,
+}
+
+/// One `server` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// Name, unique in its backend.
+    pub name: String,
+    /// Traffic address (host names resolved at parse time).
+    pub addr: SocketAddr,
+    /// `check`: run health checks.
+    pub check: bool,
+    /// `inter`: check interval (default 2 s).
+    pub inter: Duration,
+    /// `rise`: consecutive successes to go UP (default 2).
+    pub rise: u32,
+    /// `fall`: consecutive failures to go DOWN (default 3).
+    pub fall: u32,
+    /// `weight` 0..=256 (default 1); 0 takes no new traffic.
+    pub weight: u32,
+    /// `port`: check port when it differs from the traffic port.
+    pub check_port: Option<u16>,
+    /// `disabled`: start in maintenance.
+    pub disabled: bool,
+    /// The `server` line.
+    pub origin: Origin,
+}
+
+impl Server {
+    /// Where health checks connect.
+    pub fn check_addr(&self) -> SocketAddr {
+        let mut addr = self.addr;
+        if let Some(port) = self.check_port {
+            addr.set_port(port);
+        }
+        addr
+    }
+}
+
+/// Parses and validates configuration files, concatenated in order.
+///
+/// `resolve` turns a host name that is not an IP literal into an address
+/// (the driver passes libc's resolver; tests and fuzzers pass a table).
+/// On failure every error found is returned, in file order.
+pub fn parse(
+    sources: &[Source<'_>],
+    resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+) -> Result<Parsed, Vec<Diagnostic>> {
+    parser::parse(sources, resolve)
+}
+
+mod keywords;
+mod lexer;
+mod parser;
+mod units;

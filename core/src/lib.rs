@@ -1,0 +1,58 @@
+//! weir-core: the whole TCP load balancer as pure state machines.
+//!
+//! Nothing here touches a socket, a clock, a thread, a file or a random
+//! source. A driver (`weir-mio`, `weir-smol`) owns the sockets and feeds
+//! [`Balancer`] with what happened; the balancer answers with [`Action`]s.
+//!
+//! # Driving contract
+//!
+//! ```text
+//! let mut lb = Balancer::new(config, seed, now, wall_clock, pid);
+//! for (listener, addr) in lb.listeners() { bind(addr) }
+//! loop {
+//!     wait for readiness, at most until lb.poll_timeout()
+//!     for each ready listener:  while accept() -> lb.accept(now, listener, peer, local)
+//!     for each ready socket:    read into lb.recv_buf(conn), then lb.received(now, conn, n)
+//!                               (0 bytes: Event::ReadClosed; error: Event::Failed)
+//!                               write from lb.send_buf(conn), then lb.sent(now, conn, n)
+//!     a pending connect became writable: Event::Connected { result }
+//!     lb.handle_timeout(now)
+//!     after EVERY call above: while let Some(a) = lb.poll_action() { carry it out }
+//! }
+//! ```
+//!
+//! * Every input takes `now`; `now` never goes backwards.
+//! * Core assigns every [`ConnId`]: client sides ([`Balancer::accept`]),
+//!   server sides and health probes ([`Action::Connect`]). An id carries a
+//!   generation, so input for a connection core has closed is ignored.
+//! * [`Action::Interest`] says whether core wants to read and/or write a
+//!   connection. Readiness is edge-like: when interest comes back on, the
+//!   driver tries the operation at once (the socket may already be ready).
+//! * Buffers belong to core. The driver reads straight into
+//!   [`Balancer::recv_buf`] and writes straight from [`Balancer::send_buf`]:
+//!   no copy, no allocation per read, and an idle connection holds none.
+//! * [`Action::Close`] ends a connection for good; core forgets the id.
+//!
+//! # Modules
+//!
+//! [`config`] parses HAProxy's language; `balance` picks servers; `health`
+//! runs checks and rise/fall hysteresis; `session` splices a client to a
+//! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines.
+
+pub mod config;
+
+mod action;
+mod balance;
+mod buffer;
+mod health;
+mod id;
+mod log;
+mod proxy;
+mod session;
+mod time;
+mod timer;
+
+pub use action::{Action, ConnError, Event, LogLine, LogSink};
+pub use id::{ConnId, ListenerId};
+pub use proxy::Balancer;
+pub use time::Instant;
