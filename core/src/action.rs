@@ -61,9 +61,7 @@ impl ConnError {
             Some(libc::ECONNREFUSED) => ConnError::Refused,
             Some(libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED) => ConnError::Reset,
             Some(libc::ETIMEDOUT) => ConnError::TimedOut,
-            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ENETDOWN) => {
-                ConnError::Unreachable
-            }
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ENETDOWN) => ConnError::Unreachable,
             Some(
                 libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL,
             ) => ConnError::NoResources,

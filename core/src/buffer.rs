@@ -1,1 +1,166 @@
-//! buffer
+//! Fixed-size ring buffers and the pool they come from.
+//!
+//! A direction of a session holds a [`Buffer`] only while bytes are in
+//! flight: it is taken from the [`Pool`] when the driver reads and given
+//! back as soon as the writer drains it, so an idle connection holds none.
+
+/// Capacity of one buffer, HAProxy's default `tune.bufsize`.
+pub(crate) const BUF_SIZE: usize = 16 * 1024;
+
+/// A byte ring of [`BUF_SIZE`] bytes. Reads and writes use contiguous
+/// slices of it, so bytes are never copied inside core.
+pub(crate) struct Buffer {
+    data: Box<[u8]>,
+    head: usize,
+    len: usize,
+}
+
+impl Buffer {
+    /// Bytes waiting to be written, up to the end of the ring.
+    pub(crate) fn filled(&self) -> &[u8] {
+        let end = (self.head + self.len).min(self.data.len());
+        &self.data[self.head..end]
+    }
+
+    /// Free space to read into, up to the end of the ring or the head.
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        let cap = self.data.len();
+        if self.len == cap {
+            return &mut [];
+        }
+        let tail = (self.head + self.len) % cap;
+        let end = if tail >= self.head { cap } else { self.head };
+        &mut self.data[tail..end]
+    }
+
+    /// Marks `n` bytes of [`Buffer::spare`] as filled.
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.data.len());
+    }
+
+    /// Drops `n` bytes from the front of [`Buffer::filled`].
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + n) % self.data.len()
+        };
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == self.data.len()
+    }
+}
+
+/// Free buffers kept for reuse, so steady traffic allocates nothing.
+pub(crate) struct Pool {
+    free: Vec<Box<[u8]>>,
+    keep: usize,
+    in_use: usize,
+}
+
+impl Pool {
+    /// A pool that keeps at most `keep` free buffers around.
+    pub(crate) fn new(keep: usize) -> Self {
+        Pool {
+            free: Vec::new(),
+            keep,
+            in_use: 0,
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Buffer {
+        self.in_use += 1;
+        let data = self
+            .free
+            .pop()
+            .unwrap_or_else(|| vec![0; BUF_SIZE].into_boxed_slice());
+        Buffer {
+            data,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn put(&mut self, buf: Buffer) {
+        self.in_use = self.in_use.saturating_sub(1);
+        if self.free.len() < self.keep {
+            self.free.push(buf.data);
+        }
+    }
+
+    /// Buffers currently held by connections.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(buf: &mut Buffer, byte: u8, n: usize) -> usize {
+        let spare = buf.spare();
+        let n = n.min(spare.len());
+        spare[..n].fill(byte);
+        buf.commit(n);
+        n
+    }
+
+    #[test]
+    fn new_buffer_offers_its_whole_capacity() {
+        let mut pool = Pool::new(4);
+        let mut buf = pool.take();
+        assert_eq!(buf.spare().len(), BUF_SIZE);
+        assert!(buf.is_empty());
+        assert_eq!(pool.in_use(), 1);
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_across_the_wrap() {
+        let mut buf = Pool::new(1).take();
+        assert_eq!(fill(&mut buf, 1, BUF_SIZE - 10), BUF_SIZE - 10);
+        buf.consume(BUF_SIZE - 20);
+        assert_eq!(buf.filled(), &[1; 10]);
+        // 10 bytes left at the end of the ring, then it wraps to the front.
+        assert_eq!(fill(&mut buf, 2, 100), 10);
+        assert_eq!(fill(&mut buf, 3, 100), 100);
+        assert_eq!(buf.filled().len(), 20);
+        buf.consume(20);
+        assert_eq!(buf.filled(), &[3; 100]);
+    }
+
+    #[test]
+    fn full_buffer_offers_no_space() {
+        let mut buf = Pool::new(1).take();
+        fill(&mut buf, 7, BUF_SIZE);
+        assert!(buf.is_full());
+        assert!(buf.spare().is_empty());
+        buf.consume(1);
+        assert_eq!(buf.spare().len(), 1);
+    }
+
+    #[test]
+    fn draining_rewinds_to_the_front() {
+        let mut buf = Pool::new(1).take();
+        fill(&mut buf, 1, 100);
+        buf.consume(100);
+        assert_eq!(buf.spare().len(), BUF_SIZE);
+    }
+
+    #[test]
+    fn pool_reuses_and_caps_free_buffers() {
+        let mut pool = Pool::new(1);
+        let (a, b) = (pool.take(), pool.take());
+        pool.put(a);
+        pool.put(b);
+        assert_eq!(pool.free.len(), 1);
+        assert_eq!(pool.in_use(), 0);
+    }
+}

@@ -1,1 +1,202 @@
-//! health
+//! Health checks: rise/fall hysteresis and check verdicts.
+//!
+//! # Lifecycle of a server's check
+//!
+//! ```text
+//! Idle(next at) --timer--> Connecting(probe conn, deadline)
+//! Connecting --Connected Ok--> verdict L4OK   --> Idle(now + inter)
+//! Connecting --Connected Err-> verdict L4CON  --> Idle(now + inter)
+//! Connecting --deadline------> verdict L4TOUT --> Idle(now + inter)
+//! ```
+//!
+//! Each verdict goes through [`Health::record`], HAProxy's health counter:
+//! a server is UP while `health >= rise`; a failure below `rise` snaps it to
+//! 0 (DOWN), a success reaching `rise` snaps it to `rise + fall - 1` (UP).
+//! A server starts at `health = rise`: UP, taking traffic at once, and one
+//! failed check marks it DOWN (HAProxy 2.6 does exactly this; `fall` counts
+//! only once the server has been seen fully UP).
+
+use crate::action::ConnError;
+
+/// HAProxy's health counter for one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Health {
+    value: u32,
+    rise: u32,
+    fall: u32,
+}
+
+/// A change of a server's operational state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Up,
+    Down,
+}
+
+impl Health {
+    /// The state at start-up: UP, at the bottom of the UP range.
+    pub(crate) fn starting(rise: u32, fall: u32) -> Self {
+        let (rise, fall) = (rise.max(1), fall.max(1));
+        Health {
+            value: rise,
+            rise,
+            fall,
+        }
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.value >= self.rise
+    }
+
+    fn top(&self) -> u32 {
+        self.rise + self.fall - 1
+    }
+
+    /// Counts one check result; says if the server changed state.
+    pub(crate) fn record(&mut self, passed: bool) -> Option<Transition> {
+        if passed {
+            if self.value >= self.top() {
+                return None;
+            }
+            self.value += 1;
+            if self.value == self.rise {
+                self.value = self.top();
+                return Some(Transition::Up);
+            }
+            if self.value > self.rise {
+                self.value = self.top();
+            }
+            None
+        } else {
+            if self.value == 0 {
+                return None;
+            }
+            let was_up = self.is_up();
+            self.value -= 1;
+            if self.value < self.rise {
+                self.value = 0;
+                return was_up.then_some(Transition::Down);
+            }
+            None
+        }
+    }
+
+    /// HAProxy's `status` text: `3/3 UP`, `2/3 UP`, `0/2 DOWN`, `1/2 DOWN`.
+    pub(crate) fn status(&self) -> String {
+        if self.is_up() {
+            format!("{}/{} UP", self.value - self.rise + 1, self.fall)
+        } else {
+            format!("{}/{} DOWN", self.value, self.rise)
+        }
+    }
+}
+
+/// The verdict of one check, named after HAProxy's `check_status` codes.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckStatus {
+    /// `L4OK`: the TCP connection was established.
+    L4Ok,
+    /// `L4TOUT`: the connection did not complete in time.
+    L4Timeout,
+    /// `L4CON`: the connection failed.
+    L4Con(ConnError),
+}
+
+impl CheckStatus {
+    pub(crate) fn passed(self) -> bool {
+        matches!(self, CheckStatus::L4Ok)
+    }
+
+    /// HAProxy's description of the status, used as `reason:`.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            CheckStatus::L4Ok => "Layer4 check passed",
+            CheckStatus::L4Timeout => "Layer4 timeout",
+            CheckStatus::L4Con(_) => "Layer4 connection problem",
+        }
+    }
+
+    /// The `info: "..."` part, when HAProxy shows one.
+    pub(crate) fn info(self) -> Option<&'static str> {
+        match self {
+            CheckStatus::L4Con(error) => Some(error.describe()),
+            CheckStatus::L4Ok | CheckStatus::L4Timeout => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_up_and_one_failure_marks_down() {
+        let mut h = Health::starting(2, 3);
+        assert!(h.is_up());
+        assert_eq!(h.status(), "1/3 UP");
+        assert_eq!(h.record(false), Some(Transition::Down));
+        assert_eq!(h.status(), "0/2 DOWN");
+    }
+
+    #[test]
+    fn one_success_at_start_makes_fully_up_then_fall_failures_mark_down() {
+        let mut h = Health::starting(2, 3);
+        assert_eq!(h.record(true), None);
+        assert_eq!(h.status(), "3/3 UP");
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.status(), "2/3 UP");
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(false), Some(Transition::Down));
+        assert!(!h.is_up());
+    }
+
+    #[test]
+    fn down_server_needs_rise_successes() {
+        let mut h = Health::starting(3, 2);
+        h.record(false);
+        assert_eq!(h.record(true), None);
+        assert_eq!(h.status(), "1/3 DOWN");
+        assert_eq!(h.record(true), None);
+        assert_eq!(h.record(true), Some(Transition::Up));
+        assert_eq!(h.status(), "2/2 UP");
+    }
+
+    #[test]
+    fn failure_while_recovering_counts_back_down_without_transition() {
+        let mut h = Health::starting(3, 3);
+        h.record(false);
+        h.record(true);
+        h.record(true);
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.status(), "0/3 DOWN");
+    }
+
+    #[test]
+    fn success_while_degraded_counts_back_up() {
+        let mut h = Health::starting(2, 3);
+        h.record(true);
+        h.record(false);
+        assert_eq!(h.record(true), None);
+        assert_eq!(h.status(), "3/3 UP");
+    }
+
+    #[test]
+    fn rise_one_fall_one_flips_on_every_change() {
+        let mut h = Health::starting(1, 1);
+        assert_eq!(h.record(true), None);
+        assert_eq!(h.record(false), Some(Transition::Down));
+        assert_eq!(h.record(false), None);
+        assert_eq!(h.record(true), Some(Transition::Up));
+    }
+
+    #[test]
+    fn verdicts_use_haproxy_wording() {
+        let refused = CheckStatus::L4Con(ConnError::Refused);
+        assert_eq!(refused.reason(), "Layer4 connection problem");
+        assert_eq!(refused.info(), Some("Connection refused"));
+        assert_eq!(CheckStatus::L4Timeout.reason(), "Layer4 timeout");
+        assert_eq!(CheckStatus::L4Ok.reason(), "Layer4 check passed");
+        assert!(CheckStatus::L4Ok.passed() && !refused.passed());
+    }
+}

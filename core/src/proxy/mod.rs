@@ -1,0 +1,533 @@
+//! The [`Balancer`]: frontends, backends, servers, sessions and checks.
+//!
+//! `mod.rs` holds the state and the public driving API; `traffic.rs` the
+//! sessions (accept, connect, splice, end); `checks.rs` the health checks.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use slab::Slab;
+
+use crate::action::{Action, ConnError, Event, LogLine, LogSink};
+use crate::balance::RoundRobin;
+use crate::buffer::Pool;
+use crate::config::{Backend, Config, Frontend, LogTarget, Server, Severity};
+use crate::health::Health;
+use crate::id::{ConnId, ListenerId};
+use crate::logging::{WallClock, format_for};
+use crate::rng::Rng;
+use crate::session::{Phase, Session};
+use crate::time::Instant;
+use crate::timer::{TimerKey, TimerQueue, popped};
+
+mod checks;
+mod traffic;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+/// How long accepting pauses after running out of descriptors or memory.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Free buffers kept for reuse.
+const POOL_KEEP: usize = 256;
+
+/// The whole load balancer as a state machine. See the crate docs for the
+/// driving contract.
+pub struct Balancer {
+    frontends: Vec<FrontendState>,
+    backends: Vec<BackendState>,
+    listeners: Vec<Listener>,
+    conns: Slab<ConnSlot>,
+    sessions: Slab<Session>,
+    pool: Pool,
+    actions: VecDeque<Action>,
+    timers: TimerQueue,
+    /// Generation given to the next connection or session slot.
+    generation: u32,
+    maxconn: Option<u32>,
+    /// Client connections alive in the whole process.
+    active: u32,
+    /// Accepting is paused until then (out of descriptors).
+    accept_pause: Option<Instant>,
+    accept_pause_queued: Option<Instant>,
+    /// The current shortage of descriptors was already logged.
+    accept_pause_logged: bool,
+    /// Session whose buffer the driver may be reading into.
+    lent: Option<usize>,
+    stopping: bool,
+    clock: WallClock,
+    pid: u32,
+    /// The `now` of the latest input.
+    last_now: Instant,
+}
+
+struct FrontendState {
+    config: Frontend,
+    active: u32,
+}
+
+struct BackendState {
+    config: Backend,
+    servers: Vec<ServerState>,
+    rr: RoundRobin,
+    active: u32,
+}
+
+struct ServerState {
+    config: Server,
+    health: Health,
+    /// In maintenance (`disabled`): no traffic, no checks.
+    maint: bool,
+    active: u32,
+    check: Option<checks::CheckState>,
+}
+
+impl ServerState {
+    fn is_usable(&self) -> bool {
+        !self.maint && self.health.is_up()
+    }
+
+    /// Weight offered to the balancing algorithm: 0 when not usable.
+    fn lb_weight(&self) -> u32 {
+        if self.is_usable() {
+            self.config.weight
+        } else {
+            0
+        }
+    }
+}
+
+struct Listener {
+    addr: SocketAddr,
+    frontend: usize,
+    accepting: bool,
+}
+
+/// What a connection id stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The client side of a session.
+    Client(usize),
+    /// The server side of a session.
+    Server(usize),
+    /// A health probe of (backend, server).
+    Check(usize, usize),
+}
+
+struct ConnSlot {
+    generation: u32,
+    role: Role,
+    read: bool,
+    write: bool,
+}
+
+impl Balancer {
+    /// Builds a balancer for `config`. `seed` feeds the PRNG; `wall` is the
+    /// wall-clock time at `now` (for log dates); `pid` is shown in logs.
+    pub fn new(config: Config, seed: u64, now: Instant, wall: SystemTime, pid: u32) -> Self {
+        let mut rng = Rng::new(seed);
+        let Config {
+            global,
+            frontends,
+            backends,
+        } = config;
+        let listeners = frontends
+            .iter()
+            .enumerate()
+            .flat_map(|(fe, f)| {
+                f.binds.iter().map(move |b| Listener {
+                    addr: b.addr,
+                    frontend: fe,
+                    accepting: true,
+                })
+            })
+            .collect();
+        let backends = backends
+            .into_iter()
+            .map(|mut config| {
+                let servers = std::mem::take(&mut config.servers)
+                    .into_iter()
+                    .map(|s| ServerState {
+                        health: Health::starting(s.rise, s.fall),
+                        maint: s.disabled,
+                        active: 0,
+                        check: None,
+                        config: s,
+                    })
+                    .collect::<Vec<_>>();
+                BackendState {
+                    rr: RoundRobin::new(servers.len(), rng.below(servers.len())),
+                    config,
+                    servers,
+                    active: 0,
+                }
+            })
+            .collect();
+        let mut lb = Balancer {
+            frontends: frontends
+                .into_iter()
+                .map(|config| FrontendState { config, active: 0 })
+                .collect(),
+            backends,
+            listeners,
+            conns: Slab::new(),
+            sessions: Slab::new(),
+            pool: Pool::new(POOL_KEEP),
+            actions: VecDeque::new(),
+            timers: TimerQueue::default(),
+            generation: 0,
+            maxconn: global.maxconn,
+            active: 0,
+            accept_pause: None,
+            accept_pause_queued: None,
+            accept_pause_logged: false,
+            lent: None,
+            stopping: false,
+            clock: WallClock::new(now, wall),
+            pid,
+            last_now: now,
+        };
+        lb.schedule_first_checks(now);
+        lb.advance(now);
+        lb
+    }
+
+    /// Every listening address, with the id to pass to [`Balancer::accept`].
+    pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, SocketAddr)> + '_ {
+        self.listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (ListenerId(i as u32), l.addr))
+    }
+
+    /// A client connection was accepted on `listener`. Returns its id (the
+    /// driver registers the socket, then drains actions), or `None` if the
+    /// driver must close it at once.
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        listener: ListenerId,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Option<ConnId> {
+        self.advance(now);
+        self.accept_session(now, listener, peer, local)
+    }
+
+    /// Something happened to a connection or listener.
+    pub fn handle_event(&mut self, now: Instant, event: Event) {
+        self.advance(now);
+        match event {
+            Event::Connected { conn, result } => match self.role(conn) {
+                Some(Role::Server(s)) => self.on_connected(now, s, result),
+                Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
+                Some(Role::Client(_)) | None => {}
+            },
+            Event::ReadClosed { conn } => match self.role(conn) {
+                Some(Role::Client(s)) => self.on_read_closed(now, s, true),
+                Some(Role::Server(s)) => self.on_read_closed(now, s, false),
+                Some(Role::Check(..)) | None => {}
+            },
+            Event::Failed { conn, error } => match self.role(conn) {
+                Some(Role::Client(s)) => self.on_failed(now, s, true),
+                Some(Role::Server(s)) => self.on_failed(now, s, false),
+                Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
+                None => {}
+            },
+            Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
+        }
+    }
+
+    /// Fires every timer due at `now`. Call it once per loop turn.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    /// Space to read `conn`'s incoming bytes into, or `None` when core does
+    /// not want to read it now (buffer full, end of stream, unknown id).
+    pub fn recv_buf(&mut self, conn: ConnId) -> Option<&mut [u8]> {
+        self.settle();
+        let (s, client) = match self.role(conn)? {
+            Role::Client(s) => (s, true),
+            Role::Server(s) => (s, false),
+            Role::Check(..) => return None,
+        };
+        let session = self.sessions.get_mut(s)?;
+        let pipe = if client {
+            &mut session.up
+        } else if session.phase == Phase::Established {
+            &mut session.down
+        } else {
+            return None;
+        };
+        self.lent = Some(s);
+        pipe.spare(&mut self.pool).filter(|b| !b.is_empty())
+    }
+
+    /// `n` bytes were read into the slice [`Balancer::recv_buf`] returned.
+    pub fn received(&mut self, now: Instant, conn: ConnId, n: usize) {
+        // The lent buffer now holds the bytes: it must not be settled.
+        self.lent = None;
+        self.advance(now);
+        match self.role(conn) {
+            Some(Role::Client(s)) => self.on_received(now, s, true, n),
+            Some(Role::Server(s)) => self.on_received(now, s, false, n),
+            Some(Role::Check(..)) | None => {}
+        }
+    }
+
+    /// Bytes waiting to be written to `conn`, or `None` when there are none.
+    pub fn send_buf(&self, conn: ConnId) -> Option<&[u8]> {
+        match self.role(conn)? {
+            Role::Client(s) => self.sessions.get(s)?.down.filled(),
+            Role::Server(s) => {
+                let session = self.sessions.get(s)?;
+                if session.phase == Phase::Established {
+                    session.up.filled()
+                } else {
+                    None
+                }
+            }
+            Role::Check(..) => None,
+        }
+    }
+
+    /// `n` bytes from the front of [`Balancer::send_buf`] were written.
+    pub fn sent(&mut self, now: Instant, conn: ConnId, n: usize) {
+        self.advance(now);
+        match self.role(conn) {
+            Some(Role::Client(s)) => self.on_sent(now, s, true, n),
+            Some(Role::Server(s)) => self.on_sent(now, s, false, n),
+            Some(Role::Check(..)) | None => {}
+        }
+    }
+
+    /// Stops accepting and closes every connection (hard stop: SIGTERM).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.advance(now);
+        self.stopping = true;
+        self.refresh_listeners();
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .map(|(i, c)| ConnId::new(i, c.generation))
+            .collect();
+        for conn in conns {
+            self.close(conn, false);
+        }
+        for (_, mut session) in std::mem::take(&mut self.sessions) {
+            session.up.release(&mut self.pool);
+            session.down.release(&mut self.pool);
+        }
+        for backend in &mut self.backends {
+            backend.active = 0;
+            for server in &mut backend.servers {
+                server.active = 0;
+                server.check = None;
+            }
+        }
+        for frontend in &mut self.frontends {
+            frontend.active = 0;
+        }
+        self.active = 0;
+        self.timers.clear();
+        self.lent = None;
+    }
+
+    /// The next thing the driver must do, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.settle();
+        self.actions.pop_front()
+    }
+
+    /// When [`Balancer::handle_timeout`] must next be called; `None` = never.
+    /// Always later than the `now` of the latest input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let next = self.timers.next();
+        debug_assert!(next.is_none_or(|t| t > self.last_now));
+        next
+    }
+
+    /// Client connections currently open.
+    pub fn active_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Buffers currently holding bytes in flight.
+    pub fn buffers_in_use(&self) -> usize {
+        self.pool.in_use()
+    }
+
+    /// Processes timers due at `now` and remembers `now`.
+    fn advance(&mut self, now: Instant) {
+        self.settle();
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
+                TimerKey::Check(b, s) => self.on_check_timer(now, at, b, s),
+                TimerKey::AcceptPause => self.on_accept_pause_timer(now, at),
+            }
+        }
+    }
+
+    /// Takes back a buffer lent by [`Balancer::recv_buf`] if nothing was read.
+    fn settle(&mut self) {
+        if let Some(s) = self.lent.take() {
+            if let Some(session) = self.sessions.get_mut(s) {
+                session.up.release_if_empty(&mut self.pool);
+                session.down.release_if_empty(&mut self.pool);
+            }
+        }
+    }
+
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    fn role(&self, conn: ConnId) -> Option<Role> {
+        self.conns
+            .get(conn.index())
+            .filter(|c| c.generation == conn.generation())
+            .map(|c| c.role)
+    }
+
+    fn open_conn(&mut self, role: Role) -> ConnId {
+        let generation = self.next_generation();
+        let index = self.conns.insert(ConnSlot {
+            generation,
+            role,
+            read: false,
+            write: false,
+        });
+        ConnId::new(index, generation)
+    }
+
+    /// Tells the driver to close `conn` and forgets it.
+    fn close(&mut self, conn: ConnId, reset: bool) {
+        if self.role(conn).is_some() {
+            self.conns.remove(conn.index());
+            self.actions.push_back(Action::Close { conn, reset });
+        }
+    }
+
+    /// Emits an interest change, if it is one.
+    fn set_interest(&mut self, conn: ConnId, read: bool, write: bool) {
+        let Some(slot) = self.conns.get_mut(conn.index()) else {
+            return;
+        };
+        if slot.generation == conn.generation() && (slot.read, slot.write) != (read, write) {
+            slot.read = read;
+            slot.write = write;
+            self.actions
+                .push_back(Action::Interest { conn, read, write });
+        }
+    }
+
+    /// Sends `message` to `targets`, and to the driver's diagnostic log at
+    /// `diagnostic` level if given.
+    fn log(
+        &mut self,
+        now: Instant,
+        targets: LogTargets,
+        severity: Severity,
+        message: &str,
+        diagnostic: Option<log::Level>,
+    ) {
+        let wall = self.clock.at(now);
+        let list: &[LogTarget] = match targets {
+            LogTargets::Frontend(f) => &self.frontends[f].config.logs,
+            LogTargets::Backend(b) => &self.backends[b].config.logs,
+        };
+        for target in list {
+            if let Some(line) = format_for(target, severity, wall, self.pid, message) {
+                self.actions.push_back(Action::Log(line));
+            }
+        }
+        if let Some(level) = diagnostic {
+            self.actions.push_back(Action::Log(LogLine {
+                sink: LogSink::Diagnostic(level),
+                text: message.to_owned(),
+            }));
+        }
+    }
+
+    /// Pauses or resumes listeners to match limits and pauses.
+    fn refresh_listeners(&mut self) {
+        let global_full = self.maxconn.is_some_and(|m| self.active >= m);
+        let paused = self.stopping || self.accept_pause.is_some();
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            let fe = &self.frontends[l.frontend];
+            let fe_full = fe.config.maxconn.is_some_and(|m| fe.active >= m);
+            let accepting = !(global_full || fe_full || paused);
+            if accepting != l.accepting {
+                l.accepting = accepting;
+                let listener = ListenerId(i as u32);
+                self.actions.push_back(if accepting {
+                    Action::ResumeAccept { listener }
+                } else {
+                    Action::PauseAccept { listener }
+                });
+            }
+        }
+    }
+
+    fn on_accept_failed(&mut self, now: Instant, listener: ListenerId, error: ConnError) {
+        if error != ConnError::NoResources {
+            log::debug!("accept on listener {listener:?} failed: {error:?}");
+            return;
+        }
+        if !self.accept_pause_logged {
+            self.accept_pause_logged = true;
+            let fe = self
+                .listeners
+                .get(listener.0 as usize)
+                .map_or("?", |l| self.frontends[l.frontend].config.name.as_str());
+            let message = format!(
+                "Proxy {fe} reached the process FD limit or ran out of memory: \
+                 accept() failed; pausing accepts for {}ms.",
+                ACCEPT_PAUSE.as_millis()
+            );
+            self.actions.push_back(Action::Log(LogLine {
+                sink: LogSink::Diagnostic(log::Level::Warn),
+                text: message,
+            }));
+        }
+        let until = now + ACCEPT_PAUSE;
+        self.accept_pause = Some(until);
+        self.timers
+            .schedule(&mut self.accept_pause_queued, until, TimerKey::AcceptPause);
+        self.refresh_listeners();
+    }
+
+    fn on_accept_pause_timer(&mut self, now: Instant, at: Instant) {
+        popped(&mut self.accept_pause_queued, at);
+        match self.accept_pause {
+            Some(until) if until <= now => {
+                self.accept_pause = None;
+                self.refresh_listeners();
+            }
+            Some(until) => {
+                self.timers
+                    .schedule(&mut self.accept_pause_queued, until, TimerKey::AcceptPause);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Whose log targets a message goes to.
+#[derive(Debug, Clone, Copy)]
+enum LogTargets {
+    Frontend(usize),
+    Backend(usize),
+}
+
+/// Milliseconds between two instants, for logs.
+fn millis(from: Instant, to: Instant) -> u64 {
+    to.saturating_duration_since(from).as_millis() as u64
+}

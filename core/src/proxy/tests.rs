@@ -1,0 +1,722 @@
+//! Scenario tests of the balancer, with no sockets: feed events, check
+//! actions.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use super::Balancer;
+use crate::action::{Action, ConnError, Event, LogSink};
+use crate::buffer::BUF_SIZE;
+use crate::config::{
+    Backend, Balance, Bind, Config, Frontend, Global, LogDest, LogFormat, LogTarget, Origin,
+    Server, Severity,
+};
+use crate::id::{ConnId, ListenerId};
+use crate::time::Instant;
+
+/// A base instant for tests (the only clock read in core, test-only).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn epoch() -> Instant {
+    Instant::now()
+}
+
+fn origin() -> Origin {
+    Origin {
+        file: "test.cfg".into(),
+        line: 1,
+    }
+}
+
+fn stdout_raw() -> LogTarget {
+    LogTarget {
+        dest: LogDest::Stdout,
+        format: LogFormat::Raw,
+        len: 1024,
+        facility: 16,
+        max_level: Severity::Debug,
+        min_level: Severity::Emerg,
+    }
+}
+
+fn server(name: &str, port: u16) -> Server {
+    Server {
+        name: name.into(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        check: false,
+        inter: Duration::from_secs(2),
+        rise: 2,
+        fall: 3,
+        weight: 1,
+        check_port: None,
+        disabled: false,
+        origin: origin(),
+    }
+}
+
+fn checked(name: &str, port: u16) -> Server {
+    Server {
+        check: true,
+        ..server(name, port)
+    }
+}
+
+fn config(servers: Vec<Server>) -> Config {
+    Config {
+        global: Global::default(),
+        frontends: vec![Frontend {
+            name: "fe".into(),
+            binds: vec![Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], 9091)),
+                origin: origin(),
+            }],
+            default_backend: Some(0),
+            maxconn: None,
+            timeout_client: Some(Duration::from_secs(10)),
+            tcplog: true,
+            logs: vec![stdout_raw()],
+            origin: origin(),
+        }],
+        backends: vec![Backend {
+            name: "app".into(),
+            balance: Balance::RoundRobin,
+            timeout_connect: Some(Duration::from_secs(1)),
+            timeout_server: Some(Duration::from_secs(20)),
+            timeout_check: None,
+            logs: vec![stdout_raw()],
+            servers,
+            origin: origin(),
+        }],
+    }
+}
+
+const L0: ListenerId = ListenerId(0);
+
+/// A balancer with a fake clock and a record of what it asked for.
+struct Harness {
+    lb: Balancer,
+    now: Instant,
+    actions: Vec<Action>,
+    interest: HashMap<ConnId, (bool, bool)>,
+    next_port: u16,
+}
+
+impl Harness {
+    fn new(config: Config) -> Self {
+        let now = epoch();
+        let lb = Balancer::new(config, 7, now, SystemTime::UNIX_EPOCH, 42);
+        let mut h = Harness {
+            lb,
+            now,
+            actions: Vec::new(),
+            interest: HashMap::new(),
+            next_port: 40000,
+        };
+        h.collect();
+        h
+    }
+
+    fn collect(&mut self) {
+        while let Some(action) = self.lb.poll_action() {
+            if let Action::Interest { conn, read, write } = action {
+                self.interest.insert(conn, (read, write));
+            }
+            self.actions.push(action);
+        }
+        if let Some(next) = self.lb.poll_timeout() {
+            assert!(next > self.now, "poll_timeout must be in the future");
+        }
+    }
+
+    fn take(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.lb.handle_timeout(self.now);
+        self.collect();
+    }
+
+    /// Accepts a client; returns it and the server side core connects.
+    fn accept(&mut self) -> (ConnId, ConnId, SocketAddr) {
+        let client = self.try_accept().expect("accepted");
+        let (server, addr) = self
+            .actions
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                _ => None,
+            })
+            .expect("a connect");
+        (client, server, addr)
+    }
+
+    fn try_accept(&mut self) -> Option<ConnId> {
+        self.next_port += 1;
+        let peer = SocketAddr::from(([10, 0, 0, 1], self.next_port));
+        let local = SocketAddr::from(([127, 0, 0, 1], 9091));
+        let conn = self.lb.accept(self.now, L0, peer, local);
+        self.collect();
+        conn
+    }
+
+    fn event(&mut self, event: Event) {
+        self.lb.handle_event(self.now, event);
+        self.collect();
+    }
+
+    fn connected(&mut self, conn: ConnId) {
+        self.event(Event::Connected {
+            conn,
+            result: Ok(()),
+        });
+    }
+
+    /// The peer of `conn` sends `data`; returns how much core took.
+    fn peer_sends(&mut self, conn: ConnId, data: &[u8]) -> usize {
+        let mut taken = 0;
+        while taken < data.len() {
+            let Some(buf) = self.lb.recv_buf(conn) else {
+                break;
+            };
+            let n = buf.len().min(data.len() - taken);
+            buf[..n].copy_from_slice(&data[taken..taken + n]);
+            self.lb.received(self.now, conn, n);
+            self.collect();
+            taken += n;
+        }
+        taken
+    }
+
+    /// Everything core has to write to `conn`, as if the socket took it all.
+    fn drain(&mut self, conn: ConnId) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(buf) = self.lb.send_buf(conn) {
+            let n = buf.len();
+            out.extend_from_slice(buf);
+            self.lb.sent(self.now, conn, n);
+            self.collect();
+        }
+        out
+    }
+
+    fn interest(&self, conn: ConnId) -> (bool, bool) {
+        self.interest.get(&conn).copied().unwrap_or_default()
+    }
+
+    fn closed(&self, conn: ConnId) -> Option<bool> {
+        self.actions.iter().find_map(|a| match a {
+            Action::Close { conn: c, reset } if *c == conn => Some(*reset),
+            _ => None,
+        })
+    }
+
+    fn shut(&self, conn: ConnId) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::ShutdownWrite { conn: c } if *c == conn))
+    }
+
+    fn logs(&self, sink: LogSink) -> Vec<String> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Log(line) if line.sink == sink => Some(line.text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn connects(&self) -> Vec<(ConnId, SocketAddr)> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Establishes a session and returns (client, server).
+    fn session(&mut self) -> (ConnId, ConnId) {
+        let (client, server, _) = self.accept();
+        self.connected(server);
+        (client, server)
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+// ---- splicing -------------------------------------------------------------
+
+#[test]
+fn accept_connects_to_the_server_and_reads_the_client_meanwhile() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server, addr) = h.accept();
+    assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 8001)));
+    assert_eq!(h.interest(client), (true, false));
+    assert_eq!(h.interest(server), (false, false));
+    assert_eq!(h.peer_sends(client, b"early"), 5);
+    assert!(
+        h.lb.send_buf(server).is_none(),
+        "nothing to write before connect"
+    );
+    h.connected(server);
+    assert_eq!(h.interest(server), (true, true));
+    assert_eq!(h.drain(server), b"early");
+}
+
+#[test]
+fn bytes_flow_both_ways_intact_across_buffer_wraps() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    let up = pattern(5 * BUF_SIZE + 123);
+    let down = pattern(3 * BUF_SIZE + 7);
+    let (mut got_up, mut got_down) = (Vec::new(), Vec::new());
+    let (mut sent_up, mut sent_down) = (0, 0);
+    for _ in 0..1000 {
+        let chunk = (sent_up + 5000).min(up.len());
+        sent_up += h.peer_sends(client, &up[sent_up..chunk]);
+        let chunk = (sent_down + 3000).min(down.len());
+        sent_down += h.peer_sends(server, &down[sent_down..chunk]);
+        got_up.extend(h.drain(server));
+        got_down.extend(h.drain(client));
+        if got_up.len() == up.len() && got_down.len() == down.len() {
+            break;
+        }
+    }
+    assert!(got_up == up && got_down == down);
+    assert_eq!(h.lb.buffers_in_use(), 0, "drained pipes hold no buffer");
+}
+
+#[test]
+fn full_buffer_stops_reading_until_the_peer_drains() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    let data = pattern(2 * BUF_SIZE);
+    assert_eq!(h.peer_sends(client, &data), BUF_SIZE);
+    assert_eq!(h.interest(client), (false, false), "backpressure");
+    assert!(h.lb.recv_buf(client).is_none());
+    let out = h.drain(server);
+    assert_eq!(out.len(), BUF_SIZE);
+    assert!(h.interest(client).0, "reading resumes");
+}
+
+#[test]
+fn idle_connection_holds_no_buffer() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, _server) = h.session();
+    // The driver asks for space, then its read would block.
+    assert!(h.lb.recv_buf(client).is_some());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
+fn client_fin_is_forwarded_after_the_data_and_the_reply_still_flows() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(client, b"request");
+    h.event(Event::ReadClosed { conn: client });
+    assert!(!h.shut(server), "FIN waits for the buffered request");
+    assert_eq!(h.drain(server), b"request");
+    assert!(h.shut(server));
+    assert!(!h.interest(client).0, "no more reads after FIN");
+    h.peer_sends(server, b"reply");
+    assert_eq!(h.drain(client), b"reply");
+    assert!(
+        h.closed(client).is_none(),
+        "the other direction is still open"
+    );
+    h.event(Event::ReadClosed { conn: server });
+    assert!(h.shut(client));
+    assert_eq!(h.closed(client), Some(false));
+    assert_eq!(h.closed(server), Some(false));
+    assert_eq!(h.lb.active_sessions(), 0);
+}
+
+#[test]
+fn fin_before_connect_is_forwarded_once_connected() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server, _) = h.accept();
+    h.peer_sends(client, b"x");
+    h.event(Event::ReadClosed { conn: client });
+    assert!(!h.shut(server));
+    h.connected(server);
+    assert_eq!(h.drain(server), b"x");
+    assert!(h.shut(server));
+}
+
+#[test]
+fn server_fin_first_keeps_the_client_direction_open() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.event(Event::ReadClosed { conn: server });
+    assert!(h.shut(client));
+    h.peer_sends(client, b"more");
+    assert_eq!(h.drain(server), b"more");
+    h.event(Event::ReadClosed { conn: client });
+    assert!(h.closed(server).is_some() && h.closed(client).is_some());
+}
+
+#[test]
+fn normal_end_is_logged_in_tcplog_format() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(server, &[1; 212]);
+    h.drain(client);
+    h.advance(Duration::from_millis(5007));
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn: server });
+    let logs = h.logs(LogSink::Stdout);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let line = &logs[0];
+    assert!(
+        line.starts_with("10.0.0.1:40001 [01/Jan/1970:00:00:00.000] fe app/s1 0/0/5007 212 -- ")
+    );
+    assert!(line.ends_with(" 1/1/0/0/0 0/0"), "{line}");
+}
+
+#[test]
+fn client_reset_resets_the_server_and_logs_cd() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    assert_eq!(h.closed(server), Some(true));
+    assert!(h.closed(client).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" CD "));
+}
+
+#[test]
+fn server_reset_resets_the_client_and_logs_sd() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.event(Event::Failed {
+        conn: server,
+        error: ConnError::Reset,
+    });
+    assert_eq!(h.closed(client), Some(true));
+    assert!(h.logs(LogSink::Stdout)[0].contains(" SD "));
+}
+
+#[test]
+fn events_for_closed_connections_are_ignored() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    h.take();
+    h.event(Event::ReadClosed { conn: server });
+    h.lb.received(h.now, client, 10);
+    assert!(h.lb.recv_buf(client).is_none() && h.lb.send_buf(server).is_none());
+    h.collect();
+    assert!(h.take().is_empty());
+    // A reused slot does not answer to the old id.
+    let (client2, _, _) = h.accept();
+    assert_ne!(client2, client);
+    assert!(h.lb.recv_buf(client).is_none());
+}
+
+// ---- connect failures and timeouts -----------------------------------------
+
+#[test]
+fn connect_refused_closes_the_client_and_logs_sc() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server, _) = h.accept();
+    h.event(Event::Connected {
+        conn: server,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(h.closed(client), Some(false));
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" fe app/s1 0/-1/0 0 SC "), "{log}");
+    assert_eq!(h.lb.active_sessions(), 0);
+}
+
+#[test]
+fn connect_timeout_closes_both_and_logs_sc_lowercase() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server, _) = h.accept();
+    h.advance(Duration::from_millis(999));
+    assert!(h.closed(client).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(client).is_some() && h.closed(server).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" sC "));
+}
+
+#[test]
+fn client_inactivity_ends_the_session() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.advance(Duration::from_secs(9));
+    h.peer_sends(client, b"still here");
+    h.drain(server);
+    h.advance(Duration::from_secs(9));
+    assert!(h.closed(client).is_none(), "activity refreshed the timeout");
+    h.advance(Duration::from_secs(1));
+    assert!(h.closed(client).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" cD "));
+}
+
+#[test]
+fn server_inactivity_ends_the_session() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].timeout_client = None;
+    let mut h = Harness::new(cfg);
+    let (client, _server) = h.session();
+    h.advance(Duration::from_secs(20));
+    assert!(h.closed(client).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" sD "));
+}
+
+#[test]
+fn without_timeouts_a_session_lives_forever() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].timeout_client = None;
+    cfg.backends[0].timeout_server = None;
+    let mut h = Harness::new(cfg);
+    h.session();
+    // The connect timer's entry is deleted lazily: one wake-up, then none.
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.lb.poll_timeout(), None);
+    assert_eq!(h.lb.active_sessions(), 1);
+}
+
+// ---- balancing ------------------------------------------------------------
+
+#[test]
+fn round_robin_follows_weights() {
+    let mut heavy = server("s1", 8001);
+    heavy.weight = 3;
+    let mut h = Harness::new(config(vec![heavy, server("s2", 8002)]));
+    let mut counts = HashMap::new();
+    for _ in 0..40 {
+        let (_, _, addr) = h.accept();
+        *counts.entry(addr.port()).or_insert(0) += 1;
+    }
+    assert_eq!(counts[&8001], 30);
+    assert_eq!(counts[&8002], 10);
+}
+
+#[test]
+fn zero_weight_and_disabled_servers_get_no_traffic() {
+    let mut zero = server("s1", 8001);
+    zero.weight = 0;
+    let mut off = server("s3", 8003);
+    off.disabled = true;
+    let mut h = Harness::new(config(vec![zero, server("s2", 8002), off]));
+    for _ in 0..5 {
+        assert_eq!(h.accept().2.port(), 8002);
+    }
+}
+
+#[test]
+fn no_usable_server_refuses_and_logs_nosrv() {
+    let mut off = server("s1", 8001);
+    off.disabled = true;
+    let mut h = Harness::new(config(vec![off]));
+    assert!(h.try_accept().is_none());
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(
+        log.contains(" fe app/<NOSRV> 0/-1/0 0 SC 1/1/0/0/0 "),
+        "{log}"
+    );
+}
+
+// ---- health checks --------------------------------------------------------
+
+#[test]
+fn first_checks_are_spread_over_the_interval() {
+    let mut h = Harness::new(config(vec![
+        checked("s1", 8001),
+        checked("s2", 8002),
+        server("s3", 8003),
+        checked("s4", 8004),
+    ]));
+    assert_eq!(h.connects().len(), 1, "first server checked at once");
+    h.advance(Duration::from_millis(666));
+    assert_eq!(h.connects().len(), 1);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.connects().len(), 2);
+    h.advance(Duration::from_millis(667));
+    let ports: Vec<u16> = h.connects().iter().map(|c| c.1.port()).collect();
+    assert_eq!(ports, [8001, 8002, 8004]);
+}
+
+#[test]
+fn a_refused_check_marks_a_fresh_server_down_at_once() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001), server("s2", 8002)]));
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(h.closed(probe), Some(true));
+    let expected = "Server app/s1 is DOWN, reason: Layer4 connection problem, \
+                    info: \"Connection refused\", check duration: 0ms. 1 active and 0 backup \
+                    servers left. 0 sessions active, 0 requeued, 0 remaining in queue.";
+    assert_eq!(h.logs(LogSink::Stdout), [expected]);
+    assert_eq!(h.logs(LogSink::Diagnostic(log::Level::Warn)), [expected]);
+    for _ in 0..4 {
+        assert_eq!(h.accept().2.port(), 8002, "DOWN server gets no traffic");
+    }
+}
+
+#[test]
+fn a_healthy_server_goes_down_after_fall_failures_and_up_after_rise() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let inter = Duration::from_secs(2);
+    let run_check = |h: &mut Harness, ok: bool| {
+        let (probe, addr) = *h.connects().last().unwrap();
+        assert_eq!(addr.port(), 8001);
+        h.take();
+        let result = if ok { Ok(()) } else { Err(ConnError::Refused) };
+        h.event(Event::Connected {
+            conn: probe,
+            result,
+        });
+        let logs = h.logs(LogSink::Stdout);
+        h.advance(inter);
+        logs
+    };
+    assert!(run_check(&mut h, true).is_empty());
+    assert!(run_check(&mut h, false).is_empty());
+    assert!(run_check(&mut h, false).is_empty());
+    let down = run_check(&mut h, false);
+    assert!(down[0].starts_with("Server app/s1 is DOWN"), "{down:?}");
+    assert_eq!(down[1], "backend 'app' has no server available!");
+    assert!(h.try_accept().is_none());
+    assert!(run_check(&mut h, true).is_empty());
+    let up = run_check(&mut h, true);
+    assert_eq!(
+        up,
+        [
+            "Server app/s1 is UP, reason: Layer4 check passed, check duration: 0ms. \
+          1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
+        ]
+    );
+    assert!(h.try_accept().is_some());
+}
+
+#[test]
+fn a_check_that_never_connects_times_out_after_inter() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let (probe, _) = h.connects()[0];
+    h.advance(Duration::from_millis(1999));
+    assert!(h.closed(probe).is_none());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.closed(probe), Some(true));
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs[0]
+            .starts_with("Server app/s1 is DOWN, reason: Layer4 timeout, check duration: 2000ms."),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn timeout_check_bounds_the_connect_by_timeout_connect() {
+    let mut cfg = config(vec![checked("s1", 8001)]);
+    cfg.backends[0].timeout_check = Some(Duration::from_secs(5));
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.advance(Duration::from_millis(1000));
+    assert_eq!(h.closed(probe), Some(true), "min(timeout connect, inter)");
+}
+
+#[test]
+fn checks_repeat_every_inter_after_the_previous_ends() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let (probe, _) = h.connects()[0];
+    h.advance(Duration::from_millis(300));
+    h.connected(probe);
+    h.take();
+    h.advance(Duration::from_millis(1999));
+    assert!(h.connects().is_empty());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.connects().len(), 1);
+}
+
+#[test]
+fn check_port_overrides_the_traffic_port() {
+    let mut s = checked("s1", 8001);
+    s.check_port = Some(9999);
+    let h = Harness::new(config(vec![s]));
+    assert_eq!(h.connects()[0].1.port(), 9999);
+}
+
+// ---- limits ---------------------------------------------------------------
+
+#[test]
+fn global_maxconn_pauses_and_resumes_accepting() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.global.maxconn = Some(2);
+    let mut h = Harness::new(cfg);
+    let (c1, _, _) = h.accept();
+    h.accept();
+    assert!(h.take().contains(&Action::PauseAccept { listener: L0 }));
+    assert!(h.try_accept().is_none());
+    h.event(Event::Failed {
+        conn: c1,
+        error: ConnError::Reset,
+    });
+    assert!(h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    assert!(h.try_accept().is_some());
+}
+
+#[test]
+fn frontend_maxconn_pauses_its_listeners() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].maxconn = Some(1);
+    let mut h = Harness::new(cfg);
+    h.accept();
+    assert!(h.take().contains(&Action::PauseAccept { listener: L0 }));
+}
+
+#[test]
+fn running_out_of_descriptors_pauses_accepting_briefly_and_logs_once() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let failed = Event::AcceptFailed {
+        listener: L0,
+        error: ConnError::NoResources,
+    };
+    h.event(failed.clone());
+    assert!(
+        h.take()
+            .iter()
+            .any(|a| matches!(a, Action::PauseAccept { .. }))
+    );
+    h.advance(Duration::from_millis(100));
+    assert_eq!(h.take(), [Action::ResumeAccept { listener: L0 }]);
+    h.event(failed);
+    let again = h.take();
+    assert!(
+        !again.iter().any(|a| matches!(a, Action::Log(_))),
+        "logged once"
+    );
+}
+
+#[test]
+fn shutdown_closes_everything_and_stops_accepting() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(client, b"data");
+    h.lb.shutdown(h.now);
+    h.collect();
+    assert!(h.closed(client).is_some() && h.closed(server).is_some());
+    let (probe, _) = h.connects()[0];
+    assert!(h.closed(probe).is_some());
+    assert!(h.take().contains(&Action::PauseAccept { listener: L0 }));
+    assert_eq!(h.lb.buffers_in_use(), 0);
+    assert_eq!(h.lb.poll_timeout(), None);
+    assert!(h.try_accept().is_none());
+}

@@ -1,0 +1,349 @@
+//! Sessions: accept, connect, splice, half-close, timeouts, end.
+
+use std::net::SocketAddr;
+
+use super::{BackendState, Balancer, LogTargets, Role, millis};
+use crate::action::{Action, ConnError};
+use crate::config::Severity;
+use crate::id::{ConnId, ListenerId};
+use crate::logging::TcpLog;
+use crate::session::{Phase, Pipe, Session};
+use crate::time::Instant;
+use crate::timer::{TimerKey, popped};
+
+impl BackendState {
+    /// Picks a usable server by the backend's algorithm.
+    fn pick(&mut self) -> Option<usize> {
+        let servers = &self.servers;
+        self.rr.pick(|i| servers[i].lb_weight())
+    }
+}
+
+impl Balancer {
+    pub(super) fn accept_session(
+        &mut self,
+        now: Instant,
+        listener: ListenerId,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Option<ConnId> {
+        let l = self.listeners.get(listener.0 as usize)?;
+        if !l.accepting {
+            return None;
+        }
+        self.accept_pause_logged = false;
+        let fe = l.frontend;
+        let frontend = &self.frontends[fe].config;
+        if !frontend.tcplog && !frontend.logs.is_empty() {
+            let message = format!(
+                "Connect from {}:{} to {}:{} ({}/TCP)",
+                peer.ip(),
+                peer.port(),
+                local.ip(),
+                local.port(),
+                frontend.name
+            );
+            self.log(
+                now,
+                LogTargets::Frontend(fe),
+                Severity::Info,
+                &message,
+                None,
+            );
+        }
+        let Some(b) = self.frontends[fe].config.default_backend else {
+            self.log_refused(now, fe, None, peer);
+            return None;
+        };
+        let Some(target) = self.backends[b].pick() else {
+            self.log_refused(now, fe, Some(b), peer);
+            return None;
+        };
+
+        let s = self.sessions.vacant_key();
+        let client = self.open_conn(Role::Client(s));
+        let server_conn = self.open_conn(Role::Server(s));
+        let generation = self.next_generation();
+        let timeout_client = self.frontends[fe].config.timeout_client;
+        let backend = &mut self.backends[b];
+        let timeout_server = backend.config.timeout_server;
+        let connect_deadline = backend.config.timeout_connect.map(|t| now + t);
+        let server = &mut backend.servers[target];
+        let addr = server.config.addr;
+        server.active += 1;
+        backend.active += 1;
+        self.frontends[fe].active += 1;
+        self.active += 1;
+        let inserted = self.sessions.insert(Session {
+            generation,
+            client,
+            server: Some(server_conn),
+            frontend: fe,
+            backend: b,
+            target,
+            phase: Phase::Connecting,
+            up: Pipe::default(),
+            down: Pipe::default(),
+            peer,
+            timeout_client,
+            timeout_server,
+            accepted: now,
+            connected: None,
+            connect_deadline,
+            client_deadline: timeout_client.map(|t| now + t),
+            server_deadline: None,
+            queued: None,
+        });
+        debug_assert_eq!(inserted, s);
+        self.actions.push_back(Action::Connect {
+            conn: server_conn,
+            addr,
+        });
+        self.reconcile(now, s);
+        self.refresh_listeners();
+        Some(client)
+    }
+
+    /// Logs a connection closed at once for want of a backend or server.
+    fn log_refused(&mut self, now: Instant, fe: usize, backend: Option<usize>, peer: SocketAddr) {
+        let frontend = &self.frontends[fe].config;
+        if !frontend.tcplog || frontend.logs.is_empty() {
+            return;
+        }
+        let (name, bc) = match backend {
+            Some(b) => (
+                self.backends[b].config.name.as_str(),
+                self.backends[b].active,
+            ),
+            None => (frontend.name.as_str(), 0),
+        };
+        let line = TcpLog {
+            client: peer,
+            accepted: self.clock.at(now),
+            frontend: &frontend.name,
+            backend: name,
+            server: None,
+            connect_ms: None,
+            total_ms: 0,
+            bytes_out: 0,
+            termination: ['S', 'C'],
+            counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
+        }
+        .format();
+        self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
+    }
+
+    pub(super) fn on_connected(&mut self, now: Instant, s: usize, result: Result<(), ConnError>) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        if session.phase != Phase::Connecting {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                session.phase = Phase::Established;
+                session.connected = Some(now);
+                session.connect_deadline = None;
+                session.server_deadline = session.timeout_server.map(|t| now + t);
+                self.reconcile(now, s);
+            }
+            Err(_) => self.end(now, s, ['S', 'C'], false),
+        }
+    }
+
+    pub(super) fn on_read_closed(&mut self, now: Instant, s: usize, client: bool) {
+        if let Some(session) = self.sessions.get_mut(s) {
+            if client {
+                session.up.eof = true;
+            } else {
+                session.down.eof = true;
+            }
+            self.reconcile(now, s);
+        }
+    }
+
+    /// A side was reset or broke: the session ends and the other side is
+    /// reset too, as a TCP relay would.
+    pub(super) fn on_failed(&mut self, now: Instant, s: usize, client: bool) {
+        if let Some(session) = self.sessions.get(s) {
+            let who = if client { 'C' } else { 'S' };
+            let phase = session.phase_letter();
+            self.end(now, s, [who, phase], true);
+        }
+    }
+
+    pub(super) fn on_received(&mut self, now: Instant, s: usize, client: bool, n: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        if client {
+            session.up.commit(n);
+            session.client_deadline = session.timeout_client.map(|t| now + t);
+        } else {
+            session.down.commit(n);
+            session.server_deadline = session.timeout_server.map(|t| now + t);
+        }
+        self.reconcile(now, s);
+    }
+
+    pub(super) fn on_sent(&mut self, now: Instant, s: usize, client: bool, n: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        if client {
+            session.down.consume(n);
+            session.client_deadline = session.timeout_client.map(|t| now + t);
+        } else {
+            session.up.consume(n);
+            session.server_deadline = session.timeout_server.map(|t| now + t);
+        }
+        self.reconcile(now, s);
+    }
+
+    /// Brings a session's outputs in line with its state: frees drained
+    /// buffers, forwards FINs, sets interests, ends it when both directions
+    /// are closed, and arms its timer.
+    fn reconcile(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        session.up.release_if_empty(&mut self.pool);
+        session.down.release_if_empty(&mut self.pool);
+        let established = session.phase == Phase::Established;
+        let (client, server) = (session.client, session.server);
+        if established {
+            if session.up.eof && session.up.is_empty() && !session.up.shut {
+                session.up.shut = true;
+                if let Some(conn) = server {
+                    self.actions.push_back(Action::ShutdownWrite { conn });
+                }
+            }
+            if session.down.eof && session.down.is_empty() && !session.down.shut {
+                session.down.shut = true;
+                self.actions
+                    .push_back(Action::ShutdownWrite { conn: client });
+            }
+            if session.up.shut && session.down.shut {
+                self.end(now, s, ['-', '-'], false);
+                return;
+            }
+        }
+        let client_interest = (
+            session.up.wants_read(),
+            established && !session.down.is_empty(),
+        );
+        let server_interest = (
+            established && session.down.wants_read(),
+            established && !session.up.is_empty(),
+        );
+        let deadline = session.deadline();
+        let key = TimerKey::Session(s, session.generation);
+        if let Some(at) = deadline {
+            self.timers.schedule(&mut session.queued, at, key);
+        }
+        self.set_interest(client, client_interest.0, client_interest.1);
+        if let Some(conn) = server {
+            self.set_interest(conn, server_interest.0, server_interest.1);
+        }
+    }
+
+    pub(super) fn on_session_timer(
+        &mut self,
+        now: Instant,
+        at: Instant,
+        s: usize,
+        generation: u32,
+    ) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        if session.generation != generation {
+            return;
+        }
+        popped(&mut session.queued, at);
+        let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= now);
+        let phase = session.phase_letter();
+        let termination = if due(session.connect_deadline) {
+            Some(['s', 'C'])
+        } else if due(session.client_deadline) {
+            Some(['c', phase])
+        } else if due(session.server_deadline) {
+            Some(['s', phase])
+        } else {
+            None
+        };
+        match termination {
+            Some(termination) => self.end(now, s, termination, false),
+            None => {
+                if let Some(at) = session.deadline() {
+                    let key = TimerKey::Session(s, generation);
+                    self.timers.schedule(&mut session.queued, at, key);
+                }
+            }
+        }
+    }
+
+    /// Ends a session: logs it, closes both sides, frees its buffers.
+    fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
+        if !self.sessions.contains(s) {
+            return;
+        }
+        let mut session = self.sessions.remove(s);
+        if self.lent == Some(s) {
+            self.lent = None;
+        }
+        session.up.release(&mut self.pool);
+        session.down.release(&mut self.pool);
+        self.log_session(now, &session, termination);
+        let backend = &mut self.backends[session.backend];
+        backend.active = backend.active.saturating_sub(1);
+        let server = &mut backend.servers[session.target];
+        server.active = server.active.saturating_sub(1);
+        let frontend = &mut self.frontends[session.frontend];
+        frontend.active = frontend.active.saturating_sub(1);
+        self.active = self.active.saturating_sub(1);
+        self.close(session.client, reset);
+        if let Some(conn) = session.server {
+            self.close(conn, reset);
+        }
+        self.refresh_listeners();
+    }
+
+    /// The `option tcplog` line of a finished session. Process and frontend
+    /// counts include the session; backend and server counts no longer do.
+    fn log_session(&mut self, now: Instant, session: &Session, termination: [char; 2]) {
+        let frontend = &self.frontends[session.frontend];
+        if !frontend.config.tcplog || frontend.config.logs.is_empty() {
+            return;
+        }
+        let backend = &self.backends[session.backend];
+        let server = &backend.servers[session.target];
+        let line = TcpLog {
+            client: session.peer,
+            accepted: self.clock.at(session.accepted),
+            frontend: &frontend.config.name,
+            backend: &backend.config.name,
+            server: Some(&server.config.name),
+            connect_ms: session.connected.map(|c| millis(session.accepted, c)),
+            total_ms: millis(session.accepted, now),
+            bytes_out: session.down.bytes,
+            termination,
+            counts: [
+                self.active,
+                frontend.active,
+                backend.active.saturating_sub(1),
+                server.active.saturating_sub(1),
+                0,
+            ],
+        }
+        .format();
+        self.log(
+            now,
+            LogTargets::Frontend(session.frontend),
+            Severity::Info,
+            &line,
+            None,
+        );
+    }
+}
