@@ -1,1 +1,504 @@
-//! weir-mio
+//! weir on mio: one `mio::Poll` loop that owns the sockets and feeds
+//! [`weir_core::Balancer`]. Every decision is core's; this crate moves
+//! bytes between sockets and core's buffers and carries out its actions.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! # let config: weir_core::config::Config = unimplemented!();
+//! let weir = weir_mio::Weir::bind(config, weir_mio::Options::default())?;
+//! let stop = weir.shutdown_handle();
+//! std::thread::spawn(move || weir.run());
+//! // ...
+//! stop.shutdown();
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use weir_core::config::Config;
+use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine, LogSink};
+
+/// Receives every log line weir writes (tests use it to wait for events).
+pub type LogHook = Box<dyn FnMut(&LogLine) + Send>;
+
+/// How to run weir.
+#[derive(Default)]
+pub struct Options {
+    /// Seed of core's PRNG; `None` derives one from the clock and the pid.
+    pub seed: Option<u64>,
+    /// Stop on SIGTERM and SIGINT (the binary sets it; embedders may not).
+    pub handle_signals: bool,
+    /// Called for every log line, in addition to writing it out.
+    pub log_hook: Option<LogHook>,
+}
+
+const WAKER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `LISTENER_BASE - i`.
+const LISTENER_BASE: usize = usize::MAX - 2;
+/// Reads or writes per connection per wake-up, for fairness.
+const IO_BUDGET: usize = 16;
+/// Accepts per listener per wake-up, for fairness.
+const ACCEPT_BUDGET: usize = 64;
+
+/// A bound, ready-to-run weir.
+pub struct Weir {
+    poll: Poll,
+    lb: Balancer,
+    listeners: Vec<Listener>,
+    conns: HashMap<ConnId, Conn>,
+    /// Connections that may have IO to do now.
+    dirty: Vec<ConnId>,
+    /// Listeners that may have connections to accept.
+    dirty_listeners: Vec<usize>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    out: BufWriter<io::Stdout>,
+    log_hook: Option<LogHook>,
+}
+
+struct Listener {
+    socket: TcpListener,
+    paused: bool,
+}
+
+struct Conn {
+    stream: TcpStream,
+    connecting: bool,
+    readable: bool,
+    writable: bool,
+    want_read: bool,
+    want_write: bool,
+}
+
+/// Stops a running [`Weir`] from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the loop to close every connection and return.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            log::error!("cannot wake the event loop: {e}");
+        }
+    }
+}
+
+/// Binds `config`'s listeners and runs until shut down.
+pub fn run(config: Config, options: Options) -> io::Result<()> {
+    Weir::bind(config, options)?.run()
+}
+
+impl Weir {
+    /// Creates the balancer and binds every listening address.
+    pub fn bind(config: Config, options: Options) -> io::Result<Weir> {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let seed = options.seed.unwrap_or_else(|| {
+            let nanos = wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        });
+        let lb = Balancer::new(config, seed, now, wall, std::process::id());
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for (i, (_, addr)) in lb.listeners().enumerate() {
+            let mut socket = listen(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+            poll.registry()
+                .register(&mut socket, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            listeners.push(Listener {
+                socket,
+                paused: false,
+            });
+        }
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let signals = if options.handle_signals {
+            let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGTERM, libc::SIGINT])?;
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)?;
+            Some(signals)
+        } else {
+            None
+        };
+        let dirty_listeners = (0..listeners.len()).collect();
+        Ok(Weir {
+            poll,
+            lb,
+            listeners,
+            conns: HashMap::new(),
+            dirty: Vec::new(),
+            dirty_listeners,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+            signals,
+            out: BufWriter::new(io::stdout()),
+            log_hook: options.log_hook,
+        })
+    }
+
+    /// The addresses actually bound, in `lb.listeners()` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.socket.local_addr().ok())
+            .collect()
+    }
+
+    /// A handle that stops [`Weir::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Runs the event loop until shut down (handle, SIGTERM or SIGINT).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let now = Instant::now();
+        self.drain(now);
+        loop {
+            self.out.flush()?;
+            let timeout = if self.dirty.is_empty() && self.dirty_listeners.is_empty() {
+                self.lb.poll_timeout().map(|at| until(at, Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    SIGNALS => {
+                        if let Some(signals) = &mut self.signals {
+                            if signals.pending().next().is_some() {
+                                self.stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    Token(t) if t > LISTENER_BASE - self.listeners.len() => {
+                        self.dirty_listeners.push(LISTENER_BASE - t);
+                    }
+                    Token(t) => self.on_ready(now, ConnId::from_u64(t as u64), event),
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return self.stop(now);
+            }
+            self.accept_all(now);
+            self.pump_dirty(now);
+            self.lb.handle_timeout(now);
+            self.drain(now);
+        }
+    }
+
+    /// Closes everything and returns.
+    fn stop(mut self, now: Instant) -> io::Result<()> {
+        log::info!("stopping: closing {} connections", self.conns.len());
+        self.lb.shutdown(now);
+        self.drain(now);
+        self.conns.clear();
+        self.out.flush()
+    }
+
+    fn on_ready(&mut self, now: Instant, id: ConnId, event: &mio::event::Event) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let failed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+        conn.readable |= event.is_readable() || failed;
+        conn.writable |= event.is_writable() || failed;
+        if conn.connecting {
+            if !(conn.writable || failed) {
+                return;
+            }
+            let result = connect_result(&conn.stream);
+            if result == Err(None) {
+                return; // spurious wake-up: still connecting
+            }
+            conn.connecting = false;
+            if result.is_ok() {
+                let _ = conn.stream.set_nodelay(true);
+            }
+            let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
+            self.lb
+                .handle_event(now, Event::Connected { conn: id, result });
+            self.drain(now);
+        }
+        self.dirty.push(id);
+    }
+
+    fn accept_all(&mut self, now: Instant) {
+        while let Some(i) = self.dirty_listeners.pop() {
+            for _ in 0..ACCEPT_BUDGET {
+                let Some(listener) = self.listeners.get(i) else {
+                    break;
+                };
+                if listener.paused {
+                    break;
+                }
+                match listener.socket.accept() {
+                    Ok((stream, peer)) => self.on_accepted(now, i, stream, peer),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let error = ConnError::from_io(&e);
+                        let listener = ListenerId(i as u32);
+                        self.lb
+                            .handle_event(now, Event::AcceptFailed { listener, error });
+                        self.drain(now);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_accepted(&mut self, now: Instant, i: usize, mut stream: TcpStream, peer: SocketAddr) {
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        let Some(id) = self.lb.accept(now, ListenerId(i as u32), peer, local) else {
+            self.drain(now);
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let token = Token(id.to_u64() as usize);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self.poll.registry().register(&mut stream, token, interest) {
+            log::warn!("cannot register a client connection: {e}");
+            let error = ConnError::from_io(&e);
+            self.lb.handle_event(now, Event::Failed { conn: id, error });
+        } else {
+            self.conns.insert(id, Conn::new(stream, false));
+        }
+        self.drain(now);
+    }
+
+    /// Does the IO core wants on connections that are ready for it.
+    fn pump_dirty(&mut self, now: Instant) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty.drain(..) {
+            self.pump(now, id);
+        }
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    fn pump(&mut self, now: Instant, id: ConnId) {
+        for _ in 0..IO_BUDGET {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if conn.connecting {
+                return;
+            }
+            let mut progress = false;
+            if conn.want_read && conn.readable {
+                if let Some(buf) = self.lb.recv_buf(id) {
+                    match conn.stream.read(buf) {
+                        Ok(0) => {
+                            conn.readable = false;
+                            self.lb.handle_event(now, Event::ReadClosed { conn: id });
+                        }
+                        Ok(n) => {
+                            progress = true;
+                            self.lb.received(now, id, n);
+                        }
+                        Err(e) => progress |= self.on_io_error(now, id, &e, true),
+                    }
+                }
+                self.drain(now);
+            }
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if conn.want_write && conn.writable {
+                if let Some(buf) = self.lb.send_buf(id) {
+                    match conn.stream.write(buf) {
+                        Ok(n) => {
+                            progress = true;
+                            self.lb.sent(now, id, n);
+                        }
+                        Err(e) => progress |= self.on_io_error(now, id, &e, false),
+                    }
+                }
+                self.drain(now);
+            }
+            if !progress {
+                return;
+            }
+        }
+        // Budget spent with work left: come back after the other sockets.
+        self.dirty.push(id);
+    }
+
+    /// Handles a failed read or write; returns whether to try again.
+    fn on_io_error(&mut self, now: Instant, id: ConnId, e: &io::Error, read: bool) -> bool {
+        match e.kind() {
+            io::ErrorKind::Interrupted => true,
+            io::ErrorKind::WouldBlock => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    if read {
+                        conn.readable = false;
+                    } else {
+                        conn.writable = false;
+                    }
+                }
+                false
+            }
+            _ => {
+                let error = ConnError::from_io(e);
+                self.lb.handle_event(now, Event::Failed { conn: id, error });
+                false
+            }
+        }
+    }
+
+    /// Carries out every action core has queued.
+    fn drain(&mut self, now: Instant) {
+        while let Some(action) = self.lb.poll_action() {
+            match action {
+                Action::Connect { conn, addr } => self.connect(now, conn, addr),
+                Action::Interest { conn, read, write } => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.want_read = read;
+                        c.want_write = write;
+                        if (read && c.readable) || (write && c.writable) {
+                            self.dirty.push(conn);
+                        }
+                    }
+                }
+                Action::ShutdownWrite { conn } => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        let _ = c.stream.shutdown(Shutdown::Write);
+                    }
+                }
+                Action::Close { conn, reset } => {
+                    if let Some(mut c) = self.conns.remove(&conn) {
+                        if reset {
+                            let _ = SockRef::from(&c.stream).set_linger(Some(Duration::ZERO));
+                        }
+                        let _ = self.poll.registry().deregister(&mut c.stream);
+                    }
+                }
+                Action::PauseAccept { listener } => self.set_paused(listener, true),
+                Action::ResumeAccept { listener } => self.set_paused(listener, false),
+                Action::Log(line) => self.write_log(&line),
+            }
+        }
+    }
+
+    fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr) {
+        let registered = TcpStream::connect(addr).and_then(|mut stream| {
+            let token = Token(id.to_u64() as usize);
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            self.poll
+                .registry()
+                .register(&mut stream, token, interest)?;
+            Ok(stream)
+        });
+        match registered {
+            Ok(stream) => {
+                self.conns.insert(id, Conn::new(stream, true));
+            }
+            Err(e) => {
+                let result = Err(ConnError::from_io(&e));
+                self.lb
+                    .handle_event(now, Event::Connected { conn: id, result });
+            }
+        }
+    }
+
+    fn set_paused(&mut self, listener: ListenerId, paused: bool) {
+        let i = listener.0 as usize;
+        if let Some(l) = self.listeners.get_mut(i) {
+            l.paused = paused;
+            if !paused {
+                self.dirty_listeners.push(i);
+            }
+        }
+    }
+
+    fn write_log(&mut self, line: &LogLine) {
+        if let Some(hook) = &mut self.log_hook {
+            hook(line);
+        }
+        match line.sink {
+            LogSink::Stdout => {
+                let _ = writeln!(self.out, "{}", line.text);
+            }
+            LogSink::Stderr => eprintln!("{}", line.text),
+            LogSink::Diagnostic(level) => log::log!(level, "{}", line.text),
+        }
+    }
+}
+
+impl Conn {
+    fn new(stream: TcpStream, connecting: bool) -> Self {
+        Conn {
+            stream,
+            connecting,
+            // Edge-triggered: assume ready until a call would block.
+            readable: !connecting,
+            writable: !connecting,
+            want_read: false,
+            want_write: false,
+        }
+    }
+}
+
+/// The outcome of a non-blocking connect after a wake-up: `Err(None)` while
+/// it is still in progress.
+fn connect_result(stream: &TcpStream) -> Result<(), Option<ConnError>> {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => return Err(Some(ConnError::from_io(&e))),
+        Ok(None) => {}
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(None),
+        Err(e) => Err(Some(ConnError::from_io(&e))),
+    }
+}
+
+/// A non-blocking listening socket with `SO_REUSEADDR`.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Time from `now` until `at`, rounded up to the millisecond so the loop
+/// never wakes just before a deadline and spins.
+fn until(at: Instant, now: Instant) -> Duration {
+    let d = at.saturating_duration_since(now);
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(ms.min(u128::from(u64::MAX)) as u64)
+}

@@ -1,1 +1,306 @@
-//! weir test kit
+//! weir's test kit: weir in-process on a config string, backend stand-ins
+//! that can be killed and restarted, and helpers to wait on conditions.
+//!
+//! Everything listens on 127.0.0.1 with kernel-chosen ports. Every wait is
+//! bounded by a deadline; nothing asserts on timing.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use weir_core::config::{self, Source};
+use weir_mio::{Options, ShutdownHandle, Weir};
+
+/// How long any test waits for a condition before failing.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `cond` every few milliseconds until it holds or `PATIENCE` passes.
+pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}
+
+/// FNV-1a, to compare large transfers without keeping them.
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Adds bytes to the hash.
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// A deterministic, non-repeating-looking byte stream of `len` bytes.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// weir running in-process on a thread, stopped when dropped.
+pub struct Lb {
+    /// Where the first frontend listens.
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    stop: ShutdownHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Lb {
+    /// Parses `text` (its binds are moved to 127.0.0.1 with a free port)
+    /// and starts weir on it.
+    pub fn start(text: &str) -> Lb {
+        let parsed = config::parse(
+            &[Source {
+                name: "test.cfg",
+                text,
+            }],
+            &mut |_| None,
+        )
+        .unwrap_or_else(|errors| panic!("config errors: {errors:?}"));
+        let mut config = parsed.config;
+        for frontend in &mut config.frontends {
+            for bind in &mut frontend.binds {
+                bind.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            }
+        }
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let options = Options {
+            seed: Some(1),
+            handle_signals: false,
+            log_hook: Some(Box::new(move |line| {
+                sink.lock().unwrap().push(line.text.clone());
+            })),
+        };
+        let weir = Weir::bind(config, options).expect("weir binds");
+        let addr = weir.local_addrs()[0];
+        let stop = weir.shutdown_handle();
+        let thread = Some(thread::spawn(move || weir.run()));
+        Lb {
+            addr,
+            logs,
+            stop,
+            thread,
+        }
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits for a log line containing `needle`.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        wait_until(|| self.logs().iter().any(|l| l.contains(needle)))
+    }
+
+    /// Connects a client.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect to weir");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream
+    }
+}
+
+impl Drop for Lb {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !thread::panicking() {
+                result.expect("weir thread").expect("weir run");
+            }
+        }
+    }
+}
+
+/// What a backend stand-in does with each connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Behavior {
+    /// Sends back every byte, then FIN after the client's FIN.
+    Echo,
+    /// Writes its name and a newline, then echoes.
+    Name,
+    /// Reads until FIN, then answers `<bytes> <fnv1a hex>\n` and closes.
+    Digest,
+    /// Writes its name and a newline and closes at once.
+    Greet,
+}
+
+struct BackendState {
+    stop: AtomicBool,
+    conns: Mutex<Vec<TcpStream>>,
+}
+
+/// A TCP server on 127.0.0.1 that can be killed and restarted on its port.
+pub struct Backend {
+    /// Its name, as written by [`Behavior::Name`] and [`Behavior::Greet`].
+    pub name: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    behavior: Behavior,
+    state: Arc<BackendState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Starts a backend on a free port.
+    pub fn start(name: &str, behavior: Behavior) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        Self::serve(name, behavior, listener)
+    }
+
+    /// A free port that nothing listens on (for refused connections).
+    pub fn unused_port() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn serve(name: &str, behavior: Behavior, listener: TcpListener) -> Backend {
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let state = Arc::new(BackendState {
+            stop: AtomicBool::new(false),
+            conns: Mutex::new(Vec::new()),
+        });
+        let shared = state.clone();
+        let label = name.to_owned();
+        let thread = thread::spawn(move || accept_loop(listener, &label, behavior, &shared));
+        Backend {
+            name: name.to_owned(),
+            addr,
+            behavior,
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    /// The port, for config text.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Closes the listener and every connection, like a crashed process.
+    pub fn kill(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+        for conn in self.state.conns.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Listens again on the same port.
+    pub fn restart(&mut self) {
+        let mut listener = None;
+        assert!(wait_until(|| {
+            listener = TcpListener::bind(self.addr).ok();
+            listener.is_some()
+        }));
+        *self = Self::serve(&self.name, self.behavior, listener.unwrap());
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn accept_loop(listener: TcpListener, name: &str, behavior: Behavior, state: &Arc<BackendState>) {
+    while !state.stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                if let Ok(clone) = stream.try_clone() {
+                    state.conns.lock().unwrap().push(clone);
+                }
+                let name = name.to_owned();
+                thread::spawn(move || {
+                    let _ = handle(stream, &name, behavior);
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(2));
+            }
+            Err(_) => thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+fn handle(mut stream: TcpStream, name: &str, behavior: Behavior) -> io::Result<()> {
+    let mut buf = vec![0; 64 * 1024];
+    match behavior {
+        Behavior::Greet => {
+            stream.write_all(format!("{name}\n").as_bytes())?;
+            return Ok(());
+        }
+        Behavior::Name => stream.write_all(format!("{name}\n").as_bytes())?,
+        Behavior::Echo => {}
+        Behavior::Digest => {
+            let (mut len, mut hash) = (0u64, Fnv::default());
+            loop {
+                let n = stream.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                len += n as u64;
+                hash.write(&buf[..n]);
+            }
+            stream.write_all(format!("{len} {:016x}\n", hash.finish()).as_bytes())?;
+            return stream.shutdown(Shutdown::Write);
+        }
+    }
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return stream.shutdown(Shutdown::Write);
+        }
+        stream.write_all(&buf[..n])?;
+    }
+}
+
+/// Reads one line (up to `\n`, without it) from a stream.
+pub fn read_line(stream: &mut TcpStream) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    loop {
+        match stream.read(&mut byte)? {
+            0 => break,
+            _ if byte[0] == b'\n' => break,
+            _ => line.push(byte[0]),
+        }
+    }
+    String::from_utf8(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}

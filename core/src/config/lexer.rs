@@ -1,1 +1,186 @@
+//! Splits configuration text into statements of words, with HAProxy 2.6's
+//! quoting, escaping and comment rules. No line continuation.
 
+/// Most words HAProxy accepts in one statement.
+pub(super) const MAX_WORDS: usize = 64;
+
+/// One non-empty statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Line {
+    /// 1-based line number.
+    pub number: u32,
+    pub words: Vec<String>,
+}
+
+/// Splits `text` into statements; a line that cannot be split gives its
+/// line number and the reason.
+pub(super) fn lex(text: &str) -> Vec<Result<Line, (u32, String)>> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            match split(line) {
+                Ok(words) if words.is_empty() => None,
+                Ok(words) => Some(Ok(Line { number, words })),
+                Err(message) => Some(Err((number, message))),
+            }
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Double,
+    Single,
+}
+
+fn split(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote = Quote::None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+            (Quote::Single, c) => word.push(c),
+            (Quote::None, '\'') => (quote, in_word) = (Quote::Single, true),
+            (Quote::None, '"') => (quote, in_word) = (Quote::Double, true),
+            (Quote::None, '#') => break,
+            (Quote::None, ' ' | '\t' | '\r') => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (Quote::Double, '$') => {
+                return Err(
+                    "environment variables ('$' inside double quotes) are not supported yet; \
+                     write '\\$' for a literal dollar sign"
+                        .into(),
+                );
+            }
+            (_, '\\') => {
+                word.push(unescape(&mut chars)?);
+                in_word = true;
+            }
+            (_, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+        if words.len() >= MAX_WORDS {
+            return Err(format!(
+                "too many words, truncating after word {MAX_WORDS}: HAProxy allows at most \
+                 {MAX_WORDS} words per line"
+            ));
+        }
+    }
+    if quote != Quote::None {
+        return Err("unmatched quote: close it on the same line".into());
+    }
+    if in_word {
+        words.push(word);
+    }
+    if words.len() > MAX_WORDS {
+        return Err(format!(
+            "too many words, truncating after word {MAX_WORDS}: HAProxy allows at most \
+             {MAX_WORDS} words per line"
+        ));
+    }
+    Ok(words)
+}
+
+/// The character an escape sequence stands for (after the backslash).
+fn unescape(chars: &mut std::str::Chars<'_>) -> Result<char, String> {
+    match chars.next() {
+        None => Err("a trailing backslash does not continue a line: \
+                     write each statement on one line"
+            .into()),
+        Some('n') => Ok('\n'),
+        Some('r') => Ok('\r'),
+        Some('t') => Ok('\t'),
+        Some('x') => {
+            let hex: String = chars.by_ref().take(2).collect();
+            u8::from_str_radix(&hex, 16)
+                .ok()
+                .filter(|_| hex.len() == 2)
+                .map(char::from)
+                .ok_or_else(|| format!("invalid escape '\\x{hex}': expected two hex digits"))
+        }
+        Some(c) => Ok(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        split(line).unwrap()
+    }
+
+    #[test]
+    fn words_split_on_spaces_and_tabs() {
+        assert_eq!(
+            words("  server\ts1   1.2.3.4:80 "),
+            ["server", "s1", "1.2.3.4:80"]
+        );
+    }
+
+    #[test]
+    fn comments_end_the_line_even_glued_to_a_word() {
+        assert_eq!(words("global#comment"), ["global"]);
+        assert_eq!(words("# all comment"), Vec::<String>::new());
+        assert_eq!(words(r"a\#b"), ["a#b"]);
+        assert_eq!(words("\"a#b\" 'c#d'"), ["a#b", "c#d"]);
+    }
+
+    #[test]
+    fn quotes_and_escapes_follow_haproxy() {
+        assert_eq!(words(r#""%ci %t"' %s'\ %b"#), ["%ci %t %s %b"]);
+        assert_eq!(words(r#"send "" x"#), ["send", "", "x"]);
+        assert_eq!(words(r"a\ b \x41\n"), ["a b", "A\n"]);
+        assert_eq!(
+            words(r#"'no \n here' "yes\tthere""#),
+            [r"no \n here", "yes\tthere"]
+        );
+        assert_eq!(words(r#""\$HOME""#), ["$HOME"]);
+    }
+
+    #[test]
+    fn malformed_lines_are_errors() {
+        assert!(split("\"open").unwrap_err().contains("unmatched quote"));
+        assert!(
+            split(r"bind :80 \")
+                .unwrap_err()
+                .contains("trailing backslash")
+        );
+        assert!(split(r"a \xZZ").unwrap_err().contains("\\xZZ"));
+        assert!(split("\"$HOME\"").unwrap_err().contains("environment"));
+    }
+
+    #[test]
+    fn sixty_four_words_at_most() {
+        let ok = vec!["w"; 64].join(" ");
+        assert_eq!(words(&ok).len(), 64);
+        let too_many = vec!["w"; 65].join(" ");
+        assert!(split(&too_many).unwrap_err().contains("too many words"));
+    }
+
+    #[test]
+    fn lex_numbers_lines_and_skips_blank_ones() {
+        let lines = lex("global\n\n  # c\n  maxconn 10\n\"bad\n");
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].as_ref().unwrap().number, 4);
+        assert_eq!(lines[2].as_ref().unwrap_err().0, 5);
+    }
+
+    #[test]
+    fn odd_bytes_never_panic() {
+        for line in ["\\", "\\x", "\\x4", "é\\xé", "'", "\"\\", "\u{0}#\u{ffff}"] {
+            let _ = split(line);
+        }
+    }
+}

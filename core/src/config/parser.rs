@@ -1,1 +1,1027 @@
-pub(super) fn parse(_s: &[super::Source<'_>], _r: &mut dyn FnMut(&str) -> Option<std::net::IpAddr>) -> Result<super::Parsed, Vec<super::Diagnostic>> { todo!() }
+//! Sections and keywords: turns lexed statements into a validated [`Config`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::keywords::{
+    BALANCE_LATER, BIND_LATER, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
+    SERVER_LATER, TIMEOUTS_LATER, suggest,
+};
+use super::lexer::{Line, lex};
+use super::units::{number, time};
+use super::{
+    Backend, Balance, Bind, Config, Diagnostic, Frontend, Global, LogDest, LogFormat, LogTarget,
+    Origin, Parsed, Server, Severity, Source,
+};
+
+/// `timeout connect` weir applies when a backend has none.
+pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
+
+const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+const GLOBAL_KEYWORDS: &[&str] = &["maxconn", "log", "daemon", "nbthread"];
+const PROXY_KEYWORDS: &[&str] = &[
+    "mode",
+    "bind",
+    "option",
+    "no",
+    "log",
+    "default_backend",
+    "maxconn",
+    "timeout",
+    "balance",
+    "server",
+];
+const SERVER_KEYWORDS: &[&str] = &[
+    "check", "inter", "rise", "fall", "weight", "port", "disabled", "enabled",
+];
+const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+const LEVELS: &[(&str, Severity)] = &[
+    ("emerg", Severity::Emerg),
+    ("alert", Severity::Alert),
+    ("crit", Severity::Crit),
+    ("err", Severity::Err),
+    ("warning", Severity::Warning),
+    ("notice", Severity::Notice),
+    ("info", Severity::Info),
+    ("debug", Severity::Debug),
+];
+
+pub(super) fn parse(
+    sources: &[Source<'_>],
+    resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+) -> Result<Parsed, Vec<Diagnostic>> {
+    let mut parser = Parser::default();
+    for source in sources {
+        parser.file(source, resolve);
+    }
+    parser.finish()
+}
+
+/// Which half of a proxy a section has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Defaults,
+    Frontend,
+    Backend,
+    Listen,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Defaults => "defaults",
+            Kind::Frontend => "frontend",
+            Kind::Backend => "backend",
+            Kind::Listen => "listen",
+        }
+    }
+
+    fn has_frontend(self) -> bool {
+        self != Kind::Backend
+    }
+
+    fn has_backend(self) -> bool {
+        self != Kind::Frontend
+    }
+}
+
+/// A log setting before `log global` is expanded.
+#[derive(Debug, Clone)]
+enum LogEntry {
+    Global,
+    Target(LogTarget),
+}
+
+/// What `defaults` sections pass on and proxies set.
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    tcplog: bool,
+    logs: Vec<LogEntry>,
+    maxconn: Option<u32>,
+    default_backend: Option<(String, Origin)>,
+    timeout_connect: Option<Duration>,
+    timeout_client: Option<Duration>,
+    timeout_server: Option<Duration>,
+    timeout_check: Option<Duration>,
+}
+
+struct Proxy {
+    kind: Kind,
+    name: String,
+    origin: Origin,
+    settings: Settings,
+    binds: Vec<Bind>,
+    servers: Vec<Server>,
+}
+
+enum Section {
+    None,
+    Global,
+    Defaults,
+    Proxy(usize),
+}
+
+/// Errors and warnings collected so far.
+#[derive(Default)]
+struct Diags {
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Diags {
+    fn error(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.errors.push(Diagnostic {
+            origin: Some(origin.clone()),
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            origin: Some(origin.clone()),
+            message: message.into(),
+        });
+    }
+}
+
+#[derive(Default)]
+struct Parser {
+    diags: Diags,
+    global: Global,
+    defaults: Settings,
+    defaults_name: Option<String>,
+    named_defaults: HashMap<String, Settings>,
+    proxies: Vec<Proxy>,
+    section: Option<Section>,
+}
+
+/// One statement being parsed.
+struct Stmt<'a> {
+    origin: Origin,
+    words: &'a [String],
+}
+
+impl Stmt<'_> {
+    fn word(&self, i: usize) -> &str {
+        self.words.get(i).map_or("", String::as_str)
+    }
+}
+
+type Resolve<'r> = &'r mut dyn FnMut(&str) -> Option<IpAddr>;
+
+impl Parser {
+    fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>) {
+        let file: Arc<str> = source.name.into();
+        // A section never continues into the next file.
+        self.section = Some(Section::None);
+        for line in lex(source.text) {
+            match line {
+                Ok(Line { number, words }) => {
+                    let origin = Origin {
+                        file: file.clone(),
+                        line: number,
+                    };
+                    let st = Stmt {
+                        origin,
+                        words: &words,
+                    };
+                    self.statement(&st, resolve);
+                }
+                Err((line, message)) => {
+                    let origin = Origin {
+                        file: file.clone(),
+                        line,
+                    };
+                    self.diags.error(&origin, message);
+                }
+            }
+        }
+    }
+
+    fn statement(&mut self, st: &Stmt<'_>, resolve: Resolve<'_>) {
+        let keyword = st.word(0);
+        if SECTIONS.contains(&keyword) {
+            return self.open_section(st);
+        }
+        if OTHER_SECTIONS.contains(&keyword) {
+            self.section = Some(Section::None);
+            return self
+                .diags
+                .error(&st.origin, format!("'{keyword}' is not supported yet"));
+        }
+        if keyword.starts_with('.') {
+            return self.diags.error(
+                &st.origin,
+                format!("conditional block '{keyword}' is not supported yet"),
+            );
+        }
+        match self.section {
+            None | Some(Section::None) => {
+                let hint = hint(keyword, SECTIONS.iter().copied());
+                self.diags.error(
+                    &st.origin,
+                    format!(
+                        "unknown keyword '{keyword}' out of section{hint}: statements go inside \
+                         'global', 'defaults', 'frontend', 'backend' or 'listen'"
+                    ),
+                );
+            }
+            Some(Section::Global) => global_keyword(&mut self.diags, &mut self.global, st),
+            Some(Section::Defaults) => {
+                let mut parts = ProxyParts {
+                    kind: Kind::Defaults,
+                    name: "",
+                    settings: &mut self.defaults,
+                    binds: None,
+                    servers: None,
+                };
+                proxy_keyword(&mut self.diags, &mut parts, st, resolve);
+                if let Some(name) = &self.defaults_name {
+                    self.named_defaults
+                        .insert(name.clone(), self.defaults.clone());
+                }
+            }
+            Some(Section::Proxy(i)) => {
+                let proxy = &mut self.proxies[i];
+                let mut parts = ProxyParts {
+                    kind: proxy.kind,
+                    name: &proxy.name,
+                    settings: &mut proxy.settings,
+                    binds: Some(&mut proxy.binds),
+                    servers: Some(&mut proxy.servers),
+                };
+                proxy_keyword(&mut self.diags, &mut parts, st, resolve);
+            }
+        }
+    }
+
+    fn open_section(&mut self, st: &Stmt<'_>) {
+        let keyword = st.word(0);
+        self.section = Some(Section::None);
+        self.defaults_name = None;
+        if keyword == "global" {
+            if st.words.len() > 1 {
+                self.diags.error(&st.origin, "'global' takes no argument");
+            }
+            self.section = Some(Section::Global);
+            return;
+        }
+        let kind = match keyword {
+            "defaults" => Kind::Defaults,
+            "frontend" => Kind::Frontend,
+            "backend" => Kind::Backend,
+            _ => Kind::Listen,
+        };
+        let (name, from) = match &st.words[1..] {
+            [] => (None, None),
+            [from, base] if from == "from" => (None, Some(base)),
+            [name] => (Some(name), None),
+            [name, from, base] if from == "from" => (Some(name), Some(base)),
+            _ => {
+                return self.diags.error(
+                    &st.origin,
+                    format!("'{keyword}' expects: {keyword} <name> [from <defaults>]"),
+                );
+            }
+        };
+        let base = match from {
+            Some(base) => match self.named_defaults.get(base.as_str()) {
+                Some(settings) => settings.clone(),
+                None => {
+                    self.diags.error(
+                        &st.origin,
+                        format!("'{keyword}': unable to find defaults section '{base}'"),
+                    );
+                    Settings::default()
+                }
+            },
+            // A defaults section starts again from built-in values.
+            None if kind == Kind::Defaults => Settings::default(),
+            None => self.defaults.clone(),
+        };
+        if kind == Kind::Defaults {
+            self.defaults = base;
+            if let Some(name) = name {
+                self.named_defaults
+                    .insert(name.clone(), self.defaults.clone());
+                self.defaults_name = Some(name.clone());
+            }
+            self.section = Some(Section::Defaults);
+            return;
+        }
+        let Some(name) = name else {
+            return self
+                .diags
+                .error(&st.origin, format!("'{keyword}' needs a name"));
+        };
+        self.proxies.push(Proxy {
+            kind,
+            name: name.clone(),
+            origin: st.origin.clone(),
+            settings: base,
+            binds: Vec::new(),
+            servers: Vec::new(),
+        });
+        self.section = Some(Section::Proxy(self.proxies.len() - 1));
+    }
+}
+
+/// ` (did you mean 'x'?)` when a candidate is close to `word`.
+fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(word, candidates)
+        .map(|s| format!(" (did you mean '{s}'?)"))
+        .unwrap_or_default()
+}
+
+fn not_yet(diags: &mut Diags, st: &Stmt<'_>, keyword: &str) {
+    diags.error(&st.origin, format!("'{keyword}' is not supported yet"));
+}
+
+fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
+    let keyword = st.word(0);
+    match keyword {
+        "maxconn" => match number(st.word(1), "maxconn", 1..=u64::from(u32::MAX)) {
+            Ok(n) => global.maxconn = Some(n as u32),
+            Err(e) => diags.error(&st.origin, e),
+        },
+        "log" => match log_target(&st.words[1..]) {
+            Ok(target) => global.logs.push(target),
+            Err(e) => diags.error(&st.origin, e),
+        },
+        "daemon" => diags.error(
+            &st.origin,
+            "'daemon' is not supported: weir runs in the foreground; run it under systemd \
+             (Type=simple) or another supervisor instead",
+        ),
+        "nbthread" => {
+            if st.word(1) != "1" || st.words.len() != 2 {
+                diags.error(
+                    &st.origin,
+                    "weir runs one event loop per process: only 'nbthread 1' is supported",
+                );
+            }
+        }
+        _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
+        _ => {
+            let hint = hint(keyword, GLOBAL_KEYWORDS.iter().chain(GLOBAL_LATER).copied());
+            diags.error(
+                &st.origin,
+                format!("unknown keyword '{keyword}' in 'global' section{hint}"),
+            );
+        }
+    }
+}
+
+/// `log <target> [len <n>] [format <f>] <facility> [<max level> [<min level>]]`
+fn log_target(words: &[String]) -> Result<LogTarget, String> {
+    let dest = match words.first().map(String::as_str) {
+        Some("stdout") => LogDest::Stdout,
+        Some("stderr") => LogDest::Stderr,
+        Some(other) => {
+            return Err(format!(
+                "log target '{other}' is not supported yet, use stdout or stderr"
+            ));
+        }
+        None => return Err("'log' expects a target such as 'stdout' or 'global'".into()),
+    };
+    let mut target = LogTarget {
+        dest,
+        format: LogFormat::Rfc3164,
+        len: 1024,
+        facility: 0,
+        max_level: Severity::Debug,
+        min_level: Severity::Emerg,
+    };
+    let mut rest = words[1..].iter().map(String::as_str);
+    let facility = loop {
+        match rest.next() {
+            Some("len") => {
+                let len = rest.next().unwrap_or("");
+                target.len = number(len, "log len", 80..=65535)? as usize;
+            }
+            Some("format") => {
+                target.format = match rest.next().unwrap_or("") {
+                    "rfc3164" => LogFormat::Rfc3164,
+                    "short" => LogFormat::Short,
+                    "raw" => LogFormat::Raw,
+                    other => {
+                        return Err(format!(
+                            "log format '{other}' is not supported yet (use raw, short or rfc3164)"
+                        ));
+                    }
+                };
+            }
+            Some("sample") => return Err("'log ... sample' is not supported yet".into()),
+            Some(facility) => break facility,
+            None => return Err("'log' needs a facility such as 'local0'".into()),
+        }
+    };
+    target.facility = match FACILITIES.iter().position(|f| *f == facility) {
+        Some(code) => code as u8,
+        None => {
+            let hint = hint(facility, FACILITIES.iter().copied());
+            return Err(format!("unknown log facility '{facility}'{hint}"));
+        }
+    };
+    let level = |word: &str| {
+        LEVELS
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|(_, level)| *level)
+            .ok_or_else(|| format!("unknown log level '{word}'"))
+    };
+    if let Some(max) = rest.next() {
+        target.max_level = level(max)?;
+    }
+    if let Some(min) = rest.next() {
+        target.min_level = level(min)?;
+    }
+    if let Some(extra) = rest.next() {
+        return Err(format!("unexpected word '{extra}' after the log levels"));
+    }
+    Ok(target)
+}
+
+/// The parts of a proxy (or defaults) section a keyword may change.
+struct ProxyParts<'a> {
+    kind: Kind,
+    name: &'a str,
+    settings: &'a mut Settings,
+    binds: Option<&'a mut Vec<Bind>>,
+    servers: Option<&'a mut Vec<Server>>,
+}
+
+impl ProxyParts<'_> {
+    /// HAProxy's warning for a keyword the section's capability ignores.
+    fn ignored(&self, diags: &mut Diags, st: &Stmt<'_>, keyword: &str, needs_frontend: bool) {
+        let what = if needs_frontend {
+            "frontend"
+        } else {
+            "backend"
+        };
+        diags.warn(
+            &st.origin,
+            format!(
+                "'{keyword}' ignored because {} '{}' has no {what} capability.",
+                self.kind.word(),
+                self.name
+            ),
+        );
+    }
+}
+
+fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resolve: Resolve<'_>) {
+    let keyword = st.word(0);
+    let kind = p.kind;
+    match keyword {
+        "mode" => {
+            if st.word(1) != "tcp" {
+                diags.error(
+                    &st.origin,
+                    format!(
+                        "'mode {}': weir is a TCP load balancer: only 'mode tcp' is supported",
+                        st.word(1)
+                    ),
+                );
+            }
+        }
+        "bind" => match &mut p.binds {
+            Some(binds) if kind.has_frontend() => bind_line(diags, binds, st),
+            _ => diags.error(
+                &st.origin,
+                format!("'bind' is not allowed in a '{}' section", kind.word()),
+            ),
+        },
+        "server" => match &mut p.servers {
+            Some(servers) if kind.has_backend() => {
+                if let Some(server) = server_line(diags, p.name, servers, st, resolve) {
+                    servers.push(server);
+                }
+            }
+            _ => diags.error(
+                &st.origin,
+                format!("'server' is not allowed in a '{}' section", kind.word()),
+            ),
+        },
+        "option" => option(diags, p, st, true),
+        "no" => match st.word(1) {
+            "option" => {
+                let rest = Stmt {
+                    origin: st.origin.clone(),
+                    words: &st.words[1..],
+                };
+                option(diags, p, &rest, false);
+            }
+            "log" => p.settings.logs.clear(),
+            other => diags.error(
+                &st.origin,
+                format!("'no {other}' is not supported: only 'no option ...' and 'no log'"),
+            ),
+        },
+        "log" => match st.word(1) {
+            "global" => p.settings.logs.push(LogEntry::Global),
+            _ => match log_target(&st.words[1..]) {
+                Ok(target) => p.settings.logs.push(LogEntry::Target(target)),
+                Err(e) => diags.error(&st.origin, e),
+            },
+        },
+        "default_backend" => {
+            if !kind.has_frontend() {
+                p.ignored(diags, st, keyword, true);
+            } else if st.words.len() != 2 {
+                diags.error(&st.origin, "'default_backend' expects a backend name");
+            } else {
+                p.settings.default_backend = Some((st.word(1).to_owned(), st.origin.clone()));
+            }
+        }
+        "maxconn" => {
+            if !kind.has_frontend() {
+                diags.warn(
+                    &st.origin,
+                    format!(
+                        "'maxconn' ignored because backend '{}' has no frontend capability. \
+                         Maybe you want 'fullconn' instead ?",
+                        p.name
+                    ),
+                );
+            } else {
+                match number(st.word(1), "maxconn", 1..=u64::from(u32::MAX)) {
+                    Ok(n) => p.settings.maxconn = Some(n as u32),
+                    Err(e) => diags.error(&st.origin, e),
+                }
+            }
+        }
+        "timeout" => timeout(diags, p, st),
+        "balance" => {
+            if !kind.has_backend() {
+                p.ignored(diags, st, keyword, false);
+            } else if st.word(1) == "roundrobin" && st.words.len() == 2 {
+                // The only algorithm so far, and the default.
+            } else if BALANCE_LATER.contains(&st.word(1)) {
+                not_yet(diags, st, &format!("balance {}", st.word(1)));
+            } else {
+                let hint = hint(
+                    st.word(1),
+                    BALANCE_LATER.iter().copied().chain(["roundrobin"]),
+                );
+                diags.error(
+                    &st.origin,
+                    format!("unknown balance algorithm '{}'{hint}", st.word(1)),
+                );
+            }
+        }
+        _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
+        _ => {
+            let hint = hint(keyword, PROXY_KEYWORDS.iter().chain(PROXY_LATER).copied());
+            diags.error(
+                &st.origin,
+                format!(
+                    "unknown keyword '{keyword}' in '{}' section{hint}",
+                    kind.word()
+                ),
+            );
+        }
+    }
+}
+
+fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool) {
+    let name = st.word(1);
+    match name {
+        "tcplog" => {
+            if p.kind.has_frontend() {
+                p.settings.tcplog = enable;
+            } else {
+                p.ignored(diags, st, "option tcplog", true);
+            }
+        }
+        _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
+        _ => {
+            let hint = hint(name, OPTIONS_LATER.iter().copied().chain(["tcplog"]));
+            diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
+        }
+    }
+}
+
+fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
+    let which = st.word(1);
+    let keyword = format!("timeout {which}");
+    let (slot, needs_frontend) = match which {
+        "connect" => (&mut p.settings.timeout_connect, false),
+        "server" => (&mut p.settings.timeout_server, false),
+        "check" => (&mut p.settings.timeout_check, false),
+        "client" => (&mut p.settings.timeout_client, true),
+        _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
+        _ => {
+            let hint = hint(which, ["connect", "client", "server", "check"]);
+            return diags.error(&st.origin, format!("unknown timeout '{which}'{hint}"));
+        }
+    };
+    if st.words.len() != 3 {
+        return diags.error(&st.origin, format!("'{keyword}' expects one time value"));
+    }
+    let value = match time(st.word(2), &keyword) {
+        Ok(value) => value,
+        Err(e) => return diags.error(&st.origin, e),
+    };
+    let applies = if needs_frontend {
+        p.kind.has_frontend()
+    } else {
+        p.kind.has_backend()
+    };
+    if applies {
+        *slot = (!value.is_zero()).then_some(value);
+    } else {
+        p.ignored(diags, st, &keyword, needs_frontend);
+    }
+}
+
+fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
+    if st.words.len() < 2 {
+        return diags.error(&st.origin, "'bind' expects an address such as *:9091");
+    }
+    for option in &st.words[2..] {
+        if BIND_LATER.contains(&option.as_str()) {
+            return not_yet(diags, st, &format!("bind option '{option}'"));
+        }
+        let hint = hint(option, BIND_LATER.iter().copied());
+        return diags.error(
+            &st.origin,
+            format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1)),
+        );
+    }
+    for spec in st.word(1).split(',') {
+        match bind_addresses(spec) {
+            Ok(addrs) => binds.extend(addrs.into_iter().map(|addr| Bind {
+                addr,
+                origin: st.origin.clone(),
+            })),
+            Err(e) => diags.error(&st.origin, format!("'bind {spec}': {e}")),
+        }
+    }
+}
+
+/// The addresses of one bind spec (a port range gives several).
+fn bind_addresses(spec: &str) -> Result<Vec<SocketAddr>, String> {
+    let (family, rest) = strip_family(spec)?;
+    let (host, ports) = split_host_port(rest).ok_or("missing port")?;
+    let ip = match host {
+        "" | "*" => match family {
+            Some(6) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        },
+        literal => literal.parse::<IpAddr>().map_err(|_| {
+            format!("invalid address '{literal}': host names are not supported on bind")
+        })?,
+    };
+    let (first, last) = match ports.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(ports)?, port(ports)?),
+    };
+    if first > last {
+        return Err(format!("invalid port range '{ports}'"));
+    }
+    Ok((first..=last).map(|p| SocketAddr::new(ip, p)).collect())
+}
+
+/// Strips `ipv4@`/`ipv6@`/`ip@`/`tcp@`... prefixes; other prefixes are not
+/// supported yet.
+fn strip_family(spec: &str) -> Result<(Option<u8>, &str), String> {
+    let Some((prefix, rest)) = spec.split_once('@') else {
+        return Ok((None, spec));
+    };
+    match prefix {
+        "ipv4" | "tcp4" => Ok((Some(4), rest)),
+        "ipv6" | "tcp6" => Ok((Some(6), rest)),
+        "ip" | "tcp" => Ok((None, rest)),
+        other => Err(format!("address prefix '{other}@' is not supported yet")),
+    }
+}
+
+/// Splits `host:port` on the last colon, or `[v6]:port`.
+fn split_host_port(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return Some((host, after.strip_prefix(':')?));
+    }
+    s.rsplit_once(':')
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        _ => Err(format!("invalid port '{s}'")),
+    }
+}
+
+fn server_line(
+    diags: &mut Diags,
+    backend: &str,
+    servers: &[Server],
+    st: &Stmt<'_>,
+    resolve: Resolve<'_>,
+) -> Option<Server> {
+    let (name, addr) = (st.word(1), st.word(2));
+    if st.words.len() < 3 {
+        diags.error(
+            &st.origin,
+            "'server' expects: server <name> <address>:<port> [params]",
+        );
+        return None;
+    }
+    if let Some(other) = servers.iter().find(|s| s.name == name) {
+        diags.error(
+            &st.origin,
+            format!(
+                "backend '{backend}', another server named '{name}' was already defined at \
+                 line {}, please use distinct names.",
+                other.origin.line
+            ),
+        );
+        return None;
+    }
+    let addr = match server_address(addr, resolve) {
+        Ok(addr) => addr,
+        Err(ServerAddrError::NoPort) => {
+            diags.error(
+                &st.origin,
+                format!("server '{name}' needs a port: port-less servers are not supported yet"),
+            );
+            return None;
+        }
+        Err(ServerAddrError::Invalid(e)) => {
+            diags.error(&st.origin, format!("'server {backend}/{name}' : {e}"));
+            return None;
+        }
+    };
+    let mut server = Server {
+        name: name.to_owned(),
+        addr,
+        check: false,
+        inter: Duration::from_secs(2),
+        rise: 2,
+        fall: 3,
+        weight: 1,
+        check_port: None,
+        disabled: false,
+        origin: st.origin.clone(),
+    };
+    let mut words = st.words[3..].iter().map(String::as_str);
+    let mut ok = true;
+    while let Some(param) = words.next() {
+        let result = server_param(&mut server, param, &mut words);
+        if let Err(e) = result {
+            diags.error(&st.origin, e);
+            ok = false;
+        }
+    }
+    ok.then_some(server)
+}
+
+fn server_param<'w>(
+    server: &mut Server,
+    param: &str,
+    words: &mut impl Iterator<Item = &'w str>,
+) -> Result<(), String> {
+    let mut value = || words.next().unwrap_or("");
+    match param {
+        "check" => server.check = true,
+        "disabled" => server.disabled = true,
+        "enabled" => server.disabled = false,
+        "inter" => {
+            let t = time(value(), "inter")?;
+            if t.is_zero() {
+                return Err("invalid value 0 for argument 'inter'".into());
+            }
+            server.inter = t;
+        }
+        "rise" => {
+            server.rise = number(value(), "rise", 1..=1_000_000)
+                .map_err(|_| "'rise' has to be > 0".to_owned())? as u32;
+        }
+        "fall" => {
+            server.fall = number(value(), "fall", 1..=1_000_000)
+                .map_err(|_| "'fall' has to be > 0".to_owned())? as u32;
+        }
+        "weight" => {
+            let w = value();
+            server.weight = number(w, "weight", 0..=256).map_err(|_| {
+                format!(
+                    "weight of server {} is not within 0 and 256 ({w})",
+                    server.name
+                )
+            })? as u32;
+        }
+        "port" => server.check_port = Some(port(value())?),
+        _ if SERVER_LATER.contains(&param) => {
+            return Err(format!("'{param}' is not supported yet"));
+        }
+        _ => {
+            let hint = hint(param, SERVER_KEYWORDS.iter().chain(SERVER_LATER).copied());
+            return Err(format!("unknown keyword '{param}' in server line{hint}"));
+        }
+    }
+    Ok(())
+}
+
+enum ServerAddrError {
+    NoPort,
+    Invalid(String),
+}
+
+fn server_address(spec: &str, resolve: Resolve<'_>) -> Result<SocketAddr, ServerAddrError> {
+    let (_, rest) = strip_family(spec).map_err(ServerAddrError::Invalid)?;
+    if rest.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
+        // A bare IP address, IPv6 included: no port.
+        return Err(ServerAddrError::NoPort);
+    }
+    let (host, port_text) = split_host_port(rest).ok_or(ServerAddrError::NoPort)?;
+    if port_text.is_empty() {
+        return Err(ServerAddrError::NoPort);
+    }
+    if port_text.starts_with(['+', '-']) {
+        return Err(ServerAddrError::Invalid(format!(
+            "port offsets such as '{port_text}' are not supported yet"
+        )));
+    }
+    let port = port(port_text).map_err(ServerAddrError::Invalid)?;
+    let ip = match host.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => resolve(host).ok_or_else(|| {
+            ServerAddrError::Invalid(format!("could not resolve address '{host}'."))
+        })?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+impl Parser {
+    /// Builds the typed config, resolves references, validates, warns.
+    fn finish(mut self) -> Result<Parsed, Vec<Diagnostic>> {
+        let global_logs = self.global.logs.clone();
+        let expand = |entries: &[LogEntry]| -> Vec<LogTarget> {
+            entries
+                .iter()
+                .flat_map(|e| match e {
+                    LogEntry::Global => global_logs.clone(),
+                    LogEntry::Target(t) => vec![t.clone()],
+                })
+                .collect()
+        };
+        let mut backends: Vec<Backend> = Vec::new();
+        let mut backend_origin: HashMap<String, Origin> = HashMap::new();
+        let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
+        for proxy in &self.proxies {
+            for (has, seen, what) in [
+                (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
+                (proxy.kind.has_backend(), &mut backend_origin, "backend"),
+            ] {
+                if !has {
+                    continue;
+                }
+                if let Some(first) = seen.get(&proxy.name) {
+                    self.diags.error(
+                        &proxy.origin,
+                        format!(
+                            "{} '{}' has the same name as {what} '{}' declared at {first}.",
+                            proxy.kind.word(),
+                            proxy.name,
+                            proxy.name
+                        ),
+                    );
+                } else {
+                    seen.insert(proxy.name.clone(), proxy.origin.clone());
+                }
+            }
+            if proxy.kind.has_backend() {
+                let s = &proxy.settings;
+                let mut timeout_connect = s.timeout_connect;
+                let missing = s.timeout_connect.is_none() || s.timeout_server.is_none();
+                if missing || (proxy.kind == Kind::Listen && s.timeout_client.is_none()) {
+                    let applied = if s.timeout_connect.is_none() {
+                        timeout_connect = Some(DEFAULT_CONNECT);
+                        "weir applies 'timeout connect 5s'; "
+                    } else {
+                        ""
+                    };
+                    self.diags
+                        .warn(&proxy.origin, missing_timeouts(proxy, applied));
+                }
+                backends.push(Backend {
+                    name: proxy.name.clone(),
+                    balance: Balance::RoundRobin,
+                    timeout_connect,
+                    timeout_server: s.timeout_server,
+                    timeout_check: s.timeout_check,
+                    logs: expand(&s.logs),
+                    servers: proxy.servers.clone(),
+                    origin: proxy.origin.clone(),
+                });
+            }
+        }
+        let mut frontends = Vec::new();
+        for proxy in &self.proxies {
+            if !proxy.kind.has_frontend() {
+                continue;
+            }
+            let s = &proxy.settings;
+            if proxy.kind == Kind::Frontend && s.timeout_client.is_none() {
+                self.diags.warn(&proxy.origin, missing_timeouts(proxy, ""));
+            }
+            let logs = expand(&s.logs);
+            if s.tcplog && logs.is_empty() {
+                self.diags.warn(
+                    &proxy.origin,
+                    format!(
+                        "log format ignored for {} '{}' since it has no log address.",
+                        proxy.kind.word(),
+                        proxy.name
+                    ),
+                );
+            }
+            let default_backend = match &s.default_backend {
+                Some((name, origin)) => {
+                    let found = backends.iter().position(|b| &b.name == name);
+                    if found.is_none() {
+                        self.diags.error(
+                            origin,
+                            format!(
+                                "Proxy '{}': unable to find required default_backend: '{name}'.",
+                                proxy.name
+                            ),
+                        );
+                    }
+                    found
+                }
+                None if proxy.kind == Kind::Listen => {
+                    backends.iter().position(|b| b.name == proxy.name)
+                }
+                None => {
+                    self.diags.warn(
+                        &proxy.origin,
+                        format!(
+                            "frontend '{}' has no 'default_backend': its connections will be \
+                             closed at once",
+                            proxy.name
+                        ),
+                    );
+                    None
+                }
+            };
+            if proxy.binds.is_empty() {
+                self.diags.warn(
+                    &proxy.origin,
+                    format!("{} '{}' has no 'bind' line", proxy.kind.word(), proxy.name),
+                );
+            }
+            frontends.push(Frontend {
+                name: proxy.name.clone(),
+                binds: proxy.binds.clone(),
+                default_backend,
+                maxconn: s.maxconn,
+                timeout_client: s.timeout_client,
+                tcplog: s.tcplog,
+                logs,
+                origin: proxy.origin.clone(),
+            });
+        }
+        if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
+            self.diags.errors.push(Diagnostic {
+                origin: None,
+                message: "no listener: the configuration has no 'bind' line".into(),
+            });
+        }
+        if !self.diags.errors.is_empty() {
+            return Err(self.diags.errors);
+        }
+        Ok(Parsed {
+            config: Config {
+                global: self.global,
+                frontends,
+                backends,
+            },
+            warnings: self.diags.warnings,
+        })
+    }
+}
+
+/// HAProxy's warning for a proxy missing some of its timeouts, plus what
+/// weir does about it.
+fn missing_timeouts(proxy: &Proxy, applied: &str) -> String {
+    let what = match proxy.kind {
+        Kind::Listen => "proxy",
+        kind => kind.word(),
+    };
+    format!(
+        "missing timeouts for {what} '{}'. While not properly invalid, you will certainly \
+         encounter various problems with such a configuration. To fix this, please ensure \
+         that all following timeouts are set to a non-zero value: 'client', 'connect', \
+         'server'. {applied}missing client and server inactivity timeouts stay unlimited, \
+         as in HAProxy.",
+        proxy.name
+    )
+}

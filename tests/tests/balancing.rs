@@ -1,0 +1,74 @@
+//! End-to-end: round robin and health checks moving traffic.
+
+use std::collections::HashMap;
+
+use weir_tests::{Backend, Behavior, Lb, read_line};
+
+fn config(servers: &[(&Backend, &str)]) -> String {
+    let mut text = String::from(
+        "global\n  log stdout format raw local0\n\
+         defaults\n  mode tcp\n  log global\n  option tcplog\n\
+         timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
+         frontend fe\n  bind 127.0.0.1:9091\n  default_backend app\n\
+         backend app\n  balance roundrobin\n",
+    );
+    for (s, options) in servers {
+        text.push_str(&format!(
+            "  server {} 127.0.0.1:{} {options}\n",
+            s.name,
+            s.port()
+        ));
+    }
+    text
+}
+
+/// Which backend answers each of `n` new connections.
+fn answers(lb: &Lb, n: usize) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let mut client = lb.connect();
+        let name = read_line(&mut client).unwrap();
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn round_robin_shares_connections_by_weight() {
+    let a = Backend::start("a", Behavior::Greet);
+    let b = Backend::start("b", Behavior::Greet);
+    let c = Backend::start("c", Behavior::Greet);
+    let lb = Lb::start(&config(&[(&a, ""), (&b, "weight 1"), (&c, "weight 2")]));
+    let counts = answers(&lb, 40);
+    assert_eq!(counts["a"], 10);
+    assert_eq!(counts["b"], 10);
+    assert_eq!(counts["c"], 20);
+}
+
+#[test]
+fn killed_server_is_marked_down_and_its_traffic_moves_then_it_comes_back() {
+    let a = Backend::start("a", Behavior::Greet);
+    let mut b = Backend::start("b", Behavior::Greet);
+    let c = Backend::start("c", Behavior::Greet);
+    let check = "check inter 200ms rise 2 fall 2";
+    let lb = Lb::start(&config(&[(&a, check), (&b, check), (&c, check)]));
+    // Let every server be seen fully UP first, so `fall` applies.
+    assert!(weir_tests::wait_until(|| answers(&lb, 3).len() == 3));
+
+    b.kill();
+    assert!(lb.wait_log("Server app/b is DOWN, reason: Layer4 connection problem"));
+    let counts = answers(&lb, 20);
+    assert_eq!(counts.get("b"), None, "{counts:?}");
+    assert_eq!(counts["a"] + counts["c"], 20);
+
+    b.restart();
+    assert!(lb.wait_log("Server app/b is UP, reason: Layer4 check passed"));
+    assert!(answers(&lb, 6).contains_key("b"));
+    assert!(
+        lb.logs()
+            .iter()
+            .any(|l| l.contains("2 active and 0 backup servers left")),
+        "{:?}",
+        lb.logs()
+    );
+}
