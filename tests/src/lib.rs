@@ -264,7 +264,8 @@ fn handle(mut stream: TcpStream, name: &str, behavior: Behavior) -> io::Result<(
     match behavior {
         Behavior::Greet => {
             stream.write_all(format!("{name}\n").as_bytes())?;
-            return Ok(());
+            // Shut down explicitly: `kill`'s clone keeps the socket open.
+            return stream.shutdown(Shutdown::Both);
         }
         Behavior::Name => stream.write_all(format!("{name}\n").as_bytes())?,
         Behavior::Echo => {}
