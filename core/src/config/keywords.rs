@@ -335,6 +335,45 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "ws",
 ];
 
+/// The [`SERVER_LATER`] parameters that take no argument.
+pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
+    "agent-check",
+    "allow-0rtt",
+    "backup",
+    "check-send-proxy",
+    "check-ssl",
+    "check-via-socks4",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-agent-check",
+    "no-backup",
+    "no-check",
+    "no-check-ssl",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-ssl",
+    "no-ssl-reuse",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-verifyhost",
+    "no-tfo",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "ssl",
+    "ssl-reuse",
+    "tfo",
+    "tls-tickets",
+];
+
 /// `bind` options weir does not implement yet.
 pub(super) const BIND_LATER: &[&str] = &[
     "accept-netscaler-cip",

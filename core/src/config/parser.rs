@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::keywords::{
     BALANCE_LATER, BIND_LATER, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
-    SERVER_LATER, TIMEOUTS_LATER, suggest,
+    SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
 use super::lexer::{Line, lex};
 use super::units::{number, time};
@@ -819,6 +819,9 @@ fn server_param<'w>(
         }
         "port" => server.check_port = Some(port(value())?),
         _ if SERVER_LATER.contains(&param) => {
+            if !SERVER_LATER_FLAGS.contains(&param) {
+                value(); // its argument
+            }
             return Err(format!("'{param}' is not supported yet"));
         }
         _ => {
@@ -899,22 +902,10 @@ impl Parser {
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
-                let mut timeout_connect = s.timeout_connect;
-                let missing = s.timeout_connect.is_none() || s.timeout_server.is_none();
-                if missing || (proxy.kind == Kind::Listen && s.timeout_client.is_none()) {
-                    let applied = if s.timeout_connect.is_none() {
-                        timeout_connect = Some(DEFAULT_CONNECT);
-                        "weir applies 'timeout connect 5s'; "
-                    } else {
-                        ""
-                    };
-                    self.diags
-                        .warn(&proxy.origin, missing_timeouts(proxy, applied));
-                }
                 backends.push(Backend {
                     name: proxy.name.clone(),
                     balance: Balance::RoundRobin,
-                    timeout_connect,
+                    timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
                     timeout_check: s.timeout_check,
                     logs: expand(&s.logs),
@@ -925,13 +916,13 @@ impl Parser {
         }
         let mut frontends = Vec::new();
         for proxy in &self.proxies {
+            if let Some(warning) = missing_timeouts(proxy) {
+                self.diags.warn(&proxy.origin, warning);
+            }
             if !proxy.kind.has_frontend() {
                 continue;
             }
             let s = &proxy.settings;
-            if proxy.kind == Kind::Frontend && s.timeout_client.is_none() {
-                self.diags.warn(&proxy.origin, missing_timeouts(proxy, ""));
-            }
             let logs = expand(&s.logs);
             if s.tcplog && logs.is_empty() {
                 self.diags.warn(
@@ -1011,17 +1002,28 @@ impl Parser {
 
 /// HAProxy's warning for a proxy missing some of its timeouts, plus what
 /// weir does about it.
-fn missing_timeouts(proxy: &Proxy, applied: &str) -> String {
-    let what = match proxy.kind {
+fn missing_timeouts(proxy: &Proxy) -> Option<String> {
+    let s = &proxy.settings;
+    let kind = proxy.kind;
+    let missing = (kind.has_frontend() && s.timeout_client.is_none())
+        || (kind.has_backend() && (s.timeout_connect.is_none() || s.timeout_server.is_none()));
+    if !missing {
+        return None;
+    }
+    let what = match kind {
         Kind::Listen => "proxy",
         kind => kind.word(),
     };
-    format!(
+    let applied = if kind.has_backend() && s.timeout_connect.is_none() {
+        "weir applies 'timeout connect 5s'; missing inactivity timeouts stay unlimited"
+    } else {
+        "missing inactivity timeouts stay unlimited"
+    };
+    Some(format!(
         "missing timeouts for {what} '{}'. While not properly invalid, you will certainly \
          encounter various problems with such a configuration. To fix this, please ensure \
          that all following timeouts are set to a non-zero value: 'client', 'connect', \
-         'server'. {applied}missing client and server inactivity timeouts stay unlimited, \
-         as in HAProxy.",
+         'server'. ({applied}, as in HAProxy.)",
         proxy.name
-    )
+    ))
 }
