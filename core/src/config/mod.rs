@@ -240,3 +240,6 @@ mod keywords;
 mod lexer;
 mod parser;
 mod units;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The parser, statement by statement: what is accepted, what is refused
+//! and with which words.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::{Config, Diagnostic, LogDest, LogFormat, Parsed, Severity, Source, parse};
+
+const SEED_BASIC: &str = include_str!("../../../examples/seed-basic.cfg");
+const SEED_HTTPCHK: &str = include_str!("../../../examples/seed-httpchk.cfg");
+const BASIC: &str = include_str!("../../../examples/basic.cfg");
+
+fn parse_files(files: &[(&str, &str)]) -> Result<Parsed, Vec<Diagnostic>> {
+    let sources: Vec<Source<'_>> = files
+        .iter()
+        .map(|&(name, text)| Source { name, text })
+        .collect();
+    parse(&sources, &mut |name| {
+        (name == "gw1.example").then(|| IpAddr::from([10, 0, 0, 7]))
+    })
+}
+
+fn ok(text: &str) -> Parsed {
+    parse_files(&[("t.cfg", text)]).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn config(text: &str) -> Config {
+    ok(text).config
+}
+
+/// Every error message, as `haproxy -c` would list them.
+fn errors(text: &str) -> Vec<String> {
+    match parse_files(&[("t.cfg", text)]) {
+        Ok(_) => panic!("expected errors"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const MINIMAL: &str = "frontend fe\n bind :80\n default_backend be\nbackend be\n server s1 127.0.0.1:8080\n";
+
+#[test]
+fn the_seed_configuration_parses_with_haproxys_warnings() {
+    let parsed = ok(SEED_BASIC);
+    let fe = &parsed.config.frontends[0];
+    assert_eq!(fe.name, "localnodes");
+    let ports: Vec<u16> = fe.binds.iter().map(|b| b.addr.port()).collect();
+    assert_eq!(ports, [9091, 443]);
+    assert!(fe.tcplog && fe.logs.is_empty());
+    let be = &parsed.config.backends[0];
+    assert_eq!(be.servers.len(), 2);
+    assert!(be.servers.iter().all(|s| s.check));
+    assert_eq!(be.timeout_connect, Some(Duration::from_secs(5)));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(warnings[0].starts_with("t.cfg:6: missing timeouts for frontend 'localnodes'."));
+    assert_eq!(
+        warnings[1],
+        "t.cfg:6: log format ignored for frontend 'localnodes' since it has no log address."
+    );
+    assert!(warnings[2].starts_with("t.cfg:12: missing timeouts for backend 'app'."));
+    assert!(warnings[2].contains("weir applies 'timeout connect 5s'"));
+}
+
+#[test]
+fn the_seed_https_check_variant_is_refused_not_ignored() {
+    assert_eq!(
+        errors(SEED_HTTPCHK),
+        [
+            "t.cfg:14: 'option httpchk' is not supported yet",
+            "t.cfg:15: 'ssl' is not supported yet",
+            "t.cfg:15: 'ca-file' is not supported yet",
+            "t.cfg:16: 'ssl' is not supported yet",
+            "t.cfg:16: 'ca-file' is not supported yet",
+        ]
+    );
+}
+
+#[test]
+fn the_basic_example_is_complete() {
+    let parsed = ok(BASIC);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let c = parsed.config;
+    assert_eq!(c.global.logs[0].dest, LogDest::Stdout);
+    assert_eq!(c.global.logs[0].format, LogFormat::Raw);
+    assert_eq!(c.frontends[0].logs.len(), 1, "log global expanded");
+    let s = &c.backends[0].servers[0];
+    assert_eq!((s.inter, s.rise, s.fall), (Duration::from_secs(1), 2, 3));
+}
+
+#[test]
+fn unknown_words_get_a_did_you_mean() {
+    let text = MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:8080 chek");
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:5: unknown keyword 'chek' in server line (did you mean 'check'?)"]
+    );
+    let text = format!("{MINIMAL} tiemout server 1s\n");
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:6: unknown keyword 'tiemout' in 'backend' section (did you mean 'timeout'?)"]
+    );
+    assert_eq!(
+        errors(&format!("{MINIMAL} frobnicate\n")),
+        ["t.cfg:6: unknown keyword 'frobnicate' in 'backend' section"]
+    );
+}
+
+#[test]
+fn known_haproxy_keywords_are_not_supported_yet() {
+    let text = format!("{MINIMAL} retries 3\n option redispatch\n balance leastconn\n timeout queue 1s\n");
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:6: 'retries' is not supported yet",
+            "t.cfg:7: 'option redispatch' is not supported yet",
+            "t.cfg:8: 'balance leastconn' is not supported yet",
+            "t.cfg:9: 'timeout queue' is not supported yet",
+        ]
+    );
+    assert_eq!(
+        errors(&format!("resolvers dns\n{MINIMAL}")),
+        ["t.cfg:1: 'resolvers' is not supported yet"]
+    );
+}
+
+#[test]
+fn only_tcp_mode_is_accepted() {
+    assert_eq!(
+        errors(&format!("defaults\n mode http\n{MINIMAL}")),
+        ["t.cfg:2: 'mode http': weir is a TCP load balancer: only 'mode tcp' is supported"]
+    );
+}
+
+#[test]
+fn global_keywords() {
+    let c = config(&format!(
+        "global\n maxconn 100\n nbthread 1\n log stderr len 200 format short local3 notice err\n{MINIMAL}"
+    ));
+    assert_eq!(c.global.maxconn, Some(100));
+    let log = &c.global.logs[0];
+    assert_eq!((log.dest, log.format, log.len), (LogDest::Stderr, LogFormat::Short, 200));
+    assert_eq!((log.facility, log.max_level, log.min_level), (19, Severity::Notice, Severity::Err));
+    let e = errors(&format!("global\n daemon\n nbthread 4\n log /dev/log local0\n{MINIMAL}"));
+    assert!(e[0].starts_with("t.cfg:2: 'daemon' is not supported: weir runs in the foreground"));
+    assert_eq!(e[1], "t.cfg:3: weir runs one event loop per process: only 'nbthread 1' is supported");
+    assert_eq!(e[2], "t.cfg:4: log target '/dev/log' is not supported yet, use stdout or stderr");
+}
+
+#[test]
+fn bind_addresses_follow_haproxy() {
+    let c = config(
+        "frontend fe\n bind *:80,127.0.0.1:81\n bind [::1]:82\n bind :::83\n bind :84-86\n \
+         bind ipv6@:87\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+    );
+    let addrs: Vec<String> = c.frontends[0].binds.iter().map(|b| b.addr.to_string()).collect();
+    assert_eq!(
+        addrs,
+        [
+            "0.0.0.0:80", "127.0.0.1:81", "[::1]:82", "[::]:83", "0.0.0.0:84", "0.0.0.0:85",
+            "0.0.0.0:86", "[::]:87"
+        ]
+    );
+    let e = errors(&MINIMAL.replace("bind :80", "bind :0\n bind :70000\n bind :80 v4v6"));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:2: 'bind :0': invalid port '0'",
+            "t.cfg:3: 'bind :70000': invalid port '70000'",
+            "t.cfg:4: 'bind option 'v4v6'' is not supported yet",
+        ]
+    );
+}
+
+#[test]
+fn server_parameters_and_their_limits() {
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "gw1.example:4459 check inter 500ms rise 3 fall 4 weight 7 port 9000 disabled",
+    ));
+    let s = &c.backends[0].servers[0];
+    assert_eq!(s.addr, SocketAddr::from(([10, 0, 0, 7], 4459)));
+    assert!(s.check && s.disabled);
+    assert_eq!((s.inter, s.rise, s.fall, s.weight), (Duration::from_millis(500), 3, 4, 7));
+    assert_eq!(s.check_addr().port(), 9000);
+    let c = config(&MINIMAL.replace("127.0.0.1:8080", "[::1]:80"));
+    assert_eq!(c.backends[0].servers[0].addr.to_string(), "[::1]:80");
+    let e = errors(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:1 inter 0 rise 0 weight 300\n server s2 nowhere.invalid:80\n server s3 127.0.0.1",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:5: invalid value 0 for argument 'inter'",
+            "t.cfg:5: 'rise' has to be > 0",
+            "t.cfg:5: weight of server s1 is not within 0 and 256 (300)",
+            "t.cfg:6: 'server be/s2' : could not resolve address 'nowhere.invalid'.",
+            "t.cfg:7: server 's3' needs a port: port-less servers are not supported yet",
+        ]
+    );
+}
+
+#[test]
+fn references_and_names_are_validated() {
+    let e = errors(&format!(
+        "{MINIMAL} server s1 127.0.0.1:2\nfrontend fe\n bind :1\n default_backend nope\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:6: backend 'be', another server named 's1' was already defined at line 5, \
+             please use distinct names.",
+            "t.cfg:7: frontend 'fe' has the same name as frontend 'fe' declared at t.cfg:1.",
+            "t.cfg:9: Proxy 'fe': unable to find required default_backend: 'nope'.",
+        ]
+    );
+    assert_eq!(
+        errors("backend be\n server s 127.0.0.1:1\n"),
+        ["no listener: the configuration has no 'bind' line"]
+    );
+}
+
+#[test]
+fn each_defaults_section_resets_and_applies_to_what_follows() {
+    let c = config(
+        "defaults\n timeout client 1s\n option tcplog\n\
+         frontend a\n bind :1\n default_backend be\n\
+         defaults\n mode tcp\n\
+         frontend b\n bind :2\n default_backend be\n\
+         backend be\n server s 127.0.0.1:1\n",
+    );
+    assert_eq!(c.frontends[0].timeout_client, Some(Duration::from_secs(1)));
+    assert!(c.frontends[0].tcplog);
+    assert_eq!(c.frontends[1].timeout_client, None);
+    assert!(!c.frontends[1].tcplog);
+}
+
+#[test]
+fn named_defaults_are_chosen_with_from() {
+    let c = config(
+        "defaults base\n timeout client 7s\n\
+         defaults\n timeout client 1s\n\
+         listen l from base\n bind :1\n server s 127.0.0.1:1\n",
+    );
+    assert_eq!(c.frontends[0].timeout_client, Some(Duration::from_secs(7)));
+    assert_eq!(c.frontends[0].default_backend, Some(0), "a listen routes to itself");
+    assert_eq!(c.backends[0].name, "l");
+}
+
+#[test]
+fn proxies_override_and_cancel_defaults() {
+    let c = config(&format!(
+        "global\n log stdout local0\ndefaults\n log global\n option tcplog\n timeout client 1s\n{}",
+        MINIMAL.replace("default_backend be", "default_backend be\n no option tcplog\n no log\n timeout client 2s")
+    ));
+    let fe = &c.frontends[0];
+    assert!(!fe.tcplog && fe.logs.is_empty());
+    assert_eq!(fe.timeout_client, Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn keywords_outside_their_capability_warn_and_are_ignored() {
+    let text = MINIMAL.replace("default_backend be", "default_backend be\n timeout connect 1s");
+    let parsed = ok(&format!("{text} maxconn 5\n"));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(warnings.contains(
+        &"t.cfg:4: 'timeout connect' ignored because frontend 'fe' has no backend capability."
+            .to_owned()
+    ));
+    assert!(warnings.iter().any(|w| w.starts_with(
+        "t.cfg:7: 'maxconn' ignored because backend 'be' has no frontend capability."
+    )));
+    assert_eq!(
+        errors(&format!("{MINIMAL} bind :9\n")),
+        ["t.cfg:6: 'bind' is not allowed in a 'backend' section"]
+    );
+}
+
+#[test]
+fn several_files_concatenate_but_sections_do_not_continue() {
+    let parsed = parse_files(&[
+        ("a.cfg", "frontend fe\n bind :80\n default_backend be\n"),
+        ("b.cfg", "backend be\n server s 127.0.0.1:1\n"),
+    ])
+    .unwrap();
+    assert_eq!(parsed.config.backends[0].name, "be");
+    let e = parse_files(&[
+        ("a.cfg", MINIMAL),
+        ("b.cfg", " server s9 127.0.0.1:1\n"),
+    ])
+    .unwrap_err();
+    assert!(e[0].to_string().starts_with("b.cfg:1: unknown keyword 'server' out of section"));
+}
+
+#[test]
+fn lexer_errors_name_the_line() {
+    let e = errors(&format!("{MINIMAL} log \"stdout\n"));
+    assert_eq!(e, ["t.cfg:6: unmatched quote: close it on the same line"]);
+}
+
+#[test]
+fn zero_timeouts_mean_unset() {
+    let c = config(&format!("defaults\n timeout client 0\n{MINIMAL}"));
+    assert_eq!(c.frontends[0].timeout_client, None);
+}
