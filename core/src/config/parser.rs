@@ -645,15 +645,14 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
     if st.words.len() < 2 {
         return diags.error(&st.origin, "'bind' expects an address such as *:9091");
     }
-    for option in &st.words[2..] {
-        if BIND_LATER.contains(&option.as_str()) {
-            return not_yet(diags, st, &format!("bind option '{option}'"));
-        }
-        let hint = hint(option, BIND_LATER.iter().copied());
-        return diags.error(
-            &st.origin,
-            format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1)),
-        );
+    if let Some(option) = st.words.get(2) {
+        let message = if BIND_LATER.contains(&option.as_str()) {
+            format!("bind option '{option}' is not supported yet")
+        } else {
+            let hint = hint(option, BIND_LATER.iter().copied());
+            format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
+        };
+        return diags.error(&st.origin, message);
     }
     for spec in st.word(1).split(',') {
         match bind_addresses(spec) {

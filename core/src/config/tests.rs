@@ -36,7 +36,8 @@ fn errors(text: &str) -> Vec<String> {
     }
 }
 
-const MINIMAL: &str = "frontend fe\n bind :80\n default_backend be\nbackend be\n server s1 127.0.0.1:8080\n";
+const MINIMAL: &str =
+    "frontend fe\n bind :80\n default_backend be\nbackend be\n server s1 127.0.0.1:8080\n";
 
 #[test]
 fn the_seed_configuration_parses_with_haproxys_warnings() {
@@ -106,7 +107,8 @@ fn unknown_words_get_a_did_you_mean() {
 
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
-    let text = format!("{MINIMAL} retries 3\n option redispatch\n balance leastconn\n timeout queue 1s\n");
+    let text =
+        format!("{MINIMAL} retries 3\n option redispatch\n balance leastconn\n timeout queue 1s\n");
     assert_eq!(
         errors(&text),
         [
@@ -137,12 +139,26 @@ fn global_keywords() {
     ));
     assert_eq!(c.global.maxconn, Some(100));
     let log = &c.global.logs[0];
-    assert_eq!((log.dest, log.format, log.len), (LogDest::Stderr, LogFormat::Short, 200));
-    assert_eq!((log.facility, log.max_level, log.min_level), (19, Severity::Notice, Severity::Err));
-    let e = errors(&format!("global\n daemon\n nbthread 4\n log /dev/log local0\n{MINIMAL}"));
+    assert_eq!(
+        (log.dest, log.format, log.len),
+        (LogDest::Stderr, LogFormat::Short, 200)
+    );
+    assert_eq!(
+        (log.facility, log.max_level, log.min_level),
+        (19, Severity::Notice, Severity::Err)
+    );
+    let e = errors(&format!(
+        "global\n daemon\n nbthread 4\n log /dev/log local0\n{MINIMAL}"
+    ));
     assert!(e[0].starts_with("t.cfg:2: 'daemon' is not supported: weir runs in the foreground"));
-    assert_eq!(e[1], "t.cfg:3: weir runs one event loop per process: only 'nbthread 1' is supported");
-    assert_eq!(e[2], "t.cfg:4: log target '/dev/log' is not supported yet, use stdout or stderr");
+    assert_eq!(
+        e[1],
+        "t.cfg:3: weir runs one event loop per process: only 'nbthread 1' is supported"
+    );
+    assert_eq!(
+        e[2],
+        "t.cfg:4: log target '/dev/log' is not supported yet, use stdout or stderr"
+    );
 }
 
 #[test]
@@ -151,12 +167,22 @@ fn bind_addresses_follow_haproxy() {
         "frontend fe\n bind *:80,127.0.0.1:81\n bind [::1]:82\n bind :::83\n bind :84-86\n \
          bind ipv6@:87\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
     );
-    let addrs: Vec<String> = c.frontends[0].binds.iter().map(|b| b.addr.to_string()).collect();
+    let addrs: Vec<String> = c.frontends[0]
+        .binds
+        .iter()
+        .map(|b| b.addr.to_string())
+        .collect();
     assert_eq!(
         addrs,
         [
-            "0.0.0.0:80", "127.0.0.1:81", "[::1]:82", "[::]:83", "0.0.0.0:84", "0.0.0.0:85",
-            "0.0.0.0:86", "[::]:87"
+            "0.0.0.0:80",
+            "127.0.0.1:81",
+            "[::1]:82",
+            "[::]:83",
+            "0.0.0.0:84",
+            "0.0.0.0:85",
+            "0.0.0.0:86",
+            "[::]:87"
         ]
     );
     let e = errors(&MINIMAL.replace("bind :80", "bind :0\n bind :70000\n bind :80 v4v6"));
@@ -165,7 +191,7 @@ fn bind_addresses_follow_haproxy() {
         [
             "t.cfg:2: 'bind :0': invalid port '0'",
             "t.cfg:3: 'bind :70000': invalid port '70000'",
-            "t.cfg:4: 'bind option 'v4v6'' is not supported yet",
+            "t.cfg:4: bind option 'v4v6' is not supported yet",
         ]
     );
 }
@@ -179,7 +205,10 @@ fn server_parameters_and_their_limits() {
     let s = &c.backends[0].servers[0];
     assert_eq!(s.addr, SocketAddr::from(([10, 0, 0, 7], 4459)));
     assert!(s.check && s.disabled);
-    assert_eq!((s.inter, s.rise, s.fall, s.weight), (Duration::from_millis(500), 3, 4, 7));
+    assert_eq!(
+        (s.inter, s.rise, s.fall, s.weight),
+        (Duration::from_millis(500), 3, 4, 7)
+    );
     assert_eq!(s.check_addr().port(), 9000);
     let c = config(&MINIMAL.replace("127.0.0.1:8080", "[::1]:80"));
     assert_eq!(c.backends[0].servers[0].addr.to_string(), "[::1]:80");
@@ -242,7 +271,11 @@ fn named_defaults_are_chosen_with_from() {
          listen l from base\n bind :1\n server s 127.0.0.1:1\n",
     );
     assert_eq!(c.frontends[0].timeout_client, Some(Duration::from_secs(7)));
-    assert_eq!(c.frontends[0].default_backend, Some(0), "a listen routes to itself");
+    assert_eq!(
+        c.frontends[0].default_backend,
+        Some(0),
+        "a listen routes to itself"
+    );
     assert_eq!(c.backends[0].name, "l");
 }
 
@@ -250,7 +283,10 @@ fn named_defaults_are_chosen_with_from() {
 fn proxies_override_and_cancel_defaults() {
     let c = config(&format!(
         "global\n log stdout local0\ndefaults\n log global\n option tcplog\n timeout client 1s\n{}",
-        MINIMAL.replace("default_backend be", "default_backend be\n no option tcplog\n no log\n timeout client 2s")
+        MINIMAL.replace(
+            "default_backend be",
+            "default_backend be\n no option tcplog\n no log\n timeout client 2s"
+        )
     ));
     let fe = &c.frontends[0];
     assert!(!fe.tcplog && fe.logs.is_empty());
@@ -259,13 +295,18 @@ fn proxies_override_and_cancel_defaults() {
 
 #[test]
 fn keywords_outside_their_capability_warn_and_are_ignored() {
-    let text = MINIMAL.replace("default_backend be", "default_backend be\n timeout connect 1s");
+    let text = MINIMAL.replace(
+        "default_backend be",
+        "default_backend be\n timeout connect 1s",
+    );
     let parsed = ok(&format!("{text} maxconn 5\n"));
     let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
-    assert!(warnings.contains(
-        &"t.cfg:4: 'timeout connect' ignored because frontend 'fe' has no backend capability."
-            .to_owned()
-    ));
+    assert!(
+        warnings.contains(
+            &"t.cfg:4: 'timeout connect' ignored because frontend 'fe' has no backend capability."
+                .to_owned()
+        )
+    );
     assert!(warnings.iter().any(|w| w.starts_with(
         "t.cfg:7: 'maxconn' ignored because backend 'be' has no frontend capability."
     )));
@@ -283,12 +324,11 @@ fn several_files_concatenate_but_sections_do_not_continue() {
     ])
     .unwrap();
     assert_eq!(parsed.config.backends[0].name, "be");
-    let e = parse_files(&[
-        ("a.cfg", MINIMAL),
-        ("b.cfg", " server s9 127.0.0.1:1\n"),
-    ])
-    .unwrap_err();
-    assert!(e[0].to_string().starts_with("b.cfg:1: unknown keyword 'server' out of section"));
+    let e = parse_files(&[("a.cfg", MINIMAL), ("b.cfg", " server s9 127.0.0.1:1\n")]).unwrap_err();
+    assert!(
+        e[0].to_string()
+            .starts_with("b.cfg:1: unknown keyword 'server' out of section")
+    );
 }
 
 #[test]
