@@ -186,7 +186,8 @@ impl Backend {
         listener.local_addr().unwrap().port()
     }
 
-    fn serve(name: &str, behavior: Behavior, listener: TcpListener) -> Backend {
+    /// Serves `listener` (for fixed ports, as in the demo).
+    pub fn serve(name: &str, behavior: Behavior, listener: TcpListener) -> Backend {
         let addr = listener.local_addr().unwrap();
         listener.set_nonblocking(true).unwrap();
         let state = Arc::new(BackendState {
