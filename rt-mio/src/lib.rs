@@ -225,11 +225,12 @@ impl Weir {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        let failed = event.is_error() || event.is_read_closed() || event.is_write_closed();
-        conn.readable |= event.is_readable() || failed;
-        conn.writable |= event.is_writable() || failed;
+        // A FIN or an error shows up on the next read or write, so both
+        // make the socket "ready" for the call that will report them.
+        conn.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+        conn.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
         if conn.connecting {
-            if !(conn.writable || failed) {
+            if !conn.writable {
                 return;
             }
             let result = connect_result(&conn.stream);
