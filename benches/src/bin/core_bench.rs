@@ -156,10 +156,7 @@ fn main() {
         "  sessions opened+closed : {:>10.0} /s",
         sessions_per_second()
     );
-    println!(
-        "  16 KiB splice cycle    : {:>10.1} ns",
-        splice_cycle_ns()
-    );
+    println!("  16 KiB splice cycle    : {:>10.1} ns", splice_cycle_ns());
     println!(
         "  heap per idle session  : {:>10.0} bytes",
         idle_session_bytes()
