@@ -26,7 +26,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use weir_core::config::Config;
 use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine, LogSink};
 
-/// Receives every log line weir writes (tests use it to wait for events).
+/// Receives log lines in place of weir's own output.
 pub type LogHook = Box<dyn FnMut(&LogLine) + Send>;
 
 /// How to run weir.
@@ -36,7 +36,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Stop on SIGTERM and SIGINT (the binary sets it; embedders may not).
     pub handle_signals: bool,
-    /// Called for every log line, in addition to writing it out.
+    /// Receives every log line instead of stdout, stderr and the
+    /// diagnostic logger (embedders route them; tests wait on them).
     pub log_hook: Option<LogHook>,
 }
 
@@ -446,7 +447,7 @@ impl Weir {
 
     fn write_log(&mut self, line: &LogLine) {
         if let Some(hook) = &mut self.log_hook {
-            hook(line);
+            return hook(line);
         }
         match line.sink {
             LogSink::Stdout => {

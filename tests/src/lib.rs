@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -155,10 +155,15 @@ pub enum Behavior {
     Digest,
     /// Writes its name and a newline and closes at once.
     Greet,
+    /// Reads a first line: `GET /healthcheck ...` is answered with the
+    /// status set by [`Backend::set_health`] (200 at first); any other line
+    /// with the backend's name and a newline. Then closes.
+    Http,
 }
 
 struct BackendState {
     stop: AtomicBool,
+    health: AtomicU16,
     conns: Mutex<Vec<TcpStream>>,
 }
 
@@ -192,6 +197,7 @@ impl Backend {
         listener.set_nonblocking(true).unwrap();
         let state = Arc::new(BackendState {
             stop: AtomicBool::new(false),
+            health: AtomicU16::new(200),
             conns: Mutex::new(Vec::new()),
         });
         let shared = state.clone();
@@ -204,6 +210,11 @@ impl Backend {
             state,
             thread: Some(thread),
         }
+    }
+
+    /// The status [`Behavior::Http`] answers health checks with.
+    pub fn set_health(&self, status: u16) {
+        self.state.health.store(status, Ordering::SeqCst);
     }
 
     /// The port, for config text.
@@ -248,8 +259,9 @@ fn accept_loop(listener: TcpListener, name: &str, behavior: Behavior, state: &Ar
                     state.conns.lock().unwrap().push(clone);
                 }
                 let name = name.to_owned();
+                let health = state.health.load(Ordering::SeqCst);
                 thread::spawn(move || {
-                    let _ = handle(stream, &name, behavior);
+                    let _ = handle(stream, &name, behavior, health);
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -260,9 +272,19 @@ fn accept_loop(listener: TcpListener, name: &str, behavior: Behavior, state: &Ar
     }
 }
 
-fn handle(mut stream: TcpStream, name: &str, behavior: Behavior) -> io::Result<()> {
+fn handle(mut stream: TcpStream, name: &str, behavior: Behavior, health: u16) -> io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
     match behavior {
+        Behavior::Http => {
+            let line = read_line(&mut stream)?;
+            let reply = if line.starts_with("GET /healthcheck ") {
+                format!("HTTP/1.0 {health} Status\r\nContent-Length: 0\r\n\r\n")
+            } else {
+                format!("{name}\n")
+            };
+            stream.write_all(reply.as_bytes())?;
+            return stream.shutdown(Shutdown::Both);
+        }
         Behavior::Greet => {
             stream.write_all(format!("{name}\n").as_bytes())?;
             // Shut down explicitly: `kill`'s clone keeps the socket open.

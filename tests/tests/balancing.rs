@@ -1,6 +1,7 @@
 //! End-to-end: round robin and health checks moving traffic.
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use weir_tests::{Backend, Behavior, Lb, read_line};
 
@@ -71,4 +72,40 @@ fn killed_server_is_marked_down_and_its_traffic_moves_then_it_comes_back() {
         "{:?}",
         lb.logs()
     );
+}
+
+/// Which backend answers each of `n` connections that send a line first.
+fn http_answers(lb: &Lb, n: usize) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let mut client = lb.connect();
+        client.write_all(b"hello\n").unwrap();
+        let name = read_line(&mut client).unwrap();
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back() {
+    let a = Backend::start("a", Behavior::Http);
+    let b = Backend::start("b", Behavior::Http);
+    let check = "check inter 200ms rise 2 fall 2";
+    let text = config(&[(&a, check), (&b, check)]).replace(
+        "balance roundrobin\n",
+        "balance roundrobin\n  option httpchk GET /healthcheck\n",
+    );
+    let lb = Lb::start(&text);
+    assert_eq!(http_answers(&lb, 4).len(), 2);
+
+    b.set_health(503);
+    assert!(lb.wait_log("Server app/b is DOWN, reason: Layer7 wrong status, code: 503"));
+    let counts = http_answers(&lb, 6);
+    assert_eq!(counts.get("b"), None, "{counts:?}");
+
+    b.set_health(200);
+    assert!(lb.wait_log("Server app/b is UP, reason: Layer7 check passed, code: 200"));
+    assert!(weir_tests::wait_until(
+        || http_answers(&lb, 2).contains_key("b")
+    ));
 }

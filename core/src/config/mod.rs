@@ -19,7 +19,7 @@ pub struct Source<'a> {
 }
 
 /// Where a statement came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Origin {
     /// File name as given in [`Source::name`].
     pub file: Arc<str>,
@@ -175,10 +175,47 @@ pub struct Backend {
     pub timeout_check: Option<Duration>,
     /// Log targets (`log global` expanded) for health events.
     pub logs: Vec<LogTarget>,
+    /// What checks of this backend's servers do.
+    pub health_check: HealthCheck,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// The section line.
     pub origin: Origin,
+}
+
+/// What a health check does once connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// A TCP connect is the whole check.
+    Tcp,
+    /// `option httpchk`: send `request`, judge the response by `expect`.
+    Http {
+        /// The request bytes, from `option httpchk` and `http-check send`.
+        request: Vec<u8>,
+        /// The verdict rule (`http-check expect`).
+        expect: HttpExpect,
+    },
+}
+
+/// What makes an HTTP check pass (`http-check expect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpExpect {
+    /// No rule: status 2xx or 3xx passes (HAProxy's default).
+    Default,
+    /// `expect [!] status <codes>`: one of these codes or ranges.
+    Status {
+        /// Inclusive ranges of codes (`200`, `200-399`, `200,302`).
+        codes: Vec<(u16, u16)>,
+        /// `!`: pass when the status is NOT one of them.
+        negate: bool,
+    },
+    /// `expect [!] string <text>`: the body contains the text.
+    String {
+        /// The text looked for.
+        text: Vec<u8>,
+        /// `!`: pass when the body does NOT contain it.
+        negate: bool,
+    },
 }
 
 /// Server selection algorithm (`balance`).

@@ -12,8 +12,8 @@ use super::keywords::{
 use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, Config, Diagnostic, Frontend, Global, LogDest, LogFormat, LogTarget,
-    Origin, Parsed, Server, Severity, Source,
+    Backend, Balance, Bind, Config, Diagnostic, Frontend, Global, HealthCheck, HttpExpect, LogDest,
+    LogFormat, LogTarget, Origin, Parsed, Server, Severity, Source,
 };
 
 /// `timeout connect` weir applies when a backend has none.
@@ -109,6 +109,22 @@ struct Settings {
     timeout_client: Option<Duration>,
     timeout_server: Option<Duration>,
     timeout_check: Option<Duration>,
+    /// `option httpchk` (from the line that enabled it).
+    httpchk: Option<HttpChk>,
+    /// `http-check send` overrides.
+    http_send: HttpChk,
+    /// `http-check expect`, with its line.
+    http_expect: Option<(HttpExpect, Origin)>,
+}
+
+/// The parts of an HTTP check request; `None`s are not set.
+#[derive(Debug, Clone, Default)]
+struct HttpChk {
+    origin: Option<Origin>,
+    method: Option<String>,
+    uri: Option<String>,
+    version: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 struct Proxy {
@@ -156,6 +172,7 @@ struct Parser {
     global: Global,
     defaults: Settings,
     defaults_name: Option<String>,
+    defaults_origin: Origin,
     named_defaults: HashMap<String, Settings>,
     proxies: Vec<Proxy>,
     section: Option<Section>,
@@ -237,6 +254,7 @@ impl Parser {
                 let mut parts = ProxyParts {
                     kind: Kind::Defaults,
                     name: "",
+                    section: &self.defaults_origin,
                     settings: &mut self.defaults,
                     binds: None,
                     servers: None,
@@ -252,6 +270,7 @@ impl Parser {
                 let mut parts = ProxyParts {
                     kind: proxy.kind,
                     name: &proxy.name,
+                    section: &proxy.origin,
                     settings: &mut proxy.settings,
                     binds: Some(&mut proxy.binds),
                     servers: Some(&mut proxy.servers),
@@ -307,6 +326,7 @@ impl Parser {
         };
         if kind == Kind::Defaults {
             self.defaults = base;
+            self.defaults_origin = st.origin.clone();
             if let Some(name) = name {
                 self.named_defaults
                     .insert(name.clone(), self.defaults.clone());
@@ -452,6 +472,8 @@ fn log_target(words: &[String]) -> Result<LogTarget, String> {
 struct ProxyParts<'a> {
     kind: Kind,
     name: &'a str,
+    /// The section's first line.
+    section: &'a Origin,
     settings: &'a mut Settings,
     binds: Option<&'a mut Vec<Bind>>,
     servers: Option<&'a mut Vec<Server>>,
@@ -558,6 +580,13 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             }
         }
         "timeout" => timeout(diags, p, st),
+        "http-check" => {
+            if kind.has_backend() {
+                http_check(diags, p.settings, p.section, st);
+            } else {
+                p.ignored(diags, st, keyword, false);
+            }
+        }
         "balance" => {
             if !kind.has_backend() {
                 p.ignored(diags, st, keyword, false);
@@ -600,9 +629,23 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 p.ignored(diags, st, "option tcplog", true);
             }
         }
+        "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
+        "httpchk" if !enable => p.settings.httpchk = None,
+        "httpchk" => match httpchk(&st.words[2..], &st.origin) {
+            Ok((chk, warning)) => {
+                if let Some(warning) = warning {
+                    diags.warn(&st.origin, warning);
+                }
+                p.settings.httpchk = Some(chk);
+            }
+            Err(e) => diags.error(&st.origin, e),
+        },
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
-            let hint = hint(name, OPTIONS_LATER.iter().copied().chain(["tcplog"]));
+            let hint = hint(
+                name,
+                OPTIONS_LATER.iter().copied().chain(["tcplog", "httpchk"]),
+            );
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
     }
@@ -908,6 +951,7 @@ impl Parser {
                     timeout_server: s.timeout_server,
                     timeout_check: s.timeout_check,
                     logs: expand(&s.logs),
+                    health_check: health_check(s),
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });
@@ -917,6 +961,25 @@ impl Parser {
         for proxy in &self.proxies {
             if let Some(warning) = missing_timeouts(proxy) {
                 self.diags.warn(&proxy.origin, warning);
+            }
+            let s = &proxy.settings;
+            if s.httpchk.is_none() && proxy.kind.has_backend() {
+                let rule = s
+                    .http_expect
+                    .as_ref()
+                    .map(|(_, o)| o)
+                    .or(s.http_send.origin.as_ref());
+                if let Some(origin) = rule {
+                    self.diags.warn(
+                        origin,
+                        format!(
+                            "{} '{}' uses http-check rules without 'option httpchk', so the \
+                             rules are ignored.",
+                            proxy.kind.word(),
+                            proxy.name
+                        ),
+                    );
+                }
             }
             if !proxy.kind.has_frontend() {
                 continue;
@@ -1025,4 +1088,171 @@ fn missing_timeouts(proxy: &Proxy) -> Option<String> {
          'server'. ({applied}, as in HAProxy.)",
         proxy.name
     ))
+}
+
+/// `option httpchk [<method>] <uri> [<version>]` (the old syntax); returns
+/// the deprecation warning HAProxy gives for headers hidden in the version.
+fn httpchk(args: &[String], origin: &Origin) -> Result<(HttpChk, Option<String>), String> {
+    let (method, uri, version) = match args {
+        [] => (None, None, None),
+        [uri] => (None, Some(uri), None),
+        [method, uri] => (Some(method), Some(uri), None),
+        [method, uri, version] => (Some(method), Some(uri), Some(version)),
+        _ => return Err("'option httpchk' expects: [<method>] <uri> [<version>]".into()),
+    };
+    let warning = version.filter(|v| v.contains('\n')).map(|_| {
+        "'option httpchk' : hiding headers or body at the end of the version string is \
+         deprecated. Please, consider to use 'http-check send' directive instead."
+            .to_owned()
+    });
+    let chk = HttpChk {
+        origin: Some(origin.clone()),
+        method: method.cloned(),
+        uri: uri.cloned(),
+        version: version.cloned(),
+        headers: Vec::new(),
+    };
+    Ok((chk, warning))
+}
+
+/// `http-check send ...` and `http-check expect ...`.
+fn http_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
+    match st.word(1) {
+        "send" => match http_send(&st.words[2..]) {
+            Ok(mut send) => {
+                send.origin = Some(st.origin.clone());
+                settings.http_send = send;
+            }
+            Err(e) => diags.error(&st.origin, e),
+        },
+        "expect" => {
+            // Rules from a defaults section are replaced; two in one section
+            // would be a sequence in HAProxy, which weir does not run yet.
+            let same_section = |o: &Origin| o.file == section.file && o.line > section.line;
+            if settings
+                .http_expect
+                .as_ref()
+                .is_some_and(|(_, o)| same_section(o))
+            {
+                return diags.error(
+                    &st.origin,
+                    "several 'http-check expect' rules are not supported yet: keep one",
+                );
+            }
+            match http_expect(&st.words[2..]) {
+                Ok(expect) => settings.http_expect = Some((expect, st.origin.clone())),
+                Err(e) => diags.error(&st.origin, e),
+            }
+        }
+        other => not_yet(diags, st, &format!("http-check {other}")),
+    }
+}
+
+fn http_send(words: &[String]) -> Result<HttpChk, String> {
+    let mut send = HttpChk::default();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        let mut value = || {
+            words
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("'http-check send {word}' expects a value"))
+        };
+        match word.as_str() {
+            "meth" => send.method = Some(value()?),
+            "uri" => send.uri = Some(value()?),
+            "ver" => send.version = Some(value()?),
+            "hdr" => {
+                let name = value()?;
+                let v = value()?;
+                send.headers.push((name, v));
+            }
+            "body" | "body-lf" | "uri-lf" | "comment" => {
+                return Err(format!("'http-check send {word}' is not supported yet"));
+            }
+            other => {
+                let hint = hint(other, ["meth", "uri", "ver", "hdr", "body"]);
+                return Err(format!(
+                    "unknown 'http-check send' argument '{other}'{hint}"
+                ));
+            }
+        }
+    }
+    Ok(send)
+}
+
+fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
+    let (negate, words) = match words.split_first() {
+        Some((bang, rest)) if bang == "!" => (true, rest),
+        _ => (false, words),
+    };
+    match words {
+        [kind, pattern] if kind == "status" => {
+            let codes = pattern
+                .split(',')
+                .map(|part| {
+                    let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+                    match (lo.parse::<u16>(), hi.parse::<u16>()) {
+                        (Ok(lo), Ok(hi)) if lo <= hi && hi < 1000 => Ok((lo, hi)),
+                        _ => Err(format!("invalid status code or range '{part}'")),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(HttpExpect::Status { codes, negate })
+        }
+        [kind, pattern] if kind == "string" => Ok(HttpExpect::String {
+            text: pattern.as_bytes().to_vec(),
+            negate,
+        }),
+        [kind, ..]
+            if [
+                "rstatus",
+                "rstring",
+                "hdr",
+                "fhdr",
+                "string-lf",
+                "rstring-lf",
+                "min-recv",
+                "comment",
+                "ok-status",
+                "error-status",
+                "tout-status",
+                "on-success",
+                "on-error",
+                "status-code",
+            ]
+            .contains(&kind.as_str()) =>
+        {
+            Err(format!("'http-check expect {kind}' is not supported yet"))
+        }
+        _ => Err("'http-check expect' expects: [!] status <codes> | [!] string <text>".into()),
+    }
+}
+
+/// The check a backend's servers run, built from its settings.
+fn health_check(s: &Settings) -> HealthCheck {
+    let Some(chk) = &s.httpchk else {
+        return HealthCheck::Tcp;
+    };
+    let send = &s.http_send;
+    let pick = |over: &Option<String>, base: &Option<String>, default: &str| {
+        over.clone()
+            .or_else(|| base.clone())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let method = pick(&send.method, &chk.method, "OPTIONS");
+    let uri = pick(&send.uri, &chk.uri, "/");
+    let version = pick(&send.version, &chk.version, "HTTP/1.0");
+    let mut request = format!("{method} {uri} {version}\r\n");
+    for (name, value) in &send.headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    HealthCheck::Http {
+        request: request.into_bytes(),
+        expect: s
+            .http_expect
+            .as_ref()
+            .map_or(HttpExpect::Default, |(e, _)| e.clone()),
+    }
 }

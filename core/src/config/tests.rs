@@ -4,7 +4,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::{Config, Diagnostic, LogDest, LogFormat, Parsed, Severity, Source, parse};
+use super::{
+    Config, Diagnostic, HealthCheck, HttpExpect, LogDest, LogFormat, Parsed, Severity, Source,
+    parse,
+};
 
 const SEED_BASIC: &str = include_str!("../../../examples/seed-basic.cfg");
 const SEED_HTTPCHK: &str = include_str!("../../../examples/seed-httpchk.cfg");
@@ -66,7 +69,6 @@ fn the_seed_https_check_variant_is_refused_not_ignored() {
     assert_eq!(
         errors(SEED_HTTPCHK),
         [
-            "t.cfg:14: 'option httpchk' is not supported yet",
             "t.cfg:15: 'ssl' is not supported yet",
             "t.cfg:15: 'ca-file' is not supported yet",
             "t.cfg:16: 'ssl' is not supported yet",
@@ -341,4 +343,108 @@ fn lexer_errors_name_the_line() {
 fn zero_timeouts_mean_unset() {
     let c = config(&format!("defaults\n timeout client 0\n{MINIMAL}"));
     assert_eq!(c.frontends[0].timeout_client, None);
+}
+
+fn http_check(text: &str) -> HealthCheck {
+    config(text).backends[0].health_check.clone()
+}
+
+#[test]
+fn option_httpchk_old_syntax_builds_the_request() {
+    let check = |line: &str| http_check(&format!("{MINIMAL} {line}\n"));
+    let request = |c: HealthCheck| match c {
+        HealthCheck::Http { request, .. } => String::from_utf8(request).unwrap(),
+        HealthCheck::Tcp => panic!("tcp"),
+    };
+    assert_eq!(
+        request(check("option httpchk")),
+        "OPTIONS / HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(
+        request(check("option httpchk /ping")),
+        "OPTIONS /ping HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(
+        request(check("option httpchk GET /healthcheck")),
+        "GET /healthcheck HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(
+        request(check(r"option httpchk GET / HTTP/1.1\r\nHost:\ gw")),
+        "GET / HTTP/1.1\r\nHost: gw\r\n\r\n"
+    );
+    assert_eq!(http_check(MINIMAL), HealthCheck::Tcp);
+    let parsed = ok(&format!(
+        "{MINIMAL} option httpchk GET / HTTP/1.1\\r\\nHost:\\ gw\n"
+    ));
+    assert!(
+        parsed.warnings[0]
+            .message
+            .contains("hiding headers or body at the end of the version string is deprecated")
+    );
+}
+
+#[test]
+fn http_check_send_and_expect() {
+    let c = http_check(&format!(
+        "{MINIMAL} option httpchk\n http-check send meth GET uri /health ver HTTP/1.1 hdr Host gw.example\n \
+         http-check expect status 200-299,302\n"
+    ));
+    assert_eq!(
+        c,
+        HealthCheck::Http {
+            request: b"GET /health HTTP/1.1\r\nHost: gw.example\r\n\r\n".to_vec(),
+            expect: HttpExpect::Status {
+                codes: vec![(200, 299), (302, 302)],
+                negate: false
+            },
+        }
+    );
+    let c = http_check(&format!(
+        "{MINIMAL} option httpchk\n http-check expect ! string down\n"
+    ));
+    let HealthCheck::Http { expect, .. } = c else {
+        panic!("http")
+    };
+    assert_eq!(
+        expect,
+        HttpExpect::String {
+            text: b"down".to_vec(),
+            negate: true
+        }
+    );
+}
+
+#[test]
+fn http_check_rules_that_weir_cannot_run_are_refused() {
+    let e = errors(&format!(
+        "{MINIMAL} option httpchk\n http-check expect rstatus ^2\n http-check disable-on-404\n \
+         http-check expect status 200\n http-check expect status 204\n http-check send body x\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:7: 'http-check expect rstatus' is not supported yet",
+            "t.cfg:8: 'http-check disable-on-404' is not supported yet",
+            "t.cfg:10: several 'http-check expect' rules are not supported yet: keep one",
+            "t.cfg:11: 'http-check send body' is not supported yet",
+        ]
+    );
+}
+
+#[test]
+fn http_check_rules_without_option_httpchk_are_ignored_with_a_warning() {
+    let parsed = ok(&format!("{MINIMAL} http-check expect status 200\n"));
+    assert_eq!(parsed.config.backends[0].health_check, HealthCheck::Tcp);
+    assert_eq!(
+        parsed.warnings.last().unwrap().to_string(),
+        "t.cfg:6: backend 'be' uses http-check rules without 'option httpchk', so the rules are ignored."
+    );
+}
+
+#[test]
+fn httpchk_from_defaults_applies_and_can_be_cancelled() {
+    let text = format!("defaults\n option httpchk GET /h\n{MINIMAL}");
+    assert!(matches!(http_check(&text), HealthCheck::Http { .. }));
+    let text = format!("defaults\n option httpchk GET /h\n{MINIMAL} no option httpchk\n");
+    assert_eq!(http_check(&text), HealthCheck::Tcp);
 }

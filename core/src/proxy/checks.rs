@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
+use crate::buffer::Buffer;
+use crate::config::HealthCheck;
 use crate::config::Severity;
+use crate::health::http::{self, Parse};
 use crate::health::{CheckStatus, Transition};
 use crate::id::ConnId;
 use crate::time::Instant;
@@ -23,10 +26,17 @@ fn check_mut(backends: &mut [BackendState], b: usize, s: usize) -> Option<&mut C
 }
 
 /// A check connection in flight.
-struct Probe {
+pub(super) struct Probe {
     conn: ConnId,
     started: Instant,
     deadline: Instant,
+    connected: bool,
+    /// Request bytes written so far (HTTP checks).
+    sent: usize,
+    /// Response bytes so far (HTTP checks), bounded by the buffer size.
+    response: Option<Buffer>,
+    /// The server closed its side.
+    eof: bool,
 }
 
 impl Balancer {
@@ -75,7 +85,12 @@ impl Balancer {
         popped(&mut check.queued, at);
         match &check.probe {
             Some(probe) if probe.deadline <= now => {
-                self.finish_check(now, b, s, CheckStatus::L4Timeout)
+                let status = if probe.connected {
+                    CheckStatus::L7Timeout
+                } else {
+                    CheckStatus::L4Timeout
+                };
+                self.finish_check(now, b, s, status)
             }
             Some(probe) => {
                 let deadline = probe.deadline;
@@ -98,9 +113,117 @@ impl Balancer {
         s: usize,
         result: Result<(), ConnError>,
     ) {
-        let status = match result {
-            Ok(()) => CheckStatus::L4Ok,
-            Err(error) => CheckStatus::L4Con(error),
+        if let Err(error) = result {
+            return self.finish_check(now, b, s, CheckStatus::L4Con(error));
+        }
+        if self.backends[b].config.health_check == HealthCheck::Tcp {
+            return self.finish_check(now, b, s, CheckStatus::L4Ok);
+        }
+        // HTTP: send the request, then read the response. With `timeout
+        // check`, the response has that long after the connect.
+        let timeout_check = self.backends[b].config.timeout_check;
+        let Some(check) = check_mut(&mut self.backends, b, s) else {
+            return;
+        };
+        let Some(probe) = check.probe.as_mut() else {
+            return;
+        };
+        probe.connected = true;
+        if let Some(t) = timeout_check {
+            probe.deadline = now + t;
+            let deadline = probe.deadline;
+            self.timers
+                .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
+        }
+        let conn = probe.conn;
+        self.set_interest(conn, true, true);
+    }
+
+    /// The probe of (b, s) if `conn` is it and it is connected.
+    fn probe_mut(&mut self, b: usize, s: usize) -> Option<&mut Probe> {
+        check_mut(&mut self.backends, b, s)?
+            .probe
+            .as_mut()
+            .filter(|p| p.connected)
+    }
+
+    /// Space for the check response, `None` once it is full or closed.
+    pub(super) fn check_recv_buf(&mut self, b: usize, s: usize) -> Option<&mut [u8]> {
+        let probe = check_mut(&mut self.backends, b, s)?
+            .probe
+            .as_mut()
+            .filter(|p| p.connected && !p.eof)?;
+        let buf = probe.response.get_or_insert_with(|| self.pool.take());
+        Some(buf.spare()).filter(|b| !b.is_empty())
+    }
+
+    /// The rest of the check request.
+    pub(super) fn check_send_buf(&self, b: usize, s: usize) -> Option<&[u8]> {
+        let backend = self.backends.get(b)?;
+        let probe = backend.servers.get(s)?.check.as_ref()?.probe.as_ref()?;
+        match &backend.config.health_check {
+            HealthCheck::Http { request, .. } if probe.connected => {
+                request.get(probe.sent..).filter(|rest| !rest.is_empty())
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn on_check_sent(&mut self, b: usize, s: usize, n: usize) {
+        let len = match &self.backends[b].config.health_check {
+            HealthCheck::Http { request, .. } => request.len(),
+            HealthCheck::Tcp => 0,
+        };
+        if let Some(probe) = self.probe_mut(b, s) {
+            probe.sent = (probe.sent + n).min(len);
+            if probe.sent == len {
+                let conn = probe.conn;
+                self.set_interest(conn, true, false);
+            }
+        }
+    }
+
+    /// Response bytes arrived (`n`), or the server closed (`eof`).
+    pub(super) fn on_check_received(
+        &mut self,
+        now: Instant,
+        b: usize,
+        s: usize,
+        n: usize,
+        eof: bool,
+    ) {
+        let backend = &mut self.backends[b];
+        let HealthCheck::Http { expect, .. } = &backend.config.health_check else {
+            return;
+        };
+        let Some(probe) = backend.servers[s]
+            .check
+            .as_mut()
+            .and_then(|c| c.probe.as_mut())
+            .filter(|p| p.connected)
+        else {
+            return;
+        };
+        probe.eof |= eof;
+        let status = match probe.response.as_mut() {
+            None if probe.eof => CheckStatus::L7Invalid("connection closed without a response"),
+            None => return,
+            Some(buf) => {
+                buf.commit(n);
+                // The response is never consumed, so it stays contiguous.
+                let parsed =
+                    http::parse(buf.filled(), probe.eof, buf.is_full(), expect.needs_body());
+                match parsed {
+                    Parse::Incomplete => return,
+                    Parse::Invalid(info) => CheckStatus::L7Invalid(info),
+                    Parse::Complete(response) if expect.passes(&response) => {
+                        CheckStatus::L7Ok(response.status, response.reason.to_owned())
+                    }
+                    Parse::Complete(response) => {
+                        CheckStatus::L7Status(response.status, response.reason.to_owned())
+                    }
+                }
+            }
         };
         self.finish_check(now, b, s, status);
     }
@@ -126,6 +249,10 @@ impl Balancer {
                 conn,
                 started: now,
                 deadline,
+                connected: false,
+                sent: 0,
+                response: None,
+                eof: false,
             });
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
@@ -138,9 +265,12 @@ impl Balancer {
         let Some(check) = check_mut(&mut self.backends, b, s) else {
             return;
         };
-        let Some(probe) = check.probe.take() else {
+        let Some(mut probe) = check.probe.take() else {
             return;
         };
+        if let Some(buf) = probe.response.take() {
+            self.pool.put(buf);
+        }
         let backend = &mut self.backends[b];
         let server = &mut backend.servers[s];
         let next = now + server.config.inter;
@@ -176,10 +306,7 @@ impl Balancer {
         let backend = &self.backends[b];
         let server = &backend.servers[s];
         let usable = backend.servers.iter().filter(|s| s.lb_weight() > 0).count();
-        let info = status
-            .info()
-            .map(|i| format!(", info: \"{i}\""))
-            .unwrap_or_default();
+        let info = status.details();
         let backend_name = backend.config.name.clone();
         let name = format!("{backend_name}/{}", server.config.name);
         let (message, severity) = match transition {

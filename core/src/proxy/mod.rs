@@ -228,7 +228,8 @@ impl Balancer {
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
-                Some(Role::Check(..)) | None => {}
+                Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
+                None => {}
             },
             Event::Failed { conn, error } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_failed(now, s, true),
@@ -252,7 +253,7 @@ impl Balancer {
         let (s, client) = match self.role(conn)? {
             Role::Client(s) => (s, true),
             Role::Server(s) => (s, false),
-            Role::Check(..) => return None,
+            Role::Check(b, s) => return self.check_recv_buf(b, s),
         };
         let session = self.sessions.get_mut(s)?;
         let pipe = if client {
@@ -274,7 +275,8 @@ impl Balancer {
         match self.role(conn) {
             Some(Role::Client(s)) => self.on_received(now, s, true, n),
             Some(Role::Server(s)) => self.on_received(now, s, false, n),
-            Some(Role::Check(..)) | None => {}
+            Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
+            None => {}
         }
     }
 
@@ -290,7 +292,7 @@ impl Balancer {
                     None
                 }
             }
-            Role::Check(..) => None,
+            Role::Check(b, s) => self.check_send_buf(b, s),
         }
     }
 
@@ -300,7 +302,8 @@ impl Balancer {
         match self.role(conn) {
             Some(Role::Client(s)) => self.on_sent(now, s, true, n),
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
-            Some(Role::Check(..)) | None => {}
+            Some(Role::Check(b, s)) => self.on_check_sent(b, s, n),
+            None => {}
         }
     }
 

@@ -9,8 +9,8 @@ use super::Balancer;
 use crate::action::{Action, ConnError, Event, LogSink};
 use crate::buffer::BUF_SIZE;
 use crate::config::{
-    Backend, Balance, Bind, Config, Frontend, Global, LogDest, LogFormat, LogTarget, Origin,
-    Server, Severity,
+    Backend, Balance, Bind, Config, Frontend, Global, HealthCheck, HttpExpect, LogDest, LogFormat,
+    LogTarget, Origin, Server, Severity,
 };
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
@@ -84,6 +84,7 @@ fn config(servers: Vec<Server>) -> Config {
             timeout_server: Some(Duration::from_secs(20)),
             timeout_check: None,
             logs: vec![stdout_raw()],
+            health_check: HealthCheck::Tcp,
             servers,
             origin: origin(),
         }],
@@ -719,4 +720,119 @@ fn shutdown_closes_everything_and_stops_accepting() {
     assert_eq!(h.lb.buffers_in_use(), 0);
     assert_eq!(h.lb.poll_timeout(), None);
     assert!(h.try_accept().is_none());
+}
+
+// ---- HTTP checks ----------------------------------------------------------
+
+const REQUEST: &[u8] = b"GET /healthcheck HTTP/1.0\r\n\r\n";
+
+fn http_config(expect: HttpExpect) -> Config {
+    let mut cfg = config(vec![checked("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].health_check = HealthCheck::Http {
+        request: REQUEST.to_vec(),
+        expect,
+    };
+    cfg
+}
+
+/// Connects the first probe and has it send its request; returns it.
+fn probe_sends_request(h: &mut Harness) -> ConnId {
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    assert_eq!(h.interest(probe), (true, true));
+    assert_eq!(h.drain(probe), REQUEST);
+    assert_eq!(h.interest(probe), (true, false));
+    probe
+}
+
+#[test]
+fn http_check_sends_the_request_and_passes_on_2xx() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    assert!(h.closed(probe).is_none(), "waits for the response");
+    h.peer_sends(probe, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.closed(probe), Some(false));
+    assert!(h.logs(LogSink::Stdout).is_empty(), "fresh server stays UP");
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
+fn http_check_with_a_bad_status_marks_down_with_code_and_reason() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
+    let logs = h.logs(LogSink::Stdout);
+    assert_eq!(
+        logs[0],
+        "Server app/s1 is DOWN, reason: Layer7 wrong status, code: 503, \
+         info: \"Service Unavailable\", check duration: 0ms. 1 active and 0 backup servers \
+         left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
+}
+
+#[test]
+fn http_check_expecting_a_string_reads_the_body() {
+    let expect = HttpExpect::String {
+        text: b"ready".to_vec(),
+        negate: false,
+    };
+    let mut h = Harness::new(http_config(expect));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"HTTP/1.0 200 OK\r\n\r\nnot yet");
+    assert!(h.closed(probe).is_none(), "body ends at close");
+    h.event(Event::ReadClosed { conn: probe });
+    assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer7 wrong status, code: 200"));
+}
+
+#[test]
+fn http_check_garbage_is_an_invalid_response() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"SSH-2.0-OpenSSH_9.2\r\n");
+    assert!(
+        h.logs(LogSink::Stdout)[0]
+            .contains("reason: Layer7 invalid response, info: \"invalid HTTP status line\"")
+    );
+}
+
+#[test]
+fn http_check_closed_before_answering_is_an_invalid_response() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    h.event(Event::ReadClosed { conn: probe });
+    assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer7 invalid response"));
+}
+
+#[test]
+fn http_check_without_an_answer_times_out_at_layer7() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    probe_sends_request(&mut h);
+    h.advance(Duration::from_secs(2));
+    assert!(
+        h.logs(LogSink::Stdout)[0]
+            .starts_with("Server app/s1 is DOWN, reason: Layer7 timeout, check duration: 2000ms.")
+    );
+}
+
+#[test]
+fn timeout_check_is_the_read_timeout_after_connect() {
+    let mut cfg = http_config(HttpExpect::Default);
+    cfg.backends[0].timeout_check = Some(Duration::from_millis(300));
+    let mut h = Harness::new(cfg);
+    probe_sends_request(&mut h);
+    h.advance(Duration::from_millis(299));
+    assert!(h.logs(LogSink::Stdout).is_empty());
+    h.advance(Duration::from_millis(1));
+    assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer7 timeout"));
+}
+
+#[test]
+fn oversized_response_headers_fail_without_growing_memory() {
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    head.resize(3 * BUF_SIZE, b'x');
+    let taken = h.peer_sends(probe, &head);
+    assert_eq!(taken, BUF_SIZE, "reading stops at the check buffer");
+    assert!(h.logs(LogSink::Stdout)[0].contains("info: \"response headers too large\""));
 }

@@ -16,6 +16,8 @@
 //! failed check marks it DOWN (HAProxy 2.6 does exactly this; `fall` counts
 //! only once the server has been seen fully UP).
 
+pub(crate) mod http;
+
 use crate::action::ConnError;
 
 /// HAProxy's health counter for one server.
@@ -92,8 +94,7 @@ impl Health {
 }
 
 /// The verdict of one check, named after HAProxy's `check_status` codes.
-#[allow(clippy::enum_variant_names)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CheckStatus {
     /// `L4OK`: the TCP connection was established.
     L4Ok,
@@ -101,28 +102,53 @@ pub(crate) enum CheckStatus {
     L4Timeout,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `L7OK`: the response passed; its status code and reason phrase.
+    L7Ok(u16, String),
+    /// `L7STS`: the response failed the expectation.
+    L7Status(u16, String),
+    /// `L7RSP`: not a valid response.
+    L7Invalid(&'static str),
+    /// `L7TOUT`: no complete response in time.
+    L7Timeout,
 }
 
 impl CheckStatus {
-    pub(crate) fn passed(self) -> bool {
-        matches!(self, CheckStatus::L4Ok)
+    pub(crate) fn passed(&self) -> bool {
+        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok(..))
     }
 
     /// HAProxy's description of the status, used as `reason:`.
-    pub(crate) fn reason(self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Con(_) => "Layer4 connection problem",
+            CheckStatus::L7Ok(..) => "Layer7 check passed",
+            CheckStatus::L7Status(..) => "Layer7 wrong status",
+            CheckStatus::L7Invalid(_) => "Layer7 invalid response",
+            CheckStatus::L7Timeout => "Layer7 timeout",
         }
     }
 
-    /// The `info: "..."` part, when HAProxy shows one.
-    pub(crate) fn info(self) -> Option<&'static str> {
-        match self {
-            CheckStatus::L4Con(error) => Some(error.describe()),
-            CheckStatus::L4Ok | CheckStatus::L4Timeout => None,
+    /// What follows the reason in HAProxy's log lines: `, code: 503`
+    /// and `, info: "..."` when there are any.
+    pub(crate) fn details(&self) -> String {
+        let (code, info) = match self {
+            CheckStatus::L4Con(error) => (None, Some(error.describe())),
+            CheckStatus::L7Ok(code, info) | CheckStatus::L7Status(code, info) => {
+                (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
+            }
+            CheckStatus::L7Invalid(info) => (None, Some(*info)),
+            CheckStatus::L4Ok | CheckStatus::L4Timeout | CheckStatus::L7Timeout => (None, None),
+        };
+        let mut out = String::new();
+        if let Some(code) = code {
+            out.push_str(&format!(", code: {code}"));
         }
+        if let Some(info) = info {
+            out.push_str(&format!(", info: \"{info}\""));
+        }
+        out
     }
 }
 
@@ -194,9 +220,18 @@ mod tests {
     fn verdicts_use_haproxy_wording() {
         let refused = CheckStatus::L4Con(ConnError::Refused);
         assert_eq!(refused.reason(), "Layer4 connection problem");
-        assert_eq!(refused.info(), Some("Connection refused"));
+        assert_eq!(refused.details(), ", info: \"Connection refused\"");
         assert_eq!(CheckStatus::L4Timeout.reason(), "Layer4 timeout");
         assert_eq!(CheckStatus::L4Ok.reason(), "Layer4 check passed");
         assert!(CheckStatus::L4Ok.passed() && !refused.passed());
+        let down = CheckStatus::L7Status(503, "Service Unavailable".into());
+        assert_eq!(down.reason(), "Layer7 wrong status");
+        assert_eq!(down.details(), ", code: 503, info: \"Service Unavailable\"");
+        assert!(CheckStatus::L7Ok(200, "OK".into()).passed());
+        assert_eq!(
+            CheckStatus::L7Invalid("x").reason(),
+            "Layer7 invalid response"
+        );
+        assert_eq!(CheckStatus::L7Timeout.details(), "");
     }
 }

@@ -1,0 +1,271 @@
+//! HTTP check responses: an incremental, bounded parser and the verdict
+//! rules of `http-check expect`.
+//!
+//! The parser is a pure function of the bytes received so far: it answers
+//! "need more bytes", a complete response, or why the bytes are not one.
+//! The caller bounds the bytes (the check buffer); a response that does not
+//! fit is invalid, memory never grows.
+
+/// What the bytes received so far amount to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Parse<'a> {
+    /// More bytes are needed.
+    Incomplete,
+    /// A whole response (headers, and the body when one was announced or
+    /// the server closed).
+    Complete(Response<'a>),
+    /// Not an HTTP response, with HAProxy-style info text.
+    Invalid(&'static str),
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response<'a> {
+    pub status: u16,
+    pub reason: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Parses `buf`. `eof` says the server closed; `full` that the check buffer
+/// has no room left, so no more bytes can come; without `need_body` the
+/// response is complete once its headers are.
+pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse<'_> {
+    let Some(line_end) = find(buf, b"\n") else {
+        return if eof || full {
+            Parse::Invalid("no HTTP status line")
+        } else {
+            Parse::Incomplete
+        };
+    };
+    let Some((status, reason)) = status_line(&buf[..line_end]) else {
+        return Parse::Invalid("invalid HTTP status line");
+    };
+    let head_end = find(buf, b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| find(buf, b"\n\n").map(|i| i + 2));
+    let Some(head_end) = head_end else {
+        return if full {
+            Parse::Invalid("response headers too large")
+        } else if eof {
+            // Status line, then close: as good as a response without body.
+            Parse::Complete(Response {
+                status,
+                reason,
+                body: &[],
+            })
+        } else {
+            Parse::Incomplete
+        };
+    };
+    let headers = &buf[line_end + 1..head_end];
+    let body = &buf[head_end..];
+    if !need_body {
+        return Parse::Complete(Response {
+            status,
+            reason,
+            body,
+        });
+    }
+    match content_length(headers) {
+        Some(Err(())) => Parse::Invalid("invalid Content-Length"),
+        Some(Ok(len)) if body.len() >= len => Parse::Complete(Response {
+            status,
+            reason,
+            body: &body[..len],
+        }),
+        Some(Ok(_)) if !eof && !full => Parse::Incomplete,
+        Some(Ok(_)) => Parse::Invalid("truncated response body"),
+        None if eof || full => Parse::Complete(Response {
+            status,
+            reason,
+            body,
+        }),
+        None => Parse::Incomplete,
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `HTTP/1.x NNN reason`
+fn status_line(line: &[u8]) -> Option<(u16, &str)> {
+    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let rest = line.strip_prefix("HTTP/")?;
+    let (version, rest) = rest.split_once(' ')?;
+    if !version.starts_with('1') && !version.starts_with('2') {
+        return None;
+    }
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((code.parse().ok()?, reason))
+}
+
+fn content_length(headers: &[u8]) -> Option<Result<usize, ()>> {
+    let text = std::str::from_utf8(headers).ok()?;
+    text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().map_err(|_| ()))
+    })
+}
+
+use crate::config::HttpExpect;
+
+impl HttpExpect {
+    /// Whether the verdict needs the body, not only the status line.
+    pub(crate) fn needs_body(&self) -> bool {
+        matches!(self, HttpExpect::String { .. })
+    }
+
+    /// Whether `response` passes.
+    pub(crate) fn passes(&self, response: &Response<'_>) -> bool {
+        match self {
+            HttpExpect::Default => (200..400).contains(&response.status),
+            HttpExpect::Status { codes, negate } => {
+                let hit = codes
+                    .iter()
+                    .any(|&(lo, hi)| (lo..=hi).contains(&response.status));
+                hit != *negate
+            }
+            HttpExpect::String { text, negate } => {
+                let hit = text.is_empty()
+                    || response
+                        .body
+                        .windows(text.len())
+                        .any(|w| w == text.as_slice());
+                hit != *negate
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HttpExpect;
+
+    fn complete(p: Parse<'_>) -> Response<'_> {
+        match p {
+            Parse::Complete(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_line_and_headers_make_a_response() {
+        let buf = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let r = complete(parse(buf, false, false, true));
+        assert_eq!((r.status, r.reason, r.body), (200, "OK", &b"ok"[..]));
+    }
+
+    #[test]
+    fn partial_bytes_need_more() {
+        let full = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown";
+        for cut in 0..full.len() {
+            assert_eq!(
+                parse(&full[..cut], false, false, true),
+                Parse::Incomplete,
+                "cut {cut}"
+            );
+        }
+        assert_eq!(complete(parse(full, false, false, true)).status, 503);
+    }
+
+    #[test]
+    fn without_content_length_the_body_ends_at_close() {
+        let buf = b"HTTP/1.0 200 OK\r\n\r\nhello";
+        assert_eq!(parse(buf, false, false, true), Parse::Incomplete);
+        assert_eq!(complete(parse(buf, true, false, true)).body, b"hello");
+        assert_eq!(
+            complete(parse(buf, false, false, false)).status,
+            200,
+            "status only"
+        );
+    }
+
+    #[test]
+    fn garbage_and_oversize_are_invalid() {
+        assert_eq!(
+            parse(b"SSH-2.0-OpenSSH\r\n", false, false, true),
+            Parse::Invalid("invalid HTTP status line")
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 2000 X\r\n", false, false, true),
+            Parse::Invalid("invalid HTTP status line")
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200", true, false, true),
+            Parse::Invalid("no HTTP status line")
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nX: y", false, true, true),
+            Parse::Invalid("response headers too large")
+        );
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        assert_eq!(
+            parse(short, true, false, true),
+            Parse::Invalid("truncated response body")
+        );
+        let bad = b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(
+            parse(bad, false, false, true),
+            Parse::Invalid("invalid Content-Length")
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"\n",
+            b"HTTP/",
+            b"HTTP/1.1 \xff\xfe\n\n",
+            b"\r\n\r\n",
+            b"HTTP/1.1 200 \xc3\n\n",
+        ];
+        for s in samples {
+            for (eof, full) in [(false, false), (true, false), (false, true)] {
+                let _ = parse(s, eof, full, true);
+                let _ = parse(s, eof, full, false);
+            }
+        }
+    }
+
+    #[test]
+    fn default_expectation_is_2xx_or_3xx() {
+        let r = |status| Response {
+            status,
+            reason: "",
+            body: b"",
+        };
+        assert!(HttpExpect::Default.passes(&r(200)));
+        assert!(HttpExpect::Default.passes(&r(302)));
+        assert!(!HttpExpect::Default.passes(&r(404)));
+        assert!(!HttpExpect::Default.passes(&r(503)));
+    }
+
+    #[test]
+    fn status_and_string_expectations() {
+        let resp = Response {
+            status: 204,
+            reason: "",
+            body: b"all good",
+        };
+        let status = |codes: Vec<(u16, u16)>, negate| HttpExpect::Status { codes, negate };
+        assert!(status(vec![(200, 299)], false).passes(&resp));
+        assert!(!status(vec![(200, 200), (302, 302)], false).passes(&resp));
+        assert!(status(vec![(500, 599)], true).passes(&resp));
+        let string = |t: &[u8], negate| HttpExpect::String {
+            text: t.to_vec(),
+            negate,
+        };
+        assert!(string(b"good", false).passes(&resp));
+        assert!(!string(b"bad", false).passes(&resp));
+        assert!(string(b"bad", true).passes(&resp));
+        assert!(string(b"x", false).needs_body());
+    }
+}
