@@ -70,6 +70,8 @@ pub struct Global {
     pub maxconn: Option<u32>,
     /// `log` targets, used by proxies with `log global`.
     pub logs: Vec<LogTarget>,
+    /// `spread-checks`: random +/- percent added to each check interval.
+    pub spread_checks: u8,
 }
 
 /// One `log` target.
@@ -242,6 +244,10 @@ pub struct Server {
     pub fall: u32,
     /// `weight` 0..=256 (default 1); 0 takes no new traffic.
     pub weight: u32,
+    /// `fastinter`: interval while the server is changing state.
+    pub fastinter: Option<Duration>,
+    /// `downinter`: interval while the server is fully DOWN.
+    pub downinter: Option<Duration>,
     /// `port`: check port when it differs from the traffic port.
     pub check_port: Option<u16>,
     /// `disabled`: start in maintenance.

@@ -20,7 +20,7 @@ use super::{
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
 
 const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
-const GLOBAL_KEYWORDS: &[&str] = &["maxconn", "log", "daemon", "nbthread"];
+const GLOBAL_KEYWORDS: &[&str] = &["maxconn", "log", "daemon", "nbthread", "spread-checks"];
 const PROXY_KEYWORDS: &[&str] = &[
     "mode",
     "bind",
@@ -34,7 +34,16 @@ const PROXY_KEYWORDS: &[&str] = &[
     "server",
 ];
 const SERVER_KEYWORDS: &[&str] = &[
-    "check", "inter", "rise", "fall", "weight", "port", "disabled", "enabled",
+    "check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "weight",
+    "port",
+    "disabled",
+    "enabled",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -373,6 +382,13 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         "log" => match log_target(&st.words[1..]) {
             Ok(target) => global.logs.push(target),
             Err(e) => diags.error(&st.origin, e),
+        },
+        "spread-checks" => match number(st.word(1), "spread-checks", 0..=50) {
+            Ok(n) => global.spread_checks = n as u8,
+            Err(_) => diags.error(
+                &st.origin,
+                "'spread-checks' needs a positive value in range 0..50.",
+            ),
         },
         "daemon" => diags.error(
             &st.origin,
@@ -809,6 +825,8 @@ fn server_line(
         rise: 2,
         fall: 3,
         weight: 1,
+        fastinter: None,
+        downinter: None,
         check_port: None,
         disabled: false,
         origin: st.origin.clone(),
@@ -860,6 +878,17 @@ fn server_param<'w>(
             })? as u32;
         }
         "port" => server.check_port = Some(port(value())?),
+        "fastinter" | "downinter" => {
+            let t = time(value(), param)?;
+            if t.is_zero() {
+                return Err(format!("invalid value 0 for argument '{param}'"));
+            }
+            if param == "fastinter" {
+                server.fastinter = Some(t);
+            } else {
+                server.downinter = Some(t);
+            }
+        }
         _ if SERVER_LATER.contains(&param) => {
             if !SERVER_LATER_FLAGS.contains(&param) {
                 value(); // its argument

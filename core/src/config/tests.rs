@@ -137,9 +137,9 @@ fn only_tcp_mode_is_accepted() {
 #[test]
 fn global_keywords() {
     let c = config(&format!(
-        "global\n maxconn 100\n nbthread 1\n log stderr len 200 format short local3 notice err\n{MINIMAL}"
+        "global\n maxconn 100\n spread-checks 5\n nbthread 1\n log stderr len 200 format short local3 notice err\n{MINIMAL}"
     ));
-    assert_eq!(c.global.maxconn, Some(100));
+    assert_eq!((c.global.maxconn, c.global.spread_checks), (Some(100), 5));
     let log = &c.global.logs[0];
     assert_eq!(
         (log.dest, log.format, log.len),
@@ -202,7 +202,8 @@ fn bind_addresses_follow_haproxy() {
 fn server_parameters_and_their_limits() {
     let c = config(&MINIMAL.replace(
         "127.0.0.1:8080",
-        "gw1.example:4459 check inter 500ms rise 3 fall 4 weight 7 port 9000 disabled",
+        "gw1.example:4459 check inter 500ms rise 3 fall 4 weight 7 port 9000 disabled \
+         fastinter 100ms downinter 5s",
     ));
     let s = &c.backends[0].servers[0];
     assert_eq!(s.addr, SocketAddr::from(([10, 0, 0, 7], 4459)));
@@ -212,6 +213,8 @@ fn server_parameters_and_their_limits() {
         (Duration::from_millis(500), 3, 4, 7)
     );
     assert_eq!(s.check_addr().port(), 9000);
+    assert_eq!(s.fastinter, Some(Duration::from_millis(100)));
+    assert_eq!(s.downinter, Some(Duration::from_secs(5)));
     let c = config(&MINIMAL.replace("127.0.0.1:8080", "[::1]:80"));
     assert_eq!(c.backends[0].servers[0].addr.to_string(), "[::1]:80");
     let e = errors(&MINIMAL.replace(

@@ -18,6 +18,8 @@
 
 pub(crate) mod http;
 
+use std::time::Duration;
+
 use crate::action::ConnError;
 
 /// HAProxy's health counter for one server.
@@ -80,6 +82,24 @@ impl Health {
                 return was_up.then_some(Transition::Down);
             }
             None
+        }
+    }
+
+    /// The check interval for this state (HAProxy's `srv_getinter`):
+    /// `inter` when fully UP, `downinter` when fully DOWN, `fastinter`
+    /// in between (including the start-up state); unset ones are `inter`.
+    pub(crate) fn interval(
+        &self,
+        inter: Duration,
+        fastinter: Option<Duration>,
+        downinter: Option<Duration>,
+    ) -> Duration {
+        if self.value >= self.top() {
+            inter
+        } else if self.value == 0 {
+            downinter.unwrap_or(inter)
+        } else {
+            fastinter.unwrap_or(inter)
         }
     }
 
@@ -214,6 +234,38 @@ mod tests {
         assert_eq!(h.record(false), Some(Transition::Down));
         assert_eq!(h.record(false), None);
         assert_eq!(h.record(true), Some(Transition::Up));
+    }
+
+    #[test]
+    fn interval_depends_on_where_health_stands() {
+        let (inter, fast, down) = (
+            Duration::from_secs(2),
+            Some(Duration::from_millis(100)),
+            Some(Duration::from_secs(10)),
+        );
+        let mut h = Health::starting(2, 3);
+        assert_eq!(
+            h.interval(inter, fast, down),
+            fast.unwrap(),
+            "start-up is transitional"
+        );
+        h.record(true);
+        assert_eq!(h.interval(inter, fast, down), inter, "fully UP");
+        h.record(false);
+        assert_eq!(
+            h.interval(inter, fast, down),
+            fast.unwrap(),
+            "UP with a failure"
+        );
+        h.record(false);
+        h.record(false);
+        assert_eq!(h.interval(inter, fast, down), down.unwrap(), "fully DOWN");
+        h.record(true);
+        assert_eq!(
+            h.interval(inter, None, down),
+            inter,
+            "unset fastinter is inter"
+        );
     }
 
     #[test]

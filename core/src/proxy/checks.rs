@@ -59,7 +59,7 @@ impl Balancer {
             .collect();
         let Some(mininter) = checked
             .iter()
-            .map(|&(b, s)| self.backends[b].servers[s].config.inter)
+            .map(|&(b, s)| self.backends[b].servers[s].check_interval())
             .min()
         else {
             return;
@@ -228,6 +228,16 @@ impl Balancer {
         self.finish_check(now, b, s, status);
     }
 
+    /// `interval` moved by up to +/- `spread-checks` percent, at random.
+    fn jitter(&mut self, interval: Duration) -> Duration {
+        let spread = interval * u32::from(self.spread_checks) / 100;
+        let span = spread.as_micros() as u64 * 2 + 1;
+        let r = Duration::from_micros(self.rng.next_u64() % span);
+        (interval + r)
+            .saturating_sub(spread)
+            .max(Duration::from_millis(1))
+    }
+
     /// How long a check may take: `inter` for the whole check, or, with
     /// `timeout check`, `min(timeout connect, inter)` for the connect phase
     /// (the only phase of a TCP check).
@@ -271,10 +281,11 @@ impl Balancer {
         if let Some(buf) = probe.response.take() {
             self.pool.put(buf);
         }
+        let transition = self.backends[b].servers[s].health.record(status.passed());
+        let interval = self.backends[b].servers[s].check_interval();
+        let next = now + self.jitter(interval);
         let backend = &mut self.backends[b];
         let server = &mut backend.servers[s];
-        let next = now + server.config.inter;
-        let transition = server.health.record(status.passed());
         log::debug!(
             "check of {}/{}: {}, status: {}",
             backend.config.name,

@@ -59,6 +59,9 @@ pub struct Balancer {
     stopping: bool,
     clock: WallClock,
     pid: u32,
+    rng: Rng,
+    /// `spread-checks` percent.
+    spread_checks: u8,
     /// The `now` of the latest input.
     last_now: Instant,
 }
@@ -87,6 +90,12 @@ struct ServerState {
 impl ServerState {
     fn is_usable(&self) -> bool {
         !self.maint && self.health.is_up()
+    }
+
+    /// The interval before this server's next check.
+    fn check_interval(&self) -> Duration {
+        let c = &self.config;
+        self.health.interval(c.inter, c.fastinter, c.downinter)
     }
 
     /// Weight offered to the balancing algorithm: 0 when not usable.
@@ -187,6 +196,8 @@ impl Balancer {
             stopping: false,
             clock: WallClock::new(now, wall),
             pid,
+            rng,
+            spread_checks: global.spread_checks,
             last_now: now,
         };
         lb.schedule_first_checks(now);

@@ -48,6 +48,8 @@ fn server(name: &str, port: u16) -> Server {
         rise: 2,
         fall: 3,
         weight: 1,
+        fastinter: None,
+        downinter: None,
         check_port: None,
         disabled: false,
         origin: origin(),
@@ -835,4 +837,77 @@ fn oversized_response_headers_fail_without_growing_memory() {
     let taken = h.peer_sends(probe, &head);
     assert_eq!(taken, BUF_SIZE, "reading stops at the check buffer");
     assert!(h.logs(LogSink::Stdout)[0].contains("info: \"response headers too large\""));
+}
+
+// ---- check timing ---------------------------------------------------------
+
+/// Answers the latest probe and returns when the next probe started.
+fn answer_and_time_next(h: &mut Harness, ok: bool) -> Duration {
+    let (probe, _) = *h.connects().last().unwrap();
+    h.take();
+    let result = if ok { Ok(()) } else { Err(ConnError::Refused) };
+    h.event(Event::Connected {
+        conn: probe,
+        result,
+    });
+    let start = h.now;
+    for _ in 0..100_000 {
+        if !h.connects().is_empty() {
+            return h.now - start;
+        }
+        h.advance(Duration::from_millis(1));
+    }
+    panic!("no next check");
+}
+
+#[test]
+fn fastinter_while_transitioning_downinter_while_down() {
+    let mut s = checked("s1", 8001);
+    s.fastinter = Some(Duration::from_millis(100));
+    s.downinter = Some(Duration::from_secs(5));
+    let mut h = Harness::new(config(vec![s]));
+    let inter = Duration::from_secs(2);
+    assert_eq!(answer_and_time_next(&mut h, true), inter, "fully UP: inter");
+    let fast = Duration::from_millis(100);
+    assert_eq!(
+        answer_and_time_next(&mut h, false),
+        fast,
+        "2/3 UP: fastinter"
+    );
+    assert_eq!(
+        answer_and_time_next(&mut h, false),
+        fast,
+        "1/3 UP: fastinter"
+    );
+    assert_eq!(
+        answer_and_time_next(&mut h, false),
+        Duration::from_secs(5),
+        "DOWN: downinter"
+    );
+    assert_eq!(
+        answer_and_time_next(&mut h, true),
+        fast,
+        "1/2 DOWN: fastinter"
+    );
+    assert_eq!(answer_and_time_next(&mut h, true), inter, "back UP: inter");
+}
+
+#[test]
+fn spread_checks_jitters_within_the_percentage_deterministically() {
+    let run = || {
+        let mut cfg = config(vec![checked("s1", 8001)]);
+        cfg.global.spread_checks = 50;
+        let mut h = Harness::new(cfg);
+        (0..20)
+            .map(|_| answer_and_time_next(&mut h, true))
+            .collect::<Vec<_>>()
+    };
+    let delays = run();
+    assert!(
+        delays
+            .iter()
+            .all(|d| *d >= Duration::from_secs(1) && *d <= Duration::from_secs(3))
+    );
+    assert!(delays.windows(2).any(|w| w[0] != w[1]), "{delays:?}");
+    assert_eq!(delays, run(), "same seed, same schedule");
 }
