@@ -184,7 +184,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "independent-streams",
     "ldap-check",
     "external-check",
-    "log-health-checks",
     "log-separate-errors",
     "logasap",
     "mysql-check",

@@ -179,6 +179,8 @@ pub struct Backend {
     pub logs: Vec<LogTarget>,
     /// What checks of this backend's servers do.
     pub health_check: HealthCheck,
+    /// `option log-health-checks`: log every check that moves the health.
+    pub log_health_checks: bool,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// The section line.

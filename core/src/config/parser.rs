@@ -122,6 +122,8 @@ struct Settings {
     httpchk: Option<HttpChk>,
     /// `http-check send` overrides.
     http_send: HttpChk,
+    /// `option log-health-checks`.
+    log_health_checks: bool,
     /// `http-check expect`, with its line.
     http_expect: Option<(HttpExpect, Origin)>,
 }
@@ -645,6 +647,10 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 p.ignored(diags, st, "option tcplog", true);
             }
         }
+        "log-health-checks" if !p.kind.has_backend() => {
+            p.ignored(diags, st, "option log-health-checks", false)
+        }
+        "log-health-checks" => p.settings.log_health_checks = enable,
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -660,7 +666,10 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         _ => {
             let hint = hint(
                 name,
-                OPTIONS_LATER.iter().copied().chain(["tcplog", "httpchk"]),
+                OPTIONS_LATER
+                    .iter()
+                    .copied()
+                    .chain(["tcplog", "httpchk", "log-health-checks"]),
             );
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
@@ -981,6 +990,7 @@ impl Parser {
                     timeout_check: s.timeout_check,
                     logs: expand(&s.logs),
                     health_check: health_check(s),
+                    log_health_checks: s.log_health_checks,
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });

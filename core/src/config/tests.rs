@@ -445,6 +445,12 @@ fn http_check_rules_without_option_httpchk_are_ignored_with_a_warning() {
 }
 
 #[test]
+fn option_log_health_checks_is_a_backend_option() {
+    let c = config(&format!("defaults\n option log-health-checks\n{MINIMAL}"));
+    assert!(c.backends[0].log_health_checks);
+}
+
+#[test]
 fn httpchk_from_defaults_applies_and_can_be_cancelled() {
     let text = format!("defaults\n option httpchk GET /h\n{MINIMAL}");
     assert!(matches!(http_check(&text), HealthCheck::Http { .. }));

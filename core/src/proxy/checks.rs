@@ -281,7 +281,12 @@ impl Balancer {
         if let Some(buf) = probe.response.take() {
             self.pool.put(buf);
         }
+        let before = self.backends[b].servers[s].health;
         let transition = self.backends[b].servers[s].health.record(status.passed());
+        let moved = self.backends[b].servers[s].health != before;
+        if moved && self.backends[b].config.log_health_checks {
+            self.log_check(now, b, s, &status, millis(probe.started, now));
+        }
         let interval = self.backends[b].servers[s].check_interval();
         let next = now + self.jitter(interval);
         let backend = &mut self.backends[b];
@@ -302,6 +307,33 @@ impl Balancer {
         if let Some(transition) = transition {
             self.log_transition(now, b, s, transition, status, millis(probe.started, now));
         }
+    }
+
+    /// `option log-health-checks`: a check result that moved the health.
+    fn log_check(&mut self, now: Instant, b: usize, s: usize, status: &CheckStatus, ms: u64) {
+        let backend = &self.backends[b];
+        let server = &backend.servers[s];
+        let message = format!(
+            "Health check for server {}/{} {}, reason: {}{}, check duration: {ms}ms, \
+             status: {}.",
+            backend.config.name,
+            server.config.name,
+            if status.passed() {
+                "succeeded"
+            } else {
+                "failed"
+            },
+            status.reason(),
+            status.details(),
+            server.health.status()
+        );
+        self.log(
+            now,
+            LogTargets::Backend(b),
+            Severity::Notice,
+            &message,
+            None,
+        );
     }
 
     /// Logs a server going UP or DOWN in HAProxy's words.

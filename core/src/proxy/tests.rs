@@ -87,6 +87,7 @@ fn config(servers: Vec<Server>) -> Config {
             timeout_check: None,
             logs: vec![stdout_raw()],
             health_check: HealthCheck::Tcp,
+            log_health_checks: false,
             servers,
             origin: origin(),
         }],
@@ -910,4 +911,26 @@ fn spread_checks_jitters_within_the_percentage_deterministically() {
     );
     assert!(delays.windows(2).any(|w| w[0] != w[1]), "{delays:?}");
     assert_eq!(delays, run(), "same seed, same schedule");
+}
+
+#[test]
+fn log_health_checks_logs_each_result_that_moves_the_health() {
+    let mut cfg = config(vec![checked("s1", 8001)]);
+    cfg.backends[0].log_health_checks = true;
+    let mut h = Harness::new(cfg);
+    let mut logs = Vec::new();
+    for ok in [true, true, false] {
+        answer_and_time_next(&mut h, ok);
+        logs.extend(h.logs(LogSink::Stdout));
+    }
+    assert_eq!(
+        logs,
+        [
+            "Health check for server app/s1 succeeded, reason: Layer4 check passed, \
+             check duration: 0ms, status: 3/3 UP.",
+            "Health check for server app/s1 failed, reason: Layer4 connection problem, \
+             info: \"Connection refused\", check duration: 0ms, status: 2/3 UP.",
+        ],
+        "the second success changed nothing and is not logged"
+    );
 }
