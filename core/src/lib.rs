@@ -52,6 +52,7 @@ mod rng;
 mod session;
 mod time;
 mod timer;
+mod tls;
 
 pub use action::{Action, ConnError, Event, LogLine, LogSink};
 pub use id::{ConnId, ListenerId};

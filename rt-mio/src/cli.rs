@@ -67,21 +67,20 @@ pub fn load(files: &[String]) -> Result<Config, ()> {
         .zip(&texts)
         .map(|(name, text)| Source { name, text })
         .collect();
-    match config::parse(&sources, &mut resolve) {
-        Ok(parsed) => {
-            for warning in &parsed.warnings {
-                eprintln!("[WARNING] {warning}");
-            }
-            Ok(parsed.config)
+    let loaded = config::parse(&sources, &mut resolve).and_then(|parsed| {
+        for warning in &parsed.warnings {
+            eprintln!("[WARNING] {warning}");
         }
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("[ALERT] {error}");
-            }
-            eprintln!("[ALERT] Fatal errors found in configuration.");
-            Err(())
+        let mut config = parsed.config;
+        config.load_files(&mut |path| std::fs::read(path).map_err(|e| e.to_string()))?;
+        Ok(config)
+    });
+    loaded.map_err(|errors| {
+        for error in &errors {
+            eprintln!("[ALERT] {error}");
         }
-    }
+        eprintln!("[ALERT] Fatal errors found in configuration.");
+    })
 }
 
 /// Resolves a host name with the system resolver, first address wins.

@@ -88,6 +88,9 @@ impl Lb {
         )
         .unwrap_or_else(|errors| panic!("config errors: {errors:?}"));
         let mut config = parsed.config;
+        config
+            .load_files(&mut |path| std::fs::read(path).map_err(|e| e.to_string()))
+            .unwrap_or_else(|errors| panic!("config files: {errors:?}"));
         for frontend in &mut config.frontends {
             for bind in &mut frontend.binds {
                 bind.addr = SocketAddr::from(([127, 0, 0, 1], 0));

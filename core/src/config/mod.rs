@@ -72,6 +72,9 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: random +/- percent added to each check interval.
     pub spread_checks: u8,
+    /// `ssl-server-verify`: whether servers' certificates are verified by
+    /// default (`required`, HAProxy's default) or not (`none`).
+    pub ssl_server_verify_none: bool,
 }
 
 /// One `log` target.
@@ -222,6 +225,21 @@ pub enum HttpExpect {
     },
 }
 
+/// How health checks of a server speak TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckTls {
+    /// `verify required` (`Some(true)`) or `none`; `None` follows the
+    /// global `ssl-server-verify` (required by default).
+    pub verify: Option<bool>,
+    /// `ca-file`: trust anchors for verification.
+    pub ca_file: Option<String>,
+    /// The PEM text of `ca_file`, filled by [`Config::load_files`].
+    pub ca_pem: Vec<u8>,
+    /// `check-sni`: the name sent as SNI and verified in the certificate;
+    /// without it no SNI is sent and only the chain is verified (HAProxy).
+    pub sni: Option<String>,
+}
+
 /// Server selection algorithm (`balance`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Balance {
@@ -252,10 +270,49 @@ pub struct Server {
     pub downinter: Option<Duration>,
     /// `port`: check port when it differs from the traffic port.
     pub check_port: Option<u16>,
+    /// TLS for health checks (`check-ssl`); `None` for plain checks.
+    pub check_tls: Option<CheckTls>,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
     /// The `server` line.
     pub origin: Origin,
+}
+
+impl Config {
+    /// Reads the files the configuration names (CA files) through `read`,
+    /// which the driver provides, and checks their contents. Every problem
+    /// is reported with the line that named the file.
+    pub fn load_files(
+        &mut self,
+        read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        for server in self.backends.iter_mut().flat_map(|b| b.servers.iter_mut()) {
+            let Some(tls) = &mut server.check_tls else {
+                continue;
+            };
+            let Some(path) = &tls.ca_file else {
+                continue;
+            };
+            let problem = match read(path) {
+                Ok(pem) if crate::tls::count_certificates(&pem) > 0 => {
+                    tls.ca_pem = pem;
+                    continue;
+                }
+                Ok(_) => "no PEM certificate found in it".to_owned(),
+                Err(e) => e,
+            };
+            errors.push(Diagnostic {
+                origin: Some(server.origin.clone()),
+                message: format!("unable to load CA file '{path}': {problem}"),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 impl Server {

@@ -12,15 +12,22 @@ use super::keywords::{
 use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, Config, Diagnostic, Frontend, Global, HealthCheck, HttpExpect, LogDest,
-    LogFormat, LogTarget, Origin, Parsed, Server, Severity, Source,
+    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
+    HttpExpect, LogDest, LogFormat, LogTarget, Origin, Parsed, Server, Severity, Source,
 };
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
 
 const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
-const GLOBAL_KEYWORDS: &[&str] = &["maxconn", "log", "daemon", "nbthread", "spread-checks"];
+const GLOBAL_KEYWORDS: &[&str] = &[
+    "maxconn",
+    "log",
+    "daemon",
+    "nbthread",
+    "spread-checks",
+    "ssl-server-verify",
+];
 const PROXY_KEYWORDS: &[&str] = &[
     "mode",
     "bind",
@@ -397,6 +404,14 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             "'daemon' is not supported: weir runs in the foreground; run it under systemd \
              (Type=simple) or another supervisor instead",
         ),
+        "ssl-server-verify" => match st.word(1) {
+            "none" => global.ssl_server_verify_none = true,
+            "required" => global.ssl_server_verify_none = false,
+            other => diags.error(
+                &st.origin,
+                format!("'ssl-server-verify' expects 'none' or 'required', got '{other}'"),
+            ),
+        },
         "nbthread" => {
             if st.word(1) != "1" || st.words.len() != 2 {
                 diags.error(
@@ -837,23 +852,29 @@ fn server_line(
         fastinter: None,
         downinter: None,
         check_port: None,
+        check_tls: None,
         disabled: false,
         origin: st.origin.clone(),
     };
     let mut words = st.words[3..].iter().map(String::as_str);
     let mut ok = true;
+    let mut tls = (false, CheckTls::default());
     while let Some(param) = words.next() {
-        let result = server_param(&mut server, param, &mut words);
+        let result = server_param(&mut server, &mut tls, param, &mut words);
         if let Err(e) = result {
             diags.error(&st.origin, e);
             ok = false;
         }
     }
+    server.check_tls = tls.0.then_some(tls.1);
     ok.then_some(server)
 }
 
+/// Parses one server parameter; TLS ones go to `tls`: whether checks use
+/// TLS, and how.
 fn server_param<'w>(
     server: &mut Server,
+    tls: &mut (bool, CheckTls),
     param: &str,
     words: &mut impl Iterator<Item = &'w str>,
 ) -> Result<(), String> {
@@ -887,6 +908,30 @@ fn server_param<'w>(
             })? as u32;
         }
         "port" => server.check_port = Some(port(value())?),
+        "check-ssl" => tls.0 = true,
+        "no-check-ssl" => tls.0 = false,
+        "verify" | "ca-file" | "check-sni" => {
+            let v = value();
+            if v.is_empty() {
+                return Err(format!("'{param}' expects an argument"));
+            }
+            let tls = &mut tls.1;
+            match param {
+                "verify" => {
+                    tls.verify = Some(match v {
+                        "required" => true,
+                        "none" => false,
+                        _ => {
+                            return Err(format!(
+                                "'verify' expects 'none' or 'required', got '{v}'"
+                            ));
+                        }
+                    })
+                }
+                "ca-file" => tls.ca_file = Some(v.to_owned()),
+                _ => tls.sni = Some(v.to_owned()),
+            }
+        }
         "fastinter" | "downinter" => {
             let t = time(value(), param)?;
             if t.is_zero() {
@@ -1081,6 +1126,7 @@ impl Parser {
                 origin: proxy.origin.clone(),
             });
         }
+        self.check_tls_verification(&backends);
         if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
             self.diags.errors.push(Diagnostic {
                 origin: None,
@@ -1098,6 +1144,35 @@ impl Parser {
             },
             warnings: self.diags.warnings,
         })
+    }
+}
+
+impl Parser {
+    /// HAProxy refuses TLS checks that would verify certificates against
+    /// nothing.
+    fn check_tls_verification(&mut self, backends: &[Backend]) {
+        let verify_default = !self.global.ssl_server_verify_none;
+        for backend in backends {
+            for server in &backend.servers {
+                let Some(tls) = &server.check_tls else {
+                    continue;
+                };
+                if tls.verify.unwrap_or(verify_default) && tls.ca_file.is_none() {
+                    self.diags.error(
+                        &server.origin,
+                        format!(
+                            "'server {}/{}' : verify is enabled by default but no CA file \
+                             specified. If you're running on a LAN where you're certain to \
+                             trust the server's certificate, please set an explicit 'verify \
+                             none' statement on the 'server' line, or use 'ssl-server-verify \
+                             none' in the global section to disable server-side verifications \
+                             by default.",
+                            backend.name, server.name
+                        ),
+                    );
+                }
+            }
+        }
     }
 }
 

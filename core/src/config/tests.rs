@@ -70,9 +70,7 @@ fn the_seed_https_check_variant_is_refused_not_ignored() {
         errors(SEED_HTTPCHK),
         [
             "t.cfg:15: 'ssl' is not supported yet",
-            "t.cfg:15: 'ca-file' is not supported yet",
             "t.cfg:16: 'ssl' is not supported yet",
-            "t.cfg:16: 'ca-file' is not supported yet",
         ]
     );
 }
@@ -456,4 +454,66 @@ fn httpchk_from_defaults_applies_and_can_be_cancelled() {
     assert!(matches!(http_check(&text), HealthCheck::Http { .. }));
     let text = format!("defaults\n option httpchk GET /h\n{MINIMAL} no option httpchk\n");
     assert_eq!(http_check(&text), HealthCheck::Tcp);
+}
+
+#[test]
+fn tls_check_parameters() {
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check check-ssl verify required ca-file /etc/ca.pem check-sni gw.example",
+    ));
+    let tls = c.backends[0].servers[0].check_tls.clone().unwrap();
+    assert_eq!(tls.verify, Some(true));
+    assert_eq!(tls.ca_file.as_deref(), Some("/etc/ca.pem"));
+    assert_eq!(tls.sni.as_deref(), Some("gw.example"));
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check check-ssl verify none no-check-ssl",
+    ));
+    assert_eq!(c.backends[0].servers[0].check_tls, None);
+}
+
+#[test]
+fn tls_checks_without_a_ca_are_refused_like_haproxy() {
+    let e = errors(&MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:8080 check check-ssl"));
+    assert!(e[0].starts_with(
+        "t.cfg:5: 'server be/s1' : verify is enabled by default but no CA file specified."
+    ));
+    let ok = config(&format!(
+        "global\n ssl-server-verify none\n{}",
+        MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:8080 check check-ssl")
+    ));
+    assert!(ok.global.ssl_server_verify_none);
+}
+
+#[test]
+fn ca_files_are_loaded_through_the_driver() {
+    let mut c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check check-ssl ca-file good.pem\n server s2 127.0.0.1:2 check check-ssl ca-file bad.pem\n server s3 127.0.0.1:3 check check-ssl ca-file missing.pem",
+    ));
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n";
+    let errors = c
+        .load_files(&mut |path| match path {
+            "good.pem" => Ok(pem.as_bytes().to_vec()),
+            "bad.pem" => Ok(b"not a certificate".to_vec()),
+            _ => Err("No such file or directory".into()),
+        })
+        .unwrap_err();
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "t.cfg:6: unable to load CA file 'bad.pem': no PEM certificate found in it",
+            "t.cfg:7: unable to load CA file 'missing.pem': No such file or directory",
+        ]
+    );
+    assert!(
+        !c.backends[0].servers[0]
+            .check_tls
+            .as_ref()
+            .unwrap()
+            .ca_pem
+            .is_empty()
+    );
 }

@@ -122,6 +122,12 @@ pub(crate) enum CheckStatus {
     L4Timeout,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `L6OK`: the TLS handshake completed.
+    L6Ok,
+    /// `L6TOUT`: the TLS handshake did not complete in time.
+    L6Timeout,
+    /// `L6RSP`: the TLS handshake failed (certificate, protocol), and why.
+    L6Invalid(String),
     /// `L7OK`: the response passed; its status code and reason phrase.
     L7Ok(u16, String),
     /// `L7STS`: the response failed the expectation.
@@ -134,7 +140,10 @@ pub(crate) enum CheckStatus {
 
 impl CheckStatus {
     pub(crate) fn passed(&self) -> bool {
-        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok(..))
+        matches!(
+            self,
+            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok(..)
+        )
     }
 
     /// HAProxy's description of the status, used as `reason:`.
@@ -143,6 +152,9 @@ impl CheckStatus {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Con(_) => "Layer4 connection problem",
+            CheckStatus::L6Ok => "Layer6 check passed",
+            CheckStatus::L6Timeout => "Layer6 timeout",
+            CheckStatus::L6Invalid(_) => "Layer6 invalid response",
             CheckStatus::L7Ok(..) => "Layer7 check passed",
             CheckStatus::L7Status(..) => "Layer7 wrong status",
             CheckStatus::L7Invalid(_) => "Layer7 invalid response",
@@ -159,7 +171,12 @@ impl CheckStatus {
                 (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
             }
             CheckStatus::L7Invalid(info) => (None, Some(*info)),
-            CheckStatus::L4Ok | CheckStatus::L4Timeout | CheckStatus::L7Timeout => (None, None),
+            CheckStatus::L6Invalid(info) => (None, Some(info.as_str())),
+            CheckStatus::L4Ok
+            | CheckStatus::L4Timeout
+            | CheckStatus::L6Ok
+            | CheckStatus::L6Timeout
+            | CheckStatus::L7Timeout => (None, None),
         };
         let mut out = String::new();
         if let Some(code) = code {

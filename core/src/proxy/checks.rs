@@ -2,14 +2,11 @@
 
 use std::time::Duration;
 
+use super::probe::Probe;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
-use crate::buffer::Buffer;
-use crate::config::HealthCheck;
 use crate::config::Severity;
-use crate::health::http::{self, Parse};
 use crate::health::{CheckStatus, Transition};
-use crate::id::ConnId;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -23,20 +20,6 @@ pub(super) struct CheckState {
 /// The check state of server `s` of backend `b`, if it is checked.
 fn check_mut(backends: &mut [BackendState], b: usize, s: usize) -> Option<&mut CheckState> {
     backends.get_mut(b)?.servers.get_mut(s)?.check.as_mut()
-}
-
-/// A check connection in flight.
-pub(super) struct Probe {
-    conn: ConnId,
-    started: Instant,
-    deadline: Instant,
-    connected: bool,
-    /// Request bytes written so far (HTTP checks).
-    sent: usize,
-    /// Response bytes so far (HTTP checks), bounded by the buffer size.
-    response: Option<Buffer>,
-    /// The server closed its side.
-    eof: bool,
 }
 
 impl Balancer {
@@ -85,11 +68,7 @@ impl Balancer {
         popped(&mut check.queued, at);
         match &check.probe {
             Some(probe) if probe.deadline <= now => {
-                let status = if probe.connected {
-                    CheckStatus::L7Timeout
-                } else {
-                    CheckStatus::L4Timeout
-                };
+                let status = probe.timed_out();
                 self.finish_check(now, b, s, status)
             }
             Some(probe) => {
@@ -116,74 +95,75 @@ impl Balancer {
         if let Err(error) = result {
             return self.finish_check(now, b, s, CheckStatus::L4Con(error));
         }
-        if self.backends[b].config.health_check == HealthCheck::Tcp {
-            return self.finish_check(now, b, s, CheckStatus::L4Ok);
-        }
-        // HTTP: send the request, then read the response. With `timeout
-        // check`, the response has that long after the connect.
         let timeout_check = self.backends[b].config.timeout_check;
-        let Some(check) = check_mut(&mut self.backends, b, s) else {
+        let backend = &mut self.backends[b];
+        let server = &mut backend.servers[s];
+        let tls = match &server.check_tls {
+            None => None,
+            Some(Ok(tls)) => Some(tls.clone()),
+            Some(Err(e)) => {
+                let status = CheckStatus::L6Invalid(e.clone());
+                return self.finish_check(now, b, s, status);
+            }
+        };
+        let Some(check) = server.check.as_mut() else {
             return;
         };
         let Some(probe) = check.probe.as_mut() else {
             return;
         };
-        probe.connected = true;
+        let verdict = probe.connected(&backend.config.health_check, tls, &mut self.pool);
+        // With `timeout check`, the rest has that long after the connect.
         if let Some(t) = timeout_check {
             probe.deadline = now + t;
             let deadline = probe.deadline;
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
-        let conn = probe.conn;
-        self.set_interest(conn, true, true);
+        match verdict {
+            Some(status) => self.finish_check(now, b, s, status),
+            None => self.refresh_probe_interest(b, s),
+        }
     }
 
-    /// The probe of (b, s) if `conn` is it and it is connected.
-    fn probe_mut(&mut self, b: usize, s: usize) -> Option<&mut Probe> {
+    /// Tells the driver what the probe of (b, s) wants to do.
+    fn refresh_probe_interest(&mut self, b: usize, s: usize) {
+        let backend = &self.backends[b];
+        let Some(probe) = backend.servers[s]
+            .check
+            .as_ref()
+            .and_then(|c| c.probe.as_ref())
+        else {
+            return;
+        };
+        let (read, write) = probe.wants(&backend.config.health_check);
+        let conn = probe.conn;
+        self.set_interest(conn, read, write);
+    }
+
+    /// Space for the check's incoming bytes.
+    pub(super) fn check_recv_buf(&mut self, b: usize, s: usize) -> Option<&mut [u8]> {
         check_mut(&mut self.backends, b, s)?
             .probe
-            .as_mut()
-            .filter(|p| p.connected)
+            .as_mut()?
+            .recv_buf(&mut self.pool)
     }
 
-    /// Space for the check response, `None` once it is full or closed.
-    pub(super) fn check_recv_buf(&mut self, b: usize, s: usize) -> Option<&mut [u8]> {
-        let probe = check_mut(&mut self.backends, b, s)?
-            .probe
-            .as_mut()
-            .filter(|p| p.connected && !p.eof)?;
-        let buf = probe.response.get_or_insert_with(|| self.pool.take());
-        Some(buf.spare()).filter(|b| !b.is_empty())
-    }
-
-    /// The rest of the check request.
+    /// The check's outgoing bytes.
     pub(super) fn check_send_buf(&self, b: usize, s: usize) -> Option<&[u8]> {
         let backend = self.backends.get(b)?;
         let probe = backend.servers.get(s)?.check.as_ref()?.probe.as_ref()?;
-        match &backend.config.health_check {
-            HealthCheck::Http { request, .. } if probe.connected => {
-                request.get(probe.sent..).filter(|rest| !rest.is_empty())
-            }
-            _ => None,
-        }
+        probe.send_buf(&backend.config.health_check)
     }
 
     pub(super) fn on_check_sent(&mut self, b: usize, s: usize, n: usize) {
-        let len = match &self.backends[b].config.health_check {
-            HealthCheck::Http { request, .. } => request.len(),
-            HealthCheck::Tcp => 0,
-        };
-        if let Some(probe) = self.probe_mut(b, s) {
-            probe.sent = (probe.sent + n).min(len);
-            if probe.sent == len {
-                let conn = probe.conn;
-                self.set_interest(conn, true, false);
-            }
+        if let Some(probe) = check_mut(&mut self.backends, b, s).and_then(|c| c.probe.as_mut()) {
+            probe.sent(n, &mut self.pool);
         }
+        self.refresh_probe_interest(b, s);
     }
 
-    /// Response bytes arrived (`n`), or the server closed (`eof`).
+    /// Bytes arrived (`n`), or the server closed (`eof`).
     pub(super) fn on_check_received(
         &mut self,
         now: Instant,
@@ -193,39 +173,18 @@ impl Balancer {
         eof: bool,
     ) {
         let backend = &mut self.backends[b];
-        let HealthCheck::Http { expect, .. } = &backend.config.health_check else {
-            return;
-        };
         let Some(probe) = backend.servers[s]
             .check
             .as_mut()
             .and_then(|c| c.probe.as_mut())
-            .filter(|p| p.connected)
+            .filter(|p| p.is_connected())
         else {
             return;
         };
-        probe.eof |= eof;
-        let status = match probe.response.as_mut() {
-            None if probe.eof => CheckStatus::L7Invalid("connection closed without a response"),
-            None => return,
-            Some(buf) => {
-                buf.commit(n);
-                // The response is never consumed, so it stays contiguous.
-                let parsed =
-                    http::parse(buf.filled(), probe.eof, buf.is_full(), expect.needs_body());
-                match parsed {
-                    Parse::Incomplete => return,
-                    Parse::Invalid(info) => CheckStatus::L7Invalid(info),
-                    Parse::Complete(response) if expect.passes(&response) => {
-                        CheckStatus::L7Ok(response.status, response.reason.to_owned())
-                    }
-                    Parse::Complete(response) => {
-                        CheckStatus::L7Status(response.status, response.reason.to_owned())
-                    }
-                }
-            }
-        };
-        self.finish_check(now, b, s, status);
+        match probe.received(n, eof, &backend.config.health_check, &mut self.pool) {
+            Some(status) => self.finish_check(now, b, s, status),
+            None => self.refresh_probe_interest(b, s),
+        }
     }
 
     /// `interval` moved by up to +/- `spread-checks` percent, at random.
@@ -255,15 +214,7 @@ impl Balancer {
         let deadline = now + self.check_timeout(b, s);
         let addr = self.backends[b].servers[s].config.check_addr();
         if let Some(check) = check_mut(&mut self.backends, b, s) {
-            check.probe = Some(Probe {
-                conn,
-                started: now,
-                deadline,
-                connected: false,
-                sent: 0,
-                response: None,
-                eof: false,
-            });
+            check.probe = Some(Probe::new(conn, now, deadline));
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
@@ -275,17 +226,16 @@ impl Balancer {
         let Some(check) = check_mut(&mut self.backends, b, s) else {
             return;
         };
-        let Some(mut probe) = check.probe.take() else {
+        let Some(probe) = check.probe.take() else {
             return;
         };
-        if let Some(buf) = probe.response.take() {
-            self.pool.put(buf);
-        }
+        let (conn, started) = (probe.conn, probe.started);
+        probe.release(&mut self.pool);
         let before = self.backends[b].servers[s].health;
         let transition = self.backends[b].servers[s].health.record(status.passed());
         let moved = self.backends[b].servers[s].health != before;
         if moved && self.backends[b].config.log_health_checks {
-            self.log_check(now, b, s, &status, millis(probe.started, now));
+            self.log_check(now, b, s, &status, millis(started, now));
         }
         let interval = self.backends[b].servers[s].check_interval();
         let next = now + self.jitter(interval);
@@ -303,9 +253,9 @@ impl Balancer {
             self.timers
                 .schedule(&mut check.queued, next, TimerKey::Check(b, s));
         }
-        self.close(probe.conn, !status.passed());
+        self.close(conn, !status.passed());
         if let Some(transition) = transition {
-            self.log_transition(now, b, s, transition, status, millis(probe.started, now));
+            self.log_transition(now, b, s, transition, status, millis(started, now));
         }
     }
 

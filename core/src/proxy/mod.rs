@@ -5,8 +5,11 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use slab::Slab;
 
 use crate::action::{Action, ConnError, Event, LogLine, LogSink};
@@ -20,8 +23,10 @@ use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue, popped};
+use crate::tls::{self, DriverTime};
 
 mod checks;
+mod probe;
 mod traffic;
 
 #[cfg(test)]
@@ -62,6 +67,8 @@ pub struct Balancer {
     rng: Rng,
     /// `spread-checks` percent.
     spread_checks: u8,
+    /// Wall-clock time for certificate checks, set from every `now`.
+    tls_time: Arc<DriverTime>,
     /// The `now` of the latest input.
     last_now: Instant,
 }
@@ -85,7 +92,12 @@ struct ServerState {
     maint: bool,
     active: u32,
     check: Option<checks::CheckState>,
+    /// TLS client settings of checks (`check-ssl`), or why they failed.
+    check_tls: Option<Result<TlsTarget, String>>,
 }
+
+/// A TLS client configuration and the name to present.
+type TlsTarget = (Arc<ClientConfig>, ServerName<'static>);
 
 impl ServerState {
     fn is_usable(&self) -> bool {
@@ -137,6 +149,8 @@ impl Balancer {
     /// wall-clock time at `now` (for log dates); `pid` is shown in logs.
     pub fn new(config: Config, seed: u64, now: Instant, wall: SystemTime, pid: u32) -> Self {
         let mut rng = Rng::new(seed);
+        let verify_default = !config.global.ssl_server_verify_none;
+        let tls_time = Arc::new(DriverTime::default());
         let Config {
             global,
             frontends,
@@ -163,6 +177,12 @@ impl Balancer {
                         maint: s.disabled,
                         active: 0,
                         check: None,
+                        check_tls: s.check_tls.as_ref().map(|t| {
+                            let config = tls::client_config(t, verify_default, tls_time.clone());
+                            config
+                                .map(|c| (c, tls::server_name(t, s.addr.ip())))
+                                .map_err(|e| tls::describe(&e))
+                        }),
                         config: s,
                     })
                     .collect::<Vec<_>>();
@@ -198,6 +218,7 @@ impl Balancer {
             pid,
             rng,
             spread_checks: global.spread_checks,
+            tls_time,
             last_now: now,
         };
         lb.schedule_first_checks(now);
@@ -379,6 +400,8 @@ impl Balancer {
         self.settle();
         let now = now.max(self.last_now);
         self.last_now = now;
+        let unix = self.clock.at(now).duration_since(SystemTime::UNIX_EPOCH);
+        self.tls_time.set(unix.unwrap_or_default());
         while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),

@@ -51,6 +51,7 @@ fn server(name: &str, port: u16) -> Server {
         fastinter: None,
         downinter: None,
         check_port: None,
+        check_tls: None,
         disabled: false,
         origin: origin(),
     }
@@ -107,8 +108,13 @@ struct Harness {
 
 impl Harness {
     fn new(config: Config) -> Self {
+        Self::at(config, SystemTime::UNIX_EPOCH)
+    }
+
+    /// A harness whose wall clock starts at `wall` (certificates care).
+    fn at(config: Config, wall: SystemTime) -> Self {
         let now = epoch();
-        let lb = Balancer::new(config, 7, now, SystemTime::UNIX_EPOCH, 42);
+        let lb = Balancer::new(config, 7, now, wall, 42);
         let mut h = Harness {
             lb,
             now,
@@ -933,4 +939,201 @@ fn log_health_checks_logs_each_result_that_moves_the_health() {
         ],
         "the second success changed nothing and is not logged"
     );
+}
+
+// ---- TLS checks -----------------------------------------------------------
+
+mod tls {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::{ServerConfig, ServerConnection};
+
+    use super::*;
+    use crate::config::CheckTls;
+
+    /// 2026-11-25, when the test certificates are valid.
+    fn today() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+    }
+
+    struct Gateway {
+        ca_pem: String,
+        config: Arc<ServerConfig>,
+    }
+
+    /// A CA and a gateway certificate for `name`, signed by that CA or by
+    /// another one, valid until the start of `until_year`.
+    fn gateway(name: &str, until_year: i32, foreign_ca: bool) -> Gateway {
+        let ca_params = |cn: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p
+        };
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params("weir test CA").self_signed(&ca_key).unwrap();
+        let other_key = KeyPair::generate().unwrap();
+        let issuer = if foreign_ca {
+            Issuer::new(ca_params("another CA"), &other_key)
+        } else {
+            Issuer::new(ca_params("weir test CA"), &ca_key)
+        };
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(until_year, 1, 1);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        Gateway {
+            ca_pem: ca_cert.pem(),
+            config: Arc::new(config),
+        }
+    }
+
+    fn tls_config(gw: &Gateway, sni: Option<&str>, http: bool) -> Config {
+        let mut s = checked("s1", 8001);
+        s.check_tls = Some(CheckTls {
+            verify: Some(true),
+            ca_file: Some("ca.pem".into()),
+            ca_pem: gw.ca_pem.clone().into_bytes(),
+            sni: sni.map(str::to_owned),
+        });
+        let mut cfg = config(vec![s, server("s2", 8002)]);
+        if http {
+            cfg.backends[0].health_check = HealthCheck::Http {
+                request: REQUEST.to_vec(),
+                expect: HttpExpect::Default,
+            };
+        }
+        cfg
+    }
+
+    /// Runs the probe against a rustls server that answers `reply` to the
+    /// request, until the probe is closed; returns the log lines.
+    fn run_check(gw: &Gateway, cfg: Config, reply: &[u8]) -> Vec<String> {
+        let mut h = Harness::at(cfg, today());
+        let (probe, _) = h.connects()[0];
+        h.connected(probe);
+        let mut server = ServerConnection::new(gw.config.clone()).unwrap();
+        let mut replied = false;
+        for _ in 0..50 {
+            if h.closed(probe).is_some() {
+                break;
+            }
+            let from_probe = h.drain(probe);
+            server.read_tls(&mut &from_probe[..]).unwrap();
+            if server.process_new_packets().is_err() {
+                let mut alert = Vec::new();
+                let _ = server.write_tls(&mut alert);
+                h.peer_sends(probe, &alert);
+                h.event(Event::ReadClosed { conn: probe });
+                break;
+            }
+            let mut request = Vec::new();
+            let _ = server.reader().read_to_end(&mut request);
+            if !request.is_empty() && !replied {
+                assert_eq!(request, REQUEST);
+                server.writer().write_all(reply).unwrap();
+                replied = true;
+            }
+            let mut to_probe = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut to_probe).unwrap();
+            }
+            h.peer_sends(probe, &to_probe);
+        }
+        assert!(h.closed(probe).is_some(), "the check reached a verdict");
+        assert_eq!(h.lb.buffers_in_use(), 0);
+        h.logs(LogSink::Stdout)
+    }
+
+    use std::io::{Read, Write};
+
+    #[test]
+    fn tls_check_passes_on_a_completed_handshake() {
+        let gw = gateway("gw.example", 4000, false);
+        assert!(run_check(&gw, tls_config(&gw, None, false), b"").is_empty());
+    }
+
+    #[test]
+    fn https_check_sends_its_request_inside_tls() {
+        let gw = gateway("gw.example", 4000, false);
+        let cfg = tls_config(&gw, Some("gw.example"), true);
+        let logs = run_check(&gw, cfg, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(logs.is_empty(), "{logs:?}");
+        let cfg = tls_config(&gw, None, true);
+        let logs = run_check(&gw, cfg, b"HTTP/1.0 503 Service Unavailable\r\n\r\n");
+        assert!(
+            logs[0].contains("reason: Layer7 wrong status, code: 503"),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn certificate_from_an_unknown_ca_fails_at_layer6() {
+        let gw = gateway("gw.example", 4000, true);
+        let logs = run_check(&gw, tls_config(&gw, None, false), b"");
+        assert!(
+            logs[0].starts_with(
+                "Server app/s1 is DOWN, reason: Layer6 invalid response, info: \"unable to get \
+                 local issuer certificate (unknown issuer)\""
+            ),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn expired_certificate_fails_at_layer6() {
+        let gw = gateway("gw.example", 2020, false);
+        let logs = run_check(&gw, tls_config(&gw, None, false), b"");
+        assert!(
+            logs[0].contains("info: \"certificate has expired\""),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn name_is_checked_only_when_check_sni_asks_for_one() {
+        let gw = gateway("gw.example", 4000, false);
+        assert!(run_check(&gw, tls_config(&gw, None, false), b"").is_empty());
+        let logs = run_check(&gw, tls_config(&gw, Some("other.example"), false), b"");
+        assert!(
+            logs[0].contains(
+                "info: \"Server presented an SSL certificate different from the expected one\""
+            ),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn verify_none_accepts_any_certificate() {
+        let gw = gateway("gw.example", 2020, true);
+        let mut cfg = tls_config(&gw, None, false);
+        if let Some(tls) = &mut cfg.backends[0].servers[0].check_tls {
+            tls.verify = Some(false);
+        }
+        assert!(run_check(&gw, cfg, b"").is_empty());
+    }
+
+    #[test]
+    fn a_silent_tls_server_times_out_at_layer6() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(tls_config(&gw, None, false), today());
+        let (probe, _) = h.connects()[0];
+        h.connected(probe);
+        assert!(!h.drain(probe).is_empty(), "a ClientHello went out");
+        h.advance(Duration::from_secs(2));
+        assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer6 timeout"));
+    }
 }

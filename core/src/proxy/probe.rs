@@ -1,0 +1,302 @@
+//! One health-check connection, from connect to verdict.
+//!
+//! # Lifecycle
+//!
+//! ```text
+//! Connecting --connected--> Talking --verdict--> (closed by the balancer)
+//!     |                       |  TLS: handshake, then the request inside TLS
+//!     |                       |  HTTP: request out, response in, judged
+//!     +--deadline: L4TOUT     +--deadline: L6TOUT (handshake) / L7TOUT
+//! ```
+//!
+//! A plain TCP check passes on connect (L4OK), a TLS one when the handshake
+//! completes (L6OK), an HTTP one on its response (L7OK/L7STS/L7RSP). The
+//! response is read into one pool buffer and never consumed, so it stays
+//! contiguous for the parser, and a response that does not fit fails.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+
+use crate::buffer::{Buffer, Pool};
+use crate::config::HealthCheck;
+use crate::health::CheckStatus;
+use crate::health::http::{self, Parse};
+use crate::id::ConnId;
+use crate::time::Instant;
+use crate::tls;
+
+/// A check connection in flight.
+pub(super) struct Probe {
+    pub conn: ConnId,
+    pub started: Instant,
+    pub deadline: Instant,
+    connected: bool,
+    /// Plain request bytes written so far.
+    sent: usize,
+    /// Response bytes (decrypted, with TLS) waiting for a verdict.
+    response: Option<Buffer>,
+    /// The server closed its side.
+    eof: bool,
+    tls: Option<TlsLink>,
+}
+
+/// The TLS session of a probe and its encrypted bytes in and out.
+struct TlsLink {
+    session: Box<ClientConnection>,
+    incoming: Option<Buffer>,
+    outgoing: Option<Buffer>,
+}
+
+impl Probe {
+    pub(super) fn new(conn: ConnId, started: Instant, deadline: Instant) -> Self {
+        Probe {
+            conn,
+            started,
+            deadline,
+            connected: false,
+            sent: 0,
+            response: None,
+            eof: false,
+            tls: None,
+        }
+    }
+
+    pub(super) fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The TCP connection is up: starts TLS and/or the request. Returns a
+    /// verdict when the check is already decided.
+    pub(super) fn connected(
+        &mut self,
+        check: &HealthCheck,
+        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+        pool: &mut Pool,
+    ) -> Option<CheckStatus> {
+        self.connected = true;
+        let Some((config, name)) = tls else {
+            return (*check == HealthCheck::Tcp).then_some(CheckStatus::L4Ok);
+        };
+        let mut session = match ClientConnection::new(config, name) {
+            Ok(session) => Box::new(session),
+            Err(e) => return Some(CheckStatus::L6Invalid(tls::describe(&e))),
+        };
+        if let HealthCheck::Http { request, .. } = check {
+            // Buffered by rustls until the handshake completes.
+            if let Err(e) = session.writer().write_all(request) {
+                return Some(CheckStatus::L6Invalid(e.to_string()));
+            }
+        }
+        self.tls = Some(TlsLink {
+            session,
+            incoming: None,
+            outgoing: None,
+        });
+        self.flush_tls(pool);
+        None
+    }
+
+    /// Whether the probe wants to read and to write.
+    pub(super) fn wants(&self, check: &HealthCheck) -> (bool, bool) {
+        let read = self.connected && !self.eof;
+        let write = match &self.tls {
+            Some(link) => link.outgoing.is_some(),
+            None => self.connected && self.unsent(check).is_some(),
+        };
+        (read, write)
+    }
+
+    fn unsent<'c>(&self, check: &'c HealthCheck) -> Option<&'c [u8]> {
+        match check {
+            HealthCheck::Http { request, .. } => {
+                request.get(self.sent..).filter(|rest| !rest.is_empty())
+            }
+            HealthCheck::Tcp => None,
+        }
+    }
+
+    pub(super) fn recv_buf(&mut self, pool: &mut Pool) -> Option<&mut [u8]> {
+        if !self.connected || self.eof {
+            return None;
+        }
+        let buf = match &mut self.tls {
+            Some(link) => &mut link.incoming,
+            None => &mut self.response,
+        };
+        Some(buf.get_or_insert_with(|| pool.take()).spare()).filter(|b| !b.is_empty())
+    }
+
+    pub(super) fn send_buf<'a>(&'a self, check: &'a HealthCheck) -> Option<&'a [u8]> {
+        if !self.connected {
+            return None;
+        }
+        match &self.tls {
+            Some(link) => link.outgoing.as_ref().map(Buffer::filled),
+            None => self.unsent(check),
+        }
+    }
+
+    pub(super) fn sent(&mut self, n: usize, pool: &mut Pool) {
+        match &mut self.tls {
+            Some(link) => {
+                if let Some(out) = &mut link.outgoing {
+                    out.consume(n);
+                }
+                self.flush_tls(pool);
+            }
+            None => self.sent += n,
+        }
+    }
+
+    /// `n` bytes arrived, or the server closed (`eof`): a verdict when the
+    /// check is decided.
+    pub(super) fn received(
+        &mut self,
+        n: usize,
+        eof: bool,
+        check: &HealthCheck,
+        pool: &mut Pool,
+    ) -> Option<CheckStatus> {
+        self.eof |= eof;
+        if self.tls.is_none() {
+            if let Some(buf) = &mut self.response {
+                buf.commit(n);
+            }
+            return self.judge(check);
+        }
+        let verdict = self.received_tls(n, check, pool);
+        self.flush_tls(pool);
+        verdict
+    }
+
+    fn received_tls(
+        &mut self,
+        n: usize,
+        check: &HealthCheck,
+        pool: &mut Pool,
+    ) -> Option<CheckStatus> {
+        let link = self.tls.as_mut()?;
+        if let Some(buf) = &mut link.incoming {
+            buf.commit(n);
+        }
+        loop {
+            let fed = match &mut link.incoming {
+                Some(buf) if !buf.is_empty() => {
+                    let mut filled = buf.filled();
+                    let fed = link.session.read_tls(&mut filled).unwrap_or(0);
+                    buf.consume(fed);
+                    fed
+                }
+                _ if self.eof => {
+                    // Tell rustls the stream ended.
+                    let _ = link.session.read_tls(&mut io::empty());
+                    0
+                }
+                _ => 0,
+            };
+            if let Err(e) = link.session.process_new_packets() {
+                return Some(CheckStatus::L6Invalid(tls::describe(&e)));
+            }
+            if !link.session.is_handshaking() {
+                if let HealthCheck::Http { .. } = check {
+                    let plain = self.response.get_or_insert_with(|| pool.take());
+                    loop {
+                        let spare = plain.spare();
+                        if spare.is_empty() {
+                            break;
+                        }
+                        match link.session.reader().read(spare) {
+                            Ok(0) => {
+                                self.eof = true;
+                                break;
+                            }
+                            Ok(n) => plain.commit(n),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                self.eof = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            if fed == 0 || link.incoming.as_ref().is_none_or(Buffer::is_empty) {
+                break;
+            }
+        }
+        if let Some(buf) = link.incoming.take_if(|b| b.is_empty()) {
+            pool.put(buf);
+        }
+        if link.session.is_handshaking() {
+            return self.eof.then(|| {
+                CheckStatus::L6Invalid("connection closed during the TLS handshake".into())
+            });
+        }
+        match check {
+            HealthCheck::Tcp => Some(CheckStatus::L6Ok),
+            HealthCheck::Http { .. } => self.judge(check),
+        }
+    }
+
+    /// Moves whatever rustls has to send into the outgoing buffer.
+    fn flush_tls(&mut self, pool: &mut Pool) {
+        let Some(link) = &mut self.tls else {
+            return;
+        };
+        while link.session.wants_write() {
+            let out = link.outgoing.get_or_insert_with(|| pool.take());
+            let mut spare = out.spare();
+            if spare.is_empty() {
+                break;
+            }
+            match link.session.write_tls(&mut spare) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.commit(n),
+            }
+        }
+        if let Some(buf) = link.outgoing.take_if(|b| b.is_empty()) {
+            pool.put(buf);
+        }
+    }
+
+    /// The verdict on the response so far, if there is one yet.
+    fn judge(&self, check: &HealthCheck) -> Option<CheckStatus> {
+        let HealthCheck::Http { expect, .. } = check else {
+            return None;
+        };
+        let Some(buf) = &self.response else {
+            return self.eof.then_some(CheckStatus::L7Invalid(
+                "connection closed without a response",
+            ));
+        };
+        let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), expect.needs_body());
+        match parsed {
+            Parse::Incomplete => None,
+            Parse::Invalid(info) => Some(CheckStatus::L7Invalid(info)),
+            Parse::Complete(r) if expect.passes(&r) => {
+                Some(CheckStatus::L7Ok(r.status, r.reason.to_owned()))
+            }
+            Parse::Complete(r) => Some(CheckStatus::L7Status(r.status, r.reason.to_owned())),
+        }
+    }
+
+    /// The verdict when the deadline passes, by how far the check got.
+    pub(super) fn timed_out(&self) -> CheckStatus {
+        match &self.tls {
+            _ if !self.connected => CheckStatus::L4Timeout,
+            Some(link) if link.session.is_handshaking() => CheckStatus::L6Timeout,
+            _ => CheckStatus::L7Timeout,
+        }
+    }
+
+    /// Gives the probe's buffers back.
+    pub(super) fn release(self, pool: &mut Pool) {
+        let tls_buffers = self.tls.into_iter().flat_map(|l| [l.incoming, l.outgoing]);
+        for buf in tls_buffers.chain([self.response]).flatten() {
+            pool.put(buf);
+        }
+    }
+}

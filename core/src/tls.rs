@@ -1,0 +1,209 @@
+//! TLS client side of health checks, with rustls: client configurations
+//! built from the CA files, HAProxy's verification rules, and time that
+//! comes from the driver's `now`, never from a clock.
+//!
+//! HAProxy's rules: `verify required` checks the chain against `ca-file`;
+//! the name is checked only when one is sent (`check-sni`), otherwise no
+//! SNI goes out and any certificate the CA signed is accepted. `verify
+//! none` accepts any certificate.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::time_provider::TimeProvider;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
+
+use crate::config::CheckTls;
+
+/// How many PEM certificates `pem` holds.
+pub(crate) fn count_certificates(pem: &[u8]) -> usize {
+    CertificateDer::pem_slice_iter(pem)
+        .filter(Result::is_ok)
+        .count()
+}
+
+/// Wall-clock time as the balancer last heard it from the driver.
+#[derive(Debug, Default)]
+pub(crate) struct DriverTime(AtomicU64);
+
+impl DriverTime {
+    /// Records the current time, in seconds since the Unix epoch.
+    pub(crate) fn set(&self, unix: Duration) {
+        self.0.store(unix.as_secs(), Ordering::Relaxed);
+    }
+}
+
+impl TimeProvider for DriverTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(Duration::from_secs(
+            self.0.load(Ordering::Relaxed),
+        )))
+    }
+}
+
+/// A client configuration for checks with `tls`; `verify_default` is the
+/// global `ssl-server-verify`.
+pub(crate) fn client_config(
+    tls: &CheckTls,
+    verify_default: bool,
+    time: Arc<DriverTime>,
+) -> Result<Arc<ClientConfig>, Error> {
+    let provider = Arc::new(ring::default_provider());
+    let verifier: Arc<dyn ServerCertVerifier> = if tls.verify.unwrap_or(verify_default) {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&tls.ca_pem).flatten() {
+            roots.add(cert)?;
+        }
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| Error::General(e.to_string()))?;
+        Arc::new(ChainVerifier {
+            inner,
+            check_name: tls.sni.is_some(),
+        })
+    } else {
+        Arc::new(AcceptAny(provider.clone()))
+    };
+    let config = ClientConfig::builder_with_details(provider, time)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The name a check connects to: `check-sni` (sent as SNI and verified),
+/// else the address (no SNI is sent for an address).
+pub(crate) fn server_name(tls: &CheckTls, ip: IpAddr) -> ServerName<'static> {
+    tls.sni
+        .as_deref()
+        .and_then(|name| ServerName::try_from(name.to_owned()).ok())
+        .unwrap_or(ServerName::IpAddress(ip.into()))
+}
+
+/// HAProxy-style text for a TLS failure, for `info: "..."`.
+pub(crate) fn describe(error: &Error) -> String {
+    match error {
+        Error::InvalidCertificate(e) => match e {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "certificate has expired".into()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "certificate is not yet valid".into()
+            }
+            CertificateError::UnknownIssuer => {
+                "unable to get local issuer certificate (unknown issuer)".into()
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "Server presented an SSL certificate different from the expected one".into()
+            }
+            CertificateError::BadSignature => "certificate signature failure".into(),
+            other => format!("certificate verify failed: {other:?}"),
+        },
+        Error::AlertReceived(alert) => format!("TLS alert from server: {alert:?}"),
+        other => format!("TLS error: {other}"),
+    }
+}
+
+/// Verifies the chain; checks the name only when one was asked for.
+#[derive(Debug)]
+struct ChainVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        // webpki checks the chain first, then the name: a name error means
+        // the chain is good.
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `verify none`: any certificate, but the handshake's signatures must
+/// still match it.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
