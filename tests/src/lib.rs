@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod gateway;
+
 use weir_core::config::{self, Source};
 use weir_mio::{Options, ShutdownHandle, Weir};
 

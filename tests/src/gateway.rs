@@ -1,0 +1,320 @@
+//! TLS gateway stand-ins and agents, for the seed's scenario: a CA made
+//! per test run, HTTPS gateways with `GET /healthcheck` and `POST /upload`,
+//! and agents that upload payloads over TLS, verifying the gateway.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, StreamOwned};
+
+use crate::{PATIENCE, wait_until};
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate authority made for one test, with its PEM on disk.
+pub struct Pki {
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
+    ca_der: CertificateDer<'static>,
+    /// The CA certificate file, for `ca-file`.
+    pub ca_file: PathBuf,
+}
+
+impl Pki {
+    /// A new CA; its certificate is written to a temporary file.
+    pub fn new() -> Pki {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("weir test CA {:x}", rand_tag()));
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let dir = std::env::temp_dir().join(format!("weir-pki-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_file = dir.join(format!("ca-{:x}.pem", rand_tag()));
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        Pki {
+            ca_der: ca.der().clone(),
+            ca_params,
+            ca_key,
+            ca_file,
+        }
+    }
+
+    /// A server configuration for a gateway certificate naming `names`.
+    pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        Arc::new(config)
+    }
+
+    /// A client configuration that trusts this CA only.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    }
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Pki::new()
+    }
+}
+
+fn rand_tag() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+struct GatewayState {
+    stop: AtomicBool,
+    health: AtomicU16,
+    uploads: Mutex<Vec<String>>,
+    conns: Mutex<Vec<TcpStream>>,
+}
+
+/// An HTTPS gateway: `GET /healthcheck` answers the status set with
+/// [`Gateway::set_health`]; `POST /upload` records the body as a payload id
+/// and answers `200` with the gateway's name.
+pub struct Gateway {
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    config: Arc<ServerConfig>,
+    state: Arc<GatewayState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Starts a gateway on a free port with a certificate for `gw.example`.
+    pub fn start(name: &str, pki: &Pki) -> Gateway {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let state = Arc::new(GatewayState {
+            stop: AtomicBool::new(false),
+            health: AtomicU16::new(200),
+            uploads: Mutex::new(Vec::new()),
+            conns: Mutex::new(Vec::new()),
+        });
+        let mut gateway = Gateway {
+            name: name.to_owned(),
+            addr: listener.local_addr().unwrap(),
+            config: pki.server_config(&["gw.example"]),
+            state,
+            thread: None,
+        };
+        gateway.serve(listener);
+        gateway
+    }
+
+    /// Accepts on `listener` in a thread of its own.
+    fn serve(&mut self, listener: TcpListener) {
+        listener.set_nonblocking(true).unwrap();
+        self.state.stop.store(false, Ordering::SeqCst);
+        let (shared, tls, label) = (self.state.clone(), self.config.clone(), self.name.clone());
+        self.thread = Some(thread::spawn(move || {
+            while !shared.stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+                        if let Ok(clone) = stream.try_clone() {
+                            shared.conns.lock().unwrap().push(clone);
+                        }
+                        let (state, tls, name) = (shared.clone(), tls.clone(), label.clone());
+                        thread::spawn(move || {
+                            let _ = serve_one(stream, tls, &name, &state);
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        }));
+    }
+
+    /// The port, for config text.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The status `GET /healthcheck` answers with.
+    pub fn set_health(&self, status: u16) {
+        self.state.health.store(status, Ordering::SeqCst);
+    }
+
+    /// Payload ids received so far.
+    pub fn uploads(&self) -> Vec<String> {
+        self.state.uploads.lock().unwrap().clone()
+    }
+
+    /// Closes the listener and every connection, like a crashed process.
+    pub fn kill(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+        for conn in self.state.conns.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Listens again on the same port, with the same certificate.
+    pub fn restart(&mut self) {
+        let mut listener = None;
+        assert!(wait_until(|| {
+            listener = TcpListener::bind(self.addr).ok();
+            listener.is_some()
+        }));
+        self.serve(listener.unwrap());
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn serve_one(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    name: &str,
+    state: &GatewayState,
+) -> io::Result<()> {
+    let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, stream);
+    let (head, body) = read_request(&mut tls)?;
+    let reply = if head.starts_with("GET /healthcheck ") {
+        let status = state.health.load(Ordering::SeqCst);
+        format!("HTTP/1.0 {status} Health\r\nContent-Length: 0\r\n\r\n")
+    } else if head.starts_with("POST /upload ") {
+        state
+            .uploads
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+            name.len()
+        )
+    } else {
+        "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_owned()
+    };
+    tls.write_all(reply.as_bytes())?;
+    tls.conn.send_close_notify();
+    tls.flush()?;
+    tls.sock.shutdown(Shutdown::Both)
+}
+
+/// Reads an HTTP request: its head and its body (by Content-Length).
+fn read_request(stream: &mut impl Read) -> io::Result<(String, Vec<u8>)> {
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    while !data.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        data.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&data).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    stream.read_exact(&mut body)?;
+    Ok((head, body))
+}
+
+/// What happened to one upload attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The gateway with this name acknowledged it.
+    Delivered(String),
+    /// The attempt failed, and how.
+    Failed(String),
+}
+
+/// Uploads `id` over a new TLS connection to `addr`, verifying a
+/// `gw.example` certificate against the test CA.
+pub fn upload(addr: SocketAddr, client: &Arc<ClientConfig>, id: &str) -> Attempt {
+    let attempt = || -> io::Result<String> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let name = ServerName::try_from("gw.example").unwrap();
+        let conn = ClientConnection::new(client.clone(), name).map_err(io::Error::other)?;
+        let mut tls = StreamOwned::new(conn, stream);
+        let request = format!(
+            "POST /upload HTTP/1.0\r\nHost: gw.example\r\nContent-Length: {}\r\n\r\n{id}",
+            id.len()
+        );
+        tls.write_all(request.as_bytes())?;
+        let mut reply = Vec::new();
+        match tls.read_to_end(&mut reply) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !reply.is_empty() => {}
+            Err(e) => return Err(e),
+        }
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        match text.split_once("\r\n\r\n") {
+            Some((head, name)) if head.starts_with("HTTP/1.0 200") => Ok(name.to_owned()),
+            _ => Err(io::Error::other(format!("unexpected reply {text:?}"))),
+        }
+    };
+    match attempt() {
+        Ok(name) => Attempt::Delivered(name),
+        Err(e) => Attempt::Failed(e.to_string()),
+    }
+}
+
+/// Every id delivered exactly once across `gateways`: the ids that were
+/// lost and those delivered more than once.
+pub fn audit(ids: &[String], gateways: &[&Gateway]) -> (Vec<String>, Vec<String>) {
+    let mut seen = HashSet::new();
+    let mut duplicated = Vec::new();
+    for id in gateways.iter().flat_map(|g| g.uploads()) {
+        if !seen.insert(id.clone()) {
+            duplicated.push(id);
+        }
+    }
+    let lost = ids
+        .iter()
+        .filter(|id| !seen.contains(*id))
+        .cloned()
+        .collect();
+    (lost, duplicated)
+}
