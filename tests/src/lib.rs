@@ -72,7 +72,7 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 pub struct Lb {
     /// Where the first frontend listens.
     pub addr: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Arc<Mutex<Vec<(Instant, String)>>>,
     stop: ShutdownHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -104,7 +104,9 @@ impl Lb {
             seed: Some(1),
             handle_signals: false,
             log_hook: Some(Box::new(move |line| {
-                sink.lock().unwrap().push(line.text.clone());
+                sink.lock()
+                    .unwrap()
+                    .push((Instant::now(), line.text.clone()));
             })),
         };
         let weir = Weir::bind(config, options).expect("weir binds");
@@ -121,7 +123,20 @@ impl Lb {
 
     /// Every log line so far.
     pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// When a line starting with `prefix` was first logged.
+    pub fn first_seen(&self, prefix: &str) -> Option<Instant> {
+        let logs = self.logs.lock().unwrap();
+        logs.iter()
+            .find(|(_, l)| l.starts_with(prefix))
+            .map(|(at, _)| *at)
     }
 
     /// Waits for a log line containing `needle`.
