@@ -225,6 +225,20 @@ pub enum HttpExpect {
     },
 }
 
+/// What `observe layer4` does when a server reaches its error limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// `fastinter`: check again after `fastinter`.
+    Fastinter,
+    /// `fail-check` (default): count one failed check, then `fastinter`.
+    #[default]
+    FailCheck,
+    /// `sudden-death`: leave one check before DOWN, fail one, `fastinter`.
+    SuddenDeath,
+    /// `mark-down`: mark the server DOWN now, then `fastinter`.
+    MarkDown,
+}
+
 /// How health checks of a server speak TLS.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CheckTls {
@@ -272,6 +286,15 @@ pub struct Server {
     pub check_port: Option<u16>,
     /// TLS for health checks (`check-ssl`); `None` for plain checks.
     pub check_tls: Option<CheckTls>,
+    /// `observe layer4`: count failed traffic connections as errors.
+    pub observe: bool,
+    /// `error-limit`: consecutive observed errors before `on-error` (10).
+    pub error_limit: u32,
+    /// `on-error`: what reaching the error limit does.
+    pub on_error: OnError,
+    /// `on-marked-down shutdown-sessions`: end the server's sessions when
+    /// it goes DOWN.
+    pub shutdown_on_down: bool,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
     /// The `server` line.

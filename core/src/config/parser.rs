@@ -13,7 +13,7 @@ use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
-    HttpExpect, LogDest, LogFormat, LogTarget, Origin, Parsed, Server, Severity, Source,
+    HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Server, Severity, Source,
 };
 
 /// `timeout connect` weir applies when a backend has none.
@@ -51,6 +51,15 @@ const SERVER_KEYWORDS: &[&str] = &[
     "port",
     "disabled",
     "enabled",
+    "observe",
+    "error-limit",
+    "on-error",
+    "on-marked-down",
+    "check-ssl",
+    "no-check-ssl",
+    "verify",
+    "ca-file",
+    "check-sni",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -853,11 +862,26 @@ fn server_line(
         downinter: None,
         check_port: None,
         check_tls: None,
+        observe: false,
+        error_limit: 10,
+        on_error: OnError::FailCheck,
+        shutdown_on_down: false,
         disabled: false,
         origin: st.origin.clone(),
     };
     let mut words = st.words[3..].iter().map(String::as_str);
+    let params = &st.words[3..];
     let mut ok = true;
+    if params.iter().any(|p| p == "observe") && !params.iter().any(|p| p == "check") {
+        diags.error(
+            &st.origin,
+            format!(
+                "server '{name}': 'observe' needs 'check' too, or a server marked DOWN by \
+                 observed errors would never come back"
+            ),
+        );
+        ok = false;
+    }
     let mut tls = (false, CheckTls::default());
     while let Some(param) = words.next() {
         let result = server_param(&mut server, &mut tls, param, &mut words);
@@ -908,6 +932,36 @@ fn server_param<'w>(
             })? as u32;
         }
         "port" => server.check_port = Some(port(value())?),
+        "observe" => match value() {
+            "layer4" => server.observe = true,
+            "layer7" => return Err("'layer7' can only be used in http proxies".into()),
+            other => return Err(format!("'observe' expects 'layer4', got '{other}'")),
+        },
+        "error-limit" => {
+            server.error_limit = number(value(), "error-limit", 1..=1_000_000)? as u32;
+        }
+        "on-error" => {
+            server.on_error = match value() {
+                "fastinter" => OnError::Fastinter,
+                "fail-check" => OnError::FailCheck,
+                "sudden-death" => OnError::SuddenDeath,
+                "mark-down" => OnError::MarkDown,
+                other => {
+                    return Err(format!(
+                        "'on-error' expects fastinter, fail-check, sudden-death or mark-down, \
+                         got '{other}'"
+                    ));
+                }
+            }
+        }
+        "on-marked-down" => match value() {
+            "shutdown-sessions" => server.shutdown_on_down = true,
+            other => {
+                return Err(format!(
+                    "'on-marked-down' expects 'shutdown-sessions', got '{other}'"
+                ));
+            }
+        },
         "check-ssl" => tls.0 = true,
         "no-check-ssl" => tls.0 = false,
         "verify" | "ca-file" | "check-sni" => {

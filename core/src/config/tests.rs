@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::{
-    Config, Diagnostic, HealthCheck, HttpExpect, LogDest, LogFormat, Parsed, Severity, Source,
-    parse,
+    Config, Diagnostic, HealthCheck, HttpExpect, LogDest, LogFormat, OnError, Parsed, Severity,
+    Source, parse,
 };
 
 const SEED_BASIC: &str = include_str!("../../../examples/seed-basic.cfg");
@@ -516,4 +516,21 @@ fn ca_files_are_loaded_through_the_driver() {
             .ca_pem
             .is_empty()
     );
+}
+
+#[test]
+fn observe_parameters() {
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check observe layer4 error-limit 5 on-error sudden-death on-marked-down shutdown-sessions",
+    ));
+    let s = &c.backends[0].servers[0];
+    assert!(s.observe && s.shutdown_on_down);
+    assert_eq!((s.error_limit, s.on_error), (5, OnError::SuddenDeath));
+    let e = errors(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 observe layer4\n server s2 127.0.0.1:2 check observe layer7",
+    ));
+    assert!(e[0].starts_with("t.cfg:5: server 's1': 'observe' needs 'check' too"));
+    assert_eq!(e[1], "t.cfg:6: 'layer7' can only be used in http proxies");
 }

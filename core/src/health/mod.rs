@@ -85,6 +85,21 @@ impl Health {
         }
     }
 
+    /// `on-error sudden-death`: an UP server keeps one failure to spare.
+    pub(crate) fn prefatal(&mut self) {
+        if self.value > self.rise {
+            self.value = self.rise + 1;
+        }
+    }
+
+    /// `on-error mark-down`: an UP server goes to the bottom of the UP
+    /// range, so the failure that follows marks it DOWN.
+    pub(crate) fn brink(&mut self) {
+        if self.is_up() {
+            self.value = self.rise;
+        }
+    }
+
     /// The check interval for this state (HAProxy's `srv_getinter`):
     /// `inter` when fully UP, `downinter` when fully DOWN, `fastinter`
     /// in between (including the start-up state); unset ones are `inter`.
@@ -136,6 +151,8 @@ pub(crate) enum CheckStatus {
     L7Invalid(&'static str),
     /// `L7TOUT`: no complete response in time.
     L7Timeout,
+    /// `HANA`: `observe layer4` saw too many failed connections.
+    Analyze(String),
 }
 
 impl CheckStatus {
@@ -159,6 +176,7 @@ impl CheckStatus {
             CheckStatus::L7Status(..) => "Layer7 wrong status",
             CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
+            CheckStatus::Analyze(_) => "Health analyze",
         }
     }
 
@@ -171,7 +189,9 @@ impl CheckStatus {
                 (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
             }
             CheckStatus::L7Invalid(info) => (None, Some(*info)),
-            CheckStatus::L6Invalid(info) => (None, Some(info.as_str())),
+            CheckStatus::L6Invalid(info) | CheckStatus::Analyze(info) => {
+                (None, Some(info.as_str()))
+            }
             CheckStatus::L4Ok
             | CheckStatus::L4Timeout
             | CheckStatus::L6Ok

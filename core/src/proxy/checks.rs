@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::probe::Probe;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
-use crate::config::Severity;
+use crate::config::{OnError, Severity};
 use crate::health::{CheckStatus, Transition};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
@@ -231,31 +231,92 @@ impl Balancer {
         };
         let (conn, started) = (probe.conn, probe.started);
         probe.release(&mut self.pool);
-        let before = self.backends[b].servers[s].health;
-        let transition = self.backends[b].servers[s].health.record(status.passed());
-        let moved = self.backends[b].servers[s].health != before;
-        if moved && self.backends[b].config.log_health_checks {
-            self.log_check(now, b, s, &status, millis(started, now));
-        }
-        let interval = self.backends[b].servers[s].check_interval();
+        self.close(conn, !status.passed());
+        let interval = self.count_verdict(now, b, s, status, millis(started, now));
         let next = now + self.jitter(interval);
-        let backend = &mut self.backends[b];
-        let server = &mut backend.servers[s];
-        log::debug!(
-            "check of {}/{}: {}, status: {}",
-            backend.config.name,
-            server.config.name,
-            status.reason(),
-            server.health.status()
-        );
-        if let Some(check) = server.check.as_mut() {
+        if let Some(check) = check_mut(&mut self.backends, b, s) {
             check.next = next;
             self.timers
                 .schedule(&mut check.queued, next, TimerKey::Check(b, s));
         }
-        self.close(conn, !status.passed());
+    }
+
+    /// Counts a verdict in the server's health and logs what it changed;
+    /// returns the interval before the next check.
+    fn count_verdict(
+        &mut self,
+        now: Instant,
+        b: usize,
+        s: usize,
+        status: CheckStatus,
+        duration_ms: u64,
+    ) -> Duration {
+        let server = &mut self.backends[b].servers[s];
+        let before = server.health;
+        let transition = server.health.record(status.passed());
+        let moved = server.health != before;
+        log::debug!(
+            "check of {}: {}, status: {}",
+            server.config.name,
+            status.reason(),
+            server.health.status()
+        );
+        if moved && self.backends[b].config.log_health_checks {
+            self.log_check(now, b, s, &status, duration_ms);
+        }
         if let Some(transition) = transition {
-            self.log_transition(now, b, s, transition, status, millis(started, now));
+            self.log_transition(now, b, s, transition, status, duration_ms);
+            let server = &self.backends[b].servers[s];
+            if transition == Transition::Down && server.config.shutdown_on_down {
+                self.end_sessions_of(now, b, s, 'D');
+            }
+        }
+        self.backends[b].servers[s].check_interval()
+    }
+
+    /// `observe layer4`: a traffic connection to the server succeeded or
+    /// failed. Too many failures in a row act as `on-error` says.
+    pub(super) fn observe(&mut self, now: Instant, b: usize, s: usize, ok: bool) {
+        let server = &mut self.backends[b].servers[s];
+        if !server.config.observe || server.check.is_none() {
+            return;
+        }
+        if ok {
+            server.consecutive_errors = 0;
+            return;
+        }
+        server.consecutive_errors += 1;
+        let errors = server.consecutive_errors;
+        if errors < server.config.error_limit {
+            return;
+        }
+        server.consecutive_errors = 0;
+        let status = CheckStatus::Analyze(format!(
+            "Detected {errors} consecutive errors, last one was: L4 unsuccessful connection"
+        ));
+        match server.config.on_error {
+            OnError::Fastinter => {}
+            OnError::FailCheck => {
+                self.count_verdict(now, b, s, status, 0);
+            }
+            OnError::SuddenDeath => {
+                server.health.prefatal();
+                self.count_verdict(now, b, s, status, 0);
+            }
+            OnError::MarkDown => {
+                server.health.brink();
+                self.count_verdict(now, b, s, status, 0);
+            }
+        }
+        // The next check comes after `fastinter`, if that is sooner.
+        let server = &mut self.backends[b].servers[s];
+        if let (Some(fast), Some(check)) = (server.config.fastinter, server.check.as_mut()) {
+            if check.probe.is_none() && now + fast < check.next {
+                check.next = now + fast;
+                let next = check.next;
+                self.timers
+                    .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+            }
         }
     }
 

@@ -92,6 +92,8 @@ struct ServerState {
     maint: bool,
     active: u32,
     check: Option<checks::CheckState>,
+    /// Failed traffic connections in a row (`observe layer4`).
+    consecutive_errors: u32,
     /// TLS client settings of checks (`check-ssl`), or why they failed.
     check_tls: Option<Result<TlsTarget, String>>,
 }
@@ -177,6 +179,7 @@ impl Balancer {
                         maint: s.disabled,
                         active: 0,
                         check: None,
+                        consecutive_errors: 0,
                         check_tls: s.check_tls.as_ref().map(|t| {
                             let config = tls::client_config(t, verify_default, tls_time.clone());
                             config

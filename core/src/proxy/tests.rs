@@ -10,7 +10,7 @@ use crate::action::{Action, ConnError, Event, LogSink};
 use crate::buffer::BUF_SIZE;
 use crate::config::{
     Backend, Balance, Bind, Config, Frontend, Global, HealthCheck, HttpExpect, LogDest, LogFormat,
-    LogTarget, Origin, Server, Severity,
+    LogTarget, OnError, Origin, Server, Severity,
 };
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
@@ -52,6 +52,10 @@ fn server(name: &str, port: u16) -> Server {
         downinter: None,
         check_port: None,
         check_tls: None,
+        observe: false,
+        error_limit: 10,
+        on_error: OnError::FailCheck,
+        shutdown_on_down: false,
         disabled: false,
         origin: origin(),
     }
@@ -1136,4 +1140,141 @@ mod tls {
         h.advance(Duration::from_secs(2));
         assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer6 timeout"));
     }
+}
+
+// ---- observe layer4, on-error, on-marked-down ------------------------------
+
+fn observed(on_error: OnError) -> Harness {
+    let mut s = checked("s1", 8001);
+    s.observe = true;
+    s.error_limit = 3;
+    s.on_error = on_error;
+    s.fastinter = Some(Duration::from_millis(100));
+    let mut h = Harness::new(config(vec![s, server("s2", 8002)]));
+    answer_and_time_next(&mut h, true); // fully UP
+    let (probe, _) = *h.connects().last().unwrap();
+    h.connected(probe); // and no check running
+    h.take();
+    h
+}
+
+/// Opens traffic connections until one goes to s1 and has it refused.
+fn refused_on_s1(h: &mut Harness) {
+    for _ in 0..4 {
+        let (_, server, addr) = h.accept();
+        if addr.port() == 8001 {
+            h.event(Event::Connected {
+                conn: server,
+                result: Err(ConnError::Refused),
+            });
+            return;
+        }
+        h.connected(server);
+    }
+    panic!("s1 never picked");
+}
+
+#[test]
+fn observed_errors_mark_down_at_the_limit() {
+    let mut h = observed(OnError::MarkDown);
+    refused_on_s1(&mut h);
+    refused_on_s1(&mut h);
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .all(|l| !l.contains("is DOWN"))
+    );
+    refused_on_s1(&mut h);
+    let down = h.logs(LogSink::Stdout);
+    assert!(
+        down.iter().any(|l| l.starts_with(
+            "Server app/s1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive \
+             errors, last one was: L4 unsuccessful connection\""
+        )),
+        "{down:?}"
+    );
+}
+
+#[test]
+fn a_successful_connection_resets_the_error_count() {
+    let mut h = observed(OnError::MarkDown);
+    refused_on_s1(&mut h);
+    refused_on_s1(&mut h);
+    loop {
+        let (_, server, addr) = h.accept();
+        h.connected(server);
+        if addr.port() == 8001 {
+            break;
+        }
+    }
+    refused_on_s1(&mut h);
+    refused_on_s1(&mut h);
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .all(|l| !l.contains("is DOWN"))
+    );
+}
+
+#[test]
+fn fail_check_counts_one_failed_check_and_hurries_the_next() {
+    let mut h = observed(OnError::FailCheck);
+    for _ in 0..3 {
+        refused_on_s1(&mut h);
+    }
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .all(|l| !l.contains("is DOWN")),
+        "2/3 UP"
+    );
+    h.take();
+    h.advance(Duration::from_millis(100));
+    assert_eq!(h.connects().len(), 1, "next check after fastinter");
+}
+
+#[test]
+fn sudden_death_leaves_one_check_before_down() {
+    let mut h = observed(OnError::SuddenDeath);
+    for _ in 0..3 {
+        refused_on_s1(&mut h);
+    }
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .all(|l| !l.contains("is DOWN"))
+    );
+    h.take();
+    h.advance(Duration::from_millis(100));
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.logs(LogSink::Stdout)[0].starts_with("Server app/s1 is DOWN"));
+}
+
+#[test]
+fn on_marked_down_shutdown_sessions_ends_the_servers_sessions() {
+    let mut s = checked("s1", 8001);
+    s.shutdown_on_down = true;
+    let mut h = Harness::new(config(vec![s, server("s2", 8002)]));
+    let (probe, _) = h.connects()[0];
+    let (client, server_conn) = loop {
+        let (client, server_conn, addr) = h.accept();
+        h.connected(server_conn);
+        if addr.port() == 8001 {
+            break (client, server_conn);
+        }
+    };
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.closed(client).is_some() && h.closed(server_conn).is_some());
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .any(|l| l.contains(" app/s1 ") && l.contains(" DD "))
+    );
 }

@@ -140,6 +140,11 @@ impl Balancer {
         if session.phase != Phase::Connecting {
             return;
         }
+        let (b, target) = (session.backend, session.target);
+        self.observe(now, b, target, result.is_ok());
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
         match result {
             Ok(()) => {
                 session.phase = Phase::Established;
@@ -274,7 +279,13 @@ impl Balancer {
             None
         };
         match termination {
-            Some(termination) => self.end(now, s, termination, false),
+            Some(termination) => {
+                if termination == ['s', 'C'] {
+                    let (b, target) = (session.backend, session.target);
+                    self.observe(now, b, target, false);
+                }
+                self.end(now, s, termination, false)
+            }
             None => {
                 if let Some(at) = session.deadline() {
                     let key = TimerKey::Session(s, generation);
@@ -284,8 +295,22 @@ impl Balancer {
         }
     }
 
+    /// Ends every session of server `target` of backend `b`, logged with
+    /// `termination` (`on-marked-down shutdown-sessions`).
+    pub(super) fn end_sessions_of(&mut self, now: Instant, b: usize, target: usize, who: char) {
+        let victims: Vec<(usize, char)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.backend == b && s.target == target)
+            .map(|(i, s)| (i, s.phase_letter()))
+            .collect();
+        for (s, phase) in victims {
+            self.end(now, s, [who, phase], false);
+        }
+    }
+
     /// Ends a session: logs it, closes both sides, frees its buffers.
-    fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
+    pub(super) fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
         if !self.sessions.contains(s) {
             return;
         }
