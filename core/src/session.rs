@@ -15,12 +15,18 @@
 //! side is forwarded as a write shutdown to the other once the pipe is
 //! empty; the other direction keeps flowing until its own FIN.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::buffer::{Buffer, Pool};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+
+use crate::buffer::{BUF_SIZE, Buffer, Pool};
 use crate::id::ConnId;
 use crate::time::Instant;
+use crate::tls;
 
 /// One direction of a session.
 #[derive(Default)]
@@ -125,6 +131,8 @@ pub(crate) struct Session {
     pub server_deadline: Option<Instant>,
     /// Earliest entry this session has in the timer queue.
     pub queued: Option<Instant>,
+    /// TLS to the server (`ssl`), once connected.
+    pub tls: Option<Box<ServerTls>>,
 }
 
 impl Session {
@@ -145,6 +153,175 @@ impl Session {
         match self.phase {
             Phase::Connecting => 'C',
             Phase::Established => 'D',
+        }
+    }
+}
+
+/// TLS to the server for a session's traffic (`ssl` on the server line):
+/// the client's bytes are encrypted into TLS records on the way up and
+/// the server's records decrypted on the way down. Memory stays bounded:
+/// rustls holds at most one buffer's worth of plaintext each way.
+pub(crate) struct ServerTls {
+    session: Box<ClientConnection>,
+    /// Records from the server, not yet fed to rustls.
+    incoming: Option<Buffer>,
+    /// Records for the server, not yet written.
+    outgoing: Option<Buffer>,
+    /// `close_notify` was queued after the client's FIN.
+    closed: bool,
+    /// The server's TLS stream ended.
+    pub eof: bool,
+    /// Why TLS failed, if it did: the session must end.
+    pub failed: Option<String>,
+}
+
+impl ServerTls {
+    pub(crate) fn new(
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<Self, String> {
+        let mut session = ClientConnection::new(config, name).map_err(|e| tls::describe(&e))?;
+        session.set_buffer_limit(Some(BUF_SIZE));
+        Ok(ServerTls {
+            session: Box::new(session),
+            incoming: None,
+            outgoing: None,
+            closed: false,
+            eof: false,
+            failed: None,
+        })
+    }
+
+    /// Space for records from the server, `None` when rustls is full.
+    pub(crate) fn recv_buf(&mut self, pool: &mut Pool) -> Option<&mut [u8]> {
+        if self.eof || self.failed.is_some() {
+            return None;
+        }
+        let buf = self.incoming.get_or_insert_with(|| pool.take());
+        Some(buf.spare()).filter(|b| !b.is_empty())
+    }
+
+    pub(crate) fn received(&mut self, n: usize) {
+        if let Some(buf) = &mut self.incoming {
+            buf.commit(n);
+        }
+    }
+
+    /// The server closed its side of the connection.
+    pub(crate) fn read_closed(&mut self) {
+        let _ = self.session.read_tls(&mut std::io::empty());
+        if let Err(e) = self.session.process_new_packets() {
+            self.failed = Some(tls::describe(&e));
+        }
+    }
+
+    pub(crate) fn send_buf(&self) -> Option<&[u8]> {
+        self.outgoing
+            .as_ref()
+            .map(Buffer::filled)
+            .filter(|b| !b.is_empty())
+    }
+
+    pub(crate) fn sent(&mut self, n: usize) {
+        if let Some(buf) = &mut self.outgoing {
+            buf.consume(n);
+        }
+    }
+
+    /// Everything queued for the server has been written, `close_notify`
+    /// included once the client sent FIN.
+    pub(crate) fn flushed(&self) -> bool {
+        self.closed && self.outgoing.as_ref().is_none_or(Buffer::is_empty)
+    }
+
+    /// Whether reading from the server would make progress.
+    pub(crate) fn wants_read(&self) -> bool {
+        !self.eof && self.failed.is_none() && !self.incoming.as_ref().is_some_and(Buffer::is_full)
+    }
+
+    /// Moves the client's bytes from `up` into TLS records, and queues
+    /// `close_notify` after the client's FIN.
+    pub(crate) fn encrypt(&mut self, up: &mut Pipe, pool: &mut Pool) {
+        loop {
+            if let Some(data) = up.filled() {
+                let n = self.session.writer().write(data).unwrap_or(0);
+                up.consume(n);
+            }
+            if up.eof && up.is_empty() && !self.closed {
+                self.session.send_close_notify();
+                self.closed = true;
+            }
+            if !self.write_records(pool) || up.is_empty() {
+                break;
+            }
+        }
+        if let Some(buf) = self.outgoing.take_if(|b| b.is_empty()) {
+            pool.put(buf);
+        }
+    }
+
+    /// Writes pending records into `outgoing`; false when it is full.
+    fn write_records(&mut self, pool: &mut Pool) -> bool {
+        while self.session.wants_write() {
+            let out = self.outgoing.get_or_insert_with(|| pool.take());
+            let mut spare = out.spare();
+            if spare.is_empty() {
+                return false;
+            }
+            match self.session.write_tls(&mut spare) {
+                Ok(n) if n > 0 => out.commit(n),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Feeds the server's records to rustls and moves the plaintext into
+    /// `down` while it has room.
+    pub(crate) fn decrypt(&mut self, down: &mut Pipe, pool: &mut Pool) {
+        loop {
+            if let Some(buf) = &mut self.incoming {
+                let mut filled = buf.filled();
+                let fed = self.session.read_tls(&mut filled).unwrap_or(0);
+                buf.consume(fed);
+            }
+            if let Err(e) = self.session.process_new_packets() {
+                self.failed = Some(tls::describe(&e));
+                break;
+            }
+            let mut moved = false;
+            while let Some(spare) = down.spare(pool) {
+                match self.session.reader().read(spare) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        down.commit(n);
+                        moved = true;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        self.eof = true;
+                        break;
+                    }
+                }
+            }
+            let more = self.incoming.as_ref().is_some_and(|b| !b.is_empty());
+            if !more || !moved || self.eof {
+                break;
+            }
+        }
+        // Handshake answers and alerts go out too.
+        self.write_records(pool);
+        if let Some(buf) = self.incoming.take_if(|b| b.is_empty()) {
+            pool.put(buf);
+        }
+    }
+
+    pub(crate) fn release(self, pool: &mut Pool) {
+        for buf in [self.incoming, self.outgoing].into_iter().flatten() {
+            pool.put(buf);
         }
     }
 }

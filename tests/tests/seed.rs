@@ -145,3 +145,51 @@ fn gateway_with_a_certificate_from_another_ca_is_marked_down_with_the_reason() {
         lb.logs()
     );
 }
+
+/// The guide's literal backend: `check ssl ca-file`.
+fn literal_config(pki: &Pki, gateways: &[&Gateway]) -> String {
+    passthrough_config(pki, gateways).replace("check check-ssl ca-file", "check ssl ca-file")
+}
+
+#[test]
+fn literal_seed_config_originates_tls_for_plain_agents() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
+    let refs: Vec<&Gateway> = gws.iter().collect();
+    let lb = Lb::start(&literal_config(&pki, &refs));
+    let payloads = ids("plain", 10);
+    for id in &payloads {
+        assert!(
+            matches!(
+                weir_tests::gateway::upload_plain(lb.addr, id),
+                Attempt::Delivered(_)
+            ),
+            "{id}"
+        );
+    }
+    let (lost, duplicated) = audit(&payloads, &refs);
+    assert!(
+        lost.is_empty() && duplicated.is_empty(),
+        "{lost:?} {duplicated:?}"
+    );
+    assert!(
+        !lb.logs().iter().any(|l| l.contains("is DOWN")),
+        "HTTPS checks pass"
+    );
+}
+
+#[test]
+fn literal_seed_config_warns_when_agents_speak_tls() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki)];
+    let lb = Lb::start(&literal_config(&pki, &gws.iter().collect::<Vec<_>>()));
+    let attempt = upload(lb.addr, &pki.client_config(), "wrapped");
+    assert!(
+        matches!(attempt, Attempt::Failed(_)),
+        "TLS in TLS cannot work"
+    );
+    assert!(lb.wait_log(
+        "backend app: clients are sending TLS but servers use 'ssl', so TLS is being wrapped in \
+         TLS; for pass-through use 'check-ssl' instead of 'ssl'"
+    ));
+}

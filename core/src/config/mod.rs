@@ -239,7 +239,7 @@ pub enum OnError {
     MarkDown,
 }
 
-/// How health checks of a server speak TLS.
+/// How weir speaks TLS to a server (checks or traffic).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CheckTls {
     /// `verify required` (`Some(true)`) or `none`; `None` follows the
@@ -284,8 +284,12 @@ pub struct Server {
     pub downinter: Option<Duration>,
     /// `port`: check port when it differs from the traffic port.
     pub check_port: Option<u16>,
-    /// TLS for health checks (`check-ssl`); `None` for plain checks.
+    /// TLS for health checks (`check-ssl`, or `ssl` without `port`);
+    /// `None` for plain checks.
     pub check_tls: Option<CheckTls>,
+    /// TLS for traffic (`ssl`): weir opens TLS to the server and carries
+    /// the client's bytes inside it; `None` passes bytes through.
+    pub tls: Option<CheckTls>,
     /// `observe layer4`: count failed traffic connections as errors.
     pub observe: bool,
     /// `error-limit`: consecutive observed errors before `on-error` (10).
@@ -311,15 +315,21 @@ impl Config {
     ) -> Result<(), Vec<Diagnostic>> {
         let mut errors = Vec::new();
         for server in self.backends.iter_mut().flat_map(|b| b.servers.iter_mut()) {
-            let Some(tls) = &mut server.check_tls else {
+            let Some(path) = [&server.check_tls, &server.tls]
+                .into_iter()
+                .flatten()
+                .find_map(|t| t.ca_file.clone())
+            else {
                 continue;
             };
-            let Some(path) = &tls.ca_file else {
-                continue;
-            };
-            let problem = match read(path) {
+            let problem = match read(&path) {
                 Ok(pem) if crate::tls::count_certificates(&pem) > 0 => {
-                    tls.ca_pem = pem;
+                    for tls in [&mut server.check_tls, &mut server.tls]
+                        .into_iter()
+                        .flatten()
+                    {
+                        tls.ca_pem = pem.clone();
+                    }
                     continue;
                 }
                 Ok(_) => "no PEM certificate found in it".to_owned(),

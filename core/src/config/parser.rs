@@ -60,6 +60,8 @@ const SERVER_KEYWORDS: &[&str] = &[
     "verify",
     "ca-file",
     "check-sni",
+    "ssl",
+    "no-ssl",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -862,6 +864,7 @@ fn server_line(
         downinter: None,
         check_port: None,
         check_tls: None,
+        tls: None,
         observe: false,
         error_limit: 10,
         on_error: OnError::FailCheck,
@@ -890,7 +893,10 @@ fn server_line(
             ok = false;
         }
     }
-    server.check_tls = tls.0.then_some(tls.1);
+    // `ssl` brings TLS to checks too, unless they go to another port.
+    let ssl_checks = server.tls.is_some() && server.check_port.is_none();
+    server.check_tls = (tls.0 || ssl_checks).then(|| tls.1.clone());
+    server.tls = server.tls.take().map(|_| CheckTls { sni: None, ..tls.1 });
     ok.then_some(server)
 }
 
@@ -963,6 +969,8 @@ fn server_param<'w>(
             }
         },
         "check-ssl" => tls.0 = true,
+        "ssl" => server.tls = Some(CheckTls::default()),
+        "no-ssl" => server.tls = None,
         "no-check-ssl" => tls.0 = false,
         "verify" | "ca-file" | "check-sni" => {
             let v = value();
@@ -1181,6 +1189,21 @@ impl Parser {
             });
         }
         self.check_tls_verification(&backends);
+        for backend in &backends {
+            for server in backend.servers.iter().filter(|s| s.tls.is_some()) {
+                self.diags.warn(
+                    &server.origin,
+                    format!(
+                        "note: server '{}/{}' uses 'ssl': weir opens TLS to it and carries the \
+                         clients' bytes inside it, so clients must speak plain TCP to weir (no \
+                         weir listener terminates TLS). If clients speak TLS to the server \
+                         through weir, that TLS gets wrapped in TLS: for pass-through use \
+                         'check-ssl' instead of 'ssl'.",
+                        backend.name, server.name
+                    ),
+                );
+            }
+        }
         if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
             self.diags.errors.push(Diagnostic {
                 origin: None,
@@ -1208,7 +1231,7 @@ impl Parser {
         let verify_default = !self.global.ssl_server_verify_none;
         for backend in backends {
             for server in &backend.servers {
-                let Some(tls) = &server.check_tls else {
+                let Some(tls) = server.check_tls.as_ref().or(server.tls.as_ref()) else {
                     continue;
                 };
                 if tls.verify.unwrap_or(verify_default) && tls.ca_file.is_none() {

@@ -65,13 +65,24 @@ fn the_seed_configuration_parses_with_haproxys_warnings() {
 }
 
 #[test]
-fn the_seed_https_check_variant_is_refused_not_ignored() {
+fn the_seed_https_check_variant_parses_with_ssl_for_traffic_and_checks() {
+    let parsed = ok(SEED_HTTPCHK);
+    let server = &parsed.config.backends[0].servers[0];
+    assert!(server.tls.is_some() && server.check_tls.is_some());
     assert_eq!(
-        errors(SEED_HTTPCHK),
-        [
-            "t.cfg:15: 'ssl' is not supported yet",
-            "t.cfg:16: 'ssl' is not supported yet",
-        ]
+        server.tls.as_ref().unwrap().ca_file.as_deref(),
+        Some("/etc/weir/ca.pem")
+    );
+    assert!(matches!(
+        parsed.config.backends[0].health_check,
+        HealthCheck::Http { .. }
+    ));
+    let notes: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("t.cfg:17: note: server 'app/app1' uses 'ssl'")),
+        "{notes:?}"
     );
 }
 

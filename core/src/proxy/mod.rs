@@ -83,6 +83,8 @@ struct BackendState {
     servers: Vec<ServerState>,
     rr: RoundRobin,
     active: u32,
+    /// The TLS-in-TLS warning was logged.
+    warned_tls_in_tls: bool,
 }
 
 struct ServerState {
@@ -96,6 +98,8 @@ struct ServerState {
     consecutive_errors: u32,
     /// TLS client settings of checks (`check-ssl`), or why they failed.
     check_tls: Option<Result<TlsTarget, String>>,
+    /// TLS client settings of traffic (`ssl`), or why they failed.
+    traffic_tls: Option<Result<TlsTarget, String>>,
 }
 
 /// A TLS client configuration and the name to present.
@@ -180,12 +184,14 @@ impl Balancer {
                         active: 0,
                         check: None,
                         consecutive_errors: 0,
-                        check_tls: s.check_tls.as_ref().map(|t| {
-                            let config = tls::client_config(t, verify_default, tls_time.clone());
-                            config
-                                .map(|c| (c, tls::server_name(t, s.addr.ip())))
-                                .map_err(|e| tls::describe(&e))
-                        }),
+                        check_tls: s
+                            .check_tls
+                            .as_ref()
+                            .map(|t| tls_target(t, s.addr.ip(), verify_default, &tls_time)),
+                        traffic_tls: s
+                            .tls
+                            .as_ref()
+                            .map(|t| tls_target(t, s.addr.ip(), verify_default, &tls_time)),
                         config: s,
                     })
                     .collect::<Vec<_>>();
@@ -194,6 +200,7 @@ impl Balancer {
                     config,
                     servers,
                     active: 0,
+                    warned_tls_in_tls: false,
                 }
             })
             .collect();
@@ -291,14 +298,16 @@ impl Balancer {
             Role::Check(b, s) => return self.check_recv_buf(b, s),
         };
         let session = self.sessions.get_mut(s)?;
+        self.lent = Some(s);
         let pipe = if client {
             &mut session.up
-        } else if session.phase == Phase::Established {
-            &mut session.down
-        } else {
+        } else if session.phase != Phase::Established {
             return None;
+        } else if let Some(tls) = &mut session.tls {
+            return tls.recv_buf(&mut self.pool);
+        } else {
+            &mut session.down
         };
-        self.lent = Some(s);
         pipe.spare(&mut self.pool).filter(|b| !b.is_empty())
     }
 
@@ -321,10 +330,10 @@ impl Balancer {
             Role::Client(s) => self.sessions.get(s)?.down.filled(),
             Role::Server(s) => {
                 let session = self.sessions.get(s)?;
-                if session.phase == Phase::Established {
-                    session.up.filled()
-                } else {
-                    None
+                match &session.tls {
+                    _ if session.phase != Phase::Established => None,
+                    Some(tls) => tls.send_buf(),
+                    None => session.up.filled(),
                 }
             }
             Role::Check(b, s) => self.check_send_buf(b, s),
@@ -358,6 +367,9 @@ impl Balancer {
         for (_, mut session) in std::mem::take(&mut self.sessions) {
             session.up.release(&mut self.pool);
             session.down.release(&mut self.pool);
+            if let Some(tls) = session.tls.take() {
+                tls.release(&mut self.pool);
+            }
         }
         for backend in &mut self.backends {
             backend.active = 0;
@@ -565,6 +577,18 @@ impl Balancer {
 enum LogTargets {
     Frontend(usize),
     Backend(usize),
+}
+
+/// A TLS client configuration and name for `settings`.
+fn tls_target(
+    settings: &crate::config::CheckTls,
+    ip: std::net::IpAddr,
+    verify_default: bool,
+    time: &Arc<DriverTime>,
+) -> Result<TlsTarget, String> {
+    tls::client_config(settings, verify_default, time.clone())
+        .map(|c| (c, tls::server_name(settings, ip)))
+        .map_err(|e| tls::describe(&e))
 }
 
 /// Milliseconds between two instants, for logs.

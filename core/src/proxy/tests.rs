@@ -52,6 +52,7 @@ fn server(name: &str, port: u16) -> Server {
         downinter: None,
         check_port: None,
         check_tls: None,
+        tls: None,
         observe: false,
         error_limit: 10,
         on_error: OnError::FailCheck,
@@ -947,7 +948,7 @@ fn log_health_checks_logs_each_result_that_moves_the_health() {
 
 // ---- TLS checks -----------------------------------------------------------
 
-mod tls {
+pub(super) mod tls_kit {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
@@ -959,18 +960,18 @@ mod tls {
     use crate::config::CheckTls;
 
     /// 2026-11-25, when the test certificates are valid.
-    fn today() -> SystemTime {
+    pub(crate) fn today() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
     }
 
-    struct Gateway {
-        ca_pem: String,
-        config: Arc<ServerConfig>,
+    pub(crate) struct Gateway {
+        pub ca_pem: String,
+        pub config: Arc<ServerConfig>,
     }
 
     /// A CA and a gateway certificate for `name`, signed by that CA or by
     /// another one, valid until the start of `until_year`.
-    fn gateway(name: &str, until_year: i32, foreign_ca: bool) -> Gateway {
+    pub(crate) fn gateway(name: &str, until_year: i32, foreign_ca: bool) -> Gateway {
         let ca_params = |cn: &str| {
             let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
             p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -1277,4 +1278,114 @@ fn on_marked_down_shutdown_sessions_ends_the_servers_sessions() {
             .iter()
             .any(|l| l.contains(" app/s1 ") && l.contains(" DD "))
     );
+}
+
+// ---- server-side TLS (`ssl`) ----------------------------------------------
+
+mod ssl {
+    use std::io::{Read, Write};
+
+    use rustls::ServerConnection;
+
+    use super::tls_kit::{Gateway, gateway, today};
+    use super::*;
+    use crate::config::CheckTls;
+
+    fn ssl_config(gw: &Gateway) -> Config {
+        let mut s = server("s1", 8001);
+        s.tls = Some(CheckTls {
+            verify: Some(true),
+            ca_file: Some("ca.pem".into()),
+            ca_pem: gw.ca_pem.clone().into_bytes(),
+            sni: None,
+        });
+        config(vec![s])
+    }
+
+    /// Moves TLS records both ways between weir's server side and `peer`.
+    fn pump(h: &mut Harness, server: ConnId, peer: &mut ServerConnection) {
+        for _ in 0..20 {
+            let out = h.drain(server);
+            let mut moved = !out.is_empty();
+            peer.read_tls(&mut &out[..]).unwrap();
+            peer.process_new_packets().unwrap();
+            let mut back = Vec::new();
+            while peer.wants_write() {
+                peer.write_tls(&mut back).unwrap();
+            }
+            moved |= !back.is_empty();
+            h.peer_sends(server, &back);
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    #[test]
+    fn ssl_carries_the_clients_bytes_inside_tls_both_ways() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        h.peer_sends(client, b"GET / HTTP/1.0\r\n\r\n");
+        pump(&mut h, server, &mut peer);
+        let mut got = vec![0; 18];
+        peer.reader().read_exact(&mut got).unwrap();
+        assert_eq!(got, b"GET / HTTP/1.0\r\n\r\n", "plaintext at the server");
+        peer.writer()
+            .write_all(b"HTTP/1.0 200 OK\r\n\r\nhello")
+            .unwrap();
+        pump(&mut h, server, &mut peer);
+        assert_eq!(h.drain(client), b"HTTP/1.0 200 OK\r\n\r\nhello");
+        // Client FIN: close_notify, then FIN to the server.
+        h.event(Event::ReadClosed { conn: client });
+        pump(&mut h, server, &mut peer);
+        assert!(h.shut(server));
+        // Server close_notify: FIN to the client, session over.
+        peer.send_close_notify();
+        pump(&mut h, server, &mut peer);
+        assert!(h.shut(client));
+        assert!(h.closed(client).is_some());
+        assert_eq!(h.lb.buffers_in_use(), 0);
+    }
+
+    #[test]
+    fn ssl_to_a_server_the_ca_did_not_sign_resets_the_client() {
+        let gw = gateway("gw.example", 4000, true);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        let out = h.drain(server);
+        peer.read_tls(&mut &out[..]).unwrap();
+        peer.process_new_packets().unwrap();
+        let mut back = Vec::new();
+        while peer.wants_write() {
+            peer.write_tls(&mut back).unwrap();
+        }
+        h.peer_sends(server, &back);
+        assert_eq!(h.closed(client), Some(true));
+        assert!(h.logs(LogSink::Stdout)[0].contains(" SD "));
+        assert_eq!(h.lb.buffers_in_use(), 0);
+    }
+}
+
+#[test]
+fn a_tls_client_on_an_ssl_server_is_warned_about_once_per_backend() {
+    let mut s = server("s1", 8001);
+    s.tls = Some(crate::config::CheckTls {
+        verify: Some(false),
+        ..Default::default()
+    });
+    let mut h = Harness::at(config(vec![s]), tls_kit::today());
+    let expected = "backend app: clients are sending TLS but servers use 'ssl', so TLS is \
+                    being wrapped in TLS; for pass-through use 'check-ssl' instead of 'ssl'";
+    for _ in 0..2 {
+        let (client, _) = h.session();
+        h.peer_sends(client, &[0x16, 0x03, 0x01, 0x02, 0x00]);
+    }
+    let warnings = h.logs(LogSink::Diagnostic(log::Level::Warn));
+    assert_eq!(warnings, [expected]);
+    let (client, _) = h.session();
+    h.peer_sends(client, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(h.logs(LogSink::Diagnostic(log::Level::Warn)).len(), 1);
 }

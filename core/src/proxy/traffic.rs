@@ -7,7 +7,7 @@ use crate::action::{Action, ConnError};
 use crate::config::Severity;
 use crate::id::{ConnId, ListenerId};
 use crate::logging::TcpLog;
-use crate::session::{Phase, Pipe, Session};
+use crate::session::{Phase, Pipe, ServerTls, Session};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -93,6 +93,7 @@ impl Balancer {
             client_deadline: timeout_client.map(|t| now + t),
             server_deadline: None,
             queued: None,
+            tls: None,
         });
         debug_assert_eq!(inserted, s);
         self.actions.push_back(Action::Connect {
@@ -145,24 +146,35 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
-        match result {
-            Ok(()) => {
-                session.phase = Phase::Established;
-                session.connected = Some(now);
-                session.connect_deadline = None;
-                session.server_deadline = session.timeout_server.map(|t| now + t);
-                self.reconcile(now, s);
-            }
-            Err(_) => self.end(now, s, ['S', 'C'], false),
+        if result.is_err() {
+            return self.end(now, s, ['S', 'C'], false);
         }
+        if let Some(target) = &self.backends[b].servers[target].traffic_tls {
+            let started = target
+                .clone()
+                .and_then(|(config, name)| ServerTls::new(config, name));
+            match started {
+                Ok(tls) => session.tls = Some(Box::new(tls)),
+                Err(e) => {
+                    log::warn!("TLS to server failed: {e}");
+                    return self.end(now, s, ['S', 'C'], true);
+                }
+            }
+        }
+        session.phase = Phase::Established;
+        session.connected = Some(now);
+        session.connect_deadline = None;
+        session.server_deadline = session.timeout_server.map(|t| now + t);
+        self.reconcile(now, s);
     }
 
     pub(super) fn on_read_closed(&mut self, now: Instant, s: usize, client: bool) {
         if let Some(session) = self.sessions.get_mut(s) {
-            if client {
-                session.up.eof = true;
-            } else {
-                session.down.eof = true;
+            match &mut session.tls {
+                _ if client => session.up.eof = true,
+                // The plaintext stream ends when rustls says so.
+                Some(tls) => tls.read_closed(),
+                None => session.down.eof = true,
             }
             self.reconcile(now, s);
         }
@@ -183,10 +195,23 @@ impl Balancer {
             return;
         };
         if client {
+            let first = session.up.bytes == 0 && session.up.is_empty();
             session.up.commit(n);
             session.client_deadline = session.timeout_client.map(|t| now + t);
+            let hello = first
+                && session
+                    .up
+                    .filled()
+                    .is_some_and(|b| b.starts_with(&[0x16, 0x03]));
+            let (b, target) = (session.backend, session.target);
+            if hello {
+                self.warn_tls_in_tls(now, b, target);
+            }
         } else {
-            session.down.commit(n);
+            match &mut session.tls {
+                Some(tls) => tls.received(n),
+                None => session.down.commit(n),
+            }
             session.server_deadline = session.timeout_server.map(|t| now + t);
         }
         self.reconcile(now, s);
@@ -200,10 +225,35 @@ impl Balancer {
             session.down.consume(n);
             session.client_deadline = session.timeout_client.map(|t| now + t);
         } else {
-            session.up.consume(n);
+            match &mut session.tls {
+                Some(tls) => tls.sent(n),
+                None => session.up.consume(n),
+            }
             session.server_deadline = session.timeout_server.map(|t| now + t);
         }
         self.reconcile(now, s);
+    }
+
+    /// A client's first bytes are a TLS ClientHello and the server uses
+    /// `ssl`: its TLS is being wrapped in weir's. Said once per backend.
+    fn warn_tls_in_tls(&mut self, now: Instant, b: usize, target: usize) {
+        let backend = &mut self.backends[b];
+        if backend.warned_tls_in_tls || backend.servers[target].traffic_tls.is_none() {
+            return;
+        }
+        backend.warned_tls_in_tls = true;
+        let message = format!(
+            "backend {}: clients are sending TLS but servers use 'ssl', so TLS is being \
+             wrapped in TLS; for pass-through use 'check-ssl' instead of 'ssl'",
+            backend.config.name
+        );
+        self.log(
+            now,
+            LogTargets::Backend(b),
+            Severity::Warning,
+            &message,
+            Some(log::Level::Warn),
+        );
     }
 
     /// Brings a session's outputs in line with its state: frees drained
@@ -213,12 +263,24 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
+        if let Some(tls) = &mut session.tls {
+            tls.encrypt(&mut session.up, &mut self.pool);
+            tls.decrypt(&mut session.down, &mut self.pool);
+            if tls.failed.is_some() {
+                return self.end(now, s, ['S', 'D'], true);
+            }
+            if tls.eof {
+                session.down.eof = true;
+            }
+        }
         session.up.release_if_empty(&mut self.pool);
         session.down.release_if_empty(&mut self.pool);
         let established = session.phase == Phase::Established;
         let (client, server) = (session.client, session.server);
+        // Everything the client sent is out, close_notify included with TLS.
+        let up_flushed = session.tls.as_ref().is_none_or(|t| t.flushed());
         if established {
-            if session.up.eof && session.up.is_empty() && !session.up.shut {
+            if session.up.eof && session.up.is_empty() && up_flushed && !session.up.shut {
                 session.up.shut = true;
                 if let Some(conn) = server {
                     self.actions.push_back(Action::ShutdownWrite { conn });
@@ -238,10 +300,16 @@ impl Balancer {
             session.up.wants_read(),
             established && !session.down.is_empty(),
         );
-        let server_interest = (
-            established && session.down.wants_read(),
-            established && !session.up.is_empty(),
-        );
+        let server_interest = match &session.tls {
+            Some(tls) => (
+                established && tls.wants_read() && session.down.wants_read(),
+                established && tls.send_buf().is_some(),
+            ),
+            None => (
+                established && session.down.wants_read(),
+                established && !session.up.is_empty(),
+            ),
+        };
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
@@ -320,6 +388,9 @@ impl Balancer {
         }
         session.up.release(&mut self.pool);
         session.down.release(&mut self.pool);
+        if let Some(tls) = session.tls.take() {
+            tls.release(&mut self.pool);
+        }
         self.log_session(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
