@@ -16,7 +16,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
@@ -29,6 +29,16 @@ pub(crate) fn count_certificates(pem: &[u8]) -> usize {
     CertificateDer::pem_slice_iter(pem)
         .filter(Result::is_ok)
         .count()
+}
+
+/// Checks that a `crt` file holds a certificate and a private key.
+pub(crate) fn check_client_pem(pem: &[u8]) -> Result<(), String> {
+    if count_certificates(pem) == 0 {
+        return Err("no PEM certificate found in it".into());
+    }
+    PrivateKeyDer::from_pem_slice(pem)
+        .map(|_| ())
+        .map_err(|_| "no PEM private key found in it".into())
 }
 
 /// Wall-clock time as the balancer last heard it from the driver.
@@ -73,11 +83,20 @@ pub(crate) fn client_config(
     } else {
         Arc::new(AcceptAny(provider.clone()))
     };
-    let config = ClientConfig::builder_with_details(provider, time)
+    let builder = ClientConfig::builder_with_details(provider, time)
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = if tls.crt_pem.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let chain = CertificateDer::pem_slice_iter(&tls.crt_pem)
+            .flatten()
+            .collect();
+        let key = PrivateKeyDer::from_pem_slice(&tls.crt_pem)
+            .map_err(|e| Error::General(format!("crt: {e}")))?;
+        builder.with_client_auth_cert(chain, key)?
+    };
     Ok(Arc::new(config))
 }
 

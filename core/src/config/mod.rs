@@ -249,9 +249,15 @@ pub struct CheckTls {
     pub ca_file: Option<String>,
     /// The PEM text of `ca_file`, filled by [`Config::load_files`].
     pub ca_pem: Vec<u8>,
-    /// `check-sni`: the name sent as SNI and verified in the certificate;
-    /// without it no SNI is sent and only the chain is verified (HAProxy).
+    /// The name sent as SNI and verified in the certificate (`check-sni`
+    /// for checks, `sni str(...)` for traffic); without one no SNI is sent
+    /// and only the chain is verified (HAProxy).
     pub sni: Option<String>,
+    /// `crt`: a PEM file with the client certificate chain and its key,
+    /// presented to the server (mutual TLS).
+    pub crt_file: Option<String>,
+    /// The PEM text of `crt_file`, filled by [`Config::load_files`].
+    pub crt_pem: Vec<u8>,
 }
 
 /// Server selection algorithm (`balance`).
@@ -315,6 +321,29 @@ impl Config {
     ) -> Result<(), Vec<Diagnostic>> {
         let mut errors = Vec::new();
         for server in self.backends.iter_mut().flat_map(|b| b.servers.iter_mut()) {
+            let crt = [&server.check_tls, &server.tls]
+                .into_iter()
+                .flatten()
+                .find_map(|t| t.crt_file.clone());
+            if let Some(path) = crt {
+                match read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| crate::tls::check_client_pem(&pem).map(|()| pem))
+                {
+                    Ok(pem) => {
+                        for tls in [&mut server.check_tls, &mut server.tls]
+                            .into_iter()
+                            .flatten()
+                        {
+                            tls.crt_pem = pem.clone();
+                        }
+                    }
+                    Err(problem) => errors.push(Diagnostic {
+                        origin: Some(server.origin.clone()),
+                        message: format!("unable to load certificate file '{path}': {problem}"),
+                    }),
+                }
+            }
             let Some(path) = [&server.check_tls, &server.tls]
                 .into_iter()
                 .flatten()

@@ -62,6 +62,8 @@ const SERVER_KEYWORDS: &[&str] = &[
     "check-sni",
     "ssl",
     "no-ssl",
+    "sni",
+    "crt",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -885,7 +887,7 @@ fn server_line(
         );
         ok = false;
     }
-    let mut tls = (false, CheckTls::default());
+    let mut tls = (false, CheckTls::default(), None);
     while let Some(param) = words.next() {
         let result = server_param(&mut server, &mut tls, param, &mut words);
         if let Err(e) = result {
@@ -896,7 +898,10 @@ fn server_line(
     // `ssl` brings TLS to checks too, unless they go to another port.
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = (tls.0 || ssl_checks).then(|| tls.1.clone());
-    server.tls = server.tls.take().map(|_| CheckTls { sni: None, ..tls.1 });
+    server.tls = server.tls.take().map(|_| CheckTls {
+        sni: tls.2,
+        ..tls.1
+    });
     ok.then_some(server)
 }
 
@@ -904,7 +909,7 @@ fn server_line(
 /// TLS, and how.
 fn server_param<'w>(
     server: &mut Server,
-    tls: &mut (bool, CheckTls),
+    tls: &mut (bool, CheckTls, Option<String>),
     param: &str,
     words: &mut impl Iterator<Item = &'w str>,
 ) -> Result<(), String> {
@@ -972,7 +977,18 @@ fn server_param<'w>(
         "ssl" => server.tls = Some(CheckTls::default()),
         "no-ssl" => server.tls = None,
         "no-check-ssl" => tls.0 = false,
-        "verify" | "ca-file" | "check-sni" => {
+        "sni" => {
+            let expr = value();
+            let name = expr
+                .strip_prefix("str(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .filter(|name| !name.is_empty())
+                .ok_or_else(|| {
+                    format!("'sni {expr}': only literal names, as str(<name>), are supported yet")
+                })?;
+            tls.2 = Some(name.to_owned());
+        }
+        "verify" | "ca-file" | "check-sni" | "crt" => {
             let v = value();
             if v.is_empty() {
                 return Err(format!("'{param}' expects an argument"));
@@ -991,6 +1007,7 @@ fn server_param<'w>(
                     })
                 }
                 "ca-file" => tls.ca_file = Some(v.to_owned()),
+                "crt" => tls.crt_file = Some(v.to_owned()),
                 _ => tls.sni = Some(v.to_owned()),
             }
         }

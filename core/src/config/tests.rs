@@ -545,3 +545,45 @@ fn observe_parameters() {
     assert!(e[0].starts_with("t.cfg:5: server 's1': 'observe' needs 'check' too"));
     assert_eq!(e[1], "t.cfg:6: 'layer7' can only be used in http proxies");
 }
+
+#[test]
+fn sni_and_crt_on_servers() {
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check ssl verify none sni str(gw.example) check-sni chk.example crt client.pem",
+    ));
+    let s = &c.backends[0].servers[0];
+    assert_eq!(s.tls.as_ref().unwrap().sni.as_deref(), Some("gw.example"));
+    assert_eq!(
+        s.check_tls.as_ref().unwrap().sni.as_deref(),
+        Some("chk.example")
+    );
+    assert_eq!(
+        s.tls.as_ref().unwrap().crt_file.as_deref(),
+        Some("client.pem")
+    );
+    let e = errors(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 ssl verify none sni req.ssl_sni",
+    ));
+    assert_eq!(
+        e,
+        ["t.cfg:5: 'sni req.ssl_sni': only literal names, as str(<name>), are supported yet"]
+    );
+}
+
+#[test]
+fn crt_files_need_a_certificate_and_a_key() {
+    let mut c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 ssl verify none crt client.pem",
+    ));
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n";
+    let errors = c
+        .load_files(&mut |_| Ok(pem.as_bytes().to_vec()))
+        .unwrap_err();
+    assert_eq!(
+        errors[0].to_string(),
+        "t.cfg:5: unable to load certificate file 'client.pem': no PEM private key found in it"
+    );
+}

@@ -1013,6 +1013,7 @@ pub(super) mod tls_kit {
             ca_file: Some("ca.pem".into()),
             ca_pem: gw.ca_pem.clone().into_bytes(),
             sni: sni.map(str::to_owned),
+            ..Default::default()
         });
         let mut cfg = config(vec![s, server("s2", 8002)]);
         if http {
@@ -1297,7 +1298,7 @@ mod ssl {
             verify: Some(true),
             ca_file: Some("ca.pem".into()),
             ca_pem: gw.ca_pem.clone().into_bytes(),
-            sni: None,
+            ..Default::default()
         });
         config(vec![s])
     }
@@ -1388,4 +1389,100 @@ fn a_tls_client_on_an_ssl_server_is_warned_about_once_per_backend() {
     let (client, _) = h.session();
     h.peer_sends(client, b"GET / HTTP/1.0\r\n\r\n");
     assert_eq!(h.logs(LogSink::Diagnostic(log::Level::Warn)).len(), 1);
+}
+
+#[test]
+fn crt_presents_a_client_certificate_to_servers_that_require_one() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::server::WebPkiClientVerifier;
+    use rustls::{RootCertStore, ServerConfig, ServerConnection};
+    use std::sync::Arc;
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mtls CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (cert, key)
+    };
+    let (server_cert, server_key) = leaf("gw.example");
+    let (client_cert, client_key) = leaf("weir.example");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .unwrap();
+    let server_config = Arc::new(
+        ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            )
+            .unwrap(),
+    );
+    let run = |crt_pem: Vec<u8>| {
+        let mut s = checked("s1", 8001);
+        s.check_tls = Some(crate::config::CheckTls {
+            verify: Some(true),
+            ca_pem: ca.pem().into_bytes(),
+            crt_pem,
+            ..Default::default()
+        });
+        // An HTTPS check: with TLS 1.3 the server judges the client's
+        // certificate after the client's side of the handshake is done.
+        let mut cfg = config(vec![s]);
+        cfg.backends[0].health_check = HealthCheck::Http {
+            request: REQUEST.to_vec(),
+            expect: HttpExpect::Default,
+        };
+        let mut h = Harness::at(cfg, tls_kit::today());
+        let (probe, _) = h.connects()[0];
+        h.connected(probe);
+        let mut peer = ServerConnection::new(server_config.clone()).unwrap();
+        let mut answered = false;
+        for _ in 0..10 {
+            if h.closed(probe).is_some() {
+                break;
+            }
+            let out = h.drain(probe);
+            peer.read_tls(&mut &out[..]).unwrap();
+            let failed = peer.process_new_packets().is_err();
+            let mut request = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut peer.reader(), &mut request);
+            if !failed && !request.is_empty() && !answered {
+                std::io::Write::write_all(&mut peer.writer(), b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+                answered = true;
+            }
+            let mut back = Vec::new();
+            while peer.wants_write() {
+                peer.write_tls(&mut back).unwrap();
+            }
+            h.peer_sends(probe, &back);
+            if failed || answered {
+                h.event(Event::ReadClosed { conn: probe });
+            }
+        }
+        h.logs(LogSink::Stdout)
+    };
+    let with = format!("{}{}", client_cert.pem(), client_key.serialize_pem());
+    assert!(run(with.into_bytes()).is_empty(), "mutual TLS check passes");
+    let without = run(Vec::new());
+    assert!(
+        without[0].contains("reason: Layer6 invalid response"),
+        "{without:?}"
+    );
 }
