@@ -98,6 +98,8 @@ fn rand_tag() -> u64 {
 
 struct GatewayState {
     stop: AtomicBool,
+    /// Accept connections but never answer (a stopped process).
+    hang: AtomicBool,
     health: AtomicU16,
     uploads: Mutex<Vec<String>>,
     conns: Mutex<Vec<TcpStream>>,
@@ -122,6 +124,7 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let state = Arc::new(GatewayState {
             stop: AtomicBool::new(false),
+            hang: AtomicBool::new(false),
             health: AtomicU16::new(200),
             uploads: Mutex::new(Vec::new()),
             conns: Mutex::new(Vec::new()),
@@ -172,6 +175,12 @@ impl Gateway {
         self.state.health.store(status, Ordering::SeqCst);
     }
 
+    /// Hangs (`true`): new connections are accepted and never answered,
+    /// like a stopped process whose kernel still completes handshakes.
+    pub fn set_hang(&self, hang: bool) {
+        self.state.hang.store(hang, Ordering::SeqCst);
+    }
+
     /// Payload ids received so far.
     pub fn uploads(&self) -> Vec<String> {
         self.state.uploads.lock().unwrap().clone()
@@ -211,6 +220,13 @@ fn serve_one(
     name: &str,
     state: &GatewayState,
 ) -> io::Result<()> {
+    if state.hang.load(Ordering::SeqCst) {
+        // Hold the connection, silent, until the gateway heals or stops.
+        while state.hang.load(Ordering::SeqCst) && !state.stop.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        return Ok(());
+    }
     let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, stream);
     let (head, body) = read_request(&mut tls)?;

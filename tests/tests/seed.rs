@@ -193,3 +193,29 @@ fn literal_seed_config_warns_when_agents_speak_tls() {
          TLS; for pass-through use 'check-ssl' instead of 'ssl'"
     ));
 }
+
+#[test]
+fn hung_gateway_is_marked_down_by_its_check_timeout_and_loses_nothing() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
+    let refs: Vec<&Gateway> = gws.iter().collect();
+    let lb = Lb::start(&passthrough_config(&pki, &refs));
+    gws[1].set_hang(true);
+    assert!(
+        lb.wait_log("Server app/app2 is DOWN, reason: Layer6 timeout"),
+        "{:?}",
+        lb.logs()
+    );
+    let payloads = ids("hung", 10);
+    assert!(
+        send_all(&lb, &pki, &payloads).is_empty(),
+        "DOWN gateway gets nothing"
+    );
+    gws[1].set_hang(false);
+    assert!(lb.wait_log("Server app/app2 is UP"));
+    let (lost, duplicated) = audit(&payloads, &refs);
+    assert!(
+        lost.is_empty() && duplicated.is_empty(),
+        "{lost:?} {duplicated:?}"
+    );
+}
