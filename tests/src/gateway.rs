@@ -8,14 +8,15 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, StreamOwned};
 
-use crate::{PATIENCE, wait_until};
+use crate::PATIENCE;
+use crate::served::{Handler, Served};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -97,12 +98,10 @@ fn rand_tag() -> u64 {
 }
 
 struct GatewayState {
-    stop: AtomicBool,
+    health: AtomicU16,
     /// Accept connections but never answer (a stopped process).
     hang: AtomicBool,
-    health: AtomicU16,
     uploads: Mutex<Vec<String>>,
-    conns: Mutex<Vec<TcpStream>>,
 }
 
 /// An HTTPS gateway: `GET /healthcheck` answers the status set with
@@ -113,9 +112,8 @@ pub struct Gateway {
     pub name: String,
     /// Its address.
     pub addr: SocketAddr,
-    config: Arc<ServerConfig>,
     state: Arc<GatewayState>,
-    thread: Option<JoinHandle<()>>,
+    served: Served,
 }
 
 impl Gateway {
@@ -123,46 +121,22 @@ impl Gateway {
     pub fn start(name: &str, pki: &Pki) -> Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let state = Arc::new(GatewayState {
-            stop: AtomicBool::new(false),
-            hang: AtomicBool::new(false),
             health: AtomicU16::new(200),
+            hang: AtomicBool::new(false),
             uploads: Mutex::new(Vec::new()),
-            conns: Mutex::new(Vec::new()),
         });
-        let mut gateway = Gateway {
+        let config = pki.server_config(&["gw.example"]);
+        let (shared, label) = (state.clone(), name.to_owned());
+        let handler: Handler = Arc::new(move |stream| {
+            let _ = serve_one(stream, config.clone(), &label, &shared);
+        });
+        let served = Served::start(listener, handler);
+        Gateway {
             name: name.to_owned(),
-            addr: listener.local_addr().unwrap(),
-            config: pki.server_config(&["gw.example"]),
+            addr: served.addr,
             state,
-            thread: None,
-        };
-        gateway.serve(listener);
-        gateway
-    }
-
-    /// Accepts on `listener` in a thread of its own.
-    fn serve(&mut self, listener: TcpListener) {
-        listener.set_nonblocking(true).unwrap();
-        self.state.stop.store(false, Ordering::SeqCst);
-        let (shared, tls, label) = (self.state.clone(), self.config.clone(), self.name.clone());
-        self.thread = Some(thread::spawn(move || {
-            while !shared.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-                        if let Ok(clone) = stream.try_clone() {
-                            shared.conns.lock().unwrap().push(clone);
-                        }
-                        let (state, tls, name) = (shared.clone(), tls.clone(), label.clone());
-                        thread::spawn(move || {
-                            let _ = serve_one(stream, tls, &name, &state);
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        }));
+            served,
+        }
     }
 
     /// The port, for config text.
@@ -188,29 +162,12 @@ impl Gateway {
 
     /// Closes the listener and every connection, like a crashed process.
     pub fn kill(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-        for conn in self.state.conns.lock().unwrap().drain(..) {
-            let _ = conn.shutdown(Shutdown::Both);
-        }
+        self.served.kill();
     }
 
     /// Listens again on the same port, with the same certificate.
     pub fn restart(&mut self) {
-        let mut listener = None;
-        assert!(wait_until(|| {
-            listener = TcpListener::bind(self.addr).ok();
-            listener.is_some()
-        }));
-        self.serve(listener.unwrap());
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.kill();
+        self.served.restart();
     }
 }
 
@@ -221,8 +178,9 @@ fn serve_one(
     state: &GatewayState,
 ) -> io::Result<()> {
     if state.hang.load(Ordering::SeqCst) {
-        // Hold the connection, silent, until the gateway heals or stops.
-        while state.hang.load(Ordering::SeqCst) && !state.stop.load(Ordering::SeqCst) {
+        // Hold the connection, silent, until the gateway heals (bounded).
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while state.hang.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
         return Ok(());

@@ -6,12 +6,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod gateway;
+mod served;
+
+use served::{Handler, Served};
 
 use weir_core::config::{self, Source};
 use weir_mio::{Options, ShutdownHandle, Weir};
@@ -181,21 +184,14 @@ pub enum Behavior {
     Http,
 }
 
-struct BackendState {
-    stop: AtomicBool,
-    health: AtomicU16,
-    conns: Mutex<Vec<TcpStream>>,
-}
-
 /// A TCP server on 127.0.0.1 that can be killed and restarted on its port.
 pub struct Backend {
     /// Its name, as written by [`Behavior::Name`] and [`Behavior::Greet`].
     pub name: String,
     /// Its address.
     pub addr: SocketAddr,
-    behavior: Behavior,
-    state: Arc<BackendState>,
-    thread: Option<JoinHandle<()>>,
+    health: Arc<AtomicU16>,
+    served: Served,
 }
 
 impl Backend {
@@ -213,28 +209,23 @@ impl Backend {
 
     /// Serves `listener` (for fixed ports, as in the demo).
     pub fn serve(name: &str, behavior: Behavior, listener: TcpListener) -> Backend {
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let state = Arc::new(BackendState {
-            stop: AtomicBool::new(false),
-            health: AtomicU16::new(200),
-            conns: Mutex::new(Vec::new()),
+        let health = Arc::new(AtomicU16::new(200));
+        let (label, status) = (name.to_owned(), health.clone());
+        let handler: Handler = Arc::new(move |stream| {
+            let _ = handle(stream, &label, behavior, status.load(Ordering::SeqCst));
         });
-        let shared = state.clone();
-        let label = name.to_owned();
-        let thread = thread::spawn(move || accept_loop(listener, &label, behavior, &shared));
+        let served = Served::start(listener, handler);
         Backend {
             name: name.to_owned(),
-            addr,
-            behavior,
-            state,
-            thread: Some(thread),
+            addr: served.addr,
+            health,
+            served,
         }
     }
 
     /// The status [`Behavior::Http`] answers health checks with.
     pub fn set_health(&self, status: u16) {
-        self.state.health.store(status, Ordering::SeqCst);
+        self.health.store(status, Ordering::SeqCst);
     }
 
     /// The port, for config text.
@@ -244,51 +235,12 @@ impl Backend {
 
     /// Closes the listener and every connection, like a crashed process.
     pub fn kill(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-        for conn in self.state.conns.lock().unwrap().drain(..) {
-            let _ = conn.shutdown(Shutdown::Both);
-        }
+        self.served.kill();
     }
 
     /// Listens again on the same port.
     pub fn restart(&mut self) {
-        let mut listener = None;
-        assert!(wait_until(|| {
-            listener = TcpListener::bind(self.addr).ok();
-            listener.is_some()
-        }));
-        *self = Self::serve(&self.name, self.behavior, listener.unwrap());
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn accept_loop(listener: TcpListener, name: &str, behavior: Behavior, state: &Arc<BackendState>) {
-    while !state.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false).unwrap();
-                if let Ok(clone) = stream.try_clone() {
-                    state.conns.lock().unwrap().push(clone);
-                }
-                let name = name.to_owned();
-                let health = state.health.load(Ordering::SeqCst);
-                thread::spawn(move || {
-                    let _ = handle(stream, &name, behavior, health);
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(2));
-            }
-            Err(_) => thread::sleep(Duration::from_millis(2)),
-        }
+        self.served.restart();
     }
 }
 
