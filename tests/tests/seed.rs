@@ -1,12 +1,26 @@
-//! End-to-end: the guide's scenario with TLS gateways. Agents upload
-//! payloads over TLS through weir (pass-through: `check-ssl` for HTTPS
-//! health checks, the agents' TLS untouched) and every payload must reach
-//! exactly one gateway.
+//! End-to-end: the guide's scenario with TLS gateways, in both its forms:
+//!
+//! * the guide's literal backend (`check ssl ca-file`): weir originates TLS
+//!   to the gateways, so agents speak plain HTTP to weir;
+//! * the pass-through variant (`check check-ssl ca-file`): agents speak TLS
+//!   end to end, only the health checks are weir's TLS.
+//!
+//! Every scenario checks that each payload reaches exactly one gateway.
 
-use weir_tests::gateway::{Attempt, Gateway, Pki, audit, upload};
+use weir_tests::gateway::{Attempt, Gateway, Pki, audit, upload, upload_plain};
 use weir_tests::{Lb, wait_until};
 
-fn passthrough_config(pki: &Pki, gateways: &[&Gateway]) -> String {
+#[derive(Clone, Copy)]
+enum Variant {
+    Literal,
+    PassThrough,
+}
+
+fn config(variant: Variant, pki: &Pki, gateways: &[&Gateway]) -> String {
+    let tls = match variant {
+        Variant::Literal => "ssl",
+        Variant::PassThrough => "check-ssl",
+    };
     let mut text = String::from(
         "global\n  log stdout format raw local0\n\
          defaults\n  mode tcp\n  log global\n  option tcplog\n\
@@ -16,7 +30,7 @@ fn passthrough_config(pki: &Pki, gateways: &[&Gateway]) -> String {
     );
     for g in gateways {
         text.push_str(&format!(
-            "  server {} 127.0.0.1:{} check check-ssl ca-file {} inter 200ms rise 2 fall 2\n",
+            "  server {} 127.0.0.1:{} check {tls} ca-file {} inter 200ms rise 2 fall 2\n",
             g.name,
             g.port(),
             pki.ca_file.display()
@@ -25,197 +39,216 @@ fn passthrough_config(pki: &Pki, gateways: &[&Gateway]) -> String {
     text
 }
 
-/// Uploads `ids` one after the other, retrying a failed attempt up to
-/// three times like an agent; returns the failed attempts.
-fn send_all(lb: &Lb, pki: &Pki, ids: &[String]) -> Vec<String> {
-    let client = pki.client_config();
-    let mut failures = Vec::new();
-    for id in ids {
-        for _ in 0..4 {
-            match upload(lb.addr, &client, id) {
-                Attempt::Delivered(_) => break,
-                Attempt::Failed(why) => failures.push(format!("{id}: {why}")),
-            }
+/// Gateways, weir in front of them, and agents speaking what the variant
+/// needs.
+struct Scenario {
+    variant: Variant,
+    pki: Pki,
+    gateways: Vec<Gateway>,
+    lb: Lb,
+}
+
+impl Scenario {
+    fn start(variant: Variant, gateways: usize) -> Scenario {
+        let pki = Pki::new();
+        let gateways: Vec<Gateway> = (1..=gateways)
+            .map(|i| Gateway::start(&format!("app{i}"), &pki))
+            .collect();
+        let lb = Lb::start(&config(variant, &pki, &gateways.iter().collect::<Vec<_>>()));
+        Scenario {
+            variant,
+            pki,
+            gateways,
+            lb,
         }
     }
-    failures
+
+    /// Uploads `ids` one after the other, retrying a failed attempt up to
+    /// three times like an agent; returns the failed attempts.
+    fn send_all(&self, ids: &[String]) -> Vec<String> {
+        let client = self.pki.client_config();
+        let mut failures = Vec::new();
+        for id in ids {
+            for _ in 0..4 {
+                let attempt = match self.variant {
+                    Variant::Literal => upload_plain(self.lb.addr, id),
+                    Variant::PassThrough => upload(self.lb.addr, &client, id),
+                };
+                match attempt {
+                    Attempt::Delivered(_) => break,
+                    Attempt::Failed(why) => failures.push(format!("{id}: {why}")),
+                }
+            }
+        }
+        failures
+    }
+
+    /// Every id delivered exactly once.
+    fn assert_exactly_once(&self, ids: &[String]) {
+        let (lost, duplicated) = audit(ids, &self.gateways.iter().collect::<Vec<_>>());
+        assert!(
+            lost.is_empty() && duplicated.is_empty(),
+            "{lost:?} {duplicated:?}"
+        );
+    }
 }
 
 fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
 }
 
-#[test]
-fn agents_tls_passes_through_to_https_checked_gateways() {
-    let pki = Pki::new();
-    let gws = [
-        Gateway::start("app1", &pki),
-        Gateway::start("app2", &pki),
-        Gateway::start("app3", &pki),
-    ];
-    let refs: Vec<&Gateway> = gws.iter().collect();
-    let lb = Lb::start(&passthrough_config(&pki, &refs));
+fn baseline(variant: Variant) {
+    let s = Scenario::start(variant, 3);
     let payloads = ids("baseline", 30);
-    assert!(send_all(&lb, &pki, &payloads).is_empty());
-    let (lost, duplicated) = audit(&payloads, &refs);
+    assert!(s.send_all(&payloads).is_empty());
+    s.assert_exactly_once(&payloads);
     assert!(
-        lost.is_empty() && duplicated.is_empty(),
-        "{lost:?} {duplicated:?}"
+        s.gateways.iter().all(|g| g.uploads().len() == 10),
+        "round robin"
     );
-    assert!(gws.iter().all(|g| g.uploads().len() == 10), "round robin");
+    let logs = s.lb.logs();
     assert!(
-        !lb.logs().iter().any(|l| l.contains("is DOWN")),
-        "HTTPS checks pass: {:?}",
-        lb.logs()
+        !logs.iter().any(|l| l.contains("is DOWN")),
+        "HTTPS checks pass: {logs:?}"
     );
 }
 
-#[test]
-fn gateway_failing_its_health_check_is_marked_down_and_back_up() {
-    let pki = Pki::new();
-    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
-    let refs: Vec<&Gateway> = gws.iter().collect();
-    let lb = Lb::start(&passthrough_config(&pki, &refs));
-    gws[1].set_health(503);
-    assert!(lb.wait_log(
+fn failing_health_check(variant: Variant) {
+    let s = Scenario::start(variant, 2);
+    s.gateways[1].set_health(503);
+    assert!(s.lb.wait_log(
         "Server app/app2 is DOWN, reason: Layer7 wrong status, code: 503, info: \"Health\""
     ));
-    let before = gws[1].uploads().len();
+    let before = s.gateways[1].uploads().len();
     let payloads = ids("degraded", 10);
-    assert!(send_all(&lb, &pki, &payloads).is_empty());
+    assert!(s.send_all(&payloads).is_empty());
     assert_eq!(
-        gws[1].uploads().len(),
+        s.gateways[1].uploads().len(),
         before,
         "no traffic to a DOWN gateway"
     );
-    gws[1].set_health(200);
-    assert!(lb.wait_log("Server app/app2 is UP, reason: Layer7 check passed, code: 200"));
+    s.gateways[1].set_health(200);
+    assert!(s.lb.wait_log("Server app/app2 is UP, reason: Layer7 check passed, code: 200"));
+    s.assert_exactly_once(&payloads);
 }
 
-#[test]
-fn crashed_gateway_loses_no_payload_and_comes_back() {
-    let pki = Pki::new();
-    let mut gws = [
-        Gateway::start("app1", &pki),
-        Gateway::start("app2", &pki),
-        Gateway::start("app3", &pki),
-    ];
-    let lb = Lb::start(&passthrough_config(&pki, &gws.iter().collect::<Vec<_>>()));
+fn crash_and_restart(variant: Variant) {
+    let mut s = Scenario::start(variant, 3);
     let first = ids("before", 9);
-    assert!(send_all(&lb, &pki, &first).is_empty());
+    assert!(s.send_all(&first).is_empty());
 
-    gws[1].kill();
-    assert!(lb.wait_log("Server app/app2 is DOWN, reason: Layer4 connection problem"));
+    s.gateways[1].kill();
+    assert!(s.lb.wait_log("Server app/app2 is DOWN, reason: Layer4 connection problem"));
     let second = ids("after", 20);
-    assert!(
-        send_all(&lb, &pki, &second).is_empty(),
-        "DOWN gateway gets nothing"
-    );
+    assert!(s.send_all(&second).is_empty(), "DOWN gateway gets nothing");
 
-    gws[1].restart();
-    assert!(lb.wait_log("Server app/app2 is UP"), "{:?}", lb.logs());
+    s.gateways[1].restart();
+    assert!(s.lb.wait_log("Server app/app2 is UP"), "{:?}", s.lb.logs());
     let third = ids("healed", 9);
-    assert!(send_all(&lb, &pki, &third).is_empty());
-    assert!(wait_until(|| gws[1]
+    assert!(s.send_all(&third).is_empty());
+    let app2 = &s.gateways[1];
+    assert!(wait_until(|| app2
         .uploads()
         .iter()
         .any(|id| id.starts_with("healed"))));
-
-    let all: Vec<String> = [first, second, third].concat();
-    let (lost, duplicated) = audit(&all, &gws.iter().collect::<Vec<_>>());
-    assert!(
-        lost.is_empty() && duplicated.is_empty(),
-        "{lost:?} {duplicated:?}"
-    );
+    s.assert_exactly_once(&[first, second, third].concat());
 }
 
-#[test]
-fn gateway_with_a_certificate_from_another_ca_is_marked_down_with_the_reason() {
+fn hang(variant: Variant) {
+    let s = Scenario::start(variant, 2);
+    s.gateways[1].set_hang(true);
+    let logs = || s.lb.logs();
+    assert!(
+        s.lb.wait_log("Server app/app2 is DOWN, reason: Layer6 timeout"),
+        "{:?}",
+        logs()
+    );
+    let payloads = ids("hung", 10);
+    assert!(
+        s.send_all(&payloads).is_empty(),
+        "DOWN gateway gets nothing"
+    );
+    s.gateways[1].set_hang(false);
+    assert!(s.lb.wait_log("Server app/app2 is UP"));
+    s.assert_exactly_once(&payloads);
+}
+
+fn foreign_ca(variant: Variant) {
     let pki = Pki::new();
     let stranger = Pki::new();
     let good = Gateway::start("app1", &pki);
     let bad = Gateway::start("app2", &stranger);
-    let lb = Lb::start(&passthrough_config(&pki, &[&good, &bad]));
+    let lb = Lb::start(&config(variant, &pki, &[&good, &bad]));
     assert!(
         lb.wait_log(
-            "Server app/app2 is DOWN, reason: Layer6 invalid response, info: \"unable to get local \
-         issuer certificate (unknown issuer)\""
+            "Server app/app2 is DOWN, reason: Layer6 invalid response, info: \"unable to get \
+             local issuer certificate (unknown issuer)\""
         ),
         "{:?}",
         lb.logs()
     );
 }
 
-/// The guide's literal backend: `check ssl ca-file`.
-fn literal_config(pki: &Pki, gateways: &[&Gateway]) -> String {
-    passthrough_config(pki, gateways).replace("check check-ssl ca-file", "check ssl ca-file")
+#[test]
+fn literal_baseline_plain_agents_through_weirs_tls() {
+    baseline(Variant::Literal);
 }
 
 #[test]
-fn literal_seed_config_originates_tls_for_plain_agents() {
-    let pki = Pki::new();
-    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
-    let refs: Vec<&Gateway> = gws.iter().collect();
-    let lb = Lb::start(&literal_config(&pki, &refs));
-    let payloads = ids("plain", 10);
-    for id in &payloads {
-        assert!(
-            matches!(
-                weir_tests::gateway::upload_plain(lb.addr, id),
-                Attempt::Delivered(_)
-            ),
-            "{id}"
-        );
-    }
-    let (lost, duplicated) = audit(&payloads, &refs);
-    assert!(
-        lost.is_empty() && duplicated.is_empty(),
-        "{lost:?} {duplicated:?}"
-    );
-    assert!(
-        !lb.logs().iter().any(|l| l.contains("is DOWN")),
-        "HTTPS checks pass"
-    );
+fn passthrough_baseline_agents_tls_untouched() {
+    baseline(Variant::PassThrough);
 }
 
 #[test]
-fn literal_seed_config_warns_when_agents_speak_tls() {
-    let pki = Pki::new();
-    let gws = [Gateway::start("app1", &pki)];
-    let lb = Lb::start(&literal_config(&pki, &gws.iter().collect::<Vec<_>>()));
-    let attempt = upload(lb.addr, &pki.client_config(), "wrapped");
+fn literal_gateway_failing_its_health_check_goes_down_and_back_up() {
+    failing_health_check(Variant::Literal);
+}
+
+#[test]
+fn passthrough_gateway_failing_its_health_check_goes_down_and_back_up() {
+    failing_health_check(Variant::PassThrough);
+}
+
+#[test]
+fn literal_crashed_gateway_loses_no_payload_and_comes_back() {
+    crash_and_restart(Variant::Literal);
+}
+
+#[test]
+fn passthrough_crashed_gateway_loses_no_payload_and_comes_back() {
+    crash_and_restart(Variant::PassThrough);
+}
+
+#[test]
+fn literal_hung_gateway_is_marked_down_by_its_check_timeout() {
+    hang(Variant::Literal);
+}
+
+#[test]
+fn passthrough_hung_gateway_is_marked_down_by_its_check_timeout() {
+    hang(Variant::PassThrough);
+}
+
+#[test]
+fn literal_gateway_signed_by_another_ca_is_down_with_the_reason() {
+    foreign_ca(Variant::Literal);
+}
+
+#[test]
+fn passthrough_gateway_signed_by_another_ca_is_down_with_the_reason() {
+    foreign_ca(Variant::PassThrough);
+}
+
+#[test]
+fn literal_config_warns_when_agents_speak_tls() {
+    let s = Scenario::start(Variant::Literal, 1);
+    let attempt = upload(s.lb.addr, &s.pki.client_config(), "wrapped");
     assert!(
         matches!(attempt, Attempt::Failed(_)),
         "TLS in TLS cannot work"
     );
-    assert!(lb.wait_log(
+    assert!(s.lb.wait_log(
         "backend app: clients are sending TLS but servers use 'ssl', so TLS is being wrapped in \
          TLS; for pass-through use 'check-ssl' instead of 'ssl'"
     ));
-}
-
-#[test]
-fn hung_gateway_is_marked_down_by_its_check_timeout_and_loses_nothing() {
-    let pki = Pki::new();
-    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
-    let refs: Vec<&Gateway> = gws.iter().collect();
-    let lb = Lb::start(&passthrough_config(&pki, &refs));
-    gws[1].set_hang(true);
-    assert!(
-        lb.wait_log("Server app/app2 is DOWN, reason: Layer6 timeout"),
-        "{:?}",
-        lb.logs()
-    );
-    let payloads = ids("hung", 10);
-    assert!(
-        send_all(&lb, &pki, &payloads).is_empty(),
-        "DOWN gateway gets nothing"
-    );
-    gws[1].set_hang(false);
-    assert!(lb.wait_log("Server app/app2 is UP"));
-    let (lost, duplicated) = audit(&payloads, &refs);
-    assert!(
-        lost.is_empty() && duplicated.is_empty(),
-        "{lost:?} {duplicated:?}"
-    );
 }
