@@ -232,6 +232,7 @@ impl Balancer {
             last_now: now,
         };
         lb.schedule_first_checks(now);
+        lb.tick_wall_clock(now);
         lb.advance(now);
         lb
     }
@@ -285,7 +286,14 @@ impl Balancer {
 
     /// Fires every timer due at `now`. Call it once per loop turn.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick_wall_clock(now);
         self.advance(now);
+    }
+
+    /// Keeps the time certificates are judged by current, to the loop turn.
+    fn tick_wall_clock(&mut self, now: Instant) {
+        let unix = self.clock.at(now).duration_since(SystemTime::UNIX_EPOCH);
+        self.tls_time.set(unix.unwrap_or_default());
     }
 
     /// Space to read `conn`'s incoming bytes into, or `None` when core does
@@ -415,8 +423,6 @@ impl Balancer {
         self.settle();
         let now = now.max(self.last_now);
         self.last_now = now;
-        let unix = self.clock.at(now).duration_since(SystemTime::UNIX_EPOCH);
-        self.tls_time.set(unix.unwrap_or_default());
         while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
