@@ -49,6 +49,12 @@ impl Buffer {
         };
     }
 
+    /// Forgets every byte.
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -195,12 +195,29 @@ pub struct Backend {
 pub enum HealthCheck {
     /// A TCP connect is the whole check.
     Tcp,
+    /// `option tcp-check` with rules: send and expect bytes, in order.
+    TcpRules(Vec<TcpStep>),
     /// `option httpchk`: send `request`, judge the response by `expect`.
     Http {
         /// The request bytes, from `option httpchk` and `http-check send`.
         request: Vec<u8>,
         /// The verdict rule (`http-check expect`).
         expect: HttpExpect,
+    },
+}
+
+/// One `tcp-check` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpStep {
+    /// `send <string>` / `send-binary <hex>`.
+    Send(Vec<u8>),
+    /// `expect [!] string|binary <pattern>`: the bytes received since the
+    /// previous expect contain the pattern (or, with `!`, do not).
+    Expect {
+        /// The bytes looked for.
+        pattern: Vec<u8>,
+        /// `!`.
+        negate: bool,
     },
 }
 

@@ -14,6 +14,7 @@ use super::units::{number, time};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
     HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Server, Severity, Source,
+    TcpStep,
 };
 
 /// `timeout connect` weir applies when a backend has none.
@@ -144,6 +145,10 @@ struct Settings {
     http_send: HttpChk,
     /// `option log-health-checks`.
     log_health_checks: bool,
+    /// `option tcp-check`.
+    tcp_check: bool,
+    /// `tcp-check` rules, each with its line.
+    tcp_rules: Vec<(TcpStep, Origin)>,
     /// `http-check expect`, with its line.
     http_expect: Option<(HttpExpect, Origin)>,
 }
@@ -626,6 +631,13 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             }
         }
         "timeout" => timeout(diags, p, st),
+        "tcp-check" => {
+            if kind.has_backend() {
+                tcp_check(diags, p.settings, p.section, st);
+            } else {
+                p.ignored(diags, st, keyword, false);
+            }
+        }
         "http-check" => {
             if kind.has_backend() {
                 http_check(diags, p.settings, p.section, st);
@@ -675,6 +687,13 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 p.ignored(diags, st, "option tcplog", true);
             }
         }
+        "tcp-check" if !p.kind.has_backend() => p.ignored(diags, st, "option tcp-check", false),
+        "tcp-check" => {
+            p.settings.tcp_check = enable;
+            if enable {
+                p.settings.httpchk = None;
+            }
+        }
         "log-health-checks" if !p.kind.has_backend() => {
             p.ignored(diags, st, "option log-health-checks", false)
         }
@@ -687,6 +706,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                     diags.warn(&st.origin, warning);
                 }
                 p.settings.httpchk = Some(chk);
+                p.settings.tcp_check = false;
             }
             Err(e) => diags.error(&st.origin, e),
         },
@@ -694,10 +714,12 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         _ => {
             let hint = hint(
                 name,
-                OPTIONS_LATER
-                    .iter()
-                    .copied()
-                    .chain(["tcplog", "httpchk", "log-health-checks"]),
+                OPTIONS_LATER.iter().copied().chain([
+                    "tcplog",
+                    "httpchk",
+                    "log-health-checks",
+                    "tcp-check",
+                ]),
             );
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
@@ -1126,6 +1148,19 @@ impl Parser {
                 self.diags.warn(&proxy.origin, warning);
             }
             let s = &proxy.settings;
+            if !s.tcp_check && proxy.kind.has_backend() {
+                if let Some((_, origin)) = s.tcp_rules.first() {
+                    self.diags.warn(
+                        origin,
+                        format!(
+                            "{} '{}' uses tcp-check rules without 'option tcp-check', so the \
+                             rules are ignored.",
+                            proxy.kind.word(),
+                            proxy.name
+                        ),
+                    );
+                }
+            }
             if s.httpchk.is_none() && proxy.kind.has_backend() {
                 let rule = s
                     .http_expect
@@ -1440,7 +1475,11 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
 /// The check a backend's servers run, built from its settings.
 fn health_check(s: &Settings) -> HealthCheck {
     let Some(chk) = &s.httpchk else {
-        return HealthCheck::Tcp;
+        return if s.tcp_check && !s.tcp_rules.is_empty() {
+            HealthCheck::TcpRules(s.tcp_rules.iter().map(|(r, _)| r.clone()).collect())
+        } else {
+            HealthCheck::Tcp
+        };
     };
     let send = &s.http_send;
     let pick = |over: &Option<String>, base: &Option<String>, default: &str| {
@@ -1463,4 +1502,72 @@ fn health_check(s: &Settings) -> HealthCheck {
             .as_ref()
             .map_or(HttpExpect::Default, |(e, _)| e.clone()),
     }
+}
+
+/// `tcp-check connect|send|send-binary|expect|comment ...`
+fn tcp_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
+    // Rules of a section replace those inherited from defaults.
+    let inherited = |o: &Origin| o.file != section.file || o.line < section.line;
+    if settings
+        .tcp_rules
+        .first()
+        .is_some_and(|(_, o)| inherited(o))
+    {
+        settings.tcp_rules.clear();
+    }
+    let step = match (st.word(1), &st.words[2..]) {
+        ("comment", _) => return,
+        ("connect", []) if settings.tcp_rules.is_empty() => return,
+        ("connect", []) => {
+            return diags.error(
+                &st.origin,
+                "'tcp-check connect' : only a first connect, without options, is supported yet",
+            );
+        }
+        ("connect", _) => return not_yet(diags, st, "tcp-check connect with options"),
+        ("send", [data]) => TcpStep::Send(data.as_bytes().to_vec()),
+        ("send-binary", [hex]) => match decode_hex(hex) {
+            Some(bytes) => TcpStep::Send(bytes),
+            None => return diags.error(&st.origin, format!("invalid hex string '{hex}'")),
+        },
+        ("expect", rest) => match tcp_expect(rest) {
+            Ok(step) => step,
+            Err(e) => return diags.error(&st.origin, e),
+        },
+        ("send" | "send-binary", _) => {
+            let message = format!("'tcp-check {}' expects one argument", st.word(1));
+            return diags.error(&st.origin, message);
+        }
+        (other, _) => return not_yet(diags, st, &format!("tcp-check {other}")),
+    };
+    settings.tcp_rules.push((step, st.origin.clone()));
+}
+
+fn tcp_expect(words: &[String]) -> Result<TcpStep, String> {
+    let (negate, words) = match words.split_first() {
+        Some((bang, rest)) if bang == "!" => (true, rest),
+        _ => (false, words),
+    };
+    match words {
+        [kind, pattern] if kind == "string" => Ok(TcpStep::Expect {
+            pattern: pattern.as_bytes().to_vec(),
+            negate,
+        }),
+        [kind, hex] if kind == "binary" => decode_hex(hex)
+            .map(|pattern| TcpStep::Expect { pattern, negate })
+            .ok_or_else(|| format!("invalid hex string '{hex}'")),
+        [kind, ..] => Err(format!("'tcp-check expect {kind}' is not supported yet")),
+        [] => Err("'tcp-check expect' expects: [!] string <text> | [!] binary <hex>".into()),
+    }
+}
+
+/// `48656c6c6f` -> `Hello`.
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
 }

@@ -366,7 +366,7 @@ fn option_httpchk_old_syntax_builds_the_request() {
     let check = |line: &str| http_check(&format!("{MINIMAL} {line}\n"));
     let request = |c: HealthCheck| match c {
         HealthCheck::Http { request, .. } => String::from_utf8(request).unwrap(),
-        HealthCheck::Tcp => panic!("tcp"),
+        other => panic!("{other:?}"),
     };
     assert_eq!(
         request(check("option httpchk")),
@@ -585,5 +585,58 @@ fn crt_files_need_a_certificate_and_a_key() {
     assert_eq!(
         errors[0].to_string(),
         "t.cfg:5: unable to load certificate file 'client.pem': no PEM private key found in it"
+    );
+}
+
+#[test]
+fn tcp_check_rules() {
+    let c = config(&format!(
+        "{MINIMAL} option tcp-check\n tcp-check connect\n tcp-check send PING\\r\\n\n \
+         tcp-check expect string +PONG\n tcp-check send-binary 51554954\n \
+         tcp-check expect ! binary 2d45\n tcp-check comment done\n"
+    ));
+    use super::TcpStep::{Expect, Send};
+    assert_eq!(
+        c.backends[0].health_check,
+        HealthCheck::TcpRules(vec![
+            Send(b"PING\r\n".to_vec()),
+            Expect {
+                pattern: b"+PONG".to_vec(),
+                negate: false
+            },
+            Send(b"QUIT".to_vec()),
+            Expect {
+                pattern: b"-E".to_vec(),
+                negate: true
+            },
+        ])
+    );
+    let e = errors(&format!(
+        "{MINIMAL} option tcp-check\n tcp-check expect rstring ^\\+OK\n tcp-check send-binary zz\n \
+         tcp-check send-lf x\n tcp-check connect port 1\n"
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:7: 'tcp-check expect rstring' is not supported yet",
+            "t.cfg:8: invalid hex string 'zz'",
+            "t.cfg:9: 'tcp-check send-lf' is not supported yet",
+            "t.cfg:10: 'tcp-check connect with options' is not supported yet",
+        ]
+    );
+    let parsed = ok(&format!("{MINIMAL} tcp-check send x\n"));
+    assert!(
+        parsed
+            .warnings
+            .last()
+            .unwrap()
+            .message
+            .contains("without 'option tcp-check'")
+    );
+    let c = config(&format!("{MINIMAL} option tcp-check\n"));
+    assert_eq!(
+        c.backends[0].health_check,
+        HealthCheck::Tcp,
+        "no rules: connect only"
     );
 }

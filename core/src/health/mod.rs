@@ -151,6 +151,10 @@ pub(crate) enum CheckStatus {
     L7Invalid(&'static str),
     /// `L7TOUT`: no complete response in time.
     L7Timeout,
+    /// `L7OK` of `tcp-check` rules: every rule passed.
+    TcpRulesPassed,
+    /// `L7RSP` of `tcp-check` rules: an expect failed, and how.
+    TcpRulesFailed(String),
     /// `HANA`: `observe layer4` saw too many failed connections.
     Analyze(String),
 }
@@ -159,7 +163,10 @@ impl CheckStatus {
     pub(crate) fn passed(&self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok(..)
+            CheckStatus::L4Ok
+                | CheckStatus::L6Ok
+                | CheckStatus::L7Ok(..)
+                | CheckStatus::TcpRulesPassed
         )
     }
 
@@ -177,6 +184,8 @@ impl CheckStatus {
             CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::Analyze(_) => "Health analyze",
+            CheckStatus::TcpRulesPassed => "Layer7 check passed",
+            CheckStatus::TcpRulesFailed(_) => "Layer7 invalid response",
         }
     }
 
@@ -189,9 +198,10 @@ impl CheckStatus {
                 (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
             }
             CheckStatus::L7Invalid(info) => (None, Some(*info)),
-            CheckStatus::L6Invalid(info) | CheckStatus::Analyze(info) => {
-                (None, Some(info.as_str()))
-            }
+            CheckStatus::L6Invalid(info)
+            | CheckStatus::Analyze(info)
+            | CheckStatus::TcpRulesFailed(info) => (None, Some(info.as_str())),
+            CheckStatus::TcpRulesPassed => (None, Some("(tcp-check)")),
             CheckStatus::L4Ok
             | CheckStatus::L4Timeout
             | CheckStatus::L6Ok

@@ -156,11 +156,19 @@ impl Balancer {
         probe.send_buf(&backend.config.health_check)
     }
 
-    pub(super) fn on_check_sent(&mut self, b: usize, s: usize, n: usize) {
-        if let Some(probe) = check_mut(&mut self.backends, b, s).and_then(|c| c.probe.as_mut()) {
-            probe.sent(n, &mut self.pool);
+    pub(super) fn on_check_sent(&mut self, now: Instant, b: usize, s: usize, n: usize) {
+        let backend = &mut self.backends[b];
+        let Some(probe) = backend.servers[s]
+            .check
+            .as_mut()
+            .and_then(|c| c.probe.as_mut())
+        else {
+            return;
+        };
+        match probe.sent(n, &backend.config.health_check, &mut self.pool) {
+            Some(status) => self.finish_check(now, b, s, status),
+            None => self.refresh_probe_interest(b, s),
         }
-        self.refresh_probe_interest(b, s);
     }
 
     /// Bytes arrived (`n`), or the server closed (`eof`).

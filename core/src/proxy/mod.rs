@@ -354,7 +354,7 @@ impl Balancer {
         match self.role(conn) {
             Some(Role::Client(s)) => self.on_sent(now, s, true, n),
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
-            Some(Role::Check(b, s)) => self.on_check_sent(b, s, n),
+            Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
             None => {}
         }
     }

@@ -21,7 +21,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::buffer::{Buffer, Pool};
-use crate::config::HealthCheck;
+use crate::config::{HealthCheck, TcpStep};
 use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
 use crate::id::ConnId;
@@ -34,8 +34,10 @@ pub(super) struct Probe {
     pub started: Instant,
     pub deadline: Instant,
     connected: bool,
-    /// Plain request bytes written so far.
+    /// Bytes of the current request or `tcp-check send` written so far.
     sent: usize,
+    /// The current `tcp-check` rule.
+    step: usize,
     /// Response bytes (decrypted, with TLS) waiting for a verdict.
     response: Option<Buffer>,
     /// The server closed its side.
@@ -58,6 +60,7 @@ impl Probe {
             deadline,
             connected: false,
             sent: 0,
+            step: 0,
             response: None,
             eof: false,
             tls: None,
@@ -78,7 +81,10 @@ impl Probe {
     ) -> Option<CheckStatus> {
         self.connected = true;
         let Some((config, name)) = tls else {
-            return (*check == HealthCheck::Tcp).then_some(CheckStatus::L4Ok);
+            return match check {
+                HealthCheck::Tcp => Some(CheckStatus::L4Ok),
+                _ => self.progress(check),
+            };
         };
         let mut session = match ClientConnection::new(config, name) {
             Ok(session) => Box::new(session),
@@ -95,8 +101,13 @@ impl Probe {
             incoming: None,
             outgoing: None,
         });
+        // Sends before the first expect go out with the handshake.
+        let verdict = match check {
+            HealthCheck::TcpRules(steps) => self.run_rules(steps),
+            _ => None,
+        };
         self.flush_tls(pool);
-        None
+        verdict
     }
 
     /// Whether the probe wants to read and to write.
@@ -110,12 +121,15 @@ impl Probe {
     }
 
     fn unsent<'c>(&self, check: &'c HealthCheck) -> Option<&'c [u8]> {
-        match check {
-            HealthCheck::Http { request, .. } => {
-                request.get(self.sent..).filter(|rest| !rest.is_empty())
-            }
-            HealthCheck::Tcp => None,
-        }
+        let data = match check {
+            HealthCheck::Http { request, .. } => request,
+            HealthCheck::TcpRules(steps) => match steps.get(self.step) {
+                Some(TcpStep::Send(data)) => data,
+                _ => return None,
+            },
+            HealthCheck::Tcp => return None,
+        };
+        data.get(self.sent..).filter(|rest| !rest.is_empty())
     }
 
     pub(super) fn recv_buf(&mut self, pool: &mut Pool) -> Option<&mut [u8]> {
@@ -139,15 +153,80 @@ impl Probe {
         }
     }
 
-    pub(super) fn sent(&mut self, n: usize, pool: &mut Pool) {
+    /// `n` bytes went out; a verdict when that decides the check (the
+    /// last `tcp-check send`).
+    pub(super) fn sent(
+        &mut self,
+        n: usize,
+        check: &HealthCheck,
+        pool: &mut Pool,
+    ) -> Option<CheckStatus> {
         match &mut self.tls {
             Some(link) => {
                 if let Some(out) = &mut link.outgoing {
                     out.consume(n);
                 }
                 self.flush_tls(pool);
+                None
             }
-            None => self.sent += n,
+            None => {
+                self.sent += n;
+                match check {
+                    HealthCheck::TcpRules(steps) => self.run_rules(steps),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Runs `tcp-check` rules as far as the bytes allow: sends are queued
+    /// (inside TLS) or waited for (plain), expects judged on the bytes
+    /// received since the previous expect. A verdict when the check is
+    /// decided.
+    pub(super) fn run_rules(&mut self, steps: &[TcpStep]) -> Option<CheckStatus> {
+        loop {
+            let step = self.step;
+            match steps.get(step) {
+                None => return Some(CheckStatus::TcpRulesPassed),
+                Some(TcpStep::Send(data)) => match &mut self.tls {
+                    Some(link) => {
+                        if let Err(e) = link.session.writer().write_all(data) {
+                            return Some(CheckStatus::L6Invalid(e.to_string()));
+                        }
+                    }
+                    None if self.sent < data.len() => return None,
+                    None => {}
+                },
+                Some(TcpStep::Expect { pattern, negate }) => {
+                    let (found, done) = match &self.response {
+                        Some(buf) => (contains(buf.filled(), pattern), self.eof || buf.is_full()),
+                        None => (pattern.is_empty(), self.eof),
+                    };
+                    let shown = String::from_utf8_lossy(pattern);
+                    match (found, *negate) {
+                        (true, true) => {
+                            return Some(CheckStatus::TcpRulesFailed(format!(
+                                "TCPCHK matched unwanted content '{shown}' at step {}",
+                                step + 1
+                            )));
+                        }
+                        (false, false) if done => {
+                            return Some(CheckStatus::TcpRulesFailed(format!(
+                                "TCPCHK did not match content '{shown}' at step {}",
+                                step + 1
+                            )));
+                        }
+                        (true, false) | (false, true) if found || done => {
+                            if let Some(buf) = &mut self.response {
+                                buf.clear();
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            self.step += 1;
+            self.sent = 0;
         }
     }
 
@@ -165,7 +244,7 @@ impl Probe {
             if let Some(buf) = &mut self.response {
                 buf.commit(n);
             }
-            return self.judge(check);
+            return self.progress(check);
         }
         let verdict = self.received_tls(n, check, pool);
         self.flush_tls(pool);
@@ -200,25 +279,23 @@ impl Probe {
             if let Err(e) = link.session.process_new_packets() {
                 return Some(CheckStatus::L6Invalid(tls::describe(&e)));
             }
-            if !link.session.is_handshaking() {
-                if let HealthCheck::Http { .. } = check {
-                    let plain = self.response.get_or_insert_with(|| pool.take());
-                    loop {
-                        let spare = plain.spare();
-                        if spare.is_empty() {
+            if !link.session.is_handshaking() && *check != HealthCheck::Tcp {
+                let plain = self.response.get_or_insert_with(|| pool.take());
+                loop {
+                    let spare = plain.spare();
+                    if spare.is_empty() {
+                        break;
+                    }
+                    match link.session.reader().read(spare) {
+                        Ok(0) => {
+                            self.eof = true;
                             break;
                         }
-                        match link.session.reader().read(spare) {
-                            Ok(0) => {
-                                self.eof = true;
-                                break;
-                            }
-                            Ok(n) => plain.commit(n),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(_) => {
-                                self.eof = true;
-                                break;
-                            }
+                        Ok(n) => plain.commit(n),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            self.eof = true;
+                            break;
                         }
                     }
                 }
@@ -237,7 +314,15 @@ impl Probe {
         }
         match check {
             HealthCheck::Tcp => Some(CheckStatus::L6Ok),
-            HealthCheck::Http { .. } => self.judge(check),
+            _ => self.progress(check),
+        }
+    }
+
+    /// The verdict so far of an HTTP or `tcp-check` rules check.
+    pub(super) fn progress(&mut self, check: &HealthCheck) -> Option<CheckStatus> {
+        match check {
+            HealthCheck::TcpRules(steps) => self.run_rules(steps),
+            _ => self.judge(check),
         }
     }
 
@@ -299,4 +384,9 @@ impl Probe {
             pool.put(buf);
         }
     }
+}
+
+/// Whether `pattern` occurs in `data` (an empty pattern always does).
+fn contains(data: &[u8], pattern: &[u8]) -> bool {
+    pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
 }

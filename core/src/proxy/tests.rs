@@ -1486,3 +1486,120 @@ fn crt_presents_a_client_certificate_to_servers_that_require_one() {
         "{without:?}"
     );
 }
+
+// ---- tcp-check rules ------------------------------------------------------
+
+fn tcp_rules(steps: Vec<crate::config::TcpStep>) -> Harness {
+    let mut cfg = config(vec![checked("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].health_check = HealthCheck::TcpRules(steps);
+    Harness::new(cfg)
+}
+
+fn redis_like() -> Vec<crate::config::TcpStep> {
+    use crate::config::TcpStep::{Expect, Send};
+    vec![
+        Send(b"PING\r\n".to_vec()),
+        Expect {
+            pattern: b"+PONG".to_vec(),
+            negate: false,
+        },
+        Send(b"QUIT\r\n".to_vec()),
+        Expect {
+            pattern: b"+OK".to_vec(),
+            negate: false,
+        },
+    ]
+}
+
+#[test]
+fn tcp_check_rules_send_and_expect_in_order() {
+    let mut h = tcp_rules(redis_like());
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    assert_eq!(h.drain(probe), b"PING\r\n");
+    assert!(h.lb.send_buf(probe).is_none(), "QUIT waits for +PONG");
+    h.peer_sends(probe, b"+PO");
+    assert!(h.closed(probe).is_none(), "partial answer: wait");
+    h.peer_sends(probe, b"NG\r\n");
+    assert_eq!(h.drain(probe), b"QUIT\r\n");
+    h.peer_sends(probe, b"+OK\r\n");
+    assert_eq!(h.closed(probe), Some(false), "passed");
+    assert!(h.logs(LogSink::Stdout).is_empty());
+}
+
+#[test]
+fn tcp_check_expect_that_never_matches_fails_with_the_step() {
+    let mut h = tcp_rules(redis_like());
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    h.drain(probe);
+    h.peer_sends(probe, b"-ERR unknown\r\n");
+    h.event(Event::ReadClosed { conn: probe });
+    assert!(
+        h.logs(LogSink::Stdout)[0].starts_with(
+            "Server app/s1 is DOWN, reason: Layer7 invalid response, info: \"TCPCHK did not \
+             match content '+PONG' at step 2\""
+        ),
+        "{:?}",
+        h.logs(LogSink::Stdout)
+    );
+}
+
+#[test]
+fn tcp_check_negated_expect_fails_on_the_unwanted_content() {
+    use crate::config::TcpStep::Expect;
+    let mut h = tcp_rules(vec![Expect {
+        pattern: b"maintenance".to_vec(),
+        negate: true,
+    }]);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    h.peer_sends(probe, b"220 in maintenance\r\n");
+    assert!(h.logs(LogSink::Stdout)[0].contains("TCPCHK matched unwanted content 'maintenance'"));
+}
+
+#[test]
+fn tcp_check_rules_over_tls_send_inside_tls() {
+    use crate::config::TcpStep::{Expect, Send};
+    let gw = tls_kit::gateway("gw.example", 4000, false);
+    let mut s = checked("s1", 8001);
+    s.check_tls = Some(crate::config::CheckTls {
+        verify: Some(true),
+        ca_pem: gw.ca_pem.clone().into_bytes(),
+        ..Default::default()
+    });
+    let mut cfg = config(vec![s]);
+    cfg.backends[0].health_check = HealthCheck::TcpRules(vec![
+        Send(b"HELLO\n".to_vec()),
+        Expect {
+            pattern: b"WELCOME".to_vec(),
+            negate: false,
+        },
+    ]);
+    let mut h = Harness::at(cfg, tls_kit::today());
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let mut peer = rustls::ServerConnection::new(gw.config.clone()).unwrap();
+    let mut answered = false;
+    for _ in 0..10 {
+        if h.closed(probe).is_some() {
+            break;
+        }
+        let out = h.drain(probe);
+        peer.read_tls(&mut &out[..]).unwrap();
+        peer.process_new_packets().unwrap();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut peer.reader(), &mut got);
+        if got == b"HELLO\n" && !answered {
+            std::io::Write::write_all(&mut peer.writer(), b"WELCOME\n").unwrap();
+            answered = true;
+        }
+        let mut back = Vec::new();
+        while peer.wants_write() {
+            peer.write_tls(&mut back).unwrap();
+        }
+        h.peer_sends(probe, &back);
+    }
+    assert_eq!(h.closed(probe), Some(false), "passed inside TLS");
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
