@@ -219,6 +219,14 @@ pub enum TcpStep {
         /// `!`.
         negate: bool,
     },
+    /// `expect [!] rstring|rbinary <regex>`: the bytes received since the
+    /// previous expect match the expression (or, with `!`, do not).
+    ExpectRegex {
+        /// The expression.
+        regex: Pattern,
+        /// `!`.
+        negate: bool,
+    },
 }
 
 /// What makes an HTTP check pass (`http-check expect`).
@@ -240,7 +248,45 @@ pub enum HttpExpect {
         /// `!`: pass when the body does NOT contain it.
         negate: bool,
     },
+    /// `expect [!] rstatus <regex>`: the status code matches.
+    RStatus {
+        /// The expression.
+        regex: Pattern,
+        /// `!`: pass when it does NOT match.
+        negate: bool,
+    },
+    /// `expect [!] rstring <regex>`: the body matches.
+    RString {
+        /// The expression.
+        regex: Pattern,
+        /// `!`: pass when it does NOT match.
+        negate: bool,
+    },
 }
+
+/// A regular expression from the configuration, compared by its text.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::bytes::Regex);
+
+impl Pattern {
+    /// Compiles `text`, bounded in size so no configuration can make a
+    /// huge automaton.
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        regex::bytes::RegexBuilder::new(text)
+            .size_limit(1 << 20)
+            .build()
+            .map(Pattern)
+            .map_err(|e| format!("invalid regex '{text}': {e}"))
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Pattern {}
 
 /// What `observe layer4` does when a server reaches its error limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -13,8 +13,8 @@ use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
-    HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Server, Severity, Source,
-    TcpStep,
+    HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Pattern, Server, Severity,
+    Source, TcpStep,
 };
 
 /// `timeout connect` weir applies when a backend has none.
@@ -1447,6 +1447,14 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
             text: pattern.as_bytes().to_vec(),
             negate,
         }),
+        [kind, pattern] if kind == "rstatus" => Ok(HttpExpect::RStatus {
+            regex: Pattern::new(pattern)?,
+            negate,
+        }),
+        [kind, pattern] if kind == "rstring" => Ok(HttpExpect::RString {
+            regex: Pattern::new(pattern)?,
+            negate,
+        }),
         [kind, ..]
             if [
                 "rstatus",
@@ -1556,6 +1564,10 @@ fn tcp_expect(words: &[String]) -> Result<TcpStep, String> {
         [kind, hex] if kind == "binary" => decode_hex(hex)
             .map(|pattern| TcpStep::Expect { pattern, negate })
             .ok_or_else(|| format!("invalid hex string '{hex}'")),
+        [kind, pattern] if kind == "rstring" || kind == "rbinary" => Ok(TcpStep::ExpectRegex {
+            regex: Pattern::new(pattern)?,
+            negate,
+        }),
         [kind, ..] => Err(format!("'tcp-check expect {kind}' is not supported yet")),
         [] => Err("'tcp-check expect' expects: [!] string <text> | [!] binary <hex>".into()),
     }

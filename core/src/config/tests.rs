@@ -429,13 +429,13 @@ fn http_check_send_and_expect() {
 #[test]
 fn http_check_rules_that_weir_cannot_run_are_refused() {
     let e = errors(&format!(
-        "{MINIMAL} option httpchk\n http-check expect rstatus ^2\n http-check disable-on-404\n \
+        "{MINIMAL} option httpchk\n http-check expect rstatus (\n http-check disable-on-404\n \
          http-check expect status 200\n http-check expect status 204\n http-check send body x\n"
     ));
     assert_eq!(
         e,
         [
-            "t.cfg:7: 'http-check expect rstatus' is not supported yet",
+            "t.cfg:7: invalid regex '(': regex parse error:\n    (\n    ^\nerror: unclosed group",
             "t.cfg:8: 'http-check disable-on-404' is not supported yet",
             "t.cfg:10: several 'http-check expect' rules are not supported yet: keep one",
             "t.cfg:11: 'http-check send body' is not supported yet",
@@ -612,13 +612,13 @@ fn tcp_check_rules() {
         ])
     );
     let e = errors(&format!(
-        "{MINIMAL} option tcp-check\n tcp-check expect rstring ^\\+OK\n tcp-check send-binary zz\n \
+        "{MINIMAL} option tcp-check\n tcp-check expect rbinary [\n tcp-check send-binary zz\n \
          tcp-check send-lf x\n tcp-check connect port 1\n"
     ));
     assert_eq!(
         e,
         [
-            "t.cfg:7: 'tcp-check expect rstring' is not supported yet",
+            "t.cfg:7: invalid regex '[': regex parse error:\n    [\n    ^\nerror: unclosed character class",
             "t.cfg:8: invalid hex string 'zz'",
             "t.cfg:9: 'tcp-check send-lf' is not supported yet",
             "t.cfg:10: 'tcp-check connect with options' is not supported yet",
@@ -639,4 +639,28 @@ fn tcp_check_rules() {
         HealthCheck::Tcp,
         "no rules: connect only"
     );
+}
+
+#[test]
+fn regex_expectations() {
+    let c = http_check(&format!(
+        "{MINIMAL} option httpchk\n http-check expect ! rstatus ^5\n"
+    ));
+    let HealthCheck::Http { expect, .. } = c else {
+        panic!("http")
+    };
+    assert_eq!(
+        expect,
+        HttpExpect::RStatus {
+            regex: super::Pattern::new("^5").unwrap(),
+            negate: true
+        }
+    );
+    let c = config(&format!(
+        "{MINIMAL} option tcp-check\n tcp-check expect rstring ^OK\n"
+    ));
+    assert!(matches!(
+        &c.backends[0].health_check,
+        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { regex, negate: false } if regex.0.as_str() == "^OK")
+    ));
 }

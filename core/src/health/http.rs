@@ -118,7 +118,7 @@ use crate::config::HttpExpect;
 impl HttpExpect {
     /// Whether the verdict needs the body, not only the status line.
     pub(crate) fn needs_body(&self) -> bool {
-        matches!(self, HttpExpect::String { .. })
+        matches!(self, HttpExpect::String { .. } | HttpExpect::RString { .. })
     }
 
     /// Whether `response` passes.
@@ -131,6 +131,10 @@ impl HttpExpect {
                     .any(|&(lo, hi)| (lo..=hi).contains(&response.status));
                 hit != *negate
             }
+            HttpExpect::RStatus { regex, negate } => {
+                regex.0.is_match(response.status.to_string().as_bytes()) != *negate
+            }
+            HttpExpect::RString { regex, negate } => regex.0.is_match(response.body) != *negate,
             HttpExpect::String { text, negate } => {
                 let hit = text.is_empty()
                     || response

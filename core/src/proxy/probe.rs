@@ -197,12 +197,21 @@ impl Probe {
                     None if self.sent < data.len() => return None,
                     None => {}
                 },
-                Some(TcpStep::Expect { pattern, negate }) => {
-                    let (found, done) = match &self.response {
-                        Some(buf) => (contains(buf.filled(), pattern), self.eof || buf.is_full()),
-                        None => (pattern.is_empty(), self.eof),
+                Some(
+                    expect @ (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }),
+                ) => {
+                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
+                    let done = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
+                    let (found, shown) = match expect {
+                        TcpStep::ExpectRegex { regex, .. } => {
+                            (regex.0.is_match(data), regex.0.as_str().to_owned())
+                        }
+                        TcpStep::Expect { pattern, .. } => (
+                            contains(data, pattern),
+                            String::from_utf8_lossy(pattern).into_owned(),
+                        ),
+                        TcpStep::Send(_) => (false, String::new()),
                     };
-                    let shown = String::from_utf8_lossy(pattern);
                     match (found, *negate) {
                         (true, true) => {
                             return Some(CheckStatus::TcpRulesFailed(format!(

@@ -1603,3 +1603,24 @@ fn tcp_check_rules_over_tls_send_inside_tls() {
     assert_eq!(h.closed(probe), Some(false), "passed inside TLS");
     assert_eq!(h.lb.buffers_in_use(), 0);
 }
+
+#[test]
+fn regex_expectations_judge_status_and_bytes() {
+    let regex = |r: &str| crate::config::Pattern::new(r).unwrap();
+    let mut h = Harness::new(http_config(HttpExpect::RStatus {
+        regex: regex("^2"),
+        negate: false,
+    }));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"HTTP/1.0 302 Found\r\n\r\n");
+    assert!(h.logs(LogSink::Stdout)[0].contains("Layer7 wrong status, code: 302"));
+
+    let mut h = tcp_rules(vec![crate::config::TcpStep::ExpectRegex {
+        regex: regex("^220 .*ready"),
+        negate: false,
+    }]);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    h.peer_sends(probe, b"220 mail.example ESMTP ready\r\n");
+    assert_eq!(h.closed(probe), Some(false), "matched");
+}
