@@ -76,10 +76,14 @@ pub(crate) fn client_config(
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| Error::General(e.to_string()))?;
-        Arc::new(ChainVerifier {
-            inner,
-            check_name: tls.sni.is_some(),
-        })
+        let name = match (&tls.sni, &tls.verify_host) {
+            (Some(_), _) => NameCheck::Sent,
+            (None, Some(host)) => ServerName::try_from(host.clone())
+                .map(NameCheck::Configured)
+                .map_err(|e| Error::General(format!("verifyhost '{host}': {e}")))?,
+            (None, None) => NameCheck::None,
+        };
+        Arc::new(ChainVerifier { inner, name })
     } else {
         Arc::new(AcceptAny(provider.clone()))
     };
@@ -129,15 +133,27 @@ pub(crate) fn describe(error: &Error) -> String {
             other => format!("certificate verify failed: {other:?}"),
         },
         Error::AlertReceived(alert) => format!("TLS alert from server: {alert:?}"),
+        Error::General(message) => message.clone(),
         other => format!("TLS error: {other}"),
     }
 }
 
-/// Verifies the chain; checks the name only when one was asked for.
+/// Which name a certificate must carry.
+#[derive(Debug)]
+enum NameCheck {
+    /// The name sent as SNI.
+    Sent,
+    /// `verifyhost`, since no SNI is sent.
+    Configured(ServerName<'static>),
+    /// None: the chain alone decides.
+    None,
+}
+
+/// Verifies the chain, and the name HAProxy would check, if any.
 #[derive(Debug)]
 struct ChainVerifier {
     inner: Arc<WebPkiServerVerifier>,
-    check_name: bool,
+    name: NameCheck,
 }
 
 impl ServerCertVerifier for ChainVerifier {
@@ -151,14 +167,25 @@ impl ServerCertVerifier for ChainVerifier {
     ) -> Result<ServerCertVerified, Error> {
         // webpki checks the chain first, then the name: a name error means
         // the chain is good.
-        match self
+        let name = match &self.name {
+            NameCheck::Configured(host) => host,
+            NameCheck::Sent | NameCheck::None => server_name,
+        };
+        let verdict = self
             .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now);
+        let name_error = matches!(
+            verdict,
             Err(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            other => other,
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ))
+        );
+        match &self.name {
+            NameCheck::None if name_error => Ok(ServerCertVerified::assertion()),
+            NameCheck::Configured(_) if name_error => Err(Error::General(
+                "Server presented an SSL certificate different from the configured one".into(),
+            )),
+            _ => verdict,
         }
     }
 

@@ -279,7 +279,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "no-tlsv11",
     "no-tlsv12",
     "no-tlsv13",
-    "no-verifyhost",
     "no-tfo",
     "npn",
     "on-marked-up",
@@ -309,7 +308,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "tfo",
     "tls-tickets",
     "track",
-    "verifyhost",
     "ws",
 ];
 
@@ -337,7 +335,6 @@ pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
     "no-tlsv11",
     "no-tlsv12",
     "no-tlsv13",
-    "no-verifyhost",
     "no-tfo",
     "send-proxy",
     "send-proxy-v2",

@@ -316,6 +316,9 @@ pub struct CheckTls {
     /// for checks, `sni str(...)` for traffic); without one no SNI is sent
     /// and only the chain is verified (HAProxy).
     pub sni: Option<String>,
+    /// `verifyhost`: the name the certificate must carry when no SNI is
+    /// sent (with SNI, the SNI name is checked instead, as in HAProxy).
+    pub verify_host: Option<String>,
     /// `crt`: a PEM file with the client certificate chain and its key,
     /// presented to the server (mutual TLS).
     pub crt_file: Option<String>,

@@ -65,6 +65,8 @@ const SERVER_KEYWORDS: &[&str] = &[
     "no-ssl",
     "sni",
     "crt",
+    "verifyhost",
+    "no-verifyhost",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -1010,7 +1012,8 @@ fn server_param<'w>(
                 })?;
             tls.2 = Some(name.to_owned());
         }
-        "verify" | "ca-file" | "check-sni" | "crt" => {
+        "no-verifyhost" => tls.1.verify_host = None,
+        "verify" | "ca-file" | "check-sni" | "crt" | "verifyhost" => {
             let v = value();
             if v.is_empty() {
                 return Err(format!("'{param}' expects an argument"));
@@ -1030,6 +1033,7 @@ fn server_param<'w>(
                 }
                 "ca-file" => tls.ca_file = Some(v.to_owned()),
                 "crt" => tls.crt_file = Some(v.to_owned()),
+                "verifyhost" => tls.verify_host = Some(v.to_owned()),
                 _ => tls.sni = Some(v.to_owned()),
             }
         }

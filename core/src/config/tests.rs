@@ -664,3 +664,25 @@ fn regex_expectations() {
         HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { regex, negate: false } if regex.0.as_str() == "^OK")
     ));
 }
+
+#[test]
+fn verifyhost_and_its_cancel() {
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check check-ssl verify none verifyhost gw.example",
+    ));
+    let tls = c.backends[0].servers[0].check_tls.clone().unwrap();
+    assert_eq!(tls.verify_host.as_deref(), Some("gw.example"));
+    let c = config(&MINIMAL.replace(
+        "127.0.0.1:8080",
+        "127.0.0.1:8080 check check-ssl verify none verifyhost gw.example no-verifyhost",
+    ));
+    assert_eq!(
+        c.backends[0].servers[0]
+            .check_tls
+            .clone()
+            .unwrap()
+            .verify_host,
+        None
+    );
+}

@@ -1006,7 +1006,7 @@ pub(super) mod tls_kit {
         }
     }
 
-    fn tls_config(gw: &Gateway, sni: Option<&str>, http: bool) -> Config {
+    pub(crate) fn tls_config(gw: &Gateway, sni: Option<&str>, http: bool) -> Config {
         let mut s = checked("s1", 8001);
         s.check_tls = Some(CheckTls {
             verify: Some(true),
@@ -1027,7 +1027,7 @@ pub(super) mod tls_kit {
 
     /// Runs the probe against a rustls server that answers `reply` to the
     /// request, until the probe is closed; returns the log lines.
-    fn run_check(gw: &Gateway, cfg: Config, reply: &[u8]) -> Vec<String> {
+    pub(crate) fn run_check(gw: &Gateway, cfg: Config, reply: &[u8]) -> Vec<String> {
         let mut h = Harness::at(cfg, today());
         let (probe, _) = h.connects()[0];
         h.connected(probe);
@@ -1623,4 +1623,29 @@ fn regex_expectations_judge_status_and_bytes() {
     h.connected(probe);
     h.peer_sends(probe, b"220 mail.example ESMTP ready\r\n");
     assert_eq!(h.closed(probe), Some(false), "matched");
+}
+
+#[test]
+fn verifyhost_checks_the_name_when_no_sni_is_sent() {
+    use tls_kit::{gateway, run_check, tls_config};
+    let gw = gateway("gw.example", 4000, false);
+    let with_host = |sni: Option<&str>, host: &str| {
+        let mut cfg = tls_config(&gw, sni, false);
+        if let Some(tls) = &mut cfg.backends[0].servers[0].check_tls {
+            tls.verify_host = Some(host.into());
+        }
+        run_check(&gw, cfg, b"")
+    };
+    assert!(with_host(None, "gw.example").is_empty());
+    let logs = with_host(None, "other.example");
+    assert!(
+        logs[0].contains(
+            "info: \"Server presented an SSL certificate different from the configured one\""
+        ),
+        "{logs:?}"
+    );
+    assert!(
+        with_host(Some("gw.example"), "other.example").is_empty(),
+        "the SNI name wins over verifyhost"
+    );
 }
