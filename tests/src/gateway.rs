@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -55,10 +55,18 @@ impl Pki {
 
     /// A server configuration for a gateway certificate naming `names`.
     pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
+        self.server_config_until(names, 4096)
+    }
+
+    /// Like [`Pki::server_config`], with a certificate that expired at the
+    /// start of `year` when `year` is past.
+    pub fn server_config_until(&self, names: &[&str], year: i32) -> Arc<ServerConfig> {
         let key = KeyPair::generate().unwrap();
-        let params =
+        let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = params.signed_by(&key, &issuer).unwrap();
         let config = ServerConfig::builder_with_provider(provider())
@@ -99,6 +107,8 @@ fn rand_tag() -> u64 {
 
 struct GatewayState {
     health: AtomicU16,
+    /// Milliseconds to wait before answering.
+    delay_ms: AtomicU64,
     /// Accept connections but never answer (a stopped process).
     hang: AtomicBool,
     uploads: Mutex<Vec<String>>,
@@ -119,13 +129,26 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway on a free port with a certificate for `gw.example`.
     pub fn start(name: &str, pki: &Pki) -> Gateway {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_with(name, pki.server_config(&["gw.example"]))
+    }
+
+    /// Starts a gateway presenting the certificate of `config`.
+    pub fn start_with(name: &str, config: Arc<ServerConfig>) -> Gateway {
+        // A one-slot accept queue, so a paused gateway soon drops SYNs.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_reuse_address(true).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        socket.listen(1).unwrap();
+        let listener: TcpListener = socket.into();
         let state = Arc::new(GatewayState {
             health: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
             hang: AtomicBool::new(false),
             uploads: Mutex::new(Vec::new()),
         });
-        let config = pki.server_config(&["gw.example"]);
         let (shared, label) = (state.clone(), name.to_owned());
         let handler: Handler = Arc::new(move |stream| {
             let _ = serve_one(stream, config.clone(), &label, &shared);
@@ -153,6 +176,19 @@ impl Gateway {
     /// like a stopped process whose kernel still completes handshakes.
     pub fn set_hang(&self, hang: bool) {
         self.state.hang.store(hang, Ordering::SeqCst);
+    }
+
+    /// Answers every request `delay` late (a slow gateway).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Black hole (`true`): stops accepting; once the kernel's small
+    /// accept queue is full, new connection attempts get no answer at all.
+    pub fn set_black_hole(&self, on: bool) {
+        self.served.set_paused(on);
     }
 
     /// Payload ids received so far.
@@ -188,6 +224,7 @@ fn serve_one(
     let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, stream);
     let (head, body) = read_request(&mut tls)?;
+    thread::sleep(Duration::from_millis(state.delay_ms.load(Ordering::SeqCst)));
     let reply = if head.starts_with("GET /healthcheck ") {
         let status = state.health.load(Ordering::SeqCst);
         format!("HTTP/1.0 {status} Health\r\nContent-Length: 0\r\n\r\n")

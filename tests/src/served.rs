@@ -17,6 +17,8 @@ pub(crate) struct Served {
     pub addr: SocketAddr,
     handler: Handler,
     stop: Arc<AtomicBool>,
+    /// Not accepting, listener kept open.
+    paused: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -28,6 +30,7 @@ impl Served {
             addr: listener.local_addr().unwrap(),
             handler,
             stop: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(false)),
             conns: Arc::new(Mutex::new(Vec::new())),
             thread: None,
         };
@@ -39,8 +42,13 @@ impl Served {
         listener.set_nonblocking(true).unwrap();
         self.stop.store(false, Ordering::SeqCst);
         let (stop, conns, handler) = (self.stop.clone(), self.conns.clone(), self.handler.clone());
+        let paused = self.paused.clone();
         self.thread = Some(thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
+                if paused.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(2));
+                    continue;
+                }
                 match listener.accept() {
                     Ok((stream, _)) => {
                         stream.set_nonblocking(false).unwrap();
@@ -66,6 +74,11 @@ impl Served {
         for conn in self.conns.lock().unwrap().drain(..) {
             let _ = conn.shutdown(Shutdown::Both);
         }
+    }
+
+    /// Stops (`true`) or resumes accepting, keeping the listener open.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Listens again on the same port.

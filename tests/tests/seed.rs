@@ -252,3 +252,56 @@ fn literal_config_warns_when_agents_speak_tls() {
          TLS; for pass-through use 'check-ssl' instead of 'ssl'"
     ));
 }
+
+#[test]
+fn black_holed_gateway_is_marked_down_and_loses_nothing() {
+    let s = Scenario::start(Variant::PassThrough, 2);
+    s.gateways[1].set_black_hole(true);
+    assert!(
+        s.lb.wait_log("Server app/app2 is DOWN, reason: Layer"),
+        "{:?}",
+        s.lb.logs()
+    );
+    let payloads = ids("hole", 10);
+    assert!(
+        s.send_all(&payloads).is_empty(),
+        "DOWN gateway gets nothing"
+    );
+    s.gateways[1].set_black_hole(false);
+    assert!(s.lb.wait_log("Server app/app2 is UP"));
+    s.assert_exactly_once(&payloads);
+}
+
+#[test]
+fn slow_gateway_fails_its_check_by_timeout_check() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
+    let text = config(Variant::PassThrough, &pki, &gws.iter().collect::<Vec<_>>())
+        .replace("option httpchk", "timeout check 150ms\n  option httpchk");
+    let lb = Lb::start(&text);
+    gws[1].set_delay(std::time::Duration::from_millis(400));
+    assert!(
+        lb.wait_log("Server app/app2 is DOWN, reason: Layer7 timeout"),
+        "{:?}",
+        lb.logs()
+    );
+    gws[1].set_delay(std::time::Duration::ZERO);
+    assert!(lb.wait_log("Server app/app2 is UP"));
+}
+
+#[test]
+fn expired_or_misnamed_gateway_certificates_are_named_in_the_reason() {
+    let pki = Pki::new();
+    let expired = Gateway::start_with("app1", pki.server_config_until(&["gw.example"], 2020));
+    let misnamed = Gateway::start_with("app2", pki.server_config(&["other.example"]));
+    let text = config(Variant::PassThrough, &pki, &[&expired, &misnamed])
+        .replace(" inter 200ms", " check-sni gw.example inter 200ms");
+    let lb = Lb::start(&text);
+    assert!(lb.wait_log(
+        "Server app/app1 is DOWN, reason: Layer6 invalid response, info: \"certificate has expired\""
+    ));
+    assert!(lb.wait_log(
+        "Server app/app2 is DOWN, reason: Layer6 invalid response, info: \"Server presented an \
+         SSL certificate different from the expected one\""
+    ));
+}
