@@ -114,7 +114,7 @@ fn baseline(variant: Variant) {
 }
 
 fn failing_health_check(variant: Variant) {
-    let s = Scenario::start(variant, 2);
+    let s = Scenario::start(variant, 3);
     s.gateways[1].set_health(503);
     assert!(s.lb.wait_log(
         "Server app/app2 is DOWN, reason: Layer7 wrong status, code: 503, info: \"Health\""
@@ -155,7 +155,7 @@ fn crash_and_restart(variant: Variant) {
 }
 
 fn hang(variant: Variant) {
-    let s = Scenario::start(variant, 2);
+    let s = Scenario::start(variant, 3);
     s.gateways[1].set_hang(true);
     let logs = || s.lb.logs();
     assert!(

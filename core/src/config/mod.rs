@@ -184,6 +184,9 @@ pub struct Backend {
     pub health_check: HealthCheck,
     /// `option log-health-checks`: log every check that moves the health.
     pub log_health_checks: bool,
+    /// `option allbackups`: share traffic over every usable backup server
+    /// instead of the first one only.
+    pub allbackups: bool,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// The section line.
@@ -371,6 +374,11 @@ pub struct Server {
     /// `on-marked-down shutdown-sessions`: end the server's sessions when
     /// it goes DOWN.
     pub shutdown_on_down: bool,
+    /// `backup`: used only when no active server is usable.
+    pub backup: bool,
+    /// `on-marked-up shutdown-backup-sessions`: when this server comes UP,
+    /// end the sessions of the backend's backup servers.
+    pub shutdown_backups_on_up: bool,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
     /// The `server` line.

@@ -21,6 +21,14 @@ use super::{
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
 
 const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+/// The `option` names weir implements.
+const OPTIONS: &[&str] = &[
+    "tcplog",
+    "httpchk",
+    "log-health-checks",
+    "tcp-check",
+    "allbackups",
+];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
     "log",
@@ -67,6 +75,9 @@ const SERVER_KEYWORDS: &[&str] = &[
     "crt",
     "verifyhost",
     "no-verifyhost",
+    "backup",
+    "no-backup",
+    "on-marked-up",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -149,6 +160,8 @@ struct Settings {
     log_health_checks: bool,
     /// `option tcp-check`.
     tcp_check: bool,
+    /// `option allbackups`.
+    allbackups: bool,
     /// `tcp-check` rules, each with its line.
     tcp_rules: Vec<(TcpStep, Origin)>,
     /// `http-check expect`, with its line.
@@ -700,6 +713,8 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             p.ignored(diags, st, "option log-health-checks", false)
         }
         "log-health-checks" => p.settings.log_health_checks = enable,
+        "allbackups" if !p.kind.has_backend() => p.ignored(diags, st, "option allbackups", false),
+        "allbackups" => p.settings.allbackups = enable,
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -714,15 +729,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         },
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
-            let hint = hint(
-                name,
-                OPTIONS_LATER.iter().copied().chain([
-                    "tcplog",
-                    "httpchk",
-                    "log-health-checks",
-                    "tcp-check",
-                ]),
-            );
+            let hint = hint(name, OPTIONS_LATER.iter().chain(OPTIONS).copied());
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
     }
@@ -895,6 +902,8 @@ fn server_line(
         error_limit: 10,
         on_error: OnError::FailCheck,
         shutdown_on_down: false,
+        backup: false,
+        shutdown_backups_on_up: false,
         disabled: false,
         origin: st.origin.clone(),
     };
@@ -989,6 +998,16 @@ fn server_param<'w>(
                 }
             }
         }
+        "backup" => server.backup = true,
+        "no-backup" => server.backup = false,
+        "on-marked-up" => match value() {
+            "shutdown-backup-sessions" => server.shutdown_backups_on_up = true,
+            other => {
+                return Err(format!(
+                    "'on-marked-up' expects 'shutdown-backup-sessions', got '{other}'"
+                ));
+            }
+        },
         "on-marked-down" => match value() {
             "shutdown-sessions" => server.shutdown_on_down = true,
             other => {
@@ -1141,6 +1160,7 @@ impl Parser {
                     logs: expand(&s.logs),
                     health_check: health_check(s),
                     log_health_checks: s.log_health_checks,
+                    allbackups: s.allbackups,
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });

@@ -686,3 +686,16 @@ fn verifyhost_and_its_cancel() {
         None
     );
 }
+
+#[test]
+fn backup_servers_and_allbackups() {
+    let c = config(&format!(
+        "{} option allbackups\n",
+        MINIMAL.replace(
+            "127.0.0.1:8080",
+            "127.0.0.1:8080 check on-marked-up shutdown-backup-sessions\n server b 127.0.0.1:2 backup",
+        )
+    ));
+    let be = &c.backends[0];
+    assert!(be.allbackups && be.servers[1].backup && be.servers[0].shutdown_backups_on_up);
+}

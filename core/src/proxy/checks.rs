@@ -274,9 +274,18 @@ impl Balancer {
         }
         if let Some(transition) = transition {
             self.log_transition(now, b, s, transition, status, duration_ms);
-            let server = &self.backends[b].servers[s];
-            if transition == Transition::Down && server.config.shutdown_on_down {
+            let config = &self.backends[b].servers[s].config;
+            let (on_down, on_up) = (config.shutdown_on_down, config.shutdown_backups_on_up);
+            if transition == Transition::Down && on_down {
                 self.end_sessions_of(now, b, s, 'D');
+            }
+            if transition == Transition::Up && on_up {
+                let backups: Vec<usize> = (0..self.backends[b].servers.len())
+                    .filter(|&i| self.backends[b].servers[i].config.backup)
+                    .collect();
+                for backup in backups {
+                    self.end_sessions_of(now, b, backup, 'U');
+                }
             }
         }
         self.backends[b].servers[s].check_interval()
@@ -367,7 +376,13 @@ impl Balancer {
     ) {
         let backend = &self.backends[b];
         let server = &backend.servers[s];
-        let usable = backend.servers.iter().filter(|s| s.lb_weight() > 0).count();
+        let usable = |backup: bool| {
+            let servers = backend.servers.iter();
+            servers
+                .filter(|s| s.config.backup == backup && s.lb_weight() > 0)
+                .count()
+        };
+        let (active, backups) = (usable(false), usable(true));
         let info = status.details();
         let backend_name = backend.config.name.clone();
         let name = format!("{backend_name}/{}", server.config.name);
@@ -375,7 +390,7 @@ impl Balancer {
             Transition::Down => (
                 format!(
                     "Server {name} is DOWN, reason: {}{info}, check duration: {duration_ms}ms. \
-                     {usable} active and 0 backup servers left. {} sessions active, \
+                     {active} active and {backups} backup servers left. {} sessions active, \
                      0 requeued, 0 remaining in queue.",
                     status.reason(),
                     server.active
@@ -385,7 +400,7 @@ impl Balancer {
             Transition::Up => (
                 format!(
                     "Server {name} is UP, reason: {}{info}, check duration: {duration_ms}ms. \
-                     {usable} active and 0 backup servers online. 0 sessions requeued, \
+                     {active} active and {backups} backup servers online. 0 sessions requeued, \
                      0 total in queue.",
                     status.reason()
                 ),
@@ -394,7 +409,7 @@ impl Balancer {
         };
         let targets = LogTargets::Backend(b);
         self.log(now, targets, severity, &message, Some(log::Level::Warn));
-        if transition == Transition::Down && usable == 0 {
+        if transition == Transition::Down && active + backups == 0 {
             let message = format!("backend '{backend_name}' has no server available!");
             self.log(
                 now,

@@ -57,6 +57,8 @@ fn server(name: &str, port: u16) -> Server {
         error_limit: 10,
         on_error: OnError::FailCheck,
         shutdown_on_down: false,
+        backup: false,
+        shutdown_backups_on_up: false,
         disabled: false,
         origin: origin(),
     }
@@ -94,6 +96,7 @@ fn config(servers: Vec<Server>) -> Config {
             logs: vec![stdout_raw()],
             health_check: HealthCheck::Tcp,
             log_health_checks: false,
+            allbackups: false,
             servers,
             origin: origin(),
         }],
@@ -1647,5 +1650,91 @@ fn verifyhost_checks_the_name_when_no_sni_is_sent() {
     assert!(
         with_host(Some("gw.example"), "other.example").is_empty(),
         "the SNI name wins over verifyhost"
+    );
+}
+
+// ---- backup servers -------------------------------------------------------
+
+fn backup(name: &str, port: u16) -> Server {
+    Server {
+        backup: true,
+        ..checked(name, port)
+    }
+}
+
+/// Fails the next check of every server whose port is in `down`.
+fn fail_checks_of(h: &mut Harness, down: &[u16]) {
+    for (probe, addr) in h.connects() {
+        let result = if down.contains(&addr.port()) {
+            Err(ConnError::Refused)
+        } else {
+            Ok(())
+        };
+        h.event(Event::Connected {
+            conn: probe,
+            result,
+        });
+    }
+}
+
+#[test]
+fn backups_serve_only_when_no_active_server_is_up_first_one_first() {
+    let mut h = Harness::new(config(vec![
+        checked("a", 8001),
+        backup("b1", 8101),
+        backup("b2", 8102),
+    ]));
+    for _ in 0..4 {
+        assert_eq!(h.accept().2.port(), 8001, "active first");
+    }
+    h.advance(Duration::from_secs(2));
+    fail_checks_of(&mut h, &[8001]);
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("0 active and 2 backup servers left")),
+        "{logs:?}"
+    );
+    for _ in 0..4 {
+        assert_eq!(h.accept().2.port(), 8101, "only the first backup");
+    }
+}
+
+#[test]
+fn allbackups_shares_traffic_over_every_backup() {
+    let mut cfg = config(vec![
+        checked("a", 8001),
+        backup("b1", 8101),
+        backup("b2", 8102),
+    ]);
+    cfg.backends[0].allbackups = true;
+    let mut h = Harness::new(cfg);
+    h.advance(Duration::from_secs(2));
+    fail_checks_of(&mut h, &[8001]);
+    let ports: std::collections::HashSet<u16> = (0..4).map(|_| h.accept().2.port()).collect();
+    assert_eq!(ports, [8101, 8102].into_iter().collect());
+}
+
+#[test]
+fn on_marked_up_ends_the_sessions_on_backups() {
+    let mut active = checked("a", 8001);
+    active.shutdown_backups_on_up = true;
+    let mut h = Harness::new(config(vec![active, backup("b1", 8101)]));
+    h.advance(Duration::from_secs(2));
+    fail_checks_of(&mut h, &[8001]);
+    let (client, server, addr) = h.accept();
+    assert_eq!(addr.port(), 8101);
+    h.connected(server);
+    // Two passing checks bring the active server back (rise 2).
+    for _ in 0..2 {
+        h.take();
+        h.advance(Duration::from_secs(2));
+        fail_checks_of(&mut h, &[]);
+    }
+    assert!(h.closed(client).is_some(), "backup session ended");
+    assert!(
+        h.logs(LogSink::Stdout)
+            .iter()
+            .any(|l| l.contains(" app/b1 ") && l.contains(" UD "))
     );
 }

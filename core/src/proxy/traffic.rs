@@ -12,10 +12,28 @@ use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
 impl BackendState {
-    /// Picks a usable server by the backend's algorithm.
+    /// Picks a usable server by the backend's algorithm: an active one;
+    /// when none is usable, the first usable backup, or with `option
+    /// allbackups` any of them.
     fn pick(&mut self) -> Option<usize> {
         let servers = &self.servers;
-        self.rr.pick(|i| servers[i].lb_weight())
+        let active = |i: usize| !servers[i].config.backup;
+        if servers
+            .iter()
+            .any(|s| !s.config.backup && s.lb_weight() > 0)
+        {
+            return self
+                .rr
+                .pick(|i| if active(i) { servers[i].lb_weight() } else { 0 });
+        }
+        if self.config.allbackups {
+            return self
+                .rr
+                .pick(|i| if active(i) { 0 } else { servers[i].lb_weight() });
+        }
+        servers
+            .iter()
+            .position(|s| s.config.backup && s.lb_weight() > 0)
     }
 }
 

@@ -44,9 +44,10 @@ fn main() -> ExitCode {
     println!("{config}");
     let lb = Lb::start(&config);
     println!(
-        "weir listens on {} (bind *:9091 moved to a free port)\n",
+        "weir listens on {} (bind *:9091 moved to a free port)",
         lb.addr
     );
+    println!("status: per gateway, its state as weir logged it, connections (c), payloads (p)\n");
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -163,10 +164,13 @@ fn status_line(
                 }
             })
             .unwrap_or("UP");
+        let tag = format!(" app/{} ", g.name);
+        let conns = logs.iter().filter(|l| l.contains(&tag)).count();
         line.push_str(&format!(
-            "  {} {:<4} {:>5}",
+            "  {} {:<4} {:>5}c {:>5}p",
             g.name,
             state,
+            conns,
             g.uploads().len()
         ));
     }
