@@ -116,6 +116,16 @@ impl Weir {
         });
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let poll = Poll::new()?;
+        // Signal handlers first: once a listener accepts, SIGTERM must stop
+        // weir cleanly, not kill it.
+        let signals = if options.handle_signals {
+            let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGTERM, libc::SIGINT])?;
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)?;
+            Some(signals)
+        } else {
+            None
+        };
         let mut listeners = Vec::new();
         for (i, (_, addr)) in lb.listeners().enumerate() {
             let mut socket = listen(addr)
@@ -128,14 +138,6 @@ impl Weir {
             });
         }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let signals = if options.handle_signals {
-            let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGTERM, libc::SIGINT])?;
-            poll.registry()
-                .register(&mut signals, SIGNALS, Interest::READABLE)?;
-            Some(signals)
-        } else {
-            None
-        };
         let dirty_listeners = (0..listeners.len()).collect();
         Ok(Weir {
             poll,
