@@ -63,24 +63,34 @@ impl Scenario {
         }
     }
 
-    /// Uploads `ids` one after the other, retrying a failed attempt up to
-    /// three times like an agent; returns the failed attempts.
+    /// Uploads `ids` from four concurrent agents, each retrying a failed
+    /// attempt up to three times like a real agent; returns the failed
+    /// attempts.
     fn send_all(&self, ids: &[String]) -> Vec<String> {
         let client = self.pki.client_config();
-        let mut failures = Vec::new();
-        for id in ids {
-            for _ in 0..4 {
-                let attempt = match self.variant {
-                    Variant::Literal => upload_plain(self.lb.addr, id),
-                    Variant::PassThrough => upload(self.lb.addr, &client, id),
-                };
-                match attempt {
-                    Attempt::Delivered(_) => break,
-                    Attempt::Failed(why) => failures.push(format!("{id}: {why}")),
-                }
+        let failures = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for agent in ids.chunks(ids.len().div_ceil(4).max(1)) {
+                let (client, failures) = (&client, &failures);
+                scope.spawn(move || {
+                    for id in agent {
+                        for _ in 0..4 {
+                            let attempt = match self.variant {
+                                Variant::Literal => upload_plain(self.lb.addr, id),
+                                Variant::PassThrough => upload(self.lb.addr, client, id),
+                            };
+                            match attempt {
+                                Attempt::Delivered(_) => break,
+                                Attempt::Failed(why) => {
+                                    failures.lock().unwrap().push(format!("{id}: {why}"))
+                                }
+                            }
+                        }
+                    }
+                });
             }
-        }
-        failures
+        });
+        failures.into_inner().unwrap()
     }
 
     /// Every id delivered exactly once.
