@@ -149,6 +149,8 @@ pub(crate) struct TcpLog<'a> {
     pub termination: [char; 2],
     /// Process, frontend, backend and server connection counts, retries.
     pub counts: [u32; 5],
+    /// A retry went to another server: `%rc` gets a `+`.
+    pub redispatched: bool,
 }
 
 impl TcpLog<'_> {
@@ -159,7 +161,7 @@ impl TcpLog<'_> {
         let [ac, fc, bc, sc, rc] = self.counts;
         let _ = write!(
             s,
-            "{}:{} [{}] {} {}/{} 0/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{rc} 0/0",
+            "{}:{} [{}] {} {}/{} 0/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{}{rc} 0/0",
             self.client.ip(),
             self.client.port(),
             accept_date(self.accepted),
@@ -171,6 +173,7 @@ impl TcpLog<'_> {
             self.bytes_out,
             self.termination[0],
             self.termination[1],
+            if self.redispatched { "+" } else { "" },
         );
         s
     }
@@ -253,6 +256,7 @@ mod tests {
             bytes_out: 212,
             termination: ['-', '-'],
             counts: [0, 0, 0, 0, 3],
+            redispatched: false,
         };
         assert_eq!(
             line.format(),
@@ -273,6 +277,7 @@ mod tests {
             bytes_out: 0,
             termination: ['S', 'C'],
             counts: [1, 1, 0, 0, 0],
+            redispatched: false,
         };
         assert_eq!(
             line.format(),

@@ -133,6 +133,14 @@ pub(crate) struct Session {
     pub queued: Option<Instant>,
     /// TLS to the server (`ssl`), once connected.
     pub tls: Option<Box<ServerTls>>,
+    /// Connect attempts retried so far (`%rc`).
+    pub retries: u32,
+    /// A retry went to another server (`+` before `%rc`).
+    pub redispatched: bool,
+    /// Servers whose connect failed, avoided by redispatch.
+    pub tried: Vec<usize>,
+    /// When to retry the same server (after HAProxy's turn-around pause).
+    pub retry_at: Option<Instant>,
 }
 
 impl Session {
@@ -142,6 +150,7 @@ impl Session {
             self.connect_deadline,
             self.client_deadline,
             self.server_deadline,
+            self.retry_at,
         ]
         .into_iter()
         .flatten()

@@ -187,6 +187,12 @@ pub struct Backend {
     /// `option allbackups`: share traffic over every usable backup server
     /// instead of the first one only.
     pub allbackups: bool,
+    /// `retries`: extra connect attempts after a failed one (default 3).
+    pub retries: u32,
+    /// Whether a retry goes to another server at once (`option
+    /// redispatch`, and weir's default) or to the same one after a pause
+    /// (`option redispatch 0`, `no option redispatch`).
+    pub redispatch: bool,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// The section line.

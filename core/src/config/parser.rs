@@ -28,6 +28,7 @@ const OPTIONS: &[&str] = &[
     "log-health-checks",
     "tcp-check",
     "allbackups",
+    "redispatch",
 ];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
@@ -38,6 +39,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "ssl-server-verify",
 ];
 const PROXY_KEYWORDS: &[&str] = &[
+    "retries",
     "mode",
     "bind",
     "option",
@@ -162,6 +164,10 @@ struct Settings {
     tcp_check: bool,
     /// `option allbackups`.
     allbackups: bool,
+    /// `retries`, when set.
+    retries: Option<u32>,
+    /// `option redispatch 0` or `no option redispatch`.
+    no_redispatch: bool,
     /// `tcp-check` rules, each with its line.
     tcp_rules: Vec<(TcpStep, Origin)>,
     /// `http-check expect`, with its line.
@@ -646,6 +652,16 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             }
         }
         "timeout" => timeout(diags, p, st),
+        "retries" => {
+            if !kind.has_backend() {
+                p.ignored(diags, st, keyword, false);
+            } else {
+                match number(st.word(1), "retries", 0..=100) {
+                    Ok(n) => p.settings.retries = Some(n as u32),
+                    Err(e) => diags.error(&st.origin, e),
+                }
+            }
+        }
         "tcp-check" => {
             if kind.has_backend() {
                 tcp_check(diags, p.settings, p.section, st);
@@ -715,6 +731,21 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "log-health-checks" => p.settings.log_health_checks = enable,
         "allbackups" if !p.kind.has_backend() => p.ignored(diags, st, "option allbackups", false),
         "allbackups" => p.settings.allbackups = enable,
+        "redispatch" if !p.kind.has_backend() => p.ignored(diags, st, "option redispatch", false),
+        "redispatch" => {
+            // weir redispatches at once by default; only an explicit 0 or
+            // `no option redispatch` keeps retries on the same server.
+            let interval = match st.word(2) {
+                "" => Ok(-1),
+                n => n
+                    .parse::<i32>()
+                    .map_err(|_| format!("invalid redispatch interval '{n}'")),
+            };
+            match interval {
+                Ok(n) => p.settings.no_redispatch = !enable || n == 0,
+                Err(e) => diags.error(&st.origin, e),
+            }
+        }
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -1161,6 +1192,8 @@ impl Parser {
                     health_check: health_check(s),
                     log_health_checks: s.log_health_checks,
                     allbackups: s.allbackups,
+                    retries: s.retries.unwrap_or(3),
+                    redispatch: !s.no_redispatch,
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });

@@ -118,13 +118,14 @@ fn unknown_words_get_a_did_you_mean() {
 
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
-    let text =
-        format!("{MINIMAL} retries 3\n option redispatch\n balance leastconn\n timeout queue 1s\n");
+    let text = format!(
+        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout queue 1s\n"
+    );
     assert_eq!(
         errors(&text),
         [
-            "t.cfg:6: 'retries' is not supported yet",
-            "t.cfg:7: 'option redispatch' is not supported yet",
+            "t.cfg:6: 'hash-type' is not supported yet",
+            "t.cfg:7: 'option abortonclose' is not supported yet",
             "t.cfg:8: 'balance leastconn' is not supported yet",
             "t.cfg:9: 'timeout queue' is not supported yet",
         ]
@@ -698,4 +699,23 @@ fn backup_servers_and_allbackups() {
     ));
     let be = &c.backends[0];
     assert!(be.allbackups && be.servers[1].backup && be.servers[0].shutdown_backups_on_up);
+}
+
+#[test]
+fn retries_and_redispatch() {
+    let c = config(MINIMAL);
+    assert_eq!(
+        (c.backends[0].retries, c.backends[0].redispatch),
+        (3, true),
+        "weir's defaults"
+    );
+    let c = config(&format!("{MINIMAL} retries 1\n option redispatch 0\n"));
+    assert_eq!(
+        (c.backends[0].retries, c.backends[0].redispatch),
+        (1, false)
+    );
+    let c = config(&format!(
+        "defaults\n option redispatch\n{MINIMAL} no option redispatch\n"
+    ));
+    assert!(!c.backends[0].redispatch);
 }

@@ -97,6 +97,8 @@ fn config(servers: Vec<Server>) -> Config {
             health_check: HealthCheck::Tcp,
             log_health_checks: false,
             allbackups: false,
+            retries: 3,
+            redispatch: true,
             servers,
             origin: origin(),
         }],
@@ -446,9 +448,16 @@ fn events_for_closed_connections_are_ignored() {
 
 // ---- connect failures and timeouts -----------------------------------------
 
+/// A config whose backend does not retry (HAProxy's `retries 0`).
+fn no_retries(servers: Vec<Server>) -> Config {
+    let mut cfg = config(servers);
+    cfg.backends[0].retries = 0;
+    cfg
+}
+
 #[test]
 fn connect_refused_closes_the_client_and_logs_sc() {
-    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let mut h = Harness::new(no_retries(vec![server("s1", 8001)]));
     let (client, server, _) = h.accept();
     h.event(Event::Connected {
         conn: server,
@@ -462,7 +471,7 @@ fn connect_refused_closes_the_client_and_logs_sc() {
 
 #[test]
 fn connect_timeout_closes_both_and_logs_sc_lowercase() {
-    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let mut h = Harness::new(no_retries(vec![server("s1", 8001)]));
     let (client, server, _) = h.accept();
     h.advance(Duration::from_millis(999));
     assert!(h.closed(client).is_none());
@@ -1737,4 +1746,92 @@ fn on_marked_up_ends_the_sessions_on_backups() {
             .iter()
             .any(|l| l.contains(" app/b1 ") && l.contains(" UD "))
     );
+}
+
+// ---- retries and redispatch -----------------------------------------------
+
+#[test]
+fn a_refused_connect_is_retried_on_another_server_at_once_and_loses_nothing() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    let (client, first, addr) = h.accept();
+    h.peer_sends(client, b"payload");
+    h.take();
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "retried at once");
+    let (second, other) = connects[0];
+    assert_ne!(other, addr, "on the other server");
+    assert!(h.closed(client).is_none());
+    h.connected(second);
+    assert_eq!(h.drain(second), b"payload", "the client's bytes were kept");
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn: second });
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" -- ") && log.contains("/+1 0/0"), "{log}");
+}
+
+#[test]
+fn retries_give_up_after_the_configured_count() {
+    let mut cfg = config(vec![
+        server("s1", 8001),
+        server("s2", 8002),
+        server("s3", 8003),
+    ]);
+    cfg.backends[0].retries = 2;
+    let mut h = Harness::new(cfg);
+    let (client, mut conn, _) = h.accept();
+    for _ in 0..2 {
+        h.take();
+        h.event(Event::Connected {
+            conn,
+            result: Err(ConnError::Refused),
+        });
+        conn = h.connects()[0].0;
+    }
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.closed(client).is_some());
+    assert!(
+        h.logs(LogSink::Stdout)[0].contains(" SC ")
+            && h.logs(LogSink::Stdout)[0].contains("/+2 0/0")
+    );
+}
+
+#[test]
+fn without_redispatch_the_same_server_is_retried_after_a_pause() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].redispatch = false;
+    let mut h = Harness::new(cfg);
+    let (_, conn, addr) = h.accept();
+    h.take();
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.connects().is_empty(), "pauses first");
+    h.advance(Duration::from_millis(999));
+    assert!(h.connects().is_empty());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.connects()[0].1,
+        addr,
+        "min(timeout connect, 1s) later, same server"
+    );
+}
+
+#[test]
+fn a_connect_timeout_is_retried_elsewhere_too() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    let (client, _, addr) = h.accept();
+    h.take();
+    h.advance(Duration::from_secs(1));
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1);
+    assert_ne!(connects[0].1, addr);
+    assert!(h.closed(client).is_none());
 }

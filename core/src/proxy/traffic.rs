@@ -11,29 +11,30 @@ use crate::session::{Phase, Pipe, ServerTls, Session};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
+/// HAProxy's longest pause before retrying the same server.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl BackendState {
-    /// Picks a usable server by the backend's algorithm: an active one;
-    /// when none is usable, the first usable backup, or with `option
-    /// allbackups` any of them.
-    fn pick(&mut self) -> Option<usize> {
+    /// Picks a usable server not in `exclude` by the backend's algorithm:
+    /// an active one; when none is usable, the first usable backup, or
+    /// with `option allbackups` any of them.
+    fn pick(&mut self, exclude: &[usize]) -> Option<usize> {
         let servers = &self.servers;
+        let weight = |i: usize| {
+            if exclude.contains(&i) {
+                0
+            } else {
+                servers[i].lb_weight()
+            }
+        };
         let active = |i: usize| !servers[i].config.backup;
-        if servers
-            .iter()
-            .any(|s| !s.config.backup && s.lb_weight() > 0)
-        {
-            return self
-                .rr
-                .pick(|i| if active(i) { servers[i].lb_weight() } else { 0 });
+        if (0..servers.len()).any(|i| active(i) && weight(i) > 0) {
+            return self.rr.pick(|i| if active(i) { weight(i) } else { 0 });
         }
         if self.config.allbackups {
-            return self
-                .rr
-                .pick(|i| if active(i) { 0 } else { servers[i].lb_weight() });
+            return self.rr.pick(|i| if active(i) { 0 } else { weight(i) });
         }
-        servers
-            .iter()
-            .position(|s| s.config.backup && s.lb_weight() > 0)
+        (0..servers.len()).find(|&i| !active(i) && weight(i) > 0)
     }
 }
 
@@ -73,7 +74,7 @@ impl Balancer {
             self.log_refused(now, fe, None, peer);
             return None;
         };
-        let Some(target) = self.backends[b].pick() else {
+        let Some(target) = self.backends[b].pick(&[]) else {
             self.log_refused(now, fe, Some(b), peer);
             return None;
         };
@@ -112,6 +113,10 @@ impl Balancer {
             server_deadline: None,
             queued: None,
             tls: None,
+            retries: 0,
+            redispatched: false,
+            tried: Vec::new(),
+            retry_at: None,
         });
         debug_assert_eq!(inserted, s);
         self.actions.push_back(Action::Connect {
@@ -147,6 +152,7 @@ impl Balancer {
             bytes_out: 0,
             termination: ['S', 'C'],
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
+            redispatched: false,
         }
         .format();
         self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
@@ -165,7 +171,7 @@ impl Balancer {
             return;
         };
         if result.is_err() {
-            return self.end(now, s, ['S', 'C'], false);
+            return self.connect_failed(now, s, 'S');
         }
         if let Some(target) = &self.backends[b].servers[target].traffic_tls {
             let started = target
@@ -355,6 +361,11 @@ impl Balancer {
         popped(&mut session.queued, at);
         let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= now);
         let phase = session.phase_letter();
+        if due(session.retry_at) {
+            session.retry_at = None;
+            let target = session.target;
+            return self.connect_to(now, s, target);
+        }
         let termination = if due(session.connect_deadline) {
             Some(['s', 'C'])
         } else if due(session.client_deadline) {
@@ -365,13 +376,12 @@ impl Balancer {
             None
         };
         match termination {
-            Some(termination) => {
-                if termination == ['s', 'C'] {
-                    let (b, target) = (session.backend, session.target);
-                    self.observe(now, b, target, false);
-                }
-                self.end(now, s, termination, false)
+            Some(['s', 'C']) => {
+                let (b, target) = (session.backend, session.target);
+                self.observe(now, b, target, false);
+                self.connect_failed(now, s, 's');
             }
+            Some(termination) => self.end(now, s, termination, false),
             None => {
                 if let Some(at) = session.deadline() {
                     let key = TimerKey::Session(s, generation);
@@ -379,6 +389,70 @@ impl Balancer {
                 }
             }
         }
+    }
+
+    /// A connect attempt failed (`who` is `S`, or `s` for `timeout
+    /// connect`): retry while `retries` allows, on another server at once
+    /// unless redispatch is off, else on the same one after HAProxy's
+    /// pause of `min(timeout connect, 1s)`. The client's bytes wait in the
+    /// session meanwhile, so a retry loses nothing.
+    fn connect_failed(&mut self, now: Instant, s: usize, who: char) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let backend = &mut self.backends[session.backend];
+        if session.retries >= backend.config.retries {
+            return self.end(now, s, [who, 'C'], false);
+        }
+        session.retries += 1;
+        let failed = session.target;
+        if let Some(conn) = session.server.take() {
+            self.conns.remove(conn.index());
+            self.actions.push_back(Action::Close { conn, reset: false });
+        }
+        session.connect_deadline = None;
+        if !session.tried.contains(&failed) {
+            session.tried.push(failed);
+        }
+        let other = if backend.config.redispatch {
+            backend.pick(&session.tried)
+        } else {
+            None
+        };
+        match other {
+            Some(target) => {
+                session.redispatched = true;
+                self.connect_to(now, s, target);
+            }
+            None => {
+                let pause = backend
+                    .config
+                    .timeout_connect
+                    .map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE));
+                session.retry_at = Some(now + pause);
+                self.reconcile(now, s);
+            }
+        }
+    }
+
+    /// Opens a new server side for session `s` to server `target`.
+    fn connect_to(&mut self, now: Instant, s: usize, target: usize) {
+        let conn = self.open_conn(Role::Server(s));
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let backend = &mut self.backends[session.backend];
+        if session.target != target {
+            let old = &mut backend.servers[session.target];
+            old.active = old.active.saturating_sub(1);
+            backend.servers[target].active += 1;
+        }
+        session.target = target;
+        session.server = Some(conn);
+        session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
+        let addr = backend.servers[target].config.addr;
+        self.actions.push_back(Action::Connect { conn, addr });
+        self.reconcile(now, s);
     }
 
     /// Ends every session of server `target` of backend `b`, logged with
@@ -448,8 +522,9 @@ impl Balancer {
                 frontend.active,
                 backend.active.saturating_sub(1),
                 server.active.saturating_sub(1),
-                0,
+                session.retries,
             ],
+            redispatched: session.redispatched,
         }
         .format();
         self.log(
