@@ -315,3 +315,21 @@ fn expired_or_misnamed_gateway_certificates_are_named_in_the_reason() {
          SSL certificate different from the expected one\""
     ));
 }
+
+#[test]
+fn a_crash_costs_agents_not_a_single_failed_first_attempt() {
+    let mut s = Scenario::start(Variant::PassThrough, 3);
+    s.gateways[1].kill();
+    // Straight after the crash, before any check noticed: every payload
+    // must go through on its first attempt.
+    let client = s.pki.client_config();
+    let payloads = ids("first-try", 12);
+    for id in &payloads {
+        let attempt = upload(s.lb.addr, &client, id);
+        assert!(
+            matches!(attempt, Attempt::Delivered(_)),
+            "{id}: {attempt:?}"
+        );
+    }
+    s.assert_exactly_once(&payloads);
+}
