@@ -260,6 +260,9 @@ impl Balancer {
         duration_ms: u64,
     ) -> Duration {
         let server = &mut self.backends[b].servers[s];
+        if status.passed() {
+            server.suspect_until = None;
+        }
         let before = server.health;
         let transition = server.health.record(status.passed());
         let moved = server.health != before;

@@ -96,6 +96,9 @@ struct ServerState {
     check: Option<checks::CheckState>,
     /// Failed traffic connections in a row (`observe layer4`).
     consecutive_errors: u32,
+    /// A traffic connect just failed: avoided by new connections until
+    /// then, or until a check passes.
+    suspect_until: Option<Instant>,
     /// TLS client settings of checks (`check-ssl`), or why they failed.
     check_tls: Option<Result<TlsTarget, String>>,
     /// TLS client settings of traffic (`ssl`), or why they failed.
@@ -184,6 +187,7 @@ impl Balancer {
                         active: 0,
                         check: None,
                         consecutive_errors: 0,
+                        suspect_until: None,
                         check_tls: s
                             .check_tls
                             .as_ref()

@@ -1164,7 +1164,8 @@ fn observed(on_error: OnError) -> Harness {
     s.error_limit = 3;
     s.on_error = on_error;
     s.fastinter = Some(Duration::from_millis(100));
-    let mut h = Harness::new(config(vec![s, server("s2", 8002)]));
+    // One server and no retries: every refused connect is one error.
+    let mut h = Harness::new(no_retries(vec![s]));
     answer_and_time_next(&mut h, true); // fully UP
     let (probe, _) = *h.connects().last().unwrap();
     h.connected(probe); // and no check running
@@ -1834,4 +1835,35 @@ fn a_connect_timeout_is_retried_elsewhere_too() {
     assert_eq!(connects.len(), 1);
     assert_ne!(connects[0].1, addr);
     assert!(h.closed(client).is_none());
+}
+
+#[test]
+fn a_server_that_refused_is_avoided_until_its_check_passes() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001), checked("s2", 8002)]));
+    for (probe, _) in h.connects() {
+        h.connected(probe); // both fully UP
+    }
+    // Find a connection sent to s1 and have it refused.
+    let refused = loop {
+        let (_, conn, addr) = h.accept();
+        if addr.port() == 8001 {
+            break conn;
+        }
+        h.connected(conn);
+    };
+    h.event(Event::Connected {
+        conn: refused,
+        result: Err(ConnError::Refused),
+    });
+    for _ in 0..6 {
+        assert_eq!(h.accept().2.port(), 8002, "s1 is suspect");
+    }
+    // Its next check passes: trusted again.
+    h.take();
+    h.advance(Duration::from_secs(2));
+    for (probe, _) in h.connects() {
+        h.connected(probe);
+    }
+    let ports: std::collections::HashSet<u16> = (0..4).map(|_| h.accept().2.port()).collect();
+    assert!(ports.contains(&8001));
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::{BackendState, Balancer, LogTargets, Role, millis};
+use super::{BackendState, Balancer, LogTargets, Role, ServerState, millis};
 use crate::action::{Action, ConnError};
 use crate::config::Severity;
 use crate::id::{ConnId, ListenerId};
@@ -18,7 +18,18 @@ impl BackendState {
     /// Picks a usable server not in `exclude` by the backend's algorithm:
     /// an active one; when none is usable, the first usable backup, or
     /// with `option allbackups` any of them.
-    fn pick(&mut self, exclude: &[usize]) -> Option<usize> {
+    /// Servers that just failed a connect are avoided while others can
+    /// take the connection.
+    fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<usize> {
+        let suspect = |s: &ServerState| s.suspect_until.is_some_and(|t| t > now);
+        let avoid: Vec<usize> = (0..self.servers.len())
+            .filter(|&i| exclude.contains(&i) || suspect(&self.servers[i]))
+            .collect();
+        self.pick_avoiding(&avoid)
+            .or_else(|| self.pick_avoiding(exclude))
+    }
+
+    fn pick_avoiding(&mut self, exclude: &[usize]) -> Option<usize> {
         let servers = &self.servers;
         let weight = |i: usize| {
             if exclude.contains(&i) {
@@ -74,7 +85,7 @@ impl Balancer {
             self.log_refused(now, fe, None, peer);
             return None;
         };
-        let Some(target) = self.backends[b].pick(&[]) else {
+        let Some(target) = self.backends[b].pick(&[], now) else {
             self.log_refused(now, fe, Some(b), peer);
             return None;
         };
@@ -414,8 +425,16 @@ impl Balancer {
         if !session.tried.contains(&failed) {
             session.tried.push(failed);
         }
+        // Suspect until a check says otherwise: new connections avoid it.
+        let server = &mut backend.servers[failed];
+        let wait = if server.check.is_some() {
+            server.check_interval()
+        } else {
+            RETRY_PAUSE
+        };
+        server.suspect_until = Some(now + wait);
         let other = if backend.config.redispatch {
-            backend.pick(&session.tried)
+            backend.pick(&session.tried, now)
         } else {
             None
         };
