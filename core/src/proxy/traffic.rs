@@ -17,25 +17,21 @@ const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 impl BackendState {
     /// Picks a usable server not in `exclude` by the backend's algorithm:
     /// an active one; when none is usable, the first usable backup, or
-    /// with `option allbackups` any of them.
-    /// Servers that just failed a connect are avoided while others can
-    /// take the connection.
+    /// with `option allbackups` any of them. Servers that just failed a
+    /// connect are avoided while others can take the connection.
     fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<usize> {
-        let suspect = |s: &ServerState| s.suspect_until.is_some_and(|t| t > now);
-        let avoid: Vec<usize> = (0..self.servers.len())
-            .filter(|&i| exclude.contains(&i) || suspect(&self.servers[i]))
-            .collect();
-        self.pick_avoiding(&avoid)
-            .or_else(|| self.pick_avoiding(exclude))
+        let trusted = |s: &ServerState| s.suspect_until.is_none_or(|t| t <= now);
+        self.pick_where(|s, i| !exclude.contains(&i) && trusted(s))
+            .or_else(|| self.pick_where(|_, i| !exclude.contains(&i)))
     }
 
-    fn pick_avoiding(&mut self, exclude: &[usize]) -> Option<usize> {
+    fn pick_where(&mut self, allowed: impl Fn(&ServerState, usize) -> bool) -> Option<usize> {
         let servers = &self.servers;
         let weight = |i: usize| {
-            if exclude.contains(&i) {
-                0
-            } else {
+            if allowed(&servers[i], i) {
                 servers[i].lb_weight()
+            } else {
+                0
             }
         };
         let active = |i: usize| !servers[i].config.backup;
