@@ -152,3 +152,93 @@ fn sigterm_and_sigint_stop_weir_with_status_zero() {
         assert!(status.success(), "{status:?}");
     }
 }
+
+/// An echo server on a thread, for the descriptor-exhaustion test.
+fn echo_backend() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = stream.try_clone().unwrap();
+                let mut writer = stream;
+                let _ = std::io::copy(&mut reader, &mut writer);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn running_out_of_descriptors_neither_kills_nor_wedges_weir() {
+    use std::io::{Read, Write as _};
+    use std::os::unix::process::CommandExt;
+
+    let backend = echo_backend();
+    let port = free_port();
+    let text = VALID
+        .replace("PORT", &port.to_string())
+        .replace("127.0.0.1:1", &format!("127.0.0.1:{backend}"));
+    let path = write_config(&format!("fds-{port}.cfg"), &text);
+    let log_path = path.with_extension("log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: setrlimit is async-signal-safe; it only lowers the child's
+    // descriptor limit before exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut weir = Running(command.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "weir never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Far more connections than weir has descriptors for.
+    let flood: Vec<TcpStream> = (0..80)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    // weir says it ran out, once, and pauses accepting instead of spinning.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let said = |needle: &str| std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains(needle));
+    while !said("reached the process FD limit") {
+        assert!(Instant::now() < deadline, "no FD-limit message");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(flood);
+    // Once descriptors are free again, weir serves new clients.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let served = loop {
+        assert!(Instant::now() < deadline, "weir never recovered");
+        let attempt = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(b"ping")?;
+            let mut buf = [0; 4];
+            s.read_exact(&mut buf)?;
+            Ok(buf)
+        });
+        if let Ok(buf) = attempt {
+            break buf;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(&served, b"ping");
+    assert!(
+        weir.0.try_wait().unwrap().is_none(),
+        "weir is still running"
+    );
+}
