@@ -141,6 +141,8 @@ pub(crate) struct TcpLog<'a> {
     pub backend: &'a str,
     /// `None` logs `<NOSRV>`.
     pub server: Option<&'a str>,
+    /// Milliseconds spent waiting in the queue for a server.
+    pub queue_ms: u64,
     /// Milliseconds to connect to the server, `None` if it never connected.
     pub connect_ms: Option<u64>,
     pub total_ms: u64,
@@ -161,13 +163,14 @@ impl TcpLog<'_> {
         let [ac, fc, bc, sc, rc] = self.counts;
         let _ = write!(
             s,
-            "{}:{} [{}] {} {}/{} 0/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{}{rc} 0/0",
+            "{}:{} [{}] {} {}/{} {}/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{}{rc} 0/0",
             self.client.ip(),
             self.client.port(),
             accept_date(self.accepted),
             self.frontend,
             self.backend,
             self.server.unwrap_or("<NOSRV>"),
+            self.queue_ms,
             tc,
             self.total_ms,
             self.bytes_out,
@@ -251,6 +254,7 @@ mod tests {
             frontend: "fnt",
             backend: "bck",
             server: Some("srv1"),
+            queue_ms: 0,
             connect_ms: Some(0),
             total_ms: 5007,
             bytes_out: 212,
@@ -272,6 +276,7 @@ mod tests {
             frontend: "fe",
             backend: "app",
             server: None,
+            queue_ms: 0,
             connect_ms: None,
             total_ms: 0,
             bytes_out: 0,

@@ -98,6 +98,8 @@ impl Pipe {
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// Waiting for a usable server (termination phase `Q`).
+    Queued,
     /// Waiting for the server connection (termination phase `C`).
     Connecting,
     /// Splicing bytes (termination phase `D`).
@@ -141,6 +143,9 @@ pub(crate) struct Session {
     pub tried: Vec<usize>,
     /// When to retry the same server (after HAProxy's turn-around pause).
     pub retry_at: Option<Instant>,
+    /// When the session left the backend queue (accept time if it never
+    /// waited), for `%Tw`.
+    pub dequeued: Option<Instant>,
 }
 
 impl Session {
@@ -160,6 +165,7 @@ impl Session {
     /// Termination phase letter for the log.
     pub(crate) fn phase_letter(&self) -> char {
         match self.phase {
+            Phase::Queued => 'Q',
             Phase::Connecting => 'C',
             Phase::Established => 'D',
         }

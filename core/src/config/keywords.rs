@@ -222,7 +222,6 @@ pub(super) const BALANCE_LATER: &[&str] = &[
 
 /// `timeout` kinds weir does not implement yet.
 pub(super) const TIMEOUTS_LATER: &[&str] = &[
-    "queue",
     "tunnel",
     "client-fin",
     "server-fin",

@@ -176,6 +176,9 @@ pub struct Backend {
     pub timeout_connect: Option<Duration>,
     /// `timeout server`: server-side inactivity; `None` = no timeout.
     pub timeout_server: Option<Duration>,
+    /// `timeout queue`: how long a connection waits for a usable server;
+    /// `timeout connect` when not set.
+    pub timeout_queue: Option<Duration>,
     /// `timeout check`: read timeout of checks after connect; `None` = `inter` bounds the check.
     pub timeout_check: Option<Duration>,
     /// Log targets (`log global` expanded) for health events.

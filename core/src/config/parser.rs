@@ -154,6 +154,7 @@ struct Settings {
     timeout_client: Option<Duration>,
     timeout_server: Option<Duration>,
     timeout_check: Option<Duration>,
+    timeout_queue: Option<Duration>,
     /// `option httpchk` (from the line that enabled it).
     httpchk: Option<HttpChk>,
     /// `http-check send` overrides.
@@ -773,10 +774,11 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         "connect" => (&mut p.settings.timeout_connect, false),
         "server" => (&mut p.settings.timeout_server, false),
         "check" => (&mut p.settings.timeout_check, false),
+        "queue" => (&mut p.settings.timeout_queue, false),
         "client" => (&mut p.settings.timeout_client, true),
         _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
         _ => {
-            let hint = hint(which, ["connect", "client", "server", "check"]);
+            let hint = hint(which, ["connect", "client", "server", "check", "queue"]);
             return diags.error(&st.origin, format!("unknown timeout '{which}'{hint}"));
         }
     };
@@ -1188,6 +1190,7 @@ impl Parser {
                     timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
                     timeout_check: s.timeout_check,
+                    timeout_queue: s.timeout_queue,
                     logs: expand(&s.logs),
                     health_check: health_check(s),
                     log_health_checks: s.log_health_checks,

@@ -282,6 +282,9 @@ impl Balancer {
             if transition == Transition::Down && on_down {
                 self.end_sessions_of(now, b, s, 'D');
             }
+            if transition == Transition::Up {
+                self.dispatch_queue(now, b);
+            }
             if transition == Transition::Up && on_up {
                 let backups: Vec<usize> = (0..self.backends[b].servers.len())
                     .filter(|&i| self.backends[b].servers[i].config.backup)

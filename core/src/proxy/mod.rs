@@ -85,6 +85,9 @@ struct BackendState {
     active: u32,
     /// The TLS-in-TLS warning was logged.
     warned_tls_in_tls: bool,
+    /// Sessions waiting for a usable server, in arrival order (slab index
+    /// and generation; ended ones are skipped when met).
+    queue: VecDeque<(usize, u32)>,
 }
 
 struct ServerState {
@@ -205,6 +208,7 @@ impl Balancer {
                     servers,
                     active: 0,
                     warned_tls_in_tls: false,
+                    queue: VecDeque::new(),
                 }
             })
             .collect();

@@ -93,6 +93,7 @@ fn config(servers: Vec<Server>) -> Config {
             timeout_connect: Some(Duration::from_secs(1)),
             timeout_server: Some(Duration::from_secs(20)),
             timeout_check: None,
+            timeout_queue: None,
             logs: vec![stdout_raw()],
             health_check: HealthCheck::Tcp,
             log_health_checks: false,
@@ -547,19 +548,51 @@ fn zero_weight_and_disabled_servers_get_no_traffic() {
 }
 
 #[test]
-fn no_usable_server_refuses_and_logs_nosrv() {
+fn without_a_usable_server_a_connection_waits_for_timeout_queue_then_logs_sq() {
     let mut off = server("s1", 8001);
     off.disabled = true;
     let mut h = Harness::new(config(vec![off]));
-    assert!(h.try_accept().is_none());
+    let client = h.try_accept().expect("queued, not refused");
+    assert!(h.connects().is_empty());
+    h.advance(Duration::from_millis(999));
+    assert!(h.closed(client).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(client).is_some());
     let log = &h.logs(LogSink::Stdout)[0];
     assert!(
-        log.contains(" fe app/<NOSRV> 0/-1/0 0 SC 1/1/0/0/0 "),
+        log.contains(" fe app/<NOSRV> 1000/-1/1000 0 sQ 1/1/0/0/0 "),
         "{log}"
     );
 }
 
-// ---- health checks --------------------------------------------------------
+#[test]
+fn a_queued_connection_is_served_when_a_server_comes_up() {
+    let mut cfg = config(vec![checked("s1", 8001)]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    let client = h.try_accept().expect("queued");
+    h.peer_sends(client, b"held");
+    h.take();
+    // Two passing checks (rise 2) bring s1 UP; the queued client goes.
+    for _ in 0..2 {
+        h.advance(Duration::from_secs(2));
+        let (probe, _) = *h.connects().last().unwrap();
+        h.connected(probe);
+    }
+    let server = h
+        .connects()
+        .into_iter()
+        .find(|&(conn, _)| h.closed(conn).is_none())
+        .map(|(conn, _)| conn)
+        .expect("a connect for the queued client");
+    h.connected(server);
+    assert_eq!(h.drain(server), b"held");
+}
 
 #[test]
 fn first_checks_are_spread_over_the_interval() {
@@ -621,7 +654,7 @@ fn a_healthy_server_goes_down_after_fall_failures_and_up_after_rise() {
     let down = run_check(&mut h, false);
     assert!(down[0].starts_with("Server app/s1 is DOWN"), "{down:?}");
     assert_eq!(down[1], "backend 'app' has no server available!");
-    assert!(h.try_accept().is_none());
+    assert!(h.try_accept().is_some(), "no server: the connection waits");
     assert!(run_check(&mut h, true).is_empty());
     let up = run_check(&mut h, true);
     assert_eq!(

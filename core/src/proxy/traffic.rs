@@ -81,33 +81,48 @@ impl Balancer {
             self.log_refused(now, fe, None, peer);
             return None;
         };
-        let Some(target) = self.backends[b].pick(&[], now) else {
+        let target = self.backends[b].pick(&[], now);
+        if target.is_none() && self.backends[b].servers.is_empty() {
             self.log_refused(now, fe, Some(b), peer);
             return None;
-        };
+        }
 
         let s = self.sessions.vacant_key();
         let client = self.open_conn(Role::Client(s));
-        let server_conn = self.open_conn(Role::Server(s));
+        let server_conn = target.map(|_| self.open_conn(Role::Server(s)));
         let generation = self.next_generation();
         let timeout_client = self.frontends[fe].config.timeout_client;
         let backend = &mut self.backends[b];
         let timeout_server = backend.config.timeout_server;
-        let connect_deadline = backend.config.timeout_connect.map(|t| now + t);
-        let server = &mut backend.servers[target];
-        let addr = server.config.addr;
-        server.active += 1;
+        // No usable server yet: wait in the backend queue for one to come
+        // (back) UP, for `timeout queue` (else `timeout connect`).
+        let (phase, deadline, addr) = match target {
+            Some(t) => {
+                let server = &mut backend.servers[t];
+                server.active += 1;
+                let deadline = backend.config.timeout_connect.map(|d| now + d);
+                (Phase::Connecting, deadline, Some(server.config.addr))
+            }
+            None => {
+                let wait = backend
+                    .config
+                    .timeout_queue
+                    .or(backend.config.timeout_connect);
+                backend.queue.push_back((s, generation));
+                (Phase::Queued, wait.map(|d| now + d), None)
+            }
+        };
         backend.active += 1;
         self.frontends[fe].active += 1;
         self.active += 1;
         let inserted = self.sessions.insert(Session {
             generation,
             client,
-            server: Some(server_conn),
+            server: server_conn,
             frontend: fe,
             backend: b,
-            target,
-            phase: Phase::Connecting,
+            target: target.unwrap_or(0),
+            phase,
             up: Pipe::default(),
             down: Pipe::default(),
             peer,
@@ -115,7 +130,7 @@ impl Balancer {
             timeout_server,
             accepted: now,
             connected: None,
-            connect_deadline,
+            connect_deadline: deadline,
             client_deadline: timeout_client.map(|t| now + t),
             server_deadline: None,
             queued: None,
@@ -124,12 +139,12 @@ impl Balancer {
             redispatched: false,
             tried: Vec::new(),
             retry_at: None,
+            dequeued: target.map(|_| now),
         });
         debug_assert_eq!(inserted, s);
-        self.actions.push_back(Action::Connect {
-            conn: server_conn,
-            addr,
-        });
+        if let (Some(conn), Some(addr)) = (server_conn, addr) {
+            self.actions.push_back(Action::Connect { conn, addr });
+        }
         self.reconcile(now, s);
         self.refresh_listeners();
         Some(client)
@@ -154,6 +169,7 @@ impl Balancer {
             frontend: &frontend.name,
             backend: name,
             server: None,
+            queue_ms: 0,
             connect_ms: None,
             total_ms: 0,
             bytes_out: 0,
@@ -368,6 +384,9 @@ impl Balancer {
         popped(&mut session.queued, at);
         let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= now);
         let phase = session.phase_letter();
+        if session.phase == Phase::Queued && due(session.connect_deadline) {
+            return self.end(now, s, ['s', 'Q'], false);
+        }
         if due(session.retry_at) {
             session.retry_at = None;
             let target = session.target;
@@ -470,6 +489,32 @@ impl Balancer {
         self.reconcile(now, s);
     }
 
+    /// Servers may have come back: queued sessions of backend `b` get one,
+    /// in arrival order, while there is one to get.
+    pub(super) fn dispatch_queue(&mut self, now: Instant, b: usize) {
+        while let Some(&(s, generation)) = self.backends[b].queue.front() {
+            let waiting = self
+                .sessions
+                .get(s)
+                .is_some_and(|x| x.generation == generation && x.phase == Phase::Queued);
+            if !waiting {
+                self.backends[b].queue.pop_front();
+                continue;
+            }
+            let Some(target) = self.backends[b].pick(&[], now) else {
+                return;
+            };
+            self.backends[b].queue.pop_front();
+            self.backends[b].servers[target].active += 1;
+            if let Some(session) = self.sessions.get_mut(s) {
+                session.phase = Phase::Connecting;
+                session.dequeued = Some(now);
+                session.target = target;
+            }
+            self.connect_to(now, s, target);
+        }
+    }
+
     /// Ends every session of server `target` of backend `b`, logged with
     /// `termination` (`on-marked-down shutdown-sessions`).
     pub(super) fn end_sessions_of(&mut self, now: Instant, b: usize, target: usize, who: char) {
@@ -501,8 +546,10 @@ impl Balancer {
         self.log_session(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
-        let server = &mut backend.servers[session.target];
-        server.active = server.active.saturating_sub(1);
+        if session.phase != Phase::Queued {
+            let server = &mut backend.servers[session.target];
+            server.active = server.active.saturating_sub(1);
+        }
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
         self.active = self.active.saturating_sub(1);
@@ -527,8 +574,11 @@ impl Balancer {
             accepted: self.clock.at(session.accepted),
             frontend: &frontend.config.name,
             backend: &backend.config.name,
-            server: Some(&server.config.name),
-            connect_ms: session.connected.map(|c| millis(session.accepted, c)),
+            server: (session.phase != Phase::Queued).then_some(server.config.name.as_str()),
+            queue_ms: millis(session.accepted, session.dequeued.unwrap_or(now)),
+            connect_ms: session
+                .connected
+                .map(|c| millis(session.dequeued.unwrap_or(session.accepted), c)),
             total_ms: millis(session.accepted, now),
             bytes_out: session.down.bytes,
             termination,
