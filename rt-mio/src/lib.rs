@@ -64,6 +64,8 @@ pub struct Weir {
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     out: BufWriter<io::Stdout>,
+    /// Writing to stdout failed once already (reported once).
+    out_failed: bool,
     log_hook: Option<LogHook>,
 }
 
@@ -150,6 +152,7 @@ impl Weir {
             waker,
             signals,
             out: BufWriter::new(io::stdout()),
+            out_failed: false,
             log_hook: options.log_hook,
         })
     }
@@ -176,7 +179,7 @@ impl Weir {
         let now = Instant::now();
         self.drain(now);
         loop {
-            self.out.flush()?;
+            self.flush_logs();
             let timeout = if self.dirty.is_empty() && self.dirty_listeners.is_empty() {
                 self.lb.poll_timeout().map(|at| until(at, Instant::now()))
             } else {
@@ -221,7 +224,8 @@ impl Weir {
         self.lb.shutdown(now);
         self.drain(now);
         self.conns.clear();
-        self.out.flush()
+        self.flush_logs();
+        Ok(())
     }
 
     fn on_ready(&mut self, now: Instant, id: ConnId, event: &mio::event::Event) {
@@ -252,30 +256,56 @@ impl Weir {
         self.dirty.push(id);
     }
 
+    /// Accepts on the listeners that may have connections waiting. A
+    /// listener that used up its budget stays dirty: readiness is
+    /// edge-triggered, so no new event would come for connections already
+    /// queued.
     fn accept_all(&mut self, now: Instant) {
-        while let Some(i) = self.dirty_listeners.pop() {
-            for _ in 0..ACCEPT_BUDGET {
-                let Some(listener) = self.listeners.get(i) else {
-                    break;
-                };
-                if listener.paused {
-                    break;
+        let mut pending = std::mem::take(&mut self.dirty_listeners);
+        pending.sort_unstable();
+        pending.dedup();
+        for i in pending.drain(..) {
+            if self.accept_some(now, i) {
+                self.dirty_listeners.push(i);
+            }
+        }
+        if self.dirty_listeners.is_empty() {
+            self.dirty_listeners = pending;
+        }
+    }
+
+    /// Accepts up to [`ACCEPT_BUDGET`] connections on listener `i`; returns
+    /// whether more may be waiting. A failed accept is core's to judge: it
+    /// pauses the listener when out of descriptors; other errors belong to
+    /// one aborted connection, so the next one is tried.
+    fn accept_some(&mut self, now: Instant, i: usize) -> bool {
+        let mut accepted = false;
+        for _ in 0..ACCEPT_BUDGET {
+            let Some(listener) = self.listeners.get(i) else {
+                return false;
+            };
+            if listener.paused {
+                return false;
+            }
+            match listener.socket.accept() {
+                Ok((stream, peer)) => {
+                    accepted = true;
+                    self.on_accepted(now, i, stream, peer);
                 }
-                match listener.socket.accept() {
-                    Ok((stream, peer)) => self.on_accepted(now, i, stream, peer),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        let error = ConnError::from_io(&e);
-                        let listener = ListenerId(i as u32);
-                        self.lb
-                            .handle_event(now, Event::AcceptFailed { listener, error });
-                        self.drain(now);
-                        break;
-                    }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let error = ConnError::from_io(&e);
+                    let listener = ListenerId(i as u32);
+                    self.lb
+                        .handle_event(now, Event::AcceptFailed { listener, error });
+                    self.drain(now);
                 }
             }
         }
+        // A budget spent on errors alone does not come back at once, so a
+        // persistent error cannot spin the loop.
+        accepted
     }
 
     fn on_accepted(&mut self, now: Instant, i: usize, mut stream: TcpStream, peer: SocketAddr) {
@@ -322,7 +352,7 @@ impl Weir {
             }
             let mut progress = false;
             if conn.want_read && conn.readable {
-                if let Some(buf) = self.lb.recv_buf(id) {
+                if let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) {
                     match conn.stream.read(buf) {
                         Ok(0) => {
                             conn.readable = false;
@@ -341,10 +371,10 @@ impl Weir {
                 return;
             };
             if conn.want_write && conn.writable {
-                if let Some(buf) = self.lb.send_buf(id) {
+                if let Some(buf) = self.lb.send_buf(id).filter(|b| !b.is_empty()) {
                     match conn.stream.write(buf) {
                         Ok(n) => {
-                            progress = true;
+                            progress |= n > 0;
                             self.lb.sent(now, id, n);
                         }
                         Err(e) => progress |= self.on_io_error(now, id, &e, false),
@@ -447,6 +477,18 @@ impl Weir {
         }
     }
 
+    /// Writes the buffered `log stdout` lines. Nobody reading them is no
+    /// reason to stop balancing: a failure is reported once, then lines
+    /// that cannot be written are dropped.
+    fn flush_logs(&mut self) {
+        if let Err(e) = self.out.flush() {
+            if !self.out_failed {
+                self.out_failed = true;
+                log::error!("cannot write logs to stdout, dropping them: {e}");
+            }
+        }
+    }
+
     fn write_log(&mut self, line: &LogLine) {
         if let Some(hook) = &mut self.log_hook {
             return hook(line);
@@ -455,7 +497,9 @@ impl Weir {
             LogSink::Stdout => {
                 let _ = writeln!(self.out, "{}", line.text);
             }
-            LogSink::Stderr => eprintln!("{}", line.text),
+            LogSink::Stderr => {
+                let _ = writeln!(io::stderr().lock(), "{}", line.text);
+            }
             LogSink::Diagnostic(level) => log::log!(level, "{}", line.text),
         }
     }

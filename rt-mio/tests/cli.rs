@@ -242,3 +242,102 @@ fn running_out_of_descriptors_neither_kills_nor_wedges_weir() {
         "weir is still running"
     );
 }
+
+#[test]
+fn a_burst_larger_than_one_accept_batch_is_served_without_new_arrivals() {
+    use std::io::{Read, Write as _};
+
+    let backend = echo_backend();
+    let port = free_port();
+    let text = VALID
+        .replace("PORT", &port.to_string())
+        .replace("127.0.0.1:1", &format!("127.0.0.1:{backend}"));
+    let path = write_config(&format!("burst-{port}.cfg"), &text);
+    let mut weir = Running(
+        Command::new(WEIR)
+            .args(["-f", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "weir never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Frozen, weir cannot accept: the kernel completes every handshake and
+    // queues the connections, so weir wakes up once to a backlog of 200 and
+    // no later arrival prods it again (readiness is edge-triggered).
+    let pid = weir.0.id() as libc::pid_t;
+    // SAFETY: kill(2) on the PID of a child this test spawned.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let mut clients: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    for (i, client) in clients.iter_mut().enumerate() {
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let msg = format!("client {i:03}\n");
+        client.write_all(msg.as_bytes()).unwrap();
+        let mut got = vec![0; msg.len()];
+        client
+            .read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("client {i} was never served: {e}"));
+        assert_eq!(got, msg.as_bytes());
+    }
+    assert!(
+        weir.0.try_wait().unwrap().is_none(),
+        "weir is still running"
+    );
+}
+
+#[test]
+fn nobody_reading_the_traffic_log_does_not_stop_weir() {
+    use std::io::{Read, Write as _};
+
+    let backend = echo_backend();
+    let port = free_port();
+    let text = format!(
+        "global\n log stdout format raw local0\n{}",
+        VALID
+            .replace("PORT", &port.to_string())
+            .replace("127.0.0.1:1", &format!("127.0.0.1:{backend}"))
+            .replace("defaults\n", "defaults\n log global\n option tcplog\n")
+    );
+    let path = write_config(&format!("stdout-{port}.cfg"), &text);
+    let mut child = Command::new(WEIR)
+        .args(["-f", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Whoever read weir's stdout is gone: writes fail with EPIPE.
+    drop(child.stdout.take());
+    let mut weir = Running(child);
+    let echo_once = || {
+        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        s.write_all(b"ping")?;
+        let mut buf = [0; 4];
+        s.read_exact(&mut buf)?;
+        assert_eq!(&buf, b"ping");
+        Ok::<_, std::io::Error>(())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while echo_once().is_err() {
+        assert!(Instant::now() < deadline, "weir never served");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Each session ends with a tcplog line weir cannot write.
+    for _ in 0..20 {
+        echo_once().expect("weir still serves");
+    }
+    assert!(
+        weir.0.try_wait().unwrap().is_none(),
+        "weir is still running"
+    );
+}
