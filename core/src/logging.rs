@@ -153,6 +153,8 @@ pub(crate) struct TcpLog<'a> {
     pub counts: [u32; 5],
     /// A retry went to another server: `%rc` gets a `+`.
     pub redispatched: bool,
+    /// Positions in the server and backend queues on arrival (`%sq/%bq`).
+    pub queue_pos: [u32; 2],
 }
 
 impl TcpLog<'_> {
@@ -163,7 +165,7 @@ impl TcpLog<'_> {
         let [ac, fc, bc, sc, rc] = self.counts;
         let _ = write!(
             s,
-            "{}:{} [{}] {} {}/{} {}/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{}{rc} 0/0",
+            "{}:{} [{}] {} {}/{} {}/{}/{} {} {}{} {ac}/{fc}/{bc}/{sc}/{}{rc} {}/{}",
             self.client.ip(),
             self.client.port(),
             accept_date(self.accepted),
@@ -177,6 +179,8 @@ impl TcpLog<'_> {
             self.termination[0],
             self.termination[1],
             if self.redispatched { "+" } else { "" },
+            self.queue_pos[0],
+            self.queue_pos[1],
         );
         s
     }
@@ -255,6 +259,7 @@ mod tests {
             backend: "bck",
             server: Some("srv1"),
             queue_ms: 0,
+            queue_pos: [0, 0],
             connect_ms: Some(0),
             total_ms: 5007,
             bytes_out: 212,
@@ -277,6 +282,7 @@ mod tests {
             backend: "app",
             server: None,
             queue_ms: 0,
+            queue_pos: [0, 0],
             connect_ms: None,
             total_ms: 0,
             bytes_out: 0,

@@ -146,6 +146,8 @@ pub(crate) struct Session {
     /// When the session left the backend queue (accept time if it never
     /// waited), for `%Tw`.
     pub dequeued: Option<Instant>,
+    /// Positions in the server and backend queues on arrival (`%sq/%bq`).
+    pub queue_pos: [u32; 2],
 }
 
 impl Session {

@@ -196,6 +196,10 @@ pub struct Backend {
     /// redispatch`, and weir's default) or to the same one after a pause
     /// (`option redispatch 0`, `no option redispatch`).
     pub redispatch: bool,
+    /// `fullconn`: backend load at which servers with `minconn` reach their
+    /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
+    /// route to the backend (see the README when they have none).
+    pub fullconn: u32,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// The section line.
@@ -390,6 +394,15 @@ pub struct Server {
     pub shutdown_backups_on_up: bool,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
+    /// `maxconn`: most concurrent connections to the server; 0 = no limit.
+    /// With `minconn`, the limit at full backend load (`fullconn`).
+    pub maxconn: u32,
+    /// `minconn`: the limit while the backend is idle; it grows with the
+    /// backend's load up to `maxconn` (equal to `maxconn` when not set).
+    pub minconn: u32,
+    /// `maxqueue`: most connections waiting in this server's queue; 0 = no
+    /// limit. Beyond it, connections go to other servers.
+    pub maxqueue: u32,
     /// The `server` line.
     pub origin: Origin,
 }

@@ -40,6 +40,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
 ];
 const PROXY_KEYWORDS: &[&str] = &[
     "retries",
+    "fullconn",
     "mode",
     "bind",
     "option",
@@ -80,6 +81,9 @@ const SERVER_KEYWORDS: &[&str] = &[
     "backup",
     "no-backup",
     "on-marked-up",
+    "maxconn",
+    "minconn",
+    "maxqueue",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -167,6 +171,8 @@ struct Settings {
     allbackups: bool,
     /// `retries`, when set.
     retries: Option<u32>,
+    /// `fullconn`, when set.
+    fullconn: Option<u32>,
     /// `option redispatch 0` or `no option redispatch`.
     no_redispatch: bool,
     /// `tcp-check` rules, each with its line.
@@ -663,6 +669,16 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 }
             }
         }
+        "fullconn" => {
+            if !kind.has_backend() {
+                p.ignored(diags, st, keyword, false);
+            } else {
+                match number(st.word(1), "fullconn", 1..=u64::from(u32::MAX)) {
+                    Ok(n) => p.settings.fullconn = Some(n as u32),
+                    Err(e) => diags.error(&st.origin, e),
+                }
+            }
+        }
         "tcp-check" => {
             if kind.has_backend() {
                 tcp_check(diags, p.settings, p.section, st);
@@ -938,6 +954,9 @@ fn server_line(
         backup: false,
         shutdown_backups_on_up: false,
         disabled: false,
+        maxconn: 0,
+        minconn: 0,
+        maxqueue: 0,
         origin: st.origin.clone(),
     };
     let mut words = st.words[3..].iter().map(String::as_str);
@@ -962,6 +981,12 @@ fn server_line(
         }
     }
     // `ssl` brings TLS to checks too, unless they go to another port.
+    // As HAProxy: `minconn` alone is a fixed limit, `maxconn` alone too.
+    if server.minconn > server.maxconn {
+        server.maxconn = server.minconn;
+    } else if server.minconn == 0 {
+        server.minconn = server.maxconn;
+    }
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = (tls.0 || ssl_checks).then(|| tls.1.clone());
     server.tls = server.tls.take().map(|_| CheckTls {
@@ -998,6 +1023,14 @@ fn server_param<'w>(
         "fall" => {
             server.fall = number(value(), "fall", 1..=1_000_000)
                 .map_err(|_| "'fall' has to be > 0".to_owned())? as u32;
+        }
+        "maxconn" | "minconn" | "maxqueue" => {
+            let n = number(value(), param, 0..=u64::from(u32::MAX))? as u32;
+            *match param {
+                "maxconn" => &mut server.maxconn,
+                "minconn" => &mut server.minconn,
+                _ => &mut server.maxqueue,
+            } = n;
         }
         "weight" => {
             let w = value();
@@ -1197,6 +1230,7 @@ impl Parser {
                     allbackups: s.allbackups,
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
+                    fullconn: s.fullconn.unwrap_or(0),
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });
@@ -1300,6 +1334,7 @@ impl Parser {
                 origin: proxy.origin.clone(),
             });
         }
+        default_fullconn(&mut backends, &frontends, self.global.maxconn);
         self.check_tls_verification(&backends);
         for backend in &backends {
             for server in backend.servers.iter().filter(|s| s.tls.is_some()) {
@@ -1333,6 +1368,28 @@ impl Parser {
             },
             warnings: self.diags.warnings,
         })
+    }
+}
+
+/// HAProxy's default `fullconn`: 10% of the `maxconn` (else the global
+/// one) of every frontend routing to the backend. When one of them has no
+/// limit at all, weir uses the sum of the servers' `maxconn`: the dynamic
+/// limits then reach `maxconn` when every server is full.
+fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Option<u32>) {
+    for (b, backend) in backends.iter_mut().enumerate() {
+        if backend.fullconn != 0 {
+            continue;
+        }
+        let limits: Option<Vec<u64>> = frontends
+            .iter()
+            .filter(|f| f.default_backend == Some(b))
+            .map(|f| f.maxconn.or(global).map(u64::from))
+            .collect();
+        let sum = match limits {
+            Some(limits) if !limits.is_empty() => limits.iter().sum::<u64>().div_ceil(10),
+            _ => backend.servers.iter().map(|s| u64::from(s.maxconn)).sum(),
+        };
+        backend.fullconn = sum.clamp(1, u64::from(u32::MAX)) as u32;
     }
 }
 

@@ -719,3 +719,35 @@ fn retries_and_redispatch() {
     ));
     assert!(!c.backends[0].redispatch);
 }
+
+#[test]
+fn server_limits_and_fullconn() {
+    let text = "global\n maxconn 1000\nfrontend fe\n bind :80\n default_backend be\n\
+                backend be\n server a 127.0.0.1:1 maxconn 50 minconn 5 maxqueue 7\n \
+                server b 127.0.0.1:2 minconn 20\n server c 127.0.0.1:3 maxconn 30\n";
+    let be = &config(text).backends[0];
+    let limits: Vec<_> = be
+        .servers
+        .iter()
+        .map(|s| (s.maxconn, s.minconn, s.maxqueue))
+        .collect();
+    // As HAProxy: minconn alone is the limit; maxconn alone is fixed.
+    assert_eq!(limits, [(50, 5, 7), (20, 20, 0), (30, 30, 0)]);
+    assert_eq!(be.fullconn, 100, "10% of the global maxconn of frontend fe");
+    let c = config(&format!("{MINIMAL} fullconn 40\n"));
+    assert_eq!(c.backends[0].fullconn, 40);
+    let c = config(&format!("{MINIMAL} server s2 127.0.0.1:2 maxconn 8\n"));
+    assert_eq!(
+        c.backends[0].fullconn, 8,
+        "no frontend limit: the servers' sum"
+    );
+    assert_eq!(
+        errors(&format!(
+            "{MINIMAL} server s2 127.0.0.1:2 maxconn -1\n fullconn 0\n"
+        )),
+        [
+            "t.cfg:6: 'maxconn' expects an integer between 0 and 4294967295, got '-1'",
+            "t.cfg:7: 'fullconn' expects an integer between 1 and 4294967295, got '0'",
+        ]
+    );
+}

@@ -88,6 +88,8 @@ struct BackendState {
     /// Sessions waiting for a usable server, in arrival order (slab index
     /// and generation; ended ones are skipped when met).
     queue: VecDeque<(usize, u32)>,
+    /// How many sessions in `queue` are still waiting.
+    waiting: u32,
 }
 
 struct ServerState {
@@ -120,6 +122,23 @@ impl ServerState {
     fn check_interval(&self) -> Duration {
         let c = &self.config;
         self.health.interval(c.inter, c.fastinter, c.downinter)
+    }
+
+    /// Whether the server takes no new connection now: it is at its
+    /// `maxconn`, made dynamic by `minconn` and the backend's `load`
+    /// against `fullconn`, as HAProxy's `srv_dynamic_maxconn` does.
+    fn is_full(&self, load: u32, fullconn: u32) -> bool {
+        let (max, min) = (self.config.maxconn, self.config.minconn);
+        if max == 0 {
+            return false;
+        }
+        let limit = if min >= max || load >= fullconn {
+            max
+        } else {
+            let share = u64::from(load) * u64::from(max) / u64::from(fullconn.max(1));
+            (share as u32).max(min).max(1)
+        };
+        self.active >= limit
     }
 
     /// Weight offered to the balancing algorithm: 0 when not usable.
@@ -209,6 +228,7 @@ impl Balancer {
                     active: 0,
                     warned_tls_in_tls: false,
                     queue: VecDeque::new(),
+                    waiting: 0,
                 }
             })
             .collect();

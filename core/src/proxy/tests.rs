@@ -60,6 +60,9 @@ fn server(name: &str, port: u16) -> Server {
         backup: false,
         shutdown_backups_on_up: false,
         disabled: false,
+        maxconn: 0,
+        minconn: 0,
+        maxqueue: 0,
         origin: origin(),
     }
 }
@@ -100,6 +103,7 @@ fn config(servers: Vec<Server>) -> Config {
             allbackups: false,
             retries: 3,
             redispatch: true,
+            fullconn: 1,
             servers,
             origin: origin(),
         }],
@@ -592,6 +596,119 @@ fn a_queued_connection_is_served_when_a_server_comes_up() {
         .expect("a connect for the queued client");
     h.connected(server);
     assert_eq!(h.drain(server), b"held");
+}
+
+fn limited(maxconn: u32, minconn: u32) -> Server {
+    Server {
+        maxconn,
+        minconn,
+        ..server("s1", 8001)
+    }
+}
+
+#[test]
+fn a_server_at_maxconn_is_skipped_for_one_with_room() {
+    let mut h = Harness::new(config(vec![limited(1, 1), server("s2", 8002)]));
+    // Round robin would give s1 half: it never holds more than one.
+    let mut on_s1 = 0;
+    for _ in 0..20 {
+        let (_, _, addr) = h.accept();
+        on_s1 += usize::from(addr.port() == 8001);
+    }
+    assert_eq!(on_s1, 1);
+}
+
+#[test]
+fn when_every_server_is_full_connections_queue_and_take_freed_slots_in_order() {
+    let mut cfg = config(vec![limited(1, 1)]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    let (first, server) = h.session();
+    let second = h.try_accept().expect("queued");
+    let third = h.try_accept().expect("queued");
+    h.peer_sends(second, b"second");
+    h.peer_sends(third, b"third");
+    assert_eq!(h.connects().len(), 1, "no connect beyond maxconn");
+    h.take();
+    h.advance(Duration::from_millis(30));
+    // The slot frees: the oldest waiter gets it at once.
+    h.event(Event::Failed {
+        conn: first,
+        error: ConnError::Reset,
+    });
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1);
+    h.connected(connects[0].0);
+    assert_eq!(h.drain(connects[0].0), b"second");
+    assert!(h.closed(server).is_some());
+    assert!(h.closed(third).is_none());
+    // Logged with its wait (%Tw) and its position in the backend queue.
+    h.event(Event::Failed {
+        conn: second,
+        error: ConnError::Reset,
+    });
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs[1].contains(" 30/0/30 0 CD 2/2/1/0/0 0/0"),
+        "{}",
+        logs[1]
+    );
+}
+
+#[test]
+fn a_full_backend_queue_times_out_with_sq_and_its_position() {
+    let mut cfg = config(vec![limited(1, 1)]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(2));
+    let mut h = Harness::new(cfg);
+    let _busy = h.session();
+    let a = h.try_accept().expect("queued");
+    let b = h.try_accept().expect("queued");
+    h.advance(Duration::from_secs(2));
+    assert!(h.closed(a).is_some() && h.closed(b).is_some());
+    let logs = h.logs(LogSink::Stdout);
+    assert!(logs[0].ends_with(" sQ 3/3/2/0/0 0/0"), "{}", logs[0]);
+    assert!(logs[1].ends_with(" sQ 2/2/1/0/0 0/1"), "{}", logs[1]);
+}
+
+#[test]
+fn minconn_grows_toward_maxconn_with_the_backend_load() {
+    // minconn 2, maxconn 10, fullconn 10: the limit is
+    // max(2, 10 * load / 10), so s1 takes one more connection per arrival
+    // once the backend's load passes 2.
+    let mut cfg = config(vec![limited(10, 2)]);
+    cfg.backends[0].fullconn = 10;
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    let mut served = 0;
+    for _ in 0..12 {
+        h.take();
+        h.try_accept().expect("accepted or queued");
+        served += h.connects().len();
+    }
+    // Arrivals see loads 0..11: 2 at once, then one per arrival while the
+    // limit (load) keeps pace with the connections, capped at maxconn 10.
+    assert_eq!(served, 10);
+}
+
+#[test]
+fn arrivals_wait_behind_queued_sessions_instead_of_overtaking_them() {
+    // s1's limit is max(1, 10 * load / 20): 1 until the load reaches 4.
+    let mut cfg = config(vec![limited(10, 1)]);
+    cfg.backends[0].fullconn = 20;
+    let mut h = Harness::new(cfg);
+    h.accept();
+    let waiter = h.try_accept().expect("queued");
+    h.peer_sends(waiter, b"first come");
+    let second = h.try_accept().expect("queued");
+    h.peer_sends(second, b"second");
+    h.take();
+    // The next arrival raises the limit to 2: the oldest waiter takes it.
+    let late = h.try_accept().expect("queued");
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1);
+    h.connected(connects[0].0);
+    assert_eq!(h.drain(connects[0].0), b"first come");
+    assert!(h.closed(second).is_none() && h.closed(late).is_none());
 }
 
 #[test]

@@ -15,14 +15,17 @@ use crate::timer::{TimerKey, popped};
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl BackendState {
-    /// Picks a usable server not in `exclude` by the backend's algorithm:
-    /// an active one; when none is usable, the first usable backup, or
-    /// with `option allbackups` any of them. Servers that just failed a
-    /// connect are avoided while others can take the connection.
+    /// Picks a usable server not in `exclude` and not at its `maxconn` by
+    /// the backend's algorithm: an active one; when none is usable, the
+    /// first usable backup, or with `option allbackups` any of them.
+    /// Servers that just failed a connect are avoided while others can
+    /// take the connection.
     fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<usize> {
         let trusted = |s: &ServerState| s.suspect_until.is_none_or(|t| t <= now);
-        self.pick_where(|s, i| !exclude.contains(&i) && trusted(s))
-            .or_else(|| self.pick_where(|_, i| !exclude.contains(&i)))
+        let (load, fullconn) = (self.active, self.config.fullconn);
+        let open = |s: &ServerState, i: usize| !exclude.contains(&i) && !s.is_full(load, fullconn);
+        self.pick_where(|s, i| open(s, i) && trusted(s))
+            .or_else(|| self.pick_where(open))
     }
 
     fn pick_where(&mut self, allowed: impl Fn(&ServerState, usize) -> bool) -> Option<usize> {
@@ -81,7 +84,11 @@ impl Balancer {
             self.log_refused(now, fe, None, peer);
             return None;
         };
-        let target = self.backends[b].pick(&[], now);
+        // Arrivals queue behind sessions already waiting, which go first.
+        let target = match self.backends[b].waiting {
+            0 => self.backends[b].pick(&[], now),
+            _ => None,
+        };
         if target.is_none() && self.backends[b].servers.is_empty() {
             self.log_refused(now, fe, Some(b), peer);
             return None;
@@ -109,9 +116,18 @@ impl Balancer {
                     .timeout_queue
                     .or(backend.config.timeout_connect);
                 backend.queue.push_back((s, generation));
+                backend.waiting += 1;
                 (Phase::Queued, wait.map(|d| now + d), None)
             }
         };
+        let queue_pos = [
+            0,
+            if target.is_none() {
+                backend.waiting - 1
+            } else {
+                0
+            },
+        ];
         backend.active += 1;
         self.frontends[fe].active += 1;
         self.active += 1;
@@ -140,12 +156,16 @@ impl Balancer {
             tried: Vec::new(),
             retry_at: None,
             dequeued: target.map(|_| now),
+            queue_pos,
         });
         debug_assert_eq!(inserted, s);
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
             self.actions.push_back(Action::Connect { conn, addr });
         }
         self.reconcile(now, s);
+        if target.is_none() {
+            self.dispatch_queue(now, b);
+        }
         self.refresh_listeners();
         Some(client)
     }
@@ -176,6 +196,7 @@ impl Balancer {
             termination: ['S', 'C'],
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
             redispatched: false,
+            queue_pos: [0, 0],
         }
         .format();
         self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
@@ -475,9 +496,11 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
-        let backend = &mut self.backends[session.backend];
-        if session.target != target {
-            let old = &mut backend.servers[session.target];
+        let b = session.backend;
+        let backend = &mut self.backends[b];
+        let left = (session.target != target).then_some(session.target);
+        if let Some(old) = left {
+            let old = &mut backend.servers[old];
             old.active = old.active.saturating_sub(1);
             backend.servers[target].active += 1;
         }
@@ -487,10 +510,13 @@ impl Balancer {
         let addr = backend.servers[target].config.addr;
         self.actions.push_back(Action::Connect { conn, addr });
         self.reconcile(now, s);
+        if left.is_some() {
+            self.dispatch_queue(now, b);
+        }
     }
 
-    /// Servers may have come back: queued sessions of backend `b` get one,
-    /// in arrival order, while there is one to get.
+    /// A server came back or a slot freed: queued sessions of backend `b`
+    /// get a server, in arrival order, while there is one to get.
     pub(super) fn dispatch_queue(&mut self, now: Instant, b: usize) {
         while let Some(&(s, generation)) = self.backends[b].queue.front() {
             let waiting = self
@@ -504,8 +530,10 @@ impl Balancer {
             let Some(target) = self.backends[b].pick(&[], now) else {
                 return;
             };
-            self.backends[b].queue.pop_front();
-            self.backends[b].servers[target].active += 1;
+            let backend = &mut self.backends[b];
+            backend.queue.pop_front();
+            backend.waiting -= 1;
+            backend.servers[target].active += 1;
             if let Some(session) = self.sessions.get_mut(s) {
                 session.phase = Phase::Connecting;
                 session.dequeued = Some(now);
@@ -546,7 +574,9 @@ impl Balancer {
         self.log_session(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
-        if session.phase != Phase::Queued {
+        if session.phase == Phase::Queued {
+            backend.waiting = backend.waiting.saturating_sub(1);
+        } else {
             let server = &mut backend.servers[session.target];
             server.active = server.active.saturating_sub(1);
         }
@@ -556,6 +586,9 @@ impl Balancer {
         self.close(session.client, reset);
         if let Some(conn) = session.server {
             self.close(conn, reset);
+        }
+        if session.phase != Phase::Queued {
+            self.dispatch_queue(now, session.backend);
         }
         self.refresh_listeners();
     }
@@ -590,6 +623,7 @@ impl Balancer {
                 session.retries,
             ],
             redispatched: session.redispatched,
+            queue_pos: session.queue_pos,
         }
         .format();
         self.log(
