@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -191,7 +191,26 @@ pub struct Backend {
     /// Its address.
     pub addr: SocketAddr,
     health: Arc<AtomicU16>,
+    gauge: Arc<Gauge>,
     served: Served,
+}
+
+/// Connections being handled now, and the most ever at once.
+#[derive(Default)]
+struct Gauge {
+    live: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Gauge {
+    fn enter(&self) {
+        let now = self.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Backend {
@@ -210,15 +229,19 @@ impl Backend {
     /// Serves `listener` (for fixed ports, as in the demo).
     pub fn serve(name: &str, behavior: Behavior, listener: TcpListener) -> Backend {
         let health = Arc::new(AtomicU16::new(200));
-        let (label, status) = (name.to_owned(), health.clone());
+        let gauge = Arc::new(Gauge::default());
+        let (label, status, live) = (name.to_owned(), health.clone(), gauge.clone());
         let handler: Handler = Arc::new(move |stream| {
+            live.enter();
             let _ = handle(stream, &label, behavior, status.load(Ordering::SeqCst));
+            live.leave();
         });
         let served = Served::start(listener, handler);
         Backend {
             name: name.to_owned(),
             addr: served.addr,
             health,
+            gauge,
             served,
         }
     }
@@ -226,6 +249,11 @@ impl Backend {
     /// The status [`Behavior::Http`] answers health checks with.
     pub fn set_health(&self, status: u16) {
         self.health.store(status, Ordering::SeqCst);
+    }
+
+    /// The most connections this backend handled at once.
+    pub fn peak(&self) -> usize {
+        self.gauge.peak.load(Ordering::SeqCst)
     }
 
     /// The port, for config text.

@@ -109,3 +109,25 @@ fn http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back() {
         || http_answers(&lb, 2).contains_key("b")
     ));
 }
+
+#[test]
+fn a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees() {
+    let a = Backend::start("a", Behavior::Name);
+    let lb = Lb::start(&format!(
+        "{}  timeout queue 60s\n",
+        config(&[(&a, "maxconn 2")])
+    ));
+    let mut first = lb.connect();
+    let mut second = lb.connect();
+    assert_eq!(read_line(&mut first).unwrap(), "a");
+    assert_eq!(read_line(&mut second).unwrap(), "a");
+    let mut third = lb.connect();
+    third.write_all(b"waited\n").unwrap();
+    // Give weir every chance to connect it anyway (it must not).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(a.peak(), 2);
+    drop(first);
+    assert_eq!(read_line(&mut third).unwrap(), "a");
+    assert_eq!(read_line(&mut third).unwrap(), "waited");
+    assert_eq!(a.peak(), 2, "never more than maxconn at once");
+}
