@@ -131,3 +131,21 @@ fn a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees() {
     assert_eq!(read_line(&mut third).unwrap(), "waited");
     assert_eq!(a.peak(), 2, "never more than maxconn at once");
 }
+
+#[test]
+fn a_backup_server_takes_over_while_every_active_one_is_down() {
+    let mut a = Backend::start("a", Behavior::Greet);
+    let bk = Backend::start("bk", Behavior::Greet);
+    let check = "check inter 200ms rise 2 fall 2";
+    let lb = Lb::start(&config(&[(&a, check), (&bk, &format!("{check} backup"))]));
+    assert!(weir_tests::wait_until(|| answers(&lb, 1).contains_key("a")));
+    assert_eq!(answers(&lb, 4).get("a"), Some(&4), "the backup idles");
+
+    a.kill();
+    assert!(lb.wait_log("Server app/a is DOWN"));
+    assert_eq!(answers(&lb, 4).get("bk"), Some(&4));
+
+    a.restart();
+    assert!(lb.wait_log("Server app/a is UP"));
+    assert_eq!(answers(&lb, 4).get("a"), Some(&4));
+}
