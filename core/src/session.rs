@@ -148,6 +148,11 @@ pub(crate) struct Session {
     pub dequeued: Option<Instant>,
     /// Positions in the server and backend queues on arrival (`%sq/%bq`).
     pub queue_pos: [u32; 2],
+    /// A second connect racing the first (`connect-hedge`): its id and
+    /// server.
+    pub hedge: Option<(ConnId, usize)>,
+    /// When to start that second connect.
+    pub hedge_at: Option<Instant>,
 }
 
 impl Session {
@@ -158,6 +163,7 @@ impl Session {
             self.client_deadline,
             self.server_deadline,
             self.retry_at,
+            self.hedge_at,
         ]
         .into_iter()
         .flatten()

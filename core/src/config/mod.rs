@@ -196,6 +196,15 @@ pub struct Backend {
     /// redispatch`, and weir's default) or to the same one after a pause
     /// (`option redispatch 0`, `no option redispatch`).
     pub redispatch: bool,
+    /// `option connect-hedge <time>` (weir extension): a connect not done
+    /// after this long gets a second one to another server; the first to
+    /// complete is used, the other closed.
+    pub connect_hedge: Option<Duration>,
+    /// `option replay-until-response <time>` (weir extension): while the
+    /// server has sent nothing, keep what the client sent (at most one
+    /// buffer); if the server stays silent this long, or closes or resets
+    /// first, connect to another server and send it again.
+    pub replay_until_response: Option<Duration>,
     /// `fullconn`: backend load at which servers with `minconn` reach their
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).

@@ -29,6 +29,8 @@ const OPTIONS: &[&str] = &[
     "tcp-check",
     "allbackups",
     "redispatch",
+    "connect-hedge",
+    "replay-until-response",
 ];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
@@ -173,6 +175,10 @@ struct Settings {
     retries: Option<u32>,
     /// `fullconn`, when set.
     fullconn: Option<u32>,
+    /// `option connect-hedge <time>` (weir extension).
+    connect_hedge: Option<Duration>,
+    /// `option replay-until-response <time>` (weir extension).
+    replay_until_response: Option<Duration>,
     /// `option redispatch 0` or `no option redispatch`.
     no_redispatch: bool,
     /// `tcp-check` rules, each with its line.
@@ -763,6 +769,30 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 Err(e) => diags.error(&st.origin, e),
             }
         }
+        "connect-hedge" | "replay-until-response" if !p.kind.has_backend() => {
+            p.ignored(diags, st, &format!("option {name}"), false)
+        }
+        "connect-hedge" | "replay-until-response" => {
+            let slot = match name {
+                "connect-hedge" => &mut p.settings.connect_hedge,
+                _ => &mut p.settings.replay_until_response,
+            };
+            if !enable {
+                *slot = None;
+            } else {
+                match time(st.word(2), &format!("option {name}")) {
+                    Ok(t) if !t.is_zero() => *slot = Some(t),
+                    Ok(_) | Err(_) => diags.error(
+                        &st.origin,
+                        format!(
+                            "'option {name}' (a weir extension) expects a delay greater \
+                             than 0 such as 300ms, got '{}'",
+                            st.word(2)
+                        ),
+                    ),
+                }
+            }
+        }
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -1231,6 +1261,8 @@ impl Parser {
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
                     fullconn: s.fullconn.unwrap_or(0),
+                    connect_hedge: s.connect_hedge,
+                    replay_until_response: s.replay_until_response,
                     servers: proxy.servers.clone(),
                     origin: proxy.origin.clone(),
                 });

@@ -751,3 +751,28 @@ fn server_limits_and_fullconn() {
         ]
     );
 }
+
+#[test]
+fn weir_extensions_connect_hedge_and_replay_until_response() {
+    let c = config(&format!(
+        "defaults\n option connect-hedge 300ms\n{MINIMAL} option replay-until-response 2s\n"
+    ));
+    let be = &c.backends[0];
+    assert_eq!(be.connect_hedge, Some(Duration::from_millis(300)));
+    assert_eq!(be.replay_until_response, Some(Duration::from_secs(2)));
+    let c = config(&format!(
+        "defaults\n option connect-hedge 300ms\n{MINIMAL} no option connect-hedge\n"
+    ));
+    assert_eq!(c.backends[0].connect_hedge, None);
+    assert_eq!(
+        errors(&format!(
+            "{MINIMAL} option connect-hedge\n option replay-until-response 0\n"
+        )),
+        [
+            "t.cfg:6: 'option connect-hedge' (a weir extension) expects a delay greater than 0 \
+             such as 300ms, got ''",
+            "t.cfg:7: 'option replay-until-response' (a weir extension) expects a delay greater \
+             than 0 such as 300ms, got '0'",
+        ]
+    );
+}

@@ -164,6 +164,9 @@ enum Role {
     Client(usize),
     /// The server side of a session.
     Server(usize),
+    /// A second connect of a session to another server (`connect-hedge`),
+    /// until it wins and becomes its server side, or is closed.
+    Hedge(usize),
     /// A health probe of (backend, server).
     Check(usize, usize),
 }
@@ -293,6 +296,7 @@ impl Balancer {
         match event {
             Event::Connected { conn, result } => match self.role(conn) {
                 Some(Role::Server(s)) => self.on_connected(now, s, result),
+                Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
                 Some(Role::Client(_)) | None => {}
             },
@@ -300,11 +304,12 @@ impl Balancer {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
                 Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
-                None => {}
+                Some(Role::Hedge(_)) | None => {}
             },
             Event::Failed { conn, error } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_failed(now, s, true),
                 Some(Role::Server(s)) => self.on_failed(now, s, false),
+                Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
                 None => {}
             },
@@ -332,6 +337,7 @@ impl Balancer {
             Role::Client(s) => (s, true),
             Role::Server(s) => (s, false),
             Role::Check(b, s) => return self.check_recv_buf(b, s),
+            Role::Hedge(_) => return None,
         };
         let session = self.sessions.get_mut(s)?;
         self.lent = Some(s);
@@ -356,7 +362,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_received(now, s, true, n),
             Some(Role::Server(s)) => self.on_received(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
-            None => {}
+            Some(Role::Hedge(_)) | None => {}
         }
     }
 
@@ -373,6 +379,7 @@ impl Balancer {
                 }
             }
             Role::Check(b, s) => self.check_send_buf(b, s),
+            Role::Hedge(_) => None,
         }
     }
 
@@ -383,7 +390,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_sent(now, s, true, n),
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
-            None => {}
+            Some(Role::Hedge(_)) | None => {}
         }
     }
 

@@ -104,6 +104,8 @@ fn config(servers: Vec<Server>) -> Config {
             retries: 3,
             redispatch: true,
             fullconn: 1,
+            connect_hedge: None,
+            replay_until_response: None,
             servers,
             origin: origin(),
         }],
@@ -2016,4 +2018,117 @@ fn a_server_that_refused_is_avoided_until_its_check_passes() {
     }
     let ports: std::collections::HashSet<u16> = (0..4).map(|_| h.accept().2.port()).collect();
     assert!(ports.contains(&8001));
+}
+
+fn hedged() -> Harness {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].connect_hedge = Some(Duration::from_millis(300));
+    Harness::new(cfg)
+}
+
+/// Accepts a client whose connect is still pending after the hedge delay;
+/// returns the client, the first and the second connect (to the other
+/// server).
+fn hedge_started(h: &mut Harness) -> (ConnId, ConnId, ConnId) {
+    let (client, first, addr) = h.accept();
+    let other = 8001 + 8002 - addr.port();
+    h.peer_sends(client, b"hello");
+    h.take();
+    h.advance(Duration::from_millis(299));
+    assert!(h.connects().is_empty(), "no hedge before its delay");
+    h.advance(Duration::from_millis(1));
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "one second connect");
+    assert_eq!(connects[0].1.port(), other);
+    (client, first, connects[0].0)
+}
+
+#[test]
+fn a_slow_connect_is_hedged_and_the_first_to_complete_wins() {
+    let mut h = hedged();
+    let (client, first, second) = hedge_started(&mut h);
+    h.connected(second);
+    assert_eq!(h.closed(first), Some(false), "the slow attempt is dropped");
+    assert_eq!(h.drain(second), b"hello");
+    // A late completion of the dropped attempt changes nothing.
+    h.connected(first);
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" 0/300/300 0 CD 1/1/0/0/+0 "), "{log}");
+    // The slow server is avoided while suspect: the next connections go
+    // to the winner.
+    let winner = h.connects()[0].1;
+    assert!(log.contains(&format!(" fe app/s{} ", winner.port() - 8000)));
+    for _ in 0..2 {
+        h.take();
+        assert_eq!(h.accept().2, winner);
+    }
+}
+
+#[test]
+fn when_the_first_connect_completes_first_the_hedge_is_closed() {
+    let mut h = hedged();
+    let (_, first, second) = hedge_started(&mut h);
+    h.connected(first);
+    assert_eq!(h.closed(second), Some(false));
+    assert_eq!(h.drain(first), b"hello");
+}
+
+#[test]
+fn a_client_leaving_while_hedged_cancels_both_connects() {
+    let mut h = hedged();
+    let (client, first, second) = hedge_started(&mut h);
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    assert!(h.closed(first).is_some() && h.closed(second).is_some());
+    assert_eq!(h.lb.active_sessions(), 0);
+}
+
+#[test]
+fn a_failed_first_connect_leaves_the_hedge_to_carry_on() {
+    let mut h = hedged();
+    let (_, first, second) = hedge_started(&mut h);
+    h.take();
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.connects().is_empty(), "no retry while the hedge runs");
+    assert!(h.closed(second).is_none());
+    h.connected(second);
+    assert_eq!(h.drain(second), b"hello");
+}
+
+#[test]
+fn a_failed_hedge_leaves_the_first_connect_to_carry_on() {
+    let mut h = hedged();
+    let (_, first, second) = hedge_started(&mut h);
+    h.event(Event::Connected {
+        conn: second,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.closed(first).is_none());
+    h.connected(first);
+    assert_eq!(h.drain(first), b"hello");
+}
+
+#[test]
+fn a_hedged_session_times_out_once_both_connects_had_timeout_connect() {
+    let mut h = hedged();
+    let (client, first, second) = hedge_started(&mut h);
+    h.take();
+    // The second connect started at 300 ms and gets its own second.
+    h.advance(Duration::from_millis(999));
+    assert!(h.closed(first).is_none() && h.closed(second).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(first).is_some() && h.closed(second).is_some());
+    // Both servers failed this session: a retry after HAProxy's pause.
+    assert!(h.closed(client).is_none() && h.connects().is_empty());
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.connects().len(), 1);
 }

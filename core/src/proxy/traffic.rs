@@ -157,6 +157,8 @@ impl Balancer {
             retry_at: None,
             dequeued: target.map(|_| now),
             queue_pos,
+            hedge: None,
+            hedge_at: target.and(backend.config.connect_hedge).map(|d| now + d),
         });
         debug_assert_eq!(inserted, s);
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
@@ -211,12 +213,121 @@ impl Balancer {
         }
         let (b, target) = (session.backend, session.target);
         self.observe(now, b, target, result.is_ok());
+        let Some(session) = self.sessions.get(s) else {
+            return;
+        };
+        match result {
+            // The racing connect to another server carries on alone.
+            Err(_) if session.hedge.is_some() => self.promote_hedge(now, s),
+            Err(_) => self.connect_failed(now, s, 'S'),
+            Ok(()) => {
+                self.cancel_hedge(now, s);
+                self.establish(now, s);
+            }
+        }
+    }
+
+    /// The second connect of session `s` (`connect-hedge`) completed: if it
+    /// won, the first attempt is dropped and its server avoided for a while.
+    pub(super) fn on_hedge_connected(
+        &mut self,
+        now: Instant,
+        s: usize,
+        result: Result<(), ConnError>,
+    ) {
+        let Some(&(_, target)) = self.sessions.get(s).and_then(|x| x.hedge.as_ref()) else {
+            return;
+        };
+        let b = self.sessions[s].backend;
+        self.observe(now, b, target, result.is_ok());
+        if result.is_err() {
+            self.suspect(now, b, target);
+            return self.cancel_hedge(now, s);
+        }
+        self.promote_hedge(now, s);
+        self.establish(now, s);
+    }
+
+    /// Starts a second connect for session `s` to another usable server,
+    /// when its first one is slow (`connect-hedge`).
+    fn start_hedge(&mut self, now: Instant, s: usize) {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
-        if result.is_err() {
-            return self.connect_failed(now, s, 'S');
+        let backend = &mut self.backends[session.backend];
+        let mut exclude = session.tried.clone();
+        exclude.push(session.target);
+        let Some(target) = backend.pick(&exclude, now) else {
+            return;
+        };
+        backend.servers[target].active += 1;
+        let addr = backend.servers[target].config.addr;
+        // The second attempt gets its own `timeout connect`.
+        session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
+        let conn = self.open_conn(Role::Hedge(s));
+        self.sessions[s].hedge = Some((conn, target));
+        self.actions.push_back(Action::Connect { conn, addr });
+    }
+
+    /// Closes session `s`'s second connect, if it has one, and frees its
+    /// server slot.
+    fn cancel_hedge(&mut self, now: Instant, s: usize) {
+        let Some((conn, target)) = self.sessions.get_mut(s).and_then(|x| x.hedge.take()) else {
+            return;
+        };
+        self.close(conn, false);
+        let b = self.sessions[s].backend;
+        let server = &mut self.backends[b].servers[target];
+        server.active = server.active.saturating_sub(1);
+        self.dispatch_queue(now, b);
+    }
+
+    /// Session `s`'s second connect becomes its server side; the first is
+    /// closed and its server avoided by new connections for a while.
+    fn promote_hedge(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let Some((conn, target)) = session.hedge.take() else {
+            return;
+        };
+        let (b, old) = (session.backend, session.target);
+        if let Some(first) = session.server.replace(conn) {
+            self.close(first, false);
         }
+        if let Some(slot) = self.conns.get_mut(conn.index()) {
+            slot.role = Role::Server(s);
+        }
+        let session = &mut self.sessions[s];
+        session.target = target;
+        session.redispatched = true;
+        if !session.tried.contains(&old) {
+            session.tried.push(old);
+        }
+        let server = &mut self.backends[b].servers[old];
+        server.active = server.active.saturating_sub(1);
+        self.suspect(now, b, old);
+        self.dispatch_queue(now, b);
+    }
+
+    /// Server `t` of backend `b` failed a traffic connect: new connections
+    /// avoid it until its next check passes (or one interval).
+    fn suspect(&mut self, now: Instant, b: usize, t: usize) {
+        let server = &mut self.backends[b].servers[t];
+        let wait = if server.check.is_some() {
+            server.check_interval()
+        } else {
+            RETRY_PAUSE
+        };
+        server.suspect_until = Some(now + wait);
+    }
+
+    /// Session `s`'s server side is connected: bytes start to flow.
+    fn establish(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let (b, target) = (session.backend, session.target);
         if let Some(target) = &self.backends[b].servers[target].traffic_tls {
             let started = target
                 .clone()
@@ -232,6 +343,7 @@ impl Balancer {
         session.phase = Phase::Established;
         session.connected = Some(now);
         session.connect_deadline = None;
+        session.hedge_at = None;
         session.server_deadline = session.timeout_server.map(|t| now + t);
         self.reconcile(now, s);
     }
@@ -413,6 +525,11 @@ impl Balancer {
             let target = session.target;
             return self.connect_to(now, s, target);
         }
+        if due(session.hedge_at) && !due(session.connect_deadline) {
+            session.hedge_at = None;
+            self.start_hedge(now, s);
+            return self.reconcile(now, s);
+        }
         let termination = if due(session.connect_deadline) {
             Some(['s', 'C'])
         } else if due(session.client_deadline) {
@@ -461,14 +578,19 @@ impl Balancer {
         if !session.tried.contains(&failed) {
             session.tried.push(failed);
         }
+        let b = session.backend;
+        // A racing second connect ran out of time too.
+        let hedged = session.hedge.map(|(_, t)| t);
+        if let Some(t) = hedged.filter(|t| !session.tried.contains(t)) {
+            session.tried.push(t);
+        }
+        self.cancel_hedge(now, s);
         // Suspect until a check says otherwise: new connections avoid it.
-        let server = &mut backend.servers[failed];
-        let wait = if server.check.is_some() {
-            server.check_interval()
-        } else {
-            RETRY_PAUSE
-        };
-        server.suspect_until = Some(now + wait);
+        for t in std::iter::once(failed).chain(hedged) {
+            self.suspect(now, b, t);
+        }
+        let session = &mut self.sessions[s];
+        let backend = &mut self.backends[b];
         let other = if backend.config.redispatch {
             backend.pick(&session.tried, now)
         } else {
@@ -507,6 +629,7 @@ impl Balancer {
         session.target = target;
         session.server = Some(conn);
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
+        session.hedge_at = backend.config.connect_hedge.map(|t| now + t);
         let addr = backend.servers[target].config.addr;
         self.actions.push_back(Action::Connect { conn, addr });
         self.reconcile(now, s);
@@ -586,6 +709,11 @@ impl Balancer {
         self.close(session.client, reset);
         if let Some(conn) = session.server {
             self.close(conn, reset);
+        }
+        if let Some((conn, target)) = session.hedge {
+            self.close(conn, false);
+            let server = &mut self.backends[session.backend].servers[target];
+            server.active = server.active.saturating_sub(1);
         }
         if session.phase != Phase::Queued {
             self.dispatch_queue(now, session.backend);
