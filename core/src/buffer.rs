@@ -22,6 +22,26 @@ impl Buffer {
         &self.data[self.head..end]
     }
 
+    /// Like [`Buffer::filled`], after skipping the first `skip` bytes.
+    pub(crate) fn filled_from(&self, skip: usize) -> &[u8] {
+        if skip >= self.len {
+            return &[];
+        }
+        let cap = self.data.len();
+        let start = (self.head + skip) % cap;
+        let end = if start >= self.head {
+            (self.head + self.len).min(cap)
+        } else {
+            self.head + self.len - cap
+        };
+        &self.data[start..end]
+    }
+
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Free space to read into, up to the end of the ring or the head.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         let cap = self.data.len();
@@ -140,6 +160,24 @@ mod tests {
         assert_eq!(buf.filled().len(), 20);
         buf.consume(20);
         assert_eq!(buf.filled(), &[3; 100]);
+    }
+
+    #[test]
+    fn bytes_after_a_skip_come_out_in_order_across_the_wrap() {
+        let mut pool = Pool::new(1);
+        let mut buf = pool.take();
+        fill(&mut buf, 1, BUF_SIZE - 10);
+        buf.consume(BUF_SIZE - 20);
+        assert_eq!(fill(&mut buf, 2, 10), 10);
+        assert_eq!(fill(&mut buf, 2, 20), 20);
+        // Ten 1s and ten 2s end the ring, twenty 2s start it.
+        assert_eq!(buf.len(), 40);
+        let mut tail = vec![1; 6];
+        tail.extend([2; 10]);
+        assert_eq!(buf.filled_from(4), tail);
+        assert_eq!(buf.filled_from(20), &[2; 20][..]);
+        assert_eq!(buf.filled_from(25), &[2; 15][..]);
+        assert!(buf.filled_from(40).is_empty());
     }
 
     #[test]

@@ -45,6 +45,7 @@ mod action;
 mod balance;
 mod buffer;
 mod health;
+mod hello;
 mod id;
 mod logging;
 mod proxy;

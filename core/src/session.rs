@@ -39,11 +39,15 @@ pub(crate) struct Pipe {
     pub shut: bool,
     /// Bytes that went through.
     pub bytes: u64,
+    /// Bytes at the front of the buffer already written to the sink but
+    /// kept for a replay; `is_empty` and `filled` see only the rest.
+    pub kept: usize,
 }
 
 impl Pipe {
+    /// Nothing is waiting to be written.
     pub(crate) fn is_empty(&self) -> bool {
-        self.buf.as_ref().is_none_or(Buffer::is_empty)
+        self.buf.as_ref().is_none_or(|b| b.len() <= self.kept)
     }
 
     /// The reader may read: no FIN yet and room in the buffer.
@@ -59,11 +63,40 @@ impl Pipe {
         Some(self.buf.get_or_insert_with(|| pool.take()).spare())
     }
 
+    /// Bytes waiting to be written (up to the end of the ring).
     pub(crate) fn filled(&self) -> Option<&[u8]> {
         self.buf
             .as_ref()
-            .map(Buffer::filled)
+            .map(|b| b.filled_from(self.kept))
             .filter(|b| !b.is_empty())
+    }
+
+    /// `n` bytes of [`Pipe::filled`] were written: dropped, or kept for a
+    /// replay when `keep`.
+    pub(crate) fn written(&mut self, n: usize, keep: bool) {
+        if keep {
+            self.kept += n;
+        } else {
+            self.consume(n);
+        }
+    }
+
+    /// Everything from the start of the stream, written or not, while
+    /// bytes are kept for a replay (the buffer never wrapped then).
+    pub(crate) fn from_start(&self) -> &[u8] {
+        self.buf.as_ref().map_or(&[], |b| b.filled_from(0))
+    }
+
+    /// No replay will come: the kept bytes are dropped.
+    pub(crate) fn drop_kept(&mut self) {
+        let kept = std::mem::take(&mut self.kept);
+        self.consume(kept);
+    }
+
+    /// The kept bytes are to be written again, to a new sink.
+    pub(crate) fn rewind(&mut self) {
+        self.kept = 0;
+        self.shut = false;
     }
 
     pub(crate) fn commit(&mut self, n: usize) {
@@ -153,6 +186,11 @@ pub(crate) struct Session {
     pub hedge: Option<(ConnId, usize)>,
     /// When to start that second connect.
     pub hedge_at: Option<Instant>,
+    /// The client's bytes are kept until the server's first byte
+    /// (`replay-until-response`).
+    pub replay: bool,
+    /// When a silent server is given up for another.
+    pub replay_at: Option<Instant>,
 }
 
 impl Session {
@@ -164,10 +202,21 @@ impl Session {
             self.server_deadline,
             self.retry_at,
             self.hedge_at,
+            self.replay_at,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// The server answered, or the client sent more than a buffer: the
+    /// bytes kept for a replay are dropped.
+    pub(crate) fn stop_replay(&mut self) {
+        if self.replay {
+            self.replay = false;
+            self.replay_at = None;
+            self.up.drop_kept();
+        }
     }
 
     /// Termination phase letter for the log.

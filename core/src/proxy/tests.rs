@@ -2132,3 +2132,92 @@ fn a_hedged_session_times_out_once_both_connects_had_timeout_connect() {
     h.advance(Duration::from_secs(1));
     assert_eq!(h.connects().len(), 1);
 }
+
+fn replaying() -> Harness {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].replay_until_response = Some(Duration::from_secs(2));
+    Harness::new(cfg)
+}
+
+/// A session whose server got `data` and said nothing yet: (client,
+/// server, the other server's port).
+fn sent_unanswered(h: &mut Harness, data: &[u8]) -> (ConnId, ConnId, u16) {
+    let (client, server, addr) = h.accept();
+    h.connected(server);
+    assert_eq!(h.peer_sends(client, data), data.len());
+    assert_eq!(h.drain(server), data);
+    h.take();
+    (client, server, 8001 + 8002 - addr.port())
+}
+
+/// The replayed connect to `port`: connects it and returns what it gets.
+fn replayed_to(h: &mut Harness, port: u16) -> Vec<u8> {
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "one new connect");
+    assert_eq!(connects[0].1.port(), port);
+    h.connected(connects[0].0);
+    h.drain(connects[0].0)
+}
+
+#[test]
+fn a_silent_server_is_given_up_and_the_bytes_replayed_to_another() {
+    let mut h = replaying();
+    let hello = crate::hello::hello(&[(0, b"")], 1000);
+    let (client, server, other) = sent_unanswered(&mut h, &hello);
+    h.advance(Duration::from_millis(1999));
+    assert!(h.connects().is_empty());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.closed(server), Some(true), "the silent server is reset");
+    assert_eq!(replayed_to(&mut h, other), hello);
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" CD 1/1/0/0/+1 "), "{log}");
+}
+
+#[test]
+fn a_server_closing_or_resetting_before_answering_gets_a_replay() {
+    for reset in [false, true] {
+        let mut h = replaying();
+        let (_, server, other) = sent_unanswered(&mut h, b"request");
+        h.event(match reset {
+            true => Event::Failed {
+                conn: server,
+                error: ConnError::Reset,
+            },
+            false => Event::ReadClosed { conn: server },
+        });
+        assert_eq!(replayed_to(&mut h, other), b"request");
+    }
+}
+
+#[test]
+fn once_the_server_answers_nothing_is_kept_or_replayed() {
+    let mut h = replaying();
+    let (client, server, _) = sent_unanswered(&mut h, b"request");
+    h.peer_sends(server, b"answer");
+    assert_eq!(h.drain(client), b"answer");
+    assert_eq!(h.lb.buffers_in_use(), 0, "the kept bytes are dropped");
+    h.advance(Duration::from_secs(3));
+    h.event(Event::ReadClosed { conn: server });
+    assert!(h.connects().is_empty());
+    assert!(h.shut(client), "the FIN is forwarded as usual");
+}
+
+#[test]
+fn no_replay_of_early_data_or_of_more_than_a_buffer() {
+    let early = crate::hello::hello(&[(42, b"")], 1000);
+    let mut h = replaying();
+    let (_, server, _) = sent_unanswered(&mut h, &early);
+    h.advance(Duration::from_secs(3));
+    assert!(h.connects().is_empty() && h.closed(server).is_none());
+
+    let mut h = replaying();
+    let (client, server, _) = sent_unanswered(&mut h, &pattern(10_000));
+    h.peer_sends(client, &pattern(10_000));
+    h.drain(server);
+    h.advance(Duration::from_secs(3));
+    assert!(h.connects().is_empty() && h.closed(server).is_none());
+}

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use super::{BackendState, Balancer, LogTargets, Role, ServerState, millis};
 use crate::action::{Action, ConnError};
+use crate::buffer::Buffer;
 use crate::config::Severity;
+use crate::hello;
 use crate::id::{ConnId, ListenerId};
 use crate::logging::TcpLog;
 use crate::session::{Phase, Pipe, ServerTls, Session};
@@ -159,6 +161,8 @@ impl Balancer {
             queue_pos,
             hedge: None,
             hedge_at: target.and(backend.config.connect_hedge).map(|d| now + d),
+            replay: false,
+            replay_at: None,
         });
         debug_assert_eq!(inserted, s);
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
@@ -310,6 +314,46 @@ impl Balancer {
         self.dispatch_queue(now, b);
     }
 
+    /// The server of session `s` stayed silent, closed or reset before its
+    /// first byte (`replay-until-response`): the client's bytes go to
+    /// another server if that is safe and one is usable, within `retries`.
+    /// Returns whether they do; if not, the bytes kept are dropped and the
+    /// session goes on with its server.
+    fn replay(&mut self, now: Instant, s: usize) -> bool {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return false;
+        };
+        if !session.replay {
+            return false;
+        }
+        let backend = &mut self.backends[session.backend];
+        let mut exclude = session.tried.clone();
+        exclude.push(session.target);
+        let target = (session.retries < backend.config.retries
+            && hello::replay_is_safe(session.up.from_start()))
+        .then(|| backend.pick(&exclude, now))
+        .flatten();
+        let Some(target) = target else {
+            session.stop_replay();
+            return false;
+        };
+        let (b, old) = (session.backend, session.target);
+        session.tried.push(old);
+        session.retries += 1;
+        session.redispatched = true;
+        session.up.rewind();
+        session.phase = Phase::Connecting;
+        session.connected = None;
+        session.server_deadline = None;
+        session.replay_at = None;
+        if let Some(conn) = session.server.take() {
+            self.close(conn, true);
+        }
+        self.suspect(now, b, old);
+        self.connect_to(now, s, target);
+        true
+    }
+
     /// Server `t` of backend `b` failed a traffic connect: new connections
     /// avoid it until its next check passes (or one interval).
     fn suspect(&mut self, now: Instant, b: usize, t: usize) {
@@ -344,11 +388,18 @@ impl Balancer {
         session.connected = Some(now);
         session.connect_deadline = None;
         session.hedge_at = None;
+        // Nothing reached a server yet: keep it until one answers.
+        session.replay = self.backends[b].config.replay_until_response.is_some()
+            && session.tls.is_none()
+            && session.up.bytes == 0;
         session.server_deadline = session.timeout_server.map(|t| now + t);
         self.reconcile(now, s);
     }
 
     pub(super) fn on_read_closed(&mut self, now: Instant, s: usize, client: bool) {
+        if !client && self.replay(now, s) {
+            return;
+        }
         if let Some(session) = self.sessions.get_mut(s) {
             match &mut session.tls {
                 _ if client => session.up.eof = true,
@@ -363,6 +414,9 @@ impl Balancer {
     /// A side was reset or broke: the session ends and the other side is
     /// reset too, as a TCP relay would.
     pub(super) fn on_failed(&mut self, now: Instant, s: usize, client: bool) {
+        if !client && self.replay(now, s) {
+            return;
+        }
         if let Some(session) = self.sessions.get(s) {
             let who = if client { 'C' } else { 'S' };
             let phase = session.phase_letter();
@@ -392,6 +446,7 @@ impl Balancer {
                 Some(tls) => tls.received(n),
                 None => session.down.commit(n),
             }
+            session.stop_replay();
             session.server_deadline = session.timeout_server.map(|t| now + t);
         }
         self.reconcile(now, s);
@@ -407,7 +462,11 @@ impl Balancer {
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
-                None => session.up.consume(n),
+                None => session.up.written(n, session.replay),
+            }
+            if session.replay && session.replay_at.is_none() {
+                let wait = self.backends[session.backend].config.replay_until_response;
+                session.replay_at = wait.map(|t| now + t);
             }
             session.server_deadline = session.timeout_server.map(|t| now + t);
         }
@@ -443,6 +502,10 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
+        // More than a buffer before the server's first byte: no replay.
+        if session.replay && session.up.buf.as_ref().is_some_and(Buffer::is_full) {
+            session.stop_replay();
+        }
         if let Some(tls) = &mut session.tls {
             tls.encrypt(&mut session.up, &mut self.pool);
             tls.decrypt(&mut session.down, &mut self.pool);
@@ -524,6 +587,13 @@ impl Balancer {
             session.retry_at = None;
             let target = session.target;
             return self.connect_to(now, s, target);
+        }
+        if due(session.replay_at) {
+            session.replay_at = None;
+            if !self.replay(now, s) {
+                self.reconcile(now, s);
+            }
+            return;
         }
         if due(session.hedge_at) && !due(session.connect_deadline) {
             session.hedge_at = None;
