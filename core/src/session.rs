@@ -83,7 +83,7 @@ impl Pipe {
 
     /// Everything from the start of the stream, written or not, while
     /// bytes are kept for a replay (the buffer never wrapped then).
-    pub(crate) fn from_start(&self) -> &[u8] {
+    pub(crate) fn stream_start(&self) -> &[u8] {
         self.buf.as_ref().map_or(&[], |b| b.filled_from(0))
     }
 

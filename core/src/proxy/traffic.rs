@@ -330,7 +330,7 @@ impl Balancer {
         let mut exclude = session.tried.clone();
         exclude.push(session.target);
         let target = (session.retries < backend.config.retries
-            && hello::replay_is_safe(session.up.from_start()))
+            && hello::replay_is_safe(session.up.stream_start()))
         .then(|| backend.pick(&exclude, now))
         .flatten();
         let Some(target) = target else {
