@@ -354,3 +354,92 @@ fn an_outage_of_every_gateway_delays_agents_instead_of_failing_them() {
     assert!(matches!(attempt, Attempt::Delivered(_)), "{attempt:?}");
     assert_eq!(gws[0].uploads(), ["during-outage"]);
 }
+
+/// Pass-through to `gateways` with no health checks (so every fault must
+/// be handled on the traffic path), plus `extra` backend lines.
+fn unchecked(gateways: &[&Gateway], extra: &str) -> String {
+    let mut text = String::from(
+        "global\n  log stdout format raw local0\n\
+         defaults\n  mode tcp\n  log global\n  option tcplog\n\
+         timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         frontend localnodes\n  bind 127.0.0.1:9091\n  default_backend app\n\
+         backend app\n",
+    );
+    text.push_str(extra);
+    for g in gateways {
+        text.push_str(&format!("  server {} 127.0.0.1:{}\n", g.name, g.port()));
+    }
+    text
+}
+
+/// Uploads `ids` one by one; every one must succeed on its first attempt.
+fn first_attempts(lb: &Lb, pki: &Pki, ids: &[String]) {
+    let client = pki.client_config();
+    for id in ids {
+        let attempt = upload(lb.addr, &client, id);
+        assert!(
+            matches!(attempt, Attempt::Delivered(_)),
+            "{id}: {attempt:?}"
+        );
+    }
+}
+
+/// `%Tc` of every session in weir's traffic log.
+fn connect_times(lb: &Lb) -> Vec<u64> {
+    lb.logs()
+        .iter()
+        .filter_map(|l| {
+            let timers = l.split(' ').nth(4)?;
+            timers.split('/').nth(1)?.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn a_black_holed_gateway_is_raced_by_connect_hedge_without_a_failed_send() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
+    gws[1].set_black_hole(true);
+    // Fill its accept queue: from then on its SYNs go unanswered.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let timeout = std::time::Duration::from_millis(300);
+        match std::net::TcpStream::connect_timeout(&gws[1].addr, timeout) {
+            Ok(stream) => held.push(stream),
+            Err(_) => break,
+        }
+    }
+    let lb = Lb::start(&unchecked(
+        &gws.iter().collect::<Vec<_>>(),
+        "  option connect-hedge 500ms\n",
+    ));
+    let payloads = ids("hedged", 10);
+    first_attempts(&lb, &pki, &payloads);
+    assert!(gws[1].uploads().is_empty());
+    assert!(wait_until(|| connect_times(&lb).len() == payloads.len()));
+    // Without the hedge, a connect into the hole takes `timeout connect`
+    // (5 s); with it, the race is won right after the 500 ms delay.
+    let times = connect_times(&lb);
+    assert!(times.iter().any(|&t| t >= 500), "a hedge ran: {times:?}");
+    assert!(times.iter().all(|&t| t < 1000), "{times:?}");
+}
+
+#[test]
+fn a_hung_gateway_is_given_up_by_replay_until_response_without_a_failed_send() {
+    let pki = Pki::new();
+    let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
+    gws[1].set_hang(true);
+    let lb = Lb::start(&unchecked(
+        &gws.iter().collect::<Vec<_>>(),
+        "  option replay-until-response 500ms\n",
+    ));
+    let payloads = ids("replayed", 10);
+    first_attempts(&lb, &pki, &payloads);
+    assert_eq!(gws[0].uploads(), payloads, "each exactly once, in order");
+    assert!(gws[1].uploads().is_empty());
+    assert!(
+        lb.logs().iter().any(|l| l.contains("/+1 ")),
+        "a replay is logged as a redispatched retry: {:?}",
+        lb.logs()
+    );
+}
