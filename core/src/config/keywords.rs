@@ -220,15 +220,8 @@ pub(super) const BALANCE_LATER: &[&str] = &[
 ];
 
 /// `timeout` kinds weir does not implement yet.
-pub(super) const TIMEOUTS_LATER: &[&str] = &[
-    "tunnel",
-    "client-fin",
-    "server-fin",
-    "tarpit",
-    "http-request",
-    "http-keep-alive",
-    "client-hs",
-];
+pub(super) const TIMEOUTS_LATER: &[&str] =
+    &["tarpit", "http-request", "http-keep-alive", "client-hs"];
 
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[

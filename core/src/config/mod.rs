@@ -148,6 +148,9 @@ pub struct Frontend {
     pub maxconn: Option<u32>,
     /// `timeout client`: client-side inactivity; `None` = no timeout.
     pub timeout_client: Option<Duration>,
+    /// `timeout client-fin`: client-side inactivity once the client side
+    /// is half-closed (either way); `None` = `timeout client` stays.
+    pub timeout_client_fin: Option<Duration>,
     /// `option tcplog`.
     pub tcplog: bool,
     /// Log targets (`log global` expanded); empty = no traffic logs.
@@ -196,6 +199,13 @@ pub struct Backend {
     /// redispatch`, and weir's default) or to the same one after a pause
     /// (`option redispatch 0`, `no option redispatch`).
     pub redispatch: bool,
+    /// `timeout tunnel`: once the server side is established, the
+    /// inactivity timeout of both sides in place of `timeout client` and
+    /// `timeout server`.
+    pub timeout_tunnel: Option<Duration>,
+    /// `timeout server-fin`: server-side inactivity once the server side
+    /// is half-closed (either way); `None` = the timeout in force stays.
+    pub timeout_server_fin: Option<Duration>,
     /// `option connect-hedge <time>` (weir extension): a connect not done
     /// after this long gets a second one to another server; the first to
     /// complete is used, the other closed.

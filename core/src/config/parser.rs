@@ -175,6 +175,9 @@ struct Settings {
     retries: Option<u32>,
     /// `fullconn`, when set.
     fullconn: Option<u32>,
+    timeout_tunnel: Option<Duration>,
+    timeout_client_fin: Option<Duration>,
+    timeout_server_fin: Option<Duration>,
     /// `option connect-hedge <time>` (weir extension).
     connect_hedge: Option<Duration>,
     /// `option replay-until-response <time>` (weir extension).
@@ -822,9 +825,22 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         "check" => (&mut p.settings.timeout_check, false),
         "queue" => (&mut p.settings.timeout_queue, false),
         "client" => (&mut p.settings.timeout_client, true),
+        "client-fin" => (&mut p.settings.timeout_client_fin, true),
+        "server-fin" => (&mut p.settings.timeout_server_fin, false),
+        "tunnel" => (&mut p.settings.timeout_tunnel, false),
         _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
         _ => {
-            let hint = hint(which, ["connect", "client", "server", "check", "queue"]);
+            let known = [
+                "connect",
+                "client",
+                "server",
+                "check",
+                "queue",
+                "tunnel",
+                "client-fin",
+                "server-fin",
+            ];
+            let hint = hint(which, known);
             return diags.error(&st.origin, format!("unknown timeout '{which}'{hint}"));
         }
     };
@@ -1261,6 +1277,8 @@ impl Parser {
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
                     fullconn: s.fullconn.unwrap_or(0),
+                    timeout_tunnel: s.timeout_tunnel,
+                    timeout_server_fin: s.timeout_server_fin,
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     servers: proxy.servers.clone(),
@@ -1361,6 +1379,7 @@ impl Parser {
                 default_backend,
                 maxconn: s.maxconn,
                 timeout_client: s.timeout_client,
+                timeout_client_fin: s.timeout_client_fin,
                 tcplog: s.tcplog,
                 logs,
                 origin: proxy.origin.clone(),

@@ -119,7 +119,7 @@ fn unknown_words_get_a_did_you_mean() {
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
     let text = format!(
-        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout tunnel 1s\n"
+        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout tarpit 1s\n"
     );
     assert_eq!(
         errors(&text),
@@ -127,7 +127,7 @@ fn known_haproxy_keywords_are_not_supported_yet() {
             "t.cfg:6: 'hash-type' is not supported yet",
             "t.cfg:7: 'option abortonclose' is not supported yet",
             "t.cfg:8: 'balance leastconn' is not supported yet",
-            "t.cfg:9: 'timeout tunnel' is not supported yet",
+            "t.cfg:9: 'timeout tarpit' is not supported yet",
         ]
     );
     assert_eq!(
@@ -774,5 +774,28 @@ fn weir_extensions_connect_hedge_and_replay_until_response() {
             "t.cfg:7: 'option replay-until-response' (a weir extension) expects a delay greater \
              than 0 such as 300ms, got '0'",
         ]
+    );
+}
+
+#[test]
+fn tunnel_and_fin_timeouts() {
+    let c = config(&format!(
+        "defaults\n timeout tunnel 1h\n timeout client-fin 5s\n timeout server-fin 7s\n{MINIMAL}"
+    ));
+    assert_eq!(
+        c.backends[0].timeout_tunnel,
+        Some(Duration::from_secs(3600))
+    );
+    assert_eq!(
+        c.backends[0].timeout_server_fin,
+        Some(Duration::from_secs(7))
+    );
+    assert_eq!(
+        c.frontends[0].timeout_client_fin,
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        errors(&format!("{MINIMAL} timeout tunel 1s\n")),
+        ["t.cfg:6: unknown timeout 'tunel' (did you mean 'tunnel'?)"]
     );
 }

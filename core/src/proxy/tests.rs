@@ -86,6 +86,7 @@ fn config(servers: Vec<Server>) -> Config {
             default_backend: Some(0),
             maxconn: None,
             timeout_client: Some(Duration::from_secs(10)),
+            timeout_client_fin: None,
             tcplog: true,
             logs: vec![stdout_raw()],
             origin: origin(),
@@ -105,6 +106,8 @@ fn config(servers: Vec<Server>) -> Config {
             redispatch: true,
             fullconn: 1,
             connect_hedge: None,
+            timeout_tunnel: None,
+            timeout_server_fin: None,
             replay_until_response: None,
             servers,
             origin: origin(),
@@ -2220,4 +2223,51 @@ fn no_replay_of_early_data_or_of_more_than_a_buffer() {
     h.drain(server);
     h.advance(Duration::from_secs(3));
     assert!(h.connects().is_empty() && h.closed(server).is_none());
+}
+
+#[test]
+fn timeout_tunnel_replaces_client_and_server_timeouts_once_established() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.backends[0].timeout_tunnel = Some(Duration::from_secs(60));
+    let mut h = Harness::new(cfg);
+    let (client, _) = h.session();
+    // timeout client (10 s) and timeout server (20 s) no longer apply.
+    h.advance(Duration::from_secs(59));
+    assert!(h.closed(client).is_none());
+    h.advance(Duration::from_secs(1));
+    assert!(h.closed(client).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" cD "));
+}
+
+#[test]
+fn a_half_closed_client_side_gets_timeout_client_fin() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].timeout_client_fin = Some(Duration::from_secs(2));
+    let mut h = Harness::new(cfg);
+    let (client, server) = h.session();
+    h.advance(Duration::from_secs(5));
+    assert!(h.closed(client).is_none(), "timeout client (10 s) so far");
+    h.event(Event::ReadClosed { conn: client });
+    assert!(h.shut(server));
+    h.advance(Duration::from_millis(1999));
+    assert!(h.closed(client).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(client).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" cD "));
+}
+
+#[test]
+fn a_half_closed_server_side_gets_timeout_server_fin() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].timeout_client = None;
+    cfg.backends[0].timeout_server_fin = Some(Duration::from_secs(3));
+    let mut h = Harness::new(cfg);
+    let (client, server) = h.session();
+    h.event(Event::ReadClosed { conn: server });
+    assert!(h.shut(client));
+    h.advance(Duration::from_millis(2999));
+    assert!(h.closed(server).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(server).is_some());
+    assert!(h.logs(LogSink::Stdout)[0].contains(" sD "));
 }

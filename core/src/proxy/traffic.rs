@@ -388,6 +388,12 @@ impl Balancer {
         session.connected = Some(now);
         session.connect_deadline = None;
         session.hedge_at = None;
+        // `timeout tunnel` takes over both sides once both are connected.
+        if let Some(tunnel) = self.backends[b].config.timeout_tunnel {
+            session.timeout_client = Some(tunnel);
+            session.timeout_server = Some(tunnel);
+            session.client_deadline = Some(now + tunnel);
+        }
         // Nothing reached a server yet: keep it until one answers.
         session.replay = self.backends[b].config.replay_until_response.is_some()
             && session.tls.is_none()
@@ -553,6 +559,21 @@ impl Balancer {
                 established && !session.up.is_empty(),
             ),
         };
+        // A half-closed side gets its `-fin` timeout, as HAProxy does.
+        let client_fin = self.frontends[session.frontend].config.timeout_client_fin;
+        if let Some(fin) = client_fin.filter(|_| session.up.eof || session.down.shut) {
+            if session.timeout_client != Some(fin) {
+                session.timeout_client = Some(fin);
+                session.client_deadline = Some(now + fin);
+            }
+        }
+        let server_fin = self.backends[session.backend].config.timeout_server_fin;
+        if let Some(fin) = server_fin.filter(|_| session.down.eof || session.up.shut) {
+            if established && session.timeout_server != Some(fin) {
+                session.timeout_server = Some(fin);
+                session.server_deadline = Some(now + fin);
+            }
+        }
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
