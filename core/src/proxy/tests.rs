@@ -184,7 +184,7 @@ impl Harness {
     }
 
     fn try_accept(&mut self) -> Option<ConnId> {
-        self.next_port += 1;
+        self.next_port = self.next_port.checked_add(1).unwrap_or(40000);
         let peer = SocketAddr::from(([10, 0, 0, 1], self.next_port));
         let local = SocketAddr::from(([127, 0, 0, 1], 9091));
         let conn = self.lb.accept(self.now, L0, peer, local);
@@ -2270,4 +2270,95 @@ fn a_half_closed_server_side_gets_timeout_server_fin() {
     h.advance(Duration::from_millis(1));
     assert!(h.closed(server).is_some());
     assert!(h.logs(LogSink::Stdout)[0].contains(" sD "));
+}
+
+/// 100,000 sessions with random event orders: every connection core opens
+/// is closed exactly once, and all state returns to empty. Events go to
+/// whatever server connection is at hand: any order of inputs is legal.
+#[test]
+fn random_event_orders_always_return_every_resource() {
+    // Limits, queues, hedges and replays all in play.
+    let mut cfg = config(vec![limited(4, 4), server("s2", 8002)]);
+    cfg.backends[0].servers[1].maxconn = 6;
+    cfg.backends[0].servers[1].minconn = 6;
+    cfg.backends[0].connect_hedge = Some(Duration::from_millis(300));
+    cfg.backends[0].replay_until_response = Some(Duration::from_secs(1));
+    cfg.frontends[0].timeout_client_fin = Some(Duration::from_secs(2));
+    cfg.backends[0].timeout_server_fin = Some(Duration::from_secs(2));
+    let mut h = Harness::new(cfg);
+    let mut rng = crate::rng::Rng::new(0x5eed);
+    let mut open = std::collections::HashSet::new();
+    let mut servers: Vec<ConnId> = Vec::new();
+    let mut clients: Vec<ConnId> = Vec::new();
+    fn track(
+        h: &mut Harness,
+        open: &mut std::collections::HashSet<ConnId>,
+        servers: &mut Vec<ConnId>,
+    ) {
+        for action in h.take() {
+            match action {
+                Action::Connect { conn, .. } => {
+                    assert!(open.insert(conn), "connect of an open id");
+                    servers.push(conn);
+                }
+                Action::Close { conn, .. } => assert!(open.remove(&conn), "double close"),
+                _ => {}
+            }
+        }
+    }
+    for _ in 0..100_000u32 {
+        if clients.len() < 16 {
+            if let Some(client) = h.try_accept() {
+                assert!(open.insert(client));
+                clients.push(client);
+                track(&mut h, &mut open, &mut servers);
+            }
+        }
+        clients.retain(|c| open.contains(c));
+        servers.retain(|c| open.contains(c));
+        let (Some(&client), Some(&server)) = (
+            clients.get(rng.below(clients.len().max(1))),
+            servers.get(rng.below(servers.len().max(1))),
+        ) else {
+            h.advance(Duration::from_millis(500));
+            track(&mut h, &mut open, &mut servers);
+            continue;
+        };
+        match rng.below(10) {
+            0 => h.connected(server),
+            1 => h.event(Event::Connected {
+                conn: server,
+                result: Err(ConnError::Refused),
+            }),
+            2 => {
+                h.peer_sends(client, &pattern(1 + rng.below(40_000)));
+            }
+            3 => {
+                h.peer_sends(server, &pattern(1 + rng.below(40_000)));
+            }
+            4 => {
+                h.drain(server);
+                h.drain(client);
+            }
+            5 => h.event(Event::ReadClosed { conn: client }),
+            6 => h.event(Event::ReadClosed { conn: server }),
+            7 => h.event(Event::Failed {
+                conn: client,
+                error: ConnError::Reset,
+            }),
+            8 => h.event(Event::Failed {
+                conn: server,
+                error: ConnError::Reset,
+            }),
+            _ => h.advance(Duration::from_millis(rng.below(3000) as u64)),
+        }
+        track(&mut h, &mut open, &mut servers);
+    }
+    // Every remaining session ends by its timeouts.
+    h.advance(Duration::from_secs(3600));
+    track(&mut h, &mut open, &mut servers);
+    assert!(open.is_empty(), "{} connections never closed", open.len());
+    assert_eq!(h.lb.active_sessions(), 0);
+    assert_eq!(h.lb.buffers_in_use(), 0);
+    assert_eq!(h.lb.poll_timeout(), None, "no timer left behind");
 }
