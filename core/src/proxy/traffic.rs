@@ -776,6 +776,7 @@ impl Balancer {
         if !self.sessions.contains(s) {
             return;
         }
+        self.cancel_hedge(now, s);
         let mut session = self.sessions.remove(s);
         if self.lent == Some(s) {
             self.lent = None;
@@ -800,11 +801,6 @@ impl Balancer {
         self.close(session.client, reset);
         if let Some(conn) = session.server {
             self.close(conn, reset);
-        }
-        if let Some((conn, target)) = session.hedge {
-            self.close(conn, false);
-            let server = &mut self.backends[session.backend].servers[target];
-            server.active = server.active.saturating_sub(1);
         }
         if session.phase != Phase::Queued {
             self.dispatch_queue(now, session.backend);
