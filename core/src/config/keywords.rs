@@ -26,7 +26,6 @@ pub(super) const GLOBAL_LATER: &[&str] = &[
     "external-check",
     "gid",
     "group",
-    "hard-stop-after",
     "insecure-fork-wanted",
     "insecure-setuid-wanted",
     "issuers-chain-path",
@@ -157,7 +156,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
-    "clitcpka",
     "contstats",
     "disable-h2-upgrade",
     "dontlog-normal",
@@ -183,7 +181,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "log-separate-errors",
     "logasap",
     "mysql-check",
-    "nolinger",
     "originalto",
     "persist",
     "pgsql-check",
@@ -195,15 +192,12 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "splice-request",
     "splice-response",
     "spop-check",
-    "srvtcpka",
     "ssl-hello-chk",
     "tcp-smart-accept",
     "tcp-smart-connect",
-    "tcpka",
     "transparent",
     "idle-close-on-response",
     "disable-h2-upgrade",
-    "nolinger",
 ];
 
 /// `balance` algorithms weir does not implement yet.
@@ -221,15 +215,8 @@ pub(super) const BALANCE_LATER: &[&str] = &[
 ];
 
 /// `timeout` kinds weir does not implement yet.
-pub(super) const TIMEOUTS_LATER: &[&str] = &[
-    "tunnel",
-    "client-fin",
-    "server-fin",
-    "tarpit",
-    "http-request",
-    "http-keep-alive",
-    "client-hs",
-];
+pub(super) const TIMEOUTS_LATER: &[&str] =
+    &["tarpit", "http-request", "http-keep-alive", "client-hs"];
 
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[

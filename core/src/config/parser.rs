@@ -29,6 +29,10 @@ const OPTIONS: &[&str] = &[
     "tcp-check",
     "allbackups",
     "redispatch",
+    "clitcpka",
+    "srvtcpka",
+    "tcpka",
+    "nolinger",
 ];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
@@ -37,6 +41,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "nbthread",
     "spread-checks",
     "ssl-server-verify",
+    "hard-stop-after",
 ];
 const PROXY_KEYWORDS: &[&str] = &[
     "retries",
@@ -155,6 +160,15 @@ struct Settings {
     timeout_server: Option<Duration>,
     timeout_check: Option<Duration>,
     timeout_queue: Option<Duration>,
+    timeout_tunnel: Option<Duration>,
+    timeout_client_fin: Option<Duration>,
+    timeout_server_fin: Option<Duration>,
+    /// `option clitcpka`, or `option tcpka`.
+    clitcpka: bool,
+    /// `option srvtcpka`, or `option tcpka`.
+    srvtcpka: bool,
+    /// `option nolinger`.
+    nolinger: bool,
     /// `option httpchk` (from the line that enabled it).
     httpchk: Option<HttpChk>,
     /// `http-check send` overrides.
@@ -452,6 +466,14 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                 format!("'ssl-server-verify' expects 'none' or 'required', got '{other}'"),
             ),
         },
+        "hard-stop-after" => match (st.words.len(), time(st.word(1), keyword)) {
+            (2, Ok(t)) => global.hard_stop_after = (!t.is_zero()).then_some(t),
+            (2, Err(e)) => diags.error(&st.origin, e),
+            _ => diags.error(
+                &st.origin,
+                "'hard-stop-after' expects one time value, such as 30s or 5m",
+            ),
+        },
         "nbthread" => {
             if st.word(1) != "1" || st.words.len() != 2 {
                 diags.error(
@@ -747,6 +769,15 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 Err(e) => diags.error(&st.origin, e),
             }
         }
+        "clitcpka" if !p.kind.has_frontend() => p.ignored(diags, st, "option clitcpka", true),
+        "clitcpka" => p.settings.clitcpka = enable,
+        "srvtcpka" if !p.kind.has_backend() => p.ignored(diags, st, "option srvtcpka", false),
+        "srvtcpka" => p.settings.srvtcpka = enable,
+        "tcpka" => {
+            p.settings.clitcpka = enable;
+            p.settings.srvtcpka = enable;
+        }
+        "nolinger" => p.settings.nolinger = enable,
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -775,10 +806,23 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         "server" => (&mut p.settings.timeout_server, false),
         "check" => (&mut p.settings.timeout_check, false),
         "queue" => (&mut p.settings.timeout_queue, false),
+        "tunnel" => (&mut p.settings.timeout_tunnel, false),
+        "server-fin" => (&mut p.settings.timeout_server_fin, false),
         "client" => (&mut p.settings.timeout_client, true),
+        "client-fin" => (&mut p.settings.timeout_client_fin, true),
         _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
         _ => {
-            let hint = hint(which, ["connect", "client", "server", "check", "queue"]);
+            let known = [
+                "connect",
+                "client",
+                "server",
+                "check",
+                "queue",
+                "tunnel",
+                "client-fin",
+                "server-fin",
+            ];
+            let hint = hint(which, known);
             return diags.error(&st.origin, format!("unknown timeout '{which}'{hint}"));
         }
     };
@@ -1189,6 +1233,10 @@ impl Parser {
                     balance: Balance::RoundRobin,
                     timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
+                    timeout_tunnel: s.timeout_tunnel,
+                    timeout_server_fin: s.timeout_server_fin,
+                    tcpka: s.srvtcpka,
+                    nolinger: s.nolinger,
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
                     logs: expand(&s.logs),
@@ -1295,6 +1343,9 @@ impl Parser {
                 default_backend,
                 maxconn: s.maxconn,
                 timeout_client: s.timeout_client,
+                timeout_client_fin: s.timeout_client_fin,
+                tcpka: s.clitcpka,
+                nolinger: s.nolinger,
                 tcplog: s.tcplog,
                 logs,
                 origin: proxy.origin.clone(),
@@ -1371,7 +1422,10 @@ fn missing_timeouts(proxy: &Proxy) -> Option<String> {
     let s = &proxy.settings;
     let kind = proxy.kind;
     let missing = (kind.has_frontend() && s.timeout_client.is_none())
-        || (kind.has_backend() && (s.timeout_connect.is_none() || s.timeout_server.is_none()));
+        || (kind.has_backend()
+            // In TCP mode `timeout tunnel` stands in for `timeout server`.
+            && (s.timeout_connect.is_none()
+                || (s.timeout_server.is_none() && s.timeout_tunnel.is_none())));
     if !missing {
         return None;
     }

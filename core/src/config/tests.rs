@@ -119,7 +119,7 @@ fn unknown_words_get_a_did_you_mean() {
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
     let text = format!(
-        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout tunnel 1s\n"
+        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout tarpit 1s\n"
     );
     assert_eq!(
         errors(&text),
@@ -127,7 +127,7 @@ fn known_haproxy_keywords_are_not_supported_yet() {
             "t.cfg:6: 'hash-type' is not supported yet",
             "t.cfg:7: 'option abortonclose' is not supported yet",
             "t.cfg:8: 'balance leastconn' is not supported yet",
-            "t.cfg:9: 'timeout tunnel' is not supported yet",
+            "t.cfg:9: 'timeout tarpit' is not supported yet",
         ]
     );
     assert_eq!(

@@ -128,6 +128,10 @@ impl Balancer {
             peer,
             timeout_client,
             timeout_server,
+            timeout_tunnel: self.backends[b].config.timeout_tunnel,
+            timeout_client_fin: self.frontends[fe].config.timeout_client_fin,
+            timeout_server_fin: self.backends[b].config.timeout_server_fin,
+            idle: (timeout_client, None),
             accepted: now,
             connected: None,
             connect_deadline: deadline,
@@ -244,7 +248,7 @@ impl Balancer {
         if client {
             let first = session.up.bytes == 0 && session.up.is_empty();
             session.up.commit(n);
-            session.client_deadline = session.timeout_client.map(|t| now + t);
+            session.client_deadline = session.idle.0.map(|t| now + t);
             let hello = first
                 && session
                     .up
@@ -259,7 +263,7 @@ impl Balancer {
                 Some(tls) => tls.received(n),
                 None => session.down.commit(n),
             }
-            session.server_deadline = session.timeout_server.map(|t| now + t);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         }
         self.reconcile(now, s);
     }
@@ -270,13 +274,13 @@ impl Balancer {
         };
         if client {
             session.down.consume(n);
-            session.client_deadline = session.timeout_client.map(|t| now + t);
+            session.client_deadline = session.idle.0.map(|t| now + t);
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
                 None => session.up.consume(n),
             }
-            session.server_deadline = session.timeout_server.map(|t| now + t);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         }
         self.reconcile(now, s);
     }
@@ -357,6 +361,7 @@ impl Balancer {
                 established && !session.up.is_empty(),
             ),
         };
+        session.update_idle(now);
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
@@ -531,8 +536,14 @@ impl Balancer {
 
     /// Ends a session: logs it, closes both sides, frees its buffers.
     pub(super) fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
-        if !self.sessions.contains(s) {
+        let Some(session) = self.sessions.get(s) else {
             return;
+        };
+        // Closed while the session is known: `option nolinger` is per side.
+        let (client, server) = (session.client, session.server);
+        self.close(client, reset);
+        if let Some(conn) = server {
+            self.close(conn, reset);
         }
         let mut session = self.sessions.remove(s);
         if self.lent == Some(s) {
@@ -553,10 +564,6 @@ impl Balancer {
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
         self.active = self.active.saturating_sub(1);
-        self.close(session.client, reset);
-        if let Some(conn) = session.server {
-            self.close(conn, reset);
-        }
         self.refresh_listeners();
     }
 
