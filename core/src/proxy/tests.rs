@@ -15,6 +15,8 @@ use crate::config::{
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
+mod life;
+
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn epoch() -> Instant {
