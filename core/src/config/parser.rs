@@ -827,7 +827,10 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         }
     };
     if st.words.len() != 3 {
-        return diags.error(&st.origin, format!("'{keyword}' expects one time value"));
+        return diags.error(
+            &st.origin,
+            format!("'{keyword}' expects one time value, such as 30s or 5m"),
+        );
     }
     let value = match time(st.word(2), &keyword) {
         Ok(value) => value,
