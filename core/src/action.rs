@@ -101,6 +101,13 @@ pub enum Action {
         /// Where to connect.
         addr: SocketAddr,
     },
+    /// Turn on TCP keep-alive (`SO_KEEPALIVE`) on `conn` (`option
+    /// tcpka`). Comes right after the [`Action::Connect`] of a server side,
+    /// or after [`crate::Balancer::accept`] for a client side.
+    KeepAlive {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Whether core wants to read from and/or write to `conn` now.
     Interest {
         /// The connection.
@@ -115,7 +122,8 @@ pub enum Action {
         /// The connection.
         conn: ConnId,
     },
-    /// Close `conn` and forget it; `reset` asks for an RST (SO_LINGER 0).
+    /// Close `conn` and forget it; `reset` asks for an RST (SO_LINGER 0),
+    /// which is also how `option nolinger` sides are always closed.
     Close {
         /// The connection.
         conn: ConnId,
@@ -129,6 +137,12 @@ pub enum Action {
     },
     /// Accept again on a listener, starting at once.
     ResumeAccept {
+        /// The listener.
+        listener: ListenerId,
+    },
+    /// Close a listening socket for good (soft stop): new connections are
+    /// refused and another process may bind the address.
+    Unbind {
         /// The listener.
         listener: ListenerId,
     },

@@ -32,6 +32,11 @@
 //!   [`Balancer::recv_buf`] and writes straight from [`Balancer::send_buf`]:
 //!   no copy, no allocation per read, and an idle connection holds none.
 //! * [`Action::Close`] ends a connection for good; core forgets the id.
+//! * Stopping: [`Balancer::shutdown`] closes everything at once (SIGTERM);
+//!   [`Balancer::soft_stop`] (SIGUSR1) unbinds the listeners and lets the
+//!   sessions end, killing those left after `hard-stop-after`. Once
+//!   [`Balancer::is_stopped`] says so, the driver calls `shutdown` (which
+//!   closes the health probes) and exits.
 //!
 //! # Modules
 //!

@@ -9,6 +9,10 @@
 //!               └─client RST──> end "CC"                           └─inactivity──> end "cD"/"sD"
 //! ```
 //!
+//! Each side has one inactivity timeout in force, picked as HAProxy does
+//! in TCP mode (see [`Session::client_timeout`]); when it changes (the
+//! server connects, a side half-closes) that side's clock restarts.
+//!
 //! Each direction is a [`Pipe`]: bytes read from one side wait in its
 //! buffer until written to the other; the reader stops (no read interest)
 //! while the buffer is full, which is the backpressure. A FIN read from one
@@ -159,6 +163,14 @@ pub(crate) struct Session {
     pub timeout_client: Option<Duration>,
     /// `timeout server` of the backend.
     pub timeout_server: Option<Duration>,
+    /// `timeout tunnel` of the backend.
+    pub timeout_tunnel: Option<Duration>,
+    /// `timeout client-fin` of the frontend.
+    pub timeout_client_fin: Option<Duration>,
+    /// `timeout server-fin` of the backend.
+    pub timeout_server_fin: Option<Duration>,
+    /// Inactivity timeouts in force on the client and the server side.
+    pub idle: (Option<Duration>, Option<Duration>),
     pub accepted: Instant,
     pub connected: Option<Instant>,
     pub connect_deadline: Option<Instant>,
@@ -216,6 +228,54 @@ impl Session {
             self.replay = false;
             self.replay_at = None;
             self.up.drop_kept();
+        }
+    }
+
+    /// `timeout tunnel`, once it is in force: the server is connected.
+    fn tunnel(&self) -> Option<Duration> {
+        self.timeout_tunnel
+            .filter(|_| self.phase == Phase::Established)
+    }
+
+    /// The client side's inactivity timeout now: `timeout tunnel` once
+    /// the server is connected, if set, else `timeout client`; and
+    /// `timeout client-fin`, if set, once the client connection is
+    /// half-closed. Half-closed is HAProxy's rule: weir forwarded a FIN to
+    /// the client, or, under `timeout tunnel`, the client sent its FIN.
+    pub(crate) fn client_timeout(&self) -> Option<Duration> {
+        let tunnel = self.tunnel();
+        let half_closed = self.down.shut || (tunnel.is_some() && self.up.eof);
+        match self.timeout_client_fin {
+            Some(fin) if half_closed => Some(fin),
+            _ => tunnel.or(self.timeout_client),
+        }
+    }
+
+    /// The server side's inactivity timeout now, once connected: as
+    /// [`Session::client_timeout`], with `timeout server` and `timeout
+    /// server-fin`.
+    pub(crate) fn server_timeout(&self) -> Option<Duration> {
+        if self.phase != Phase::Established {
+            return None;
+        }
+        let tunnel = self.tunnel();
+        let half_closed = self.up.shut || (tunnel.is_some() && self.down.eof);
+        match self.timeout_server_fin {
+            Some(fin) if half_closed => Some(fin),
+            _ => tunnel.or(self.timeout_server),
+        }
+    }
+
+    /// Restarts a side's inactivity clock when its timeout changed.
+    pub(crate) fn update_idle(&mut self, now: Instant) {
+        let (client, server) = (self.client_timeout(), self.server_timeout());
+        if client != self.idle.0 {
+            self.idle.0 = client;
+            self.client_deadline = client.map(|t| now + t);
+        }
+        if server != self.idle.1 {
+            self.idle.1 = server;
+            self.server_deadline = server.map(|t| now + t);
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) enum TimerKey {
     Check(usize, usize),
     /// The end of an accept pause after running out of descriptors.
     AcceptPause,
+    /// `hard-stop-after` ran out during a soft stop.
+    HardStop,
 }
 
 #[derive(Default)]

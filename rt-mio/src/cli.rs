@@ -11,7 +11,9 @@ Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]
   -d, -db        stay in the foreground and log to stderr (always the case)
   -v, --version  print the version
   -h, --help     print this help
-Stops on SIGTERM or SIGINT, closing every connection.";
+Stops on SIGTERM or SIGINT, closing every connection. On SIGUSR1 (soft stop)
+stops accepting and exits once every connection has ended, or when
+'hard-stop-after' runs out.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]

@@ -34,7 +34,8 @@ pub type LogHook = Box<dyn FnMut(&LogLine) + Send>;
 pub struct Options {
     /// Seed of core's PRNG; `None` derives one from the clock and the pid.
     pub seed: Option<u64>,
-    /// Stop on SIGTERM and SIGINT (the binary sets it; embedders may not).
+    /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1 (the binary sets
+    /// it; embedders may not).
     pub handle_signals: bool,
     /// Receives every log line instead of stdout, stderr and the
     /// diagnostic logger (embedders route them; tests wait on them).
@@ -61,6 +62,7 @@ pub struct Weir {
     /// Listeners that may have connections to accept.
     dirty_listeners: Vec<usize>,
     stop: Arc<AtomicBool>,
+    soft_stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     out: BufWriter<io::Stdout>,
@@ -70,7 +72,8 @@ pub struct Weir {
 }
 
 struct Listener {
-    socket: TcpListener,
+    /// `None` once unbound (soft stop).
+    socket: Option<TcpListener>,
     paused: bool,
 }
 
@@ -87,6 +90,7 @@ struct Conn {
 #[derive(Clone)]
 pub struct ShutdownHandle {
     stop: Arc<AtomicBool>,
+    soft_stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
 }
 
@@ -94,6 +98,17 @@ impl ShutdownHandle {
     /// Asks the loop to close every connection and return.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Asks the loop to stop accepting and return once every session has
+    /// ended (or `hard-stop-after` killed them).
+    pub fn soft_stop(&self) {
+        self.soft_stop.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
         if let Err(e) = self.waker.wake() {
             log::error!("cannot wake the event loop: {e}");
         }
@@ -121,7 +136,8 @@ impl Weir {
         // Signal handlers first: once a listener accepts, SIGTERM must stop
         // weir cleanly, not kill it.
         let signals = if options.handle_signals {
-            let mut signals = signal_hook_mio::v1_0::Signals::new([libc::SIGTERM, libc::SIGINT])?;
+            let mut signals =
+                signal_hook_mio::v1_0::Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGUSR1])?;
             poll.registry()
                 .register(&mut signals, SIGNALS, Interest::READABLE)?;
             Some(signals)
@@ -135,7 +151,7 @@ impl Weir {
             poll.registry()
                 .register(&mut socket, Token(LISTENER_BASE - i), Interest::READABLE)?;
             listeners.push(Listener {
-                socket,
+                socket: Some(socket),
                 paused: false,
             });
         }
@@ -149,6 +165,7 @@ impl Weir {
             dirty: Vec::new(),
             dirty_listeners,
             stop: Arc::new(AtomicBool::new(false)),
+            soft_stop: Arc::new(AtomicBool::new(false)),
             waker,
             signals,
             out: BufWriter::new(io::stdout()),
@@ -161,7 +178,7 @@ impl Weir {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.socket.local_addr().ok())
+            .filter_map(|l| l.socket.as_ref()?.local_addr().ok())
             .collect()
     }
 
@@ -169,11 +186,13 @@ impl Weir {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             stop: self.stop.clone(),
+            soft_stop: self.soft_stop.clone(),
             waker: self.waker.clone(),
         }
     }
 
-    /// Runs the event loop until shut down (handle, SIGTERM or SIGINT).
+    /// Runs the event loop until shut down (handle, SIGTERM or SIGINT), or
+    /// until a soft stop (handle, SIGUSR1) has finished.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let now = Instant::now();
@@ -197,8 +216,13 @@ impl Weir {
                     WAKER => {}
                     SIGNALS => {
                         if let Some(signals) = &mut self.signals {
-                            if signals.pending().next().is_some() {
-                                self.stop.store(true, Ordering::SeqCst);
+                            for signal in signals.pending() {
+                                let flag = if signal == libc::SIGUSR1 {
+                                    &self.soft_stop
+                                } else {
+                                    &self.stop
+                                };
+                                flag.store(true, Ordering::SeqCst);
                             }
                         }
                     }
@@ -208,6 +232,10 @@ impl Weir {
                     Token(t) => self.on_ready(now, ConnId::from_u64(t as u64), event),
                 }
             }
+            if self.soft_stop.swap(false, Ordering::SeqCst) {
+                self.lb.soft_stop(now);
+                self.drain(now);
+            }
             if self.stop.load(Ordering::SeqCst) {
                 return self.stop(now);
             }
@@ -215,6 +243,9 @@ impl Weir {
             self.pump_dirty(now);
             self.lb.handle_timeout(now);
             self.drain(now);
+            if self.lb.is_stopped() {
+                return self.stop(now);
+            }
         }
     }
 
@@ -287,7 +318,10 @@ impl Weir {
             if listener.paused {
                 return false;
             }
-            match listener.socket.accept() {
+            let Some(socket) = &listener.socket else {
+                return false;
+            };
+            match socket.accept() {
                 Ok((stream, peer)) => {
                     accepted = true;
                     self.on_accepted(now, i, stream, peer);
@@ -426,6 +460,11 @@ impl Weir {
                         }
                     }
                 }
+                Action::KeepAlive { conn } => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        let _ = SockRef::from(&c.stream).set_keepalive(true);
+                    }
+                }
                 Action::ShutdownWrite { conn } => {
                     if let Some(c) = self.conns.get(&conn) {
                         let _ = c.stream.shutdown(Shutdown::Write);
@@ -441,6 +480,7 @@ impl Weir {
                 }
                 Action::PauseAccept { listener } => self.set_paused(listener, true),
                 Action::ResumeAccept { listener } => self.set_paused(listener, false),
+                Action::Unbind { listener } => self.unbind(listener),
                 Action::Log(line) => self.write_log(&line),
             }
         }
@@ -464,6 +504,14 @@ impl Weir {
                 self.lb
                     .handle_event(now, Event::Connected { conn: id, result });
             }
+        }
+    }
+
+    /// Closes a listening socket for good.
+    fn unbind(&mut self, listener: ListenerId) {
+        let listener = self.listeners.get_mut(listener.0 as usize);
+        if let Some(mut socket) = listener.and_then(|l| l.socket.take()) {
+            let _ = self.poll.registry().deregister(&mut socket);
         }
     }
 

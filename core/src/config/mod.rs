@@ -75,6 +75,9 @@ pub struct Global {
     /// `ssl-server-verify`: whether servers' certificates are verified by
     /// default (`required`, HAProxy's default) or not (`none`).
     pub ssl_server_verify_none: bool,
+    /// `hard-stop-after`: how long a soft stop may wait for sessions to
+    /// end before the remaining ones are killed; `None` = for ever.
+    pub hard_stop_after: Option<Duration>,
 }
 
 /// One `log` target.
@@ -148,9 +151,13 @@ pub struct Frontend {
     pub maxconn: Option<u32>,
     /// `timeout client`: client-side inactivity; `None` = no timeout.
     pub timeout_client: Option<Duration>,
-    /// `timeout client-fin`: client-side inactivity once the client side
-    /// is half-closed (either way); `None` = `timeout client` stays.
+    /// `timeout client-fin`: client-side inactivity once the client
+    /// connection is half-closed; `None` = `timeout client` (or tunnel).
     pub timeout_client_fin: Option<Duration>,
+    /// `option clitcpka` (or `tcpka`): TCP keep-alive on client sockets.
+    pub tcpka: bool,
+    /// `option nolinger`: client sockets are closed with an RST.
+    pub nolinger: bool,
     /// `option tcplog`.
     pub tcplog: bool,
     /// Log targets (`log global` expanded); empty = no traffic logs.
@@ -179,6 +186,16 @@ pub struct Backend {
     pub timeout_connect: Option<Duration>,
     /// `timeout server`: server-side inactivity; `None` = no timeout.
     pub timeout_server: Option<Duration>,
+    /// `timeout tunnel`: inactivity on both sides once the server is
+    /// connected, in place of `timeout client` and `timeout server`.
+    pub timeout_tunnel: Option<Duration>,
+    /// `timeout server-fin`: server-side inactivity once the server
+    /// connection is half-closed; `None` = `timeout server` (or tunnel).
+    pub timeout_server_fin: Option<Duration>,
+    /// `option srvtcpka` (or `tcpka`): TCP keep-alive on server sockets.
+    pub tcpka: bool,
+    /// `option nolinger`: server sockets are closed with an RST.
+    pub nolinger: bool,
     /// `timeout queue`: how long a connection waits for a usable server;
     /// `timeout connect` when not set.
     pub timeout_queue: Option<Duration>,
@@ -199,13 +216,6 @@ pub struct Backend {
     /// redispatch`, and weir's default) or to the same one after a pause
     /// (`option redispatch 0`, `no option redispatch`).
     pub redispatch: bool,
-    /// `timeout tunnel`: once the server side is established, the
-    /// inactivity timeout of both sides in place of `timeout client` and
-    /// `timeout server`.
-    pub timeout_tunnel: Option<Duration>,
-    /// `timeout server-fin`: server-side inactivity once the server side
-    /// is half-closed (either way); `None` = the timeout in force stays.
-    pub timeout_server_fin: Option<Duration>,
     /// `option connect-hedge <time>` (weir extension): a connect not done
     /// after this long gets a second one to another server; the first to
     /// complete is used, the other closed.

@@ -31,6 +31,10 @@ const OPTIONS: &[&str] = &[
     "redispatch",
     "connect-hedge",
     "replay-until-response",
+    "clitcpka",
+    "srvtcpka",
+    "tcpka",
+    "nolinger",
 ];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
@@ -39,6 +43,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "nbthread",
     "spread-checks",
     "ssl-server-verify",
+    "hard-stop-after",
 ];
 const PROXY_KEYWORDS: &[&str] = &[
     "retries",
@@ -161,6 +166,15 @@ struct Settings {
     timeout_server: Option<Duration>,
     timeout_check: Option<Duration>,
     timeout_queue: Option<Duration>,
+    timeout_tunnel: Option<Duration>,
+    timeout_client_fin: Option<Duration>,
+    timeout_server_fin: Option<Duration>,
+    /// `option clitcpka`, or `option tcpka`.
+    clitcpka: bool,
+    /// `option srvtcpka`, or `option tcpka`.
+    srvtcpka: bool,
+    /// `option nolinger`.
+    nolinger: bool,
     /// `option httpchk` (from the line that enabled it).
     httpchk: Option<HttpChk>,
     /// `http-check send` overrides.
@@ -175,9 +189,6 @@ struct Settings {
     retries: Option<u32>,
     /// `fullconn`, when set.
     fullconn: Option<u32>,
-    timeout_tunnel: Option<Duration>,
-    timeout_client_fin: Option<Duration>,
-    timeout_server_fin: Option<Duration>,
     /// `option connect-hedge <time>` (weir extension).
     connect_hedge: Option<Duration>,
     /// `option replay-until-response <time>` (weir extension).
@@ -465,6 +476,14 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             other => diags.error(
                 &st.origin,
                 format!("'ssl-server-verify' expects 'none' or 'required', got '{other}'"),
+            ),
+        },
+        "hard-stop-after" => match (st.words.len(), time(st.word(1), keyword)) {
+            (2, Ok(t)) => global.hard_stop_after = (!t.is_zero()).then_some(t),
+            (2, Err(e)) => diags.error(&st.origin, e),
+            _ => diags.error(
+                &st.origin,
+                "'hard-stop-after' expects one time value, such as 30s or 5m",
             ),
         },
         "nbthread" => {
@@ -796,6 +815,15 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 }
             }
         }
+        "clitcpka" if !p.kind.has_frontend() => p.ignored(diags, st, "option clitcpka", true),
+        "clitcpka" => p.settings.clitcpka = enable,
+        "srvtcpka" if !p.kind.has_backend() => p.ignored(diags, st, "option srvtcpka", false),
+        "srvtcpka" => p.settings.srvtcpka = enable,
+        "tcpka" => {
+            p.settings.clitcpka = enable;
+            p.settings.srvtcpka = enable;
+        }
+        "nolinger" => p.settings.nolinger = enable,
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -824,10 +852,10 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         "server" => (&mut p.settings.timeout_server, false),
         "check" => (&mut p.settings.timeout_check, false),
         "queue" => (&mut p.settings.timeout_queue, false),
+        "tunnel" => (&mut p.settings.timeout_tunnel, false),
+        "server-fin" => (&mut p.settings.timeout_server_fin, false),
         "client" => (&mut p.settings.timeout_client, true),
         "client-fin" => (&mut p.settings.timeout_client_fin, true),
-        "server-fin" => (&mut p.settings.timeout_server_fin, false),
-        "tunnel" => (&mut p.settings.timeout_tunnel, false),
         _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
         _ => {
             let known = [
@@ -845,7 +873,10 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         }
     };
     if st.words.len() != 3 {
-        return diags.error(&st.origin, format!("'{keyword}' expects one time value"));
+        return diags.error(
+            &st.origin,
+            format!("'{keyword}' expects one time value, such as 30s or 5m"),
+        );
     }
     let value = match time(st.word(2), &keyword) {
         Ok(value) => value,
@@ -1268,6 +1299,10 @@ impl Parser {
                     balance: Balance::RoundRobin,
                     timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
+                    timeout_tunnel: s.timeout_tunnel,
+                    timeout_server_fin: s.timeout_server_fin,
+                    tcpka: s.srvtcpka,
+                    nolinger: s.nolinger,
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
                     logs: expand(&s.logs),
@@ -1277,8 +1312,6 @@ impl Parser {
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
                     fullconn: s.fullconn.unwrap_or(0),
-                    timeout_tunnel: s.timeout_tunnel,
-                    timeout_server_fin: s.timeout_server_fin,
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     servers: proxy.servers.clone(),
@@ -1380,6 +1413,8 @@ impl Parser {
                 maxconn: s.maxconn,
                 timeout_client: s.timeout_client,
                 timeout_client_fin: s.timeout_client_fin,
+                tcpka: s.clitcpka,
+                nolinger: s.nolinger,
                 tcplog: s.tcplog,
                 logs,
                 origin: proxy.origin.clone(),
@@ -1479,7 +1514,10 @@ fn missing_timeouts(proxy: &Proxy) -> Option<String> {
     let s = &proxy.settings;
     let kind = proxy.kind;
     let missing = (kind.has_frontend() && s.timeout_client.is_none())
-        || (kind.has_backend() && (s.timeout_connect.is_none() || s.timeout_server.is_none()));
+        || (kind.has_backend()
+            // In TCP mode `timeout tunnel` stands in for `timeout server`.
+            && (s.timeout_connect.is_none()
+                || (s.timeout_server.is_none() && s.timeout_tunnel.is_none())));
     if !missing {
         return None;
     }

@@ -358,6 +358,140 @@ fn zero_timeouts_mean_unset() {
     assert_eq!(c.frontends[0].timeout_client, None);
 }
 
+#[test]
+fn tunnel_and_half_close_timeouts_go_to_their_side() {
+    let c = config(&format!(
+        "defaults\n timeout tunnel 1h\n timeout client-fin 5s\n timeout server-fin 6s\n{MINIMAL}"
+    ));
+    assert_eq!(
+        c.frontends[0].timeout_client_fin,
+        Some(Duration::from_secs(5))
+    );
+    let be = &c.backends[0];
+    assert_eq!(be.timeout_tunnel, Some(Duration::from_secs(3600)));
+    assert_eq!(be.timeout_server_fin, Some(Duration::from_secs(6)));
+    let text = MINIMAL.replace(
+        "default_backend be",
+        "default_backend be\n timeout tunnel 1m\n timeout server-fin 1s",
+    );
+    let parsed = ok(&format!("{text} timeout client-fin 1s\n"));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    for expected in [
+        "t.cfg:4: 'timeout tunnel' ignored because frontend 'fe' has no backend capability.",
+        "t.cfg:5: 'timeout server-fin' ignored because frontend 'fe' has no backend capability.",
+        "t.cfg:8: 'timeout client-fin' ignored because backend 'be' has no frontend capability.",
+    ] {
+        assert!(warnings.contains(&expected.to_owned()), "{warnings:?}");
+    }
+}
+
+#[test]
+fn tunnel_and_half_close_timeout_errors() {
+    let text = format!(
+        "{MINIMAL} timeout tunnel\n timeout server-fin 5x\n timeout serverfin 1s\n timeout tunnel 30d\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:6: 'timeout tunnel' expects one time value, such as 30s or 5m",
+            "t.cfg:7: unexpected character 'x' in 'timeout server-fin' (units are us, ms, s, m, h, d)",
+            "t.cfg:8: unknown timeout 'serverfin' (did you mean 'server-fin'?)",
+            "t.cfg:9: timer overflow in argument '30d' to 'timeout tunnel' (maximum value is \
+             2147483647 ms or ~24.8 days)",
+        ]
+    );
+    let text = MINIMAL.replace(
+        "default_backend be",
+        "default_backend be\n timeout client-fin",
+    );
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:4: 'timeout client-fin' expects one time value, such as 30s or 5m"]
+    );
+}
+
+#[test]
+fn timeout_tunnel_stands_in_for_timeout_server_in_the_missing_timeouts_warning() {
+    let parsed = ok(&format!(
+        "defaults\n timeout client 1s\n timeout connect 1s\n timeout tunnel 1h\n{MINIMAL}"
+    ));
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+}
+
+#[test]
+fn hard_stop_after() {
+    let c = config(&format!("global\n hard-stop-after 30s\n{MINIMAL}"));
+    assert_eq!(c.global.hard_stop_after, Some(Duration::from_secs(30)));
+    let c = config(&format!("global\n hard-stop-after 0\n{MINIMAL}"));
+    assert_eq!(
+        c.global.hard_stop_after, None,
+        "0 means unset, as in HAProxy"
+    );
+    assert_eq!(
+        errors(&format!(
+            "global\n hard-stop-after\n hard-stop-after 1s 2s\n hard-stop-after 5k\n \
+             hard-stop-afer 1s\n{MINIMAL}"
+        )),
+        [
+            "t.cfg:2: 'hard-stop-after' expects one time value, such as 30s or 5m",
+            "t.cfg:3: 'hard-stop-after' expects one time value, such as 30s or 5m",
+            "t.cfg:4: unexpected character 'k' in 'hard-stop-after' (units are us, ms, s, m, h, d)",
+            "t.cfg:5: unknown keyword 'hard-stop-afer' in 'global' section (did you mean \
+             'hard-stop-after'?)",
+        ]
+    );
+    let e = errors(&format!("{MINIMAL} hard-stop-after 1s\n"));
+    assert!(
+        e[0].starts_with("t.cfg:6: unknown keyword 'hard-stop-after' in 'backend' section"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn keepalive_and_nolinger_options_per_side() {
+    let c = config(&format!(
+        "defaults\n option tcpka\n option nolinger\n{MINIMAL}"
+    ));
+    let (fe, be) = (&c.frontends[0], &c.backends[0]);
+    assert!(fe.tcpka && be.tcpka && fe.nolinger && be.nolinger);
+    let text = MINIMAL
+        .replace(
+            "default_backend be",
+            "default_backend be\n no option clitcpka\n no option nolinger",
+        )
+        .replace("backend be", "backend be\n no option srvtcpka");
+    let c = config(&format!(
+        "defaults\n option tcpka\n option nolinger\n{text}"
+    ));
+    let (fe, be) = (&c.frontends[0], &c.backends[0]);
+    assert!(!fe.tcpka && !be.tcpka && !fe.nolinger && be.nolinger);
+    let c = config(&format!("listen l\n bind :81\n option clitcpka\n{MINIMAL}"));
+    assert!(c.frontends[0].tcpka && !c.backends[0].tcpka);
+    let c = config(&format!("listen l\n bind :81\n option srvtcpka\n{MINIMAL}"));
+    assert!(!c.frontends[0].tcpka && c.backends[0].tcpka);
+}
+
+#[test]
+fn keepalive_options_outside_their_side_warn_and_typos_get_a_hint() {
+    let text = MINIMAL.replace("default_backend be", "default_backend be\n option srvtcpka");
+    let parsed = ok(&format!("{text} option clitcpka\n"));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    for expected in [
+        "t.cfg:4: 'option srvtcpka' ignored because frontend 'fe' has no backend capability.",
+        "t.cfg:7: 'option clitcpka' ignored because backend 'be' has no frontend capability.",
+    ] {
+        assert!(warnings.contains(&expected.to_owned()), "{warnings:?}");
+    }
+    assert!(!parsed.config.frontends[0].tcpka && !parsed.config.backends[0].tcpka);
+    assert_eq!(
+        errors(&format!("{MINIMAL} option nolinguer\n option srvtcpk\n")),
+        [
+            "t.cfg:6: unknown option 'nolinguer' (did you mean 'nolinger'?)",
+            "t.cfg:7: unknown option 'srvtcpk' (did you mean 'srvtcpka'?)",
+        ]
+    );
+}
+
 fn http_check(text: &str) -> HealthCheck {
     config(text).backends[0].health_check.clone()
 }

@@ -61,7 +61,12 @@ pub struct Balancer {
     accept_pause_logged: bool,
     /// Session whose buffer the driver may be reading into.
     lent: Option<usize>,
+    /// Stopping: no more accepts (soft stop or shutdown).
     stopping: bool,
+    /// `hard-stop-after`.
+    hard_stop_after: Option<Duration>,
+    /// When a soft stop kills the sessions left (its timer entry).
+    hard_stop: Option<Instant>,
     clock: WallClock,
     pid: u32,
     rng: Rng,
@@ -255,6 +260,8 @@ impl Balancer {
             accept_pause_logged: false,
             lent: None,
             stopping: false,
+            hard_stop_after: global.hard_stop_after,
+            hard_stop: None,
             clock: WallClock::new(now, wall),
             pid,
             rng,
@@ -287,7 +294,11 @@ impl Balancer {
         local: SocketAddr,
     ) -> Option<ConnId> {
         self.advance(now);
-        self.accept_session(now, listener, peer, local)
+        let conn = self.accept_session(now, listener, peer, local)?;
+        if self.keepalive(conn) {
+            self.actions.push_back(Action::KeepAlive { conn });
+        }
+        Some(conn)
     }
 
     /// Something happened to a connection or listener.
@@ -429,10 +440,91 @@ impl Balancer {
         self.lent = None;
     }
 
-    /// The next thing the driver must do, if any.
+    /// Starts a soft stop (HAProxy's SIGUSR1): listeners are closed,
+    /// sessions run to their end, and with `hard-stop-after` those still
+    /// alive after that time are killed. See [`Balancer::is_stopped`].
+    pub fn soft_stop(&mut self, now: Instant) {
+        self.advance(now);
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        self.refresh_listeners();
+        for i in 0..self.listeners.len() {
+            let listener = ListenerId(i as u32);
+            self.actions.push_back(Action::Unbind { listener });
+        }
+        let bound = self
+            .hard_stop_after
+            .map(|d| format!(" (hard-stop-after {}ms)", d.as_millis()))
+            .unwrap_or_default();
+        let message = format!(
+            "Stopping: listeners closed, waiting for {} sessions to end{bound}.",
+            self.sessions.len()
+        );
+        self.actions.push_back(Action::Log(LogLine {
+            sink: LogSink::Diagnostic(log::Level::Warn),
+            text: message,
+        }));
+        match self.hard_stop_after {
+            Some(after) if after.is_zero() => self.kill_sessions(now),
+            Some(after) => {
+                let mut queued = None;
+                self.timers
+                    .schedule(&mut queued, now + after, TimerKey::HardStop);
+                self.hard_stop = queued;
+            }
+            None => {}
+        }
+    }
+
+    /// A stop has finished: no session is left, the driver may exit
+    /// (after [`Balancer::shutdown`] closes the health probes).
+    pub fn is_stopped(&self) -> bool {
+        self.stopping && self.sessions.is_empty()
+    }
+
+    /// `hard-stop-after` ran out: kills every session left.
+    fn on_hard_stop_timer(&mut self, now: Instant, at: Instant) {
+        if self.hard_stop.is_some_and(|t| t == at) {
+            self.hard_stop = None;
+            self.kill_sessions(now);
+        }
+    }
+
+    /// Ends every session, logged `K` (killed by weir).
+    fn kill_sessions(&mut self, now: Instant) {
+        if self.sessions.is_empty() {
+            return;
+        }
+        self.actions.push_back(Action::Log(LogLine {
+            sink: LogSink::Diagnostic(log::Level::Warn),
+            text: format!(
+                "hard-stop-after expired: killing {} sessions.",
+                self.sessions.len()
+            ),
+        }));
+        let victims: Vec<(usize, char)> = self
+            .sessions
+            .iter()
+            .map(|(i, s)| (i, s.phase_letter()))
+            .collect();
+        for (s, phase) in victims {
+            self.end(now, s, ['K', phase], false);
+        }
+    }
+
+    /// The next thing the driver must do, if any. A server side's
+    /// [`Action::Connect`] is followed by its [`Action::KeepAlive`].
     pub fn poll_action(&mut self) -> Option<Action> {
         self.settle();
-        self.actions.pop_front()
+        let action = self.actions.pop_front()?;
+        if let Action::Connect { conn, .. } = action {
+            if self.keepalive(conn) {
+                self.actions.push_front(Action::KeepAlive { conn });
+            }
+        }
+        Some(action)
     }
 
     /// When [`Balancer::handle_timeout`] must next be called; `None` = never.
@@ -463,6 +555,7 @@ impl Balancer {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
                 TimerKey::Check(b, s) => self.on_check_timer(now, at, b, s),
                 TimerKey::AcceptPause => self.on_accept_pause_timer(now, at),
+                TimerKey::HardStop => self.on_hard_stop_timer(now, at),
             }
         }
     }
@@ -500,11 +593,40 @@ impl Balancer {
         ConnId::new(index, generation)
     }
 
-    /// Tells the driver to close `conn` and forgets it.
+    /// Tells the driver to close `conn` and forgets it; with `option
+    /// nolinger` on its side, always with an RST.
     fn close(&mut self, conn: ConnId, reset: bool) {
-        if self.role(conn).is_some() {
+        if let Some(role) = self.role(conn) {
+            let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
             self.conns.remove(conn.index());
             self.actions.push_back(Action::Close { conn, reset });
+        }
+    }
+
+    /// Whether `conn` is a session side with TCP keep-alive on.
+    fn keepalive(&self, conn: ConnId) -> bool {
+        self.role(conn)
+            .is_some_and(|role| self.side_option(role, |f| f.tcpka, |b| b.tcpka))
+    }
+
+    /// A per-side option: the frontend's for a client side, the backend's
+    /// for a server side; never for health probes.
+    fn side_option(
+        &self,
+        role: Role,
+        frontend: impl Fn(&Frontend) -> bool,
+        backend: impl Fn(&Backend) -> bool,
+    ) -> bool {
+        match role {
+            Role::Client(s) => self
+                .sessions
+                .get(s)
+                .is_some_and(|x| frontend(&self.frontends[x.frontend].config)),
+            Role::Server(s) | Role::Hedge(s) => self
+                .sessions
+                .get(s)
+                .is_some_and(|x| backend(&self.backends[x.backend].config)),
+            Role::Check(..) => false,
         }
     }
 

@@ -15,6 +15,8 @@ use crate::config::{
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
+mod life;
+
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn epoch() -> Instant {
@@ -87,6 +89,8 @@ fn config(servers: Vec<Server>) -> Config {
             maxconn: None,
             timeout_client: Some(Duration::from_secs(10)),
             timeout_client_fin: None,
+            tcpka: false,
+            nolinger: false,
             tcplog: true,
             logs: vec![stdout_raw()],
             origin: origin(),
@@ -96,6 +100,10 @@ fn config(servers: Vec<Server>) -> Config {
             balance: Balance::RoundRobin,
             timeout_connect: Some(Duration::from_secs(1)),
             timeout_server: Some(Duration::from_secs(20)),
+            timeout_tunnel: None,
+            timeout_server_fin: None,
+            tcpka: false,
+            nolinger: false,
             timeout_check: None,
             timeout_queue: None,
             logs: vec![stdout_raw()],
@@ -106,8 +114,6 @@ fn config(servers: Vec<Server>) -> Config {
             redispatch: true,
             fullconn: 1,
             connect_hedge: None,
-            timeout_tunnel: None,
-            timeout_server_fin: None,
             replay_until_response: None,
             servers,
             origin: origin(),
@@ -2237,39 +2243,6 @@ fn timeout_tunnel_replaces_client_and_server_timeouts_once_established() {
     h.advance(Duration::from_secs(1));
     assert!(h.closed(client).is_some());
     assert!(h.logs(LogSink::Stdout)[0].contains(" cD "));
-}
-
-#[test]
-fn a_half_closed_client_side_gets_timeout_client_fin() {
-    let mut cfg = config(vec![server("s1", 8001)]);
-    cfg.frontends[0].timeout_client_fin = Some(Duration::from_secs(2));
-    let mut h = Harness::new(cfg);
-    let (client, server) = h.session();
-    h.advance(Duration::from_secs(5));
-    assert!(h.closed(client).is_none(), "timeout client (10 s) so far");
-    h.event(Event::ReadClosed { conn: client });
-    assert!(h.shut(server));
-    h.advance(Duration::from_millis(1999));
-    assert!(h.closed(client).is_none());
-    h.advance(Duration::from_millis(1));
-    assert!(h.closed(client).is_some());
-    assert!(h.logs(LogSink::Stdout)[0].contains(" cD "));
-}
-
-#[test]
-fn a_half_closed_server_side_gets_timeout_server_fin() {
-    let mut cfg = config(vec![server("s1", 8001)]);
-    cfg.frontends[0].timeout_client = None;
-    cfg.backends[0].timeout_server_fin = Some(Duration::from_secs(3));
-    let mut h = Harness::new(cfg);
-    let (client, server) = h.session();
-    h.event(Event::ReadClosed { conn: server });
-    assert!(h.shut(client));
-    h.advance(Duration::from_millis(2999));
-    assert!(h.closed(server).is_none());
-    h.advance(Duration::from_millis(1));
-    assert!(h.closed(server).is_some());
-    assert!(h.logs(LogSink::Stdout)[0].contains(" sD "));
 }
 
 /// 100,000 sessions with random event orders: every connection core opens

@@ -100,9 +100,14 @@ impl Balancer {
         let client = self.open_conn(Role::Client(s));
         let server_conn = target.map(|_| self.open_conn(Role::Server(s)));
         let generation = self.next_generation();
-        let timeout_client = self.frontends[fe].config.timeout_client;
+        let (timeout_client, timeout_client_fin) = {
+            let config = &self.frontends[fe].config;
+            (config.timeout_client, config.timeout_client_fin)
+        };
         let backend = &mut self.backends[b];
         let timeout_server = backend.config.timeout_server;
+        let timeout_tunnel = backend.config.timeout_tunnel;
+        let timeout_server_fin = backend.config.timeout_server_fin;
         // No usable server yet: wait in the backend queue for one to come
         // (back) UP, for `timeout queue` (else `timeout connect`).
         let (phase, deadline, addr) = match target {
@@ -146,6 +151,10 @@ impl Balancer {
             peer,
             timeout_client,
             timeout_server,
+            timeout_tunnel,
+            timeout_client_fin,
+            timeout_server_fin,
+            idle: (timeout_client, None),
             accepted: now,
             connected: None,
             connect_deadline: deadline,
@@ -388,12 +397,6 @@ impl Balancer {
         session.connected = Some(now);
         session.connect_deadline = None;
         session.hedge_at = None;
-        // `timeout tunnel` takes over both sides once both are connected.
-        if let Some(tunnel) = self.backends[b].config.timeout_tunnel {
-            session.timeout_client = Some(tunnel);
-            session.timeout_server = Some(tunnel);
-            session.client_deadline = Some(now + tunnel);
-        }
         // Nothing reached a server yet: keep it until one answers.
         session.replay = self.backends[b].config.replay_until_response.is_some()
             && session.tls.is_none()
@@ -437,7 +440,7 @@ impl Balancer {
         if client {
             let first = session.up.bytes == 0 && session.up.is_empty();
             session.up.commit(n);
-            session.client_deadline = session.timeout_client.map(|t| now + t);
+            session.client_deadline = session.idle.0.map(|t| now + t);
             let hello = first
                 && session
                     .up
@@ -453,7 +456,7 @@ impl Balancer {
                 None => session.down.commit(n),
             }
             session.stop_replay();
-            session.server_deadline = session.timeout_server.map(|t| now + t);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         }
         self.reconcile(now, s);
     }
@@ -464,7 +467,7 @@ impl Balancer {
         };
         if client {
             session.down.consume(n);
-            session.client_deadline = session.timeout_client.map(|t| now + t);
+            session.client_deadline = session.idle.0.map(|t| now + t);
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
@@ -474,7 +477,7 @@ impl Balancer {
                 let wait = self.backends[session.backend].config.replay_until_response;
                 session.replay_at = wait.map(|t| now + t);
             }
-            session.server_deadline = session.timeout_server.map(|t| now + t);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         }
         self.reconcile(now, s);
     }
@@ -559,21 +562,7 @@ impl Balancer {
                 established && !session.up.is_empty(),
             ),
         };
-        // A half-closed side gets its `-fin` timeout, as HAProxy does.
-        let client_fin = self.frontends[session.frontend].config.timeout_client_fin;
-        if let Some(fin) = client_fin.filter(|_| session.up.eof || session.down.shut) {
-            if session.timeout_client != Some(fin) {
-                session.timeout_client = Some(fin);
-                session.client_deadline = Some(now + fin);
-            }
-        }
-        let server_fin = self.backends[session.backend].config.timeout_server_fin;
-        if let Some(fin) = server_fin.filter(|_| session.down.eof || session.up.shut) {
-            if established && session.timeout_server != Some(fin) {
-                session.timeout_server = Some(fin);
-                session.server_deadline = Some(now + fin);
-            }
-        }
+        session.update_idle(now);
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
@@ -773,8 +762,14 @@ impl Balancer {
 
     /// Ends a session: logs it, closes both sides, frees its buffers.
     pub(super) fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
-        if !self.sessions.contains(s) {
+        let Some(session) = self.sessions.get(s) else {
             return;
+        };
+        // Closed while the session is known: `option nolinger` is per side.
+        let (client, server) = (session.client, session.server);
+        self.close(client, reset);
+        if let Some(conn) = server {
+            self.close(conn, reset);
         }
         self.cancel_hedge(now, s);
         let mut session = self.sessions.remove(s);
@@ -798,10 +793,6 @@ impl Balancer {
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
         self.active = self.active.saturating_sub(1);
-        self.close(session.client, reset);
-        if let Some(conn) = session.server {
-            self.close(conn, reset);
-        }
         if session.phase != Phase::Queued {
             self.dispatch_queue(now, session.backend);
         }
