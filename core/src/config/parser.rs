@@ -12,7 +12,7 @@ use super::keywords::{
 use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
+    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, HealthCheck,
     HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Pattern, Server, Severity,
     Source, TcpStep,
 };
@@ -1187,6 +1187,8 @@ impl Parser {
                 backends.push(Backend {
                     name: proxy.name.clone(),
                     balance: Balance::RoundRobin,
+                    hash_type: HashType::MapBased,
+                    hash_balance_factor: None,
                     timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
                     timeout_check: s.timeout_check,
