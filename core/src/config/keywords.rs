@@ -115,8 +115,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "filter",
     "force-persist",
     "fullconn",
-    "hash-balance-factor",
-    "hash-type",
     "http-after-response",
     "http-error",
     "http-request",
@@ -207,18 +205,7 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
 ];
 
 /// `balance` algorithms weir does not implement yet.
-pub(super) const BALANCE_LATER: &[&str] = &[
-    "static-rr",
-    "leastconn",
-    "first",
-    "source",
-    "uri",
-    "url_param",
-    "hdr",
-    "random",
-    "rdp-cookie",
-    "hash",
-];
+pub(super) const BALANCE_LATER: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie", "hash"];
 
 /// `timeout` kinds weir does not implement yet.
 pub(super) const TIMEOUTS_LATER: &[&str] = &[
