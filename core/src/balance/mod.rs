@@ -366,7 +366,7 @@ impl PickBench {
                 continue;
             };
             sum += i as u64;
-            let load = self.lb.servers[i].load + 1;
+            let load = self.lb.servers[i].load.saturating_add(1);
             self.lb.set_load(i, load);
             self.open.push_back(i);
             if self.open.len() > self.concurrency {
