@@ -61,6 +61,8 @@ mod timer;
 mod tls;
 
 pub use action::{Action, ConnError, Event, LogLine, LogSink};
+#[doc(hidden)]
+pub use balance::PickBench;
 pub use id::{ConnId, ListenerId};
 pub use proxy::Balancer;
 pub use time::Instant;

@@ -113,8 +113,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "external-check",
     "filter",
     "force-persist",
-    "hash-balance-factor",
-    "hash-type",
     "http-after-response",
     "http-error",
     "http-request",
@@ -200,18 +198,7 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
 ];
 
 /// `balance` algorithms weir does not implement yet.
-pub(super) const BALANCE_LATER: &[&str] = &[
-    "static-rr",
-    "leastconn",
-    "first",
-    "source",
-    "uri",
-    "url_param",
-    "hdr",
-    "random",
-    "rdp-cookie",
-    "hash",
-];
+pub(super) const BALANCE_LATER: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie", "hash"];
 
 /// `timeout` kinds weir does not implement yet.
 pub(super) const TIMEOUTS_LATER: &[&str] =

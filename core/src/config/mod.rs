@@ -182,6 +182,12 @@ pub struct Backend {
     pub name: String,
     /// Server selection algorithm.
     pub balance: Balance,
+    /// `hash-type`: how `balance source` maps hashes to servers.
+    pub hash_type: HashType,
+    /// `hash-balance-factor`: with consistent hashing (`source` with
+    /// `hash-type consistent`, and `random`), a server is skipped while its
+    /// load is above this percentage of the average load; `None` = off.
+    pub hash_balance_factor: Option<u32>,
     /// `timeout connect` per attempt; `None` = no timeout.
     pub timeout_connect: Option<Duration>,
     /// `timeout server`: server-side inactivity; `None` = no timeout.
@@ -376,6 +382,42 @@ pub struct CheckTls {
 pub enum Balance {
     /// `roundrobin`: smooth weighted round robin, dynamic weights.
     RoundRobin,
+    /// `static-rr`: weighted round robin on the configured weights; run-time
+    /// weight changes other than to or from 0 are ignored.
+    StaticRr,
+    /// `leastconn`: the server with the fewest connections per weight.
+    LeastConn,
+    /// `first`: the first server, in line order, the caller accepts (one
+    /// below its `maxconn`).
+    First,
+    /// `source`: a hash of the client's address ([`HashType`] says how it
+    /// maps to servers).
+    Source,
+    /// `random(<draws>)`: the least loaded of `draws` servers drawn at
+    /// random by weight (2 when not given).
+    Random {
+        /// How many servers are drawn.
+        draws: u32,
+    },
+}
+
+/// How hashing algorithms map a hash to a server (`hash-type`).
+///
+/// HAProxy's hash function words (`sdbm`, `djb2`, `wt6`, `crc32`) only
+/// change how `uri`, `hdr` and similar keys are hashed; `source` and
+/// `random`, the hashing algorithms weir has, do not use them, so they are
+/// accepted and have no effect. weir always mixes the client address (as
+/// `avalanche` does), so clients of one subnet spread over the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashType {
+    /// `map-based` (default): a table of servers repeated by weight; run-time
+    /// weight changes other than to or from 0 are ignored, and a change
+    /// remaps most clients.
+    #[default]
+    MapBased,
+    /// `consistent`: a ring with points per server in proportion to its
+    /// weight; a change only moves the clients of the changed server.
+    Consistent,
 }
 
 /// One `server` line.

@@ -12,7 +12,7 @@ use super::keywords::{
 use super::lexer::{Line, lex};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HealthCheck,
+    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, HealthCheck,
     HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Pattern, Server, Severity,
     Source, TcpStep,
 };
@@ -57,6 +57,8 @@ const PROXY_KEYWORDS: &[&str] = &[
     "maxconn",
     "timeout",
     "balance",
+    "hash-type",
+    "hash-balance-factor",
     "server",
 ];
 const SERVER_KEYWORDS: &[&str] = &[
@@ -199,6 +201,12 @@ struct Settings {
     tcp_rules: Vec<(TcpStep, Origin)>,
     /// `http-check expect`, with its line.
     http_expect: Option<(HttpExpect, Origin)>,
+    /// `balance`, when set.
+    balance: Option<Balance>,
+    /// `hash-type`.
+    hash_type: HashType,
+    /// `hash-balance-factor` (0: off).
+    hash_balance_factor: u32,
 }
 
 /// The parts of an HTTP check request; `None`s are not set.
@@ -721,24 +729,25 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 p.ignored(diags, st, keyword, false);
             }
         }
-        "balance" => {
-            if !kind.has_backend() {
-                p.ignored(diags, st, keyword, false);
-            } else if st.word(1) == "roundrobin" && st.words.len() == 2 {
-                // The only algorithm so far, and the default.
-            } else if BALANCE_LATER.contains(&st.word(1)) {
-                not_yet(diags, st, &format!("balance {}", st.word(1)));
-            } else {
-                let hint = hint(
-                    st.word(1),
-                    BALANCE_LATER.iter().copied().chain(["roundrobin"]),
-                );
-                diags.error(
-                    &st.origin,
-                    format!("unknown balance algorithm '{}'{hint}", st.word(1)),
-                );
-            }
+        "balance" | "hash-type" | "hash-balance-factor" if !kind.has_backend() => {
+            p.ignored(diags, st, keyword, false)
         }
+        "balance" => match balance(st) {
+            Ok(algorithm) => p.settings.balance = Some(algorithm),
+            Err(e) => diags.error(&st.origin, e),
+        },
+        "hash-type" => match hash_type(st) {
+            Ok(hash_type) => p.settings.hash_type = hash_type,
+            Err(e) => diags.error(&st.origin, e),
+        },
+        "hash-balance-factor" => match number(st.word(1), keyword, 0..=u64::from(u32::MAX)) {
+            Ok(n @ 1..=100) => diags.error(
+                &st.origin,
+                format!("'{keyword}' must be 0 or greater than 100 (got {n})."),
+            ),
+            Ok(n) => p.settings.hash_balance_factor = n as u32,
+            Err(e) => diags.error(&st.origin, e),
+        },
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let hint = hint(keyword, PROXY_KEYWORDS.iter().chain(PROXY_LATER).copied());
@@ -750,6 +759,140 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 ),
             );
         }
+    }
+}
+
+/// The `balance` algorithms weir implements.
+const BALANCE: &[&str] = &[
+    "roundrobin",
+    "static-rr",
+    "leastconn",
+    "first",
+    "source",
+    "random",
+];
+
+/// Parses `balance <algorithm>`.
+fn balance(st: &Stmt<'_>) -> Result<Balance, String> {
+    let word = st.word(1);
+    let (name, arg) = match word.split_once('(') {
+        Some((name, arg)) => (name, Some(arg)),
+        None => (word, None),
+    };
+    let algorithm = match (name, arg) {
+        ("roundrobin", None) => Balance::RoundRobin,
+        ("static-rr", None) => Balance::StaticRr,
+        ("leastconn", None) => Balance::LeastConn,
+        ("first", None) => Balance::First,
+        ("source", None) => Balance::Source,
+        ("random", None) => Balance::Random { draws: 2 },
+        ("random", Some(arg)) => Balance::Random {
+            draws: random_draws(arg).map_err(|e| format!("'balance {word}': {e}"))?,
+        },
+        _ if BALANCE_LATER.contains(&name) => {
+            return Err(format!("'balance {name}' is not supported yet"));
+        }
+        ("", _) => {
+            return Err(format!(
+                "'balance' expects an algorithm: {}",
+                BALANCE.join(", ")
+            ));
+        }
+        _ => {
+            let hint = hint(name, BALANCE_LATER.iter().chain(BALANCE).copied());
+            return Err(format!("unknown balance algorithm '{word}'{hint}"));
+        }
+    };
+    match st.words.get(2) {
+        Some(extra) => Err(format!("'balance {word}' takes no argument, got '{extra}'")),
+        None => Ok(algorithm),
+    }
+}
+
+/// The `<draws>)` of `random(<draws>)`; `)` alone is the default, 2.
+fn random_draws(arg: &str) -> Result<u32, String> {
+    let digits = arg.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = arg.split_at(digits);
+    match rest.strip_prefix(')') {
+        Some("") => {}
+        Some(after) => {
+            let c = after.chars().next().unwrap_or(' ');
+            return Err(format!("unexpected character '{c}' after ')'"));
+        }
+        None => {
+            return Err(match rest.chars().next() {
+                None => "missing closing parenthesis".to_owned(),
+                Some(c) => format!("unexpected character '{c}' in the number of draws"),
+            });
+        }
+    }
+    if number.is_empty() {
+        return Ok(2);
+    }
+    match number.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "the number of draws must be between 1 and {}, got '{number}'",
+            u32::MAX
+        )),
+    }
+}
+
+/// HAProxy's hash functions: accepted, though the algorithms weir has do
+/// not use them (see [`HashType`]).
+const HASH_FUNCTIONS: &[&str] = &["sdbm", "djb2", "wt6", "crc32"];
+
+/// Parses `hash-type <method> [<function> [<modifier>]]`.
+fn hash_type(st: &Stmt<'_>) -> Result<HashType, String> {
+    let hash_type = match st.word(1) {
+        "map-based" => HashType::MapBased,
+        "consistent" => HashType::Consistent,
+        "avalanche" => {
+            return Err(
+                "'hash-type avalanche' is not supported anymore (HAProxy 1.5): use \
+                 'hash-type map-based sdbm avalanche' instead"
+                    .to_owned(),
+            );
+        }
+        method => {
+            let hint = hint(method, ["map-based", "consistent"]);
+            return Err(format!(
+                "'hash-type' only supports 'map-based' and 'consistent', got '{method}'{hint}"
+            ));
+        }
+    };
+    match st.word(2) {
+        "" => {}
+        "avalanche" => {
+            return Err(format!(
+                "'hash-type': 'avalanche' comes after a hash function, as in 'hash-type {} \
+                 sdbm avalanche'",
+                st.word(1)
+            ));
+        }
+        f if HASH_FUNCTIONS.contains(&f) => {}
+        f => {
+            let hint = hint(f, HASH_FUNCTIONS.iter().copied());
+            return Err(format!(
+                "'hash-type': unknown hash function '{f}'{hint}: the functions are sdbm, djb2, \
+                 wt6 and crc32"
+            ));
+        }
+    }
+    match st.word(3) {
+        "" | "avalanche" => {}
+        m => {
+            let hint = hint(m, ["avalanche"]);
+            return Err(format!(
+                "'hash-type': unknown hash modifier '{m}'{hint}: the only one is 'avalanche'"
+            ));
+        }
+    }
+    match st.words.get(4) {
+        Some(extra) => Err(format!(
+            "'hash-type' takes at most a method, a function and a modifier, got '{extra}' too"
+        )),
+        None => Ok(hash_type),
     }
 }
 
@@ -1296,7 +1439,10 @@ impl Parser {
                 let s = &proxy.settings;
                 backends.push(Backend {
                     name: proxy.name.clone(),
-                    balance: Balance::RoundRobin,
+                    balance: s.balance.unwrap_or(Balance::RoundRobin),
+                    hash_type: s.hash_type,
+                    hash_balance_factor: (s.hash_balance_factor != 0)
+                        .then_some(s.hash_balance_factor),
                     timeout_connect: s.timeout_connect.or(Some(DEFAULT_CONNECT)),
                     timeout_server: s.timeout_server,
                     timeout_tunnel: s.timeout_tunnel,

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::{
-    Config, Diagnostic, HealthCheck, HttpExpect, LogDest, LogFormat, OnError, Parsed, Severity,
-    Source, parse,
+    Balance, Config, Diagnostic, HashType, HealthCheck, HttpExpect, LogDest, LogFormat, OnError,
+    Parsed, Severity, Source, parse,
 };
 
 const SEED_BASIC: &str = include_str!("../../../examples/seed-basic.cfg");
@@ -119,14 +119,14 @@ fn unknown_words_get_a_did_you_mean() {
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
     let text = format!(
-        "{MINIMAL} hash-type consistent\n option abortonclose\n balance leastconn\n timeout tarpit 1s\n"
+        "{MINIMAL} external-check\n option abortonclose\n balance uri\n timeout tarpit 1s\n"
     );
     assert_eq!(
         errors(&text),
         [
-            "t.cfg:6: 'hash-type' is not supported yet",
+            "t.cfg:6: 'external-check' is not supported yet",
             "t.cfg:7: 'option abortonclose' is not supported yet",
-            "t.cfg:8: 'balance leastconn' is not supported yet",
+            "t.cfg:8: 'balance uri' is not supported yet",
             "t.cfg:9: 'timeout tarpit' is not supported yet",
         ]
     );
@@ -886,6 +886,93 @@ fn server_limits_and_fullconn() {
     );
 }
 
+/// The backend of `MINIMAL` with `lines` added to it.
+fn be(lines: &str) -> super::Backend {
+    config(&format!("{MINIMAL}{lines}")).backends.remove(0)
+}
+
+#[test]
+fn balance_algorithms_parse() {
+    let cases = [
+        ("", Balance::RoundRobin),
+        (" balance roundrobin\n", Balance::RoundRobin),
+        (" balance static-rr\n", Balance::StaticRr),
+        (" balance leastconn\n", Balance::LeastConn),
+        (" balance first\n", Balance::First),
+        (" balance source\n", Balance::Source),
+        (" balance random\n", Balance::Random { draws: 2 }),
+        (" balance random()\n", Balance::Random { draws: 2 }),
+        (" balance random(5)\n", Balance::Random { draws: 5 }),
+    ];
+    for (lines, balance) in cases {
+        assert_eq!(be(lines).balance, balance, "{lines}");
+    }
+    let b = be("");
+    assert_eq!(
+        (b.hash_type, b.hash_balance_factor),
+        (HashType::MapBased, None)
+    );
+}
+
+#[test]
+fn hash_settings_parse() {
+    let b = be(" balance source\n hash-type consistent\n hash-balance-factor 150\n");
+    assert_eq!(b.hash_type, HashType::Consistent);
+    assert_eq!(b.hash_balance_factor, Some(150));
+    assert_eq!(be(" hash-balance-factor 0\n").hash_balance_factor, None);
+    // Hash functions only matter to uri/hdr hashing, which weir lacks.
+    for line in [
+        "hash-type map-based",
+        "hash-type consistent sdbm",
+        "hash-type consistent djb2 avalanche",
+        "hash-type map-based wt6",
+        "hash-type map-based crc32 avalanche",
+    ] {
+        be(&format!(" {line}\n"));
+    }
+}
+
+#[test]
+fn balance_settings_come_from_defaults_and_can_be_overridden() {
+    let text = format!(
+        "defaults\n balance leastconn\n hash-type consistent\n hash-balance-factor 200\n\
+         {MINIMAL}backend other\n balance random(3)\n hash-type map-based\n\
+         hash-balance-factor 0\n server s 127.0.0.1:1\n"
+    );
+    let c = config(&text);
+    let (inherited, own) = (&c.backends[0], &c.backends[1]);
+    assert_eq!(inherited.balance, Balance::LeastConn);
+    assert_eq!(inherited.hash_type, HashType::Consistent);
+    assert_eq!(inherited.hash_balance_factor, Some(200));
+    assert_eq!(own.balance, Balance::Random { draws: 3 });
+    assert_eq!(own.hash_type, HashType::MapBased);
+    assert_eq!(own.hash_balance_factor, None);
+}
+
+#[test]
+fn bad_balance_lines_are_refused_with_a_hint() {
+    let text = format!(
+        "{MINIMAL} balance leastcon\n balance random(0)\n balance random(2\n balance random(2x)\n\
+         balance random(3)x\n balance source extra\n balance hdr(host)\n balance\n balance rdp-cookie\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:6: unknown balance algorithm 'leastcon' (did you mean 'leastconn'?)",
+            "t.cfg:7: 'balance random(0)': the number of draws must be between 1 and 4294967295, \
+             got '0'",
+            "t.cfg:8: 'balance random(2': missing closing parenthesis",
+            "t.cfg:9: 'balance random(2x)': unexpected character 'x' in the number of draws",
+            "t.cfg:10: 'balance random(3)x': unexpected character 'x' after ')'",
+            "t.cfg:11: 'balance source' takes no argument, got 'extra'",
+            "t.cfg:12: 'balance hdr' is not supported yet",
+            "t.cfg:13: 'balance' expects an algorithm: roundrobin, static-rr, leastconn, first, \
+             source, random",
+            "t.cfg:14: 'balance rdp-cookie' is not supported yet",
+        ]
+    );
+}
+
 #[test]
 fn weir_extensions_connect_hedge_and_replay_until_response() {
     let c = config(&format!(
@@ -912,6 +999,37 @@ fn weir_extensions_connect_hedge_and_replay_until_response() {
 }
 
 #[test]
+fn bad_hash_lines_are_refused_with_a_hint() {
+    let text = format!(
+        "{MINIMAL} hash-type consistant\n hash-type consistent sdmb\n\
+         hash-type consistent avalanche\n hash-type map-based djb2 avalance\n\
+         hash-type avalanche\n hash-type map-based sdbm avalanche more\n\
+         hash-balance-factor 100\n hash-balance-factor 1\n hash-balance-factor lots\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:6: 'hash-type' only supports 'map-based' and 'consistent', got 'consistant' \
+             (did you mean 'consistent'?)",
+            "t.cfg:7: 'hash-type': unknown hash function 'sdmb' (did you mean 'sdbm'?): the \
+             functions are sdbm, djb2, wt6 and crc32",
+            "t.cfg:8: 'hash-type': 'avalanche' comes after a hash function, as in 'hash-type \
+             consistent sdbm avalanche'",
+            "t.cfg:9: 'hash-type': unknown hash modifier 'avalance' (did you mean 'avalanche'?): \
+             the only one is 'avalanche'",
+            "t.cfg:10: 'hash-type avalanche' is not supported anymore (HAProxy 1.5): use \
+             'hash-type map-based sdbm avalanche' instead",
+            "t.cfg:11: 'hash-type' takes at most a method, a function and a modifier, got \
+             'more' too",
+            "t.cfg:12: 'hash-balance-factor' must be 0 or greater than 100 (got 100).",
+            "t.cfg:13: 'hash-balance-factor' must be 0 or greater than 100 (got 1).",
+            "t.cfg:14: 'hash-balance-factor' expects an integer between 0 and 4294967295, got \
+             'lots'",
+        ]
+    );
+}
+
+#[test]
 fn tunnel_and_fin_timeouts() {
     let c = config(&format!(
         "defaults\n timeout tunnel 1h\n timeout client-fin 5s\n timeout server-fin 7s\n{MINIMAL}"
@@ -931,5 +1049,34 @@ fn tunnel_and_fin_timeouts() {
     assert_eq!(
         errors(&format!("{MINIMAL} timeout tunel 1s\n")),
         ["t.cfg:6: unknown timeout 'tunel' (did you mean 'tunnel'?)"]
+    );
+}
+
+#[test]
+fn balance_settings_in_a_frontend_are_ignored_with_a_warning() {
+    let text = format!(
+        "{MINIMAL}frontend f2\n bind :81\n default_backend be\n balance first\n\
+         hash-type consistent\n"
+    );
+    let warnings: Vec<String> = ok(&text).warnings.iter().map(ToString::to_string).collect();
+    assert!(warnings.contains(
+        &"t.cfg:9: 'balance' ignored because frontend 'f2' has no backend capability.".to_owned()
+    ));
+    assert!(
+        warnings.contains(
+            &"t.cfg:10: 'hash-type' ignored because frontend 'f2' has no backend capability."
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn server_weight_accepts_0_to_256() {
+    let b = be(" server s2 127.0.0.1:2 weight 0\n server s3 127.0.0.1:3 weight 256\n");
+    let weights: Vec<u32> = b.servers.iter().map(|s| s.weight).collect();
+    assert_eq!(weights, [1, 0, 256]);
+    assert_eq!(
+        errors(&format!("{MINIMAL} server s2 127.0.0.1:2 weight 257\n")),
+        ["t.cfg:6: weight of server s2 is not within 0 and 256 (257)"]
     );
 }

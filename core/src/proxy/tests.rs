@@ -98,6 +98,8 @@ fn config(servers: Vec<Server>) -> Config {
         backends: vec![Backend {
             name: "app".into(),
             balance: Balance::RoundRobin,
+            hash_type: Default::default(),
+            hash_balance_factor: None,
             timeout_connect: Some(Duration::from_secs(1)),
             timeout_server: Some(Duration::from_secs(20)),
             timeout_tunnel: None,

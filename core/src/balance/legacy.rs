@@ -1,4 +1,4 @@
-//! Server selection.
+//! The round robin the proxy uses until it moves to [`super::Lb`].
 //!
 //! `roundrobin` is smooth weighted round robin: every pick adds each
 //! eligible server's weight to its credit, takes the server with the most
