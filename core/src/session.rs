@@ -191,6 +191,9 @@ pub(crate) struct Session {
     /// When the session left the backend queue (accept time if it never
     /// waited), for `%Tw`.
     pub dequeued: Option<Instant>,
+    /// While queued: waiting for server `target` itself (its own queue),
+    /// not for any server.
+    pub server_queued: bool,
     /// Positions in the server and backend queues on arrival (`%sq/%bq`).
     pub queue_pos: [u32; 2],
     /// A second connect racing the first (`connect-hedge`): its id and

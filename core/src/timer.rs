@@ -18,6 +18,8 @@ pub(crate) enum TimerKey {
     Session(usize, u32),
     /// A server's health check (backend, server).
     Check(usize, usize),
+    /// The next step of a server's `slowstart` ramp (backend, server).
+    WarmUp(usize, usize),
     /// The end of an accept pause after running out of descriptors.
     AcceptPause,
     /// `hard-stop-after` ran out during a soft stop.

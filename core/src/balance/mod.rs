@@ -20,7 +20,6 @@
 
 mod hash;
 mod leastconn;
-mod legacy;
 mod rr;
 
 #[cfg(test)]
@@ -31,8 +30,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::{Backend, Balance, HashType};
 use crate::rng::Rng;
-
-pub(crate) use legacy::RoundRobin;
 
 /// Largest weight HAProxy accepts; larger ones are taken as this.
 const MAX_WEIGHT: u32 = 256;

@@ -260,7 +260,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "send-proxy-v2-ssl",
     "send-proxy-v2-ssl-cn",
     "shard",
-    "slowstart",
     "source",
     "ssl-max-ver",
     "ssl-min-ver",

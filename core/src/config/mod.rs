@@ -474,6 +474,9 @@ pub struct Server {
     /// `maxqueue`: most connections waiting in this server's queue; 0 = no
     /// limit. Beyond it, connections go to other servers.
     pub maxqueue: u32,
+    /// `slowstart`: after coming back UP (not at start), the server's
+    /// weight and `maxconn` ramp up linearly over this time.
+    pub slowstart: Option<Duration>,
     /// The `server` line.
     pub origin: Origin,
 }

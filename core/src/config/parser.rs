@@ -93,6 +93,7 @@ const SERVER_KEYWORDS: &[&str] = &[
     "maxconn",
     "minconn",
     "maxqueue",
+    "slowstart",
 ];
 const FACILITIES: &[&str] = &[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
@@ -1177,6 +1178,7 @@ fn server_line(
         maxconn: 0,
         minconn: 0,
         maxqueue: 0,
+        slowstart: None,
         origin: st.origin.clone(),
     };
     let mut words = st.words[3..].iter().map(String::as_str);
@@ -1251,6 +1253,10 @@ fn server_param<'w>(
                 "minconn" => &mut server.minconn,
                 _ => &mut server.maxqueue,
             } = n;
+        }
+        "slowstart" => {
+            let t = time(value(), "slowstart")?;
+            server.slowstart = (!t.is_zero()).then_some(t);
         }
         "weight" => {
             let w = value();

@@ -1071,6 +1071,17 @@ fn balance_settings_in_a_frontend_are_ignored_with_a_warning() {
 }
 
 #[test]
+fn server_slowstart() {
+    let b = be(" server s2 127.0.0.1:2 slowstart 30s\n server s3 127.0.0.1:3 slowstart 0\n");
+    let ramps: Vec<_> = b.servers.iter().map(|s| s.slowstart).collect();
+    assert_eq!(ramps, [None, Some(Duration::from_secs(30)), None]);
+    assert_eq!(
+        errors(&format!("{MINIMAL} server s2 127.0.0.1:2 slowstart soon\n")),
+        ["t.cfg:6: 'slowstart' expects a time such as 500ms, 2s or 1m, got 'soon'"]
+    );
+}
+
+#[test]
 fn server_weight_accepts_0_to_256() {
     let b = be(" server s2 127.0.0.1:2 weight 0\n server s3 127.0.0.1:3 weight 256\n");
     let weights: Vec<u32> = b.servers.iter().map(|s| s.weight).collect();

@@ -276,15 +276,19 @@ impl Balancer {
             self.log_check(now, b, s, &status, duration_ms);
         }
         if let Some(transition) = transition {
+            let server = &mut self.backends[b].servers[s];
+            server.warm_since =
+                (transition == Transition::Up && server.config.slowstart.is_some()).then_some(now);
+            self.backends[b].sync_weight(s, now);
+            self.schedule_warm_step(now, b, s);
             self.log_transition(now, b, s, transition, status, duration_ms);
             let config = &self.backends[b].servers[s].config;
             let (on_down, on_up) = (config.shutdown_on_down, config.shutdown_backups_on_up);
             if transition == Transition::Down && on_down {
                 self.end_sessions_of(now, b, s, 'D');
             }
-            if transition == Transition::Up {
-                self.dispatch_queue(now, b);
-            }
+            // Up: room for queued sessions; Down: its own queue moves on.
+            self.dispatch_queue(now, b);
             if transition == Transition::Up && on_up {
                 let backups: Vec<usize> = (0..self.backends[b].servers.len())
                     .filter(|&i| self.backends[b].servers[i].config.backup)
@@ -295,6 +299,32 @@ impl Balancer {
             }
         }
         self.backends[b].servers[s].check_interval()
+    }
+
+    /// Schedules the next step of server `s`'s `slowstart` ramp, if any.
+    fn schedule_warm_step(&mut self, now: Instant, b: usize, s: usize) {
+        let server = &mut self.backends[b].servers[s];
+        match server.next_warm_step(now) {
+            Some(at) => self
+                .timers
+                .schedule(&mut server.warm_queued, at, TimerKey::WarmUp(b, s)),
+            None => server.warm_since = None,
+        }
+    }
+
+    /// A `slowstart` step: the server's weight and limit grow, which may
+    /// let queued sessions in.
+    pub(super) fn on_warm_timer(&mut self, now: Instant, at: Instant, b: usize, s: usize) {
+        let Some(server) = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s)) else {
+            return;
+        };
+        popped(&mut server.warm_queued, at);
+        if server.warm_since.is_none() {
+            return;
+        }
+        self.schedule_warm_step(now, b, s);
+        self.backends[b].sync_weight(s, now);
+        self.dispatch_queue(now, b);
     }
 
     /// `observe layer4`: a traffic connection to the server succeeded or
@@ -385,7 +415,7 @@ impl Balancer {
         let usable = |backup: bool| {
             let servers = backend.servers.iter();
             servers
-                .filter(|s| s.config.backup == backup && s.lb_weight() > 0)
+                .filter(|s| s.config.backup == backup && s.lb_weight(now) > 0)
                 .count()
         };
         let (active, backups) = (usable(false), usable(true));

@@ -13,7 +13,7 @@ use rustls::pki_types::ServerName;
 use slab::Slab;
 
 use crate::action::{Action, ConnError, Event, LogLine, LogSink};
-use crate::balance::RoundRobin;
+use crate::balance::Lb;
 use crate::buffer::Pool;
 use crate::config::{Backend, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::Health;
@@ -27,6 +27,7 @@ use crate::tls::{self, DriverTime};
 
 mod checks;
 mod probe;
+mod servers;
 mod traffic;
 
 #[cfg(test)]
@@ -86,14 +87,22 @@ struct FrontendState {
 struct BackendState {
     config: Backend,
     servers: Vec<ServerState>,
-    rr: RoundRobin,
+    /// The balancing algorithm's state: weights and loads of `servers`.
+    lb: Lb,
     active: u32,
     /// The TLS-in-TLS warning was logged.
     warned_tls_in_tls: bool,
-    /// Sessions waiting for a usable server, in arrival order (slab index
-    /// and generation; ended ones are skipped when met).
+    /// Sessions waiting for any usable server, in arrival order.
+    waiters: Waiters,
+    /// Sessions waiting in the servers' own queues, all together.
+    server_waiting: u32,
+}
+
+/// A queue of sessions waiting for a server (slab index and generation;
+/// ended or dequeued ones are skipped when met), with how many still wait.
+#[derive(Default)]
+struct Waiters {
     queue: VecDeque<(usize, u32)>,
-    /// How many sessions in `queue` are still waiting.
     waiting: u32,
 }
 
@@ -102,7 +111,15 @@ struct ServerState {
     health: Health,
     /// In maintenance (`disabled`): no traffic, no checks.
     maint: bool,
+    /// Sessions connecting to or established on the server.
     active: u32,
+    /// Sessions waiting for this very server (`balance source` picked it
+    /// while it was full), bounded by `maxqueue`.
+    waiters: Waiters,
+    /// When the server came back UP, while its `slowstart` ramp lasts.
+    warm_since: Option<Instant>,
+    /// The next step of the `slowstart` ramp, when scheduled.
+    warm_queued: Option<Instant>,
     check: Option<checks::CheckState>,
     /// Failed traffic connections in a row (`observe layer4`).
     consecutive_errors: u32,
@@ -117,44 +134,6 @@ struct ServerState {
 
 /// A TLS client configuration and the name to present.
 type TlsTarget = (Arc<ClientConfig>, ServerName<'static>);
-
-impl ServerState {
-    fn is_usable(&self) -> bool {
-        !self.maint && self.health.is_up()
-    }
-
-    /// The interval before this server's next check.
-    fn check_interval(&self) -> Duration {
-        let c = &self.config;
-        self.health.interval(c.inter, c.fastinter, c.downinter)
-    }
-
-    /// Whether the server takes no new connection now: it is at its
-    /// `maxconn`, made dynamic by `minconn` and the backend's `load`
-    /// against `fullconn`, as HAProxy's `srv_dynamic_maxconn` does.
-    fn is_full(&self, load: u32, fullconn: u32) -> bool {
-        let (max, min) = (self.config.maxconn, self.config.minconn);
-        if max == 0 {
-            return false;
-        }
-        let limit = if min >= max || load >= fullconn {
-            max
-        } else {
-            let share = u64::from(load) * u64::from(max) / u64::from(fullconn.max(1));
-            (share as u32).max(min).max(1)
-        };
-        self.active >= limit
-    }
-
-    /// Weight offered to the balancing algorithm: 0 when not usable.
-    fn lb_weight(&self) -> u32 {
-        if self.is_usable() {
-            self.config.weight
-        } else {
-            0
-        }
-    }
-}
 
 struct Listener {
     addr: SocketAddr,
@@ -209,12 +188,16 @@ impl Balancer {
         let backends = backends
             .into_iter()
             .map(|mut config| {
+                let lb = Lb::for_backend(&config, rng.below(config.servers.len()));
                 let servers = std::mem::take(&mut config.servers)
                     .into_iter()
                     .map(|s| ServerState {
                         health: Health::starting(s.rise, s.fall),
                         maint: s.disabled,
                         active: 0,
+                        waiters: Waiters::default(),
+                        warm_since: None,
+                        warm_queued: None,
                         check: None,
                         consecutive_errors: 0,
                         suspect_until: None,
@@ -229,15 +212,17 @@ impl Balancer {
                         config: s,
                     })
                     .collect::<Vec<_>>();
-                BackendState {
-                    rr: RoundRobin::new(servers.len(), rng.below(servers.len())),
+                let mut backend = BackendState {
+                    lb,
                     config,
                     servers,
                     active: 0,
                     warned_tls_in_tls: false,
-                    queue: VecDeque::new(),
-                    waiting: 0,
-                }
+                    waiters: Waiters::default(),
+                    server_waiting: 0,
+                };
+                backend.sync_weights(now);
+                backend
             })
             .collect();
         let mut lb = Balancer {
@@ -554,6 +539,7 @@ impl Balancer {
             match key {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
                 TimerKey::Check(b, s) => self.on_check_timer(now, at, b, s),
+                TimerKey::WarmUp(b, s) => self.on_warm_timer(now, at, b, s),
                 TimerKey::AcceptPause => self.on_accept_pause_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
             }

@@ -15,6 +15,7 @@ use crate::config::{
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
+mod balancing;
 mod life;
 
 /// A base instant for tests (the only clock read in core, test-only).
@@ -65,6 +66,7 @@ fn server(name: &str, port: u16) -> Server {
         maxconn: 0,
         minconn: 0,
         maxqueue: 0,
+        slowstart: None,
         origin: origin(),
     }
 }

@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 
-use super::{BackendState, Balancer, LogTargets, Role, ServerState, millis};
+use super::servers::Route;
+use super::{Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::buffer::Buffer;
 use crate::config::Severity;
@@ -15,40 +16,6 @@ use crate::timer::{TimerKey, popped};
 
 /// HAProxy's longest pause before retrying the same server.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl BackendState {
-    /// Picks a usable server not in `exclude` and not at its `maxconn` by
-    /// the backend's algorithm: an active one; when none is usable, the
-    /// first usable backup, or with `option allbackups` any of them.
-    /// Servers that just failed a connect are avoided while others can
-    /// take the connection.
-    fn pick(&mut self, exclude: &[usize], now: Instant) -> Option<usize> {
-        let trusted = |s: &ServerState| s.suspect_until.is_none_or(|t| t <= now);
-        let (load, fullconn) = (self.active, self.config.fullconn);
-        let open = |s: &ServerState, i: usize| !exclude.contains(&i) && !s.is_full(load, fullconn);
-        self.pick_where(|s, i| open(s, i) && trusted(s))
-            .or_else(|| self.pick_where(open))
-    }
-
-    fn pick_where(&mut self, allowed: impl Fn(&ServerState, usize) -> bool) -> Option<usize> {
-        let servers = &self.servers;
-        let weight = |i: usize| {
-            if allowed(&servers[i], i) {
-                servers[i].lb_weight()
-            } else {
-                0
-            }
-        };
-        let active = |i: usize| !servers[i].config.backup;
-        if (0..servers.len()).any(|i| active(i) && weight(i) > 0) {
-            return self.rr.pick(|i| if active(i) { weight(i) } else { 0 });
-        }
-        if self.config.allbackups {
-            return self.rr.pick(|i| if active(i) { 0 } else { weight(i) });
-        }
-        (0..servers.len()).find(|&i| !active(i) && weight(i) > 0)
-    }
-}
 
 impl Balancer {
     pub(super) fn accept_session(
@@ -83,18 +50,22 @@ impl Balancer {
             );
         }
         let Some(b) = self.frontends[fe].config.default_backend else {
-            self.log_refused(now, fe, None, peer);
+            self.log_refused(now, fe, None, peer, ['S', 'C']);
             return None;
         };
-        // Arrivals queue behind sessions already waiting, which go first.
-        let target = match self.backends[b].waiting {
-            0 => self.backends[b].pick(&[], now),
-            _ => None,
-        };
-        if target.is_none() && self.backends[b].servers.is_empty() {
-            self.log_refused(now, fe, Some(b), peer);
+        if self.backends[b].servers.is_empty() {
+            self.log_refused(now, fe, Some(b), peer, ['S', 'C']);
             return None;
         }
+        let route = self.backends[b].route(now, peer.ip(), &mut self.rng);
+        let target = match route {
+            Route::Server(t) => Some(t),
+            Route::ServerQueue(_) | Route::BackendQueue => None,
+            Route::Refuse => {
+                self.log_refused(now, fe, Some(b), peer, ['s', 'Q']);
+                return None;
+            }
+        };
 
         let s = self.sessions.vacant_key();
         let client = self.open_conn(Role::Client(s));
@@ -110,31 +81,28 @@ impl Balancer {
         let timeout_server_fin = backend.config.timeout_server_fin;
         // No usable server yet: wait in the backend queue for one to come
         // (back) UP, for `timeout queue` (else `timeout connect`).
-        let (phase, deadline, addr) = match target {
-            Some(t) => {
-                let server = &mut backend.servers[t];
-                server.active += 1;
+        let wait = backend
+            .config
+            .timeout_queue
+            .or(backend.config.timeout_connect);
+        let (phase, deadline, addr, queue_pos) = match route {
+            Route::Server(t) => {
+                backend.add_load(t);
                 let deadline = backend.config.timeout_connect.map(|d| now + d);
-                (Phase::Connecting, deadline, Some(server.config.addr))
+                let addr = Some(backend.servers[t].config.addr);
+                (Phase::Connecting, deadline, addr, [0, 0])
             }
-            None => {
-                let wait = backend
-                    .config
-                    .timeout_queue
-                    .or(backend.config.timeout_connect);
-                backend.queue.push_back((s, generation));
-                backend.waiting += 1;
-                (Phase::Queued, wait.map(|d| now + d), None)
+            Route::ServerQueue(t) => {
+                backend.server_waiting += 1;
+                let pos = backend.servers[t].waiters.push(s, generation);
+                (Phase::Queued, wait.map(|d| now + d), None, [pos, 0])
+            }
+            Route::BackendQueue | Route::Refuse => {
+                let pos = backend.waiters.push(s, generation);
+                (Phase::Queued, wait.map(|d| now + d), None, [0, pos])
             }
         };
-        let queue_pos = [
-            0,
-            if target.is_none() {
-                backend.waiting - 1
-            } else {
-                0
-            },
-        ];
+        let server_queued = matches!(route, Route::ServerQueue(_));
         backend.active += 1;
         self.frontends[fe].active += 1;
         self.active += 1;
@@ -144,7 +112,11 @@ impl Balancer {
             server: server_conn,
             frontend: fe,
             backend: b,
-            target: target.unwrap_or(0),
+            target: match route {
+                Route::Server(t) | Route::ServerQueue(t) => t,
+                Route::BackendQueue | Route::Refuse => 0,
+            },
+            server_queued,
             phase,
             up: Pipe::default(),
             down: Pipe::default(),
@@ -186,7 +158,14 @@ impl Balancer {
     }
 
     /// Logs a connection closed at once for want of a backend or server.
-    fn log_refused(&mut self, now: Instant, fe: usize, backend: Option<usize>, peer: SocketAddr) {
+    fn log_refused(
+        &mut self,
+        now: Instant,
+        fe: usize,
+        backend: Option<usize>,
+        peer: SocketAddr,
+        termination: [char; 2],
+    ) {
         let frontend = &self.frontends[fe].config;
         if !frontend.tcplog || frontend.logs.is_empty() {
             return;
@@ -208,7 +187,7 @@ impl Balancer {
             connect_ms: None,
             total_ms: 0,
             bytes_out: 0,
-            termination: ['S', 'C'],
+            termination,
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
             redispatched: false,
             queue_pos: [0, 0],
@@ -264,16 +243,16 @@ impl Balancer {
     /// Starts a second connect for session `s` to another usable server,
     /// when its first one is slow (`connect-hedge`).
     fn start_hedge(&mut self, now: Instant, s: usize) {
-        let Some(session) = self.sessions.get_mut(s) else {
+        let Some(session) = self.sessions.get_mut(s).filter(|x| x.hedge.is_none()) else {
             return;
         };
         let backend = &mut self.backends[session.backend];
         let mut exclude = session.tried.clone();
         exclude.push(session.target);
-        let Some(target) = backend.pick(&exclude, now) else {
+        let Some(target) = backend.pick(&exclude, now, session.peer.ip(), &mut self.rng) else {
             return;
         };
-        backend.servers[target].active += 1;
+        backend.add_load(target);
         let addr = backend.servers[target].config.addr;
         // The second attempt gets its own `timeout connect`.
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
@@ -290,8 +269,7 @@ impl Balancer {
         };
         self.close(conn, false);
         let b = self.sessions[s].backend;
-        let server = &mut self.backends[b].servers[target];
-        server.active = server.active.saturating_sub(1);
+        self.backends[b].drop_load(target);
         self.dispatch_queue(now, b);
     }
 
@@ -317,8 +295,7 @@ impl Balancer {
         if !session.tried.contains(&old) {
             session.tried.push(old);
         }
-        let server = &mut self.backends[b].servers[old];
-        server.active = server.active.saturating_sub(1);
+        self.backends[b].drop_load(old);
         self.suspect(now, b, old);
         self.dispatch_queue(now, b);
     }
@@ -340,7 +317,7 @@ impl Balancer {
         exclude.push(session.target);
         let target = (session.retries < backend.config.retries
             && hello::replay_is_safe(session.up.stream_start()))
-        .then(|| backend.pick(&exclude, now))
+        .then(|| backend.pick(&exclude, now, session.peer.ip(), &mut self.rng))
         .flatten();
         let Some(target) = target else {
             session.stop_replay();
@@ -672,7 +649,7 @@ impl Balancer {
         let session = &mut self.sessions[s];
         let backend = &mut self.backends[b];
         let other = if backend.config.redispatch {
-            backend.pick(&session.tried, now)
+            backend.pick(&session.tried, now, session.peer.ip(), &mut self.rng)
         } else {
             None
         };
@@ -702,9 +679,8 @@ impl Balancer {
         let backend = &mut self.backends[b];
         let left = (session.target != target).then_some(session.target);
         if let Some(old) = left {
-            let old = &mut backend.servers[old];
-            old.active = old.active.saturating_sub(1);
-            backend.servers[target].active += 1;
+            backend.drop_load(old);
+            backend.add_load(target);
         }
         session.target = target;
         session.server = Some(conn);
@@ -719,31 +695,79 @@ impl Balancer {
     }
 
     /// A server came back or a slot freed: queued sessions of backend `b`
-    /// get a server, in arrival order, while there is one to get.
+    /// get a server while there is one to get. Sessions waiting for a
+    /// server of their own go first, to it (or, if it is no longer usable,
+    /// to the backend queue); then the backend queue, in arrival order.
     pub(super) fn dispatch_queue(&mut self, now: Instant, b: usize) {
-        while let Some(&(s, generation)) = self.backends[b].queue.front() {
-            let waiting = self
-                .sessions
-                .get(s)
-                .is_some_and(|x| x.generation == generation && x.phase == Phase::Queued);
-            if !waiting {
-                self.backends[b].queue.pop_front();
-                continue;
+        if self.backends[b].server_waiting > 0 {
+            for t in 0..self.backends[b].servers.len() {
+                self.dispatch_server_queue(now, b, t);
             }
-            let Some(target) = self.backends[b].pick(&[], now) else {
+        }
+        while let Some(&(s, generation)) = self.backends[b].waiters.queue.front() {
+            let Some(session) = self.waiting(s, generation) else {
+                self.backends[b].waiters.queue.pop_front();
+                continue;
+            };
+            let ip = session.peer.ip();
+            let Some(target) = self.backends[b].pick(&[], now, ip, &mut self.rng) else {
                 return;
             };
             let backend = &mut self.backends[b];
-            backend.queue.pop_front();
-            backend.waiting -= 1;
-            backend.servers[target].active += 1;
-            if let Some(session) = self.sessions.get_mut(s) {
-                session.phase = Phase::Connecting;
-                session.dequeued = Some(now);
-                session.target = target;
-            }
-            self.connect_to(now, s, target);
+            backend.waiters.queue.pop_front();
+            backend.waiters.left();
+            self.dequeue(now, s, target);
         }
+    }
+
+    /// Serves the sessions waiting for server `t` of backend `b` while it
+    /// has room; if it is no longer usable they join the backend queue.
+    fn dispatch_server_queue(&mut self, now: Instant, b: usize, t: usize) {
+        while let Some(&(s, generation)) = self.backends[b].servers[t].waiters.queue.front() {
+            let usable = self.backends[b].servers[t].is_usable();
+            if self.waiting(s, generation).is_some()
+                && usable
+                && !self.backends[b].can_serve(t, now)
+            {
+                return;
+            }
+            let backend = &mut self.backends[b];
+            backend.servers[t].waiters.queue.pop_front();
+            let Some(session) = self
+                .sessions
+                .get_mut(s)
+                .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+            else {
+                continue;
+            };
+            backend.servers[t].waiters.left();
+            backend.server_waiting = backend.server_waiting.saturating_sub(1);
+            session.server_queued = false;
+            if usable {
+                self.dequeue(now, s, t);
+            } else {
+                backend.waiters.push(s, generation);
+            }
+        }
+    }
+
+    /// Session `s`, if it is the one still waiting in a queue.
+    fn waiting(&self, s: usize, generation: u32) -> Option<&Session> {
+        self.sessions
+            .get(s)
+            .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+    }
+
+    /// Queued session `s` leaves its queue for server `target`.
+    fn dequeue(&mut self, now: Instant, s: usize, target: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        self.backends[session.backend].add_load(target);
+        session.phase = Phase::Connecting;
+        session.dequeued = Some(now);
+        session.target = target;
+        self.connect_to(now, s, target);
     }
 
     /// Ends every session of server `target` of backend `b`, logged with
@@ -752,7 +776,7 @@ impl Balancer {
         let victims: Vec<(usize, char)> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.backend == b && s.target == target)
+            .filter(|(_, s)| s.backend == b && s.target == target && s.phase != Phase::Queued)
             .map(|(i, s)| (i, s.phase_letter()))
             .collect();
         for (s, phase) in victims {
@@ -784,11 +808,13 @@ impl Balancer {
         self.log_session(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
-        if session.phase == Phase::Queued {
-            backend.waiting = backend.waiting.saturating_sub(1);
+        if session.phase != Phase::Queued {
+            backend.drop_load(session.target);
+        } else if session.server_queued {
+            backend.servers[session.target].waiters.left();
+            backend.server_waiting = backend.server_waiting.saturating_sub(1);
         } else {
-            let server = &mut backend.servers[session.target];
-            server.active = server.active.saturating_sub(1);
+            backend.waiters.left();
         }
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
@@ -813,7 +839,8 @@ impl Balancer {
             accepted: self.clock.at(session.accepted),
             frontend: &frontend.config.name,
             backend: &backend.config.name,
-            server: (session.phase != Phase::Queued).then_some(server.config.name.as_str()),
+            server: (session.phase != Phase::Queued || session.server_queued)
+                .then_some(server.config.name.as_str()),
             queue_ms: millis(session.accepted, session.dequeued.unwrap_or(now)),
             connect_ms: session
                 .connected

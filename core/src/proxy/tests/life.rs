@@ -488,5 +488,5 @@ fn a_hundred_thousand_sessions_ended_every_way_leave_nothing_behind() {
     let backend = &h.lb.backends[0];
     assert_eq!(backend.active, 0);
     assert!(backend.servers.iter().all(|s| s.active == 0));
-    assert!(backend.queue.is_empty());
+    assert!(backend.waiters.queue.is_empty() && backend.waiters.waiting == 0);
 }

@@ -1,0 +1,202 @@
+//! What the balancing algorithm sees of a backend's servers: usability,
+//! effective weight (with `slowstart`), load and limits; and where a new
+//! connection goes: a server, a server's queue or the backend's queue.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::{BackendState, ServerState, Waiters};
+use crate::config::Balance;
+use crate::rng::Rng;
+use crate::time::Instant;
+
+/// HAProxy's weight resolution during a `slowstart` ramp (`BE_WEIGHT_SCALE`).
+const WEIGHT_SCALE: u128 = 16;
+
+/// Where a new connection goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// Connect to this server now.
+    Server(usize),
+    /// Wait for this very server: `balance source` chose it and it is full.
+    ServerQueue(usize),
+    /// Wait for any usable server.
+    BackendQueue,
+    /// The chosen server's queue is at `maxqueue` and redispatch is off.
+    Refuse,
+}
+
+impl ServerState {
+    pub(super) fn is_usable(&self) -> bool {
+        !self.maint && self.health.is_up()
+    }
+
+    /// The interval before this server's next check.
+    pub(super) fn check_interval(&self) -> Duration {
+        let c = &self.config;
+        self.health.interval(c.inter, c.fastinter, c.downinter)
+    }
+
+    /// While a `slowstart` ramp lasts: time spent on it and its length.
+    fn ramp(&self, now: Instant) -> Option<(u128, u128)> {
+        let since = self.warm_since?;
+        let length = self.config.slowstart?.as_millis();
+        let elapsed = now.saturating_duration_since(since).as_millis();
+        (elapsed < length).then_some((elapsed, length.max(1)))
+    }
+
+    /// Whether the `slowstart` ramp is over; the next step otherwise:
+    /// 5% of the ramp, at least one second, as HAProxy's warm-up task.
+    pub(super) fn next_warm_step(&self, now: Instant) -> Option<Instant> {
+        let since = self.warm_since?;
+        let length = self.config.slowstart?;
+        let end = since + length;
+        (now < end).then(|| end.min(now + (length / 20).max(Duration::from_secs(1))))
+    }
+
+    /// Whether the server takes no new connection now: it is at its
+    /// `maxconn`, made dynamic by `minconn` and the backend's `load`
+    /// against `fullconn`, as HAProxy's `srv_dynamic_maxconn` does, and
+    /// ramped by `slowstart`.
+    pub(super) fn is_full(&self, load: u32, fullconn: u32, now: Instant) -> bool {
+        let (max, min) = (self.config.maxconn, self.config.minconn);
+        if max == 0 {
+            return false;
+        }
+        let mut limit = if min >= max || load >= fullconn {
+            max
+        } else {
+            let share = u64::from(load) * u64::from(max) / u64::from(fullconn.max(1));
+            (share as u32).max(min).max(1)
+        };
+        if let Some((elapsed, length)) = self.ramp(now) {
+            limit = ((u128::from(limit) * elapsed / length) as u32).max(1);
+        }
+        self.active >= limit
+    }
+
+    /// The weight offered to the balancing algorithm: 0 when not usable;
+    /// during `slowstart`, HAProxy's ramp from 1/16 of the weight up.
+    pub(super) fn lb_weight(&self, now: Instant) -> u32 {
+        if !self.is_usable() {
+            return 0;
+        }
+        let weight = u128::from(self.config.weight);
+        match self.ramp(now) {
+            Some((elapsed, length)) => {
+                let scaled = (WEIGHT_SCALE * elapsed + length) / length;
+                (weight * scaled).div_ceil(WEIGHT_SCALE) as u32
+            }
+            None => weight as u32,
+        }
+    }
+}
+
+impl BackendState {
+    /// Gives every server's effective weight to the algorithm.
+    pub(super) fn sync_weights(&mut self, now: Instant) {
+        for (i, server) in self.servers.iter().enumerate() {
+            self.lb.set_weight(i, server.lb_weight(now));
+        }
+    }
+
+    /// Gives server `t`'s effective weight to the algorithm.
+    pub(super) fn sync_weight(&mut self, t: usize, now: Instant) {
+        if let Some(server) = self.servers.get(t) {
+            self.lb.set_weight(t, server.lb_weight(now));
+        }
+    }
+
+    /// One more session connecting to or established on server `t`.
+    pub(super) fn add_load(&mut self, t: usize) {
+        if let Some(server) = self.servers.get_mut(t) {
+            server.active += 1;
+            self.lb.set_load(t, server.active);
+        }
+    }
+
+    /// One session fewer on server `t`.
+    pub(super) fn drop_load(&mut self, t: usize) {
+        if let Some(server) = self.servers.get_mut(t) {
+            server.active = server.active.saturating_sub(1);
+            self.lb.set_load(t, server.active);
+        }
+    }
+
+    /// Picks a server by the backend's algorithm for a connection from
+    /// `client`: usable, not in `exclude`, not full; servers that just
+    /// failed a connect only when no other one can take it.
+    pub(super) fn pick(
+        &mut self,
+        exclude: &[usize],
+        now: Instant,
+        client: IpAddr,
+        rng: &mut Rng,
+    ) -> Option<usize> {
+        let (load, fullconn) = (self.active, self.config.fullconn);
+        let servers = &self.servers;
+        let open = |i: usize| !exclude.contains(&i) && !servers[i].is_full(load, fullconn, now);
+        let trusted = |i: usize| servers[i].suspect_until.is_none_or(|t| t <= now);
+        self.lb
+            .pick(client, rng, |i| open(i) && trusted(i))
+            .or_else(|| self.lb.pick(client, rng, open))
+    }
+
+    /// Where a new connection from `client` goes. Arrivals never overtake
+    /// sessions waiting in the backend queue. `balance source` keeps a
+    /// client on its server: when that one is full the connection waits
+    /// for it, up to `maxqueue` waiters; beyond, it goes elsewhere (or is
+    /// refused when redispatch is off), as HAProxy does.
+    pub(super) fn route(&mut self, now: Instant, client: IpAddr, rng: &mut Rng) -> Route {
+        if self.config.balance != Balance::Source {
+            return match self.waiters.waiting {
+                0 => self
+                    .pick(&[], now, client, rng)
+                    .map_or(Route::BackendQueue, Route::Server),
+                _ => Route::BackendQueue,
+            };
+        }
+        let servers = &self.servers;
+        let trusted = |i: usize| servers[i].suspect_until.is_none_or(|t| t <= now);
+        let chosen = self
+            .lb
+            .pick(client, rng, trusted)
+            .or_else(|| self.lb.pick(client, rng, |_| true));
+        let Some(t) = chosen else {
+            return Route::BackendQueue;
+        };
+        let server = &self.servers[t];
+        let full = server.is_full(self.active, self.config.fullconn, now);
+        let (waiting, maxqueue) = (server.waiters.waiting, server.config.maxqueue);
+        if !full && waiting == 0 {
+            Route::Server(t)
+        } else if maxqueue == 0 || waiting < maxqueue {
+            Route::ServerQueue(t)
+        } else if self.config.redispatch {
+            self.pick(&[t], now, client, rng)
+                .map_or(Route::BackendQueue, Route::Server)
+        } else {
+            Route::Refuse
+        }
+    }
+
+    /// Whether server `t` can take the first session of its queue now.
+    pub(super) fn can_serve(&self, t: usize, now: Instant) -> bool {
+        let server = &self.servers[t];
+        server.is_usable() && !server.is_full(self.active, self.config.fullconn, now)
+    }
+}
+
+impl Waiters {
+    /// Adds a session; returns its position (0 = first).
+    pub(super) fn push(&mut self, s: usize, generation: u32) -> u32 {
+        self.queue.push_back((s, generation));
+        self.waiting += 1;
+        self.waiting - 1
+    }
+
+    /// A waiting session left the queue (served, timed out or gone).
+    pub(super) fn left(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+    }
+}
