@@ -149,3 +149,41 @@ fn a_backup_server_takes_over_while_every_active_one_is_down() {
     assert!(lb.wait_log("Server app/a is UP"));
     assert_eq!(answers(&lb, 4).get("a"), Some(&4));
 }
+
+#[test]
+fn balance_source_keeps_a_client_address_on_one_server() {
+    let a = Backend::start("a", Behavior::Greet);
+    let b = Backend::start("b", Behavior::Greet);
+    let c = Backend::start("c", Behavior::Greet);
+    let text = config(&[(&a, ""), (&b, ""), (&c, "")]).replace(
+        "balance roundrobin",
+        "balance source\n  hash-type consistent",
+    );
+    let lb = Lb::start(&text);
+    let counts = answers(&lb, 12);
+    assert_eq!(
+        counts.len(),
+        1,
+        "every connection from 127.0.0.1: {counts:?}"
+    );
+}
+
+#[test]
+fn balance_leastconn_avoids_the_server_holding_a_connection() {
+    let a = Backend::start("a", Behavior::Greet);
+    let b = Backend::start("b", Behavior::Greet);
+    let text = config(&[(&a, ""), (&b, "")]).replace("balance roundrobin", "balance leastconn");
+    let lb = Lb::start(&text);
+    let mut held = lb.connect();
+    let busy = read_line(&mut held).unwrap();
+    for ended in 0..4 {
+        let counts = answers(&lb, 1);
+        assert!(
+            !counts.contains_key(&busy),
+            "{counts:?} while {busy} holds one"
+        );
+        // weir has seen that connection end before the next one comes.
+        let ends = || lb.logs().iter().filter(|l| l.contains(" fe app/")).count();
+        assert!(weir_tests::wait_until(|| ends() > ended));
+    }
+}
