@@ -5,6 +5,11 @@
 //! summary; exits 0 when no payload was lost.
 //!
 //! `cargo run --release -p weir-tests --bin weir-demo`
+//!
+//! With `--all-faults`, weir also gets its two failover extensions
+//! (`option connect-hedge`, `option replay-until-response`) and the drill
+//! goes on: a gateway hangs (accepts, never answers), then another one
+//! black-holes (connection attempts get no answer).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,11 +21,33 @@ use weir_tests::Lb;
 use weir_tests::gateway::{Attempt, Gateway, Pki, audit, upload};
 
 const AGENTS: usize = 8;
-const CRASH_AT: Duration = Duration::from_secs(4);
-const RESTART_AT: Duration = Duration::from_secs(9);
-const END_AT: Duration = Duration::from_secs(14);
+
+/// What happens to a gateway during the drill.
+#[derive(Clone, Copy)]
+enum Fault {
+    Crash,
+    Hang,
+    BlackHole,
+}
+
+/// (when, gateway index, fault, on or off).
+type Step = (u64, usize, Fault, bool);
+
+const CRASH_DRILL: &[Step] = &[(4, 1, Fault::Crash, true), (9, 1, Fault::Crash, false)];
+const MORE_FAULTS: &[Step] = &[
+    (11, 2, Fault::Hang, true),
+    (15, 2, Fault::Hang, false),
+    (17, 0, Fault::BlackHole, true),
+    (21, 0, Fault::BlackHole, false),
+];
 
 fn main() -> ExitCode {
+    let all_faults = std::env::args().any(|a| a == "--all-faults");
+    let mut drill = CRASH_DRILL.to_vec();
+    if all_faults {
+        drill.extend_from_slice(MORE_FAULTS);
+    }
+    let end_at = Duration::from_secs(drill.last().map_or(0, |s| s.0) + 5);
     let pki = Pki::new();
     let mut gateways: Vec<Gateway> = (1..=3)
         .map(|i| Gateway::start(&format!("app{i}"), &pki))
@@ -32,6 +59,9 @@ fn main() -> ExitCode {
          frontend localnodes\n    bind *:9091\n    option tcplog\n    default_backend app\n\n\
          backend app\n    option httpchk GET /healthcheck\n",
     );
+    if all_faults {
+        config.push_str("    option connect-hedge 500ms\n    option replay-until-response 1s\n");
+    }
     for g in &gateways {
         config.push_str(&format!(
             "    server {} 127.0.0.1:{} check check-ssl ca-file {} inter 500ms fall 2 rise 2\n",
@@ -82,17 +112,33 @@ fn main() -> ExitCode {
     let start = Instant::now();
     let (mut crashed, mut restarted) = (None, None);
     let mut second = 1;
-    while start.elapsed() < END_AT {
+    let mut steps = drill.iter().peekable();
+    while start.elapsed() < end_at {
         thread::sleep(Duration::from_millis(50));
-        if crashed.is_none() && start.elapsed() >= CRASH_AT {
-            println!("-- crashing gateway app2");
-            gateways[1].kill();
-            crashed = Some(Instant::now());
-        }
-        if restarted.is_none() && start.elapsed() >= RESTART_AT {
-            println!("-- restarting gateway app2");
-            gateways[1].restart();
-            restarted = Some(Instant::now());
+        while let Some(&&(at, g, fault, on)) = steps.peek() {
+            if start.elapsed() < Duration::from_secs(at) {
+                break;
+            }
+            steps.next();
+            let gateway = &mut gateways[g];
+            let what = match (fault, on) {
+                (Fault::Crash, true) => "crashing",
+                (Fault::Crash, false) => "restarting",
+                (Fault::Hang, true) => "hanging",
+                (Fault::Hang, false) => "un-hanging",
+                (Fault::BlackHole, true) => "black-holing",
+                (Fault::BlackHole, false) => "reopening",
+            };
+            println!("-- {what} gateway {}", gateway.name);
+            match fault {
+                Fault::Crash if on => gateway.kill(),
+                Fault::Crash => gateway.restart(),
+                Fault::Hang => gateway.set_hang(on),
+                Fault::BlackHole => gateway.set_black_hole(on),
+            }
+            if g == 1 && matches!(fault, Fault::Crash) {
+                *(if on { &mut crashed } else { &mut restarted }) = Some(Instant::now());
+            }
         }
         if start.elapsed() >= Duration::from_secs(second) {
             second += 1;
