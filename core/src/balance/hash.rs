@@ -109,19 +109,10 @@ impl Map {
     pub(super) fn pick(&self, key: u32, accept: &mut impl FnMut(usize) -> bool) -> Option<usize> {
         let len = self.table.len();
         let first = (key as usize).checked_rem(len)?;
-        let mut refused = None;
-        (0..len)
-            .map(|k| self.table[(first + k) % len] as usize)
-            .find(|&i| {
-                if refused == Some(i) {
-                    return false;
-                }
-                let ok = accept(i);
-                if !ok {
-                    refused = Some(i);
-                }
-                ok
-            })
+        first_accepted(
+            (0..len).map(|k| self.table[(first + k) % len] as usize),
+            accept,
+        )
     }
 }
 
@@ -171,22 +162,31 @@ impl Ring {
     /// The server of the first point at or after `key` that `accept`
     /// takes, walking the ring once.
     pub(super) fn pick(&self, key: u32, accept: &mut impl FnMut(usize) -> bool) -> Option<usize> {
-        let mut refused = None;
-        self.points
+        let walk = self
+            .points
             .range((key, 0)..)
-            .chain(self.points.range(..(key, 0)))
-            .map(|&(_, i)| i as usize)
-            .find(|&i| {
-                if refused == Some(i) {
-                    return false;
-                }
-                let ok = accept(i);
-                if !ok {
-                    refused = Some(i);
-                }
-                ok
-            })
+            .chain(self.points.range(..(key, 0)));
+        first_accepted(walk.map(|&(_, i)| i as usize), accept)
     }
+}
+
+/// The first server of `walk` that `accept` takes. The server refused
+/// last is not asked again, so its run of slots costs one call.
+fn first_accepted(
+    mut walk: impl Iterator<Item = usize>,
+    accept: &mut impl FnMut(usize) -> bool,
+) -> Option<usize> {
+    let mut refused = None;
+    walk.find(|&i| {
+        if refused == Some(i) {
+            return false;
+        }
+        let ok = accept(i);
+        if !ok {
+            refused = Some(i);
+        }
+        ok
+    })
 }
 
 #[cfg(test)]
