@@ -28,6 +28,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
 use crate::buffer::{BUF_SIZE, Buffer, Pool};
+use crate::config::{Backend, Frontend};
 use crate::id::ConnId;
 use crate::time::Instant;
 use crate::tls;
@@ -143,6 +144,29 @@ pub(crate) enum Phase {
     Established,
 }
 
+/// The inactivity timeouts of a session's frontend and backend, read from
+/// their configuration when needed rather than copied into every session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+}
+
+impl Timeouts {
+    pub(crate) fn of(frontend: &Frontend, backend: &Backend) -> Timeouts {
+        Timeouts {
+            client: frontend.timeout_client,
+            server: backend.timeout_server,
+            tunnel: backend.timeout_tunnel,
+            client_fin: frontend.timeout_client_fin,
+            server_fin: backend.timeout_server_fin,
+        }
+    }
+}
+
 /// A client spliced to a server.
 pub(crate) struct Session {
     /// Generation of the session slot, for timer entries.
@@ -159,16 +183,6 @@ pub(crate) struct Session {
     /// Server to client.
     pub down: Pipe,
     pub peer: SocketAddr,
-    /// `timeout client` of the frontend.
-    pub timeout_client: Option<Duration>,
-    /// `timeout server` of the backend.
-    pub timeout_server: Option<Duration>,
-    /// `timeout tunnel` of the backend.
-    pub timeout_tunnel: Option<Duration>,
-    /// `timeout client-fin` of the frontend.
-    pub timeout_client_fin: Option<Duration>,
-    /// `timeout server-fin` of the backend.
-    pub timeout_server_fin: Option<Duration>,
     /// Inactivity timeouts in force on the client and the server side.
     pub idle: (Option<Duration>, Option<Duration>),
     pub accepted: Instant,
@@ -235,9 +249,8 @@ impl Session {
     }
 
     /// `timeout tunnel`, once it is in force: the server is connected.
-    fn tunnel(&self) -> Option<Duration> {
-        self.timeout_tunnel
-            .filter(|_| self.phase == Phase::Established)
+    fn tunnel(&self, t: &Timeouts) -> Option<Duration> {
+        t.tunnel.filter(|_| self.phase == Phase::Established)
     }
 
     /// The client side's inactivity timeout now: `timeout tunnel` once
@@ -245,33 +258,33 @@ impl Session {
     /// `timeout client-fin`, if set, once the client connection is
     /// half-closed. Half-closed is HAProxy's rule: weir forwarded a FIN to
     /// the client, or, under `timeout tunnel`, the client sent its FIN.
-    pub(crate) fn client_timeout(&self) -> Option<Duration> {
-        let tunnel = self.tunnel();
+    pub(crate) fn client_timeout(&self, t: &Timeouts) -> Option<Duration> {
+        let tunnel = self.tunnel(t);
         let half_closed = self.down.shut || (tunnel.is_some() && self.up.eof);
-        match self.timeout_client_fin {
+        match t.client_fin {
             Some(fin) if half_closed => Some(fin),
-            _ => tunnel.or(self.timeout_client),
+            _ => tunnel.or(t.client),
         }
     }
 
     /// The server side's inactivity timeout now, once connected: as
     /// [`Session::client_timeout`], with `timeout server` and `timeout
     /// server-fin`.
-    pub(crate) fn server_timeout(&self) -> Option<Duration> {
+    pub(crate) fn server_timeout(&self, t: &Timeouts) -> Option<Duration> {
         if self.phase != Phase::Established {
             return None;
         }
-        let tunnel = self.tunnel();
+        let tunnel = self.tunnel(t);
         let half_closed = self.up.shut || (tunnel.is_some() && self.down.eof);
-        match self.timeout_server_fin {
+        match t.server_fin {
             Some(fin) if half_closed => Some(fin),
-            _ => tunnel.or(self.timeout_server),
+            _ => tunnel.or(t.server),
         }
     }
 
     /// Restarts a side's inactivity clock when its timeout changed.
-    pub(crate) fn update_idle(&mut self, now: Instant) {
-        let (client, server) = (self.client_timeout(), self.server_timeout());
+    pub(crate) fn update_idle(&mut self, now: Instant, t: &Timeouts) {
+        let (client, server) = (self.client_timeout(t), self.server_timeout(t));
         if client != self.idle.0 {
             self.idle.0 = client;
             self.client_deadline = client.map(|t| now + t);

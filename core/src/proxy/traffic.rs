@@ -10,7 +10,7 @@ use crate::config::Severity;
 use crate::hello;
 use crate::id::{ConnId, ListenerId};
 use crate::logging::TcpLog;
-use crate::session::{Phase, Pipe, ServerTls, Session};
+use crate::session::{Phase, Pipe, ServerTls, Session, Timeouts};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -71,14 +71,8 @@ impl Balancer {
         let client = self.open_conn(Role::Client(s));
         let server_conn = target.map(|_| self.open_conn(Role::Server(s)));
         let generation = self.next_generation();
-        let (timeout_client, timeout_client_fin) = {
-            let config = &self.frontends[fe].config;
-            (config.timeout_client, config.timeout_client_fin)
-        };
+        let timeout_client = self.frontends[fe].config.timeout_client;
         let backend = &mut self.backends[b];
-        let timeout_server = backend.config.timeout_server;
-        let timeout_tunnel = backend.config.timeout_tunnel;
-        let timeout_server_fin = backend.config.timeout_server_fin;
         // No usable server yet: wait in the backend queue for one to come
         // (back) UP, for `timeout queue` (else `timeout connect`).
         let wait = backend
@@ -121,11 +115,6 @@ impl Balancer {
             up: Pipe::default(),
             down: Pipe::default(),
             peer,
-            timeout_client,
-            timeout_server,
-            timeout_tunnel,
-            timeout_client_fin,
-            timeout_server_fin,
             idle: (timeout_client, None),
             accepted: now,
             connected: None,
@@ -378,7 +367,8 @@ impl Balancer {
         session.replay = self.backends[b].config.replay_until_response.is_some()
             && session.tls.is_none()
             && session.up.bytes == 0;
-        session.server_deadline = session.timeout_server.map(|t| now + t);
+        // The server's inactivity clock starts now (in `reconcile`).
+        session.idle.1 = None;
         self.reconcile(now, s);
     }
 
@@ -539,7 +529,11 @@ impl Balancer {
                 established && !session.up.is_empty(),
             ),
         };
-        session.update_idle(now);
+        let timeouts = Timeouts::of(
+            &self.frontends[session.frontend].config,
+            &self.backends[session.backend].config,
+        );
+        session.update_idle(now, &timeouts);
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
