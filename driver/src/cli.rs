@@ -1,8 +1,65 @@
 //! Command line: HAProxy's options that make sense for weir.
 
+use std::io;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::process::ExitCode;
 
 use weir_core::config::{self, Config, Source};
+
+use crate::Options;
+
+/// A binary's `main`: parses the command line, loads the configuration
+/// and runs it with `run` (the driver), with signals handled.
+pub fn main(program: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!(
+                "{program}: {message}\n{}",
+                USAGE.replacen("weir", program, 1)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let files = match command {
+        Command::Help => {
+            println!("{}", USAGE.replacen("weir", program, 1));
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("{program} version {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Check(files) => {
+            return match load(&files) {
+                Ok(_) => {
+                    println!("Configuration file is valid");
+                    ExitCode::SUCCESS
+                }
+                Err(()) => ExitCode::FAILURE,
+            };
+        }
+        Command::Run(files) => files,
+    };
+    let Ok(config) = load(&files) else {
+        return ExitCode::FAILURE;
+    };
+    let options = Options {
+        handle_signals: true,
+        ..Default::default()
+    };
+    match run(config, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[ALERT] {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 pub const USAGE: &str = "\
 Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]

@@ -1,0 +1,563 @@
+//! The IO engine every driver runs: it owns the balancer and the
+//! non-blocking sockets, moves bytes between them and core's buffers, and
+//! carries out core's actions. A driver only tells it which sockets became
+//! ready (through [`Engine::ready`]) and, through [`Reactor`], watches the
+//! sockets the engine hands it.
+
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use socket2::SockRef;
+use weir_core::config::Config;
+use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine, LogSink};
+
+use crate::Options;
+use crate::sockets::{connect, connect_result, listen};
+
+/// What a reactor knows a socket by: a connection's id as a number, or a
+/// listener's [`listener_token`].
+pub type Token = usize;
+
+/// Listener `i` has token `LISTENER_BASE - i`; connections have their id.
+const LISTENER_BASE: usize = usize::MAX - 2;
+/// Reads or writes per connection per turn, for fairness.
+const IO_BUDGET: usize = 16;
+/// Accepts per listener per turn, for fairness.
+const ACCEPT_BUDGET: usize = 64;
+
+/// The token of listener `i`.
+pub fn listener_token(i: usize) -> Token {
+    LISTENER_BASE - i
+}
+
+/// How a driver watches sockets for readiness. Readiness is edge-like: a
+/// socket is taken as ready until an operation would block; then the
+/// engine calls [`Reactor::arm`] and the driver reports the next
+/// readiness with [`Engine::ready`].
+pub trait Reactor {
+    /// A connected socket as the driver keeps it.
+    type Stream;
+    /// A listening socket as the driver keeps it.
+    type Listener;
+
+    /// Starts watching a non-blocking connection under `token`.
+    fn stream(&mut self, tcp: TcpStream, token: Token) -> io::Result<Self::Stream>;
+    /// Starts watching a non-blocking listener under `token`.
+    fn listener(&mut self, tcp: TcpListener, token: Token) -> io::Result<Self::Listener>;
+    /// The socket itself, for reads, writes and options.
+    fn tcp(stream: &Self::Stream) -> &TcpStream;
+    /// The listening socket itself, for accepts.
+    fn tcp_listener(listener: &Self::Listener) -> &TcpListener;
+    /// Stops watching a connection; the socket closes when it drops.
+    fn release(&mut self, stream: Self::Stream);
+    /// Stops watching a listener; the socket closes when it drops.
+    fn release_listener(&mut self, listener: Self::Listener);
+    /// A read (`read`) or write would block: report the next readiness.
+    fn arm(&mut self, stream: &Self::Stream, token: Token, read: bool, write: bool);
+    /// An accept would block: report the next incoming connection.
+    fn arm_listener(&mut self, listener: &Self::Listener, token: Token);
+}
+
+/// Stop requests, shared between the engine and its [`ShutdownHandle`]s.
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    soft_stop: AtomicBool,
+}
+
+/// Stops a running weir from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    control: Arc<Control>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl ShutdownHandle {
+    /// Asks weir to close every connection and return.
+    pub fn shutdown(&self) {
+        self.control.stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+    }
+
+    /// Asks weir to stop accepting and return once every session has
+    /// ended (or `hard-stop-after` killed them).
+    pub fn soft_stop(&self) {
+        self.control.soft_stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+    }
+}
+
+/// The balancer, its sockets and the driver's reactor.
+pub struct Engine<R: Reactor> {
+    lb: Balancer,
+    reactor: R,
+    listeners: Vec<Listener<R::Listener>>,
+    conns: HashMap<ConnId, Conn<R::Stream>>,
+    /// Connections that may have IO to do now.
+    dirty: Vec<ConnId>,
+    /// Listeners that may have connections to accept.
+    dirty_listeners: Vec<usize>,
+    control: Arc<Control>,
+    out: BufWriter<io::Stdout>,
+    /// Writing to stdout failed once already (reported once).
+    out_failed: bool,
+    log_hook: Option<crate::LogHook>,
+}
+
+struct Listener<L> {
+    /// `None` once unbound (soft stop).
+    socket: Option<L>,
+    paused: bool,
+}
+
+struct Conn<S> {
+    stream: S,
+    connecting: bool,
+    readable: bool,
+    writable: bool,
+    want_read: bool,
+    want_write: bool,
+}
+
+impl<R: Reactor> Engine<R> {
+    /// Creates the balancer and binds every listening address.
+    pub fn bind(config: Config, options: Options, mut reactor: R) -> io::Result<Engine<R>> {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let seed = options.seed.unwrap_or_else(|| {
+            let nanos = wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        });
+        let lb = Balancer::new(config, seed, now, wall, std::process::id());
+        let mut listeners = Vec::new();
+        for (i, (_, addr)) in lb.listeners().enumerate() {
+            let socket = listen(addr)
+                .and_then(|tcp| reactor.listener(tcp, listener_token(i)))
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+            listeners.push(Listener {
+                socket: Some(socket),
+                paused: false,
+            });
+        }
+        let dirty_listeners = (0..listeners.len()).collect();
+        Ok(Engine {
+            lb,
+            reactor,
+            listeners,
+            conns: HashMap::new(),
+            dirty: Vec::new(),
+            dirty_listeners,
+            control: Arc::default(),
+            out: BufWriter::new(io::stdout()),
+            out_failed: false,
+            log_hook: options.log_hook,
+        })
+    }
+
+    /// The addresses actually bound, in `lb.listeners()` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| R::tcp_listener(l.socket.as_ref()?).local_addr().ok())
+            .collect()
+    }
+
+    /// A handle that stops the engine; `wake` wakes the driver's loop.
+    pub fn shutdown_handle(&self, wake: Arc<dyn Fn() + Send + Sync>) -> ShutdownHandle {
+        ShutdownHandle {
+            control: self.control.clone(),
+            wake,
+        }
+    }
+
+    /// A signal arrived: SIGUSR1 asks for a soft stop, the others to stop.
+    pub fn on_signal(&self, signal: i32) {
+        let flag = if signal == libc::SIGUSR1 {
+            &self.control.soft_stop
+        } else {
+            &self.control.stop
+        };
+        flag.store(true, Ordering::SeqCst);
+    }
+
+    /// How long the driver may wait for readiness: zero while IO is left
+    /// to do, else until core's next deadline (`None`: no deadline).
+    pub fn timeout(&mut self) -> Option<Duration> {
+        self.flush_logs();
+        if self.dirty.is_empty() && self.dirty_listeners.is_empty() {
+            self.lb.poll_timeout().map(|at| until(at, Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        }
+    }
+
+    /// Socket `token` is ready to read and/or write.
+    pub fn ready(&mut self, now: Instant, token: Token, readable: bool, writable: bool) {
+        if token > LISTENER_BASE - self.listeners.len() && token <= LISTENER_BASE {
+            self.dirty_listeners.push(LISTENER_BASE - token);
+            return;
+        }
+        let id = ConnId::from_u64(token as u64);
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.readable |= readable;
+        conn.writable |= writable;
+        if conn.connecting {
+            if !conn.writable {
+                return;
+            }
+            let tcp = R::tcp(&conn.stream);
+            let result = connect_result(tcp);
+            if result == Err(None) {
+                // Spurious wake-up: still connecting.
+                conn.writable = false;
+                self.reactor.arm(&conn.stream, token, false, true);
+                return;
+            }
+            conn.connecting = false;
+            if result.is_ok() {
+                let _ = tcp.set_nodelay(true);
+            }
+            let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
+            self.lb
+                .handle_event(now, Event::Connected { conn: id, result });
+            self.drain(now);
+        }
+        self.dirty.push(id);
+    }
+
+    /// One turn after the driver's wait: stop requests, accepts, IO,
+    /// timers. Returns whether weir has stopped (the driver returns).
+    pub fn turn(&mut self, now: Instant) -> bool {
+        if self.control.soft_stop.swap(false, Ordering::SeqCst) {
+            self.lb.soft_stop(now);
+            self.drain(now);
+        }
+        if self.control.stop.load(Ordering::SeqCst) {
+            self.stop(now);
+            return true;
+        }
+        self.accept_all(now);
+        self.pump_dirty(now);
+        self.lb.handle_timeout(now);
+        self.drain(now);
+        if self.lb.is_stopped() {
+            self.stop(now);
+            return true;
+        }
+        false
+    }
+
+    /// The first turn, before any wait: core's start-up actions.
+    pub fn start(&mut self) {
+        self.drain(Instant::now());
+    }
+
+    /// Closes everything.
+    fn stop(&mut self, now: Instant) {
+        log::info!("stopping: closing {} connections", self.conns.len());
+        self.lb.shutdown(now);
+        self.drain(now);
+        for (_, conn) in self.conns.drain() {
+            self.reactor.release(conn.stream);
+        }
+        self.flush_logs();
+    }
+
+    /// Accepts on the listeners that may have connections waiting. A
+    /// listener that used up its budget stays dirty: no new readiness
+    /// would come for connections already queued.
+    fn accept_all(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.dirty_listeners);
+        pending.sort_unstable();
+        pending.dedup();
+        for i in pending.drain(..) {
+            if self.accept_some(now, i) {
+                self.dirty_listeners.push(i);
+            }
+        }
+        if self.dirty_listeners.is_empty() {
+            self.dirty_listeners = pending;
+        }
+    }
+
+    /// Accepts up to [`ACCEPT_BUDGET`] connections on listener `i`; returns
+    /// whether more may be waiting. A failed accept is core's to judge: it
+    /// pauses the listener when out of descriptors; other errors belong to
+    /// one aborted connection, so the next one is tried.
+    fn accept_some(&mut self, now: Instant, i: usize) -> bool {
+        let mut accepted = false;
+        for _ in 0..ACCEPT_BUDGET {
+            let Some(listener) = self.listeners.get(i) else {
+                return false;
+            };
+            if listener.paused {
+                return false;
+            }
+            let Some(socket) = &listener.socket else {
+                return false;
+            };
+            match R::tcp_listener(socket).accept() {
+                Ok((stream, peer)) => {
+                    accepted = true;
+                    self.on_accepted(now, i, stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reactor.arm_listener(socket, listener_token(i));
+                    return false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let error = ConnError::from_io(&e);
+                    let listener = ListenerId(i as u32);
+                    self.lb
+                        .handle_event(now, Event::AcceptFailed { listener, error });
+                    self.drain(now);
+                }
+            }
+        }
+        // A budget spent on errors alone does not come back at once, so a
+        // persistent error cannot spin the loop.
+        accepted
+    }
+
+    fn on_accepted(&mut self, now: Instant, i: usize, stream: TcpStream, peer: SocketAddr) {
+        let Ok(local) = stream.local_addr() else {
+            return;
+        };
+        let Some(id) = self.lb.accept(now, ListenerId(i as u32), peer, local) else {
+            self.drain(now);
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let watched = stream
+            .set_nonblocking(true)
+            .and_then(|()| self.reactor.stream(stream, id.to_u64() as Token));
+        match watched {
+            Ok(stream) => {
+                self.conns.insert(id, Conn::new(stream, false));
+            }
+            Err(e) => {
+                log::warn!("cannot watch a client connection: {e}");
+                let error = ConnError::from_io(&e);
+                self.lb.handle_event(now, Event::Failed { conn: id, error });
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Does the IO core wants on connections that are ready for it.
+    fn pump_dirty(&mut self, now: Instant) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty.drain(..) {
+            self.pump(now, id);
+        }
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    fn pump(&mut self, now: Instant, id: ConnId) {
+        for _ in 0..IO_BUDGET {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if conn.connecting {
+                return;
+            }
+            let mut progress = false;
+            if conn.want_read && conn.readable {
+                if let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) {
+                    match R::tcp(&conn.stream).read(buf) {
+                        Ok(0) => {
+                            conn.readable = false;
+                            self.lb.handle_event(now, Event::ReadClosed { conn: id });
+                        }
+                        Ok(n) => {
+                            progress = true;
+                            self.lb.received(now, id, n);
+                        }
+                        Err(e) => progress |= self.on_io_error(now, id, &e, true),
+                    }
+                }
+                self.drain(now);
+            }
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if conn.want_write && conn.writable {
+                if let Some(buf) = self.lb.send_buf(id).filter(|b| !b.is_empty()) {
+                    match R::tcp(&conn.stream).write(buf) {
+                        Ok(n) => {
+                            progress |= n > 0;
+                            self.lb.sent(now, id, n);
+                        }
+                        Err(e) => progress |= self.on_io_error(now, id, &e, false),
+                    }
+                }
+                self.drain(now);
+            }
+            if !progress {
+                return;
+            }
+        }
+        // Budget spent with work left: come back after the other sockets.
+        self.dirty.push(id);
+    }
+
+    /// Handles a failed read or write; returns whether to try again.
+    fn on_io_error(&mut self, now: Instant, id: ConnId, e: &io::Error, read: bool) -> bool {
+        match e.kind() {
+            io::ErrorKind::Interrupted => true,
+            io::ErrorKind::WouldBlock => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    if read {
+                        conn.readable = false;
+                    } else {
+                        conn.writable = false;
+                    }
+                    let token = id.to_u64() as Token;
+                    self.reactor.arm(&conn.stream, token, read, !read);
+                }
+                false
+            }
+            _ => {
+                let error = ConnError::from_io(e);
+                self.lb.handle_event(now, Event::Failed { conn: id, error });
+                false
+            }
+        }
+    }
+
+    /// Carries out every action core has queued.
+    fn drain(&mut self, now: Instant) {
+        while let Some(action) = self.lb.poll_action() {
+            match action {
+                Action::Connect { conn, addr } => self.connect(now, conn, addr),
+                Action::Interest { conn, read, write } => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.want_read = read;
+                        c.want_write = write;
+                        if (read && c.readable) || (write && c.writable) {
+                            self.dirty.push(conn);
+                        }
+                    }
+                }
+                Action::KeepAlive { conn } => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        let _ = SockRef::from(R::tcp(&c.stream)).set_keepalive(true);
+                    }
+                }
+                Action::ShutdownWrite { conn } => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        let _ = R::tcp(&c.stream).shutdown(Shutdown::Write);
+                    }
+                }
+                Action::Close { conn, reset } => {
+                    if let Some(c) = self.conns.remove(&conn) {
+                        if reset {
+                            let tcp = R::tcp(&c.stream);
+                            let _ = SockRef::from(tcp).set_linger(Some(Duration::ZERO));
+                        }
+                        self.reactor.release(c.stream);
+                    }
+                }
+                Action::PauseAccept { listener } => self.set_paused(listener, true),
+                Action::ResumeAccept { listener } => self.set_paused(listener, false),
+                Action::Unbind { listener } => self.unbind(listener),
+                Action::Log(line) => self.write_log(&line),
+            }
+        }
+    }
+
+    fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr) {
+        let token = id.to_u64() as Token;
+        match connect(addr).and_then(|tcp| self.reactor.stream(tcp, token)) {
+            Ok(stream) => {
+                self.reactor.arm(&stream, token, false, true);
+                self.conns.insert(id, Conn::new(stream, true));
+            }
+            Err(e) => {
+                let result = Err(ConnError::from_io(&e));
+                self.lb
+                    .handle_event(now, Event::Connected { conn: id, result });
+            }
+        }
+    }
+
+    /// Closes a listening socket for good.
+    fn unbind(&mut self, listener: ListenerId) {
+        let listener = self.listeners.get_mut(listener.0 as usize);
+        if let Some(socket) = listener.and_then(|l| l.socket.take()) {
+            self.reactor.release_listener(socket);
+        }
+    }
+
+    fn set_paused(&mut self, listener: ListenerId, paused: bool) {
+        let i = listener.0 as usize;
+        if let Some(l) = self.listeners.get_mut(i) {
+            l.paused = paused;
+            if !paused {
+                self.dirty_listeners.push(i);
+            }
+        }
+    }
+
+    /// Writes the buffered `log stdout` lines. Nobody reading them is no
+    /// reason to stop balancing: a failure is reported once, then lines
+    /// that cannot be written are dropped.
+    fn flush_logs(&mut self) {
+        if let Err(e) = self.out.flush() {
+            if !self.out_failed {
+                self.out_failed = true;
+                log::error!("cannot write logs to stdout, dropping them: {e}");
+            }
+        }
+    }
+
+    fn write_log(&mut self, line: &LogLine) {
+        if let Some(hook) = &mut self.log_hook {
+            return hook(line);
+        }
+        match line.sink {
+            LogSink::Stdout => {
+                let _ = writeln!(self.out, "{}", line.text);
+            }
+            LogSink::Stderr => {
+                let _ = writeln!(io::stderr().lock(), "{}", line.text);
+            }
+            LogSink::Diagnostic(level) => log::log!(level, "{}", line.text),
+        }
+    }
+}
+
+impl<S> Conn<S> {
+    fn new(stream: S, connecting: bool) -> Self {
+        Conn {
+            stream,
+            connecting,
+            // Edge-like: assume ready until a call would block.
+            readable: !connecting,
+            writable: !connecting,
+            want_read: false,
+            want_write: false,
+        }
+    }
+}
+
+/// Time from `now` until `at`, rounded up to the millisecond so the loop
+/// never wakes just before a deadline and spins.
+fn until(at: Instant, now: Instant) -> Duration {
+    let d = at.saturating_duration_since(now);
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(ms.min(u128::from(u64::MAX)) as u64)
+}

@@ -1,0 +1,264 @@
+//! weir on smol: one task reports socket readiness, from smol's reactor,
+//! to the shared [`Engine`], which owns the balancer and the sockets.
+//! Readiness reaches the task through one waker per socket and direction,
+//! made when the socket is opened: nothing is allocated per read or write.
+//!
+//! Inside a program that already runs smol:
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! # let config: weir_core::config::Config = unimplemented!();
+//! let weir = weir_smol::Weir::bind(config, weir_smol::Options::default())?;
+//! let stop = weir.shutdown_handle();
+//! let task = smol::spawn(weir.run());
+//! // ...
+//! stop.shutdown();
+//! smol::block_on(task)?;
+//! # Ok(()) }
+//! ```
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use async_signal::{Signal, Signals};
+use smol::stream::Stream;
+use smol::{Async, Timer};
+use weir_core::config::Config;
+use weir_driver::{Engine, Reactor, Token};
+
+pub use weir_driver::{LogHook, Options, ShutdownHandle};
+
+/// A bound, ready-to-run weir.
+pub struct Weir {
+    engine: Engine<SmolReactor>,
+    shared: Arc<Shared>,
+    signals: Option<Signals>,
+}
+
+/// What the sockets' wakers and the shutdown handles tell the loop.
+#[derive(Default)]
+struct Shared {
+    /// Sockets that became ready: (token, readable, writable).
+    ready: Mutex<Vec<(Token, bool, bool)>>,
+    /// A shutdown handle was used.
+    woken: AtomicBool,
+    /// The loop's task, while it waits.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Shared {
+    fn push(&self, token: Token, read: bool, write: bool) {
+        lock(&self.ready).push((token, read, write));
+    }
+
+    fn wake_task(&self) {
+        if let Some(task) = lock(&self.task).as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wakes the loop for one socket and direction.
+struct Readiness {
+    shared: Arc<Shared>,
+    token: Token,
+    read: bool,
+}
+
+impl Wake for Readiness {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.push(self.token, self.read, !self.read);
+        self.shared.wake_task();
+    }
+}
+
+/// A socket in smol's reactor, with its two wakers.
+struct Watched<T: std::os::fd::AsFd> {
+    io: Async<T>,
+    read: Waker,
+    write: Waker,
+}
+
+/// Watches std sockets with smol's reactor (`Async`).
+struct SmolReactor {
+    shared: Arc<Shared>,
+}
+
+/// Binds `config`'s listeners and runs until shut down, on a new smol
+/// executor (the `weir-smol` binary).
+pub fn run(config: Config, options: Options) -> io::Result<()> {
+    let weir = Weir::bind(config, options)?;
+    smol::block_on(weir.run())
+}
+
+impl Weir {
+    /// Creates the balancer and binds every listening address.
+    pub fn bind(config: Config, options: Options) -> io::Result<Weir> {
+        // Signal handlers first: once a listener accepts, SIGTERM must stop
+        // weir cleanly, not kill it.
+        let signals = if options.handle_signals {
+            Some(Signals::new([Signal::Term, Signal::Int, Signal::Usr1])?)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared::default());
+        let reactor = SmolReactor {
+            shared: shared.clone(),
+        };
+        let engine = Engine::bind(config, options, reactor)?;
+        Ok(Weir {
+            engine,
+            shared,
+            signals,
+        })
+    }
+
+    /// The addresses actually bound, in `lb.listeners()` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.engine.local_addrs()
+    }
+
+    /// A handle that stops [`Weir::run`] from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        let shared = self.shared.clone();
+        self.engine.shutdown_handle(Arc::new(move || {
+            shared.woken.store(true, Ordering::SeqCst);
+            shared.wake_task();
+        }))
+    }
+
+    /// Runs until shut down (handle, SIGTERM or SIGINT), or until a soft
+    /// stop (handle, SIGUSR1) has finished.
+    pub async fn run(mut self) -> io::Result<()> {
+        let mut timer = Timer::never();
+        let mut ready = Vec::new();
+        self.engine.start();
+        loop {
+            match self.engine.timeout() {
+                Some(Duration::ZERO) => {}
+                Some(wait) => {
+                    timer.set_after(wait);
+                    self.wait(&mut timer).await;
+                }
+                None => {
+                    timer = Timer::never();
+                    self.wait(&mut timer).await;
+                }
+            }
+            let now = Instant::now();
+            std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
+            for (token, read, write) in ready.drain(..) {
+                self.engine.ready(now, token, read, write);
+            }
+            if self.engine.turn(now) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits until a socket is ready, a signal or a shutdown request came,
+    /// or `timer` fired.
+    async fn wait(&mut self, timer: &mut Timer) {
+        poll_fn(|cx| {
+            *lock(&self.shared.task) = Some(cx.waker().clone());
+            let mut done = self.shared.woken.swap(false, Ordering::SeqCst);
+            done |= !lock(&self.shared.ready).is_empty();
+            if let Some(signals) = &mut self.signals {
+                while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(cx) {
+                    if let Ok(signal) = signal {
+                        self.engine.on_signal(signal as i32);
+                        done = true;
+                    }
+                }
+            }
+            done |= Pin::new(&mut *timer).poll(cx).is_ready();
+            if done { Poll::Ready(()) } else { Poll::Pending }
+        })
+        .await;
+        *lock(&self.shared.task) = None;
+    }
+}
+
+impl SmolReactor {
+    fn watch<T: std::os::fd::AsFd>(&self, io: T, token: Token) -> io::Result<Watched<T>> {
+        let waker = |read| {
+            Waker::from(Arc::new(Readiness {
+                shared: self.shared.clone(),
+                token,
+                read,
+            }))
+        };
+        Ok(Watched {
+            io: Async::new_nonblocking(io)?,
+            read: waker(true),
+            write: waker(false),
+        })
+    }
+}
+
+impl<T: std::os::fd::AsFd> Watched<T> {
+    /// Asks smol's reactor for the next readiness; if it is already
+    /// there, reports it at once.
+    fn arm(&self, shared: &Shared, token: Token, read: bool, write: bool) {
+        if read {
+            let mut cx = Context::from_waker(&self.read);
+            if self.io.poll_readable(&mut cx).is_ready() {
+                shared.push(token, true, false);
+            }
+        }
+        if write {
+            let mut cx = Context::from_waker(&self.write);
+            if self.io.poll_writable(&mut cx).is_ready() {
+                shared.push(token, false, true);
+            }
+        }
+    }
+}
+
+impl Reactor for SmolReactor {
+    type Stream = Watched<TcpStream>;
+    type Listener = Watched<TcpListener>;
+
+    fn stream(&mut self, tcp: TcpStream, token: Token) -> io::Result<Self::Stream> {
+        self.watch(tcp, token)
+    }
+
+    fn listener(&mut self, tcp: TcpListener, token: Token) -> io::Result<Self::Listener> {
+        self.watch(tcp, token)
+    }
+
+    fn tcp(stream: &Self::Stream) -> &TcpStream {
+        stream.io.get_ref()
+    }
+
+    fn tcp_listener(listener: &Self::Listener) -> &TcpListener {
+        listener.io.get_ref()
+    }
+
+    // Dropping an `Async` takes the socket out of the reactor.
+    fn release(&mut self, _: Self::Stream) {}
+
+    fn release_listener(&mut self, _: Self::Listener) {}
+
+    fn arm(&mut self, stream: &Self::Stream, token: Token, read: bool, write: bool) {
+        stream.arm(&self.shared, token, read, write);
+    }
+
+    fn arm_listener(&mut self, listener: &Self::Listener, token: Token) {
+        listener.arm(&self.shared, token, true, false);
+    }
+}
