@@ -428,7 +428,8 @@ impl ServerTls {
     /// `down` while it has room.
     pub(crate) fn decrypt(&mut self, down: &mut Pipe, pool: &mut Pool) {
         loop {
-            if let Some(buf) = &mut self.incoming {
+            // An empty read would tell rustls the server closed.
+            if let Some(buf) = self.incoming.as_mut().filter(|b| !b.is_empty()) {
                 let mut filled = buf.filled();
                 let fed = self.session.read_tls(&mut filled).unwrap_or(0);
                 buf.consume(fed);

@@ -61,7 +61,7 @@ pub fn main(program: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCo
     }
 }
 
-pub const USAGE: &str = "\
+const USAGE: &str = "\
 Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]
   -f FILE        configuration file (repeat to concatenate, in order)
   -c             check the configuration and exit (0 when valid)
@@ -74,7 +74,7 @@ stops accepting and exits once every connection has ended, or when
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+enum Command {
     Run(Vec<String>),
     Check(Vec<String>),
     Version,
@@ -82,7 +82,7 @@ pub enum Command {
 }
 
 /// Parses the arguments after the program name.
-pub fn parse_args(args: &[String]) -> Result<Command, String> {
+fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut files = Vec::new();
     let mut check = false;
     let mut args = args.iter();
@@ -110,7 +110,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
 }
 
 /// Reads and parses the files, printing warnings and errors HAProxy-style.
-pub fn load(files: &[String]) -> Result<Config, ()> {
+fn load(files: &[String]) -> Result<Config, ()> {
     let mut texts = Vec::new();
     for file in files {
         match std::fs::read_to_string(file) {

@@ -224,6 +224,8 @@ impl<R: Reactor> Engine<R> {
             conn.connecting = false;
             if result.is_ok() {
                 let _ = tcp.set_nodelay(true);
+                // Taken as readable until a read would block (and arms).
+                conn.readable = true;
             }
             let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
             self.lb

@@ -4,6 +4,7 @@
 //! Everything listens on 127.0.0.1 with kernel-chosen ports. Every wait is
 //! bounded by a deadline; nothing asserts on timing.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -17,7 +18,46 @@ mod served;
 use served::{Handler, Served};
 
 use weir_core::config::{self, Source};
-use weir_mio::{Options, ShutdownHandle, Weir};
+use weir_driver::{Options, ShutdownHandle};
+
+/// The driver end-to-end tests run weir on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// `weir-mio`, the `weir` binary's.
+    Mio,
+    /// `weir-smol`.
+    Smol,
+}
+
+thread_local! {
+    static DRIVER: Cell<Driver> = const { Cell::new(Driver::Mio) };
+}
+
+/// Runs `test` with every [`Lb`] it starts on `driver`.
+pub fn on(driver: Driver, test: fn()) {
+    DRIVER.set(driver);
+    test();
+}
+
+/// Declares each listed function as a test on each driver: `mio::NAME`
+/// and `smol::NAME` run the same body.
+#[macro_export]
+macro_rules! on_both_drivers {
+    ($($name:ident),* $(,)?) => {
+        mod mio {
+            $(#[test]
+            fn $name() {
+                $crate::on($crate::Driver::Mio, super::$name)
+            })*
+        }
+        mod smol {
+            $(#[test]
+            fn $name() {
+                $crate::on($crate::Driver::Smol, super::$name)
+            })*
+        }
+    };
+}
 
 /// How long any test waits for a condition before failing.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -112,10 +152,22 @@ impl Lb {
                     .push((Instant::now(), line.text.clone()));
             })),
         };
-        let weir = Weir::bind(config, options).expect("weir binds");
-        let addr = weir.local_addrs()[0];
-        let stop = weir.shutdown_handle();
-        let thread = Some(thread::spawn(move || weir.run()));
+        // weir is built on its own thread: nothing it holds must be Send.
+        let (started, bound) = std::sync::mpsc::channel();
+        let driver = DRIVER.get();
+        let thread = Some(thread::spawn(move || match driver {
+            Driver::Mio => {
+                let weir = weir_mio::Weir::bind(config, options)?;
+                let _ = started.send((weir.local_addrs()[0], weir.shutdown_handle()));
+                weir.run()
+            }
+            Driver::Smol => {
+                let weir = weir_smol::Weir::bind(config, options)?;
+                let _ = started.send((weir.local_addrs()[0], weir.shutdown_handle()));
+                smol::block_on(weir.run())
+            }
+        }));
+        let (addr, stop) = bound.recv().expect("weir binds");
         Lb {
             addr,
             logs,

@@ -34,7 +34,6 @@ fn answers(lb: &Lb, n: usize) -> HashMap<String, usize> {
     counts
 }
 
-#[test]
 fn round_robin_shares_connections_by_weight() {
     let a = Backend::start("a", Behavior::Greet);
     let b = Backend::start("b", Behavior::Greet);
@@ -46,7 +45,6 @@ fn round_robin_shares_connections_by_weight() {
     assert_eq!(counts["c"], 20);
 }
 
-#[test]
 fn killed_server_is_marked_down_and_its_traffic_moves_then_it_comes_back() {
     let a = Backend::start("a", Behavior::Greet);
     let mut b = Backend::start("b", Behavior::Greet);
@@ -86,7 +84,6 @@ fn http_answers(lb: &Lb, n: usize) -> HashMap<String, usize> {
     counts
 }
 
-#[test]
 fn http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back() {
     let a = Backend::start("a", Behavior::Http);
     let b = Backend::start("b", Behavior::Http);
@@ -110,7 +107,6 @@ fn http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back() {
     ));
 }
 
-#[test]
 fn a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees() {
     let a = Backend::start("a", Behavior::Name);
     let lb = Lb::start(&format!(
@@ -132,7 +128,6 @@ fn a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees() {
     assert_eq!(a.peak(), 2, "never more than maxconn at once");
 }
 
-#[test]
 fn a_backup_server_takes_over_while_every_active_one_is_down() {
     let mut a = Backend::start("a", Behavior::Greet);
     let bk = Backend::start("bk", Behavior::Greet);
@@ -150,7 +145,6 @@ fn a_backup_server_takes_over_while_every_active_one_is_down() {
     assert_eq!(answers(&lb, 4).get("a"), Some(&4));
 }
 
-#[test]
 fn balance_source_keeps_a_client_address_on_one_server() {
     let a = Backend::start("a", Behavior::Greet);
     let b = Backend::start("b", Behavior::Greet);
@@ -168,7 +162,6 @@ fn balance_source_keeps_a_client_address_on_one_server() {
     );
 }
 
-#[test]
 fn balance_leastconn_avoids_the_server_holding_a_connection() {
     let a = Backend::start("a", Behavior::Greet);
     let b = Backend::start("b", Behavior::Greet);
@@ -187,3 +180,13 @@ fn balance_leastconn_avoids_the_server_holding_a_connection() {
         assert!(weir_tests::wait_until(|| ends() > ended));
     }
 }
+
+weir_tests::on_both_drivers!(
+    round_robin_shares_connections_by_weight,
+    killed_server_is_marked_down_and_its_traffic_moves_then_it_comes_back,
+    http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back,
+    a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees,
+    a_backup_server_takes_over_while_every_active_one_is_down,
+    balance_source_keeps_a_client_address_on_one_server,
+    balance_leastconn_avoids_the_server_holding_a_connection,
+);

@@ -110,7 +110,8 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 fn baseline(variant: Variant) {
     let s = Scenario::start(variant, 3);
     let payloads = ids("baseline", 30);
-    assert!(s.send_all(&payloads).is_empty());
+    let f = s.send_all(&payloads);
+    assert!(f.is_empty(), "{f:?} {:?}", s.lb.logs());
     s.assert_exactly_once(&payloads);
     assert!(
         s.gateways.iter().all(|g| g.uploads().len() == 10),
@@ -199,57 +200,46 @@ fn foreign_ca(variant: Variant) {
     );
 }
 
-#[test]
 fn literal_baseline_plain_agents_through_weirs_tls() {
     baseline(Variant::Literal);
 }
 
-#[test]
 fn passthrough_baseline_agents_tls_untouched() {
     baseline(Variant::PassThrough);
 }
 
-#[test]
 fn literal_gateway_failing_its_health_check_goes_down_and_back_up() {
     failing_health_check(Variant::Literal);
 }
 
-#[test]
 fn passthrough_gateway_failing_its_health_check_goes_down_and_back_up() {
     failing_health_check(Variant::PassThrough);
 }
 
-#[test]
 fn literal_crashed_gateway_loses_no_payload_and_comes_back() {
     crash_and_restart(Variant::Literal);
 }
 
-#[test]
 fn passthrough_crashed_gateway_loses_no_payload_and_comes_back() {
     crash_and_restart(Variant::PassThrough);
 }
 
-#[test]
 fn literal_hung_gateway_is_marked_down_by_its_check_timeout() {
     hang(Variant::Literal);
 }
 
-#[test]
 fn passthrough_hung_gateway_is_marked_down_by_its_check_timeout() {
     hang(Variant::PassThrough);
 }
 
-#[test]
 fn literal_gateway_signed_by_another_ca_is_down_with_the_reason() {
     foreign_ca(Variant::Literal);
 }
 
-#[test]
 fn passthrough_gateway_signed_by_another_ca_is_down_with_the_reason() {
     foreign_ca(Variant::PassThrough);
 }
 
-#[test]
 fn literal_config_warns_when_agents_speak_tls() {
     let s = Scenario::start(Variant::Literal, 1);
     let attempt = upload(s.lb.addr, &s.pki.client_config(), "wrapped");
@@ -263,7 +253,6 @@ fn literal_config_warns_when_agents_speak_tls() {
     ));
 }
 
-#[test]
 fn black_holed_gateway_is_marked_down_and_loses_nothing() {
     let s = Scenario::start(Variant::PassThrough, 2);
     s.gateways[1].set_black_hole(true);
@@ -282,7 +271,6 @@ fn black_holed_gateway_is_marked_down_and_loses_nothing() {
     s.assert_exactly_once(&payloads);
 }
 
-#[test]
 fn slow_gateway_fails_its_check_by_timeout_check() {
     let pki = Pki::new();
     let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
@@ -299,7 +287,6 @@ fn slow_gateway_fails_its_check_by_timeout_check() {
     assert!(lb.wait_log("Server app/app2 is UP"));
 }
 
-#[test]
 fn expired_or_misnamed_gateway_certificates_are_named_in_the_reason() {
     let pki = Pki::new();
     let expired = Gateway::start_with("app1", pki.server_config_until(&["gw.example"], 2020));
@@ -316,7 +303,6 @@ fn expired_or_misnamed_gateway_certificates_are_named_in_the_reason() {
     ));
 }
 
-#[test]
 fn a_crash_costs_agents_not_a_single_failed_first_attempt() {
     let mut s = Scenario::start(Variant::PassThrough, 3);
     s.gateways[1].kill();
@@ -334,7 +320,6 @@ fn a_crash_costs_agents_not_a_single_failed_first_attempt() {
     s.assert_exactly_once(&payloads);
 }
 
-#[test]
 fn an_outage_of_every_gateway_delays_agents_instead_of_failing_them() {
     let pki = Pki::new();
     let mut gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
@@ -395,7 +380,6 @@ fn connect_times(lb: &Lb) -> Vec<u64> {
         .collect()
 }
 
-#[test]
 fn a_black_holed_gateway_is_raced_by_connect_hedge_without_a_failed_send() {
     let pki = Pki::new();
     let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
@@ -424,7 +408,6 @@ fn a_black_holed_gateway_is_raced_by_connect_hedge_without_a_failed_send() {
     assert!(times.iter().all(|&t| t < 1000), "{times:?}");
 }
 
-#[test]
 fn a_hung_gateway_is_given_up_by_replay_until_response_without_a_failed_send() {
     let pki = Pki::new();
     let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
@@ -443,3 +426,24 @@ fn a_hung_gateway_is_given_up_by_replay_until_response_without_a_failed_send() {
         lb.logs()
     );
 }
+
+weir_tests::on_both_drivers!(
+    black_holed_gateway_is_marked_down_and_loses_nothing,
+    a_crash_costs_agents_not_a_single_failed_first_attempt,
+    literal_baseline_plain_agents_through_weirs_tls,
+    passthrough_baseline_agents_tls_untouched,
+    literal_gateway_failing_its_health_check_goes_down_and_back_up,
+    passthrough_gateway_failing_its_health_check_goes_down_and_back_up,
+    literal_crashed_gateway_loses_no_payload_and_comes_back,
+    passthrough_crashed_gateway_loses_no_payload_and_comes_back,
+    literal_hung_gateway_is_marked_down_by_its_check_timeout,
+    passthrough_hung_gateway_is_marked_down_by_its_check_timeout,
+    literal_gateway_signed_by_another_ca_is_down_with_the_reason,
+    passthrough_gateway_signed_by_another_ca_is_down_with_the_reason,
+    literal_config_warns_when_agents_speak_tls,
+    slow_gateway_fails_its_check_by_timeout_check,
+    expired_or_misnamed_gateway_certificates_are_named_in_the_reason,
+    an_outage_of_every_gateway_delays_agents_instead_of_failing_them,
+    a_black_holed_gateway_is_raced_by_connect_hedge_without_a_failed_send,
+    a_hung_gateway_is_given_up_by_replay_until_response_without_a_failed_send,
+);

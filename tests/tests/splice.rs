@@ -21,7 +21,6 @@ fn config(servers: &[&Backend], extra: &str) -> String {
     text
 }
 
-#[test]
 fn large_transfers_pass_both_ways_intact() {
     let echo = Backend::start("s1", Behavior::Echo);
     let lb = Lb::start(&config(&[&echo], ""));
@@ -46,7 +45,6 @@ fn large_transfers_pass_both_ways_intact() {
     assert_eq!(receiver.join().unwrap(), expected.finish());
 }
 
-#[test]
 fn client_half_close_still_gets_the_reply() {
     let digest = Backend::start("s1", Behavior::Digest);
     let lb = Lb::start(&config(&[&digest], ""));
@@ -64,7 +62,6 @@ fn client_half_close_still_gets_the_reply() {
     assert!(lb.wait_log(" fe app/s1 "));
 }
 
-#[test]
 fn server_closing_first_delivers_its_bytes_then_eof() {
     let greet = Backend::start("s1", Behavior::Greet);
     let lb = Lb::start(&config(&[&greet], ""));
@@ -74,7 +71,6 @@ fn server_closing_first_delivers_its_bytes_then_eof() {
     assert_eq!(all, "s1\n");
 }
 
-#[test]
 fn refused_server_connection_closes_the_client() {
     let port = Backend::unused_port();
     let text = format!(
@@ -93,7 +89,6 @@ fn refused_server_connection_closes_the_client() {
     assert!(lb.logs().iter().any(|l| l.contains(" SC ")));
 }
 
-#[test]
 fn idle_client_is_closed_by_timeout_client() {
     let echo = Backend::start("s1", Behavior::Echo);
     let text = config(&[&echo], "").replace("timeout client 30s", "timeout client 300ms");
@@ -107,7 +102,6 @@ fn idle_client_is_closed_by_timeout_client() {
     assert!(lb.wait_log(" cD "), "{:?}", lb.logs());
 }
 
-#[test]
 fn silent_server_is_closed_by_timeout_server() {
     let echo = Backend::start("s1", Behavior::Echo);
     let text = config(&[&echo], "").replace("timeout server 30s", "timeout server 300ms");
@@ -118,7 +112,6 @@ fn silent_server_is_closed_by_timeout_server() {
     assert!(lb.wait_log(" sD "), "{:?}", lb.logs());
 }
 
-#[test]
 fn many_concurrent_sessions_each_get_their_own_bytes() {
     let echo = Backend::start("s1", Behavior::Echo);
     let lb = Lb::start(&config(&[&echo], ""));
@@ -142,3 +135,13 @@ fn many_concurrent_sessions_each_get_their_own_bytes() {
     }
     assert!(wait_until(|| true));
 }
+
+weir_tests::on_both_drivers!(
+    large_transfers_pass_both_ways_intact,
+    client_half_close_still_gets_the_reply,
+    server_closing_first_delivers_its_bytes_then_eof,
+    refused_server_connection_closes_the_client,
+    idle_client_is_closed_by_timeout_client,
+    silent_server_is_closed_by_timeout_server,
+    many_concurrent_sessions_each_get_their_own_bytes,
+);

@@ -1528,6 +1528,26 @@ mod ssl {
         assert_eq!(h.lb.buffers_in_use(), 0);
     }
 
+    /// A driver may read as soon as core offers a buffer; a read that
+    /// would block brings no bytes and must not look like the server's
+    /// close to rustls.
+    #[test]
+    fn a_read_that_brings_nothing_does_not_end_a_tls_session() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        for _ in 0..3 {
+            assert!(h.lb.recv_buf(server).is_some(), "a buffer is offered");
+            h.peer_sends(client, b"x");
+        }
+        pump(&mut h, server, &mut peer);
+        let mut got = vec![0; 3];
+        peer.reader().read_exact(&mut got).unwrap();
+        assert_eq!(got, b"xxx");
+        assert!(h.closed(client).is_none() && !h.shut(client));
+    }
+
     #[test]
     fn ssl_to_a_server_the_ca_did_not_sign_resets_the_client() {
         let gw = gateway("gw.example", 4000, true);
