@@ -1,4 +1,4 @@
-//! The `weir` binary as a process: command line, exit codes, messages,
+//! A weir binary as a process: command line, exit codes, messages,
 //! signals.
 
 use std::io::Write;
@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+use super::{NAME, WEIR};
 
 fn write_config(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weir-cli-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{NAME}-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::File::create(&path)
@@ -90,13 +90,13 @@ fn missing_file_is_an_error() {
 fn version_help_and_bad_options() {
     let out = weir(&["-v"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("weir version "));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{NAME} version ")));
     let out = weir(&["--help"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("-f FILE"));
     let out = weir(&["--frobnicate"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("weir: unknown option '--frobnicate'"));
+    assert!(stderr(&out).starts_with(&format!("{NAME}: unknown option '--frobnicate'")));
     let out = weir(&[]);
     assert_eq!(out.status.code(), Some(1));
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+use super::{NAME, WEIR};
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Kills the child by PID if a test fails before it exits.
@@ -70,7 +70,7 @@ fn free_port() -> u16 {
 }
 
 fn config_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weir-stop-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{NAME}-stop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();

@@ -1,0 +1,10 @@
+//! The `weir` binary as a process. The tests are shared with
+//! `weir-smol` (`tests/binary/`): both binaries must pass the same ones.
+
+const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+const NAME: &str = "weir";
+
+#[path = "../../tests/binary/cli.rs"]
+mod cli;
+#[path = "../../tests/binary/stop.rs"]
+mod stop;

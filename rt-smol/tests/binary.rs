@@ -1,0 +1,10 @@
+//! The `weir-smol` binary as a process. The tests are shared with `weir`
+//! (`tests/binary/`): both binaries must pass the same ones.
+
+const WEIR: &str = env!("CARGO_BIN_EXE_weir-smol");
+const NAME: &str = "weir-smol";
+
+#[path = "../../tests/binary/cli.rs"]
+mod cli;
+#[path = "../../tests/binary/stop.rs"]
+mod stop;
