@@ -142,22 +142,25 @@ impl Weir {
     }
 
     /// Runs until shut down (handle, SIGTERM or SIGINT), or until a soft
-    /// stop (handle, SIGUSR1) has finished.
+    /// stop (handle, SIGUSR1) has finished. The future is `Send`: spawn it
+    /// on any smol executor, local or not. It is one task and the only
+    /// owner of the balancer.
     pub async fn run(mut self) -> io::Result<()> {
         let mut timer = Timer::never();
         let mut ready = Vec::new();
         self.engine.start();
         loop {
             match self.engine.timeout() {
-                Some(Duration::ZERO) => {}
+                // IO is left to do: the executor's other tasks run first.
+                Some(Duration::ZERO) => {
+                    smol::future::yield_now().await;
+                    self.wait(Wait::Poll).await;
+                }
                 Some(wait) => {
                     timer.set_after(wait);
-                    self.wait(&mut timer).await;
+                    self.wait(Wait::Until(&mut timer)).await;
                 }
-                None => {
-                    timer = Timer::never();
-                    self.wait(&mut timer).await;
-                }
+                None => self.wait(Wait::Forever).await,
             }
             let now = Instant::now();
             std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
@@ -171,26 +174,42 @@ impl Weir {
     }
 
     /// Waits until a socket is ready, a signal or a shutdown request came,
-    /// or `timer` fired.
-    async fn wait(&mut self, timer: &mut Timer) {
-        poll_fn(|cx| {
-            *lock(&self.shared.task) = Some(cx.waker().clone());
-            let mut done = self.shared.woken.swap(false, Ordering::SeqCst);
-            done |= !lock(&self.shared.ready).is_empty();
-            if let Some(signals) = &mut self.signals {
+    /// or as `wait` says. Signals are taken in every case.
+    async fn wait(&mut self, mut wait: Wait<'_>) {
+        // The closure owns its borrows, so the future stays `Send`.
+        let (shared, signals, engine) = (&self.shared, &mut self.signals, &mut self.engine);
+        poll_fn(move |cx| {
+            *lock(&shared.task) = Some(cx.waker().clone());
+            let mut done = shared.woken.swap(false, Ordering::SeqCst);
+            done |= !lock(&shared.ready).is_empty();
+            if let Some(signals) = signals.as_mut() {
                 while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(cx) {
                     if let Ok(signal) = signal {
-                        self.engine.on_signal(signal as i32);
+                        engine.on_signal(signal as i32);
                         done = true;
                     }
                 }
             }
-            done |= Pin::new(&mut *timer).poll(cx).is_ready();
+            done |= match &mut wait {
+                Wait::Poll => true,
+                Wait::Until(timer) => Pin::new(&mut **timer).poll(cx).is_ready(),
+                Wait::Forever => false,
+            };
             if done { Poll::Ready(()) } else { Poll::Pending }
         })
         .await;
         *lock(&self.shared.task) = None;
     }
+}
+
+/// How long [`Weir::wait`] may wait.
+enum Wait<'a> {
+    /// Not at all: only take what is already there.
+    Poll,
+    /// Until the timer fires.
+    Until(&'a mut Timer),
+    /// With no deadline.
+    Forever,
 }
 
 impl SmolReactor {
@@ -211,18 +230,24 @@ impl SmolReactor {
 }
 
 impl<T: std::os::fd::AsFd> Watched<T> {
-    /// Asks smol's reactor for the next readiness; if it is already
-    /// there, reports it at once.
+    /// Asks smol's reactor for the next readiness, after an operation
+    /// would block. A first `Ready` only says that an event came since the
+    /// last registration: the engine has acted on it already (that is how
+    /// it came to block), so the second poll registers the waker, and the
+    /// reactor re-arms its level-triggered interest, which reports the
+    /// socket again if it became ready meanwhile.
     fn arm(&self, shared: &Shared, token: Token, read: bool, write: bool) {
         if read {
             let mut cx = Context::from_waker(&self.read);
-            if self.io.poll_readable(&mut cx).is_ready() {
+            let again = |cx: &mut Context<'_>| self.io.poll_readable(cx).is_ready();
+            if again(&mut cx) && again(&mut cx) {
                 shared.push(token, true, false);
             }
         }
         if write {
             let mut cx = Context::from_waker(&self.write);
-            if self.io.poll_writable(&mut cx).is_ready() {
+            let again = |cx: &mut Context<'_>| self.io.poll_writable(cx).is_ready();
+            if again(&mut cx) && again(&mut cx) {
                 shared.push(token, false, true);
             }
         }
