@@ -1,6 +1,6 @@
 //! What only the driver shows: a SIGUSR1 soft stop that lets a live
-//! session finish, `hard-stop-after` cutting one, and `option nolinger`
-//! resetting a client.
+//! session finish, `hard-stop-after` cutting one, `option nolinger`
+//! resetting a client, and SIGTERM heard while weir is busy.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -174,4 +174,39 @@ fn nolinger_resets_the_client_instead_of_closing_it() {
     let (_weir, port) = start("linger.cfg", "", " timeout client 200ms\n");
     let mut idle = client(port);
     assert_eq!(idle.read(&mut buf).unwrap(), 0, "a FIN");
+}
+
+#[test]
+fn sigterm_stops_weir_while_it_is_busy_moving_bytes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let (mut weir, port) = start("busy.cfg", "", "");
+    // Four clients stream through the echo server as fast as they can, so
+    // weir always has IO left to do when a turn ends; they stop when weir
+    // closes their connections.
+    let echoed = Arc::new(AtomicU64::new(0));
+    for _ in 0..4 {
+        let mut writer = client(port);
+        writer.set_write_timeout(Some(PATIENCE)).unwrap();
+        let mut reader = writer.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = vec![7u8; 64 * 1024];
+            while writer.write_all(&chunk).is_ok() {}
+        });
+        let echoed = echoed.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                echoed.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        });
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while echoed.load(Ordering::Relaxed) < 16 << 20 {
+        assert!(Instant::now() < deadline, "the clients' bytes never flowed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    weir.signal(libc::SIGTERM);
+    assert!(weir.wait_exit().success());
 }
