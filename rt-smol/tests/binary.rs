@@ -6,5 +6,7 @@ const NAME: &str = "weir-smol";
 
 #[path = "../../tests/binary/cli.rs"]
 mod cli;
+#[path = "../../tests/binary/kit.rs"]
+mod kit;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;

@@ -22,7 +22,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A certificate authority made for one test, with its PEM on disk.
+/// A certificate authority made for one test, with its PEM on disk for as
+/// long as it lives.
 pub struct Pki {
     ca_params: CertificateParams,
     ca_key: KeyPair,
@@ -97,6 +98,17 @@ impl Pki {
 impl Default for Pki {
     fn default() -> Self {
         Pki::new()
+    }
+}
+
+impl Drop for Pki {
+    /// Removes the CA file, and the directory once no other test's CA is
+    /// left in it.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+        if let Some(dir) = self.ca_file.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 

@@ -1,0 +1,135 @@
+//! What the process tests share: a scratch directory per test, removed
+//! when the test ends; weir processes, stopped by their PID when a test
+//! ends early; an echo server; bounded waits.
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{NAME, WEIR};
+
+/// How long any wait lasts before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `cond` every few milliseconds until it holds or [`PATIENCE`]
+/// runs out.
+pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// A directory of its own for one test (configurations, logs), removed
+/// with everything in it when the test ends.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("{NAME}-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// Writes `text` to the file `name` in the directory.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A weir process, killed by its PID if the test ends before it exits.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Spawns `command` and waits until weir accepts on `port`.
+    pub fn spawn(mut command: Command, port: u16) -> Running {
+        let running = Running(command.spawn().expect("weir starts"));
+        assert!(
+            wait_until(|| TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            "weir never listened"
+        );
+        running
+    }
+
+    /// Runs weir on `config` with its output discarded, once it listens
+    /// on `port`.
+    pub fn quiet(config: &std::path::Path, port: u16) -> Running {
+        let mut command = Command::new(WEIR);
+        command
+            .args(["-db", "-f", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Running::spawn(command, port)
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.0.id() as libc::pid_t;
+        // SAFETY: kill(2) on the PID of a child this test spawned.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut status = None;
+        assert!(
+            wait_until(|| {
+                status = self.0.try_wait().unwrap();
+                status.is_some()
+            }),
+            "weir did not exit"
+        );
+        status.unwrap()
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An echo server on a thread: echoes, then FIN after the client's FIN.
+pub fn echo_backend() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut reader = stream.try_clone().unwrap();
+                let mut writer = stream;
+                let _ = std::io::copy(&mut reader, &mut writer);
+                let _ = writer.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    port
+}
