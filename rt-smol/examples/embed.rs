@@ -2,13 +2,15 @@
 //! front of it and a client, all tasks of one executor; then the program
 //! stops weir with its handle and waits for it to finish.
 //!
-//! `cargo run -p weir-smol --example embed`
+//! `cargo run -p weir-smol --example embed` (`cargo test` runs it too).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
 
+use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::{Async, LocalExecutor};
+use smol::{Async, LocalExecutor, Timer};
 use weir_core::config::{self, Source};
 
 fn main() -> io::Result<()> {
@@ -45,11 +47,22 @@ fn main() -> io::Result<()> {
         let stop = weir.shutdown_handle();
         let running = executor.spawn(weir.run());
 
-        // A client through weir.
-        let mut client = Async::<TcpStream>::connect(front).await?;
-        client.write_all(b"hello through weir").await?;
-        let mut reply = vec![0; 18];
-        client.read_exact(&mut reply).await?;
+        // A client through weir, given 30 s at most.
+        let exchange = async {
+            let mut client = Async::<TcpStream>::connect(front).await?;
+            client.write_all(b"hello through weir").await?;
+            let mut reply = vec![0; 18];
+            client.read_exact(&mut reply).await?;
+            io::Result::Ok(reply)
+        };
+        let too_long = async {
+            Timer::after(Duration::from_secs(30)).await;
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no reply through weir",
+            ))
+        };
+        let reply = exchange.or(too_long).await?;
         println!("client got back: {}", String::from_utf8_lossy(&reply));
 
         stop.shutdown();
@@ -57,4 +70,10 @@ fn main() -> io::Result<()> {
         println!("weir stopped");
         Ok(())
     }))
+}
+
+#[cfg(test)]
+#[test]
+fn the_example_runs() {
+    main().expect("the example runs");
 }
