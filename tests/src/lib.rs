@@ -122,8 +122,14 @@ pub struct Lb {
 
 impl Lb {
     /// Parses `text` (its binds are moved to 127.0.0.1 with a free port)
-    /// and starts weir on it.
+    /// and starts weir on it, on the driver the running test was declared
+    /// for (see [`on`]; mio outside a test).
     pub fn start(text: &str) -> Lb {
+        Lb::start_on(DRIVER.get(), text)
+    }
+
+    /// [`Lb::start`] on `driver`.
+    pub fn start_on(driver: Driver, text: &str) -> Lb {
         let parsed = config::parse(
             &[Source {
                 name: "test.cfg",
@@ -154,7 +160,6 @@ impl Lb {
         };
         // weir is built on its own thread: nothing it holds must be Send.
         let (started, bound) = std::sync::mpsc::channel();
-        let driver = DRIVER.get();
         let thread = Some(thread::spawn(move || match driver {
             Driver::Mio => {
                 let weir = weir_mio::Weir::bind(config, options)?;

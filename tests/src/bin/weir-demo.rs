@@ -10,6 +10,9 @@
 //! (`option connect-hedge`, `option replay-until-response`) and the drill
 //! goes on: a gateway hangs (accepts, never answers), then another one
 //! black-holes (connection attempts get no answer).
+//!
+//! With `--smol`, weir runs on the smol driver (`weir-smol`'s) instead of
+//! mio.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use weir_tests::Lb;
 use weir_tests::gateway::{Attempt, Gateway, Pki, audit, upload};
+use weir_tests::{Driver, Lb};
 
 const AGENTS: usize = 8;
 
@@ -43,6 +46,11 @@ const MORE_FAULTS: &[Step] = &[
 
 fn main() -> ExitCode {
     let all_faults = std::env::args().any(|a| a == "--all-faults");
+    let driver = if std::env::args().any(|a| a == "--smol") {
+        Driver::Smol
+    } else {
+        Driver::Mio
+    };
     let mut drill = CRASH_DRILL.to_vec();
     if all_faults {
         drill.extend_from_slice(MORE_FAULTS);
@@ -70,9 +78,11 @@ fn main() -> ExitCode {
             pki.ca_file.display()
         ));
     }
-    println!("weir demo: 3 HTTPS gateways, {AGENTS} agents, weir configured with:\n");
+    println!(
+        "weir demo: 3 HTTPS gateways, {AGENTS} agents, weir (driver: {driver:?}) configured with:\n"
+    );
     println!("{config}");
-    let lb = Lb::start(&config);
+    let lb = Lb::start_on(driver, &config);
     println!(
         "weir listens on {} (bind *:9091 moved to a free port)",
         lb.addr
