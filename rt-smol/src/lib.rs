@@ -34,6 +34,11 @@ use weir_driver::{Engine, Reactor, Token};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
+/// The longest weir runs busy turns back to back before it yields to the
+/// executor and looks at signals: a yield costs a reactor poll and a
+/// signal-pipe read, too much for every turn of a busy loop.
+pub const BUSY_SLICE: Duration = Duration::from_millis(1);
+
 /// A bound, ready-to-run weir.
 pub struct Weir {
     engine: Engine<SmolReactor>,
@@ -144,23 +149,31 @@ impl Weir {
     /// Runs until shut down (handle, SIGTERM or SIGINT), or until a soft
     /// stop (handle, SIGUSR1) has finished. The future is `Send`: spawn it
     /// on any smol executor, local or not. It is one task and the only
-    /// owner of the balancer.
+    /// owner of the balancer. While it has IO left at the end of a turn it
+    /// goes on without waiting, for at most [`BUSY_SLICE`]; then it yields
+    /// to the executor's other tasks and takes signals before going on.
     pub async fn run(mut self) -> io::Result<()> {
         let mut timer = Timer::never();
         let mut ready = Vec::new();
+        let mut waited = Instant::now();
         self.engine.start();
         loop {
             match self.engine.timeout() {
-                // IO is left to do: the executor's other tasks run first.
+                Some(Duration::ZERO) if waited.elapsed() < BUSY_SLICE => {}
                 Some(Duration::ZERO) => {
                     smol::future::yield_now().await;
                     self.wait(Wait::Poll).await;
+                    waited = Instant::now();
                 }
                 Some(wait) => {
                     timer.set_after(wait);
                     self.wait(Wait::Until(&mut timer)).await;
+                    waited = Instant::now();
                 }
-                None => self.wait(Wait::Forever).await,
+                None => {
+                    self.wait(Wait::Forever).await;
+                    waited = Instant::now();
+                }
             }
             let now = Instant::now();
             std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
