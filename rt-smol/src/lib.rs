@@ -1,7 +1,7 @@
 //! weir on smol: one task reports socket readiness, from smol's reactor,
 //! to the shared [`Engine`], which owns the balancer and the sockets.
-//! Readiness reaches the task through one waker per socket and direction,
-//! made when the socket is opened: nothing is allocated per read or write.
+//! Readiness reaches the task through one waker per socket, made when the
+//! socket is opened: nothing is allocated per read or write.
 //!
 //! Inside a program that already runs smol:
 //!
@@ -73,11 +73,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Wakes the loop for one socket and direction.
+/// Wakes the loop for one socket. The reactor does not say which
+/// direction fired, so both are reported: the engine only tries what core
+/// wants, and an operation that would block re-arms its direction, which
+/// is still registered with this same waker, so costs no reactor call.
 struct Readiness {
     shared: Arc<Shared>,
     token: Token,
-    read: bool,
 }
 
 impl Wake for Readiness {
@@ -86,16 +88,15 @@ impl Wake for Readiness {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.push(self.token, self.read, !self.read);
+        self.shared.push(self.token, true, true);
         self.shared.wake_task();
     }
 }
 
-/// A socket in smol's reactor, with its two wakers.
+/// A socket in smol's reactor, with its waker.
 struct Watched<T: std::os::fd::AsFd> {
     io: Async<T>,
-    read: Waker,
-    write: Waker,
+    waker: Waker,
 }
 
 /// Watches std sockets with smol's reactor (`Async`).
@@ -227,17 +228,13 @@ enum Wait<'a> {
 
 impl SmolReactor {
     fn watch<T: std::os::fd::AsFd>(&self, io: T, token: Token) -> io::Result<Watched<T>> {
-        let waker = |read| {
-            Waker::from(Arc::new(Readiness {
-                shared: self.shared.clone(),
-                token,
-                read,
-            }))
+        let readiness = Readiness {
+            shared: self.shared.clone(),
+            token,
         };
         Ok(Watched {
             io: Async::new_nonblocking(io)?,
-            read: waker(true),
-            write: waker(false),
+            waker: Waker::from(Arc::new(readiness)),
         })
     }
 }
@@ -250,17 +247,16 @@ impl<T: std::os::fd::AsFd> Watched<T> {
     /// reactor re-arms its level-triggered interest, which reports the
     /// socket again if it became ready meanwhile.
     fn arm(&self, shared: &Shared, token: Token, read: bool, write: bool) {
+        let mut cx = Context::from_waker(&self.waker);
         if read {
-            let mut cx = Context::from_waker(&self.read);
-            let again = |cx: &mut Context<'_>| self.io.poll_readable(cx).is_ready();
-            if again(&mut cx) && again(&mut cx) {
+            let mut again = || self.io.poll_readable(&mut cx).is_ready();
+            if again() && again() {
                 shared.push(token, true, false);
             }
         }
         if write {
-            let mut cx = Context::from_waker(&self.write);
-            let again = |cx: &mut Context<'_>| self.io.poll_writable(cx).is_ready();
-            if again(&mut cx) && again(&mut cx) {
+            let mut again = || self.io.poll_writable(&mut cx).is_ready();
+            if again() && again() {
                 shared.push(token, false, true);
             }
         }
