@@ -29,6 +29,8 @@ mod checks;
 mod probe;
 mod traffic;
 
+pub(crate) use probe::run_plain_rules;
+
 #[cfg(test)]
 pub(crate) mod tests;
 
