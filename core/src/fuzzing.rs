@@ -207,9 +207,10 @@ fn negated(expect: &HttpExpect) -> Option<HttpExpect> {
 /// deadline is never looked at.
 ///
 /// Properties: plain rules end only in "passed" (every rule) or "failed"
-/// (at a rule); the server's close always decides the check; when the first
-/// expect is a literal (`string`, `binary`) it passes, fails or waits just
-/// as a search of all the bytes received says, however they were cut.
+/// (at a rule); the server's close always decides the check; the first
+/// expect passes, fails or waits just as matching it against the bytes
+/// received up to each chunk boundary says (a `!` rule fails on the first
+/// match, a plain one passes on it, and the close settles the rest).
 pub fn tcp_check_expect(data: &[u8], now: Instant) {
     let Some(nul) = data.iter().position(|&b| b == 0) else {
         return;
@@ -255,19 +256,28 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
         Some(CheckStatus::TcpRulesFailed(_)) => assert!(run.step < steps.len()),
         Some(other) => panic!("plain tcp-check rules ended in {other:?}"),
     }
-    let first_expect = steps
+    let Some((first, expect)) = steps
         .iter()
         .enumerate()
-        .find(|(_, step)| !matches!(step, TcpStep::Send(_)));
-    let Some((first, TcpStep::Expect { pattern, negate })) = first_expect else {
+        .find(|(_, step)| !matches!(step, TcpStep::Send(_)))
+    else {
+        return;
+    };
+    let (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }) = *expect else {
         return;
     };
     let received = chunks.concat();
     if received.len() >= BUF_SIZE {
-        // A full buffer decides an expect before the end of the bytes.
+        // A full buffer decides an expect before the end of a chunk.
         return;
     }
-    let found = pattern.is_empty() || received.windows(pattern.len()).any(|w| w == pattern);
+    // The probe judges the first expect on what came before each chunk
+    // boundary, from the empty start to all the bytes.
+    let mut ends = std::iter::once(0).chain(chunks.iter().scan(0, |end, chunk| {
+        *end += chunk.len();
+        Some(*end)
+    }));
+    let found = ends.any(|end| finds(expect, &received[..end]));
     let failed = matches!(run.verdict, Some(CheckStatus::TcpRulesFailed(_)));
     match (found, negate, eof) {
         (true, false, _) | (false, true, true) => {
@@ -287,6 +297,18 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
                 first + 1
             );
         }
+    }
+}
+
+/// Whether an expect rule finds what it looks for in `data` (its `!`
+/// aside); a send finds nothing.
+fn finds(step: &TcpStep, data: &[u8]) -> bool {
+    match step {
+        TcpStep::Expect { pattern, .. } => {
+            pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
+        }
+        TcpStep::ExpectRegex { regex, .. } => regex.0.is_match(data),
+        TcpStep::Send(_) => false,
     }
 }
 
