@@ -12,7 +12,7 @@ const HANDSHAKE: u8 = 0x16;
 /// Handshake message type of a ClientHello.
 const CLIENT_HELLO: u8 = 1;
 /// Extension number of `early_data` (RFC 8446 §4.2.10).
-const EARLY_DATA: u16 = 42;
+pub(crate) const EARLY_DATA: u16 = 42;
 
 /// Whether `stream`, the first bytes a client sent, may be sent again to
 /// another server: plain (non-TLS) bytes may (the operator opted in); TLS
@@ -107,8 +107,7 @@ impl<'a> Reader<'a> {
 }
 
 /// A ClientHello with the given extensions, in records of at most
-/// `record` payload bytes.
-#[cfg(test)]
+/// `record` payload bytes (for tests and the fuzz oracles).
 pub(crate) fn hello(extensions: &[(u16, &[u8])], record: usize) -> Vec<u8> {
     let mut body = vec![3, 3];
     body.extend([7; 32]);

@@ -45,6 +45,10 @@
 //! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines.
 
 pub mod config;
+/// Oracles of the cargo-fuzz targets, for fuzz targets and their corpus
+/// replay tests only: not part of weir-core's API.
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod action;
 mod balance;

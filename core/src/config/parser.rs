@@ -1881,7 +1881,13 @@ fn tcp_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &
     {
         settings.tcp_rules.clear();
     }
-    let step = match (st.word(1), &st.words[2..]) {
+    let step = match (st.word(1), st.words.get(2..).unwrap_or_default()) {
+        ("", _) => {
+            return diags.error(
+                &st.origin,
+                "'tcp-check' expects an action: connect, send, send-binary, expect or comment",
+            );
+        }
         ("comment", _) => return,
         ("connect", []) if settings.tcp_rules.is_empty() => return,
         ("connect", []) => {

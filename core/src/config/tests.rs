@@ -724,6 +724,14 @@ fn crt_files_need_a_certificate_and_a_key() {
 }
 
 #[test]
+fn a_tcp_check_line_without_an_action_is_an_error() {
+    assert_eq!(
+        errors(&format!("{MINIMAL} option tcp-check\n tcp-check\n")),
+        ["t.cfg:7: 'tcp-check' expects an action: connect, send, send-binary, expect or comment"]
+    );
+}
+
+#[test]
 fn tcp_check_rules() {
     let c = config(&format!(
         "{MINIMAL} option tcp-check\n tcp-check connect\n tcp-check send PING\\r\\n\n \

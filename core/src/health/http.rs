@@ -30,7 +30,7 @@ pub(crate) struct Response<'a> {
 /// has no room left, so no more bytes can come; without `need_body` the
 /// response is complete once its headers are.
 pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse<'_> {
-    let Some(line_end) = find(buf, b"\n") else {
+    let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
         return if eof || full {
             Parse::Invalid("no HTTP status line")
         } else {
@@ -40,10 +40,7 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
     let Some((status, reason)) = status_line(&buf[..line_end]) else {
         return Parse::Invalid("invalid HTTP status line");
     };
-    let head_end = find(buf, b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| find(buf, b"\n\n").map(|i| i + 2));
-    let Some(head_end) = head_end else {
+    let Some(head_end) = head_end(buf, line_end) else {
         return if full {
             Parse::Invalid("response headers too large")
         } else if eof {
@@ -84,8 +81,16 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// Just past the first empty line (`\r\n` or a bare `\n`) after the
+/// status line, which ends at `line_end`: where the headers end.
+fn head_end(buf: &[u8], line_end: usize) -> Option<usize> {
+    (line_end..buf.len())
+        .filter(|&i| buf[i] == b'\n')
+        .find_map(|i| match &buf[i + 1..] {
+            [b'\n', ..] => Some(i + 2),
+            [b'\r', b'\n', ..] => Some(i + 3),
+            _ => None,
+        })
 }
 
 /// `HTTP/1.x NNN reason`
@@ -189,6 +194,21 @@ mod tests {
             200,
             "status only"
         );
+    }
+
+    #[test]
+    fn headers_end_at_the_first_empty_line() {
+        // LF-only headers, then a body that holds a CRLF blank line.
+        let buf = b"HTTP/1.1 200 OK\nContent-Length: 5\n\nab\r\n\r\n";
+        assert_eq!(complete(parse(buf, false, false, true)).body, b"ab\r\n\r");
+        let buf = b"HTTP/1.0 200 OK\n\nup\r\n\r\nmore";
+        assert_eq!(
+            complete(parse(buf, true, false, true)).body,
+            b"up\r\n\r\nmore"
+        );
+        // A blank line of CRLF after LF-only headers.
+        let buf = b"HTTP/1.1 200 OK\nContent-Length: 1\n\r\nx";
+        assert_eq!(complete(parse(buf, false, false, true)).body, b"x");
     }
 
     #[test]

@@ -30,6 +30,8 @@ mod probe;
 mod servers;
 mod traffic;
 
+pub(crate) use probe::run_plain_rules;
+
 #[cfg(test)]
 pub(crate) mod tests;
 

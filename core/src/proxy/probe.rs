@@ -395,6 +395,71 @@ impl Probe {
     }
 }
 
+/// How far [`run_plain_rules`] got.
+pub(crate) struct RulesRun {
+    /// The verdict, when the check was decided.
+    pub verdict: Option<CheckStatus>,
+    /// The rule the probe stopped at: `steps.len()` once every rule passed.
+    pub step: usize,
+}
+
+/// Runs plain (non-TLS) `tcp-check` rules on a real [`Probe`] the way a
+/// driver would: each send written in full as soon as the probe offers it,
+/// `chunks` received one after another, then the server's close when `eof`.
+/// For the fuzz oracles in `crate::fuzzing`.
+pub(crate) fn run_plain_rules(
+    steps: &[TcpStep],
+    chunks: &[&[u8]],
+    eof: bool,
+    now: Instant,
+) -> RulesRun {
+    let check = HealthCheck::TcpRules(steps.to_vec());
+    let mut pool = Pool::new(1);
+    let mut probe = Probe::new(ConnId::new(0, 0), now, now);
+    let mut verdict = probe
+        .connected(&check, None, &mut pool)
+        .or_else(|| write_all(&mut probe, &check, &mut pool));
+    for chunk in chunks {
+        let mut rest = *chunk;
+        // Each round takes at least one byte of the chunk.
+        while verdict.is_none() && !rest.is_empty() {
+            let Some(buf) = probe.recv_buf(&mut pool) else {
+                break;
+            };
+            let n = buf.len().min(rest.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            verdict = probe
+                .received(n, false, &check, &mut pool)
+                .or_else(|| write_all(&mut probe, &check, &mut pool));
+        }
+    }
+    if eof && verdict.is_none() {
+        verdict = probe
+            .received(0, true, &check, &mut pool)
+            .or_else(|| write_all(&mut probe, &check, &mut pool));
+    }
+    let step = probe.step;
+    probe.release(&mut pool);
+    RulesRun { verdict, step }
+}
+
+/// Writes whatever the probe has to send, as a driver with an always
+/// writable socket would; a verdict when that decides the check.
+fn write_all(probe: &mut Probe, check: &HealthCheck, pool: &mut Pool) -> Option<CheckStatus> {
+    let HealthCheck::TcpRules(steps) = check else {
+        return None;
+    };
+    // Each round finishes one `send` rule.
+    for _ in 0..=steps.len() {
+        let n = probe.send_buf(check)?.len();
+        if let Some(verdict) = probe.sent(n, check, pool) {
+            return Some(verdict);
+        }
+    }
+    None
+}
+
 /// Whether `pattern` occurs in `data` (an empty pattern always does).
 fn contains(data: &[u8], pattern: &[u8]) -> bool {
     pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)

@@ -1,0 +1,367 @@
+//! The oracles of the cargo-fuzz targets in `fuzz/`, for fuzz targets and
+//! their corpus replay tests only: not part of weir-core's API.
+//!
+//! Each function takes the fuzzer's bytes, drives one part of core with
+//! them and panics when a property core promises does not hold (core itself
+//! never panics, so any panic is a finding). The fuzz targets and the corpus
+//! replay test on stable (`tests/tests/fuzz_corpus.rs`) call these same
+//! functions, so they always check the same properties.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::buffer::BUF_SIZE;
+use crate::config::{self, Config, HealthCheck, HttpExpect, Origin, Pattern, Source, TcpStep};
+use crate::health::CheckStatus;
+use crate::health::http::{self, Parse};
+use crate::hello::{self, EARLY_DATA};
+use crate::proxy::run_plain_rules;
+use crate::time::Instant;
+
+/// Most `tcp-check` lines [`tcp_check_expect`] builds.
+const MAX_RULES: usize = 32;
+
+/// `config`: any text, cut into up to three files at NUL bytes, through
+/// [`config::parse`]. Host names resolve to 127.0.0.1 when their length is
+/// even and fail otherwise.
+///
+/// Properties: parsing is deterministic; a failed parse reports at least
+/// one error; every diagnostic and every origin in a parsed configuration
+/// names one of the files and a line of it that holds a statement.
+pub fn config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let sources: Vec<Source<'_>> = ["a.cfg", "b.cfg", "c.cfg"]
+        .into_iter()
+        .zip(text.splitn(3, '\0'))
+        .map(|(name, text)| Source { name, text })
+        .collect();
+    let first = config::parse(&sources, &mut resolve);
+    let again = config::parse(&sources, &mut resolve);
+    let origins: Vec<&Origin> = match (&first, &again) {
+        (Ok(a), Ok(b)) => {
+            assert!(
+                a.config == b.config && a.warnings == b.warnings,
+                "parsing the same text twice gave two configurations"
+            );
+            let warnings = a.warnings.iter().filter_map(|d| d.origin.as_ref());
+            config_origins(&a.config).chain(warnings).collect()
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "parsing the same text twice gave two error lists");
+            assert!(!a.is_empty(), "a failed parse reports no error");
+            a.iter().filter_map(|d| d.origin.as_ref()).collect()
+        }
+        _ => panic!("parsing the same text twice succeeded once"),
+    };
+    let lines: Vec<Vec<&str>> = sources
+        .iter()
+        .map(|s| s.text.split('\n').collect())
+        .collect();
+    for origin in origins {
+        let file = sources
+            .iter()
+            .position(|s| *s.name == *origin.file)
+            .unwrap_or_else(|| panic!("{origin}: no such file"));
+        let line = usize::try_from(origin.line)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| lines[file].get(i));
+        assert!(
+            line.is_some_and(|l| l.contains(|c| !matches!(c, ' ' | '\t' | '\r'))),
+            "{origin}: no statement on that line"
+        );
+    }
+}
+
+/// The test resolver of [`config`].
+fn resolve(name: &str) -> Option<IpAddr> {
+    (name.len() % 2 == 0).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Every origin a parsed configuration keeps.
+fn config_origins(config: &Config) -> impl Iterator<Item = &Origin> {
+    let frontends = config
+        .frontends
+        .iter()
+        .flat_map(|f| std::iter::once(&f.origin).chain(f.binds.iter().map(|b| &b.origin)));
+    let backends = config
+        .backends
+        .iter()
+        .flat_map(|b| std::iter::once(&b.origin).chain(b.servers.iter().map(|s| &s.origin)));
+    frontends.chain(backends)
+}
+
+/// `check_response`: the HTTP check response parser and the
+/// `http-check expect` rules. Four bytes of header: flags (bit 0: the server
+/// closed, bit 1: the check buffer is full, bit 2: the body is needed,
+/// bits 3-5: the expect kind), a cut point (two bytes) and the length of
+/// the expect's pattern; then the pattern, then the response.
+///
+/// Properties: once the server closed or the buffer is full the parser
+/// never asks for more bytes; what it answered on a prefix (before a close,
+/// with room left) stays the answer once more bytes came, closed or not;
+/// `!` inverts every expect; the default expect passes 2xx and 3xx only.
+pub fn check_response(data: &[u8]) {
+    let Some((&[flags, cut_hi, cut_lo, pattern_len], rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let (eof, full, need_body) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+    let (pattern, buf) = rest.split_at(usize::from(pattern_len).min(rest.len()));
+    let whole = http::parse(buf, eof, full, need_body);
+    if eof || full {
+        assert_ne!(whole, Parse::Incomplete, "no more bytes can come");
+    }
+    let cut = usize::from(u16::from_be_bytes([cut_hi, cut_lo])) % (buf.len() + 1);
+    for end in [cut, buf.len()] {
+        let early = http::parse(&buf[..end], false, false, need_body);
+        match (&early, &whole) {
+            (Parse::Incomplete, _) => {}
+            (Parse::Invalid(a), Parse::Invalid(b)) if a == b => {}
+            (Parse::Complete(a), Parse::Complete(b))
+                if (a.status, a.reason) == (b.status, b.reason)
+                    && (!need_body || a.body == b.body) => {}
+            _ => panic!(
+                "{early:?} on the first {end} bytes became {whole:?} on all {}",
+                buf.len()
+            ),
+        }
+    }
+    let Parse::Complete(response) = whole else {
+        return;
+    };
+    let Some(expect) = http_expect((flags >> 3) & 7, pattern) else {
+        return;
+    };
+    let passes = expect.passes(&response);
+    if let Some(negated) = negated(&expect) {
+        assert_ne!(
+            negated.passes(&response),
+            passes,
+            "'!' does not invert {expect:?}"
+        );
+    }
+    if expect == HttpExpect::Default {
+        assert_eq!(passes, (200..400).contains(&response.status));
+    }
+}
+
+/// An `http-check expect` rule of kind `kind % 5` built from `pattern`;
+/// `None` when the pattern is not a valid regex.
+fn http_expect(kind: u8, pattern: &[u8]) -> Option<HttpExpect> {
+    let regex = || Pattern::new(&String::from_utf8_lossy(pattern)).ok();
+    Some(match kind % 5 {
+        0 => HttpExpect::Default,
+        1 => HttpExpect::Status {
+            codes: pattern
+                .chunks_exact(4)
+                .map(|c| {
+                    let lo = u16::from_be_bytes([c[0], c[1]]) % 1000;
+                    let hi = u16::from_be_bytes([c[2], c[3]]) % 1000;
+                    (lo.min(hi), lo.max(hi))
+                })
+                .collect(),
+            negate: false,
+        },
+        2 => HttpExpect::String {
+            text: pattern.to_vec(),
+            negate: false,
+        },
+        3 => HttpExpect::RStatus {
+            regex: regex()?,
+            negate: false,
+        },
+        _ => HttpExpect::RString {
+            regex: regex()?,
+            negate: false,
+        },
+    })
+}
+
+/// `expect` with its `!` flipped; `None` for the default rule, which has none.
+fn negated(expect: &HttpExpect) -> Option<HttpExpect> {
+    Some(match expect.clone() {
+        HttpExpect::Default => return None,
+        HttpExpect::Status { codes, negate } => HttpExpect::Status {
+            codes,
+            negate: !negate,
+        },
+        HttpExpect::String { text, negate } => HttpExpect::String {
+            text,
+            negate: !negate,
+        },
+        HttpExpect::RStatus { regex, negate } => HttpExpect::RStatus {
+            regex,
+            negate: !negate,
+        },
+        HttpExpect::RString { regex, negate } => HttpExpect::RString {
+            regex,
+            negate: !negate,
+        },
+    })
+}
+
+/// `tcp_check_expect`: `tcp-check` rules run on a real health probe. The
+/// bytes before the first NUL are rule lines, each put in a backend with
+/// `option tcp-check` as `tcp-check <line>`; then one flag byte (bit 0: the
+/// server closes after the last chunk) and the response in chunks, each a
+/// length byte and that many bytes. `now` may be any instant: the probe's
+/// deadline is never looked at.
+///
+/// Properties: plain rules end only in "passed" (every rule) or "failed"
+/// (at a rule); the server's close always decides the check; the first
+/// expect passes, fails or waits just as matching it against the bytes
+/// received up to each chunk boundary says (a `!` rule fails on the first
+/// match, a plain one passes on it, and the close settles the rest).
+pub fn tcp_check_expect(data: &[u8], now: Instant) {
+    let Some(nul) = data.iter().position(|&b| b == 0) else {
+        return;
+    };
+    let Some((&flags, mut rest)) = data[nul + 1..].split_first() else {
+        return;
+    };
+    let mut text =
+        String::from("frontend f\n  bind :1\n  default_backend b\nbackend b\n  option tcp-check\n");
+    for line in String::from_utf8_lossy(&data[..nul])
+        .lines()
+        .take(MAX_RULES)
+    {
+        text.push_str("  tcp-check ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("  server s 127.0.0.1:1 check\n");
+    let source = Source {
+        name: "tcp-check",
+        text: &text,
+    };
+    let Ok(parsed) = config::parse(&[source], &mut |_| None) else {
+        return;
+    };
+    let Some(HealthCheck::TcpRules(steps)) =
+        parsed.config.backends.first().map(|b| &b.health_check)
+    else {
+        return;
+    };
+    let mut chunks = Vec::new();
+    // Each round takes at least the length byte.
+    while let Some((&len, tail)) = rest.split_first() {
+        let (chunk, tail) = tail.split_at(usize::from(len).min(tail.len()));
+        chunks.push(chunk);
+        rest = tail;
+    }
+    let eof = flags & 1 != 0;
+    let run = run_plain_rules(steps, &chunks, eof, now);
+    match &run.verdict {
+        None => assert!(!eof, "the server closed, yet the check waits"),
+        Some(CheckStatus::TcpRulesPassed) => assert_eq!(run.step, steps.len()),
+        Some(CheckStatus::TcpRulesFailed(_)) => assert!(run.step < steps.len()),
+        Some(other) => panic!("plain tcp-check rules ended in {other:?}"),
+    }
+    let Some((first, expect)) = steps
+        .iter()
+        .enumerate()
+        .find(|(_, step)| !matches!(step, TcpStep::Send(_)))
+    else {
+        return;
+    };
+    let (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }) = *expect else {
+        return;
+    };
+    let received = chunks.concat();
+    if received.len() >= BUF_SIZE {
+        // A full buffer decides an expect before the end of a chunk.
+        return;
+    }
+    // The probe judges the first expect on what came before each chunk
+    // boundary, from the empty start to all the bytes.
+    let mut ends = std::iter::once(0).chain(chunks.iter().scan(0, |end, chunk| {
+        *end += chunk.len();
+        Some(*end)
+    }));
+    let found = ends.any(|end| finds(expect, &received[..end]));
+    let failed = matches!(run.verdict, Some(CheckStatus::TcpRulesFailed(_)));
+    match (found, negate, eof) {
+        (true, false, _) | (false, true, true) => {
+            assert!(run.step > first, "rule {} should pass", first + 1);
+        }
+        (true, true, _) | (false, false, true) => {
+            assert!(
+                failed && run.step == first,
+                "rule {} should fail",
+                first + 1
+            );
+        }
+        (false, _, false) => {
+            assert!(
+                run.verdict.is_none() && run.step == first,
+                "rule {} should wait for more bytes",
+                first + 1
+            );
+        }
+    }
+}
+
+/// Whether an expect rule finds what it looks for in `data` (its `!`
+/// aside); a send finds nothing.
+fn finds(step: &TcpStep, data: &[u8]) -> bool {
+    match step {
+        TcpStep::Expect { pattern, .. } => {
+            pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
+        }
+        TcpStep::ExpectRegex { regex, .. } => regex.0.is_match(data),
+        TcpStep::Send(_) => false,
+    }
+}
+
+/// `client_hello`: the ClientHello reader (`replay_is_safe`) on any bytes,
+/// then on ClientHellos built from them: two bytes of record size, one byte
+/// of position, then extensions (two bytes of type, a length byte, the
+/// data).
+///
+/// Properties: no bytes make it panic; a complete ClientHello without
+/// `early_data` may be replayed, alone or followed by any bytes; none of its
+/// strict prefixes may; the same hello with `early_data` added never may.
+pub fn client_hello(data: &[u8]) {
+    // Any answer is fine for arbitrary bytes; the call must not panic.
+    let _ = hello::replay_is_safe(data);
+    let Some((&[size_hi, size_lo, at], mut rest)) = data.split_first_chunk::<3>() else {
+        return;
+    };
+    let record = usize::from(u16::from_be_bytes([size_hi, size_lo])).max(1);
+    let mut extensions: Vec<(u16, &[u8])> = Vec::new();
+    // Each round takes at least three bytes.
+    while let Some((&[type_hi, type_lo, len], tail)) = rest.split_first_chunk::<3>() {
+        let (body, tail) = tail.split_at(usize::from(len).min(tail.len()));
+        let kind = u16::from_be_bytes([type_hi, type_lo]);
+        if kind != EARLY_DATA {
+            extensions.push((kind, body));
+        }
+        rest = tail;
+    }
+    // The extension list, early_data included, must fit its 16-bit length.
+    let list: usize = extensions.iter().map(|(_, body)| 4 + body.len()).sum();
+    if list + 4 > usize::from(u16::MAX) {
+        return;
+    }
+    let plain = hello::hello(&extensions, record);
+    assert!(
+        hello::replay_is_safe(&plain),
+        "a plain ClientHello is refused"
+    );
+    assert!(
+        hello::replay_is_safe(&[plain.as_slice(), data].concat()),
+        "a plain ClientHello followed by more bytes is refused"
+    );
+    let cut = 1 + usize::from(at) % (plain.len() - 1);
+    assert!(
+        !hello::replay_is_safe(&plain[..cut]),
+        "the first {cut} bytes of a ClientHello are accepted"
+    );
+    let mut early = extensions;
+    early.insert(usize::from(at) % (early.len() + 1), (EARLY_DATA, &[]));
+    let early = hello::hello(&early, record);
+    assert!(!hello::replay_is_safe(&early), "early data is accepted");
+    assert!(
+        !hello::replay_is_safe(&[early.as_slice(), data].concat()),
+        "early data followed by more bytes is accepted"
+    );
+}
