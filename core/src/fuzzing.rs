@@ -277,7 +277,7 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
         *end += chunk.len();
         Some(*end)
     }));
-    let found = ends.any(|end| finds(expect, &received[..end]));
+    let found = ends.any(|end| expect.finds(&received[..end]));
     let failed = matches!(run.verdict, Some(CheckStatus::TcpRulesFailed(_)));
     match (found, negate, eof) {
         (true, false, _) | (false, true, true) => {
@@ -297,18 +297,6 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
                 first + 1
             );
         }
-    }
-}
-
-/// Whether an expect rule finds what it looks for in `data` (its `!`
-/// aside); a send finds nothing.
-fn finds(step: &TcpStep, data: &[u8]) -> bool {
-    match step {
-        TcpStep::Expect { pattern, .. } => {
-            pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
-        }
-        TcpStep::ExpectRegex { regex, .. } => regex.0.is_match(data),
-        TcpStep::Send(_) => false,
     }
 }
 

@@ -275,9 +275,38 @@ pub enum TcpStep {
     ExpectRegex {
         /// The expression.
         regex: Pattern,
+        /// `rbinary`: the expression runs on the bytes' uppercase hex dump
+        /// (`"OK"` is `4F4B`), as HAProxy's `dump_binary`.
+        hex: bool,
         /// `!`.
         negate: bool,
     },
+}
+
+impl TcpStep {
+    /// Whether an expect rule finds what it looks for in `data` (its `!`
+    /// aside); a send finds nothing.
+    pub fn finds(&self, data: &[u8]) -> bool {
+        match self {
+            TcpStep::Expect { pattern, .. } => {
+                pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
+            }
+            TcpStep::ExpectRegex {
+                regex, hex: false, ..
+            } => regex.0.is_match(data),
+            TcpStep::ExpectRegex {
+                regex, hex: true, ..
+            } => {
+                const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+                let dump: Vec<u8> = data
+                    .iter()
+                    .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+                    .collect();
+                regex.0.is_match(&dump)
+            }
+            TcpStep::Send(_) => false,
+        }
+    }
 }
 
 /// What makes an HTTP check pass (`http-check expect`).

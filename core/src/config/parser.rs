@@ -1930,6 +1930,7 @@ fn tcp_expect(words: &[String]) -> Result<TcpStep, String> {
             .ok_or_else(|| format!("invalid hex string '{hex}'")),
         [kind, pattern] if kind == "rstring" || kind == "rbinary" => Ok(TcpStep::ExpectRegex {
             regex: Pattern::new(pattern)?,
+            hex: kind == "rbinary",
             negate,
         }),
         [kind, ..] => Err(format!("'tcp-check expect {kind}' is not supported yet")),

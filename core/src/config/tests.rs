@@ -804,7 +804,14 @@ fn regex_expectations() {
     ));
     assert!(matches!(
         &c.backends[0].health_check,
-        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { regex, negate: false } if regex.0.as_str() == "^OK")
+        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { regex, hex: false, negate: false } if regex.0.as_str() == "^OK")
+    ));
+    let c = config(&format!(
+        "{MINIMAL} option tcp-check\n tcp-check expect rbinary ^2B\n"
+    ));
+    assert!(matches!(
+        &c.backends[0].health_check,
+        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { hex: true, .. })
     ));
 }
 

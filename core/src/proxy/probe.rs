@@ -202,15 +202,13 @@ impl Probe {
                 ) => {
                     let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
                     let done = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
-                    let (found, shown) = match expect {
-                        TcpStep::ExpectRegex { regex, .. } => {
-                            (regex.0.is_match(data), regex.0.as_str().to_owned())
+                    let found = expect.finds(data);
+                    let shown = match expect {
+                        TcpStep::ExpectRegex { regex, .. } => regex.0.as_str().to_owned(),
+                        TcpStep::Expect { pattern, .. } => {
+                            String::from_utf8_lossy(pattern).into_owned()
                         }
-                        TcpStep::Expect { pattern, .. } => (
-                            contains(data, pattern),
-                            String::from_utf8_lossy(pattern).into_owned(),
-                        ),
-                        TcpStep::Send(_) => (false, String::new()),
+                        TcpStep::Send(_) => String::new(),
                     };
                     match (found, *negate) {
                         (true, true) => {
@@ -458,9 +456,4 @@ fn write_all(probe: &mut Probe, check: &HealthCheck, pool: &mut Pool) -> Option<
         }
     }
     None
-}
-
-/// Whether `pattern` occurs in `data` (an empty pattern always does).
-fn contains(data: &[u8], pattern: &[u8]) -> bool {
-    pattern.is_empty() || data.windows(pattern.len()).any(|w| w == pattern)
 }

@@ -1815,12 +1815,33 @@ fn regex_expectations_judge_status_and_bytes() {
 
     let mut h = tcp_rules(vec![crate::config::TcpStep::ExpectRegex {
         regex: regex("^220 .*ready"),
+        hex: false,
         negate: false,
     }]);
     let (probe, _) = h.connects()[0];
     h.connected(probe);
     h.peer_sends(probe, b"220 mail.example ESMTP ready\r\n");
     assert_eq!(h.closed(probe), Some(false), "matched");
+}
+
+/// `rbinary` runs on the uppercase hex dump, as HAProxy's `dump_binary`:
+/// `+PONG` is `2B504F4E47`.
+#[test]
+fn rbinary_matches_the_hex_dump_of_the_response() {
+    for (pattern, passes) in [("^2B50.*47$", true), ("PONG", false), ("2b50", false)] {
+        let mut h = tcp_rules(vec![crate::config::TcpStep::ExpectRegex {
+            regex: crate::config::Pattern::new(pattern).unwrap(),
+            hex: true,
+            negate: false,
+        }]);
+        let (probe, _) = h.connects()[0];
+        h.connected(probe);
+        h.peer_sends(probe, b"+PONG");
+        h.event(Event::ReadClosed { conn: probe });
+        assert!(h.closed(probe).is_some(), "{pattern}: the check ends");
+        let failed = h.logs(LogSink::Stdout).iter().any(|l| l.contains("DOWN"));
+        assert_eq!(!failed, passes, "{pattern}");
+    }
 }
 
 #[test]
