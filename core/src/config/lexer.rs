@@ -103,11 +103,18 @@ fn unescape(chars: &mut std::str::Chars<'_>) -> Result<char, String> {
         Some('t') => Ok('\t'),
         Some('x') => {
             let hex: String = chars.by_ref().take(2).collect();
-            u8::from_str_radix(&hex, 16)
+            let byte = u8::from_str_radix(&hex, 16)
                 .ok()
                 .filter(|_| hex.len() == 2)
-                .map(char::from)
-                .ok_or_else(|| format!("invalid escape '\\x{hex}': expected two hex digits"))
+                .ok_or_else(|| format!("invalid escape '\\x{hex}': expected two hex digits"))?;
+            // Words are text: a byte above 7F would become two UTF-8 bytes.
+            if !byte.is_ascii() {
+                return Err(format!(
+                    "escape '\\x{hex}' is not supported yet (bytes above \\x7f); \
+                     use 'send-binary' or 'expect binary' for binary data"
+                ));
+            }
+            Ok(char::from(byte))
         }
         Some(c) => Ok(c),
     }
@@ -158,6 +165,13 @@ mod tests {
                 .contains("trailing backslash")
         );
         assert!(split(r"a \xZZ").unwrap_err().contains("\\xZZ"));
+        // Words are text: a byte above 7F is refused, not turned into UTF-8.
+        assert!(
+            split(r"a \xff")
+                .unwrap_err()
+                .contains("'\\xff' is not supported yet")
+        );
+        assert_eq!(split(r"\x7f").unwrap(), ["\u{7f}"]);
         assert!(split("\"$HOME\"").unwrap_err().contains("environment"));
     }
 
