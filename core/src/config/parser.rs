@@ -1745,6 +1745,10 @@ fn http_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: 
                 Err(e) => diags.error(&st.origin, e),
             }
         }
+        "" => diags.error(
+            &st.origin,
+            "'http-check' expects an action: 'send ...' or 'expect ...'",
+        ),
         other => not_yet(diags, st, &format!("http-check {other}")),
     }
 }

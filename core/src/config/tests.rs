@@ -1086,6 +1086,14 @@ fn balance_settings_in_a_frontend_are_ignored_with_a_warning() {
 }
 
 #[test]
+fn a_bare_http_check_line_names_its_actions() {
+    assert_eq!(
+        errors(&format!("{MINIMAL} option httpchk\n http-check\n")),
+        ["t.cfg:7: 'http-check' expects an action: 'send ...' or 'expect ...'"]
+    );
+}
+
+#[test]
 fn server_slowstart() {
     let b = be(" server s2 127.0.0.1:2 slowstart 30s\n server s3 127.0.0.1:3 slowstart 0\n");
     let ramps: Vec<_> = b.servers.iter().map(|s| s.slowstart).collect();
