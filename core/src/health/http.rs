@@ -6,6 +6,8 @@
 //! The caller bounds the bytes (the check buffer); a response that does not
 //! fit is invalid, memory never grows.
 
+use std::borrow::Cow;
+
 /// What the bytes received so far amount to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Parse<'a> {
@@ -23,7 +25,8 @@ pub(crate) enum Parse<'a> {
 pub(crate) struct Response<'a> {
     pub status: u16,
     pub reason: &'a str,
-    pub body: &'a [u8],
+    /// The body, de-chunked when it came `Transfer-Encoding: chunked`.
+    pub body: Cow<'a, [u8]>,
 }
 
 /// Parses `buf`. `eof` says the server closed; `full` that the check buffer
@@ -48,7 +51,7 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
             Parse::Complete(Response {
                 status,
                 reason,
-                body: &[],
+                body: Cow::Borrowed(&[]),
             })
         } else {
             Parse::Incomplete
@@ -56,29 +59,91 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
     };
     let headers = &buf[line_end + 1..head_end];
     let body = &buf[head_end..];
-    if !need_body {
-        return Parse::Complete(Response {
+    let complete = |body| {
+        Parse::Complete(Response {
             status,
             reason,
             body,
-        });
+        })
+    };
+    if !need_body {
+        return complete(Cow::Borrowed(body));
+    }
+    if chunked(headers) {
+        return match dechunk(body) {
+            Dechunked::Done(body) => complete(Cow::Owned(body)),
+            Dechunked::Invalid => Parse::Invalid("invalid chunked body"),
+            Dechunked::Partial if eof || full => Parse::Invalid("truncated response body"),
+            Dechunked::Partial => Parse::Incomplete,
+        };
     }
     match content_length(headers) {
         Some(Err(())) => Parse::Invalid("invalid Content-Length"),
-        Some(Ok(len)) if body.len() >= len => Parse::Complete(Response {
-            status,
-            reason,
-            body: &body[..len],
-        }),
+        Some(Ok(len)) if body.len() >= len => complete(Cow::Borrowed(&body[..len])),
         Some(Ok(_)) if !eof && !full => Parse::Incomplete,
         Some(Ok(_)) => Parse::Invalid("truncated response body"),
-        None if eof || full => Parse::Complete(Response {
-            status,
-            reason,
-            body,
-        }),
+        None if eof || full => complete(Cow::Borrowed(body)),
         None => Parse::Incomplete,
     }
+}
+
+/// A chunked body so far.
+enum Dechunked {
+    /// Up to and including the last (zero-size) chunk; trailers ignored.
+    Done(Vec<u8>),
+    /// More bytes are needed.
+    Partial,
+    /// Not chunked framing.
+    Invalid,
+}
+
+/// Decodes `Transfer-Encoding: chunked` framing: `SIZE[;ext]\r\n DATA \r\n`
+/// up to a zero size. The result is bounded by `body`'s length.
+fn dechunk(mut body: &[u8]) -> Dechunked {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = body.iter().position(|&b| b == b'\n') else {
+            return Dechunked::Partial;
+        };
+        let line = body[..line_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&body[..line_end]);
+        let digits = line.split(|&b| b == b';').next().unwrap_or(line);
+        let size = std::str::from_utf8(digits)
+            .ok()
+            .map(str::trim)
+            .filter(|d| !d.is_empty() && d.len() <= 8)
+            .and_then(|d| usize::from_str_radix(d, 16).ok());
+        let Some(size) = size else {
+            return Dechunked::Invalid;
+        };
+        if size == 0 {
+            return Dechunked::Done(out);
+        }
+        let data = &body[line_end + 1..];
+        if data.len() < size {
+            return Dechunked::Partial;
+        }
+        out.extend_from_slice(&data[..size]);
+        body = match &data[size..] {
+            [b'\r', b'\n', rest @ ..] | [b'\n', rest @ ..] => rest,
+            [] | [b'\r'] => return Dechunked::Partial,
+            _ => return Dechunked::Invalid,
+        };
+    }
+}
+
+/// Whether the headers say `Transfer-Encoding: chunked`.
+fn chunked(headers: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(headers) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.to_ascii_lowercase().contains("chunked")
+        })
+    })
 }
 
 /// Just past the first empty line (`\r\n` or a bare `\n`) after the
@@ -139,7 +204,7 @@ impl HttpExpect {
             HttpExpect::RStatus { regex, negate } => {
                 regex.0.is_match(response.status.to_string().as_bytes()) != *negate
             }
-            HttpExpect::RString { regex, negate } => regex.0.is_match(response.body) != *negate,
+            HttpExpect::RString { regex, negate } => regex.0.is_match(&response.body) != *negate,
             HttpExpect::String { text, negate } => {
                 let hit = text.is_empty()
                     || response
@@ -165,10 +230,29 @@ mod tests {
     }
 
     #[test]
+    fn chunked_bodies_are_decoded_for_expect() {
+        let buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    3;ext=1\r\nhea\r\n5\r\nlthy!\r\n0\r\n\r\n";
+        assert_eq!(*complete(parse(buf, false, false, true)).body, *b"healthy!");
+        // Split anywhere before the last chunk: more bytes are needed.
+        let cut = buf.len() - 7;
+        assert_eq!(parse(&buf[..cut], false, false, true), Parse::Incomplete);
+        assert_eq!(
+            parse(&buf[..cut], true, false, true),
+            Parse::Invalid("truncated response body")
+        );
+        let bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert_eq!(
+            parse(bad, false, false, true),
+            Parse::Invalid("invalid chunked body")
+        );
+    }
+
+    #[test]
     fn status_line_and_headers_make_a_response() {
         let buf = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         let r = complete(parse(buf, false, false, true));
-        assert_eq!((r.status, r.reason, r.body), (200, "OK", &b"ok"[..]));
+        assert_eq!((r.status, r.reason, &*r.body), (200, "OK", &b"ok"[..]));
     }
 
     #[test]
@@ -188,7 +272,7 @@ mod tests {
     fn without_content_length_the_body_ends_at_close() {
         let buf = b"HTTP/1.0 200 OK\r\n\r\nhello";
         assert_eq!(parse(buf, false, false, true), Parse::Incomplete);
-        assert_eq!(complete(parse(buf, true, false, true)).body, b"hello");
+        assert_eq!(*complete(parse(buf, true, false, true)).body, *b"hello");
         assert_eq!(
             complete(parse(buf, false, false, false)).status,
             200,
@@ -200,15 +284,15 @@ mod tests {
     fn headers_end_at_the_first_empty_line() {
         // LF-only headers, then a body that holds a CRLF blank line.
         let buf = b"HTTP/1.1 200 OK\nContent-Length: 5\n\nab\r\n\r\n";
-        assert_eq!(complete(parse(buf, false, false, true)).body, b"ab\r\n\r");
+        assert_eq!(*complete(parse(buf, false, false, true)).body, *b"ab\r\n\r");
         let buf = b"HTTP/1.0 200 OK\n\nup\r\n\r\nmore";
         assert_eq!(
-            complete(parse(buf, true, false, true)).body,
-            b"up\r\n\r\nmore"
+            *complete(parse(buf, true, false, true)).body,
+            *b"up\r\n\r\nmore"
         );
         // A blank line of CRLF after LF-only headers.
         let buf = b"HTTP/1.1 200 OK\nContent-Length: 1\n\r\nx";
-        assert_eq!(complete(parse(buf, false, false, true)).body, b"x");
+        assert_eq!(*complete(parse(buf, false, false, true)).body, *b"x");
     }
 
     #[test]
@@ -264,7 +348,7 @@ mod tests {
         let r = |status| Response {
             status,
             reason: "",
-            body: b"",
+            body: Cow::Borrowed(b""),
         };
         assert!(HttpExpect::Default.passes(&r(200)));
         assert!(HttpExpect::Default.passes(&r(302)));
@@ -277,7 +361,7 @@ mod tests {
         let resp = Response {
             status: 204,
             reason: "",
-            body: b"all good",
+            body: Cow::Borrowed(b"all good"),
         };
         let status = |codes: Vec<(u16, u16)>, negate| HttpExpect::Status { codes, negate };
         assert!(status(vec![(200, 299)], false).passes(&resp));
