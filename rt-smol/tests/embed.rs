@@ -1,8 +1,8 @@
 //! weir inside a program's own smol executor: it shares the executor's
 //! thread with the program's other tasks, and stops with its handle.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -10,25 +10,7 @@ use std::time::{Duration, Instant};
 
 use smol::{LocalExecutor, Timer};
 use weir_core::config::{self, Source};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// An echo server, a thread per connection.
-fn echo_backend() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                let mut reader = stream.try_clone()?;
-                let mut writer = stream;
-                io::copy(&mut reader, &mut writer)?;
-                writer.shutdown(Shutdown::Write)
-            });
-        }
-    });
-    port
-}
+use weir_tests::{PATIENCE, echo_server as echo_backend};
 
 fn weir_for(backend: u16) -> weir_smol::Weir {
     let port = TcpListener::bind("127.0.0.1:0")

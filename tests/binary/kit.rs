@@ -2,30 +2,14 @@
 //! when the test ends; weir processes, stopped by their PID when a test
 //! ends early; an echo server; bounded waits.
 
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use super::{NAME, WEIR};
 
-/// How long any wait lasts before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Polls `cond` every few milliseconds until it holds or [`PATIENCE`]
-/// runs out.
-pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    cond()
-}
+pub use weir_tests::{PATIENCE, echo_server as echo_backend, wait_until};
 
 /// A directory of its own for one test (configurations, logs), removed
 /// with everything in it when the test ends.
@@ -115,21 +99,4 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// An echo server on a thread: echoes, then FIN after the client's FIN.
-pub fn echo_backend() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                let mut reader = stream.try_clone().unwrap();
-                let mut writer = stream;
-                let _ = std::io::copy(&mut reader, &mut writer);
-                let _ = writer.shutdown(Shutdown::Write);
-            });
-        }
-    });
-    port
 }

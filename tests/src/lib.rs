@@ -111,6 +111,24 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// An echo server on a thread for the rest of the process: echoes, then
+/// FIN after the client's FIN. Returns its port.
+pub fn echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("echo server binds");
+    let port = listener.local_addr().expect("echo server port").port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut reader = stream.try_clone()?;
+                let mut writer = stream;
+                io::copy(&mut reader, &mut writer)?;
+                writer.shutdown(Shutdown::Write)
+            });
+        }
+    });
+    port
+}
+
 /// weir running in-process on a thread, stopped when dropped.
 pub struct Lb {
     /// Where the first frontend listens.
