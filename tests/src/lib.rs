@@ -295,10 +295,16 @@ impl Backend {
         Self::serve(name, behavior, listener)
     }
 
-    /// A free port that nothing listens on (for refused connections).
-    pub fn unused_port() -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
+    /// A port that refuses connections for as long as the returned socket
+    /// lives: bound, never listening, so no other test can take it.
+    pub fn refusing_port() -> (socket2::Socket, u16) {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        (socket, port)
     }
 
     /// Serves `listener` (for fixed ports, as in the demo).

@@ -72,7 +72,7 @@ fn server_closing_first_delivers_its_bytes_then_eof() {
 }
 
 fn refused_server_connection_closes_the_client() {
-    let port = Backend::unused_port();
+    let (_refusing, port) = Backend::refusing_port();
     let text = format!(
         "global\n  log stdout format raw local0\n\
          defaults\n  mode tcp\n  log global\n  option tcplog\n\
