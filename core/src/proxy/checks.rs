@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::probe::Probe;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
+use crate::buffer::Pool;
 use crate::config::{OnError, Severity};
 use crate::health::{CheckStatus, Transition};
 use crate::time::Instant;
@@ -15,6 +16,16 @@ pub(super) struct CheckState {
     probe: Option<Probe>,
     next: Instant,
     queued: Option<Instant>,
+}
+
+impl CheckState {
+    /// Gives the buffers of a probe in flight back to the pool (the check
+    /// is being dropped).
+    pub(super) fn release(self, pool: &mut Pool) {
+        if let Some(probe) = self.probe {
+            probe.release(pool);
+        }
+    }
 }
 
 /// The check state of server `s` of backend `b`, if it is checked.

@@ -416,7 +416,9 @@ impl Balancer {
             backend.active = 0;
             for server in &mut backend.servers {
                 server.active = 0;
-                server.check = None;
+                if let Some(check) = server.check.take() {
+                    check.release(&mut self.pool);
+                }
             }
         }
         for frontend in &mut self.frontends {

@@ -948,6 +948,20 @@ fn http_check_sends_the_request_and_passes_on_2xx() {
 }
 
 #[test]
+fn shutdown_returns_the_buffers_of_a_check_in_flight() {
+    // Found by the simulator (weir-sim seed 5): a probe holding part of
+    // its response was dropped by shutdown without giving its buffer back.
+    let mut h = Harness::new(http_config(HttpExpect::Default));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"HTTP/1.0 2");
+    assert_eq!(h.lb.buffers_in_use(), 1);
+    h.lb.shutdown(h.now);
+    h.collect();
+    assert!(h.closed(probe).is_some());
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
 fn http_check_with_a_bad_status_marks_down_with_code_and_reason() {
     let mut h = Harness::new(http_config(HttpExpect::Default));
     let probe = probe_sends_request(&mut h);

@@ -1,0 +1,473 @@
+//! What must hold in every run, checked as the run goes and at its end.
+//!
+//! As it goes:
+//! * every byte a server reads is the next byte of the client stream its
+//!   connection carries, and a client's bytes reach one server connection
+//!   only, unless `replay-until-response` resent them before any byte came
+//!   back from the first one (`server.rs`, [`World::on_served`]);
+//! * every reply byte a client reads is the next byte its server sent, from
+//!   a connection that carries this client (`client.rs`, [`World::on_reply`]);
+//! * a FIN weir forwards comes after every byte sent before the FIN it
+//!   forwards, both ways;
+//! * no traffic connection goes to a server that has been dead longer than
+//!   the detection bound computed from the configuration;
+//! * weir's "Server ... is UP/DOWN" lines alternate, each DOWN has a fault
+//!   to explain it, and no UP comes while the server is dead;
+//! * `poll_timeout` is always in the future, and weir never wakes up many
+//!   times in a row with nothing to do.
+//!
+//! At the end: every client finished, with one tcplog line each; a client
+//! that failed has a reason (a fault near its lifetime, its own vanishing,
+//! a queue timeout with `maxconn`); a client that succeeded is logged
+//! `--` with the bytes it got; every server is UP again; no session is
+//! left; only timers of checks are armed; and after `shutdown` weir holds
+//! no connection, no buffer and no timer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use weir_core::config::Config;
+use weir_core::{LogLine, LogSink};
+
+use crate::client::Outcome;
+use crate::faults::{Fault, FaultKind};
+use crate::net::{LinkId, Peer, Side};
+use crate::payload::Reply;
+use crate::scenario::{Check, Scenario};
+use crate::trace::trace;
+use crate::world::World;
+
+/// A broken invariant: when, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Simulated time of the violation.
+    pub at: Duration,
+    /// What went wrong.
+    pub what: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {:.6}s: {}", self.at.as_secs_f64(), self.what)
+    }
+}
+
+/// Time bounds derived from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Bounds {
+    /// Longest time from a server's death to weir's last traffic connect.
+    pub detect: Duration,
+    /// Longest time from a server's recovery to weir's UP.
+    pub recover: Duration,
+    /// How long the run goes on after the clients are done.
+    pub quiet: Duration,
+    /// Network slack: a few round trips.
+    pub margin: Duration,
+    /// Servers have `maxconn`: sessions may time out in the queue.
+    pub queue_limited: bool,
+    /// Servers are checked.
+    pub checked: bool,
+    /// The window over which timer wake-ups are counted at the end.
+    pub timer_window: Duration,
+    /// Most wake-ups allowed in that window.
+    pub max_wakeups: u64,
+    /// Most wake-ups in a row without any action.
+    pub idle_limit: u64,
+}
+
+impl Bounds {
+    pub(crate) fn new(config: &Config, scenario: &Scenario) -> Bounds {
+        let backend = &config.backends[0];
+        let spread = 100 + u32::from(config.global.spread_checks);
+        let latency = scenario
+            .servers
+            .iter()
+            .map(|s| s.latency)
+            .chain(scenario.clients.iter().map(|c| c.latency))
+            .max()
+            .unwrap_or_default();
+        let margin = latency * 8 + Duration::from_millis(10);
+        let connect = backend.timeout_connect.unwrap_or(Duration::from_secs(5));
+        let (mut detect, mut recover) = (Duration::ZERO, Duration::ZERO);
+        let (mut longest, mut shortest) = (Duration::ZERO, Duration::MAX);
+        for s in &backend.servers {
+            let fast = s.fastinter.unwrap_or(s.inter);
+            let down = s.downinter.unwrap_or(s.inter);
+            // One check takes at most `inter`, plus `timeout check` after
+            // its connect.
+            let one = s.inter + backend.timeout_check.unwrap_or_default();
+            let cycle = s.inter.max(fast) * spread / 100 + one;
+            let back = s.inter.max(fast).max(down) * spread / 100 + one;
+            detect = detect.max(cycle * (s.fall + 1));
+            recover = recover.max(back * (s.rise + 1));
+            longest = longest.max(back);
+            shortest = shortest.min(s.inter.min(fast).min(down) * (200 - spread) / 100);
+        }
+        if !backend.redispatch {
+            // Retries stay on the server they started with.
+            detect += (Duration::from_secs(1) + connect) * backend.retries;
+        }
+        let timeouts = [
+            backend.timeout_connect,
+            backend.timeout_server,
+            backend.timeout_tunnel,
+            backend.timeout_server_fin,
+            backend.timeout_queue,
+            backend.replay_until_response,
+            config.frontends[0].timeout_client,
+            config.frontends[0].timeout_client_fin,
+        ];
+        let longest_timeout = timeouts.into_iter().flatten().max().unwrap_or_default();
+        let checked = scenario.check != Check::None;
+        let timer_window = longest * 4;
+        let shortest = shortest.max(Duration::from_millis(1));
+        let per_server = timer_window.as_nanos() / shortest.as_nanos() + 2;
+        let n_servers = backend.servers.len() as u64;
+        Bounds {
+            detect: detect + margin,
+            recover: recover + margin,
+            quiet: longest_timeout * (backend.retries + 2) + recover + Duration::from_secs(2),
+            margin,
+            queue_limited: backend.servers.iter().any(|s| s.maxconn > 0),
+            checked,
+            timer_window,
+            max_wakeups: n_servers * per_server as u64 * 4 + 8,
+            idle_limit: 4 * (scenario.clients.len() as u64 + n_servers) + 64,
+        }
+    }
+}
+
+/// What the checks remember during a run.
+pub(crate) struct Checker {
+    pub bounds: Bounds,
+    failure: Option<Failure>,
+    /// Each server's state as weir logged it.
+    up: Vec<bool>,
+    /// The server connections that received each client's bytes.
+    served: Vec<Vec<LinkId>>,
+    /// The client each server connection carries.
+    owner: BTreeMap<LinkId, u32>,
+    /// tcplog lines by client address: termination state and bytes.
+    sessions: BTreeMap<SocketAddr, Vec<(String, u64)>>,
+    /// Wake-ups in a row that produced no action.
+    idle: u64,
+}
+
+impl Checker {
+    pub(crate) fn new(bounds: Bounds, scenario: &Scenario) -> Checker {
+        Checker {
+            bounds,
+            failure: None,
+            up: vec![true; scenario.servers.len()],
+            served: vec![Vec::new(); scenario.clients.len()],
+            owner: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            idle: 0,
+        }
+    }
+
+    /// The first violation, if any.
+    pub(crate) fn result(&self) -> Result<(), Failure> {
+        match &self.failure {
+            Some(f) => Err(f.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether `kind` makes checks of type `check` fail.
+fn fails_checks(kind: FaultKind, check: Check) -> bool {
+    match kind {
+        FaultKind::Crash | FaultKind::BlackHole => check != Check::None,
+        FaultKind::Hang => check.reads_answer(),
+        FaultKind::Health503 => check.is_http(),
+        FaultKind::ResetStreams | FaultKind::HalfClose | FaultKind::SlowRead => false,
+    }
+}
+
+impl World {
+    /// Records a violation (the first one stops the run).
+    pub(crate) fn fail(&mut self, what: String) {
+        trace!(self, "VIOLATION", "{what}");
+        if self.check.failure.is_none() {
+            self.check.failure = Some(Failure { at: self.now, what });
+        }
+    }
+
+    /// The faults of server `s` that fail its checks.
+    fn dead_windows(&self, s: usize) -> impl Iterator<Item = &Fault> {
+        let check = self.scenario.check;
+        self.scenario
+            .faults
+            .iter()
+            .filter(move |f| f.server == s && fails_checks(f.kind, check))
+    }
+
+    /// A log line from weir: server state changes and tcplog lines.
+    pub(crate) fn on_log(&mut self, line: &LogLine) {
+        match line.sink {
+            LogSink::Diagnostic(_) => self.on_health_log(&line.text),
+            LogSink::Stdout => self.on_session_log(&line.text),
+            LogSink::Stderr => {}
+        }
+    }
+
+    fn on_health_log(&mut self, text: &str) {
+        let Some((name, tail)) = text
+            .strip_prefix("Server app/")
+            .and_then(|rest| rest.split_once(" is "))
+        else {
+            return;
+        };
+        let up = if tail.starts_with("UP") {
+            true
+        } else if tail.starts_with("DOWN") {
+            false
+        } else {
+            return;
+        };
+        let Some(s) = self.scenario.servers.iter().position(|x| x.name == name) else {
+            return self.fail(format!(
+                "weir logged a state change of unknown server {name}"
+            ));
+        };
+        self.stats.transitions += 1;
+        let word = if up { "UP" } else { "DOWN" };
+        if self.check.up[s] == up {
+            return self.fail(format!("weir logged {name} {word} twice in a row"));
+        }
+        self.check.up[s] = up;
+        let (now, detect, margin) = (self.now, self.check.bounds.detect, self.check.bounds.margin);
+        if !up
+            && !self
+                .dead_windows(s)
+                .any(|f| f.from <= now && now <= f.until + detect)
+        {
+            return self.fail(format!(
+                "weir marked {name} DOWN with no fault to explain it"
+            ));
+        }
+        let during = self
+            .dead_windows(s)
+            .find(|f| f.from + margin < now && now < f.until);
+        if let Some(kind) = during.filter(|_| up).map(|f| f.kind) {
+            self.fail(format!("weir marked {name} UP during its {kind:?}"));
+        }
+    }
+
+    fn on_session_log(&mut self, text: &str) {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let Some(addr) = fields.first().and_then(|a| a.parse::<SocketAddr>().ok()) else {
+            return;
+        };
+        let (Some(bytes), Some(state)) = (fields.get(5), fields.get(6)) else {
+            return self.fail(format!("a tcplog line too short: {text}"));
+        };
+        let Ok(bytes) = bytes.parse::<u64>() else {
+            return self.fail(format!("a tcplog line without byte count: {text}"));
+        };
+        let entry = self.check.sessions.entry(addr).or_default();
+        entry.push((state.to_string(), bytes));
+    }
+
+    /// weir connects to server `s`'s traffic port.
+    pub(crate) fn on_traffic_connect(&mut self, s: usize) {
+        let (now, detect) = (self.now, self.check.bounds.detect);
+        let dead = self
+            .dead_windows(s)
+            .find(|f| f.from + detect < now && now < f.until);
+        if let Some((kind, since)) = dead.map(|f| (f.kind, now - f.from)) {
+            let name = self.server_name(s);
+            self.fail(format!(
+                "weir connected to {name} {:.3}s into its {kind:?}, past the detection bound {:.3}s",
+                since.as_secs_f64(),
+                detect.as_secs_f64()
+            ));
+        }
+    }
+
+    /// Server connection `link` received client `client`'s header.
+    pub(crate) fn on_served(&mut self, link: LinkId, client: u32) {
+        self.check.owner.insert(link, client);
+        let Some(earlier) = self.check.served.get(client as usize).cloned() else {
+            return;
+        };
+        for other in earlier {
+            if !self.scenario.replay {
+                return self.fail(format!(
+                    "client {client}'s bytes reached two server connections, #{other} and #{link}"
+                ));
+            }
+            // weir opened the first one first; a server may read its bytes
+            // late (it was hung), after the replay.
+            let (first, second) = (other.min(link), other.max(link));
+            let answered = self.net.links[first].end(Side::Weir).read;
+            if answered > 0 {
+                return self.fail(format!(
+                    "client {client}'s bytes were replayed to #{second} after #{first} had answered {answered} bytes"
+                ));
+            }
+        }
+        self.check.served[client as usize].push(link);
+    }
+
+    /// Client `c` read a reply header.
+    pub(crate) fn on_reply(&mut self, c: usize, reply: Reply) {
+        let owner = self.check.owner.get(&(reply.uid as usize)).copied();
+        if owner != Some(c as u32) {
+            self.fail(format!(
+                "client {c} got the reply of link #{}, which carries client {owner:?}",
+                reply.uid
+            ));
+        }
+    }
+
+    /// weir woke up and asked for `actions` actions.
+    pub(crate) fn on_wakeup(&mut self, actions: usize) {
+        if actions > 0 {
+            self.check.idle = 0;
+            return;
+        }
+        self.check.idle += 1;
+        if self.check.idle > self.check.bounds.idle_limit {
+            let n = self.check.idle;
+            self.fail(format!(
+                "weir woke up {n} times in a row with nothing to do"
+            ));
+        }
+    }
+
+    /// Checked after every step.
+    pub(crate) fn after_step(&mut self) {
+        if let Some(next) = self.lb.poll_timeout() {
+            if next <= self.t() {
+                self.fail("poll_timeout returned a deadline that is not in the future".into());
+            }
+        }
+    }
+
+    /// The end of the run: sessions, logs, health, timers, memory.
+    pub(crate) fn final_checks(&mut self) {
+        if self.lb.active_sessions() != 0 {
+            let n = self.lb.active_sessions();
+            return self.fail(format!("{n} sessions left after every client finished"));
+        }
+        for c in 0..self.clients.len() {
+            self.check_client(c);
+        }
+        for s in 0..self.servers.len() {
+            if self.check.bounds.checked && !self.check.up[s] {
+                let name = self.server_name(s);
+                return self.fail(format!("{name} is still DOWN at the end"));
+            }
+        }
+        let left: Vec<(LinkId, Peer)> = self
+            .ids
+            .values()
+            .map(|&l| (l, self.net.links[l].peer))
+            .collect();
+        let traffic = left
+            .iter()
+            .any(|&(l, peer)| matches!(peer, Peer::Client(_)) || self.is_traffic(l));
+        if traffic || left.len() > self.servers.len() {
+            return self.fail(format!("weir still holds connections at the end: {left:?}"));
+        }
+        self.check_timers();
+        self.check_shutdown();
+    }
+
+    fn check_client(&mut self, c: usize) {
+        let spec = &self.scenario.clients[c];
+        let client = &self.clients[c];
+        let logs = self
+            .check
+            .sessions
+            .get(&spec.addr)
+            .cloned()
+            .unwrap_or_default();
+        if client.accepted && logs.len() != 1 {
+            return self.fail(format!("client {c} has {} tcplog lines", logs.len()));
+        }
+        let state = logs.first().map(|(s, _)| s.as_str()).unwrap_or("");
+        match &client.outcome {
+            Some(Outcome::Success) => {
+                let bytes = logs.first().map_or(0, |&(_, b)| b);
+                if state != "--" || bytes != client.received {
+                    let received = client.received;
+                    self.fail(format!(
+                        "client {c} got its whole reply ({received} bytes) but weir logged {state} with {bytes} bytes"
+                    ));
+                }
+            }
+            Some(Outcome::Failed(why)) => {
+                let (start, end) = (spec.start, client.ended);
+                let recover = self.check.bounds.recover;
+                let fault = self
+                    .scenario
+                    .faults
+                    .iter()
+                    .any(|f| f.from <= end && start <= f.until + recover);
+                let queued = self.check.bounds.queue_limited && state == "sQ";
+                if !(client.vanished || fault || queued) {
+                    let why = why.clone();
+                    self.fail(format!("client {c} failed with no fault to explain it: {why} (weir logged {state:?})"));
+                }
+            }
+            None => self.fail(format!("client {c} never finished")),
+        }
+    }
+
+    /// Only check timers are left: none without checks, and a bounded
+    /// number of wake-ups over a few check intervals with them.
+    fn check_timers(&mut self) {
+        if !self.check.bounds.checked {
+            if let Some(at) = self.lb.poll_timeout() {
+                let left = at.saturating_duration_since(self.t());
+                return self.fail(format!(
+                    "a timer is armed {:.3}s ahead with nothing left to do",
+                    left.as_secs_f64()
+                ));
+            }
+            return;
+        }
+        let (before, end) = (
+            self.stats.wakeups,
+            self.now + self.check.bounds.timer_window,
+        );
+        while self.step(end) {
+            if self.check.failure.is_some() {
+                return;
+            }
+        }
+        let woke = self.stats.wakeups - before;
+        if woke > self.check.bounds.max_wakeups {
+            let window = self.check.bounds.timer_window.as_secs_f64();
+            self.fail(format!(
+                "weir woke up {woke} times in {window:.3}s of checks alone"
+            ));
+        }
+    }
+
+    /// `shutdown` closes everything and leaves nothing behind.
+    fn check_shutdown(&mut self) {
+        let t = self.t();
+        self.lb.shutdown(t);
+        self.drain();
+        if !self.ids.is_empty() {
+            let left: Vec<_> = self.ids.keys().copied().collect();
+            return self.fail(format!("shutdown left connections open: {left:?}"));
+        }
+        let buffers = self.lb.buffers_in_use();
+        if buffers != 0 {
+            return self.fail(format!("{buffers} buffers still in use after shutdown"));
+        }
+        if self.lb.poll_timeout().is_some() {
+            self.fail("a timer is still armed after shutdown".into());
+        }
+        if self.lb.active_sessions() != 0 {
+            self.fail("sessions left after shutdown".into());
+        }
+    }
+}

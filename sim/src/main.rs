@@ -1,0 +1,144 @@
+//! `weir-sim`: runs simulation campaigns, or replays one seed with a trace.
+//!
+//! ```text
+//! weir-sim [--from N] [--seeds M] [--jobs J]   run seeds N..N+M (default 0, 1000)
+//! weir-sim --seed S [--trace]                  replay one seed (with its trace)
+//! ```
+
+use std::cell::Cell;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J] | --seed S [--trace]";
+
+thread_local! {
+    /// The seed this thread is running, for the panic message.
+    static CURRENT: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+struct Args {
+    from: u64,
+    seeds: u64,
+    jobs: u64,
+    seed: Option<u64>,
+    trace: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        from: 0,
+        seeds: 1000,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        seed: None,
+        trace: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut number = |name: &str| {
+            it.next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| format!("{name} needs a number\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--from" => args.from = number("--from")?,
+            "--seeds" => args.seeds = number("--seeds")?,
+            "--jobs" => args.jobs = number("--jobs")?.max(1),
+            "--seed" => args.seed = Some(number("--seed")?),
+            "--trace" => args.trace = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(seed) = CURRENT.with(Cell::get) {
+            eprintln!("FAIL seed {seed}: panicked (replay: weir-sim --seed {seed} --trace)");
+        }
+        default_hook(info);
+    }));
+    match args.seed {
+        Some(seed) => replay(seed, args.trace),
+        None => campaign(args.from, args.seeds, args.jobs),
+    }
+}
+
+/// Runs one seed, printing its scenario, its trace if asked, and its result.
+fn replay(seed: u64, trace: bool) -> ExitCode {
+    println!("{}", weir_sim::Scenario::generate(seed).summary());
+    CURRENT.with(|c| c.set(Some(seed)));
+    let outcome = weir_sim::run(seed, trace);
+    for line in &outcome.trace {
+        println!("{line}");
+    }
+    match outcome.result {
+        Ok(stats) => {
+            println!("seed {seed}: ok {stats:?}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("FAIL seed {seed} {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs seeds `from..from + seeds` on `jobs` threads.
+fn campaign(from: u64, seeds: u64, jobs: u64) -> ExitCode {
+    let started = Instant::now();
+    let done = AtomicU64::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for job in 0..jobs {
+            let (done, failures) = (&done, &failures);
+            scope.spawn(move || {
+                for seed in (from + job..from + seeds).step_by(jobs as usize) {
+                    CURRENT.with(|c| c.set(Some(seed)));
+                    if let Err(failure) = weir_sim::run(seed, false).result {
+                        println!("FAIL seed {seed} {failure}");
+                        failures
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(seed);
+                    }
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n % 1000 == 0 {
+                        let rate = n as f64 / started.elapsed().as_secs_f64();
+                        eprintln!("{n} seeds, {rate:.0} seeds/s");
+                    }
+                }
+            });
+        }
+    });
+    let mut failed = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    failed.sort_unstable();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{seeds} seeds ({from}..{}) in {secs:.1}s: {:.0} seeds/s, {} failed{}",
+        from + seeds,
+        seeds as f64 / secs,
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(": {failed:?}")
+        }
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

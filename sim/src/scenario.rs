@@ -1,0 +1,406 @@
+//! A run's whole setup, drawn from its seed: weir's configuration (as
+//! HAProxy text), the servers, the clients and the faults.
+
+use std::fmt::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::faults::{self, Fault};
+use crate::payload::Mode;
+use crate::rng::Rng;
+
+/// Where weir listens.
+pub const LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 443);
+/// The path `ca-file` names; the run's loader answers it.
+pub const CA_FILE: &str = "/sim/ca.pem";
+/// Servers' traffic port.
+const TRAFFIC_PORT: u16 = 443;
+/// Servers' health-check port, when checks use their own.
+const CHECK_PORT: u16 = 8443;
+
+/// How weir checks the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// No `check`.
+    None,
+    /// A TCP connect.
+    Tcp,
+    /// A TLS handshake (`check-ssl` without `option httpchk`).
+    Tls,
+    /// `option httpchk GET /healthcheck` in clear.
+    Http,
+    /// `option httpchk GET /healthcheck` over TLS (`check-ssl`), as in the
+    /// seed configuration.
+    Https,
+}
+
+impl Check {
+    /// Whether checks read an answer (so a hung or 503 server fails them).
+    pub fn reads_answer(self) -> bool {
+        matches!(self, Check::Tls | Check::Http | Check::Https)
+    }
+
+    /// Whether the answer is an HTTP status (so a 503 fails them).
+    pub fn is_http(self) -> bool {
+        matches!(self, Check::Http | Check::Https)
+    }
+}
+
+/// One simulated server.
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// Its name in the configuration.
+    pub name: String,
+    /// Its host name, resolved by the run's resolver.
+    pub host: String,
+    /// Its traffic address.
+    pub addr: SocketAddr,
+    /// Where its checks connect.
+    pub check_addr: SocketAddr,
+    /// One-way latency between weir and it.
+    pub latency: Duration,
+    /// Socket window of its connections.
+    pub window: usize,
+    /// How long it thinks before a gateway reply.
+    pub think: Duration,
+    /// A `backup` server.
+    pub backup: bool,
+}
+
+/// One simulated client connection.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    /// When it connects.
+    pub start: Duration,
+    /// How the server answers it.
+    pub mode: Mode,
+    /// Body length.
+    pub len: u32,
+    /// Largest write.
+    pub chunk: usize,
+    /// Pause between writes.
+    pub pause: Duration,
+    /// A slow reader: at most this many bytes per this pause.
+    pub slow_read: Option<(usize, Duration)>,
+    /// Resets its connection this long after connecting (if not done).
+    pub vanish_after: Option<Duration>,
+    /// One-way latency between it and weir.
+    pub latency: Duration,
+    /// Socket window of its connection.
+    pub window: usize,
+    /// Its address (unique: tcplog lines name it).
+    pub addr: SocketAddr,
+}
+
+/// Everything a run is made of.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The run's seed.
+    pub seed: u64,
+    /// weir's configuration.
+    pub config: String,
+    /// How servers are checked.
+    pub check: Check,
+    /// Checks use their own port, so the network tells them from traffic.
+    pub check_port: bool,
+    /// `option replay-until-response` is on.
+    pub replay: bool,
+    /// The servers, in configuration order.
+    pub servers: Vec<ServerSpec>,
+    /// The clients, by id.
+    pub clients: Vec<ClientSpec>,
+    /// Server faults, by start time.
+    pub faults: Vec<Fault>,
+    /// Seed given to weir's own PRNG.
+    pub core_seed: u64,
+    /// Seed of the network's randomness (jitter, read and write sizes).
+    pub net_seed: u64,
+}
+
+impl Scenario {
+    /// The scenario of `seed`.
+    pub fn generate(seed: u64) -> Scenario {
+        let mut rng = Rng::new(seed);
+        let core_seed = rng.next_u64();
+        let net_seed = rng.next_u64();
+        let active = rng.millis(1_000, 12_000);
+        let check = *rng.pick(&[
+            Check::None,
+            Check::Tcp,
+            Check::Tcp,
+            Check::Tcp,
+            Check::Tls,
+            Check::Http,
+            Check::Http,
+            Check::Https,
+            Check::Https,
+            Check::Https,
+        ]);
+        let check_port = check != Check::None && rng.chance(70);
+        let n_servers = *rng.pick(&[1, 2, 2, 2, 3, 3, 3, 3, 4, 4]);
+        let servers: Vec<ServerSpec> = (0..n_servers)
+            .map(|i| server(&mut rng, i, check_port))
+            .collect();
+        let n_clients = *rng.pick(&[1, 3, 5, 8, 12, 16, 24, 32, 40]);
+        let clients = (0..n_clients)
+            .map(|c| client(&mut rng, c, active))
+            .collect();
+        let faults = faults::schedule(&mut rng, n_servers, active);
+        let mut text = String::new();
+        let replay = write_config(&mut text, &mut rng, check, &servers);
+        Scenario {
+            seed,
+            config: text,
+            check,
+            check_port,
+            replay,
+            servers,
+            clients,
+            faults,
+            core_seed,
+            net_seed,
+        }
+    }
+
+    /// A short description of the run, for traces and reports.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "seed {}: {} servers, {} clients, checks {:?}{}, {} faults\n",
+            self.seed,
+            self.servers.len(),
+            self.clients.len(),
+            self.check,
+            if self.check_port {
+                " on their own port"
+            } else {
+                ""
+            },
+            self.faults.len()
+        );
+        for f in &self.faults {
+            let _ = writeln!(
+                s,
+                "  fault: {} {:?} from {:.3}s to {:.3}s",
+                self.servers[f.server].name,
+                f.kind,
+                f.from.as_secs_f64(),
+                f.until.as_secs_f64()
+            );
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  client {i}: {:?} {} bytes at {:.3}s from {}{}{}",
+                c.mode,
+                c.len,
+                c.start.as_secs_f64(),
+                c.addr,
+                c.slow_read
+                    .map(|(n, p)| format!(", reads {n} bytes every {}ms", p.as_millis()))
+                    .unwrap_or_default(),
+                c.vanish_after
+                    .map(|d| format!(", vanishes after {}ms", d.as_millis()))
+                    .unwrap_or_default(),
+            );
+        }
+        s.push_str(&self.config);
+        s
+    }
+}
+
+fn server(rng: &mut Rng, i: usize, check_port: bool) -> ServerSpec {
+    let ip = Ipv4Addr::new(10, 0, 1, i as u8 + 1);
+    let addr = SocketAddr::from((ip, TRAFFIC_PORT));
+    ServerSpec {
+        name: format!("gw{}", i + 1),
+        host: format!("gw{}.sim", i + 1),
+        addr,
+        check_addr: SocketAddr::from((ip, if check_port { CHECK_PORT } else { TRAFFIC_PORT })),
+        latency: rng.millis(0, 15).max(Duration::from_micros(20)),
+        window: window(rng),
+        think: rng.millis(0, 50),
+        backup: i > 0 && rng.chance(8),
+    }
+}
+
+fn window(rng: &mut Rng) -> usize {
+    *rng.pick(&[2048, 8192, 65536, 262_144])
+}
+
+fn client(rng: &mut Rng, c: usize, active: Duration) -> ClientSpec {
+    let len = match rng.range(0, 9) {
+        0..=5 => rng.range(0, 2048),
+        6..=8 => rng.range(2048, 32 * 1024),
+        _ => rng.range(32 * 1024, 200 * 1024),
+    } as u32;
+    let ip = Ipv4Addr::new(10, 1, (c / 250) as u8, (c % 250) as u8 + 1);
+    let pause = if rng.chance(60) {
+        Duration::ZERO
+    } else {
+        rng.millis(1, 200)
+    };
+    // Tiny writes only for small bodies, and a client writes for at most
+    // about ten seconds.
+    let mut chunk = *rng.pick(&[1, 100, 1460, 16384, 65536]);
+    if len > 2048 {
+        chunk = chunk.max(100);
+    }
+    let writes = u64::from(len) / chunk as u64 + 1;
+    if pause * writes as u32 > Duration::from_secs(10) {
+        chunk = (u128::from(len) * pause.as_micros() / 10_000_000) as usize + 1;
+    }
+    ClientSpec {
+        start: rng.millis(0, active.as_millis() as u64),
+        mode: if rng.chance(50) {
+            Mode::Echo
+        } else {
+            Mode::Gateway
+        },
+        len,
+        chunk,
+        pause,
+        slow_read: rng
+            .chance(15)
+            .then(|| (rng.range(64, 4096) as usize, rng.millis(10, 300))),
+        vanish_after: rng.chance(8).then(|| rng.millis(0, 3000)),
+        latency: rng.millis(0, 20).max(Duration::from_micros(20)),
+        window: window(rng),
+        addr: SocketAddr::from((ip, 30000 + c as u16)),
+    }
+}
+
+/// Writes weir's configuration; returns whether replay is on.
+fn write_config(s: &mut String, rng: &mut Rng, check: Check, servers: &[ServerSpec]) -> bool {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let _ = writeln!(s, "global");
+    if rng.chance(15) {
+        let _ = writeln!(s, "    maxconn {}", rng.range(2, 20));
+    }
+    if rng.chance(30) {
+        let _ = writeln!(s, "    spread-checks {}", rng.range(0, 50));
+    }
+    let _ = writeln!(s, "defaults");
+    let _ = writeln!(s, "    mode tcp");
+    let _ = writeln!(s, "    log stdout format raw local0");
+    let _ = writeln!(s, "    timeout connect {}", ms(rng.millis(200, 3000)));
+    let _ = writeln!(s, "    timeout client {}", ms(rng.millis(3000, 60_000)));
+    let _ = writeln!(s, "    timeout server {}", ms(rng.millis(3000, 60_000)));
+    if rng.chance(15) {
+        let _ = writeln!(s, "    timeout tunnel {}", ms(rng.millis(5000, 60_000)));
+    }
+    if rng.chance(15) {
+        let _ = writeln!(s, "    timeout client-fin {}", ms(rng.millis(2000, 10_000)));
+    }
+    if rng.chance(15) {
+        let _ = writeln!(s, "    timeout server-fin {}", ms(rng.millis(2000, 10_000)));
+    }
+    if rng.chance(40) {
+        let _ = writeln!(s, "    timeout queue {}", ms(rng.millis(1000, 10_000)));
+    }
+    if check != Check::None && rng.chance(40) {
+        let _ = writeln!(s, "    timeout check {}", ms(rng.millis(200, 1000)));
+    }
+    if rng.chance(25) {
+        let _ = writeln!(s, "    retries {}", rng.range(0, 4));
+    }
+    let _ = writeln!(s, "frontend fe");
+    let _ = writeln!(s, "    bind {LISTEN}");
+    let _ = writeln!(s, "    option tcplog");
+    if rng.chance(10) {
+        let _ = writeln!(s, "    maxconn {}", rng.range(2, 20));
+    }
+    if rng.chance(10) {
+        let _ = writeln!(s, "    option nolinger");
+    }
+    let _ = writeln!(s, "    default_backend app");
+    let _ = writeln!(s, "backend app");
+    let balance = *rng.pick(&[
+        "roundrobin",
+        "roundrobin",
+        "static-rr",
+        "leastconn",
+        "first",
+        "source",
+        "random",
+    ]);
+    let _ = writeln!(s, "    balance {balance}");
+    if balance == "source" && rng.chance(50) {
+        let _ = writeln!(s, "    hash-type consistent");
+    }
+    if check.is_http() {
+        let _ = writeln!(s, "    option httpchk GET /healthcheck");
+        if rng.chance(30) {
+            let _ = writeln!(s, "    http-check expect status 200");
+        }
+    }
+    if check != Check::None && rng.chance(30) {
+        let _ = writeln!(s, "    option log-health-checks");
+    }
+    if rng.chance(20) {
+        let _ = writeln!(s, "    option redispatch 0");
+    }
+    if rng.chance(15) {
+        let _ = writeln!(s, "    option connect-hedge {}", ms(rng.millis(50, 500)));
+    }
+    let replay = rng.chance(15);
+    if replay {
+        let _ = writeln!(
+            s,
+            "    option replay-until-response {}",
+            ms(rng.millis(100, 2000))
+        );
+    }
+    if rng.chance(10) {
+        let _ = writeln!(s, "    option nolinger");
+    }
+    for spec in servers {
+        let _ = write!(
+            s,
+            "    server {} {}:{}",
+            spec.name,
+            spec.host,
+            spec.addr.port()
+        );
+        if spec.backup {
+            let _ = write!(s, " backup");
+        }
+        if rng.chance(20) {
+            let _ = write!(s, " weight {}", rng.range(1, 10));
+        }
+        if rng.chance(15) {
+            let _ = write!(s, " maxconn {}", rng.range(1, 8));
+        }
+        if check == Check::None {
+            let _ = writeln!(s);
+            continue;
+        }
+        let _ = write!(s, " check inter {}", ms(rng.millis(200, 2000)));
+        if spec.check_addr.port() != spec.addr.port() {
+            let _ = write!(s, " port {}", spec.check_addr.port());
+        }
+        let _ = write!(s, " rise {} fall {}", rng.range(1, 3), rng.range(1, 4));
+        if rng.chance(30) {
+            let _ = write!(s, " fastinter {}", ms(rng.millis(100, 1000)));
+        }
+        if rng.chance(20) {
+            let _ = write!(s, " downinter {}", ms(rng.millis(200, 3000)));
+        }
+        if matches!(check, Check::Tls | Check::Https) {
+            let _ = write!(s, " check-ssl ca-file {CA_FILE}");
+        }
+        if rng.chance(15) {
+            let _ = write!(s, " slowstart {}", ms(rng.millis(1000, 5000)));
+        }
+        if rng.chance(15) {
+            let on_error = rng.pick(&["fastinter", "fail-check", "sudden-death", "mark-down"]);
+            let limit = rng.range(1, 5);
+            let _ = write!(s, " observe layer4 error-limit {limit} on-error {on_error}");
+        }
+        if rng.chance(10) {
+            let _ = write!(s, " on-marked-down shutdown-sessions");
+        }
+        let _ = writeln!(s);
+    }
+    replay
+}

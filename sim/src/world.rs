@@ -1,0 +1,625 @@
+//! A run: the real `Balancer` driven by the simulated network and clock.
+//!
+//! The world plays weir's driver (as `weir-mio` does over sockets): it
+//! carries out every action weir asks for, feeds weir what happens on its
+//! sockets, and calls `handle_timeout` at the deadline weir asked for. It
+//! also plays the clients and servers (see `client.rs`, `server.rs`).
+//!
+//! Time only moves when nothing is left to do at the current instant: the
+//! next instant is the earliest of the next scheduled event and weir's
+//! `poll_timeout`. Every `Instant` weir sees is one base instant plus the
+//! simulated time, so a run depends on its seed alone.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use weir_core::config::{self, Source};
+use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId};
+
+use crate::client::Client;
+use crate::invariants::{Bounds, Checker, Failure};
+use crate::net::{LinkId, Net, Peer, Queue, Segment, Side};
+use crate::rng::Rng;
+use crate::scenario::{CA_FILE, Check, LISTEN, Scenario};
+use crate::server::{self, Process, Server, ServerConn};
+use crate::trace::{Trace, trace};
+
+/// Wall-clock time when every run starts (2026-01-01, inside the
+/// certificates' validity).
+const WALL_START: Duration = Duration::from_secs(1_767_225_600);
+/// Most ends looked at before the network must have settled.
+const FLUSH_LIMIT: usize = 1_000_000;
+/// Most read-and-write rounds on one of weir's sockets in a row.
+const PUMP_LIMIT: usize = 64;
+/// Most steps (events and wake-ups) of one run.
+const STEP_LIMIT: u64 = 5_000_000;
+/// The longest simulated time a run may need for its clients to finish.
+const CLIENTS_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Something scheduled to happen in the simulation.
+#[derive(Debug)]
+pub(crate) enum Ev {
+    /// A client opens its connection.
+    ClientStart(usize),
+    /// A client's SYN reaches weir's listener.
+    ClientSyn(LinkId),
+    /// A client learns its connection is established.
+    ClientConnected(LinkId),
+    /// weir's SYN reaches a server.
+    ConnectSyn(LinkId),
+    /// The outcome of weir's connect reaches weir.
+    ConnectDone(LinkId, Result<(), ConnError>),
+    /// A segment reaches an end.
+    Segment(LinkId, Side, Segment),
+    /// A client's timer: its next write or read, or its vanishing.
+    ClientTick(usize),
+    /// A server connection's timer: its answer or its next read.
+    ServerTick(LinkId),
+    /// A fault starts.
+    FaultStart(usize),
+    /// A fault ends.
+    FaultEnd(usize),
+}
+
+/// Counts of what a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Events and wake-ups processed.
+    pub steps: u64,
+    /// `handle_timeout` calls.
+    pub wakeups: u64,
+    /// Clients that got their whole reply.
+    pub clients_ok: u64,
+    /// Clients that did not (for a reason the invariants accept).
+    pub clients_failed: u64,
+    /// Connections weir opened (traffic and checks).
+    pub connects: u64,
+    /// Server state changes weir logged.
+    pub transitions: u64,
+    /// Simulated time at the end.
+    pub sim_time: Duration,
+}
+
+/// The whole simulated system.
+pub(crate) struct World {
+    pub lb: Balancer,
+    pub base: Instant,
+    pub now: Duration,
+    pub rng: Rng,
+    pub queue: Queue<Ev>,
+    pub net: Net,
+    /// weir's open connections and their links.
+    pub ids: BTreeMap<ConnId, LinkId>,
+    pub scenario: Scenario,
+    pub clients: Vec<Client>,
+    pub servers: Vec<Server>,
+    /// Server-side state of the connections servers accepted.
+    pub sconns: BTreeMap<LinkId, ServerConn>,
+    /// weir's listener is accepting.
+    pub accepting: bool,
+    /// Client connections the kernel accepted, waiting for weir's accept.
+    pub backlog: VecDeque<LinkId>,
+    pub check: Checker,
+    pub trace: Trace,
+    pub stats: Stats,
+}
+
+impl World {
+    /// Builds the run of `scenario`: parses its configuration and starts weir.
+    pub(crate) fn new(scenario: Scenario, trace_on: bool) -> Result<World, Failure> {
+        let fail = |what: String| Failure {
+            at: Duration::ZERO,
+            what,
+        };
+        let hosts: Vec<(String, std::net::IpAddr)> = scenario
+            .servers
+            .iter()
+            .map(|s| (s.host.clone(), s.addr.ip()))
+            .collect();
+        let mut resolve = |name: &str| hosts.iter().find(|(h, _)| h == name).map(|&(_, ip)| ip);
+        let source = Source {
+            name: "sim.cfg",
+            text: &scenario.config,
+        };
+        let parsed = config::parse(&[source], &mut resolve)
+            .map_err(|e| fail(format!("the configuration does not parse: {e:?}")))?;
+        let mut config = parsed.config;
+        let pki = server::pki();
+        config
+            .load_files(&mut |path| match path {
+                CA_FILE => Ok(pki.ca_pem.clone().into_bytes()),
+                _ => Err(format!("no file {path} in the simulation")),
+            })
+            .map_err(|e| fail(format!("the configuration's files do not load: {e:?}")))?;
+        let bounds = Bounds::new(&config, &scenario);
+        let base = now_base();
+        let wall = SystemTime::UNIX_EPOCH + WALL_START;
+        let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
+        let tls = matches!(scenario.check, Check::Tls | Check::Https)
+            .then(|| Arc::new(server::tls_config(pki, wall)));
+        let mut world = World {
+            lb,
+            base,
+            now: Duration::ZERO,
+            rng: Rng::new(scenario.net_seed),
+            queue: Queue::default(),
+            net: Net::default(),
+            ids: BTreeMap::new(),
+            clients: (0..scenario.clients.len())
+                .map(|_| Client::default())
+                .collect(),
+            servers: (0..scenario.servers.len())
+                .map(|_| Server::new(tls.clone()))
+                .collect(),
+            sconns: BTreeMap::new(),
+            accepting: true,
+            backlog: VecDeque::new(),
+            check: Checker::new(bounds, &scenario),
+            trace: Trace::new(trace_on),
+            stats: Stats::default(),
+            scenario,
+        };
+        for (c, spec) in world.scenario.clients.iter().enumerate() {
+            world.queue.push(spec.start, Ev::ClientStart(c));
+        }
+        for (i, fault) in world.scenario.faults.iter().enumerate() {
+            world.queue.push(fault.from, Ev::FaultStart(i));
+            world.queue.push(fault.until, Ev::FaultEnd(i));
+        }
+        world.drain();
+        world.flush();
+        Ok(world)
+    }
+
+    /// Runs to the end and checks every invariant; the first violation
+    /// stops the run.
+    pub(crate) fn run(&mut self) -> Result<(), Failure> {
+        let faults_end = self
+            .scenario
+            .faults
+            .iter()
+            .map(|f| f.until)
+            .max()
+            .unwrap_or_default();
+        let last_start = self
+            .scenario
+            .clients
+            .iter()
+            .map(|c| c.start)
+            .max()
+            .unwrap_or_default();
+        let limit = last_start.max(faults_end) + CLIENTS_LIMIT;
+        while !(self.clients_done() && self.now >= faults_end) {
+            if !self.step(limit) && !self.clients_done() {
+                self.fail(format!(
+                    "clients not done after {:.0}s: {:?}",
+                    limit.as_secs_f64(),
+                    self.clients_left()
+                ));
+            }
+            self.check.result()?;
+        }
+        let quiet_end = self.now + self.check.bounds.quiet;
+        while self.step(quiet_end) {
+            self.check.result()?;
+        }
+        self.final_checks();
+        self.check.result()
+    }
+
+    /// Processes the next event or weir wake-up, if one is due by `limit`;
+    /// otherwise moves the clock to `limit` and returns false.
+    pub(crate) fn step(&mut self, limit: Duration) -> bool {
+        self.stats.steps += 1;
+        if self.stats.steps > STEP_LIMIT {
+            self.fail(format!("more than {STEP_LIMIT} steps"));
+            return false;
+        }
+        let timer = self.lb.poll_timeout().map(|t| t.duration_since(self.base));
+        let event = self.queue.next_at();
+        let wake = match (timer, event) {
+            (Some(t), Some(e)) => t < e,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => {
+                self.now = self.now.max(limit);
+                return false;
+            }
+        };
+        let next = if wake { timer } else { event }.unwrap_or(limit);
+        if next > limit {
+            self.now = self.now.max(limit);
+            return false;
+        }
+        if wake {
+            self.now = next;
+            self.wake();
+        } else if let Some((at, ev)) = self.queue.pop() {
+            self.now = at;
+            self.handle(ev);
+        }
+        self.flush();
+        self.after_step();
+        true
+    }
+
+    /// weir's deadline came: `handle_timeout`.
+    fn wake(&mut self) {
+        self.stats.wakeups += 1;
+        let t = self.t();
+        self.lb.handle_timeout(t);
+        let actions = self.drain();
+        self.on_wakeup(actions);
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::ClientStart(c) => self.client_starts(c),
+            Ev::ClientSyn(link) => {
+                // weir's kernel completes the handshake and queues it.
+                self.backlog.push_back(link);
+                let at = self.arrival(link, Side::Weir);
+                self.queue.push(at, Ev::ClientConnected(link));
+            }
+            Ev::ClientConnected(link) => self.client_connected(link),
+            Ev::ConnectSyn(link) => self.server_syn(link),
+            Ev::ConnectDone(link, result) => self.connect_done(link, result),
+            Ev::Segment(link, to, segment) => {
+                if let Some(answer) = self.net.arrive(link, to, segment) {
+                    self.send(link, to, answer);
+                }
+            }
+            Ev::ClientTick(c) => self.client_tick(c),
+            Ev::ServerTick(link) => self.net.touch(link, Side::Peer),
+            Ev::FaultStart(i) => self.fault_starts(i),
+            Ev::FaultEnd(i) => self.fault_ends(i),
+        }
+    }
+
+    /// The `Instant` weir sees now.
+    pub(crate) fn t(&self) -> Instant {
+        self.base + self.now
+    }
+
+    /// When a segment `from` one end of `link` sent now arrives: a black
+    /// hole on the link's server holds it until the hole ends.
+    pub(crate) fn arrival(&mut self, link: LinkId, from: Side) -> Duration {
+        let hold = match self.net.links[link].peer {
+            Peer::Server(s) => self.servers[s].black_hole,
+            Peer::Client(_) => None,
+        };
+        self.net.arrival(&mut self.rng, self.now, link, from, hold)
+    }
+
+    /// Puts `segment` on the wire from `from`.
+    pub(crate) fn send(&mut self, link: LinkId, from: Side, segment: Segment) {
+        let at = self.arrival(link, from);
+        self.queue
+            .push(at, Ev::Segment(link, from.other(), segment));
+    }
+
+    /// Writes what it can of `data` from `from`; returns how much.
+    pub(crate) fn write(&mut self, link: LinkId, from: Side, data: &[u8]) -> usize {
+        let n = self.net.write(link, from, data);
+        if n > 0 {
+            self.send(link, from, Segment::Data(data[..n].to_vec()));
+        }
+        n
+    }
+
+    /// A read or write size: sometimes tiny, sometimes a page, often all.
+    fn io_size(&mut self) -> usize {
+        match self.rng.range(0, 3) {
+            0 => self.rng.range(1, 64) as usize,
+            1 => self.rng.range(1, 4096) as usize,
+            _ => usize::MAX,
+        }
+    }
+
+    /// Carries out every action weir has queued; returns how many.
+    pub(crate) fn drain(&mut self) -> usize {
+        let mut count = 0;
+        while let Some(action) = self.lb.poll_action() {
+            count += 1;
+            self.apply(action);
+        }
+        count
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Connect { conn, addr } => self.connect(conn, addr),
+            Action::KeepAlive { conn } => trace!(self, "weir", "keep-alive on {conn:?}"),
+            Action::Interest { conn, read, write } => match self.ids.get(&conn) {
+                Some(&link) => {
+                    self.net.links[link].interest = (read, write);
+                    self.net.touch(link, Side::Weir);
+                }
+                None => self.fail(format!("weir set interest on unknown {conn:?}")),
+            },
+            Action::ShutdownWrite { conn } => match self.ids.get(&conn) {
+                Some(&link) => {
+                    trace!(
+                        self,
+                        "weir", "shuts down writing on {conn:?} (link #{link})"
+                    );
+                    self.net.links[link].forwarded_fin = true;
+                    if let Some(segment) = self.net.shutdown(link, Side::Weir) {
+                        self.send(link, Side::Weir, segment);
+                    }
+                }
+                None => self.fail(format!("weir shut down unknown {conn:?}")),
+            },
+            Action::Close { conn, reset } => self.close(conn, reset),
+            Action::PauseAccept { .. } => {
+                trace!(self, "weir", "pauses accepting");
+                self.accepting = false;
+            }
+            Action::ResumeAccept { .. } => {
+                trace!(self, "weir", "resumes accepting");
+                self.accepting = true;
+            }
+            Action::Unbind { .. } => self.fail("weir unbound its listener".into()),
+            Action::Log(line) => {
+                trace!(self, "weir log", "{}", line.text);
+                self.on_log(&line);
+            }
+        }
+    }
+
+    /// weir opens a connection to `addr`: a server's traffic or check port.
+    fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+        self.stats.connects += 1;
+        let found = self
+            .scenario
+            .servers
+            .iter()
+            .enumerate()
+            .find_map(|(s, spec)| {
+                let traffic = spec.addr == addr;
+                (traffic || spec.check_addr == addr).then_some((s, traffic))
+            });
+        let Some((s, traffic)) = found else {
+            return self.fail(format!("weir connects to {addr}, where no server is"));
+        };
+        let spec = &self.scenario.servers[s];
+        let link = self.net.open(Peer::Server(s), spec.latency, spec.window);
+        trace!(
+            self,
+            "weir", "connects {conn:?} to {} at {addr} (link #{link})", spec.name
+        );
+        self.net.links[link].weir = Some(conn);
+        if self.ids.insert(conn, link).is_some() {
+            self.fail(format!("weir reused {conn:?} while open"));
+        }
+        if traffic && self.scenario.check_port {
+            self.on_traffic_connect(s);
+        }
+        let at = self.arrival(link, Side::Weir);
+        self.queue.push(at, Ev::ConnectSyn(link));
+    }
+
+    fn close(&mut self, conn: ConnId, reset: bool) {
+        let Some(link) = self.ids.remove(&conn) else {
+            return self.fail(format!("weir closed unknown {conn:?}"));
+        };
+        trace!(
+            self,
+            "weir",
+            "closes {conn:?} (link #{link}){}",
+            if reset { " with RST" } else { "" }
+        );
+        let l = &mut self.net.links[link];
+        l.weir = None;
+        if !l.established {
+            // Before the handshake is done nothing is on the wire yet; the
+            // kernel will answer a late SYN-ACK with an RST.
+            l.end_mut(Side::Weir).closed = true;
+            return;
+        }
+        if let Some(segment) = self.net.close(link, Side::Weir, reset) {
+            self.send(link, Side::Weir, segment);
+        }
+    }
+
+    /// The outcome of weir's connect reaches weir.
+    fn connect_done(&mut self, link: LinkId, result: Result<(), ConnError>) {
+        let Some(conn) = self.net.links[link].weir else {
+            if result.is_ok() {
+                self.send(link, Side::Weir, Segment::Rst);
+            }
+            return;
+        };
+        trace!(self, "weir", "{conn:?} connect: {result:?}");
+        if result.is_ok() {
+            self.net.links[link].established = true;
+            self.net.touch(link, Side::Weir);
+        }
+        let t = self.t();
+        self.lb.handle_event(t, Event::Connected { conn, result });
+        self.drain();
+    }
+
+    /// Looks at every end that has something to do until none has, and
+    /// lets weir accept the clients waiting in the backlog.
+    fn flush(&mut self) {
+        for _ in 0..FLUSH_LIMIT {
+            if self.accepting && !self.backlog.is_empty() {
+                self.accept_backlog();
+                continue;
+            }
+            let Some((link, side)) = self.net.next_dirty() else {
+                return;
+            };
+            match (side, self.net.links[link].peer) {
+                (Side::Weir, _) => self.pump_weir(link),
+                (Side::Peer, Peer::Client(c)) => self.pump_client(c),
+                (Side::Peer, Peer::Server(_)) => self.pump_server(link),
+            }
+        }
+        self.fail(format!(
+            "the network did not settle after {FLUSH_LIMIT} rounds"
+        ));
+    }
+
+    fn accept_backlog(&mut self) {
+        let Some(link) = self.backlog.pop_front() else {
+            return;
+        };
+        let Peer::Client(c) = self.net.links[link].peer else {
+            return;
+        };
+        self.clients[c].accepted = true;
+        let t = self.t();
+        let peer = self.scenario.clients[c].addr;
+        match self.lb.accept(t, ListenerId(0), peer, LISTEN) {
+            Some(conn) => {
+                trace!(
+                    self,
+                    "weir", "accepts client {c} as {conn:?} (link #{link})"
+                );
+                let l = &mut self.net.links[link];
+                l.weir = Some(conn);
+                l.established = true;
+                if self.ids.insert(conn, link).is_some() {
+                    self.fail(format!("weir reused {conn:?} while open"));
+                }
+                self.net.touch(link, Side::Weir);
+            }
+            None => {
+                trace!(self, "weir", "refuses client {c}");
+                if let Some(segment) = self.net.close(link, Side::Weir, false) {
+                    self.send(link, Side::Weir, segment);
+                }
+            }
+        }
+        self.drain();
+    }
+
+    /// Moves bytes between weir and its socket on `link` while weir wants
+    /// to and the socket can, as an edge-triggered driver does.
+    fn pump_weir(&mut self, link: LinkId) {
+        for _ in 0..PUMP_LIMIT {
+            let l = &self.net.links[link];
+            let Some(conn) = l.weir.filter(|_| l.established) else {
+                return;
+            };
+            let mut progress = false;
+            if l.interest.0 {
+                progress |= self.weir_reads(link, conn);
+            }
+            let l = &self.net.links[link];
+            if l.weir != Some(conn) {
+                return;
+            }
+            if l.interest.1 {
+                progress |= self.weir_writes(link, conn);
+            }
+            if !progress {
+                return;
+            }
+        }
+        self.net.touch(link, Side::Weir);
+    }
+
+    /// One read by weir on `link`: bytes, then end of stream or reset.
+    fn weir_reads(&mut self, link: LinkId, conn: ConnId) -> bool {
+        let l = &self.net.links[link];
+        let end = l.end(Side::Weir);
+        let (pending, rst) = (end.rx.len(), end.rst_in);
+        let fin = end.fin_in && !l.eof_reported;
+        if pending == 0 && !fin && !rst {
+            return false;
+        }
+        let max = self.io_size();
+        let t = self.t();
+        let Some(buf) = self.lb.recv_buf(conn).filter(|b| !b.is_empty()) else {
+            return false;
+        };
+        if pending > 0 {
+            let n = buf.len().min(pending).min(max);
+            let data = self.net.read(link, Side::Weir, n);
+            buf[..n].copy_from_slice(&data);
+            self.lb.received(t, conn, n);
+            trace!(self, "weir", "reads {n} bytes from {conn:?}");
+        } else if fin {
+            // A FIN before an RST reads as the end of stream (Linux).
+            trace!(self, "weir", "{conn:?} reached end of stream");
+            self.net.links[link].eof_reported = true;
+            self.lb.handle_event(t, Event::ReadClosed { conn });
+        } else {
+            trace!(self, "weir", "{conn:?} was reset");
+            let error = ConnError::Reset;
+            self.lb.handle_event(t, Event::Failed { conn, error });
+        }
+        self.drain();
+        true
+    }
+
+    /// One write by weir on `link`, as much as the window takes.
+    fn weir_writes(&mut self, link: LinkId, conn: ConnId) -> bool {
+        let max = self.io_size();
+        let l = &self.net.links[link];
+        let (room, rst, shut) = (
+            l.room(Side::Weir),
+            l.end(Side::Weir).rst_in,
+            l.end(Side::Weir).shut,
+        );
+        let t = self.t();
+        let Some(out) = self.lb.send_buf(conn).filter(|b| !b.is_empty()) else {
+            return false;
+        };
+        if rst {
+            trace!(self, "weir", "write to {conn:?}: reset");
+            let error = ConnError::Reset;
+            self.lb.handle_event(t, Event::Failed { conn, error });
+            self.drain();
+            return true;
+        }
+        if shut {
+            self.fail(format!(
+                "weir has bytes to write to {conn:?} after shutting it down"
+            ));
+            return false;
+        }
+        let n = out.len().min(room).min(max);
+        if n == 0 {
+            return false;
+        }
+        let data = out[..n].to_vec();
+        self.write(link, Side::Weir, &data);
+        self.lb.sent(t, conn, n);
+        trace!(self, "weir", "writes {n} bytes to {conn:?}");
+        self.drain();
+        true
+    }
+
+    /// Whether every client has finished.
+    pub(crate) fn clients_done(&self) -> bool {
+        self.clients.iter().all(|c| c.outcome.is_some())
+    }
+
+    /// The clients not finished yet.
+    fn clients_left(&self) -> Vec<usize> {
+        (0..self.clients.len())
+            .filter(|&c| self.clients[c].outcome.is_none())
+            .collect()
+    }
+
+    /// The name of server `s`, for traces.
+    pub(crate) fn server_name(&self, s: usize) -> String {
+        self.scenario.servers[s].name.clone()
+    }
+
+    /// Whether the server is running (not hung, not crashed).
+    pub(crate) fn server_running(&self, s: usize) -> bool {
+        self.servers[s].process == Process::Running
+    }
+}
+
+/// The one clock reading of a run: every instant is built from it.
+fn now_base() -> Instant {
+    Instant::now()
+}
