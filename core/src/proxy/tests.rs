@@ -2005,6 +2005,59 @@ fn without_redispatch_the_same_server_is_retried_after_a_pause() {
 }
 
 #[test]
+fn a_retry_waits_in_the_queue_when_its_server_went_down_during_the_pause() {
+    // Found by the simulator (weir-sim seed 102): after a refused connect
+    // with no other server to try, the retry a pause later went to the
+    // same server although a check had marked it DOWN meanwhile.
+    let mut s1 = checked("s1", 8001);
+    s1.inter = Duration::from_millis(200);
+    s1.fall = 1;
+    s1.check_port = Some(9001);
+    let mut cfg = config(vec![s1]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let (client, conn, _) = h.accept();
+    h.peer_sends(client, b"held");
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    h.advance(Duration::from_millis(200));
+    let (probe, _) = *h.connects().last().unwrap();
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.logs(LogSink::Stdout)[0].contains("is DOWN"));
+    h.take();
+    h.advance(Duration::from_millis(800));
+    let traffic = |h: &Harness| {
+        h.connects()
+            .into_iter()
+            .filter(|(_, addr)| addr.port() == 8001)
+            .collect::<Vec<_>>()
+    };
+    assert!(traffic(&h).is_empty(), "no connect to a DOWN server");
+    assert!(h.closed(client).is_none(), "the client waits in the queue");
+    // Two passing checks (rise 2) bring s1 back: the client goes to it.
+    for _ in 0..10 {
+        if !traffic(&h).is_empty() {
+            break;
+        }
+        h.take();
+        h.advance(Duration::from_millis(200));
+        for (probe, _) in h.connects() {
+            h.connected(probe);
+        }
+    }
+    let (server, _) = traffic(&h)[0];
+    h.connected(server);
+    assert_eq!(h.drain(server), b"held");
+}
+
+#[test]
 fn a_connect_timeout_is_retried_elsewhere_too() {
     let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
     let (client, _, addr) = h.accept();

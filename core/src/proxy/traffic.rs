@@ -572,7 +572,14 @@ impl Balancer {
         }
         if due(session.retry_at) {
             session.retry_at = None;
+            let backend = &self.backends[session.backend];
             let target = session.target;
+            // A server marked DOWN during the pause is not retried: with
+            // redispatch, the session waits for a usable server as a new
+            // connection would. Without, HAProxy retries the same server.
+            if backend.config.redispatch && !backend.servers[target].is_usable() {
+                return self.requeue(now, s);
+            }
             return self.connect_to(now, s, target);
         }
         if due(session.replay_at) {
@@ -756,6 +763,29 @@ impl Balancer {
         self.sessions
             .get(s)
             .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+    }
+
+    /// Session `s`, between two connect attempts, waits in its backend's
+    /// queue for a usable server, up to `timeout queue` (else `timeout
+    /// connect`).
+    fn requeue(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let b = session.backend;
+        let backend = &mut self.backends[b];
+        backend.drop_load(session.target);
+        let wait = backend
+            .config
+            .timeout_queue
+            .or(backend.config.timeout_connect);
+        session.phase = Phase::Queued;
+        session.server_queued = false;
+        session.connect_deadline = wait.map(|d| now + d);
+        session.hedge_at = None;
+        backend.waiters.push(s, session.generation);
+        self.reconcile(now, s);
+        self.dispatch_queue(now, b);
     }
 
     /// Queued session `s` leaves its queue for server `target`.
