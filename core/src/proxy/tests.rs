@@ -2058,6 +2058,38 @@ fn a_retry_waits_in_the_queue_when_its_server_went_down_during_the_pause() {
 }
 
 #[test]
+fn no_hedge_races_a_retry_pause_so_no_second_server_joins_midstream() {
+    // Found by the simulator (weir-sim seed 2030): with redispatch off, a
+    // hedge started during the pause before a same-server retry; when it
+    // won, the retry still fired and moved the established session to a
+    // new server connection in the middle of its stream.
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].redispatch = false;
+    cfg.backends[0].connect_hedge = Some(Duration::from_millis(250));
+    let mut h = Harness::new(cfg);
+    let (client, first, _) = h.accept();
+    h.peer_sends(client, b"early ");
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    let mut server = None;
+    for _ in 0..20 {
+        h.take();
+        h.advance(Duration::from_millis(100));
+        if let Some(&(conn, _)) = h.connects().first() {
+            assert!(server.is_none(), "one more connect, then none");
+            h.connected(conn);
+            server = Some(conn);
+        }
+    }
+    let server = server.expect("the session connected again");
+    assert_eq!(h.drain(server), b"early ");
+    h.peer_sends(client, b"late");
+    assert_eq!(h.drain(server), b"late");
+}
+
+#[test]
 fn a_connect_timeout_is_retried_elsewhere_too() {
     let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
     let (client, _, addr) = h.accept();

@@ -671,6 +671,9 @@ impl Balancer {
                     .timeout_connect
                     .map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE));
                 session.retry_at = Some(now + pause);
+                // No connect is in flight during the pause: nothing to
+                // hedge (the retry arms a hedge of its own).
+                session.hedge_at = None;
                 self.reconcile(now, s);
             }
         }
