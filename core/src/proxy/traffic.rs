@@ -540,6 +540,7 @@ impl Balancer {
             ),
         };
         session.update_idle(now);
+        session.wait_on(now, client_interest, server_interest);
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
