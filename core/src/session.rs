@@ -11,7 +11,9 @@
 //!
 //! Each side has one inactivity timeout in force, picked as HAProxy does
 //! in TCP mode (see [`Session::client_timeout`]); when it changes (the
-//! server connects, a side half-closes) that side's clock restarts.
+//! server connects, a side half-closes) that side's clock restarts. A
+//! side's clock runs only while weir waits on that side, to read from it
+//! or to write to it (see [`Session::wait_on`]).
 //!
 //! Each direction is a [`Pipe`]: bytes read from one side wait in its
 //! buffer until written to the other; the reader stops (no read interest)
@@ -293,6 +295,40 @@ impl Session {
             self.idle.1 = server;
             self.server_deadline = server.map(|t| now + t);
         }
+    }
+
+    /// Runs each side's inactivity clock only while weir waits on that
+    /// side, given what weir wants to do on it (read, write): to read from
+    /// it (no end of stream, room in the buffer) or to write bytes to it.
+    /// A side that only waits for the other one (its reply held by a full
+    /// buffer, or its part done) cannot time out; its clock restarts when
+    /// weir waits on it again. This is HAProxy's rule (no read timeout while
+    /// reading is blocked or shut, no write timeout with nothing to write).
+    pub(crate) fn wait_on(&mut self, now: Instant, client: (bool, bool), server: (bool, bool)) {
+        fn clock(
+            deadline: &mut Option<Instant>,
+            timeout: Option<Duration>,
+            waits: bool,
+            now: Instant,
+        ) {
+            match (waits, *deadline) {
+                (false, Some(_)) => *deadline = None,
+                (true, None) => *deadline = timeout.map(|t| now + t),
+                _ => {}
+            }
+        }
+        clock(
+            &mut self.client_deadline,
+            self.idle.0,
+            client.0 || client.1,
+            now,
+        );
+        clock(
+            &mut self.server_deadline,
+            self.idle.1,
+            server.0 || server.1,
+            now,
+        );
     }
 
     /// Termination phase letter for the log.

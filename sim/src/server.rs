@@ -419,14 +419,12 @@ impl World {
             if request.mode == Mode::Echo && !sc.fin_after_out {
                 sc.out.extend(rest);
             }
-            if request.mode == Mode::Gateway
-                && t.body == u64::from(request.len)
-                && !sc.fin_after_out
-            {
-                let think = self.scenario.servers[sc.server].think;
-                t.answer_at = Some(self.now + think);
-                self.queue.push(self.now + think, Ev::ServerTick(link));
-            }
+        }
+        let whole = t.body == u64::from(request.len);
+        if request.mode == Mode::Gateway && whole && !t.replied && t.answer_at.is_none() {
+            let think = self.scenario.servers[sc.server].think;
+            t.answer_at = Some(self.now + think);
+            self.queue.push(self.now + think, Ev::ServerTick(link));
         }
         if sc.half_close_at.is_some_and(|k| sc.received >= k) && !sc.fin_after_out {
             trace!(

@@ -248,6 +248,7 @@ impl World {
     /// weir's deadline came: `handle_timeout`.
     fn wake(&mut self) {
         self.stats.wakeups += 1;
+        trace!(self, "weir", "wakes up (timer)");
         let t = self.t();
         self.lb.handle_timeout(t);
         let actions = self.drain();

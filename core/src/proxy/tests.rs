@@ -526,6 +526,42 @@ fn server_inactivity_ends_the_session() {
 }
 
 #[test]
+fn a_slow_client_draining_the_reply_does_not_time_out_the_server_side() {
+    // Found by the simulator (weir-sim seed 1279): the server had sent its
+    // whole reply and its FIN; the client read it slowly, a little every 5
+    // s, so weir had nothing to read from or write to the server for longer
+    // than timeout server (20 s), and cut the reply with sD. As in HAProxy,
+    // a side's timeout runs only while weir waits on that side.
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(client, b"request");
+    h.event(Event::ReadClosed { conn: client });
+    assert_eq!(h.drain(server), b"request");
+    let reply = pattern(BUF_SIZE);
+    assert_eq!(h.peer_sends(server, &reply), BUF_SIZE);
+    h.event(Event::ReadClosed { conn: server });
+    let mut got = Vec::new();
+    for _ in 0..16 {
+        h.advance(Duration::from_secs(5));
+        let out =
+            h.lb.send_buf(client)
+                .map(|b| b[..b.len().min(1024)].to_vec());
+        let out = out.unwrap_or_default();
+        got.extend_from_slice(&out);
+        h.lb.sent(h.now, client, out.len());
+        h.collect();
+        assert!(
+            h.closed(client).is_none() || got.len() == BUF_SIZE,
+            "cut after {} bytes",
+            got.len()
+        );
+    }
+    assert_eq!(got, reply);
+    assert!(h.shut(client));
+    assert!(h.logs(LogSink::Stdout)[0].contains(" -- "));
+}
+
+#[test]
 fn without_timeouts_a_session_lives_forever() {
     let mut cfg = config(vec![server("s1", 8001)]);
     cfg.frontends[0].timeout_client = None;
@@ -2046,6 +2082,91 @@ fn without_redispatch_the_same_server_is_retried_after_a_pause() {
 }
 
 #[test]
+fn a_retry_waits_in_the_queue_when_its_server_went_down_during_the_pause() {
+    // Found by the simulator (weir-sim seed 102): after a refused connect
+    // with no other server to try, the retry a pause later went to the
+    // same server although a check had marked it DOWN meanwhile.
+    let mut s1 = checked("s1", 8001);
+    s1.inter = Duration::from_millis(200);
+    s1.fall = 1;
+    s1.check_port = Some(9001);
+    let mut cfg = config(vec![s1]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let (client, conn, _) = h.accept();
+    h.peer_sends(client, b"held");
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    h.advance(Duration::from_millis(200));
+    let (probe, _) = *h.connects().last().unwrap();
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.logs(LogSink::Stdout)[0].contains("is DOWN"));
+    h.take();
+    h.advance(Duration::from_millis(800));
+    let traffic = |h: &Harness| {
+        h.connects()
+            .into_iter()
+            .filter(|(_, addr)| addr.port() == 8001)
+            .collect::<Vec<_>>()
+    };
+    assert!(traffic(&h).is_empty(), "no connect to a DOWN server");
+    assert!(h.closed(client).is_none(), "the client waits in the queue");
+    // Two passing checks (rise 2) bring s1 back: the client goes to it.
+    for _ in 0..10 {
+        if !traffic(&h).is_empty() {
+            break;
+        }
+        h.take();
+        h.advance(Duration::from_millis(200));
+        for (probe, _) in h.connects() {
+            h.connected(probe);
+        }
+    }
+    let (server, _) = traffic(&h)[0];
+    h.connected(server);
+    assert_eq!(h.drain(server), b"held");
+}
+
+#[test]
+fn no_hedge_races_a_retry_pause_so_no_second_server_joins_midstream() {
+    // Found by the simulator (weir-sim seed 2030): with redispatch off, a
+    // hedge started during the pause before a same-server retry; when it
+    // won, the retry still fired and moved the established session to a
+    // new server connection in the middle of its stream.
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].redispatch = false;
+    cfg.backends[0].connect_hedge = Some(Duration::from_millis(250));
+    let mut h = Harness::new(cfg);
+    let (client, first, _) = h.accept();
+    h.peer_sends(client, b"early ");
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    let mut server = None;
+    for _ in 0..20 {
+        h.take();
+        h.advance(Duration::from_millis(100));
+        if let Some(&(conn, _)) = h.connects().first() {
+            assert!(server.is_none(), "one more connect, then none");
+            h.connected(conn);
+            server = Some(conn);
+        }
+    }
+    let server = server.expect("the session connected again");
+    assert_eq!(h.drain(server), b"early ");
+    h.peer_sends(client, b"late");
+    assert_eq!(h.drain(server), b"late");
+}
+
+#[test]
 fn a_connect_timeout_is_retried_elsewhere_too() {
     let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
     let (client, _, addr) = h.accept();
@@ -2386,9 +2507,12 @@ fn random_event_orders_always_return_every_resource() {
         }
         track(&mut h, &mut open, &mut servers);
     }
-    // Every remaining session ends by its timeouts.
-    h.advance(Duration::from_secs(3600));
-    track(&mut h, &mut open, &mut servers);
+    // Every remaining session ends by its timeouts (a session still
+    // connecting needs one wake-up per retry).
+    for _ in 0..10 {
+        h.advance(Duration::from_secs(360));
+        track(&mut h, &mut open, &mut servers);
+    }
     assert!(open.is_empty(), "{} connections never closed", open.len());
     assert_eq!(h.lb.active_sessions(), 0);
     assert_eq!(h.lb.buffers_in_use(), 0);

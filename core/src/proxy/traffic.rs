@@ -534,6 +534,7 @@ impl Balancer {
             &self.backends[session.backend].config,
         );
         session.update_idle(now, &timeouts);
+        session.wait_on(now, client_interest, server_interest);
         let deadline = session.deadline();
         let key = TimerKey::Session(s, session.generation);
         if let Some(at) = deadline {
@@ -566,7 +567,14 @@ impl Balancer {
         }
         if due(session.retry_at) {
             session.retry_at = None;
+            let backend = &self.backends[session.backend];
             let target = session.target;
+            // A server marked DOWN during the pause is not retried: with
+            // redispatch, the session waits for a usable server as a new
+            // connection would. Without, HAProxy retries the same server.
+            if backend.config.redispatch && !backend.servers[target].is_usable() {
+                return self.requeue(now, s);
+            }
             return self.connect_to(now, s, target);
         }
         if due(session.replay_at) {
@@ -658,6 +666,9 @@ impl Balancer {
                     .timeout_connect
                     .map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE));
                 session.retry_at = Some(now + pause);
+                // No connect is in flight during the pause: nothing to
+                // hedge (the retry arms a hedge of its own).
+                session.hedge_at = None;
                 self.reconcile(now, s);
             }
         }
@@ -750,6 +761,29 @@ impl Balancer {
         self.sessions
             .get(s)
             .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+    }
+
+    /// Session `s`, between two connect attempts, waits in its backend's
+    /// queue for a usable server, up to `timeout queue` (else `timeout
+    /// connect`).
+    fn requeue(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        let b = session.backend;
+        let backend = &mut self.backends[b];
+        backend.drop_load(session.target);
+        let wait = backend
+            .config
+            .timeout_queue
+            .or(backend.config.timeout_connect);
+        session.phase = Phase::Queued;
+        session.server_queued = false;
+        session.connect_deadline = wait.map(|d| now + d);
+        session.hedge_at = None;
+        backend.waiters.push(s, session.generation);
+        self.reconcile(now, s);
+        self.dispatch_queue(now, b);
     }
 
     /// Queued session `s` leaves its queue for server `target`.

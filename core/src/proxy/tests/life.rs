@@ -98,8 +98,10 @@ fn without_tunnel_a_client_fin_keeps_timeout_client_on_the_client_side() {
     let mut cfg = base();
     cfg.frontends[0].timeout_client_fin = Some(secs(2));
     let mut h = Harness::new(cfg);
-    let (client, _server) = h.session();
+    let (client, server) = h.session();
     h.event(Event::ReadClosed { conn: client });
+    // A reply the client does not read keeps weir waiting on it.
+    h.peer_sends(server, b"reply");
     h.advance(secs(5));
     assert_eq!(
         h.lb.active_sessions(),
@@ -115,12 +117,27 @@ fn under_tunnel_the_client_fin_switches_the_client_side_to_client_fin() {
     let mut cfg = tunnel(60);
     cfg.frontends[0].timeout_client_fin = Some(secs(2));
     let mut h = Harness::new(cfg);
-    let (client, _server) = h.session();
+    let (client, server) = h.session();
     h.event(Event::ReadClosed { conn: client });
+    // A reply the client does not read keeps weir waiting on it.
+    h.peer_sends(server, b"reply");
     h.advance(secs(2) - MS);
     assert_eq!(h.lb.active_sessions(), 1);
     h.advance(MS);
     assert_eq!(termination(&h), "cD");
+}
+
+#[test]
+fn a_side_weir_does_not_wait_on_cannot_time_out() {
+    // The client sent its FIN and weir has nothing to write to it: only
+    // the server side, which weir reads, can time out (HAProxy's rule).
+    let mut h = Harness::new(base());
+    let (client, _server) = h.session();
+    h.event(Event::ReadClosed { conn: client });
+    h.advance(secs(20) - MS);
+    assert_eq!(h.lb.active_sessions(), 1, "timeout client does not apply");
+    h.advance(MS);
+    assert_eq!(termination(&h), "sD");
 }
 
 #[test]
