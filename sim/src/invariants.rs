@@ -109,17 +109,18 @@ impl Bounds {
             // Retries stay on the server they started with.
             detect += (Duration::from_secs(1) + connect) * backend.retries;
         }
-        let timeouts = [
-            backend.timeout_connect,
+        let idle = [
             backend.timeout_server,
             backend.timeout_tunnel,
             backend.timeout_server_fin,
-            backend.timeout_queue,
-            backend.replay_until_response,
             config.frontends[0].timeout_client,
             config.frontends[0].timeout_client_fin,
         ];
-        let longest_timeout = timeouts.into_iter().flatten().max().unwrap_or_default();
+        let longest_idle = idle.into_iter().flatten().max().unwrap_or_default();
+        // A session left when the clients are done ends within its idle
+        // timeout, or after its connect attempts and a queue wait.
+        let attempts = (connect + Duration::from_secs(1)) * (backend.retries + 1);
+        let queue = backend.timeout_queue.unwrap_or(connect);
         let checked = scenario.check != Check::None;
         let timer_window = longest * 4;
         let shortest = shortest.max(Duration::from_millis(1));
@@ -128,7 +129,7 @@ impl Bounds {
         Bounds {
             detect: detect + margin,
             recover: recover + margin,
-            quiet: longest_timeout * (backend.retries + 2) + recover + Duration::from_secs(2),
+            quiet: longest_idle + attempts + queue + recover + Duration::from_secs(2),
             margin,
             queue_limited: backend.servers.iter().any(|s| s.maxconn > 0),
             checked,
@@ -469,5 +470,102 @@ impl World {
         if self.lb.active_sessions() != 0 {
             self.fail("sessions left after shutdown".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use weir_core::{LogLine, LogSink};
+
+    use super::*;
+    use crate::faults::{Fault, FaultKind};
+
+    /// A world, not run, for a scenario with TCP checks, no fault and no
+    /// replay, to feed the checks by hand.
+    fn world() -> World {
+        let scenario = (0..1000)
+            .map(Scenario::generate)
+            .find(|s| s.check == Check::Tcp && s.faults.is_empty() && !s.replay)
+            .expect("such a seed");
+        World::new(scenario, false).expect("a world")
+    }
+
+    fn health(w: &mut World, text: &str) {
+        w.on_log(&LogLine {
+            sink: LogSink::Diagnostic(log::Level::Warn),
+            text: text.into(),
+        });
+    }
+
+    #[test]
+    fn a_down_without_a_fault_and_a_repeated_state_are_violations() {
+        let mut w = world();
+        health(&mut w, "Server app/gw1 is UP, reason: Layer4 check passed");
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("twice in a row")
+        );
+        let mut w = world();
+        health(&mut w, "Server app/gw1 is DOWN, reason: Layer4 timeout");
+        assert!(w.check.result().unwrap_err().what.contains("no fault"));
+    }
+
+    #[test]
+    fn a_connect_to_a_server_dead_past_the_bound_is_a_violation() {
+        let mut w = world();
+        w.scenario.faults.push(Fault {
+            server: 0,
+            kind: FaultKind::Crash,
+            from: Duration::from_secs(1),
+            until: Duration::from_secs(3600),
+        });
+        w.now = Duration::from_secs(1) + w.check.bounds.detect / 2;
+        w.on_traffic_connect(0);
+        assert!(w.check.result().is_ok(), "within the bound");
+        w.now = Duration::from_secs(2) + w.check.bounds.detect;
+        w.on_traffic_connect(0);
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("detection bound")
+        );
+    }
+
+    #[test]
+    fn bytes_of_one_client_on_two_server_connections_are_a_violation() {
+        let mut w = world();
+        w.on_served(3, 0);
+        assert!(w.check.result().is_ok());
+        w.on_served(5, 0);
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("two server connections")
+        );
+    }
+
+    #[test]
+    fn a_reply_from_a_connection_of_another_client_is_a_violation() {
+        let mut w = world();
+        w.on_served(3, 0);
+        w.on_reply(0, Reply { uid: 3, len: 0 });
+        assert!(w.check.result().is_ok());
+        w.on_reply(1, Reply { uid: 3, len: 0 });
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("carries client")
+        );
     }
 }
