@@ -7,24 +7,19 @@
 
 use weir_sim::run;
 
-/// Seeds that found bugs, and what each found.
+/// Seeds that found bugs, and what each found. Each one fails on the core
+/// before its fix (checked by reverting the fix); a change to the scenario
+/// generator may make a seed miss its bug, so check again after one.
+/// (Seed 5 found the first bug; 74 replays it since the quiet period after
+/// the clients was shortened.)
 const FOUND_BUGS: &[(u64, &str)] = &[
-    (
-        5,
-        "shutdown left the buffer of an HTTPS check in flight in use",
-    ),
-    (
-        102,
-        "a same-server retry went to a server marked DOWN during its pause",
-    ),
+    (74, "shutdown kept the buffers of checks in flight"),
+    (102, "a retry went to a server marked DOWN during its pause"),
     (
         2030,
-        "a hedge won during a retry pause, then the retry moved the session to a new server mid-stream",
+        "after a hedge won, a retry moved the session mid-stream",
     ),
-    (
-        1279,
-        "the server side timed out while a slow client drained its reply",
-    ),
+    (1279, "the server side timed out while a slow client read"),
 ];
 
 /// Seeds swept by each of the two sweep tests (they run in parallel).
