@@ -344,7 +344,11 @@ impl World {
     pub(crate) fn after_step(&mut self) {
         if let Some(next) = self.lb.poll_timeout() {
             if next <= self.t() {
-                self.fail("poll_timeout returned a deadline that is not in the future".into());
+                let late = self.t().saturating_duration_since(next);
+                self.fail(format!(
+                    "poll_timeout returned a deadline {:.6}s in the past",
+                    late.as_secs_f64()
+                ));
             }
         }
     }
