@@ -150,8 +150,8 @@ pub(crate) struct Checker {
     served: Vec<Vec<LinkId>>,
     /// The client each server connection carries.
     owner: BTreeMap<LinkId, u32>,
-    /// tcplog lines by client address: termination state and bytes.
-    sessions: BTreeMap<SocketAddr, Vec<(String, u64)>>,
+    /// tcplog lines by client address: termination state, bytes, server.
+    sessions: BTreeMap<SocketAddr, Vec<(String, u64, String)>>,
     /// Wake-ups in a row that produced no action.
     idle: u64,
 }
@@ -263,14 +263,20 @@ impl World {
         let Some(addr) = fields.first().and_then(|a| a.parse::<SocketAddr>().ok()) else {
             return;
         };
-        let (Some(bytes), Some(state)) = (fields.get(5), fields.get(6)) else {
+        let (Some(server), Some(bytes), Some(state)) =
+            (fields.get(3), fields.get(5), fields.get(6))
+        else {
             return self.fail(format!("a tcplog line too short: {text}"));
         };
+        let server = server
+            .split_once('/')
+            .map_or("", |(_, name)| name)
+            .to_owned();
         let Ok(bytes) = bytes.parse::<u64>() else {
             return self.fail(format!("a tcplog line without byte count: {text}"));
         };
         let entry = self.check.sessions.entry(addr).or_default();
-        entry.push((state.to_string(), bytes));
+        entry.push((state.to_string(), bytes, server));
     }
 
     /// weir connects to server `s`'s traffic port.
@@ -395,10 +401,10 @@ impl World {
         if client.accepted && logs.len() != 1 {
             return self.fail(format!("client {c} has {} tcplog lines", logs.len()));
         }
-        let state = logs.first().map(|(s, _)| s.as_str()).unwrap_or("");
+        let state = logs.first().map(|(s, _, _)| s.as_str()).unwrap_or("");
         match &client.outcome {
             Some(Outcome::Success) => {
-                let bytes = logs.first().map_or(0, |&(_, b)| b);
+                let bytes = logs.first().map_or(0, |&(_, b, _)| b);
                 if state != "--" || bytes != client.received {
                     let received = client.received;
                     self.fail(format!(
@@ -408,6 +414,28 @@ impl World {
             }
             Some(Outcome::Failed(why)) => {
                 let (start, end) = (spec.start, client.ended);
+                // The session ended connecting or connected to a server with
+                // no fault during the client's life: nothing excuses it.
+                let reached = !state.ends_with('Q');
+                let server = logs
+                    .first()
+                    .filter(|_| reached)
+                    .map(|(_, _, server)| server.as_str());
+                let s = self
+                    .scenario
+                    .servers
+                    .iter()
+                    .position(|x| Some(x.name.as_str()) == server);
+                let hit = |s: usize| {
+                    let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
+                    faults.any(|f| f.from <= end && start <= f.until)
+                };
+                if let (Some(s), false) = (s.filter(|&s| !hit(s)), client.vanished) {
+                    let (why, name) = (why.clone(), self.server_name(s));
+                    return self.fail(format!(
+                        "client {c} failed on {name}, which had no fault: {why} (weir logged {state:?})"
+                    ));
+                }
                 let recover = self.check.bounds.recover;
                 let fault = self
                     .scenario
