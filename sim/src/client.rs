@@ -229,7 +229,11 @@ impl World {
         }
         let mut written = self.clients[c].written;
         while written < total {
-            let n = chunk.min(total - written) as usize;
+            let room = self.net.links[link].room(Side::Peer) as u64;
+            let n = chunk.min(total - written).min(room) as usize;
+            if n == 0 {
+                break;
+            }
             let mut data = Vec::with_capacity(n);
             let head = REQUEST_HEADER as u64;
             let (start, end) = (written.min(head), (written + n as u64).min(head));

@@ -109,17 +109,18 @@ impl Bounds {
             // Retries stay on the server they started with.
             detect += (Duration::from_secs(1) + connect) * backend.retries;
         }
-        let timeouts = [
-            backend.timeout_connect,
+        let idle = [
             backend.timeout_server,
             backend.timeout_tunnel,
             backend.timeout_server_fin,
-            backend.timeout_queue,
-            backend.replay_until_response,
             config.frontends[0].timeout_client,
             config.frontends[0].timeout_client_fin,
         ];
-        let longest_timeout = timeouts.into_iter().flatten().max().unwrap_or_default();
+        let longest_idle = idle.into_iter().flatten().max().unwrap_or_default();
+        // A session left when the clients are done ends within its idle
+        // timeout, or after its connect attempts and a queue wait.
+        let attempts = (connect + Duration::from_secs(1)) * (backend.retries + 1);
+        let queue = backend.timeout_queue.unwrap_or(connect);
         let checked = scenario.check != Check::None;
         let timer_window = longest * 4;
         let shortest = shortest.max(Duration::from_millis(1));
@@ -128,7 +129,7 @@ impl Bounds {
         Bounds {
             detect: detect + margin,
             recover: recover + margin,
-            quiet: longest_timeout * (backend.retries + 2) + recover + Duration::from_secs(2),
+            quiet: longest_idle + attempts + queue + recover + Duration::from_secs(2),
             margin,
             queue_limited: backend.servers.iter().any(|s| s.maxconn > 0),
             checked,
@@ -149,8 +150,8 @@ pub(crate) struct Checker {
     served: Vec<Vec<LinkId>>,
     /// The client each server connection carries.
     owner: BTreeMap<LinkId, u32>,
-    /// tcplog lines by client address: termination state and bytes.
-    sessions: BTreeMap<SocketAddr, Vec<(String, u64)>>,
+    /// tcplog lines by client address: termination state, bytes, server.
+    sessions: BTreeMap<SocketAddr, Vec<(String, u64, String)>>,
     /// Wake-ups in a row that produced no action.
     idle: u64,
 }
@@ -262,14 +263,20 @@ impl World {
         let Some(addr) = fields.first().and_then(|a| a.parse::<SocketAddr>().ok()) else {
             return;
         };
-        let (Some(bytes), Some(state)) = (fields.get(5), fields.get(6)) else {
+        let (Some(server), Some(bytes), Some(state)) =
+            (fields.get(3), fields.get(5), fields.get(6))
+        else {
             return self.fail(format!("a tcplog line too short: {text}"));
         };
+        let server = server
+            .split_once('/')
+            .map_or("", |(_, name)| name)
+            .to_owned();
         let Ok(bytes) = bytes.parse::<u64>() else {
             return self.fail(format!("a tcplog line without byte count: {text}"));
         };
         let entry = self.check.sessions.entry(addr).or_default();
-        entry.push((state.to_string(), bytes));
+        entry.push((state.to_string(), bytes, server));
     }
 
     /// weir connects to server `s`'s traffic port.
@@ -343,7 +350,11 @@ impl World {
     pub(crate) fn after_step(&mut self) {
         if let Some(next) = self.lb.poll_timeout() {
             if next <= self.t() {
-                self.fail("poll_timeout returned a deadline that is not in the future".into());
+                let late = self.t().saturating_duration_since(next);
+                self.fail(format!(
+                    "poll_timeout returned a deadline {:.6}s in the past",
+                    late.as_secs_f64()
+                ));
             }
         }
     }
@@ -390,10 +401,10 @@ impl World {
         if client.accepted && logs.len() != 1 {
             return self.fail(format!("client {c} has {} tcplog lines", logs.len()));
         }
-        let state = logs.first().map(|(s, _)| s.as_str()).unwrap_or("");
+        let state = logs.first().map(|(s, _, _)| s.as_str()).unwrap_or("");
         match &client.outcome {
             Some(Outcome::Success) => {
-                let bytes = logs.first().map_or(0, |&(_, b)| b);
+                let bytes = logs.first().map_or(0, |&(_, b, _)| b);
                 if state != "--" || bytes != client.received {
                     let received = client.received;
                     self.fail(format!(
@@ -403,6 +414,28 @@ impl World {
             }
             Some(Outcome::Failed(why)) => {
                 let (start, end) = (spec.start, client.ended);
+                // The session ended connecting or connected to a server with
+                // no fault during the client's life: nothing excuses it.
+                let reached = !state.ends_with('Q');
+                let server = logs
+                    .first()
+                    .filter(|_| reached)
+                    .map(|(_, _, server)| server.as_str());
+                let s = self
+                    .scenario
+                    .servers
+                    .iter()
+                    .position(|x| Some(x.name.as_str()) == server);
+                let hit = |s: usize| {
+                    let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
+                    faults.any(|f| f.from <= end && start <= f.until)
+                };
+                if let (Some(s), false) = (s.filter(|&s| !hit(s)), client.vanished) {
+                    let (why, name) = (why.clone(), self.server_name(s));
+                    return self.fail(format!(
+                        "client {c} failed on {name}, which had no fault: {why} (weir logged {state:?})"
+                    ));
+                }
                 let recover = self.check.bounds.recover;
                 let fault = self
                     .scenario
@@ -469,5 +502,102 @@ impl World {
         if self.lb.active_sessions() != 0 {
             self.fail("sessions left after shutdown".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use weir_core::{LogLine, LogSink};
+
+    use super::*;
+    use crate::faults::{Fault, FaultKind};
+
+    /// A world, not run, for a scenario with TCP checks, no fault and no
+    /// replay, to feed the checks by hand.
+    fn world() -> World {
+        let scenario = (0..1000)
+            .map(Scenario::generate)
+            .find(|s| s.check == Check::Tcp && s.faults.is_empty() && !s.replay)
+            .expect("such a seed");
+        World::new(scenario, false).expect("a world")
+    }
+
+    fn health(w: &mut World, text: &str) {
+        w.on_log(&LogLine {
+            sink: LogSink::Diagnostic(log::Level::Warn),
+            text: text.into(),
+        });
+    }
+
+    #[test]
+    fn a_down_without_a_fault_and_a_repeated_state_are_violations() {
+        let mut w = world();
+        health(&mut w, "Server app/gw1 is UP, reason: Layer4 check passed");
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("twice in a row")
+        );
+        let mut w = world();
+        health(&mut w, "Server app/gw1 is DOWN, reason: Layer4 timeout");
+        assert!(w.check.result().unwrap_err().what.contains("no fault"));
+    }
+
+    #[test]
+    fn a_connect_to_a_server_dead_past_the_bound_is_a_violation() {
+        let mut w = world();
+        w.scenario.faults.push(Fault {
+            server: 0,
+            kind: FaultKind::Crash,
+            from: Duration::from_secs(1),
+            until: Duration::from_secs(3600),
+        });
+        w.now = Duration::from_secs(1) + w.check.bounds.detect / 2;
+        w.on_traffic_connect(0);
+        assert!(w.check.result().is_ok(), "within the bound");
+        w.now = Duration::from_secs(2) + w.check.bounds.detect;
+        w.on_traffic_connect(0);
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("detection bound")
+        );
+    }
+
+    #[test]
+    fn bytes_of_one_client_on_two_server_connections_are_a_violation() {
+        let mut w = world();
+        w.on_served(3, 0);
+        assert!(w.check.result().is_ok());
+        w.on_served(5, 0);
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("two server connections")
+        );
+    }
+
+    #[test]
+    fn a_reply_from_a_connection_of_another_client_is_a_violation() {
+        let mut w = world();
+        w.on_served(3, 0);
+        w.on_reply(0, Reply { uid: 3, len: 0 });
+        assert!(w.check.result().is_ok());
+        w.on_reply(1, Reply { uid: 3, len: 0 });
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("carries client")
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! ```
 
 use std::cell::Cell;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,24 +76,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one seed, printing its scenario, its trace if asked, and its result.
+/// Runs one seed, printing its scenario, its trace if asked, and its result
+/// (stopping quietly if the reader goes away, as `head` does).
 fn replay(seed: u64, trace: bool) -> ExitCode {
-    println!("{}", weir_sim::Scenario::generate(seed).summary());
     CURRENT.with(|c| c.set(Some(seed)));
     let outcome = weir_sim::run(seed, trace);
-    for line in &outcome.trace {
-        println!("{line}");
-    }
-    match outcome.result {
-        Ok(stats) => {
-            println!("seed {seed}: ok {stats:?}");
-            ExitCode::SUCCESS
+    let (verdict, code) = match &outcome.result {
+        Ok(stats) => (format!("seed {seed}: ok {stats:?}"), ExitCode::SUCCESS),
+        Err(failure) => (format!("FAIL seed {seed} {failure}"), ExitCode::FAILURE),
+    };
+    let summary = weir_sim::Scenario::generate(seed).summary();
+    let mut out = std::io::stdout().lock();
+    let lines = std::iter::once(&summary)
+        .chain(&outcome.trace)
+        .chain(std::iter::once(&verdict));
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            break;
         }
-        Err(failure) => {
-            println!("FAIL seed {seed} {failure}");
-            ExitCode::FAILURE
-        }
     }
+    code
 }
 
 /// Runs seeds `from..from + seeds` on `jobs` threads.

@@ -142,7 +142,7 @@ impl Scenario {
         let servers: Vec<ServerSpec> = (0..n_servers)
             .map(|i| server(&mut rng, i, check_port))
             .collect();
-        let n_clients = *rng.pick(&[1, 3, 5, 8, 12, 16, 24, 32, 40]);
+        let n_clients = *rng.pick(&[1, 3, 5, 8, 12, 16, 24, 32, 40, 64]);
         let clients = (0..n_clients)
             .map(|c| client(&mut rng, c, active))
             .collect();
@@ -325,8 +325,12 @@ fn write_config(s: &mut String, rng: &mut Rng, check: Check, servers: &[ServerSp
         "random",
     ]);
     let _ = writeln!(s, "    balance {balance}");
-    if balance == "source" && rng.chance(50) {
+    let consistent = balance == "source" && rng.chance(50);
+    if consistent {
         let _ = writeln!(s, "    hash-type consistent");
+    }
+    if (consistent || balance == "random") && rng.chance(30) {
+        let _ = writeln!(s, "    hash-balance-factor {}", rng.range(101, 300));
     }
     if check.is_http() {
         let _ = writeln!(s, "    option httpchk GET /healthcheck");
@@ -369,7 +373,14 @@ fn write_config(s: &mut String, rng: &mut Rng, check: Check, servers: &[ServerSp
             let _ = write!(s, " weight {}", rng.range(1, 10));
         }
         if rng.chance(15) {
-            let _ = write!(s, " maxconn {}", rng.range(1, 8));
+            let maxconn = rng.range(1, 8);
+            let _ = write!(s, " maxconn {maxconn}");
+            if rng.chance(30) {
+                let _ = write!(s, " minconn {}", rng.range(1, maxconn));
+            }
+            if rng.chance(30) {
+                let _ = write!(s, " maxqueue {}", rng.range(1, 4));
+            }
         }
         if check == Check::None {
             let _ = writeln!(s);

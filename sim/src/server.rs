@@ -511,6 +511,12 @@ impl World {
             } else {
                 "200 OK"
             };
+            let tls = if h.tls.is_some() { " (TLS)" } else { "" };
+            trace!(
+                self,
+                self.server_name(sc.server),
+                "answers the health check on link #{link}{tls}: {status}"
+            );
             let response = format!("HTTP/1.0 {status}\r\nContent-Length: 0\r\n\r\n");
             match &mut h.tls {
                 None => {

@@ -219,8 +219,10 @@ impl World {
         }
         let timer = self.lb.poll_timeout().map(|t| t.duration_since(self.base));
         let event = self.queue.next_at();
+        // At a tie weir wakes up first, so that after every step its next
+        // deadline is in the future.
         let wake = match (timer, event) {
-            (Some(t), Some(e)) => t < e,
+            (Some(t), Some(e)) => t <= e,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => {
