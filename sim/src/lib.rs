@@ -10,6 +10,10 @@
 //! checks the invariants listed in the `invariants` module after every
 //! step and at the end. The same seed replays exactly the same run.
 //!
+//! A fuzzer drives it through [`fuzz_tape`]: its input is read as the
+//! generator's draws, so it chooses the configuration, clients and fault
+//! schedule, and the invariants are the oracle.
+//!
 //! Modules: `scenario` draws the run, `faults` the server faults, `net` is
 //! the network and event queue, `world` the event loop and weir's driver,
 //! `client` and `server` the peers, `payload` the checkable streams,
@@ -34,7 +38,7 @@ pub use world::Stats;
 /// What one run gave.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The run's seed.
+    /// The run's seed (a tape's fingerprint).
     pub seed: u64,
     /// Its counts, or the first invariant it broke.
     pub result: Result<Stats, Failure>,
@@ -44,7 +48,25 @@ pub struct Outcome {
 
 /// Runs the simulation of `seed`, keeping a trace when `trace` is set.
 pub fn run(seed: u64, trace: bool) -> Outcome {
-    let scenario = Scenario::generate(seed);
+    run_scenario(Scenario::generate(seed), trace)
+}
+
+/// Runs the simulation a tape of draws makes (see [`Scenario::from_tape`]).
+pub fn run_tape(tape: &[u8], trace: bool) -> Outcome {
+    run_scenario(Scenario::from_tape(tape), trace)
+}
+
+/// The fuzz oracle: the run a fuzzer's input makes as a tape keeps every
+/// invariant. Panics with the broken one.
+pub fn fuzz_tape(tape: &[u8]) {
+    if let Err(failure) = run_tape(tape, false).result {
+        panic!("{failure}\nreplay: cargo run -p weir-sim -- --tape FILE --trace");
+    }
+}
+
+/// Runs `scenario`, keeping a trace when `trace` is set.
+pub fn run_scenario(scenario: Scenario, trace: bool) -> Outcome {
+    let seed = scenario.seed;
     let mut world = match world::World::new(scenario, trace) {
         Ok(world) => world,
         Err(failure) => {

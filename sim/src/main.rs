@@ -3,6 +3,8 @@
 //! ```text
 //! weir-sim [--from N] [--seeds M] [--jobs J]   run seeds N..N+M (default 0, 1000)
 //! weir-sim --seed S [--trace]                  replay one seed (with its trace)
+//! weir-sim --seed S --save-tape FILE            write seed S's scenario as a tape
+//! weir-sim --tape FILE [--trace]                replay a tape (a fuzzer's input)
 //! ```
 
 use std::cell::Cell;
@@ -12,7 +14,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J] | --seed S [--trace]";
+const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J]
+       weir-sim --seed S [--trace | --save-tape FILE]
+       weir-sim --tape FILE [--trace]";
 
 thread_local! {
     /// The seed this thread is running, for the panic message.
@@ -24,6 +28,8 @@ struct Args {
     seeds: u64,
     jobs: u64,
     seed: Option<u64>,
+    tape: Option<String>,
+    save_tape: Option<String>,
     trace: bool,
 }
 
@@ -33,6 +39,8 @@ fn parse_args() -> Result<Args, String> {
         seeds: 1000,
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
         seed: None,
+        tape: None,
+        save_tape: None,
         trace: false,
     };
     let mut it = std::env::args().skip(1);
@@ -47,12 +55,22 @@ fn parse_args() -> Result<Args, String> {
             "--seeds" => args.seeds = number("--seeds")?,
             "--jobs" => args.jobs = number("--jobs")?.max(1),
             "--seed" => args.seed = Some(number("--seed")?),
+            "--tape" => args.tape = Some(path(&mut it, "--tape")?),
+            "--save-tape" => args.save_tape = Some(path(&mut it, "--save-tape")?),
             "--trace" => args.trace = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
+    if args.save_tape.is_some() && args.seed.is_none() {
+        return Err(format!("--save-tape needs --seed\n{USAGE}"));
+    }
     Ok(args)
+}
+
+fn path(it: &mut impl Iterator<Item = String>, name: &str) -> Result<String, String> {
+    it.next()
+        .ok_or_else(|| format!("{name} needs a file name\n{USAGE}"))
 }
 
 fn main() -> ExitCode {
@@ -70,22 +88,43 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    match args.seed {
-        Some(seed) => replay(seed, args.trace),
-        None => campaign(args.from, args.seeds, args.jobs),
+    match (args.seed, args.tape) {
+        (Some(seed), _) => match args.save_tape {
+            Some(file) => save_tape(seed, &file),
+            None => replay(weir_sim::Scenario::generate(seed), args.trace),
+        },
+        (None, Some(file)) => match std::fs::read(&file) {
+            Ok(tape) => replay(weir_sim::Scenario::from_tape(&tape), args.trace),
+            Err(e) => {
+                eprintln!("{file}: {e}");
+                ExitCode::from(2)
+            }
+        },
+        (None, None) => campaign(args.from, args.seeds, args.jobs),
     }
 }
 
-/// Runs one seed, printing its scenario, its trace if asked, and its result
+/// Writes the tape of `seed`'s scenario to `file` (a fuzz corpus entry).
+fn save_tape(seed: u64, file: &str) -> ExitCode {
+    match std::fs::write(file, weir_sim::Scenario::tape(seed)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one scenario, printing it, its trace if asked, and its result
 /// (stopping quietly if the reader goes away, as `head` does).
-fn replay(seed: u64, trace: bool) -> ExitCode {
+fn replay(scenario: weir_sim::Scenario, trace: bool) -> ExitCode {
+    let (seed, summary) = (scenario.seed, scenario.summary());
     CURRENT.with(|c| c.set(Some(seed)));
-    let outcome = weir_sim::run(seed, trace);
+    let outcome = weir_sim::run_scenario(scenario, trace);
     let (verdict, code) = match &outcome.result {
         Ok(stats) => (format!("seed {seed}: ok {stats:?}"), ExitCode::SUCCESS),
         Err(failure) => (format!("FAIL seed {seed} {failure}"), ExitCode::FAILURE),
     };
-    let summary = weir_sim::Scenario::generate(seed).summary();
     let mut out = std::io::stdout().lock();
     let lines = std::iter::once(&summary)
         .chain(&outcome.trace)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::faults::{self, Fault};
 use crate::payload::Mode;
-use crate::rng::Rng;
+use crate::rng::{self, Rng};
 
 /// Where weir listens.
 pub const LISTEN: SocketAddr =
@@ -121,7 +121,25 @@ pub struct Scenario {
 impl Scenario {
     /// The scenario of `seed`.
     pub fn generate(seed: u64) -> Scenario {
-        let mut rng = Rng::new(seed);
+        Scenario::draw(seed, &mut Rng::new(seed))
+    }
+
+    /// The scenario a tape of draws makes (a fuzzer's input): its bytes
+    /// are the generator's choices, 8 per choice, and seeded draws go on
+    /// where it ends. Its seed is the tape's fingerprint.
+    pub fn from_tape(tape: &[u8]) -> Scenario {
+        Scenario::draw(rng::fingerprint(tape), &mut Rng::from_tape(tape))
+    }
+
+    /// The tape of `seed`'s scenario: [`Scenario::from_tape`] makes the
+    /// same servers, clients, faults and configuration from it.
+    pub fn tape(seed: u64) -> Vec<u8> {
+        let mut rng = Rng::recording(seed);
+        Scenario::draw(seed, &mut rng);
+        rng.tape().to_vec()
+    }
+
+    fn draw(seed: u64, rng: &mut Rng) -> Scenario {
         let core_seed = rng.next_u64();
         let net_seed = rng.next_u64();
         let active = rng.millis(1_000, 12_000);
@@ -139,16 +157,12 @@ impl Scenario {
         ]);
         let check_port = check != Check::None && rng.chance(70);
         let n_servers = *rng.pick(&[1, 2, 2, 2, 3, 3, 3, 3, 4, 4]);
-        let servers: Vec<ServerSpec> = (0..n_servers)
-            .map(|i| server(&mut rng, i, check_port))
-            .collect();
+        let servers: Vec<ServerSpec> = (0..n_servers).map(|i| server(rng, i, check_port)).collect();
         let n_clients = *rng.pick(&[1, 3, 5, 8, 12, 16, 24, 32, 40, 64]);
-        let clients = (0..n_clients)
-            .map(|c| client(&mut rng, c, active))
-            .collect();
-        let faults = faults::schedule(&mut rng, n_servers, active);
+        let clients = (0..n_clients).map(|c| client(rng, c, active)).collect();
+        let faults = faults::schedule(rng, n_servers, active);
         let mut text = String::new();
-        let replay = write_config(&mut text, &mut rng, check, &servers);
+        let replay = write_config(&mut text, rng, check, &servers);
         Scenario {
             seed,
             config: text,
