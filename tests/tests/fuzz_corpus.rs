@@ -57,3 +57,8 @@ fn tcp_check_expect_corpus_holds() {
 fn client_hello_corpus_holds() {
     replay("client_hello", fuzzing::client_hello);
 }
+
+#[test]
+fn simulation_corpus_holds() {
+    replay("simulation", weir_sim::fuzz_tape);
+}
