@@ -44,6 +44,8 @@
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
 //! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 /// Oracles of the cargo-fuzz targets, for fuzz targets and their corpus
 /// replay tests only: not part of weir-core's API.

@@ -19,6 +19,8 @@
 //! `client` and `server` the peers, `payload` the checkable streams,
 //! `invariants` the checks, `trace` the readable record.
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod faults;
 mod invariants;

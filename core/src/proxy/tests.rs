@@ -527,7 +527,7 @@ fn server_inactivity_ends_the_session() {
 
 #[test]
 fn a_slow_client_draining_the_reply_does_not_time_out_the_server_side() {
-    // Found by the simulator (weir-sim seed 1279): the server had sent its
+    // Found by the simulator (weir-sim seed 1279; seed 82 since the generator changed): the server had sent its
     // whole reply and its FIN; the client read it slowly, a little every 5
     // s, so weir had nothing to read from or write to the server for longer
     // than timeout server (20 s), and cut the reply with sD. As in HAProxy,
@@ -985,7 +985,7 @@ fn http_check_sends_the_request_and_passes_on_2xx() {
 
 #[test]
 fn shutdown_returns_the_buffers_of_a_check_in_flight() {
-    // Found by the simulator (weir-sim seed 5): a probe holding part of
+    // Found by the simulator (weir-sim seed 5; seed 482 since the generator changed): a probe holding part of
     // its response was dropped by shutdown without giving its buffer back.
     let mut h = Harness::new(http_config(HttpExpect::Default));
     let probe = probe_sends_request(&mut h);
@@ -2083,7 +2083,7 @@ fn without_redispatch_the_same_server_is_retried_after_a_pause() {
 
 #[test]
 fn a_retry_waits_in_the_queue_when_its_server_went_down_during_the_pause() {
-    // Found by the simulator (weir-sim seed 102): after a refused connect
+    // Found by the simulator (weir-sim seed 102; seed 566 since the generator changed): after a refused connect
     // with no other server to try, the retry a pause later went to the
     // same server although a check had marked it DOWN meanwhile.
     let mut s1 = checked("s1", 8001);
@@ -2136,7 +2136,7 @@ fn a_retry_waits_in_the_queue_when_its_server_went_down_during_the_pause() {
 
 #[test]
 fn no_hedge_races_a_retry_pause_so_no_second_server_joins_midstream() {
-    // Found by the simulator (weir-sim seed 2030): with redispatch off, a
+    // Found by the simulator (weir-sim seed 2030; seed 597 since the generator changed): with redispatch off, a
     // hedge started during the pause before a same-server retry; when it
     // won, the retry still fired and moved the established session to a
     // new server connection in the middle of its stream.
