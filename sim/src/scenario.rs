@@ -177,6 +177,12 @@ impl Scenario {
         }
     }
 
+    /// A digest of the run's description ([`Scenario::summary`]): it
+    /// changes when a change to the generator makes a seed draw another run.
+    pub fn digest(&self) -> u64 {
+        rng::fingerprint(self.summary().as_bytes())
+    }
+
     /// A short description of the run, for traces and reports.
     pub fn summary(&self) -> String {
         let mut s = format!(

@@ -5,22 +5,36 @@
 //! A failure names its seed; replay it with
 //! `cargo run -p weir-sim -- --seed S --trace`.
 
-use weir_sim::run;
+use std::fs;
 
-/// Seeds that found bugs, and what each found. Each one fails on the core
-/// before its fix (checked by reverting the fix and running seeds 0..3000,
-/// which also shows how often the bug shows: 31, 2, 4 and 19 seeds). A
-/// change to the scenario generator changes what every seed draws, so it
-/// must come with this search again. The same runs, as tapes, are in the
-/// fuzz corpus (`fuzz/corpus/simulation/seed-S`).
-const FOUND_BUGS: &[(u64, &str)] = &[
-    (482, "shutdown kept the buffers of checks in flight"),
-    (566, "a retry went to a server marked DOWN during its pause"),
+use weir_sim::{Scenario, run};
+
+/// Seeds that found bugs, what each found, and the digest of the run it
+/// draws. Each one fails on the core before its fix (checked by reverting
+/// the fix and running seeds 0..3000, which also shows how often the bug
+/// shows: 31, 2, 4 and 19 seeds). The same runs, as tapes, are in the fuzz
+/// corpus (`fuzz/corpus/simulation/seed-S`).
+const FOUND_BUGS: &[(u64, &str, u64)] = &[
+    (
+        482,
+        "shutdown kept the buffers of checks in flight",
+        0x1e6f_1097_c541_f22f,
+    ),
+    (
+        566,
+        "a retry went to a server marked DOWN during its pause",
+        0x5d9d_0d0a_2d24_74f7,
+    ),
     (
         597,
         "after a hedge won, a retry moved the session mid-stream",
+        0xa071_4621_b818_c3ea,
     ),
-    (82, "the server side timed out while a slow client read"),
+    (
+        82,
+        "the server side timed out while a slow client read",
+        0x52f1_7177_e836_c05f,
+    ),
 ];
 
 /// Seeds swept by each of the two sweep tests (they run in parallel).
@@ -41,7 +55,27 @@ fn check(seeds: impl Iterator<Item = u64>) {
 
 #[test]
 fn seeds_that_found_bugs_pass() {
-    check(FOUND_BUGS.iter().map(|&(seed, _)| seed));
+    check(FOUND_BUGS.iter().map(|&(seed, _, _)| seed));
+}
+
+#[test]
+fn the_seeds_that_found_bugs_still_draw_the_same_runs() {
+    for &(seed, bug, digest) in FOUND_BUGS {
+        let scenario = Scenario::generate(seed);
+        let tape = fs::read(format!(
+            "{}/../fuzz/corpus/simulation/seed-{seed}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("the seed's tape is in the fuzz corpus");
+        assert!(
+            scenario.digest() == digest && Scenario::from_tape(&tape).config == scenario.config,
+            "the scenario generator changed: seed {seed} no longer draws the run that found \
+             \"{bug}\" (digest {:#x}). Find a seed that does again: revert the fix, run \
+             `weir-sim --seeds 3000`, and keep a seed that fails the same way, with its digest \
+             and its tape (`weir-sim --seed S --save-tape fuzz/corpus/simulation/seed-S`)",
+            scenario.digest()
+        );
+    }
 }
 
 #[test]
