@@ -47,6 +47,9 @@ pub(crate) struct Client {
     pub ended: Duration,
     /// The client reset its own connection (its fault, not weir's).
     pub vanished: bool,
+    /// Its connection was refused or reset because weir closed its
+    /// listener (a soft stop).
+    pub shut_out: bool,
 }
 
 impl World {
@@ -94,7 +97,14 @@ impl World {
         let Some(link) = self.clients[c].link else {
             return;
         };
-        if self.clients[c].outcome.is_some() || !self.clients[c].connected {
+        if self.clients[c].outcome.is_some() {
+            return;
+        }
+        if !self.clients[c].connected {
+            // An RST answers its SYN: weir's listener is closed.
+            if self.net.links[link].end(Side::Peer).rst_in {
+                self.client_ends(c, Outcome::Failed("connection refused".into()), false);
+            }
             return;
         }
         self.client_reads(c, link);

@@ -14,13 +14,17 @@
 //! * weir's "Server ... is UP/DOWN" lines alternate, each DOWN has a fault
 //!   to explain it, and no UP comes while the server is dead;
 //! * `poll_timeout` is always in the future, and weir never wakes up many
-//!   times in a row with nothing to do.
+//!   times in a row with nothing to do;
+//! * weir closes its listener only after a soft stop, never accepts again,
+//!   and with `hard-stop-after` holds no session past it.
 //!
 //! At the end: every client finished, with one tcplog line each; a client
 //! that failed has a reason (a fault near its lifetime, its own vanishing,
-//! a queue timeout with `maxconn`); a client that succeeded is logged
+//! a queue timeout with `maxconn`, a soft stop that closed the listener
+//! on it or a `hard-stop-after` that ran out); a client that succeeded is logged
 //! `--` with the bytes it got; every server is UP again; no session is
-//! left; only timers of checks are armed; and after `shutdown` weir holds
+//! left; a soft-stopped weir is stopped; only timers of checks are armed;
+//! and after `shutdown` weir holds
 //! no connection, no buffer and no timer.
 
 use std::collections::BTreeMap;
@@ -348,6 +352,16 @@ impl World {
 
     /// Checked after every step.
     pub(crate) fn after_step(&mut self) {
+        if let Some((at, after)) = self.unbound.zip(self.scenario.hard_stop_after) {
+            let bound = at + after + self.check.bounds.margin;
+            if self.now > bound && !self.lb.is_stopped() {
+                let left = self.lb.active_sessions();
+                self.fail(format!(
+                    "{left} sessions still open {:.3}s after the soft stop, past hard-stop-after",
+                    (self.now - at).as_secs_f64()
+                ));
+            }
+        }
         if let Some(next) = self.lb.poll_timeout() {
             if next <= self.t() {
                 let late = self.t().saturating_duration_since(next);
@@ -367,6 +381,9 @@ impl World {
         }
         for c in 0..self.clients.len() {
             self.check_client(c);
+        }
+        if self.scenario.soft_stop.is_some() && !self.lb.is_stopped() {
+            return self.fail("weir is not stopped at the end of its soft stop".into());
         }
         for s in 0..self.servers.len() {
             if self.check.bounds.checked && !self.check.up[s] {
@@ -430,6 +447,14 @@ impl World {
                     let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
                     faults.any(|f| f.from <= end && start <= f.until)
                 };
+                // A soft stop closed the listener on it, or `hard-stop-after`
+                // ran out while it was still going.
+                let hard_stop = (self.unbound)
+                    .zip(self.scenario.hard_stop_after)
+                    .is_some_and(|(at, after)| end + self.check.bounds.margin >= at + after);
+                if client.shut_out || hard_stop {
+                    return;
+                }
                 if let (Some(s), false) = (s.filter(|&s| !hit(s)), client.vanished) {
                     let (why, name) = (why.clone(), self.server_name(s));
                     return self.fail(format!(
@@ -567,6 +592,37 @@ mod tests {
                 .unwrap_err()
                 .what
                 .contains("detection bound")
+        );
+    }
+
+    #[test]
+    fn closing_the_listener_needs_a_soft_stop_and_is_for_good() {
+        use weir_core::{Action, ListenerId};
+        let unbind = Action::Unbind {
+            listener: ListenerId(0),
+        };
+        let mut w = world();
+        w.apply(unbind.clone());
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("without a soft stop")
+        );
+        let mut w = world();
+        w.scenario.soft_stop = Some(Duration::ZERO);
+        w.apply(unbind);
+        assert!(w.check.result().is_ok());
+        w.apply(Action::ResumeAccept {
+            listener: ListenerId(0),
+        });
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("closed listener")
         );
     }
 

@@ -5,7 +5,8 @@
 //! health endpoints; TLS by a real rustls server), clients sending
 //! checkable byte streams, link latencies and windows, and server faults
 //! (crash, hang, black hole, 503, resets, early half-close, slow reads,
-//! flapping). [`run`] then drives the real `weir_core::Balancer` through a
+//! flapping), and sometimes a soft stop of weir itself (what a reload does
+//! to the old process). [`run`] then drives the real `weir_core::Balancer` through a
 //! simulated network and clock (no socket, no thread, no real time) and
 //! checks the invariants listed in the `invariants` module after every
 //! step and at the end. The same seed replays exactly the same run.

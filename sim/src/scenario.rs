@@ -110,6 +110,12 @@ pub struct Scenario {
     pub servers: Vec<ServerSpec>,
     /// The clients, by id.
     pub clients: Vec<ClientSpec>,
+    /// When weir gets a soft stop (SIGUSR1, as a reload does to the old
+    /// process): it closes its listener and lets its sessions end.
+    pub soft_stop: Option<Duration>,
+    /// `hard-stop-after`: sessions left that long after the soft stop are
+    /// killed.
+    pub hard_stop_after: Option<Duration>,
     /// Server faults, by start time.
     pub faults: Vec<Fault>,
     /// Seed given to weir's own PRNG.
@@ -163,12 +169,26 @@ impl Scenario {
         let faults = faults::schedule(rng, n_servers, active);
         let mut text = String::new();
         let replay = write_config(&mut text, rng, check, &servers);
+        // Drawn last, so that the other draws of every seed stay the same.
+        let soft_stop = rng
+            .chance(10)
+            .then(|| rng.millis(0, active.as_millis() as u64));
+        let hard_stop_after = match soft_stop {
+            Some(_) if rng.chance(40) => Some(rng.millis(500, 10_000)),
+            _ => None,
+        };
+        if let Some(after) = hard_stop_after {
+            let line = format!("    hard-stop-after {}ms\n", after.as_millis());
+            text.insert_str("global\n".len(), &line);
+        }
         Scenario {
             seed,
             config: text,
             check,
             check_port,
             replay,
+            soft_stop,
+            hard_stop_after,
             servers,
             clients,
             faults,
@@ -198,6 +218,9 @@ impl Scenario {
             },
             self.faults.len()
         );
+        if let Some(at) = self.soft_stop {
+            let _ = writeln!(s, "  soft stop at {:.3}s", at.as_secs_f64());
+        }
         for f in &self.faults {
             let _ = writeln!(
                 s,

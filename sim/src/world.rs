@@ -61,6 +61,8 @@ pub(crate) enum Ev {
     FaultStart(usize),
     /// A fault ends.
     FaultEnd(usize),
+    /// weir gets a soft stop.
+    SoftStop,
 }
 
 /// Counts of what a run did.
@@ -99,6 +101,8 @@ pub(crate) struct World {
     pub sconns: BTreeMap<LinkId, ServerConn>,
     /// weir's listener is accepting.
     pub accepting: bool,
+    /// When weir closed its listener (after a soft stop).
+    pub unbound: Option<Duration>,
     /// Client connections the kernel accepted, waiting for weir's accept.
     pub backlog: VecDeque<LinkId>,
     pub check: Checker,
@@ -155,6 +159,7 @@ impl World {
                 .collect(),
             sconns: BTreeMap::new(),
             accepting: true,
+            unbound: None,
             backlog: VecDeque::new(),
             check: Checker::new(bounds, &scenario),
             trace: Trace::new(trace_on),
@@ -167,6 +172,9 @@ impl World {
         for (i, fault) in world.scenario.faults.iter().enumerate() {
             world.queue.push(fault.from, Ev::FaultStart(i));
             world.queue.push(fault.until, Ev::FaultEnd(i));
+        }
+        if let Some(at) = world.scenario.soft_stop {
+            world.queue.push(at, Ev::SoftStop);
         }
         world.drain();
         world.flush();
@@ -260,6 +268,7 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::ClientStart(c) => self.client_starts(c),
+            Ev::ClientSyn(link) if self.unbound.is_some() => self.refuse(link),
             Ev::ClientSyn(link) => {
                 // weir's kernel completes the handshake and queues it.
                 self.backlog.push_back(link);
@@ -278,6 +287,42 @@ impl World {
             Ev::ServerTick(link) => self.net.touch(link, Side::Peer),
             Ev::FaultStart(i) => self.fault_starts(i),
             Ev::FaultEnd(i) => self.fault_ends(i),
+            Ev::SoftStop => {
+                trace!(self, "weir", "gets a soft stop (SIGUSR1)");
+                let t = self.t();
+                self.lb.soft_stop(t);
+                self.drain();
+            }
+        }
+    }
+
+    /// weir closes its listener: the kernel resets the connections it had
+    /// queued for accept, and refuses new ones from now on.
+    fn unbind(&mut self) {
+        trace!(self, "weir", "closes its listener");
+        if self.unbound.is_some() || self.scenario.soft_stop.is_none_or(|at| self.now < at) {
+            return self.fail("weir unbound its listener without a soft stop, or twice".into());
+        }
+        self.unbound = Some(self.now);
+        self.accepting = false;
+        while let Some(link) = self.backlog.pop_front() {
+            self.refuse(link);
+        }
+    }
+
+    /// The kernel answers a client's connection with a reset: weir's
+    /// listener is closed.
+    fn refuse(&mut self, link: LinkId) {
+        if let Peer::Client(c) = self.net.links[link].peer {
+            trace!(
+                self,
+                format!("client {c}"),
+                "is reset: weir's listener is closed"
+            );
+            self.clients[c].shut_out = true;
+        }
+        if let Some(segment) = self.net.close(link, Side::Weir, true) {
+            self.send(link, Side::Weir, segment);
         }
     }
 
@@ -331,7 +376,7 @@ impl World {
         count
     }
 
-    fn apply(&mut self, action: Action) {
+    pub(crate) fn apply(&mut self, action: Action) {
         match action {
             Action::Connect { conn, addr } => self.connect(conn, addr),
             Action::KeepAlive { conn } => trace!(self, "weir", "keep-alive on {conn:?}"),
@@ -360,11 +405,14 @@ impl World {
                 trace!(self, "weir", "pauses accepting");
                 self.accepting = false;
             }
+            Action::ResumeAccept { .. } if self.unbound.is_some() => {
+                self.fail("weir resumed accepting on a closed listener".into());
+            }
             Action::ResumeAccept { .. } => {
                 trace!(self, "weir", "resumes accepting");
                 self.accepting = true;
             }
-            Action::Unbind { .. } => self.fail("weir unbound its listener".into()),
+            Action::Unbind { .. } => self.unbind(),
             Action::Log(line) => {
                 trace!(self, "weir log", "{}", line.text);
                 self.on_log(&line);
