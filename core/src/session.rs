@@ -353,6 +353,10 @@ pub(crate) struct ServerTls {
     outgoing: Option<Buffer>,
     /// `close_notify` was queued after the client's FIN.
     closed: bool,
+    /// The server closed its side: once `incoming` is fed, rustls is told.
+    server_closed: bool,
+    /// rustls was told the server closed.
+    eof_fed: bool,
     /// The server's TLS stream ended.
     pub eof: bool,
     /// Why TLS failed, if it did: the session must end.
@@ -371,6 +375,8 @@ impl ServerTls {
             incoming: None,
             outgoing: None,
             closed: false,
+            server_closed: false,
+            eof_fed: false,
             eof: false,
             failed: None,
         })
@@ -391,12 +397,10 @@ impl ServerTls {
         }
     }
 
-    /// The server closed its side of the connection.
+    /// The server closed its side of the connection; rustls learns it
+    /// after the records that came before (see [`ServerTls::decrypt`]).
     pub(crate) fn read_closed(&mut self) {
-        let _ = self.session.read_tls(&mut std::io::empty());
-        if let Err(e) = self.session.process_new_packets() {
-            self.failed = Some(tls::describe(&e));
-        }
+        self.server_closed = true;
     }
 
     pub(crate) fn send_buf(&self) -> Option<&[u8]> {
@@ -424,18 +428,23 @@ impl ServerTls {
     }
 
     /// Moves the client's bytes from `up` into TLS records, and queues
-    /// `close_notify` after the client's FIN.
+    /// `close_notify` after the client's FIN. During the handshake rustls
+    /// holds the bytes until it is over, while an alert would go out at
+    /// once: `close_notify` waits for the handshake to end.
     pub(crate) fn encrypt(&mut self, up: &mut Pipe, pool: &mut Pool) {
         loop {
+            let mut moved = 0;
             if let Some(data) = up.filled() {
-                let n = self.session.writer().write(data).unwrap_or(0);
-                up.consume(n);
+                moved = self.session.writer().write(data).unwrap_or(0);
+                up.consume(moved);
             }
-            if up.eof && up.is_empty() && !self.closed {
+            if up.eof && up.is_empty() && !self.closed && !self.session.is_handshaking() {
                 self.session.send_close_notify();
                 self.closed = true;
             }
-            if !self.write_records(pool) || up.is_empty() {
+            // rustls takes no more while it holds a buffer's worth (of
+            // plaintext during the handshake, or of records after it).
+            if !self.write_records(pool) || up.is_empty() || moved == 0 {
                 break;
             }
         }
@@ -461,15 +470,11 @@ impl ServerTls {
     }
 
     /// Feeds the server's records to rustls and moves the plaintext into
-    /// `down` while it has room.
+    /// `down` while it has room. rustls takes records a slice at a time,
+    /// so this goes on while it takes bytes or gives plaintext.
     pub(crate) fn decrypt(&mut self, down: &mut Pipe, pool: &mut Pool) {
         loop {
-            // An empty read would tell rustls the server closed.
-            if let Some(buf) = self.incoming.as_mut().filter(|b| !b.is_empty()) {
-                let mut filled = buf.filled();
-                let fed = self.session.read_tls(&mut filled).unwrap_or(0);
-                buf.consume(fed);
-            }
+            let fed = self.feed();
             if let Err(e) = self.session.process_new_packets() {
                 self.failed = Some(tls::describe(&e));
                 break;
@@ -492,8 +497,7 @@ impl ServerTls {
                     }
                 }
             }
-            let more = self.incoming.as_ref().is_some_and(|b| !b.is_empty());
-            if !more || !moved || self.eof {
+            if self.eof || !(fed || moved) {
                 break;
             }
         }
@@ -501,6 +505,26 @@ impl ServerTls {
         self.write_records(pool);
         if let Some(buf) = self.incoming.take_if(|b| b.is_empty()) {
             pool.put(buf);
+        }
+    }
+
+    /// Gives rustls what came from the server: records, then the end of
+    /// the stream once every record is in. Returns whether it took any.
+    fn feed(&mut self) -> bool {
+        match self.incoming.as_mut().filter(|b| !b.is_empty()) {
+            Some(buf) => {
+                // An empty read would tell rustls the server closed.
+                let mut filled = buf.filled();
+                let fed = self.session.read_tls(&mut filled).unwrap_or(0);
+                buf.consume(fed);
+                fed > 0
+            }
+            None if self.server_closed && !self.eof_fed => {
+                let _ = self.session.read_tls(&mut std::io::empty());
+                self.eof_fed = true;
+                true
+            }
+            None => false,
         }
     }
 

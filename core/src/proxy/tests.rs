@@ -1536,7 +1536,11 @@ mod ssl {
         for _ in 0..20 {
             let out = h.drain(server);
             let mut moved = !out.is_empty();
-            peer.read_tls(&mut &out[..]).unwrap();
+            let mut records = &out[..];
+            while !records.is_empty() {
+                peer.read_tls(&mut records).unwrap();
+                peer.process_new_packets().unwrap();
+            }
             peer.process_new_packets().unwrap();
             let mut back = Vec::new();
             while peer.wants_write() {
@@ -1576,6 +1580,72 @@ mod ssl {
         assert!(h.shut(client));
         assert!(h.closed(client).is_some());
         assert_eq!(h.lb.buffers_in_use(), 0);
+    }
+
+    /// Found by the simulator (weir-sim seed 9, with `ssl` servers): a
+    /// client that sent its request and its FIN before the handshake with
+    /// the server was over had close_notify sent at once, ahead of its
+    /// request, which rustls held until the handshake ended: the server
+    /// got an alert instead of the bytes.
+    #[test]
+    fn a_client_fin_during_the_handshake_waits_for_the_clients_bytes() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        h.peer_sends(client, b"request");
+        h.event(Event::ReadClosed { conn: client });
+        assert!(!h.shut(server), "no FIN before the bytes are out");
+        pump(&mut h, server, &mut peer);
+        let mut got = Vec::new();
+        let _ = peer.reader().read_to_end(&mut got);
+        assert_eq!(got, b"request", "the request, then close_notify");
+        assert!(h.shut(server), "then the FIN");
+    }
+
+    /// Found by the simulator (weir-sim seed 88, with `ssl` servers):
+    /// rustls takes a record a few KiB at a time, and `decrypt` stopped
+    /// after the first slice that gave no plaintext; the server's FIN then
+    /// reached rustls before the rest of its records, and the client got
+    /// a FIN instead of its reply.
+    #[test]
+    fn a_reply_in_records_larger_than_a_slice_reaches_the_client_before_the_fin() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        h.peer_sends(client, b"request");
+        pump(&mut h, server, &mut peer);
+        let reply: Vec<u8> = (0..14_000).map(|i| i as u8).collect();
+        peer.writer().write_all(&reply).unwrap();
+        peer.send_close_notify();
+        pump(&mut h, server, &mut peer);
+        h.event(Event::ReadClosed { conn: server });
+        assert!(h.drain(client) == reply, "the whole reply");
+        assert!(h.shut(client), "then the FIN");
+    }
+
+    /// Found by the simulator (weir-sim seed 9, with `ssl` servers): more
+    /// client bytes than rustls holds during the handshake made `encrypt`
+    /// loop for ever, rustls taking nothing and having nothing to write.
+    #[test]
+    fn more_client_bytes_than_rustls_holds_during_the_handshake_wait() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        let mut peer = ServerConnection::new(gw.config.clone()).unwrap();
+        let request: Vec<u8> = (0..3 * BUF_SIZE).map(|i| i as u8).collect();
+        // Everything weir takes before the server answers its ClientHello.
+        let mut sent = h.peer_sends(client, &request);
+        assert!(sent > BUF_SIZE, "weir reads while rustls holds the bytes");
+        let mut got = Vec::new();
+        for _ in 0..20 {
+            pump(&mut h, server, &mut peer);
+            let _ = peer.reader().read_to_end(&mut got);
+            sent += h.peer_sends(client, &request[sent..]);
+        }
+        assert_eq!(got.len(), request.len());
+        assert!(got == request, "the request, in order");
     }
 
     /// A driver may read as soon as core offers a buffer; a read that

@@ -483,8 +483,10 @@ impl Balancer {
             session.stop_replay();
         }
         if let Some(tls) = &mut session.tls {
-            tls.encrypt(&mut session.up, &mut self.pool);
+            // Decrypting first lets the client's FIN follow a handshake
+            // that the server's records just completed.
             tls.decrypt(&mut session.down, &mut self.pool);
+            tls.encrypt(&mut session.up, &mut self.pool);
             if tls.failed.is_some() {
                 return self.end(now, s, ['S', 'D'], true);
             }
