@@ -501,6 +501,10 @@ impl ServerTls {
                 break;
             }
         }
+        if self.eof && self.session.is_handshaking() {
+            // The client's bytes can never go: the session must end.
+            self.failed = Some("the server closed during the TLS handshake".into());
+        }
         // Handshake answers and alerts go out too.
         self.write_records(pool);
         if let Some(buf) = self.incoming.take_if(|b| b.is_empty()) {

@@ -206,13 +206,15 @@ impl World {
         else {
             return;
         };
-        let server = self.net.links[reply.uid as usize].end(Side::Peer);
+        let server_link = &self.net.links[reply.uid as usize];
+        let server = server_link.end(Side::Peer);
+        let sent = server_link.server_plain_sent.unwrap_or(server.sent);
         let received = self.clients[c].received;
-        if !server.shut || server.sent != received {
+        if !server.shut || sent != received {
             self.fail(format!(
                 "client {c} got a FIN after {received} bytes; link #{} sent {}{}",
                 reply.uid,
-                server.sent,
+                sent,
                 if server.shut {
                     " then its FIN"
                 } else {

@@ -99,6 +99,9 @@ pub struct Link {
     /// weir's FIN on this link came from `ShutdownWrite` (a forwarded
     /// FIN), not from closing the connection.
     pub forwarded_fin: bool,
+    /// Application bytes the server wrote inside TLS on this link (its
+    /// end's `sent` counts the records).
+    pub server_plain_sent: Option<u64>,
     /// One-way delay.
     pub latency: Duration,
     /// Most bytes a writer may have in flight plus unread.
@@ -146,6 +149,7 @@ impl Net {
             interest: (false, false),
             eof_reported: false,
             forwarded_fin: false,
+            server_plain_sent: None,
             latency,
             window,
             ends: [End::default(), End::default()],

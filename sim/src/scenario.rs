@@ -110,6 +110,9 @@ pub struct Scenario {
     pub servers: Vec<ServerSpec>,
     /// The clients, by id.
     pub clients: Vec<ClientSpec>,
+    /// Servers have `ssl`: weir speaks TLS to them and carries the
+    /// clients' bytes inside (checks stay as `check` says).
+    pub ssl: bool,
     /// When weir gets a soft stop (SIGUSR1, as a reload does to the old
     /// process): it closes its listener and lets its sessions end.
     pub soft_stop: Option<Duration>,
@@ -177,6 +180,10 @@ impl Scenario {
             Some(_) if rng.chance(40) => Some(rng.millis(500, 10_000)),
             _ => None,
         };
+        let ssl = rng.chance(15);
+        if ssl {
+            text = with_ssl(&text, check);
+        }
         if let Some(after) = hard_stop_after {
             let line = format!("    hard-stop-after {}ms\n", after.as_millis());
             text.insert_str("global\n".len(), &line);
@@ -187,6 +194,7 @@ impl Scenario {
             check,
             check_port,
             replay,
+            ssl,
             soft_stop,
             hard_stop_after,
             servers,
@@ -218,6 +226,9 @@ impl Scenario {
             },
             self.faults.len()
         );
+        if self.ssl {
+            s.push_str("  servers have ssl: weir speaks TLS to them\n");
+        }
         if let Some(at) = self.soft_stop {
             let _ = writeln!(s, "  soft stop at {:.3}s", at.as_secs_f64());
         }
@@ -314,6 +325,28 @@ fn client(rng: &mut Rng, c: usize, active: Duration) -> ClientSpec {
 }
 
 /// Writes weir's configuration; returns whether replay is on.
+/// `text` with `ssl` on every server (verified against the run's CA).
+/// Checks keep the kind drawn: `ssl` alone would make checks on the
+/// traffic port speak TLS too, so those in clear get `no-check-ssl`.
+fn with_ssl(text: &str, check: Check) -> String {
+    let clear_checks = matches!(check, Check::Tcp | Check::Http);
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line);
+        if line.trim_start().starts_with("server ") {
+            out.push_str(" ssl");
+            if !line.contains(" ca-file ") {
+                let _ = write!(out, " ca-file {CA_FILE}");
+            }
+            if clear_checks && !line.contains(" port ") {
+                out.push_str(" no-check-ssl");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn write_config(s: &mut String, rng: &mut Rng, check: Check, servers: &[ServerSpec]) -> bool {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     let _ = writeln!(s, "global");

@@ -1,7 +1,9 @@
-//! Simulated servers. A server tells its connections apart by their first
-//! bytes: a client's request (`WS`), an HTTP health check (`GET`), a TLS
-//! health check (a ClientHello, answered by a real rustls server with a
-//! certificate made by rcgen), or nothing at all (a TCP check).
+//! Simulated servers. A connection whose first bytes are a ClientHello
+//! speaks TLS (a real rustls server with a certificate made by rcgen):
+//! weir's TLS health checks, and its traffic to `ssl` servers. A server
+//! tells its connections apart by their first application bytes: a
+//! client's request (`WS`), an HTTP health check (`GET`), or nothing at
+//! all (a TCP or TLS-handshake check).
 //!
 //! Traffic is checked byte by byte against what the client sent, then
 //! echoed or answered like a gateway. Faults change what a server does:
@@ -54,7 +56,7 @@ pub(crate) struct Server {
     pub half_close: bool,
     /// It reads traffic at most this many bytes per this pause.
     pub slow_read: Option<(usize, Duration)>,
-    /// The TLS settings of its health endpoint.
+    /// Its TLS settings (for weir's TLS checks and `ssl` traffic).
     tls: Option<Arc<ServerConfig>>,
 }
 
@@ -77,9 +79,13 @@ impl Server {
 pub(crate) struct ServerConn {
     server: usize,
     role: Role,
-    /// Bytes to write.
+    /// The connection speaks TLS (it began with a ClientHello).
+    tls: Option<Box<ServerConnection>>,
+    /// Application bytes to write.
     out: VecDeque<u8>,
-    /// Send FIN once `out` is written.
+    /// TLS records to write.
+    records: Records,
+    /// Send FIN (after TLS's close_notify) once `out` is written.
     fin_after_out: bool,
     /// The FIN from weir was seen.
     eof: bool,
@@ -115,7 +121,6 @@ struct Traffic {
 }
 
 struct Health {
-    tls: Option<Box<ServerConnection>>,
     request: Vec<u8>,
     answered: bool,
 }
@@ -207,7 +212,9 @@ impl World {
                 ServerConn {
                     server: s,
                     role: Role::Unknown,
+                    tls: None,
                     out: VecDeque::new(),
+                    records: Records::default(),
                     fin_after_out: false,
                     eof: false,
                     received: 0,
@@ -322,6 +329,27 @@ impl World {
     }
 
     fn server_received(&mut self, link: LinkId, sc: &mut ServerConn, data: &[u8]) {
+        let first = sc.received == data.len() as u64;
+        if first && data[0] == 0x16 {
+            let Some(config) = self.servers[sc.server].tls.clone() else {
+                return self.fail(format!("link #{link} sent TLS to a server without TLS"));
+            };
+            sc.tls = Some(Box::new(ServerConnection::new(config).expect("TLS server")));
+        }
+        let plain;
+        let data = match &mut sc.tls {
+            None => data,
+            Some(tls) => match decrypt(tls, data) {
+                Ok(bytes) => {
+                    plain = bytes;
+                    &plain[..]
+                }
+                Err(e) => return self.fail(format!("TLS with weir failed on link #{link}: {e}")),
+            },
+        };
+        if data.is_empty() {
+            return;
+        }
         if matches!(sc.role, Role::Unknown) {
             sc.role = match data[0] {
                 b'W' => Role::Traffic(Traffic {
@@ -332,17 +360,10 @@ impl World {
                     answer_at: None,
                     replied: false,
                 }),
-                b'G' | 0x16 => {
-                    let tls = (data[0] == 0x16)
-                        .then(|| self.servers[sc.server].tls.clone())
-                        .flatten()
-                        .map(|config| Box::new(ServerConnection::new(config).expect("TLS server")));
-                    Role::Health(Health {
-                        tls,
-                        request: Vec::new(),
-                        answered: false,
-                    })
-                }
+                b'G' => Role::Health(Health {
+                    request: Vec::new(),
+                    answered: false,
+                }),
                 other => {
                     return self.fail(format!(
                         "link #{link} sent {} unexpected bytes starting with {other:#04x}",
@@ -475,27 +496,7 @@ impl World {
         let Role::Health(h) = &mut sc.role else {
             return;
         };
-        match &mut h.tls {
-            None => h.request.extend_from_slice(data),
-            Some(tls) => {
-                let mut rest = data;
-                for _ in 0..READ_LIMIT {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    if tls.read_tls(&mut rest).is_err() {
-                        break;
-                    }
-                    if let Err(e) = tls.process_new_packets() {
-                        return self
-                            .fail(format!("TLS with weir's check failed on link #{link}: {e}"));
-                    }
-                }
-                let mut plain = Vec::new();
-                let _ = tls.reader().read_to_end(&mut plain);
-                h.request.extend_from_slice(&plain);
-            }
-        }
+        h.request.extend_from_slice(data);
         if h.request.len() > MAX_CHECK_REQUEST {
             return self.fail(format!("link #{link}: health check request too long"));
         }
@@ -511,35 +512,15 @@ impl World {
             } else {
                 "200 OK"
             };
-            let tls = if h.tls.is_some() { " (TLS)" } else { "" };
+            let tls = if sc.tls.is_some() { " (TLS)" } else { "" };
             trace!(
                 self,
                 self.server_name(sc.server),
                 "answers the health check on link #{link}{tls}: {status}"
             );
             let response = format!("HTTP/1.0 {status}\r\nContent-Length: 0\r\n\r\n");
-            match &mut h.tls {
-                None => {
-                    sc.out.extend(response.as_bytes());
-                    sc.fin_after_out = true;
-                }
-                Some(tls) => {
-                    let _ = tls.writer().write_all(response.as_bytes());
-                    tls.send_close_notify();
-                }
-            }
-        }
-        if let Some(tls) = &mut h.tls {
-            let mut records = Vec::new();
-            for _ in 0..READ_LIMIT {
-                if !tls.wants_write() || tls.write_tls(&mut records).is_err() {
-                    break;
-                }
-            }
-            sc.out.extend(records);
-            if h.answered {
-                sc.fin_after_out = true;
-            }
+            sc.out.extend(response.as_bytes());
+            sc.fin_after_out = true;
         }
     }
 
@@ -571,20 +552,115 @@ impl World {
         }
     }
 
+    /// Writes what the network takes: the application bytes, through TLS
+    /// when the connection speaks it; then the FIN if it is due.
     fn server_writes(&mut self, link: LinkId, sc: &mut ServerConn) {
-        while !sc.out.is_empty() {
-            let (front, _) = sc.out.as_slices();
+        if let Some(tls) = &mut sc.tls {
+            sc.records.encrypt(tls, &mut sc.out, sc.fin_after_out);
+        }
+        let wire = if sc.tls.is_some() {
+            &mut sc.records.bytes
+        } else {
+            &mut sc.out
+        };
+        let mut written = 0;
+        while !wire.is_empty() {
+            let (front, _) = wire.as_slices();
             let n = self.write(link, Side::Peer, front);
             if n == 0 {
                 break;
             }
-            sc.out.drain(..n);
+            wire.drain(..n);
+            written += n;
         }
-        if sc.out.is_empty() && sc.fin_after_out {
+        if let Some(plain) = sc.records.wrote(written).filter(|_| sc.tls.is_some()) {
+            self.net.links[link].server_plain_sent = Some(plain);
+        }
+        let flushed = sc.out.is_empty() && sc.records.bytes.is_empty();
+        let tls_done = sc.tls.as_ref().is_none_or(|tls| !tls.wants_write());
+        if flushed && tls_done && sc.fin_after_out {
             if let Some(fin) = self.net.shutdown(link, Side::Peer) {
                 self.send(link, Side::Peer, fin);
             }
         }
+    }
+}
+
+/// Feeds TLS records from weir to `tls`, all of them, as the socket's
+/// bytes are gone once read; returns the application bytes.
+fn decrypt(tls: &mut ServerConnection, mut records: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+    let mut plain = Vec::new();
+    for _ in 0..READ_LIMIT {
+        // rustls takes a slice at a time, and refuses more while its
+        // plaintext is unread.
+        let taken = tls.read_tls(&mut records);
+        tls.process_new_packets()?;
+        // `WouldBlock` once what arrived is read; an end after close_notify.
+        let _ = tls.reader().read_to_end(&mut plain);
+        if records.is_empty() || taken.is_err() {
+            break;
+        }
+    }
+    Ok(plain)
+}
+
+/// TLS records waiting for the network, and which application bytes
+/// they complete (so that the checks count a byte as sent only once the
+/// records carrying it are on the wire: a crash loses the rest).
+#[derive(Default)]
+struct Records {
+    bytes: VecDeque<u8>,
+    /// Record bytes queued and written so far.
+    queued: u64,
+    written: u64,
+    /// Application bytes given to rustls so far.
+    plain: u64,
+    /// (record bytes queued, application bytes they complete).
+    marks: VecDeque<(u64, u64)>,
+}
+
+impl Records {
+    /// Moves application bytes from `out` into `tls` and its records here,
+    /// while fewer than `ECHO_BACKLOG` wait (backpressure); sends
+    /// close_notify once `out` is empty and `close` is set.
+    fn encrypt(&mut self, tls: &mut ServerConnection, out: &mut VecDeque<u8>, close: bool) {
+        for _ in 0..READ_LIMIT {
+            if self.bytes.len() >= ECHO_BACKLOG {
+                break;
+            }
+            if !out.is_empty() && !tls.is_handshaking() {
+                let (front, _) = out.as_slices();
+                let n = tls.writer().write(front).unwrap_or(0);
+                out.drain(..n);
+                self.plain += n as u64;
+            }
+            if out.is_empty() && close {
+                // Once: rustls ignores a second close_notify.
+                tls.send_close_notify();
+            }
+            if !tls.wants_write() {
+                break;
+            }
+            let mut buf = Vec::new();
+            if tls.write_tls(&mut buf).is_err() {
+                break;
+            }
+            self.queued += buf.len() as u64;
+            self.bytes.extend(buf);
+            self.marks.push_back((self.queued, self.plain));
+        }
+    }
+
+    /// `n` more record bytes are on the wire; returns the application
+    /// bytes whose records are now all written, if that moved.
+    fn wrote(&mut self, n: usize) -> Option<u64> {
+        self.written += n as u64;
+        let mut done = None;
+        while let Some(&(_, plain)) = self.marks.front().filter(|&&(end, _)| end <= self.written) {
+            done = Some(plain);
+            self.marks.pop_front();
+        }
+        done
     }
 }
 

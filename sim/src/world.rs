@@ -141,7 +141,7 @@ impl World {
         let base = now_base();
         let wall = SystemTime::UNIX_EPOCH + WALL_START;
         let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
-        let tls = matches!(scenario.check, Check::Tls | Check::Https)
+        let tls = (scenario.ssl || matches!(scenario.check, Check::Tls | Check::Https))
             .then(|| Arc::new(server::tls_config(pki, wall)));
         let mut world = World {
             lb,

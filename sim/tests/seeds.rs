@@ -10,31 +10,24 @@ use std::fs;
 use weir_sim::{Scenario, run};
 
 /// Seeds that found bugs, what each found, and the digest of the run it
-/// draws. Each one fails on the core before its fix (checked by reverting
-/// the fix and running seeds 0..3000, which also shows how often the bug
-/// shows: 31, 2, 4 and 19 seeds). The same runs, as tapes, are in the fuzz
-/// corpus (`fuzz/corpus/simulation/seed-S`).
+/// draws. Each one fails on the core before its fix (the first four
+/// checked by reverting the fix and running seeds 0..3000, which also shows
+/// how often each bug shows: 31, 2, 4 and 19 seeds; the `ssl` ones were
+/// found one after another, each on the core with the fixes before it).
+/// The same runs, as tapes, are in the fuzz corpus
+/// (`fuzz/corpus/simulation/seed-S`).
+#[rustfmt::skip]
 const FOUND_BUGS: &[(u64, &str, u64)] = &[
-    (
-        482,
-        "shutdown kept the buffers of checks in flight",
-        0x1e6f_1097_c541_f22f,
-    ),
-    (
-        566,
-        "a retry went to a server marked DOWN during its pause",
-        0x5d9d_0d0a_2d24_74f7,
-    ),
-    (
-        597,
-        "after a hedge won, a retry moved the session mid-stream",
-        0xa071_4621_b818_c3ea,
-    ),
-    (
-        82,
-        "the server side timed out while a slow client read",
-        0x52f1_7177_e836_c05f,
-    ),
+    (482, "shutdown kept the buffers of checks in flight", 0x1e6f_1097_c541_f22f),
+    (566, "a retry went to a server marked DOWN during its pause", 0x5d9d_0d0a_2d24_74f7),
+    (597, "after a hedge won, a retry moved the session mid-stream", 0xa071_4621_b818_c3ea),
+    (82, "the server side timed out while a slow client read", 0x52f1_7177_e836_c05f),
+    // With `ssl` servers (weir speaks TLS to them):
+    (9, "close_notify went out ahead of the client's bytes", 0x2ca1_7684_7c92_5c1b),
+    (26, "encrypt looped for ever during the handshake", 0x8098_1a32_17e9_31ef),
+    (88, "the server's FIN cut the reply in rustls", 0x80d9_a233_2ab0_4db9),
+    (179, "a server closing mid-handshake left a session", 0x4d78_0a25_804f_a8af),
+    (2093, "no-check-ssl did not keep checks in clear", 0x86e7_00fa_e6f6_d761),
 ];
 
 /// Seeds swept by each of the two sweep tests (they run in parallel).

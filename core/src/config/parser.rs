@@ -1194,7 +1194,7 @@ fn server_line(
         );
         ok = false;
     }
-    let mut tls = (false, CheckTls::default(), None);
+    let mut tls = (None, CheckTls::default(), None);
     while let Some(param) = words.next() {
         let result = server_param(&mut server, &mut tls, param, &mut words);
         if let Err(e) = result {
@@ -1202,15 +1202,16 @@ fn server_line(
             ok = false;
         }
     }
-    // `ssl` brings TLS to checks too, unless they go to another port.
     // As HAProxy: `minconn` alone is a fixed limit, `maxconn` alone too.
     if server.minconn > server.maxconn {
         server.maxconn = server.minconn;
     } else if server.minconn == 0 {
         server.minconn = server.maxconn;
     }
+    // `ssl` brings TLS to checks too, unless they go to another port or
+    // `no-check-ssl` keeps them in clear (HAProxy's init_srv_check).
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
-    server.check_tls = (tls.0 || ssl_checks).then(|| tls.1.clone());
+    server.check_tls = tls.0.unwrap_or(ssl_checks).then(|| tls.1.clone());
     server.tls = server.tls.take().map(|_| CheckTls {
         sni: tls.2,
         ..tls.1
@@ -1219,10 +1220,10 @@ fn server_line(
 }
 
 /// Parses one server parameter; TLS ones go to `tls`: whether checks use
-/// TLS, and how.
+/// TLS (`check-ssl`, `no-check-ssl`, or unset), and how.
 fn server_param<'w>(
     server: &mut Server,
-    tls: &mut (bool, CheckTls, Option<String>),
+    tls: &mut (Option<bool>, CheckTls, Option<String>),
     param: &str,
     words: &mut impl Iterator<Item = &'w str>,
 ) -> Result<(), String> {
@@ -1308,10 +1309,10 @@ fn server_param<'w>(
                 ));
             }
         },
-        "check-ssl" => tls.0 = true,
+        "check-ssl" => tls.0 = Some(true),
         "ssl" => server.tls = Some(CheckTls::default()),
         "no-ssl" => server.tls = None,
-        "no-check-ssl" => tls.0 = false,
+        "no-check-ssl" => tls.0 = Some(false),
         "sni" => {
             let expr = value();
             let name = expr

@@ -620,6 +620,22 @@ fn tls_check_parameters() {
 }
 
 #[test]
+fn ssl_brings_tls_to_checks_unless_no_check_ssl_or_another_port() {
+    let server = |params: &str| {
+        let text = MINIMAL.replace("127.0.0.1:8080", &format!("127.0.0.1:8080 {params}"));
+        config(&text).backends[0].servers[0].clone()
+    };
+    let both = server("check ssl verify none");
+    assert!(both.tls.is_some() && both.check_tls.is_some());
+    // Found by weir-sim (seed 2093): HAProxy's init_srv_check leaves
+    // checks in clear after `no-check-ssl`; weir used to give them TLS.
+    let clear = server("check ssl verify none no-check-ssl");
+    assert!(clear.tls.is_some() && clear.check_tls.is_none());
+    let other_port = server("check ssl verify none port 9000");
+    assert!(other_port.tls.is_some() && other_port.check_tls.is_none());
+}
+
+#[test]
 fn tls_checks_without_a_ca_are_refused_like_haproxy() {
     let e = errors(&MINIMAL.replace("127.0.0.1:8080", "127.0.0.1:8080 check check-ssl"));
     assert!(e[0].starts_with(

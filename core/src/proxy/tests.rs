@@ -1648,6 +1648,24 @@ mod ssl {
         assert!(got == request, "the request, in order");
     }
 
+    /// Found by the simulator (weir-sim seed 179, with `ssl` servers): a
+    /// server that crashed during the handshake, after the client's FIN,
+    /// left a session that waited on nothing and never ended.
+    #[test]
+    fn a_server_closing_during_the_handshake_ends_the_session() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(ssl_config(&gw), today());
+        let (client, server) = h.session();
+        h.peer_sends(client, b"request");
+        h.event(Event::ReadClosed { conn: client });
+        let _ = h.drain(server);
+        h.event(Event::ReadClosed { conn: server });
+        assert_eq!(h.closed(client), Some(true), "the client is reset");
+        assert!(h.logs(LogSink::Stdout)[0].contains(" SD "));
+        assert_eq!(h.lb.active_sessions(), 0);
+        assert_eq!(h.lb.buffers_in_use(), 0);
+    }
+
     /// A driver may read as soon as core offers a buffer; a read that
     /// would block brings no bytes and must not look like the server's
     /// close to rustls.
