@@ -27,6 +27,8 @@ use crate::world::{Ev, World};
 const ECHO_BACKLOG: usize = 64 * 1024;
 /// Longest health-check request a server reads.
 const MAX_CHECK_REQUEST: usize = 4096;
+/// Most application bytes in one TLS record.
+const MAX_RECORD: usize = 16 * 1024;
 /// Most read rounds on one connection in a row.
 const READ_LIMIT: usize = 256;
 
@@ -629,7 +631,10 @@ impl Records {
                 break;
             }
             if !out.is_empty() && !tls.is_handshaking() {
+                // One record's worth at a time, so that each mark ends a
+                // record.
                 let (front, _) = out.as_slices();
+                let front = &front[..front.len().min(MAX_RECORD)];
                 let n = tls.writer().write(front).unwrap_or(0);
                 out.drain(..n);
                 self.plain += n as u64;
