@@ -237,6 +237,15 @@ fn serve_one(
     let mut tls = StreamOwned::new(conn, stream);
     let (head, body) = read_request(&mut tls)?;
     thread::sleep(Duration::from_millis(state.delay_ms.load(Ordering::SeqCst)));
+    if let Some(n) = download_size(&head) {
+        // `GET /bytes/N`: N bytes of `pattern`, then close_notify and FIN.
+        let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {n}\r\n\r\n");
+        tls.write_all(head.as_bytes())?;
+        tls.write_all(&pattern(n))?;
+        tls.conn.send_close_notify();
+        tls.flush()?;
+        return tls.sock.shutdown(Shutdown::Both);
+    }
     let reply = if head.starts_with("GET /healthcheck ") {
         let status = state.health.load(Ordering::SeqCst);
         format!("HTTP/1.0 {status} Health\r\nContent-Length: 0\r\n\r\n")
@@ -257,6 +266,35 @@ fn serve_one(
     tls.conn.send_close_notify();
     tls.flush()?;
     tls.sock.shutdown(Shutdown::Both)
+}
+
+/// N of a `GET /bytes/N` request.
+fn download_size(head: &str) -> Option<usize> {
+    head.strip_prefix("GET /bytes/")?
+        .split_once(' ')?
+        .0
+        .parse()
+        .ok()
+}
+
+/// The `n` bytes a `GET /bytes/n` answers.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// Downloads `n` bytes in plain HTTP (for `ssl` servers, where weir does
+/// the TLS); returns the body received.
+pub fn download_plain(addr: SocketAddr, n: usize) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(format!("GET /bytes/{n} HTTP/1.0\r\n\r\n").as_bytes())?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply)?;
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| io::Error::other("no reply head"))?;
+    Ok(reply.split_off(end + 4))
 }
 
 /// Reads an HTTP request: its head and its body (by Content-Length).
