@@ -125,7 +125,9 @@ fn a_server_at_maxconn_queues_the_next_connection_until_a_slot_frees() {
     drop(first);
     assert_eq!(read_line(&mut third).unwrap(), "a");
     assert_eq!(read_line(&mut third).unwrap(), "waited");
-    assert_eq!(a.peak(), 2, "never more than maxconn at once");
+    // No peak check after the drop: weir closes the first server
+    // connection before it opens the third, but the backend's thread may
+    // see that close after it accepts the third (core's tests pin the order).
 }
 
 fn a_backup_server_takes_over_while_every_active_one_is_down() {
