@@ -159,12 +159,10 @@ impl World {
         client.received += data.len() as u64;
         let mut rest = data;
         if client.reply.is_none() {
-            let take = (REPLY_HEADER - client.header.len()).min(rest.len());
-            client.header.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if client.header.len() < REPLY_HEADER {
+            let Some(after) = payload::take_header(&mut client.header, REPLY_HEADER, rest) else {
                 return;
-            }
+            };
+            rest = after;
             let reply = match Reply::parse(&client.header) {
                 Ok(reply) => reply,
                 Err(e) => return self.fail(format!("client {c} got {e}")),

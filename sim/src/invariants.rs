@@ -201,6 +201,13 @@ impl World {
         }
     }
 
+    /// Whether server `s` had a fault at some time between `from` and
+    /// `until`.
+    fn had_fault(&self, s: usize, from: Duration, until: Duration) -> bool {
+        let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
+        faults.any(|f| f.from <= until && from <= f.until)
+    }
+
     /// The faults of server `s` that fail its checks.
     fn dead_windows(&self, s: usize) -> impl Iterator<Item = &Fault> {
         let check = self.scenario.check;
@@ -419,17 +426,17 @@ impl World {
             return self.fail(format!("client {c} has {} tcplog lines", logs.len()));
         }
         let state = logs.first().map(|(s, _, _)| s.as_str()).unwrap_or("");
+        // The server the session was logged with.
+        let server = logs
+            .first()
+            .and_then(|(_, _, name)| self.scenario.servers.iter().position(|x| x.name == *name));
         match &client.outcome {
             Some(Outcome::Success) => {
-                let (bytes, server) = logs.first().map_or((0, ""), |(_, b, s)| (*b, s.as_str()));
+                let bytes = logs.first().map_or(0, |&(_, b, _)| b);
                 // Its server's FIN may be lost after the reply (a black hole
                 // starting then): weir then ends the session by a timeout.
-                let (start, end) = (spec.start, client.ended + self.check.bounds.margin);
-                let faulty = self.scenario.faults.iter().any(|f| {
-                    self.scenario.servers[f.server].name == server
-                        && f.from <= end
-                        && start <= f.until
-                });
+                let end = client.ended + self.check.bounds.margin;
+                let faulty = server.is_some_and(|s| self.had_fault(s, spec.start, end));
                 if (state != "--" && !faulty) || bytes != client.received {
                     let received = client.received;
                     self.fail(format!(
@@ -441,20 +448,8 @@ impl World {
                 let (start, end) = (spec.start, client.ended);
                 // The session ended connecting or connected to a server with
                 // no fault during the client's life: nothing excuses it.
-                let reached = !state.ends_with('Q');
-                let server = logs
-                    .first()
-                    .filter(|_| reached)
-                    .map(|(_, _, server)| server.as_str());
-                let s = self
-                    .scenario
-                    .servers
-                    .iter()
-                    .position(|x| Some(x.name.as_str()) == server);
-                let hit = |s: usize| {
-                    let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
-                    faults.any(|f| f.from <= end && start <= f.until)
-                };
+                let reached = server.filter(|_| !state.ends_with('Q'));
+                let unexcused = reached.filter(|&s| !self.had_fault(s, start, end));
                 // A soft stop closed the listener on it, or `hard-stop-after`
                 // ran out while it was still going.
                 let hard_stop = (self.unbound)
@@ -463,7 +458,7 @@ impl World {
                 if client.shut_out || hard_stop {
                     return;
                 }
-                if let (Some(s), false) = (s.filter(|&s| !hit(s)), client.vanished) {
+                if let (Some(s), false) = (unexcused, client.vanished) {
                     let (why, name) = (why.clone(), self.server_name(s));
                     return self.fail(format!(
                         "client {c} failed on {name}, which had no fault: {why} (weir logged {state:?})"

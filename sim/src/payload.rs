@@ -130,6 +130,14 @@ pub fn verify(key: u64, from: u64, data: &[u8]) -> Result<(), u64> {
     }
 }
 
+/// Adds the start of `data` to `header` until it holds `len` bytes;
+/// returns the bytes after the header, or `None` while it is incomplete.
+pub fn take_header<'a>(header: &mut Vec<u8>, len: usize, data: &'a [u8]) -> Option<&'a [u8]> {
+    let take = len.saturating_sub(header.len()).min(data.len());
+    header.extend_from_slice(&data[..take]);
+    (header.len() >= len).then(|| &data[take..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

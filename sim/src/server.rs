@@ -389,12 +389,10 @@ impl World {
         };
         let mut rest = data;
         if t.request.is_none() {
-            let take = (REQUEST_HEADER - t.header.len()).min(rest.len());
-            t.header.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if t.header.len() < REQUEST_HEADER {
+            let Some(after) = payload::take_header(&mut t.header, REQUEST_HEADER, rest) else {
                 return;
-            }
+            };
+            rest = after;
             let request = match Request::parse(&t.header) {
                 Ok(r) => r,
                 Err(e) => return self.fail(format!("link #{link} got {e}")),
