@@ -12,7 +12,7 @@
 //! black-holes (connection attempts get no answer).
 //!
 //! With `--smol`, weir runs on the smol driver (`weir-smol`'s) instead of
-//! mio.
+//! mio. `--help` prints the usage; any other argument is refused (exit 2).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,12 +44,49 @@ const MORE_FAULTS: &[Step] = &[
     (21, 0, Fault::BlackHole, false),
 ];
 
+const USAGE: &str = "\
+Usage: weir-demo [--all-faults] [--smol]
+  Runs three HTTPS gateways, weir and eight agents on the loopback, crashes
+  a gateway at 4 s and restarts it at 9 s; ends after 14 s with a summary,
+  exit 0 when no payload was lost.
+  --all-faults  add option connect-hedge and replay-until-response, then a
+                gateway hangs (11-15 s) and another black-holes (17-21 s);
+                ends after 26 s
+  --smol        run weir on its smol driver instead of mio
+  -h, --help    print this help";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Run { all_faults: bool, driver: Driver },
+    Help,
+}
+
+/// Parses the arguments after the program name.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let (mut all_faults, mut driver) = (false, Driver::Mio);
+    for arg in args {
+        match arg.as_str() {
+            "--all-faults" => all_faults = true,
+            "--smol" => driver = Driver::Smol,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    Ok(Command::Run { all_faults, driver })
+}
+
 fn main() -> ExitCode {
-    let all_faults = std::env::args().any(|a| a == "--all-faults");
-    let driver = if std::env::args().any(|a| a == "--smol") {
-        Driver::Smol
-    } else {
-        Driver::Mio
+    let (all_faults, driver) = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run { all_faults, driver }) => (all_faults, driver),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("weir-demo: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
     let mut drill = CRASH_DRILL.to_vec();
     if all_faults {
