@@ -1022,7 +1022,12 @@ fn http_check_expecting_a_string_reads_the_body() {
     h.peer_sends(probe, b"HTTP/1.0 200 OK\r\n\r\nnot yet");
     assert!(h.closed(probe).is_none(), "body ends at close");
     h.event(Event::ReadClosed { conn: probe });
-    assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer7 wrong status, code: 200"));
+    assert_eq!(
+        h.logs(LogSink::Stdout)[0],
+        "Server app/s1 is DOWN, reason: Layer7 invalid response, \
+         info: \"HTTP content check did not match\", check duration: 0ms. 1 active and 0 \
+         backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
 }
 
 #[test]
