@@ -393,10 +393,14 @@ impl Balancer {
     }
 
     /// Stops accepting and closes every connection (hard stop: SIGTERM).
+    /// Every session ends logged `K` with its phase, as one killed by
+    /// `hard-stop-after` (HAProxy itself dies on SIGTERM without a line).
     pub fn shutdown(&mut self, now: Instant) {
         self.advance(now);
         self.stopping = true;
         self.refresh_listeners();
+        self.kill_sessions(now, "Stopping now");
+        // Health probes are all that is left.
         let conns: Vec<ConnId> = self
             .conns
             .iter()
@@ -405,26 +409,13 @@ impl Balancer {
         for conn in conns {
             self.close(conn, false);
         }
-        for (_, mut session) in std::mem::take(&mut self.sessions) {
-            session.up.release(&mut self.pool);
-            session.down.release(&mut self.pool);
-            if let Some(tls) = session.tls.take() {
-                tls.release(&mut self.pool);
-            }
-        }
         for backend in &mut self.backends {
-            backend.active = 0;
             for server in &mut backend.servers {
-                server.active = 0;
                 if let Some(check) = server.check.take() {
                     check.release(&mut self.pool);
                 }
             }
         }
-        for frontend in &mut self.frontends {
-            frontend.active = 0;
-        }
-        self.active = 0;
         self.timers.clear();
         self.lent = None;
     }
@@ -456,7 +447,7 @@ impl Balancer {
             text: message,
         }));
         match self.hard_stop_after {
-            Some(after) if after.is_zero() => self.kill_sessions(now),
+            Some(after) if after.is_zero() => self.kill_sessions(now, "hard-stop-after expired"),
             Some(after) => {
                 let mut queued = None;
                 self.timers
@@ -477,27 +468,27 @@ impl Balancer {
     fn on_hard_stop_timer(&mut self, now: Instant, at: Instant) {
         if self.hard_stop.is_some_and(|t| t == at) {
             self.hard_stop = None;
-            self.kill_sessions(now);
+            self.kill_sessions(now, "hard-stop-after expired");
         }
     }
 
-    /// Ends every session, logged `K` (killed by weir).
-    fn kill_sessions(&mut self, now: Instant) {
+    /// Ends every session, logged `K` (killed by weir) and its phase;
+    /// `why` starts the warning. The queued ones go first, so no slot
+    /// freed by a killed session starts a connect for a waiting one.
+    fn kill_sessions(&mut self, now: Instant, why: &str) {
         if self.sessions.is_empty() {
             return;
         }
         self.actions.push_back(Action::Log(LogLine {
             sink: LogSink::Diagnostic(log::Level::Warn),
-            text: format!(
-                "hard-stop-after expired: killing {} sessions.",
-                self.sessions.len()
-            ),
+            text: format!("{why}: killing {} sessions.", self.sessions.len()),
         }));
-        let victims: Vec<(usize, char)> = self
+        let mut victims: Vec<(usize, char)> = self
             .sessions
             .iter()
             .map(|(i, s)| (i, s.phase_letter()))
             .collect();
+        victims.sort_by_key(|&(_, phase)| phase != 'Q');
         for (s, phase) in victims {
             self.end(now, s, ['K', phase], false);
         }

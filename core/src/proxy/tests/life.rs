@@ -229,6 +229,39 @@ fn hard_stop_after_kills_the_sessions_left_at_the_deadline_not_before() {
 }
 
 #[test]
+fn shutdown_logs_every_session_it_ends_killed_in_its_phase() {
+    // One established session, one connecting, one queued behind them.
+    let mut cfg = base();
+    cfg.backends[0].servers[0].maxconn = 2;
+    let mut h = Harness::new(cfg);
+    let (established, _) = h.session();
+    let (connecting, _, _) = h.accept();
+    let queued = h.try_accept().expect("queued");
+    h.take();
+    h.advance(secs(1));
+    h.lb.shutdown(h.now);
+    h.collect();
+    for client in [established, connecting, queued] {
+        assert!(h.closed(client).is_some(), "{client:?} closed");
+    }
+    let mut states: Vec<String> = h
+        .logs(LogSink::Stdout)
+        .iter()
+        .map(|line| line.split(' ').rev().nth(2).unwrap_or_default().to_owned())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["KC", "KD", "KQ"]);
+    assert!(
+        h.connects().is_empty(),
+        "no waiter was sent to a freed slot"
+    );
+    let warned = h.logs(LogSink::Diagnostic(log::Level::Warn));
+    assert_eq!(warned, ["Stopping now: killing 3 sessions."]);
+    assert_eq!(h.lb.active_sessions(), 0);
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
 fn a_second_soft_stop_does_not_move_the_deadline() {
     let mut cfg = base();
     cfg.global.hard_stop_after = Some(secs(5));
