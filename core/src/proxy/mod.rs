@@ -98,6 +98,9 @@ struct BackendState {
     waiters: Waiters,
     /// Sessions waiting in the servers' own queues, all together.
     server_waiting: u32,
+    /// No server was usable when the queue's deadlines were last set:
+    /// they are an outage's (see `BackendState::queue_wait`).
+    outage: bool,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -222,6 +225,7 @@ impl Balancer {
                     warned_tls_in_tls: false,
                     waiters: Waiters::default(),
                     server_waiting: 0,
+                    outage: false,
                 };
                 backend.sync_weights(now);
                 backend
