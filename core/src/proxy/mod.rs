@@ -41,6 +41,11 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Free buffers kept for reuse.
 const POOL_KEEP: usize = 256;
 
+/// What memory kept for a burst falls back to once the load falls: free
+/// buffers, and room in the tables (sessions, connections, timers,
+/// actions, queues).
+const LOW_WATER: usize = 32;
+
 /// The whole load balancer as a state machine. See the crate docs for the
 /// driving contract.
 pub struct Balancer {
@@ -79,6 +84,8 @@ pub struct Balancer {
     tls_time: Arc<DriverTime>,
     /// The `now` of the latest input.
     last_now: Instant,
+    /// Peak of sessions since memory was last given back.
+    load_mark: usize,
 }
 
 struct FrontendState {
@@ -240,7 +247,7 @@ impl Balancer {
             listeners,
             conns: Slab::new(),
             sessions: Slab::new(),
-            pool: Pool::new(POOL_KEEP),
+            pool: Pool::elastic(LOW_WATER, POOL_KEEP),
             actions: VecDeque::new(),
             timers: TimerQueue::default(),
             generation: 0,
@@ -259,6 +266,7 @@ impl Balancer {
             spread_checks: global.spread_checks,
             tls_time,
             last_now: now,
+            load_mark: 0,
         };
         lb.schedule_first_checks(now);
         lb.tick_wall_clock(now);
@@ -555,6 +563,44 @@ impl Balancer {
         }
     }
 
+    /// A session ended: once the sessions fall to a quarter of their peak,
+    /// or to none after a burst, the memory kept for the peak goes back.
+    /// At most once per fall to a quarter, so the cost (linear in the
+    /// tables) is paid once per many sessions, never per read or write.
+    fn ease_after_burst(&mut self) {
+        let load = self.sessions.len();
+        let fell = self.load_mark > LOW_WATER && load <= self.load_mark / 4;
+        let emptied = load == 0 && self.sessions.capacity() > LOW_WATER;
+        if fell || emptied {
+            self.load_mark = load;
+            self.give_back_memory();
+        }
+    }
+
+    /// Trims the tables to what is in use, above [`LOW_WATER`] (the
+    /// buffer pool follows the load by itself).
+    fn give_back_memory(&mut self) {
+        shrink_slab(&mut self.sessions);
+        shrink_slab(&mut self.conns);
+        let sessions = &self.sessions;
+        self.timers.purge(
+            |key| match key {
+                TimerKey::Session(s, generation) => {
+                    sessions.get(s).is_some_and(|x| x.generation == generation)
+                }
+                _ => true,
+            },
+            LOW_WATER,
+        );
+        self.actions.shrink_to(LOW_WATER);
+        for backend in &mut self.backends {
+            backend.waiters.queue.shrink_to(LOW_WATER);
+            for server in &mut backend.servers {
+                server.waiters.queue.shrink_to(LOW_WATER);
+            }
+        }
+    }
+
     fn next_generation(&mut self) -> u32 {
         self.generation = self.generation.wrapping_add(1);
         self.generation
@@ -584,6 +630,10 @@ impl Balancer {
         if let Some(role) = self.role(conn) {
             let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
             self.conns.remove(conn.index());
+            if self.conns.is_empty() {
+                // Between checks after a burst: the peak's slots go back.
+                shrink_slab(&mut self.conns);
+            }
             self.actions.push_back(Action::Close { conn, reset });
         }
     }
@@ -737,6 +787,21 @@ fn tls_target(
     tls::client_config(settings, verify_default, time.clone())
         .map(|c| (c, tls::server_name(settings, ip)))
         .map_err(|e| tls::describe(&e))
+}
+
+/// Gives back the room of `slab` above [`LOW_WATER`]: all of it when the
+/// slab is empty (ids carry a generation, so a new slab's ids never meet
+/// old ones), else its vacant tail; the slab then fills its lowest
+/// vacant slots first, so the tail keeps growing vacant.
+fn shrink_slab<T>(slab: &mut Slab<T>) {
+    if slab.capacity() <= LOW_WATER {
+        return;
+    }
+    if slab.is_empty() {
+        *slab = Slab::new();
+    } else {
+        slab.shrink_to_fit();
+    }
 }
 
 /// Milliseconds between two instants, for logs.

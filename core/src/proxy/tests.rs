@@ -639,8 +639,14 @@ fn in_an_outage_without_timeout_queue_a_connection_waits_as_long_as_its_client()
     h.advance(Duration::from_millis(1));
     assert!(h.closed(idle).is_some() && h.closed(busy).is_some());
     let logs = h.logs(LogSink::Stdout);
-    assert!(logs[0].contains(" app/<NOSRV> 10000/-1/10000 0 cQ "), "{logs:?}");
-    assert!(logs[1].contains(" app/<NOSRV> 10000/-1/10000 0 sQ "), "{logs:?}");
+    assert!(
+        logs[0].contains(" app/<NOSRV> 10000/-1/10000 0 cQ "),
+        "{logs:?}"
+    );
+    assert!(
+        logs[1].contains(" app/<NOSRV> 10000/-1/10000 0 sQ "),
+        "{logs:?}"
+    );
 }
 
 /// A config whose only server `s1` is checked and DOWN after its first
@@ -680,7 +686,10 @@ fn a_connection_waits_out_an_outage_longer_than_timeout_connect_and_is_served() 
     let client = h.try_accept().expect("queued");
     h.peer_sends(client, b"held");
     outage_ends(&mut h);
-    assert!(h.closed(client).is_none(), "waited 4s, past timeout connect");
+    assert!(
+        h.closed(client).is_none(),
+        "waited 4s, past timeout connect"
+    );
     let server = open_connects(&h)[0];
     h.connected(server);
     assert_eq!(h.drain(server), b"held");

@@ -133,6 +133,7 @@ impl Balancer {
             replay_at: None,
         });
         debug_assert_eq!(inserted, s);
+        self.load_mark = self.load_mark.max(self.sessions.len());
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
             self.actions.push_back(Action::Connect { conn, addr });
         }
@@ -564,7 +565,11 @@ impl Balancer {
         let phase = session.phase_letter();
         if session.phase == Phase::Queued && due(session.connect_deadline) {
             // Waited as long as the client would (an outage): its timeout.
-            let who = if due(session.client_deadline) { 'c' } else { 's' };
+            let who = if due(session.client_deadline) {
+                'c'
+            } else {
+                's'
+            };
             return self.end(now, s, [who, 'Q'], false);
         }
         if due(session.retry_at) {
@@ -889,6 +894,7 @@ impl Balancer {
             self.dispatch_queue(now, session.backend);
         }
         self.refresh_listeners();
+        self.ease_after_burst();
     }
 
     /// The `option tcplog` line of a finished session. Process and frontend
