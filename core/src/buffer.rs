@@ -88,15 +88,25 @@ impl Buffer {
 pub(crate) struct Pool {
     free: Vec<Box<[u8]>>,
     keep: usize,
+    /// Free buffers kept whatever the load.
+    low: usize,
     in_use: usize,
 }
 
 impl Pool {
     /// A pool that keeps at most `keep` free buffers around.
     pub(crate) fn new(keep: usize) -> Self {
+        Pool::elastic(keep, keep)
+    }
+
+    /// A pool that keeps no more free buffers than are in use (a steady
+    /// load's swings), at least `low` and at most `keep`: when the load
+    /// falls, the buffers it no longer needs go back to the allocator.
+    pub(crate) fn elastic(low: usize, keep: usize) -> Self {
         Pool {
             free: Vec::new(),
             keep,
+            low,
             in_use: 0,
         }
     }
@@ -116,14 +126,24 @@ impl Pool {
 
     pub(crate) fn put(&mut self, buf: Buffer) {
         self.in_use = self.in_use.saturating_sub(1);
-        if self.free.len() < self.keep {
+        let keep = self.in_use.max(self.low).min(self.keep);
+        if self.free.len() < keep {
             self.free.push(buf.data);
+        } else if self.free.len() > keep {
+            // The load fell: one more goes back with this one.
+            self.free.pop();
         }
     }
 
     /// Buffers currently held by connections.
     pub(crate) fn in_use(&self) -> usize {
         self.in_use
+    }
+
+    /// Free buffers waiting for reuse.
+    #[cfg(test)]
+    pub(crate) fn free(&self) -> usize {
+        self.free.len()
     }
 }
 
@@ -196,6 +216,18 @@ mod tests {
         fill(&mut buf, 1, 100);
         buf.consume(100);
         assert_eq!(buf.spare().len(), BUF_SIZE);
+    }
+
+    #[test]
+    fn an_elastic_pool_keeps_no_more_free_buffers_than_in_use() {
+        let mut pool = Pool::elastic(2, 100);
+        let mut bufs: Vec<Buffer> = (0..10).map(|_| pool.take()).collect();
+        // Half go back: as many are kept as are still in use.
+        bufs.drain(..5).for_each(|b| pool.put(b));
+        assert_eq!((pool.free(), pool.in_use()), (5, 5));
+        // The rest go back: the low watermark is kept.
+        bufs.drain(..).for_each(|b| pool.put(b));
+        assert_eq!((pool.free(), pool.in_use()), (2, 0));
     }
 
     #[test]

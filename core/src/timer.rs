@@ -57,6 +57,20 @@ impl TimerQueue {
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
     }
+
+    /// Drops the entries whose owner is gone (`keep` says no) and the room
+    /// above `floor` entries: after a burst, the heap holds no peak's worth
+    /// of dead deadlines. O(n): for rare calls only.
+    pub(crate) fn purge(&mut self, mut keep: impl FnMut(TimerKey) -> bool, floor: usize) {
+        self.heap.retain(|Reverse((_, key))| keep(*key));
+        self.heap.shrink_to(floor);
+    }
+
+    /// Room for entries, for tests of memory use.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.heap.capacity()
+    }
 }
 
 /// The owner's side of a popped entry: forget it if it was the recorded one.

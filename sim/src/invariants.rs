@@ -124,7 +124,10 @@ impl Bounds {
         // A session left when the clients are done ends within its idle
         // timeout, or after its connect attempts and a queue wait.
         let attempts = (connect + Duration::from_secs(1)) * (backend.retries + 1);
-        let queue = backend.timeout_queue.unwrap_or(connect);
+        // Without `timeout queue`, a wait while no server is usable lasts
+        // up to the client's timeout.
+        let client = config.frontends[0].timeout_client.unwrap_or_default();
+        let queue = backend.timeout_queue.unwrap_or(connect.max(client));
         let checked = scenario.check != Check::None;
         let timer_window = longest * 4;
         let shortest = shortest.max(Duration::from_millis(1));

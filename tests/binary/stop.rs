@@ -1,13 +1,16 @@
 //! What only the driver shows: a SIGUSR1 soft stop that lets a live
 //! session finish, `hard-stop-after` cutting one, `option nolinger`
-//! resetting a client, and SIGTERM heard while weir is busy.
+//! resetting a client, SIGTERM heard while weir is busy and logging the
+//! sessions it ends.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::WEIR;
 use super::kit::{PATIENCE, Running, Scratch, echo_backend, free_port, wait_until};
 
 /// Starts weir in front of an echo server; `extra` goes in `defaults`,
@@ -120,4 +123,45 @@ fn sigterm_stops_weir_while_it_is_busy_moving_bytes() {
     );
     weir.signal(libc::SIGTERM);
     assert!(weir.wait_exit().success());
+}
+
+#[test]
+fn sigterm_logs_every_session_it_ends() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let backend = echo_backend();
+    let text = format!(
+        "global\n log stdout format raw local0\ndefaults\n mode tcp\n log global\n \
+         option tcplog\n timeout connect 1s\n timeout client 10s\n timeout server 10s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+         backend be\n server s1 127.0.0.1:{backend}\n"
+    );
+    let path = scratch.file("weir.cfg", &text);
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-db", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut weir = Running::spawn(command, port);
+    let mut live: Vec<TcpStream> = (0..3).map(|_| client(port)).collect();
+    for stream in &mut live {
+        echo(stream, b"alive");
+    }
+    let peers: Vec<String> = live
+        .iter()
+        .map(|s| format!("{} ", s.local_addr().unwrap()))
+        .collect();
+    weir.signal(libc::SIGTERM);
+    assert!(weir.wait_exit().success());
+    let mut out = String::new();
+    let mut stdout = weir.0.stdout.take().unwrap();
+    stdout.read_to_string(&mut out).unwrap();
+    // (The probe connection of `spawn` has a line of its own.)
+    for peer in peers {
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&peer)).collect();
+        assert!(
+            lines.len() == 1 && lines[0].contains(" KD "),
+            "one KD line for {peer}:\n{out}"
+        );
+    }
 }

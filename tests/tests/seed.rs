@@ -338,17 +338,19 @@ fn a_crash_costs_agents_not_a_single_failed_first_attempt() {
 fn an_outage_of_every_gateway_delays_agents_instead_of_failing_them() {
     let pki = Pki::new();
     let mut gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
-    let text = config(Variant::PassThrough, &pki, &gws.iter().collect::<Vec<_>>())
-        .replace("option httpchk", "timeout queue 20s\n  option httpchk");
+    // The seed's configuration as it is: `timeout connect 2s`, no
+    // `timeout queue`.
+    let text = config(Variant::PassThrough, &pki, &gws.iter().collect::<Vec<_>>());
     let lb = Lb::start(&text);
     for g in &mut gws {
         g.kill();
     }
     assert!(lb.wait_log("backend 'app' has no server available!"));
-    // An agent sends while every gateway is down: it waits, and goes
-    // through once one is back.
+    // An agent sends while every gateway is down, for longer than
+    // `timeout connect`: it waits, and goes through once one is back.
     let (addr, client) = (lb.addr, pki.client_config());
     let agent = std::thread::spawn(move || upload(addr, &client, "during-outage"));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     gws[0].restart();
     let attempt = agent.join().unwrap();
     assert!(matches!(attempt, Attempt::Delivered(_)), "{attempt:?}");

@@ -184,6 +184,7 @@ fn content_length(headers: &[u8]) -> Option<Result<usize, ()>> {
 }
 
 use crate::config::HttpExpect;
+use crate::health::CheckStatus;
 
 impl HttpExpect {
     /// Whether the verdict needs the body, not only the status line.
@@ -191,7 +192,30 @@ impl HttpExpect {
         matches!(self, HttpExpect::String { .. } | HttpExpect::RString { .. })
     }
 
-    /// Whether `response` passes.
+    /// The verdict on a complete response, in HAProxy's words: a status
+    /// rule fails `L7STS` with the code and reason; a body rule fails
+    /// `L7RSP` saying whether the content was missing, unmatched or
+    /// unwanted (`tcpcheck_eval_expect_http`), and an empty body fails it
+    /// even when negated.
+    pub(crate) fn verdict(&self, response: &Response<'_>) -> CheckStatus {
+        let reason = || response.reason.to_owned();
+        let negate = match self {
+            HttpExpect::String { negate, .. } | HttpExpect::RString { negate, .. } => *negate,
+            _ if self.passes(response) => return CheckStatus::L7Ok(response.status, reason()),
+            _ => return CheckStatus::L7Status(response.status, reason()),
+        };
+        if response.body.is_empty() {
+            CheckStatus::L7Invalid("HTTP content check could not find a response body")
+        } else if self.passes(response) {
+            CheckStatus::L7Ok(response.status, reason())
+        } else if negate {
+            CheckStatus::L7Invalid("HTTP check matched unwanted content")
+        } else {
+            CheckStatus::L7Invalid("HTTP content check did not match")
+        }
+    }
+
+    /// Whether `response` matches the rule (`!` applied).
     pub(crate) fn passes(&self, response: &Response<'_>) -> bool {
         match self {
             HttpExpect::Default => (200..400).contains(&response.status),
@@ -375,5 +399,49 @@ mod tests {
         assert!(!string(b"bad", false).passes(&resp));
         assert!(string(b"bad", true).passes(&resp));
         assert!(string(b"x", false).needs_body());
+    }
+
+    #[test]
+    fn a_body_rule_fails_in_haproxys_words_not_as_a_wrong_status() {
+        let resp = |body: &'static [u8]| Response {
+            status: 200,
+            reason: "OK",
+            body: Cow::Borrowed(body),
+        };
+        let string = |t: &[u8], negate| HttpExpect::String {
+            text: t.to_vec(),
+            negate,
+        };
+        let rstring = |r: &str, negate| HttpExpect::RString {
+            regex: crate::config::Pattern::new(r).unwrap(),
+            negate,
+        };
+        let words = |status: CheckStatus| format!("{}{}", status.reason(), status.details());
+        let missing = "Layer7 invalid response, info: \"HTTP content check did not match\"";
+        let unwanted = "Layer7 invalid response, info: \"HTTP check matched unwanted content\"";
+        let no_body =
+            "Layer7 invalid response, info: \"HTTP content check could not find a response body\"";
+        assert_eq!(
+            words(string(b"healthy", false).verdict(&resp(b"up"))),
+            missing
+        );
+        assert_eq!(
+            words(rstring("^heal", false).verdict(&resp(b"up"))),
+            missing
+        );
+        assert_eq!(words(string(b"up", true).verdict(&resp(b"up"))), unwanted);
+        assert_eq!(words(rstring("u", true).verdict(&resp(b"up"))), unwanted);
+        assert_eq!(words(string(b"up", true).verdict(&resp(b""))), no_body);
+        assert_eq!(words(string(b"up", false).verdict(&resp(b""))), no_body);
+        assert!(string(b"up", false).verdict(&resp(b"up")).passed());
+        assert!(rstring("x", true).verdict(&resp(b"up")).passed());
+        let status = HttpExpect::Status {
+            codes: vec![(204, 204)],
+            negate: false,
+        };
+        assert_eq!(
+            words(status.verdict(&resp(b"up"))),
+            "Layer7 wrong status, code: 200, info: \"OK\""
+        );
     }
 }

@@ -41,6 +41,11 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Free buffers kept for reuse.
 const POOL_KEEP: usize = 256;
 
+/// What memory kept for a burst falls back to once the load falls: free
+/// buffers, and room in the tables (sessions, connections, timers,
+/// actions, queues).
+const LOW_WATER: usize = 32;
+
 /// The whole load balancer as a state machine. See the crate docs for the
 /// driving contract.
 pub struct Balancer {
@@ -79,6 +84,8 @@ pub struct Balancer {
     tls_time: Arc<DriverTime>,
     /// The `now` of the latest input.
     last_now: Instant,
+    /// Peak of sessions since memory was last given back.
+    load_mark: usize,
 }
 
 struct FrontendState {
@@ -98,6 +105,9 @@ struct BackendState {
     waiters: Waiters,
     /// Sessions waiting in the servers' own queues, all together.
     server_waiting: u32,
+    /// No server was usable when the queue's deadlines were last set:
+    /// they are an outage's (see `BackendState::queue_wait`).
+    outage: bool,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -222,6 +232,7 @@ impl Balancer {
                     warned_tls_in_tls: false,
                     waiters: Waiters::default(),
                     server_waiting: 0,
+                    outage: false,
                 };
                 backend.sync_weights(now);
                 backend
@@ -236,7 +247,7 @@ impl Balancer {
             listeners,
             conns: Slab::new(),
             sessions: Slab::new(),
-            pool: Pool::new(POOL_KEEP),
+            pool: Pool::elastic(LOW_WATER, POOL_KEEP),
             actions: VecDeque::new(),
             timers: TimerQueue::default(),
             generation: 0,
@@ -255,6 +266,7 @@ impl Balancer {
             spread_checks: global.spread_checks,
             tls_time,
             last_now: now,
+            load_mark: 0,
         };
         lb.schedule_first_checks(now);
         lb.tick_wall_clock(now);
@@ -393,10 +405,14 @@ impl Balancer {
     }
 
     /// Stops accepting and closes every connection (hard stop: SIGTERM).
+    /// Every session ends logged `K` with its phase, as one killed by
+    /// `hard-stop-after` (HAProxy itself dies on SIGTERM without a line).
     pub fn shutdown(&mut self, now: Instant) {
         self.advance(now);
         self.stopping = true;
         self.refresh_listeners();
+        self.kill_sessions(now, "Stopping now");
+        // Health probes are all that is left.
         let conns: Vec<ConnId> = self
             .conns
             .iter()
@@ -405,26 +421,13 @@ impl Balancer {
         for conn in conns {
             self.close(conn, false);
         }
-        for (_, mut session) in std::mem::take(&mut self.sessions) {
-            session.up.release(&mut self.pool);
-            session.down.release(&mut self.pool);
-            if let Some(tls) = session.tls.take() {
-                tls.release(&mut self.pool);
-            }
-        }
         for backend in &mut self.backends {
-            backend.active = 0;
             for server in &mut backend.servers {
-                server.active = 0;
                 if let Some(check) = server.check.take() {
                     check.release(&mut self.pool);
                 }
             }
         }
-        for frontend in &mut self.frontends {
-            frontend.active = 0;
-        }
-        self.active = 0;
         self.timers.clear();
         self.lent = None;
     }
@@ -456,7 +459,7 @@ impl Balancer {
             text: message,
         }));
         match self.hard_stop_after {
-            Some(after) if after.is_zero() => self.kill_sessions(now),
+            Some(after) if after.is_zero() => self.kill_sessions(now, "hard-stop-after expired"),
             Some(after) => {
                 let mut queued = None;
                 self.timers
@@ -477,27 +480,27 @@ impl Balancer {
     fn on_hard_stop_timer(&mut self, now: Instant, at: Instant) {
         if self.hard_stop.is_some_and(|t| t == at) {
             self.hard_stop = None;
-            self.kill_sessions(now);
+            self.kill_sessions(now, "hard-stop-after expired");
         }
     }
 
-    /// Ends every session, logged `K` (killed by weir).
-    fn kill_sessions(&mut self, now: Instant) {
+    /// Ends every session, logged `K` (killed by weir) and its phase;
+    /// `why` starts the warning. The queued ones go first, so no slot
+    /// freed by a killed session starts a connect for a waiting one.
+    fn kill_sessions(&mut self, now: Instant, why: &str) {
         if self.sessions.is_empty() {
             return;
         }
         self.actions.push_back(Action::Log(LogLine {
             sink: LogSink::Diagnostic(log::Level::Warn),
-            text: format!(
-                "hard-stop-after expired: killing {} sessions.",
-                self.sessions.len()
-            ),
+            text: format!("{why}: killing {} sessions.", self.sessions.len()),
         }));
-        let victims: Vec<(usize, char)> = self
+        let mut victims: Vec<(usize, char)> = self
             .sessions
             .iter()
             .map(|(i, s)| (i, s.phase_letter()))
             .collect();
+        victims.sort_by_key(|&(_, phase)| phase != 'Q');
         for (s, phase) in victims {
             self.end(now, s, ['K', phase], false);
         }
@@ -560,6 +563,44 @@ impl Balancer {
         }
     }
 
+    /// A session ended: once the sessions fall to a quarter of their peak,
+    /// or to none after a burst, the memory kept for the peak goes back.
+    /// At most once per fall to a quarter, so the cost (linear in the
+    /// tables) is paid once per many sessions, never per read or write.
+    fn ease_after_burst(&mut self) {
+        let load = self.sessions.len();
+        let fell = self.load_mark > LOW_WATER && load <= self.load_mark / 4;
+        let emptied = load == 0 && self.sessions.capacity() > LOW_WATER;
+        if fell || emptied {
+            self.load_mark = load;
+            self.give_back_memory();
+        }
+    }
+
+    /// Trims the tables to what is in use, above [`LOW_WATER`] (the
+    /// buffer pool follows the load by itself).
+    fn give_back_memory(&mut self) {
+        shrink_slab(&mut self.sessions);
+        shrink_slab(&mut self.conns);
+        let sessions = &self.sessions;
+        self.timers.purge(
+            |key| match key {
+                TimerKey::Session(s, generation) => {
+                    sessions.get(s).is_some_and(|x| x.generation == generation)
+                }
+                _ => true,
+            },
+            LOW_WATER,
+        );
+        self.actions.shrink_to(LOW_WATER);
+        for backend in &mut self.backends {
+            backend.waiters.queue.shrink_to(LOW_WATER);
+            for server in &mut backend.servers {
+                server.waiters.queue.shrink_to(LOW_WATER);
+            }
+        }
+    }
+
     fn next_generation(&mut self) -> u32 {
         self.generation = self.generation.wrapping_add(1);
         self.generation
@@ -589,6 +630,10 @@ impl Balancer {
         if let Some(role) = self.role(conn) {
             let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
             self.conns.remove(conn.index());
+            if self.conns.is_empty() {
+                // Between checks after a burst: the peak's slots go back.
+                shrink_slab(&mut self.conns);
+            }
             self.actions.push_back(Action::Close { conn, reset });
         }
     }
@@ -742,6 +787,21 @@ fn tls_target(
     tls::client_config(settings, verify_default, time.clone())
         .map(|c| (c, tls::server_name(settings, ip)))
         .map_err(|e| tls::describe(&e))
+}
+
+/// Gives back the room of `slab` above [`LOW_WATER`]: all of it when the
+/// slab is empty (ids carry a generation, so a new slab's ids never meet
+/// old ones), else its vacant tail; the slab then fills its lowest
+/// vacant slots first, so the tail keeps growing vacant.
+fn shrink_slab<T>(slab: &mut Slab<T>) {
+    if slab.capacity() <= LOW_WATER {
+        return;
+    }
+    if slab.is_empty() {
+        *slab = Slab::new();
+    } else {
+        slab.shrink_to_fit();
+    }
 }
 
 /// Milliseconds between two instants, for logs.

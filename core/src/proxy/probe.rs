@@ -368,10 +368,7 @@ impl Probe {
         match parsed {
             Parse::Incomplete => None,
             Parse::Invalid(info) => Some(CheckStatus::L7Invalid(info)),
-            Parse::Complete(r) if expect.passes(&r) => {
-                Some(CheckStatus::L7Ok(r.status, r.reason.to_owned()))
-            }
-            Parse::Complete(r) => Some(CheckStatus::L7Status(r.status, r.reason.to_owned())),
+            Parse::Complete(r) => Some(expect.verdict(&r)),
         }
     }
 

@@ -603,20 +603,114 @@ fn zero_weight_and_disabled_servers_get_no_traffic() {
 }
 
 #[test]
-fn without_a_usable_server_a_connection_waits_for_timeout_queue_then_logs_sq() {
+fn with_timeout_queue_a_connection_without_a_usable_server_waits_that_long_then_logs_sq() {
     let mut off = server("s1", 8001);
     off.disabled = true;
-    let mut h = Harness::new(config(vec![off]));
+    let mut cfg = config(vec![off]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(2));
+    let mut h = Harness::new(cfg);
     let client = h.try_accept().expect("queued, not refused");
     assert!(h.connects().is_empty());
-    h.advance(Duration::from_millis(999));
+    h.advance(Duration::from_millis(1999));
     assert!(h.closed(client).is_none());
     h.advance(Duration::from_millis(1));
     assert!(h.closed(client).is_some());
     let log = &h.logs(LogSink::Stdout)[0];
     assert!(
-        log.contains(" fe app/<NOSRV> 1000/-1/1000 0 sQ 1/1/0/0/0 "),
+        log.contains(" fe app/<NOSRV> 2000/-1/2000 0 sQ 1/1/0/0/0 "),
         "{log}"
+    );
+}
+
+#[test]
+fn in_an_outage_without_timeout_queue_a_connection_waits_as_long_as_its_client() {
+    // Not `timeout connect` (1s), HAProxy's default for `timeout queue`:
+    // with no usable server at all, the wait is only for the outage to
+    // end. An idle client times out (`cQ`); one whose bytes fill the
+    // buffer is not waited on, and the queue gives up at the same bound.
+    let mut off = server("s1", 8001);
+    off.disabled = true;
+    let mut h = Harness::new(config(vec![off]));
+    let idle = h.try_accept().expect("queued");
+    let busy = h.try_accept().expect("queued");
+    assert_eq!(h.peer_sends(busy, &pattern(2 * BUF_SIZE)), BUF_SIZE);
+    h.advance(Duration::from_millis(9999));
+    assert!(h.closed(idle).is_none() && h.closed(busy).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(idle).is_some() && h.closed(busy).is_some());
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs[0].contains(" app/<NOSRV> 10000/-1/10000 0 cQ "),
+        "{logs:?}"
+    );
+    assert!(
+        logs[1].contains(" app/<NOSRV> 10000/-1/10000 0 sQ "),
+        "{logs:?}"
+    );
+}
+
+/// A config whose only server `s1` is checked and DOWN after its first
+/// check (refused); two passing checks, 2s apart, bring it back.
+fn outage(s1: Server) -> Harness {
+    let mut h = Harness::new(config(vec![Server { check: true, ..s1 }]));
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    h.take();
+    h
+}
+
+/// Two passing checks bring `s1` of [`outage`] back UP.
+fn outage_ends(h: &mut Harness) {
+    for _ in 0..2 {
+        h.advance(Duration::from_secs(2));
+        let (probe, _) = *h.connects().last().unwrap();
+        h.connected(probe);
+    }
+}
+
+/// The connects not closed yet.
+fn open_connects(h: &Harness) -> Vec<ConnId> {
+    h.connects()
+        .into_iter()
+        .filter(|&(conn, _)| h.closed(conn).is_none())
+        .map(|(conn, _)| conn)
+        .collect()
+}
+
+#[test]
+fn a_connection_waits_out_an_outage_longer_than_timeout_connect_and_is_served() {
+    let mut h = outage(server("s1", 8001));
+    let client = h.try_accept().expect("queued");
+    h.peer_sends(client, b"held");
+    outage_ends(&mut h);
+    assert!(
+        h.closed(client).is_none(),
+        "waited 4s, past timeout connect"
+    );
+    let server = open_connects(&h)[0];
+    h.connected(server);
+    assert_eq!(h.drain(server), b"held");
+}
+
+#[test]
+fn when_an_outage_ends_on_a_full_server_the_waiters_get_timeout_connect_from_then() {
+    let mut h = outage(limited(1, 1));
+    let first = h.try_accept().expect("queued");
+    let second = h.try_accept().expect("queued");
+    outage_ends(&mut h);
+    assert_eq!(open_connects(&h).len(), 1, "s1 takes one");
+    assert!(h.closed(first).is_none());
+    h.advance(Duration::from_millis(999));
+    assert!(h.closed(second).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(second).is_some(), "s1 is usable but full: 1s more");
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs.iter().any(|l| l.contains(" 5000/-1/5000 0 sQ ")),
+        "{logs:?}"
     );
 }
 
@@ -1022,7 +1116,12 @@ fn http_check_expecting_a_string_reads_the_body() {
     h.peer_sends(probe, b"HTTP/1.0 200 OK\r\n\r\nnot yet");
     assert!(h.closed(probe).is_none(), "body ends at close");
     h.event(Event::ReadClosed { conn: probe });
-    assert!(h.logs(LogSink::Stdout)[0].contains("reason: Layer7 wrong status, code: 200"));
+    assert_eq!(
+        h.logs(LogSink::Stdout)[0],
+        "Server app/s1 is DOWN, reason: Layer7 invalid response, \
+         info: \"HTTP content check did not match\", check duration: 0ms. 1 active and 0 \
+         backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
 }
 
 #[test]

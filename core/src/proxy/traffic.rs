@@ -1,9 +1,10 @@
 //! Sessions: accept, connect, splice, half-close, timeouts, end.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::servers::Route;
-use super::{Balancer, LogTargets, Role, millis};
+use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::buffer::Buffer;
 use crate::config::Severity;
@@ -15,7 +16,7 @@ use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
 /// HAProxy's longest pause before retrying the same server.
-const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 impl Balancer {
     pub(super) fn accept_session(
@@ -74,11 +75,8 @@ impl Balancer {
         let timeout_client = self.frontends[fe].config.timeout_client;
         let backend = &mut self.backends[b];
         // No usable server yet: wait in the backend queue for one to come
-        // (back) UP, for `timeout queue` (else `timeout connect`).
-        let wait = backend
-            .config
-            .timeout_queue
-            .or(backend.config.timeout_connect);
+        // (back) UP.
+        let wait = backend.queue_wait(now, timeout_client);
         let (phase, deadline, addr, queue_pos) = match route {
             Route::Server(t) => {
                 backend.add_load(t);
@@ -135,6 +133,7 @@ impl Balancer {
             replay_at: None,
         });
         debug_assert_eq!(inserted, s);
+        self.load_mark = self.load_mark.max(self.sessions.len());
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
             self.actions.push_back(Action::Connect { conn, addr });
         }
@@ -565,7 +564,13 @@ impl Balancer {
         let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= now);
         let phase = session.phase_letter();
         if session.phase == Phase::Queued && due(session.connect_deadline) {
-            return self.end(now, s, ['s', 'Q'], false);
+            // Waited as long as the client would (an outage): its timeout.
+            let who = if due(session.client_deadline) {
+                'c'
+            } else {
+                's'
+            };
+            return self.end(now, s, [who, 'Q'], false);
         }
         if due(session.retry_at) {
             session.retry_at = None;
@@ -711,6 +716,7 @@ impl Balancer {
                 self.dispatch_server_queue(now, b, t);
             }
         }
+        self.follow_outage(now, b);
         while let Some(&(s, generation)) = self.backends[b].waiters.queue.front() {
             let Some(session) = self.waiting(s, generation) else {
                 self.backends[b].waiters.queue.pop_front();
@@ -765,20 +771,55 @@ impl Balancer {
             .filter(|x| x.generation == generation && x.phase == Phase::Queued)
     }
 
+    /// Without `timeout queue`, an outage of backend `b` (no usable server
+    /// at all) that starts or ends moves the deadlines of the sessions in
+    /// its queue: out to as long as each client may wait, or back in to
+    /// `timeout connect` from now. Costs a look at the servers per call
+    /// while sessions wait, and a pass over the queue per change.
+    fn follow_outage(&mut self, now: Instant, b: usize) {
+        let backend = &mut self.backends[b];
+        if backend.config.timeout_queue.is_some() || backend.waiters.waiting == 0 {
+            return;
+        }
+        let outage = !backend.any_usable(now);
+        if outage == backend.outage {
+            return;
+        }
+        backend.outage = outage;
+        for &(s, generation) in &backend.waiters.queue {
+            let Some(session) = self
+                .sessions
+                .get_mut(s)
+                .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+            else {
+                continue;
+            };
+            let client = self.frontends[session.frontend].config.timeout_client;
+            let Some(until) = backend.queue_wait(now, client).map(|d| now + d) else {
+                continue;
+            };
+            let deadline = match session.connect_deadline {
+                Some(d) if outage => d.max(until),
+                Some(d) => d.min(until),
+                None => until,
+            };
+            session.connect_deadline = Some(deadline);
+            let key = TimerKey::Session(s, generation);
+            self.timers.schedule(&mut session.queued, deadline, key);
+        }
+    }
+
     /// Session `s`, between two connect attempts, waits in its backend's
-    /// queue for a usable server, up to `timeout queue` (else `timeout
-    /// connect`).
+    /// queue for a usable server (see [`BackendState::queue_wait`]).
     fn requeue(&mut self, now: Instant, s: usize) {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
         let b = session.backend;
+        let client = self.frontends[session.frontend].config.timeout_client;
         let backend = &mut self.backends[b];
         backend.drop_load(session.target);
-        let wait = backend
-            .config
-            .timeout_queue
-            .or(backend.config.timeout_connect);
+        let wait = backend.queue_wait(now, client);
         session.phase = Phase::Queued;
         session.server_queued = false;
         session.connect_deadline = wait.map(|d| now + d);
@@ -853,6 +894,7 @@ impl Balancer {
             self.dispatch_queue(now, session.backend);
         }
         self.refresh_listeners();
+        self.ease_after_burst();
     }
 
     /// The `option tcplog` line of a finished session. Process and frontend
@@ -896,5 +938,26 @@ impl Balancer {
             &line,
             None,
         );
+    }
+}
+
+impl BackendState {
+    /// Whether any server can take traffic now (weight above 0).
+    fn any_usable(&self, now: Instant) -> bool {
+        self.servers.iter().any(|s| s.lb_weight(now) > 0)
+    }
+
+    /// How long a session may wait in the queue from now: `timeout queue`
+    /// when set, exactly as HAProxy; else `timeout connect` (HAProxy's
+    /// default for it), except while no server is usable at all: then the
+    /// session only waits for the outage to end, as long as its client
+    /// may (`client`, its `timeout client`).
+    pub(super) fn queue_wait(&self, now: Instant, client: Option<Duration>) -> Option<Duration> {
+        let connect = self.config.timeout_connect;
+        match self.config.timeout_queue {
+            Some(queue) => Some(queue),
+            None if self.any_usable(now) => connect,
+            None => client.or(connect),
+        }
     }
 }

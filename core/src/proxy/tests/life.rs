@@ -229,6 +229,39 @@ fn hard_stop_after_kills_the_sessions_left_at_the_deadline_not_before() {
 }
 
 #[test]
+fn shutdown_logs_every_session_it_ends_killed_in_its_phase() {
+    // One established session, one connecting, one queued behind them.
+    let mut cfg = base();
+    cfg.backends[0].servers[0].maxconn = 2;
+    let mut h = Harness::new(cfg);
+    let (established, _) = h.session();
+    let (connecting, _, _) = h.accept();
+    let queued = h.try_accept().expect("queued");
+    h.take();
+    h.advance(secs(1));
+    h.lb.shutdown(h.now);
+    h.collect();
+    for client in [established, connecting, queued] {
+        assert!(h.closed(client).is_some(), "{client:?} closed");
+    }
+    let mut states: Vec<String> = h
+        .logs(LogSink::Stdout)
+        .iter()
+        .map(|line| line.split(' ').rev().nth(2).unwrap_or_default().to_owned())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["KC", "KD", "KQ"]);
+    assert!(
+        h.connects().is_empty(),
+        "no waiter was sent to a freed slot"
+    );
+    let warned = h.logs(LogSink::Diagnostic(log::Level::Warn));
+    assert_eq!(warned, ["Stopping now: killing 3 sessions."]);
+    assert_eq!(h.lb.active_sessions(), 0);
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
 fn a_second_soft_stop_does_not_move_the_deadline() {
     let mut cfg = base();
     cfg.global.hard_stop_after = Some(secs(5));
@@ -506,4 +539,92 @@ fn a_hundred_thousand_sessions_ended_every_way_leave_nothing_behind() {
     assert_eq!(backend.active, 0);
     assert!(backend.servers.iter().all(|s| s.active == 0));
     assert!(backend.waiters.queue.is_empty() && backend.waiters.waiting == 0);
+}
+
+// ---- memory after bursts -------------------------------------------------
+
+/// Opens `n` sessions, each holding a buffer of client bytes the server
+/// has not taken yet; returns their client sides.
+fn burst(h: &mut Harness, n: usize) -> Vec<ConnId> {
+    let clients = (0..n)
+        .map(|_| {
+            let (client, server) = h.session();
+            h.peer_sends(client, b"payload");
+            let _ = server;
+            client
+        })
+        .collect();
+    h.take();
+    clients
+}
+
+/// What the balancer holds for sessions that are gone: free buffers and
+/// room in its tables.
+fn kept(h: &Harness) -> [usize; 5] {
+    let lb = &h.lb;
+    [
+        lb.pool.free(),
+        lb.sessions.capacity(),
+        lb.conns.capacity(),
+        lb.timers.capacity(),
+        lb.actions.capacity(),
+    ]
+}
+
+#[test]
+fn a_burst_leaves_no_peak_of_buffers_or_table_room_behind() {
+    let mut h = Harness::new(base());
+    for round in 0..3 {
+        let clients = burst(&mut h, 1000);
+        assert_eq!(h.lb.buffers_in_use(), 1000);
+        for client in clients {
+            h.event(Event::Failed {
+                conn: client,
+                error: crate::action::ConnError::Reset,
+            });
+            h.take();
+        }
+        assert_eq!(h.lb.active_sessions(), 0);
+        let kept = kept(&h);
+        assert!(
+            kept.iter().all(|&k| k <= super::super::LOW_WATER),
+            "round {round}: {kept:?}"
+        );
+    }
+}
+
+#[test]
+fn memory_goes_back_as_the_load_falls_not_only_when_it_ends() {
+    let mut h = Harness::new(base());
+    let clients = burst(&mut h, 1000);
+    // The newest sessions end first: the oldest keep the lowest slots.
+    for &client in clients[100..].iter().rev() {
+        h.event(Event::Failed {
+            conn: client,
+            error: crate::action::ConnError::Reset,
+        });
+        h.take();
+    }
+    assert_eq!(h.lb.active_sessions(), 100);
+    assert_eq!(h.lb.buffers_in_use(), 100);
+    // A quarter of the peak (250) came back: the room left is at most
+    // four times what 100 sessions (200 connections) use.
+    let [free, sessions, conns, timers, _] = kept(&h);
+    assert!(free <= 100, "{free} free buffers for 100 in use");
+    assert!(
+        sessions <= 400 && conns <= 800 && timers <= 400,
+        "{:?}",
+        kept(&h)
+    );
+    for &client in &clients[..100] {
+        h.event(Event::Failed {
+            conn: client,
+            error: crate::action::ConnError::Reset,
+        });
+    }
+    let kept = kept(&h);
+    assert!(
+        kept.iter().all(|&k| k <= super::super::LOW_WATER),
+        "{kept:?}"
+    );
 }
