@@ -226,7 +226,15 @@ struct Proxy {
     origin: Origin,
     settings: Settings,
     binds: Vec<Bind>,
-    servers: Vec<Server>,
+    servers: Servers,
+}
+
+/// A backend's servers, with the line of each name for the duplicate
+/// check (a map, so that loading stays linear in the number of servers).
+#[derive(Default)]
+struct Servers {
+    list: Vec<Server>,
+    lines: HashMap<String, u32>,
 }
 
 enum Section {
@@ -439,7 +447,7 @@ impl Parser {
             origin: st.origin.clone(),
             settings: base,
             binds: Vec::new(),
-            servers: Vec::new(),
+            servers: Servers::default(),
         });
         self.section = Some(Section::Proxy(self.proxies.len() - 1));
     }
@@ -592,7 +600,7 @@ struct ProxyParts<'a> {
     section: &'a Origin,
     settings: &'a mut Settings,
     binds: Option<&'a mut Vec<Bind>>,
-    servers: Option<&'a mut Vec<Server>>,
+    servers: Option<&'a mut Servers>,
 }
 
 impl ProxyParts<'_> {
@@ -638,8 +646,9 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         },
         "server" => match &mut p.servers {
             Some(servers) if kind.has_backend() => {
-                if let Some(server) = server_line(diags, p.name, servers, st, resolve) {
-                    servers.push(server);
+                if let Some(server) = server_line(diags, p.name, &servers.lines, st, resolve) {
+                    servers.lines.insert(server.name.clone(), st.origin.line);
+                    servers.list.push(server);
                 }
             }
             _ => diags.error(
@@ -1118,7 +1127,7 @@ fn port(s: &str) -> Result<u16, String> {
 fn server_line(
     diags: &mut Diags,
     backend: &str,
-    servers: &[Server],
+    lines: &HashMap<String, u32>,
     st: &Stmt<'_>,
     resolve: Resolve<'_>,
 ) -> Option<Server> {
@@ -1130,13 +1139,12 @@ fn server_line(
         );
         return None;
     }
-    if let Some(other) = servers.iter().find(|s| s.name == name) {
+    if let Some(line) = lines.get(name) {
         diags.error(
             &st.origin,
             format!(
                 "backend '{backend}', another server named '{name}' was already defined at \
-                 line {}, please use distinct names.",
-                other.origin.line
+                 line {line}, please use distinct names."
             ),
         );
         return None;
@@ -1467,7 +1475,7 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
-                    servers: proxy.servers.clone(),
+                    servers: proxy.servers.list.clone(),
                     origin: proxy.origin.clone(),
                 });
             }

@@ -1,0 +1,97 @@
+//! Loading a large configuration: milliseconds to parse and validate a
+//! backend of 100,000 servers (what `weir -c` does), and to build the
+//! balancer from it (what starting does) for each `balance` algorithm.
+//! Loading must grow linearly with the number of servers: the 10,000
+//! server column is there to show the ratio.
+//!
+//! Run: `cargo run --release -p weir-bench --bin config-bench`
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+use weir_core::Balancer;
+use weir_core::config::{self, Config, Source};
+
+const ALGORITHMS: &[(&str, &str)] = &[
+    ("roundrobin", "balance roundrobin"),
+    ("static-rr", "balance static-rr"),
+    ("leastconn", "balance leastconn"),
+    ("first", "balance first"),
+    ("source (map-based)", "balance source"),
+    (
+        "source (consistent)",
+        "balance source\n    hash-type consistent",
+    ),
+    ("random(2)", "balance random"),
+];
+
+/// A configuration with one backend of `servers` checked servers of
+/// weights 1..=4.
+fn text(balance: &str, servers: usize) -> String {
+    let mut text = format!(
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+         timeout server 30s\nfrontend fe\n    bind 127.0.0.1:9091\n    default_backend app\n\
+         backend app\n    {balance}\n"
+    );
+    for i in 0..servers {
+        let _ = writeln!(
+            text,
+            "    server s{i} 10.{}.{}.{}:80 check weight {}",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff,
+            1 + i % 4
+        );
+    }
+    text
+}
+
+fn parse(text: &str) -> Config {
+    config::parse(&[Source::new("config-bench.cfg", text)], &mut |_| None)
+        .expect("bench config parses")
+        .config
+}
+
+/// The best of three runs of `f`, each on a fresh `input()` (not timed).
+fn best<I, T>(input: impl Fn() -> I, f: impl Fn(I) -> T) -> Duration {
+    (0..3)
+        .map(|_| {
+            let input = input();
+            let start = Instant::now();
+            black_box(f(input));
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::ZERO)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    println!("loading a backend of N servers, ms (best of 3)");
+    println!(
+        "  {:<22} {:>14} {:>15} {:>14} {:>15}",
+        "algorithm", "parse 10,000", "parse 100,000", "build 10,000", "build 100,000"
+    );
+    for &(name, balance) in ALGORITHMS {
+        let small = text(balance, 10_000);
+        let large = text(balance, 100_000);
+        let (small_config, large_config) = (parse(&small), parse(&large));
+        let build = |config: &Config| {
+            best(
+                || config.clone(),
+                |config| Balancer::new(config, 1, Instant::now(), SystemTime::now(), 1),
+            )
+        };
+        println!(
+            "  {name:<22} {:>14} {:>15} {:>14} {:>15}",
+            ms(best(|| (), |()| parse(&small))),
+            ms(best(|| (), |()| parse(&large))),
+            ms(build(&small_config)),
+            ms(build(&large_config)),
+        );
+    }
+}
