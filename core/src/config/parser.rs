@@ -277,6 +277,10 @@ struct Parser {
     named_defaults: HashMap<String, Settings>,
     proxies: Vec<Proxy>,
     section: Option<Section>,
+    /// The files read, in order, for messages about all of them.
+    files: Vec<Arc<str>>,
+    /// How many statements the files hold.
+    statements: usize,
 }
 
 /// One statement being parsed.
@@ -296,9 +300,11 @@ type Resolve<'r> = &'r mut dyn FnMut(&str) -> Option<IpAddr>;
 impl Parser {
     fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>) {
         let file: Arc<str> = source.name.into();
+        self.files.push(file.clone());
         // A section never continues into the next file.
         self.section = Some(Section::None);
         for line in lex(source.text) {
+            self.statements += 1;
             match line {
                 Ok(Line { number, words }) => {
                     let origin = Origin {
@@ -1598,10 +1604,11 @@ impl Parser {
                 );
             }
         }
+        self.check_overlapping_binds(&frontends);
         if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
             self.diags.errors.push(Diagnostic {
                 origin: None,
-                message: "no listener: the configuration has no 'bind' line".into(),
+                message: self.no_listener(),
             });
         }
         if !self.diags.errors.is_empty() {
@@ -1615,6 +1622,121 @@ impl Parser {
             },
             warnings: self.diags.warnings,
         })
+    }
+}
+
+impl Parser {
+    /// The error for a configuration without a listening address, naming
+    /// the files (HAProxy: "no listener").
+    fn no_listener(&self) -> String {
+        let files: Vec<&str> = self.files.iter().map(|f| &**f).collect();
+        let files = files.join(", ");
+        if self.statements == 0 {
+            let hold = if self.files.len() == 1 {
+                "holds"
+            } else {
+                "hold"
+            };
+            format!(
+                "no listener: {files} {hold} no statement (empty, or only comments); weir \
+                 needs a 'frontend' or 'listen' section with a 'bind' line"
+            )
+        } else {
+            format!("no listener: no 'frontend' or 'listen' section with a 'bind' line in {files}")
+        }
+    }
+
+    /// Refuses two listeners whose addresses overlap on one port, which
+    /// Linux refuses to bind without `SO_REUSEPORT` (weir does not set it:
+    /// HAProxy does, and then shares the connections between them). The
+    /// overlap of `[::]` with IPv4 addresses depends on the host's
+    /// `net.ipv6.bindv6only`, so it is a warning.
+    fn check_overlapping_binds(&mut self, frontends: &[Frontend]) {
+        let mut ports: HashMap<u16, PortUse<'_>> = HashMap::new();
+        for frontend in frontends {
+            for bind in &frontend.binds {
+                let taken = ports.entry(bind.addr.port()).or_default();
+                let user = (frontend.name.as_str(), bind);
+                let (conflict, dual_stack) = taken.add(user);
+                let what = |(name, other): BindUser<'_>| {
+                    format!(
+                        "frontend '{name}' already listens on {} ({})",
+                        other.addr, other.origin
+                    )
+                };
+                if let Some(other) = conflict {
+                    self.diags.error(
+                        &bind.origin,
+                        format!(
+                            "frontend '{}': cannot listen on {}: {}; one address and port \
+                             takes one 'bind' line",
+                            frontend.name,
+                            bind.addr,
+                            what(other)
+                        ),
+                    );
+                } else if let Some(other) = dual_stack {
+                    self.diags.warn(
+                        &bind.origin,
+                        format!(
+                            "frontend '{}': listening on {} while {}: [::] takes IPv4 \
+                             connections too unless net.ipv6.bindv6only=1, and then starting \
+                             fails with 'Address already in use'",
+                            frontend.name,
+                            bind.addr,
+                            what(other)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A frontend's name and one of its binds.
+type BindUser<'a> = (&'a str, &'a Bind);
+
+/// The binds of one port so far, for [`Parser::check_overlapping_binds`]:
+/// the first of each address, the first IPv4 and IPv6 ones, and the
+/// wildcards.
+#[derive(Default)]
+struct PortUse<'a> {
+    exact: HashMap<IpAddr, BindUser<'a>>,
+    any_v4: Option<BindUser<'a>>,
+    any_v6: Option<BindUser<'a>>,
+    wild_v4: Option<BindUser<'a>>,
+    wild_v6: Option<BindUser<'a>>,
+}
+
+impl<'a> PortUse<'a> {
+    /// Adds a bind; returns the first earlier bind it certainly overlaps,
+    /// and one it overlaps on a dual-stack host (`[::]` and IPv4).
+    fn add(&mut self, user: BindUser<'a>) -> (Option<BindUser<'a>>, Option<BindUser<'a>>) {
+        // An IPv4-mapped IPv6 address is its IPv4 address to the kernel.
+        let ip = user.1.addr.ip().to_canonical();
+        let v4 = ip.is_ipv4();
+        let conflict = match (v4, ip.is_unspecified()) {
+            (true, true) => self.any_v4,
+            (false, true) => self.any_v6,
+            (true, false) => self.exact.get(&ip).copied().or(self.wild_v4),
+            (false, false) => self.exact.get(&ip).copied().or(self.wild_v6),
+        };
+        let dual_stack = match (v4, ip.is_unspecified()) {
+            (true, _) => self.wild_v6,
+            (false, true) => self.any_v4,
+            (false, false) => None,
+        };
+        self.exact.entry(ip).or_insert(user);
+        let (any, wild) = if v4 {
+            (&mut self.any_v4, &mut self.wild_v4)
+        } else {
+            (&mut self.any_v6, &mut self.wild_v6)
+        };
+        any.get_or_insert(user);
+        if ip.is_unspecified() {
+            wild.get_or_insert(user);
+        }
+        (conflict, dual_stack)
     }
 }
 

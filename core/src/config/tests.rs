@@ -267,8 +267,85 @@ fn references_and_names_are_validated() {
     );
     assert_eq!(
         errors("backend be\n server s 127.0.0.1:1\n"),
-        ["no listener: the configuration has no 'bind' line"]
+        ["no listener: no 'frontend' or 'listen' section with a 'bind' line in t.cfg"]
     );
+}
+
+#[test]
+fn a_configuration_without_statements_names_its_files() {
+    for text in ["", "# only\n\n   # comments\n"] {
+        assert_eq!(
+            errors(text),
+            ["no listener: t.cfg holds no statement (empty, or only comments); weir needs a \
+              'frontend' or 'listen' section with a 'bind' line"]
+        );
+    }
+    let e = parse_files(&[("a.cfg", ""), ("b.cfg", "# nothing\n")]).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "no listener: a.cfg, b.cfg hold no statement (empty, or only comments); weir needs a \
+         'frontend' or 'listen' section with a 'bind' line"
+    );
+    let e = parse_files(&[("a.cfg", "global\n"), ("b.cfg", "frontend fe\n")]).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "no listener: no 'frontend' or 'listen' section with a 'bind' line in a.cfg, b.cfg"
+    );
+}
+
+#[test]
+fn two_binds_of_one_address_and_port_are_refused_with_both_lines() {
+    let e = parse_files(&[
+        ("a.cfg", MINIMAL),
+        ("b.cfg", "frontend fe2\n bind :80\n default_backend be\n"),
+    ])
+    .unwrap_err();
+    let e: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        e,
+        ["b.cfg:2: frontend 'fe2': cannot listen on 0.0.0.0:80: frontend 'fe' already listens \
+          on 0.0.0.0:80 (a.cfg:2); one address and port takes one 'bind' line"]
+    );
+    // The IPv4 wildcard covers every IPv4 address, in either order, and an
+    // IPv4-mapped IPv6 address is its IPv4 address; a port range counts.
+    let e = errors(&MINIMAL.replace(
+        "bind :80",
+        "bind 127.0.0.1:80\n bind [::ffff:127.0.0.2]:81\n bind *:79-81\n bind ::1:82,::1:82",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:4: frontend 'fe': cannot listen on 0.0.0.0:80: frontend 'fe' already \
+             listens on 127.0.0.1:80 (t.cfg:2); one address and port takes one 'bind' line",
+            "t.cfg:4: frontend 'fe': cannot listen on 0.0.0.0:81: frontend 'fe' already \
+             listens on [::ffff:127.0.0.2]:81 (t.cfg:3); one address and port takes one \
+             'bind' line",
+            "t.cfg:5: frontend 'fe': cannot listen on [::1]:82: frontend 'fe' already \
+             listens on [::1]:82 (t.cfg:5); one address and port takes one 'bind' line",
+        ]
+    );
+    // Distinct addresses, or distinct ports, are fine.
+    config(&MINIMAL.replace(
+        "bind :80",
+        "bind 127.0.0.1:80\n bind 127.0.0.2:80\n bind [::1]:80\n bind *:81",
+    ));
+}
+
+#[test]
+fn the_ipv6_wildcard_next_to_ipv4_on_one_port_is_a_warning() {
+    let parsed = ok(&MINIMAL.replace("bind :80", "bind :80\n bind :::80"));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.contains(
+            &"t.cfg:3: frontend 'fe': listening on [::]:80 while frontend 'fe' already listens \
+              on 0.0.0.0:80 (t.cfg:2): [::] takes IPv4 connections too unless \
+              net.ipv6.bindv6only=1, and then starting fails with 'Address already in use'"
+                .to_owned()
+        ),
+        "{warnings:?}"
+    );
+    assert!(errors(&MINIMAL.replace("bind :80", "bind :::80\n bind [::1]:80"))[0]
+        .starts_with("t.cfg:3: frontend 'fe': cannot listen on [::1]:80: frontend 'fe' already listens on [::]:80"));
 }
 
 #[test]
