@@ -289,7 +289,10 @@ mod tests {
             })
         };
         let err = read_bounded(&fifo, 1 << 20, "a configuration file").unwrap_err();
-        assert_eq!(err, "larger than 1 MiB, weir's limit for a configuration file");
+        assert_eq!(
+            err,
+            "larger than 1 MiB, weir's limit for a configuration file"
+        );
         assert!(writer.join().unwrap(), "the writer saw the reader go");
     }
 

@@ -99,7 +99,11 @@ fn a_latin1_comment_is_accepted_and_a_latin1_word_named() {
     std::fs::write(&path, &latin1).unwrap();
     let (code, stderr) = weir(&["-c", "-f", path.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
-    std::fs::write(&path, [&latin1[..], b" server caf\xe9 127.0.0.1:2\n"].concat()).unwrap();
+    std::fs::write(
+        &path,
+        [&latin1[..], b" server caf\xe9 127.0.0.1:2\n"].concat(),
+    )
+    .unwrap();
     let (code, stderr) = weir(&["-c", "-f", path.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -147,7 +151,8 @@ fn a_bind_that_fails_at_start_names_its_line_and_frontend() {
 #[test]
 fn two_frontends_on_one_address_are_refused_by_the_check() {
     let scratch = Scratch::new();
-    let text = VALID.replace("PORT", "9") + "frontend fe2\n bind 127.0.0.1:9\n default_backend be\n";
+    let text =
+        VALID.replace("PORT", "9") + "frontend fe2\n bind 127.0.0.1:9\n default_backend be\n";
     let path = scratch.file("twice.cfg", &text);
     let file = path.to_str().unwrap();
     let (code, stderr) = weir(&["-c", "-f", file]);

@@ -5,6 +5,7 @@
 //! server column is there to show the ratio.
 //!
 //! Run: `cargo run --release -p weir-bench --bin config-bench`
+//! (`CONFIG_BENCH_ONLY=roundrobin` for one algorithm only).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -76,7 +77,11 @@ fn main() {
         "  {:<22} {:>14} {:>15} {:>14} {:>15}",
         "algorithm", "parse 10,000", "parse 100,000", "build 10,000", "build 100,000"
     );
-    for &(name, balance) in ALGORITHMS {
+    let only = std::env::var("CONFIG_BENCH_ONLY").ok();
+    for &(name, balance) in ALGORITHMS
+        .iter()
+        .filter(|(n, _)| only.as_deref().is_none_or(|o| o == *n))
+    {
         let small = text(balance, 10_000);
         let large = text(balance, 100_000);
         let (small_config, large_config) = (parse(&small), parse(&large));

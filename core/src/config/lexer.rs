@@ -279,7 +279,11 @@ mod tests {
         let ok = vec!["w"; 64].join(" ");
         assert_eq!(words(&ok).len(), 64);
         let too_many = vec!["w"; 65].join(" ");
-        assert!(split(too_many.as_bytes()).unwrap_err().contains("too many words"));
+        assert!(
+            split(too_many.as_bytes())
+                .unwrap_err()
+                .contains("too many words")
+        );
     }
 
     #[test]

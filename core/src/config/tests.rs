@@ -276,8 +276,10 @@ fn a_configuration_without_statements_names_its_files() {
     for text in ["", "# only\n\n   # comments\n"] {
         assert_eq!(
             errors(text),
-            ["no listener: t.cfg holds no statement (empty, or only comments); weir needs a \
-              'frontend' or 'listen' section with a 'bind' line"]
+            [
+                "no listener: t.cfg holds no statement (empty, or only comments); weir needs a \
+              'frontend' or 'listen' section with a 'bind' line"
+            ]
         );
     }
     let e = parse_files(&[("a.cfg", ""), ("b.cfg", "# nothing\n")]).unwrap_err();
@@ -303,8 +305,10 @@ fn two_binds_of_one_address_and_port_are_refused_with_both_lines() {
     let e: Vec<String> = e.iter().map(ToString::to_string).collect();
     assert_eq!(
         e,
-        ["b.cfg:2: frontend 'fe2': cannot listen on 0.0.0.0:80: frontend 'fe' already listens \
-          on 0.0.0.0:80 (a.cfg:2); one address and port takes one 'bind' line"]
+        [
+            "b.cfg:2: frontend 'fe2': cannot listen on 0.0.0.0:80: frontend 'fe' already listens \
+          on 0.0.0.0:80 (a.cfg:2); one address and port takes one 'bind' line"
+        ]
     );
     // The IPv4 wildcard covers every IPv4 address, in either order, and an
     // IPv4-mapped IPv6 address is its IPv4 address; a port range counts.
@@ -1329,7 +1333,10 @@ fn printable_keeps_plain_text_and_escapes_the_rest() {
         std::borrow::Cow::Borrowed(_)
     ));
     assert_eq!(printable("a\0b\tc\u{7f}\u{85}"), "a\\x00b\\x09c\\x7f\\x85");
-    assert_eq!(printable("\u{a0}\u{200b}\u{feff}\u{3000}"), "\\xa0\\u{200b}\\u{feff}\\u{3000}");
+    assert_eq!(
+        printable("\u{a0}\u{200b}\u{feff}\u{3000}"),
+        "\\xa0\\u{200b}\\u{feff}\\u{3000}"
+    );
     assert_eq!(printable("  two  spaces "), "  two  spaces ");
     let run = "y".repeat(128);
     assert_eq!(printable(&run), run);
