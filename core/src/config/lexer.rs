@@ -108,9 +108,13 @@ fn unicode_blank(c: char) -> Option<&'static str> {
 
 /// The error for a Unicode blank `c` at `column` outside quotes.
 fn blank_error(c: char, column: usize) -> String {
+    let fix = if c == '\u{feff}' {
+        "remove it (save the file as UTF-8 without BOM)"
+    } else {
+        "replace it with a plain space (inside quotes it would be part of the word)"
+    };
     format!(
-        "column {column} contains {} (U+{:04X}), which is not a blank: replace it with a \
-         plain space (inside quotes it would be part of the word)",
+        "column {column} contains {} (U+{:04X}), which is not a blank: {fix}",
         unicode_blank(c).unwrap_or("a character"),
         u32::from(c)
     )

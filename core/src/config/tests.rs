@@ -1233,7 +1233,9 @@ fn a_non_breaking_space_is_refused_with_its_column() {
     let text = MINIMAL.replace("default_backend be", "default_backend\u{a0}be");
     assert!(errors(&text)[0].starts_with("t.cfg:3: column 17 contains a non-breaking space"));
     let text = format!("\u{feff}{MINIMAL}");
-    assert!(errors(&text)[0].starts_with("t.cfg:1: column 1 contains a byte order mark (U+FEFF)"));
+    assert!(errors(&text)[0].starts_with(
+        "t.cfg:1: column 1 contains a byte order mark (U+FEFF), which is not a blank: remove it"
+    ));
     let text = MINIMAL.replace(" bind", "\u{2003}bind");
     assert!(errors(&text)[0].contains("contains a Unicode space (U+2003)"));
     // Inside quotes it is part of the word, as in HAProxy; shown escaped.
