@@ -1,8 +1,9 @@
 //! Loading a large configuration: milliseconds to parse and validate a
 //! backend of 100,000 servers (what `weir -c` does), and to build the
-//! balancer from it (what starting does) for each `balance` algorithm.
-//! Loading must grow linearly with the number of servers: the 10,000
-//! server column is there to show the ratio.
+//! balancer from it (what starting does) for each `balance` algorithm;
+//! then other large shapes (many `listen` sections, a long named
+//! `defaults` section). Loading must grow linearly: the column ten times
+//! smaller is there to show the ratio.
 //!
 //! Run: `cargo run --release -p weir-bench --bin config-bench`
 //! (`CONFIG_BENCH_ONLY=roundrobin` for one algorithm only).
@@ -45,6 +46,39 @@ fn text(balance: &str, servers: usize) -> String {
             1 + i % 4
         );
     }
+    text
+}
+
+/// `n` `listen` sections of one server each.
+fn listens(n: usize) -> String {
+    let mut text = String::from(
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+         timeout server 30s\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(
+            text,
+            "listen l{i}\n    bind 127.0.{}.{}:80\n    server s1 10.0.0.1:80",
+            i >> 8,
+            i & 0xff
+        );
+    }
+    text
+}
+
+/// A named `defaults` section of `n` `tcp-check` lines, used by a backend.
+fn long_defaults(n: usize) -> String {
+    let mut text = String::from(
+        "defaults base\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+         timeout server 30s\n    option tcp-check\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(text, "    tcp-check send x{i}");
+    }
+    text.push_str(
+        "frontend fe\n    bind :80\n    default_backend be\nbackend be from base\n    \
+         server s1 10.0.0.1:80\n",
+    );
     text
 }
 
@@ -97,6 +131,20 @@ fn main() {
             ms(best(|| (), |()| parse(&large))),
             ms(build(&small_config)),
             ms(build(&large_config)),
+        );
+    }
+    println!("parsing other shapes, ms (best of 3)");
+    println!("  {:<36} {:>8} {:>8}", "shape", "N=2,000", "N=20,000");
+    let shapes: [(&str, fn(usize) -> String); 2] = [
+        ("N listen sections", listens),
+        ("named defaults of N tcp-check lines", long_defaults),
+    ];
+    for (name, shape) in shapes {
+        let (small, large) = (shape(2_000), shape(20_000));
+        println!(
+            "  {name:<36} {:>8} {:>8}",
+            ms(best(|| (), |()| parse(&small))),
+            ms(best(|| (), |()| parse(&large))),
         );
     }
 }

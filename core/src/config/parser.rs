@@ -302,7 +302,7 @@ impl Parser {
         let file: Arc<str> = source.name.into();
         self.files.push(file.clone());
         // A section never continues into the next file.
-        self.section = Some(Section::None);
+        self.close_section();
         for line in lex(source.text) {
             self.statements += 1;
             match line {
@@ -334,7 +334,7 @@ impl Parser {
             return self.open_section(st);
         }
         if OTHER_SECTIONS.contains(&keyword) {
-            self.section = Some(Section::None);
+            self.close_section();
             return self
                 .diags
                 .error(&st.origin, format!("'{keyword}' is not supported yet"));
@@ -367,10 +367,6 @@ impl Parser {
                     servers: None,
                 };
                 proxy_keyword(&mut self.diags, &mut parts, st, resolve);
-                if let Some(name) = &self.defaults_name {
-                    self.named_defaults
-                        .insert(name.clone(), self.defaults.clone());
-                }
             }
             Some(Section::Proxy(i)) => {
                 let proxy = &mut self.proxies[i];
@@ -387,10 +383,18 @@ impl Parser {
         }
     }
 
+    /// Ends the current section: a named `defaults` section is kept, as
+    /// it is now, for `from` (once, not per line: loading stays linear).
+    fn close_section(&mut self) {
+        if let Some(name) = self.defaults_name.take() {
+            self.named_defaults.insert(name, self.defaults.clone());
+        }
+        self.section = Some(Section::None);
+    }
+
     fn open_section(&mut self, st: &Stmt<'_>) {
         let keyword = st.word(0);
-        self.section = Some(Section::None);
-        self.defaults_name = None;
+        self.close_section();
         if keyword == "global" {
             if st.words.len() > 1 {
                 self.diags.error(&st.origin, "'global' takes no argument");
@@ -434,11 +438,7 @@ impl Parser {
         if kind == Kind::Defaults {
             self.defaults = base;
             self.defaults_origin = st.origin.clone();
-            if let Some(name) = name {
-                self.named_defaults
-                    .insert(name.clone(), self.defaults.clone());
-                self.defaults_name = Some(name.clone());
-            }
+            self.defaults_name = name.cloned();
             self.section = Some(Section::Defaults);
             return;
         }
@@ -1434,6 +1434,8 @@ impl Parser {
         let mut backends: Vec<Backend> = Vec::new();
         let mut backend_origin: HashMap<String, Origin> = HashMap::new();
         let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
+        // The first backend of each name, for `default_backend`.
+        let mut backend_index: HashMap<&str, usize> = HashMap::new();
         for proxy in &self.proxies {
             for (has, seen, what) in [
                 (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
@@ -1458,6 +1460,9 @@ impl Parser {
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
+                backend_index
+                    .entry(proxy.name.as_str())
+                    .or_insert(backends.len());
                 backends.push(Backend {
                     name: proxy.name.clone(),
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
@@ -1540,7 +1545,7 @@ impl Parser {
             }
             let default_backend = match &s.default_backend {
                 Some((name, origin)) => {
-                    let found = backends.iter().position(|b| &b.name == name);
+                    let found = backend_index.get(name.as_str()).copied();
                     if found.is_none() {
                         self.diags.error(
                             origin,
@@ -1553,7 +1558,7 @@ impl Parser {
                     found
                 }
                 None if proxy.kind == Kind::Listen => {
-                    backends.iter().position(|b| b.name == proxy.name)
+                    backend_index.get(proxy.name.as_str()).copied()
                 }
                 None => {
                     self.diags.warn(
@@ -1745,18 +1750,32 @@ impl<'a> PortUse<'a> {
 /// limit at all, weir uses the sum of the servers' `maxconn`: the dynamic
 /// limits then reach `maxconn` when every server is full.
 fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Option<u32>) {
-    for (b, backend) in backends.iter_mut().enumerate() {
+    /// The limits of the frontends routing to one backend, summed.
+    #[derive(Clone, Copy)]
+    enum Routed {
+        Nobody,
+        Limited(u64),
+        Unlimited,
+    }
+    let mut routed = vec![Routed::Nobody; backends.len()];
+    for f in frontends {
+        if let Some(sum) = f.default_backend.and_then(|b| routed.get_mut(b)) {
+            *sum = match (*sum, f.maxconn.or(global)) {
+                (Routed::Nobody, Some(limit)) => Routed::Limited(u64::from(limit)),
+                (Routed::Limited(sum), Some(limit)) => Routed::Limited(sum + u64::from(limit)),
+                _ => Routed::Unlimited,
+            };
+        }
+    }
+    for (backend, routed) in backends.iter_mut().zip(routed) {
         if backend.fullconn != 0 {
             continue;
         }
-        let limits: Option<Vec<u64>> = frontends
-            .iter()
-            .filter(|f| f.default_backend == Some(b))
-            .map(|f| f.maxconn.or(global).map(u64::from))
-            .collect();
-        let sum = match limits {
-            Some(limits) if !limits.is_empty() => limits.iter().sum::<u64>().div_ceil(10),
-            _ => backend.servers.iter().map(|s| u64::from(s.maxconn)).sum(),
+        let sum = match routed {
+            Routed::Limited(sum) => sum.div_ceil(10),
+            Routed::Nobody | Routed::Unlimited => {
+                backend.servers.iter().map(|s| u64::from(s.maxconn)).sum()
+            }
         };
         backend.fullconn = sum.clamp(1, u64::from(u32::MAX)) as u32;
     }

@@ -384,6 +384,47 @@ fn named_defaults_are_chosen_with_from() {
 }
 
 #[test]
+fn named_defaults_keep_their_last_line_across_sections_and_files() {
+    let parsed = parse_files(&[
+        (
+            "a.cfg",
+            "defaults base\n timeout client 7s\n timeout client 8s\n",
+        ),
+        (
+            "b.cfg",
+            "listen l from base\n bind :1\n server s 127.0.0.1:1\n\
+             defaults base\n timeout client 9s\nresolvers dns\n\
+             listen m from base\n bind :2\n server s 127.0.0.1:1\n",
+        ),
+    ]);
+    let e = parsed.unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].to_string()
+            .contains("'resolvers' is not supported yet")
+    );
+    let c = parse_files(&[
+        (
+            "a.cfg",
+            "defaults base\n timeout client 7s\n timeout client 8s\n",
+        ),
+        (
+            "b.cfg",
+            "listen l from base\n bind :1\n server s 127.0.0.1:1\n\
+             defaults base\n timeout client 9s\n\
+             listen m from base\n bind :2\n server s 127.0.0.1:1\n",
+        ),
+    ])
+    .unwrap()
+    .config;
+    let timeouts: Vec<_> = c.frontends.iter().map(|f| f.timeout_client).collect();
+    assert_eq!(
+        timeouts,
+        [Some(Duration::from_secs(8)), Some(Duration::from_secs(9))]
+    );
+}
+
+#[test]
 fn proxies_override_and_cancel_defaults() {
     let c = config(&format!(
         "global\n log stdout local0\ndefaults\n log global\n option tcplog\n timeout client 1s\n{}",
