@@ -49,6 +49,9 @@ fn text(balance: &str, servers: usize) -> String {
     text
 }
 
+/// A configuration of size `n`.
+type Shape = fn(usize) -> String;
+
 /// `n` `listen` sections of one server each.
 fn listens(n: usize) -> String {
     let mut text = String::from(
@@ -135,7 +138,7 @@ fn main() {
     }
     println!("parsing other shapes, ms (best of 3)");
     println!("  {:<36} {:>8} {:>8}", "shape", "N=2,000", "N=20,000");
-    let shapes: [(&str, fn(usize) -> String); 2] = [
+    let shapes: [(&str, Shape); 2] = [
         ("N listen sections", listens),
         ("named defaults of N tcp-check lines", long_defaults),
     ];
