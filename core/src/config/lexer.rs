@@ -56,6 +56,11 @@ impl Chars<'_> {
             return Ok(None);
         };
         let len = match first {
+            0x01..=0x7f => {
+                self.pos += 1;
+                self.column += 1;
+                return Ok(Some(char::from(first)));
+            }
             0xc0..=0xdf => 2,
             0xe0..=0xef => 3,
             0xf0..=0xf7 => 4,
