@@ -20,22 +20,43 @@ use crate::time::Instant;
 /// Most `tcp-check` lines [`tcp_check_expect`] builds.
 const MAX_RULES: usize = 32;
 
-/// `config`: any text, cut into up to three files at NUL bytes, through
-/// [`config::parse`]. Host names resolve to 127.0.0.1 when their length is
-/// even and fail otherwise.
+/// `config`: any bytes through [`config::parse`], as one file, then cut
+/// into up to three files at NUL bytes. Host names resolve to 127.0.0.1
+/// when their length is even and fail otherwise.
 ///
 /// Properties: parsing is deterministic; a failed parse reports at least
 /// one error; every diagnostic and every origin in a parsed configuration
-/// names one of the files and a line of it that holds a statement.
+/// names one of the files and a line of it that holds a statement; every
+/// diagnostic shows without control characters and without long runs.
 pub fn config(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
+    check_config(&[Source::new("a.cfg", data)]);
     let sources: Vec<Source<'_>> = ["a.cfg", "b.cfg", "c.cfg"]
         .into_iter()
-        .zip(text.splitn(3, '\0'))
+        .zip(data.splitn(3, |&b| b == 0))
         .map(|(name, text)| Source { name, text })
         .collect();
-    let first = config::parse(&sources, &mut resolve);
-    let again = config::parse(&sources, &mut resolve);
+    check_config(&sources);
+}
+
+/// The properties of [`config`] for one list of files.
+fn check_config(sources: &[Source<'_>]) {
+    let first = config::parse(sources, &mut resolve);
+    let again = config::parse(sources, &mut resolve);
+    let diagnostics = match &first {
+        Ok(parsed) => &parsed.warnings,
+        Err(errors) => errors,
+    };
+    for d in diagnostics {
+        let shown = d.to_string();
+        assert!(
+            !shown.chars().any(char::is_control),
+            "{shown:?}: a control character in a message"
+        );
+        assert!(
+            shown.split(' ').all(|run| run.chars().count() <= 128),
+            "{shown:?}: a long run in a message"
+        );
+    }
     let origins: Vec<&Origin> = match (&first, &again) {
         (Ok(a), Ok(b)) => {
             assert!(
@@ -52,9 +73,9 @@ pub fn config(data: &[u8]) {
         }
         _ => panic!("parsing the same text twice succeeded once"),
     };
-    let lines: Vec<Vec<&str>> = sources
+    let lines: Vec<Vec<&[u8]>> = sources
         .iter()
-        .map(|s| s.text.split('\n').collect())
+        .map(|s| s.text.split(|&b| b == b'\n').collect())
         .collect();
     for origin in origins {
         let file = sources
@@ -66,7 +87,7 @@ pub fn config(data: &[u8]) {
             .and_then(|n| n.checked_sub(1))
             .and_then(|i| lines[file].get(i));
         assert!(
-            line.is_some_and(|l| l.contains(|c| !matches!(c, ' ' | '\t' | '\r'))),
+            line.is_some_and(|l| l.iter().any(|c| !matches!(c, b' ' | b'\t' | b'\r'))),
             "{origin}: no statement on that line"
         );
     }
@@ -229,10 +250,7 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
         text.push('\n');
     }
     text.push_str("  server s 127.0.0.1:1 check\n");
-    let source = Source {
-        name: "tcp-check",
-        text: &text,
-    };
+    let source = Source::new("tcp-check", &text);
     let Ok(parsed) = config::parse(&[source], &mut |_| None) else {
         return;
     };

@@ -1,10 +1,12 @@
 //! Command line: HAProxy's options that make sense for weir.
 
-use std::io;
+use std::fs::{self, File, FileType};
+use std::io::{self, Read};
 use std::net::{IpAddr, ToSocketAddrs};
+use std::os::unix::fs::FileTypeExt;
 use std::process::ExitCode;
 
-use weir_core::config::{self, Config, Source};
+use weir_core::config::{self, Config, MAX_CONFIG_BYTES, MAX_PEM_BYTES, Source, printable};
 
 use crate::Options;
 
@@ -113,10 +115,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 fn load(files: &[String]) -> Result<Config, ()> {
     let mut texts = Vec::new();
     for file in files {
-        match std::fs::read_to_string(file) {
+        match read_bounded(file, MAX_CONFIG_BYTES, "a configuration file") {
             Ok(text) => texts.push(text),
             Err(e) => {
-                eprintln!("[ALERT] Could not open configuration file {file} : {e}");
+                let message = format!("Could not open configuration file {file} : {e}");
+                eprintln!("[ALERT] {}", printable(&message));
                 return Err(());
             }
         }
@@ -124,14 +127,14 @@ fn load(files: &[String]) -> Result<Config, ()> {
     let sources: Vec<Source<'_>> = files
         .iter()
         .zip(&texts)
-        .map(|(name, text)| Source { name, text })
+        .map(|(name, text)| Source::new(name, text))
         .collect();
     let loaded = config::parse(&sources, &mut resolve).and_then(|parsed| {
         for warning in &parsed.warnings {
             eprintln!("[WARNING] {warning}");
         }
         let mut config = parsed.config;
-        config.load_files(&mut |path| std::fs::read(path).map_err(|e| e.to_string()))?;
+        config.load_files(&mut |path| read_bounded(path, MAX_PEM_BYTES, "a PEM file"))?;
         Ok(config)
     });
     loaded.map_err(|errors| {
@@ -140,6 +143,43 @@ fn load(files: &[String]) -> Result<Config, ()> {
         }
         eprintln!("[ALERT] Fatal errors found in configuration.");
     })
+}
+
+/// Reads the file at `path` whole, as `what`: only a regular file or a
+/// pipe (`-f <(command)`), and at most `cap` bytes, so that `/dev/zero` or
+/// a runaway generator cannot fill the memory.
+fn read_bounded(path: &str, cap: u64, what: &str) -> Result<Vec<u8>, String> {
+    // Checked before opening (opening a device may act), and again on the
+    // open file in case it was replaced in between.
+    readable_kind(fs::metadata(path).map_err(|e| e.to_string())?.file_type())?;
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    readable_kind(file.metadata().map_err(|e| e.to_string())?.file_type())?;
+    let mut data = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    if data.len() as u64 > cap {
+        let limit = if cap % (1 << 20) == 0 {
+            format!("{} MiB", cap >> 20)
+        } else {
+            format!("{cap} bytes")
+        };
+        return Err(format!("larger than {limit}, weir's limit for {what}"));
+    }
+    Ok(data)
+}
+
+/// Refuses what is neither a regular file nor a pipe, naming what it is.
+fn readable_kind(kind: FileType) -> Result<(), String> {
+    let other = match kind {
+        k if k.is_file() || k.is_fifo() => return Ok(()),
+        k if k.is_dir() => "a directory",
+        k if k.is_char_device() => "a character device",
+        k if k.is_block_device() => "a block device",
+        k if k.is_socket() => "a socket",
+        _ => "not a file",
+    };
+    Err(format!("not a regular file ({other})"))
 }
 
 /// Resolves a host name with the system resolver, first address wins.
@@ -179,6 +219,81 @@ mod tests {
             parse_args(&args(&["-x", "-f", "a"])),
             Err("unknown option '-x'".into())
         );
+    }
+
+    /// A scratch directory for one test, removed when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("weir-cli-{}-{test}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.0.join(name).to_str().unwrap().to_owned()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn only_regular_files_and_pipes_are_read() {
+        let err = read_bounded("/dev/zero", 1 << 20, "a test").unwrap_err();
+        assert_eq!(err, "not a regular file (a character device)");
+        let scratch = Scratch::new("kinds");
+        let err = read_bounded(&scratch.path(""), 1 << 20, "a test").unwrap_err();
+        assert_eq!(err, "not a regular file (a directory)");
+        let file = scratch.path("ok.cfg");
+        fs::write(&file, b"global\n").unwrap();
+        assert_eq!(read_bounded(&file, 1 << 20, "a test").unwrap(), b"global\n");
+        let missing = read_bounded(&scratch.path("missing"), 10, "a test").unwrap_err();
+        assert!(missing.starts_with("No such file"), "{missing}");
+    }
+
+    #[test]
+    fn reading_stops_past_the_limit() {
+        let scratch = Scratch::new("limit");
+        let file = scratch.path("big.cfg");
+        fs::write(&file, [b'#'; 11]).unwrap();
+        assert_eq!(read_bounded(&file, 11, "a test").unwrap().len(), 11);
+        assert_eq!(
+            read_bounded(&file, 10, "a test").unwrap_err(),
+            "larger than 10 bytes, weir's limit for a test"
+        );
+    }
+
+    #[test]
+    fn an_endless_pipe_is_cut_at_the_limit() {
+        let scratch = Scratch::new("fifo");
+        let fifo = scratch.path("endless");
+        let c_path = std::ffi::CString::new(fifo.clone()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut pipe = fs::OpenOptions::new().write(true).open(fifo).unwrap();
+                // Bounded: 64 MiB at most; ends when the reader closes.
+                for _ in 0..16 * 1024 {
+                    if io::Write::write_all(&mut pipe, &[b'#'; 4096]).is_err() {
+                        return true;
+                    }
+                }
+                false
+            })
+        };
+        let err = read_bounded(&fifo, 1 << 20, "a configuration file").unwrap_err();
+        assert_eq!(
+            err,
+            "larger than 1 MiB, weir's limit for a configuration file"
+        );
+        assert!(writer.join().unwrap(), "the writer saw the reader go");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use socket2::SockRef;
-use weir_core::config::Config;
+use weir_core::config::{Config, printable};
 use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine, LogSink};
 
 use crate::Options;
@@ -125,6 +125,19 @@ struct Conn<S> {
     want_write: bool,
 }
 
+/// `file:line: frontend 'fe': cannot bind ADDR: error` for a listener
+/// that could not be set up.
+fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
+    let message = match lb.listener_bind(listener) {
+        Some((frontend, bind)) => format!(
+            "{}: frontend '{}': cannot bind {}: {e}",
+            bind.origin, frontend.name, bind.addr
+        ),
+        None => format!("cannot bind: {e}"),
+    };
+    io::Error::new(e.kind(), printable(&message).into_owned())
+}
+
 impl<R: Reactor> Engine<R> {
     /// Creates the balancer and binds every listening address.
     pub fn bind(config: Config, options: Options, mut reactor: R) -> io::Result<Engine<R>> {
@@ -138,10 +151,10 @@ impl<R: Reactor> Engine<R> {
         });
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let mut listeners = Vec::new();
-        for (i, (_, addr)) in lb.listeners().enumerate() {
+        for (i, (id, addr)) in lb.listeners().enumerate() {
             let socket = listen(addr)
                 .and_then(|tcp| reactor.listener(tcp, listener_token(i)))
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+                .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
                 socket: Some(socket),
                 paused: false,

@@ -6,6 +6,8 @@ const NAME: &str = "weir";
 
 #[path = "../../tests/binary/cli.rs"]
 mod cli;
+#[path = "../../tests/binary/config.rs"]
+mod config;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
 #[path = "../../tests/binary/stop.rs"]

@@ -38,7 +38,7 @@ fn main() -> io::Result<()> {
         );
         let source = Source {
             name: "embed.cfg",
-            text: &text,
+            text: text.as_bytes(),
         };
         let parsed = config::parse(&[source], &mut |_| None)
             .map_err(|errors| io::Error::new(io::ErrorKind::InvalidInput, format!("{errors:?}")))?;

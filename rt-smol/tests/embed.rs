@@ -24,7 +24,7 @@ fn weir_for(backend: u16) -> weir_smol::Weir {
     );
     let source = Source {
         name: "embed.cfg",
-        text: &text,
+        text: text.as_bytes(),
     };
     let parsed = config::parse(&[source], &mut |_| None).expect("the configuration parses");
     weir_smol::Weir::bind(parsed.config, weir_smol::Options::default()).expect("weir binds")

@@ -125,7 +125,7 @@ impl World {
         let mut resolve = |name: &str| hosts.iter().find(|(h, _)| h == name).map(|&(_, ip)| ip);
         let source = Source {
             name: "sim.cfg",
-            text: &scenario.config,
+            text: scenario.config.as_bytes(),
         };
         let parsed = config::parse(&[source], &mut resolve)
             .map_err(|e| fail(format!("the configuration does not parse: {e:?}")))?;

@@ -151,7 +151,7 @@ impl Lb {
         let parsed = config::parse(
             &[Source {
                 name: "test.cfg",
-                text,
+                text: text.as_bytes(),
             }],
             &mut |_| None,
         )

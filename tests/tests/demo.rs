@@ -230,7 +230,7 @@ fn check_example(file: &str, etc_weir: &Path) -> Result<(), String> {
     let parsed = config::parse(
         &[Source {
             name: file,
-            text: &text,
+            text: text.as_bytes(),
         }],
         &mut |_| None,
     )

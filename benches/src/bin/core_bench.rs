@@ -50,7 +50,7 @@ fn balancer(now: Instant) -> Balancer {
     let parsed = config::parse(
         &[Source {
             name: "bench.cfg",
-            text: CONFIG,
+            text: CONFIG.as_bytes(),
         }],
         &mut |_| None,
     )

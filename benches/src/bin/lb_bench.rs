@@ -53,7 +53,7 @@ fn backend(balance: &str, servers: usize) -> Backend {
     let parsed = config::parse(
         &[Source {
             name: "lb-bench.cfg",
-            text: &text,
+            text: text.as_bytes(),
         }],
         &mut |_| None,
     )

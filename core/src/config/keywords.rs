@@ -378,6 +378,10 @@ pub(super) fn suggest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // No keyword is this long: spare the distances to a pasted blob.
+    if word.len() > 64 {
+        return None;
+    }
     let limit = if word.chars().count() <= 4 { 1 } else { 2 };
     candidates
         .into_iter()

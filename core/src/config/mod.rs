@@ -1,21 +1,39 @@
 //! HAProxy configuration language: lexer, parser, typed result, validation.
 //!
-//! The driver reads the files; [`parse`] takes their text, resolves host
+//! The driver reads the files; [`parse`] takes their bytes, resolves host
 //! names through a caller-supplied resolver and returns a validated
 //! [`Config`] plus the warnings HAProxy would print, or every error found.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One configuration file's name and text, in `-f` order.
+/// Most bytes weir reads from a configuration file (`-f`).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
+/// Most bytes weir reads from a PEM file (`ca-file`, `crt`).
+pub const MAX_PEM_BYTES: u64 = 16 << 20;
+
+/// One configuration file's name and contents, in `-f` order.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     /// Name used in messages (`file:line: ...`).
     pub name: &'a str,
-    /// The whole file.
-    pub text: &'a str,
+    /// The whole file, as bytes: comments may hold any byte but NUL, the
+    /// rest must be UTF-8 (an error names the line and column otherwise).
+    pub text: &'a [u8],
+}
+
+impl<'a> Source<'a> {
+    /// A file named `name` holding `text` (a `str` or bytes).
+    pub fn new(name: &'a str, text: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+        Source {
+            name,
+            text: text.as_ref(),
+        }
+    }
 }
 
 /// Where a statement came from.
@@ -27,15 +45,69 @@ pub struct Origin {
     pub line: u32,
 }
 
+/// Runs of more than this many characters without a space are shortened
+/// in messages.
+const LONG_RUN: usize = 128;
+/// How many characters of a shortened run are kept.
+const KEPT: usize = 64;
+
+/// `text` made safe to print in a message: control characters and
+/// invisible or blank-looking Unicode characters are escaped (`\x00`,
+/// `\u{a0}`), and a run of more than 128 characters without a space (a
+/// pasted blob) is cut to its first 64 characters and `...`. Every
+/// configuration message goes through it when shown.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let plain = |c: char| !(c.is_control() || c.is_whitespace() || invisible(c));
+    let mut run = 0;
+    let long = text.chars().any(|c| {
+        run = if c == ' ' { 0 } else { run + 1 };
+        run > LONG_RUN
+    });
+    if !long && text.chars().all(|c| c == ' ' || plain(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    for (i, run) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let count = run.chars().count();
+        let shown = if count > LONG_RUN { KEPT } else { count };
+        for c in run.chars().take(shown) {
+            let code = u32::from(c);
+            if plain(c) {
+                out.push(c);
+            } else if code < 0x100 {
+                let _ = write!(out, "\\x{code:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{code:x}}}");
+            }
+        }
+        if shown < count {
+            out.push_str("...");
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Unicode characters that show as nothing (zero-width, byte order mark).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file, self.line)
     }
 }
 
-/// An error or warning about the configuration.
+/// An error or warning about the configuration. Its `Display` shows it
+/// as `file:line: message` through [`printable`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", origin.as_ref().map(|o| format!("{o}: ")).unwrap_or_default())]
+#[error("{}", printable(&match origin {
+    Some(o) => format!("{o}: {message}"),
+    None => message.clone(),
+}))]
 pub struct Diagnostic {
     /// The statement at fault, when there is one.
     pub origin: Option<Origin>,
@@ -356,7 +428,16 @@ impl Pattern {
             .size_limit(1 << 20)
             .build()
             .map(Pattern)
-            .map_err(|e| format!("invalid regex '{text}': {e}"))
+            .map_err(|e| {
+                // The regex crate's message draws a caret under the pattern
+                // on several lines; its last line says what is wrong.
+                let e = e.to_string();
+                let what = e.lines().last().unwrap_or_default();
+                format!(
+                    "invalid regex '{text}': {}",
+                    what.strip_prefix("error: ").unwrap_or(what)
+                )
+            })
     }
 }
 

@@ -226,7 +226,15 @@ struct Proxy {
     origin: Origin,
     settings: Settings,
     binds: Vec<Bind>,
-    servers: Vec<Server>,
+    servers: Servers,
+}
+
+/// A backend's servers, with the line of each name for the duplicate
+/// check (a map, so that loading stays linear in the number of servers).
+#[derive(Default)]
+struct Servers {
+    list: Vec<Server>,
+    lines: HashMap<String, u32>,
 }
 
 enum Section {
@@ -269,6 +277,10 @@ struct Parser {
     named_defaults: HashMap<String, Settings>,
     proxies: Vec<Proxy>,
     section: Option<Section>,
+    /// The files read, in order, for messages about all of them.
+    files: Vec<Arc<str>>,
+    /// How many statements the files hold.
+    statements: usize,
 }
 
 /// One statement being parsed.
@@ -288,9 +300,11 @@ type Resolve<'r> = &'r mut dyn FnMut(&str) -> Option<IpAddr>;
 impl Parser {
     fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>) {
         let file: Arc<str> = source.name.into();
+        self.files.push(file.clone());
         // A section never continues into the next file.
-        self.section = Some(Section::None);
+        self.close_section();
         for line in lex(source.text) {
+            self.statements += 1;
             match line {
                 Ok(Line { number, words }) => {
                     let origin = Origin {
@@ -320,7 +334,7 @@ impl Parser {
             return self.open_section(st);
         }
         if OTHER_SECTIONS.contains(&keyword) {
-            self.section = Some(Section::None);
+            self.close_section();
             return self
                 .diags
                 .error(&st.origin, format!("'{keyword}' is not supported yet"));
@@ -353,10 +367,6 @@ impl Parser {
                     servers: None,
                 };
                 proxy_keyword(&mut self.diags, &mut parts, st, resolve);
-                if let Some(name) = &self.defaults_name {
-                    self.named_defaults
-                        .insert(name.clone(), self.defaults.clone());
-                }
             }
             Some(Section::Proxy(i)) => {
                 let proxy = &mut self.proxies[i];
@@ -373,10 +383,18 @@ impl Parser {
         }
     }
 
+    /// Ends the current section: a named `defaults` section is kept, as
+    /// it is now, for `from` (once, not per line: loading stays linear).
+    fn close_section(&mut self) {
+        if let Some(name) = self.defaults_name.take() {
+            self.named_defaults.insert(name, self.defaults.clone());
+        }
+        self.section = Some(Section::None);
+    }
+
     fn open_section(&mut self, st: &Stmt<'_>) {
         let keyword = st.word(0);
-        self.section = Some(Section::None);
-        self.defaults_name = None;
+        self.close_section();
         if keyword == "global" {
             if st.words.len() > 1 {
                 self.diags.error(&st.origin, "'global' takes no argument");
@@ -420,11 +438,7 @@ impl Parser {
         if kind == Kind::Defaults {
             self.defaults = base;
             self.defaults_origin = st.origin.clone();
-            if let Some(name) = name {
-                self.named_defaults
-                    .insert(name.clone(), self.defaults.clone());
-                self.defaults_name = Some(name.clone());
-            }
+            self.defaults_name = name.cloned();
             self.section = Some(Section::Defaults);
             return;
         }
@@ -439,7 +453,7 @@ impl Parser {
             origin: st.origin.clone(),
             settings: base,
             binds: Vec::new(),
-            servers: Vec::new(),
+            servers: Servers::default(),
         });
         self.section = Some(Section::Proxy(self.proxies.len() - 1));
     }
@@ -592,7 +606,7 @@ struct ProxyParts<'a> {
     section: &'a Origin,
     settings: &'a mut Settings,
     binds: Option<&'a mut Vec<Bind>>,
-    servers: Option<&'a mut Vec<Server>>,
+    servers: Option<&'a mut Servers>,
 }
 
 impl ProxyParts<'_> {
@@ -638,8 +652,9 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         },
         "server" => match &mut p.servers {
             Some(servers) if kind.has_backend() => {
-                if let Some(server) = server_line(diags, p.name, servers, st, resolve) {
-                    servers.push(server);
+                if let Some(server) = server_line(diags, p.name, &servers.lines, st, resolve) {
+                    servers.lines.insert(server.name.clone(), st.origin.line);
+                    servers.list.push(server);
                 }
             }
             _ => diags.error(
@@ -1118,7 +1133,7 @@ fn port(s: &str) -> Result<u16, String> {
 fn server_line(
     diags: &mut Diags,
     backend: &str,
-    servers: &[Server],
+    lines: &HashMap<String, u32>,
     st: &Stmt<'_>,
     resolve: Resolve<'_>,
 ) -> Option<Server> {
@@ -1130,13 +1145,12 @@ fn server_line(
         );
         return None;
     }
-    if let Some(other) = servers.iter().find(|s| s.name == name) {
+    if let Some(line) = lines.get(name) {
         diags.error(
             &st.origin,
             format!(
                 "backend '{backend}', another server named '{name}' was already defined at \
-                 line {}, please use distinct names.",
-                other.origin.line
+                 line {line}, please use distinct names."
             ),
         );
         return None;
@@ -1420,6 +1434,8 @@ impl Parser {
         let mut backends: Vec<Backend> = Vec::new();
         let mut backend_origin: HashMap<String, Origin> = HashMap::new();
         let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
+        // The first backend of each name, for `default_backend`.
+        let mut backend_index: HashMap<&str, usize> = HashMap::new();
         for proxy in &self.proxies {
             for (has, seen, what) in [
                 (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
@@ -1444,6 +1460,9 @@ impl Parser {
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
+                backend_index
+                    .entry(proxy.name.as_str())
+                    .or_insert(backends.len());
                 backends.push(Backend {
                     name: proxy.name.clone(),
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
@@ -1467,7 +1486,7 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
-                    servers: proxy.servers.clone(),
+                    servers: proxy.servers.list.clone(),
                     origin: proxy.origin.clone(),
                 });
             }
@@ -1526,7 +1545,7 @@ impl Parser {
             }
             let default_backend = match &s.default_backend {
                 Some((name, origin)) => {
-                    let found = backends.iter().position(|b| &b.name == name);
+                    let found = backend_index.get(name.as_str()).copied();
                     if found.is_none() {
                         self.diags.error(
                             origin,
@@ -1539,7 +1558,7 @@ impl Parser {
                     found
                 }
                 None if proxy.kind == Kind::Listen => {
-                    backends.iter().position(|b| b.name == proxy.name)
+                    backend_index.get(proxy.name.as_str()).copied()
                 }
                 None => {
                     self.diags.warn(
@@ -1590,10 +1609,11 @@ impl Parser {
                 );
             }
         }
+        self.check_overlapping_binds(&frontends);
         if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
             self.diags.errors.push(Diagnostic {
                 origin: None,
-                message: "no listener: the configuration has no 'bind' line".into(),
+                message: self.no_listener(),
             });
         }
         if !self.diags.errors.is_empty() {
@@ -1610,23 +1630,152 @@ impl Parser {
     }
 }
 
+impl Parser {
+    /// The error for a configuration without a listening address, naming
+    /// the files (HAProxy: "no listener").
+    fn no_listener(&self) -> String {
+        let files: Vec<&str> = self.files.iter().map(|f| &**f).collect();
+        let files = files.join(", ");
+        if self.statements == 0 {
+            let hold = if self.files.len() == 1 {
+                "holds"
+            } else {
+                "hold"
+            };
+            format!(
+                "no listener: {files} {hold} no statement (empty, or only comments); weir \
+                 needs a 'frontend' or 'listen' section with a 'bind' line"
+            )
+        } else {
+            format!("no listener: no 'frontend' or 'listen' section with a 'bind' line in {files}")
+        }
+    }
+
+    /// Refuses two listeners whose addresses overlap on one port, which
+    /// Linux refuses to bind without `SO_REUSEPORT` (weir does not set it:
+    /// HAProxy does, and then shares the connections between them). The
+    /// overlap of `[::]` with IPv4 addresses depends on the host's
+    /// `net.ipv6.bindv6only`, so it is a warning.
+    fn check_overlapping_binds(&mut self, frontends: &[Frontend]) {
+        let mut ports: HashMap<u16, PortUse<'_>> = HashMap::new();
+        for frontend in frontends {
+            for bind in &frontend.binds {
+                let taken = ports.entry(bind.addr.port()).or_default();
+                let user = (frontend.name.as_str(), bind);
+                let (conflict, dual_stack) = taken.add(user);
+                let what = |(name, other): BindUser<'_>| {
+                    format!(
+                        "frontend '{name}' already listens on {} ({})",
+                        other.addr, other.origin
+                    )
+                };
+                if let Some(other) = conflict {
+                    self.diags.error(
+                        &bind.origin,
+                        format!(
+                            "frontend '{}': cannot listen on {}: {}; one address and port \
+                             takes one 'bind' line",
+                            frontend.name,
+                            bind.addr,
+                            what(other)
+                        ),
+                    );
+                } else if let Some(other) = dual_stack {
+                    self.diags.warn(
+                        &bind.origin,
+                        format!(
+                            "frontend '{}': listening on {} while {}: [::] takes IPv4 \
+                             connections too unless net.ipv6.bindv6only=1, and then starting \
+                             fails with 'Address already in use'",
+                            frontend.name,
+                            bind.addr,
+                            what(other)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A frontend's name and one of its binds.
+type BindUser<'a> = (&'a str, &'a Bind);
+
+/// The binds of one port so far, for [`Parser::check_overlapping_binds`]:
+/// the first of each address, the first IPv4 and IPv6 ones, and the
+/// wildcards.
+#[derive(Default)]
+struct PortUse<'a> {
+    exact: HashMap<IpAddr, BindUser<'a>>,
+    any_v4: Option<BindUser<'a>>,
+    any_v6: Option<BindUser<'a>>,
+    wild_v4: Option<BindUser<'a>>,
+    wild_v6: Option<BindUser<'a>>,
+}
+
+impl<'a> PortUse<'a> {
+    /// Adds a bind; returns the first earlier bind it certainly overlaps,
+    /// and one it overlaps on a dual-stack host (`[::]` and IPv4).
+    fn add(&mut self, user: BindUser<'a>) -> (Option<BindUser<'a>>, Option<BindUser<'a>>) {
+        // An IPv4-mapped IPv6 address is its IPv4 address to the kernel.
+        let ip = user.1.addr.ip().to_canonical();
+        let v4 = ip.is_ipv4();
+        let conflict = match (v4, ip.is_unspecified()) {
+            (true, true) => self.any_v4,
+            (false, true) => self.any_v6,
+            (true, false) => self.exact.get(&ip).copied().or(self.wild_v4),
+            (false, false) => self.exact.get(&ip).copied().or(self.wild_v6),
+        };
+        let dual_stack = match (v4, ip.is_unspecified()) {
+            (true, _) => self.wild_v6,
+            (false, true) => self.any_v4,
+            (false, false) => None,
+        };
+        self.exact.entry(ip).or_insert(user);
+        let (any, wild) = if v4 {
+            (&mut self.any_v4, &mut self.wild_v4)
+        } else {
+            (&mut self.any_v6, &mut self.wild_v6)
+        };
+        any.get_or_insert(user);
+        if ip.is_unspecified() {
+            wild.get_or_insert(user);
+        }
+        (conflict, dual_stack)
+    }
+}
+
 /// HAProxy's default `fullconn`: 10% of the `maxconn` (else the global
 /// one) of every frontend routing to the backend. When one of them has no
 /// limit at all, weir uses the sum of the servers' `maxconn`: the dynamic
 /// limits then reach `maxconn` when every server is full.
 fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Option<u32>) {
-    for (b, backend) in backends.iter_mut().enumerate() {
+    /// The limits of the frontends routing to one backend, summed.
+    #[derive(Clone, Copy)]
+    enum Routed {
+        Nobody,
+        Limited(u64),
+        Unlimited,
+    }
+    let mut routed = vec![Routed::Nobody; backends.len()];
+    for f in frontends {
+        if let Some(sum) = f.default_backend.and_then(|b| routed.get_mut(b)) {
+            *sum = match (*sum, f.maxconn.or(global)) {
+                (Routed::Nobody, Some(limit)) => Routed::Limited(u64::from(limit)),
+                (Routed::Limited(sum), Some(limit)) => Routed::Limited(sum + u64::from(limit)),
+                _ => Routed::Unlimited,
+            };
+        }
+    }
+    for (backend, routed) in backends.iter_mut().zip(routed) {
         if backend.fullconn != 0 {
             continue;
         }
-        let limits: Option<Vec<u64>> = frontends
-            .iter()
-            .filter(|f| f.default_backend == Some(b))
-            .map(|f| f.maxconn.or(global).map(u64::from))
-            .collect();
-        let sum = match limits {
-            Some(limits) if !limits.is_empty() => limits.iter().sum::<u64>().div_ceil(10),
-            _ => backend.servers.iter().map(|s| u64::from(s.maxconn)).sum(),
+        let sum = match routed {
+            Routed::Limited(sum) => sum.div_ceil(10),
+            Routed::Nobody | Routed::Unlimited => {
+                backend.servers.iter().map(|s| u64::from(s.maxconn)).sum()
+            }
         };
         backend.fullconn = sum.clamp(1, u64::from(u32::MAX)) as u32;
     }

@@ -16,7 +16,7 @@ const BASIC: &str = include_str!("../../../examples/basic.cfg");
 fn parse_files(files: &[(&str, &str)]) -> Result<Parsed, Vec<Diagnostic>> {
     let sources: Vec<Source<'_>> = files
         .iter()
-        .map(|&(name, text)| Source { name, text })
+        .map(|&(name, text)| Source::new(name, text))
         .collect();
     parse(&sources, &mut |name| {
         (name == "gw1.example").then(|| IpAddr::from([10, 0, 0, 7]))
@@ -29,6 +29,14 @@ fn ok(text: &str) -> Parsed {
 
 fn config(text: &str) -> Config {
     ok(text).config
+}
+
+/// Every error message, as shown, for a file of raw bytes.
+fn byte_errors(text: &[u8]) -> Vec<String> {
+    match parse(&[Source::new("t.cfg", text)], &mut |_| None) {
+        Ok(_) => panic!("expected errors"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// Every error message, as `haproxy -c` would list them.
@@ -259,8 +267,89 @@ fn references_and_names_are_validated() {
     );
     assert_eq!(
         errors("backend be\n server s 127.0.0.1:1\n"),
-        ["no listener: the configuration has no 'bind' line"]
+        ["no listener: no 'frontend' or 'listen' section with a 'bind' line in t.cfg"]
     );
+}
+
+#[test]
+fn a_configuration_without_statements_names_its_files() {
+    for text in ["", "# only\n\n   # comments\n"] {
+        assert_eq!(
+            errors(text),
+            [
+                "no listener: t.cfg holds no statement (empty, or only comments); weir needs a \
+              'frontend' or 'listen' section with a 'bind' line"
+            ]
+        );
+    }
+    let e = parse_files(&[("a.cfg", ""), ("b.cfg", "# nothing\n")]).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "no listener: a.cfg, b.cfg hold no statement (empty, or only comments); weir needs a \
+         'frontend' or 'listen' section with a 'bind' line"
+    );
+    let e = parse_files(&[("a.cfg", "global\n"), ("b.cfg", "frontend fe\n")]).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "no listener: no 'frontend' or 'listen' section with a 'bind' line in a.cfg, b.cfg"
+    );
+}
+
+#[test]
+fn two_binds_of_one_address_and_port_are_refused_with_both_lines() {
+    let e = parse_files(&[
+        ("a.cfg", MINIMAL),
+        ("b.cfg", "frontend fe2\n bind :80\n default_backend be\n"),
+    ])
+    .unwrap_err();
+    let e: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        e,
+        [
+            "b.cfg:2: frontend 'fe2': cannot listen on 0.0.0.0:80: frontend 'fe' already listens \
+          on 0.0.0.0:80 (a.cfg:2); one address and port takes one 'bind' line"
+        ]
+    );
+    // The IPv4 wildcard covers every IPv4 address, in either order, and an
+    // IPv4-mapped IPv6 address is its IPv4 address; a port range counts.
+    let e = errors(&MINIMAL.replace(
+        "bind :80",
+        "bind 127.0.0.1:80\n bind [::ffff:127.0.0.2]:81\n bind *:79-81\n bind ::1:82,::1:82",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:4: frontend 'fe': cannot listen on 0.0.0.0:80: frontend 'fe' already \
+             listens on 127.0.0.1:80 (t.cfg:2); one address and port takes one 'bind' line",
+            "t.cfg:4: frontend 'fe': cannot listen on 0.0.0.0:81: frontend 'fe' already \
+             listens on [::ffff:127.0.0.2]:81 (t.cfg:3); one address and port takes one \
+             'bind' line",
+            "t.cfg:5: frontend 'fe': cannot listen on [::1]:82: frontend 'fe' already \
+             listens on [::1]:82 (t.cfg:5); one address and port takes one 'bind' line",
+        ]
+    );
+    // Distinct addresses, or distinct ports, are fine.
+    config(&MINIMAL.replace(
+        "bind :80",
+        "bind 127.0.0.1:80\n bind 127.0.0.2:80\n bind [::1]:80\n bind *:81",
+    ));
+}
+
+#[test]
+fn the_ipv6_wildcard_next_to_ipv4_on_one_port_is_a_warning() {
+    let parsed = ok(&MINIMAL.replace("bind :80", "bind :80\n bind :::80"));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.contains(
+            &"t.cfg:3: frontend 'fe': listening on [::]:80 while frontend 'fe' already listens \
+              on 0.0.0.0:80 (t.cfg:2): [::] takes IPv4 connections too unless \
+              net.ipv6.bindv6only=1, and then starting fails with 'Address already in use'"
+                .to_owned()
+        ),
+        "{warnings:?}"
+    );
+    assert!(errors(&MINIMAL.replace("bind :80", "bind :::80\n bind [::1]:80"))[0]
+        .starts_with("t.cfg:3: frontend 'fe': cannot listen on [::1]:80: frontend 'fe' already listens on [::]:80"));
 }
 
 #[test]
@@ -292,6 +381,47 @@ fn named_defaults_are_chosen_with_from() {
         "a listen routes to itself"
     );
     assert_eq!(c.backends[0].name, "l");
+}
+
+#[test]
+fn named_defaults_keep_their_last_line_across_sections_and_files() {
+    let parsed = parse_files(&[
+        (
+            "a.cfg",
+            "defaults base\n timeout client 7s\n timeout client 8s\n",
+        ),
+        (
+            "b.cfg",
+            "listen l from base\n bind :1\n server s 127.0.0.1:1\n\
+             defaults base\n timeout client 9s\nresolvers dns\n\
+             listen m from base\n bind :2\n server s 127.0.0.1:1\n",
+        ),
+    ]);
+    let e = parsed.unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].to_string()
+            .contains("'resolvers' is not supported yet")
+    );
+    let c = parse_files(&[
+        (
+            "a.cfg",
+            "defaults base\n timeout client 7s\n timeout client 8s\n",
+        ),
+        (
+            "b.cfg",
+            "listen l from base\n bind :1\n server s 127.0.0.1:1\n\
+             defaults base\n timeout client 9s\n\
+             listen m from base\n bind :2\n server s 127.0.0.1:1\n",
+        ),
+    ])
+    .unwrap()
+    .config;
+    let timeouts: Vec<_> = c.frontends.iter().map(|f| f.timeout_client).collect();
+    assert_eq!(
+        timeouts,
+        [Some(Duration::from_secs(8)), Some(Duration::from_secs(9))]
+    );
 }
 
 #[test]
@@ -570,7 +700,7 @@ fn http_check_rules_that_weir_cannot_run_are_refused() {
     assert_eq!(
         e,
         [
-            "t.cfg:7: invalid regex '(': regex parse error:\n    (\n    ^\nerror: unclosed group",
+            "t.cfg:7: invalid regex '(': unclosed group",
             "t.cfg:8: 'http-check disable-on-404' is not supported yet",
             "t.cfg:10: several 'http-check expect' rules are not supported yet: keep one",
             "t.cfg:11: 'http-check send body' is not supported yet",
@@ -777,7 +907,7 @@ fn tcp_check_rules() {
     assert_eq!(
         e,
         [
-            "t.cfg:7: invalid regex '[': regex parse error:\n    [\n    ^\nerror: unclosed character class",
+            "t.cfg:7: invalid regex '[': unclosed character class",
             "t.cfg:8: invalid hex string 'zz'",
             "t.cfg:9: 'tcp-check send-lf' is not supported yet",
             "t.cfg:10: 'tcp-check connect with options' is not supported yet",
@@ -1128,5 +1258,133 @@ fn server_weight_accepts_0_to_256() {
     assert_eq!(
         errors(&format!("{MINIMAL} server s2 127.0.0.1:2 weight 257\n")),
         ["t.cfg:6: weight of server s2 is not within 0 and 256 (257)"]
+    );
+}
+
+#[test]
+fn a_non_breaking_space_is_refused_with_its_column() {
+    let text = MINIMAL.replace(" default_backend", "\u{a0}\u{a0}default_backend");
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:3: column 1 contains a non-breaking space (U+00A0), which is not a blank: \
+             replace it with a plain space (inside quotes it would be part of the word)"
+        ]
+    );
+    let text = MINIMAL.replace("default_backend be", "default_backend\u{a0}be");
+    assert!(errors(&text)[0].starts_with("t.cfg:3: column 17 contains a non-breaking space"));
+    let text = format!("\u{feff}{MINIMAL}");
+    assert!(errors(&text)[0].starts_with(
+        "t.cfg:1: column 1 contains a byte order mark (U+FEFF), which is not a blank: remove it"
+    ));
+    let text = MINIMAL.replace(" bind", "\u{2003}bind");
+    assert!(errors(&text)[0].contains("contains a Unicode space (U+2003)"));
+    // Inside quotes it is part of the word, as in HAProxy; shown escaped.
+    assert_eq!(
+        errors(&format!("{MINIMAL} mode \"tcp\u{a0}\"\n")),
+        [
+            "t.cfg:6: 'mode tcp\\xa0': weir is a TCP load balancer: only 'mode tcp' is \
+             supported"
+        ]
+    );
+}
+
+#[test]
+fn comments_may_hold_any_byte_but_nul() {
+    let (head, tail) = MINIMAL.split_at(MINIMAL.find(":80").unwrap() + 3);
+    let text = [
+        b"# caf\xe9 \xff\xfe\n",
+        head.as_bytes(),
+        b" # na\xefve",
+        tail.as_bytes(),
+        b" server s2 127.0.0.1:2#\xe9\n",
+    ]
+    .concat();
+    let parsed = parse(&[Source::new("t.cfg", &text)], &mut |_| None).unwrap();
+    assert_eq!(parsed.config.backends[0].servers.len(), 2);
+    assert_eq!(
+        byte_errors(&[b"# a\0b\n", MINIMAL.as_bytes()].concat()),
+        ["t.cfg:1: stray NUL character at column 4"]
+    );
+}
+
+#[test]
+fn invalid_utf8_outside_comments_names_line_and_column() {
+    let text = [MINIMAL.as_bytes(), b" server caf\xe9 127.0.0.1:2\n"].concat();
+    assert_eq!(
+        byte_errors(&text),
+        [
+            "t.cfg:6: invalid UTF-8 (byte \\xe9) at column 12: weir reads a configuration file \
+             as UTF-8 outside comments; convert the file (from Latin-1: iconv -f latin1 -t \
+             utf-8)"
+        ]
+    );
+    // A bad byte inside quotes too; a lone continuation byte; a cut sequence.
+    for (line, column) in [
+        (&b" mode \"tc\xe9\"\n"[..], 10),
+        (b" \x80mode tcp\n", 2),
+        (b" mode tcp\xe2\x82", 10),
+    ] {
+        let e = byte_errors(&[MINIMAL.as_bytes(), line].concat());
+        assert!(e[0].contains(&format!(") at column {column}:")), "{e:?}");
+    }
+}
+
+#[test]
+fn a_nul_byte_is_refused_where_it_is() {
+    assert_eq!(
+        byte_errors(&[MINIMAL.as_bytes(), b" mo\0de tcp\n"].concat()),
+        ["t.cfg:6: stray NUL character at column 4"]
+    );
+    // UTF-16 text: NUL after the first character.
+    assert_eq!(
+        byte_errors(b"g\0l\0o\0b\0a\0l\0"),
+        ["t.cfg:1: stray NUL character at column 2 (a UTF-16 file? weir reads UTF-8)"]
+    );
+}
+
+#[test]
+fn messages_escape_control_characters_and_cut_long_words() {
+    assert_eq!(
+        errors(&format!("{MINIMAL} mo\x1b[31mde tcp\n")),
+        ["t.cfg:6: unknown keyword 'mo\\x1b[31mde' in 'backend' section"]
+    );
+    // A word made by escapes (`\n`, `\x01`) is shown escaped too.
+    assert_eq!(
+        errors(&format!("{MINIMAL} mode \"a\\nb\\x01\"\n")),
+        [
+            "t.cfg:6: 'mode a\\x0ab\\x01': weir is a TCP load balancer: only 'mode tcp' is \
+             supported"
+        ]
+    );
+    let blob = "x".repeat(1 << 20);
+    let e = errors(&format!("{MINIMAL} {blob} tcp\n"));
+    assert_eq!(
+        e,
+        [format!(
+            "t.cfg:6: unknown keyword '{}... in 'backend' section",
+            "x".repeat(63)
+        )]
+    );
+}
+
+#[test]
+fn printable_keeps_plain_text_and_escapes_the_rest() {
+    use super::printable;
+    assert!(matches!(
+        printable("plain 'text' é ü 中"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(printable("a\0b\tc\u{7f}\u{85}"), "a\\x00b\\x09c\\x7f\\x85");
+    assert_eq!(
+        printable("\u{a0}\u{200b}\u{feff}\u{3000}"),
+        "\\xa0\\u{200b}\\u{feff}\\u{3000}"
+    );
+    assert_eq!(printable("  two  spaces "), "  two  spaces ");
+    let run = "y".repeat(128);
+    assert_eq!(printable(&run), run);
+    assert_eq!(
+        printable(&format!("a {run}z b")),
+        format!("a {}... b", "y".repeat(64))
     );
 }

@@ -15,7 +15,7 @@ use slab::Slab;
 use crate::action::{Action, ConnError, Event, LogLine, LogSink};
 use crate::balance::Lb;
 use crate::buffer::Pool;
-use crate::config::{Backend, Config, Frontend, LogTarget, Server, Severity};
+use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::Health;
 use crate::id::{ConnId, ListenerId};
 use crate::logging::{WallClock, format_for};
@@ -150,6 +150,8 @@ type TlsTarget = (Arc<ClientConfig>, ServerName<'static>);
 struct Listener {
     addr: SocketAddr,
     frontend: usize,
+    /// Index in the frontend's `binds`.
+    bind: usize,
     accepting: bool,
 }
 
@@ -190,9 +192,10 @@ impl Balancer {
             .iter()
             .enumerate()
             .flat_map(|(fe, f)| {
-                f.binds.iter().map(move |b| Listener {
+                f.binds.iter().enumerate().map(move |(bind, b)| Listener {
                     addr: b.addr,
                     frontend: fe,
+                    bind,
                     accepting: true,
                 })
             })
@@ -280,6 +283,14 @@ impl Balancer {
             .iter()
             .enumerate()
             .map(|(i, l)| (ListenerId(i as u32), l.addr))
+    }
+
+    /// The frontend of `listener` and its `bind` (with the line), for
+    /// messages about the listening socket.
+    pub fn listener_bind(&self, listener: ListenerId) -> Option<(&Frontend, &Bind)> {
+        let l = self.listeners.get(listener.0 as usize)?;
+        let frontend = &self.frontends.get(l.frontend)?.config;
+        Some((frontend, frontend.binds.get(l.bind)?))
     }
 
     /// A client connection was accepted on `listener`. Returns its id (the
