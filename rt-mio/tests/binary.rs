@@ -8,5 +8,7 @@ const NAME: &str = "weir";
 mod cli;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
+#[path = "../../tests/binary/signals.rs"]
+mod signals;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
