@@ -230,7 +230,7 @@ fn without_maxconn_a_low_descriptor_limit_keeps_checks_up_and_makes_clients_wait
     let second = echo_backend();
     let checked = |t: String| {
         t.trim_end().to_owned()
-            + &format!(" check inter 100\n server s2 127.0.0.1:{second} check inter 100\n")
+            + &format!(" check inter 1s\n server s2 127.0.0.1:{second} check inter 1s\n")
     };
     let (mut weir, port) = start(&scratch, checked, |command| low_fd_limit(command, 64, &log));
     let said = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
