@@ -20,8 +20,8 @@ pub(crate) enum TimerKey {
     Check(usize, usize),
     /// The next step of a server's `slowstart` ramp (backend, server).
     WarmUp(usize, usize),
-    /// The end of an accept pause after running out of descriptors.
-    AcceptPause,
+    /// The end of an accept pause or of a shortage of descriptors.
+    Shortage,
     /// `hard-stop-after` ran out during a soft stop.
     HardStop,
 }
@@ -110,22 +110,10 @@ mod tests {
         let t0 = crate::proxy::tests::epoch();
         let mut q = TimerQueue::default();
         let mut queued = None;
-        q.schedule(
-            &mut queued,
-            t0 + Duration::from_secs(5),
-            TimerKey::AcceptPause,
-        );
-        q.schedule(
-            &mut queued,
-            t0 + Duration::from_secs(9),
-            TimerKey::AcceptPause,
-        );
+        q.schedule(&mut queued, t0 + Duration::from_secs(5), TimerKey::Shortage);
+        q.schedule(&mut queued, t0 + Duration::from_secs(9), TimerKey::Shortage);
         assert_eq!(q.heap.len(), 1);
-        q.schedule(
-            &mut queued,
-            t0 + Duration::from_secs(1),
-            TimerKey::AcceptPause,
-        );
+        q.schedule(&mut queued, t0 + Duration::from_secs(1), TimerKey::Shortage);
         assert_eq!(q.heap.len(), 2);
         assert_eq!(queued, Some(t0 + Duration::from_secs(1)));
     }

@@ -8,14 +8,20 @@ use std::process::ExitCode;
 
 use weir_core::config::{self, Config, MAX_CONFIG_BYTES, MAX_PEM_BYTES, Source, printable};
 
-use crate::Options;
+use crate::limits::{self, FdLimit};
+use crate::{Binary, Options};
 
 /// A binary's `main`: parses the command line, loads the configuration
-/// and runs it with `run` (the driver), with signals handled.
-pub fn main(program: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCode {
+/// and runs it with `run` (the driver, named `driver` in `-vv`), with
+/// signals handled and `maxconn` sized to the descriptor limit.
+pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
         .init();
+    // A log file past the file-size limit fails the write (EFBIG), which
+    // the log writer reports, instead of killing weir.
+    // SAFETY: ignoring a signal changes no memory; no handler runs.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match parse_args(&args) {
         Ok(command) => command,
@@ -32,8 +38,11 @@ pub fn main(program: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCo
             println!("{}", USAGE.replacen("weir", program, 1));
             return ExitCode::SUCCESS;
         }
-        Command::Version => {
+        Command::Version { verbose } => {
             println!("{program} version {}", env!("CARGO_PKG_VERSION"));
+            if verbose {
+                print!("{}", build_options(driver));
+            }
             return ExitCode::SUCCESS;
         }
         Command::Check(files) => {
@@ -52,6 +61,10 @@ pub fn main(program: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCo
     };
     let options = Options {
         handle_signals: true,
+        binary: Some(Binary {
+            program: program.to_owned(),
+            files,
+        }),
         ..Default::default()
     };
     match run(config, options) {
@@ -69,17 +82,19 @@ Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]
   -c             check the configuration and exit (0 when valid)
   -d, -db        stay in the foreground and log to stderr (always the case)
   -v, --version  print the version
+  -vv            print the version and how weir was built
   -h, --help     print this help
 Stops on SIGTERM or SIGINT, closing every connection. On SIGUSR1 (soft stop)
 stops accepting and exits once every connection has ended, or when
-'hard-stop-after' runs out.";
+'hard-stop-after' runs out. SIGHUP, SIGUSR2, SIGQUIT, SIGTTOU, SIGTTIN and
+SIGALRM are logged and ignored.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Run(Vec<String>),
     Check(Vec<String>),
-    Version,
+    Version { verbose: bool },
     Help,
 }
 
@@ -96,7 +111,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             },
             "-c" => check = true,
             "-d" | "-db" => {}
-            "-v" | "-vv" | "--version" => return Ok(Command::Version),
+            "-v" | "--version" => return Ok(Command::Version { verbose: false }),
+            "-vv" => return Ok(Command::Version { verbose: true }),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -180,6 +196,86 @@ fn readable_kind(kind: FileType) -> Result<(), String> {
         _ => "not a file",
     };
     Err(format!("not a regular file ({other})"))
+}
+
+/// What `-vv` adds to the version: how weir was built and what it runs
+/// on, as HAProxy's `-vv`. Versions of the libraries are those of the
+/// lock file weir was built with.
+fn build_options(driver: &str) -> String {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let fds = match FdLimit::current() {
+        Some(FdLimit { soft, hard }) => format!("{} (hard limit {})", count(soft), count(hard)),
+        None => "unknown".to_owned(),
+    };
+    format!(
+        "Running on: {}\n\
+         Build options :\n  \
+         DRIVER  = {driver} {}\n  \
+         PROFILE = {profile}\n  \
+         TARGET  = {}-{}\n\
+         Built with rustls {} (TLS 1.2, TLS 1.3), crypto provider ring {}, for \
+         'check-ssl' and 'ssl' servers.\n\
+         Built with regex {} for 'rstring' and 'rbinary' expectations.\n\
+         Descriptor limit : {fds}.\n\
+         Without 'maxconn', the soft limit is raised to the hard \
+         limit (at most {}) and maxconn is set to what it leaves for sessions: 2 \
+         descriptors each (3 with connect-hedge), after those open at start, {} more \
+         and one per listener and per checked server.\n",
+        system(),
+        locked_version(driver),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        locked_version("rustls"),
+        locked_version("ring"),
+        locked_version("regex"),
+        limits::MAX_FDS,
+        limits::MARGIN,
+    )
+}
+
+/// A limit, "unlimited" for `u64::MAX`.
+fn count(n: u64) -> String {
+    if n == u64::MAX {
+        "unlimited".to_owned()
+    } else {
+        n.to_string()
+    }
+}
+
+/// The kernel weir runs on (`uname`): "Linux 6.1.0 x86_64".
+fn system() -> String {
+    // SAFETY: uname(2) fills the zeroed struct we own.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return "unknown".to_owned();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&name.sysname),
+        field(&name.release),
+        field(&name.machine)
+    )
+}
+
+/// The version of package `name` in the lock file weir was built with.
+fn locked_version(name: &str) -> &'static str {
+    let lock = include_str!("../../Cargo.lock");
+    let entry = format!("name = \"{name}\"\nversion = \"");
+    lock.split_once(&entry)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("(version unknown)", |(version, _)| version)
 }
 
 /// Resolves a host name with the system resolver, first address wins.
@@ -298,7 +394,15 @@ mod tests {
 
     #[test]
     fn version_and_help_win() {
-        assert_eq!(parse_args(&args(&["--version"])), Ok(Command::Version));
+        let version = |verbose| Ok(Command::Version { verbose });
+        assert_eq!(parse_args(&args(&["--version"])), version(false));
+        assert_eq!(parse_args(&args(&["-vv"])), version(true));
         assert_eq!(parse_args(&args(&["-h", "-f", "a"])), Ok(Command::Help));
+    }
+
+    #[test]
+    fn versions_come_from_the_lock_file() {
+        assert!(locked_version("rustls").starts_with("0."));
+        assert_eq!(locked_version("no-such-package"), "(version unknown)");
     }
 }

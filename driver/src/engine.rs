@@ -108,6 +108,8 @@ pub struct Engine<R: Reactor> {
     /// Writing to stdout failed once already (reported once).
     out_failed: bool,
     log_hook: Option<crate::LogHook>,
+    /// The start-up line, until [`Engine::start`] logs it.
+    banner: Option<String>,
 }
 
 struct Listener<L> {
@@ -140,7 +142,7 @@ fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
 
 impl<R: Reactor> Engine<R> {
     /// Creates the balancer and binds every listening address.
-    pub fn bind(config: Config, options: Options, mut reactor: R) -> io::Result<Engine<R>> {
+    pub fn bind(mut config: Config, options: Options, mut reactor: R) -> io::Result<Engine<R>> {
         let now = Instant::now();
         let wall = SystemTime::now();
         let seed = options.seed.unwrap_or_else(|| {
@@ -149,6 +151,10 @@ impl<R: Reactor> Engine<R> {
                 .map_or(0, |d| d.as_nanos() as u64);
             nanos ^ (u64::from(std::process::id()) << 32)
         });
+        let banner = options
+            .binary
+            .as_ref()
+            .map(|binary| crate::startup::prepare(binary, &mut config));
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
@@ -172,6 +178,7 @@ impl<R: Reactor> Engine<R> {
             out: BufWriter::new(io::stdout()),
             out_failed: false,
             log_hook: options.log_hook,
+            banner,
         })
     }
 
@@ -191,12 +198,13 @@ impl<R: Reactor> Engine<R> {
         }
     }
 
-    /// A signal arrived: SIGUSR1 asks for a soft stop, the others to stop.
+    /// A signal arrived: SIGUSR1 asks for a soft stop, SIGTERM and SIGINT
+    /// to stop; the other [`crate::SIGNALS`] are logged and ignored.
     pub fn on_signal(&self, signal: i32) {
-        let flag = if signal == libc::SIGUSR1 {
-            &self.control.soft_stop
-        } else {
-            &self.control.stop
+        let flag = match signal {
+            libc::SIGUSR1 => &self.control.soft_stop,
+            libc::SIGTERM | libc::SIGINT => &self.control.stop,
+            _ => return log::warn!("{}", ignored_signal(signal)),
         };
         flag.store(true, Ordering::SeqCst);
     }
@@ -274,6 +282,10 @@ impl<R: Reactor> Engine<R> {
 
     /// The first turn, before any wait: core's start-up actions.
     pub fn start(&mut self) {
+        if let Some(text) = self.banner.take() {
+            let sink = LogSink::Diagnostic(log::Level::Info);
+            self.write_log(&LogLine { sink, text });
+        }
         self.drain(Instant::now());
     }
 
@@ -601,6 +613,23 @@ fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
+
+/// What weir says when it ignores `signal`. HAProxy dumps the servers'
+/// states on SIGHUP, reloads (master-worker) on SIGUSR2, pauses and resumes
+/// its listeners on SIGTTOU and SIGTTIN (for a new process taking over its
+/// ports), and frees memory pools on SIGQUIT.
+fn ignored_signal(signal: i32) -> String {
+    let (name, why) = match signal {
+        libc::SIGHUP => ("SIGHUP", "reload is not supported yet"),
+        libc::SIGUSR2 => ("SIGUSR2", "reload is not supported yet"),
+        libc::SIGTTOU => ("SIGTTOU", "pausing the listeners is not supported"),
+        libc::SIGTTIN => ("SIGTTIN", "resuming the listeners is not supported"),
+        libc::SIGQUIT => ("SIGQUIT", "weir has no memory pools to release"),
+        libc::SIGALRM => ("SIGALRM", "weir sets no alarm"),
+        _ => return format!("signal {signal} received: ignored."),
+    };
+    format!("{name} received: {why}, ignored.")
+}
 
 /// Time from `now` until `at`, rounded up to the millisecond so the loop
 /// never wakes just before a deadline and spins.

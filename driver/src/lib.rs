@@ -5,7 +5,9 @@
 
 pub mod cli;
 mod engine;
+mod limits;
 mod sockets;
+mod startup;
 
 pub use engine::{Engine, Reactor, ShutdownHandle, Token, listener_token};
 
@@ -19,13 +21,39 @@ pub type LogHook = Box<dyn FnMut(&LogLine) + Send>;
 pub struct Options {
     /// Seed of core's PRNG; `None` derives one from the clock and the pid.
     pub seed: Option<u64>,
-    /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1 (the binaries set
-    /// it; embedders may not).
+    /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1, log and ignore the
+    /// other [`SIGNALS`] (the binaries set it; embedders may not).
     pub handle_signals: bool,
     /// Receives every log line instead of stdout, stderr and the
     /// diagnostic logger (embedders route them; tests wait on them).
     pub log_hook: Option<LogHook>,
+    /// Set by the binaries, where weir owns the process: `maxconn` is
+    /// sized to the descriptor limit (raised as far as the hard limit
+    /// allows), and a start-up line is logged once every listener is bound.
+    pub binary: Option<Binary>,
 }
 
-/// The signals a driver handles when [`Options::handle_signals`] is set.
-pub const SIGNALS: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGUSR1];
+/// The binary weir runs as.
+#[derive(Debug, Clone, Default)]
+pub struct Binary {
+    /// Its name, for messages (`weir`, `weir-smol`).
+    pub program: String,
+    /// The configuration files, in order.
+    pub files: Vec<String>,
+}
+
+/// The signals a driver handles when [`Options::handle_signals`] is set:
+/// the stops (SIGTERM, SIGINT, SIGUSR1), then those whose default action
+/// would kill or suspend weir, which it logs and ignores (see
+/// [`Engine::on_signal`]).
+pub const SIGNALS: [i32; 9] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGUSR1,
+    libc::SIGHUP,
+    libc::SIGUSR2,
+    libc::SIGQUIT,
+    libc::SIGTTOU,
+    libc::SIGTTIN,
+    libc::SIGALRM,
+];

@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    weir_driver::cli::main("weir", weir_mio::run)
+    weir_driver::cli::main("weir", "mio", weir_mio::run)
 }

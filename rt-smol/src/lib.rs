@@ -39,6 +39,19 @@ pub use weir_driver::{LogHook, Options, ShutdownHandle};
 /// signal-pipe read, too much for every turn of a busy loop.
 pub const BUSY_SLICE: Duration = Duration::from_millis(1);
 
+/// [`weir_driver::SIGNALS`], as smol names them.
+const SIGNALS: [Signal; 9] = [
+    Signal::Term,
+    Signal::Int,
+    Signal::Usr1,
+    Signal::Hup,
+    Signal::Usr2,
+    Signal::Quit,
+    Signal::Ttou,
+    Signal::Ttin,
+    Signal::Alarm,
+];
+
 /// A bound, ready-to-run weir.
 pub struct Weir {
     engine: Engine<SmolReactor>,
@@ -117,7 +130,7 @@ impl Weir {
         // Signal handlers first: once a listener accepts, SIGTERM must stop
         // weir cleanly, not kill it.
         let signals = if options.handle_signals {
-            Some(Signals::new([Signal::Term, Signal::Int, Signal::Usr1])?)
+            Some(Signals::new(SIGNALS)?)
         } else {
             None
         };
@@ -294,5 +307,13 @@ impl Reactor for SmolReactor {
 
     fn arm_listener(&mut self, listener: &Self::Listener, token: Token) {
         listener.arm(&self.shared, token, true, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smol_handles_the_signals_every_driver_handles() {
+        assert_eq!(super::SIGNALS.map(|s| s as i32), weir_driver::SIGNALS);
     }
 }

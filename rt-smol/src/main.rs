@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    weir_driver::cli::main("weir-smol", weir_smol::run)
+    weir_driver::cli::main("weir-smol", "smol", weir_smol::run)
 }

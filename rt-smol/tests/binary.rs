@@ -10,5 +10,7 @@ mod cli;
 mod config;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
+#[path = "../../tests/binary/signals.rs"]
+mod signals;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;

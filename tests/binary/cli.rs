@@ -85,6 +85,44 @@ fn version_help_and_bad_options() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+#[test]
+fn dash_vv_prints_how_weir_was_built() {
+    let out = weir(&["-vv"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let driver = if NAME == "weir" { "mio" } else { "smol" };
+    for needle in [
+        format!("{NAME} version {}\n", env!("CARGO_PKG_VERSION")),
+        format!("\n  DRIVER  = {driver} "),
+        "\nBuilt with rustls 0.".to_owned(),
+        ", crypto provider ring 0.".to_owned(),
+        "\nBuilt with regex 1.".to_owned(),
+        "\nDescriptor limit : ".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "no '{needle}' in:\n{text}");
+    }
+}
+
+#[test]
+fn weir_says_what_it_started_with() {
+    let scratch = Scratch::new();
+    let log = scratch.file("weir.log", "");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let checked = |t: String| t.trim_end().to_owned() + " check\n";
+    let (_weir, port) = start(&scratch, checked, |command| {
+        command.stdout(Stdio::null()).stderr(stderr);
+    });
+    let config = scratch.path("weir.cfg");
+    let expected = format!(
+        "{NAME} {} started: config {}; listening on 127.0.0.1:{port} (fe); checking 1 server \
+         in 1 backend; maxconn ",
+        env!("CARGO_PKG_VERSION"),
+        config.display()
+    );
+    let said = || std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&expected));
+    assert!(wait_until(said), "no start-up line '{expected}'");
+}
+
 /// Starts weir in front of an echo server on a free port, with `VALID`
 /// (changed by `edit`) as its configuration; `output` sets up the rest of
 /// the command (its output, its limits).
@@ -130,39 +168,48 @@ fn sigterm_and_sigint_stop_weir_with_status_zero() {
     }
 }
 
+/// Runs weir with at most `fds` descriptors (soft and hard limit), its
+/// standard error to `log`.
+fn low_fd_limit(command: &mut Command, fds: libc::rlim_t, log: &std::path::Path) {
+    let stderr = std::fs::File::create(log).unwrap();
+    command.stdout(Stdio::null()).stderr(stderr);
+    // SAFETY: setrlimit is async-signal-safe; it only lowers the child's
+    // descriptor limit before exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: fds,
+                rlim_max: fds,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
 #[test]
 fn running_out_of_descriptors_neither_kills_nor_wedges_weir() {
     let scratch = Scratch::new();
     let log = scratch.file("weir.log", "");
-    let stderr = std::fs::File::create(&log).unwrap();
+    // A `maxconn` the descriptors cannot hold: weir warns, then runs out.
     let (mut weir, port) = start(
         &scratch,
-        |t| t,
-        |command| {
-            command.stdout(Stdio::null()).stderr(stderr);
-            // SAFETY: setrlimit is async-signal-safe; it only lowers the
-            // child's descriptor limit before exec.
-            unsafe {
-                command.pre_exec(|| {
-                    let limit = libc::rlimit {
-                        rlim_cur: 48,
-                        rlim_max: 48,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
-        },
+        |t| format!("global\n maxconn 1000\n{t}"),
+        |command| low_fd_limit(command, 48, &log),
+    );
+    let said = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
+    assert!(
+        wait_until(|| said("FD limit (48) too low for maxconn=1000/maxsock=")),
+        "no warning about maxconn"
     );
     // Far more connections than weir has descriptors for.
     let flood: Vec<TcpStream> = (0..80)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
     // weir says it ran out, once, and pauses accepting instead of spinning.
-    let said = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
     assert!(
         wait_until(|| said("reached the process FD limit")),
         "no FD-limit message"
@@ -172,6 +219,56 @@ fn running_out_of_descriptors_neither_kills_nor_wedges_weir() {
     assert!(
         wait_until(|| ping(port).is_ok_and(|b| &b == b"ping")),
         "weir never recovered"
+    );
+    assert!(weir.running(), "weir is still running");
+}
+
+#[test]
+fn without_maxconn_a_low_descriptor_limit_keeps_checks_up_and_makes_clients_wait() {
+    let scratch = Scratch::new();
+    let log = scratch.file("weir.log", "");
+    let second = echo_backend();
+    let checked = |t: String| {
+        t.trim_end().to_owned()
+            + &format!(" check inter 1s\n server s2 127.0.0.1:{second} check inter 1s\n")
+    };
+    let (mut weir, port) = start(&scratch, checked, |command| low_fd_limit(command, 64, &log));
+    let said = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
+    // A maxconn that leaves descriptors for weir, its listener and its
+    // two checks (how many weir itself holds depends on the driver).
+    assert!(
+        wait_until(|| said("started: config") && said("(from the descriptor limit 64)")),
+        "no start-up line with the derived maxconn"
+    );
+    // 200 clients at once, each holding its session a little: those past
+    // maxconn wait to be accepted while the checks go on.
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut s = TcpStream::connect(("127.0.0.1", port))?;
+                s.set_read_timeout(Some(Duration::from_secs(60)))?;
+                let msg = format!("client {i:03}\n");
+                s.write_all(msg.as_bytes())?;
+                let mut got = vec![0; msg.len()];
+                s.read_exact(&mut got)?;
+                assert_eq!(got, msg.as_bytes());
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+        })
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        let served = client.join().expect("client thread");
+        assert!(served.is_ok(), "client {i}: {served:?}");
+    }
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !logs.contains("is DOWN"),
+        "a healthy server went DOWN:\n{logs}"
+    );
+    assert!(
+        !logs.contains("FD limit"),
+        "weir ran out of descriptors:\n{logs}"
     );
     assert!(weir.running(), "weir is still running");
 }

@@ -26,9 +26,14 @@ impl Scratch {
 
     /// Writes `text` to the file `name` in the directory.
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// The path of the file `name` in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
     }
 }
 

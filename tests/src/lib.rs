@@ -175,6 +175,7 @@ impl Lb {
                     .unwrap()
                     .push((Instant::now(), line.text.clone()));
             })),
+            ..Options::default()
         };
         // weir is built on its own thread: nothing it holds must be Send.
         let (started, bound) = std::sync::mpsc::channel();

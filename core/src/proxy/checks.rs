@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::probe::Probe;
+use super::shortage::SHORTAGE_RETRY;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::buffer::Pool;
@@ -103,8 +104,11 @@ impl Balancer {
         s: usize,
         result: Result<(), ConnError>,
     ) {
-        if let Err(error) = result {
-            return self.finish_check(now, b, s, CheckStatus::L4Con(error));
+        match result {
+            // weir's own shortage says nothing about the server.
+            Err(ConnError::NoResources) => return self.postpone_check(now, b, s),
+            Err(error) => return self.finish_check(now, b, s, CheckStatus::L4Con(error)),
+            Ok(()) => {}
         }
         let timeout_check = self.backends[b].config.timeout_check;
         let backend = &mut self.backends[b];
@@ -238,6 +242,26 @@ impl Balancer {
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
         self.actions.push_back(Action::Connect { conn, addr });
+    }
+
+    /// The probe of (b, s) found no descriptor or memory for its socket:
+    /// it is closed without a verdict, and the check runs again soon.
+    fn postpone_check(&mut self, now: Instant, b: usize, s: usize) {
+        let retry = SHORTAGE_RETRY.min(self.backends[b].servers[s].check_interval());
+        let Some(check) = check_mut(&mut self.backends, b, s) else {
+            return;
+        };
+        let Some(probe) = check.probe.take() else {
+            return;
+        };
+        check.next = now + retry;
+        let next = check.next;
+        self.timers
+            .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        let conn = probe.conn;
+        probe.release(&mut self.pool);
+        self.close(conn, true);
+        self.check_short(now);
     }
 
     /// Records a verdict, closes the probe, schedules the next check.

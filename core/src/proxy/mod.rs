@@ -22,21 +22,19 @@ use crate::logging::{WallClock, format_for};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::time::Instant;
-use crate::timer::{TimerKey, TimerQueue, popped};
+use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
 
 mod checks;
 mod probe;
 mod servers;
+mod shortage;
 mod traffic;
 
 pub(crate) use probe::run_plain_rules;
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-/// How long accepting pauses after running out of descriptors or memory.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Free buffers kept for reuse.
 const POOL_KEEP: usize = 256;
@@ -62,11 +60,8 @@ pub struct Balancer {
     maxconn: Option<u32>,
     /// Client connections alive in the whole process.
     active: u32,
-    /// Accepting is paused until then (out of descriptors).
-    accept_pause: Option<Instant>,
-    accept_pause_queued: Option<Instant>,
-    /// The current shortage of descriptors was already logged.
-    accept_pause_logged: bool,
+    /// Running out of descriptors or memory: the accept pause, shortages.
+    shortages: shortage::Shortages,
     /// Session whose buffer the driver may be reading into.
     lent: Option<usize>,
     /// Stopping: no more accepts (soft stop or shutdown).
@@ -256,9 +251,7 @@ impl Balancer {
             generation: 0,
             maxconn: global.maxconn,
             active: 0,
-            accept_pause: None,
-            accept_pause_queued: None,
-            accept_pause_logged: false,
+            shortages: Default::default(),
             lent: None,
             stopping: false,
             hard_stop_after: global.hard_stop_after,
@@ -558,7 +551,7 @@ impl Balancer {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
                 TimerKey::Check(b, s) => self.on_check_timer(now, at, b, s),
                 TimerKey::WarmUp(b, s) => self.on_warm_timer(now, at, b, s),
-                TimerKey::AcceptPause => self.on_accept_pause_timer(now, at),
+                TimerKey::Shortage => self.on_shortage_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
             }
         }
@@ -720,7 +713,7 @@ impl Balancer {
     /// Pauses or resumes listeners to match limits and pauses.
     fn refresh_listeners(&mut self) {
         let global_full = self.maxconn.is_some_and(|m| self.active >= m);
-        let paused = self.stopping || self.accept_pause.is_some();
+        let paused = self.stopping || self.shortages.accept_pause.is_some();
         for (i, l) in self.listeners.iter_mut().enumerate() {
             let fe = &self.frontends[l.frontend];
             let fe_full = fe.config.maxconn.is_some_and(|m| fe.active >= m);
@@ -738,45 +731,10 @@ impl Balancer {
     }
 
     fn on_accept_failed(&mut self, now: Instant, listener: ListenerId, error: ConnError) {
-        if error != ConnError::NoResources {
+        if error == ConnError::NoResources {
+            self.accept_short(now, listener);
+        } else {
             log::debug!("accept on listener {listener:?} failed: {error:?}");
-            return;
-        }
-        if !self.accept_pause_logged {
-            self.accept_pause_logged = true;
-            let fe = self
-                .listeners
-                .get(listener.0 as usize)
-                .map_or("?", |l| self.frontends[l.frontend].config.name.as_str());
-            let message = format!(
-                "Proxy {fe} reached the process FD limit or ran out of memory: \
-                 accept() failed; pausing accepts for {}ms.",
-                ACCEPT_PAUSE.as_millis()
-            );
-            self.actions.push_back(Action::Log(LogLine {
-                sink: LogSink::Diagnostic(log::Level::Warn),
-                text: message,
-            }));
-        }
-        let until = now + ACCEPT_PAUSE;
-        self.accept_pause = Some(until);
-        self.timers
-            .schedule(&mut self.accept_pause_queued, until, TimerKey::AcceptPause);
-        self.refresh_listeners();
-    }
-
-    fn on_accept_pause_timer(&mut self, now: Instant, at: Instant) {
-        popped(&mut self.accept_pause_queued, at);
-        match self.accept_pause {
-            Some(until) if until <= now => {
-                self.accept_pause = None;
-                self.refresh_listeners();
-            }
-            Some(until) => {
-                self.timers
-                    .schedule(&mut self.accept_pause_queued, until, TimerKey::AcceptPause);
-            }
-            None => {}
         }
     }
 }

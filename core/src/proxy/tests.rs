@@ -1028,6 +1028,103 @@ fn running_out_of_descriptors_pauses_accepting_briefly_and_logs_once() {
 }
 
 #[test]
+fn a_shortage_of_descriptors_is_logged_when_it_starts_and_when_it_ends() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let warnings = |h: &mut Harness| {
+        let logs = h.logs(LogSink::Diagnostic(log::Level::Warn));
+        h.take();
+        logs
+    };
+    // Seven seconds at the limit: accepts fail, a connection closes, one
+    // is accepted, the next fails again, and so on.
+    for second in 0..7 {
+        h.event(Event::AcceptFailed {
+            listener: L0,
+            error: ConnError::NoResources,
+        });
+        let logs = warnings(&mut h);
+        if second == 0 {
+            assert_eq!(
+                logs,
+                [
+                    "Proxy fe reached the process FD limit or ran out of memory: accept() \
+                  failed; pausing accepts for 100ms at a time until it passes."
+                ]
+            );
+        } else {
+            assert!(logs.is_empty(), "second {second}: {logs:?}");
+        }
+        h.advance(Duration::from_millis(100));
+        assert!(h.try_accept().is_some(), "accepting again after the pause");
+        h.advance(Duration::from_millis(900));
+        assert!(warnings(&mut h).is_empty(), "not over yet");
+    }
+    h.advance(Duration::from_millis(3999));
+    assert!(
+        warnings(&mut h).is_empty(),
+        "over 5s after the last failure"
+    );
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        warnings(&mut h),
+        [
+            "Descriptors or memory available again: accept() failed 7 times in 6000ms for \
+          lack of them; accepting normally again."
+        ]
+    );
+    h.event(Event::AcceptFailed {
+        listener: L0,
+        error: ConnError::NoResources,
+    });
+    assert_eq!(warnings(&mut h).len(), 1, "a new shortage is logged");
+}
+
+#[test]
+fn a_check_without_descriptors_counts_nothing_and_is_retried_soon() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001), server("s2", 8002)]));
+    let no_fd = |h: &mut Harness, probe| {
+        h.event(Event::Connected {
+            conn: probe,
+            result: Err(ConnError::NoResources),
+        });
+    };
+    // s1, fresh (one failure would mark it DOWN), finds no descriptor
+    // five times in a row.
+    for attempt in 0..5 {
+        let (probe, addr) = *h.connects().last().unwrap();
+        assert_eq!(addr.port(), 8001);
+        h.take();
+        no_fd(&mut h, probe);
+        assert_eq!(h.closed(probe), Some(true));
+        assert!(h.logs(LogSink::Stdout).is_empty(), "no verdict");
+        let warnings = h.logs(LogSink::Diagnostic(log::Level::Warn));
+        assert_eq!(warnings.len(), usize::from(attempt == 0), "{warnings:?}");
+        h.take();
+        h.advance(Duration::from_millis(99));
+        assert!(h.connects().is_empty());
+        h.advance(Duration::from_millis(1));
+        assert_eq!(h.connects().len(), 1, "retried after 100ms");
+    }
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    h.take();
+    let ports: Vec<u16> = (0..4).map(|_| h.accept().2.port()).collect();
+    assert_eq!(ports.iter().filter(|&&p| p == 8001).count(), 2, "s1 is UP");
+    h.take();
+    h.advance(Duration::from_millis(4899));
+    assert!(h.logs(LogSink::Diagnostic(log::Level::Warn)).is_empty());
+    h.advance(Duration::from_millis(1));
+    let logs = h.logs(LogSink::Diagnostic(log::Level::Warn));
+    assert_eq!(
+        logs,
+        [
+            "Health checks open connections again: checks found no descriptor or memory \
+          5 times in 400ms."
+        ]
+    );
+}
+
+#[test]
 fn shutdown_closes_everything_and_stops_accepting() {
     let mut h = Harness::new(config(vec![checked("s1", 8001)]));
     let (client, server) = h.session();

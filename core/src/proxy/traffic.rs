@@ -30,7 +30,6 @@ impl Balancer {
         if !l.accepting {
             return None;
         }
-        self.accept_pause_logged = false;
         let fe = l.frontend;
         let frontend = &self.frontends[fe].config;
         if !frontend.tcplog && !frontend.logs.is_empty() {

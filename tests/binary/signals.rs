@@ -1,0 +1,70 @@
+//! Signals an operator may send that are not stops: weir logs each and
+//! keeps serving, its sessions untouched.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use super::WEIR;
+use super::kit::{PATIENCE, Running, Scratch, echo_backend, free_port, wait_until};
+
+fn echo(stream: &mut TcpStream, msg: &[u8]) {
+    stream.write_all(msg).unwrap();
+    let mut got = vec![0; msg.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+}
+
+fn client(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+#[test]
+fn reload_and_other_signals_are_logged_and_ignored_while_sessions_go_on() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let text = format!(
+        "defaults\n mode tcp\n timeout connect 1s\n timeout client 30s\n timeout server 30s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+         backend be\n server s1 127.0.0.1:{}\n",
+        echo_backend()
+    );
+    let config = scratch.file("weir.cfg", &text);
+    let log = scratch.file("weir.log", "");
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-db", "-f", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut weir = Running::spawn(command, port);
+    let said = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
+    let mut live = client(port);
+    echo(&mut live, b"before");
+    let signals = [
+        (
+            libc::SIGHUP,
+            "SIGHUP received: reload is not supported yet, ignored.",
+        ),
+        (
+            libc::SIGUSR2,
+            "SIGUSR2 received: reload is not supported yet, ignored.",
+        ),
+        (libc::SIGQUIT, "SIGQUIT received"),
+        (libc::SIGTTOU, "SIGTTOU received"),
+        (libc::SIGTTIN, "SIGTTIN received"),
+        (libc::SIGALRM, "SIGALRM received"),
+    ];
+    for (signal, line) in signals {
+        weir.signal(signal);
+        assert!(wait_until(|| said(line)), "no line '{line}'");
+        assert!(weir.running(), "signal {signal} stopped weir");
+        echo(&mut live, format!("after signal {signal}").as_bytes());
+        echo(&mut client(port), b"a new session");
+    }
+    // Writing past the file-size limit fails the write, not weir.
+    weir.signal(libc::SIGXFSZ);
+    echo(&mut live, b"after SIGXFSZ");
+    assert!(weir.running(), "SIGXFSZ stopped weir");
+}
