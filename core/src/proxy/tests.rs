@@ -2802,3 +2802,34 @@ fn random_event_orders_always_return_every_resource() {
     assert_eq!(h.lb.buffers_in_use(), 0);
     assert_eq!(h.lb.poll_timeout(), None, "no timer left behind");
 }
+
+#[test]
+fn a_session_queued_again_after_a_failed_connect_logs_its_whole_wait_as_tw() {
+    // HAProxy sets `Tw` when the session leaves the queue or times out
+    // there (`back_handle_st_que`): a session that went to a server, was
+    // refused and waited for another is logged with its whole wait.
+    let mut s1 = checked("s1", 8001);
+    (s1.rise, s1.fall, s1.inter) = (1, 1, Duration::from_millis(500));
+    let mut h = Harness::new(config(vec![s1]));
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let (client, conn, _) = h.accept();
+    h.take();
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    h.advance(Duration::from_millis(500));
+    let (probe, _) = *h.connects().last().expect("the next check");
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    h.advance(Duration::from_millis(500));
+    assert!(h.closed(client).is_none(), "queued, s1 is DOWN");
+    h.advance(Duration::from_secs(9));
+    assert!(h.closed(client).is_some());
+    let logs = h.logs(LogSink::Stdout);
+    let log = logs.iter().find(|l| l.contains(" fe app/")).unwrap();
+    assert!(log.contains(" 10000/-1/10000 "), "{log}");
+}

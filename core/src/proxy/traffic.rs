@@ -821,6 +821,8 @@ impl Balancer {
         let wait = backend.queue_wait(now, client);
         session.phase = Phase::Queued;
         session.server_queued = false;
+        // `%Tw` counts until it leaves the queue again, or gives up.
+        session.dequeued = None;
         session.connect_deadline = wait.map(|d| now + d);
         session.hedge_at = None;
         backend.waiters.push(s, session.generation);
