@@ -2833,3 +2833,21 @@ fn a_session_queued_again_after_a_failed_connect_logs_its_whole_wait_as_tw() {
     let log = logs.iter().find(|l| l.contains(" fe app/")).unwrap();
     assert!(log.contains(" 10000/-1/10000 "), "{log}");
 }
+
+#[test]
+fn a_traffic_connect_without_descriptors_says_nothing_about_the_server() {
+    // As for checks: weir's own shortage (EMFILE) neither counts as an
+    // observed error nor makes the server suspect.
+    let mut h = observed(OnError::MarkDown);
+    for _ in 0..3 {
+        let (_, server, _) = h.accept();
+        h.event(Event::Connected {
+            conn: server,
+            result: Err(ConnError::NoResources),
+        });
+    }
+    let logs = h.logs(LogSink::Stdout);
+    assert!(logs.iter().all(|l| !l.contains("is DOWN")), "{logs:?}");
+    let (_, _, addr) = h.accept();
+    assert_eq!(addr.port(), 8001, "s1 is not avoided");
+}

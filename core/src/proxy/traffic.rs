@@ -191,14 +191,17 @@ impl Balancer {
             return;
         }
         let (b, target) = (session.backend, session.target);
-        self.observe(now, b, target, result.is_ok());
+        let blame = server_to_blame(result);
+        if blame {
+            self.observe(now, b, target, result.is_ok());
+        }
         let Some(session) = self.sessions.get(s) else {
             return;
         };
         match result {
             // The racing connect to another server carries on alone.
             Err(_) if session.hedge.is_some() => self.promote_hedge(now, s),
-            Err(_) => self.connect_failed(now, s, 'S'),
+            Err(_) => self.connect_failed(now, s, 'S', blame),
             Ok(()) => {
                 self.cancel_hedge(now, s);
                 self.establish(now, s);
@@ -218,9 +221,13 @@ impl Balancer {
             return;
         };
         let b = self.sessions[s].backend;
-        self.observe(now, b, target, result.is_ok());
+        if server_to_blame(result) {
+            self.observe(now, b, target, result.is_ok());
+            if result.is_err() {
+                self.suspect(now, b, target);
+            }
+        }
         if result.is_err() {
-            self.suspect(now, b, target);
             return self.cancel_hedge(now, s);
         }
         self.promote_hedge(now, s);
@@ -608,7 +615,7 @@ impl Balancer {
             Some(['s', 'C']) => {
                 let (b, target) = (session.backend, session.target);
                 self.observe(now, b, target, false);
-                self.connect_failed(now, s, 's');
+                self.connect_failed(now, s, 's', true);
             }
             Some(termination) => self.end(now, s, termination, false),
             None => {
@@ -624,8 +631,9 @@ impl Balancer {
     /// connect`): retry while `retries` allows, on another server at once
     /// unless redispatch is off, else on the same one after HAProxy's
     /// pause of `min(timeout connect, 1s)`. The client's bytes wait in the
-    /// session meanwhile, so a retry loses nothing.
-    fn connect_failed(&mut self, now: Instant, s: usize, who: char) {
+    /// session meanwhile, so a retry loses nothing. A failure to `blame` on
+    /// its server makes that server suspect.
+    fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool) {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
@@ -651,7 +659,7 @@ impl Balancer {
         }
         self.cancel_hedge(now, s);
         // Suspect until a check says otherwise: new connections avoid it.
-        for t in std::iter::once(failed).chain(hedged) {
+        for t in std::iter::once(failed).chain(hedged).filter(|_| blame) {
             self.suspect(now, b, t);
         }
         let session = &mut self.sessions[s];
@@ -961,4 +969,12 @@ impl BackendState {
             None => client.or(connect),
         }
     }
+}
+
+/// Whether a connect's result says something about its server: weir's
+/// own shortage of descriptors or memory does not (the same rule as
+/// health checks'), so it neither counts for `observe` nor makes the
+/// server suspect.
+fn server_to_blame(result: Result<(), ConnError>) -> bool {
+    result != Err(ConnError::NoResources)
 }
