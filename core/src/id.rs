@@ -41,3 +41,55 @@ impl fmt::Debug for ConnId {
 /// A listening address: the index of a bind in [`crate::Balancer::listeners`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId(pub u32);
+
+/// Declares a typed arena id (index and generation).
+macro_rules! arena_id {
+    ($(#[$doc:meta])* $name:ident, $tag:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name {
+            index: u32,
+            generation: u32,
+        }
+
+        impl crate::arena::Key for $name {
+            fn new(index: usize, generation: u32) -> Self {
+                $name {
+                    index: index as u32,
+                    generation,
+                }
+            }
+
+            fn index(self) -> usize {
+                self.index as usize
+            }
+
+            fn generation(self) -> u32 {
+                self.generation
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($tag, "#{}.{}"), self.index, self.generation)
+            }
+        }
+    };
+}
+
+arena_id!(
+    /// A frontend (or the frontend half of a `listen` section).
+    FrontendId,
+    "frontend"
+);
+arena_id!(
+    /// A backend (or the backend half of a `listen` section).
+    BackendId,
+    "backend"
+);
+arena_id!(
+    /// A server of a backend. Stays the same while the server lives, so
+    /// timers, sessions and probes hold it safely across a reload.
+    ServerId,
+    "server"
+);

@@ -53,6 +53,7 @@ pub mod config;
 pub mod fuzzing;
 
 mod action;
+mod arena;
 mod balance;
 mod buffer;
 mod health;
@@ -69,6 +70,6 @@ mod tls;
 pub use action::{Action, ConnError, Event, LogLine, LogSink};
 #[doc(hidden)]
 pub use balance::PickBench;
-pub use id::{ConnId, ListenerId};
+pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 pub use proxy::Balancer;
 pub use time::Instant;

@@ -31,7 +31,7 @@ use rustls::{ClientConfig, ClientConnection};
 
 use crate::buffer::{BUF_SIZE, Buffer, Pool};
 use crate::config::{Backend, Frontend};
-use crate::id::ConnId;
+use crate::id::{BackendId, ConnId, FrontendId, ServerId};
 use crate::time::Instant;
 use crate::tls;
 
@@ -175,10 +175,11 @@ pub(crate) struct Session {
     pub generation: u32,
     pub client: ConnId,
     pub server: Option<ConnId>,
-    pub frontend: usize,
-    pub backend: usize,
-    /// Index of the server in its backend.
-    pub target: usize,
+    pub frontend: FrontendId,
+    pub backend: BackendId,
+    /// The server it connects to, or whose own queue it waits in; `None`
+    /// while it waits for any server of its backend.
+    pub target: Option<ServerId>,
     pub phase: Phase,
     /// Client to server.
     pub up: Pipe,
@@ -201,7 +202,7 @@ pub(crate) struct Session {
     /// A retry went to another server (`+` before `%rc`).
     pub redispatched: bool,
     /// Servers whose connect failed, avoided by redispatch.
-    pub tried: Vec<usize>,
+    pub tried: Vec<ServerId>,
     /// When to retry the same server (after HAProxy's turn-around pause).
     pub retry_at: Option<Instant>,
     /// When the session left the backend queue (accept time if it never
@@ -214,7 +215,7 @@ pub(crate) struct Session {
     pub queue_pos: [u32; 2],
     /// A second connect racing the first (`connect-hedge`): its id and
     /// server.
-    pub hedge: Option<(ConnId, usize)>,
+    pub hedge: Option<(ConnId, ServerId)>,
     /// When to start that second connect.
     pub hedge_at: Option<Instant>,
     /// The client's bytes are kept until the server's first byte

@@ -9,6 +9,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::id::{BackendId, ServerId};
 use crate::time::Instant;
 
 /// What a queue entry wakes up.
@@ -16,10 +17,10 @@ use crate::time::Instant;
 pub(crate) enum TimerKey {
     /// A session's connect or inactivity timer (slab index, generation).
     Session(usize, u32),
-    /// A server's health check (backend, server).
-    Check(usize, usize),
-    /// The next step of a server's `slowstart` ramp (backend, server).
-    WarmUp(usize, usize),
+    /// A server's health check.
+    Check(BackendId, ServerId),
+    /// The next step of a server's `slowstart` ramp.
+    WarmUp(BackendId, ServerId),
     /// The end of an accept pause or of a shortage of descriptors.
     Shortage,
     /// `hard-stop-after` ran out during a soft stop.
@@ -90,18 +91,18 @@ mod tests {
         let t0 = crate::proxy::tests::epoch();
         let mut q = TimerQueue::default();
         let (mut a, mut b) = (None, None);
-        q.schedule(&mut a, t0 + Duration::from_secs(2), TimerKey::Check(0, 0));
-        q.schedule(&mut b, t0 + Duration::from_secs(1), TimerKey::Check(0, 1));
+        q.schedule(&mut a, t0 + Duration::from_secs(2), TimerKey::Session(0, 0));
+        q.schedule(&mut b, t0 + Duration::from_secs(1), TimerKey::Session(1, 0));
         assert_eq!(q.next(), Some(t0 + Duration::from_secs(1)));
         assert!(q.pop_due(t0).is_none());
         let (at, key) = q.pop_due(t0 + Duration::from_secs(5)).unwrap();
         assert_eq!(
             (at, key),
-            (t0 + Duration::from_secs(1), TimerKey::Check(0, 1))
+            (t0 + Duration::from_secs(1), TimerKey::Session(1, 0))
         );
         assert_eq!(
             q.pop_due(t0 + Duration::from_secs(5)).unwrap().1,
-            TimerKey::Check(0, 0)
+            TimerKey::Session(0, 0)
         );
     }
 

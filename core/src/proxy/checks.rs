@@ -6,9 +6,11 @@ use super::probe::Probe;
 use super::shortage::SHORTAGE_RETRY;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
+use crate::arena::Arena;
 use crate::buffer::Pool;
 use crate::config::{OnError, Severity};
 use crate::health::{CheckStatus, Transition};
+use crate::id::{BackendId, ServerId};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -30,7 +32,11 @@ impl CheckState {
 }
 
 /// The check state of server `s` of backend `b`, if it is checked.
-fn check_mut(backends: &mut [BackendState], b: usize, s: usize) -> Option<&mut CheckState> {
+fn check_mut(
+    backends: &mut Arena<BackendId, BackendState>,
+    b: BackendId,
+    s: ServerId,
+) -> Option<&mut CheckState> {
     backends.get_mut(b)?.servers.get_mut(s)?.check.as_mut()
 }
 
@@ -39,15 +45,13 @@ impl Balancer {
     /// in configuration order, like HAProxy: the first server is checked at
     /// once and the last just before one interval has passed.
     pub(super) fn schedule_first_checks(&mut self, now: Instant) {
-        let checked: Vec<(usize, usize)> = self
+        let checked: Vec<(BackendId, ServerId)> = self
             .backends
             .iter()
-            .enumerate()
             .flat_map(|(b, backend)| {
                 backend
                     .servers
                     .iter()
-                    .enumerate()
                     .filter(|(_, s)| s.config.check && !s.maint)
                     .map(move |(s, _)| (b, s))
             })
@@ -73,7 +77,7 @@ impl Balancer {
         }
     }
 
-    pub(super) fn on_check_timer(&mut self, now: Instant, at: Instant, b: usize, s: usize) {
+    pub(super) fn on_check_timer(&mut self, now: Instant, at: Instant, b: BackendId, s: ServerId) {
         let Some(check) = check_mut(&mut self.backends, b, s) else {
             return;
         };
@@ -100,8 +104,8 @@ impl Balancer {
     pub(super) fn on_check_connected(
         &mut self,
         now: Instant,
-        b: usize,
-        s: usize,
+        b: BackendId,
+        s: ServerId,
         result: Result<(), ConnError>,
     ) {
         match result {
@@ -142,7 +146,7 @@ impl Balancer {
     }
 
     /// Tells the driver what the probe of (b, s) wants to do.
-    fn refresh_probe_interest(&mut self, b: usize, s: usize) {
+    fn refresh_probe_interest(&mut self, b: BackendId, s: ServerId) {
         let backend = &self.backends[b];
         let Some(probe) = backend.servers[s]
             .check
@@ -157,7 +161,7 @@ impl Balancer {
     }
 
     /// Space for the check's incoming bytes.
-    pub(super) fn check_recv_buf(&mut self, b: usize, s: usize) -> Option<&mut [u8]> {
+    pub(super) fn check_recv_buf(&mut self, b: BackendId, s: ServerId) -> Option<&mut [u8]> {
         check_mut(&mut self.backends, b, s)?
             .probe
             .as_mut()?
@@ -165,13 +169,13 @@ impl Balancer {
     }
 
     /// The check's outgoing bytes.
-    pub(super) fn check_send_buf(&self, b: usize, s: usize) -> Option<&[u8]> {
+    pub(super) fn check_send_buf(&self, b: BackendId, s: ServerId) -> Option<&[u8]> {
         let backend = self.backends.get(b)?;
         let probe = backend.servers.get(s)?.check.as_ref()?.probe.as_ref()?;
         probe.send_buf(&backend.config.health_check)
     }
 
-    pub(super) fn on_check_sent(&mut self, now: Instant, b: usize, s: usize, n: usize) {
+    pub(super) fn on_check_sent(&mut self, now: Instant, b: BackendId, s: ServerId, n: usize) {
         let backend = &mut self.backends[b];
         let Some(probe) = backend.servers[s]
             .check
@@ -190,8 +194,8 @@ impl Balancer {
     pub(super) fn on_check_received(
         &mut self,
         now: Instant,
-        b: usize,
-        s: usize,
+        b: BackendId,
+        s: ServerId,
         n: usize,
         eof: bool,
     ) {
@@ -223,7 +227,7 @@ impl Balancer {
     /// How long a check may take: `inter` for the whole check, or, with
     /// `timeout check`, `min(timeout connect, inter)` for the connect phase
     /// (the only phase of a TCP check).
-    fn check_timeout(&self, b: usize, s: usize) -> Duration {
+    fn check_timeout(&self, b: BackendId, s: ServerId) -> Duration {
         let backend = &self.backends[b].config;
         let inter = self.backends[b].servers[s].config.inter;
         match (backend.timeout_check, backend.timeout_connect) {
@@ -232,7 +236,7 @@ impl Balancer {
         }
     }
 
-    fn start_probe(&mut self, now: Instant, b: usize, s: usize) {
+    fn start_probe(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let conn = self.open_conn(Role::Check(b, s));
         let deadline = now + self.check_timeout(b, s);
         let addr = self.backends[b].servers[s].config.check_addr();
@@ -246,7 +250,7 @@ impl Balancer {
 
     /// The probe of (b, s) found no descriptor or memory for its socket:
     /// it is closed without a verdict, and the check runs again soon.
-    fn postpone_check(&mut self, now: Instant, b: usize, s: usize) {
+    fn postpone_check(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let retry = SHORTAGE_RETRY.min(self.backends[b].servers[s].check_interval());
         let Some(check) = check_mut(&mut self.backends, b, s) else {
             return;
@@ -265,7 +269,7 @@ impl Balancer {
     }
 
     /// Records a verdict, closes the probe, schedules the next check.
-    fn finish_check(&mut self, now: Instant, b: usize, s: usize, status: CheckStatus) {
+    fn finish_check(&mut self, now: Instant, b: BackendId, s: ServerId, status: CheckStatus) {
         let Some(check) = check_mut(&mut self.backends, b, s) else {
             return;
         };
@@ -289,8 +293,8 @@ impl Balancer {
     fn count_verdict(
         &mut self,
         now: Instant,
-        b: usize,
-        s: usize,
+        b: BackendId,
+        s: ServerId,
         status: CheckStatus,
         duration_ms: u64,
     ) -> Duration {
@@ -325,8 +329,9 @@ impl Balancer {
             // Up: room for queued sessions; Down: its own queue moves on.
             self.dispatch_queue(now, b);
             if transition == Transition::Up && on_up {
-                let backups: Vec<usize> = (0..self.backends[b].servers.len())
-                    .filter(|&i| self.backends[b].servers[i].config.backup)
+                let backups: Vec<ServerId> = (self.backends[b].servers.iter())
+                    .filter(|(_, server)| server.config.backup)
+                    .map(|(id, _)| id)
                     .collect();
                 for backup in backups {
                     self.end_sessions_of(now, b, backup, 'U');
@@ -337,7 +342,7 @@ impl Balancer {
     }
 
     /// Schedules the next step of server `s`'s `slowstart` ramp, if any.
-    fn schedule_warm_step(&mut self, now: Instant, b: usize, s: usize) {
+    fn schedule_warm_step(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let server = &mut self.backends[b].servers[s];
         match server.next_warm_step(now) {
             Some(at) => self
@@ -349,7 +354,7 @@ impl Balancer {
 
     /// A `slowstart` step: the server's weight and limit grow, which may
     /// let queued sessions in.
-    pub(super) fn on_warm_timer(&mut self, now: Instant, at: Instant, b: usize, s: usize) {
+    pub(super) fn on_warm_timer(&mut self, now: Instant, at: Instant, b: BackendId, s: ServerId) {
         let Some(server) = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s)) else {
             return;
         };
@@ -364,7 +369,7 @@ impl Balancer {
 
     /// `observe layer4`: a traffic connection to the server succeeded or
     /// failed. Too many failures in a row act as `on-error` says.
-    pub(super) fn observe(&mut self, now: Instant, b: usize, s: usize, ok: bool) {
+    pub(super) fn observe(&mut self, now: Instant, b: BackendId, s: ServerId, ok: bool) {
         let server = &mut self.backends[b].servers[s];
         if !server.config.observe || server.check.is_none() {
             return;
@@ -409,7 +414,14 @@ impl Balancer {
     }
 
     /// `option log-health-checks`: a check result that moved the health.
-    fn log_check(&mut self, now: Instant, b: usize, s: usize, status: &CheckStatus, ms: u64) {
+    fn log_check(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        status: &CheckStatus,
+        ms: u64,
+    ) {
         let backend = &self.backends[b];
         let server = &backend.servers[s];
         let message = format!(
@@ -439,8 +451,8 @@ impl Balancer {
     fn log_transition(
         &mut self,
         now: Instant,
-        b: usize,
-        s: usize,
+        b: BackendId,
+        s: ServerId,
         transition: Transition,
         status: CheckStatus,
         duration_ms: u64,
@@ -448,7 +460,7 @@ impl Balancer {
         let backend = &self.backends[b];
         let server = &backend.servers[s];
         let usable = |backup: bool| {
-            let servers = backend.servers.iter();
+            let servers = backend.servers.values();
             servers
                 .filter(|s| s.config.backup == backup && s.lb_weight(now) > 0)
                 .count()

@@ -13,11 +13,12 @@ use rustls::pki_types::ServerName;
 use slab::Slab;
 
 use crate::action::{Action, ConnError, Event, LogLine, LogSink};
+use crate::arena::Arena;
 use crate::balance::Lb;
 use crate::buffer::Pool;
 use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::Health;
-use crate::id::{ConnId, ListenerId};
+use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{WallClock, format_for};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
@@ -47,8 +48,8 @@ const LOW_WATER: usize = 32;
 /// The whole load balancer as a state machine. See the crate docs for the
 /// driving contract.
 pub struct Balancer {
-    frontends: Vec<FrontendState>,
-    backends: Vec<BackendState>,
+    frontends: Arena<FrontendId, FrontendState>,
+    backends: Arena<BackendId, BackendState>,
     listeners: Vec<Listener>,
     conns: Slab<ConnSlot>,
     sessions: Slab<Session>,
@@ -85,12 +86,15 @@ pub struct Balancer {
 
 struct FrontendState {
     config: Frontend,
+    /// Its `default_backend`, resolved.
+    backend: Option<BackendId>,
     active: u32,
 }
 
 struct BackendState {
     config: Backend,
-    servers: Vec<ServerState>,
+    /// Its servers; a server's slot index is its position for `lb`.
+    servers: Arena<ServerId, ServerState>,
     /// The balancing algorithm's state: weights and loads of `servers`.
     lb: Lb,
     active: u32,
@@ -144,7 +148,7 @@ type TlsTarget = (Arc<ClientConfig>, ServerName<'static>);
 
 struct Listener {
     addr: SocketAddr,
-    frontend: usize,
+    frontend: FrontendId,
     /// Index in the frontend's `binds`.
     bind: usize,
     accepting: bool,
@@ -161,7 +165,7 @@ enum Role {
     /// until it wins and becomes its server side, or is closed.
     Hedge(usize),
     /// A health probe of (backend, server).
-    Check(usize, usize),
+    Check(BackendId, ServerId),
 }
 
 struct ConnSlot {
@@ -183,65 +187,67 @@ impl Balancer {
             frontends,
             backends,
         } = config;
-        let listeners = frontends
-            .iter()
-            .enumerate()
-            .flat_map(|(fe, f)| {
-                f.binds.iter().enumerate().map(move |(bind, b)| Listener {
-                    addr: b.addr,
-                    frontend: fe,
+        let mut backend_ids = Vec::with_capacity(backends.len());
+        let mut backend_arena = Arena::default();
+        for mut config in backends {
+            let lb = Lb::for_backend(&config, rng.below(config.servers.len()));
+            let mut servers = Arena::default();
+            for s in std::mem::take(&mut config.servers) {
+                let tls = |t: &crate::config::CheckTls| {
+                    tls_target(t, s.addr.ip(), verify_default, &tls_time)
+                };
+                servers.insert(ServerState {
+                    health: Health::starting(s.rise, s.fall),
+                    maint: s.disabled,
+                    active: 0,
+                    waiters: Waiters::default(),
+                    warm_since: None,
+                    warm_queued: None,
+                    check: None,
+                    consecutive_errors: 0,
+                    suspect_until: None,
+                    check_tls: s.check_tls.as_ref().map(tls),
+                    traffic_tls: s.tls.as_ref().map(tls),
+                    config: s,
+                });
+            }
+            let mut backend = BackendState {
+                lb,
+                config,
+                servers,
+                active: 0,
+                warned_tls_in_tls: false,
+                waiters: Waiters::default(),
+                server_waiting: 0,
+                outage: false,
+            };
+            backend.sync_weights(now);
+            backend_ids.push(backend_arena.insert(backend));
+        }
+        let mut frontend_arena = Arena::default();
+        let mut listeners = Vec::new();
+        for config in frontends {
+            let backend = config
+                .default_backend
+                .and_then(|b| backend_ids.get(b).copied());
+            let addrs: Vec<SocketAddr> = config.binds.iter().map(|b| b.addr).collect();
+            let frontend = frontend_arena.insert(FrontendState {
+                config,
+                backend,
+                active: 0,
+            });
+            for (bind, addr) in addrs.into_iter().enumerate() {
+                listeners.push(Listener {
+                    addr,
+                    frontend,
                     bind,
                     accepting: true,
-                })
-            })
-            .collect();
-        let backends = backends
-            .into_iter()
-            .map(|mut config| {
-                let lb = Lb::for_backend(&config, rng.below(config.servers.len()));
-                let servers = std::mem::take(&mut config.servers)
-                    .into_iter()
-                    .map(|s| ServerState {
-                        health: Health::starting(s.rise, s.fall),
-                        maint: s.disabled,
-                        active: 0,
-                        waiters: Waiters::default(),
-                        warm_since: None,
-                        warm_queued: None,
-                        check: None,
-                        consecutive_errors: 0,
-                        suspect_until: None,
-                        check_tls: s
-                            .check_tls
-                            .as_ref()
-                            .map(|t| tls_target(t, s.addr.ip(), verify_default, &tls_time)),
-                        traffic_tls: s
-                            .tls
-                            .as_ref()
-                            .map(|t| tls_target(t, s.addr.ip(), verify_default, &tls_time)),
-                        config: s,
-                    })
-                    .collect::<Vec<_>>();
-                let mut backend = BackendState {
-                    lb,
-                    config,
-                    servers,
-                    active: 0,
-                    warned_tls_in_tls: false,
-                    waiters: Waiters::default(),
-                    server_waiting: 0,
-                    outage: false,
-                };
-                backend.sync_weights(now);
-                backend
-            })
-            .collect();
+                });
+            }
+        }
         let mut lb = Balancer {
-            frontends: frontends
-                .into_iter()
-                .map(|config| FrontendState { config, active: 0 })
-                .collect(),
-            backends,
+            frontends: frontend_arena,
+            backends: backend_arena,
             listeners,
             conns: Slab::new(),
             sessions: Slab::new(),
@@ -425,8 +431,8 @@ impl Balancer {
         for conn in conns {
             self.close(conn, false);
         }
-        for backend in &mut self.backends {
-            for server in &mut backend.servers {
+        for backend in self.backends.values_mut() {
+            for server in backend.servers.values_mut() {
                 if let Some(check) = server.check.take() {
                     check.release(&mut self.pool);
                 }
@@ -597,9 +603,9 @@ impl Balancer {
             LOW_WATER,
         );
         self.actions.shrink_to(LOW_WATER);
-        for backend in &mut self.backends {
+        for backend in self.backends.values_mut() {
             backend.waiters.queue.shrink_to(LOW_WATER);
-            for server in &mut backend.servers {
+            for server in backend.servers.values_mut() {
                 server.waiters.queue.shrink_to(LOW_WATER);
             }
         }
@@ -742,8 +748,8 @@ impl Balancer {
 /// Whose log targets a message goes to.
 #[derive(Debug, Clone, Copy)]
 enum LogTargets {
-    Frontend(usize),
-    Backend(usize),
+    Frontend(FrontendId),
+    Backend(BackendId),
 }
 
 /// A TLS client configuration and name for `settings`.

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{BackendState, ServerState, Waiters};
+use crate::arena::Key;
 use crate::config::Balance;
+use crate::id::ServerId;
 use crate::rng::Rng;
 use crate::time::Instant;
 
@@ -17,9 +19,9 @@ const WEIGHT_SCALE: u128 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Route {
     /// Connect to this server now.
-    Server(usize),
+    Server(ServerId),
     /// Wait for this very server: `balance source` chose it and it is full.
-    ServerQueue(usize),
+    ServerQueue(ServerId),
     /// Wait for any usable server.
     BackendQueue,
     /// The chosen server's queue is at `maxqueue` and redispatch is off.
@@ -95,31 +97,31 @@ impl ServerState {
 impl BackendState {
     /// Gives every server's effective weight to the algorithm.
     pub(super) fn sync_weights(&mut self, now: Instant) {
-        for (i, server) in self.servers.iter().enumerate() {
-            self.lb.set_weight(i, server.lb_weight(now));
+        for (id, server) in self.servers.iter() {
+            self.lb.set_weight(id.index(), server.lb_weight(now));
         }
     }
 
     /// Gives server `t`'s effective weight to the algorithm.
-    pub(super) fn sync_weight(&mut self, t: usize, now: Instant) {
+    pub(super) fn sync_weight(&mut self, t: ServerId, now: Instant) {
         if let Some(server) = self.servers.get(t) {
-            self.lb.set_weight(t, server.lb_weight(now));
+            self.lb.set_weight(t.index(), server.lb_weight(now));
         }
     }
 
     /// One more session connecting to or established on server `t`.
-    pub(super) fn add_load(&mut self, t: usize) {
+    pub(super) fn add_load(&mut self, t: ServerId) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active += 1;
-            self.lb.set_load(t, server.active);
+            self.lb.set_load(t.index(), server.active);
         }
     }
 
     /// One session fewer on server `t`.
-    pub(super) fn drop_load(&mut self, t: usize) {
+    pub(super) fn drop_load(&mut self, t: ServerId) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active = server.active.saturating_sub(1);
-            self.lb.set_load(t, server.active);
+            self.lb.set_load(t.index(), server.active);
         }
     }
 
@@ -128,18 +130,28 @@ impl BackendState {
     /// failed a connect only when no other one can take it.
     pub(super) fn pick(
         &mut self,
-        exclude: &[usize],
+        exclude: &[ServerId],
         now: Instant,
         client: IpAddr,
         rng: &mut Rng,
-    ) -> Option<usize> {
+    ) -> Option<ServerId> {
         let (load, fullconn) = (self.active, self.config.fullconn);
         let servers = &self.servers;
-        let open = |i: usize| !exclude.contains(&i) && !servers[i].is_full(load, fullconn, now);
-        let trusted = |i: usize| servers[i].suspect_until.is_none_or(|t| t <= now);
-        self.lb
+        let open = |i: usize| {
+            servers.id_at(i).is_some_and(|id| {
+                !exclude.contains(&id) && !servers[id].is_full(load, fullconn, now)
+            })
+        };
+        let trusted = |i: usize| {
+            servers
+                .id_at(i)
+                .is_some_and(|id| servers[id].suspect_until.is_none_or(|t| t <= now))
+        };
+        let slot = self
+            .lb
             .pick(client, rng, |i| open(i) && trusted(i))
-            .or_else(|| self.lb.pick(client, rng, open))
+            .or_else(|| self.lb.pick(client, rng, open))?;
+        self.servers.id_at(slot)
     }
 
     /// Where a new connection from `client` goes. Arrivals never overtake
@@ -157,11 +169,16 @@ impl BackendState {
             };
         }
         let servers = &self.servers;
-        let trusted = |i: usize| servers[i].suspect_until.is_none_or(|t| t <= now);
+        let trusted = |i: usize| {
+            servers
+                .id_at(i)
+                .is_some_and(|id| servers[id].suspect_until.is_none_or(|t| t <= now))
+        };
         let chosen = self
             .lb
             .pick(client, rng, trusted)
-            .or_else(|| self.lb.pick(client, rng, |_| true));
+            .or_else(|| self.lb.pick(client, rng, |_| true))
+            .and_then(|slot| self.servers.id_at(slot));
         let Some(t) = chosen else {
             return Route::BackendQueue;
         };
@@ -181,7 +198,7 @@ impl BackendState {
     }
 
     /// Whether server `t` can take the first session of its queue now.
-    pub(super) fn can_serve(&self, t: usize, now: Instant) -> bool {
+    pub(super) fn can_serve(&self, t: ServerId, now: Instant) -> bool {
         let server = &self.servers[t];
         server.is_usable() && !server.is_full(self.active, self.config.fullconn, now)
     }

@@ -9,7 +9,7 @@ use crate::action::{Action, ConnError};
 use crate::buffer::Buffer;
 use crate::config::Severity;
 use crate::hello;
-use crate::id::{ConnId, ListenerId};
+use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::TcpLog;
 use crate::session::{Phase, Pipe, ServerTls, Session, Timeouts};
 use crate::time::Instant;
@@ -49,7 +49,7 @@ impl Balancer {
                 None,
             );
         }
-        let Some(b) = self.frontends[fe].config.default_backend else {
+        let Some(b) = self.frontends[fe].backend else {
             self.log_refused(now, fe, None, peer, ['S', 'C']);
             return None;
         };
@@ -104,8 +104,8 @@ impl Balancer {
             frontend: fe,
             backend: b,
             target: match route {
-                Route::Server(t) | Route::ServerQueue(t) => t,
-                Route::BackendQueue | Route::Refuse => 0,
+                Route::Server(t) | Route::ServerQueue(t) => Some(t),
+                Route::BackendQueue | Route::Refuse => None,
             },
             server_queued,
             phase,
@@ -148,8 +148,8 @@ impl Balancer {
     fn log_refused(
         &mut self,
         now: Instant,
-        fe: usize,
-        backend: Option<usize>,
+        fe: FrontendId,
+        backend: Option<BackendId>,
         peer: SocketAddr,
         termination: [char; 2],
     ) {
@@ -187,10 +187,12 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
+        let (b, Some(target)) = (session.backend, session.target) else {
+            return;
+        };
         if session.phase != Phase::Connecting {
             return;
         }
-        let (b, target) = (session.backend, session.target);
         let blame = server_to_blame(result);
         if blame {
             self.observe(now, b, target, result.is_ok());
@@ -242,7 +244,7 @@ impl Balancer {
         };
         let backend = &mut self.backends[session.backend];
         let mut exclude = session.tried.clone();
-        exclude.push(session.target);
+        exclude.extend(session.target);
         let Some(target) = backend.pick(&exclude, now, session.peer.ip(), &mut self.rng) else {
             return;
         };
@@ -284,13 +286,15 @@ impl Balancer {
             slot.role = Role::Server(s);
         }
         let session = &mut self.sessions[s];
-        session.target = target;
+        session.target = Some(target);
         session.redispatched = true;
-        if !session.tried.contains(&old) {
-            session.tried.push(old);
+        if let Some(old) = old {
+            if !session.tried.contains(&old) {
+                session.tried.push(old);
+            }
+            self.backends[b].drop_load(old);
+            self.suspect(now, b, old);
         }
-        self.backends[b].drop_load(old);
-        self.suspect(now, b, old);
         self.dispatch_queue(now, b);
     }
 
@@ -303,12 +307,13 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return false;
         };
-        if !session.replay {
+        let (true, Some(old)) = (session.replay, session.target) else {
             return false;
-        }
-        let backend = &mut self.backends[session.backend];
+        };
+        let b = session.backend;
+        let backend = &mut self.backends[b];
         let mut exclude = session.tried.clone();
-        exclude.push(session.target);
+        exclude.push(old);
         let target = (session.retries < backend.config.retries
             && hello::replay_is_safe(session.up.stream_start()))
         .then(|| backend.pick(&exclude, now, session.peer.ip(), &mut self.rng))
@@ -317,7 +322,6 @@ impl Balancer {
             session.stop_replay();
             return false;
         };
-        let (b, old) = (session.backend, session.target);
         session.tried.push(old);
         session.retries += 1;
         session.redispatched = true;
@@ -336,7 +340,7 @@ impl Balancer {
 
     /// Server `t` of backend `b` failed a traffic connect: new connections
     /// avoid it until its next check passes (or one interval).
-    fn suspect(&mut self, now: Instant, b: usize, t: usize) {
+    fn suspect(&mut self, now: Instant, b: BackendId, t: ServerId) {
         let server = &mut self.backends[b].servers[t];
         let wait = if server.check.is_some() {
             server.check_interval()
@@ -351,7 +355,9 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
-        let (b, target) = (session.backend, session.target);
+        let (b, Some(target)) = (session.backend, session.target) else {
+            return;
+        };
         if let Some(target) = &self.backends[b].servers[target].traffic_tls {
             let started = target
                 .clone()
@@ -418,9 +424,9 @@ impl Balancer {
                     .up
                     .filled()
                     .is_some_and(|b| b.starts_with(&[0x16, 0x03]));
-            let (b, target) = (session.backend, session.target);
             if hello {
-                self.warn_tls_in_tls(now, b, target);
+                let b = session.backend;
+                self.warn_tls_in_tls(now, b);
             }
         } else {
             match &mut session.tls {
@@ -454,11 +460,13 @@ impl Balancer {
         self.reconcile(now, s);
     }
 
-    /// A client's first bytes are a TLS ClientHello and the server uses
-    /// `ssl`: its TLS is being wrapped in weir's. Said once per backend.
-    fn warn_tls_in_tls(&mut self, now: Instant, b: usize, target: usize) {
+    /// A client's first bytes are a TLS ClientHello and the backend's
+    /// servers use `ssl`: its TLS is being wrapped in weir's. Said once
+    /// per backend.
+    fn warn_tls_in_tls(&mut self, now: Instant, b: BackendId) {
         let backend = &mut self.backends[b];
-        if backend.warned_tls_in_tls || backend.servers[target].traffic_tls.is_none() {
+        let ssl = backend.servers.values().any(|x| x.traffic_tls.is_some());
+        if backend.warned_tls_in_tls || !ssl {
             return;
         }
         backend.warned_tls_in_tls = true;
@@ -581,14 +589,14 @@ impl Balancer {
         if due(session.retry_at) {
             session.retry_at = None;
             let backend = &self.backends[session.backend];
-            let target = session.target;
             // A server marked DOWN during the pause is not retried: with
             // redispatch, the session waits for a usable server as a new
             // connection would. Without, HAProxy retries the same server.
-            if backend.config.redispatch && !backend.servers[target].is_usable() {
-                return self.requeue(now, s);
-            }
-            return self.connect_to(now, s, target);
+            let usable = |t| backend.servers.get(t).is_some_and(|x| x.is_usable());
+            return match session.target {
+                Some(t) if !backend.config.redispatch || usable(t) => self.connect_to(now, s, t),
+                _ => self.requeue(now, s),
+            };
         }
         if due(session.replay_at) {
             session.replay_at = None;
@@ -613,8 +621,10 @@ impl Balancer {
         };
         match termination {
             Some(['s', 'C']) => {
-                let (b, target) = (session.backend, session.target);
-                self.observe(now, b, target, false);
+                if let Some(target) = session.target {
+                    let b = session.backend;
+                    self.observe(now, b, target, false);
+                }
                 self.connect_failed(now, s, 's', true);
             }
             Some(termination) => self.end(now, s, termination, false),
@@ -648,18 +658,18 @@ impl Balancer {
             self.actions.push_back(Action::Close { conn, reset: false });
         }
         session.connect_deadline = None;
-        if !session.tried.contains(&failed) {
-            session.tried.push(failed);
-        }
         let b = session.backend;
         // A racing second connect ran out of time too.
         let hedged = session.hedge.map(|(_, t)| t);
-        if let Some(t) = hedged.filter(|t| !session.tried.contains(t)) {
-            session.tried.push(t);
+        let failed: Vec<ServerId> = failed.into_iter().chain(hedged).collect();
+        for &t in &failed {
+            if !session.tried.contains(&t) {
+                session.tried.push(t);
+            }
         }
         self.cancel_hedge(now, s);
         // Suspect until a check says otherwise: new connections avoid it.
-        for t in std::iter::once(failed).chain(hedged).filter(|_| blame) {
+        for t in failed.into_iter().filter(|_| blame) {
             self.suspect(now, b, t);
         }
         let session = &mut self.sessions[s];
@@ -689,19 +699,19 @@ impl Balancer {
     }
 
     /// Opens a new server side for session `s` to server `target`.
-    fn connect_to(&mut self, now: Instant, s: usize, target: usize) {
+    fn connect_to(&mut self, now: Instant, s: usize, target: ServerId) {
         let conn = self.open_conn(Role::Server(s));
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
         let b = session.backend;
         let backend = &mut self.backends[b];
-        let left = (session.target != target).then_some(session.target);
+        let left = session.target.filter(|&old| old != target);
         if let Some(old) = left {
             backend.drop_load(old);
             backend.add_load(target);
         }
-        session.target = target;
+        session.target = Some(target);
         session.server = Some(conn);
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
         session.hedge_at = backend.config.connect_hedge.map(|t| now + t);
@@ -717,9 +727,10 @@ impl Balancer {
     /// get a server while there is one to get. Sessions waiting for a
     /// server of their own go first, to it (or, if it is no longer usable,
     /// to the backend queue); then the backend queue, in arrival order.
-    pub(super) fn dispatch_queue(&mut self, now: Instant, b: usize) {
+    pub(super) fn dispatch_queue(&mut self, now: Instant, b: BackendId) {
         if self.backends[b].server_waiting > 0 {
-            for t in 0..self.backends[b].servers.len() {
+            let servers: Vec<ServerId> = self.backends[b].servers.ids().collect();
+            for t in servers {
                 self.dispatch_server_queue(now, b, t);
             }
         }
@@ -742,7 +753,7 @@ impl Balancer {
 
     /// Serves the sessions waiting for server `t` of backend `b` while it
     /// has room; if it is no longer usable they join the backend queue.
-    fn dispatch_server_queue(&mut self, now: Instant, b: usize, t: usize) {
+    fn dispatch_server_queue(&mut self, now: Instant, b: BackendId, t: ServerId) {
         while let Some(&(s, generation)) = self.backends[b].servers[t].waiters.queue.front() {
             let usable = self.backends[b].servers[t].is_usable();
             if self.waiting(s, generation).is_some()
@@ -783,7 +794,7 @@ impl Balancer {
     /// its queue: out to as long as each client may wait, or back in to
     /// `timeout connect` from now. Costs a look at the servers per call
     /// while sessions wait, and a pass over the queue per change.
-    fn follow_outage(&mut self, now: Instant, b: usize) {
+    fn follow_outage(&mut self, now: Instant, b: BackendId) {
         let backend = &mut self.backends[b];
         if backend.config.timeout_queue.is_some() || backend.waiters.waiting == 0 {
             return;
@@ -825,7 +836,9 @@ impl Balancer {
         let b = session.backend;
         let client = self.frontends[session.frontend].config.timeout_client;
         let backend = &mut self.backends[b];
-        backend.drop_load(session.target);
+        if let Some(t) = session.target.take() {
+            backend.drop_load(t);
+        }
         let wait = backend.queue_wait(now, client);
         session.phase = Phase::Queued;
         session.server_queued = false;
@@ -839,24 +852,30 @@ impl Balancer {
     }
 
     /// Queued session `s` leaves its queue for server `target`.
-    fn dequeue(&mut self, now: Instant, s: usize, target: usize) {
+    fn dequeue(&mut self, now: Instant, s: usize, target: ServerId) {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
         self.backends[session.backend].add_load(target);
         session.phase = Phase::Connecting;
         session.dequeued = Some(now);
-        session.target = target;
+        session.target = Some(target);
         self.connect_to(now, s, target);
     }
 
     /// Ends every session of server `target` of backend `b`, logged with
     /// `termination` (`on-marked-down shutdown-sessions`).
-    pub(super) fn end_sessions_of(&mut self, now: Instant, b: usize, target: usize, who: char) {
+    pub(super) fn end_sessions_of(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        target: ServerId,
+        who: char,
+    ) {
         let victims: Vec<(usize, char)> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.backend == b && s.target == target && s.phase != Phase::Queued)
+            .filter(|(_, s)| s.backend == b && s.target == Some(target) && s.phase != Phase::Queued)
             .map(|(i, s)| (i, s.phase_letter()))
             .collect();
         for (s, phase) in victims {
@@ -888,13 +907,16 @@ impl Balancer {
         self.log_session(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
-        if session.phase != Phase::Queued {
-            backend.drop_load(session.target);
-        } else if session.server_queued {
-            backend.servers[session.target].waiters.left();
-            backend.server_waiting = backend.server_waiting.saturating_sub(1);
-        } else {
-            backend.waiters.left();
+        match (session.phase, session.target) {
+            (Phase::Queued, Some(t)) if session.server_queued => {
+                if let Some(server) = backend.servers.get_mut(t) {
+                    server.waiters.left();
+                }
+                backend.server_waiting = backend.server_waiting.saturating_sub(1);
+            }
+            (Phase::Queued, _) => backend.waiters.left(),
+            (_, Some(t)) => backend.drop_load(t),
+            (_, None) => {}
         }
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
@@ -914,14 +936,16 @@ impl Balancer {
             return;
         }
         let backend = &self.backends[session.backend];
-        let server = &backend.servers[session.target];
+        let server = session
+            .target
+            .filter(|_| session.phase != Phase::Queued || session.server_queued)
+            .and_then(|t| backend.servers.get(t));
         let line = TcpLog {
             client: session.peer,
             accepted: self.clock.at(session.accepted),
             frontend: &frontend.config.name,
             backend: &backend.config.name,
-            server: (session.phase != Phase::Queued || session.server_queued)
-                .then_some(server.config.name.as_str()),
+            server: server.map(|x| x.config.name.as_str()),
             queue_ms: millis(session.accepted, session.dequeued.unwrap_or(now)),
             connect_ms: session
                 .connected
@@ -933,7 +957,7 @@ impl Balancer {
                 self.active,
                 frontend.active,
                 backend.active.saturating_sub(1),
-                server.active.saturating_sub(1),
+                server.map_or(0, |x| x.active.saturating_sub(1)),
                 session.retries,
             ],
             redispatched: session.redispatched,
@@ -953,7 +977,7 @@ impl Balancer {
 impl BackendState {
     /// Whether any server can take traffic now (weight above 0).
     fn any_usable(&self, now: Instant) -> bool {
-        self.servers.iter().any(|s| s.lb_weight(now) > 0)
+        self.servers.values().any(|s| s.lb_weight(now) > 0)
     }
 
     /// How long a session may wait in the queue from now: `timeout queue`

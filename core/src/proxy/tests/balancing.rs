@@ -148,7 +148,15 @@ fn slowstart_ramps_weight_and_maxconn_as_haproxy() {
     s.slowstart = Some(secs(10));
     let mut h = Harness::new(config(vec![s]));
     let start = h.now;
-    let server = &mut h.lb.backends[0].servers[0];
+    let server =
+        h.lb.backends
+            .values_mut()
+            .next()
+            .unwrap()
+            .servers
+            .values_mut()
+            .next()
+            .unwrap();
     assert_eq!(server.lb_weight(start), 16, "no ramp at start-up");
     server.warm_since = Some(start);
     let weights: Vec<u32> = [0, 5, 9, 10]
@@ -206,7 +214,16 @@ fn a_server_back_up_gets_a_growing_share_over_slowstart() {
         (28..=36).contains(&late),
         "s1 took {late} of 64 at full weight"
     );
-    assert!(h.lb.backends[0].servers[0].warm_since.is_none());
+    let server =
+        h.lb.backends
+            .values()
+            .next()
+            .unwrap()
+            .servers
+            .values()
+            .next()
+            .unwrap();
+    assert!(server.warm_since.is_none());
 }
 
 #[test]
