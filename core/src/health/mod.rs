@@ -85,6 +85,21 @@ impl Health {
         }
     }
 
+    /// Maintenance: the counter falls to 0 (DOWN) without a verdict.
+    pub(crate) fn fail_all(&mut self) {
+        self.value = 0;
+    }
+
+    /// A health forced UP: the top of UP.
+    pub(crate) fn force_up(&mut self) {
+        self.value = self.top();
+    }
+
+    /// Leaving maintenance: the bottom of UP, checked again at once.
+    pub(crate) fn restart(&mut self) {
+        self.value = self.rise;
+    }
+
     /// `on-error sudden-death`: an UP server keeps one failure to spare.
     pub(crate) fn prefatal(&mut self) {
         if self.value > self.rise {

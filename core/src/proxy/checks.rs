@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::probe::Probe;
 use super::shortage::SHORTAGE_RETRY;
+use super::state::{Cause, OpState};
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::arena::Arena;
@@ -19,6 +20,8 @@ pub(super) struct CheckState {
     probe: Option<Probe>,
     next: Instant,
     queued: Option<Instant>,
+    /// The server is in maintenance: no check runs.
+    paused: bool,
 }
 
 impl CheckState {
@@ -31,13 +34,20 @@ impl CheckState {
     }
 }
 
-/// The check state of server `s` of backend `b`, if it is checked.
+/// The check state of server `s` of backend `b`, if it is checked and not
+/// paused (maintenance).
 fn check_mut(
     backends: &mut Arena<BackendId, BackendState>,
     b: BackendId,
     s: ServerId,
 ) -> Option<&mut CheckState> {
-    backends.get_mut(b)?.servers.get_mut(s)?.check.as_mut()
+    backends
+        .get_mut(b)?
+        .servers
+        .get_mut(s)?
+        .check
+        .as_mut()
+        .filter(|c| !c.paused)
 }
 
 impl Balancer {
@@ -52,10 +62,23 @@ impl Balancer {
                 backend
                     .servers
                     .iter()
-                    .filter(|(_, s)| s.config.check && !s.maint)
+                    .filter(|(_, s)| s.config.check)
                     .map(move |(s, _)| (b, s))
             })
             .collect();
+        // A server in maintenance from the start (`disabled`) gets its
+        // check paused, to run once it leaves.
+        let (paused, checked): (Vec<_>, Vec<_>) = checked
+            .into_iter()
+            .partition(|&(b, s)| self.backends[b].servers[s].admin.maint());
+        for (b, s) in paused {
+            self.backends[b].servers[s].check = Some(CheckState {
+                probe: None,
+                next: now,
+                queued: None,
+                paused: true,
+            });
+        }
         let Some(mininter) = checked
             .iter()
             .map(|&(b, s)| self.backends[b].servers[s].check_interval())
@@ -70,6 +93,7 @@ impl Balancer {
                 probe: None,
                 next: first,
                 queued: None,
+                paused: false,
             };
             self.timers
                 .schedule(&mut check.queued, first, TimerKey::Check(b, s));
@@ -78,10 +102,14 @@ impl Balancer {
     }
 
     pub(super) fn on_check_timer(&mut self, now: Instant, at: Instant, b: BackendId, s: ServerId) {
-        let Some(check) = check_mut(&mut self.backends, b, s) else {
+        let server = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s));
+        let Some(check) = server.and_then(|x| x.check.as_mut()) else {
             return;
         };
         popped(&mut check.queued, at);
+        if check.paused {
+            return;
+        }
         match &check.probe {
             Some(probe) if probe.deadline <= now => {
                 let status = probe.timed_out();
@@ -315,34 +343,19 @@ impl Balancer {
             self.log_check(now, b, s, &status, duration_ms);
         }
         if let Some(transition) = transition {
-            let server = &mut self.backends[b].servers[s];
-            server.warm_since =
-                (transition == Transition::Up && server.config.slowstart.is_some()).then_some(now);
-            self.backends[b].sync_weight(s, now);
-            self.schedule_warm_step(now, b, s);
-            self.log_transition(now, b, s, transition, status, duration_ms);
-            let config = &self.backends[b].servers[s].config;
-            let (on_down, on_up) = (config.shutdown_on_down, config.shutdown_backups_on_up);
-            if transition == Transition::Down && on_down {
-                self.end_sessions_of(now, b, s, 'D');
-            }
-            // Up: room for queued sessions; Down: its own queue moves on.
-            self.dispatch_queue(now, b);
-            if transition == Transition::Up && on_up {
-                let backups: Vec<ServerId> = (self.backends[b].servers.iter())
-                    .filter(|(_, server)| server.config.backup)
-                    .map(|(id, _)| id)
-                    .collect();
-                for backup in backups {
-                    self.end_sessions_of(now, b, backup, 'U');
-                }
-            }
+            let op = match transition {
+                Transition::Up => self.warm_start(now, b, s),
+                Transition::Down => OpState::Stopped,
+            };
+            let admin = self.backends[b].servers[s].admin;
+            let cause = Cause::Check(&status, duration_ms);
+            self.change_server(now, b, s, op, admin, cause);
         }
         self.backends[b].servers[s].check_interval()
     }
 
     /// Schedules the next step of server `s`'s `slowstart` ramp, if any.
-    fn schedule_warm_step(&mut self, now: Instant, b: BackendId, s: ServerId) {
+    pub(super) fn schedule_warm_step(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let server = &mut self.backends[b].servers[s];
         match server.next_warm_step(now) {
             Some(at) => self
@@ -363,7 +376,13 @@ impl Balancer {
             return;
         }
         self.schedule_warm_step(now, b, s);
-        self.backends[b].sync_weight(s, now);
+        let server = &self.backends[b].servers[s];
+        if server.op == OpState::Starting && server.warm_since.is_none() {
+            let admin = server.admin;
+            self.change_server(now, b, s, OpState::Running, admin, Cause::Admin);
+        } else {
+            self.backends[b].sync_weight(s, now);
+        }
         self.dispatch_queue(now, b);
     }
 
@@ -447,60 +466,32 @@ impl Balancer {
         );
     }
 
-    /// Logs a server going UP or DOWN in HAProxy's words.
-    fn log_transition(
-        &mut self,
-        now: Instant,
-        b: BackendId,
-        s: ServerId,
-        transition: Transition,
-        status: CheckStatus,
-        duration_ms: u64,
-    ) {
-        let backend = &self.backends[b];
-        let server = &backend.servers[s];
-        let usable = |backup: bool| {
-            let servers = backend.servers.values();
-            servers
-                .filter(|s| s.config.backup == backup && s.lb_weight(now) > 0)
-                .count()
+    /// Maintenance stops the server's checks: a probe in flight is
+    /// dropped, the health counter falls to 0 (HAProxy's `CHK_ST_PAUSED`).
+    pub(super) fn pause_check(&mut self, b: BackendId, s: ServerId) {
+        let server = &mut self.backends[b].servers[s];
+        let Some(check) = server.check.as_mut() else {
+            return;
         };
-        let (active, backups) = (usable(false), usable(true));
-        let info = status.details();
-        let backend_name = backend.config.name.clone();
-        let name = format!("{backend_name}/{}", server.config.name);
-        let (message, severity) = match transition {
-            Transition::Down => (
-                format!(
-                    "Server {name} is DOWN, reason: {}{info}, check duration: {duration_ms}ms. \
-                     {active} active and {backups} backup servers left. {} sessions active, \
-                     0 requeued, 0 remaining in queue.",
-                    status.reason(),
-                    server.active
-                ),
-                Severity::Alert,
-            ),
-            Transition::Up => (
-                format!(
-                    "Server {name} is UP, reason: {}{info}, check duration: {duration_ms}ms. \
-                     {active} active and {backups} backup servers online. 0 sessions requeued, \
-                     0 total in queue.",
-                    status.reason()
-                ),
-                Severity::Notice,
-            ),
-        };
-        let targets = LogTargets::Backend(b);
-        self.log(now, targets, severity, &message, Some(log::Level::Warn));
-        if transition == Transition::Down && active + backups == 0 {
-            let message = format!("backend '{backend_name}' has no server available!");
-            self.log(
-                now,
-                targets,
-                Severity::Emerg,
-                &message,
-                Some(log::Level::Error),
-            );
+        check.paused = true;
+        server.health.fail_all();
+        if let Some(probe) = check.probe.take() {
+            let conn = probe.conn;
+            probe.release(&mut self.pool);
+            self.close(conn, true);
         }
+    }
+
+    /// Leaving maintenance: the checks start again, at once, from the
+    /// bottom of UP.
+    pub(super) fn resume_check(&mut self, now: Instant, b: BackendId, s: ServerId) {
+        let server = &mut self.backends[b].servers[s];
+        let Some(check) = server.check.as_mut() else {
+            return;
+        };
+        check.paused = false;
+        check.next = now;
+        server.health.restart();
+        self.start_probe(now, b, s);
     }
 }

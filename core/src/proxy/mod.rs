@@ -25,11 +25,14 @@ use crate::session::{Phase, Session};
 use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
+use state::{Admin, OpState};
 
 mod checks;
+mod control;
 mod probe;
 mod servers;
 mod shortage;
+mod state;
 mod traffic;
 
 pub(crate) use probe::run_plain_rules;
@@ -120,8 +123,16 @@ struct Waiters {
 struct ServerState {
     config: Server,
     health: Health,
-    /// In maintenance (`disabled`): no traffic, no checks.
-    maint: bool,
+    /// What people decided: maintenance, drain.
+    admin: Admin,
+    /// What checks found: DOWN, UP (starting or running), stopping.
+    op: OpState,
+    /// When `op` or drain last changed (HAProxy's `last_change`).
+    last_change: Instant,
+    /// Time spent DOWN or draining before `last_change`.
+    down_time: Duration,
+    /// Times it went DOWN (`chkdown`).
+    down_trans: u32,
     /// Sessions connecting to or established on the server.
     active: u32,
     /// Sessions waiting for this very server (`balance source` picked it
@@ -198,7 +209,19 @@ impl Balancer {
                 };
                 servers.insert(ServerState {
                     health: Health::starting(s.rise, s.fall),
-                    maint: s.disabled,
+                    admin: Admin {
+                        configured_maint: s.disabled,
+                        forced_maint: s.disabled,
+                        forced_drain: false,
+                    },
+                    op: if s.disabled {
+                        OpState::Stopped
+                    } else {
+                        OpState::Running
+                    },
+                    last_change: now,
+                    down_time: Duration::ZERO,
+                    down_trans: 0,
                     active: 0,
                     waiters: Waiters::default(),
                     warm_since: None,

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::state::OpState;
 use super::{BackendState, ServerState, Waiters};
 use crate::arena::Key;
 use crate::config::Balance;
@@ -30,7 +31,9 @@ pub(super) enum Route {
 
 impl ServerState {
     pub(super) fn is_usable(&self) -> bool {
-        !self.maint && self.health.is_up()
+        !self.admin.maint()
+            && !self.admin.drain()
+            && matches!(self.op, OpState::Starting | OpState::Running)
     }
 
     /// The interval before this server's next check.
@@ -195,6 +198,14 @@ impl BackendState {
         } else {
             Route::Refuse
         }
+    }
+
+    /// Servers taking traffic now (weight above 0).
+    pub(super) fn usable_count(&self, now: Instant) -> usize {
+        self.servers
+            .values()
+            .filter(|s| s.lb_weight(now) > 0)
+            .count()
     }
 
     /// Whether server `t` can take the first session of its queue now.

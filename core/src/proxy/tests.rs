@@ -15,6 +15,7 @@ use crate::config::{
 use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
+mod admin;
 mod balancing;
 mod life;
 
@@ -915,7 +916,10 @@ fn a_healthy_server_goes_down_after_fall_failures_and_up_after_rise() {
     assert!(run_check(&mut h, false).is_empty());
     let down = run_check(&mut h, false);
     assert!(down[0].starts_with("Server app/s1 is DOWN"), "{down:?}");
-    assert_eq!(down[1], "backend 'app' has no server available!");
+    assert_eq!(
+        down[1], "backend app has no server available!",
+        "HAProxy's send_log text"
+    );
     assert!(h.try_accept().is_some(), "no server: the connection waits");
     assert!(run_check(&mut h, true).is_empty());
     let up = run_check(&mut h, true);
@@ -923,8 +927,9 @@ fn a_healthy_server_goes_down_after_fall_failures_and_up_after_rise() {
         up,
         [
             "Server app/s1 is UP, reason: Layer4 check passed, check duration: 0ms. \
-          1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
-        ]
+          1 active and 0 backup servers online. 1 sessions requeued, 0 total in queue."
+        ],
+        "the connection that waited is counted, as HAProxy's pendconn_grab_from_px"
     );
     assert!(h.try_accept().is_some());
 }

@@ -727,7 +727,9 @@ impl Balancer {
     /// get a server while there is one to get. Sessions waiting for a
     /// server of their own go first, to it (or, if it is no longer usable,
     /// to the backend queue); then the backend queue, in arrival order.
-    pub(super) fn dispatch_queue(&mut self, now: Instant, b: BackendId) {
+    /// Returns how many sessions left the backend queue.
+    pub(super) fn dispatch_queue(&mut self, now: Instant, b: BackendId) -> u32 {
+        let mut served = 0;
         if self.backends[b].server_waiting > 0 {
             let servers: Vec<ServerId> = self.backends[b].servers.ids().collect();
             for t in servers {
@@ -742,13 +744,15 @@ impl Balancer {
             };
             let ip = session.peer.ip();
             let Some(target) = self.backends[b].pick(&[], now, ip, &mut self.rng) else {
-                return;
+                break;
             };
             let backend = &mut self.backends[b];
             backend.waiters.queue.pop_front();
             backend.waiters.left();
             self.dequeue(now, s, target);
+            served += 1;
         }
+        served
     }
 
     /// Serves the sessions waiting for server `t` of backend `b` while it

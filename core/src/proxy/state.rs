@@ -1,0 +1,397 @@
+//! A server's state and the one path every change of it takes.
+//!
+//! As in HAProxy, a server's state has two halves: what people decide
+//! ([`Admin`]: maintenance and drain, from the configuration or the
+//! runtime API) and what health checks find ([`OpState`]). Whoever changes
+//! either (a check verdict, a passive check, a runtime command, later a
+//! reload or another event loop's checker) computes the next state and
+//! hands it to [`Balancer::change_server`], which applies it the way
+//! HAProxy's `srv_update_status` does: weights, the log line, sessions
+//! ended where configured, queues moved, counters.
+
+use super::{Balancer, LogTargets};
+use crate::action::{Action, LogLine, LogSink};
+use crate::config::Severity;
+use crate::health::CheckStatus;
+use crate::id::{BackendId, ServerId};
+use crate::time::Instant;
+
+/// What people decided about a server (HAProxy's admin flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Admin {
+    /// `disabled` on the server line (`CMAINT`): it also sets
+    /// `forced_maint`, as HAProxy's does; this one only remembers why.
+    pub configured_maint: bool,
+    /// Maintenance, set at run time or by `disabled` (`FMAINT`).
+    pub forced_maint: bool,
+    /// Drain set at run time (`FDRAIN`).
+    pub forced_drain: bool,
+}
+
+impl Admin {
+    /// In maintenance for any reason: no traffic, no checks.
+    pub(crate) fn maint(self) -> bool {
+        self.forced_maint
+    }
+
+    /// Draining: no new session, sessions in progress go on.
+    pub(crate) fn drain(self) -> bool {
+        self.forced_drain
+    }
+}
+
+/// What checks found (HAProxy's operational state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpState {
+    /// DOWN.
+    Stopped,
+    /// UP, its `slowstart` ramp running.
+    Starting,
+    /// UP.
+    Running,
+    /// UP but taking no new session (NOLB).
+    Stopping,
+}
+
+impl OpState {
+    fn is_stopped(self) -> bool {
+        self == OpState::Stopped
+    }
+
+    fn is_up(self) -> bool {
+        matches!(self, OpState::Starting | OpState::Running)
+    }
+}
+
+/// Why a server's state changes, for its log line.
+pub(crate) enum Cause<'a> {
+    /// A check (or a passive check) and its verdict.
+    Check(&'a CheckStatus, u64),
+    /// A decision of people (the runtime API, the configuration).
+    Admin,
+    /// A decision with a reason to show (`changed from CLI`).
+    Reason(&'a str),
+}
+
+impl Balancer {
+    /// Moves server `s` of backend `b` to operational state `op` and admin
+    /// state `admin`, with everything that follows, as HAProxy's
+    /// `srv_update_status`: the operational change first (DOWN, stopping,
+    /// UP), then entering or leaving maintenance, then drain.
+    pub(super) fn change_server(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        op: OpState,
+        admin: Admin,
+        cause: Cause<'_>,
+    ) {
+        let Some(server) = self.backends[b].servers.get(s) else {
+            return;
+        };
+        let (was, was_admin) = (server.op, server.admin);
+        let had_servers = self.backends[b].usable_count(now) > 0;
+        let was_stopping = was == OpState::Stopping || was_admin.drain();
+        if !was_admin.maint() {
+            if !was.is_stopped() && op.is_stopped() {
+                self.set_op(now, b, s, op);
+                self.server_down(now, b, s, &cause, was_stopping, "is DOWN");
+            } else if was != OpState::Stopping && op == OpState::Stopping {
+                self.set_op(now, b, s, op);
+                let xferred = self.redistribute(now, b, s);
+                let message = self.status_line(now, b, s, "is stopping", &cause, Some(xferred));
+                self.log_server(now, b, Severity::Notice, &message);
+            } else if !was.is_up() && op.is_up() {
+                self.set_op(now, b, s, op);
+                self.server_up(now, b, s, &cause, "is UP");
+            } else {
+                self.set_op(now, b, s, op);
+            }
+            if had_servers && self.backends[b].usable_count(now) == 0 {
+                self.backend_down(now, b);
+            }
+        }
+        let had_servers = self.backends[b].usable_count(now) > 0;
+        let server = &mut self.backends[b].servers[s];
+        let op = server.op;
+        if !was_admin.maint() && admin.maint() {
+            server.admin = admin;
+            let cause = Cause::Admin;
+            if op.is_stopped() {
+                let message = self.status_line(
+                    now,
+                    b,
+                    s,
+                    "was DOWN and now enters maintenance",
+                    &cause,
+                    None,
+                );
+                self.log_server(now, b, Severity::Notice, &message);
+            } else {
+                self.set_op(now, b, s, OpState::Stopped);
+                let verb = "is going DOWN for maintenance";
+                self.server_down(now, b, s, &cause, was_stopping, verb);
+            }
+            self.pause_check(b, s);
+        } else if was_admin.maint() && !admin.maint() {
+            server.admin = admin;
+            // Checks start again from the bottom of UP, at once.
+            self.resume_check(now, b, s);
+            let next = self.warm_start(now, b, s);
+            self.set_op(now, b, s, next);
+            let state = match (next.is_stopped(), admin.drain()) {
+                (true, true) => "is DOWN/DRAIN",
+                (true, false) => "is DOWN/READY",
+                (false, true) => "is UP/DRAIN",
+                (false, false) => "is UP/READY",
+            };
+            let why = if was_admin.forced_maint {
+                "(leaving forced maintenance)"
+            } else {
+                "(leaving maintenance)"
+            };
+            let message = self.server_name(b, s, &format!("{state} {why}"));
+            self.log_server(now, b, Severity::Notice, &message);
+            self.after_up(now, b, s);
+        } else if admin.maint() {
+            if was_admin.forced_maint && !admin.forced_maint {
+                let verb = "is leaving forced maintenance but remains in maintenance";
+                let message = self.server_name(b, s, verb);
+                self.log_server(now, b, Severity::Notice, &message);
+            }
+            self.backends[b].servers[s].admin = admin;
+        }
+        if !admin.maint() {
+            let server = &mut self.backends[b].servers[s];
+            let draining = server.admin.drain();
+            server.admin = admin;
+            if !draining && admin.drain() {
+                server.last_change = now;
+                self.backends[b].sync_weight(s, now);
+                let xferred = self.redistribute(now, b, s);
+                let message = self.status_line(
+                    now,
+                    b,
+                    s,
+                    "enters drain state",
+                    &Cause::Admin,
+                    Some(xferred),
+                );
+                self.log_server(now, b, Severity::Notice, &message);
+            } else if draining && !admin.drain() {
+                self.end_downtime(now, b, s);
+                let up = !self.backends[b].servers[s].op.is_stopped();
+                let verb = if up {
+                    "is UP (leaving forced drain)"
+                } else {
+                    "is DOWN (leaving forced drain)"
+                };
+                let message = self.server_name(b, s, verb);
+                self.log_server(now, b, Severity::Notice, &message);
+                self.after_up(now, b, s);
+            } else if admin.drain() {
+                // HAProxy says so at every change while draining.
+                let message = self.server_name(b, s, "remains in forced drain mode");
+                self.log_server(now, b, Severity::Notice, &message);
+            }
+        }
+        if had_servers && self.backends[b].usable_count(now) == 0 {
+            self.backend_down(now, b);
+        }
+    }
+
+    /// Records the operational state and gives the algorithm the weight
+    /// that follows from it.
+    fn set_op(&mut self, now: Instant, b: BackendId, s: ServerId, op: OpState) {
+        let server = &mut self.backends[b].servers[s];
+        if server.op != op {
+            if op.is_stopped() || !server.op.is_up() {
+                if server.op.is_stopped() {
+                    self.end_downtime(now, b, s);
+                }
+                self.backends[b].servers[s].last_change = now;
+            }
+            self.backends[b].servers[s].op = op;
+        }
+        self.backends[b].sync_weight(s, now);
+    }
+
+    /// A server stopped taking traffic (`verb`: DOWN, or going DOWN for
+    /// maintenance): sessions ended if `on-marked-down shutdown-sessions`,
+    /// its queue handed to the backend, logged, counted.
+    fn server_down(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        cause: &Cause<'_>,
+        was_stopping: bool,
+        verb: &str,
+    ) {
+        self.backends[b].servers[s].down_trans += 1;
+        let xferred = self.redistribute(now, b, s);
+        let message = self.status_line(now, b, s, verb, cause, Some(xferred));
+        let severity = if was_stopping {
+            Severity::Notice
+        } else {
+            Severity::Alert
+        };
+        self.log_server(now, b, severity, &message);
+        // After the line, which counts them as HAProxy's does (its streams
+        // end asynchronously).
+        if self.backends[b].servers[s].config.shutdown_on_down {
+            self.end_sessions_of(now, b, s, 'D');
+        }
+    }
+
+    /// A server came UP: downtime counted, its share of the backend queue
+    /// taken, logged.
+    fn server_up(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        cause: &Cause<'_>,
+        verb: &str,
+    ) {
+        let xferred = self.after_up(now, b, s);
+        let message = self.status_line(now, b, s, verb, cause, Some(xferred));
+        self.log_server(now, b, Severity::Notice, &message);
+    }
+
+    /// What a server able to take traffic again does: backups' sessions
+    /// ended if `on-marked-up shutdown-backup-sessions`, the backend queue
+    /// served. Returns how many queued sessions left the queue.
+    fn after_up(&mut self, now: Instant, b: BackendId, s: ServerId) -> u32 {
+        let server = &self.backends[b].servers[s];
+        if server.config.shutdown_backups_on_up
+            && !server.config.backup
+            && server.lb_weight(now) > 0
+        {
+            let backups: Vec<ServerId> = (self.backends[b].servers.iter())
+                .filter(|(_, server)| server.config.backup)
+                .map(|(id, _)| id)
+                .collect();
+            for backup in backups {
+                self.end_sessions_of(now, b, backup, 'U');
+            }
+        }
+        self.dispatch_queue(now, b)
+    }
+
+    /// The `slowstart` ramp of a server coming (back) UP: `Starting` while
+    /// it lasts, `Running` without one.
+    pub(super) fn warm_start(&mut self, now: Instant, b: BackendId, s: ServerId) -> OpState {
+        let server = &mut self.backends[b].servers[s];
+        if server.config.slowstart.is_none() {
+            server.warm_since = None;
+            return OpState::Running;
+        }
+        server.warm_since = Some(now);
+        self.schedule_warm_step(now, b, s);
+        OpState::Starting
+    }
+
+    /// Sessions waiting for server `s` itself go to the backend queue (it
+    /// no longer takes traffic); returns how many.
+    fn redistribute(&mut self, now: Instant, b: BackendId, s: ServerId) -> u32 {
+        let waiting = self.backends[b].servers[s].waiters.waiting;
+        self.dispatch_queue(now, b);
+        waiting.saturating_sub(self.backends[b].servers[s].waiters.waiting)
+    }
+
+    /// Adds the time since the server went down to its downtime.
+    fn end_downtime(&mut self, now: Instant, b: BackendId, s: ServerId) {
+        let server = &mut self.backends[b].servers[s];
+        if server.op.is_stopped() || server.admin.drain() {
+            server.down_time += now.saturating_duration_since(server.last_change);
+        }
+        server.last_change = now;
+    }
+
+    /// HAProxy's `set_backend_down`: the backend's last usable server left.
+    fn backend_down(&mut self, now: Instant, b: BackendId) {
+        let name = self.backends[b].config.name.clone();
+        let targets = LogTargets::Backend(b);
+        let message = format!("backend {name} has no server available!");
+        self.log(now, targets, Severity::Emerg, &message, None);
+        self.actions.push_back(Action::Log(LogLine {
+            sink: LogSink::Diagnostic(log::Level::Error),
+            text: format!("backend '{name}' has no server available!"),
+        }));
+    }
+
+    /// `Server b/s VERB`, with `Backup ` in front for a backup server.
+    fn server_name(&self, b: BackendId, s: ServerId, verb: &str) -> String {
+        let backend = &self.backends[b];
+        let server = &backend.servers[s];
+        let backup = if server.config.backup { "Backup " } else { "" };
+        format!(
+            "{backup}Server {}/{} {verb}",
+            backend.config.name, server.config.name
+        )
+    }
+
+    /// HAProxy's state-change line (`srv_append_status`): the name and
+    /// `verb`, the check's verdict if a check caused it, and with
+    /// `xferred`, the servers left and the sessions moved.
+    fn status_line(
+        &self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        verb: &str,
+        cause: &Cause<'_>,
+        xferred: Option<u32>,
+    ) -> String {
+        let mut line = self.server_name(b, s, verb);
+        match cause {
+            Cause::Check(status, duration_ms) => line.push_str(&format!(
+                ", reason: {}{}, check duration: {duration_ms}ms",
+                status.reason(),
+                status.details()
+            )),
+            Cause::Reason(reason) => line.push_str(&format!(", {reason}")),
+            Cause::Admin => {}
+        }
+        if let Some(xferred) = xferred {
+            let backend = &self.backends[b];
+            let server = &backend.servers[s];
+            let usable = |backup: bool| {
+                let servers = backend.servers.values();
+                servers
+                    .filter(|x| x.config.backup == backup && x.lb_weight(now) > 0)
+                    .count()
+            };
+            let (active, backups) = (usable(false), usable(true));
+            let on_backup = if backups > 0 && active == 0 {
+                " Running on backup."
+            } else {
+                ""
+            };
+            let queued = server.waiters.waiting;
+            if server.op.is_stopped() {
+                line.push_str(&format!(
+                    ". {active} active and {backups} backup servers left.{on_backup} {} \
+                     sessions active, {xferred} requeued, {queued} remaining in queue",
+                    server.active
+                ));
+            } else {
+                line.push_str(&format!(
+                    ". {active} active and {backups} backup servers online.{on_backup} \
+                     {xferred} sessions requeued, {queued} total in queue"
+                ));
+            }
+        }
+        line
+    }
+
+    /// Sends a server's state-change line to its backend's log targets,
+    /// and to the diagnostic log as HAProxy's `ha_warning` does.
+    fn log_server(&mut self, now: Instant, b: BackendId, severity: Severity, message: &str) {
+        let targets = LogTargets::Backend(b);
+        let message = format!("{message}.");
+        self.log(now, targets, severity, &message, Some(log::Level::Warn));
+    }
+}
