@@ -29,6 +29,8 @@ use state::{Admin, OpState};
 
 mod checks;
 mod control;
+#[cfg(debug_assertions)]
+mod invariants;
 mod probe;
 mod servers;
 mod shortage;
@@ -85,6 +87,9 @@ pub struct Balancer {
     last_now: Instant,
     /// Peak of sessions since memory was last given back.
     load_mark: usize,
+    /// Calls of the debug-build self-check, to sample it under load.
+    #[cfg(debug_assertions)]
+    invariant_calls: std::cell::Cell<u32>,
 }
 
 struct FrontendState {
@@ -292,6 +297,8 @@ impl Balancer {
             tls_time,
             last_now: now,
             load_mark: 0,
+            #[cfg(debug_assertions)]
+            invariant_calls: Default::default(),
         };
         lb.schedule_first_checks(now);
         lb.tick_wall_clock(now);
@@ -555,6 +562,8 @@ impl Balancer {
     /// When [`Balancer::handle_timeout`] must next be called; `None` = never.
     /// Always later than the `now` of the latest input.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        #[cfg(debug_assertions)]
+        self.check_invariants();
         let next = self.timers.next();
         debug_assert!(next.is_none_or(|t| t > self.last_now));
         next
