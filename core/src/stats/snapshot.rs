@@ -120,7 +120,9 @@ pub struct ServerRow {
     pub admin: Admin,
     /// Operational state.
     pub op: OpState,
-    /// Effective weight now (`weight`): 0 when DOWN, draining or in maint.
+    /// Effective weight (`weight`, HAProxy's `cur_eweight` scaled back): the
+    /// user weight, reduced while warming up under `slowstart`. HAProxy
+    /// does not zero it for DOWN, DRAIN or MAINT servers.
     pub weight: u32,
     /// User weight (`uweight`, `set server weight`).
     pub uweight: u32,
