@@ -98,20 +98,19 @@ impl SwRate {
     /// (`swrate_add_dynamic`).
     pub fn add(&mut self, n: u32, v: u32) {
         let old = self.sum;
-        let decay = if n == 0 {
-            0
-        } else {
-            old.wrapping_add(n - 1) / n
-        };
+        let decay = old
+            .wrapping_add(n.saturating_sub(1))
+            .checked_div(n)
+            .unwrap_or(0);
         self.sum = old.wrapping_sub(decay).wrapping_add(v);
     }
 
     /// Average over a window of `n` samples (`swrate_avg`), rounded up.
     pub fn avg(&self, n: u32) -> u32 {
-        if n == 0 {
-            return 0;
-        }
-        self.sum.wrapping_add(n - 1) / n
+        self.sum
+            .wrapping_add(n.saturating_sub(1))
+            .checked_div(n)
+            .unwrap_or(0)
     }
 }
 
@@ -628,7 +627,7 @@ mod tests {
 
     #[test]
     fn freq_ctr_matches_haproxy_formula() {
-        let base = Instant::now();
+        let base = super::super::tests::epoch();
         // Start the C model at a tick far from 0 the way HAProxy's first
         // update does (it rotates twice and lands on `now`).
         let start = 50_000u32;
@@ -654,7 +653,7 @@ mod tests {
 
     #[test]
     fn freq_ctr_weights_the_previous_second() {
-        let base = Instant::now();
+        let base = super::super::tests::epoch();
         let mut f = FreqCtr::default();
         for _ in 0..10 {
             f.update(base, 1);
@@ -692,12 +691,12 @@ mod tests {
         assert_eq!(s.avg(1024), 100);
         s.add(1024, 1124);
         assert_eq!(s.sum, 102_400 - 100 + 1124);
-        assert_eq!(s.avg(1024), (102_400u32 - 100 + 1124 + 1023) / 1024);
+        assert_eq!(s.avg(1024), (102_400u32 - 100 + 1124).div_ceil(1024));
     }
 
     #[test]
     fn state_history_accumulates_downtime() {
-        let base = Instant::now();
+        let base = super::super::tests::epoch();
         let mut h = StateHistory::new(base, false);
         h.changed(at(base, 5_000), true);
         assert_eq!(h.downtime_secs(at(base, 12_500)), 7);
@@ -709,7 +708,7 @@ mod tests {
 
     #[test]
     fn clear_counters_keeps_current_values() {
-        let now = Instant::now();
+        let now = super::super::tests::epoch();
         let mut f = FrontendCounters::default();
         f.connection_received(now);
         f.session_started(now);

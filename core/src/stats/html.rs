@@ -301,9 +301,9 @@ fn frontend_row(out: &mut String, r: &Row, px: &str, admin: bool) {
         td(out, &num(r, c));
     }
     out.push_str("<td></td><td></td><td></td><td></td>");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<td class=ac>{}</td><td class=ac colspan=8></td></tr>\n",
+        "<td class=ac>{}</td><td class=ac colspan=8></td></tr>",
         escape(&num(r, col::STATUS))
     );
 }
@@ -461,10 +461,10 @@ fn backend_row(out: &mut String, r: &Row, px: &str, admin: bool) {
         Field::U64(s) => human_time(s),
         _ => String::new(),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<td class=ac>{lastchg} {}</td><td class=ac>&nbsp;</td><td class=ac>{}/{}</td>\
-         <td class=ac>{}</td><td class=ac>{}</td><td class=ac>&nbsp;</td><td>{}</td><td>{}</td><td></td></tr>\n",
+         <td class=ac>{}</td><td class=ac>{}</td><td class=ac>&nbsp;</td><td>{}</td><td>{}</td><td></td></tr>",
         escape(&num(r, col::STATUS)),
         num(r, col::WEIGHT),
         num(r, col::UWEIGHT),

@@ -5,7 +5,13 @@
 //! the values the balancer would have in the same situation.
 
 use super::*;
-use std::time::Instant;
+use crate::time::Instant;
+
+/// A start time for tests (core never reads a clock itself).
+#[allow(clippy::disallowed_methods)]
+pub(super) fn epoch() -> Instant {
+    Instant::now()
+}
 
 const STAT: &str = include_str!("testdata/show_stat.csv");
 const INFO: &str = include_str!("testdata/show_info.txt");
@@ -315,7 +321,7 @@ fn compare_csv(golden: &str, ours: &str, times: &[&str]) {
 
 #[test]
 fn show_stat_matches_haproxy() {
-    let now = Instant::now();
+    let now = epoch();
     let (_, proxies) = fixture(now);
     compare_csv(STAT, &show_stat(&proxies, &StatFilter::default()), &[]);
 }
@@ -325,7 +331,7 @@ const LATER: &[&str] = &["lastchg", "downtime", "lastsess", "rate"];
 
 #[test]
 fn show_stat_filters_match_haproxy() {
-    let now = Instant::now();
+    let now = epoch();
     let (_, proxies) = fixture(now);
     let f = StatFilter::parse(&["3", "-1", "2"], &proxies, true).unwrap();
     compare_csv(STAT_SID2, &show_stat(&proxies, &f), LATER);
@@ -355,7 +361,7 @@ fn show_stat_filters_match_haproxy() {
 
 #[test]
 fn show_info_matches_haproxy() {
-    let now = Instant::now();
+    let now = epoch();
     let (process, _) = fixture(now);
     let ours = show_info(&process);
     let normalise = |s: &str| -> Vec<String> {
@@ -373,7 +379,7 @@ fn show_info_matches_haproxy() {
 
 #[test]
 fn show_servers_state_and_backend_match_haproxy() {
-    let now = Instant::now();
+    let now = epoch();
     let (_, mut proxies) = fixture(now);
     // Seconds since the last change as haproxy printed them.
     let since = [16, 15, 10, 10, 16];
@@ -408,7 +414,7 @@ fn metric_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn prometheus_matches_haproxy_names_help_types_labels_and_order() {
-    let now = Instant::now();
+    let now = epoch();
     let (process, proxies) = fixture(now);
     let ours = prometheus::render(&process, &proxies);
     assert_eq!(metric_lines(METRICS), metric_lines(&ours));
@@ -456,7 +462,7 @@ fn prometheus_matches_haproxy_names_help_types_labels_and_order() {
 
 #[test]
 fn prometheus_output_parses() {
-    let now = Instant::now();
+    let now = epoch();
     let (process, proxies) = fixture(now);
     let text = prometheus::render(&process, &proxies);
     let lines = text.lines().map(|l| Ok(l.to_owned()));
@@ -472,4 +478,90 @@ fn prometheus_output_parses() {
         .expect("app3 DRAIN sample");
     assert!(matches!(status.value, prometheus_parse::Value::Gauge(v) if v == 1.0));
     assert!(scrape.docs.contains_key("haproxy_backend_agg_check_status"));
+}
+
+#[test]
+fn html_page_has_haproxy_rows_classes_and_admin_form() {
+    let now = epoch();
+    let (process, mut proxies) = fixture(now);
+    proxies[1].servers[0].name = "a<b>&\"".into();
+    let opts = html::PageOptions {
+        refresh_secs: Some(10),
+        admin: true,
+    };
+    let page = html::render(&process, &proxies, &opts);
+    let doc = scraper::Html::parse_document(&page);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let refresh = doc.select(&sel("meta[http-equiv=refresh]")).next().unwrap();
+    assert_eq!(refresh.value().attr("content"), Some("10"));
+    // One frontend row per frontend, one backend row per backend.
+    assert_eq!(doc.select(&sel("tr.frontend")).count(), 2);
+    assert_eq!(doc.select(&sel("tr.backend")).count(), 2);
+    // Server rows with HAProxy's classes, each 31 cells + the checkbox.
+    let classes: Vec<String> = doc
+        .select(&sel("tr"))
+        .filter_map(|tr| tr.value().attr("class"))
+        .filter(|c| c.starts_with("active_") || c.starts_with("backup_") || *c == "maintain")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            "active_up",
+            "active_down",
+            "active_draining",
+            "maintain",
+            "backup_up",
+            "active_up",
+            "active_no_check"
+        ]
+    );
+    for tr in doc.select(&sel("tr.active_up, tr.frontend, tr.backend")) {
+        let span: usize = tr
+            .select(&sel("td"))
+            .map(|td| td.value().attr("colspan").map_or(1, |c| c.parse().unwrap()))
+            .sum();
+        assert_eq!(span, 32, "{}", tr.html());
+    }
+    // The escaped name round-trips as the checkbox value.
+    let boxes: Vec<_> = doc
+        .select(&sel("form input[type=checkbox][name=s]"))
+        .collect();
+    assert_eq!(boxes.len(), 7);
+    assert_eq!(boxes[0].value().attr("value"), Some("a<b>&\""));
+    assert!(!page.contains("a<b>"));
+    // The action select and the backend id, as HAProxy's POST expects.
+    let actions: Vec<_> = doc
+        .select(&sel("select[name=action] option"))
+        .filter_map(|o| o.value().attr("value"))
+        .collect();
+    for a in [
+        "ready", "drain", "maint", "hrunn", "hnolb", "hdown", "shutdown",
+    ] {
+        assert!(actions.contains(&a), "{a}");
+    }
+    let b: Vec<_> = doc
+        .select(&sel("input[type=hidden][name=b]"))
+        .filter_map(|i| i.value().attr("value"))
+        .collect();
+    assert_eq!(b, ["#3", "#4"]);
+    // Status text and check result of the drained server.
+    let drain = doc.select(&sel("tr.active_draining")).next().unwrap();
+    let text: String = drain.text().collect();
+    assert!(
+        text.contains("1s DRAIN") && text.contains("L7OK/200 in 1ms"),
+        "{text}"
+    );
+    // Without admin: no form, no checkboxes, no refresh.
+    let plain = html::render(&process, &proxies, &html::PageOptions::default());
+    assert!(!plain.contains("<form") && !plain.contains("refresh"));
+}
+
+#[test]
+fn human_time_as_haproxy() {
+    assert_eq!(html::human_time(0), "0s");
+    assert_eq!(html::human_time(59), "59s");
+    assert_eq!(html::human_time(61), "1m1s");
+    assert_eq!(html::human_time(3600), "1h");
+    assert_eq!(html::human_time(90061), "1d1h");
 }
