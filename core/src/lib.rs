@@ -63,6 +63,7 @@ mod logging;
 mod proxy;
 mod rng;
 mod session;
+pub mod stats;
 mod time;
 mod timer;
 mod tls;

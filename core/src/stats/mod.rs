@@ -1,0 +1,44 @@
+//! Observability: the counters the balancer keeps, the plain-data
+//! snapshots it builds from them, and the formatters that turn snapshots
+//! into HAProxy 2.6's outputs: `show stat` CSV, `show info`, `show servers
+//! state`, `show backend`, the Prometheus exposition and the HTML stats
+//! page. Everything here is pure: time comes in as `now`, text goes out.
+//!
+//! Interface for the balancer:
+//! * embed [`ProcessCounters`], [`FrontendCounters`], [`BackendCounters`]
+//!   and [`StateHistory`] beside what they count and call their update
+//!   methods where events happen;
+//! * keep each server's [`Admin`] and [`OpState`] and derive its status
+//!   text with [`ServerStatus::of`];
+//! * build [`ProxyStats`] / [`ProcessInfo`] on demand and call
+//!   [`show_stat`], [`show_info`], [`show_servers_state`],
+//!   [`show_backend`], [`prometheus::render`] or [`html::render`].
+
+mod counters;
+mod csv;
+mod fields;
+pub mod html;
+mod info;
+pub mod prometheus;
+mod servers_state;
+mod snapshot;
+mod status;
+
+pub use counters::{
+    BackendCounters, FreqCtr, FrontendCounters, HttpCounters, ProcessCounters, SessionTimes,
+    StateHistory, SwRate, TIME_STATS_SAMPLES,
+};
+pub use csv::{StatFilter, show_stat};
+pub use fields::{Field, NAMES as STAT_COLUMNS};
+pub use info::show_info;
+pub use servers_state::{show_backend, show_servers_state};
+pub use snapshot::{
+    BackendRow, CheckInfo, CheckStatus, FrontendRow, Mode, ProcessInfo, ProxyStats, ServerRow,
+};
+pub use status::{
+    Admin, AdminState, CheckLevel, ForcedHealth, MetricState, OpState, ServerStatus, StatusInput,
+    Tracked,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! `show servers state [backend]` (format version 1, HAProxy 2.6's
+//! `dump_servers_state`) and `show backend`.
+
+use super::snapshot::ProxyStats;
+
+/// The column names of format 1.
+pub const FIELD_NAMES: &str = "be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
+
+/// The answer to `show servers state`, for every backend or only the one
+/// named `backend`. An unknown backend is HAProxy's `Can't find backend.`
+/// error.
+pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Result<String, String> {
+    let selected: Vec<&ProxyStats> = match backend {
+        None => proxies.iter().filter(|p| p.backend.is_some()).collect(),
+        Some(name) => {
+            let found = proxies
+                .iter()
+                .find(|p| p.backend.is_some() && p.name == name);
+            match found {
+                Some(p) => vec![p],
+                None => return Err("Can't find backend.\n".into()),
+            }
+        }
+    };
+    let mut out = format!("1\n# {FIELD_NAMES}\n");
+    for px in selected {
+        for sv in &px.servers {
+            let ck = &sv.check;
+            out.push_str(&format!(
+                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n",
+                px.iid,
+                px.name,
+                sv.sid,
+                sv.name,
+                sv.addr.ip(),
+                sv.op.haproxy_number(),
+                sv.admin.haproxy_flags(),
+                sv.uweight,
+                sv.iweight,
+                sv.lastchg_secs,
+                ck.status.number(),
+                ck.status.result(),
+                ck.level.health,
+                ck.haproxy_state(),
+                0, // no agent check
+                0, // backend id forced: weir numbers backends itself
+                u8::from(sv.forced_id),
+                "-",
+                sv.addr.port(),
+                "-",
+                u8::from(sv.use_ssl),
+                sv.check_port,
+                "-",
+                "-",
+                0,
+            ));
+        }
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+/// The answer to `show backend`: `# name` then one backend per line.
+pub fn show_backend(proxies: &[ProxyStats]) -> String {
+    let mut out = String::from("# name\n");
+    for px in proxies.iter().filter(|p| p.backend.is_some()) {
+        out.push_str(&px.name);
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
