@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::probe::Probe;
 use super::shortage::SHORTAGE_RETRY;
-use super::state::{Cause, OpState};
+use super::state::Cause;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::arena::Arena;
@@ -12,6 +12,7 @@ use crate::buffer::Pool;
 use crate::config::{OnError, Severity};
 use crate::health::{CheckStatus, Transition};
 use crate::id::{BackendId, ServerId};
+use crate::stats::OpState;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 

@@ -2,29 +2,10 @@
 //! ([`Balancer::change_server`]), with HAProxy's semantics.
 
 use super::Balancer;
-use super::state::{Admin, Cause, OpState};
+use super::state::{AdminFlags, Cause};
 use crate::id::{BackendId, ServerId};
+use crate::stats::{AdminState, ForcedHealth, OpState};
 use crate::time::Instant;
-
-/// `set server B/S state ...`: what people want of a server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AdminState {
-    /// Takes traffic (leaves drain and maintenance).
-    Ready,
-    /// No new session; sessions in progress and checks go on.
-    Drain,
-    /// No traffic, no checks; sessions in progress go on.
-    Maint,
-}
-
-/// `set server B/S health ...`: a health forced over the checks'.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ForcedHealth {
-    Up,
-    /// UP but taking no new session (NOLB).
-    Stopping,
-    Down,
-}
 
 /// HAProxy's reason for a health forced from its CLI.
 const FROM_CLI: &str = "changed from CLI";
@@ -100,7 +81,7 @@ impl Balancer {
     }
 
     /// One admin change, with the server's operational state as it is.
-    fn apply_admin(&mut self, now: Instant, b: BackendId, s: ServerId, admin: Admin) {
+    fn apply_admin(&mut self, now: Instant, b: BackendId, s: ServerId, admin: AdminFlags) {
         let op = self.backends[b].servers[s].op;
         self.change_server(now, b, s, op, admin, Cause::Admin);
     }

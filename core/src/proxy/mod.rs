@@ -22,10 +22,11 @@ use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{WallClock, format_for};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
+use crate::stats::OpState;
 use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
-use state::{Admin, OpState};
+use state::AdminFlags;
 
 mod checks;
 mod control;
@@ -129,7 +130,7 @@ struct ServerState {
     config: Server,
     health: Health,
     /// What people decided: maintenance, drain.
-    admin: Admin,
+    admin: AdminFlags,
     /// What checks found: DOWN, UP (starting or running), stopping.
     op: OpState,
     /// When `op` or drain last changed (HAProxy's `last_change`).
@@ -214,7 +215,7 @@ impl Balancer {
                 };
                 servers.insert(ServerState {
                     health: Health::starting(s.rise, s.fall),
-                    admin: Admin {
+                    admin: AdminFlags {
                         configured_maint: s.disabled,
                         forced_maint: s.disabled,
                         forced_drain: false,

@@ -5,12 +5,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::state::OpState;
 use super::{BackendState, ServerState, Waiters};
 use crate::arena::Key;
 use crate::config::Balance;
 use crate::id::ServerId;
 use crate::rng::Rng;
+use crate::stats::OpState;
 use crate::time::Instant;
 
 /// HAProxy's weight resolution during a `slowstart` ramp (`BE_WEIGHT_SCALE`).

@@ -1,7 +1,7 @@
 //! A server's state and the one path every change of it takes.
 //!
 //! As in HAProxy, a server's state has two halves: what people decide
-//! ([`Admin`]: maintenance and drain, from the configuration or the
+//! ([`AdminFlags`]: maintenance and drain, from the configuration or the
 //! runtime API) and what health checks find ([`OpState`]). Whoever changes
 //! either (a check verdict, a passive check, a runtime command, later a
 //! reload or another event loop's checker) computes the next state and
@@ -14,11 +14,12 @@ use crate::action::{Action, LogLine, LogSink};
 use crate::config::Severity;
 use crate::health::CheckStatus;
 use crate::id::{BackendId, ServerId};
+use crate::stats::OpState;
 use crate::time::Instant;
 
 /// What people decided about a server (HAProxy's admin flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Admin {
+pub(crate) struct AdminFlags {
     /// `disabled` on the server line (`CMAINT`): it also sets
     /// `forced_maint`, as HAProxy's does; this one only remembers why.
     pub configured_maint: bool,
@@ -28,7 +29,7 @@ pub(crate) struct Admin {
     pub forced_drain: bool,
 }
 
-impl Admin {
+impl AdminFlags {
     /// In maintenance for any reason: no traffic, no checks.
     pub(crate) fn maint(self) -> bool {
         self.forced_maint
@@ -40,27 +41,9 @@ impl Admin {
     }
 }
 
-/// What checks found (HAProxy's operational state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpState {
-    /// DOWN.
-    Stopped,
-    /// UP, its `slowstart` ramp running.
-    Starting,
-    /// UP.
-    Running,
-    /// UP but taking no new session (NOLB).
-    Stopping,
-}
-
-impl OpState {
-    fn is_stopped(self) -> bool {
-        self == OpState::Stopped
-    }
-
-    fn is_up(self) -> bool {
-        matches!(self, OpState::Starting | OpState::Running)
-    }
+/// Taking new sessions as far as checks go: UP, or starting.
+fn serving(op: OpState) -> bool {
+    matches!(op, OpState::Starting | OpState::Running)
 }
 
 /// Why a server's state changes, for its log line.
@@ -84,7 +67,7 @@ impl Balancer {
         b: BackendId,
         s: ServerId,
         op: OpState,
-        admin: Admin,
+        admin: AdminFlags,
         cause: Cause<'_>,
     ) {
         let Some(server) = self.backends[b].servers.get(s) else {
@@ -94,7 +77,7 @@ impl Balancer {
         let had_servers = self.backends[b].usable_count(now) > 0;
         let was_stopping = was == OpState::Stopping || was_admin.drain();
         if !was_admin.maint() {
-            if !was.is_stopped() && op.is_stopped() {
+            if was != OpState::Stopped && op == OpState::Stopped {
                 self.set_op(now, b, s, op);
                 self.server_down(now, b, s, &cause, was_stopping, "is DOWN");
             } else if was != OpState::Stopping && op == OpState::Stopping {
@@ -102,7 +85,7 @@ impl Balancer {
                 let xferred = self.redistribute(now, b, s);
                 let message = self.status_line(now, b, s, "is stopping", &cause, Some(xferred));
                 self.log_server(now, b, Severity::Notice, &message);
-            } else if !was.is_up() && op.is_up() {
+            } else if !serving(was) && serving(op) {
                 self.set_op(now, b, s, op);
                 self.server_up(now, b, s, &cause, "is UP");
             } else {
@@ -118,7 +101,7 @@ impl Balancer {
         if !was_admin.maint() && admin.maint() {
             server.admin = admin;
             let cause = Cause::Admin;
-            if op.is_stopped() {
+            if op == OpState::Stopped {
                 let message = self.status_line(
                     now,
                     b,
@@ -140,7 +123,7 @@ impl Balancer {
             self.resume_check(now, b, s);
             let next = self.warm_start(now, b, s);
             self.set_op(now, b, s, next);
-            let state = match (next.is_stopped(), admin.drain()) {
+            let state = match (next == OpState::Stopped, admin.drain()) {
                 (true, true) => "is DOWN/DRAIN",
                 (true, false) => "is DOWN/READY",
                 (false, true) => "is UP/DRAIN",
@@ -181,7 +164,7 @@ impl Balancer {
                 self.log_server(now, b, Severity::Notice, &message);
             } else if draining && !admin.drain() {
                 self.end_downtime(now, b, s);
-                let up = !self.backends[b].servers[s].op.is_stopped();
+                let up = self.backends[b].servers[s].op != OpState::Stopped;
                 let verb = if up {
                     "is UP (leaving forced drain)"
                 } else {
@@ -206,8 +189,8 @@ impl Balancer {
     fn set_op(&mut self, now: Instant, b: BackendId, s: ServerId, op: OpState) {
         let server = &mut self.backends[b].servers[s];
         if server.op != op {
-            if op.is_stopped() || !server.op.is_up() {
-                if server.op.is_stopped() {
+            if op == OpState::Stopped || !serving(server.op) {
+                if server.op == OpState::Stopped {
                     self.end_downtime(now, b, s);
                 }
                 self.backends[b].servers[s].last_change = now;
@@ -304,7 +287,7 @@ impl Balancer {
     /// Adds the time since the server went down to its downtime.
     fn end_downtime(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let server = &mut self.backends[b].servers[s];
-        if server.op.is_stopped() || server.admin.drain() {
+        if server.op == OpState::Stopped || server.admin.drain() {
             server.down_time += now.saturating_duration_since(server.last_change);
         }
         server.last_change = now;
@@ -371,7 +354,7 @@ impl Balancer {
                 ""
             };
             let queued = server.waiters.waiting;
-            if server.op.is_stopped() {
+            if server.op == OpState::Stopped {
                 line.push_str(&format!(
                     ". {active} active and {backups} backup servers left.{on_backup} {} \
                      sessions active, {xferred} requeued, {queued} remaining in queue",

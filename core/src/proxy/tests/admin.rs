@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::id::{BackendId, ServerId};
-use crate::proxy::control::{AdminState, ForcedHealth};
+use crate::stats::{AdminState, ForcedHealth};
 
 /// Backend `app`'s server `name`.
 fn ids(h: &Harness, name: &str) -> (BackendId, ServerId) {
