@@ -145,10 +145,24 @@ fn known_haproxy_keywords_are_not_supported_yet() {
 }
 
 #[test]
-fn only_tcp_mode_is_accepted() {
+fn mode_http_from_defaults_makes_tcp_proxies_an_error() {
     assert_eq!(
         errors(&format!("defaults\n mode http\n{MINIMAL}")),
-        ["t.cfg:2: 'mode http': weir is a TCP load balancer: only 'mode tcp' is supported"]
+        [
+            "t.cfg:3: frontend 'fe' is in 'mode http' (from the defaults at t.cfg:2) with a \
+             'default_backend': weir is a layer-4 balancer: mode http is accepted only for a \
+             stats/metrics frontend; set 'mode tcp' to proxy TCP",
+            "t.cfg:6: backend 'be' is in 'mode http' (from the defaults at t.cfg:2) with servers \
+             to proxy to: weir is a layer-4 balancer: mode http is accepted only for a \
+             stats/metrics frontend; set 'mode tcp' to proxy TCP"
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{MINIMAL} mode health\n")),
+        [
+            "t.cfg:6: 'mode health': weir is a layer-4 balancer: only 'mode tcp' is supported, \
+             and 'mode http' for a frontend serving only metrics or the stats page"
+        ]
     );
 }
 
@@ -1283,8 +1297,9 @@ fn a_non_breaking_space_is_refused_with_its_column() {
     assert_eq!(
         errors(&format!("{MINIMAL} mode \"tcp\u{a0}\"\n")),
         [
-            "t.cfg:6: 'mode tcp\\xa0': weir is a TCP load balancer: only 'mode tcp' is \
-             supported"
+            "t.cfg:6: 'mode tcp\\xa0': weir is a layer-4 balancer: only 'mode tcp' is \
+             supported, and 'mode http' for a frontend serving only metrics or the stats \
+             page"
         ]
     );
 }
@@ -1353,8 +1368,9 @@ fn messages_escape_control_characters_and_cut_long_words() {
     assert_eq!(
         errors(&format!("{MINIMAL} mode \"a\\nb\\x01\"\n")),
         [
-            "t.cfg:6: 'mode a\\x0ab\\x01': weir is a TCP load balancer: only 'mode tcp' is \
-             supported"
+            "t.cfg:6: 'mode a\\x0ab\\x01': weir is a layer-4 balancer: only 'mode tcp' is \
+             supported, and 'mode http' for a frontend serving only metrics or the stats \
+             page"
         ]
     );
     let blob = "x".repeat(1 << 20);
