@@ -1491,7 +1491,10 @@ fn mode_http_in_defaults_serves_pages_and_tcp_proxies_say_mode_tcp() {
         "t.cfg:3: 'option httplog' ignored for frontend 'stats': weir writes no log line for \
          the requests its metrics and stats pages answer",
     ] {
-        assert!(shown.iter().any(|w| w == warning), "{warning}\nin {shown:#?}");
+        assert!(
+            shown.iter().any(|w| w == warning),
+            "{warning}\nin {shown:#?}"
+        );
     }
 }
 
@@ -1503,15 +1506,26 @@ fn a_sections_own_stats_lines_replace_those_of_defaults() {
          frontend s\n mode http\n bind :81\n stats refresh 5\n\
          frontend t\n mode http\n bind :82\n"
     ));
-    let own = c.frontends[1].service.as_ref().unwrap().stats.clone().unwrap();
+    let own = c.frontends[1]
+        .service
+        .as_ref()
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
     assert_eq!((own.uri.as_str(), own.users.len()), ("/haproxy?stats", 0));
     assert_eq!(own.refresh, Some(5));
-    let inherited = c.frontends[2].service.as_ref().unwrap().stats.clone().unwrap();
+    let inherited = c.frontends[2]
+        .service
+        .as_ref()
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
     assert_eq!((inherited.uri.as_str(), inherited.users.len()), ("/d", 1));
-    assert!(
-        warnings(&format!("{MINIMAL} stats enable\n"))
-            .contains(&"t.cfg:4: 'stats' statement ignored for backend 'be' as it requires HTTP mode.".to_owned())
-    );
+    assert!(warnings(&format!("{MINIMAL} stats enable\n")).contains(
+        &"t.cfg:4: 'stats' statement ignored for backend 'be' as it requires HTTP mode.".to_owned()
+    ));
 }
 
 #[test]
@@ -1525,7 +1539,9 @@ fn http_mode_beyond_pages_is_refused() {
              'mode tcp' to proxy TCP",
         ),
         (
-            format!("{MINIMAL}listen l\n mode http\n bind :81\n stats enable\n server s 1.2.3.4:80\n"),
+            format!(
+                "{MINIMAL}listen l\n mode http\n bind :81\n stats enable\n server s 1.2.3.4:80\n"
+            ),
             "t.cfg:7: proxy 'l' is in 'mode http' with servers: weir is a layer-4 balancer: \
              mode http is accepted only for a stats/metrics frontend; set 'mode tcp' to proxy \
              TCP",
@@ -1544,7 +1560,9 @@ fn http_mode_beyond_pages_is_refused() {
              prometheus-exporter [if|unless { path|path_beg [-i] <path>... }]'",
         ),
         (
-            format!("{MINIMAL}{pages} stats enable\n http-request use-service prometheus-exporter if {{ src 10.0.0.0/8 }}\n"),
+            format!(
+                "{MINIMAL}{pages} stats enable\n http-request use-service prometheus-exporter if {{ src 10.0.0.0/8 }}\n"
+            ),
             "t.cfg:10: 'http-request use-service prometheus-exporter if { src 10.0.0.0/8 }': \
              weir accepts one anonymous ACL on the path only, as '{ path /metrics }', '{ \
              path_beg /metrics }' or '{ path -i /a /b }'",
