@@ -23,9 +23,10 @@ Content-Type: text/html\r\n\
 \r\n\
 <html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n";
 
-/// HAProxy's answer to a request not complete within `timeout
-/// http-request` (or `timeout client`), sent as is; the connection closes
-/// after it. A connection idle between requests is closed silently.
+/// HAProxy's answer when the first request of a connection (even one that
+/// sent nothing yet) is not complete within `timeout http-request` (else
+/// `timeout client`); sent as is, then the connection closes. A connection
+/// idle after an answer is closed silently (`timeout http-keep-alive`).
 pub const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Time-out\r\n\
 Content-length: 110\r\n\
 Cache-Control: no-cache\r\n\

@@ -259,6 +259,13 @@ fn answers_are_haproxys_byte_for_byte() {
 }
 
 #[test]
+fn raw_messages_are_haproxys() {
+    assert_eq!(BAD_REQUEST, include_bytes!("golden/400-bad-request.http"));
+    assert_eq!(REQUEST_TIMEOUT, include_bytes!("golden/408-request-timeout.http"));
+    assert_eq!(CONTINUE, include_bytes!("golden/100-continue.http"));
+}
+
+#[test]
 fn bodies_are_one_chunk_to_http11_and_sized_to_http10() {
     let fe = services();
     let reply = answer(&fe[0], "GET /metrics HTTP/1.1\r\n\r\n", LOCAL);
