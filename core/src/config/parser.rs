@@ -1527,10 +1527,12 @@ impl Parser {
                 }
             }
             if let Some(mode) = &proxy.settings.mode_http {
-                if let Some((origin, e)) = http_mode_error(proxy, mode) {
-                    self.diags.error(&origin, e);
+                match http_mode_error(proxy, mode) {
+                    // Built anyway, so that references to it resolve.
+                    Some((origin, e)) => self.diags.error(&origin, e),
+                    // A `listen` serving pages has no backend.
+                    None => continue,
                 }
-                continue;
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;

@@ -416,7 +416,7 @@ mod tests {
         let none = q("scope=").unwrap();
         assert!(!none.global && !none.server);
         assert_eq!(q("scope=global&scope=").unwrap(), none);
-        assert_eq!(q("scope=%67lobal").unwrap().global, true);
+        assert!(q("scope=%67lobal").unwrap().global);
         assert_eq!(q("other=1#scope=bogus"), Some(MetricsQuery::ALL));
         // HAProxy answered 400 to each of these.
         for bad in ["scope=bogus", "scope", "scope=a=b", "scope=%zz", "%z=1"] {

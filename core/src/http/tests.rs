@@ -261,7 +261,10 @@ fn answers_are_haproxys_byte_for_byte() {
 #[test]
 fn raw_messages_are_haproxys() {
     assert_eq!(BAD_REQUEST, include_bytes!("golden/400-bad-request.http"));
-    assert_eq!(REQUEST_TIMEOUT, include_bytes!("golden/408-request-timeout.http"));
+    assert_eq!(
+        REQUEST_TIMEOUT,
+        include_bytes!("golden/408-request-timeout.http")
+    );
     assert_eq!(CONTINUE, include_bytes!("golden/100-continue.http"));
 }
 
