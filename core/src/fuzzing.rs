@@ -371,3 +371,113 @@ pub fn client_hello(data: &[u8]) {
         "early data followed by more bytes is accepted"
     );
 }
+
+/// The configuration of [`http_request`]'s frontends: the exporter on
+/// `/metrics`, the stats page with an account and admin rights on `/stats`.
+const HTTP_CONFIG: &str = "frontend p\n mode http\n bind :1\n \
+    http-request use-service prometheus-exporter if { path_beg -i /metrics }\n stats enable\n \
+    stats uri /stats\n stats refresh 5\n stats auth admin:secret\n stats admin if LOCALHOST\n";
+
+/// `http_request`: the HTTP request reader, the router of a `mode http`
+/// frontend and the admin form parser. The first byte sets how many bytes
+/// arrive at a time (1 to 64); the rest is what a client sends.
+///
+/// Properties: reading the bytes as they trickle in finds the same
+/// requests, and ends the same way (an error, or waiting), as reading
+/// them at once; each request takes at least one byte and at most what was
+/// received; one that keeps the connection has its body; every answer is
+/// an HTTP/1.1 status line and a head, with no body for HEAD; an admin
+/// form acts on servers only once it names a backend and an action.
+pub fn http_request(data: &[u8]) {
+    use crate::http::{Read, Reply, RequestReader, Route};
+    let Some((&step, stream)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(step % 64) + 1;
+    let service = config::parse(&[Source::new("h.cfg", HTTP_CONFIG)], &mut |_| None)
+        .ok()
+        .and_then(|p| p.config.frontends.into_iter().next())
+        .and_then(|f| f.service)
+        .expect("the fuzz configuration parses");
+    // Reads every request of `stream`, given `arrived` bytes at a time.
+    let read_all = |arrived: usize| {
+        let mut reader = RequestReader::new();
+        let (mut start, mut end) = (0, 0);
+        let mut seen = Vec::new();
+        loop {
+            let buf = &stream[start..end];
+            match reader.read(buf) {
+                Ok(Read::Request(req)) => {
+                    assert!(req.len > 0 && req.len <= buf.len(), "{req:?} from {buf:?}");
+                    assert!(!req.keep_alive || req.body.is_some());
+                    let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                    let reply = match service.route(&req, peer) {
+                        Route::Metrics(_) => Reply::metrics(&req, b"m"),
+                        Route::Stats(view) => view.reply(&req, b"page"),
+                        Route::Admin(view, post) => {
+                            let code = post.run(|_| true, |_, _, _| crate::http::Outcome::Altered);
+                            view.redirect(&req, code)
+                        }
+                        Route::Reply(reply) => reply,
+                    };
+                    check_reply(&reply, req.method == crate::http::Method::Head);
+                    seen.push(format!("{req:?}"));
+                    start += req.len;
+                    end = end.max(start);
+                }
+                Ok(Read::Continue) => {}
+                Ok(Read::NeedMore) if end < stream.len() => end = (end + arrived).min(stream.len()),
+                Ok(Read::NeedMore) => return (seen, None),
+                Err(e) => return (seen, Some(e)),
+            }
+        }
+    };
+    let at_once = read_all(stream.len().max(1));
+    let trickled = read_all(step);
+    assert_eq!(
+        at_once, trickled,
+        "reading {step} bytes at a time changed the requests"
+    );
+    check_admin_post(stream);
+}
+
+/// An answer is a status line, headers and an empty line (then, for HEAD,
+/// nothing).
+fn check_reply(reply: &crate::http::Reply, head: bool) {
+    let bytes = &reply.bytes;
+    assert!(bytes.starts_with(b"HTTP/1.1 "), "{bytes:?}");
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer has a head");
+    if head {
+        assert_eq!(end + 4, bytes.len(), "an answer to HEAD has a body");
+    }
+}
+
+/// [`http_request`]'s properties of the admin form parser.
+fn check_admin_post(body: &[u8]) {
+    use crate::http::{AdminPost, Outcome, StatCode};
+    let post = AdminPost::parse(body);
+    assert_eq!(post, AdminPost::parse(body), "parsing is deterministic");
+    let mut calls = 0;
+    let code = post.run(
+        |_| true,
+        |_, _, _| {
+            calls += 1;
+            Outcome::Altered
+        },
+    );
+    let ready = post.backend.is_some() && post.action.is_some();
+    assert_eq!(calls, if ready { post.servers.len() } else { 0 });
+    let expected = match (post.invalid, calls) {
+        (true, _) => StatCode::Errp,
+        (false, 0) => StatCode::None,
+        (false, _) => StatCode::Done,
+    };
+    assert_eq!(code, expected);
+    assert_eq!(
+        post.run(|_| false, |_, _, _| Outcome::Altered) == StatCode::Errp,
+        post.backend.is_some() || post.invalid
+    );
+}

@@ -51,6 +51,7 @@ pub mod config;
 /// replay tests only: not part of weir-core's API.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod http;
 
 mod action;
 mod arena;

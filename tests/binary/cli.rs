@@ -54,7 +54,9 @@ fn check_mode_lists_every_error_with_file_and_line() {
                 "[ALERT] {file}:10: unknown keyword 'chek' in server line (did you mean 'check'?)"
             ),
             format!(
-                "[ALERT] {file}:11: 'mode http': weir is a TCP load balancer: only 'mode tcp' is supported"
+                "[ALERT] {file}:11: backend 'be' is in 'mode http' with servers to proxy to: weir \
+                 is a layer-4 balancer: mode http is accepted only for a stats/metrics frontend; \
+                 set 'mode tcp' to proxy TCP"
             ),
             "[ALERT] Fatal errors found in configuration.".to_owned(),
         ]

@@ -62,3 +62,8 @@ fn client_hello_corpus_holds() {
 fn simulation_corpus_holds() {
     replay("simulation", weir_sim::fuzz_tape);
 }
+
+#[test]
+fn http_request_corpus_holds() {
+    replay("http_request", fuzzing::http_request);
+}

@@ -115,7 +115,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "force-persist",
     "http-after-response",
     "http-error",
-    "http-request",
     "http-response",
     "http-reuse",
     "http-send-name-header",
@@ -135,7 +134,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "server-state-file-name",
     "server-template",
     "source",
-    "stats",
     "stick",
     "stick-table",
     "tcp-request",
@@ -158,19 +156,15 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "dontlog-normal",
     "dontlognull",
     "external-check",
-    "forwardfor",
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
     "http-buffer-request",
     "http-ignore-probes",
-    "http-keep-alive",
     "http-no-delay",
     "http-pretend-keepalive",
     "http-restrict-req-hdr-names",
-    "http-server-close",
     "http-use-proxy-header",
     "httpclose",
-    "httplog",
     "http_proxy",
     "independent-streams",
     "ldap-check",
@@ -201,8 +195,7 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
 pub(super) const BALANCE_LATER: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie", "hash"];
 
 /// `timeout` kinds weir does not implement yet.
-pub(super) const TIMEOUTS_LATER: &[&str] =
-    &["tarpit", "http-request", "http-keep-alive", "client-hs"];
+pub(super) const TIMEOUTS_LATER: &[&str] = &["tarpit", "client-hs"];
 
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[

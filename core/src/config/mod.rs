@@ -234,6 +234,9 @@ pub struct Frontend {
     pub tcplog: bool,
     /// Log targets (`log global` expanded); empty = no traffic logs.
     pub logs: Vec<LogTarget>,
+    /// `mode http`: what the frontend serves (metrics, stats page) in
+    /// place of a backend; `None` for a TCP frontend.
+    pub service: Option<HttpService>,
     /// The section line.
     pub origin: Origin,
 }
@@ -683,7 +686,13 @@ pub fn parse(
 mod keywords;
 mod lexer;
 mod parser;
+mod service;
 mod units;
+
+pub use service::{
+    AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
+    StatsPage,
+};
 
 #[cfg(test)]
 mod tests;

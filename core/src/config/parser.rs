@@ -10,6 +10,7 @@ use super::keywords::{
     SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
 use super::lexer::{Line, lex};
+use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, HealthCheck,
@@ -35,6 +36,10 @@ const OPTIONS: &[&str] = &[
     "srvtcpka",
     "tcpka",
     "nolinger",
+    "httplog",
+    "forwardfor",
+    "http-server-close",
+    "http-keep-alive",
 ];
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
@@ -60,6 +65,8 @@ const PROXY_KEYWORDS: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "server",
+    "stats",
+    "http-request",
 ];
 const SERVER_KEYWORDS: &[&str] = &[
     "check",
@@ -208,6 +215,21 @@ struct Settings {
     hash_type: HashType,
     /// `hash-balance-factor` (0: off).
     hash_balance_factor: u32,
+    /// `mode http`, with its line; `None`: `mode tcp`, the default.
+    mode_http: Option<Origin>,
+    /// The stats page, with the line of the `stats` statement that began
+    /// it (a section's own `stats` lines replace what `defaults` gave).
+    stats: Option<(StatsPage, Origin)>,
+    /// `http-request use-service` rules, with their lines.
+    services: Vec<(ServiceRule, Origin)>,
+    /// `timeout http-request`.
+    timeout_http_request: Option<Duration>,
+    /// `timeout http-keep-alive`.
+    timeout_http_keep_alive: Option<Duration>,
+    /// `option httplog`, with its line.
+    httplog: Option<Origin>,
+    /// `option forwardfor`, with its line.
+    forwardfor: Option<Origin>,
 }
 
 /// The parts of an HTTP check request; `None`s are not set.
@@ -632,15 +654,52 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
     let keyword = st.word(0);
     let kind = p.kind;
     match keyword {
-        "mode" => {
-            if st.word(1) != "tcp" {
+        "mode" => match (st.word(1), st.words.len()) {
+            ("tcp", 2) => p.settings.mode_http = None,
+            ("http", 2) => p.settings.mode_http = Some(st.origin.clone()),
+            _ => diags.error(
+                &st.origin,
+                format!(
+                    "'mode {}': weir is a layer-4 balancer: only 'mode tcp' is supported, and \
+                     'mode http' for a frontend serving only metrics or the stats page",
+                    st.words[1..].join(" ")
+                ),
+            ),
+        },
+        "stats" => {
+            let inherited = |o: &Origin| o.file != p.section.file || o.line < p.section.line;
+            if p.settings.stats.as_ref().is_some_and(|(_, o)| inherited(o)) {
+                p.settings.stats = None;
+            }
+            let (page, _) = p
+                .settings
+                .stats
+                .get_or_insert_with(|| (StatsPage::new(), st.origin.clone()));
+            let mut warnings = Vec::new();
+            let result = service::stats_line(page, st.words, kind == Kind::Defaults, &mut warnings);
+            for warning in warnings {
+                diags.warn(&st.origin, warning);
+            }
+            if let Err(e) = result {
+                diags.error(&st.origin, e);
+            }
+        }
+        "http-request" => {
+            if !kind.has_frontend() || kind == Kind::Defaults {
                 diags.error(
                     &st.origin,
                     format!(
-                        "'mode {}': weir is a TCP load balancer: only 'mode tcp' is supported",
-                        st.word(1)
+                        "'http-request' is not allowed in a '{}' section: weir accepts it only \
+                         in a 'mode http' frontend or listen, as 'http-request use-service \
+                         prometheus-exporter'",
+                        kind.word()
                     ),
                 );
+            } else {
+                match service::use_service(st.words) {
+                    Ok(rule) => p.settings.services.push((rule, st.origin.clone())),
+                    Err(e) => diags.error(&st.origin, e),
+                }
             }
         }
         "bind" => match &mut p.binds {
@@ -983,6 +1042,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             p.settings.srvtcpka = enable;
         }
         "nolinger" => p.settings.nolinger = enable,
+        "httplog" => p.settings.httplog = enable.then(|| st.origin.clone()),
+        "forwardfor" => p.settings.forwardfor = enable.then(|| st.origin.clone()),
+        // Server-side connection handling: a frontend serving weir's pages
+        // has no server, and HAProxy ignores them in TCP mode.
+        "http-server-close" | "http-keep-alive" => {}
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -1015,6 +1079,8 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         "server-fin" => (&mut p.settings.timeout_server_fin, false),
         "client" => (&mut p.settings.timeout_client, true),
         "client-fin" => (&mut p.settings.timeout_client_fin, true),
+        "http-request" => (&mut p.settings.timeout_http_request, true),
+        "http-keep-alive" => (&mut p.settings.timeout_http_keep_alive, true),
         _ if TIMEOUTS_LATER.contains(&which) => return not_yet(diags, st, &keyword),
         _ => {
             let known = [
@@ -1026,6 +1092,8 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
                 "tunnel",
                 "client-fin",
                 "server-fin",
+                "http-request",
+                "http-keep-alive",
             ];
             let hint = hint(which, known);
             return diags.error(&st.origin, format!("unknown timeout '{which}'{hint}"));
@@ -1458,6 +1526,14 @@ impl Parser {
                     seen.insert(proxy.name.clone(), proxy.origin.clone());
                 }
             }
+            if let Some(mode) = &proxy.settings.mode_http {
+                match http_mode_error(proxy, mode) {
+                    // Built anyway, so that references to it resolve.
+                    Some((origin, e)) => self.diags.error(&origin, e),
+                    // A `listen` serving pages has no backend.
+                    None => continue,
+                }
+            }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
                 backend_index
@@ -1529,8 +1605,10 @@ impl Parser {
                 }
             }
             if !proxy.kind.has_frontend() {
+                tcp_ignores(&mut self.diags, proxy);
                 continue;
             }
+            let service = http_service(&mut self.diags, proxy);
             let s = &proxy.settings;
             let logs = expand(&s.logs);
             if s.tcplog && logs.is_empty() {
@@ -1544,6 +1622,7 @@ impl Parser {
                 );
             }
             let default_backend = match &s.default_backend {
+                _ if service.is_some() => None,
                 Some((name, origin)) => {
                     let found = backend_index.get(name.as_str()).copied();
                     if found.is_none() {
@@ -1587,8 +1666,9 @@ impl Parser {
                 timeout_client_fin: s.timeout_client_fin,
                 tcpka: s.clitcpka,
                 nolinger: s.nolinger,
-                tcplog: s.tcplog,
+                tcplog: s.tcplog || (service.is_none() && s.httplog.is_some()),
                 logs,
+                service,
                 origin: proxy.origin.clone(),
             });
         }
@@ -1807,6 +1887,112 @@ impl Parser {
                 }
             }
         }
+    }
+}
+
+/// The words HAProxy uses for a proxy in messages (`proxy_type_str`).
+fn proxy_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Listen => "proxy",
+        kind => kind.word(),
+    }
+}
+
+/// Why a proxy in `mode http` cannot run in weir, if it cannot (weir
+/// serves its metrics and stats page in `mode http`, and proxies no
+/// HTTP), with the line to blame: the `mode http` line when it is in the
+/// proxy's section, else the proxy's first line.
+fn http_mode_error(proxy: &Proxy, mode: &Origin) -> Option<(Origin, String)> {
+    let s = &proxy.settings;
+    let what = match proxy.kind {
+        Kind::Backend => "servers to proxy to",
+        _ if !proxy.servers.list.is_empty() => "servers",
+        _ if s.default_backend.is_some() && proxy.kind == Kind::Frontend => "a 'default_backend'",
+        _ if s.stats.is_none() && s.services.is_empty() => {
+            "nothing to serve (weir serves 'stats enable' and 'http-request use-service \
+             prometheus-exporter')"
+        }
+        _ => return None,
+    };
+    let own = mode.file == proxy.origin.file && mode.line > proxy.origin.line;
+    let (origin, from) = if own {
+        (mode.clone(), String::new())
+    } else {
+        (
+            proxy.origin.clone(),
+            format!(" (from the defaults at {mode})"),
+        )
+    };
+    let message = format!(
+        "{} '{}' is in 'mode http'{from} with {what}: weir is a layer-4 balancer: mode http is \
+         accepted only for a stats/metrics frontend; set 'mode tcp' to proxy TCP",
+        proxy_word(proxy.kind),
+        proxy.name
+    );
+    Some((origin, message))
+}
+
+/// What a `mode http` frontend serves, or, for a TCP frontend,
+/// HAProxy's warnings for the HTTP settings it ignores (`option
+/// httplog` falls back to `option tcplog`, which the caller applies).
+fn http_service(diags: &mut Diags, proxy: &Proxy) -> Option<HttpService> {
+    let s = &proxy.settings;
+    let (name, what) = (&proxy.name, proxy_word(proxy.kind));
+    if s.mode_http.is_none() {
+        if let Some(origin) = &s.httplog {
+            diags.warn(
+                origin,
+                format!(
+                    "'option httplog' not usable with {what} '{name}' (needs 'mode http'). \
+                     Falling back to 'option tcplog'."
+                ),
+            );
+        }
+        tcp_ignores(diags, proxy);
+        return None;
+    }
+    if let Some(origin) = &s.httplog {
+        diags.warn(
+            origin,
+            format!(
+                "'option httplog' ignored for {what} '{name}': weir writes no log line for \
+                 the requests its metrics and stats pages answer"
+            ),
+        );
+    }
+    Some(HttpService {
+        prometheus: s.services.iter().map(|(r, _)| r.clone()).collect(),
+        stats: s.stats.as_ref().map(|(page, _)| page.clone()),
+        timeout_request: s.timeout_http_request,
+        timeout_keep_alive: s.timeout_http_keep_alive,
+    })
+}
+
+/// HAProxy's warnings for `stats`, `http-request` and `option
+/// forwardfor` in a TCP proxy, which ignores them.
+fn tcp_ignores(diags: &mut Diags, proxy: &Proxy) {
+    let s = &proxy.settings;
+    if s.mode_http.is_some() {
+        return;
+    }
+    let (name, what) = (&proxy.name, proxy_word(proxy.kind));
+    if s.stats.is_some() {
+        diags.warn(
+            &proxy.origin,
+            format!("'stats' statement ignored for {what} '{name}' as it requires HTTP mode."),
+        );
+    }
+    if let Some((_, origin)) = s.services.first() {
+        diags.warn(
+            origin,
+            format!("'http-request' rules ignored for {what} '{name}' as they require HTTP mode."),
+        );
+    }
+    if s.forwardfor.is_some() {
+        diags.warn(
+            &proxy.origin,
+            format!("'option forwardfor' ignored for {what} '{name}' as it requires HTTP mode."),
+        );
     }
 }
 

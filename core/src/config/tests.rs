@@ -145,10 +145,24 @@ fn known_haproxy_keywords_are_not_supported_yet() {
 }
 
 #[test]
-fn only_tcp_mode_is_accepted() {
+fn mode_http_from_defaults_makes_tcp_proxies_an_error() {
     assert_eq!(
         errors(&format!("defaults\n mode http\n{MINIMAL}")),
-        ["t.cfg:2: 'mode http': weir is a TCP load balancer: only 'mode tcp' is supported"]
+        [
+            "t.cfg:3: frontend 'fe' is in 'mode http' (from the defaults at t.cfg:2) with a \
+             'default_backend': weir is a layer-4 balancer: mode http is accepted only for a \
+             stats/metrics frontend; set 'mode tcp' to proxy TCP",
+            "t.cfg:6: backend 'be' is in 'mode http' (from the defaults at t.cfg:2) with servers \
+             to proxy to: weir is a layer-4 balancer: mode http is accepted only for a \
+             stats/metrics frontend; set 'mode tcp' to proxy TCP"
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{MINIMAL} mode health\n")),
+        [
+            "t.cfg:6: 'mode health': weir is a layer-4 balancer: only 'mode tcp' is supported, \
+             and 'mode http' for a frontend serving only metrics or the stats page"
+        ]
     );
 }
 
@@ -1283,8 +1297,9 @@ fn a_non_breaking_space_is_refused_with_its_column() {
     assert_eq!(
         errors(&format!("{MINIMAL} mode \"tcp\u{a0}\"\n")),
         [
-            "t.cfg:6: 'mode tcp\\xa0': weir is a TCP load balancer: only 'mode tcp' is \
-             supported"
+            "t.cfg:6: 'mode tcp\\xa0': weir is a layer-4 balancer: only 'mode tcp' is \
+             supported, and 'mode http' for a frontend serving only metrics or the stats \
+             page"
         ]
     );
 }
@@ -1353,8 +1368,9 @@ fn messages_escape_control_characters_and_cut_long_words() {
     assert_eq!(
         errors(&format!("{MINIMAL} mode \"a\\nb\\x01\"\n")),
         [
-            "t.cfg:6: 'mode a\\x0ab\\x01': weir is a TCP load balancer: only 'mode tcp' is \
-             supported"
+            "t.cfg:6: 'mode a\\x0ab\\x01': weir is a layer-4 balancer: only 'mode tcp' is \
+             supported, and 'mode http' for a frontend serving only metrics or the stats \
+             page"
         ]
     );
     let blob = "x".repeat(1 << 20);
@@ -1387,4 +1403,198 @@ fn printable_keeps_plain_text_and_escapes_the_rest() {
         printable(&format!("a {run}z b")),
         format!("a {}... b", "y".repeat(64))
     );
+}
+
+// `mode http`: weir's metrics and stats frontends, and nothing else.
+
+/// Every warning, as shown.
+fn warnings(text: &str) -> Vec<String> {
+    ok(text).warnings.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn haproxys_metrics_and_stats_frontends_are_accepted() {
+    use super::{AdminAcl, AdminRule, PathCondition, ServiceRule};
+    let c = config(&format!(
+        "{MINIMAL}\
+         frontend prometheus\n mode http\n bind *:8405\n \
+         http-request use-service prometheus-exporter if {{ path /metrics }}\n no log\n\
+         listen stats\n bind :8404\n mode http\n stats enable\n stats uri /\n \
+         stats refresh 10s\n stats admin if LOCALHOST\n stats auth admin:s3cret\n \
+         stats hide-version\n stats show-legends\n stats realm HAProxy\\ Stats\n \
+         timeout client 5s\n timeout http-request 3s\n timeout http-keep-alive 1s\n"
+    ));
+    // The listen serves pages: no backend is made of it.
+    assert_eq!(c.backends.len(), 1);
+    assert_eq!(c.frontends.len(), 3);
+    assert_eq!(c.frontends[0].service, None);
+    let prom = c.frontends[1].service.as_ref().unwrap();
+    assert_eq!(c.frontends[1].default_backend, None);
+    assert_eq!(
+        prom.prometheus,
+        [ServiceRule {
+            when: Some(PathCondition {
+                negate: false,
+                prefix: false,
+                ignore_case: false,
+                patterns: vec!["/metrics".into()],
+            })
+        }]
+    );
+    assert_eq!(prom.stats, None);
+    let stats = c.frontends[2].service.as_ref().unwrap();
+    assert!(stats.prometheus.is_empty());
+    assert_eq!(stats.timeout_request, Some(Duration::from_secs(3)));
+    assert_eq!(stats.timeout_keep_alive, Some(Duration::from_secs(1)));
+    let page = stats.stats.as_ref().unwrap();
+    assert_eq!((page.uri.as_str(), page.refresh), ("/", Some(10)));
+    assert_eq!(page.realm, "HAProxy Stats");
+    assert_eq!(page.users, [("admin".to_owned(), "s3cret".to_owned())]);
+    assert_eq!(
+        page.admin,
+        [AdminRule {
+            negate: false,
+            acl: AdminAcl::Localhost
+        }]
+    );
+    assert!(page.hide_version && page.show_legends);
+}
+
+#[test]
+fn mode_http_in_defaults_serves_pages_and_tcp_proxies_say_mode_tcp() {
+    let text = "defaults\n mode http\n option httplog\n option forwardfor\n \
+                option http-server-close\n timeout client 5s\n timeout connect 5s\n \
+                timeout server 5s\n timeout http-request 10s\n stats enable\n \
+                stats uri /haproxy-stats\n stats auth a:b\n log stdout format raw local0\n\
+                frontend fe\n mode tcp\n bind :80\n default_backend be\n\
+                backend be\n mode tcp\n server s1 127.0.0.1:8080\n\
+                frontend stats\n bind :8404\n";
+    let parsed = ok(text);
+    let c = &parsed.config;
+    // HAProxy's fallback: `option httplog` in TCP mode is `option tcplog`.
+    assert!(c.frontends[0].tcplog && c.frontends[0].service.is_none());
+    // The stats frontend inherits the page and `timeout http-request`.
+    let service = c.frontends[1].service.as_ref().unwrap();
+    let page = service.stats.as_ref().unwrap();
+    assert_eq!(page.uri, "/haproxy-stats");
+    assert_eq!(page.users.len(), 1);
+    assert_eq!(service.timeout_request, Some(Duration::from_secs(10)));
+    let shown: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    // HAProxy 2.6.12 prints these for the same configuration.
+    for warning in [
+        "t.cfg:3: 'option httplog' not usable with frontend 'fe' (needs 'mode http'). Falling \
+         back to 'option tcplog'.",
+        "t.cfg:14: 'stats' statement ignored for frontend 'fe' as it requires HTTP mode.",
+        "t.cfg:14: 'option forwardfor' ignored for frontend 'fe' as it requires HTTP mode.",
+        "t.cfg:18: 'stats' statement ignored for backend 'be' as it requires HTTP mode.",
+        "t.cfg:18: 'option forwardfor' ignored for backend 'be' as it requires HTTP mode.",
+        "t.cfg:3: 'option httplog' ignored for frontend 'stats': weir writes no log line for \
+         the requests its metrics and stats pages answer",
+    ] {
+        assert!(
+            shown.iter().any(|w| w == warning),
+            "{warning}\nin {shown:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_sections_own_stats_lines_replace_those_of_defaults() {
+    // As HAProxy: the first `stats` line of a proxy starts a new page.
+    let c = config(&format!(
+        "defaults\n stats auth a:b\n stats uri /d\n{MINIMAL}\
+         frontend s\n mode http\n bind :81\n stats refresh 5\n\
+         frontend t\n mode http\n bind :82\n"
+    ));
+    let own = c.frontends[1]
+        .service
+        .as_ref()
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
+    assert_eq!((own.uri.as_str(), own.users.len()), ("/haproxy?stats", 0));
+    assert_eq!(own.refresh, Some(5));
+    let inherited = c.frontends[2]
+        .service
+        .as_ref()
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
+    assert_eq!((inherited.uri.as_str(), inherited.users.len()), ("/d", 1));
+    assert!(warnings(&format!("{MINIMAL} stats enable\n")).contains(
+        &"t.cfg:4: 'stats' statement ignored for backend 'be' as it requires HTTP mode.".to_owned()
+    ));
+}
+
+#[test]
+fn http_mode_beyond_pages_is_refused() {
+    let pages = "frontend p\n mode http\n bind :81\n";
+    for (text, error) in [
+        (
+            format!("{MINIMAL}{pages} stats enable\n default_backend be\n"),
+            "t.cfg:7: frontend 'p' is in 'mode http' with a 'default_backend': weir is a \
+             layer-4 balancer: mode http is accepted only for a stats/metrics frontend; set \
+             'mode tcp' to proxy TCP",
+        ),
+        (
+            format!(
+                "{MINIMAL}listen l\n mode http\n bind :81\n stats enable\n server s 1.2.3.4:80\n"
+            ),
+            "t.cfg:7: proxy 'l' is in 'mode http' with servers: weir is a layer-4 balancer: \
+             mode http is accepted only for a stats/metrics frontend; set 'mode tcp' to proxy \
+             TCP",
+        ),
+        (
+            format!("{MINIMAL}{pages}"),
+            "t.cfg:7: frontend 'p' is in 'mode http' with nothing to serve (weir serves 'stats \
+             enable' and 'http-request use-service prometheus-exporter'): weir is a layer-4 \
+             balancer: mode http is accepted only for a stats/metrics frontend; set 'mode tcp' \
+             to proxy TCP",
+        ),
+        (
+            format!("{MINIMAL}{pages} stats enable\n http-request deny\n"),
+            "t.cfg:10: 'http-request deny': weir is a layer-4 balancer: the only 'http-request' \
+             it accepts, in a 'mode http' frontend, is 'http-request use-service \
+             prometheus-exporter [if|unless { path|path_beg [-i] <path>... }]'",
+        ),
+        (
+            format!(
+                "{MINIMAL}{pages} stats enable\n http-request use-service prometheus-exporter if {{ src 10.0.0.0/8 }}\n"
+            ),
+            "t.cfg:10: 'http-request use-service prometheus-exporter if { src 10.0.0.0/8 }': \
+             weir accepts one anonymous ACL on the path only, as '{ path /metrics }', '{ \
+             path_beg /metrics }' or '{ path -i /a /b }'",
+        ),
+        (
+            format!("{MINIMAL} http-request use-service prometheus-exporter\n"),
+            "t.cfg:6: 'http-request' is not allowed in a 'backend' section: weir accepts it \
+             only in a 'mode http' frontend or listen, as 'http-request use-service \
+             prometheus-exporter'",
+        ),
+        (
+            format!("defaults\n stats admin if TRUE\n{MINIMAL}"),
+            "t.cfg:2: 'stats admin' not allowed in 'defaults' section.",
+        ),
+        (
+            format!("{MINIMAL}{pages} stats enable\n stats admin if {{ src 10.0.0.0/8 }}\n"),
+            "t.cfg:10: 'stats admin if { src 10.0.0.0/8 }': weir accepts the conditions TRUE, \
+             FALSE and LOCALHOST only",
+        ),
+        (
+            format!("{MINIMAL}{pages} stats enable\n stats scope be\n"),
+            "t.cfg:10: 'stats scope' is not supported yet",
+        ),
+        (
+            format!("{MINIMAL}{pages} stats enable\n use_backend be if TRUE\n"),
+            "t.cfg:10: 'use_backend' is not supported yet",
+        ),
+        (
+            format!("{MINIMAL}{pages} stats enable\n option httpclose\n"),
+            "t.cfg:10: 'option httpclose' is not supported yet",
+        ),
+    ] {
+        assert_eq!(errors(&text), [error], "{text}");
+    }
 }

@@ -96,6 +96,7 @@ fn config(servers: Vec<Server>) -> Config {
             nolinger: false,
             tcplog: true,
             logs: vec![stdout_raw()],
+            service: None,
             origin: origin(),
         }],
         backends: vec![Backend {
