@@ -330,7 +330,12 @@ impl Balancer {
         let server = &mut self.backends[b].servers[s];
         if status.passed() {
             server.suspect_until = None;
+        } else if matches!(status, CheckStatus::Analyze(_)) {
+            server.counters.failed_hana += 1;
+        } else {
+            server.counters.failed_checks += 1;
         }
+        server.last_check = Some((status.clone(), duration_ms));
         let before = server.health;
         let transition = server.health.record(status.passed());
         let moved = server.health != before;

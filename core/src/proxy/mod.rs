@@ -17,12 +17,13 @@ use crate::arena::Arena;
 use crate::balance::Lb;
 use crate::buffer::Pool;
 use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
-use crate::health::Health;
+use crate::health::{CheckStatus, Health};
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{WallClock, format_for};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::stats::OpState;
+use crate::stats::{BackendCounters, FrontendCounters, ProcessCounters, StateHistory};
 use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
@@ -88,6 +89,8 @@ pub struct Balancer {
     last_now: Instant,
     /// Peak of sessions since memory was last given back.
     load_mark: usize,
+    /// Process-wide counters.
+    counters: ProcessCounters,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -98,6 +101,7 @@ struct FrontendState {
     /// Its `default_backend`, resolved.
     backend: Option<BackendId>,
     active: u32,
+    counters: FrontendCounters,
 }
 
 struct BackendState {
@@ -107,6 +111,9 @@ struct BackendState {
     /// The balancing algorithm's state: weights and loads of `servers`.
     lb: Lb,
     active: u32,
+    counters: BackendCounters,
+    /// When it last lost or regained its last usable server.
+    history: StateHistory,
     /// The TLS-in-TLS warning was logged.
     warned_tls_in_tls: bool,
     /// Sessions waiting for any usable server, in arrival order.
@@ -133,12 +140,13 @@ struct ServerState {
     admin: AdminFlags,
     /// What checks found: DOWN, UP (starting or running), stopping.
     op: OpState,
-    /// When `op` or drain last changed (HAProxy's `last_change`).
-    last_change: Instant,
-    /// Time spent DOWN or draining before `last_change`.
-    down_time: Duration,
-    /// Times it went DOWN (`chkdown`).
-    down_trans: u32,
+    /// Its counters (`chkdown` among them).
+    counters: BackendCounters,
+    /// When its state last changed, and its downtime (DOWN or draining,
+    /// as HAProxy counts it).
+    history: StateHistory,
+    /// The last check's verdict and duration, for the stats.
+    last_check: Option<(CheckStatus, u64)>,
     /// Sessions connecting to or established on the server.
     active: u32,
     /// Sessions waiting for this very server (`balance source` picked it
@@ -225,9 +233,9 @@ impl Balancer {
                     } else {
                         OpState::Running
                     },
-                    last_change: now,
-                    down_time: Duration::ZERO,
-                    down_trans: 0,
+                    counters: BackendCounters::default(),
+                    history: StateHistory::new(now, s.disabled),
+                    last_check: None,
                     active: 0,
                     waiters: Waiters::default(),
                     warm_since: None,
@@ -245,6 +253,8 @@ impl Balancer {
                 config,
                 servers,
                 active: 0,
+                counters: BackendCounters::default(),
+                history: StateHistory::new(now, false),
                 warned_tls_in_tls: false,
                 waiters: Waiters::default(),
                 server_waiting: 0,
@@ -260,10 +270,15 @@ impl Balancer {
                 .default_backend
                 .and_then(|b| backend_ids.get(b).copied());
             let addrs: Vec<SocketAddr> = config.binds.iter().map(|b| b.addr).collect();
+            let counters = match config.service {
+                Some(_) => FrontendCounters::http(),
+                None => FrontendCounters::default(),
+            };
             let frontend = frontend_arena.insert(FrontendState {
                 config,
                 backend,
                 active: 0,
+                counters,
             });
             for (bind, addr) in addrs.into_iter().enumerate() {
                 listeners.push(Listener {
@@ -298,6 +313,7 @@ impl Balancer {
             tls_time,
             last_now: now,
             load_mark: 0,
+            counters: ProcessCounters::default(),
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };

@@ -112,10 +112,14 @@ impl BackendState {
         }
     }
 
-    /// One more session connecting to or established on server `t`.
-    pub(super) fn add_load(&mut self, t: ServerId) {
+    /// One more session connecting to or established on server `t`,
+    /// counted as assigned to it.
+    pub(super) fn add_load(&mut self, t: ServerId, now: Instant) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active += 1;
+            server.counters.selected();
+            server.counters.session_assigned(now);
+            server.counters.session_started();
             self.lb.set_load(t.index(), server.active);
         }
     }
@@ -124,6 +128,7 @@ impl BackendState {
     pub(super) fn drop_load(&mut self, t: ServerId) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active = server.active.saturating_sub(1);
+            server.counters.session_ended();
             self.lb.set_load(t.index(), server.active);
         }
     }

@@ -150,7 +150,7 @@ impl Balancer {
             let draining = server.admin.drain();
             server.admin = admin;
             if !draining && admin.drain() {
-                server.last_change = now;
+                server.history.changed(now, true);
                 self.backends[b].sync_weight(s, now);
                 let xferred = self.redistribute(now, b, s);
                 let message = self.status_line(
@@ -163,7 +163,8 @@ impl Balancer {
                 );
                 self.log_server(now, b, Severity::Notice, &message);
             } else if draining && !admin.drain() {
-                self.end_downtime(now, b, s);
+                let down = server.op == OpState::Stopped;
+                server.history.changed(now, down);
                 let up = self.backends[b].servers[s].op != OpState::Stopped;
                 let verb = if up {
                     "is UP (leaving forced drain)"
@@ -179,8 +180,11 @@ impl Balancer {
                 self.log_server(now, b, Severity::Notice, &message);
             }
         }
-        if had_servers && self.backends[b].usable_count(now) == 0 {
+        let has_servers = self.backends[b].usable_count(now) > 0;
+        if had_servers && !has_servers {
             self.backend_down(now, b);
+        } else if has_servers && self.backends[b].history.is_down() {
+            self.backends[b].history.changed(now, false);
         }
     }
 
@@ -189,13 +193,9 @@ impl Balancer {
     fn set_op(&mut self, now: Instant, b: BackendId, s: ServerId, op: OpState) {
         let server = &mut self.backends[b].servers[s];
         if server.op != op {
-            if op == OpState::Stopped || !serving(server.op) {
-                if server.op == OpState::Stopped {
-                    self.end_downtime(now, b, s);
-                }
-                self.backends[b].servers[s].last_change = now;
-            }
-            self.backends[b].servers[s].op = op;
+            server.op = op;
+            let down = op == OpState::Stopped || server.admin.drain();
+            server.history.changed(now, down);
         }
         self.backends[b].sync_weight(s, now);
     }
@@ -212,7 +212,7 @@ impl Balancer {
         was_stopping: bool,
         verb: &str,
     ) {
-        self.backends[b].servers[s].down_trans += 1;
+        self.backends[b].servers[s].counters.down_trans += 1;
         let xferred = self.redistribute(now, b, s);
         let message = self.status_line(now, b, s, verb, cause, Some(xferred));
         let severity = if was_stopping {
@@ -284,17 +284,9 @@ impl Balancer {
         waiting.saturating_sub(self.backends[b].servers[s].waiters.waiting)
     }
 
-    /// Adds the time since the server went down to its downtime.
-    fn end_downtime(&mut self, now: Instant, b: BackendId, s: ServerId) {
-        let server = &mut self.backends[b].servers[s];
-        if server.op == OpState::Stopped || server.admin.drain() {
-            server.down_time += now.saturating_duration_since(server.last_change);
-        }
-        server.last_change = now;
-    }
-
     /// HAProxy's `set_backend_down`: the backend's last usable server left.
     fn backend_down(&mut self, now: Instant, b: BackendId) {
+        self.backends[b].history.changed(now, true);
         let name = self.backends[b].config.name.clone();
         let targets = LogTargets::Backend(b);
         let message = format!("backend {name} has no server available!");

@@ -12,6 +12,7 @@ use crate::hello;
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::TcpLog;
 use crate::session::{Phase, Pipe, ServerTls, Session, Timeouts};
+use crate::stats::SessionTimes;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -31,6 +32,24 @@ impl Balancer {
             return None;
         }
         let fe = l.frontend;
+        self.counters.connection_accepted(now);
+        self.frontends[fe].counters.connection_received(now);
+        let client = self.start_session(now, fe, peer, local);
+        if client.is_none() {
+            self.counters.connection_closed();
+        }
+        client
+    }
+
+    /// Makes a session of a connection accepted by frontend `fe`, or
+    /// refuses it (`None`, logged).
+    fn start_session(
+        &mut self,
+        now: Instant,
+        fe: FrontendId,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Option<ConnId> {
         let frontend = &self.frontends[fe].config;
         if !frontend.tcplog && !frontend.logs.is_empty() {
             let message = format!(
@@ -78,7 +97,7 @@ impl Balancer {
         let wait = backend.queue_wait(now, timeout_client);
         let (phase, deadline, addr, queue_pos) = match route {
             Route::Server(t) => {
-                backend.add_load(t);
+                backend.add_load(t, now);
                 let deadline = backend.config.timeout_connect.map(|d| now + d);
                 let addr = Some(backend.servers[t].config.addr);
                 (Phase::Connecting, deadline, addr, [0, 0])
@@ -95,7 +114,24 @@ impl Balancer {
         };
         let server_queued = matches!(route, Route::ServerQueue(_));
         backend.active += 1;
-        self.frontends[fe].active += 1;
+        backend.counters.session_assigned(now);
+        backend.counters.session_started();
+        if addr.is_some() {
+            backend.counters.connect += 1;
+        }
+        let queued = match route {
+            Route::ServerQueue(t) => Some(&mut backend.servers[t]),
+            _ => None,
+        };
+        if let Some(server) = queued {
+            server.counters.set_queue(server.waiters.waiting);
+        } else if phase == Phase::Queued {
+            backend.counters.set_queue(backend.waiters.waiting);
+        }
+        let frontend = &mut self.frontends[fe];
+        frontend.active += 1;
+        frontend.counters.session_started(now);
+        self.counters.session_started(now);
         self.active += 1;
         let inserted = self.sessions.insert(Session {
             generation,
@@ -248,7 +284,7 @@ impl Balancer {
         let Some(target) = backend.pick(&exclude, now, session.peer.ip(), &mut self.rng) else {
             return;
         };
-        backend.add_load(target);
+        backend.add_load(target, now);
         let addr = backend.servers[target].config.addr;
         // The second attempt gets its own `timeout connect`.
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
@@ -416,6 +452,11 @@ impl Balancer {
             return;
         };
         if client {
+            let (f, b, t) = (session.frontend, session.backend, session.target);
+            self.count_client_bytes(f, b, t, n as u64, 0);
+            let Some(session) = self.sessions.get_mut(s) else {
+                return;
+            };
             let first = session.up.bytes == 0 && session.up.is_empty();
             session.up.commit(n);
             session.client_deadline = session.idle.0.map(|t| now + t);
@@ -443,9 +484,12 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
+        self.counters.bytes_sent(now, n as u64);
         if client {
+            let (f, b, t) = (session.frontend, session.backend, session.target);
             session.down.consume(n);
             session.client_deadline = session.idle.0.map(|t| now + t);
+            self.count_client_bytes(f, b, t, 0, n as u64);
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
@@ -458,6 +502,28 @@ impl Balancer {
             session.server_deadline = session.idle.1.map(|t| now + t);
         }
         self.reconcile(now, s);
+    }
+
+    /// Bytes from (`bin`) and to (`bout`) a client, in its frontend's,
+    /// backend's and server's counters.
+    fn count_client_bytes(
+        &mut self,
+        f: FrontendId,
+        b: BackendId,
+        t: Option<ServerId>,
+        bin: u64,
+        bout: u64,
+    ) {
+        let fe = &mut self.frontends[f].counters;
+        fe.bytes_in += bin;
+        fe.bytes_out += bout;
+        let backend = &mut self.backends[b];
+        backend.counters.bytes_in += bin;
+        backend.counters.bytes_out += bout;
+        if let Some(server) = t.and_then(|t| backend.servers.get_mut(t)) {
+            server.counters.bytes_in += bin;
+            server.counters.bytes_out += bout;
+        }
     }
 
     /// A client's first bytes are a TLS ClientHello and the backend's
@@ -648,10 +714,16 @@ impl Balancer {
             return;
         };
         let backend = &mut self.backends[session.backend];
+        backend.counters.failed_conns += 1;
+        let server = session.target.and_then(|t| backend.servers.get_mut(t));
+        if let Some(server) = server {
+            server.counters.failed_conns += 1;
+        }
         if session.retries >= backend.config.retries {
             return self.end(now, s, [who, 'C'], false);
         }
         session.retries += 1;
+        backend.counters.retries += 1;
         let failed = session.target;
         if let Some(conn) = session.server.take() {
             self.conns.remove(conn.index());
@@ -682,6 +754,7 @@ impl Balancer {
         match other {
             Some(target) => {
                 session.redispatched = true;
+                backend.counters.redispatches += 1;
                 self.connect_to(now, s, target);
             }
             None => {
@@ -709,10 +782,12 @@ impl Balancer {
         let left = session.target.filter(|&old| old != target);
         if let Some(old) = left {
             backend.drop_load(old);
-            backend.add_load(target);
+            backend.add_load(target, now);
         }
         session.target = Some(target);
         session.server = Some(conn);
+        backend.counters.connect += 1;
+        backend.servers[target].counters.connect += 1;
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
         session.hedge_at = backend.config.connect_hedge.map(|t| now + t);
         let addr = backend.servers[target].config.addr;
@@ -851,6 +926,7 @@ impl Balancer {
         session.connect_deadline = wait.map(|d| now + d);
         session.hedge_at = None;
         backend.waiters.push(s, session.generation);
+        backend.counters.set_queue(backend.waiters.waiting);
         self.reconcile(now, s);
         self.dispatch_queue(now, b);
     }
@@ -860,7 +936,7 @@ impl Balancer {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
-        self.backends[session.backend].add_load(target);
+        self.backends[session.backend].add_load(target, now);
         session.phase = Phase::Connecting;
         session.dequeued = Some(now);
         session.target = Some(target);
@@ -909,6 +985,7 @@ impl Balancer {
             tls.release(&mut self.pool);
         }
         self.log_session(now, &session, termination);
+        self.count_end(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
         match (session.phase, session.target) {
@@ -924,12 +1001,43 @@ impl Balancer {
         }
         let frontend = &mut self.frontends[session.frontend];
         frontend.active = frontend.active.saturating_sub(1);
+        frontend.counters.session_ended();
+        self.counters.connection_closed();
         self.active = self.active.saturating_sub(1);
         if session.phase != Phase::Queued {
             self.dispatch_queue(now, session.backend);
         }
         self.refresh_listeners();
         self.ease_after_burst();
+    }
+
+    /// A finished session in its backend's and server's counters: aborts
+    /// of a session that reached its server, and its times (HAProxy's
+    /// `stream_update_time_stats`).
+    fn count_end(&mut self, now: Instant, session: &Session, termination: [char; 2]) {
+        let backend = &mut self.backends[session.backend];
+        backend.counters.session_ended();
+        let Some(connected) = session.connected else {
+            return;
+        };
+        let dequeued = session.dequeued.unwrap_or(session.accepted);
+        let times = SessionTimes {
+            queue_ms: millis(session.accepted, dequeued) as u32,
+            connect_ms: millis(dequeued, connected) as u32,
+            data_ms: 0,
+            total_ms: millis(session.accepted, now) as u32,
+        };
+        let server = session.target.and_then(|t| backend.servers.get_mut(t));
+        for counters in
+            std::iter::once(&mut backend.counters).chain(server.map(|x| &mut x.counters))
+        {
+            counters.record_times(times);
+            match termination[0] {
+                'C' | 'c' => counters.cli_aborts += 1,
+                'S' | 's' => counters.srv_aborts += 1,
+                _ => {}
+            }
+        }
     }
 
     /// The `option tcplog` line of a finished session. Process and frontend
