@@ -48,6 +48,11 @@ impl Health {
         }
     }
 
+    /// The counter, its `rise` and its `fall` (for the stats).
+    pub(crate) fn level(&self) -> (u32, u32, u32) {
+        (self.value, self.rise, self.fall)
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         self.value >= self.rise
     }
@@ -204,10 +209,10 @@ impl CheckStatus {
         }
     }
 
-    /// What follows the reason in HAProxy's log lines: `, code: 503`
-    /// and `, info: "..."` when there are any.
-    pub(crate) fn details(&self) -> String {
-        let (code, info) = match self {
+    /// The code and the text HAProxy keeps of a verdict (`check->code`,
+    /// `check->desc`).
+    fn parts(&self) -> (Option<u16>, Option<&str>) {
+        match self {
             CheckStatus::L4Con(error) => (None, Some(error.describe())),
             CheckStatus::L7Ok(code, info) | CheckStatus::L7Status(code, info) => {
                 (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
@@ -222,7 +227,18 @@ impl CheckStatus {
             | CheckStatus::L6Ok
             | CheckStatus::L6Timeout
             | CheckStatus::L7Timeout => (None, None),
-        };
+        }
+    }
+
+    /// The verdict's text alone (`last_chk` in the stats).
+    pub(crate) fn short_info(&self) -> String {
+        self.parts().1.unwrap_or_default().to_owned()
+    }
+
+    /// What follows the reason in HAProxy's log lines: `, code: 503`
+    /// and `, info: "..."` when there are any.
+    pub(crate) fn details(&self) -> String {
+        let (code, info) = self.parts();
         let mut out = String::new();
         if let Some(code) = code {
             out.push_str(&format!(", code: {code}"));

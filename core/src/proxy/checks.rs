@@ -26,6 +26,16 @@ pub(super) struct CheckState {
 }
 
 impl CheckState {
+    /// A probe is in flight.
+    pub(super) fn is_running(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// The server is in maintenance: no check runs.
+    pub(super) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// Gives the buffers of a probe in flight back to the pool (the check
     /// is being dropped).
     pub(super) fn release(self, pool: &mut Pool) {

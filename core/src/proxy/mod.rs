@@ -34,6 +34,7 @@ mod control;
 #[cfg(debug_assertions)]
 mod invariants;
 mod probe;
+mod report;
 mod servers;
 mod shortage;
 mod state;
@@ -91,6 +92,8 @@ pub struct Balancer {
     load_mark: usize,
     /// Process-wide counters.
     counters: ProcessCounters,
+    /// When the balancer started (uptime).
+    started: Instant,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -314,6 +317,7 @@ impl Balancer {
             last_now: now,
             load_mark: 0,
             counters: ProcessCounters::default(),
+            started: now,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };

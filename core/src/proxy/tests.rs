@@ -18,6 +18,7 @@ use crate::time::Instant;
 mod admin;
 mod balancing;
 mod life;
+mod report;
 
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]

@@ -1,0 +1,262 @@
+//! The balancer as the stats formatters see it: plain-data snapshots of
+//! every proxy and of the process, built on demand from core's state and
+//! counters (`show stat`, `show info`, Prometheus, the stats page).
+
+use super::{BackendState, Balancer, FrontendState, ServerState};
+use crate::config::Balance;
+use crate::health::CheckStatus as Verdict;
+use crate::stats::{
+    self, Admin, AdminState, BackendRow, CheckInfo, CheckLevel, CheckStatus, FrontendRow, Mode,
+    ProcessInfo, ProxyStats, ServerRow, ServerStatus, StatusInput,
+};
+use crate::time::Instant;
+
+/// Proxy ids start at 2, as in HAProxy 2.6 (its own internal proxy is 1).
+const FIRST_IID: u32 = 2;
+
+impl Balancer {
+    /// Every proxy in configuration order; a `listen` section (a frontend
+    /// and a backend of one name) is one proxy.
+    pub(crate) fn proxy_stats(&self, now: Instant) -> Vec<ProxyStats> {
+        let mut proxies: Vec<(&crate::config::Origin, ProxyStats)> = Vec::new();
+        for frontend in self.frontends.values() {
+            let stats = ProxyStats {
+                name: frontend.config.name.clone(),
+                iid: 0,
+                mode: match frontend.config.service {
+                    Some(_) => Mode::Http,
+                    None => Mode::Tcp,
+                },
+                frontend: Some(self.frontend_row(now, frontend)),
+                servers: Vec::new(),
+                backend: None,
+            };
+            proxies.push((&frontend.config.origin, stats));
+        }
+        for backend in self.backends.values() {
+            let servers = backend
+                .servers
+                .values()
+                .enumerate()
+                .map(|(i, server)| server_row(now, server, i as u32 + 1))
+                .collect();
+            let row = self.backend_row(now, backend);
+            let name = &backend.config.name;
+            match proxies
+                .iter_mut()
+                .find(|(_, p)| &p.name == name && p.backend.is_none())
+            {
+                Some((_, proxy)) => {
+                    proxy.servers = servers;
+                    proxy.backend = Some(row);
+                }
+                None => proxies.push((
+                    &backend.config.origin,
+                    ProxyStats {
+                        name: name.clone(),
+                        iid: 0,
+                        mode: Mode::Tcp,
+                        frontend: None,
+                        servers,
+                        backend: Some(row),
+                    },
+                )),
+            }
+        }
+        proxies.sort_by(|(a, _), (b, _)| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        (proxies.into_iter().zip(FIRST_IID..))
+            .map(|((_, mut proxy), iid)| {
+                proxy.iid = iid;
+                proxy
+            })
+            .collect()
+    }
+
+    /// The process as `show info` and `haproxy_process_*` show it. The
+    /// driver's part (descriptor limit, host name, build) comes in `base`.
+    pub(crate) fn process_info(&self, now: Instant, base: &ProcessInfo) -> ProcessInfo {
+        let c = &self.counters;
+        ProcessInfo {
+            uptime_secs: now.saturating_duration_since(self.started).as_secs(),
+            maxconn: self.maxconn.unwrap_or(0),
+            cur_conns: c.cur_conns,
+            cum_conns: c.cum_conns,
+            cum_req: c.cum_req,
+            conn_rate: c.conn_rate(now),
+            max_conn_rate: c.cps_max,
+            sess_rate: c.sess_rate(now),
+            max_sess_rate: c.sps_max,
+            stopping: self.stopping,
+            jobs: c.cur_conns + self.listeners.iter().filter(|l| l.accepting).count() as u32,
+            listeners: self.listeners.len() as u32,
+            dropped_logs: c.dropped_logs,
+            bytes_out: c.bytes_out,
+            bytes_out_rate: c.bytes_out_rate(now),
+            tasks: self.sessions.len() as u32,
+            ..base.clone()
+        }
+    }
+
+    fn frontend_row(&self, now: Instant, frontend: &FrontendState) -> FrontendRow {
+        let counters = &frontend.counters;
+        FrontendRow {
+            counters: counters.clone(),
+            sess_rate: counters.sess_rate(now),
+            conn_rate: counters.conn_rate(now),
+            req_rate: counters.http.as_ref().map_or(0, |h| h.req_rate(now)),
+            maxconn: frontend.config.maxconn.or(self.maxconn).unwrap_or(0),
+            rate_limit: 0,
+            stopped: self.stopping,
+        }
+    }
+
+    fn backend_row(&self, now: Instant, backend: &BackendState) -> BackendRow {
+        let usable = backend.servers.values().filter(|s| s.lb_weight(now) > 0);
+        let (mut weight, mut uweight, mut active, mut backup) = (0, 0, 0, 0);
+        for server in usable {
+            weight += server.lb_weight(now);
+            uweight += server.config.weight;
+            if server.config.backup {
+                backup += 1;
+            } else {
+                active += 1;
+            }
+        }
+        let mut counters = backend.counters.clone();
+        counters.queue_cur = backend.waiters.waiting;
+        BackendRow {
+            counters,
+            sess_rate: backend.counters.sess_rate(now),
+            weight,
+            uweight,
+            active,
+            backup,
+            down_trans: backend.history.down_trans,
+            lastchg_secs: backend.history.last_change_secs(now),
+            downtime_secs: backend.history.downtime_secs(now),
+            fullconn: backend.config.fullconn,
+            last_sess_secs: backend.counters.last_sess_secs(now),
+            algo: algo(backend.config.balance).into(),
+        }
+    }
+}
+
+/// A server's row; `sid` is its position in its backend.
+fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
+    let config = &server.config;
+    let admin = Admin {
+        own: if server.admin.maint() {
+            AdminState::Maint
+        } else if server.admin.drain() {
+            AdminState::Drain
+        } else {
+            AdminState::Ready
+        },
+        inherited: AdminState::Ready,
+    };
+    let check = check_info(server);
+    let status = ServerStatus::of(&StatusInput {
+        admin,
+        op: server.op,
+        check: Some(check.level),
+        tracked: None,
+    });
+    let mut counters = server.counters.clone();
+    counters.queue_cur = server.waiters.waiting;
+    let throttle = server.warm_since.map(|_| {
+        let full = u64::from(config.weight.max(1));
+        (u64::from(server.lb_weight(now)) * 100 / full) as u32
+    });
+    ServerRow {
+        name: config.name.clone(),
+        sid,
+        forced_id: false,
+        sess_rate: server.counters.sess_rate(now),
+        counters,
+        status,
+        admin,
+        op: server.op,
+        weight: config.weight,
+        uweight: config.weight,
+        iweight: config.weight,
+        backup: config.backup,
+        check,
+        observe: config.observe,
+        lastchg_secs: server.history.last_change_secs(now),
+        downtime_secs: server.history.downtime_secs(now),
+        last_sess_secs: server.counters.last_sess_secs(now),
+        maxconn: (config.maxconn > 0).then_some(config.maxconn),
+        maxqueue: (config.maxqueue > 0).then_some(config.maxqueue),
+        throttle,
+        tracked: None,
+        addr: config.addr,
+        use_ssl: config.tls.is_some(),
+        check_port: config.check_port.unwrap_or(0),
+    }
+}
+
+/// A server's check as the stats show it.
+fn check_info(server: &ServerState) -> CheckInfo {
+    let (health, rise, fall) = server.health.level();
+    let running = server.check.as_ref().is_some_and(|c| c.is_running());
+    let paused = server.check.as_ref().is_some_and(|c| c.is_paused());
+    let (status, code, duration_ms, desc) = match &server.last_check {
+        Some((verdict, ms)) => {
+            let (status, code) = check_status(verdict);
+            (status, code, *ms, verdict.short_info())
+        }
+        None => (CheckStatus::Init, None, 0, String::new()),
+    };
+    CheckInfo {
+        configured: server.config.check,
+        level: CheckLevel {
+            enabled: server.config.check,
+            rise,
+            fall,
+            health,
+        },
+        paused,
+        in_progress: running,
+        status,
+        code,
+        duration_ms,
+        desc,
+    }
+}
+
+/// HAProxy's check status and code of a verdict.
+fn check_status(verdict: &Verdict) -> (CheckStatus, Option<u32>) {
+    match verdict {
+        Verdict::L4Ok => (CheckStatus::L4Ok, None),
+        Verdict::L4Timeout => (CheckStatus::L4Tout, None),
+        Verdict::L4Con(_) => (CheckStatus::L4Con, None),
+        Verdict::L6Ok => (CheckStatus::L6Ok, None),
+        Verdict::L6Timeout => (CheckStatus::L6Tout, None),
+        Verdict::L6Invalid(_) => (CheckStatus::L6Rsp, None),
+        Verdict::L7Ok(code, _) => (CheckStatus::L7Ok, Some(u32::from(*code))),
+        Verdict::L7Status(code, _) => (CheckStatus::L7Sts, Some(u32::from(*code))),
+        Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => (CheckStatus::L7Rsp, None),
+        Verdict::L7Timeout => (CheckStatus::L7Tout, None),
+        Verdict::TcpRulesPassed => (CheckStatus::L7Ok, None),
+        Verdict::Analyze(_) => (CheckStatus::Hana, None),
+    }
+}
+
+/// `balance` as HAProxy names it in the stats.
+fn algo(balance: Balance) -> &'static str {
+    match balance {
+        Balance::RoundRobin => "roundrobin",
+        Balance::StaticRr => "static-rr",
+        Balance::LeastConn => "leastconn",
+        Balance::First => "first",
+        Balance::Source => "source",
+        Balance::Random { .. } => "random",
+    }
+}
+
+/// The stats of `proxies` as `show stat` prints them.
+#[cfg(test)]
+pub(crate) fn csv(proxies: &[ProxyStats]) -> String {
+    let filter = stats::StatFilter::parse(&[], proxies, false).expect("no filter");
+    stats::show_stat(proxies, &filter)
+}

@@ -1,0 +1,81 @@
+//! The stats snapshots against what the balancer did: `show stat` rows
+//! read back column by column.
+
+use super::*;
+use crate::id::{BackendId, ServerId};
+use crate::proxy::report::csv;
+use crate::stats::STAT_COLUMNS;
+
+/// The value of `column` in the row `pxname,svname`.
+fn cell(csv: &str, px: &str, sv: &str, column: &str) -> String {
+    let index = STAT_COLUMNS.iter().position(|c| *c == column).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{px},{sv},")))
+        .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"));
+    row.split(',').nth(index).unwrap().to_owned()
+}
+
+#[test]
+fn show_stat_counts_what_the_sessions_did() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    let (client, conn) = h.session();
+    h.peer_sends(client, b"hello");
+    assert_eq!(h.drain(conn), b"hello");
+    h.peer_sends(conn, b"answer!");
+    assert_eq!(h.drain(client), b"answer!");
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn });
+    let (_, refused, _) = h.accept();
+    h.event(Event::Connected {
+        conn: refused,
+        result: Err(ConnError::Refused),
+    });
+    let stat = csv(&h.lb.proxy_stats(h.now));
+    assert!(stat.starts_with("# pxname,svname,qcur,"), "{stat}");
+    assert_eq!(cell(&stat, "fe", "FRONTEND", "stot"), "2");
+    assert_eq!(cell(&stat, "fe", "FRONTEND", "bin"), "5");
+    assert_eq!(cell(&stat, "fe", "FRONTEND", "bout"), "7");
+    assert_eq!(cell(&stat, "fe", "FRONTEND", "scur"), "1");
+    assert_eq!(cell(&stat, "app", "BACKEND", "stot"), "2");
+    assert_eq!(cell(&stat, "app", "BACKEND", "econ"), "1");
+    assert_eq!(cell(&stat, "app", "BACKEND", "wredis"), "1");
+    assert_eq!(cell(&stat, "app", "BACKEND", "status"), "UP");
+    let total: u64 = ["s1", "s2"]
+        .iter()
+        .map(|s| cell(&stat, "app", s, "econ").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 1, "the refused connect is its server's");
+    assert_eq!(cell(&stat, "app", "s1", "status"), "no check");
+}
+
+#[test]
+fn show_stat_shows_drain_maintenance_and_a_checked_server_going_down() {
+    let mut h = Harness::new(config(vec![
+        checked("s1", 8001),
+        server("s2", 8002),
+        server("s3", 8003),
+    ]));
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    let ids: Vec<(BackendId, ServerId)> =
+        h.lb.backends
+            .iter()
+            .flat_map(|(b, x)| x.servers.ids().map(move |s| (b, s)))
+            .collect();
+    let now = h.now;
+    h.lb.set_admin_state(now, ids[1].0, ids[1].1, crate::stats::AdminState::Drain);
+    h.lb.set_admin_state(now, ids[2].0, ids[2].1, crate::stats::AdminState::Maint);
+    h.collect();
+    let stat = csv(&h.lb.proxy_stats(h.now));
+    assert_eq!(cell(&stat, "app", "s1", "status"), "DOWN");
+    assert_eq!(cell(&stat, "app", "s1", "check_status"), "L4CON");
+    assert_eq!(cell(&stat, "app", "s1", "chkfail"), "1");
+    assert_eq!(cell(&stat, "app", "s1", "chkdown"), "1");
+    assert_eq!(cell(&stat, "app", "s2", "status"), "DRAIN");
+    assert_eq!(cell(&stat, "app", "s3", "status"), "MAINT");
+    assert_eq!(cell(&stat, "app", "BACKEND", "status"), "DOWN");
+}
