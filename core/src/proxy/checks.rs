@@ -23,6 +23,8 @@ pub(super) struct CheckState {
     queued: Option<Instant>,
     /// The server is in maintenance: no check runs.
     paused: bool,
+    /// `disable health`: no check runs, the server keeps its state.
+    disabled: bool,
 }
 
 impl CheckState {
@@ -34,6 +36,11 @@ impl CheckState {
     /// The server is in maintenance: no check runs.
     pub(super) fn is_paused(&self) -> bool {
         self.paused
+    }
+
+    /// `disable health` stopped the checks.
+    pub(super) fn is_disabled(&self) -> bool {
+        self.disabled
     }
 
     /// Gives the buffers of a probe in flight back to the pool (the check
@@ -88,6 +95,7 @@ impl Balancer {
                 next: now,
                 queued: None,
                 paused: true,
+                disabled: false,
             });
         }
         let Some(mininter) = checked
@@ -105,6 +113,7 @@ impl Balancer {
                 next: first,
                 queued: None,
                 paused: false,
+                disabled: false,
             };
             self.timers
                 .schedule(&mut check.queued, first, TimerKey::Check(b, s));
@@ -118,7 +127,7 @@ impl Balancer {
             return;
         };
         popped(&mut check.queued, at);
-        if check.paused {
+        if check.paused || check.disabled {
             return;
         }
         match &check.probe {
@@ -509,5 +518,30 @@ impl Balancer {
         check.next = now;
         server.health.restart();
         self.start_probe(now, b, s);
+    }
+
+    /// `enable health` / `disable health`: checks run again from the next
+    /// interval, or stop (a probe in flight is dropped); the server keeps
+    /// the state they gave it.
+    pub(crate) fn set_check_enabled(&mut self, now: Instant, b: BackendId, s: ServerId, on: bool) {
+        let server = &mut self.backends[b].servers[s];
+        let interval = server.check_interval();
+        let Some(check) = server.check.as_mut() else {
+            return;
+        };
+        if check.disabled != on {
+            return;
+        }
+        check.disabled = !on;
+        if on {
+            check.next = now + interval;
+            let next = check.next;
+            self.timers
+                .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        } else if let Some(probe) = check.probe.take() {
+            let conn = probe.conn;
+            probe.release(&mut self.pool);
+            self.close(conn, true);
+        }
     }
 }

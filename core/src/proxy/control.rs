@@ -3,7 +3,9 @@
 
 use super::Balancer;
 use super::state::{AdminFlags, Cause};
-use crate::id::{BackendId, ServerId};
+use std::net::SocketAddr;
+
+use crate::id::{BackendId, FrontendId, ServerId};
 use crate::stats::{AdminState, ForcedHealth, OpState};
 use crate::time::Instant;
 
@@ -84,5 +86,84 @@ impl Balancer {
     fn apply_admin(&mut self, now: Instant, b: BackendId, s: ServerId, admin: AdminFlags) {
         let op = self.backends[b].servers[s].op;
         self.change_server(now, b, s, op, admin, Cause::Admin);
+    }
+}
+
+impl Balancer {
+    /// `set server B/S weight W`: the weight people give a server (its
+    /// effective weight follows, `slowstart` included).
+    pub(crate) fn set_server_weight(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        weight: u32,
+    ) {
+        let Some(server) = self.backends[b].servers.get_mut(s) else {
+            return;
+        };
+        server.weight = weight;
+        let (op, admin) = (server.op, server.admin);
+        // Through the one path: to or from 0, the backend may lose or
+        // regain its last usable server.
+        self.change_server(now, b, s, op, admin, Cause::Admin);
+        self.dispatch_queue(now, b);
+    }
+
+    /// `set server B/S addr`: new connections and checks go there.
+    pub(crate) fn set_server_addr(&mut self, b: BackendId, s: ServerId, addr: SocketAddr) {
+        if let Some(server) = self.backends[b].servers.get_mut(s) {
+            server.config.addr = addr;
+        }
+    }
+
+    /// `shutdown sessions server B/S`: every session on it ends, logged
+    /// killed (`K`), as HAProxy's `SF_ERR_KILLED`.
+    pub(crate) fn kill_sessions_of(&mut self, now: Instant, b: BackendId, s: ServerId) {
+        self.end_sessions_of(now, b, s, 'K');
+    }
+
+    /// `set maxconn server B/S N` (0: no limit): queued sessions that fit
+    /// now go.
+    pub(crate) fn set_server_maxconn(&mut self, now: Instant, b: BackendId, s: ServerId, n: u32) {
+        if let Some(server) = self.backends[b].servers.get_mut(s) {
+            server.config.maxconn = n;
+            self.dispatch_queue(now, b);
+        }
+    }
+
+    /// `set maxconn frontend F N` (0: no limit): its listeners pause or
+    /// resume to match.
+    pub(crate) fn set_frontend_maxconn(&mut self, f: FrontendId, n: u32) {
+        if let Some(frontend) = self.frontends.get_mut(f) {
+            frontend.config.maxconn = (n > 0).then_some(n);
+            self.refresh_listeners();
+        }
+    }
+
+    /// `set maxconn global N` (0: no limit).
+    pub(crate) fn set_global_maxconn(&mut self, n: u32) {
+        self.maxconn = (n > 0).then_some(n);
+        self.refresh_listeners();
+    }
+
+    /// `clear counters` (the maxima) or `clear counters all`.
+    pub(crate) fn clear_counters(&mut self, all: bool) {
+        self.counters.clear_max();
+        for frontend in self.frontends.values_mut() {
+            match all {
+                true => frontend.counters.clear_all(),
+                false => frontend.counters.clear_max(),
+            }
+        }
+        for backend in self.backends.values_mut() {
+            let servers = backend.servers.values_mut().map(|s| &mut s.counters);
+            for counters in std::iter::once(&mut backend.counters).chain(servers) {
+                match all {
+                    true => counters.clear_all(),
+                    false => counters.clear_max(),
+                }
+            }
+        }
     }
 }

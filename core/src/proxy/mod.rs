@@ -141,6 +141,8 @@ struct ServerState {
     health: Health,
     /// What people decided: maintenance, drain.
     admin: AdminFlags,
+    /// The weight people gave it: the configured one, or `set weight`'s.
+    weight: u32,
     /// What checks found: DOWN, UP (starting or running), stopping.
     op: OpState,
     /// Its counters (`chkdown` among them).
@@ -226,6 +228,7 @@ impl Balancer {
                 };
                 servers.insert(ServerState {
                     health: Health::starting(s.rise, s.fall),
+                    weight: s.weight,
                     admin: AdminFlags {
                         configured_maint: s.disabled,
                         forced_maint: s.disabled,

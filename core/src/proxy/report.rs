@@ -115,7 +115,7 @@ impl Balancer {
         let (mut weight, mut uweight, mut active, mut backup) = (0, 0, 0, 0);
         for server in usable {
             weight += server.lb_weight(now);
-            uweight += server.config.weight;
+            uweight += server.weight;
             if server.config.backup {
                 backup += 1;
             } else {
@@ -164,7 +164,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
     let mut counters = server.counters.clone();
     counters.queue_cur = server.waiters.waiting;
     let throttle = server.warm_since.map(|_| {
-        let full = u64::from(config.weight.max(1));
+        let full = u64::from(server.weight.max(1));
         (u64::from(server.lb_weight(now)) * 100 / full) as u32
     });
     ServerRow {
@@ -176,8 +176,8 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         status,
         admin,
         op: server.op,
-        weight: config.weight,
-        uweight: config.weight,
+        weight: server.weight,
+        uweight: server.weight,
         iweight: config.weight,
         backup: config.backup,
         check,
@@ -200,6 +200,7 @@ fn check_info(server: &ServerState) -> CheckInfo {
     let (health, rise, fall) = server.health.level();
     let running = server.check.as_ref().is_some_and(|c| c.is_running());
     let paused = server.check.as_ref().is_some_and(|c| c.is_paused());
+    let disabled = server.check.as_ref().is_some_and(|c| c.is_disabled());
     let (status, code, duration_ms, desc) = match &server.last_check {
         Some((verdict, ms)) => {
             let (status, code) = check_status(verdict);
@@ -210,7 +211,7 @@ fn check_info(server: &ServerState) -> CheckInfo {
     CheckInfo {
         configured: server.config.check,
         level: CheckLevel {
-            enabled: server.config.check,
+            enabled: server.config.check && !disabled,
             rise,
             fall,
             health,

@@ -86,7 +86,7 @@ impl ServerState {
         if !self.is_usable() {
             return 0;
         }
-        let weight = u128::from(self.config.weight);
+        let weight = u128::from(self.weight);
         match self.ramp(now) {
             Some((elapsed, length)) => {
                 let scaled = (WEIGHT_SCALE * elapsed + length) / length;
