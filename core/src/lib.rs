@@ -68,6 +68,7 @@ pub mod stats;
 mod time;
 mod timer;
 mod tls;
+mod tls_client;
 
 pub use action::{Action, ConnError, Event, LogLine, LogSink};
 #[doc(hidden)]

@@ -21,19 +21,18 @@
 //! side is forwarded as a write shutdown to the other once the pipe is
 //! empty; the other direction keeps flowing until its own FIN.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection};
 
 use crate::buffer::{BUF_SIZE, Buffer, Pool};
 use crate::config::{Backend, Frontend};
 use crate::id::{BackendId, ConnId, FrontendId, ServerId};
 use crate::time::Instant;
-use crate::tls;
+use crate::tls_client::{Plain, TlsClient};
 
 /// One direction of a session.
 #[derive(Default)]
@@ -347,17 +346,9 @@ impl Session {
 /// the server's records decrypted on the way down. Memory stays bounded:
 /// rustls holds at most one buffer's worth of plaintext each way.
 pub(crate) struct ServerTls {
-    session: Box<ClientConnection>,
-    /// Records from the server, not yet fed to rustls.
-    incoming: Option<Buffer>,
-    /// Records for the server, not yet written.
-    outgoing: Option<Buffer>,
+    link: TlsClient,
     /// `close_notify` was queued after the client's FIN.
     closed: bool,
-    /// The server closed its side: once `incoming` is fed, rustls is told.
-    server_closed: bool,
-    /// rustls was told the server closed.
-    eof_fed: bool,
     /// The server's TLS stream ended.
     pub eof: bool,
     /// Why TLS failed, if it did: the session must end.
@@ -369,15 +360,9 @@ impl ServerTls {
         config: Arc<ClientConfig>,
         name: ServerName<'static>,
     ) -> Result<Self, String> {
-        let mut session = ClientConnection::new(config, name).map_err(|e| tls::describe(&e))?;
-        session.set_buffer_limit(Some(BUF_SIZE));
         Ok(ServerTls {
-            session: Box::new(session),
-            incoming: None,
-            outgoing: None,
+            link: TlsClient::new(config, name, Some(BUF_SIZE))?,
             closed: false,
-            server_closed: false,
-            eof_fed: false,
             eof: false,
             failed: None,
         })
@@ -388,44 +373,36 @@ impl ServerTls {
         if self.eof || self.failed.is_some() {
             return None;
         }
-        let buf = self.incoming.get_or_insert_with(|| pool.take());
-        Some(buf.spare()).filter(|b| !b.is_empty())
+        self.link.recv_buf(pool)
     }
 
     pub(crate) fn received(&mut self, n: usize) {
-        if let Some(buf) = &mut self.incoming {
-            buf.commit(n);
-        }
+        self.link.received(n);
     }
 
     /// The server closed its side of the connection; rustls learns it
     /// after the records that came before (see [`ServerTls::decrypt`]).
     pub(crate) fn read_closed(&mut self) {
-        self.server_closed = true;
+        self.link.read_closed();
     }
 
     pub(crate) fn send_buf(&self) -> Option<&[u8]> {
-        self.outgoing
-            .as_ref()
-            .map(Buffer::filled)
-            .filter(|b| !b.is_empty())
+        self.link.send_buf()
     }
 
     pub(crate) fn sent(&mut self, n: usize) {
-        if let Some(buf) = &mut self.outgoing {
-            buf.consume(n);
-        }
+        self.link.sent(n);
     }
 
     /// Everything queued for the server has been written, `close_notify`
     /// included once the client sent FIN.
     pub(crate) fn flushed(&self) -> bool {
-        self.closed && self.outgoing.as_ref().is_none_or(Buffer::is_empty)
+        self.closed && !self.link.has_outgoing()
     }
 
     /// Whether reading from the server would make progress.
     pub(crate) fn wants_read(&self) -> bool {
-        !self.eof && self.failed.is_none() && !self.incoming.as_ref().is_some_and(Buffer::is_full)
+        !self.eof && self.failed.is_none() && !self.link.incoming_full()
     }
 
     /// Moves the client's bytes from `up` into TLS records, and queues
@@ -434,40 +411,19 @@ impl ServerTls {
     /// once: `close_notify` waits for the handshake to end.
     pub(crate) fn encrypt(&mut self, up: &mut Pipe, pool: &mut Pool) {
         loop {
-            let mut moved = 0;
-            if let Some(data) = up.filled() {
-                moved = self.session.writer().write(data).unwrap_or(0);
-                up.consume(moved);
-            }
-            if up.eof && up.is_empty() && !self.closed && !self.session.is_handshaking() {
-                self.session.send_close_notify();
+            let moved = up.filled().map_or(0, |data| self.link.write_plain(data));
+            up.consume(moved);
+            if up.eof && up.is_empty() && !self.closed && !self.link.is_handshaking() {
+                self.link.close_notify();
                 self.closed = true;
             }
             // rustls takes no more while it holds a buffer's worth (of
             // plaintext during the handshake, or of records after it).
-            if !self.write_records(pool) || up.is_empty() || moved == 0 {
+            if !self.link.flush(pool) || up.is_empty() || moved == 0 {
                 break;
             }
         }
-        if let Some(buf) = self.outgoing.take_if(|b| b.is_empty()) {
-            pool.put(buf);
-        }
-    }
-
-    /// Writes pending records into `outgoing`; false when it is full.
-    fn write_records(&mut self, pool: &mut Pool) -> bool {
-        while self.session.wants_write() {
-            let out = self.outgoing.get_or_insert_with(|| pool.take());
-            let mut spare = out.spare();
-            if spare.is_empty() {
-                return false;
-            }
-            match self.session.write_tls(&mut spare) {
-                Ok(n) if n > 0 => out.commit(n),
-                _ => return false,
-            }
-        }
-        true
+        self.link.tidy(pool);
     }
 
     /// Feeds the server's records to rustls and moves the plaintext into
@@ -475,24 +431,22 @@ impl ServerTls {
     /// so this goes on while it takes bytes or gives plaintext.
     pub(crate) fn decrypt(&mut self, down: &mut Pipe, pool: &mut Pool) {
         loop {
-            let fed = self.feed();
-            if let Err(e) = self.session.process_new_packets() {
-                self.failed = Some(tls::describe(&e));
-                break;
-            }
+            let fed = match self.link.feed() {
+                Ok(fed) => fed,
+                Err(e) => {
+                    self.failed = Some(e);
+                    break;
+                }
+            };
             let mut moved = false;
             while let Some(spare) = down.spare(pool) {
-                match self.session.reader().read(spare) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(n) => {
+                match self.link.read_plain(spare) {
+                    Plain::Bytes(n) => {
                         down.commit(n);
                         moved = true;
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(_) => {
+                    Plain::Blocked => break,
+                    Plain::End => {
                         self.eof = true;
                         break;
                     }
@@ -502,40 +456,16 @@ impl ServerTls {
                 break;
             }
         }
-        if self.eof && self.session.is_handshaking() {
+        if self.eof && self.link.is_handshaking() {
             // The client's bytes can never go: the session must end.
             self.failed = Some("the server closed during the TLS handshake".into());
         }
         // Handshake answers and alerts go out too.
-        self.write_records(pool);
-        if let Some(buf) = self.incoming.take_if(|b| b.is_empty()) {
-            pool.put(buf);
-        }
-    }
-
-    /// Gives rustls what came from the server: records, then the end of
-    /// the stream once every record is in. Returns whether it took any.
-    fn feed(&mut self) -> bool {
-        match self.incoming.as_mut().filter(|b| !b.is_empty()) {
-            Some(buf) => {
-                // An empty read would tell rustls the server closed.
-                let mut filled = buf.filled();
-                let fed = self.session.read_tls(&mut filled).unwrap_or(0);
-                buf.consume(fed);
-                fed > 0
-            }
-            None if self.server_closed && !self.eof_fed => {
-                let _ = self.session.read_tls(&mut std::io::empty());
-                self.eof_fed = true;
-                true
-            }
-            None => false,
-        }
+        self.link.flush(pool);
+        self.link.tidy(pool);
     }
 
     pub(crate) fn release(self, pool: &mut Pool) {
-        for buf in [self.incoming, self.outgoing].into_iter().flatten() {
-            pool.put(buf);
-        }
+        self.link.release(pool);
     }
 }

@@ -14,11 +14,10 @@
 //! response is read into one pool buffer and never consumed, so it stays
 //! contiguous for the parser, and a response that does not fit fails.
 
-use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection};
 
 use crate::buffer::{Buffer, Pool};
 use crate::config::{HealthCheck, TcpStep};
@@ -26,7 +25,7 @@ use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
 use crate::id::ConnId;
 use crate::time::Instant;
-use crate::tls;
+use crate::tls_client::{Plain, TlsClient};
 
 /// A check connection in flight.
 pub(super) struct Probe {
@@ -42,14 +41,7 @@ pub(super) struct Probe {
     response: Option<Buffer>,
     /// The server closed its side.
     eof: bool,
-    tls: Option<TlsLink>,
-}
-
-/// The TLS session of a probe and its encrypted bytes in and out.
-struct TlsLink {
-    session: Box<ClientConnection>,
-    incoming: Option<Buffer>,
-    outgoing: Option<Buffer>,
+    tls: Option<TlsClient>,
 }
 
 impl Probe {
@@ -86,21 +78,17 @@ impl Probe {
                 _ => self.progress(check),
             };
         };
-        let mut session = match ClientConnection::new(config, name) {
-            Ok(session) => Box::new(session),
-            Err(e) => return Some(CheckStatus::L6Invalid(tls::describe(&e))),
+        let mut link = match TlsClient::new(config, name, None) {
+            Ok(link) => link,
+            Err(e) => return Some(CheckStatus::L6Invalid(e)),
         };
         if let HealthCheck::Http { request, .. } = check {
             // Buffered by rustls until the handshake completes.
-            if let Err(e) = session.writer().write_all(request) {
-                return Some(CheckStatus::L6Invalid(e.to_string()));
+            if let Some(status) = write_request(&mut link, request) {
+                return Some(status);
             }
         }
-        self.tls = Some(TlsLink {
-            session,
-            incoming: None,
-            outgoing: None,
-        });
+        self.tls = Some(link);
         // Sends before the first expect go out with the handshake.
         let verdict = match check {
             HealthCheck::TcpRules(steps) => self.run_rules(steps),
@@ -114,7 +102,7 @@ impl Probe {
     pub(super) fn wants(&self, check: &HealthCheck) -> (bool, bool) {
         let read = self.connected && !self.eof;
         let write = match &self.tls {
-            Some(link) => link.outgoing.is_some(),
+            Some(link) => link.has_outgoing(),
             None => self.connected && self.unsent(check).is_some(),
         };
         (read, write)
@@ -136,11 +124,13 @@ impl Probe {
         if !self.connected || self.eof {
             return None;
         }
-        let buf = match &mut self.tls {
-            Some(link) => &mut link.incoming,
-            None => &mut self.response,
-        };
-        Some(buf.get_or_insert_with(|| pool.take()).spare()).filter(|b| !b.is_empty())
+        match &mut self.tls {
+            Some(link) => link.recv_buf(pool),
+            None => {
+                let buf = self.response.get_or_insert_with(|| pool.take());
+                Some(buf.spare()).filter(|b| !b.is_empty())
+            }
+        }
     }
 
     pub(super) fn send_buf<'a>(&'a self, check: &'a HealthCheck) -> Option<&'a [u8]> {
@@ -148,7 +138,7 @@ impl Probe {
             return None;
         }
         match &self.tls {
-            Some(link) => link.outgoing.as_ref().map(Buffer::filled),
+            Some(link) => link.send_buf(),
             None => self.unsent(check),
         }
     }
@@ -163,9 +153,7 @@ impl Probe {
     ) -> Option<CheckStatus> {
         match &mut self.tls {
             Some(link) => {
-                if let Some(out) = &mut link.outgoing {
-                    out.consume(n);
-                }
+                link.sent(n);
                 self.flush_tls(pool);
                 None
             }
@@ -190,8 +178,8 @@ impl Probe {
                 None => return Some(CheckStatus::TcpRulesPassed),
                 Some(TcpStep::Send(data)) => match &mut self.tls {
                     Some(link) => {
-                        if let Err(e) = link.session.writer().write_all(data) {
-                            return Some(CheckStatus::L6Invalid(e.to_string()));
+                        if let Some(status) = write_request(link, data) {
+                            return Some(status);
                         }
                     }
                     None if self.sent < data.len() => return None,
@@ -265,56 +253,38 @@ impl Probe {
         pool: &mut Pool,
     ) -> Option<CheckStatus> {
         let link = self.tls.as_mut()?;
-        if let Some(buf) = &mut link.incoming {
-            buf.commit(n);
+        link.received(n);
+        if self.eof {
+            link.read_closed();
         }
         loop {
-            let fed = match &mut link.incoming {
-                Some(buf) if !buf.is_empty() => {
-                    let mut filled = buf.filled();
-                    let fed = link.session.read_tls(&mut filled).unwrap_or(0);
-                    buf.consume(fed);
-                    fed
-                }
-                _ if self.eof => {
-                    // Tell rustls the stream ended.
-                    let _ = link.session.read_tls(&mut io::empty());
-                    0
-                }
-                _ => 0,
+            let fed = match link.feed() {
+                Ok(fed) => fed,
+                Err(e) => return Some(CheckStatus::L6Invalid(e)),
             };
-            if let Err(e) = link.session.process_new_packets() {
-                return Some(CheckStatus::L6Invalid(tls::describe(&e)));
-            }
-            if !link.session.is_handshaking() && *check != HealthCheck::Tcp {
+            if !link.is_handshaking() && *check != HealthCheck::Tcp {
                 let plain = self.response.get_or_insert_with(|| pool.take());
                 loop {
                     let spare = plain.spare();
                     if spare.is_empty() {
                         break;
                     }
-                    match link.session.reader().read(spare) {
-                        Ok(0) => {
-                            self.eof = true;
-                            break;
-                        }
-                        Ok(n) => plain.commit(n),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => {
+                    match link.read_plain(spare) {
+                        Plain::Bytes(n) => plain.commit(n),
+                        Plain::Blocked => break,
+                        Plain::End => {
                             self.eof = true;
                             break;
                         }
                     }
                 }
             }
-            if fed == 0 || link.incoming.as_ref().is_none_or(Buffer::is_empty) {
+            if !fed {
                 break;
             }
         }
-        if let Some(buf) = link.incoming.take_if(|b| b.is_empty()) {
-            pool.put(buf);
-        }
-        if link.session.is_handshaking() {
+        link.tidy(pool);
+        if link.is_handshaking() {
             return self.eof.then(|| {
                 CheckStatus::L6Invalid("connection closed during the TLS handshake".into())
             });
@@ -335,22 +305,9 @@ impl Probe {
 
     /// Moves whatever rustls has to send into the outgoing buffer.
     fn flush_tls(&mut self, pool: &mut Pool) {
-        let Some(link) = &mut self.tls else {
-            return;
-        };
-        while link.session.wants_write() {
-            let out = link.outgoing.get_or_insert_with(|| pool.take());
-            let mut spare = out.spare();
-            if spare.is_empty() {
-                break;
-            }
-            match link.session.write_tls(&mut spare) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.commit(n),
-            }
-        }
-        if let Some(buf) = link.outgoing.take_if(|b| b.is_empty()) {
-            pool.put(buf);
+        if let Some(link) = &mut self.tls {
+            link.flush(pool);
+            link.tidy(pool);
         }
     }
 
@@ -376,15 +333,17 @@ impl Probe {
     pub(super) fn timed_out(&self) -> CheckStatus {
         match &self.tls {
             _ if !self.connected => CheckStatus::L4Timeout,
-            Some(link) if link.session.is_handshaking() => CheckStatus::L6Timeout,
+            Some(link) if link.is_handshaking() => CheckStatus::L6Timeout,
             _ => CheckStatus::L7Timeout,
         }
     }
 
     /// Gives the probe's buffers back.
     pub(super) fn release(self, pool: &mut Pool) {
-        let tls_buffers = self.tls.into_iter().flat_map(|l| [l.incoming, l.outgoing]);
-        for buf in tls_buffers.chain([self.response]).flatten() {
+        if let Some(link) = self.tls {
+            link.release(pool);
+        }
+        if let Some(buf) = self.response {
             pool.put(buf);
         }
     }
@@ -453,4 +412,11 @@ fn write_all(probe: &mut Probe, check: &HealthCheck, pool: &mut Pool) -> Option<
         }
     }
     None
+}
+
+/// Gives a request to TLS whole (rustls holds it until the handshake is
+/// over); a verdict if it would not take it all.
+fn write_request(link: &mut TlsClient, data: &[u8]) -> Option<CheckStatus> {
+    (link.write_plain(data) < data.len())
+        .then(|| CheckStatus::L6Invalid("the check request does not fit in TLS buffers".into()))
 }

@@ -6,7 +6,7 @@ use super::{BackendState, Balancer, FrontendState, ServerState};
 use crate::config::Balance;
 use crate::health::CheckStatus as Verdict;
 use crate::stats::{
-    self, Admin, AdminState, BackendRow, CheckInfo, CheckLevel, CheckStatus, FrontendRow, Mode,
+    Admin, AdminState, BackendRow, CheckInfo, CheckLevel, CheckStatus, FrontendRow, Mode,
     ProcessInfo, ProxyStats, ServerRow, ServerStatus, StatusInput,
 };
 use crate::time::Instant;
@@ -258,6 +258,6 @@ fn algo(balance: Balance) -> &'static str {
 /// The stats of `proxies` as `show stat` prints them.
 #[cfg(test)]
 pub(crate) fn csv(proxies: &[ProxyStats]) -> String {
-    let filter = stats::StatFilter::parse(&[], proxies, false).expect("no filter");
-    stats::show_stat(proxies, &filter)
+    let filter = crate::stats::StatFilter::parse(&[], proxies, false).expect("no filter");
+    crate::stats::show_stat(proxies, &filter)
 }
