@@ -62,3 +62,8 @@ fn client_hello_corpus_holds() {
 fn simulation_corpus_holds() {
     replay("simulation", weir_sim::fuzz_tape);
 }
+
+#[test]
+fn log_format_corpus_holds() {
+    replay("log_format", fuzzing::log_format);
+}

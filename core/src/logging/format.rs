@@ -292,7 +292,7 @@ impl LineFormat {
 }
 
 fn render_var(var: Var, flags: Flags, r: &Record<'_>, env: &Host, out: &mut String) {
-    let signed = |ms: Option<u64>| ms.map_or(-1, |ms| i128::from(ms));
+    let signed = |ms: Option<u64>| ms.map_or(-1, i128::from);
     let mut number = |n: i128| {
         let _ = write!(out, "{n}");
     };
@@ -455,9 +455,12 @@ impl<'a> Compiler<'a> {
         let mut arg_len = 0;
         let mut current = State::Init;
         let mut previous = State::Init;
+        // A NUL stands for the end (HAProxy's C string ends there); a NUL
+        // inside the text is text.
         for (i, c) in bytes.iter().copied().chain([0]).enumerate() {
+            let end = i == bytes.len();
             previous = current;
-            if c == 0 {
+            if end {
                 current = State::End;
             }
             match previous {
@@ -519,8 +522,8 @@ impl<'a> Compiler<'a> {
             }
             if current == State::Init {
                 current = match c {
+                    _ if end => State::End,
                     b'%' => State::StartVar,
-                    0 => State::End,
                     b' ' => State::Separator,
                     _ => State::Text,
                 };

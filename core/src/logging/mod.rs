@@ -41,15 +41,13 @@ impl LogClock {
             .log_send_hostname
             .as_ref()
             .map(|name| name.clone().unwrap_or_else(|| global.hostname.clone()));
-        let host = Host {
-            utc_offset: 0,
+        let host = Host::new(
             pid,
-            hostname: global.hostname.clone(),
+            global.hostname.clone(),
             send_hostname,
-        };
-        let mut clock = LogClock { base, wall, host };
-        clock.set_utc_offset(global.utc_offset);
-        clock
+            global.utc_offset,
+        );
+        LogClock { base, wall, host }
     }
 
     /// Wall-clock time at `now`.
@@ -78,6 +76,23 @@ pub(crate) struct Host {
     hostname: String,
     /// The name syslog headers carry (`log-send-hostname`), if any.
     send_hostname: Option<String>,
+}
+
+impl Host {
+    /// Local time `utc_offset` seconds east of UTC (within a day).
+    pub(crate) fn new(
+        pid: u32,
+        hostname: String,
+        send_hostname: Option<String>,
+        utc_offset: i32,
+    ) -> Host {
+        Host {
+            utc_offset: utc_offset.clamp(-86_399, 86_399),
+            pid,
+            hostname,
+            send_hostname,
+        }
+    }
 }
 
 /// Frames `message` for `target` as HAProxy's `__do_send_log`: the header

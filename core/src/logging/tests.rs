@@ -36,12 +36,12 @@ fn target(dest: LogDest, format: LogFormat) -> LogTarget {
 }
 
 fn host(pid: u32, hostname: &str, send: bool, utc_offset: i32) -> Host {
-    Host {
-        utc_offset,
+    Host::new(
         pid,
-        hostname: hostname.into(),
-        send_hostname: send.then(|| hostname.into()),
-    }
+        hostname.into(),
+        send.then(|| hostname.into()),
+        utc_offset,
+    )
 }
 
 fn udp() -> LogDest {
