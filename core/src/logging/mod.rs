@@ -159,8 +159,8 @@ pub(crate) fn frame(
     // HAProxy drops trailing newlines of messages.
     text.push_str(message.trim_end_matches(['\n', '\0']));
     let (sink, len) = match &target.dest {
-        LogDest::Stdout => (LogSink::Stdout, target.len - 1),
-        LogDest::Stderr => (LogSink::Stderr, target.len - 1),
+        LogDest::Stdout => (LogSink::Stdout, target.len.saturating_sub(1)),
+        LogDest::Stderr => (LogSink::Stderr, target.len.saturating_sub(1)),
         LogDest::Udp(addr) => (LogSink::Udp(*addr), target.len),
         LogDest::Unix(path) => (LogSink::Unix(path.clone()), target.len),
     };
