@@ -2,6 +2,8 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::id::{ConnId, ListenerId};
 
@@ -155,17 +157,24 @@ pub enum Action {
 pub struct LogLine {
     /// The destination.
     pub sink: LogSink,
-    /// The line, without a trailing newline.
+    /// The line, header included, already cut to the target's `len`,
+    /// without the trailing newline the driver adds.
     pub text: String,
 }
 
 /// Destination of a [`LogLine`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LogSink {
     /// A `log stdout` target: write the line to standard output.
     Stdout,
     /// A `log stderr` target: write the line to standard error.
     Stderr,
+    /// A syslog server: send the line and a newline as one UDP datagram,
+    /// without ever blocking (a full socket drops the line).
+    Udp(SocketAddr),
+    /// A UNIX datagram socket such as `/dev/log`: send the line and a
+    /// newline as one datagram, without ever blocking.
+    Unix(Arc<Path>),
     /// An operator message (health changes, alerts) for the driver's own
     /// diagnostic logger at this level, like HAProxy's `[WARNING]` lines.
     Diagnostic(log::Level),

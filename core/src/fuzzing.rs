@@ -481,3 +481,117 @@ fn check_admin_post(body: &[u8]) {
         post.backend.is_some() || post.invalid
     );
 }
+
+/// `log_format`: the first [`LOG_RECORD_BYTES`] bytes fill a session
+/// record, the rest (as UTF-8, lossy) is a `log-format` string.
+///
+/// Properties: compiling never panics and is deterministic; a compiled
+/// format renders within its limit, the same way twice; any text with
+/// every `%` doubled renders as itself with runs of spaces made one and
+/// leading spaces dropped, as HAProxy; a rendered line framed for a log
+/// target never exceeds the target's `len`.
+pub fn log_format(data: &[u8]) {
+    use crate::config::{LogDest, LogFormat, LogTarget, Severity};
+    use crate::logging::{Host, LineFormat, Record, frame};
+    use std::net::SocketAddr;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    let (head, tail) = data.split_at(data.len().min(LOG_RECORD_BYTES));
+    let mut bytes = head.iter().copied().chain(std::iter::repeat(0));
+    let mut u64_ = || (0..8).fold(0u64, |n, _| n << 8 | u64::from(bytes.next().unwrap_or(0)));
+    let names = ["fe", "b\"e]\\", "é s", ""];
+    let (a, b, c, d) = (u64_(), u64_(), u64_(), u64_());
+    let (e, f) = (u64_(), u64_());
+    let ip = |n: u64| -> IpAddr {
+        if n & 1 == 0 {
+            IpAddr::V4(Ipv4Addr::from((n >> 8) as u32))
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(n) << 64 | u128::from(n),
+            ))
+        }
+    };
+    let record = Record {
+        client: SocketAddr::new(ip(a), a as u16),
+        frontend_addr: (b & 1 == 1).then(|| SocketAddr::new(ip(b), (b >> 16) as u16)),
+        accepted: UNIX_EPOCH + Duration::from_millis(c % (1 << 45)),
+        frontend: names[(d & 3) as usize],
+        backend: names[(d >> 2 & 3) as usize],
+        server: (d & 16 == 0).then_some(names[(d >> 5 & 3) as usize]),
+        server_addr: (d & 128 == 0).then(|| SocketAddr::new(ip(e), e as u16)),
+        queue_ms: (e & 2 == 0).then_some(e >> 8),
+        connect_ms: (e & 4 == 0).then_some(f),
+        total_ms: f.rotate_left(7),
+        bytes_out: b.rotate_left(3),
+        bytes_in: c.rotate_left(5),
+        termination: [char::from(b'A' + (d >> 8) as u8 % 26), '-'],
+        counts: [
+            a as u32,
+            (a >> 32) as u32,
+            b as u32,
+            (b >> 32) as u32,
+            c as u32,
+        ],
+        redispatched: d & 1 << 20 != 0,
+        queue_pos: [e as u32, (e >> 32) as u32],
+    };
+    let host = Host::new(
+        f as u32,
+        names[(f >> 32 & 3) as usize].into(),
+        None,
+        (f >> 40) as i32,
+    );
+    let text = String::from_utf8_lossy(tail);
+    let limit = 1 + (d >> 24) as usize % 4096;
+    let render = |format: &LineFormat| {
+        let mut out = String::new();
+        format.render(&record, &host, &mut out, limit);
+        out
+    };
+    let compiled = LineFormat::compile(&text);
+    assert_eq!(
+        compiled,
+        LineFormat::compile(&text),
+        "compiling is deterministic"
+    );
+    if let Ok(format) = &compiled {
+        let line = render(format);
+        assert!(
+            line.len() <= limit,
+            "{} bytes past a limit of {limit}",
+            line.len()
+        );
+        assert_eq!(line, render(format), "rendering is deterministic");
+        let target = LogTarget {
+            dest: LogDest::Stdout,
+            format: LogFormat::Rfc5424,
+            len: 80 + limit % 200,
+            facility: 16,
+            max_level: Severity::Debug,
+            min_level: Severity::Emerg,
+            tag: "weir".into(),
+        };
+        let framed = frame(&target, Severity::Info, &host, record.accepted, &line);
+        assert!(
+            framed.is_some_and(|l| l.text.len() < target.len),
+            "framed past len"
+        );
+    }
+    let literal = LineFormat::compile(&text.replace('%', "%%"));
+    let literal = literal.unwrap_or_else(|e| panic!("doubled '%' refused: {e}"));
+    let mut expected = String::new();
+    for c in text.chars() {
+        if c != ' ' || !(expected.is_empty() || expected.ends_with(' ')) {
+            expected.push(c);
+        }
+    }
+    let mut cut = limit.min(expected.len());
+    while !expected.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    expected.truncate(cut);
+    assert_eq!(render(&literal), expected, "literal text changed");
+}
+
+/// Bytes of a [`log_format`] input that fill the session record.
+pub const LOG_RECORD_BYTES: usize = 48;

@@ -42,7 +42,8 @@
 //!
 //! [`config`] parses HAProxy's language; `balance` picks servers; `health`
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
-//! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines.
+//! server; `proxy` holds the [`Balancer`] itself; `logging` frames log
+//! lines (targets, `log-format`, syslog headers, local dates).
 
 #![forbid(unsafe_code)]
 
@@ -74,5 +75,6 @@ pub use action::{Action, ConnError, Event, LogLine, LogSink};
 #[doc(hidden)]
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
+pub use logging::LineFormat;
 pub use proxy::Balancer;
 pub use time::Instant;

@@ -17,6 +17,7 @@ use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine,
 
 use crate::Options;
 use crate::sockets::{connect, connect_result, listen};
+use crate::syslog::{self, Syslog};
 
 /// What a reactor knows a socket by: a connection's id as a number, or a
 /// listener's [`listener_token`].
@@ -30,6 +31,8 @@ const IO_BUDGET: usize = 16;
 const ACCEPT_BUDGET: usize = 64;
 /// Room in the connection table kept whatever the load.
 const TABLE_LOW_WATER: usize = 64;
+/// How often the local time offset is read again (DST changes).
+const UTC_OFFSET_REFRESH: Duration = Duration::from_secs(60);
 
 /// The token of listener `i`.
 pub fn listener_token(i: usize) -> Token {
@@ -110,6 +113,10 @@ pub struct Engine<R: Reactor> {
     log_hook: Option<crate::LogHook>,
     /// The start-up line, until [`Engine::start`] logs it.
     banner: Option<String>,
+    /// Syslog targets' sockets.
+    syslog: Syslog,
+    /// When to read the local time offset again.
+    next_utc_offset: Instant,
 }
 
 struct Listener<L> {
@@ -155,6 +162,8 @@ impl<R: Reactor> Engine<R> {
             .binary
             .as_ref()
             .map(|binary| crate::startup::prepare(binary, &mut config));
+        config.global.hostname = syslog::hostname();
+        config.global.utc_offset = syslog::utc_offset(unix_seconds(wall));
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
@@ -179,6 +188,8 @@ impl<R: Reactor> Engine<R> {
             out_failed: false,
             log_hook: options.log_hook,
             banner,
+            syslog: Syslog::default(),
+            next_utc_offset: now + UTC_OFFSET_REFRESH,
         })
     }
 
@@ -271,6 +282,11 @@ impl<R: Reactor> Engine<R> {
         }
         self.accept_all(now);
         self.pump_dirty(now);
+        if now >= self.next_utc_offset {
+            self.next_utc_offset = now + UTC_OFFSET_REFRESH;
+            let offset = syslog::utc_offset(unix_seconds(SystemTime::now()));
+            self.lb.set_utc_offset(offset);
+        }
         self.lb.handle_timeout(now);
         self.drain(now);
         if self.lb.is_stopped() {
@@ -568,7 +584,18 @@ impl<R: Reactor> Engine<R> {
         }
     }
 
+    /// Log lines syslog sockets could not take so far (`show info`'s
+    /// `DroppedLogs`).
+    pub fn dropped_logs(&self) -> u64 {
+        self.syslog.dropped()
+    }
+
     fn write_log(&mut self, line: &LogLine) {
+        match &line.sink {
+            LogSink::Udp(addr) => return self.syslog.send_udp(*addr, &line.text),
+            LogSink::Unix(path) => return self.syslog.send_unix(path, &line.text),
+            _ => {}
+        }
         if let Some(hook) = &mut self.log_hook {
             return hook(line);
         }
@@ -580,8 +607,15 @@ impl<R: Reactor> Engine<R> {
                 let _ = writeln!(io::stderr().lock(), "{}", line.text);
             }
             LogSink::Diagnostic(level) => log::log!(level, "{}", line.text),
+            LogSink::Udp(_) | LogSink::Unix(_) => {}
         }
     }
+}
+
+/// Seconds since 1970 of `t`.
+fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl<S> Conn<S> {

@@ -8,6 +8,7 @@ mod engine;
 mod limits;
 mod sockets;
 mod startup;
+mod syslog;
 
 pub use engine::{Engine, Reactor, ShutdownHandle, Token, listener_token};
 
@@ -24,8 +25,10 @@ pub struct Options {
     /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1, log and ignore the
     /// other [`SIGNALS`] (the binaries set it; embedders may not).
     pub handle_signals: bool,
-    /// Receives every log line instead of stdout, stderr and the
-    /// diagnostic logger (embedders route them; tests wait on them).
+    /// Receives the log lines for stdout, stderr and the diagnostic
+    /// logger instead of them (embedders route them; tests wait on
+    /// them). Lines for syslog targets (`log /dev/log`, `log host:port`)
+    /// always go to their sockets.
     pub log_hook: Option<LogHook>,
     /// Set by the binaries, where weir owns the process: `maxconn` is
     /// sized to the descriptor limit (raised as far as the hard limit

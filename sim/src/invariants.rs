@@ -222,10 +222,13 @@ impl World {
 
     /// A log line from weir: server state changes and tcplog lines.
     pub(crate) fn on_log(&mut self, line: &LogLine) {
+        // State changes reach the diagnostic log only when no log target
+        // takes them; the scenario's `log stdout` does.
         match line.sink {
             LogSink::Diagnostic(_) => self.on_health_log(&line.text),
+            LogSink::Stdout if line.text.starts_with("Server ") => self.on_health_log(&line.text),
             LogSink::Stdout => self.on_session_log(&line.text),
-            LogSink::Stderr => {}
+            LogSink::Stderr | LogSink::Udp(_) | LogSink::Unix(_) => {}
         }
     }
 

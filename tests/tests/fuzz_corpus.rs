@@ -67,3 +67,8 @@ fn simulation_corpus_holds() {
 fn http_request_corpus_holds() {
     replay("http_request", fuzzing::http_request);
 }
+
+#[test]
+fn log_format_corpus_holds() {
+    replay("log_format", fuzzing::log_format);
+}

@@ -30,8 +30,6 @@ pub(super) const GLOBAL_LATER: &[&str] = &[
     "insecure-setuid-wanted",
     "issuers-chain-path",
     "localpeer",
-    "log-send-hostname",
-    "log-tag",
     "lua-load",
     "lua-prepend-path",
     "master-worker",
@@ -121,9 +119,7 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "id",
     "ignore-persist",
     "load-server-state-from-file",
-    "log-format",
     "log-format-sd",
-    "log-tag",
     "max-keep-alive-queue",
     "monitor",
     "monitor-uri",
@@ -154,7 +150,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "contstats",
     "disable-h2-upgrade",
     "dontlog-normal",
-    "dontlognull",
     "external-check",
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
@@ -367,7 +362,7 @@ pub(super) const BIND_LATER: &[&str] = &[
 
 /// The closest word to `word` among `candidates`, if one is close enough
 /// to be a likely typo.
-pub(super) fn suggest<'a>(
+pub(crate) fn suggest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -150,6 +150,16 @@ pub struct Global {
     /// `hard-stop-after`: how long a soft stop may wait for sessions to
     /// end before the remaining ones are killed; `None` = for ever.
     pub hard_stop_after: Option<Duration>,
+    /// `log-send-hostname [name]`: syslog headers carry a host name, this
+    /// one or (`Some(None)`) [`Global::hostname`].
+    pub log_send_hostname: Option<Option<String>>,
+    /// Not a keyword: the machine's host name (`%H`), which the driver
+    /// sets before `Balancer::new`; empty in a parsed configuration.
+    pub hostname: String,
+    /// Not a keyword: seconds east of UTC of local time, for log dates,
+    /// which the driver sets before `Balancer::new` (and later through
+    /// `Balancer::set_utc_offset`); 0 in a parsed configuration.
+    pub utc_offset: i32,
 }
 
 /// One `log` target.
@@ -157,34 +167,59 @@ pub struct Global {
 pub struct LogTarget {
     /// Where lines go.
     pub dest: LogDest,
-    /// Line format (`format raw|short|rfc3164`); rfc3164 when not given.
+    /// Header format (`format ...`).
     pub format: LogFormat,
-    /// Maximum line length in bytes (`len`); 1024 when not given.
+    /// Maximum line length in bytes (`len`, 80 to 65535); 1024 when not
+    /// given. Datagrams carry `len` bytes and a newline; on stdout and
+    /// stderr the newline is one of the `len`.
     pub len: usize,
     /// Syslog facility code (`local0` = 16, ...).
     pub facility: u8,
     /// Least important level sent (`max level`); debug when not given.
     pub max_level: Severity,
-    /// Most important level sent (`min level`); emerg when not given.
+    /// Levels more important than this one (`min level`) are sent at
+    /// this one, as HAProxy; emerg when not given.
     pub min_level: Severity,
+    /// The syslog tag: the proxy's `log-tag`, else the global one, else
+    /// `weir`.
+    pub tag: String,
 }
 
 /// Where a log target writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LogDest {
-    /// The process's standard output.
+    /// The process's standard output (`stdout`, `fd@1`).
     Stdout,
-    /// The process's standard error.
+    /// The process's standard error (`stderr`, `fd@2`).
     Stderr,
+    /// A syslog server over UDP (`host[:port]`, `udp@`, `ipv4@`, `ipv6@`).
+    Udp(SocketAddr),
+    /// A UNIX datagram socket (`/dev/log`, `unix@path`).
+    Unix(Arc<std::path::Path>),
 }
 
-/// Log line formats (HAProxy's `format` argument of `log`).
+/// Header formats of log lines (HAProxy's `format` argument of `log`);
+/// `PRI` is facility * 8 + level, `LEVEL` the level alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `<PRI>Mon dd HH:MM:SS weir[pid]: message`.
+    /// No `format`: `local`, or `rfc3164` with `log-send-hostname`.
+    Default,
+    /// `<PRI>Mmm dd hh:mm:ss TAG[PID]: message`.
+    Local,
+    /// `<PRI>Mmm dd hh:mm:ss HOST TAG[PID]: message` (HOST `localhost`
+    /// without `log-send-hostname`).
     Rfc3164,
+    /// `<PRI>1 ISO-DATE HOST TAG PID - - message` (HOST `-` without
+    /// `log-send-hostname`).
+    Rfc5424,
     /// `<PRI>message`.
+    Priority,
+    /// `<LEVEL>message`.
     Short,
+    /// `<LEVEL>ISO-DATE message`.
+    Timed,
+    /// `ISO-DATE message`.
+    Iso,
     /// `message`.
     Raw,
 }
@@ -230,13 +265,18 @@ pub struct Frontend {
     pub tcpka: bool,
     /// `option nolinger`: client sockets are closed with an RST.
     pub nolinger: bool,
-    /// `option tcplog`.
+    /// `option tcplog` or `log-format`: a line per session, in `log_format`.
     pub tcplog: bool,
     /// Log targets (`log global` expanded); empty = no traffic logs.
     pub logs: Vec<LogTarget>,
     /// `mode http`: what the frontend serves (metrics, stats page) in
     /// place of a backend; `None` for a TCP frontend.
     pub service: Option<HttpService>,
+    /// The compiled `log-format` (`option tcplog`'s when none is set).
+    pub log_format: crate::logging::LineFormat,
+    /// `option dontlognull`: a session that received no byte from its
+    /// client is not logged.
+    pub dontlognull: bool,
     /// The section line.
     pub origin: Origin,
 }
@@ -684,6 +724,7 @@ pub fn parse(
 }
 
 mod keywords;
+pub(crate) use keywords::suggest;
 mod lexer;
 mod parser;
 mod service;

@@ -14,9 +14,11 @@ use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, HealthCheck,
-    HttpExpect, LogDest, LogFormat, LogTarget, OnError, Origin, Parsed, Pattern, Server, Severity,
-    Source, TcpStep,
+    HttpExpect, LogTarget, OnError, Origin, Parsed, Pattern, Server, Source, TcpStep,
 };
+use crate::logging::LineFormat;
+
+mod logging;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -25,6 +27,7 @@ const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen
 /// The `option` names weir implements.
 const OPTIONS: &[&str] = &[
     "tcplog",
+    "dontlognull",
     "httpchk",
     "log-health-checks",
     "tcp-check",
@@ -44,6 +47,8 @@ const OPTIONS: &[&str] = &[
 const GLOBAL_KEYWORDS: &[&str] = &[
     "maxconn",
     "log",
+    "log-tag",
+    "log-send-hostname",
     "daemon",
     "nbthread",
     "spread-checks",
@@ -58,6 +63,8 @@ const PROXY_KEYWORDS: &[&str] = &[
     "option",
     "no",
     "log",
+    "log-tag",
+    "log-format",
     "default_backend",
     "maxconn",
     "timeout",
@@ -102,22 +109,6 @@ const SERVER_KEYWORDS: &[&str] = &[
     "maxqueue",
     "slowstart",
 ];
-const FACILITIES: &[&str] = &[
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
-    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
-const LEVELS: &[(&str, Severity)] = &[
-    ("emerg", Severity::Emerg),
-    ("alert", Severity::Alert),
-    ("crit", Severity::Crit),
-    ("err", Severity::Err),
-    ("warning", Severity::Warning),
-    ("notice", Severity::Notice),
-    ("info", Severity::Info),
-    ("debug", Severity::Debug),
-];
-
 pub(super) fn parse(
     sources: &[Source<'_>],
     resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
@@ -167,7 +158,14 @@ enum LogEntry {
 /// What `defaults` sections pass on and proxies set.
 #[derive(Debug, Clone, Default)]
 struct Settings {
+    /// `option tcplog` or `log-format`.
     tcplog: bool,
+    /// `log-format`, when it is the last of the two.
+    log_format: Option<LineFormat>,
+    /// `log-tag`.
+    log_tag: Option<String>,
+    /// `option dontlognull`.
+    dontlognull: bool,
     logs: Vec<LogEntry>,
     maxconn: Option<u32>,
     default_backend: Option<(String, Origin)>,
@@ -303,6 +301,8 @@ struct Parser {
     files: Vec<Arc<str>>,
     /// How many statements the files hold.
     statements: usize,
+    /// The global `log-tag`.
+    global_log_tag: Option<String>,
 }
 
 /// One statement being parsed.
@@ -378,6 +378,13 @@ impl Parser {
                     ),
                 );
             }
+            Some(Section::Global) if logging::GLOBAL.contains(&keyword) => logging::global(
+                &mut self.diags,
+                &mut self.global,
+                &mut self.global_log_tag,
+                st,
+                resolve,
+            ),
             Some(Section::Global) => global_keyword(&mut self.diags, &mut self.global, st),
             Some(Section::Defaults) => {
                 let mut parts = ProxyParts {
@@ -499,10 +506,6 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             Ok(n) => global.maxconn = Some(n as u32),
             Err(e) => diags.error(&st.origin, e),
         },
-        "log" => match log_target(&st.words[1..]) {
-            Ok(target) => global.logs.push(target),
-            Err(e) => diags.error(&st.origin, e),
-        },
         "spread-checks" => match number(st.word(1), "spread-checks", 0..=50) {
             Ok(n) => global.spread_checks = n as u8,
             Err(_) => diags.error(
@@ -548,76 +551,6 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             );
         }
     }
-}
-
-/// `log <target> [len <n>] [format <f>] <facility> [<max level> [<min level>]]`
-fn log_target(words: &[String]) -> Result<LogTarget, String> {
-    let dest = match words.first().map(String::as_str) {
-        Some("stdout") => LogDest::Stdout,
-        Some("stderr") => LogDest::Stderr,
-        Some(other) => {
-            return Err(format!(
-                "log target '{other}' is not supported yet, use stdout or stderr"
-            ));
-        }
-        None => return Err("'log' expects a target such as 'stdout' or 'global'".into()),
-    };
-    let mut target = LogTarget {
-        dest,
-        format: LogFormat::Rfc3164,
-        len: 1024,
-        facility: 0,
-        max_level: Severity::Debug,
-        min_level: Severity::Emerg,
-    };
-    let mut rest = words[1..].iter().map(String::as_str);
-    let facility = loop {
-        match rest.next() {
-            Some("len") => {
-                let len = rest.next().unwrap_or("");
-                target.len = number(len, "log len", 80..=65535)? as usize;
-            }
-            Some("format") => {
-                target.format = match rest.next().unwrap_or("") {
-                    "rfc3164" => LogFormat::Rfc3164,
-                    "short" => LogFormat::Short,
-                    "raw" => LogFormat::Raw,
-                    other => {
-                        return Err(format!(
-                            "log format '{other}' is not supported yet (use raw, short or rfc3164)"
-                        ));
-                    }
-                };
-            }
-            Some("sample") => return Err("'log ... sample' is not supported yet".into()),
-            Some(facility) => break facility,
-            None => return Err("'log' needs a facility such as 'local0'".into()),
-        }
-    };
-    target.facility = match FACILITIES.iter().position(|f| *f == facility) {
-        Some(code) => code as u8,
-        None => {
-            let hint = hint(facility, FACILITIES.iter().copied());
-            return Err(format!("unknown log facility '{facility}'{hint}"));
-        }
-    };
-    let level = |word: &str| {
-        LEVELS
-            .iter()
-            .find(|(name, _)| *name == word)
-            .map(|(_, level)| *level)
-            .ok_or_else(|| format!("unknown log level '{word}'"))
-    };
-    if let Some(max) = rest.next() {
-        target.max_level = level(max)?;
-    }
-    if let Some(min) = rest.next() {
-        target.min_level = level(min)?;
-    }
-    if let Some(extra) = rest.next() {
-        return Err(format!("unexpected word '{extra}' after the log levels"));
-    }
-    Ok(target)
 }
 
 /// The parts of a proxy (or defaults) section a keyword may change.
@@ -730,19 +663,13 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 };
                 option(diags, p, &rest, false);
             }
-            "log" => p.settings.logs.clear(),
+            "log" => logging::proxy(diags, p, st, resolve),
             other => diags.error(
                 &st.origin,
                 format!("'no {other}' is not supported: only 'no option ...' and 'no log'"),
             ),
         },
-        "log" => match st.word(1) {
-            "global" => p.settings.logs.push(LogEntry::Global),
-            _ => match log_target(&st.words[1..]) {
-                Ok(target) => p.settings.logs.push(LogEntry::Target(target)),
-                Err(e) => diags.error(&st.origin, e),
-            },
-        },
+        _ if logging::PROXY.contains(&keyword) => logging::proxy(diags, p, st, resolve),
         "default_backend" => {
             if !kind.has_frontend() {
                 p.ignored(diags, st, keyword, true);
@@ -975,12 +902,18 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
     let name = st.word(1);
     match name {
         "tcplog" => {
+            if enable {
+                logging::tcplog_overrides(diags, p, st);
+            }
             if p.kind.has_frontend() {
                 p.settings.tcplog = enable;
+                p.settings.log_format = None;
             } else {
                 p.ignored(diags, st, "option tcplog", true);
             }
         }
+        "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "option dontlognull", true),
+        "dontlognull" => p.settings.dontlognull = enable,
         "tcp-check" if !p.kind.has_backend() => p.ignored(diags, st, "option tcp-check", false),
         "tcp-check" => {
             p.settings.tcp_check = enable;
@@ -1489,16 +1422,10 @@ fn server_address(spec: &str, resolve: Resolve<'_>) -> Result<SocketAddr, Server
 impl Parser {
     /// Builds the typed config, resolves references, validates, warns.
     fn finish(mut self) -> Result<Parsed, Vec<Diagnostic>> {
+        let global_tag = logging::global_targets(&mut self.global, self.global_log_tag.as_deref());
         let global_logs = self.global.logs.clone();
-        let expand = |entries: &[LogEntry]| -> Vec<LogTarget> {
-            entries
-                .iter()
-                .flat_map(|e| match e {
-                    LogEntry::Global => global_logs.clone(),
-                    LogEntry::Target(t) => vec![t.clone()],
-                })
-                .collect()
-        };
+        let expand =
+            |s: &Settings| -> Vec<LogTarget> { logging::targets(s, &global_logs, &global_tag) };
         let mut backends: Vec<Backend> = Vec::new();
         let mut backend_origin: HashMap<String, Origin> = HashMap::new();
         let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
@@ -1553,7 +1480,7 @@ impl Parser {
                     nolinger: s.nolinger,
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
-                    logs: expand(&s.logs),
+                    logs: expand(s),
                     health_check: health_check(s),
                     log_health_checks: s.log_health_checks,
                     allbackups: s.allbackups,
@@ -1610,7 +1537,7 @@ impl Parser {
             }
             let service = http_service(&mut self.diags, proxy);
             let s = &proxy.settings;
-            let logs = expand(&s.logs);
+            let logs = expand(s);
             if s.tcplog && logs.is_empty() {
                 self.diags.warn(
                     &proxy.origin,
@@ -1669,6 +1596,8 @@ impl Parser {
                 tcplog: s.tcplog || (service.is_none() && s.httplog.is_some()),
                 logs,
                 service,
+                log_format: logging::line_format(s),
+                dontlognull: s.dontlognull,
                 origin: proxy.origin.clone(),
             });
         }

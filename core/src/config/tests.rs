@@ -174,7 +174,7 @@ fn global_keywords() {
     assert_eq!((c.global.maxconn, c.global.spread_checks), (Some(100), 5));
     let log = &c.global.logs[0];
     assert_eq!(
-        (log.dest, log.format, log.len),
+        (log.dest.clone(), log.format, log.len),
         (LogDest::Stderr, LogFormat::Short, 200)
     );
     assert_eq!(
@@ -182,7 +182,7 @@ fn global_keywords() {
         (19, Severity::Notice, Severity::Err)
     );
     let e = errors(&format!(
-        "global\n daemon\n nbthread 4\n log /dev/log local0\n{MINIMAL}"
+        "global\n daemon\n nbthread 4\n log ring@buf local0\n{MINIMAL}"
     ));
     assert!(e[0].starts_with("t.cfg:2: 'daemon' is not supported: weir runs in the foreground"));
     assert_eq!(
@@ -191,7 +191,8 @@ fn global_keywords() {
     );
     assert_eq!(
         e[2],
-        "t.cfg:4: log target '/dev/log' is not supported yet, use stdout or stderr"
+        "t.cfg:4: log: log target 'ring@buf': ring buffers ('ring@') are not supported yet; \
+         log to a UNIX socket such as /dev/log or to udp@host:port"
     );
 }
 
@@ -1597,4 +1598,121 @@ fn http_mode_beyond_pages_is_refused() {
     ] {
         assert_eq!(errors(&text), [error], "{text}");
     }
+}
+
+#[test]
+fn log_tags_come_from_the_proxy_the_defaults_or_global() {
+    let c = config(&format!(
+        "global\n log 10.0.0.1 local0\n log-tag gtag\ndefaults\n log global\n log-tag dtag\n\
+         {MINIMAL}frontend other\n bind :81\n log-tag ftag\n log /dev/log local1\n \
+         default_backend be\n"
+    ));
+    assert_eq!(c.global.logs[0].tag, "gtag");
+    assert_eq!(
+        c.global.logs[0].dest,
+        LogDest::Udp("10.0.0.1:514".parse().unwrap())
+    );
+    assert_eq!(c.frontends[0].logs[0].tag, "dtag");
+    let tags: Vec<&str> = c.frontends[1].logs.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(tags, ["ftag", "ftag"], "log global and its own");
+    let c = config(&format!(
+        "global\n log stdout local0\ndefaults\n log global\n{MINIMAL}"
+    ));
+    assert_eq!(c.backends[0].logs[0].tag, "weir");
+}
+
+#[test]
+fn log_format_and_tcplog_replace_each_other() {
+    let fe = |lines: &str| {
+        let text = format!("defaults\n log stdout local0\n{MINIMAL}");
+        config(&text.replace(
+            "default_backend be",
+            &format!("default_backend be\n{lines}"),
+        ))
+        .frontends
+        .remove(0)
+    };
+    let custom = crate::LineFormat::compile("%ci %b").unwrap();
+    let f = fe(" log-format \"%ci %b\"");
+    assert!(f.tcplog && f.log_format == custom && !f.dontlognull);
+    let f = fe(" log-format \"%ci %b\"\n option tcplog\n option dontlognull");
+    assert!(f.tcplog && f.log_format == crate::LineFormat::tcplog() && f.dontlognull);
+    let f = fe(" option tcplog\n log-format \"%ci %b\"\n no option dontlognull");
+    assert!(f.tcplog && f.log_format == custom && !f.dontlognull);
+    let f = fe(" log-format \"%ci %b\"\n no option tcplog");
+    assert!(!f.tcplog);
+}
+
+#[test]
+fn log_keywords_say_what_is_wrong_where() {
+    let e = errors(&MINIMAL.replace(
+        "default_backend be",
+        "default_backend be\n log-format \"%ci %r\"\n log-format a b\n log-tag\n log \
+         127.0.0.1:514 local9\n no log x\n log-format-sd x",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:4: failed to parse log-format : format variable 'r' is reserved for HTTP \
+             mode (weir is a TCP load balancer).",
+            "t.cfg:5: 'log-format' expects only one argument, don't forget to escape spaces! \
+             (or put the format in double quotes)",
+            "t.cfg:6: 'log-tag' expects a tag for use in syslog.",
+            "t.cfg:7: log: unknown log facility 'local9' (did you mean 'local0'?)",
+            "t.cfg:8: 'no log' does not expect arguments",
+            "t.cfg:9: 'log-format-sd' is not supported yet",
+        ]
+    );
+    let e = errors(&format!(
+        "global\n log global\n log-send-hostname a b\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:2: 'log global' is not supported in the 'global' section: give an address",
+            "t.cfg:3: 'log-send-hostname' expects at most one host name",
+        ]
+    );
+}
+
+#[test]
+fn log_send_hostname_with_and_without_a_name() {
+    let c = config(&format!("global\n log-send-hostname\n{MINIMAL}"));
+    assert_eq!(c.global.log_send_hostname, Some(None));
+    let c = config(&format!("global\n log-send-hostname gw-lb1\n{MINIMAL}"));
+    assert_eq!(c.global.log_send_hostname, Some(Some("gw-lb1".into())));
+}
+
+#[test]
+fn log_format_warnings_as_haproxy() {
+    let parsed = ok(&format!(
+        "defaults\n log stdout local0\n option tcplog\n log-format %ci\n option tcplog\n{}",
+        MINIMAL.replace(
+            "server s1",
+            "log-format %b\n option dontlognull\n server s1"
+        )
+    ));
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.contains(
+            &"t.cfg:4: 'log-format' overrides previous 'option tcplog' in 'defaults' section."
+                .to_string()
+        )
+    );
+    assert!(
+        warnings.contains(
+            &"t.cfg:5: 'option tcplog' overrides previous 'log-format' in 'defaults' section."
+                .to_string()
+        )
+    );
+    assert!(warnings.contains(
+        &"t.cfg:10: backend 'be' : 'log-format' directive is ignored in backends.".to_string()
+    ));
+    assert!(
+        warnings.contains(
+            &"t.cfg:11: 'option dontlognull' ignored because backend 'be' has no frontend \
+          capability."
+                .to_string()
+        )
+    );
 }

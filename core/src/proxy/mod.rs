@@ -19,7 +19,7 @@ use crate::buffer::Pool;
 use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::{CheckStatus, Health};
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
-use crate::logging::{WallClock, format_for};
+use crate::logging::{LogClock, frame};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::stats::OpState;
@@ -79,8 +79,7 @@ pub struct Balancer {
     hard_stop_after: Option<Duration>,
     /// When a soft stop kills the sessions left (its timer entry).
     hard_stop: Option<Instant>,
-    clock: WallClock,
-    pid: u32,
+    clock: LogClock,
     rng: Rng,
     /// `spread-checks` percent.
     spread_checks: u8,
@@ -312,8 +311,7 @@ impl Balancer {
             stopping: false,
             hard_stop_after: global.hard_stop_after,
             hard_stop: None,
-            clock: WallClock::new(now, wall),
-            pid,
+            clock: LogClock::new(now, wall, pid, &global),
             rng,
             spread_checks: global.spread_checks,
             tls_time,
@@ -744,8 +742,9 @@ impl Balancer {
         }
     }
 
-    /// Sends `message` to `targets`, and to the driver's diagnostic log at
-    /// `diagnostic` level if given.
+    /// Sends `message` to `targets`; with a `diagnostic` level, to the
+    /// driver's diagnostic log too when no target takes it, so that each
+    /// destination gets the line once.
     fn log(
         &mut self,
         now: Instant,
@@ -759,17 +758,25 @@ impl Balancer {
             LogTargets::Frontend(f) => &self.frontends[f].config.logs,
             LogTargets::Backend(b) => &self.backends[b].config.logs,
         };
+        let mut taken = false;
         for target in list {
-            if let Some(line) = format_for(target, severity, wall, self.pid, message) {
+            if let Some(line) = frame(target, severity, self.clock.host(), wall, message) {
                 self.actions.push_back(Action::Log(line));
+                taken = true;
             }
         }
-        if let Some(level) = diagnostic {
+        if let Some(level) = diagnostic.filter(|_| !taken) {
             self.actions.push_back(Action::Log(LogLine {
                 sink: LogSink::Diagnostic(level),
                 text: message.to_owned(),
             }));
         }
+    }
+
+    /// Local time is now `secs` east of UTC, for log dates; the driver
+    /// passes it at start-up (`Global::utc_offset`) and when it changes.
+    pub fn set_utc_offset(&mut self, secs: i32) {
+        self.clock.set_utc_offset(secs);
     }
 
     /// Pauses or resumes listeners to match limits and pauses.

@@ -10,7 +10,6 @@
 //! ended where configured, queues moved, counters.
 
 use super::{Balancer, LogTargets};
-use crate::action::{Action, LogLine, LogSink};
 use crate::config::Severity;
 use crate::health::CheckStatus;
 use crate::id::{BackendId, ServerId};
@@ -290,11 +289,7 @@ impl Balancer {
         let name = self.backends[b].config.name.clone();
         let targets = LogTargets::Backend(b);
         let message = format!("backend {name} has no server available!");
-        self.log(now, targets, Severity::Emerg, &message, None);
-        self.actions.push_back(Action::Log(LogLine {
-            sink: LogSink::Diagnostic(log::Level::Error),
-            text: format!("backend '{name}' has no server available!"),
-        }));
+        self.log(now, targets, Severity::Emerg, &message, Some(log::Level::Error));
     }
 
     /// `Server b/s VERB`, with `Backup ` in front for a backup server.
