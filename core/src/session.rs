@@ -185,6 +185,8 @@ pub(crate) struct Session {
     /// Server to client.
     pub down: Pipe,
     pub peer: SocketAddr,
+    /// The address the client connected to (`%fi:%fp`).
+    pub local: SocketAddr,
     /// Inactivity timeouts in force on the client and the server side.
     pub idle: (Option<Duration>, Option<Duration>),
     pub accepted: Instant,

@@ -178,8 +178,8 @@ fn truncate(text: &mut String, len: usize) {
     }
 }
 
-/// Everything one `option tcplog` line says about a finished session (the
-/// part of [`Record`] the balancer fills today).
+/// The `option tcplog` fields of a session, for the tests' records.
+#[cfg(test)]
 pub(crate) struct TcpLog<'a> {
     pub client: SocketAddr,
     pub accepted: SystemTime,
@@ -203,6 +203,7 @@ pub(crate) struct TcpLog<'a> {
     pub queue_pos: [u32; 2],
 }
 
+#[cfg(test)]
 impl TcpLog<'_> {
     /// The record of these fields (no addresses but the client's, no bytes in).
     pub(crate) fn record(&self) -> Record<'_> {

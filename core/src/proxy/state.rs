@@ -289,7 +289,13 @@ impl Balancer {
         let name = self.backends[b].config.name.clone();
         let targets = LogTargets::Backend(b);
         let message = format!("backend {name} has no server available!");
-        self.log(now, targets, Severity::Emerg, &message, Some(log::Level::Error));
+        self.log(
+            now,
+            targets,
+            Severity::Emerg,
+            &message,
+            Some(log::Level::Error),
+        );
     }
 
     /// `Server b/s VERB`, with `Backup ` in front for a backup server.

@@ -10,7 +10,7 @@ use crate::buffer::Buffer;
 use crate::config::Severity;
 use crate::hello;
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
-use crate::logging::TcpLog;
+use crate::logging::Record;
 use crate::session::{Phase, Pipe, ServerTls, Session, Timeouts};
 use crate::stats::SessionTimes;
 use crate::time::Instant;
@@ -69,11 +69,11 @@ impl Balancer {
             );
         }
         let Some(b) = self.frontends[fe].backend else {
-            self.log_refused(now, fe, None, peer, ['S', 'C']);
+            self.log_refused(now, fe, None, (peer, local), ['S', 'C']);
             return None;
         };
         if self.backends[b].servers.is_empty() {
-            self.log_refused(now, fe, Some(b), peer, ['S', 'C']);
+            self.log_refused(now, fe, Some(b), (peer, local), ['S', 'C']);
             return None;
         }
         let route = self.backends[b].route(now, peer.ip(), &mut self.rng);
@@ -81,7 +81,7 @@ impl Balancer {
             Route::Server(t) => Some(t),
             Route::ServerQueue(_) | Route::BackendQueue => None,
             Route::Refuse => {
-                self.log_refused(now, fe, Some(b), peer, ['s', 'Q']);
+                self.log_refused(now, fe, Some(b), (peer, local), ['s', 'Q']);
                 return None;
             }
         };
@@ -148,6 +148,7 @@ impl Balancer {
             up: Pipe::default(),
             down: Pipe::default(),
             peer,
+            local,
             idle: (timeout_client, None),
             accepted: now,
             connected: None,
@@ -186,11 +187,12 @@ impl Balancer {
         now: Instant,
         fe: FrontendId,
         backend: Option<BackendId>,
-        peer: SocketAddr,
+        (peer, local): (SocketAddr, SocketAddr),
         termination: [char; 2],
     ) {
         let frontend = &self.frontends[fe].config;
-        if !frontend.tcplog || frontend.logs.is_empty() {
+        // Nothing was transferred: `dontlognull` says no line.
+        if !frontend.tcplog || frontend.logs.is_empty() || frontend.dontlognull {
             return;
         }
         let (name, bc) = match backend {
@@ -200,22 +202,25 @@ impl Balancer {
             ),
             None => (frontend.name.as_str(), 0),
         };
-        let line = TcpLog {
+        let record = Record {
             client: peer,
+            frontend_addr: Some(local),
             accepted: self.clock.at(now),
             frontend: &frontend.name,
             backend: name,
             server: None,
-            queue_ms: 0,
+            server_addr: None,
+            queue_ms: Some(0),
             connect_ms: None,
             total_ms: 0,
             bytes_out: 0,
+            bytes_in: 0,
             termination,
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
             redispatched: false,
             queue_pos: [0, 0],
-        }
-        .format();
+        };
+        let line = self.render_line(fe, &record);
         self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
     }
 
@@ -1047,23 +1052,29 @@ impl Balancer {
         if !frontend.config.tcplog || frontend.config.logs.is_empty() {
             return;
         }
+        if frontend.config.dontlognull && session.up.bytes == 0 {
+            return;
+        }
         let backend = &self.backends[session.backend];
         let server = session
             .target
             .filter(|_| session.phase != Phase::Queued || session.server_queued)
             .and_then(|t| backend.servers.get(t));
-        let line = TcpLog {
+        let record = Record {
             client: session.peer,
+            frontend_addr: Some(session.local),
             accepted: self.clock.at(session.accepted),
             frontend: &frontend.config.name,
             backend: &backend.config.name,
             server: server.map(|x| x.config.name.as_str()),
-            queue_ms: millis(session.accepted, session.dequeued.unwrap_or(now)),
+            server_addr: server.map(|x| x.config.addr),
+            queue_ms: Some(millis(session.accepted, session.dequeued.unwrap_or(now))),
             connect_ms: session
                 .connected
                 .map(|c| millis(session.dequeued.unwrap_or(session.accepted), c)),
             total_ms: millis(session.accepted, now),
             bytes_out: session.down.bytes,
+            bytes_in: session.up.bytes,
             termination,
             counts: [
                 self.active,
@@ -1074,8 +1085,8 @@ impl Balancer {
             ],
             redispatched: session.redispatched,
             queue_pos: session.queue_pos,
-        }
-        .format();
+        };
+        let line = self.render_line(session.frontend, &record);
         self.log(
             now,
             LogTargets::Frontend(session.frontend),
@@ -1083,6 +1094,18 @@ impl Balancer {
             &line,
             None,
         );
+    }
+
+    /// A session's log line in its frontend's `log-format` (`option
+    /// tcplog`'s by default), as long as its longest log target takes.
+    fn render_line(&self, fe: FrontendId, record: &Record<'_>) -> String {
+        let frontend = &self.frontends[fe].config;
+        let limit = frontend.logs.iter().map(|t| t.len).max().unwrap_or(0);
+        let mut line = String::with_capacity(128);
+        frontend
+            .log_format
+            .render(record, self.clock.host(), &mut line, limit);
+        line
     }
 }
 

@@ -79,3 +79,25 @@ fn show_stat_shows_drain_maintenance_and_a_checked_server_going_down() {
     assert_eq!(cell(&stat, "app", "s3", "status"), "MAINT");
     assert_eq!(cell(&stat, "app", "BACKEND", "status"), "DOWN");
 }
+
+#[test]
+fn a_log_format_renders_the_session_and_dontlognull_skips_empty_ones() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    let frontend = &mut cfg.frontends[0];
+    frontend.log_format = crate::LineFormat::compile("%ci>%fi:%fp %s@%si:%sp %U/%B %ts").unwrap();
+    frontend.dontlognull = true;
+    let mut h = Harness::new(cfg);
+    let (client, conn) = h.session();
+    h.peer_sends(client, b"abc");
+    h.drain(conn);
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn });
+    let (client, conn) = h.session();
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        ["10.0.0.1>127.0.0.1:9091 s1@127.0.0.1:8001 3/0 --"],
+        "the second session sent nothing: not logged"
+    );
+}
