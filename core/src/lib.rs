@@ -42,7 +42,8 @@
 //!
 //! [`config`] parses HAProxy's language; `balance` picks servers; `health`
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
-//! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines.
+//! server; `proxy` holds the [`Balancer`] itself; `log` formats log lines;
+//! [`runtime_api`] speaks HAProxy's stats socket protocol.
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +52,7 @@ pub mod config;
 /// replay tests only: not part of weir-core's API.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod runtime_api;
 
 mod action;
 mod balance;
