@@ -25,16 +25,23 @@ use super::command::{self, KEYWORDS, Request, SessionCommand};
 use super::{Level, usage, words};
 use crate::time::Instant;
 
-/// HAProxy's `tune.bufsize`: the request buffer and the largest request
-/// (its line ending included, one byte being kept for a NUL) are bound by it.
-pub const BUFSIZE: usize = 16384;
+/// HAProxy's `tune.bufsize`: a request and its payload fit in one such
+/// chunk, one byte kept for a NUL.
+const BUFSIZE: usize = 16384;
 
-/// Answers are not read past this much unsent output (HAProxy waits for
+/// The most request bytes held, line endings included: HAProxy's request
+/// buffer takes `tune.bufsize` less `tune.maxrewrite` (1024). A longer
+/// line gets no answer: HAProxy stops reading it and closes at `stats
+/// timeout`; weir closes at once.
+pub const MAX_REQUEST: usize = BUFSIZE - 1024;
+
+/// Requests are not read past this much unsent output (HAProxy waits for
 /// room in its response buffer before reading the next request).
 const OUTPUT_HIGH: usize = BUFSIZE;
 
 /// One CLI connection. Memory is bounded whatever the peer sends: at most
-/// [`BUFSIZE`] bytes of requests, and the answers not yet sent.
+/// [`MAX_REQUEST`] bytes of requests, and the answers not yet sent (a
+/// buffer's worth, plus the answer being written).
 #[derive(Debug)]
 pub struct CliConn {
     level: Level,
@@ -119,7 +126,7 @@ impl CliConn {
         if !matches!(self.state, State::Reading | State::Awaiting) {
             return data.len();
         }
-        let taken = data.len().min(BUFSIZE - self.input.len());
+        let taken = data.len().min(MAX_REQUEST - self.input.len());
         if taken > 0 {
             if self.input.is_empty() {
                 self.input_since = now;
@@ -142,7 +149,7 @@ impl CliConn {
     pub fn wants_read(&self) -> bool {
         matches!(self.state, State::Reading | State::Awaiting)
             && !self.peer_closed
-            && self.input.len() < BUFSIZE
+            && self.input.len() < MAX_REQUEST
     }
 
     /// Answers what it can by itself and hands out the next command for
@@ -265,7 +272,8 @@ impl CliConn {
 
     /// The next line of input, as HAProxy's `co_getdelim`/`co_getline`.
     fn next(&mut self) -> Next {
-        let room = BUFSIZE - 1 - self.payload.as_ref().map_or(0, |p| p.used);
+        let used = self.payload.as_ref().map_or(0, |p| p.used);
+        let room = (BUFSIZE - 1 - used).min(MAX_REQUEST);
         let window = &self.input[..self.input.len().min(room)];
         let end = match self.payload {
             Some(_) => window.iter().position(|&b| b == b'\n'),

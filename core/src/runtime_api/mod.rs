@@ -22,7 +22,7 @@ pub use command::{
     AdminState, Command, ForcedHealth, InfoOptions, OutputFormat, Request, ServerAction,
     ServerPath, SessTarget, SessionCommand, StatDomain, StatOptions, StatRequest, Weight, parse,
 };
-pub use conn::{BUFSIZE, CliConn};
+pub use conn::{CliConn, MAX_REQUEST};
 pub use execute::{Control, Key, StatFilter, Weights, execute};
 
 /// What a stats socket lets its clients do (`level`), lowest first.
