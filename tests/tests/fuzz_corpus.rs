@@ -62,3 +62,8 @@ fn client_hello_corpus_holds() {
 fn simulation_corpus_holds() {
     replay("simulation", weir_sim::fuzz_tape);
 }
+
+#[test]
+fn runtime_api_corpus_holds() {
+    replay("runtime_api", fuzzing::runtime_api);
+}
