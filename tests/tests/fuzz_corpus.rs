@@ -65,5 +65,7 @@ fn simulation_corpus_holds() {
 
 #[test]
 fn runtime_api_corpus_holds() {
-    replay("runtime_api", fuzzing::runtime_api);
+    replay("runtime_api", |data| {
+        fuzzing::runtime_api(data, Instant::now())
+    });
 }
