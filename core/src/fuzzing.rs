@@ -108,7 +108,8 @@ fn config_origins(config: &Config) -> impl Iterator<Item = &Origin> {
         .backends
         .iter()
         .flat_map(|b| std::iter::once(&b.origin).chain(b.servers.iter().map(|s| &s.origin)));
-    frontends.chain(backends)
+    let stats = config.global.runtime_api.sockets.iter().map(|s| &s.origin);
+    frontends.chain(backends).chain(stats)
 }
 
 /// `check_response`: the HTTP check response parser and the
@@ -595,3 +596,252 @@ pub fn log_format(data: &[u8]) {
 
 /// Bytes of a [`log_format`] input that fill the session record.
 pub const LOG_RECORD_BYTES: usize = 48;
+
+/// `runtime_api`: a stats-socket connection fed what a peer sends. Byte 0
+/// is the socket's level (`% 3`: user, operator, admin); then operations:
+/// a byte below 0xf0 is a chunk of that many following bytes, `0xf0` the
+/// end of input, `0xf1` one second passing (deadline checked), `0xf2`
+/// toggles whether the peer reads answers, `0xf3` a 16 KiB run of `a`.
+/// Each chunk's lines also go through the command parser and `execute`.
+///
+/// Properties: unsent output stays within a buffer plus one answer; a
+/// connection that got `MAX_REQUEST` bytes without a `\n` or `;` closes;
+/// after the end of input (and answers read) every connection closes; at
+/// its deadline it closes with nothing left to send; the same input gives
+/// the same output.
+/// `now` is when the connection opens.
+pub fn runtime_api(data: &[u8], now: Instant) {
+    let first = cli_run(data, now);
+    assert_eq!(first, cli_run(data, now), "the same input gave two outputs");
+}
+
+/// What a connection sent back: a hash of the bytes and their count.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SentBack {
+    hash: u64,
+    len: usize,
+}
+
+impl SentBack {
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.hash = (self.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.len += bytes.len();
+    }
+}
+
+/// Runs [`runtime_api`]'s input once.
+fn cli_run(data: &[u8], mut now: Instant) -> SentBack {
+    use crate::runtime_api::{CliConn, Level, MAX_REQUEST, execute, parse};
+    use std::time::Duration;
+
+    let Some((&level, mut ops)) = data.split_first() else {
+        return SentBack::default();
+    };
+    let level = [Level::User, Level::Operator, Level::Admin][usize::from(level % 3)];
+    let mut conn = CliConn::new(level, Duration::from_secs(10), now);
+    let mut control = FakeBalancer::default();
+    let mut sent_back = SentBack::default();
+    let mut reads = true;
+    let mut undelimited = 0usize;
+    let run = vec![b'a'; 16384];
+    while let Some((&op, rest)) = ops.split_first() {
+        ops = rest;
+        let chunk: &[u8] = match op {
+            0xf0 => {
+                conn.read_closed();
+                &[]
+            }
+            0xf1 => {
+                now += Duration::from_secs(1);
+                conn.handle_timeout(now);
+                if conn.wants_close() && conn.pending().is_empty() && now >= conn.deadline() {
+                    return sent_back;
+                }
+                &[]
+            }
+            0xf2 => {
+                reads = !reads;
+                &[]
+            }
+            0xf3 => &run,
+            n => {
+                let (chunk, rest) = ops.split_at(usize::from(n).min(ops.len()));
+                ops = rest;
+                chunk
+            }
+        };
+        for line in chunk.split(|&b| b == b'\n') {
+            if let crate::runtime_api::Request::Command(command) = parse(line) {
+                let _ = execute(&command, level, &mut control);
+            }
+        }
+        let taken = conn.received(now, chunk);
+        if chunk[..taken].iter().any(|&b| b == b'\n' || b == b';') {
+            undelimited = 0;
+        } else {
+            undelimited += taken;
+        }
+        conn.handle(&mut control);
+        assert!(
+            conn.pending().len() <= 2 * 16384,
+            "{} bytes of output held",
+            conn.pending().len()
+        );
+        if reads {
+            sent_back.extend_from_slice(conn.pending());
+            conn.sent(now, conn.pending().len());
+            conn.handle(&mut control);
+        }
+        if undelimited >= MAX_REQUEST {
+            assert!(
+                conn.wants_close() || !reads,
+                "{undelimited} bytes without a line end kept open"
+            );
+        }
+        if conn.wants_close() {
+            return sent_back;
+        }
+    }
+    conn.read_closed();
+    // At most MAX_REQUEST two-byte requests, each answered by less than a
+    // buffer: rounds enough to send every answer.
+    for _ in 0..MAX_REQUEST {
+        conn.handle(&mut control);
+        sent_back.extend_from_slice(conn.pending());
+        conn.sent(now, conn.pending().len());
+        if conn.wants_close() {
+            break;
+        }
+    }
+    assert!(conn.wants_close(), "the connection outlived its input");
+    let deadline = conn.deadline();
+    conn.handle_timeout(deadline);
+    assert!(conn.wants_close() && conn.pending().is_empty());
+    sent_back
+}
+
+/// A balancer for the runtime API fuzzer: backends `app` (id 2: `a` and
+/// `b`) and `st` (id 3, static weights: `s`), frontend `fe` (id 1).
+#[derive(Default)]
+struct FakeBalancer {
+    weights: [u32; 3],
+    addrs: [Option<std::net::SocketAddr>; 3],
+    maxconn: u32,
+}
+
+impl crate::runtime_api::Control for FakeBalancer {
+    type Backend = usize;
+    type Server = usize;
+    type Frontend = ();
+
+    fn find_backend(&self, key: crate::runtime_api::Key<'_>) -> Option<usize> {
+        use crate::runtime_api::Key;
+        match key {
+            Key::Name("app") | Key::Id(2) => Some(0),
+            Key::Name("st") | Key::Id(3) => Some(1),
+            _ => None,
+        }
+    }
+
+    fn find_server(&self, backend: usize, key: crate::runtime_api::Key<'_>) -> Option<usize> {
+        use crate::runtime_api::Key;
+        match (backend, key) {
+            (0, Key::Name("a") | Key::Id(1)) => Some(0),
+            (0, Key::Name("b") | Key::Id(2)) => Some(1),
+            (1, Key::Name("s") | Key::Id(1)) => Some(2),
+            _ => None,
+        }
+    }
+
+    fn find_frontend(&self, key: crate::runtime_api::Key<'_>) -> Option<()> {
+        use crate::runtime_api::Key;
+        matches!(key, Key::Name("fe") | Key::Id(1)).then_some(())
+    }
+
+    fn proxy_id(&self, key: crate::runtime_api::Key<'_>) -> Option<i32> {
+        use crate::runtime_api::Key;
+        match key {
+            Key::Name("fe") => Some(1),
+            Key::Name(name) => self.find_backend(Key::Name(name)).map(|b| b as i32 + 2),
+            Key::Id(id @ 1..=3) => Some(id),
+            Key::Id(_) => None,
+        }
+    }
+
+    fn set_admin_state(&mut self, _: usize, _: crate::runtime_api::AdminState) {}
+
+    fn set_health(&mut self, _: usize, _: crate::runtime_api::ForcedHealth) {}
+
+    fn weights(&self, server: usize) -> crate::runtime_api::Weights {
+        crate::runtime_api::Weights {
+            current: self.weights[server],
+            initial: 1 + server as u32,
+            dynamic: server < 2,
+        }
+    }
+
+    fn set_weight(&mut self, server: usize, weight: u32) {
+        assert!(weight <= 256, "weight {weight} out of range");
+        self.weights[server] = weight;
+    }
+
+    fn addr(&self, server: usize) -> std::net::SocketAddr {
+        self.addrs[server].unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    fn set_addr(&mut self, server: usize, addr: std::net::SocketAddr) {
+        assert!(addr.port() != 0, "port 0 set");
+        self.addrs[server] = Some(addr);
+    }
+
+    fn has_check(&self, server: usize) -> bool {
+        server == 2
+    }
+
+    fn set_check_enabled(&mut self, server: usize, _: bool) {
+        assert_eq!(server, 2, "checks enabled on a server without");
+    }
+
+    fn shutdown_sessions(&mut self, _: usize) {}
+
+    fn shutdown_session(&mut self, id: u64) -> bool {
+        id == 0x1234
+    }
+
+    fn set_server_maxconn(&mut self, _: usize, _: u32) {}
+
+    fn set_frontend_maxconn(&mut self, (): (), _: u32) {}
+
+    fn hard_maxconn(&self) -> u32 {
+        1000
+    }
+
+    fn set_global_maxconn(&mut self, maxconn: u32) {
+        assert!((1..=1000).contains(&maxconn), "global maxconn {maxconn}");
+        self.maxconn = maxconn;
+    }
+
+    fn clear_counters(&mut self, _: bool) {}
+
+    fn show_info(&self, options: crate::runtime_api::InfoOptions) -> String {
+        format!("info {options:?}\n")
+    }
+
+    fn show_stat(&self, filter: &crate::runtime_api::StatFilter) -> String {
+        format!("stat {filter:?}\n")
+    }
+
+    fn show_servers_state(&self, backend: Option<usize>) -> String {
+        format!("state {backend:?}\n")
+    }
+
+    fn backend_names(&self) -> Vec<&str> {
+        vec!["app", "st"]
+    }
+
+    fn show_sess(&self, target: crate::runtime_api::SessTarget) -> String {
+        format!("sess {target:?}\n")
+    }
+}

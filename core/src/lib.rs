@@ -43,7 +43,8 @@
 //! [`config`] parses HAProxy's language; `balance` picks servers; `health`
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
 //! server; `proxy` holds the [`Balancer`] itself; `logging` frames log
-//! lines (targets, `log-format`, syslog headers, local dates).
+//! lines (targets, `log-format`, syslog headers, local dates);
+//! [`runtime_api`] speaks HAProxy's stats socket protocol.
 
 #![forbid(unsafe_code)]
 
@@ -53,6 +54,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod runtime_api;
 
 mod action;
 mod arena;

@@ -72,3 +72,10 @@ fn http_request_corpus_holds() {
 fn log_format_corpus_holds() {
     replay("log_format", fuzzing::log_format);
 }
+
+#[test]
+fn runtime_api_corpus_holds() {
+    replay("runtime_api", |data| {
+        fuzzing::runtime_api(data, Instant::now())
+    });
+}

@@ -61,7 +61,6 @@ pub(super) const GLOBAL_LATER: &[&str] = &[
     "ssl-dh-param-file",
     "ssl-engine",
     "ssl-mode-async",
-    "stats",
     "strict-limits",
     "tune.bufsize",
     "tune.maxaccept",

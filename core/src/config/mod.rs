@@ -160,6 +160,67 @@ pub struct Global {
     /// which the driver sets before `Balancer::new` (and later through
     /// `Balancer::set_utc_offset`); 0 in a parsed configuration.
     pub utc_offset: i32,
+    /// The runtime API: `stats socket`, `stats timeout`, `stats maxconn`.
+    pub runtime_api: RuntimeApi,
+}
+
+/// The runtime API's settings (`stats ...` in `global`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeApi {
+    /// `stats socket` lines, one entry per address, in file order.
+    pub sockets: Vec<StatsSocket>,
+    /// `stats timeout`: a CLI connection without progress for this long is
+    /// closed (HAProxy's default: 10 s).
+    pub timeout: Duration,
+    /// `stats maxconn`: most concurrent CLI connections over all the
+    /// sockets (HAProxy's default: 10).
+    pub maxconn: u32,
+}
+
+impl Default for RuntimeApi {
+    fn default() -> Self {
+        RuntimeApi {
+            sockets: Vec::new(),
+            timeout: Duration::from_secs(10),
+            maxconn: 10,
+        }
+    }
+}
+
+/// One `stats socket` address and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    /// Where it listens.
+    pub addr: StatsAddr,
+    /// `mode`: permissions of a UNIX socket file (octal); `None` leaves
+    /// the process's umask in effect.
+    pub mode: Option<u32>,
+    /// `uid`/`user`: owner of a UNIX socket file.
+    pub uid: Option<Account>,
+    /// `gid`/`group`: group of a UNIX socket file.
+    pub gid: Option<Account>,
+    /// `level` (HAProxy's default: `operator`).
+    pub level: crate::runtime_api::Level,
+    /// The `stats socket` line.
+    pub origin: Origin,
+}
+
+/// Where a stats socket listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAddr {
+    /// A UNIX stream socket at this path (a stale file there is replaced).
+    Unix(String),
+    /// A TCP address (`ipv4@127.0.0.1:9999`, `127.0.0.1:9999`).
+    Tcp(SocketAddr),
+}
+
+/// A user or group, by number or by name (the driver looks names up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// `uid <n>` / `gid <n>`.
+    Id(u32),
+    /// `user <name>` / `group <name>`.
+    Name(String),
 }
 
 /// One `log` target.
@@ -728,6 +789,7 @@ pub(crate) use keywords::suggest;
 mod lexer;
 mod parser;
 mod service;
+mod stats_socket;
 mod units;
 
 pub use service::{

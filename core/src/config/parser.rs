@@ -54,6 +54,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "spread-checks",
     "ssl-server-verify",
     "hard-stop-after",
+    "stats",
 ];
 const PROXY_KEYWORDS: &[&str] = &[
     "retries",
@@ -540,6 +541,15 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                     &st.origin,
                     "weir runs one event loop per process: only 'nbthread 1' is supported",
                 );
+            }
+        }
+        "stats" => {
+            if let Err(e) = super::stats_socket::global_stats(
+                &mut global.runtime_api,
+                &st.words[1..],
+                &st.origin,
+            ) {
+                diags.error(&st.origin, e);
             }
         }
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
@@ -1079,7 +1089,7 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
 }
 
 /// The addresses of one bind spec (a port range gives several).
-fn bind_addresses(spec: &str) -> Result<Vec<SocketAddr>, String> {
+pub(super) fn bind_addresses(spec: &str) -> Result<Vec<SocketAddr>, String> {
     let (family, rest) = strip_family(spec)?;
     let (host, ports) = split_host_port(rest).ok_or("missing port")?;
     let ip = match host {

@@ -1716,3 +1716,78 @@ fn log_format_warnings_as_haproxy() {
         )
     );
 }
+
+#[test]
+fn stats_sockets_unix_and_tcp_with_haproxys_defaults() {
+    use super::{Account, StatsAddr};
+    use crate::runtime_api::Level;
+    let c = config(&format!(
+        "global\n stats socket /run/weir/admin.sock mode 660 level admin user haproxy gid 99\n \
+         stats socket ipv4@127.0.0.1:9999\n stats socket unix@rel.sock level user uid 0\n\
+         {MINIMAL}"
+    ));
+    let api = &c.global.runtime_api;
+    assert_eq!(api.timeout, Duration::from_secs(10));
+    assert_eq!(api.maxconn, 10);
+    assert_eq!(api.sockets.len(), 3);
+    let admin = &api.sockets[0];
+    assert_eq!(admin.addr, StatsAddr::Unix("/run/weir/admin.sock".into()));
+    assert_eq!(admin.mode, Some(0o660));
+    assert_eq!(admin.level, Level::Admin);
+    assert_eq!(admin.uid, Some(Account::Name("haproxy".into())));
+    assert_eq!(admin.gid, Some(Account::Id(99)));
+    assert_eq!(admin.origin.line, 2);
+    let tcp = &api.sockets[1];
+    assert_eq!(tcp.addr, StatsAddr::Tcp("127.0.0.1:9999".parse().unwrap()));
+    assert_eq!(
+        (tcp.level, tcp.mode, tcp.origin.line),
+        (Level::Operator, None, 3)
+    );
+    assert_eq!(api.sockets[2].addr, StatsAddr::Unix("rel.sock".into()));
+    assert_eq!(api.sockets[2].uid, Some(Account::Id(0)));
+}
+
+#[test]
+fn stats_timeout_and_maxconn() {
+    let c = config(&format!(
+        "global\n stats timeout 2m\n stats maxconn 3\n{MINIMAL}"
+    ));
+    assert_eq!(c.global.runtime_api.timeout, Duration::from_secs(120));
+    assert_eq!(c.global.runtime_api.maxconn, 3);
+}
+
+#[test]
+fn stats_lines_weir_does_not_implement_are_refused_with_a_hint() {
+    assert_eq!(
+        errors(&format!(
+            "global\n stats socket /a.sock expose-fd listeners\n stats socket /a.sock process 1\n \
+             stats socket /a.sock levle admin\n stats socket /a.sock level root\n \
+             stats socket /a.sock mode\n stats socket /a.sock mode 999\n stats socket\n \
+             stats socket abns@x\n stats socket ipv4@127.0.0.1:99 mode 600\n stats timeout 0\n \
+             stats maxconn 0\n stats bind-process all\n stats sokcet /a\n{MINIMAL}"
+        )),
+        [
+            "t.cfg:2: 'stats socket': 'expose-fd' is not supported: weir does not hand its \
+             listening sockets to another process (reload keeps them in the same process)",
+            "t.cfg:3: 'stats socket': option 'process' is not supported (weir implements level, \
+             mode, uid, gid, user and group)",
+            "t.cfg:4: 'stats socket': unknown option 'levle' (did you mean 'level'?)",
+            "t.cfg:5: 'stats socket': 'level' only supports 'user', 'operator', and 'admin' \
+             (got 'root')",
+            "t.cfg:6: 'stats socket': 'mode' expects a value",
+            "t.cfg:7: 'stats socket': invalid mode '999' (octal integer expected, such as 600 \
+             or 0660)",
+            "t.cfg:8: 'stats socket' expects an address or a path to a UNIX socket, such as \
+             /run/weir/admin.sock or ipv4@127.0.0.1:9999",
+            "t.cfg:9: 'stats socket abns@x': address prefix 'abns@' is not supported (use a \
+             path, unix@<path>, ipv4@<address>:<port> or ipv6@<address>:<port>)",
+            "t.cfg:10: 'stats socket ipv4@127.0.0.1:99': 'mode', 'uid', 'gid', 'user' and \
+             'group' apply to UNIX sockets only",
+            "t.cfg:11: 'stats timeout' expects a positive value",
+            "t.cfg:12: 'stats maxconn' expects an integer between 1 and 4294967295, got '0'",
+            "t.cfg:13: 'stats bind-process' is not supported: weir runs one process",
+            "t.cfg:14: 'stats' in 'global' supports 'socket', 'timeout' and 'maxconn' (got \
+             'sokcet') (did you mean 'socket'?)",
+        ]
+    );
+}
