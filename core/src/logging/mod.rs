@@ -9,7 +9,6 @@ mod date;
 mod format;
 pub(crate) mod target;
 
-use std::net::SocketAddr;
 use std::time::SystemTime;
 
 pub use format::LineFormat;
@@ -181,7 +180,7 @@ fn truncate(text: &mut String, len: usize) {
 /// The `option tcplog` fields of a session, for the tests' records.
 #[cfg(test)]
 pub(crate) struct TcpLog<'a> {
-    pub client: SocketAddr,
+    pub client: std::net::SocketAddr,
     pub accepted: SystemTime,
     pub frontend: &'a str,
     pub backend: &'a str,

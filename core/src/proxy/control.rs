@@ -6,6 +6,8 @@ use super::state::{AdminFlags, Cause};
 use std::net::SocketAddr;
 
 use crate::id::{BackendId, FrontendId, ServerId};
+use crate::runtime_api::SessTarget;
+use crate::session::Phase;
 use crate::stats::{AdminState, ForcedHealth, OpState};
 use crate::time::Instant;
 
@@ -165,5 +167,52 @@ impl Balancer {
                 }
             }
         }
+    }
+}
+
+impl Balancer {
+    /// `shutdown session ID`: the session `show sess` lists with this id
+    /// ends, logged killed (`K`); false when there is none.
+    pub(crate) fn kill_session(&mut self, now: Instant, id: u64) -> bool {
+        let (index, generation) = ((id & 0xffff_ffff) as usize, (id >> 32) as u32);
+        let Some(session) = self
+            .sessions
+            .get(index)
+            .filter(|x| x.generation == generation)
+        else {
+            return false;
+        };
+        let phase = session.phase_letter();
+        self.end(now, index, ['K', phase], false);
+        true
+    }
+
+    /// `show sess`: one line per session, with HAProxy's first fields
+    /// (`0xID: proto=tcpv4 src=... fe=... be=... srv=... ts=00 age=...`).
+    pub(crate) fn show_sess(&self, now: Instant, target: SessTarget) -> String {
+        let mut out = String::new();
+        for (index, session) in &self.sessions {
+            let id = (u64::from(session.generation) << 32) | index as u64;
+            if matches!(target, SessTarget::One(one) if one != id) {
+                continue;
+            }
+            let backend = &self.backends[session.backend];
+            let server = session
+                .target
+                .filter(|_| session.phase != Phase::Queued)
+                .and_then(|t| backend.servers.get(t))
+                .map_or("<none>", |s| s.config.name.as_str());
+            let proto = if session.peer.is_ipv4() {
+                "tcpv4"
+            } else {
+                "tcpv6"
+            };
+            let age = now.saturating_duration_since(session.accepted).as_secs();
+            out.push_str(&format!(
+                "{id:#x}: proto={proto} src={} fe={} be={} srv={server} ts=00 age={age}s\n",
+                session.peer, self.frontends[session.frontend].config.name, backend.config.name,
+            ));
+        }
+        out
     }
 }

@@ -13,7 +13,6 @@ use crate::session::Phase;
 /// Without sessions the check runs at every call; with some, on one call
 /// in [`SAMPLE_EVERY`] (in one in [`SAMPLE_UNDER_LOAD`] past [`LOAD`]),
 /// so the simulator and big tests stay fast.
-const FULL_CHECK_UP_TO: usize = 0;
 const SAMPLE_EVERY: u32 = 16;
 const LOAD: usize = 256;
 const SAMPLE_UNDER_LOAD: u32 = 1024;
@@ -25,7 +24,7 @@ impl Balancer {
         let calls = self.invariant_calls.get().wrapping_add(1);
         self.invariant_calls.set(calls);
         let every = match self.sessions.len() {
-            n if n <= FULL_CHECK_UP_TO => 1,
+            0 => 1,
             n if n <= LOAD => SAMPLE_EVERY,
             _ => SAMPLE_UNDER_LOAD,
         };

@@ -23,7 +23,7 @@ use crate::logging::{LogClock, frame};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::stats::OpState;
-use crate::stats::{BackendCounters, FrontendCounters, ProcessCounters, StateHistory};
+use crate::stats::{BackendCounters, FrontendCounters, ProcessCounters, ProcessInfo, StateHistory};
 use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
@@ -35,6 +35,7 @@ mod control;
 mod invariants;
 mod probe;
 mod report;
+mod runtime;
 mod servers;
 mod shortage;
 mod state;
@@ -93,6 +94,11 @@ pub struct Balancer {
     counters: ProcessCounters,
     /// When the balancer started (uptime).
     started: Instant,
+    /// What the driver said of the process (`show info`).
+    process: ProcessInfo,
+    /// The configured global `maxconn`: the most `set maxconn global` may
+    /// set (HAProxy's `hardmaxconn`).
+    hard_maxconn: Option<u32>,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -319,6 +325,14 @@ impl Balancer {
             load_mark: 0,
             counters: ProcessCounters::default(),
             started: now,
+            process: ProcessInfo {
+                name: "weir".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                nbthread: 1,
+                pid,
+                ..ProcessInfo::default()
+            },
+            hard_maxconn: global.maxconn,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };

@@ -3,78 +3,95 @@
 //! counters (`show stat`, `show info`, Prometheus, the stats page).
 
 use super::{BackendState, Balancer, FrontendState, ServerState};
-use crate::config::Balance;
+use crate::config::{Balance, Origin};
 use crate::health::CheckStatus as Verdict;
+use crate::id::{BackendId, FrontendId};
 use crate::stats::{
     Admin, AdminState, BackendRow, CheckInfo, CheckLevel, CheckStatus, FrontendRow, Mode,
     ProcessInfo, ProxyStats, ServerRow, ServerStatus, StatusInput,
 };
 use crate::time::Instant;
 
+/// A proxy: a frontend, a backend, or both (`listen`), and its id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProxyRef<'a> {
+    pub name: &'a str,
+    /// HAProxy's `iid`.
+    pub iid: u32,
+    pub frontend: Option<FrontendId>,
+    pub backend: Option<BackendId>,
+}
+
 /// Proxy ids start at 2, as in HAProxy 2.6 (its own internal proxy is 1).
 const FIRST_IID: u32 = 2;
 
 impl Balancer {
-    /// Every proxy in configuration order; a `listen` section (a frontend
-    /// and a backend of one name) is one proxy.
-    pub(crate) fn proxy_stats(&self, now: Instant) -> Vec<ProxyStats> {
-        let mut proxies: Vec<(&crate::config::Origin, ProxyStats)> = Vec::new();
-        for frontend in self.frontends.values() {
-            let stats = ProxyStats {
-                name: frontend.config.name.clone(),
+    /// Every proxy in configuration order with HAProxy's id; a `listen`
+    /// section (a frontend and a backend of one name) is one proxy.
+    pub(crate) fn proxy_refs(&self) -> Vec<ProxyRef<'_>> {
+        let mut proxies: Vec<(&Origin, ProxyRef<'_>)> = Vec::new();
+        for (f, frontend) in self.frontends.iter() {
+            let name = frontend.config.name.as_str();
+            let proxy = ProxyRef {
+                name,
                 iid: 0,
-                mode: match frontend.config.service {
-                    Some(_) => Mode::Http,
-                    None => Mode::Tcp,
-                },
-                frontend: Some(self.frontend_row(now, frontend)),
-                servers: Vec::new(),
+                frontend: Some(f),
                 backend: None,
             };
-            proxies.push((&frontend.config.origin, stats));
+            proxies.push((&frontend.config.origin, proxy));
         }
-        for backend in self.backends.values() {
-            let servers = backend
-                .servers
-                .values()
-                .enumerate()
-                .map(|(i, server)| server_row(now, server, i as u32 + 1))
-                .collect();
-            let row = self.backend_row(now, backend);
-            let name = &backend.config.name;
-            match proxies
+        for (b, backend) in self.backends.iter() {
+            let name = backend.config.name.as_str();
+            let listen = proxies
                 .iter_mut()
-                .find(|(_, p)| &p.name == name && p.backend.is_none())
-            {
-                Some((_, proxy)) => {
-                    proxy.servers = servers;
-                    proxy.backend = Some(row);
-                }
+                .find(|(_, p)| p.name == name && p.backend.is_none());
+            match listen {
+                Some((_, proxy)) => proxy.backend = Some(b),
                 None => proxies.push((
                     &backend.config.origin,
-                    ProxyStats {
-                        name: name.clone(),
+                    ProxyRef {
+                        name,
                         iid: 0,
-                        mode: Mode::Tcp,
                         frontend: None,
-                        servers,
-                        backend: Some(row),
+                        backend: Some(b),
                     },
                 )),
             }
         }
         proxies.sort_by(|(a, _), (b, _)| (&a.file, a.line).cmp(&(&b.file, b.line)));
         (proxies.into_iter().zip(FIRST_IID..))
-            .map(|((_, mut proxy), iid)| {
-                proxy.iid = iid;
-                proxy
+            .map(|((_, proxy), iid)| ProxyRef { iid, ..proxy })
+            .collect()
+    }
+
+    /// Every proxy's stats at `now`, in [`Balancer::proxy_refs`] order.
+    pub(crate) fn proxy_stats(&self, now: Instant) -> Vec<ProxyStats> {
+        self.proxy_refs()
+            .into_iter()
+            .map(|p| {
+                let frontend = p.frontend.map(|f| &self.frontends[f]);
+                let backend = p.backend.map(|b| &self.backends[b]);
+                let servers = backend.map_or_else(Vec::new, |backend| {
+                    (backend.servers.values().zip(1..))
+                        .map(|(server, sid)| server_row(now, server, sid))
+                        .collect()
+                });
+                let http = frontend.is_some_and(|f| f.config.service.is_some());
+                ProxyStats {
+                    name: p.name.to_owned(),
+                    iid: p.iid,
+                    mode: if http { Mode::Http } else { Mode::Tcp },
+                    frontend: frontend.map(|f| self.frontend_row(now, f)),
+                    servers,
+                    backend: backend.map(|b| self.backend_row(now, b)),
+                }
             })
             .collect()
     }
 
     /// The process as `show info` and `haproxy_process_*` show it. The
-    /// driver's part (descriptor limit, host name, build) comes in `base`.
-    pub(crate) fn process_info(&self, now: Instant, base: &ProcessInfo) -> ProcessInfo {
+    /// driver's part (descriptor limit, host name, build) is [`Balancer::set_process_info`]'s.
+    pub(crate) fn process_info(&self, now: Instant) -> ProcessInfo {
         let c = &self.counters;
         ProcessInfo {
             uptime_secs: now.saturating_duration_since(self.started).as_secs(),
@@ -93,7 +110,7 @@ impl Balancer {
             bytes_out: c.bytes_out,
             bytes_out_rate: c.bytes_out_rate(now),
             tasks: self.sessions.len() as u32,
-            ..base.clone()
+            ..self.process.clone()
         }
     }
 

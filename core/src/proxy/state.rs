@@ -164,6 +164,7 @@ impl Balancer {
             } else if draining && !admin.drain() {
                 let down = server.op == OpState::Stopped;
                 server.history.changed(now, down);
+                self.backends[b].sync_weight(s, now);
                 let up = self.backends[b].servers[s].op != OpState::Stopped;
                 let verb = if up {
                     "is UP (leaving forced drain)"

@@ -19,6 +19,7 @@ mod admin;
 mod balancing;
 mod life;
 mod report;
+mod runtime;
 
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]

@@ -289,28 +289,7 @@ pub enum ServerAction {
     Answer(&'static str),
 }
 
-/// Administrative state of a server, as `set server .. state` sets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AdminState {
-    /// `ready`: in service.
-    Ready,
-    /// `drain`: no new sessions, current ones continue, checks go on.
-    Drain,
-    /// `maint`: no traffic, checks stop.
-    Maint,
-}
-
-/// Health forced by `set server .. health`, until the next check says
-/// otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ForcedHealth {
-    /// `up`.
-    Up,
-    /// `stopping`: up, but takes no new sessions (NOLB).
-    Stopping,
-    /// `down`.
-    Down,
-}
+pub use crate::stats::{AdminState, ForcedHealth};
 
 /// A weight argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

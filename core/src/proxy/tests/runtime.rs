@@ -1,0 +1,79 @@
+//! The runtime API on the balancer: commands change what traffic sees,
+//! answers are HAProxy's.
+
+use super::*;
+use crate::runtime_api::Level;
+
+fn run(h: &mut Harness, line: &str) -> String {
+    let answer = h.lb.handle_command(h.now, line, Level::Admin);
+    h.collect();
+    answer
+}
+
+#[test]
+fn drain_and_ready_from_the_runtime_api_steer_new_sessions() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    assert_eq!(run(&mut h, "set server app/s1 state drain"), "\n");
+    for _ in 0..4 {
+        assert_eq!(h.accept().2.port(), 8002);
+    }
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("Server app/s1 enters drain state.")),
+        "{logs:?}"
+    );
+    assert_eq!(run(&mut h, "set server app/s1 state ready"), "\n");
+    let ports: Vec<u16> = (0..4).map(|_| h.accept().2.port()).collect();
+    assert!(ports.contains(&8001), "{ports:?}");
+}
+
+#[test]
+fn weights_are_read_and_set_as_haproxy_answers() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    assert_eq!(run(&mut h, "get weight app/s1"), "1 (initial 1)\n\n");
+    assert_eq!(run(&mut h, "set weight app/s1 0"), "\n");
+    assert_eq!(run(&mut h, "get weight app/s1"), "0 (initial 1)\n\n");
+    for _ in 0..4 {
+        assert_eq!(h.accept().2.port(), 8002, "weight 0 takes no session");
+    }
+    assert_eq!(run(&mut h, "get weight app/nope"), "No such server.\n\n");
+}
+
+#[test]
+fn show_stat_and_show_servers_state_describe_the_balancer() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    run(&mut h, "set server app/s2 state maint");
+    let stat = run(&mut h, "show stat");
+    assert!(stat.starts_with("# pxname,svname,qcur,qmax,"), "{stat}");
+    assert!(stat.contains("\napp,s2,"), "{stat}");
+    assert!(stat.contains(",MAINT,"), "{stat}");
+    let state = run(&mut h, "show servers state app");
+    assert!(
+        state.starts_with("1\n# be_id be_name srv_id srv_name"),
+        "{state}"
+    );
+    assert_eq!(run(&mut h, "show backend"), "# name\napp\n\n");
+}
+
+#[test]
+fn a_user_level_may_look_but_not_touch() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let answer =
+        h.lb.handle_command(h.now, "set server app/s1 state maint", Level::User);
+    assert_eq!(answer, "Permission denied\n\n");
+    assert!(
+        h.lb.handle_command(h.now, "show stat", Level::User)
+            .starts_with("# pxname")
+    );
+}
+
+#[test]
+fn shutdown_sessions_kills_a_servers_sessions_logged_k() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, _) = h.session();
+    assert_eq!(run(&mut h, "shutdown sessions server app/s1"), "\n");
+    assert!(h.closed(client).is_some());
+    let logs = h.logs(LogSink::Stdout);
+    assert!(logs.iter().any(|l| l.contains(" KD ")), "{logs:?}");
+}
