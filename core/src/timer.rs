@@ -25,6 +25,8 @@ pub(crate) enum TimerKey {
     Shortage,
     /// `hard-stop-after` ran out during a soft stop.
     HardStop,
+    /// A stats-socket connection's `stats timeout` (slot, generation).
+    Cli(usize, u32),
 }
 
 #[derive(Default)]

@@ -84,7 +84,16 @@ pub(super) fn global_stats(
     let arg = |i: usize| words.get(i).map_or("", String::as_str);
     match arg(0) {
         "socket" => {
-            api.sockets.extend(socket(&words[1..], origin)?);
+            let sockets = socket(&words[1..], origin)?;
+            if sockets.iter().any(|s| matches!(s.addr, StatsAddr::Unix(_))) {
+                return Err(
+                    "'stats socket' on a UNIX path is not served yet: use a TCP \
+                            address on the loopback meanwhile, such as \
+                            'stats socket ipv4@127.0.0.1:9999 level admin'"
+                        .into(),
+                );
+            }
+            api.sockets.extend(sockets);
             Ok(())
         }
         "timeout" => {

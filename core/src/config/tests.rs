@@ -1718,33 +1718,39 @@ fn log_format_warnings_as_haproxy() {
 }
 
 #[test]
-fn stats_sockets_unix_and_tcp_with_haproxys_defaults() {
-    use super::{Account, StatsAddr};
+fn stats_sockets_on_tcp_with_haproxys_defaults() {
+    use super::StatsAddr;
     use crate::runtime_api::Level;
     let c = config(&format!(
-        "global\n stats socket /run/weir/admin.sock mode 660 level admin user haproxy gid 99\n \
-         stats socket ipv4@127.0.0.1:9999\n stats socket unix@rel.sock level user uid 0\n\
+        "global\n stats socket ipv4@127.0.0.1:9999\n stats socket 127.0.0.1:9998 level admin\n\
          {MINIMAL}"
     ));
     let api = &c.global.runtime_api;
     assert_eq!(api.timeout, Duration::from_secs(10));
     assert_eq!(api.maxconn, 10);
-    assert_eq!(api.sockets.len(), 3);
-    let admin = &api.sockets[0];
-    assert_eq!(admin.addr, StatsAddr::Unix("/run/weir/admin.sock".into()));
-    assert_eq!(admin.mode, Some(0o660));
-    assert_eq!(admin.level, Level::Admin);
-    assert_eq!(admin.uid, Some(Account::Name("haproxy".into())));
-    assert_eq!(admin.gid, Some(Account::Id(99)));
-    assert_eq!(admin.origin.line, 2);
-    let tcp = &api.sockets[1];
+    let tcp = &api.sockets[0];
     assert_eq!(tcp.addr, StatsAddr::Tcp("127.0.0.1:9999".parse().unwrap()));
     assert_eq!(
         (tcp.level, tcp.mode, tcp.origin.line),
-        (Level::Operator, None, 3)
+        (Level::Operator, None, 2)
     );
-    assert_eq!(api.sockets[2].addr, StatsAddr::Unix("rel.sock".into()));
-    assert_eq!(api.sockets[2].uid, Some(Account::Id(0)));
+    assert_eq!(api.sockets[1].level, Level::Admin);
+}
+
+#[test]
+fn stats_sockets_on_unix_paths_are_refused_until_served() {
+    for socket in [
+        "/run/weir/admin.sock mode 660 level admin user haproxy gid 99",
+        "unix@rel.sock level user uid 0",
+    ] {
+        let errors = errors(&format!("global\n stats socket {socket}\n{MINIMAL}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("'stats socket' on a UNIX path is not served yet")
+                && errors[0].contains("ipv4@127.0.0.1:9999"),
+            "{errors:?}"
+        );
+    }
 }
 
 #[test]

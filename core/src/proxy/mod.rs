@@ -16,7 +16,7 @@ use crate::action::{Action, ConnError, Event, LogLine, LogSink};
 use crate::arena::Arena;
 use crate::balance::Lb;
 use crate::buffer::Pool;
-use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
+use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity, StatsAddr};
 use crate::health::{CheckStatus, Health};
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{LogClock, frame};
@@ -30,6 +30,7 @@ use crate::tls::{self, DriverTime};
 use state::AdminFlags;
 
 mod checks;
+mod cli;
 mod control;
 #[cfg(debug_assertions)]
 mod invariants;
@@ -96,6 +97,8 @@ pub struct Balancer {
     started: Instant,
     /// What the driver said of the process (`show info`).
     process: ProcessInfo,
+    /// The stats sockets and their connections.
+    cli: cli::Cli,
     /// The configured global `maxconn`: the most `set maxconn global` may
     /// set (HAProxy's `hardmaxconn`).
     hard_maxconn: Option<u32>,
@@ -201,6 +204,8 @@ enum Role {
     Hedge(usize),
     /// A health probe of (backend, server).
     Check(BackendId, ServerId),
+    /// A stats-socket connection.
+    Cli(usize),
 }
 
 struct ConnSlot {
@@ -333,6 +338,21 @@ impl Balancer {
                 ..ProcessInfo::default()
             },
             hard_maxconn: global.maxconn,
+            cli: cli::Cli {
+                listeners: (global.runtime_api.sockets.iter())
+                    .filter_map(|socket| match socket.addr {
+                        StatsAddr::Tcp(addr) => Some(cli::CliListener {
+                            addr,
+                            level: socket.level,
+                            accepting: true,
+                        }),
+                        StatsAddr::Unix(_) => None,
+                    })
+                    .collect(),
+                timeout: global.runtime_api.timeout,
+                maxconn: global.runtime_api.maxconn,
+                ..cli::Cli::default()
+            },
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
@@ -343,11 +363,14 @@ impl Balancer {
     }
 
     /// Every listening address, with the id to pass to [`Balancer::accept`].
+    /// Every listening address, with the id to pass to [`Balancer::accept`]:
+    /// the frontends' `bind`s, then the TCP `stats socket`s.
     pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, SocketAddr)> + '_ {
-        self.listeners
-            .iter()
+        let traffic = self.listeners.iter().map(|l| l.addr);
+        let cli = self.cli.listeners.iter().map(|l| l.addr);
+        (traffic.chain(cli))
             .enumerate()
-            .map(|(i, l)| (ListenerId(i as u32), l.addr))
+            .map(|(i, addr)| (ListenerId(i as u32), addr))
     }
 
     /// The frontend of `listener` and its `bind` (with the line), for
@@ -369,6 +392,9 @@ impl Balancer {
         local: SocketAddr,
     ) -> Option<ConnId> {
         self.advance(now);
+        if let Some(i) = (listener.0 as usize).checked_sub(self.listeners.len()) {
+            return self.accept_cli(now, i);
+        }
         let conn = self.accept_session(now, listener, peer, local)?;
         if self.keepalive(conn) {
             self.actions.push_back(Action::KeepAlive { conn });
@@ -384,12 +410,13 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_connected(now, s, result),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
-                Some(Role::Client(_)) | None => {}
+                Some(Role::Client(_) | Role::Cli(_)) | None => {}
             },
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
                 Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
+                Some(Role::Cli(c)) => self.on_cli_read_closed(now, c),
                 Some(Role::Hedge(_)) | None => {}
             },
             Event::Failed { conn, error } => match self.role(conn) {
@@ -397,6 +424,7 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_failed(now, s, false),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
+                Some(Role::Cli(c)) => self.close_cli(c, true),
                 None => {}
             },
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
@@ -423,6 +451,7 @@ impl Balancer {
             Role::Client(s) => (s, true),
             Role::Server(s) => (s, false),
             Role::Check(b, s) => return self.check_recv_buf(b, s),
+            Role::Cli(c) => return self.cli_recv_buf(c),
             Role::Hedge(_) => return None,
         };
         let session = self.sessions.get_mut(s)?;
@@ -448,6 +477,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_received(now, s, true, n),
             Some(Role::Server(s)) => self.on_received(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
+            Some(Role::Cli(c)) => self.on_cli_received(now, c, n),
             Some(Role::Hedge(_)) | None => {}
         }
     }
@@ -465,6 +495,7 @@ impl Balancer {
                 }
             }
             Role::Check(b, s) => self.check_send_buf(b, s),
+            Role::Cli(c) => self.cli_send_buf(c),
             Role::Hedge(_) => None,
         }
     }
@@ -476,6 +507,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_sent(now, s, true, n),
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
+            Some(Role::Cli(c)) => self.on_cli_sent(now, c, n),
             Some(Role::Hedge(_)) | None => {}
         }
     }
@@ -487,8 +519,10 @@ impl Balancer {
         self.advance(now);
         self.stopping = true;
         self.refresh_listeners();
+        self.refresh_cli_listeners();
         self.kill_sessions(now, "Stopping now");
-        // Health probes are all that is left.
+        self.cli.slots.clear();
+        // Health probes and stats-socket connections are all that is left.
         let conns: Vec<ConnId> = self
             .conns
             .iter()
@@ -518,7 +552,7 @@ impl Balancer {
         }
         self.stopping = true;
         self.refresh_listeners();
-        for i in 0..self.listeners.len() {
+        for i in 0..self.listeners.len() + self.cli.listeners.len() {
             let listener = ListenerId(i as u32);
             self.actions.push_back(Action::Unbind { listener });
         }
@@ -627,6 +661,7 @@ impl Balancer {
                 TimerKey::WarmUp(b, s) => self.on_warm_timer(now, at, b, s),
                 TimerKey::Shortage => self.on_shortage_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
+                TimerKey::Cli(c, generation) => self.on_cli_timer(now, at, c, generation),
             }
         }
     }
@@ -739,7 +774,7 @@ impl Balancer {
                 .sessions
                 .get(s)
                 .is_some_and(|x| backend(&self.backends[x.backend].config)),
-            Role::Check(..) => false,
+            Role::Check(..) | Role::Cli(_) => false,
         }
     }
 

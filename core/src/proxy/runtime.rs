@@ -44,9 +44,9 @@ impl Balancer {
 }
 
 /// The balancer at `now`, for [`crate::runtime_api::execute`].
-struct Ctl<'a> {
-    lb: &'a mut Balancer,
-    now: Instant,
+pub(super) struct Ctl<'a> {
+    pub lb: &'a mut Balancer,
+    pub now: Instant,
 }
 
 impl Ctl<'_> {

@@ -2,6 +2,7 @@
 //! answers are HAProxy's.
 
 use super::*;
+use crate::id::ConnId;
 use crate::runtime_api::Level;
 
 fn run(h: &mut Harness, line: &str) -> String {
@@ -76,4 +77,62 @@ fn shutdown_sessions_kills_a_servers_sessions_logged_k() {
     assert!(h.closed(client).is_some());
     let logs = h.logs(LogSink::Stdout);
     assert!(logs.iter().any(|l| l.contains(" KD ")), "{logs:?}");
+}
+
+/// A balancer with `stats socket ipv4@127.0.0.1:9999 level admin`, and a
+/// connection to it.
+fn with_stats_socket(servers: Vec<Server>) -> (Harness, ConnId) {
+    let mut cfg = config(servers);
+    cfg.global
+        .runtime_api
+        .sockets
+        .push(crate::config::StatsSocket {
+            addr: crate::config::StatsAddr::Tcp("127.0.0.1:9999".parse().unwrap()),
+            mode: None,
+            uid: None,
+            gid: None,
+            level: Level::Admin,
+            origin: origin(),
+        });
+    let mut h = Harness::new(cfg);
+    let listeners: Vec<_> = h.lb.listeners().collect();
+    assert_eq!(listeners.len(), 2, "the frontend's and the stats socket");
+    let (id, addr) = listeners[1];
+    let peer = "127.0.0.1:50000".parse().unwrap();
+    let conn = h.lb.accept(h.now, id, peer, addr).expect("accepted");
+    h.collect();
+    (h, conn)
+}
+
+#[test]
+fn a_stats_socket_connection_runs_a_command_answers_and_closes() {
+    let (mut h, cli) = with_stats_socket(vec![server("s1", 8001), server("s2", 8002)]);
+    assert_eq!(h.interest(cli), (true, false));
+    h.peer_sends(cli, b"set server app/s1 state maint; get weight app/s1\n");
+    assert_eq!(h.drain(cli), b"\n1 (initial 1)\n\n");
+    assert!(h.closed(cli).is_some(), "one request per connection");
+    for _ in 0..3 {
+        assert_eq!(h.accept().2.port(), 8002, "s1 is in maintenance");
+    }
+}
+
+#[test]
+fn a_silent_stats_socket_connection_is_closed_after_stats_timeout() {
+    let (mut h, cli) = with_stats_socket(vec![server("s1", 8001)]);
+    h.advance(Duration::from_millis(9_999));
+    assert!(h.closed(cli).is_none());
+    h.advance(Duration::from_millis(1));
+    assert!(h.closed(cli).is_some(), "stats timeout is 10s");
+}
+
+#[test]
+fn in_prompt_mode_the_connection_stays_for_more_commands() {
+    let (mut h, cli) = with_stats_socket(vec![server("s1", 8001)]);
+    h.peer_sends(cli, b"prompt\n");
+    assert_eq!(h.drain(cli), b"\n> ");
+    h.peer_sends(cli, b"show backend\n");
+    assert_eq!(h.drain(cli), b"# name\napp\n\n> ");
+    h.peer_sends(cli, b"quit\n");
+    h.drain(cli);
+    assert!(h.closed(cli).is_some());
 }

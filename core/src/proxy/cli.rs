@@ -1,0 +1,188 @@
+//! Stats-socket connections (`stats socket ipv4@ADDR:PORT`): accepted on
+//! their own listeners, each a [`CliConn`] fed the bytes the driver reads,
+//! its commands run on the balancer through [`Balancer::handle_cli`].
+//!
+//! ```text
+//! accept --> CliConn --received--> commands run --> answer --sent--> ...
+//!               \--FIN, quit, error or `stats timeout`--> Close
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::runtime::Ctl;
+use super::{Balancer, Role};
+use crate::action::Action;
+use crate::id::{ConnId, ListenerId};
+use crate::runtime_api::{CliConn, Level};
+use crate::time::Instant;
+use crate::timer::{TimerKey, popped};
+
+/// Bytes read from a stats-socket connection at a time.
+const CLI_READ: usize = 4096;
+
+/// A `stats socket` TCP listener.
+pub(super) struct CliListener {
+    pub addr: SocketAddr,
+    pub level: Level,
+    pub accepting: bool,
+}
+
+/// A stats-socket connection.
+pub(super) struct CliSlot {
+    conn: Option<CliConn>,
+    id: ConnId,
+    generation: u32,
+    /// Earliest entry it has in the timer queue.
+    queued: Option<Instant>,
+}
+
+/// The stats sockets' settings and connections.
+#[derive(Default)]
+pub(super) struct Cli {
+    pub listeners: Vec<CliListener>,
+    pub slots: slab::Slab<CliSlot>,
+    pub timeout: Duration,
+    pub maxconn: u32,
+    /// Where a read lands before its bytes go to their connection: one
+    /// for all, allocated with the first stats-socket connection.
+    pub scratch: Option<Box<[u8]>>,
+}
+
+impl Balancer {
+    /// The listener id of stats socket `i` (after the traffic listeners).
+    pub(super) fn cli_listener_id(&self, i: usize) -> ListenerId {
+        ListenerId((self.listeners.len() + i) as u32)
+    }
+
+    /// A connection on a stats socket: a CLI session, unless `stats
+    /// maxconn` are open.
+    pub(super) fn accept_cli(&mut self, now: Instant, i: usize) -> Option<ConnId> {
+        let listener = self.cli.listeners.get(i).filter(|l| l.accepting)?;
+        let level = listener.level;
+        let c = self.cli.slots.vacant_key();
+        let generation = self.next_generation();
+        let id = self.open_conn(Role::Cli(c));
+        self.cli.slots.insert(CliSlot {
+            conn: Some(CliConn::new(level, self.cli.timeout, now)),
+            id,
+            generation,
+            queued: None,
+        });
+        self.run_cli(now, c);
+        self.refresh_cli_listeners();
+        Some(id)
+    }
+
+    /// Pauses the stats sockets at `stats maxconn` connections (or while
+    /// stopping), resumes them below.
+    pub(super) fn refresh_cli_listeners(&mut self) {
+        let full = self.cli.slots.len() >= self.cli.maxconn as usize;
+        let accepting = !full && !self.stopping;
+        for i in 0..self.cli.listeners.len() {
+            if self.cli.listeners[i].accepting != accepting {
+                self.cli.listeners[i].accepting = accepting;
+                let listener = self.cli_listener_id(i);
+                self.actions.push_back(if accepting {
+                    Action::ResumeAccept { listener }
+                } else {
+                    Action::PauseAccept { listener }
+                });
+            }
+        }
+    }
+
+    /// Space for what the peer of CLI connection `c` sends.
+    pub(super) fn cli_recv_buf(&mut self, c: usize) -> Option<&mut [u8]> {
+        let conn = self.cli.slots.get(c)?.conn.as_ref()?;
+        if !conn.wants_read() {
+            return None;
+        }
+        let scratch = self
+            .cli
+            .scratch
+            .get_or_insert_with(|| vec![0; CLI_READ].into_boxed_slice());
+        Some(&mut scratch[..])
+    }
+
+    pub(super) fn on_cli_received(&mut self, now: Instant, c: usize, n: usize) {
+        let (Some(slot), Some(scratch)) = (self.cli.slots.get_mut(c), &self.cli.scratch) else {
+            return;
+        };
+        if let Some(conn) = &mut slot.conn {
+            conn.received(now, &scratch[..n.min(scratch.len())]);
+        }
+        self.run_cli(now, c);
+    }
+
+    /// The peer closed its side.
+    pub(super) fn on_cli_read_closed(&mut self, now: Instant, c: usize) {
+        if let Some(conn) = self.cli.slots.get_mut(c).and_then(|s| s.conn.as_mut()) {
+            conn.read_closed();
+        }
+        self.run_cli(now, c);
+    }
+
+    /// The answer waiting for the peer of CLI connection `c`.
+    pub(super) fn cli_send_buf(&self, c: usize) -> Option<&[u8]> {
+        let conn = self.cli.slots.get(c)?.conn.as_ref()?;
+        Some(conn.pending()).filter(|b| !b.is_empty())
+    }
+
+    pub(super) fn on_cli_sent(&mut self, now: Instant, c: usize, n: usize) {
+        if let Some(conn) = self.cli.slots.get_mut(c).and_then(|s| s.conn.as_mut()) {
+            conn.sent(now, n);
+        }
+        self.run_cli(now, c);
+    }
+
+    /// `stats timeout` may have run out.
+    pub(super) fn on_cli_timer(&mut self, now: Instant, at: Instant, c: usize, generation: u32) {
+        let Some(slot) = self
+            .cli
+            .slots
+            .get_mut(c)
+            .filter(|s| s.generation == generation)
+        else {
+            return;
+        };
+        popped(&mut slot.queued, at);
+        if let Some(conn) = &mut slot.conn {
+            conn.handle_timeout(now);
+        }
+        self.run_cli(now, c);
+    }
+
+    /// Ends CLI connection `c` (its socket failed, or weir stops).
+    pub(super) fn close_cli(&mut self, c: usize, reset: bool) {
+        if let Some(slot) = self.cli.slots.try_remove(c) {
+            self.close(slot.id, reset);
+        }
+        self.refresh_cli_listeners();
+    }
+
+    /// Runs what CLI connection `c` received, then brings its interest,
+    /// timer and life in line with its state.
+    fn run_cli(&mut self, now: Instant, c: usize) {
+        let Some(mut conn) = self.cli.slots.get_mut(c).and_then(|s| s.conn.take()) else {
+            return;
+        };
+        if now >= conn.deadline() {
+            conn.handle_timeout(now);
+        }
+        conn.handle(&mut Ctl { lb: self, now });
+        let Some(slot) = self.cli.slots.get_mut(c) else {
+            return;
+        };
+        let (id, generation) = (slot.id, slot.generation);
+        if conn.wants_close() {
+            return self.close_cli(c, false);
+        }
+        let (read, write) = (conn.wants_read(), !conn.pending().is_empty());
+        let deadline = conn.deadline();
+        slot.conn = Some(conn);
+        self.timers
+            .schedule(&mut slot.queued, deadline, TimerKey::Cli(c, generation));
+        self.set_interest(id, read, write);
+    }
+}
