@@ -27,6 +27,8 @@ pub(crate) enum TimerKey {
     HardStop,
     /// A stats-socket connection's `stats timeout` (slot, generation).
     Cli(usize, u32),
+    /// A `mode http` connection's request or keep-alive timeout.
+    Page(usize, u32),
 }
 
 #[derive(Default)]

@@ -34,6 +34,7 @@ mod cli;
 mod control;
 #[cfg(debug_assertions)]
 mod invariants;
+mod pages;
 mod probe;
 mod report;
 mod runtime;
@@ -99,6 +100,11 @@ pub struct Balancer {
     process: ProcessInfo,
     /// The stats sockets and their connections.
     cli: cli::Cli,
+    /// Connections to `mode http` frontends.
+    pages: Slab<pages::PageConn>,
+    /// A page connection whose room the driver may be reading into, and
+    /// the length to give it back.
+    lent_page: Option<(usize, usize)>,
     /// The configured global `maxconn`: the most `set maxconn global` may
     /// set (HAProxy's `hardmaxconn`).
     hard_maxconn: Option<u32>,
@@ -206,6 +212,8 @@ enum Role {
     Check(BackendId, ServerId),
     /// A stats-socket connection.
     Cli(usize),
+    /// A connection to a `mode http` frontend (metrics, stats page).
+    Page(usize),
 }
 
 struct ConnSlot {
@@ -353,6 +361,8 @@ impl Balancer {
                 maxconn: global.runtime_api.maxconn,
                 ..cli::Cli::default()
             },
+            pages: Slab::new(),
+            lent_page: None,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
@@ -410,13 +420,14 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_connected(now, s, result),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
-                Some(Role::Client(_) | Role::Cli(_)) | None => {}
+                Some(Role::Client(_) | Role::Cli(_) | Role::Page(_)) | None => {}
             },
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
                 Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
                 Some(Role::Cli(c)) => self.on_cli_read_closed(now, c),
+                Some(Role::Page(p)) => self.close_page(p, false),
                 Some(Role::Hedge(_)) | None => {}
             },
             Event::Failed { conn, error } => match self.role(conn) {
@@ -425,6 +436,7 @@ impl Balancer {
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
                 Some(Role::Cli(c)) => self.close_cli(c, true),
+                Some(Role::Page(p)) => self.close_page(p, true),
                 None => {}
             },
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
@@ -452,6 +464,7 @@ impl Balancer {
             Role::Server(s) => (s, false),
             Role::Check(b, s) => return self.check_recv_buf(b, s),
             Role::Cli(c) => return self.cli_recv_buf(c),
+            Role::Page(p) => return self.page_recv_buf(p),
             Role::Hedge(_) => return None,
         };
         let session = self.sessions.get_mut(s)?;
@@ -472,12 +485,14 @@ impl Balancer {
     pub fn received(&mut self, now: Instant, conn: ConnId, n: usize) {
         // The lent buffer now holds the bytes: it must not be settled.
         self.lent = None;
+        let lent_page = self.lent_page.take();
         self.advance(now);
         match self.role(conn) {
             Some(Role::Client(s)) => self.on_received(now, s, true, n),
             Some(Role::Server(s)) => self.on_received(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
             Some(Role::Cli(c)) => self.on_cli_received(now, c, n),
+            Some(Role::Page(p)) => self.on_page_received(now, p, n, lent_page),
             Some(Role::Hedge(_)) | None => {}
         }
     }
@@ -496,6 +511,7 @@ impl Balancer {
             }
             Role::Check(b, s) => self.check_send_buf(b, s),
             Role::Cli(c) => self.cli_send_buf(c),
+            Role::Page(p) => self.page_send_buf(p),
             Role::Hedge(_) => None,
         }
     }
@@ -508,6 +524,7 @@ impl Balancer {
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
             Some(Role::Cli(c)) => self.on_cli_sent(now, c, n),
+            Some(Role::Page(p)) => self.on_page_sent(now, p, n),
             Some(Role::Hedge(_)) | None => {}
         }
     }
@@ -522,6 +539,7 @@ impl Balancer {
         self.refresh_cli_listeners();
         self.kill_sessions(now, "Stopping now");
         self.cli.slots.clear();
+        self.pages.clear();
         // Health probes and stats-socket connections are all that is left.
         let conns: Vec<ConnId> = self
             .conns
@@ -662,12 +680,14 @@ impl Balancer {
                 TimerKey::Shortage => self.on_shortage_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
                 TimerKey::Cli(c, generation) => self.on_cli_timer(now, at, c, generation),
+                TimerKey::Page(p, generation) => self.on_page_timer(now, at, p, generation),
             }
         }
     }
 
     /// Takes back a buffer lent by [`Balancer::recv_buf`] if nothing was read.
     fn settle(&mut self) {
+        self.settle_page();
         if let Some(s) = self.lent.take() {
             if let Some(session) = self.sessions.get_mut(s) {
                 session.up.release_if_empty(&mut self.pool);
@@ -774,7 +794,7 @@ impl Balancer {
                 .sessions
                 .get(s)
                 .is_some_and(|x| backend(&self.backends[x.backend].config)),
-            Role::Check(..) | Role::Cli(_) => false,
+            Role::Check(..) | Role::Cli(_) | Role::Page(_) => false,
         }
     }
 

@@ -68,6 +68,9 @@ impl Balancer {
                 None,
             );
         }
+        if self.frontends[fe].config.service.is_some() {
+            return Some(self.accept_page(now, fe, peer));
+        }
         let Some(b) = self.frontends[fe].backend else {
             self.log_refused(now, fe, None, (peer, local), ['S', 'C']);
             return None;

@@ -136,3 +136,72 @@ fn in_prompt_mode_the_connection_stays_for_more_commands() {
     h.drain(cli);
     assert!(h.closed(cli).is_some());
 }
+
+/// A balancer from configuration text, and a connection to its listener
+/// `listener`.
+fn from_text(text: &str, listener: usize) -> (Harness, ConnId) {
+    let source = crate::config::Source::new("t.cfg", text);
+    let parsed = crate::config::parse(&[source], &mut |_| None).expect("valid");
+    let mut h = Harness::new(parsed.config);
+    let (id, addr) = h.lb.listeners().nth(listener).unwrap();
+    let peer = "127.0.0.1:50000".parse().unwrap();
+    let conn = h.lb.accept(h.now, id, peer, addr).expect("accepted");
+    h.collect();
+    (h, conn)
+}
+
+const PAGES: &str = "frontend pages\n mode http\n bind 127.0.0.1:8404\n \
+    http-request use-service prometheus-exporter if { path /metrics }\n \
+    stats enable\n stats uri /stats\n stats admin if TRUE\n timeout client 5s\n\
+    frontend fe\n bind 127.0.0.1:9091\n default_backend app\n timeout client 5s\n\
+    backend app\n timeout connect 1s\n timeout server 5s\n \
+    server s1 127.0.0.1:8001\n server s2 127.0.0.1:8002\n";
+
+#[test]
+fn the_metrics_frontend_answers_prometheus_text() {
+    let (mut h, conn) = from_text(PAGES, 0);
+    h.peer_sends(conn, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = String::from_utf8(h.drain(conn)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("haproxy_server_status{proxy=\"app\",server=\"s1\""),
+        "{answer}"
+    );
+    assert!(h.closed(conn).is_none(), "keep-alive");
+}
+
+#[test]
+fn the_stats_page_admin_form_drains_a_server() {
+    let (mut h, conn) = from_text(PAGES, 0);
+    let body = "s=s1&action=drain&b=%234"; // app is proxy #4
+    let request = format!(
+        "POST /stats HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    h.peer_sends(conn, request.as_bytes());
+    let answer = String::from_utf8(h.drain(conn)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let stat = h.lb.handle_command(h.now, "show stat", Level::Admin);
+    assert!(stat.contains(",DRAIN,"), "{stat}");
+    assert!(h.closed(conn).is_some());
+}
+
+#[test]
+fn a_bad_request_gets_400_and_a_close() {
+    let (mut h, conn) = from_text(PAGES, 0);
+    h.peer_sends(conn, b"NOT HTTP AT ALL\r\n\r\n");
+    let answer = String::from_utf8(h.drain(conn)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(h.closed(conn).is_some());
+}
+
+#[test]
+fn a_request_not_finished_in_time_gets_408() {
+    let (mut h, conn) = from_text(PAGES, 0);
+    h.peer_sends(conn, b"GET /metr");
+    h.advance(Duration::from_secs(5));
+    let answer = String::from_utf8(h.drain(conn)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(h.closed(conn).is_some());
+}
