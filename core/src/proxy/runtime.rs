@@ -8,11 +8,15 @@ use super::Balancer;
 use crate::config::{Balance, HashType};
 use crate::id::{BackendId, FrontendId, ServerId};
 use crate::runtime_api::{
-    AdminState, CliConn, Control, ForcedHealth, InfoOptions, Key, Level, SessTarget, StatFilter,
-    Weights,
+    AdminState, CliConn, Control, ForcedHealth, InfoOptions, Key, Level, OutputFormat, SessTarget,
+    StatFilter, Weights,
 };
 use crate::stats::{self, ProcessInfo};
 use crate::time::Instant;
+
+/// The answer to `typed` and `json` output, which weir does not write yet.
+const NO_TYPED: &str = "weir writes 'show info' and 'show stat' in their plain format only \
+                        ('typed' and 'json' are not supported yet).\n";
 
 /// How long a command given to [`Balancer::handle_command`] may take to
 /// arrive: it arrives whole, so this never runs out.
@@ -170,11 +174,17 @@ impl Control for Ctl<'_> {
         self.lb.clear_counters(all);
     }
 
-    fn show_info(&self, _: InfoOptions) -> String {
+    fn show_info(&self, options: InfoOptions) -> String {
+        if options.format != OutputFormat::Default {
+            return NO_TYPED.into();
+        }
         stats::show_info(&self.lb.process_info(self.now))
     }
 
     fn show_stat(&self, filter: &StatFilter) -> String {
+        if filter.options.format != OutputFormat::Default {
+            return NO_TYPED.into();
+        }
         let proxies = self.lb.proxy_stats(self.now);
         let filter = stats::StatFilter {
             iid: i64::from(filter.proxy),
