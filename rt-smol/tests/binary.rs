@@ -8,6 +8,8 @@ const NAME: &str = "weir-smol";
 mod cli;
 #[path = "../../tests/binary/config.rs"]
 mod config;
+#[path = "../../tests/binary/control.rs"]
+mod control;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
 #[path = "../../tests/binary/signals.rs"]
