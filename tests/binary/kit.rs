@@ -2,6 +2,7 @@
 //! when the test ends; weir processes, stopped by their PID when a test
 //! ends early; an echo server; bounded waits.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -104,4 +105,19 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Sends `msg` on `stream` and checks it comes back whole.
+pub fn echo(stream: &mut TcpStream, msg: &[u8]) {
+    stream.write_all(msg).unwrap();
+    let mut got = vec![0; msg.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
+}
+
+/// A client of weir's frontend on `port`, patient on reads.
+pub fn client(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
 }

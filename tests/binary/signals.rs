@@ -1,25 +1,10 @@
 //! Signals an operator may send that are not stops: weir logs each and
 //! keeps serving, its sessions untouched.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
 use super::WEIR;
-use super::kit::{PATIENCE, Running, Scratch, echo_backend, free_port, wait_until};
-
-fn echo(stream: &mut TcpStream, msg: &[u8]) {
-    stream.write_all(msg).unwrap();
-    let mut got = vec![0; msg.len()];
-    stream.read_exact(&mut got).unwrap();
-    assert_eq!(got, msg);
-}
-
-fn client(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
-}
+use super::kit::{Running, Scratch, client, echo, echo_backend, free_port, wait_until};
 
 #[test]
 fn reload_and_other_signals_are_logged_and_ignored_while_sessions_go_on() {

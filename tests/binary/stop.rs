@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::WEIR;
-use super::kit::{PATIENCE, Running, Scratch, echo_backend, free_port, wait_until};
+use super::kit::{PATIENCE, Running, Scratch, client, echo, echo_backend, free_port, wait_until};
 
 /// Starts weir in front of an echo server; `extra` goes in `defaults`,
 /// `global` in `global`. Returns weir and its port once it listens.
@@ -25,19 +25,6 @@ fn start(scratch: &Scratch, global: &str, extra: &str) -> (Running, u16) {
     );
     let path = scratch.file("weir.cfg", &text);
     (Running::quiet(&path, port), port)
-}
-
-fn echo(stream: &mut TcpStream, msg: &[u8]) {
-    stream.write_all(msg).unwrap();
-    let mut got = vec![0; msg.len()];
-    stream.read_exact(&mut got).unwrap();
-    assert_eq!(got, msg);
-}
-
-fn client(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
 }
 
 #[test]

@@ -302,6 +302,8 @@ pub(super) const BIND_LATER: &[&str] = &[
     "ca-file",
     "ca-ignore-err",
     "ca-sign-file",
+    "ca-sign-pass",
+    "ca-verify-file",
     "ciphers",
     "ciphersuites",
     "crl-file",
@@ -340,6 +342,8 @@ pub(super) const BIND_LATER: &[&str] = &[
     "prefer-client-ciphers",
     "process",
     "proto",
+    "quic-cc-algo",
+    "quic-force-retry",
     "severity-output",
     "ssl",
     "ssl-max-ver",
@@ -355,8 +359,6 @@ pub(super) const BIND_LATER: &[&str] = &[
     "v4v6",
     "v6only",
     "verify",
-    "quic-cc-algo",
-    "quic-force-retry",
 ];
 
 /// The closest word to `word` among `candidates`, if one is close enough

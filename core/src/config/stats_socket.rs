@@ -2,7 +2,7 @@
 //! runtime API's listeners (HAProxy's `cli_parse_global` and the UNIX
 //! bind keywords of `src/cfgparse-unix.c`).
 
-use super::keywords::suggest;
+use super::keywords::{BIND_LATER, suggest};
 use super::parser::bind_addresses;
 use super::units::{number, time};
 use super::{Account, Origin, RuntimeApi, StatsAddr, StatsSocket};
@@ -10,67 +10,6 @@ use crate::runtime_api::Level;
 
 /// The `stats socket` options weir implements.
 const OPTIONS: &[&str] = &["level", "mode", "uid", "gid", "user", "group"];
-
-/// HAProxy's other `bind` options, which weir refuses on a stats socket.
-const OTHER_OPTIONS: &[&str] = &[
-    "accept-netscaler-cip",
-    "accept-proxy",
-    "allow-0rtt",
-    "alpn",
-    "backlog",
-    "ca-file",
-    "ca-ignore-err",
-    "ca-sign-file",
-    "ca-sign-pass",
-    "ca-verify-file",
-    "ciphers",
-    "ciphersuites",
-    "crl-file",
-    "crt",
-    "crt-ignore-err",
-    "crt-list",
-    "curves",
-    "defer-accept",
-    "ecdhe",
-    "expose-fd",
-    "force-sslv3",
-    "force-tlsv10",
-    "force-tlsv11",
-    "force-tlsv12",
-    "force-tlsv13",
-    "generate-certificates",
-    "id",
-    "interface",
-    "maxconn",
-    "mss",
-    "name",
-    "namespace",
-    "nice",
-    "no-ca-names",
-    "no-sslv3",
-    "no-tls-tickets",
-    "no-tlsv10",
-    "no-tlsv11",
-    "no-tlsv12",
-    "no-tlsv13",
-    "npn",
-    "prefer-client-ciphers",
-    "process",
-    "proto",
-    "severity-output",
-    "ssl",
-    "ssl-max-ver",
-    "ssl-min-ver",
-    "strict-sni",
-    "tcp-ut",
-    "tfo",
-    "thread",
-    "tls-ticket-keys",
-    "transparent",
-    "v4v6",
-    "v6only",
-    "verify",
-];
 
 /// Longest UNIX socket path (`sun_path` less its NUL).
 const MAX_PATH: usize = 107;
@@ -200,7 +139,8 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
                         .into(),
                 );
             }
-            _ if OTHER_OPTIONS.contains(&option) => {
+            // HAProxy's other `bind` options.
+            _ if BIND_LATER.contains(&option) => {
                 return Err(format!(
                     "'stats socket': option '{option}' is not supported (weir implements \
                      level, mode, uid, gid, user and group)"
