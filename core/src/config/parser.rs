@@ -913,7 +913,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
     match name {
         "tcplog" => {
             if enable {
-                logging::tcplog_overrides(diags, p, st);
+                logging::tcplog_overrides(diags, p, st, "option tcplog");
             }
             if p.kind.has_frontend() {
                 p.settings.tcplog = enable;

@@ -128,17 +128,10 @@ impl Balancer {
     }
 
     fn backend_row(&self, now: Instant, backend: &BackendState) -> BackendRow {
+        let (active, backup) = backend.usable_by_kind(now);
         let usable = backend.servers.values().filter(|s| s.lb_weight(now) > 0);
-        let (mut weight, mut uweight, mut active, mut backup) = (0, 0, 0, 0);
-        for server in usable {
-            weight += server.lb_weight(now);
-            uweight += server.weight;
-            if server.config.backup {
-                backup += 1;
-            } else {
-                active += 1;
-            }
-        }
+        let (weight, uweight) =
+            usable.fold((0, 0), |(w, u), s| (w + s.lb_weight(now), u + s.weight));
         let mut counters = backend.counters.clone();
         counters.queue_cur = backend.waiters.waiting;
         BackendRow {

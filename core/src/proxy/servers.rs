@@ -205,6 +205,16 @@ impl BackendState {
         }
     }
 
+    /// Active and backup servers taking traffic now (HAProxy's
+    /// `srv_act`, `srv_bck`).
+    pub(super) fn usable_by_kind(&self, now: Instant) -> (u32, u32) {
+        let usable = self.servers.values().filter(|s| s.lb_weight(now) > 0);
+        usable.fold((0, 0), |(active, backup), s| match s.config.backup {
+            true => (active, backup + 1),
+            false => (active + 1, backup),
+        })
+    }
+
     /// Servers taking traffic now (weight above 0).
     pub(super) fn usable_count(&self, now: Instant) -> usize {
         self.servers

@@ -335,13 +335,7 @@ impl Balancer {
         if let Some(xferred) = xferred {
             let backend = &self.backends[b];
             let server = &backend.servers[s];
-            let usable = |backup: bool| {
-                let servers = backend.servers.values();
-                servers
-                    .filter(|x| x.config.backup == backup && x.lb_weight(now) > 0)
-                    .count()
-            };
-            let (active, backups) = (usable(false), usable(true));
+            let (active, backups) = backend.usable_by_kind(now);
             let on_backup = if backups > 0 && active == 0 {
                 " Running on backup."
             } else {

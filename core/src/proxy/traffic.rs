@@ -851,11 +851,7 @@ impl Balancer {
             }
             let backend = &mut self.backends[b];
             backend.servers[t].waiters.queue.pop_front();
-            let Some(session) = self
-                .sessions
-                .get_mut(s)
-                .filter(|x| x.generation == generation && x.phase == Phase::Queued)
-            else {
+            let Some(session) = queued_mut(&mut self.sessions, s, generation) else {
                 continue;
             };
             backend.servers[t].waiters.left();
@@ -871,9 +867,7 @@ impl Balancer {
 
     /// Session `s`, if it is the one still waiting in a queue.
     fn waiting(&self, s: usize, generation: u32) -> Option<&Session> {
-        self.sessions
-            .get(s)
-            .filter(|x| x.generation == generation && x.phase == Phase::Queued)
+        self.sessions.get(s).filter(|x| is_queued(x, generation))
     }
 
     /// Without `timeout queue`, an outage of backend `b` (no usable server
@@ -886,17 +880,13 @@ impl Balancer {
         if backend.config.timeout_queue.is_some() || backend.waiters.waiting == 0 {
             return;
         }
-        let outage = !backend.any_usable(now);
+        let outage = backend.usable_count(now) == 0;
         if outage == backend.outage {
             return;
         }
         backend.outage = outage;
         for &(s, generation) in &backend.waiters.queue {
-            let Some(session) = self
-                .sessions
-                .get_mut(s)
-                .filter(|x| x.generation == generation && x.phase == Phase::Queued)
-            else {
+            let Some(session) = queued_mut(&mut self.sessions, s, generation) else {
                 continue;
             };
             let client = self.frontends[session.frontend].config.timeout_client;
@@ -1113,11 +1103,6 @@ impl Balancer {
 }
 
 impl BackendState {
-    /// Whether any server can take traffic now (weight above 0).
-    fn any_usable(&self, now: Instant) -> bool {
-        self.servers.values().any(|s| s.lb_weight(now) > 0)
-    }
-
     /// How long a session may wait in the queue from now: `timeout queue`
     /// when set, exactly as HAProxy; else `timeout connect` (HAProxy's
     /// default for it), except while no server is usable at all: then the
@@ -1127,7 +1112,7 @@ impl BackendState {
         let connect = self.config.timeout_connect;
         match self.config.timeout_queue {
             Some(queue) => Some(queue),
-            None if self.any_usable(now) => connect,
+            None if self.usable_count(now) > 0 => connect,
             None => client.or(connect),
         }
     }
@@ -1139,4 +1124,18 @@ impl BackendState {
 /// server suspect.
 fn server_to_blame(result: Result<(), ConnError>) -> bool {
     result != Err(ConnError::NoResources)
+}
+
+/// Whether `session` is the one of this `generation`, still queued.
+fn is_queued(session: &Session, generation: u32) -> bool {
+    session.generation == generation && session.phase == Phase::Queued
+}
+
+/// Session `s` of this `generation`, if it still waits in a queue.
+fn queued_mut(
+    sessions: &mut slab::Slab<Session>,
+    s: usize,
+    generation: u32,
+) -> Option<&mut Session> {
+    sessions.get_mut(s).filter(|x| is_queued(x, generation))
 }

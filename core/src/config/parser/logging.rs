@@ -89,17 +89,7 @@ fn log_format(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         Ok(format) => format,
         Err(e) => return diags.error(&st.origin, format!("failed to parse log-format : {e}.")),
     };
-    if p.kind == Kind::Defaults && p.settings.tcplog {
-        let previous = if p.settings.log_format.is_some() {
-            "log-format"
-        } else {
-            "option tcplog"
-        };
-        diags.warn(
-            &st.origin,
-            format!("'log-format' overrides previous '{previous}' in 'defaults' section."),
-        );
-    }
+    tcplog_overrides(diags, p, st, "log-format");
     if !p.kind.has_frontend() {
         return diags.warn(
             &st.origin,
@@ -113,8 +103,14 @@ fn log_format(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
     p.settings.log_format = Some(format);
 }
 
-/// `option tcplog` in a `defaults` section after `log-format`: HAProxy's warning.
-pub(super) fn tcplog_overrides(diags: &mut Diags, p: &ProxyParts<'_>, st: &Stmt<'_>) {
+/// `keyword` (`option tcplog` or `log-format`) in a `defaults` section
+/// that already has a log format: HAProxy's warning.
+pub(super) fn tcplog_overrides(
+    diags: &mut Diags,
+    p: &ProxyParts<'_>,
+    st: &Stmt<'_>,
+    keyword: &str,
+) {
     if p.kind == Kind::Defaults && p.settings.tcplog {
         let previous = if p.settings.log_format.is_some() {
             "log-format"
@@ -123,7 +119,7 @@ pub(super) fn tcplog_overrides(diags: &mut Diags, p: &ProxyParts<'_>, st: &Stmt<
         };
         diags.warn(
             &st.origin,
-            format!("'option tcplog' overrides previous '{previous}' in 'defaults' section."),
+            format!("'{keyword}' overrides previous '{previous}' in 'defaults' section."),
         );
     }
 }
