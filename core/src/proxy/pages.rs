@@ -274,9 +274,14 @@ impl Balancer {
         }
     }
 
-    /// The stats page (or its CSV) for `view`.
+    /// The stats page, or its CSV, typed or JSON text, for `view`.
     fn stats_page(&self, now: Instant, view: &StatsView<'_>) -> String {
         let proxies = self.proxy_stats(now);
+        let filter = stats::StatFilter {
+            hide_down: view.hide_down,
+            hide_maint: view.no_maint,
+            ..stats::StatFilter::default()
+        };
         match view.format {
             StatsFormat::Html => html::render(
                 &self.process_info(now),
@@ -286,14 +291,10 @@ impl Balancer {
                     admin: view.admin,
                 },
             ),
-            _ => {
-                let filter = stats::StatFilter {
-                    hide_down: view.hide_down,
-                    hide_maint: view.no_maint,
-                    ..stats::StatFilter::default()
-                };
-                stats::show_stat(&proxies, &filter)
-            }
+            StatsFormat::Csv => stats::show_stat(&proxies, &filter),
+            StatsFormat::Typed => stats::typed::show_stat(&proxies, &filter, false),
+            StatsFormat::Json => stats::json::show_stat(&proxies, &filter),
+            StatsFormat::JsonSchema => stats::json::SCHEMA.into(),
         }
     }
 

@@ -14,10 +14,6 @@ use crate::runtime_api::{
 use crate::stats::{self, ProcessInfo};
 use crate::time::Instant;
 
-/// The answer to `typed` and `json` output, which weir does not write yet.
-const NO_TYPED: &str = "weir writes 'show info' and 'show stat' in their plain format only \
-                        ('typed' and 'json' are not supported yet).\n";
-
 /// How long a command given to [`Balancer::handle_command`] may take to
 /// arrive: it arrives whole, so this never runs out.
 const ONE_SHOT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -175,26 +171,30 @@ impl Control for Ctl<'_> {
     }
 
     fn show_info(&self, options: InfoOptions) -> String {
-        if options.format != OutputFormat::Default {
-            return NO_TYPED.into();
+        let info = self.lb.process_info(self.now);
+        match options.format {
+            OutputFormat::Default => stats::show_info(&info, options.desc),
+            OutputFormat::Typed => stats::typed::show_info(&info, options.desc),
+            OutputFormat::Json => stats::json::show_info(&info),
         }
-        stats::show_info(&self.lb.process_info(self.now))
     }
 
     fn show_stat(&self, filter: &StatFilter) -> String {
-        if filter.options.format != OutputFormat::Default {
-            return NO_TYPED.into();
-        }
         let proxies = self.lb.proxy_stats(self.now);
+        let options = filter.options;
         let filter = stats::StatFilter {
             iid: i64::from(filter.proxy),
             types: i64::from(filter.types),
             sid: i64::from(filter.server),
-            hide_maint: filter.options.no_maint,
-            hide_down: filter.options.up,
-            legends: true,
+            hide_maint: options.no_maint,
+            hide_down: options.up,
+            legends: filter.legends,
         };
-        stats::show_stat(&proxies, &filter)
+        match options.format {
+            OutputFormat::Default => stats::show_stat(&proxies, &filter),
+            OutputFormat::Typed => stats::typed::show_stat(&proxies, &filter, options.desc),
+            OutputFormat::Json => stats::json::show_stat(&proxies, &filter),
+        }
     }
 
     fn show_servers_state(&self, backend: Option<BackendId>) -> String {

@@ -27,6 +27,7 @@ pub(crate) enum Kind {
     ShowCliLevel,
     ShowInfo,
     ShowStat,
+    ShowSchemaJson,
     ClearCounters,
     ShowServersState,
     ShowBackend,
@@ -87,6 +88,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         &["show", "stat"],
         "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
         Kind::ShowStat,
+    ),
+    kw(
+        &["show", "schema", "json"],
+        "show schema json                        : report schema used for stats",
+        Kind::ShowSchemaJson,
     ),
     kw(
         &["disable", "health"],
@@ -224,6 +230,8 @@ pub enum Command {
     ShowInfo(InfoOptions),
     /// `show stat [domain proxy|resolvers] [<px> <type> <sid>] [options]*`.
     ShowStat(StatRequest),
+    /// `show schema json`.
+    ShowSchemaJson,
     /// `show servers state [<backend>]`.
     ShowServersState {
         /// The backend's name or `#<id>`; all backends when `None`.
@@ -399,6 +407,7 @@ impl Command {
         match self {
             Command::ShowInfo(_)
             | Command::ShowStat(_)
+            | Command::ShowSchemaJson
             | Command::ShowServersState { .. }
             | Command::ShowBackend
             | Command::GetWeight(_) => Level::User,
@@ -462,6 +471,7 @@ pub(crate) fn parse_words(words: &[Vec<u8>]) -> Request {
         }
         Kind::ShowInfo => Command::ShowInfo(info_options(&words[2..])),
         Kind::ShowStat => Command::ShowStat(stat_request(words)),
+        Kind::ShowSchemaJson => Command::ShowSchemaJson,
         Kind::ClearCounters => Command::ClearCounters {
             all: a(2) == b"all",
         },

@@ -64,6 +64,9 @@ pub struct StatFilter {
     pub server: i32,
     /// Output options.
     pub options: StatOptions,
+    /// Show server addresses and algorithms (`addr`, `algo`): the
+    /// connection's level is `operator` or `admin`.
+    pub legends: bool,
 }
 
 /// What the runtime API needs of the balancer. The balancer implements
@@ -166,10 +169,12 @@ pub fn execute<C: Control>(command: &Command, level: Level, control: &mut C) -> 
                     types,
                     server,
                     options: request.options,
+                    legends: level >= Level::Operator,
                 };
                 control.show_stat(&filter).into_bytes()
             }
         },
+        Command::ShowSchemaJson => crate::stats::json::SCHEMA.as_bytes().to_vec(),
         Command::ShowServersState { backend } => {
             let backend = match backend {
                 None => None,

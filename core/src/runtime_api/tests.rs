@@ -492,7 +492,8 @@ fn show_commands_pass_haproxys_filters() {
                 proxy: -1,
                 types: -1,
                 server: -1,
-                options: StatOptions::default()
+                options: StatOptions::default(),
+                legends: false,
             }
         )
     );
@@ -519,6 +520,14 @@ fn show_commands_pass_haproxys_filters() {
         )
     );
     assert_eq!(run(&mut mock, "show backend"), "# name\napp\nst\n");
+    let schema = run(&mut mock, "show schema json");
+    assert!(schema.starts_with("{\"$schema\":") && schema.ends_with("}\n"));
+    // Addresses and algorithms are for operators and admins only.
+    let Request::Command(stat) = parse(b"show stat") else {
+        panic!()
+    };
+    let operator = String::from_utf8(execute(&stat, Level::Operator, &mut mock)).unwrap();
+    assert!(operator.contains("legends: true"), "{operator}");
 }
 
 #[test]

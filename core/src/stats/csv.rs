@@ -178,12 +178,11 @@ fn push_csv(out: &mut String, field: &Field) {
     }
 }
 
-/// The whole answer to `show stat`: header, rows, blank line.
+/// The whole answer to `show stat`: header and rows.
 pub fn show_stat(proxies: &[ProxyStats], filter: &StatFilter) -> String {
     let mut out = header();
     for row in rows(proxies, filter) {
         out.push_str(&line(&row));
     }
-    out.push('\n');
     out
 }

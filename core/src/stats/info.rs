@@ -433,8 +433,9 @@ pub fn values(p: &ProcessInfo) -> Vec<Field> {
 }
 
 /// The answer to `show info`: `Name: value` lines for every non-empty
-/// field, then a blank line.
-pub fn show_info(p: &ProcessInfo) -> String {
+/// field; with `desc`, each field's description after its value
+/// (`stats_dump_info_fields`).
+pub fn show_info(p: &ProcessInfo, desc: bool) -> String {
     let mut out = String::new();
     for (field, value) in INFO_FIELDS.iter().zip(values(p)) {
         if value == Field::Empty {
@@ -443,8 +444,10 @@ pub fn show_info(p: &ProcessInfo) -> String {
         out.push_str(field.name);
         out.push_str(": ");
         out.push_str(&value.to_string());
+        if desc {
+            out.push_str(&format!(":\"{}\"", field.desc));
+        }
         out.push('\n');
     }
-    out.push('\n');
     out
 }

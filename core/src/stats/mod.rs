@@ -1,6 +1,7 @@
 //! Observability: the counters the balancer keeps, the plain-data
 //! snapshots it builds from them, and the formatters that turn snapshots
-//! into HAProxy 2.6's outputs: `show stat` CSV, `show info`, `show servers
+//! into HAProxy 2.6's outputs: `show stat` (CSV, `typed`, `json`), `show
+//! info` (plain, `typed`, `json`), `show schema json`, `show servers
 //! state`, `show backend`, the Prometheus exposition and the HTML stats
 //! page. Everything here is pure: time comes in as `now`, text goes out.
 //!
@@ -11,18 +12,24 @@
 //! * keep each server's [`Admin`] and [`OpState`] and derive its status
 //!   text with [`ServerStatus::of`];
 //! * build [`ProxyStats`] / [`ProcessInfo`] on demand and call
-//!   [`show_stat`], [`show_info`], [`show_servers_state`],
+//!   [`show_stat`], [`show_info`], [`typed`]'s or [`json`]'s, [`show_servers_state`],
 //!   [`show_backend`], [`prometheus::render`] or [`html::render`].
+//!
+//! The texts end as HAProxy's dumpers end them; the CLI adds its empty
+//! line after each answer.
 
 mod counters;
 mod csv;
 mod fields;
 pub mod html;
 mod info;
+pub mod json;
+mod kinds;
 pub mod prometheus;
 mod servers_state;
 mod snapshot;
 mod status;
+pub mod typed;
 
 pub use counters::{
     BackendCounters, FreqCtr, FrontendCounters, HttpCounters, ProcessCounters, SessionTimes,
@@ -42,3 +49,5 @@ pub use status::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_tests;
