@@ -60,6 +60,12 @@ impl Civil {
         let _ = write!(out, ".{:03}", self.micros / 1000);
     }
 
+    /// `show sess`'s accept date: `05/Dec/2026:03:00:47.581283`.
+    pub(super) fn write_micros_date(&self, out: &mut String) {
+        self.write_day_time(out);
+        let _ = write!(out, ".{:06}", self.micros);
+    }
+
     /// `%T` (with a zero offset) and `%Tl`: `04/Dec/2026:23:16:27 +0530`.
     pub(super) fn write_zoned_date(&self, out: &mut String) {
         self.write_day_time(out);

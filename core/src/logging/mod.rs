@@ -54,6 +54,14 @@ impl LogClock {
         self.wall + now.saturating_duration_since(self.base)
     }
 
+    /// `at` in local time to the microsecond, as `show sess` dates a
+    /// session: `05/Dec/2026:03:00:47.581283`.
+    pub(crate) fn local_date_micros(&self, at: Instant) -> String {
+        let mut out = String::new();
+        Civil::new(self.at(at), self.host.utc_offset).write_micros_date(&mut out);
+        out
+    }
+
     /// What log lines say about the machine and the process.
     pub(crate) fn host(&self) -> &Host {
         &self.host

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use crate::id::{BackendId, FrontendId, ServerId};
 use crate::runtime_api::SessTarget;
 use crate::session::Phase;
+use crate::stats::html::human_time;
 use crate::stats::{AdminState, ForcedHealth, OpState};
 use crate::time::Instant;
 
@@ -187,32 +188,107 @@ impl Balancer {
         true
     }
 
-    /// `show sess`: one line per session, with HAProxy's first fields
-    /// (`0xID: proto=tcpv4 src=... fe=... be=... srv=... ts=00 age=...`).
+    /// `show sess` (one line per session), `show sess all` and `show sess
+    /// ID` (each session in detail), with HAProxy 2.6's keys, order and
+    /// spelling (`cli_io_handler_dump_sess`, `stats_dump_full_strm_to_buffer`)
+    /// for what weir knows of a session; HAProxy's internals (flags,
+    /// pointers, file descriptors, task calls) are left out.
     pub(crate) fn show_sess(&self, now: Instant, target: SessTarget) -> String {
         let mut out = String::new();
+        let proxies = self.proxy_refs();
+        let iid = |f: Option<FrontendId>, b: Option<BackendId>| {
+            (proxies.iter())
+                .find(|p| (f.is_some() && p.frontend == f) || (b.is_some() && p.backend == b))
+                .map_or(0, |p| p.iid)
+        };
         for (index, session) in &self.sessions {
             let id = (u64::from(session.generation) << 32) | index as u64;
             if matches!(target, SessTarget::One(one) if one != id) {
                 continue;
             }
+            let frontend = &self.frontends[session.frontend].config.name;
             let backend = &self.backends[session.backend];
+            // HAProxy sets a stream's server once one is assigned, its own
+            // queue included; a stream waiting for any server has none.
             let server = session
                 .target
-                .filter(|_| session.phase != Phase::Queued)
-                .and_then(|t| backend.servers.get(t))
-                .map_or("<none>", |s| s.config.name.as_str());
+                .filter(|_| session.phase != Phase::Queued || session.server_queued)
+                .and_then(|t| {
+                    let sid = (backend.servers.iter().zip(1u32..))
+                        .find(|((s, _), _)| *s == t)?
+                        .1;
+                    Some((backend.servers.get(t)?, sid))
+                });
+            let src = haproxy_addr(&session.peer);
             let proto = if session.peer.is_ipv4() {
                 "tcpv4"
             } else {
                 "tcpv6"
             };
-            let age = now.saturating_duration_since(session.accepted).as_secs();
+            let age = human_time(now.saturating_duration_since(session.accepted).as_secs());
+            let left = |at: Option<Instant>| at.map_or(String::new(), |at| time_left(now, at));
+            if target == SessTarget::List {
+                out.push_str(&format!(
+                    "{id:#x}: proto={proto} src={src} fe={frontend} be={} srv={} ts=00 age={age} \
+                     rq[rx={}] rp[rx={}] exp={} rc={} c_exp={}\n",
+                    backend.config.name,
+                    server.map_or("<none>", |(s, _)| s.config.name.as_str()),
+                    left(session.client_deadline),
+                    left(session.server_deadline),
+                    left(session.deadline()),
+                    session.retries,
+                    left(session.connect_deadline),
+                ));
+                continue;
+            }
+            let never = |at: Option<Instant>| at.map_or("<NEVER>".into(), |at| time_left(now, at));
             out.push_str(&format!(
-                "{id:#x}: proto={proto} src={} fe={} be={} srv={server} ts=00 age={age}s\n",
-                session.peer, self.frontends[session.frontend].config.name, backend.config.name,
+                "{id:#x}: [{}] proto={proto} source={src}\n\
+                 \x20 conn_retries={}, conn_exp={}\n\
+                 \x20 frontend={frontend} (id={} mode=tcp) addr={}\n\
+                 \x20 backend={} (id={} mode=tcp)\n\
+                 \x20 server={} (id={}){}\n\
+                 \x20 task=(exp={} age={age})\n\
+                 \x20 req=(total={})\n      rex={}\n\
+                 \x20 res=(total={})\n      rex={}\n",
+                self.clock.local_date_micros(session.accepted),
+                session.retries,
+                never(session.connect_deadline),
+                iid(Some(session.frontend), None),
+                haproxy_addr(&session.local),
+                backend.config.name,
+                iid(None, Some(session.backend)),
+                server.map_or("<none>", |(s, _)| s.config.name.as_str()),
+                server.map_or(0, |(_, sid)| sid),
+                server.map_or(String::new(), |(s, _)| format!(
+                    " addr={}",
+                    haproxy_addr(&s.config.addr)
+                )),
+                never(session.deadline()),
+                session.up.bytes,
+                never(session.client_deadline),
+                session.down.bytes,
+                never(session.server_deadline),
             ));
         }
+        if out.is_empty() && matches!(target, SessTarget::One(_)) {
+            out.push_str("Session not found.\n");
+        }
         out
+    }
+}
+
+/// An address as HAProxy prints it after `src=`, `addr=`: the IP, a
+/// colon, the port (no brackets around an IPv6 address).
+fn haproxy_addr(addr: &SocketAddr) -> String {
+    format!("{}:{}", addr.ip(), addr.port())
+}
+
+/// Time left until `at`, as HAProxy's `human_time` of a timer (`?` once
+/// past).
+fn time_left(now: Instant, at: Instant) -> String {
+    match at.checked_duration_since(now) {
+        Some(left) => human_time(left.as_secs()),
+        None => "?".into(),
     }
 }

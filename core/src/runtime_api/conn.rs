@@ -45,6 +45,8 @@ const OUTPUT_HIGH: usize = BUFSIZE;
 #[derive(Debug)]
 pub struct CliConn {
     level: Level,
+    /// The socket's own level (`operator` and `user` do not lower it).
+    socket_level: Level,
     interactive: bool,
     /// `operator -`/`user -`: no empty line after this answer.
     no_lf: bool,
@@ -100,6 +102,7 @@ impl CliConn {
     pub fn new(level: Level, timeout: Duration, now: Instant) -> Self {
         CliConn {
             level,
+            socket_level: level,
             interactive: false,
             no_lf: false,
             payload: None,
@@ -205,7 +208,8 @@ impl CliConn {
     /// [`execute`](super::execute) on `control`.
     pub fn handle(&mut self, control: &mut impl super::Control) {
         while let Some(command) = self.poll_command() {
-            let answer = super::execute(&command, self.level, control);
+            let answer =
+                super::execute::execute_on(&command, self.level, self.socket_level, control);
             self.reply(&answer);
         }
     }

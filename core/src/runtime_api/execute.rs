@@ -139,9 +139,21 @@ pub trait Control {
     fn show_sess(&self, target: SessTarget) -> String;
 }
 
-/// HAProxy's answer to a command run at `level`. The connection adds the
-/// empty line or prompt after it.
+/// HAProxy's answer to a command run at `level` on a socket of that
+/// level. The connection adds the empty line or prompt after it.
 pub fn execute<C: Control>(command: &Command, level: Level, control: &mut C) -> Vec<u8> {
+    execute_on(command, level, level, control)
+}
+
+/// HAProxy's answer to a command run at `level` (lowered by `operator` or
+/// `user`, maybe) on a socket configured with `socket_level`, which
+/// decides, as in HAProxy, whether `show stat` shows addresses.
+pub fn execute_on<C: Control>(
+    command: &Command,
+    level: Level,
+    socket_level: Level,
+    control: &mut C,
+) -> Vec<u8> {
     if level < command.level() {
         return b"Permission denied\n".to_vec();
     }
@@ -169,7 +181,7 @@ pub fn execute<C: Control>(command: &Command, level: Level, control: &mut C) -> 
                     types,
                     server,
                     options: request.options,
-                    legends: level >= Level::Operator,
+                    legends: socket_level >= Level::Operator,
                 };
                 control.show_stat(&filter).into_bytes()
             }

@@ -205,3 +205,89 @@ fn a_request_not_finished_in_time_gets_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(h.closed(conn).is_some());
 }
+
+#[test]
+fn show_stat_and_show_info_answer_typed_and_json() {
+    let mut h = Harness::new(config(vec![server("s1", 8001), server("s2", 8002)]));
+    let typed = run(&mut h, "show stat typed");
+    assert!(typed.starts_with("F.2.0.0.pxname.1:KNS:str:"), "{typed}");
+    assert!(typed.contains("\nS.3.2.1.svname.1:KNS:str:s2\n"), "{typed}");
+    assert!(
+        typed.contains("\nB.3.0.17.status.1:SGP:str:UP\n"),
+        "{typed}"
+    );
+    assert!(
+        typed.ends_with("\n\n") && !typed.ends_with("\n\n\n"),
+        "one empty line"
+    );
+    let csv = run(&mut h, "show stat");
+    assert!(csv.ends_with(",\n\n") && !csv.ends_with("\n\n\n"), "{csv}");
+    let json = run(&mut h, "show stat 3 4 -1 json");
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "the two servers of app");
+    assert_eq!(rows[1][1]["value"]["value"], "s2");
+    let info: serde_json::Value =
+        serde_json::from_str(&run(&mut h, "show info json")).expect("valid JSON");
+    assert_eq!(info[0]["field"]["name"], "Name");
+    assert!(run(&mut h, "show info typed desc").starts_with("0.Name.1:POS:str:"));
+    let schema = run(&mut h, "show schema json");
+    serde_json::from_str::<serde_json::Value>(&schema).expect("valid JSON");
+    // Addresses are for sockets of level operator or admin, even after
+    // `user` lowered the connection (as haproxy 2.6.12 does).
+    let user = h.lb.handle_command(h.now, "show stat typed", Level::User);
+    assert!(!user.contains("addr") && typed.contains(".addr.1:CGS:str:127.0.0.1:8001\n"));
+    let lowered = run(&mut h, "user; show stat typed");
+    assert!(
+        lowered.contains(".addr.1:CGS:str:127.0.0.1:8001\n"),
+        "{lowered}"
+    );
+}
+
+#[test]
+fn show_sess_lists_and_dumps_sessions_as_haproxy() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (_client, _) = h.session();
+    h.advance(Duration::from_secs(2));
+    let list = run(&mut h, "show sess");
+    let line = regex::Regex::new(
+        r"^(0x[0-9a-f]+): proto=tcpv4 src=\S+:\d+ fe=fe be=app srv=s1 ts=00 age=2s rq\[rx=\S*\] rp\[rx=\S*\] exp=\S* rc=0 c_exp=\n\n$",
+    )
+    .unwrap();
+    let id = line.captures(&list).unwrap_or_else(|| panic!("{list}"))[1].to_owned();
+    let one = run(&mut h, &format!("show sess {id}"));
+    let head = regex::Regex::new(&format!(
+        r"^{id}: \[\d\d/[A-Z][a-z]{{2}}/\d{{4}}:\d\d:\d\d:\d\d\.\d{{6}}\] proto=tcpv4 source=\S+:\d+\n  conn_retries=0, conn_exp=<NEVER>\n  frontend=fe \(id=2 mode=tcp\) addr=\S+\n  backend=app \(id=3 mode=tcp\)\n  server=s1 \(id=1\) addr=127.0.0.1:8001\n  task=\(exp=\S+ age=2s\)\n  req=\(total=0\)\n      rex=\S+\n  res=\(total=0\)\n      rex=\S+\n\n$"
+    ))
+    .unwrap();
+    assert!(head.is_match(&one), "{one}");
+    assert_eq!(run(&mut h, "show sess all"), one);
+    assert_eq!(run(&mut h, "show sess 0x1234"), "Session not found.\n\n");
+    // `shutdown session` takes the id `show sess` gives.
+    assert_eq!(run(&mut h, &format!("shutdown session {id}")), "\n");
+    assert_eq!(run(&mut h, "show sess"), "\n");
+}
+
+#[test]
+fn the_stats_page_serves_typed_json_and_the_schema() {
+    for (uri, content_type) in [
+        ("/stats;typed", "text/plain"),
+        ("/stats;json", "application/json"),
+        ("/stats;json-schema", "application/json"),
+    ] {
+        let (mut h, conn) = from_text(PAGES, 0);
+        h.peer_sends(conn, format!("GET {uri} HTTP/1.0\r\n\r\n").as_bytes());
+        let answer = String::from_utf8(h.drain(conn)).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("content-type: {content_type}\r\n")),
+            "{head}"
+        );
+        if content_type == "text/plain" {
+            assert!(body.contains("\nS.4.1.1.svname.1:KNS:str:s1\n"), "{body}");
+        } else {
+            serde_json::from_str::<serde_json::Value>(body).expect("valid JSON");
+        }
+    }
+}
