@@ -1770,14 +1770,22 @@ fn stats_sockets_on_unix_paths_with_mode_and_owner() {
 
 #[test]
 fn stats_socket_modes_are_octal_up_to_7777() {
-    let modes = [("600", Some(0o600)), ("0660", Some(0o660)), ("7777", Some(0o7777))];
+    let modes = [
+        ("600", Some(0o600)),
+        ("0660", Some(0o660)),
+        ("7777", Some(0o7777)),
+    ];
     // `mode 0` leaves the umask in effect, as HAProxy's.
     for (mode, bits) in modes.into_iter().chain([("0", None)]) {
-        let c = config(&format!("global\n stats socket /a.sock mode {mode}\n{MINIMAL}"));
+        let c = config(&format!(
+            "global\n stats socket /a.sock mode {mode}\n{MINIMAL}"
+        ));
         assert_eq!(c.global.runtime_api.sockets[0].mode, bits, "{mode}");
     }
     for mode in ["10000", "8", "+600", "-1", "rw"] {
-        let errors = errors(&format!("global\n stats socket /a.sock mode {mode}\n{MINIMAL}"));
+        let errors = errors(&format!(
+            "global\n stats socket /a.sock mode {mode}\n{MINIMAL}"
+        ));
         assert_eq!(
             errors,
             [format!(
