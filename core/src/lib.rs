@@ -8,10 +8,11 @@
 //!
 //! ```text
 //! let mut lb = Balancer::new(config, seed, now, wall_clock, pid);
-//! for (listener, addr) in lb.listeners() { bind(addr) }
+//! for (listener, addr) in lb.listeners() { bind(addr) }      // TCP, or a UNIX stats socket
 //! loop {
 //!     wait for readiness, at most until lb.poll_timeout()
 //!     for each ready listener:  while accept() -> lb.accept(now, listener, peer, local)
+//!                               (a UNIX stats socket: lb.accept_unix(now, listener))
 //!     for each ready socket:    read into lb.recv_buf(conn), then lb.received(now, conn, n)
 //!                               (0 bytes: Event::ReadClosed; error: Event::Failed)
 //!                               write from lb.send_buf(conn), then lb.sent(now, conn, n)
@@ -78,5 +79,5 @@ pub use action::{Action, ConnError, Event, LogLine, LogSink};
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 pub use logging::LineFormat;
-pub use proxy::Balancer;
+pub use proxy::{Balancer, ListenAddr};
 pub use time::Instant;

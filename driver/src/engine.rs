@@ -6,17 +6,18 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use socket2::SockRef;
-use weir_core::config::{Config, printable};
-use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId, LogLine, LogSink};
+use weir_core::config::{Config, StatsAddr, printable};
+use weir_core::{
+    Action, Balancer, ConnError, ConnId, Event, ListenAddr, ListenerId, LogLine, LogSink,
+};
 
 use crate::Options;
-use crate::sockets::{connect, connect_result, listen};
+use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
 
 /// What a reactor knows a socket by: a connection's id as a number, or a
@@ -50,13 +51,13 @@ pub trait Reactor {
     type Listener;
 
     /// Starts watching a non-blocking connection under `token`.
-    fn stream(&mut self, tcp: TcpStream, token: Token) -> io::Result<Self::Stream>;
+    fn stream(&mut self, socket: Socket, token: Token) -> io::Result<Self::Stream>;
     /// Starts watching a non-blocking listener under `token`.
-    fn listener(&mut self, tcp: TcpListener, token: Token) -> io::Result<Self::Listener>;
+    fn listener(&mut self, socket: ListenSocket, token: Token) -> io::Result<Self::Listener>;
     /// The socket itself, for reads, writes and options.
-    fn tcp(stream: &Self::Stream) -> &TcpStream;
+    fn socket(stream: &Self::Stream) -> &Socket;
     /// The listening socket itself, for accepts.
-    fn tcp_listener(listener: &Self::Listener) -> &TcpListener;
+    fn listen_socket(listener: &Self::Listener) -> &ListenSocket;
     /// Stops watching a connection; the socket closes when it drops.
     fn release(&mut self, stream: Self::Stream);
     /// Stops watching a listener; the socket closes when it drops.
@@ -134,17 +135,33 @@ struct Conn<S> {
     want_write: bool,
 }
 
-/// `file:line: frontend 'fe': cannot bind ADDR: error` for a listener
-/// that could not be set up.
+/// `file:line: frontend 'fe': cannot bind ADDR: error`, or `file:line:
+/// stats socket PATH: error`, for a listener that could not be set up.
 fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
-    let message = match lb.listener_bind(listener) {
-        Some((frontend, bind)) => format!(
+    let message = match (lb.listener_bind(listener), lb.stats_socket(listener)) {
+        (Some((frontend, bind)), _) => format!(
             "{}: frontend '{}': cannot bind {}: {e}",
             bind.origin, frontend.name, bind.addr
         ),
-        None => format!("cannot bind: {e}"),
+        (None, Some(socket)) => match &socket.addr {
+            StatsAddr::Tcp(addr) => {
+                format!("{}: stats socket {addr}: cannot bind: {e}", socket.origin)
+            }
+            StatsAddr::Unix(path) => format!("{}: stats socket {path}: {e}", socket.origin),
+        },
+        (None, None) => format!("cannot bind: {e}"),
     };
     io::Error::new(e.kind(), printable(&message).into_owned())
+}
+
+/// A listening socket for `addr`: a TCP one, or a stats socket's file.
+fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
+    match addr {
+        ListenAddr::Tcp(addr) => listen(addr).map(ListenSocket::Tcp),
+        ListenAddr::Unix(socket) => {
+            crate::unix_socket::bind(socket, std::process::id()).map(ListenSocket::Unix)
+        }
+    }
 }
 
 impl<R: Reactor> Engine<R> {
@@ -167,8 +184,8 @@ impl<R: Reactor> Engine<R> {
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = listen(addr)
-                .and_then(|tcp| reactor.listener(tcp, listener_token(i)))
+            let socket = open_listener(addr)
+                .and_then(|socket| reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
                 socket: Some(socket),
@@ -193,11 +210,12 @@ impl<R: Reactor> Engine<R> {
         })
     }
 
-    /// The addresses actually bound, in `lb.listeners()` order.
+    /// The TCP addresses actually bound, in `lb.listeners()` order (UNIX
+    /// stats sockets left out).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| R::tcp_listener(l.socket.as_ref()?).local_addr().ok())
+            .filter_map(|l| R::listen_socket(l.socket.as_ref()?).local_addr())
             .collect()
     }
 
@@ -247,8 +265,8 @@ impl<R: Reactor> Engine<R> {
             if !conn.writable {
                 return;
             }
-            let tcp = R::tcp(&conn.stream);
-            let result = connect_result(tcp);
+            let socket = R::socket(&conn.stream);
+            let result = socket.connect_result();
             if result == Err(None) {
                 // Spurious wake-up: still connecting.
                 conn.writable = false;
@@ -257,7 +275,7 @@ impl<R: Reactor> Engine<R> {
             }
             conn.connecting = false;
             if result.is_ok() {
-                let _ = tcp.set_nodelay(true);
+                socket.set_nodelay();
                 // Taken as readable until a read would block (and arms).
                 conn.readable = true;
             }
@@ -349,10 +367,10 @@ impl<R: Reactor> Engine<R> {
             let Some(socket) = &listener.socket else {
                 return false;
             };
-            match R::tcp_listener(socket).accept() {
-                Ok((stream, peer)) => {
+            match R::listen_socket(socket).accept() {
+                Ok(connection) => {
                     accepted = true;
-                    self.on_accepted(now, i, stream, peer);
+                    self.on_accepted(now, i, connection);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.reactor.arm_listener(socket, listener_token(i));
@@ -373,18 +391,21 @@ impl<R: Reactor> Engine<R> {
         accepted
     }
 
-    fn on_accepted(&mut self, now: Instant, i: usize, stream: TcpStream, peer: SocketAddr) {
-        let Ok(local) = stream.local_addr() else {
-            return;
+    fn on_accepted(&mut self, now: Instant, i: usize, connection: Accepted) {
+        let Accepted { socket, addrs } = connection;
+        let listener = ListenerId(i as u32);
+        let id = match addrs {
+            Some((peer, local)) => self.lb.accept(now, listener, peer, local),
+            None => self.lb.accept_unix(now, listener),
         };
-        let Some(id) = self.lb.accept(now, ListenerId(i as u32), peer, local) else {
+        let Some(id) = id else {
             self.drain(now);
             return;
         };
-        let _ = stream.set_nodelay(true);
-        let watched = stream
-            .set_nonblocking(true)
-            .and_then(|()| self.reactor.stream(stream, id.to_u64() as Token));
+        socket.set_nodelay();
+        let watched = socket
+            .set_nonblocking()
+            .and_then(|()| self.reactor.stream(socket, id.to_u64() as Token));
         match watched {
             Ok(stream) => {
                 self.conns.insert(id, Conn::new(stream, false));
@@ -422,7 +443,7 @@ impl<R: Reactor> Engine<R> {
             let mut progress = false;
             if conn.want_read && conn.readable {
                 if let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) {
-                    match R::tcp(&conn.stream).read(buf) {
+                    match R::socket(&conn.stream).read(buf) {
                         Ok(0) => {
                             conn.readable = false;
                             self.lb.handle_event(now, Event::ReadClosed { conn: id });
@@ -441,7 +462,7 @@ impl<R: Reactor> Engine<R> {
             };
             if conn.want_write && conn.writable {
                 if let Some(buf) = self.lb.send_buf(id).filter(|b| !b.is_empty()) {
-                    match R::tcp(&conn.stream).write(buf) {
+                    match R::socket(&conn.stream).write(buf) {
                         Ok(n) => {
                             progress |= n > 0;
                             self.lb.sent(now, id, n);
@@ -499,19 +520,18 @@ impl<R: Reactor> Engine<R> {
                 }
                 Action::KeepAlive { conn } => {
                     if let Some(c) = self.conns.get(&conn) {
-                        let _ = SockRef::from(R::tcp(&c.stream)).set_keepalive(true);
+                        R::socket(&c.stream).set_keepalive();
                     }
                 }
                 Action::ShutdownWrite { conn } => {
                     if let Some(c) = self.conns.get(&conn) {
-                        let _ = R::tcp(&c.stream).shutdown(Shutdown::Write);
+                        let _ = R::socket(&c.stream).shutdown(Shutdown::Write);
                     }
                 }
                 Action::Close { conn, reset } => {
                     if let Some(c) = self.conns.remove(&conn) {
                         if reset {
-                            let tcp = R::tcp(&c.stream);
-                            let _ = SockRef::from(tcp).set_linger(Some(Duration::ZERO));
+                            R::socket(&c.stream).set_reset_on_close();
                         }
                         self.reactor.release(c.stream);
                         self.shrink_tables();
@@ -541,7 +561,7 @@ impl<R: Reactor> Engine<R> {
 
     fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr) {
         let token = id.to_u64() as Token;
-        match connect(addr).and_then(|tcp| self.reactor.stream(tcp, token)) {
+        match connect(addr).and_then(|tcp| self.reactor.stream(Socket::Tcp(tcp), token)) {
             Ok(stream) => {
                 self.reactor.arm(&stream, token, false, true);
                 self.conns.insert(id, Conn::new(stream, true));

@@ -1,7 +1,8 @@
 //! What weir's drivers share. A driver (`weir-mio`, `weir-smol`) only
 //! waits for socket readiness its own way; everything else is here: the
 //! [`Engine`] that owns the balancer and the sockets, the command line and
-//! configuration loading ([`cli`]), and socket set-up.
+//! configuration loading ([`cli`]), and socket set-up (TCP, and UNIX
+//! for stats sockets).
 
 pub mod cli;
 mod engine;
@@ -9,8 +10,10 @@ mod limits;
 mod sockets;
 mod startup;
 mod syslog;
+mod unix_socket;
 
 pub use engine::{Engine, Reactor, ShutdownHandle, Token, listener_token};
+pub use sockets::{ListenSocket, Socket};
 
 use weir_core::LogLine;
 

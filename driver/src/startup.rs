@@ -1,7 +1,7 @@
 //! What weir does when it owns the process (the binaries): size
 //! `maxconn` to the descriptor limit, and say that it started.
 
-use weir_core::config::{self, Config};
+use weir_core::config::{self, Config, StatsAddr, printable};
 
 use crate::Binary;
 use crate::limits::{self, FdPlan};
@@ -18,18 +18,25 @@ pub(crate) fn prepare(binary: &Binary, config: &mut Config) -> String {
     banner(binary, config, fds.as_ref())
 }
 
-/// The start-up line: version, configuration files, listeners, checked
-/// servers and the process `maxconn`, with where it came from.
+/// The start-up line: version, configuration files, listeners (the
+/// stats sockets too), checked servers and the process `maxconn`, with
+/// where it came from.
 fn banner(binary: &Binary, config: &Config, fds: Option<&FdPlan>) -> String {
-    let listeners: Vec<String> = config
-        .frontends
+    let traffic = config.frontends.iter().flat_map(|f| {
+        f.binds
+            .iter()
+            .map(move |b| format!("{} ({})", b.addr, f.name))
+    });
+    let stats = config
+        .global
+        .runtime_api
+        .sockets
         .iter()
-        .flat_map(|f| {
-            f.binds
-                .iter()
-                .map(move |b| format!("{} ({})", b.addr, f.name))
-        })
-        .collect();
+        .map(|s| match &s.addr {
+            StatsAddr::Tcp(addr) => format!("{addr} (stats socket)"),
+            StatsAddr::Unix(path) => format!("{} (stats socket)", printable(path)),
+        });
+    let listeners: Vec<String> = traffic.chain(stats).collect();
     let checked = |b: &config::Backend| {
         let servers = b.servers.iter();
         servers.filter(|s| s.check && !s.disabled).count()
@@ -58,4 +65,33 @@ fn banner(binary: &Binary, config: &Config, fds: Option<&FdPlan>) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_up_line_lists_the_stats_sockets_after_the_binds() {
+        let text = "global\n stats socket /run/weir/admin.sock level admin\n \
+                    stats socket ipv4@127.0.0.1:9999\n\
+                    defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n \
+                    timeout server 1s\n\
+                    frontend fe\n bind 127.0.0.1:8080\n default_backend be\n\
+                    backend be\n server s1 127.0.0.1:1\n";
+        let source = config::Source::new("w.cfg", text);
+        let config = config::parse(&[source], &mut |_| None).unwrap().config;
+        let binary = Binary {
+            program: "weir".into(),
+            files: vec!["w.cfg".into()],
+        };
+        let line = banner(&binary, &config, None);
+        assert!(
+            line.contains(
+                "; listening on 127.0.0.1:8080 (fe), /run/weir/admin.sock (stats socket), \
+                 127.0.0.1:9999 (stats socket); "
+            ),
+            "{line}"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! weir on mio: one `mio::Poll` loop that reports socket readiness to the
+//! weir on mio: one `mio::Poll` loop that reports socket readiness (TCP,
+//! and UNIX for stats sockets) to the
 //! shared [`Engine`], which owns the balancer and the sockets. This crate
 //! only waits; every decision is core's, every byte moved the engine's.
 //!
@@ -14,7 +15,7 @@
 //! ```
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +23,7 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use weir_core::config::Config;
-use weir_driver::{Engine, Reactor};
+use weir_driver::{Engine, ListenSocket, Reactor, Socket};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -74,7 +75,8 @@ impl Weir {
         })
     }
 
-    /// The addresses actually bound, in `lb.listeners()` order.
+    /// The TCP addresses actually bound, in `lb.listeners()` order (UNIX
+    /// stats sockets left out).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.engine.local_addrs()
     }
@@ -144,37 +146,37 @@ impl MioReactor {
 }
 
 impl Reactor for MioReactor {
-    type Stream = TcpStream;
-    type Listener = TcpListener;
+    type Stream = Socket;
+    type Listener = ListenSocket;
 
-    fn stream(&mut self, tcp: TcpStream, token: usize) -> io::Result<TcpStream> {
-        self.watch(&tcp, token, Interest::READABLE | Interest::WRITABLE)?;
-        Ok(tcp)
+    fn stream(&mut self, socket: Socket, token: usize) -> io::Result<Socket> {
+        self.watch(&socket, token, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(socket)
     }
 
-    fn listener(&mut self, tcp: TcpListener, token: usize) -> io::Result<TcpListener> {
-        self.watch(&tcp, token, Interest::READABLE)?;
-        Ok(tcp)
+    fn listener(&mut self, socket: ListenSocket, token: usize) -> io::Result<ListenSocket> {
+        self.watch(&socket, token, Interest::READABLE)?;
+        Ok(socket)
     }
 
-    fn tcp(stream: &TcpStream) -> &TcpStream {
+    fn socket(stream: &Socket) -> &Socket {
         stream
     }
 
-    fn tcp_listener(listener: &TcpListener) -> &TcpListener {
+    fn listen_socket(listener: &ListenSocket) -> &ListenSocket {
         listener
     }
 
-    fn release(&mut self, stream: TcpStream) {
+    fn release(&mut self, stream: Socket) {
         self.unwatch(&stream);
     }
 
-    fn release_listener(&mut self, listener: TcpListener) {
+    fn release_listener(&mut self, listener: ListenSocket) {
         self.unwatch(&listener);
     }
 
     // Edge-triggered registrations report the next readiness by themselves.
-    fn arm(&mut self, _: &TcpStream, _: usize, _: bool, _: bool) {}
+    fn arm(&mut self, _: &Socket, _: usize, _: bool, _: bool) {}
 
-    fn arm_listener(&mut self, _: &TcpListener, _: usize) {}
+    fn arm_listener(&mut self, _: &ListenSocket, _: usize) {}
 }

@@ -19,7 +19,7 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::Stream;
 use smol::{Async, Timer};
 use weir_core::config::Config;
-use weir_driver::{Engine, Reactor, Token};
+use weir_driver::{Engine, ListenSocket, Reactor, Socket, Token};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -146,7 +146,8 @@ impl Weir {
         })
     }
 
-    /// The addresses actually bound, in `lb.listeners()` order.
+    /// The TCP addresses actually bound, in `lb.listeners()` order (UNIX
+    /// stats sockets left out).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.engine.local_addrs()
     }
@@ -277,22 +278,22 @@ impl<T: std::os::fd::AsFd> Watched<T> {
 }
 
 impl Reactor for SmolReactor {
-    type Stream = Watched<TcpStream>;
-    type Listener = Watched<TcpListener>;
+    type Stream = Watched<Socket>;
+    type Listener = Watched<ListenSocket>;
 
-    fn stream(&mut self, tcp: TcpStream, token: Token) -> io::Result<Self::Stream> {
-        self.watch(tcp, token)
+    fn stream(&mut self, socket: Socket, token: Token) -> io::Result<Self::Stream> {
+        self.watch(socket, token)
     }
 
-    fn listener(&mut self, tcp: TcpListener, token: Token) -> io::Result<Self::Listener> {
-        self.watch(tcp, token)
+    fn listener(&mut self, socket: ListenSocket, token: Token) -> io::Result<Self::Listener> {
+        self.watch(socket, token)
     }
 
-    fn tcp(stream: &Self::Stream) -> &TcpStream {
+    fn socket(stream: &Self::Stream) -> &Socket {
         stream.io.get_ref()
     }
 
-    fn tcp_listener(listener: &Self::Listener) -> &TcpListener {
+    fn listen_socket(listener: &Self::Listener) -> &ListenSocket {
         listener.io.get_ref()
     }
 

@@ -16,3 +16,5 @@ mod kit;
 mod signals;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
+#[path = "../../tests/binary/unix_socket.rs"]
+mod unix_socket;

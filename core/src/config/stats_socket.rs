@@ -11,8 +11,10 @@ use crate::runtime_api::Level;
 /// The `stats socket` options weir implements.
 const OPTIONS: &[&str] = &["level", "mode", "uid", "gid", "user", "group"];
 
-/// Longest UNIX socket path (`sun_path` less its NUL).
-const MAX_PATH: usize = 107;
+/// Longest UNIX socket path, as HAProxy's: `sun_path` less its NUL and
+/// less room for `.<pid>.tmp`, the name the socket is bound under before
+/// it is renamed to its path.
+const MAX_PATH: usize = 97;
 
 /// Applies one `stats <words>` statement of `global` to `api`.
 pub(super) fn global_stats(
@@ -23,16 +25,7 @@ pub(super) fn global_stats(
     let arg = |i: usize| words.get(i).map_or("", String::as_str);
     match arg(0) {
         "socket" => {
-            let sockets = socket(&words[1..], origin)?;
-            if sockets.iter().any(|s| matches!(s.addr, StatsAddr::Unix(_))) {
-                return Err(
-                    "'stats socket' on a UNIX path is not served yet: use a TCP \
-                            address on the loopback meanwhile, such as \
-                            'stats socket ipv4@127.0.0.1:9999 level admin'"
-                        .into(),
-                );
-            }
-            api.sockets.extend(sockets);
+            api.sockets.extend(socket(&words[1..], origin)?);
             Ok(())
         }
         "timeout" => {
@@ -111,6 +104,7 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
                     }
                 }
             }
+            // `mode 0` leaves the umask in effect, as HAProxy's.
             "mode" => {
                 template.mode = Some(
                     u32::from_str_radix(value, 8)
@@ -122,7 +116,8 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
                                  expected, such as 600 or 0660)"
                             )
                         })?,
-                );
+                )
+                .filter(|m| *m != 0);
             }
             "uid" | "gid" => {
                 let id = value.parse::<u32>().map_err(|_| {

@@ -1738,19 +1738,94 @@ fn stats_sockets_on_tcp_with_haproxys_defaults() {
 }
 
 #[test]
-fn stats_sockets_on_unix_paths_are_refused_until_served() {
-    for socket in [
-        "/run/weir/admin.sock mode 660 level admin user haproxy gid 99",
-        "unix@rel.sock level user uid 0",
-    ] {
-        let errors = errors(&format!("global\n stats socket {socket}\n{MINIMAL}"));
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains("'stats socket' on a UNIX path is not served yet")
-                && errors[0].contains("ipv4@127.0.0.1:9999"),
-            "{errors:?}"
+fn stats_sockets_on_unix_paths_with_mode_and_owner() {
+    use super::{Account, StatsAddr};
+    use crate::runtime_api::Level;
+    let c = config(&format!(
+        "global\n stats socket /run/weir/admin.sock mode 660 level admin user haproxy gid 99\n \
+         stats socket unix@rel.sock level user uid 0 group adm\n \
+         stats socket /run/weir/plain.sock\n{MINIMAL}"
+    ));
+    let sockets = &c.global.runtime_api.sockets;
+    assert_eq!(sockets.len(), 3);
+    let admin = &sockets[0];
+    assert_eq!(admin.addr, StatsAddr::Unix("/run/weir/admin.sock".into()));
+    assert_eq!(
+        (admin.mode, admin.level, admin.origin.line),
+        (Some(0o660), Level::Admin, 2)
+    );
+    assert_eq!(admin.uid, Some(Account::Name("haproxy".into())));
+    assert_eq!(admin.gid, Some(Account::Id(99)));
+    let user = &sockets[1];
+    assert_eq!(user.addr, StatsAddr::Unix("rel.sock".into()));
+    assert_eq!((user.level, user.mode), (Level::User, None));
+    assert_eq!(user.uid, Some(Account::Id(0)));
+    assert_eq!(user.gid, Some(Account::Name("adm".into())));
+    let plain = &sockets[2];
+    assert_eq!(
+        (plain.level, plain.mode, &plain.uid, &plain.gid),
+        (Level::Operator, None, &None, &None)
+    );
+}
+
+#[test]
+fn stats_socket_modes_are_octal_up_to_7777() {
+    let modes = [
+        ("600", Some(0o600)),
+        ("0660", Some(0o660)),
+        ("7777", Some(0o7777)),
+    ];
+    // `mode 0` leaves the umask in effect, as HAProxy's.
+    for (mode, bits) in modes.into_iter().chain([("0", None)]) {
+        let c = config(&format!(
+            "global\n stats socket /a.sock mode {mode}\n{MINIMAL}"
+        ));
+        assert_eq!(c.global.runtime_api.sockets[0].mode, bits, "{mode}");
+    }
+    for mode in ["10000", "8", "+600", "-1", "rw"] {
+        let errors = errors(&format!(
+            "global\n stats socket /a.sock mode {mode}\n{MINIMAL}"
+        ));
+        assert_eq!(
+            errors,
+            [format!(
+                "t.cfg:2: 'stats socket': invalid mode '{mode}' (octal integer expected, such \
+                 as 600 or 0660)"
+            )]
         );
     }
+}
+
+#[test]
+fn stats_socket_owner_errors() {
+    assert_eq!(
+        errors(&format!(
+            "global\n stats socket /a.sock uid root\n stats socket /a.sock gid -1\n \
+             stats socket /a.sock user\n stats socket unix@\n{MINIMAL}"
+        )),
+        [
+            "t.cfg:2: 'stats socket': 'uid' expects a number, got 'root'",
+            "t.cfg:3: 'stats socket': 'gid' expects a number, got '-1'",
+            "t.cfg:4: 'stats socket': 'user' expects a value",
+            "t.cfg:5: 'stats socket unix@' expects a path",
+        ]
+    );
+}
+
+#[test]
+fn stats_socket_paths_leave_room_for_the_temporary_name_as_haproxy() {
+    // HAProxy 2.6.12: "socket path '...' too long (max 97)": the socket is
+    // bound as `<path>.<pid>.tmp` first.
+    let fits = format!("/{}", "a".repeat(96));
+    let c = config(&format!("global\n stats socket {fits}\n{MINIMAL}"));
+    assert_eq!(c.global.runtime_api.sockets.len(), 1);
+    let long = format!("/{}", "a".repeat(97));
+    assert_eq!(
+        errors(&format!("global\n stats socket unix@{long}\n{MINIMAL}")),
+        [format!(
+            "t.cfg:2: 'stats socket': socket path '{long}' too long (max 97)"
+        )]
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Stats-socket connections (`stats socket ipv4@ADDR:PORT`): accepted on
-//! their own listeners, each a [`CliConn`] fed the bytes the driver reads,
+//! Stats-socket connections (`stats socket /run/weir/admin.sock`, `stats
+//! socket ipv4@ADDR:PORT`): accepted on their own listeners, each a [`CliConn`] fed the bytes the driver reads,
 //! its commands run on the balancer through [`Balancer::handle_cli`].
 //!
 //! ```text
@@ -13,19 +13,46 @@ use std::time::Duration;
 use super::runtime::Ctl;
 use super::{Balancer, Role};
 use crate::action::Action;
+use crate::config::{StatsAddr, StatsSocket};
 use crate::id::{ConnId, ListenerId};
-use crate::runtime_api::{CliConn, Level};
+use crate::runtime_api::CliConn;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
 /// Bytes read from a stats-socket connection at a time.
 const CLI_READ: usize = 4096;
 
-/// A `stats socket` TCP listener.
+/// Where a listener listens, as [`Balancer::listeners`] tells the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAddr<'a> {
+    /// A TCP address: a frontend's `bind` or a TCP `stats socket`.
+    Tcp(SocketAddr),
+    /// A `stats socket` on a UNIX path, with the mode and owner its file
+    /// gets and the line it comes from.
+    Unix(&'a StatsSocket),
+}
+
+/// A `stats socket` listener.
 pub(super) struct CliListener {
-    pub addr: SocketAddr,
-    pub level: Level,
+    pub socket: StatsSocket,
     pub accepting: bool,
+}
+
+impl CliListener {
+    pub fn new(socket: &StatsSocket) -> CliListener {
+        CliListener {
+            socket: socket.clone(),
+            accepting: true,
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> ListenAddr<'_> {
+        match self.socket.addr {
+            StatsAddr::Tcp(addr) => ListenAddr::Tcp(addr),
+            StatsAddr::Unix(_) => ListenAddr::Unix(&self.socket),
+        }
+    }
 }
 
 /// A stats-socket connection.
@@ -55,11 +82,28 @@ impl Balancer {
         ListenerId((self.listeners.len() + i) as u32)
     }
 
+    /// The `stats socket` line of `listener`, for messages about its
+    /// socket; `None` for a frontend's listener.
+    pub fn stats_socket(&self, listener: ListenerId) -> Option<&StatsSocket> {
+        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
+        Some(&self.cli.listeners.get(i)?.socket)
+    }
+
+    /// A client connection was accepted on `listener`, a `stats socket`
+    /// on a UNIX path: its client has no IP address. Returns its id, or
+    /// `None` if the driver must close it at once (as
+    /// [`Balancer::accept`]).
+    pub fn accept_unix(&mut self, now: Instant, listener: ListenerId) -> Option<ConnId> {
+        self.advance(now);
+        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
+        self.accept_cli(now, i)
+    }
+
     /// A connection on a stats socket: a CLI session, unless `stats
     /// maxconn` are open.
     pub(super) fn accept_cli(&mut self, now: Instant, i: usize) -> Option<ConnId> {
         let listener = self.cli.listeners.get(i).filter(|l| l.accepting)?;
-        let level = listener.level;
+        let level = listener.socket.level;
         let c = self.cli.slots.vacant_key();
         let generation = self.next_generation();
         let id = self.open_conn(Role::Cli(c));

@@ -16,7 +16,7 @@ use crate::action::{Action, ConnError, Event, LogLine, LogSink};
 use crate::arena::Arena;
 use crate::balance::Lb;
 use crate::buffer::Pool;
-use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity, StatsAddr};
+use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::{CheckStatus, Health};
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{LogClock, frame};
@@ -28,6 +28,8 @@ use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
 use state::AdminFlags;
+
+pub use cli::ListenAddr;
 
 mod checks;
 mod cli;
@@ -348,14 +350,7 @@ impl Balancer {
             hard_maxconn: global.maxconn,
             cli: cli::Cli {
                 listeners: (global.runtime_api.sockets.iter())
-                    .filter_map(|socket| match socket.addr {
-                        StatsAddr::Tcp(addr) => Some(cli::CliListener {
-                            addr,
-                            level: socket.level,
-                            accepting: true,
-                        }),
-                        StatsAddr::Unix(_) => None,
-                    })
+                    .map(cli::CliListener::new)
                     .collect(),
                 timeout: global.runtime_api.timeout,
                 maxconn: global.runtime_api.maxconn,
@@ -372,12 +367,12 @@ impl Balancer {
         lb
     }
 
-    /// Every listening address, with the id to pass to [`Balancer::accept`].
-    /// Every listening address, with the id to pass to [`Balancer::accept`]:
-    /// the frontends' `bind`s, then the TCP `stats socket`s.
-    pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, SocketAddr)> + '_ {
-        let traffic = self.listeners.iter().map(|l| l.addr);
-        let cli = self.cli.listeners.iter().map(|l| l.addr);
+    /// Every listening address, with the id to pass to [`Balancer::accept`]
+    /// (or [`Balancer::accept_unix`]): the frontends' `bind`s, then the
+    /// `stats socket`s.
+    pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, ListenAddr<'_>)> + '_ {
+        let traffic = self.listeners.iter().map(|l| ListenAddr::Tcp(l.addr));
+        let cli = self.cli.listeners.iter().map(cli::CliListener::addr);
         (traffic.chain(cli))
             .enumerate()
             .map(|(i, addr)| (ListenerId(i as u32), addr))

@@ -2,6 +2,7 @@
 //! answers are HAProxy's.
 
 use super::*;
+use crate::ListenAddr;
 use crate::id::ConnId;
 use crate::runtime_api::Level;
 
@@ -97,7 +98,9 @@ fn with_stats_socket(servers: Vec<Server>) -> (Harness, ConnId) {
     let mut h = Harness::new(cfg);
     let listeners: Vec<_> = h.lb.listeners().collect();
     assert_eq!(listeners.len(), 2, "the frontend's and the stats socket");
-    let (id, addr) = listeners[1];
+    let (id, ListenAddr::Tcp(addr)) = listeners[1] else {
+        panic!("a TCP stats socket: {listeners:?}");
+    };
     let peer = "127.0.0.1:50000".parse().unwrap();
     let conn = h.lb.accept(h.now, id, peer, addr).expect("accepted");
     h.collect();
@@ -137,13 +140,42 @@ fn in_prompt_mode_the_connection_stays_for_more_commands() {
     assert!(h.closed(cli).is_some());
 }
 
+#[test]
+fn a_unix_stats_socket_is_listed_with_its_file_and_runs_commands() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    let socket = crate::config::StatsSocket {
+        addr: crate::config::StatsAddr::Unix("/run/weir/admin.sock".into()),
+        mode: Some(0o600),
+        uid: None,
+        gid: Some(crate::config::Account::Id(50)),
+        level: Level::User,
+        origin: origin(),
+    };
+    cfg.global.runtime_api.sockets.push(socket.clone());
+    let mut h = Harness::new(cfg);
+    let listeners: Vec<_> = h.lb.listeners().collect();
+    let (traffic, id) = (listeners[0].0, listeners[1].0);
+    assert_eq!(listeners[1].1, ListenAddr::Unix(&socket));
+    assert_eq!(h.lb.stats_socket(id), Some(&socket));
+    assert_eq!(h.lb.stats_socket(traffic), None, "a frontend's bind");
+    assert_eq!(h.lb.accept_unix(h.now, traffic), None);
+
+    let cli = h.lb.accept_unix(h.now, id).expect("accepted");
+    h.collect();
+    h.peer_sends(cli, b"set server app/s1 state maint\n");
+    assert_eq!(h.drain(cli), b"Permission denied\n\n", "level user");
+    assert!(h.closed(cli).is_some());
+}
+
 /// A balancer from configuration text, and a connection to its listener
 /// `listener`.
 fn from_text(text: &str, listener: usize) -> (Harness, ConnId) {
     let source = crate::config::Source::new("t.cfg", text);
     let parsed = crate::config::parse(&[source], &mut |_| None).expect("valid");
     let mut h = Harness::new(parsed.config);
-    let (id, addr) = h.lb.listeners().nth(listener).unwrap();
+    let (id, ListenAddr::Tcp(addr)) = h.lb.listeners().nth(listener).unwrap() else {
+        panic!("listener {listener} is on TCP");
+    };
     let peer = "127.0.0.1:50000".parse().unwrap();
     let conn = h.lb.accept(h.now, id, peer, addr).expect("accepted");
     h.collect();
