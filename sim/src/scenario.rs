@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::faults::{self, Fault};
 use crate::payload::Mode;
 use crate::rng::{self, Rng};
+use crate::runtime::{self, Command};
 
 /// Where weir listens.
 pub const LISTEN: SocketAddr =
@@ -121,6 +122,8 @@ pub struct Scenario {
     pub hard_stop_after: Option<Duration>,
     /// Server faults, by start time.
     pub faults: Vec<Fault>,
+    /// Runtime commands, by time.
+    pub commands: Vec<Command>,
     /// Seed given to weir's own PRNG.
     pub core_seed: u64,
     /// Seed of the network's randomness (jitter, read and write sizes).
@@ -188,6 +191,10 @@ impl Scenario {
             let line = format!("    hard-stop-after {}ms\n", after.as_millis());
             text.insert_str("global\n".len(), &line);
         }
+        let commands = match rng.chance(50) {
+            true => runtime::schedule(rng, n_servers, active),
+            false => Vec::new(),
+        };
         Scenario {
             seed,
             config: text,
@@ -200,6 +207,7 @@ impl Scenario {
             servers,
             clients,
             faults,
+            commands,
             core_seed,
             net_seed,
         }
@@ -241,6 +249,10 @@ impl Scenario {
                 f.from.as_secs_f64(),
                 f.until.as_secs_f64()
             );
+        }
+        for c in &self.commands {
+            let name = &self.servers[c.server].name;
+            let _ = writeln!(s, "  at {:.3}s: {}", c.at.as_secs_f64(), c.line(name));
         }
         for (i, c) in self.clients.iter().enumerate() {
             let _ = writeln!(
