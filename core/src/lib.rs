@@ -78,5 +78,5 @@ pub use action::{Action, ConnError, Event, LogLine, LogSink};
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 pub use logging::LineFormat;
-pub use proxy::Balancer;
+pub use proxy::{Balancer, HealthVerdict, NoSuchServer};
 pub use time::Instant;
