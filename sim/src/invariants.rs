@@ -430,6 +430,7 @@ impl World {
         }
         self.check_counters_at_end();
         self.check_open_servers_served();
+        self.check_weights_honoured();
         self.check_timers();
         self.check_shutdown();
     }

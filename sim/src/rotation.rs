@@ -15,8 +15,15 @@
 //! * with `roundrobin`/`static-rr`, a server open again (ready, UP by its
 //!   checks) gets a session among the next `2W + 2` (W: the sum of the
 //!   largest weights);
+//! * in a steady run ([`crate::Scenario::weighted`]), `roundrobin` gives
+//!   each server its weight's share of the sessions, within the server's
+//!   weight plus one: over any `W` picks from a common start each server
+//!   is picked exactly its weight times, so a window that does not start
+//!   or end on a cycle is off by at most one partial cycle;
 //! * `show stat` agrees with the world: the frontend's `scur` is the
-//!   number of clients weir holds, at the end every `scur` is 0, the
+//!   number of clients weir holds, the servers' add up to at most the
+//!   backend's (twice, with `option connect-hedge`, which counts a session
+//!   on both servers it races), at the end every `scur` is 0, the
 //!   frontend's `stot` is the number of clients weir accepted, and each
 //!   server's `stot` counts at least the sessions it was seen to carry.
 
@@ -26,7 +33,7 @@ use std::time::Duration;
 use weir_core::runtime_api::Level;
 
 use crate::net::{LinkId, Peer};
-use crate::runtime::{Command, Op};
+use crate::runtime::{Command, Health, Op};
 use crate::world::World;
 
 /// A server's state as weir's log lines give it.
@@ -55,8 +62,8 @@ pub(crate) struct ServerModel {
     pub closed: Closure,
     /// When it last opened again (the step, the time).
     pub opened: (u64, Duration),
-    /// When a command last made it UP (the detection of a fault starts
-    /// again from there).
+    /// When a command last reset its health counter (the detection of a
+    /// fault starts again from there).
     pub revived: Duration,
 }
 
@@ -147,6 +154,17 @@ impl World {
             return self.fail(format!("'{line}' answered {answer:?}"));
         }
         let model = &mut self.check.servers[s];
+        // A forced health puts the health counter at the top of UP, leaving
+        // maintenance at its bottom: a fault's detection starts again (and
+        // weir's connects to the server may come before its UP line).
+        let revives = match command.op {
+            Op::Health(Health::Up | Health::Stopping) => true,
+            Op::Ready | Op::Enable => model.maint,
+            _ => false,
+        };
+        if revives {
+            model.revived = self.now;
+        }
         match command.op {
             Op::Drain => (model.drain, model.maint) = (true, false),
             Op::Maint | Op::Disable => (model.drain, model.maint) = (false, true),
@@ -195,9 +213,6 @@ impl World {
         self.check.servers[s].seen = to;
         self.refresh(s);
         if admin {
-            if to == Seen::Up {
-                self.check.servers[s].revived = self.now;
-            }
             return;
         }
         self.check_health_change(s, to == Seen::Up);
@@ -330,8 +345,16 @@ impl World {
         let servers: Option<u64> = (0..self.servers.len())
             .map(|s| Self::stat(&table, "app", &self.server_name(s), "scur"))
             .sum();
+        // `option connect-hedge` counts a session on both servers while it
+        // races them.
+        let per_session = if self.scenario.config.contains("connect-hedge") {
+            2
+        } else {
+            1
+        };
         match (fe, be, servers) {
-            (Some(fe), Some(be), Some(servers)) if fe == held && servers <= be && be <= fe => {}
+            (Some(fe), Some(be), Some(servers))
+                if fe == held && servers <= be * per_session && be <= fe => {}
             _ => self.fail(format!(
                 "show stat says {fe:?} sessions on the frontend, {be:?} on the backend, \
                  {servers:?} on its servers; weir holds {held} clients"
@@ -438,6 +461,42 @@ impl World {
                 return self.fail(format!(
                     "{name}, open since {:.3}s, got none of the {routed} sessions accepted since",
                     since.as_secs_f64()
+                ));
+            }
+        }
+    }
+}
+
+impl World {
+    /// In a steady run: the sessions accepted since `steady_from` went to
+    /// each server in proportion to its weight.
+    pub(crate) fn check_weights_honoured(&mut self) {
+        let Some(from) = self.scenario.steady_from else {
+            return;
+        };
+        let mut counts = vec![0u64; self.servers.len()];
+        for spec in self.scenario.clients.iter().filter(|c| c.start >= from) {
+            let Some((_, _, server)) = self.check.sessions.get(&spec.addr).and_then(|l| l.first())
+            else {
+                continue;
+            };
+            if let Some(s) = self.scenario.servers.iter().position(|x| x.name == *server) {
+                counts[s] += 1;
+            }
+        }
+        let n: u64 = counts.iter().sum();
+        let total: u64 = self.check.servers.iter().map(|m| u64::from(m.weight)).sum();
+        if n < 100 || total == 0 {
+            return self.fail(format!("a steady run with {n} sessions to count"));
+        }
+        for (s, &got) in counts.iter().enumerate() {
+            let weight = u64::from(self.check.servers[s].weight);
+            // Within `weight + 1` of `n * weight / total`, in units of 1/total.
+            let (expected, slack) = (n * weight, (weight + 1) * total);
+            if got * total > expected + slack || got * total + slack < expected {
+                let name = self.server_name(s);
+                return self.fail(format!(
+                    "{name} (weight {weight} of {total}) got {got} of {n} sessions: {counts:?}"
                 ));
             }
         }
