@@ -27,6 +27,8 @@ pub(crate) struct Client {
     pub connected: bool,
     /// weir's `accept` was called for it.
     pub accepted: bool,
+    /// The step of the run in which it was.
+    pub accepted_step: u64,
     /// Request bytes written (header included).
     pub written: u64,
     /// No write before then (pauses between writes).

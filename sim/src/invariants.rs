@@ -27,7 +27,7 @@
 //! and after `shutdown` weir holds
 //! no connection, no buffer and no timer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,6 +39,7 @@ use crate::client::Outcome;
 use crate::faults::{Fault, FaultKind};
 use crate::net::{LinkId, Peer, Side};
 use crate::payload::Reply;
+use crate::rotation::{Closure, Seen, ServerModel};
 use crate::scenario::{Check, Scenario};
 use crate::trace::trace;
 use crate::world::World;
@@ -151,24 +152,41 @@ impl Bounds {
 pub(crate) struct Checker {
     pub bounds: Bounds,
     failure: Option<Failure>,
-    /// Each server's state as weir logged it.
-    up: Vec<bool>,
+    /// Each server as commands and weir's log lines left it.
+    pub servers: Vec<ServerModel>,
+    /// The server a runtime command being carried out is about.
+    pub in_command: Option<usize>,
+    /// Clients (by address) whose sessions a command ended.
+    pub ended_by_command: BTreeSet<SocketAddr>,
+    /// Traffic connections weir opened to a closed server: since when,
+    /// and why, it was closed.
+    pub connect_closure: BTreeMap<LinkId, Closure>,
+    /// Traffic connections to a closed server in this step.
+    pub connecting: Vec<(LinkId, usize, Closure)>,
+    /// Clients weir accepted.
+    pub accepted: u64,
     /// The server connections that received each client's bytes.
-    served: Vec<Vec<LinkId>>,
+    pub served: Vec<Vec<LinkId>>,
     /// The client each server connection carries.
-    owner: BTreeMap<LinkId, u32>,
+    pub owner: BTreeMap<LinkId, u32>,
     /// tcplog lines by client address: termination state, bytes, server.
-    sessions: BTreeMap<SocketAddr, Vec<(String, u64, String)>>,
+    pub sessions: BTreeMap<SocketAddr, Vec<(String, u64, String)>>,
     /// Wake-ups in a row that produced no action.
     idle: u64,
 }
 
 impl Checker {
-    pub(crate) fn new(bounds: Bounds, scenario: &Scenario) -> Checker {
+    pub(crate) fn new(bounds: Bounds, config: &Config, scenario: &Scenario) -> Checker {
+        let weights = config.backends[0].servers.iter().map(|s| s.weight);
         Checker {
             bounds,
             failure: None,
-            up: vec![true; scenario.servers.len()],
+            servers: weights.map(ServerModel::new).collect(),
+            in_command: None,
+            ended_by_command: BTreeSet::new(),
+            connect_closure: BTreeMap::new(),
+            connecting: Vec::new(),
+            accepted: 0,
             served: vec![Vec::new(); scenario.clients.len()],
             owner: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -206,9 +224,13 @@ impl World {
 
     /// Whether server `s` had a fault at some time between `from` and
     /// `until`.
-    fn had_fault(&self, s: usize, from: Duration, until: Duration) -> bool {
+    /// Runtime commands count: they take servers out of rotation and end
+    /// sessions.
+    pub(crate) fn had_fault(&self, s: usize, from: Duration, until: Duration) -> bool {
         let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
+        let mut commands = self.scenario.commands.iter().filter(|c| c.server == s);
         faults.any(|f| f.from <= until && from <= f.until)
+            || commands.any(|c| c.at <= until && from <= c.until)
     }
 
     /// The faults of server `s` that fail its checks.
@@ -226,37 +248,21 @@ impl World {
         // takes them; the scenario's `log stdout` does.
         match line.sink {
             LogSink::Diagnostic(_) => self.on_health_log(&line.text),
-            LogSink::Stdout if line.text.starts_with("Server ") => self.on_health_log(&line.text),
+            LogSink::Stdout
+                if line.text.starts_with("Server ") || line.text.starts_with("Backup Server ") =>
+            {
+                self.on_health_log(&line.text)
+            }
             LogSink::Stdout => self.on_session_log(&line.text),
             LogSink::Stderr | LogSink::Udp(_) | LogSink::Unix(_) => {}
         }
     }
 
-    fn on_health_log(&mut self, text: &str) {
-        let Some((name, tail)) = text
-            .strip_prefix("Server app/")
-            .and_then(|rest| rest.split_once(" is "))
-        else {
-            return;
-        };
-        let up = if tail.starts_with("UP") {
-            true
-        } else if tail.starts_with("DOWN") {
-            false
-        } else {
-            return;
-        };
-        let Some(s) = self.scenario.servers.iter().position(|x| x.name == name) else {
-            return self.fail(format!(
-                "weir logged a state change of unknown server {name}"
-            ));
-        };
-        self.stats.transitions += 1;
-        let word = if up { "UP" } else { "DOWN" };
-        if self.check.up[s] == up {
-            return self.fail(format!("weir logged {name} {word} twice in a row"));
-        }
-        self.check.up[s] = up;
+    /// A change of server `s` to UP or DOWN that its checks decided: a
+    /// DOWN needs a fault to explain it, an UP must not come while the
+    /// server is dead.
+    pub(crate) fn check_health_change(&mut self, s: usize, up: bool) {
+        let name = self.server_name(s);
         let (now, detect, margin) = (self.now, self.check.bounds.detect, self.check.bounds.margin);
         if !up
             && !self
@@ -292,6 +298,9 @@ impl World {
         let Ok(bytes) = bytes.parse::<u64>() else {
             return self.fail(format!("a tcplog line without byte count: {text}"));
         };
+        if let Some(s) = self.check.in_command {
+            self.on_command_session_log(s, addr, state, &server);
+        }
         let entry = self.check.sessions.entry(addr).or_default();
         entry.push((state.to_string(), bytes, server));
     }
@@ -299,9 +308,11 @@ impl World {
     /// weir connects to server `s`'s traffic port.
     pub(crate) fn on_traffic_connect(&mut self, s: usize) {
         let (now, detect) = (self.now, self.check.bounds.detect);
+        // A command that made it UP starts the detection again.
+        let revived = self.check.servers[s].revived;
         let dead = self
             .dead_windows(s)
-            .find(|f| f.from + detect < now && now < f.until);
+            .find(|f| f.from.max(revived) + detect < now && now < f.until);
         if let Some((kind, since)) = dead.map(|f| (f.kind, now - f.from)) {
             let name = self.server_name(s);
             self.fail(format!(
@@ -315,6 +326,7 @@ impl World {
     /// Server connection `link` received client `client`'s header.
     pub(crate) fn on_served(&mut self, link: LinkId, client: u32) {
         self.check.owner.insert(link, client);
+        self.check_open_when_connected(link, client);
         let Some(earlier) = self.check.served.get(client as usize).cloned() else {
             return;
         };
@@ -365,6 +377,7 @@ impl World {
 
     /// Checked after every step.
     pub(crate) fn after_step(&mut self) {
+        self.settle_connects();
         if let Some((at, after)) = self.unbound.zip(self.scenario.hard_stop_after) {
             let bound = at + after + self.check.bounds.margin;
             if self.now > bound && !self.lb.is_stopped() {
@@ -399,7 +412,7 @@ impl World {
             return self.fail("weir is not stopped at the end of its soft stop".into());
         }
         for s in 0..self.servers.len() {
-            if self.check.bounds.checked && !self.check.up[s] {
+            if self.check.bounds.checked && self.check.servers[s].seen == Seen::Down {
                 let name = self.server_name(s);
                 return self.fail(format!("{name} is still DOWN at the end"));
             }
@@ -415,6 +428,9 @@ impl World {
         if traffic || left.len() > self.servers.len() {
             return self.fail(format!("weir still holds connections at the end: {left:?}"));
         }
+        self.check_counters_at_end();
+        self.check_open_servers_served();
+        self.check_weights_honoured();
         self.check_timers();
         self.check_shutdown();
     }
@@ -471,11 +487,9 @@ impl World {
                     ));
                 }
                 let recover = self.check.bounds.recover;
-                let fault = self
-                    .scenario
-                    .faults
-                    .iter()
-                    .any(|f| f.from <= end && start <= f.until + recover);
+                let fault = (self.scenario.faults.iter().map(|f| (f.from, f.until)))
+                    .chain(self.scenario.commands.iter().map(|c| (c.at, c.until)))
+                    .any(|(from, until)| from <= end && start <= until + recover);
                 let queued = self.check.bounds.queue_limited && state == "sQ";
                 if !(client.vanished || fault || queued) {
                     let why = why.clone();

@@ -5,7 +5,8 @@
 //! health endpoints; TLS by a real rustls server), clients sending
 //! checkable byte streams, link latencies and windows, and server faults
 //! (crash, hang, black hole, 503, resets, early half-close, slow reads,
-//! flapping), and sometimes a soft stop of weir itself (what a reload does
+//! flapping), runtime commands typed by an operator (drain, maintenance,
+//! weights, forced health, shutdown of sessions), and sometimes a soft stop of weir itself (what a reload does
 //! to the old process). [`run`] then drives the real `weir_core::Balancer` through a
 //! simulated network and clock (no socket, no thread, no real time) and
 //! checks the invariants listed in the `invariants` module after every
@@ -15,7 +16,8 @@
 //! generator's draws, so it chooses the configuration, clients and fault
 //! schedule, and the invariants are the oracle.
 //!
-//! Modules: `scenario` draws the run, `faults` the server faults, `net` is
+//! Modules: `scenario` draws the run, `faults` the server faults,
+//! `runtime` the operator's commands, `net` is
 //! the network and event queue, `world` the event loop and weir's driver,
 //! `client` and `server` the peers, `payload` the checkable streams,
 //! `invariants` the checks, `trace` the readable record.
@@ -28,6 +30,8 @@ mod invariants;
 mod net;
 mod payload;
 mod rng;
+mod rotation;
+mod runtime;
 mod scenario;
 mod server;
 mod trace;
@@ -35,6 +39,7 @@ mod world;
 
 pub use faults::{Fault, FaultKind};
 pub use invariants::Failure;
+pub use runtime::{Command, Health, Op};
 pub use scenario::{Check, Scenario};
 pub use world::Stats;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::faults::{self, Fault};
 use crate::payload::Mode;
 use crate::rng::{self, Rng};
+use crate::runtime::{self, Command, Op};
 
 /// Where weir listens.
 pub const LISTEN: SocketAddr =
@@ -121,6 +122,11 @@ pub struct Scenario {
     pub hard_stop_after: Option<Duration>,
     /// Server faults, by start time.
     pub faults: Vec<Fault>,
+    /// Runtime commands, by time.
+    pub commands: Vec<Command>,
+    /// A steady run ([`Scenario::weighted`]): from then on, `roundrobin`
+    /// must share the sessions in proportion to the servers' weights.
+    pub steady_from: Option<Duration>,
     /// Seed given to weir's own PRNG.
     pub core_seed: u64,
     /// Seed of the network's randomness (jitter, read and write sizes).
@@ -188,6 +194,10 @@ impl Scenario {
             let line = format!("    hard-stop-after {}ms\n", after.as_millis());
             text.insert_str("global\n".len(), &line);
         }
+        let commands = match rng.chance(50) {
+            true => runtime::schedule(rng, n_servers, active),
+            false => Vec::new(),
+        };
         Scenario {
             seed,
             config: text,
@@ -200,9 +210,89 @@ impl Scenario {
             servers,
             clients,
             faults,
+            commands,
+            steady_from: None,
             core_seed,
             net_seed,
         }
+    }
+
+    /// A steady run to check weights: three healthy servers under
+    /// `roundrobin` with drawn weights, no fault, 600 short sessions one
+    /// after another; at 6 s one weight changes, at 8 s a server is
+    /// drained, at 10 s made ready again. From 12 s on, each server must
+    /// get its weight's share of the sessions.
+    pub fn weighted(seed: u64) -> Scenario {
+        let mut rng = Rng::new(seed);
+        let servers: Vec<ServerSpec> = (0..3)
+            .map(|i| ServerSpec {
+                backup: false,
+                ..server(&mut rng, i, true)
+            })
+            .collect();
+        let weights: Vec<u64> = (0..3).map(|_| rng.range(1, 8)).collect();
+        let mut text = String::from(
+            "global\ndefaults\n    mode tcp\n    log stdout format raw local0\n    \
+             timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+             frontend fe\n    bind 10.0.0.1:443\n    option tcplog\n    default_backend app\n\
+             backend app\n    balance roundrobin\n",
+        );
+        for (spec, w) in servers.iter().zip(&weights) {
+            let _ = writeln!(
+                text,
+                "    server {} {}:{} weight {w} check inter 500ms port {CHECK_PORT} rise 2 fall 3",
+                spec.name,
+                spec.host,
+                spec.addr.port()
+            );
+        }
+        let clients = (0..600)
+            .map(|c| ClientSpec {
+                start: Duration::from_millis(50 * c as u64),
+                len: rng.range(0, 512) as u32,
+                chunk: 1460,
+                pause: Duration::ZERO,
+                slow_read: None,
+                vanish_after: None,
+                ..client(&mut rng, c, Duration::ZERO)
+            })
+            .collect();
+        let at = |ms| Duration::from_millis(ms);
+        let command = |server, op, t| Command {
+            server,
+            op,
+            at: at(t),
+            until: at(t),
+        };
+        let commands = vec![
+            command(0, Op::Weight(rng.range(1, 8) as u32), 6000),
+            command(2, Op::Drain, 8000),
+            command(2, Op::Ready, 10_000),
+        ];
+        Scenario {
+            seed,
+            config: text,
+            check: Check::Tcp,
+            check_port: true,
+            replay: false,
+            servers,
+            clients,
+            ssl: false,
+            soft_stop: None,
+            hard_stop_after: None,
+            faults: Vec::new(),
+            commands,
+            steady_from: Some(at(12_000)),
+            core_seed: rng.next_u64(),
+            net_seed: rng.next_u64(),
+        }
+    }
+
+    /// The same run without its runtime commands: the run seeds drew
+    /// before commands joined the schedule (they are drawn last).
+    pub fn without_commands(mut self) -> Scenario {
+        self.commands.clear();
+        self
     }
 
     /// A digest of the run's description ([`Scenario::summary`]): it
@@ -241,6 +331,10 @@ impl Scenario {
                 f.from.as_secs_f64(),
                 f.until.as_secs_f64()
             );
+        }
+        for c in &self.commands {
+            let name = &self.servers[c.server].name;
+            let _ = writeln!(s, "  at {:.3}s: {}", c.at.as_secs_f64(), c.line(name));
         }
         for (i, c) in self.clients.iter().enumerate() {
             let _ = writeln!(

@@ -63,6 +63,8 @@ pub(crate) enum Ev {
     FaultEnd(usize),
     /// weir gets a soft stop.
     SoftStop,
+    /// An operator types runtime command `i`.
+    Command(usize),
 }
 
 /// Counts of what a run did.
@@ -137,7 +139,7 @@ impl World {
                 _ => Err(format!("no file {path} in the simulation")),
             })
             .map_err(|e| fail(format!("the configuration's files do not load: {e:?}")))?;
-        let bounds = Bounds::new(&config, &scenario);
+        let check = Checker::new(Bounds::new(&config, &scenario), &config, &scenario);
         let base = now_base();
         let wall = SystemTime::UNIX_EPOCH + WALL_START;
         let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
@@ -161,7 +163,7 @@ impl World {
             accepting: true,
             unbound: None,
             backlog: VecDeque::new(),
-            check: Checker::new(bounds, &scenario),
+            check,
             trace: Trace::new(trace_on),
             stats: Stats::default(),
             scenario,
@@ -176,6 +178,9 @@ impl World {
         if let Some(at) = world.scenario.soft_stop {
             world.queue.push(at, Ev::SoftStop);
         }
+        for (i, command) in world.scenario.commands.iter().enumerate() {
+            world.queue.push(command.at, Ev::Command(i));
+        }
         world.drain();
         world.flush();
         Ok(world)
@@ -184,11 +189,8 @@ impl World {
     /// Runs to the end and checks every invariant; the first violation
     /// stops the run.
     pub(crate) fn run(&mut self) -> Result<(), Failure> {
-        let faults_end = self
-            .scenario
-            .faults
-            .iter()
-            .map(|f| f.until)
+        let faults_end = (self.scenario.faults.iter().map(|f| f.until))
+            .chain(self.scenario.commands.iter().map(|c| c.at))
             .max()
             .unwrap_or_default();
         let last_start = self
@@ -293,6 +295,7 @@ impl World {
                 self.lb.soft_stop(t);
                 self.drain();
             }
+            Ev::Command(i) => self.run_command(i),
         }
     }
 
@@ -445,6 +448,9 @@ impl World {
         if self.ids.insert(conn, link).is_some() {
             self.fail(format!("weir reused {conn:?} while open"));
         }
+        if traffic {
+            self.on_connect(link, s);
+        }
         if traffic && self.scenario.check_port {
             self.on_traffic_connect(s);
         }
@@ -523,6 +529,7 @@ impl World {
             return;
         };
         self.clients[c].accepted = true;
+        self.clients[c].accepted_step = self.stats.steps;
         let t = self.t();
         let peer = self.scenario.clients[c].addr;
         match self.lb.accept(t, ListenerId(0), peer, LISTEN) {
@@ -537,6 +544,7 @@ impl World {
                 if self.ids.insert(conn, link).is_some() {
                     self.fail(format!("weir reused {conn:?} while open"));
                 }
+                self.check.accepted += 1;
                 self.net.touch(link, Side::Weir);
             }
             None => {

@@ -9,7 +9,7 @@ use crate::id::{BackendId, FrontendId, ServerId};
 use crate::runtime_api::SessTarget;
 use crate::session::Phase;
 use crate::stats::html::human_time;
-use crate::stats::{AdminState, ForcedHealth, OpState};
+use crate::stats::{AdminState, ForcedHealth};
 use crate::time::Instant;
 
 /// HAProxy's reason for a health forced from its CLI.
@@ -58,31 +58,7 @@ impl Balancer {
         s: ServerId,
         health: ForcedHealth,
     ) {
-        let Some(server) = self.backends[b].servers.get_mut(s) else {
-            return;
-        };
-        if server.admin.maint() {
-            return;
-        }
-        let op = match health {
-            ForcedHealth::Up => {
-                server.health.force_up();
-                if matches!(server.op, OpState::Starting | OpState::Running) {
-                    return;
-                }
-                self.warm_start(now, b, s)
-            }
-            ForcedHealth::Stopping => {
-                server.health.force_up();
-                OpState::Stopping
-            }
-            ForcedHealth::Down => {
-                server.health.fail_all();
-                OpState::Stopped
-            }
-        };
-        let admin = self.backends[b].servers[s].admin;
-        self.change_server(now, b, s, op, admin, Cause::Reason(FROM_CLI));
+        self.force_op(now, b, s, health, Cause::Reason(FROM_CLI));
     }
 
     /// One admin change, with the server's operational state as it is.

@@ -28,6 +28,7 @@ use crate::time::Instant;
 use crate::timer::{TimerKey, TimerQueue};
 use crate::tls::{self, DriverTime};
 use state::AdminFlags;
+pub use state::{HealthVerdict, NoSuchServer};
 
 pub use cli::ListenAddr;
 

@@ -8,13 +8,52 @@
 //! hands it to [`Balancer::change_server`], which applies it the way
 //! HAProxy's `srv_update_status` does: weights, the log line, sessions
 //! ended where configured, queues moved, counters.
+//!
+//! # Health decided elsewhere
+//!
+//! [`Balancer::apply_health`] is the input for a server's health decided
+//! outside this instance, and [`Balancer::health_verdict`] the output that
+//! feeds it. With several event loops, each owning a `Balancer` for its
+//! own sessions, one loop runs the checks; after each of its inputs its
+//! driver reads `health_verdict` of the servers and, when one changed,
+//! sends it to the other loops, whose servers have their checks off
+//! (`disable health`, or a configuration without `check`) and who call
+//! `apply_health`. Each loop then moves its own weights, queues and
+//! sessions through `change_server` and writes HAProxy's line (the
+//! checker's reason and check duration, its own session counts).
+//! Runtime commands (drain, maintenance) go to every loop: in
+//! maintenance a verdict is ignored, as checks are paused there.
 
 use super::{Balancer, LogTargets};
 use crate::config::Severity;
 use crate::health::CheckStatus;
 use crate::id::{BackendId, ServerId};
-use crate::stats::OpState;
+use crate::stats::{ForcedHealth, OpState};
 use crate::time::Instant;
+
+/// A server's health as a checker decided it, to carry from the instance
+/// that checks to the others ([`Balancer::health_verdict`],
+/// [`Balancer::apply_health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthVerdict {
+    /// UP, NOLB (`Stopping`) or DOWN.
+    pub health: ForcedHealth,
+    /// What the last check found, as HAProxy writes it after `reason: `
+    /// (`Layer4 connection problem, info: "Connection refused"`).
+    pub reason: String,
+    /// How long that check took, in milliseconds.
+    pub check_duration_ms: u64,
+}
+
+/// [`Balancer::apply_health`] names a server this instance does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no server {backend}/{server} in this instance")]
+pub struct NoSuchServer {
+    /// The backend's name, as given.
+    pub backend: String,
+    /// The server's name, as given.
+    pub server: String,
+}
 
 /// What people decided about a server (HAProxy's admin flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +92,106 @@ pub(crate) enum Cause<'a> {
     Admin,
     /// A decision with a reason to show (`changed from CLI`).
     Reason(&'a str),
+    /// A check's verdict reached from outside: its reason, its duration.
+    Verdict(&'a str, u64),
+}
+
+impl Balancer {
+    /// Takes the health of server `server` of backend `backend` decided
+    /// outside this instance (another event loop's checker): the server
+    /// moves to UP, NOLB or DOWN through the one transition path, logged
+    /// as the checker's own verdict would be. Idempotent; ignored while
+    /// the server is in maintenance.
+    pub fn apply_health(
+        &mut self,
+        now: Instant,
+        backend: &str,
+        server: &str,
+        verdict: &HealthVerdict,
+    ) -> Result<(), NoSuchServer> {
+        self.advance(now);
+        let Some((b, s)) = self.server_named(backend, server) else {
+            return Err(NoSuchServer {
+                backend: backend.into(),
+                server: server.into(),
+            });
+        };
+        let cause = Cause::Verdict(&verdict.reason, verdict.check_duration_ms);
+        self.force_op(now, b, s, verdict.health, cause);
+        Ok(())
+    }
+
+    /// The health this instance's checks decided for server `server` of
+    /// backend `backend`, with the last check's reason: what the other
+    /// instances apply. None for an unknown server, or one in
+    /// maintenance (its checks are paused).
+    pub fn health_verdict(&self, backend: &str, server: &str) -> Option<HealthVerdict> {
+        let (b, s) = self.server_named(backend, server)?;
+        let server = &self.backends[b].servers[s];
+        if server.admin.maint() {
+            return None;
+        }
+        let health = match server.op {
+            OpState::Stopped => ForcedHealth::Down,
+            OpState::Stopping => ForcedHealth::Stopping,
+            OpState::Starting | OpState::Running => ForcedHealth::Up,
+        };
+        let (reason, check_duration_ms) = match &server.last_check {
+            Some((status, ms)) => (format!("{}{}", status.reason(), status.details()), *ms),
+            None => (String::new(), 0),
+        };
+        Some(HealthVerdict {
+            health,
+            reason,
+            check_duration_ms,
+        })
+    }
+
+    /// The ids of server `server` of backend `backend`, by name (names are
+    /// what instances share; ids are each instance's own).
+    fn server_named(&self, backend: &str, server: &str) -> Option<(BackendId, ServerId)> {
+        let (b, state) = (self.backends.iter()).find(|(_, x)| x.config.name == backend)?;
+        let (s, _) = (state.servers.iter()).find(|(_, x)| x.config.name == server)?;
+        Some((b, s))
+    }
+
+    /// Forces a server's health over its checks' (the runtime API's `set
+    /// server ... health`, or a verdict from outside); nothing happens in
+    /// maintenance.
+    pub(super) fn force_op(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        health: ForcedHealth,
+        cause: Cause<'_>,
+    ) {
+        let Some(server) = self.backends[b].servers.get_mut(s) else {
+            return;
+        };
+        if server.admin.maint() {
+            return;
+        }
+        let op = match health {
+            ForcedHealth::Up => {
+                server.health.force_up();
+                if matches!(server.op, OpState::Starting | OpState::Running) {
+                    return;
+                }
+                self.warm_start(now, b, s)
+            }
+            ForcedHealth::Stopping => {
+                server.health.force_up();
+                OpState::Stopping
+            }
+            ForcedHealth::Down => {
+                server.health.fail_all();
+                OpState::Stopped
+            }
+        };
+        let admin = self.backends[b].servers[s].admin;
+        self.change_server(now, b, s, op, admin, cause);
+    }
 }
 
 impl Balancer {
@@ -328,6 +467,9 @@ impl Balancer {
                 ", reason: {}{}, check duration: {duration_ms}ms",
                 status.reason(),
                 status.details()
+            )),
+            Cause::Verdict(reason, duration_ms) => line.push_str(&format!(
+                ", reason: {reason}, check duration: {duration_ms}ms"
             )),
             Cause::Reason(reason) => line.push_str(&format!(", {reason}")),
             Cause::Admin => {}

@@ -17,6 +17,7 @@ use crate::time::Instant;
 
 mod admin;
 mod balancing;
+mod external;
 mod life;
 mod report;
 mod runtime;
