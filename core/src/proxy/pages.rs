@@ -252,9 +252,9 @@ impl Balancer {
             };
         };
         match service.route(request, peer.ip()) {
-            Route::Metrics(_) => {
-                let body =
-                    stats::prometheus::render(&self.process_info(now), &self.proxy_stats(now));
+            Route::Metrics(query) => {
+                let (process, proxies) = (self.process_info(now), self.proxy_stats(now));
+                let body = stats::prometheus::render(&process, &proxies, &query);
                 Reply::metrics(request, body.as_bytes())
             }
             Route::Stats(view) => {

@@ -6,8 +6,9 @@
 
 use super::fields::{self, Field, Row, col};
 use super::info::{self, INFO_FIELDS, MetricType};
-use super::snapshot::{CheckStatus, Mode, ProcessInfo, ProxyStats};
+use super::snapshot::{CheckStatus, Mode, ProcessInfo, ProxyStats, ServerRow};
 use super::status::MetricState;
+use crate::http::MetricsQuery;
 use std::fmt::Write;
 
 const FE: u8 = 1;
@@ -729,19 +730,29 @@ fn seconds(ms: u64) -> String {
     format!("{:.6}", ms as f64 / 1000.0)
 }
 
-/// The whole exposition: process, frontend, backend then server metrics.
-pub fn render(process: &ProcessInfo, proxies: &[ProxyStats]) -> String {
+/// The exposition a scrape asks for: process, frontend, backend then
+/// server metrics, each when `query` has its scope; `no-maint` leaves out
+/// the servers in maintenance.
+pub fn render(process: &ProcessInfo, proxies: &[ProxyStats], query: &MetricsQuery) -> String {
     let mut out = Out {
         text: String::new(),
         header_due: true,
     };
-    process_metrics(&mut out, process);
-    let rows: Vec<ProxyRows> = proxies.iter().map(ProxyRows::new).collect();
-    for (scope, prefix) in [
-        (FE, "haproxy_frontend_"),
-        (BE, "haproxy_backend_"),
-        (SV, "haproxy_server_"),
-    ] {
+    if query.global {
+        process_metrics(&mut out, process);
+    }
+    let rows: Vec<ProxyRows> = proxies
+        .iter()
+        .map(|px| ProxyRows::new(px, query.no_maint))
+        .collect();
+    for (scope, prefix, _) in [
+        (FE, "haproxy_frontend_", query.frontend),
+        (BE, "haproxy_backend_", query.backend),
+        (SV, "haproxy_server_", query.server),
+    ]
+    .into_iter()
+    .filter(|&(_, _, on)| on)
+    {
         for metric in METRICS.iter().filter(|m| m.scopes & scope != 0) {
             // HAProxy prints the header of the http_responses_total family
             // once, on its 1xx field.
@@ -779,16 +790,21 @@ struct ProxyRows<'a> {
     px: &'a ProxyStats,
     fe: Option<Row>,
     be: Option<Row>,
-    servers: Vec<Row>,
+    /// The servers shown, with their rows.
+    servers: Vec<(&'a ServerRow, Row)>,
 }
 
 impl<'a> ProxyRows<'a> {
-    fn new(px: &'a ProxyStats) -> Self {
+    /// `no_maint`: leave out the servers in maintenance.
+    fn new(px: &'a ProxyStats, no_maint: bool) -> Self {
         Self {
             px,
             fe: px.frontend.as_ref().map(|fe| fields::frontend(px, fe)),
             be: px.backend.as_ref().map(|be| fields::backend(px, be)),
-            servers: px.servers.iter().map(|sv| fields::server(px, sv)).collect(),
+            servers: (px.servers.iter())
+                .filter(|sv| !(no_maint && sv.admin.is_maint()))
+                .map(|sv| (sv, fields::server(px, sv)))
+                .collect(),
         }
     }
 }
@@ -898,7 +914,7 @@ fn server_metrics(out: &mut Out, name: &str, metric: &Metric, p: &ProxyRows<'_>)
     let px = p.px.name.as_str();
     let help = metric.help;
     let ty = metric.ty;
-    for (sv, row) in p.px.servers.iter().zip(&p.servers) {
+    for (sv, row) in &p.servers {
         let labels = [("proxy", px), ("server", sv.name.as_str())];
         let ck = &sv.check;
         match metric.kind {

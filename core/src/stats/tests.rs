@@ -5,6 +5,7 @@
 //! the values the balancer would have in the same situation.
 
 use super::*;
+use crate::http::MetricsQuery;
 use crate::time::Instant;
 
 /// A start time for tests (core never reads a clock itself).
@@ -431,7 +432,7 @@ fn metric_lines(text: &str) -> Vec<String> {
 fn prometheus_matches_haproxy_names_help_types_labels_and_order() {
     let now = epoch();
     let (process, proxies) = fixture(now);
-    let ours = prometheus::render(&process, &proxies);
+    let ours = prometheus::render(&process, &proxies, &MetricsQuery::ALL);
     assert_eq!(metric_lines(METRICS), metric_lines(&ours));
     // Values where weir has the same ones.
     let golden: std::collections::HashMap<&str, &str> = METRICS
@@ -479,7 +480,7 @@ fn prometheus_matches_haproxy_names_help_types_labels_and_order() {
 fn prometheus_output_parses() {
     let now = epoch();
     let (process, proxies) = fixture(now);
-    let text = prometheus::render(&process, &proxies);
+    let text = prometheus::render(&process, &proxies, &MetricsQuery::ALL);
     let lines = text.lines().map(|l| Ok(l.to_owned()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("parses");
     let status = scrape
@@ -579,4 +580,29 @@ fn human_time_as_haproxy() {
     assert_eq!(html::human_time(61), "1m1s");
     assert_eq!(html::human_time(3600), "1h");
     assert_eq!(html::human_time(90061), "1d1h");
+}
+
+#[test]
+fn prometheus_scrape_keeps_the_scopes_asked_and_leaves_out_maint_servers() {
+    let now = epoch();
+    let (process, proxies) = fixture(now);
+    let families = |query: &str| {
+        let query = MetricsQuery::parse(Some(query)).expect("valid query");
+        let text = prometheus::render(&process, &proxies, &query);
+        let mut prefixes: Vec<&str> = (text.lines())
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split('_').nth(1))
+            .collect();
+        prefixes.dedup();
+        (prefixes.join(" "), text)
+    };
+    assert_eq!(families("scope=server").0, "server");
+    assert_eq!(families("scope=backend&scope=global").0, "process backend");
+    assert_eq!(families("scope=").0, "");
+    assert_eq!(families("scope=*").0, "process frontend backend server");
+    let (_, all) = families("scope=server");
+    let (_, no_maint) = families("scope=server&no-maint");
+    assert!(all.contains("server=\"app4\""));
+    assert!(!no_maint.contains("server=\"app4\""));
+    assert!(no_maint.contains("server=\"app1\""));
 }
