@@ -13,7 +13,7 @@
 //!   text with [`ServerStatus::of`];
 //! * build [`ProxyStats`] / [`ProcessInfo`] on demand and call
 //!   [`show_stat`], [`show_info`], [`typed`]'s or [`json`]'s, [`show_servers_state`],
-//!   [`show_backend`], [`prometheus::render`] or [`html::render`].
+//!   [`prometheus::render`] or [`html::render`].
 //!
 //! The texts end as HAProxy's dumpers end them; the CLI adds its empty
 //! line after each answer.
@@ -38,7 +38,7 @@ pub use counters::{
 pub use csv::{StatFilter, show_stat};
 pub use fields::{Field, NAMES as STAT_COLUMNS};
 pub use info::show_info;
-pub use servers_state::{show_backend, show_servers_state};
+pub use servers_state::show_servers_state;
 pub use snapshot::{
     BackendRow, CheckInfo, CheckStatus, FrontendRow, Mode, ProcessInfo, ProxyStats, ServerRow,
 };

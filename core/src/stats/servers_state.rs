@@ -1,5 +1,5 @@
 //! `show servers state [backend]` (format version 1, HAProxy 2.6's
-//! `dump_servers_state`) and `show backend`.
+//! `dump_servers_state`).
 
 use super::snapshot::ProxyStats;
 
@@ -56,17 +56,5 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
             ));
         }
     }
-    out.push('\n');
     Ok(out)
-}
-
-/// The answer to `show backend`: `# name` then one backend per line.
-pub fn show_backend(proxies: &[ProxyStats]) -> String {
-    let mut out = String::from("# name\n");
-    for px in proxies.iter().filter(|p| p.backend.is_some()) {
-        out.push_str(&px.name);
-        out.push('\n');
-    }
-    out.push('\n');
-    out
 }
