@@ -148,6 +148,14 @@ pub enum Action {
         /// The listener.
         listener: ListenerId,
     },
+    /// Hand this process's listening sockets to the peer of the UNIX
+    /// stats-socket connection `conn`, as HAProxy's `_getsocks` does for a
+    /// process taking over with `-x`: the number of sockets, then the
+    /// descriptors (`SCM_RIGHTS`). A [`Action::Close`] of `conn` follows.
+    SendListeners {
+        /// The connection that asked (`_getsocks`).
+        conn: ConnId,
+    },
     /// Write one log line.
     Log(LogLine),
 }

@@ -201,6 +201,9 @@ pub struct StatsSocket {
     pub gid: Option<Account>,
     /// `level` (HAProxy's default: `operator`).
     pub level: crate::runtime_api::Level,
+    /// `expose-fd listeners`: `_getsocks` hands the listening sockets to
+    /// a process taking over (`-x`).
+    pub expose_fd: bool,
     /// The `stats socket` line.
     pub origin: Origin,
 }

@@ -9,7 +9,7 @@ use super::{Account, Origin, RuntimeApi, StatsAddr, StatsSocket};
 use crate::runtime_api::Level;
 
 /// The `stats socket` options weir implements.
-const OPTIONS: &[&str] = &["level", "mode", "uid", "gid", "user", "group"];
+const OPTIONS: &[&str] = &["level", "mode", "uid", "gid", "user", "group", "expose-fd"];
 
 /// Longest UNIX socket path, as HAProxy's: `sun_path` less its NUL and
 /// less room for `.<pid>.tmp`, the name the socket is bound under before
@@ -81,6 +81,7 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
         uid: None,
         gid: None,
         level: Level::Operator,
+        expose_fd: false,
         origin: origin.clone(),
     };
     let mut i = 1;
@@ -126,19 +127,17 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
                 *owner(&mut template, option) = Some(Account::Id(id));
             }
             "user" | "group" => *owner(&mut template, option) = Some(Account::Name(value.into())),
+            "expose-fd" if value == "listeners" => template.expose_fd = true,
             "expose-fd" => {
-                return Err(
-                    "'stats socket': 'expose-fd' is not supported: weir does not hand \
-                            its listening sockets to another process (reload keeps them in \
-                            the same process)"
-                        .into(),
-                );
+                return Err(format!(
+                    "'stats socket': 'expose-fd' only supports 'listeners' (got '{value}')"
+                ));
             }
             // HAProxy's other `bind` options.
             _ if BIND_LATER.contains(&option) => {
                 return Err(format!(
                     "'stats socket': option '{option}' is not supported (weir implements \
-                     level, mode, uid, gid, user and group)"
+                     level, mode, uid, gid, user, group and expose-fd)"
                 ));
             }
             _ => {
@@ -155,6 +154,12 @@ fn socket(words: &[String], origin: &Origin) -> Result<Vec<StatsSocket>, String>
         return Err(format!(
             "'stats socket {spec}': 'mode', 'uid', 'gid', 'user' and 'group' apply to UNIX \
              sockets only"
+        ));
+    }
+    if template.expose_fd && addrs.iter().any(|a| matches!(a, StatsAddr::Tcp(_))) {
+        return Err(format!(
+            "'stats socket {spec}': 'expose-fd listeners' needs a UNIX socket (descriptors \
+             pass only over UNIX sockets)"
         ));
     }
     Ok(addrs

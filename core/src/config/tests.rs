@@ -1829,6 +1829,23 @@ fn stats_socket_paths_leave_room_for_the_temporary_name_as_haproxy() {
 }
 
 #[test]
+fn expose_fd_listeners_needs_a_unix_socket() {
+    let c = config(&format!(
+        "global\n stats socket /run/a.sock level admin expose-fd listeners\n{MINIMAL}"
+    ));
+    assert!(c.global.runtime_api.sockets[0].expose_fd);
+    assert_eq!(
+        errors(&format!(
+            "global\n stats socket ipv4@127.0.0.1:9999 expose-fd listeners\n{MINIMAL}"
+        )),
+        [
+            "t.cfg:2: 'stats socket ipv4@127.0.0.1:9999': 'expose-fd listeners' needs a UNIX \
+             socket (descriptors pass only over UNIX sockets)"
+        ]
+    );
+}
+
+#[test]
 fn stats_timeout_and_maxconn() {
     let c = config(&format!(
         "global\n stats timeout 2m\n stats maxconn 3\n{MINIMAL}"
@@ -1841,17 +1858,16 @@ fn stats_timeout_and_maxconn() {
 fn stats_lines_weir_does_not_implement_are_refused_with_a_hint() {
     assert_eq!(
         errors(&format!(
-            "global\n stats socket /a.sock expose-fd listeners\n stats socket /a.sock process 1\n \
+            "global\n stats socket /a.sock expose-fd all\n stats socket /a.sock process 1\n \
              stats socket /a.sock levle admin\n stats socket /a.sock level root\n \
              stats socket /a.sock mode\n stats socket /a.sock mode 999\n stats socket\n \
              stats socket abns@x\n stats socket ipv4@127.0.0.1:99 mode 600\n stats timeout 0\n \
              stats maxconn 0\n stats bind-process all\n stats sokcet /a\n{MINIMAL}"
         )),
         [
-            "t.cfg:2: 'stats socket': 'expose-fd' is not supported: weir does not hand its \
-             listening sockets to another process (reload keeps them in the same process)",
+            "t.cfg:2: 'stats socket': 'expose-fd' only supports 'listeners' (got 'all')",
             "t.cfg:3: 'stats socket': option 'process' is not supported (weir implements level, \
-             mode, uid, gid, user and group)",
+             mode, uid, gid, user, group and expose-fd)",
             "t.cfg:4: 'stats socket': unknown option 'levle' (did you mean 'level'?)",
             "t.cfg:5: 'stats socket': 'level' only supports 'user', 'operator', and 'admin' \
              (got 'root')",

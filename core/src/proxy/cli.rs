@@ -103,12 +103,15 @@ impl Balancer {
     /// maxconn` are open.
     pub(super) fn accept_cli(&mut self, now: Instant, i: usize) -> Option<ConnId> {
         let listener = self.cli.listeners.get(i).filter(|l| l.accepting)?;
-        let level = listener.socket.level;
+        let mut conn = CliConn::new(listener.socket.level, self.cli.timeout, now);
+        if listener.socket.expose_fd {
+            conn = conn.exposing_listeners();
+        }
         let c = self.cli.slots.vacant_key();
         let generation = self.next_generation();
         let id = self.open_conn(Role::Cli(c));
         self.cli.slots.insert(CliSlot {
-            conn: Some(CliConn::new(level, self.cli.timeout, now)),
+            conn: Some(conn),
             id,
             generation,
             queued: None,
@@ -219,6 +222,9 @@ impl Balancer {
             return;
         };
         let (id, generation) = (slot.id, slot.generation);
+        if conn.take_listener_request() {
+            self.actions.push_back(Action::SendListeners { conn: id });
+        }
         if conn.wants_close() {
             return self.close_cli(c, false);
         }

@@ -22,6 +22,7 @@ pub(crate) enum Kind {
     Help,
     Prompt,
     Quit,
+    GetSocks,
     Operator,
     User,
     ShowCliLevel,
@@ -149,6 +150,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         usage: None,
         kind: Kind::Quit,
     },
+    Keyword {
+        words: &["_getsocks"],
+        usage: None,
+        kind: Kind::GetSocks,
+    },
     kw(
         &["set", "maxconn", "global"],
         "set maxconn global <value>              : change the per-process maxconn setting",
@@ -208,6 +214,9 @@ pub enum SessionCommand {
     Prompt,
     /// `quit`: close the connection.
     Quit,
+    /// `_getsocks`: hand the listening sockets to the peer (a process
+    /// taking over with `-x`), then close.
+    GetSocks,
     /// `operator` / `user`: lower the connection's level; `-` as first
     /// argument (`no_lf`) leaves out the empty line after the answer.
     LowerLevel {
@@ -457,6 +466,7 @@ pub(crate) fn parse_words(words: &[Vec<u8>]) -> Request {
         Kind::Help => return Request::Session(SessionCommand::Help(words[1..].to_vec())),
         Kind::Prompt => return Request::Session(SessionCommand::Prompt),
         Kind::Quit => return Request::Session(SessionCommand::Quit),
+        Kind::GetSocks => return Request::Session(SessionCommand::GetSocks),
         Kind::ShowCliLevel => return Request::Session(SessionCommand::ShowLevel),
         Kind::Operator | Kind::User => {
             let level = if keyword.kind == Kind::Operator {

@@ -64,6 +64,10 @@ pub struct CliConn {
     input_since: Instant,
     /// No complete request is in `input`: the peer owes the rest of one.
     waiting_for_line: bool,
+    /// The socket has `expose-fd listeners`.
+    expose_fd: bool,
+    /// `_getsocks` asked for the listening sockets.
+    wants_listeners: bool,
 }
 
 /// A request gathering its payload (`<cmd> <<`, lines, empty line).
@@ -115,7 +119,23 @@ impl CliConn {
             last_activity: now,
             input_since: now,
             waiting_for_line: false,
+            expose_fd: false,
+            wants_listeners: false,
         }
+    }
+
+    /// The same, on a socket with `expose-fd listeners`.
+    pub fn exposing_listeners(self) -> Self {
+        CliConn {
+            expose_fd: true,
+            ..self
+        }
+    }
+
+    /// Whether `_getsocks` asked for the listening sockets; true once.
+    /// The connection is closing: the driver sends them, then closes it.
+    pub fn take_listener_request(&mut self) -> bool {
+        std::mem::take(&mut self.wants_listeners)
     }
 
     /// The connection's level now (`operator` and `user` lower it).
@@ -328,6 +348,13 @@ impl CliConn {
             }
             SessionCommand::Prompt => self.interactive = !self.interactive,
             SessionCommand::Quit => self.state = State::Closing,
+            // HAProxy's `_getsocks` sends nothing on a socket without
+            // `expose-fd listeners`, and ends the connection either way.
+            // Descriptors go alone: never after an answer not yet sent.
+            SessionCommand::GetSocks => {
+                self.wants_listeners = self.expose_fd && self.unsent().is_empty();
+                self.state = State::Closing;
+            }
             SessionCommand::LowerLevel { level, no_lf } => {
                 self.no_lf = no_lf;
                 if self.level < level {

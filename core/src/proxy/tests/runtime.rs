@@ -93,6 +93,7 @@ fn with_stats_socket(servers: Vec<Server>) -> (Harness, ConnId) {
             uid: None,
             gid: None,
             level: Level::Admin,
+            expose_fd: false,
             origin: origin(),
         });
     let mut h = Harness::new(cfg);
@@ -149,6 +150,7 @@ fn a_unix_stats_socket_is_listed_with_its_file_and_runs_commands() {
         uid: None,
         gid: Some(crate::config::Account::Id(50)),
         level: Level::User,
+        expose_fd: false,
         origin: origin(),
     };
     cfg.global.runtime_api.sockets.push(socket.clone());
@@ -165,6 +167,49 @@ fn a_unix_stats_socket_is_listed_with_its_file_and_runs_commands() {
     h.peer_sends(cli, b"set server app/s1 state maint\n");
     assert_eq!(h.drain(cli), b"Permission denied\n\n", "level user");
     assert!(h.closed(cli).is_some());
+}
+
+#[test]
+fn getsocks_asks_the_driver_for_the_listeners_only_where_exposed() {
+    for expose_fd in [true, false] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.global
+            .runtime_api
+            .sockets
+            .push(crate::config::StatsSocket {
+                addr: crate::config::StatsAddr::Unix("/run/weir/admin.sock".into()),
+                mode: None,
+                uid: None,
+                gid: None,
+                level: Level::Admin,
+                expose_fd,
+                origin: origin(),
+            });
+        let mut h = Harness::new(cfg);
+        let id = h.lb.listeners().nth(1).unwrap().0;
+        let cli = h.lb.accept_unix(h.now, id).expect("accepted");
+        h.collect();
+        h.take();
+        h.peer_sends(cli, b"_getsocks\n");
+        assert_eq!(h.drain(cli), b"", "no answer, as HAProxy's");
+        let handed = (h.actions.iter())
+            .filter(|a| matches!(a, Action::SendListeners { conn } if *conn == cli))
+            .count();
+        assert_eq!(handed, usize::from(expose_fd));
+        let send = h
+            .actions
+            .iter()
+            .position(|a| matches!(a, Action::SendListeners { .. }));
+        let close = h
+            .actions
+            .iter()
+            .position(|a| matches!(a, Action::Close { conn, .. } if *conn == cli));
+        assert!(close.is_some(), "the connection ends");
+        assert!(
+            send.is_none_or(|s| Some(s) < close),
+            "descriptors before the close"
+        );
+    }
 }
 
 /// A balancer from configuration text, and a connection to its listener
