@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use weir_core::config::{self, Config, MAX_CONFIG_BYTES, MAX_PEM_BYTES, Source, printable};
 
+use crate::handover::Inherited;
 use crate::limits::{self, FdLimit};
 use crate::{Binary, Options};
 
@@ -33,7 +34,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             return ExitCode::FAILURE;
         }
     };
-    let files = match command {
+    let (files, take_over) = match command {
         Command::Help => {
             println!("{}", USAGE.replacen("weir", program, 1));
             return ExitCode::SUCCESS;
@@ -54,17 +55,32 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
                 Err(()) => ExitCode::FAILURE,
             };
         }
-        Command::Run(files) => files,
+        Command::Run(files, take_over) => (files, take_over),
     };
     let Ok(config) = load(&files) else {
         return ExitCode::FAILURE;
+    };
+    let inherited = match take_over.socket.as_deref() {
+        None | Some("/dev/null") => Inherited::default(),
+        Some(path) => match Inherited::fetch(path) {
+            Ok(inherited) => inherited,
+            Err(e) => {
+                let message =
+                    format!("Failed to get the sockets from the old process ({path}): {e}");
+                eprintln!("[ALERT] {}", printable(&message));
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let options = Options {
         handle_signals: true,
         binary: Some(Binary {
             program: program.to_owned(),
             files,
+            old_pids: take_over.pids,
+            old_pids_signal: take_over.signal,
         }),
+        inherited,
         ..Default::default()
     };
     match run(config, options) {
@@ -77,9 +93,13 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
 }
 
 const USAGE: &str = "\
-Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]
+Usage: weir -f FILE [-f FILE...] [-c] [-d|-db] [-x SOCKET] [-sf|-st PID...]
   -f FILE        configuration file (repeat to concatenate, in order)
   -c             check the configuration and exit (0 when valid)
+  -x SOCKET      take the listening sockets of the running process whose
+                 stats socket (with 'expose-fd listeners') is SOCKET
+  -sf PID...     once listening, ask these processes to finish (SIGUSR1)
+  -st PID...     once listening, stop these processes (SIGTERM)
   -d, -db        stay in the foreground and log to stderr (always the case)
   -v, --version  print the version
   -vv            print the version and how weir was built
@@ -92,23 +112,53 @@ SIGALRM are logged and ignored.";
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Run(Vec<String>),
+    Run(Vec<String>, TakeOver),
     Check(Vec<String>),
     Version { verbose: bool },
     Help,
+}
+
+/// How this process takes over from running ones.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TakeOver {
+    /// `-x`: the old process's stats socket, to take its listeners from.
+    socket: Option<String>,
+    /// `-sf`/`-st`: the processes to signal once listening.
+    pids: Vec<i32>,
+    /// SIGUSR1 (`-sf`: finish, then exit) or SIGTERM (`-st`).
+    signal: i32,
 }
 
 /// Parses the arguments after the program name.
 fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut files = Vec::new();
     let mut check = false;
-    let mut args = args.iter();
+    let mut take_over = TakeOver::default();
+    let mut args = args.iter().peekable();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-f" => match args.next() {
                 Some(file) => files.push(file.clone()),
                 None => return Err("option '-f' needs a file name".into()),
             },
+            "-x" => match args.next() {
+                Some(socket) => take_over.socket = Some(socket.clone()),
+                None => return Err("Unix socket path expected with the -x flag".into()),
+            },
+            flag @ ("-sf" | "-st") => {
+                take_over.signal = if flag == "-sf" {
+                    libc::SIGUSR1
+                } else {
+                    libc::SIGTERM
+                };
+                // As HAProxy: the PIDs run up to the next option.
+                while let Some(pid) = args.next_if(|a| !a.starts_with('-')) {
+                    match pid.trim_end().parse::<i32>() {
+                        Ok(pid) if pid > 0 => take_over.pids.push(pid),
+                        _ => return Err(format!("{flag} option: '{pid}' is not a process id")),
+                    }
+                }
+            }
             "-c" => check = true,
             "-d" | "-db" => {}
             "-v" | "--version" => return Ok(Command::Version { verbose: false }),
@@ -123,7 +173,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     Ok(if check {
         Command::Check(files)
     } else {
-        Command::Run(files)
+        Command::Run(files, take_over)
     })
 }
 
@@ -298,7 +348,42 @@ mod tests {
     #[test]
     fn files_are_kept_in_order() {
         let got = parse_args(&args(&["-f", "a.cfg", "-db", "-f", "b.cfg"]));
-        assert_eq!(got, Ok(Command::Run(args(&["a.cfg", "b.cfg"]))));
+        let files = args(&["a.cfg", "b.cfg"]);
+        assert_eq!(got, Ok(Command::Run(files, TakeOver::default())));
+    }
+
+    #[test]
+    fn take_over_options_as_haproxy() {
+        let got = parse_args(&args(&[
+            "-f",
+            "a.cfg",
+            "-x",
+            "/run/a.sock",
+            "-sf",
+            "12",
+            "34",
+            "-f",
+            "b.cfg",
+        ]));
+        let take_over = TakeOver {
+            socket: Some("/run/a.sock".into()),
+            pids: vec![12, 34],
+            signal: libc::SIGUSR1,
+        };
+        assert_eq!(got, Ok(Command::Run(args(&["a.cfg", "b.cfg"]), take_over)));
+        let got = parse_args(&args(&["-f", "a.cfg", "-st", "7"]));
+        let Ok(Command::Run(_, take_over)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!((take_over.pids, take_over.signal), (vec![7], libc::SIGTERM));
+        assert_eq!(
+            parse_args(&args(&["-f", "a", "-sf", "0"])),
+            Err("-sf option: '0' is not a process id".into())
+        );
+        assert_eq!(
+            parse_args(&args(&["-f", "a", "-x"])),
+            Err("Unix socket path expected with the -x flag".into())
+        );
     }
 
     #[test]
@@ -312,8 +397,8 @@ mod tests {
         assert!(parse_args(&args(&["-f"])).is_err());
         assert!(parse_args(&args(&[])).is_err());
         assert_eq!(
-            parse_args(&args(&["-x", "-f", "a"])),
-            Err("unknown option '-x'".into())
+            parse_args(&args(&["-y", "-f", "a"])),
+            Err("unknown option '-y'".into())
         );
     }
 

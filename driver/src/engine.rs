@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +18,7 @@ use weir_core::{
 };
 
 use crate::Options;
+use crate::handover::Inherited;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
 
@@ -113,6 +115,8 @@ pub struct Engine<R: Reactor> {
     out_failed: bool,
     log_hook: Option<crate::LogHook>,
     /// The start-up line, until [`Engine::start`] logs it.
+    /// Processes to signal once started (`-sf`, `-st`): the signal, pids.
+    old_pids: Option<(i32, Vec<i32>)>,
     banner: Option<String>,
     /// Syslog targets' sockets.
     syslog: Syslog,
@@ -154,10 +158,14 @@ fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), printable(&message).into_owned())
 }
 
-/// A listening socket for `addr`: a TCP one, or a stats socket's file.
-fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
+/// A listening socket for `addr`: a TCP one (taken from `inherited` when
+/// a socket there listens on it), or a stats socket's file.
+fn open_listener(addr: ListenAddr<'_>, inherited: &mut Inherited) -> io::Result<ListenSocket> {
     match addr {
-        ListenAddr::Tcp(addr) => listen(addr).map(ListenSocket::Tcp),
+        ListenAddr::Tcp(addr) => match inherited.take(addr) {
+            Some(taken) => taken.map(ListenSocket::Tcp),
+            None => listen(addr).map(ListenSocket::Tcp),
+        },
         ListenAddr::Unix(socket) => {
             crate::unix_socket::bind(socket, std::process::id()).map(ListenSocket::Unix)
         }
@@ -182,9 +190,10 @@ impl<R: Reactor> Engine<R> {
         config.global.hostname = syslog::hostname();
         config.global.utc_offset = syslog::utc_offset(unix_seconds(wall));
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
+        let mut inherited = options.inherited;
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = open_listener(addr)
+            let socket = open_listener(addr, &mut inherited)
                 .and_then(|socket| reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
@@ -192,8 +201,18 @@ impl<R: Reactor> Engine<R> {
                 paused: false,
             });
         }
+        if !inherited.is_empty() {
+            log::info!(
+                "closing {} received listening sockets no bind uses",
+                inherited.len()
+            );
+        }
         let dirty_listeners = (0..listeners.len()).collect();
+        let old_pids = (options.binary.as_ref())
+            .map(|b| (b.old_pids_signal, b.old_pids.clone()))
+            .filter(|(_, pids)| !pids.is_empty());
         Ok(Engine {
+            old_pids,
             lb,
             reactor,
             listeners,
@@ -314,11 +333,21 @@ impl<R: Reactor> Engine<R> {
         false
     }
 
-    /// The first turn, before any wait: core's start-up actions.
+    /// The first turn, before any wait: core's start-up actions; the
+    /// processes this one replaces are told to go (`-sf`, `-st`).
     pub fn start(&mut self) {
         if let Some(text) = self.banner.take() {
             let sink = LogSink::Diagnostic(log::Level::Info);
             self.write_log(&LogLine { sink, text });
+        }
+        if let Some((signal, pids)) = self.old_pids.take() {
+            for pid in pids {
+                // SAFETY: kill(2) changes no memory of this process.
+                if unsafe { libc::kill(pid, signal) } != 0 {
+                    let e = io::Error::last_os_error();
+                    log::warn!("cannot signal old process {pid}: {e}");
+                }
+            }
         }
         self.drain(Instant::now());
     }
@@ -540,6 +569,7 @@ impl<R: Reactor> Engine<R> {
                 Action::PauseAccept { listener } => self.set_paused(listener, true),
                 Action::ResumeAccept { listener } => self.set_paused(listener, false),
                 Action::Unbind { listener } => self.unbind(listener),
+                Action::SendListeners { conn } => self.send_listeners(conn),
                 Action::Log(line) => self.write_log(&line),
             }
         }
@@ -579,6 +609,25 @@ impl<R: Reactor> Engine<R> {
         let listener = self.listeners.get_mut(listener.0 as usize);
         if let Some(socket) = listener.and_then(|l| l.socket.take()) {
             self.reactor.release_listener(socket);
+        }
+    }
+
+    /// Hands the TCP listening sockets to the process on the other end of
+    /// stats-socket connection `conn` (`_getsocks`). UNIX stats sockets
+    /// stay: the next process binds its own over the path.
+    fn send_listeners(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let fds: Vec<RawFd> = (self.listeners.iter())
+            .filter_map(|l| match R::listen_socket(l.socket.as_ref()?) {
+                ListenSocket::Tcp(tcp) => Some(tcp.as_raw_fd()),
+                ListenSocket::Unix(_) => None,
+            })
+            .collect();
+        match crate::handover::send(R::socket(&c.stream).as_raw_fd(), &fds) {
+            Ok(()) => log::info!("handed {} listening sockets over (_getsocks)", fds.len()),
+            Err(e) => log::warn!("could not hand the listening sockets over: {e}"),
         }
     }
 

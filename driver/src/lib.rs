@@ -6,6 +6,7 @@
 
 pub mod cli;
 mod engine;
+pub mod handover;
 mod limits;
 mod sockets;
 mod startup;
@@ -37,6 +38,9 @@ pub struct Options {
     /// sized to the descriptor limit (raised as far as the hard limit
     /// allows), and a start-up line is logged once every listener is bound.
     pub binary: Option<Binary>,
+    /// Listening sockets taken from a running process (`-x`): a bind on
+    /// one's address uses it instead of binding anew.
+    pub inherited: handover::Inherited,
 }
 
 /// The binary weir runs as.
@@ -46,6 +50,10 @@ pub struct Binary {
     pub program: String,
     /// The configuration files, in order.
     pub files: Vec<String>,
+    /// Processes to signal once listening (`-sf`, `-st`).
+    pub old_pids: Vec<i32>,
+    /// The signal for them: SIGUSR1 (`-sf`) or SIGTERM (`-st`).
+    pub old_pids_signal: i32,
 }
 
 /// The signals a driver handles when [`Options::handle_signals`] is set:

@@ -84,6 +84,7 @@ mod tests {
         let binary = Binary {
             program: "weir".into(),
             files: vec!["w.cfg".into()],
+            ..Binary::default()
         };
         let line = banner(&binary, &config, None);
         assert!(

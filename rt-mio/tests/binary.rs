@@ -18,3 +18,5 @@ mod signals;
 mod stop;
 #[path = "../../tests/binary/unix_socket.rs"]
 mod unix_socket;
+#[path = "../../tests/binary/upgrade.rs"]
+mod upgrade;

@@ -416,6 +416,8 @@ impl World {
                 self.accepting = true;
             }
             Action::Unbind { .. } => self.unbind(),
+            // Only UNIX stats sockets hand listeners over; the world has none.
+            Action::SendListeners { conn } => trace!(self, "weir", "_getsocks on {conn:?}"),
             Action::Log(line) => {
                 trace!(self, "weir log", "{}", line.text);
                 self.on_log(&line);
