@@ -501,6 +501,7 @@ impl Balancer {
                 let session = self.sessions.get(s)?;
                 match &session.tls {
                     _ if session.phase != Phase::Established => None,
+                    _ if session.pending_header().is_some() => session.pending_header(),
                     Some(tls) => tls.send_buf(),
                     None => session.up.filled(),
                 }

@@ -19,6 +19,7 @@ mod admin;
 mod balancing;
 mod external;
 mod life;
+mod proxy_protocol;
 mod report;
 mod runtime;
 

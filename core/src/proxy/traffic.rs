@@ -170,6 +170,8 @@ impl Balancer {
             hedge_at: target.and(backend.config.connect_hedge).map(|d| now + d),
             replay: false,
             replay_at: None,
+            header: None,
+            authority: None,
         });
         debug_assert_eq!(inserted, s);
         self.load_mark = self.load_mark.max(self.sessions.len());
@@ -414,6 +416,8 @@ impl Balancer {
                 }
             }
         }
+        // The PROXY header goes first, before weir's own TLS.
+        session.start_header(self.backends[b].servers[target].config.send_proxy);
         session.phase = Phase::Established;
         session.connected = Some(now);
         session.connect_deadline = None;
@@ -498,6 +502,10 @@ impl Balancer {
             session.down.consume(n);
             session.client_deadline = session.idle.0.map(|t| now + t);
             self.count_client_bytes(f, b, t, 0, n as u64);
+        } else if let Some(header) = session.header.as_mut().filter(|h| h.pending().is_some()) {
+            // Not client bytes: neither counted nor kept for a replay.
+            header.sent(n);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
@@ -586,7 +594,8 @@ impl Balancer {
         let established = session.phase == Phase::Established;
         let (client, server) = (session.client, session.server);
         // Everything the client sent is out, close_notify included with TLS.
-        let up_flushed = session.tls.as_ref().is_none_or(|t| t.flushed());
+        let up_flushed =
+            session.tls.as_ref().is_none_or(|t| t.flushed()) && session.pending_header().is_none();
         if established {
             if session.up.eof && session.up.is_empty() && up_flushed && !session.up.shut {
                 session.up.shut = true;
@@ -608,14 +617,15 @@ impl Balancer {
             session.up.wants_read(),
             established && !session.down.is_empty(),
         );
+        let header = session.pending_header().is_some();
         let server_interest = match &session.tls {
             Some(tls) => (
                 established && tls.wants_read() && session.down.wants_read(),
-                established && tls.send_buf().is_some(),
+                established && (header || tls.send_buf().is_some()),
             ),
             None => (
                 established && session.down.wants_read(),
-                established && !session.up.is_empty(),
+                established && (header || !session.up.is_empty()),
             ),
         };
         let timeouts = Timeouts::of(

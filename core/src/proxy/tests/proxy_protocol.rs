@@ -1,0 +1,142 @@
+//! The PROXY protocol on sessions: `send-proxy` headers on every server
+//! connection, `accept-proxy` headers read from clients.
+
+use std::time::Duration;
+
+use super::{Harness, config, server};
+use crate::action::{ConnError, Event};
+use crate::config::{Config, Server};
+use crate::proxy_protocol::{V2Options, Version};
+
+/// The version 1 header of the harness's first client (10.0.0.1:40001 to
+/// 127.0.0.1:9091).
+const V1_FIRST: &[u8] = b"PROXY TCP4 10.0.0.1 127.0.0.1 40001 9091\r\n";
+
+fn sending(name: &str, port: u16, version: Version) -> Server {
+    Server {
+        send_proxy: Some(version),
+        ..server(name, port)
+    }
+}
+
+/// Two servers sending version 1 headers.
+fn two_v1() -> Config {
+    config(vec![
+        sending("s1", 8001, Version::V1),
+        sending("s2", 8002, Version::V1),
+    ])
+}
+
+#[test]
+fn the_header_goes_first_then_the_clients_bytes() {
+    let mut h = Harness::new(two_v1());
+    let (client, server, _) = h.accept();
+    h.peer_sends(client, b"early");
+    assert!(h.lb.send_buf(server).is_none(), "nothing before connect");
+    h.connected(server);
+    assert_eq!(h.interest(server).1, true, "the header waits to be written");
+    assert_eq!(h.drain(server), [V1_FIRST, b"early"].concat());
+    assert_eq!(h.peer_sends(client, b" late"), 5);
+    assert_eq!(h.drain(server), b" late", "the header goes once");
+}
+
+#[test]
+fn a_header_written_in_pieces_comes_out_whole_before_anything_else() {
+    let mut cfg = config(vec![sending("s1", 8001, Version::V2(V2Options::default()))]);
+    cfg.backends[0].servers[0].send_proxy = Some(Version::V2(V2Options {
+        ssl: true,
+        ..V2Options::default()
+    }));
+    let mut h = Harness::new(cfg);
+    let (client, server) = h.session();
+    h.peer_sends(client, b"data");
+    let mut out = Vec::new();
+    while let Some(buf) = h.lb.send_buf(server) {
+        out.push(buf[0]);
+        h.lb.sent(h.now, server, 1);
+        h.collect();
+    }
+    assert_eq!(out.len(), 16 + 12 + 8 + 4);
+    assert_eq!(&out[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(&out[out.len() - 4..], b"data");
+}
+
+#[test]
+fn a_client_that_closes_at_once_still_gets_its_header_before_the_fin() {
+    let mut h = Harness::new(two_v1());
+    let (client, server, _) = h.accept();
+    h.event(Event::ReadClosed { conn: client });
+    h.connected(server);
+    assert!(!h.shut(server), "no FIN before the header");
+    assert_eq!(h.drain(server), V1_FIRST);
+    assert!(h.shut(server));
+}
+
+#[test]
+fn a_retry_on_another_server_sends_the_header_again() {
+    let mut h = Harness::new(two_v1());
+    let (client, first, _) = h.accept();
+    h.peer_sends(client, b"hello");
+    h.take();
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "redispatched");
+    let second = connects[0].0;
+    h.connected(second);
+    assert_eq!(h.drain(second), [V1_FIRST, b"hello"].concat());
+}
+
+#[test]
+fn a_replay_sends_the_header_again_and_keeps_only_client_bytes() {
+    let mut cfg = two_v1();
+    cfg.backends[0].replay_until_response = Some(Duration::from_secs(2));
+    let mut h = Harness::new(cfg);
+    let (client, first) = h.session();
+    h.peer_sends(client, b"request");
+    assert_eq!(h.drain(first), [V1_FIRST, b"request"].concat());
+    h.take();
+    h.event(Event::ReadClosed { conn: first });
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "replayed");
+    h.connected(connects[0].0);
+    assert_eq!(h.drain(connects[0].0), [V1_FIRST, b"request"].concat());
+}
+
+#[test]
+fn a_hedge_that_wins_gets_the_header() {
+    let mut cfg = two_v1();
+    cfg.backends[0].connect_hedge = Some(Duration::from_millis(300));
+    let mut h = Harness::new(cfg);
+    let (client, first, _) = h.accept();
+    h.peer_sends(client, b"hi");
+    h.take();
+    h.advance(Duration::from_millis(300));
+    let second = h.connects()[0].0;
+    h.connected(second);
+    assert_eq!(h.drain(second), [V1_FIRST, b"hi"].concat());
+    assert!(h.closed(first).is_some());
+}
+
+#[test]
+fn each_server_gets_its_own_header_or_none() {
+    let mut cfg = two_v1();
+    cfg.backends[0].servers[1].send_proxy = None;
+    let mut h = Harness::new(cfg);
+    let (client, first, addr) = h.accept();
+    h.peer_sends(client, b"x");
+    h.event(Event::Connected {
+        conn: first,
+        result: Err(ConnError::Refused),
+    });
+    let (second, other) = *h.connects().last().expect("redispatched");
+    assert_ne!(addr, other);
+    h.connected(second);
+    let expected = match other.port() {
+        8001 => [V1_FIRST, b"x"].concat(),
+        _ => b"x".to_vec(),
+    };
+    assert_eq!(h.drain(second), expected, "only s1 has send-proxy");
+}
