@@ -1268,7 +1268,7 @@ fn server_line(
         .collect();
     let mut words = params.iter().copied();
     let mut ok = true;
-    if params.iter().any(|p| *p == "observe") && !params.iter().any(|p| *p == "check") {
+    if params.contains(&"observe") && !params.contains(&"check") {
         diags.error(
             &st.origin,
             format!(
@@ -1964,6 +1964,15 @@ fn http_service(diags: &mut Diags, proxy: &Proxy) -> Option<HttpService> {
             format!(
                 "'option httplog' ignored for {what} '{name}': weir writes no log line for \
                  the requests its metrics and stats pages answer"
+            ),
+        );
+    }
+    for bind in proxy.binds.iter().filter(|b| b.accept_proxy) {
+        diags.error(
+            &bind.origin,
+            format!(
+                "'accept-proxy' is not supported on {what} '{name}' in 'mode http': weir reads \
+                 PROXY headers only on TCP frontends"
             ),
         );
     }

@@ -16,6 +16,16 @@ use crate::stats::SessionTimes;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
+/// A client connection that becomes a session after its PROXY header.
+pub(super) struct Adopted {
+    pub conn: ConnId,
+    /// What followed the header.
+    pub input: Pipe,
+    pub accepted: Instant,
+    /// The header's `PP2_TYPE_AUTHORITY`.
+    pub authority: Option<Box<[u8]>>,
+}
+
 /// HAProxy's longest pause before retrying the same server.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -31,10 +41,14 @@ impl Balancer {
         if !l.accepting {
             return None;
         }
-        let fe = l.frontend;
+        let (fe, bind) = (l.frontend, l.bind);
         self.counters.connection_accepted(now);
         self.frontends[fe].counters.connection_received(now);
-        let client = self.start_session(now, fe, peer, local);
+        let frontend = &self.frontends[fe].config;
+        if frontend.binds.get(bind).is_some_and(|b| b.accept_proxy) {
+            return Some(self.accept_pending(now, fe, bind, peer, local));
+        }
+        let client = self.start_session(now, fe, peer, local, None);
         if client.is_none() {
             self.counters.connection_closed();
         }
@@ -42,13 +56,15 @@ impl Balancer {
     }
 
     /// Makes a session of a connection accepted by frontend `fe`, or
-    /// refuses it (`None`, logged).
-    fn start_session(
+    /// refuses it (`None`, logged). A connection `adopted` after its PROXY
+    /// header keeps its id, accept time and the bytes that followed.
+    pub(super) fn start_session(
         &mut self,
         now: Instant,
         fe: FrontendId,
         peer: SocketAddr,
         local: SocketAddr,
+        adopted: Option<Adopted>,
     ) -> Option<ConnId> {
         let frontend = &self.frontends[fe].config;
         if !frontend.tcplog && !frontend.logs.is_empty() {
@@ -69,7 +85,8 @@ impl Balancer {
             );
         }
         if self.frontends[fe].config.service.is_some() {
-            return Some(self.accept_page(now, fe, peer));
+            // The configuration refuses `accept-proxy` there.
+            return adopted.is_none().then(|| self.accept_page(now, fe, peer));
         }
         let Some(b) = self.frontends[fe].backend else {
             self.log_refused(now, fe, None, (peer, local), ['S', 'C']);
@@ -90,7 +107,16 @@ impl Balancer {
         };
 
         let s = self.sessions.vacant_key();
-        let client = self.open_conn(Role::Client(s));
+        let (client, up, accepted, authority) = match adopted {
+            Some(a) => {
+                if let Some(slot) = self.conns.get_mut(a.conn.index()) {
+                    slot.role = Role::Client(s);
+                }
+                (a.conn, a.input, a.accepted, a.authority)
+            }
+            None => (self.open_conn(Role::Client(s)), Pipe::default(), now, None),
+        };
+        let early = up.filled().map_or(0, <[u8]>::len) as u64;
         let server_conn = target.map(|_| self.open_conn(Role::Server(s)));
         let generation = self.next_generation();
         let timeout_client = self.frontends[fe].config.timeout_client;
@@ -148,12 +174,12 @@ impl Balancer {
             },
             server_queued,
             phase,
-            up: Pipe::default(),
+            up,
             down: Pipe::default(),
             peer,
             local,
             idle: (timeout_client, None),
-            accepted: now,
+            accepted,
             connected: None,
             connect_deadline: deadline,
             client_deadline: timeout_client.map(|t| now + t),
@@ -171,9 +197,11 @@ impl Balancer {
             replay: false,
             replay_at: None,
             header: None,
-            authority: None,
+            authority,
         });
         debug_assert_eq!(inserted, s);
+        // Bytes that came after a PROXY header are the client's first.
+        self.count_client_bytes(fe, b, target, early, 0);
         self.load_mark = self.load_mark.max(self.sessions.len());
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
             self.actions.push_back(Action::Connect { conn, addr });
