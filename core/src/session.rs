@@ -240,6 +240,11 @@ pub(crate) struct HeaderOut {
 }
 
 impl HeaderOut {
+    /// A header none of which is written yet.
+    pub(crate) fn new(header: Encoded) -> Self {
+        HeaderOut { header, sent: 0 }
+    }
+
     /// The bytes not written yet, if any.
     pub(crate) fn pending(&self) -> Option<&[u8]> {
         Some(&self.header.as_bytes()[self.sent..]).filter(|rest| !rest.is_empty())

@@ -292,3 +292,31 @@ fn dontlognull_hides_connections_that_sent_nothing() {
     h.event(Event::ReadClosed { conn: client });
     assert!(h.logs(crate::action::LogSink::Stdout).is_empty());
 }
+
+// ---- check-send-proxy ------------------------------------------------------
+
+#[test]
+fn a_tcp_check_passes_once_its_v1_header_is_written() {
+    let mut s1 = super::checked("s1", 8001);
+    s1.check_send_proxy = Some(Version::V1);
+    let mut h = Harness::new(config(vec![s1]));
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    assert!(h.closed(probe).is_none(), "not before the header is out");
+    assert!(h.interest(probe).1, "the header waits to be written");
+    assert_eq!(h.drain(probe), b"PROXY UNKNOWN\r\n");
+    assert_eq!(h.closed(probe), Some(false), "L4OK");
+}
+
+#[test]
+fn an_http_check_sends_a_v2_local_header_before_its_request() {
+    let mut cfg = super::http_config(crate::config::HttpExpect::Default);
+    cfg.backends[0].servers[0].check_send_proxy = Some(Version::V2(V2Options::default()));
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+    assert_eq!(h.drain(probe), [&local[..], super::REQUEST].concat());
+    h.peer_sends(probe, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.closed(probe), Some(false));
+}
