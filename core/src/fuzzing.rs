@@ -373,6 +373,61 @@ pub fn client_hello(data: &[u8]) {
     );
 }
 
+/// `proxy_header`: the PROXY protocol decoder on any bytes, whole and in
+/// every prefix, with the first byte choosing the version 2 cap.
+///
+/// Properties: no bytes make it panic; a header takes at least one byte
+/// and at most what was given (and version 1 at most 107); a prefix that
+/// asks for more never comes after one that was refused, and a decoded
+/// header is decoded the same from any longer input; addresses it gives
+/// back come back unchanged through weir's own encoder, in both versions.
+pub fn proxy_header(data: &[u8]) {
+    use crate::proxy_protocol::{self as pp, Version};
+    let Some((&cap, bytes)) = data.split_first() else {
+        return;
+    };
+    let cap = 16 + usize::from(cap) * 64;
+    let whole = pp::decode(bytes, cap);
+    if let Ok(Some(header)) = &whole {
+        assert!(
+            header.len > 0 && header.len <= bytes.len(),
+            "header length out of the input"
+        );
+        if bytes.first() == Some(&b'P') {
+            assert!(
+                header.len <= pp::MAX_V1_LEN,
+                "version 1 header over 107 bytes"
+            );
+        }
+        let again = pp::decode(&bytes[..header.len], cap);
+        assert_eq!(
+            again.as_ref(),
+            Ok(&Some(header.clone())),
+            "the header alone reads differently"
+        );
+        if let Some(addrs) = header.addrs {
+            for version in [Version::V1, Version::V2(pp::V2Options::default())] {
+                let encoded = pp::encode(version, Some(addrs), None);
+                let back = pp::decode(encoded.as_bytes(), pp::MAX_V2_LEN);
+                let back = back.ok().flatten().map(|h| h.addrs);
+                assert_eq!(
+                    back,
+                    Some(Some(addrs)),
+                    "addresses lost through {version:?}"
+                );
+            }
+        }
+    }
+    let mut refused = false;
+    for n in 0..bytes.len().min(256) {
+        match pp::decode(&bytes[..n], cap) {
+            Ok(None) => assert!(!refused, "more bytes asked for after a refusal"),
+            Err(_) => refused = true,
+            Ok(Some(_)) => break,
+        }
+    }
+}
+
 /// The configuration of [`http_request`]'s frontends: the exporter on
 /// `/metrics`, the stats page with an account and admin rights on `/stats`.
 const HTTP_CONFIG: &str = "frontend p\n mode http\n bind :1\n \

@@ -66,6 +66,7 @@ mod hello;
 mod id;
 mod logging;
 mod proxy;
+pub mod proxy_protocol;
 mod rng;
 mod session;
 pub mod stats;

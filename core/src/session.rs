@@ -31,6 +31,7 @@ use rustls::pki_types::ServerName;
 use crate::buffer::{BUF_SIZE, Buffer, Pool};
 use crate::config::{Backend, Frontend};
 use crate::id::{BackendId, ConnId, FrontendId, ServerId};
+use crate::proxy_protocol::{self, Encoded, Version};
 use crate::time::Instant;
 use crate::tls_client::{Plain, TlsClient};
 
@@ -224,9 +225,59 @@ pub(crate) struct Session {
     pub replay: bool,
     /// When a silent server is given up for another.
     pub replay_at: Option<Instant>,
+    /// The PROXY protocol header of the server connection (`send-proxy`),
+    /// written before anything else; kept for the next connection.
+    pub header: Option<Box<HeaderOut>>,
+    /// The authority a client's PROXY header gave (`accept-proxy`), sent on
+    /// with `proxy-v2-options authority`.
+    pub authority: Option<Box<[u8]>>,
+}
+
+/// A PROXY protocol header on its way to a server.
+pub(crate) struct HeaderOut {
+    header: Encoded,
+    sent: usize,
+}
+
+impl HeaderOut {
+    /// A header none of which is written yet.
+    pub(crate) fn new(header: Encoded) -> Self {
+        HeaderOut { header, sent: 0 }
+    }
+
+    /// The bytes not written yet, if any.
+    pub(crate) fn pending(&self) -> Option<&[u8]> {
+        Some(&self.header.as_bytes()[self.sent..]).filter(|rest| !rest.is_empty())
+    }
+
+    pub(crate) fn sent(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.header.as_bytes().len());
+    }
 }
 
 impl Session {
+    /// A new server connection gets its PROXY protocol header (`version`,
+    /// `None` for none): the client's addresses as weir knows them. The
+    /// box of the last connection's header is reused.
+    pub(crate) fn start_header(&mut self, version: Option<Version>) {
+        let Some(version) = version else {
+            self.header = None;
+            return;
+        };
+        let addrs = Some((self.peer, self.local));
+        let header = proxy_protocol::encode(version, addrs, self.authority.as_deref());
+        match &mut self.header {
+            Some(out) => **out = HeaderOut { header, sent: 0 },
+            None => self.header = Some(Box::new(HeaderOut { header, sent: 0 })),
+        }
+    }
+
+    /// The header bytes still to write before anything else goes to the
+    /// server.
+    pub(crate) fn pending_header(&self) -> Option<&[u8]> {
+        self.header.as_ref().and_then(|h| h.pending())
+    }
+
     /// The earliest of the session's deadlines.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         [

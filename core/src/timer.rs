@@ -29,6 +29,8 @@ pub(crate) enum TimerKey {
     Cli(usize, u32),
     /// A `mode http` connection's request or keep-alive timeout.
     Page(usize, u32),
+    /// An `accept-proxy` connection's wait for its header (slot, generation).
+    Pending(usize, u32),
 }
 
 #[derive(Default)]

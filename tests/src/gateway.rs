@@ -124,6 +124,10 @@ struct GatewayState {
     /// Accept connections but never answer (a stopped process).
     hang: AtomicBool,
     uploads: Mutex<Vec<String>>,
+    /// Connections start with a PROXY protocol header.
+    proxy: AtomicBool,
+    /// The agents' addresses their PROXY headers gave, in order.
+    agents: Mutex<Vec<SocketAddr>>,
 }
 
 /// An HTTPS gateway: `GET /healthcheck` answers the status set with
@@ -160,6 +164,8 @@ impl Gateway {
             delay_ms: AtomicU64::new(0),
             hang: AtomicBool::new(false),
             uploads: Mutex::new(Vec::new()),
+            proxy: AtomicBool::new(false),
+            agents: Mutex::new(Vec::new()),
         });
         let (shared, label) = (state.clone(), name.to_owned());
         let handler: Handler = Arc::new(move |stream| {
@@ -203,6 +209,18 @@ impl Gateway {
         self.served.set_paused(on);
     }
 
+    /// Reads a PROXY protocol header (`true`) first on every connection, as
+    /// a gateway behind `send-proxy` does to log its agents' addresses.
+    pub fn expect_proxy(&self, on: bool) {
+        self.state.proxy.store(on, Ordering::SeqCst);
+    }
+
+    /// The agents' addresses the PROXY headers gave so far (health checks,
+    /// whose headers carry none, are not in it).
+    pub fn agents(&self) -> Vec<SocketAddr> {
+        self.state.agents.lock().unwrap().clone()
+    }
+
     /// Payload ids received so far.
     pub fn uploads(&self) -> Vec<String> {
         self.state.uploads.lock().unwrap().clone()
@@ -232,6 +250,12 @@ fn serve_one(
             thread::sleep(Duration::from_millis(10));
         }
         return Ok(());
+    }
+    let mut stream = stream;
+    if state.proxy.load(Ordering::SeqCst) {
+        if let Some((agent, _)) = read_proxy_header(&mut stream)? {
+            state.agents.lock().unwrap().push(agent);
+        }
     }
     let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, stream);
@@ -266,6 +290,25 @@ fn serve_one(
     tls.conn.send_close_notify();
     tls.flush()?;
     tls.sock.shutdown(Shutdown::Both)
+}
+
+/// Reads a PROXY protocol header (version 1 or 2) byte by byte, so that
+/// nothing after it is taken: its addresses, `None` for `LOCAL` and
+/// `UNKNOWN`.
+fn read_proxy_header(stream: &mut TcpStream) -> io::Result<Option<(SocketAddr, SocketAddr)>> {
+    use weir_core::proxy_protocol::{MAX_V2_LEN, decode};
+    let mut header = Vec::new();
+    let mut byte = [0u8];
+    while header.len() < MAX_V2_LEN {
+        stream.read_exact(&mut byte)?;
+        header.push(byte[0]);
+        match decode(&header, MAX_V2_LEN) {
+            Ok(None) => {}
+            Ok(Some(decoded)) => return Ok(decoded.addrs),
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+    }
+    Err(io::Error::other("PROXY header too long"))
 }
 
 /// N of a `GET /bytes/N` request.
@@ -333,8 +376,20 @@ pub enum Attempt {
 /// Uploads `id` over a new TLS connection to `addr`, verifying a
 /// `gw.example` certificate against the test CA.
 pub fn upload(addr: SocketAddr, client: &Arc<ClientConfig>, id: &str) -> Attempt {
-    let attempt = || -> io::Result<String> {
+    upload_from(addr, client, id).0
+}
+
+/// As [`upload`], with the agent's own address (its source, as a PROXY
+/// header would report it).
+pub fn upload_from(
+    addr: SocketAddr,
+    client: &Arc<ClientConfig>,
+    id: &str,
+) -> (Attempt, Option<SocketAddr>) {
+    let mut source = None;
+    let mut attempt = || -> io::Result<String> {
         let stream = TcpStream::connect(addr)?;
+        source = stream.local_addr().ok();
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let name = ServerName::try_from("gw.example").unwrap();
         let conn = ClientConnection::new(client.clone(), name).map_err(io::Error::other)?;
@@ -356,10 +411,11 @@ pub fn upload(addr: SocketAddr, client: &Arc<ClientConfig>, id: &str) -> Attempt
             _ => Err(io::Error::other(format!("unexpected reply {text:?}"))),
         }
     };
-    match attempt() {
+    let attempt = match attempt() {
         Ok(name) => Attempt::Delivered(name),
         Err(e) => Attempt::Failed(e.to_string()),
-    }
+    };
+    (attempt, source)
 }
 
 /// Uploads `id` in plain HTTP (for `ssl` servers, where weir does the TLS).

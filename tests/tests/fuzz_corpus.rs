@@ -79,3 +79,8 @@ fn runtime_api_corpus_holds() {
         fuzzing::runtime_api(data, Instant::now())
     });
 }
+
+#[test]
+fn proxy_header_corpus_holds() {
+    replay("proxy_header", fuzzing::proxy_header);
+}

@@ -350,6 +350,9 @@ pub struct Frontend {
 pub struct Bind {
     /// Address and port to listen on.
     pub addr: SocketAddr,
+    /// `accept-proxy`: every connection starts with a PROXY protocol
+    /// header (version 1 or 2), whose addresses become the client's.
+    pub accept_proxy: bool,
     /// The `bind` line.
     pub origin: Origin,
 }
@@ -694,6 +697,12 @@ pub struct Server {
     /// `slowstart`: after coming back UP (not at start), the server's
     /// weight and `maxconn` ramp up linearly over this time.
     pub slowstart: Option<Duration>,
+    /// `send-proxy`, `send-proxy-v2` (with `proxy-v2-options`): the PROXY
+    /// protocol header first on every traffic connection.
+    pub send_proxy: Option<crate::proxy_protocol::Version>,
+    /// The header health checks send first (`check-send-proxy`, or
+    /// `send-proxy*` with checks on the traffic port).
+    pub check_send_proxy: Option<crate::proxy_protocol::Version>,
     /// The `server` line.
     pub origin: Origin,
 }
@@ -800,5 +809,7 @@ pub use service::{
     StatsPage,
 };
 
+#[cfg(test)]
+mod proxy_protocol_tests;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ use super::{
 use crate::logging::LineFormat;
 
 mod logging;
+mod proxy_protocol;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -229,6 +230,9 @@ struct Settings {
     httplog: Option<Origin>,
     /// `option forwardfor`, with its line.
     forwardfor: Option<Origin>,
+    /// The parameters of `default-server` lines so far, in order: they
+    /// go before each later `server` line's own.
+    default_server: Vec<String>,
 }
 
 /// The parts of an HTTP check request; `None`s are not set.
@@ -652,9 +656,23 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 format!("'bind' is not allowed in a '{}' section", kind.word()),
             ),
         },
+        "default-server" => default_server(diags, p, st, resolve),
+        "tcp-request" => diags.error(
+            &st.origin,
+            match (st.word(1), st.word(2)) {
+                ("connection", "expect-proxy") => {
+                    "'tcp-request connection expect-proxy' is not supported: weir has no \
+                     'tcp-request' rules; put 'accept-proxy' on the 'bind' line to read the \
+                     PROXY protocol header"
+                }
+                _ => "'tcp-request' rules are not supported yet",
+            },
+        ),
         "server" => match &mut p.servers {
             Some(servers) if kind.has_backend() => {
-                if let Some(server) = server_line(diags, p.name, &servers.lines, st, resolve) {
+                let defaults = &p.settings.default_server;
+                let lines = &servers.lines;
+                if let Some(server) = server_line(diags, p.name, lines, defaults, st, resolve) {
                     servers.lines.insert(server.name.clone(), st.origin.line);
                     servers.list.push(server);
                 }
@@ -1064,15 +1082,48 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
     }
 }
 
+/// `default-server`: its parameters, checked on a server of their own,
+/// go before those of each later `server` line of the section (and of the
+/// sections a `defaults` passes them to), so a server's own win.
+fn default_server(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resolve: Resolve<'_>) {
+    if !p.kind.has_backend() {
+        return p.ignored(diags, st, "default-server", false);
+    }
+    let mut probe = vec![
+        "server".to_owned(),
+        "default-server".to_owned(),
+        "127.0.0.1:1".to_owned(),
+    ];
+    probe.extend(st.words[1..].iter().cloned());
+    let line = Stmt {
+        origin: st.origin.clone(),
+        words: &probe,
+    };
+    let errors = diags.errors.len();
+    let defaults = &p.settings.default_server;
+    server_line(diags, p.name, &HashMap::new(), defaults, &line, resolve);
+    if diags.errors.len() == errors {
+        p.settings
+            .default_server
+            .extend(st.words[1..].iter().cloned());
+    }
+}
+
 fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
     if st.words.len() < 2 {
         return diags.error(&st.origin, "'bind' expects an address such as *:9091");
     }
-    if let Some(option) = st.words.get(2) {
+    let mut accept_proxy = false;
+    for option in &st.words[2..] {
+        if option == "accept-proxy" {
+            accept_proxy = true;
+            continue;
+        }
         let message = if BIND_LATER.contains(&option.as_str()) {
             format!("bind option '{option}' is not supported yet")
         } else {
-            let hint = hint(option, BIND_LATER.iter().copied());
+            let known = BIND_LATER.iter().chain(&["accept-proxy"]);
+            let hint = hint(option, known.copied());
             format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
         };
         return diags.error(&st.origin, message);
@@ -1081,6 +1132,7 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
         match bind_addresses(spec) {
             Ok(addrs) => binds.extend(addrs.into_iter().map(|addr| Bind {
                 addr,
+                accept_proxy,
                 origin: st.origin.clone(),
             })),
             Err(e) => diags.error(&st.origin, format!("'bind {spec}': {e}")),
@@ -1145,6 +1197,7 @@ fn server_line(
     diags: &mut Diags,
     backend: &str,
     lines: &HashMap<String, u32>,
+    defaults: &[String],
     st: &Stmt<'_>,
     resolve: Resolve<'_>,
 ) -> Option<Server> {
@@ -1204,12 +1257,18 @@ fn server_line(
         minconn: 0,
         maxqueue: 0,
         slowstart: None,
+        send_proxy: None,
+        check_send_proxy: None,
         origin: st.origin.clone(),
     };
-    let mut words = st.words[3..].iter().map(String::as_str);
-    let params = &st.words[3..];
+    let params: Vec<&str> = defaults
+        .iter()
+        .chain(&st.words[3..])
+        .map(String::as_str)
+        .collect();
+    let mut words = params.iter().copied();
     let mut ok = true;
-    if params.iter().any(|p| p == "observe") && !params.iter().any(|p| p == "check") {
+    if params.contains(&"observe") && !params.contains(&"check") {
         diags.error(
             &st.origin,
             format!(
@@ -1220,12 +1279,20 @@ fn server_line(
         ok = false;
     }
     let mut tls = (None, CheckTls::default(), None);
+    let mut send_proxy = proxy_protocol::SendProxy::default();
     while let Some(param) = words.next() {
-        let result = server_param(&mut server, &mut tls, param, &mut words);
+        let result = match send_proxy.param(param, || words.next().unwrap_or("")) {
+            Some(result) => result,
+            None => server_param(&mut server, &mut tls, param, &mut words),
+        };
         if let Err(e) = result {
             diags.error(&st.origin, e);
             ok = false;
         }
+    }
+    if let Err(e) = send_proxy.apply(&mut server) {
+        diags.error(&st.origin, e);
+        ok = false;
     }
     // As HAProxy: `minconn` alone is a fixed limit, `maxconn` alone too.
     if server.minconn > server.maxconn {
@@ -1392,7 +1459,8 @@ fn server_param<'w>(
             return Err(format!("'{param}' is not supported yet"));
         }
         _ => {
-            let hint = hint(param, SERVER_KEYWORDS.iter().chain(SERVER_LATER).copied());
+            let known = SERVER_KEYWORDS.iter().chain(proxy_protocol::SERVER);
+            let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
         }
     }
@@ -1896,6 +1964,15 @@ fn http_service(diags: &mut Diags, proxy: &Proxy) -> Option<HttpService> {
             format!(
                 "'option httplog' ignored for {what} '{name}': weir writes no log line for \
                  the requests its metrics and stats pages answer"
+            ),
+        );
+    }
+    for bind in proxy.binds.iter().filter(|b| b.accept_proxy) {
+        diags.error(
+            &bind.origin,
+            format!(
+                "'accept-proxy' is not supported on {what} '{name}' in 'mode http': weir reads \
+                 PROXY headers only on TCP frontends"
             ),
         );
     }

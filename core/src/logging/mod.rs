@@ -62,6 +62,12 @@ impl LogClock {
         out
     }
 
+    /// `at` in local time as log lines date an accept (`%t`), written to
+    /// `out`: `05/Dec/2026:03:00:47.581`.
+    pub(crate) fn write_accept_date(&self, at: Instant, out: &mut String) {
+        Civil::new(self.at(at), self.host.utc_offset).write_accept_date(out);
+    }
+
     /// What log lines say about the machine and the process.
     pub(crate) fn host(&self) -> &Host {
         &self.host

@@ -12,6 +12,8 @@ use crate::buffer::Pool;
 use crate::config::{OnError, Severity};
 use crate::health::{CheckStatus, Transition};
 use crate::id::{BackendId, ServerId};
+use crate::proxy_protocol;
+use crate::session::HeaderOut;
 use crate::stats::OpState;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
@@ -287,9 +289,14 @@ impl Balancer {
     fn start_probe(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let conn = self.open_conn(Role::Check(b, s));
         let deadline = now + self.check_timeout(b, s);
-        let addr = self.backends[b].servers[s].config.check_addr();
+        let config = &self.backends[b].servers[s].config;
+        let addr = config.check_addr();
+        // `check-send-proxy`: a header without addresses (LOCAL, UNKNOWN).
+        let header = config
+            .check_send_proxy
+            .map(|version| HeaderOut::new(proxy_protocol::encode(version, None, None)));
         if let Some(check) = check_mut(&mut self.backends, b, s) {
-            check.probe = Some(Probe::new(conn, now, deadline));
+            check.probe = Some(Probe::new(conn, now, deadline).with_header(header));
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }

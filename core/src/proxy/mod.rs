@@ -32,6 +32,7 @@ pub use state::{HealthVerdict, NoSuchServer};
 
 pub use cli::ListenAddr;
 
+mod accept_proxy;
 mod checks;
 mod cli;
 mod control;
@@ -105,6 +106,10 @@ pub struct Balancer {
     cli: cli::Cli,
     /// Connections to `mode http` frontends.
     pages: Slab<pages::PageConn>,
+    /// `accept-proxy` connections still reading their header.
+    pending: Slab<accept_proxy::Pending>,
+    /// The pending connection whose buffer `recv_buf` lent.
+    lent_pending: Option<usize>,
     /// A page connection whose room the driver may be reading into, and
     /// the length to give it back.
     lent_page: Option<(usize, usize)>,
@@ -217,6 +222,8 @@ enum Role {
     Cli(usize),
     /// A connection to a `mode http` frontend (metrics, stats page).
     Page(usize),
+    /// A client connection whose PROXY header is being read (`accept-proxy`).
+    Pending(usize),
 }
 
 struct ConnSlot {
@@ -358,6 +365,8 @@ impl Balancer {
                 ..cli::Cli::default()
             },
             pages: Slab::new(),
+            pending: Slab::new(),
+            lent_pending: None,
             lent_page: None,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
@@ -416,7 +425,7 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_connected(now, s, result),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
-                Some(Role::Client(_) | Role::Cli(_) | Role::Page(_)) | None => {}
+                Some(Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_)) | None => {}
             },
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
@@ -424,6 +433,7 @@ impl Balancer {
                 Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
                 Some(Role::Cli(c)) => self.on_cli_read_closed(now, c),
                 Some(Role::Page(p)) => self.close_page(p, false),
+                Some(Role::Pending(p)) => self.on_pending_closed(now, p, false),
                 Some(Role::Hedge(_)) | None => {}
             },
             Event::Failed { conn, error } => match self.role(conn) {
@@ -433,6 +443,7 @@ impl Balancer {
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
                 Some(Role::Cli(c)) => self.close_cli(c, true),
                 Some(Role::Page(p)) => self.close_page(p, true),
+                Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
                 None => {}
             },
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
@@ -461,6 +472,7 @@ impl Balancer {
             Role::Check(b, s) => return self.check_recv_buf(b, s),
             Role::Cli(c) => return self.cli_recv_buf(c),
             Role::Page(p) => return self.page_recv_buf(p),
+            Role::Pending(p) => return self.pending_recv_buf(p),
             Role::Hedge(_) => return None,
         };
         let session = self.sessions.get_mut(s)?;
@@ -481,6 +493,7 @@ impl Balancer {
     pub fn received(&mut self, now: Instant, conn: ConnId, n: usize) {
         // The lent buffer now holds the bytes: it must not be settled.
         self.lent = None;
+        self.lent_pending = None;
         let lent_page = self.lent_page.take();
         self.advance(now);
         match self.role(conn) {
@@ -489,6 +502,7 @@ impl Balancer {
             Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
             Some(Role::Cli(c)) => self.on_cli_received(now, c, n),
             Some(Role::Page(p)) => self.on_page_received(now, p, n, lent_page),
+            Some(Role::Pending(p)) => self.on_pending_received(now, p, n),
             Some(Role::Hedge(_)) | None => {}
         }
     }
@@ -501,6 +515,7 @@ impl Balancer {
                 let session = self.sessions.get(s)?;
                 match &session.tls {
                     _ if session.phase != Phase::Established => None,
+                    _ if session.pending_header().is_some() => session.pending_header(),
                     Some(tls) => tls.send_buf(),
                     None => session.up.filled(),
                 }
@@ -508,7 +523,7 @@ impl Balancer {
             Role::Check(b, s) => self.check_send_buf(b, s),
             Role::Cli(c) => self.cli_send_buf(c),
             Role::Page(p) => self.page_send_buf(p),
-            Role::Hedge(_) => None,
+            Role::Hedge(_) | Role::Pending(_) => None,
         }
     }
 
@@ -521,7 +536,7 @@ impl Balancer {
             Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
             Some(Role::Cli(c)) => self.on_cli_sent(now, c, n),
             Some(Role::Page(p)) => self.on_page_sent(now, p, n),
-            Some(Role::Hedge(_)) | None => {}
+            Some(Role::Hedge(_) | Role::Pending(_)) | None => {}
         }
     }
 
@@ -536,6 +551,7 @@ impl Balancer {
         self.kill_sessions(now, "Stopping now");
         self.cli.slots.clear();
         self.pages.clear();
+        self.drop_pending();
         // Health probes and stats-socket connections are all that is left.
         let conns: Vec<ConnId> = self
             .conns
@@ -677,6 +693,7 @@ impl Balancer {
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
                 TimerKey::Cli(c, generation) => self.on_cli_timer(now, at, c, generation),
                 TimerKey::Page(p, generation) => self.on_page_timer(now, at, p, generation),
+                TimerKey::Pending(p, generation) => self.on_pending_timer(now, at, p, generation),
             }
         }
     }
@@ -684,6 +701,7 @@ impl Balancer {
     /// Takes back a buffer lent by [`Balancer::recv_buf`] if nothing was read.
     fn settle(&mut self) {
         self.settle_page();
+        self.settle_pending();
         if let Some(s) = self.lent.take() {
             if let Some(session) = self.sessions.get_mut(s) {
                 session.up.release_if_empty(&mut self.pool);
@@ -790,7 +808,7 @@ impl Balancer {
                 .sessions
                 .get(s)
                 .is_some_and(|x| backend(&self.backends[x.backend].config)),
-            Role::Check(..) | Role::Cli(_) | Role::Page(_) => false,
+            Role::Check(..) | Role::Cli(_) | Role::Page(_) | Role::Pending(_) => false,
         }
     }
 
@@ -846,7 +864,9 @@ impl Balancer {
 
     /// Pauses or resumes listeners to match limits and pauses.
     fn refresh_listeners(&mut self) {
-        let global_full = self.maxconn.is_some_and(|m| self.active >= m);
+        let global_full = self
+            .maxconn
+            .is_some_and(|m| self.active + self.pending_count() >= m);
         let paused = self.stopping || self.shortages.accept_pause.is_some();
         for (i, l) in self.listeners.iter_mut().enumerate() {
             let fe = &self.frontends[l.frontend];

@@ -9,6 +9,8 @@
 //!     +--deadline: L4TOUT     +--deadline: L6TOUT (handshake) / L7TOUT
 //! ```
 //!
+//! With `check-send-proxy`, a PROXY protocol header goes first (before
+//! TLS), and a plain TCP check passes once it is written, as HAProxy's.
 //! A plain TCP check passes on connect (L4OK), a TLS one when the handshake
 //! completes (L6OK), an HTTP one on its response (L7OK/L7STS/L7RSP). The
 //! response is read into one pool buffer and never consumed, so it stays
@@ -24,6 +26,7 @@ use crate::config::{HealthCheck, TcpStep};
 use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
 use crate::id::ConnId;
+use crate::session::HeaderOut;
 use crate::time::Instant;
 use crate::tls_client::{Plain, TlsClient};
 
@@ -42,6 +45,8 @@ pub(super) struct Probe {
     /// The server closed its side.
     eof: bool,
     tls: Option<TlsClient>,
+    /// The PROXY protocol header to write first (`check-send-proxy`).
+    header: Option<HeaderOut>,
 }
 
 impl Probe {
@@ -56,7 +61,18 @@ impl Probe {
             response: None,
             eof: false,
             tls: None,
+            header: None,
         }
+    }
+
+    /// The probe writes `header` first.
+    pub(super) fn with_header(self, header: Option<HeaderOut>) -> Self {
+        Probe { header, ..self }
+    }
+
+    /// PROXY header bytes still to write.
+    fn pending_header(&self) -> Option<&[u8]> {
+        self.header.as_ref().and_then(HeaderOut::pending)
     }
 
     pub(super) fn is_connected(&self) -> bool {
@@ -74,6 +90,8 @@ impl Probe {
         self.connected = true;
         let Some((config, name)) = tls else {
             return match check {
+                // Connected once the PROXY header is out, as HAProxy says.
+                HealthCheck::Tcp if self.pending_header().is_some() => None,
                 HealthCheck::Tcp => Some(CheckStatus::L4Ok),
                 _ => self.progress(check),
             };
@@ -102,6 +120,7 @@ impl Probe {
     pub(super) fn wants(&self, check: &HealthCheck) -> (bool, bool) {
         let read = self.connected && !self.eof;
         let write = match &self.tls {
+            _ if self.connected && self.pending_header().is_some() => true,
             Some(link) => link.has_outgoing(),
             None => self.connected && self.unsent(check).is_some(),
         };
@@ -138,6 +157,7 @@ impl Probe {
             return None;
         }
         match &self.tls {
+            _ if self.pending_header().is_some() => self.pending_header(),
             Some(link) => link.send_buf(),
             None => self.unsent(check),
         }
@@ -151,6 +171,14 @@ impl Probe {
         check: &HealthCheck,
         pool: &mut Pool,
     ) -> Option<CheckStatus> {
+        if let Some(header) = self.header.as_mut().filter(|h| h.pending().is_some()) {
+            header.sent(n);
+            let done = header.pending().is_none();
+            return match check {
+                HealthCheck::Tcp if done && self.tls.is_none() => Some(CheckStatus::L4Ok),
+                _ => None,
+            };
+        }
         match &mut self.tls {
             Some(link) => {
                 link.sent(n);

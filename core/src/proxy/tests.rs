@@ -19,6 +19,7 @@ mod admin;
 mod balancing;
 mod external;
 mod life;
+mod proxy_protocol;
 mod report;
 mod runtime;
 
@@ -72,6 +73,8 @@ fn server(name: &str, port: u16) -> Server {
         minconn: 0,
         maxqueue: 0,
         slowstart: None,
+        send_proxy: None,
+        check_send_proxy: None,
         origin: origin(),
     }
 }
@@ -90,6 +93,7 @@ fn config(servers: Vec<Server>) -> Config {
             name: "fe".into(),
             binds: vec![Bind {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9091)),
+                accept_proxy: false,
                 origin: origin(),
             }],
             default_backend: Some(0),

@@ -16,6 +16,16 @@ use crate::stats::SessionTimes;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
+/// A client connection that becomes a session after its PROXY header.
+pub(super) struct Adopted {
+    pub conn: ConnId,
+    /// What followed the header.
+    pub input: Pipe,
+    pub accepted: Instant,
+    /// The header's `PP2_TYPE_AUTHORITY`.
+    pub authority: Option<Box<[u8]>>,
+}
+
 /// HAProxy's longest pause before retrying the same server.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -31,10 +41,14 @@ impl Balancer {
         if !l.accepting {
             return None;
         }
-        let fe = l.frontend;
+        let (fe, bind) = (l.frontend, l.bind);
         self.counters.connection_accepted(now);
         self.frontends[fe].counters.connection_received(now);
-        let client = self.start_session(now, fe, peer, local);
+        let frontend = &self.frontends[fe].config;
+        if frontend.binds.get(bind).is_some_and(|b| b.accept_proxy) {
+            return Some(self.accept_pending(now, fe, bind, peer, local));
+        }
+        let client = self.start_session(now, fe, peer, local, None);
         if client.is_none() {
             self.counters.connection_closed();
         }
@@ -42,13 +56,15 @@ impl Balancer {
     }
 
     /// Makes a session of a connection accepted by frontend `fe`, or
-    /// refuses it (`None`, logged).
-    fn start_session(
+    /// refuses it (`None`, logged). A connection `adopted` after its PROXY
+    /// header keeps its id, accept time and the bytes that followed.
+    pub(super) fn start_session(
         &mut self,
         now: Instant,
         fe: FrontendId,
         peer: SocketAddr,
         local: SocketAddr,
+        adopted: Option<Adopted>,
     ) -> Option<ConnId> {
         let frontend = &self.frontends[fe].config;
         if !frontend.tcplog && !frontend.logs.is_empty() {
@@ -69,7 +85,8 @@ impl Balancer {
             );
         }
         if self.frontends[fe].config.service.is_some() {
-            return Some(self.accept_page(now, fe, peer));
+            // The configuration refuses `accept-proxy` there.
+            return adopted.is_none().then(|| self.accept_page(now, fe, peer));
         }
         let Some(b) = self.frontends[fe].backend else {
             self.log_refused(now, fe, None, (peer, local), ['S', 'C']);
@@ -90,7 +107,16 @@ impl Balancer {
         };
 
         let s = self.sessions.vacant_key();
-        let client = self.open_conn(Role::Client(s));
+        let (client, up, accepted, authority) = match adopted {
+            Some(a) => {
+                if let Some(slot) = self.conns.get_mut(a.conn.index()) {
+                    slot.role = Role::Client(s);
+                }
+                (a.conn, a.input, a.accepted, a.authority)
+            }
+            None => (self.open_conn(Role::Client(s)), Pipe::default(), now, None),
+        };
+        let early = up.filled().map_or(0, <[u8]>::len) as u64;
         let server_conn = target.map(|_| self.open_conn(Role::Server(s)));
         let generation = self.next_generation();
         let timeout_client = self.frontends[fe].config.timeout_client;
@@ -148,12 +174,12 @@ impl Balancer {
             },
             server_queued,
             phase,
-            up: Pipe::default(),
+            up,
             down: Pipe::default(),
             peer,
             local,
             idle: (timeout_client, None),
-            accepted: now,
+            accepted,
             connected: None,
             connect_deadline: deadline,
             client_deadline: timeout_client.map(|t| now + t),
@@ -170,8 +196,12 @@ impl Balancer {
             hedge_at: target.and(backend.config.connect_hedge).map(|d| now + d),
             replay: false,
             replay_at: None,
+            header: None,
+            authority,
         });
         debug_assert_eq!(inserted, s);
+        // Bytes that came after a PROXY header are the client's first.
+        self.count_client_bytes(fe, b, target, early, 0);
         self.load_mark = self.load_mark.max(self.sessions.len());
         if let (Some(conn), Some(addr)) = (server_conn, addr) {
             self.actions.push_back(Action::Connect { conn, addr });
@@ -414,6 +444,8 @@ impl Balancer {
                 }
             }
         }
+        // The PROXY header goes first, before weir's own TLS.
+        session.start_header(self.backends[b].servers[target].config.send_proxy);
         session.phase = Phase::Established;
         session.connected = Some(now);
         session.connect_deadline = None;
@@ -498,6 +530,10 @@ impl Balancer {
             session.down.consume(n);
             session.client_deadline = session.idle.0.map(|t| now + t);
             self.count_client_bytes(f, b, t, 0, n as u64);
+        } else if let Some(header) = session.header.as_mut().filter(|h| h.pending().is_some()) {
+            // Not client bytes: neither counted nor kept for a replay.
+            header.sent(n);
+            session.server_deadline = session.idle.1.map(|t| now + t);
         } else {
             match &mut session.tls {
                 Some(tls) => tls.sent(n),
@@ -586,7 +622,8 @@ impl Balancer {
         let established = session.phase == Phase::Established;
         let (client, server) = (session.client, session.server);
         // Everything the client sent is out, close_notify included with TLS.
-        let up_flushed = session.tls.as_ref().is_none_or(|t| t.flushed());
+        let up_flushed =
+            session.tls.as_ref().is_none_or(|t| t.flushed()) && session.pending_header().is_none();
         if established {
             if session.up.eof && session.up.is_empty() && up_flushed && !session.up.shut {
                 session.up.shut = true;
@@ -608,14 +645,15 @@ impl Balancer {
             session.up.wants_read(),
             established && !session.down.is_empty(),
         );
+        let header = session.pending_header().is_some();
         let server_interest = match &session.tls {
             Some(tls) => (
                 established && tls.wants_read() && session.down.wants_read(),
-                established && tls.send_buf().is_some(),
+                established && (header || tls.send_buf().is_some()),
             ),
             None => (
                 established && session.down.wants_read(),
-                established && !session.up.is_empty(),
+                established && (header || !session.up.is_empty()),
             ),
         };
         let timeouts = Timeouts::of(
