@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::runtime::Ctl;
-use super::{Balancer, Role};
+use super::{Balancer, ListenerSlot, Role};
 use crate::action::Action;
 use crate::config::{StatsAddr, StatsSocket};
 use crate::id::{ConnId, ListenerId};
@@ -34,13 +34,15 @@ pub enum ListenAddr<'a> {
 
 /// A `stats socket` listener.
 pub(super) struct CliListener {
+    pub id: ListenerId,
     pub socket: StatsSocket,
     pub accepting: bool,
 }
 
 impl CliListener {
-    pub fn new(socket: &StatsSocket) -> CliListener {
+    pub fn new(socket: &StatsSocket, id: ListenerId) -> CliListener {
         CliListener {
+            id,
             socket: socket.clone(),
             accepting: true,
         }
@@ -77,16 +79,13 @@ pub(super) struct Cli {
 }
 
 impl Balancer {
-    /// The listener id of stats socket `i` (after the traffic listeners).
-    pub(super) fn cli_listener_id(&self, i: usize) -> ListenerId {
-        ListenerId((self.listeners.len() + i) as u32)
-    }
-
     /// The `stats socket` line of `listener`, for messages about its
     /// socket; `None` for a frontend's listener.
     pub fn stats_socket(&self, listener: ListenerId) -> Option<&StatsSocket> {
-        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
-        Some(&self.cli.listeners.get(i)?.socket)
+        match self.listener_slot(listener)? {
+            ListenerSlot::Cli(i) => Some(&self.cli.listeners.get(i)?.socket),
+            ListenerSlot::Traffic(_) => None,
+        }
     }
 
     /// A client connection was accepted on `listener`, a `stats socket`
@@ -95,8 +94,10 @@ impl Balancer {
     /// [`Balancer::accept`]).
     pub fn accept_unix(&mut self, now: Instant, listener: ListenerId) -> Option<ConnId> {
         self.advance(now);
-        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
-        self.accept_cli(now, i)
+        match self.listener_slot(listener)? {
+            ListenerSlot::Cli(i) => self.accept_cli(now, i),
+            ListenerSlot::Traffic(_) => None,
+        }
     }
 
     /// A connection on a stats socket: a CLI session, unless `stats
@@ -126,7 +127,7 @@ impl Balancer {
         for i in 0..self.cli.listeners.len() {
             if self.cli.listeners[i].accepting != accepting {
                 self.cli.listeners[i].accepting = accepting;
-                let listener = self.cli_listener_id(i);
+                let listener = self.cli.listeners[i].id;
                 self.actions.push_back(if accepting {
                     Action::ResumeAccept { listener }
                 } else {

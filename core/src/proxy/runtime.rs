@@ -78,8 +78,8 @@ impl Control for Ctl<'_> {
     }
 
     fn find_server(&self, b: BackendId, key: Key<'_>) -> Option<(BackendId, ServerId)> {
-        let servers = &self.lb.backends.get(b)?.servers;
-        (servers.iter().zip(1..))
+        let servers = self.lb.backends.get(b)?.listed();
+        (servers.into_iter().zip(1..))
             .find(|((_, server), sid)| matches_key(key, &server.config.name, *sid))
             .map(|((s, _), _)| (b, s))
     }

@@ -19,6 +19,7 @@ mod admin;
 mod balancing;
 mod external;
 mod life;
+mod reload;
 mod report;
 mod runtime;
 
