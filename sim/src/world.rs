@@ -110,6 +110,9 @@ pub(crate) struct World {
     pub check: Checker,
     pub trace: Trace,
     pub stats: Stats,
+    /// weir asked for a reload (a `reload` command): the next reload
+    /// event applies its configuration.
+    pub reload_asked: bool,
 }
 
 impl World {
@@ -166,6 +169,7 @@ impl World {
             check,
             trace: Trace::new(trace_on),
             stats: Stats::default(),
+            reload_asked: false,
             scenario,
         };
         for (c, spec) in world.scenario.clients.iter().enumerate() {
@@ -416,6 +420,7 @@ impl World {
                 self.accepting = true;
             }
             Action::Unbind { .. } => self.unbind(),
+            Action::Reload => self.reload_asked = true,
             Action::Log(line) => {
                 trace!(self, "weir log", "{}", line.text);
                 self.on_log(&line);

@@ -73,6 +73,11 @@ pub(super) struct Cli {
     pub slots: slab::Slab<CliSlot>,
     pub timeout: Duration,
     pub maxconn: u32,
+    /// Connections waiting for the answer of a `reload` (slot and
+    /// generation).
+    pub reload_waiters: Vec<(usize, u32)>,
+    /// A reload was asked of the driver and not answered yet.
+    pub reload_requested: bool,
     /// Where a read lands before its bytes go to their connection: one
     /// for all, allocated with the first stats-socket connection.
     pub scratch: Option<Box<[u8]>>,
@@ -206,6 +211,45 @@ impl Balancer {
         self.refresh_cli_listeners();
     }
 
+    /// Asks the driver to reload (once until it answers); `waiter`, a
+    /// connection, gets the result.
+    pub(super) fn request_reload(&mut self, waiter: Option<(usize, u32)>) {
+        self.cli.reload_waiters.extend(waiter);
+        if !self.cli.reload_requested {
+            self.cli.reload_requested = true;
+            self.actions.push_back(Action::Reload);
+        }
+    }
+
+    /// Gives the connections waiting for a reload its result: HAProxy's
+    /// master CLI answer (`Success=1`, `--`, then what it logged).
+    pub(super) fn answer_reload(&mut self, now: Instant, success: bool, lines: &[String]) {
+        self.cli.reload_requested = false;
+        let mut answer = format!("Success={}\n--\n", u8::from(success));
+        for line in lines {
+            answer.push_str(line);
+            answer.push('\n');
+        }
+        for (c, generation) in std::mem::take(&mut self.cli.reload_waiters) {
+            let Some(slot) = (self.cli.slots.get_mut(c)).filter(|s| s.generation == generation)
+            else {
+                continue;
+            };
+            if let Some(conn) = &mut slot.conn {
+                conn.reply(answer.as_bytes());
+            }
+            self.run_cli(now, c);
+        }
+    }
+
+    /// The driver could not reload: the configuration has `errors` (the
+    /// text `weir -c` prints) and the running one is kept. The
+    /// connections that asked get the errors.
+    pub fn reload_failed(&mut self, now: Instant, errors: &[String]) {
+        self.advance(now);
+        self.answer_reload(now, false, errors);
+    }
+
     /// Runs what CLI connection `c` received, then brings its interest,
     /// timer and life in line with its state.
     fn run_cli(&mut self, now: Instant, c: usize) {
@@ -215,7 +259,12 @@ impl Balancer {
         if now >= conn.deadline() {
             conn.handle_timeout(now);
         }
-        conn.handle(&mut Ctl { lb: self, now });
+        let generation = self.cli.slots.get(c).map_or(0, |s| s.generation);
+        conn.handle(&mut Ctl {
+            lb: self,
+            now,
+            cli: Some((c, generation)),
+        });
         let Some(slot) = self.cli.slots.get_mut(c) else {
             return;
         };

@@ -293,9 +293,11 @@ impl Balancer {
         self.free_retired();
         // A first check due at once runs now.
         self.advance(now);
+        let summary = report.summary(self.sessions.len());
+        self.answer_reload(now, true, std::slice::from_ref(&summary));
         self.actions.push_back(Action::Log(LogLine {
             sink: LogSink::Diagnostic(log::Level::Info),
-            text: report.summary(self.sessions.len()),
+            text: summary,
         }));
         report
     }

@@ -377,3 +377,86 @@ fn removing_check_brings_a_down_server_up() {
     reload(&mut h, config(lined(vec![server("s1", 8001)])));
     assert_eq!(field(&stat_line(&mut h, "s1").unwrap(), STATUS), "no check");
 }
+
+/// A configuration with a TCP stats socket at level admin.
+fn with_stats(servers: Vec<Server>) -> Config {
+    let mut cfg = config(servers);
+    let socket = crate::config::StatsSocket {
+        addr: crate::config::StatsAddr::Tcp("127.0.0.1:9999".parse().unwrap()),
+        mode: None,
+        uid: None,
+        gid: None,
+        level: Level::Admin,
+        origin: origin(),
+    };
+    cfg.global.runtime_api.sockets.push(socket);
+    cfg
+}
+
+/// A connection to the stats socket that sent `reload`.
+fn reload_command(h: &mut Harness) -> ConnId {
+    let (id, addr) = (h.lb.listeners())
+        .find_map(|(id, a)| match a {
+            crate::ListenAddr::Tcp(addr) if addr.port() == 9999 => Some((id, addr)),
+            _ => None,
+        })
+        .unwrap();
+    let peer = "127.0.0.1:50000".parse().unwrap();
+    let cli = h.lb.accept(h.now, id, peer, addr).expect("accepted");
+    h.collect();
+    h.take();
+    h.peer_sends(cli, b"reload\n");
+    cli
+}
+
+#[test]
+fn a_reload_command_asks_the_driver_and_answers_with_the_result() {
+    let mut h = Harness::new(with_stats(vec![server("s1", 8001)]));
+    let cli = reload_command(&mut h);
+    let asked = h.take().iter().filter(|a| **a == Action::Reload).count();
+    assert_eq!(asked, 1, "the driver is asked once");
+    assert!(h.drain(cli).is_empty(), "no answer before the reload");
+    reload(
+        &mut h,
+        with_stats(vec![server("s1", 8001), server("s2", 8002)]),
+    );
+    let answer = String::from_utf8(h.drain(cli)).unwrap();
+    assert!(
+        answer.starts_with("Success=1\n--\nConfiguration reloaded: frontends 1 kept"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.contains("servers 1 kept, 1 added, 0 removed"),
+        "{answer:?}"
+    );
+    assert!(
+        h.closed(cli).is_some(),
+        "answered and closed, as any command"
+    );
+}
+
+#[test]
+fn a_failed_reload_answers_the_errors_and_changes_nothing() {
+    let mut h = Harness::new(with_stats(vec![server("s1", 8001)]));
+    let cli = reload_command(&mut h);
+    let errors = [
+        "w.cfg:3: unknown keyword 'bnd' in frontend section".to_owned(),
+        "Fatal errors found in configuration.".to_owned(),
+    ];
+    h.lb.reload_failed(h.now, &errors);
+    h.collect();
+    assert_eq!(
+        String::from_utf8(h.drain(cli)).unwrap(),
+        "Success=0\n--\nw.cfg:3: unknown keyword 'bnd' in frontend section\n\
+         Fatal errors found in configuration.\n\n"
+    );
+    assert_eq!(h.accept().2.port(), 8001);
+}
+
+#[test]
+fn reload_needs_the_admin_level() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let answer = h.lb.handle_command(h.now, "reload", Level::Operator);
+    assert_eq!(answer, "Permission denied\n\n");
+    assert!(!h.take().contains(&Action::Reload));
+}
