@@ -158,6 +158,10 @@ pub enum Action {
     },
     /// Write one log line.
     Log(LogLine),
+    /// Read the configuration files again (a `reload` on a stats socket)
+    /// and call [`crate::Balancer::reload`], or
+    /// [`crate::Balancer::reload_failed`] with the errors.
+    Reload,
 }
 
 /// A formatted log line and where it goes.

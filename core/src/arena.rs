@@ -55,6 +55,12 @@ impl<K: Key, T> Arena<K, T> {
             .map(|(_, v)| v)
     }
 
+    /// Takes out the value of `id`; its id never reaches a value again.
+    pub(crate) fn remove(&mut self, id: K) -> Option<T> {
+        self.get(id)?;
+        Some(self.slots.remove(id.index()).1)
+    }
+
     /// The id of the value in slot `index`, if one lives there.
     pub(crate) fn id_at(&self, index: usize) -> Option<K> {
         self.slots.get(index).map(|(g, _)| K::new(index, *g))
@@ -112,7 +118,8 @@ mod tests {
         let mut arena: Arena<ServerId, &str> = Arena::default();
         let a = arena.insert("a");
         assert_eq!(arena.get(a), Some(&"a"));
-        arena.slots.remove(a.index());
+        assert_eq!(arena.remove(a), Some("a"));
+        assert_eq!(arena.remove(a), None);
         let b = arena.insert("b");
         assert_eq!(a.index(), b.index(), "the slot is reused");
         assert_eq!(arena.get(a), None);

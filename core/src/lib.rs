@@ -80,5 +80,5 @@ pub use action::{Action, ConnError, Event, LogLine, LogSink};
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 pub use logging::LineFormat;
-pub use proxy::{Balancer, HealthVerdict, ListenAddr, NoSuchServer};
+pub use proxy::{Balancer, HealthVerdict, ListenAddr, NoSuchServer, ReloadReport, Tally};
 pub use time::Instant;

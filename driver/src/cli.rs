@@ -106,8 +106,9 @@ Usage: weir -f FILE [-f FILE...] [-c] [-d|-db] [-x SOCKET] [-sf|-st PID...]
   -h, --help     print this help
 Stops on SIGTERM or SIGINT, closing every connection. On SIGUSR1 (soft stop)
 stops accepting and exits once every connection has ended, or when
-'hard-stop-after' runs out. SIGHUP, SIGUSR2, SIGQUIT, SIGTTOU, SIGTTIN and
-SIGALRM are logged and ignored.";
+'hard-stop-after' runs out. On SIGHUP or SIGUSR2 reads the files again and
+applies them in place (an invalid configuration is logged and the running
+one kept). SIGQUIT, SIGTTOU, SIGTTIN and SIGALRM are logged and ignored.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -179,14 +180,34 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 
 /// Reads and parses the files, printing warnings and errors HAProxy-style.
 fn load(files: &[String]) -> Result<Config, ()> {
+    let (loaded, warnings) = read_config(files);
+    for warning in &warnings {
+        eprintln!("[WARNING] {warning}");
+    }
+    match loaded {
+        Ok(config) => Ok(config),
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("[ALERT] {error}");
+            }
+            Err(())
+        }
+    }
+}
+
+/// Reads, parses and validates the files (and the PEM files they name):
+/// the configuration, or every error found (ending with HAProxy's `Fatal
+/// errors found in configuration.` when parsing failed); and the
+/// warnings. What `weir -c` prints, without the `[ALERT]`/`[WARNING]`
+/// prefixes; a reload reads the files the same way.
+pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec<String>) {
     let mut texts = Vec::new();
     for file in files {
         match read_bounded(file, MAX_CONFIG_BYTES, "a configuration file") {
             Ok(text) => texts.push(text),
             Err(e) => {
                 let message = format!("Could not open configuration file {file} : {e}");
-                eprintln!("[ALERT] {}", printable(&message));
-                return Err(());
+                return (Err(vec![printable(&message).into_owned()]), Vec::new());
             }
         }
     }
@@ -195,20 +216,19 @@ fn load(files: &[String]) -> Result<Config, ()> {
         .zip(&texts)
         .map(|(name, text)| Source::new(name, text))
         .collect();
+    let mut warnings = Vec::new();
     let loaded = config::parse(&sources, &mut resolve).and_then(|parsed| {
-        for warning in &parsed.warnings {
-            eprintln!("[WARNING] {warning}");
-        }
+        warnings.extend(parsed.warnings.iter().map(ToString::to_string));
         let mut config = parsed.config;
         config.load_files(&mut |path| read_bounded(path, MAX_PEM_BYTES, "a PEM file"))?;
         Ok(config)
     });
-    loaded.map_err(|errors| {
-        for error in &errors {
-            eprintln!("[ALERT] {error}");
-        }
-        eprintln!("[ALERT] Fatal errors found in configuration.");
-    })
+    let loaded = loaded.map_err(|errors| {
+        let mut lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        lines.push("Fatal errors found in configuration.".into());
+        lines
+    });
+    (loaded, warnings)
 }
 
 /// Reads the file at `path` whole, as `what`: only a regular file or a

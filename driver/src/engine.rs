@@ -75,6 +75,7 @@ pub trait Reactor {
 struct Control {
     stop: AtomicBool,
     soft_stop: AtomicBool,
+    reload: AtomicBool,
 }
 
 /// Stops a running weir from any thread.
@@ -88,6 +89,13 @@ impl ShutdownHandle {
     /// Asks weir to close every connection and return.
     pub fn shutdown(&self) {
         self.control.stop.store(true, Ordering::SeqCst);
+        (self.wake)();
+    }
+
+    /// Asks weir to read its configuration files again and apply them in
+    /// place (as SIGHUP does).
+    pub fn reload(&self) {
+        self.control.reload.store(true, Ordering::SeqCst);
         (self.wake)();
     }
 
@@ -122,6 +130,8 @@ pub struct Engine<R: Reactor> {
     syslog: Syslog,
     /// When to read the local time offset again.
     next_utc_offset: Instant,
+    /// The configuration files a reload reads (the binaries'), in order.
+    files: Option<Vec<String>>,
 }
 
 struct Listener<L> {
@@ -141,7 +151,7 @@ struct Conn<S> {
 
 /// `file:line: frontend 'fe': cannot bind ADDR: error`, or `file:line:
 /// stats socket PATH: error`, for a listener that could not be set up.
-fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
+pub(crate) fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
     let message = match (lb.listener_bind(listener), lb.stats_socket(listener)) {
         (Some((frontend, bind)), _) => format!(
             "{}: frontend '{}': cannot bind {}: {e}",
@@ -158,17 +168,25 @@ fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), printable(&message).into_owned())
 }
 
-/// A listening socket for `addr`: a TCP one (taken from `inherited` when
-/// a socket there listens on it), or a stats socket's file.
-fn open_listener(addr: ListenAddr<'_>, inherited: &mut Inherited) -> io::Result<ListenSocket> {
+/// A listening socket for `addr`: a TCP one, or a stats socket's file.
+pub(crate) fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
     match addr {
-        ListenAddr::Tcp(addr) => match inherited.take(addr) {
-            Some(taken) => taken.map(ListenSocket::Tcp),
-            None => listen(addr).map(ListenSocket::Tcp),
-        },
+        ListenAddr::Tcp(addr) => listen(addr).map(ListenSocket::Tcp),
         ListenAddr::Unix(socket) => {
             crate::unix_socket::bind(socket, std::process::id()).map(ListenSocket::Unix)
         }
+    }
+}
+
+/// The socket in `inherited` listening on `addr` when there is one (`-x`),
+/// else a new one from [`open_listener`].
+fn take_or_open(addr: ListenAddr<'_>, inherited: &mut Inherited) -> io::Result<ListenSocket> {
+    match addr {
+        ListenAddr::Tcp(tcp) => match inherited.take(tcp) {
+            Some(taken) => taken.map(ListenSocket::Tcp),
+            None => open_listener(addr),
+        },
+        ListenAddr::Unix(_) => open_listener(addr),
     }
 }
 
@@ -187,13 +205,14 @@ impl<R: Reactor> Engine<R> {
             .binary
             .as_ref()
             .map(|binary| crate::startup::prepare(binary, &mut config));
+        let files = options.binary.as_ref().map(|b| b.files.clone());
         config.global.hostname = syslog::hostname();
         config.global.utc_offset = syslog::utc_offset(unix_seconds(wall));
         let lb = Balancer::new(config, seed, now, wall, std::process::id());
         let mut inherited = options.inherited;
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = open_listener(addr, &mut inherited)
+            let socket = take_or_open(addr, &mut inherited)
                 .and_then(|socket| reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
@@ -226,6 +245,7 @@ impl<R: Reactor> Engine<R> {
             banner,
             syslog: Syslog::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
+            files,
         })
     }
 
@@ -247,10 +267,12 @@ impl<R: Reactor> Engine<R> {
     }
 
     /// A signal arrived: SIGUSR1 asks for a soft stop, SIGTERM and SIGINT
-    /// to stop; the other [`crate::SIGNALS`] are logged and ignored.
+    /// to stop, SIGHUP and SIGUSR2 to reload; the other [`crate::SIGNALS`]
+    /// are logged and ignored.
     pub fn on_signal(&self, signal: i32) {
         let flag = match signal {
             libc::SIGUSR1 => &self.control.soft_stop,
+            libc::SIGHUP | libc::SIGUSR2 => &self.control.reload,
             libc::SIGTERM | libc::SIGINT => &self.control.stop,
             _ => return log::warn!("{}", ignored_signal(signal)),
         };
@@ -326,6 +348,9 @@ impl<R: Reactor> Engine<R> {
         }
         self.lb.handle_timeout(now);
         self.drain(now);
+        if self.control.reload.swap(false, Ordering::SeqCst) {
+            self.reload(now);
+        }
         if self.lb.is_stopped() {
             self.stop(now);
             return true;
@@ -571,6 +596,7 @@ impl<R: Reactor> Engine<R> {
                 Action::Unbind { listener } => self.unbind(listener),
                 Action::SendListeners { conn } => self.send_listeners(conn),
                 Action::Log(line) => self.write_log(&line),
+                Action::Reload => self.control.reload.store(true, Ordering::SeqCst),
             }
         }
     }
@@ -602,6 +628,76 @@ impl<R: Reactor> Engine<R> {
                     .handle_event(now, Event::Connected { conn: id, result });
             }
         }
+    }
+
+    /// Reads the configuration files again and applies them in place:
+    /// nothing changes when they have an error (logged as `weir -c`
+    /// prints it) or a new address cannot be bound.
+    fn reload(&mut self, now: Instant) {
+        let (warnings, outcome) = match &self.files {
+            None => {
+                let why = "no configuration files to read again (embedded weir)";
+                (Vec::new(), Err(vec![why.to_owned()]))
+            }
+            Some(files) => crate::reload::prepare(files, &self.lb),
+        };
+        for warning in warnings {
+            self.diagnostic(log::Level::Warn, warning);
+        }
+        let prepared = match outcome {
+            Ok(prepared) => prepared,
+            Err(errors) => {
+                for error in &errors {
+                    self.diagnostic(log::Level::Error, error.clone());
+                }
+                let kept = "Reload failed: the running configuration is kept.".to_owned();
+                self.diagnostic(log::Level::Error, kept);
+                self.lb.reload_failed(now, &errors);
+                return self.drain(now);
+            }
+        };
+        let (config, mut bound) = (prepared.config, prepared.sockets);
+        let report = self.lb.reload(now, config);
+        for &id in &report.closed {
+            self.unbind(id);
+        }
+        for &id in &report.opened {
+            let Some(addr) = self.lb.listener_addr(id) else {
+                continue;
+            };
+            let socket = match bound.iter().position(|(key, _)| key.names(&addr)) {
+                Some(i) => Ok(bound.swap_remove(i).1),
+                None => open_listener(addr),
+            };
+            let i = id.0 as usize;
+            let watched = socket.and_then(|s| self.reactor.listener(s, listener_token(i)));
+            if self.listeners.len() <= i {
+                self.listeners.resize_with(i + 1, || Listener {
+                    socket: None,
+                    paused: false,
+                });
+            }
+            match watched {
+                Ok(socket) => {
+                    self.listeners[i] = Listener {
+                        socket: Some(socket),
+                        paused: false,
+                    };
+                    self.dirty_listeners.push(i);
+                }
+                Err(e) => {
+                    let message = bind_error(&self.lb, id, e).to_string();
+                    self.diagnostic(log::Level::Error, message);
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Logs `text` at `level` on the diagnostic log (or the log hook).
+    fn diagnostic(&mut self, level: log::Level, text: String) {
+        let sink = LogSink::Diagnostic(level);
+        self.write_log(&LogLine { sink, text });
     }
 
     /// Closes a listening socket for good.
@@ -682,7 +778,7 @@ impl<R: Reactor> Engine<R> {
 }
 
 /// Seconds since 1970 of `t`.
-fn unix_seconds(t: SystemTime) -> i64 {
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
@@ -717,14 +813,11 @@ fn release_free_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
 
-/// What weir says when it ignores `signal`. HAProxy dumps the servers'
-/// states on SIGHUP, reloads (master-worker) on SIGUSR2, pauses and resumes
+/// What weir says when it ignores `signal`. HAProxy pauses and resumes
 /// its listeners on SIGTTOU and SIGTTIN (for a new process taking over its
 /// ports), and frees memory pools on SIGQUIT.
 fn ignored_signal(signal: i32) -> String {
     let (name, why) = match signal {
-        libc::SIGHUP => ("SIGHUP", "reload is not supported yet"),
-        libc::SIGUSR2 => ("SIGUSR2", "reload is not supported yet"),
         libc::SIGTTOU => ("SIGTTOU", "pausing the listeners is not supported"),
         libc::SIGTTIN => ("SIGTTIN", "resuming the listeners is not supported"),
         libc::SIGQUIT => ("SIGQUIT", "weir has no memory pools to release"),

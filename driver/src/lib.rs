@@ -8,6 +8,7 @@ pub mod cli;
 mod engine;
 pub mod handover;
 mod limits;
+mod reload;
 mod sockets;
 mod startup;
 mod syslog;
@@ -26,8 +27,9 @@ pub type LogHook = Box<dyn FnMut(&LogLine) + Send>;
 pub struct Options {
     /// Seed of core's PRNG; `None` derives one from the clock and the pid.
     pub seed: Option<u64>,
-    /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1, log and ignore the
-    /// other [`SIGNALS`] (the binaries set it; embedders may not).
+    /// Stop on SIGTERM and SIGINT, soft-stop on SIGUSR1, reload on SIGHUP
+    /// and SIGUSR2, log and ignore the other [`SIGNALS`] (the binaries set
+    /// it; embedders may not).
     pub handle_signals: bool,
     /// Receives the log lines for stdout, stderr and the diagnostic
     /// logger instead of them (embedders route them; tests wait on
@@ -57,8 +59,9 @@ pub struct Binary {
 }
 
 /// The signals a driver handles when [`Options::handle_signals`] is set:
-/// the stops (SIGTERM, SIGINT, SIGUSR1), then those whose default action
-/// would kill or suspend weir, which it logs and ignores (see
+/// the stops (SIGTERM, SIGINT, SIGUSR1), the reloads (SIGHUP, SIGUSR2),
+/// then those whose default action would kill or suspend weir, which it
+/// logs and ignores (see
 /// [`Engine::on_signal`]).
 pub const SIGNALS: [i32; 9] = [
     libc::SIGTERM,

@@ -14,6 +14,8 @@ mod control;
 mod kit;
 #[path = "../../tests/binary/proxy_protocol.rs"]
 mod proxy_protocol;
+#[path = "../../tests/binary/reload.rs"]
+mod reload;
 #[path = "../../tests/binary/signals.rs"]
 mod signals;
 #[path = "../../tests/binary/stop.rs"]

@@ -29,6 +29,7 @@ mod faults;
 mod invariants;
 mod net;
 mod payload;
+mod reloads;
 mod rng;
 mod rotation;
 mod runtime;
@@ -39,6 +40,7 @@ mod world;
 
 pub use faults::{Fault, FaultKind};
 pub use invariants::Failure;
+pub use reloads::Reload;
 pub use runtime::{Command, Health, Op};
 pub use scenario::{Check, Scenario};
 pub use world::Stats;

@@ -6,6 +6,9 @@
 //! weir-sim --seed S --save-tape FILE            write seed S's scenario as a tape
 //! weir-sim --tape FILE [--trace]                replay a tape (a fuzzer's input)
 //! ```
+//!
+//! `--reloads` runs the seeds' scenarios with reloads in place at random
+//! times (and without runtime commands).
 
 use std::cell::Cell;
 use std::io::Write;
@@ -14,8 +17,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J]
-       weir-sim --seed S [--trace | --save-tape FILE]
+const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J] [--reloads]
+       weir-sim --seed S [--reloads] [--trace | --save-tape FILE]
        weir-sim --tape FILE [--trace]";
 
 thread_local! {
@@ -31,6 +34,7 @@ struct Args {
     tape: Option<String>,
     save_tape: Option<String>,
     trace: bool,
+    reloads: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         tape: None,
         save_tape: None,
         trace: false,
+        reloads: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--tape" => args.tape = Some(path(&mut it, "--tape")?),
             "--save-tape" => args.save_tape = Some(path(&mut it, "--save-tape")?),
             "--trace" => args.trace = true,
+            "--reloads" => args.reloads = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -91,7 +97,7 @@ fn main() -> ExitCode {
     match (args.seed, args.tape) {
         (Some(seed), _) => match args.save_tape {
             Some(file) => save_tape(seed, &file),
-            None => replay(weir_sim::Scenario::generate(seed), args.trace),
+            None => replay(scenario(seed, args.reloads), args.trace),
         },
         (None, Some(file)) => match std::fs::read(&file) {
             Ok(tape) => replay(weir_sim::Scenario::from_tape(&tape), args.trace),
@@ -100,7 +106,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        (None, None) => campaign(args.from, args.seeds, args.jobs),
+        (None, None) => campaign(args.from, args.seeds, args.jobs, args.reloads),
     }
 }
 
@@ -137,8 +143,18 @@ fn replay(scenario: weir_sim::Scenario, trace: bool) -> ExitCode {
     code
 }
 
+/// Seed `seed`'s scenario, with reloads if asked.
+fn scenario(seed: u64, reloads: bool) -> weir_sim::Scenario {
+    let scenario = weir_sim::Scenario::generate(seed);
+    if reloads {
+        scenario.with_reloads()
+    } else {
+        scenario
+    }
+}
+
 /// Runs seeds `from..from + seeds` on `jobs` threads.
-fn campaign(from: u64, seeds: u64, jobs: u64) -> ExitCode {
+fn campaign(from: u64, seeds: u64, jobs: u64, reloads: bool) -> ExitCode {
     let started = Instant::now();
     let done = AtomicU64::new(0);
     let failures = Mutex::new(Vec::new());
@@ -148,7 +164,8 @@ fn campaign(from: u64, seeds: u64, jobs: u64) -> ExitCode {
             scope.spawn(move || {
                 for seed in (from + job..from + seeds).step_by(jobs as usize) {
                     CURRENT.with(|c| c.set(Some(seed)));
-                    if let Err(failure) = weir_sim::run(seed, false).result {
+                    let outcome = weir_sim::run_scenario(scenario(seed, reloads), false);
+                    if let Err(failure) = outcome.result {
                         println!("FAIL seed {seed} {failure}");
                         failures
                             .lock()

@@ -124,6 +124,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Runtime commands, by time.
     pub commands: Vec<Command>,
+    /// Reloads in place, by time (only with [`Scenario::with_reloads`]).
+    pub reloads: Vec<crate::reloads::Reload>,
     /// A steady run ([`Scenario::weighted`]): from then on, `roundrobin`
     /// must share the sessions in proportion to the servers' weights.
     pub steady_from: Option<Duration>,
@@ -211,6 +213,7 @@ impl Scenario {
             clients,
             faults,
             commands,
+            reloads: Vec::new(),
             steady_from: None,
             core_seed,
             net_seed,
@@ -282,6 +285,7 @@ impl Scenario {
             hard_stop_after: None,
             faults: Vec::new(),
             commands,
+            reloads: Vec::new(),
             steady_from: Some(at(12_000)),
             core_seed: rng.next_u64(),
             net_seed: rng.next_u64(),
@@ -335,6 +339,16 @@ impl Scenario {
         for c in &self.commands {
             let name = &self.servers[c.server].name;
             let _ = writeln!(s, "  at {:.3}s: {}", c.at.as_secs_f64(), c.line(name));
+        }
+        for r in &self.reloads {
+            let out = r
+                .removed
+                .map_or("none".to_owned(), |s| self.servers[s].name.clone());
+            let _ = writeln!(
+                s,
+                "  at {:.3}s: reload, server out: {out}",
+                r.at.as_secs_f64()
+            );
         }
         for (i, c) in self.clients.iter().enumerate() {
             let _ = writeln!(

@@ -65,6 +65,8 @@ pub(crate) enum Ev {
     SoftStop,
     /// An operator types runtime command `i`.
     Command(usize),
+    /// Reload `i` in place.
+    Reload(usize),
 }
 
 /// Counts of what a run did.
@@ -110,41 +112,56 @@ pub(crate) struct World {
     pub check: Checker,
     pub trace: Trace,
     pub stats: Stats,
+    /// weir asked for a reload (a `reload` command): the next reload
+    /// event applies its configuration.
+    pub reload_asked: bool,
+}
+
+/// Parses `text`, a configuration of `scenario`, with its host names and
+/// its CA file.
+fn parse_config(scenario: &Scenario, text: &str) -> Result<config::Config, String> {
+    let hosts: Vec<(String, std::net::IpAddr)> = scenario
+        .servers
+        .iter()
+        .map(|s| (s.host.clone(), s.addr.ip()))
+        .collect();
+    let mut resolve = |name: &str| hosts.iter().find(|(h, _)| h == name).map(|&(_, ip)| ip);
+    let source = Source {
+        name: "sim.cfg",
+        text: text.as_bytes(),
+    };
+    let parsed = config::parse(&[source], &mut resolve)
+        .map_err(|e| format!("the configuration does not parse: {e:?}"))?;
+    let mut config = parsed.config;
+    let pki = server::pki();
+    config
+        .load_files(&mut |path| match path {
+            CA_FILE => Ok(pki.ca_pem.clone().into_bytes()),
+            _ => Err(format!("no file {path} in the simulation")),
+        })
+        .map_err(|e| format!("the configuration's files do not load: {e:?}"))?;
+    Ok(config)
 }
 
 impl World {
+    /// `text`, a configuration of this run, parsed.
+    pub(crate) fn parse(&self, text: &str) -> Result<config::Config, String> {
+        parse_config(&self.scenario, text)
+    }
+
     /// Builds the run of `scenario`: parses its configuration and starts weir.
     pub(crate) fn new(scenario: Scenario, trace_on: bool) -> Result<World, Failure> {
         let fail = |what: String| Failure {
             at: Duration::ZERO,
             what,
         };
-        let hosts: Vec<(String, std::net::IpAddr)> = scenario
-            .servers
-            .iter()
-            .map(|s| (s.host.clone(), s.addr.ip()))
-            .collect();
-        let mut resolve = |name: &str| hosts.iter().find(|(h, _)| h == name).map(|&(_, ip)| ip);
-        let source = Source {
-            name: "sim.cfg",
-            text: scenario.config.as_bytes(),
-        };
-        let parsed = config::parse(&[source], &mut resolve)
-            .map_err(|e| fail(format!("the configuration does not parse: {e:?}")))?;
-        let mut config = parsed.config;
-        let pki = server::pki();
-        config
-            .load_files(&mut |path| match path {
-                CA_FILE => Ok(pki.ca_pem.clone().into_bytes()),
-                _ => Err(format!("no file {path} in the simulation")),
-            })
-            .map_err(|e| fail(format!("the configuration's files do not load: {e:?}")))?;
+        let config = parse_config(&scenario, &scenario.config).map_err(fail)?;
         let check = Checker::new(Bounds::new(&config, &scenario), &config, &scenario);
         let base = now_base();
         let wall = SystemTime::UNIX_EPOCH + WALL_START;
         let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
         let tls = (scenario.ssl || matches!(scenario.check, Check::Tls | Check::Https))
-            .then(|| Arc::new(server::tls_config(pki, wall)));
+            .then(|| Arc::new(server::tls_config(server::pki(), wall)));
         let mut world = World {
             lb,
             base,
@@ -166,6 +183,7 @@ impl World {
             check,
             trace: Trace::new(trace_on),
             stats: Stats::default(),
+            reload_asked: false,
             scenario,
         };
         for (c, spec) in world.scenario.clients.iter().enumerate() {
@@ -180,6 +198,9 @@ impl World {
         }
         for (i, command) in world.scenario.commands.iter().enumerate() {
             world.queue.push(command.at, Ev::Command(i));
+        }
+        for (i, reload) in world.scenario.reloads.iter().enumerate() {
+            world.queue.push(reload.at, Ev::Reload(i));
         }
         world.drain();
         world.flush();
@@ -296,6 +317,7 @@ impl World {
                 self.drain();
             }
             Ev::Command(i) => self.run_command(i),
+            Ev::Reload(i) => self.run_reload(i),
         }
     }
 
@@ -418,6 +440,7 @@ impl World {
             Action::Unbind { .. } => self.unbind(),
             // Only UNIX stats sockets hand listeners over; the world has none.
             Action::SendListeners { conn } => trace!(self, "weir", "_getsocks on {conn:?}"),
+            Action::Reload => self.reload_asked = true,
             Action::Log(line) => {
                 trace!(self, "weir log", "{}", line.text);
                 self.on_log(&line);

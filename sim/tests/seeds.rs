@@ -122,3 +122,19 @@ fn roundrobin_shares_sessions_by_weight_after_weight_and_drain_commands() {
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn reloads_in_place_lose_no_session_and_send_removed_servers_nothing() {
+    let failures: Vec<String> = (0..80)
+        .filter_map(|seed| {
+            let scenario = Scenario::generate(seed).with_reloads();
+            assert!(!scenario.reloads.is_empty());
+            let failure = run_scenario(scenario, false).result.err()?;
+            Some(format!("seed {seed} with reloads {failure}"))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --reloads --trace"
+    );
+}

@@ -90,6 +90,20 @@ impl Health {
         }
     }
 
+    /// The same state under a new `rise` and `fall` (a reload): UP stays
+    /// UP with the failures it counted, DOWN stays DOWN with the successes
+    /// it counted, as far as the new range allows.
+    pub(crate) fn retuned(self, rise: u32, fall: u32) -> Health {
+        let mut health = Health::starting(rise, fall);
+        health.value = if self.is_up() {
+            let failures = self.top() - self.value;
+            health.top().saturating_sub(failures).max(health.rise)
+        } else {
+            self.value.min(health.rise - 1)
+        };
+        health
+    }
+
     /// Maintenance: the counter falls to 0 (DOWN) without a verdict.
     pub(crate) fn fail_all(&mut self) {
         self.value = 0;

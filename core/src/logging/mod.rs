@@ -49,6 +49,12 @@ impl LogClock {
         LogClock { base, wall, host }
     }
 
+    /// Takes `global`'s log header settings (a reload), keeping the time.
+    pub(crate) fn reconfigure(&mut self, global: &Global) {
+        let pid = self.host.pid;
+        *self = LogClock::new(self.base, self.wall, pid, global);
+    }
+
     /// Wall-clock time at `now`.
     pub(crate) fn at(&self, now: Instant) -> SystemTime {
         self.wall + now.saturating_duration_since(self.base)

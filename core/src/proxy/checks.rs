@@ -86,6 +86,16 @@ impl Balancer {
                     .map(move |(s, _)| (b, s))
             })
             .collect();
+        self.schedule_first_checks_of(now, checked);
+    }
+
+    /// Spreads the first checks of `checked` as
+    /// [`Balancer::schedule_first_checks`] does (servers a reload added).
+    pub(super) fn schedule_first_checks_of(
+        &mut self,
+        now: Instant,
+        checked: Vec<(BackendId, ServerId)>,
+    ) {
         // A server in maintenance from the start (`disabled`) gets its
         // check paused, to run once it leaves.
         let (paused, checked): (Vec<_>, Vec<_>) = checked
@@ -508,6 +518,20 @@ impl Balancer {
         check.paused = true;
         server.health.fail_all();
         if let Some(probe) = check.probe.take() {
+            let conn = probe.conn;
+            probe.release(&mut self.pool);
+            self.close(conn, true);
+        }
+    }
+
+    /// The server's checks stop for good (a reload removed it or its
+    /// `check`): a probe in flight is closed.
+    pub(super) fn drop_check(&mut self, b: BackendId, s: ServerId) {
+        let server = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s));
+        let Some(check) = server.and_then(|x| x.check.take()) else {
+            return;
+        };
+        if let Some(probe) = check.probe {
             let conn = probe.conn;
             probe.release(&mut self.pool);
             self.close(conn, true);

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::runtime::Ctl;
-use super::{Balancer, Role};
+use super::{Balancer, ListenerSlot, Role};
 use crate::action::Action;
 use crate::config::{StatsAddr, StatsSocket};
 use crate::id::{ConnId, ListenerId};
@@ -34,13 +34,15 @@ pub enum ListenAddr<'a> {
 
 /// A `stats socket` listener.
 pub(super) struct CliListener {
+    pub id: ListenerId,
     pub socket: StatsSocket,
     pub accepting: bool,
 }
 
 impl CliListener {
-    pub fn new(socket: &StatsSocket) -> CliListener {
+    pub fn new(socket: &StatsSocket, id: ListenerId) -> CliListener {
         CliListener {
+            id,
             socket: socket.clone(),
             accepting: true,
         }
@@ -71,22 +73,24 @@ pub(super) struct Cli {
     pub slots: slab::Slab<CliSlot>,
     pub timeout: Duration,
     pub maxconn: u32,
+    /// Connections waiting for the answer of a `reload` (slot and
+    /// generation).
+    pub reload_waiters: Vec<(usize, u32)>,
+    /// A reload was asked of the driver and not answered yet.
+    pub reload_requested: bool,
     /// Where a read lands before its bytes go to their connection: one
     /// for all, allocated with the first stats-socket connection.
     pub scratch: Option<Box<[u8]>>,
 }
 
 impl Balancer {
-    /// The listener id of stats socket `i` (after the traffic listeners).
-    pub(super) fn cli_listener_id(&self, i: usize) -> ListenerId {
-        ListenerId((self.listeners.len() + i) as u32)
-    }
-
     /// The `stats socket` line of `listener`, for messages about its
     /// socket; `None` for a frontend's listener.
     pub fn stats_socket(&self, listener: ListenerId) -> Option<&StatsSocket> {
-        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
-        Some(&self.cli.listeners.get(i)?.socket)
+        match self.listener_slot(listener)? {
+            ListenerSlot::Cli(i) => Some(&self.cli.listeners.get(i)?.socket),
+            ListenerSlot::Traffic(_) => None,
+        }
     }
 
     /// A client connection was accepted on `listener`, a `stats socket`
@@ -95,8 +99,10 @@ impl Balancer {
     /// [`Balancer::accept`]).
     pub fn accept_unix(&mut self, now: Instant, listener: ListenerId) -> Option<ConnId> {
         self.advance(now);
-        let i = (listener.0 as usize).checked_sub(self.listeners.len())?;
-        self.accept_cli(now, i)
+        match self.listener_slot(listener)? {
+            ListenerSlot::Cli(i) => self.accept_cli(now, i),
+            ListenerSlot::Traffic(_) => None,
+        }
     }
 
     /// A connection on a stats socket: a CLI session, unless `stats
@@ -129,7 +135,7 @@ impl Balancer {
         for i in 0..self.cli.listeners.len() {
             if self.cli.listeners[i].accepting != accepting {
                 self.cli.listeners[i].accepting = accepting;
-                let listener = self.cli_listener_id(i);
+                let listener = self.cli.listeners[i].id;
                 self.actions.push_back(if accepting {
                     Action::ResumeAccept { listener }
                 } else {
@@ -208,6 +214,45 @@ impl Balancer {
         self.refresh_cli_listeners();
     }
 
+    /// Asks the driver to reload (once until it answers); `waiter`, a
+    /// connection, gets the result.
+    pub(super) fn request_reload(&mut self, waiter: Option<(usize, u32)>) {
+        self.cli.reload_waiters.extend(waiter);
+        if !self.cli.reload_requested {
+            self.cli.reload_requested = true;
+            self.actions.push_back(Action::Reload);
+        }
+    }
+
+    /// Gives the connections waiting for a reload its result: HAProxy's
+    /// master CLI answer (`Success=1`, `--`, then what it logged).
+    pub(super) fn answer_reload(&mut self, now: Instant, success: bool, lines: &[String]) {
+        self.cli.reload_requested = false;
+        let mut answer = format!("Success={}\n--\n", u8::from(success));
+        for line in lines {
+            answer.push_str(line);
+            answer.push('\n');
+        }
+        for (c, generation) in std::mem::take(&mut self.cli.reload_waiters) {
+            let Some(slot) = (self.cli.slots.get_mut(c)).filter(|s| s.generation == generation)
+            else {
+                continue;
+            };
+            if let Some(conn) = &mut slot.conn {
+                conn.reply(answer.as_bytes());
+            }
+            self.run_cli(now, c);
+        }
+    }
+
+    /// The driver could not reload: the configuration has `errors` (the
+    /// text `weir -c` prints) and the running one is kept. The
+    /// connections that asked get the errors.
+    pub fn reload_failed(&mut self, now: Instant, errors: &[String]) {
+        self.advance(now);
+        self.answer_reload(now, false, errors);
+    }
+
     /// Runs what CLI connection `c` received, then brings its interest,
     /// timer and life in line with its state.
     fn run_cli(&mut self, now: Instant, c: usize) {
@@ -217,7 +262,12 @@ impl Balancer {
         if now >= conn.deadline() {
             conn.handle_timeout(now);
         }
-        conn.handle(&mut Ctl { lb: self, now });
+        let generation = self.cli.slots.get(c).map_or(0, |s| s.generation);
+        conn.handle(&mut Ctl {
+            lb: self,
+            now,
+            cli: Some((c, generation)),
+        });
         let Some(slot) = self.cli.slots.get_mut(c) else {
             return;
         };

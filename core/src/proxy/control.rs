@@ -190,9 +190,9 @@ impl Balancer {
                 .target
                 .filter(|_| session.phase != Phase::Queued || session.server_queued)
                 .and_then(|t| {
-                    let sid = (backend.servers.iter().zip(1u32..))
-                        .find(|((s, _), _)| *s == t)?
-                        .1;
+                    let sid = (backend.listed().into_iter().zip(1u32..))
+                        .find(|((s, _), _)| *s == t)
+                        .map_or(0, |(_, sid)| sid);
                     Some((backend.servers.get(t)?, sid))
                 });
             let src = haproxy_addr(&session.peer);

@@ -57,6 +57,7 @@ impl Balancer {
             }
         }
         assert_eq!(self.active as usize, self.sessions.len(), "process count");
+        self.check_reload_invariants();
         for (f, frontend) in self.frontends.iter() {
             let sessions = frontends.get(&f).copied().unwrap_or(0);
             assert_eq!(frontend.active, sessions, "{f:?} count");
@@ -75,6 +76,37 @@ impl Balancer {
                 in_servers += waiting;
             }
             assert_eq!(backend.server_waiting, in_servers, "{b:?} server queues");
+        }
+    }
+
+    /// What a reload leaves: retired servers take no traffic, live
+    /// frontends route only to live backends, listeners belong to live
+    /// frontends, and each listener id names one listener.
+    fn check_reload_invariants(&self) {
+        for (f, frontend) in self.frontends.iter() {
+            if let Some(b) = frontend.backend {
+                let backend = self.backends.get(b);
+                assert!(backend.is_some_and(|x| !x.retired), "{f:?} routes to {b:?}");
+            }
+        }
+        for (b, backend) in self.backends.iter() {
+            for (s, server) in backend.servers.iter().filter(|(_, x)| x.retired) {
+                assert!(!server.is_usable(), "retired {b:?} {s:?} is usable");
+                assert!(server.check.is_none(), "retired {b:?} {s:?} is checked");
+            }
+        }
+        for (i, l) in self.listeners.iter().enumerate() {
+            let frontend = self.frontends.get(l.frontend);
+            assert!(
+                frontend.is_some_and(|x| !x.retired),
+                "listener of {:?}",
+                l.frontend
+            );
+            let slot = self.listener_slot(l.id);
+            assert_eq!(slot, Some(super::ListenerSlot::Traffic(i)), "{:?}", l.id);
+        }
+        for (i, l) in self.cli.listeners.iter().enumerate() {
+            assert_eq!(self.listener_slot(l.id), Some(super::ListenerSlot::Cli(i)));
         }
     }
 }

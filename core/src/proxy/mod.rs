@@ -31,6 +31,7 @@ use state::AdminFlags;
 pub use state::{HealthVerdict, NoSuchServer};
 
 pub use cli::ListenAddr;
+pub use reload::{ReloadReport, Tally};
 
 mod accept_proxy;
 mod checks;
@@ -40,6 +41,7 @@ mod control;
 mod invariants;
 mod pages;
 mod probe;
+mod reload;
 mod report;
 mod runtime;
 mod servers;
@@ -65,7 +67,14 @@ const LOW_WATER: usize = 32;
 pub struct Balancer {
     frontends: Arena<FrontendId, FrontendState>,
     backends: Arena<BackendId, BackendState>,
+    /// The frontends' listeners, in configuration order.
     listeners: Vec<Listener>,
+    /// What each [`ListenerId`] stands for (an index is an id; `None`
+    /// once closed by a reload).
+    listener_slots: Vec<Option<ListenerSlot>>,
+    /// Frontends, backends and servers a reload removed, kept until
+    /// their last session ends.
+    retiring: Vec<reload::Retiring>,
     conns: Slab<ConnSlot>,
     sessions: Slab<Session>,
     pool: Pool,
@@ -127,6 +136,8 @@ struct FrontendState {
     backend: Option<BackendId>,
     active: u32,
     counters: FrontendCounters,
+    /// Removed by a reload: no listener, freed after its last session.
+    retired: bool,
 }
 
 struct BackendState {
@@ -148,6 +159,9 @@ struct BackendState {
     /// No server was usable when the queue's deadlines were last set:
     /// they are an outage's (see `BackendState::queue_wait`).
     outage: bool,
+    /// Removed by a reload: no frontend routes to it; its servers serve
+    /// its sessions without checks until the last one ends.
+    retired: bool,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -193,17 +207,29 @@ struct ServerState {
     check_tls: Option<Result<TlsTarget, String>>,
     /// TLS client settings of traffic (`ssl`), or why they failed.
     traffic_tls: Option<Result<TlsTarget, String>>,
+    /// Removed by a reload (or replaced by one of a new address): takes
+    /// no new session, freed after its last one.
+    retired: bool,
 }
 
 /// A TLS client configuration and the name to present.
 type TlsTarget = (Arc<ClientConfig>, ServerName<'static>);
 
 struct Listener {
+    id: ListenerId,
     addr: SocketAddr,
     frontend: FrontendId,
     /// Index in the frontend's `binds`.
     bind: usize,
     accepting: bool,
+}
+
+/// Where a listener lives: a frontend's (index in `listeners`) or a stats
+/// socket's (index in `cli.listeners`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListenerSlot {
+    Traffic(usize),
+    Cli(usize),
 }
 
 /// What a connection id stands for.
@@ -251,36 +277,7 @@ impl Balancer {
             let lb = Lb::for_backend(&config, rng.below(config.servers.len()));
             let mut servers = Arena::default();
             for s in std::mem::take(&mut config.servers) {
-                let tls = |t: &crate::config::CheckTls| {
-                    tls_target(t, s.addr.ip(), verify_default, &tls_time)
-                };
-                servers.insert(ServerState {
-                    health: Health::starting(s.rise, s.fall),
-                    weight: s.weight,
-                    admin: AdminFlags {
-                        configured_maint: s.disabled,
-                        forced_maint: s.disabled,
-                        forced_drain: false,
-                    },
-                    op: if s.disabled {
-                        OpState::Stopped
-                    } else {
-                        OpState::Running
-                    },
-                    counters: BackendCounters::default(),
-                    history: StateHistory::new(now, s.disabled),
-                    last_check: None,
-                    active: 0,
-                    waiters: Waiters::default(),
-                    warm_since: None,
-                    warm_queued: None,
-                    check: None,
-                    consecutive_errors: 0,
-                    suspect_until: None,
-                    check_tls: s.check_tls.as_ref().map(tls),
-                    traffic_tls: s.tls.as_ref().map(tls),
-                    config: s,
-                });
+                servers.insert(ServerState::new(s, now, verify_default, &tls_time));
             }
             let mut backend = BackendState {
                 lb,
@@ -293,6 +290,7 @@ impl Balancer {
                 waiters: Waiters::default(),
                 server_waiting: 0,
                 outage: false,
+                retired: false,
             };
             backend.sync_weights(now);
             backend_ids.push(backend_arena.insert(backend));
@@ -313,9 +311,11 @@ impl Balancer {
                 backend,
                 active: 0,
                 counters,
+                retired: false,
             });
             for (bind, addr) in addrs.into_iter().enumerate() {
                 listeners.push(Listener {
+                    id: ListenerId(listeners.len() as u32),
                     addr,
                     frontend,
                     bind,
@@ -323,10 +323,21 @@ impl Balancer {
                 });
             }
         }
+        let cli_listeners: Vec<cli::CliListener> = (global.runtime_api.sockets.iter())
+            .zip(listeners.len()..)
+            .map(|(socket, id)| cli::CliListener::new(socket, ListenerId(id as u32)))
+            .collect();
+        let listener_slots = (0..listeners.len())
+            .map(ListenerSlot::Traffic)
+            .chain((0..cli_listeners.len()).map(ListenerSlot::Cli))
+            .map(Some)
+            .collect();
         let mut lb = Balancer {
             frontends: frontend_arena,
             backends: backend_arena,
             listeners,
+            listener_slots,
+            retiring: Vec::new(),
             conns: Slab::new(),
             sessions: Slab::new(),
             pool: Pool::elastic(LOW_WATER, POOL_KEEP),
@@ -357,9 +368,7 @@ impl Balancer {
             },
             hard_maxconn: global.maxconn,
             cli: cli::Cli {
-                listeners: (global.runtime_api.sockets.iter())
-                    .map(cli::CliListener::new)
-                    .collect(),
+                listeners: cli_listeners,
                 timeout: global.runtime_api.timeout,
                 maxconn: global.runtime_api.maxconn,
                 ..cli::Cli::default()
@@ -380,18 +389,40 @@ impl Balancer {
     /// Every listening address, with the id to pass to [`Balancer::accept`]
     /// (or [`Balancer::accept_unix`]): the frontends' `bind`s, then the
     /// `stats socket`s.
+    /// The ids stay while their socket does: a reload keeps them for the
+    /// addresses it keeps, gives new ones for new addresses (see
+    /// [`Balancer::reload`]).
     pub fn listeners(&self) -> impl Iterator<Item = (ListenerId, ListenAddr<'_>)> + '_ {
-        let traffic = self.listeners.iter().map(|l| ListenAddr::Tcp(l.addr));
-        let cli = self.cli.listeners.iter().map(cli::CliListener::addr);
-        (traffic.chain(cli))
-            .enumerate()
-            .map(|(i, addr)| (ListenerId(i as u32), addr))
+        (0..self.listener_slots.len()).filter_map(|i| {
+            let id = ListenerId(i as u32);
+            Some((id, self.listener_addr(id)?))
+        })
+    }
+
+    /// Where `listener` listens, unless a reload closed it.
+    pub fn listener_addr(&self, listener: ListenerId) -> Option<ListenAddr<'_>> {
+        match self.listener_slot(listener)? {
+            ListenerSlot::Traffic(i) => Some(ListenAddr::Tcp(self.listeners[i].addr)),
+            ListenerSlot::Cli(i) => Some(self.cli.listeners[i].addr()),
+        }
+    }
+
+    fn listener_slot(&self, listener: ListenerId) -> Option<ListenerSlot> {
+        *self.listener_slots.get(listener.0 as usize)?
+    }
+
+    /// A frontend's listener by id.
+    fn traffic_listener(&self, listener: ListenerId) -> Option<&Listener> {
+        match self.listener_slot(listener)? {
+            ListenerSlot::Traffic(i) => self.listeners.get(i),
+            ListenerSlot::Cli(_) => None,
+        }
     }
 
     /// The frontend of `listener` and its `bind` (with the line), for
     /// messages about the listening socket.
     pub fn listener_bind(&self, listener: ListenerId) -> Option<(&Frontend, &Bind)> {
-        let l = self.listeners.get(listener.0 as usize)?;
+        let l = self.traffic_listener(listener)?;
         let frontend = &self.frontends.get(l.frontend)?.config;
         Some((frontend, frontend.binds.get(l.bind)?))
     }
@@ -407,7 +438,7 @@ impl Balancer {
         local: SocketAddr,
     ) -> Option<ConnId> {
         self.advance(now);
-        if let Some(i) = (listener.0 as usize).checked_sub(self.listeners.len()) {
+        if let Some(ListenerSlot::Cli(i)) = self.listener_slot(listener) {
             return self.accept_cli(now, i);
         }
         let conn = self.accept_session(now, listener, peer, local)?;
@@ -582,8 +613,8 @@ impl Balancer {
         }
         self.stopping = true;
         self.refresh_listeners();
-        for i in 0..self.listeners.len() + self.cli.listeners.len() {
-            let listener = ListenerId(i as u32);
+        let open: Vec<ListenerId> = self.listeners().map(|(id, _)| id).collect();
+        for listener in open {
             self.actions.push_back(Action::Unbind { listener });
         }
         let bound = self
@@ -682,6 +713,9 @@ impl Balancer {
     /// Processes timers due at `now` and remembers `now`.
     fn advance(&mut self, now: Instant) {
         self.settle();
+        if !self.retiring.is_empty() {
+            self.free_retired();
+        }
         let now = now.max(self.last_now);
         self.last_now = now;
         while let Some((at, key)) = self.timers.pop_due(now) {
@@ -868,13 +902,13 @@ impl Balancer {
             .maxconn
             .is_some_and(|m| self.active + self.pending_count() >= m);
         let paused = self.stopping || self.shortages.accept_pause.is_some();
-        for (i, l) in self.listeners.iter_mut().enumerate() {
+        for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
             let fe_full = fe.config.maxconn.is_some_and(|m| fe.active >= m);
             let accepting = !(global_full || fe_full || paused);
             if accepting != l.accepting {
                 l.accepting = accepting;
-                let listener = ListenerId(i as u32);
+                let listener = l.id;
                 self.actions.push_back(if accepting {
                     Action::ResumeAccept { listener }
                 } else {

@@ -42,6 +42,11 @@ pub(super) struct PageConn {
 }
 
 impl Balancer {
+    /// Whether a page connection of frontend `f` is open.
+    pub(super) fn has_pages(&self, f: FrontendId) -> bool {
+        self.pages.iter().any(|(_, p)| p.frontend == f)
+    }
+
     /// A connection to `mode http` frontend `fe`.
     pub(super) fn accept_page(&mut self, now: Instant, fe: FrontendId, peer: SocketAddr) -> ConnId {
         let p = self.pages.vacant_key();

@@ -30,7 +30,7 @@ impl Balancer {
     /// section (a frontend and a backend of one name) is one proxy.
     pub(crate) fn proxy_refs(&self) -> Vec<ProxyRef<'_>> {
         let mut proxies: Vec<(&Origin, ProxyRef<'_>)> = Vec::new();
-        for (f, frontend) in self.frontends.iter() {
+        for (f, frontend) in self.frontends.iter().filter(|(_, x)| !x.retired) {
             let name = frontend.config.name.as_str();
             let proxy = ProxyRef {
                 name,
@@ -40,7 +40,7 @@ impl Balancer {
             };
             proxies.push((&frontend.config.origin, proxy));
         }
-        for (b, backend) in self.backends.iter() {
+        for (b, backend) in self.backends.iter().filter(|(_, x)| !x.retired) {
             let name = backend.config.name.as_str();
             let listen = proxies
                 .iter_mut()
@@ -72,8 +72,8 @@ impl Balancer {
                 let frontend = p.frontend.map(|f| &self.frontends[f]);
                 let backend = p.backend.map(|b| &self.backends[b]);
                 let servers = backend.map_or_else(Vec::new, |backend| {
-                    (backend.servers.values().zip(1..))
-                        .map(|(server, sid)| server_row(now, server, sid))
+                    (backend.listed().into_iter().zip(1..))
+                        .map(|((_, server), sid)| server_row(now, server, sid))
                         .collect()
                 });
                 let http = frontend.is_some_and(|f| f.config.service.is_some());

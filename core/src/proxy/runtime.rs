@@ -28,7 +28,11 @@ impl Balancer {
         let mut input = line.trim_end_matches(['\r', '\n']).as_bytes().to_vec();
         input.push(b'\n');
         let taken = conn.received(now, &input);
-        conn.handle(&mut Ctl { lb: self, now });
+        conn.handle(&mut Ctl {
+            lb: self,
+            now,
+            cli: None,
+        });
         let mut answer = String::from_utf8_lossy(conn.pending()).into_owned();
         if taken < input.len() {
             answer.clear();
@@ -47,6 +51,9 @@ impl Balancer {
 pub(super) struct Ctl<'a> {
     pub lb: &'a mut Balancer,
     pub now: Instant,
+    /// The stats-socket connection running the commands (its slot and
+    /// generation); `None` for [`Balancer::handle_command`].
+    pub cli: Option<(usize, u32)>,
 }
 
 impl Ctl<'_> {
@@ -69,6 +76,16 @@ fn matches_key(key: Key<'_>, name: &str, id: u32) -> bool {
 }
 
 impl Control for Ctl<'_> {
+    /// A stats-socket connection waits for the driver's reload; a one-shot
+    /// command only asks for it.
+    fn reload(&mut self) -> Option<Vec<u8>> {
+        self.lb.request_reload(self.cli);
+        match self.cli {
+            Some(_) => None,
+            None => Some(b"Reload requested.\n".to_vec()),
+        }
+    }
+
     type Backend = BackendId;
     type Server = (BackendId, ServerId);
     type Frontend = FrontendId;
@@ -78,8 +95,8 @@ impl Control for Ctl<'_> {
     }
 
     fn find_server(&self, b: BackendId, key: Key<'_>) -> Option<(BackendId, ServerId)> {
-        let servers = &self.lb.backends.get(b)?.servers;
-        (servers.iter().zip(1..))
+        let servers = self.lb.backends.get(b)?.listed();
+        (servers.into_iter().zip(1..))
             .find(|((_, server), sid)| matches_key(key, &server.config.name, *sid))
             .map(|((s, _), _)| (b, s))
     }

@@ -31,7 +31,8 @@ pub(super) enum Route {
 
 impl ServerState {
     pub(super) fn is_usable(&self) -> bool {
-        !self.admin.maint()
+        !self.retired
+            && !self.admin.maint()
             && !self.admin.drain()
             && matches!(self.op, OpState::Starting | OpState::Running)
     }

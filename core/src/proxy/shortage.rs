@@ -90,8 +90,7 @@ impl Balancer {
     pub(super) fn accept_short(&mut self, now: Instant, listener: ListenerId) {
         if Shortages::hit(&mut self.shortages.accept, now) {
             let fe = self
-                .listeners
-                .get(listener.0 as usize)
+                .traffic_listener(listener)
                 .map_or("?", |l| self.frontends[l.frontend].config.name.as_str());
             let message = format!(
                 "Proxy {fe} reached the process FD limit or ran out of memory: \

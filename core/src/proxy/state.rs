@@ -150,8 +150,9 @@ impl Balancer {
     /// The ids of server `server` of backend `backend`, by name (names are
     /// what instances share; ids are each instance's own).
     fn server_named(&self, backend: &str, server: &str) -> Option<(BackendId, ServerId)> {
-        let (b, state) = (self.backends.iter()).find(|(_, x)| x.config.name == backend)?;
-        let (s, _) = (state.servers.iter()).find(|(_, x)| x.config.name == server)?;
+        let (b, state) =
+            (self.backends.iter()).find(|(_, x)| !x.retired && x.config.name == backend)?;
+        let (s, _) = (state.servers.iter()).find(|(_, x)| !x.retired && x.config.name == server)?;
         Some((b, s))
     }
 

@@ -20,6 +20,7 @@ mod balancing;
 mod external;
 mod life;
 mod proxy_protocol;
+mod reload;
 mod report;
 mod runtime;
 

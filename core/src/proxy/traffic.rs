@@ -37,7 +37,7 @@ impl Balancer {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Option<ConnId> {
-        let l = self.listeners.get(listener.0 as usize)?;
+        let l = self.traffic_listener(listener)?;
         if !l.accepting {
             return None;
         }

@@ -45,6 +45,7 @@ pub(crate) enum Kind {
     SetServer,
     GetWeight,
     SetWeight,
+    Reload,
 }
 
 const fn kw(words: &'static [&'static str], usage: &'static str, kind: Kind) -> Keyword {
@@ -190,6 +191,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         "show backend                            : list backends in the current running config",
         Kind::ShowBackend,
     ),
+    kw(
+        &["reload"],
+        "reload                                  : reload the configuration files (weir)",
+        Kind::Reload,
+    ),
 ];
 
 /// What one request asks.
@@ -275,6 +281,9 @@ pub enum Command {
     },
     /// `set maxconn global <value>` (`atoi`; `None` when missing).
     SetGlobalMaxconn(Option<i32>),
+    /// `reload`: read the configuration files again and apply them in
+    /// place (HAProxy's master CLI `reload`).
+    Reload,
 }
 
 /// What a command does to a server.
@@ -425,7 +434,8 @@ impl Command {
             | Command::Server { .. }
             | Command::ShutdownSession(_)
             | Command::SetFrontendMaxconn { .. }
-            | Command::SetGlobalMaxconn(_) => Level::Admin,
+            | Command::SetGlobalMaxconn(_)
+            | Command::Reload => Level::Admin,
         }
     }
 }
@@ -489,6 +499,7 @@ pub(crate) fn parse_words(words: &[Vec<u8>]) -> Request {
             backend: (!a(3).is_empty()).then(|| text(3)),
         },
         Kind::ShowBackend => Command::ShowBackend,
+        Kind::Reload => Command::Reload,
         Kind::ShowSess => Command::ShowSess(match a(2) {
             b"all" => SessTarget::All,
             id => match strtoul(id) {

@@ -226,10 +226,19 @@ impl CliConn {
 
     /// Runs every request received so far, the balancer's through
     /// [`execute`](super::execute) on `control`.
+    /// A `reload` waits (the connection stays awaiting) until its answer
+    /// is given to [`CliConn::reply`].
     pub fn handle(&mut self, control: &mut impl super::Control) {
         while let Some(command) = self.poll_command() {
-            let answer =
-                super::execute::execute_on(&command, self.level, self.socket_level, control);
+            let answer = match command {
+                command::Command::Reload if self.level >= command.level() => {
+                    match control.reload() {
+                        Some(answer) => answer,
+                        None => return,
+                    }
+                }
+                _ => super::execute::execute_on(&command, self.level, self.socket_level, control),
+            };
             self.reply(&answer);
         }
     }

@@ -137,6 +137,12 @@ pub trait Control {
     fn backend_names(&self) -> Vec<&str>;
     /// The `show sess` text.
     fn show_sess(&self, target: SessTarget) -> String;
+    /// `reload`: starts reading the configuration files again. `None`
+    /// when the answer comes later, through [`super::CliConn::reply`];
+    /// else the answer now.
+    fn reload(&mut self) -> Option<Vec<u8>> {
+        Some(b"Reload is not available here.\n".to_vec())
+    }
 }
 
 /// HAProxy's answer to a command run at `level` on a socket of that
@@ -206,6 +212,7 @@ pub fn execute_on<C: Control>(
             out
         }
         Command::ShowSess(target) => control.show_sess(*target).into_bytes(),
+        Command::Reload => control.reload().unwrap_or_default(),
         Command::ClearCounters { all } => {
             control.clear_counters(*all);
             Vec::new()
