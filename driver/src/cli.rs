@@ -13,17 +13,24 @@ use crate::{Binary, Options};
 
 /// A binary's `main`: parses the command line, loads the configuration
 /// and runs it with `run` (the driver, named `driver` in `-vv`), with
-/// signals handled and `maxconn` sized to the descriptor limit.
+/// signals handled and `maxconn` sized to the descriptor limit; as a
+/// daemon, with a pidfile, under systemd, as the command line and the
+/// `global` section say.
 pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = parse_args(&args);
+    let quiet = matches!(&command, Ok(Command::Run(a) | Command::Check(a)) if a.quiet);
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
         .init();
+    if quiet {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     // A log file past the file-size limit fails the write (EFBIG), which
     // the log writer reports, instead of killing weir.
     // SAFETY: ignoring a signal changes no memory; no handler runs.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse_args(&args) {
+    let command = match command {
         Ok(command) => command,
         Err(message) => {
             eprintln!(
@@ -33,7 +40,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             return ExitCode::FAILURE;
         }
     };
-    let files = match command {
+    let args = match command {
         Command::Help => {
             println!("{}", USAGE.replacen("weir", program, 1));
             return ExitCode::SUCCESS;
@@ -45,8 +52,8 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             }
             return ExitCode::SUCCESS;
         }
-        Command::Check(files) => {
-            return match load(&files) {
+        Command::Check(args) => {
+            return match load(&args) {
                 Ok(_) => {
                     println!("Configuration file is valid");
                     ExitCode::SUCCESS
@@ -54,22 +61,45 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
                 Err(()) => ExitCode::FAILURE,
             };
         }
-        Command::Run(files) => files,
+        Command::Run(args) => args,
     };
-    let Ok(config) = load(&files) else {
+    let Ok((config, files)) = load(&args) else {
         return ExitCode::FAILURE;
+    };
+    if config.global.process.quiet {
+        log::set_max_level(log::LevelFilter::Error);
+    }
+    // Both before any thread starts: the environment changes, and a
+    // daemon forks.
+    let inherited = crate::activation::take();
+    let detached = if args.daemon || (config.global.process.daemon && !args.foreground) {
+        match crate::daemon::detach() {
+            Ok(detached) => Some(detached),
+            Err(e) => {
+                eprintln!("[ALERT] [{program}.main()] Cannot fork: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
     };
     let options = Options {
         handle_signals: true,
         binary: Some(Binary {
             program: program.to_owned(),
             files,
+            pidfile: args
+                .pidfile
+                .or_else(|| config.global.process.pidfile.clone()),
+            inherited,
+            detached,
         }),
         ..Default::default()
     };
     match run(config, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            crate::notify::stopping(&format!("failed: {e}"));
             eprintln!("[ALERT] {e}");
             ExitCode::FAILURE
         }
@@ -77,10 +107,16 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
 }
 
 const USAGE: &str = "\
-Usage: weir -f FILE [-f FILE...] [-c] [-d|-db]
-  -f FILE        configuration file (repeat to concatenate, in order)
+Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-Ws] [-p FILE] [-q] [-- FILE...]
+  -f FILE|DIR    configuration file, or a directory whose *.cfg files are read
+                 in name order (repeat to concatenate, in order)
   -c             check the configuration and exit (0 when valid)
-  -d, -db        stay in the foreground and log to stderr (always the case)
+  -d, -db        stay in the foreground (the default; overrides 'daemon')
+  -D             go daemon: detach once listening, as 'daemon' in 'global'
+  -Ws            run in the foreground under systemd (Type=notify); 'daemon'
+                 is ignored. weir notifies systemd whenever NOTIFY_SOCKET is set
+  -p FILE        write the process id to FILE (as 'pidfile'); removed at exit
+  -q             quiet mode: no start-up line, no warnings
   -v, --version  print the version
   -vv            print the version and how weir was built
   -h, --help     print this help
@@ -92,43 +128,122 @@ SIGALRM are logged and ignored.";
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Run(Vec<String>),
-    Check(Vec<String>),
+    Run(Args),
+    Check(Args),
     Version { verbose: bool },
     Help,
 }
 
+/// How to run: the options that go with `Run` and `Check`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Args {
+    /// Configuration files and directories, in order.
+    files: Vec<String>,
+    /// `-p`.
+    pidfile: Option<String>,
+    /// `-D`.
+    daemon: bool,
+    /// `-d`, `-db`, `-Ws`: `daemon` in the configuration is ignored.
+    foreground: bool,
+    /// `-q`.
+    quiet: bool,
+}
+
 /// Parses the arguments after the program name.
 fn parse_args(args: &[String]) -> Result<Command, String> {
-    let mut files = Vec::new();
+    let mut run = Args::default();
     let mut check = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-f" => match args.next() {
-                Some(file) => files.push(file.clone()),
-                None => return Err("option '-f' needs a file name".into()),
+                Some(file) => run.files.push(file.clone()),
+                None => return Err("option '-f' needs a file or directory name".into()),
             },
+            "-p" => match args.next() {
+                Some(file) => run.pidfile = Some(file.clone()),
+                None => return Err("option '-p' needs a file name".into()),
+            },
+            "--" => run.files.extend(args.by_ref().cloned()),
             "-c" => check = true,
-            "-d" | "-db" => {}
+            "-d" | "-db" | "-Ws" => run.foreground = true,
+            "-D" => run.daemon = true,
+            "-q" => run.quiet = true,
+            "-W" => {
+                return Err(
+                    "master-worker mode (-W) is not supported: weir has no master \
+                            process; it reloads in place. Use -Ws under systemd, -D to detach, \
+                            or neither to stay in the foreground"
+                        .into(),
+                );
+            }
             "-v" | "--version" => return Ok(Command::Version { verbose: false }),
             "-vv" => return Ok(Command::Version { verbose: true }),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if files.is_empty() {
+    if run.files.is_empty() {
         return Err("no configuration file: use -f FILE".into());
     }
     Ok(if check {
-        Command::Check(files)
+        Command::Check(run)
     } else {
-        Command::Run(files)
+        Command::Run(run)
     })
 }
 
-/// Reads and parses the files, printing warnings and errors HAProxy-style.
-fn load(files: &[String]) -> Result<Config, ()> {
+/// The configuration files `-f` names, in order: a directory stands for
+/// its `*.cfg` regular files in name (byte) order, hidden ones left out,
+/// as HAProxy's `cfgfiles_expand_directories`.
+fn expand(files: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for file in files {
+        let meta = fs::metadata(file)
+            .map_err(|e| format!("Cannot open configuration file/directory {file} : {e}"))?;
+        if !meta.is_dir() {
+            out.push(file.clone());
+            continue;
+        }
+        let entries = fs::read_dir(file)
+            .map_err(|e| format!("Cannot open configuration directory {file} : {e}"))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| format!("Cannot open configuration directory {file} : {e}"))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !name.ends_with(".cfg") {
+                continue;
+            }
+            let path = format!("{}/{name}", file.trim_end_matches('/'));
+            if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                names.push((name, path));
+            }
+        }
+        names.sort();
+        out.extend(names.into_iter().map(|(_, path)| path));
+    }
+    Ok(out)
+}
+
+/// Reads and parses the files (directories expanded), printing warnings
+/// (unless quiet) and errors HAProxy-style, and looks up the `user` and
+/// `group` names; returns the configuration and the files read.
+fn load(args: &Args) -> Result<(Config, Vec<String>), ()> {
+    let files = expand(&args.files).map_err(|e| {
+        eprintln!("[ALERT] {}", printable(&e));
+    })?;
+    let config = parse_files(&files, args.quiet)?;
+    if let Err(e) = crate::identity::Identity::resolve(&config.global.process) {
+        eprintln!("[ALERT] {e}");
+        eprintln!("[ALERT] Fatal errors found in configuration.");
+        return Err(());
+    }
+    Ok((config, files))
+}
+
+/// Reads and parses `files`.
+fn parse_files(files: &[String], quiet: bool) -> Result<Config, ()> {
     let mut texts = Vec::new();
     for file in files {
         match read_bounded(file, MAX_CONFIG_BYTES, "a configuration file") {
@@ -146,8 +261,10 @@ fn load(files: &[String]) -> Result<Config, ()> {
         .map(|(name, text)| Source::new(name, text))
         .collect();
     let loaded = config::parse(&sources, &mut resolve).and_then(|parsed| {
-        for warning in &parsed.warnings {
-            eprintln!("[WARNING] {warning}");
+        if !quiet && !parsed.config.global.process.quiet {
+            for warning in &parsed.warnings {
+                eprintln!("[WARNING] {warning}");
+            }
         }
         let mut config = parsed.config;
         config.load_files(&mut |path| read_bounded(path, MAX_PEM_BYTES, "a PEM file"))?;
@@ -295,16 +412,83 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    fn run(files: &[&str]) -> Args {
+        Args {
+            files: args(files),
+            ..Args::default()
+        }
+    }
+
     #[test]
     fn files_are_kept_in_order() {
-        let got = parse_args(&args(&["-f", "a.cfg", "-db", "-f", "b.cfg"]));
-        assert_eq!(got, Ok(Command::Run(args(&["a.cfg", "b.cfg"]))));
+        let got = parse_args(&args(&[
+            "-f", "a.cfg", "-db", "-f", "b.cfg", "--", "c", "-d",
+        ]));
+        let want = Args {
+            foreground: true,
+            ..run(&["a.cfg", "b.cfg", "c", "-d"])
+        };
+        assert_eq!(got, Ok(Command::Run(want)));
     }
 
     #[test]
     fn dash_c_checks() {
         let got = parse_args(&args(&["-c", "-f", "a.cfg"]));
-        assert_eq!(got, Ok(Command::Check(args(&["a.cfg"]))));
+        assert_eq!(got, Ok(Command::Check(run(&["a.cfg"]))));
+    }
+
+    #[test]
+    fn service_options_are_read() {
+        let got = parse_args(&args(&["-D", "-q", "-p", "/run/w.pid", "-f", "a"]));
+        let want = Args {
+            daemon: true,
+            quiet: true,
+            pidfile: Some("/run/w.pid".into()),
+            ..run(&["a"])
+        };
+        assert_eq!(got, Ok(Command::Run(want)));
+        let systemd = parse_args(&args(&["-Ws", "-f", "a"]));
+        let want = Args {
+            foreground: true,
+            ..run(&["a"])
+        };
+        assert_eq!(systemd, Ok(Command::Run(want)));
+        let e = parse_args(&args(&["-W", "-f", "a"])).unwrap_err();
+        assert!(
+            e.starts_with("master-worker mode (-W) is not supported"),
+            "{e}"
+        );
+        assert!(parse_args(&args(&["-f", "a", "-p"])).is_err());
+    }
+
+    #[test]
+    fn a_directory_stands_for_its_cfg_files_in_name_order() {
+        let scratch = Scratch::new("dir");
+        for name in [
+            "b.cfg",
+            "a.cfg",
+            "10.cfg",
+            ".hidden.cfg",
+            "notes.txt",
+            "c.cfg.bak",
+        ] {
+            fs::write(scratch.path(name), "").unwrap();
+        }
+        fs::create_dir_all(scratch.path("d.cfg")).unwrap();
+        let dir = scratch.path("");
+        let got = expand(&[dir.clone(), scratch.path("a.cfg")]).unwrap();
+        let base = dir.trim_end_matches('/');
+        let want: Vec<String> = ["10.cfg", "a.cfg", "b.cfg"]
+            .iter()
+            .map(|n| format!("{base}/{n}"))
+            .chain([scratch.path("a.cfg")])
+            .collect();
+        assert_eq!(got, want);
+        let e = expand(&[scratch.path("missing")]).unwrap_err();
+        assert!(
+            e.starts_with("Cannot open configuration file/directory "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use weir_core::{
 };
 
 use crate::Options;
+use crate::activation::{self, Bound, Inherited};
+use crate::service::Service;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
 
@@ -114,6 +116,8 @@ pub struct Engine<R: Reactor> {
     log_hook: Option<crate::LogHook>,
     /// The start-up line, until [`Engine::start`] logs it.
     banner: Option<String>,
+    /// weir as a service, when it owns the process (pidfile, systemd).
+    service: Option<Service>,
     /// Syslog targets' sockets.
     syslog: Syslog,
     /// When to read the local time offset again.
@@ -154,8 +158,24 @@ fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), printable(&message).into_owned())
 }
 
-/// A listening socket for `addr`: a TCP one, or a stats socket's file.
-fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
+/// A listening socket for `addr`: one systemd passed for that address,
+/// else a new TCP one, or a stats socket's file.
+fn open_listener(addr: ListenAddr<'_>, inherited: &mut Vec<Inherited>) -> io::Result<ListenSocket> {
+    let bound = match addr {
+        ListenAddr::Tcp(addr) => Bound::Tcp(addr),
+        ListenAddr::Unix(socket) => match &socket.addr {
+            StatsAddr::Unix(path) => Bound::Unix(path.into()),
+            StatsAddr::Tcp(addr) => Bound::Tcp(*addr),
+        },
+    };
+    if let Some(fd) = activation::claim(inherited, &bound) {
+        let socket = match bound {
+            Bound::Tcp(_) => ListenSocket::Tcp(fd.into()),
+            Bound::Unix(_) => ListenSocket::Unix(fd.into()),
+        };
+        socket.set_nonblocking()?;
+        return Ok(socket);
+    }
     match addr {
         ListenAddr::Tcp(addr) => listen(addr).map(ListenSocket::Tcp),
         ListenAddr::Unix(socket) => {
@@ -175,16 +195,28 @@ impl<R: Reactor> Engine<R> {
                 .map_or(0, |d| d.as_nanos() as u64);
             nanos ^ (u64::from(std::process::id()) << 32)
         });
-        let banner = options
-            .binary
-            .as_ref()
-            .map(|binary| crate::startup::prepare(binary, &mut config));
+        let mut binary = options.binary;
+        let (banner, fds) = match &binary {
+            Some(binary) => {
+                let (banner, fds) = crate::startup::prepare(binary, &mut config);
+                (Some(banner), fds)
+            }
+            None => (None, None),
+        };
         config.global.hostname = syslog::hostname();
         config.global.utc_offset = syslog::utc_offset(unix_seconds(wall));
-        let lb = Balancer::new(config, seed, now, wall, std::process::id());
+        let pid = std::process::id();
+        let info = crate::startup::process_info(&config, fds.as_ref(), wall, pid);
+        let process = config.global.process.clone();
+        let mut lb = Balancer::new(config, seed, now, wall, pid);
+        lb.set_process_info(info);
+        let mut inherited = binary
+            .as_mut()
+            .map(|b| std::mem::take(&mut b.inherited))
+            .unwrap_or_default();
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = open_listener(addr)
+            let socket = open_listener(addr, &mut inherited)
                 .and_then(|socket| reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
@@ -192,6 +224,16 @@ impl<R: Reactor> Engine<R> {
                 paused: false,
             });
         }
+        activation::close_unclaimed(inherited);
+        let service = match binary {
+            Some(b) => Some(Service::settle(
+                &process,
+                b.pidfile.as_deref(),
+                b.detached,
+                &b.program,
+            )?),
+            None => None,
+        };
         let dirty_listeners = (0..listeners.len()).collect();
         Ok(Engine {
             lb,
@@ -205,6 +247,7 @@ impl<R: Reactor> Engine<R> {
             out_failed: false,
             log_hook: options.log_hook,
             banner,
+            service,
             syslog: Syslog::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
         })
@@ -291,6 +334,9 @@ impl<R: Reactor> Engine<R> {
     /// timers. Returns whether weir has stopped (the driver returns).
     pub fn turn(&mut self, now: Instant) -> bool {
         if self.control.soft_stop.swap(false, Ordering::SeqCst) {
+            if let Some(service) = &self.service {
+                service.stopping("soft-stopping: waiting for the sessions to end");
+            }
             self.lb.soft_stop(now);
             self.drain(now);
         }
@@ -317,6 +363,9 @@ impl<R: Reactor> Engine<R> {
     /// The first turn, before any wait: core's start-up actions.
     pub fn start(&mut self) {
         if let Some(text) = self.banner.take() {
+            if let Some(service) = &mut self.service {
+                service.ready(&text);
+            }
             let sink = LogSink::Diagnostic(log::Level::Info);
             self.write_log(&LogLine { sink, text });
         }
@@ -325,6 +374,9 @@ impl<R: Reactor> Engine<R> {
 
     /// Closes everything.
     fn stop(&mut self, now: Instant) {
+        if let Some(service) = &self.service {
+            service.stopping("stopping");
+        }
         log::info!("stopping: closing {} connections", self.conns.len());
         self.lb.shutdown(now);
         self.drain(now);

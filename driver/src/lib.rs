@@ -4,14 +4,22 @@
 //! configuration loading ([`cli`]), and socket set-up (TCP, and UNIX
 //! for stats sockets).
 
+mod activation;
 pub mod cli;
+mod daemon;
 mod engine;
+mod identity;
 mod limits;
+pub mod notify;
+mod pidfile;
+mod service;
 mod sockets;
 mod startup;
 mod syslog;
 mod unix_socket;
 
+pub use activation::{Bound, Inherited};
+pub use daemon::Detached;
 pub use engine::{Engine, Reactor, ShutdownHandle, Token, listener_token};
 pub use sockets::{ListenSocket, Socket};
 
@@ -39,13 +47,21 @@ pub struct Options {
     pub binary: Option<Binary>,
 }
 
-/// The binary weir runs as.
-#[derive(Debug, Clone, Default)]
+/// The binary weir runs as, and how it runs as a service.
+#[derive(Debug, Default)]
 pub struct Binary {
     /// Its name, for messages (`weir`, `weir-smol`).
     pub program: String,
     /// The configuration files, in order.
     pub files: Vec<String>,
+    /// Where to write the pid (`-p`, else `pidfile`).
+    pub pidfile: Option<String>,
+    /// Listening sockets systemd passed (`LISTEN_FDS`), taken in place of
+    /// binding their addresses.
+    pub inherited: Vec<activation::Inherited>,
+    /// Set when weir detached (`daemon`, `-D`): tells the waiting parent
+    /// that weir serves.
+    pub detached: Option<daemon::Detached>,
 }
 
 /// The signals a driver handles when [`Options::handle_signals`] is set:
