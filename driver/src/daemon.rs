@@ -52,12 +52,12 @@ impl Detached {
     /// The child serves: the parent may exit, and the standard streams
     /// are sent to `/dev/null`, detaching weir from the terminal.
     pub(crate) fn ready(mut self) {
-        let _ = self.parent.write_all(&[READY]);
         if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
             for fd in 0..3 {
                 // SAFETY: dup2(2) replaces a standard stream with /dev/null.
                 unsafe { libc::dup2(null.as_raw_fd(), fd) };
             }
         }
+        let _ = self.parent.write_all(&[READY]);
     }
 }

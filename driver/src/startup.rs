@@ -96,10 +96,13 @@ fn banner(binary: &Binary, config: &Config, fds: Option<&FdPlan>) -> String {
     let servers: usize = config.backends.iter().map(checked).sum();
     let backends = config.backends.iter().filter(|b| checked(b) > 0).count();
     let maxconn = match (fds, config.global.maxconn) {
-        (Some(plan), _) if plan.derived => format!(
-            "maxconn {} (from the descriptor limit {})",
-            plan.maxconn, plan.limit.soft
-        ),
+        (Some(plan), _) if plan.derived => match &config.global.process.ulimit_n {
+            Some((n, _)) => format!("maxconn {} (from ulimit-n {n})", plan.maxconn),
+            None => format!(
+                "maxconn {} (from the descriptor limit {})",
+                plan.maxconn, plan.limit.soft
+            ),
+        },
         (_, Some(maxconn)) => format!("maxconn {maxconn}"),
         (_, None) => "no maxconn".to_owned(),
     };
