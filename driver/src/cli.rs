@@ -55,7 +55,9 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
         Command::Check(args) => {
             return match load(&args) {
                 Ok(_) => {
-                    println!("Configuration file is valid");
+                    if !args.quiet {
+                        println!("Configuration file is valid");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(()) => ExitCode::FAILURE,
