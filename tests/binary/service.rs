@@ -222,7 +222,11 @@ fn weir_runs_as_its_user_once_bound() {
     let mut command = weir(&["-db"], &cfg);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     let weir = Running::spawn(command, port);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", weir.0.id())).unwrap();
+    // The port accepts from the bind on, a moment before the switch.
+    let status = || std::fs::read_to_string(format!("/proc/{}/status", weir.0.id())).unwrap();
+    let switched = || status().contains("\nUid:\t65534\t65534\t65534\t65534\n");
+    assert!(wait_until(switched), "{}", status());
+    let status = status();
     let line = |key: &str| {
         status
             .lines()
@@ -236,17 +240,16 @@ fn weir_runs_as_its_user_once_bound() {
     echo(&mut client(port), b"served as nobody");
 }
 
-/// Runs weir to its end (it must fail) and returns what it said.
-fn failure(mut command: Command) -> String {
-    let output = command
+/// Runs weir until it ends (it must fail, in time) and returns what it
+/// said; `scratch` holds its error output.
+fn failure(scratch: &Scratch, mut command: Command) -> String {
+    let said = scratch.path("stderr.txt");
+    command
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-        .wait_with_output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    String::from_utf8_lossy(&output.stderr).into_owned()
+        .stderr(std::fs::File::create(&said).unwrap());
+    let mut weir = Running(command.spawn().unwrap());
+    assert_eq!(weir.wait_exit().code(), Some(1));
+    std::fs::read_to_string(said).unwrap()
 }
 
 #[test]
@@ -258,7 +261,7 @@ fn a_user_that_cannot_be_applied_stops_weir() {
     if is_root() {
         as_nobody(&mut command);
     }
-    let said = failure(command);
+    let said = failure(&scratch, command);
     assert!(
         said.contains("] Cannot set uid 0: Operation not permitted"),
         "{said}"
@@ -281,7 +284,7 @@ fn a_chroot_that_is_not_permitted_says_so() {
     if is_root() {
         as_nobody(&mut command);
     }
-    let said = failure(command);
+    let said = failure(&scratch, command);
     let want = format!(
         "weir.cfg:2: Cannot chroot({}): Operation not permitted",
         dir.to_str().unwrap()
@@ -353,16 +356,24 @@ fn dash_capital_w_is_refused_and_dash_d_detaches_too() {
     let scratch = Scratch::new();
     let port = free_port();
     let cfg = scratch.file("weir.cfg", &config("", port));
-    let said = failure(weir(&["-W"], &cfg));
+    let said = failure(&scratch, weir(&["-W"], &cfg));
     assert!(
         said.contains("master-worker mode (-W) is not supported"),
         "{said}"
     );
     let pidfile = scratch.path("d.pid");
     let mut command = weir(&["-D", "-q", "-p", pidfile.to_str().unwrap()], &cfg);
-    let output = command.stderr(Stdio::piped()).output().unwrap();
-    assert!(output.status.success());
-    assert!(output.stderr.is_empty(), "-q: nothing said");
+    let said = scratch.path("said.txt");
+    command
+        .stdout(std::fs::File::create(&said).unwrap())
+        .stderr(std::fs::File::create(&said).unwrap());
+    let mut parent = Running(command.spawn().unwrap());
+    assert!(parent.wait_exit().success());
+    assert_eq!(
+        std::fs::read_to_string(&said).unwrap(),
+        "",
+        "-q: nothing said"
+    );
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
