@@ -8,23 +8,30 @@ use std::process::ExitCode;
 
 use weir_core::config::{self, Config, MAX_CONFIG_BYTES, MAX_PEM_BYTES, Source, printable};
 
-use crate::handover::Inherited;
+use crate::handover;
 use crate::limits::{self, FdLimit};
 use crate::{Binary, Options};
 
 /// A binary's `main`: parses the command line, loads the configuration
 /// and runs it with `run` (the driver, named `driver` in `-vv`), with
-/// signals handled and `maxconn` sized to the descriptor limit.
+/// signals handled and `maxconn` sized to the descriptor limit; as a
+/// daemon, with a pidfile, under systemd, as the command line and the
+/// `global` section say.
 pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<()>) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = parse_args(&args);
+    let quiet = matches!(&command, Ok(Command::Run(a) | Command::Check(a)) if a.quiet);
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_target(false)
         .init();
+    if quiet {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     // A log file past the file-size limit fails the write (EFBIG), which
     // the log writer reports, instead of killing weir.
     // SAFETY: ignoring a signal changes no memory; no handler runs.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse_args(&args) {
+    let command = match command {
         Ok(command) => command,
         Err(message) => {
             eprintln!(
@@ -34,7 +41,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             return ExitCode::FAILURE;
         }
     };
-    let (files, take_over) = match command {
+    let args = match command {
         Command::Help => {
             println!("{}", USAGE.replacen("weir", program, 1));
             return ExitCode::SUCCESS;
@@ -46,24 +53,32 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             }
             return ExitCode::SUCCESS;
         }
-        Command::Check(files) => {
-            return match load(&files) {
+        Command::Check(args) => {
+            return match load(&args) {
                 Ok(_) => {
-                    println!("Configuration file is valid");
+                    if !args.quiet {
+                        println!("Configuration file is valid");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(()) => ExitCode::FAILURE,
             };
         }
-        Command::Run(files, take_over) => (files, take_over),
+        Command::Run(args) => args,
     };
-    let Ok(config) = load(&files) else {
+    let Ok(config) = load(&args) else {
         return ExitCode::FAILURE;
     };
-    let inherited = match take_over.socket.as_deref() {
-        None | Some("/dev/null") => Inherited::default(),
-        Some(path) => match Inherited::fetch(path) {
-            Ok(inherited) => inherited,
+    if config.global.process.quiet {
+        log::set_max_level(log::LevelFilter::Error);
+    }
+    // Both before any thread starts: the environment changes, and a
+    // daemon forks.
+    let mut inherited = crate::activation::take();
+    match args.take_over.socket.as_deref() {
+        None | Some("/dev/null") => {}
+        Some(path) => match handover::fetch(path) {
+            Ok(sockets) => inherited.extend(sockets),
             Err(e) => {
                 let message =
                     format!("Failed to get the sockets from the old process ({path}): {e}");
@@ -71,21 +86,37 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
                 return ExitCode::FAILURE;
             }
         },
+    }
+    let detached = if args.daemon || (config.global.process.daemon && !args.foreground) {
+        match crate::daemon::detach() {
+            Ok(detached) => Some(detached),
+            Err(e) => {
+                eprintln!("[ALERT] [{program}.main()] Cannot fork: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
     };
     let options = Options {
         handle_signals: true,
         binary: Some(Binary {
             program: program.to_owned(),
-            files,
-            old_pids: take_over.pids,
-            old_pids_signal: take_over.signal,
+            files: args.files,
+            pidfile: args
+                .pidfile
+                .or_else(|| config.global.process.pidfile.clone()),
+            inherited,
+            detached,
+            old_pids: args.take_over.pids,
+            old_pids_signal: args.take_over.signal,
         }),
-        inherited,
         ..Default::default()
     };
     match run(config, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            crate::notify::stopping(&format!("failed: {e}"));
             eprintln!("[ALERT] {e}");
             ExitCode::FAILURE
         }
@@ -93,14 +124,21 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
 }
 
 const USAGE: &str = "\
-Usage: weir -f FILE [-f FILE...] [-c] [-d|-db] [-x SOCKET] [-sf|-st PID...]
-  -f FILE        configuration file (repeat to concatenate, in order)
+Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-Ws] [-p FILE] [-q]
+            [-x SOCKET] [-sf|-st PID...] [-- FILE...]
+  -f FILE|DIR    configuration file, or a directory whose *.cfg files are read
+                 in name order (repeat to concatenate, in order)
   -c             check the configuration and exit (0 when valid)
+  -d, -db        stay in the foreground (the default; overrides 'daemon')
+  -D             go daemon: detach once listening, as 'daemon' in 'global'
+  -Ws            run in the foreground under systemd (Type=notify); 'daemon'
+                 is ignored. weir notifies systemd whenever NOTIFY_SOCKET is set
+  -p FILE        write the process id to FILE (as 'pidfile'); removed at exit
+  -q             quiet mode: no start-up line, no warnings
   -x SOCKET      take the listening sockets of the running process whose
                  stats socket (with 'expose-fd listeners') is SOCKET
   -sf PID...     once listening, ask these processes to finish (SIGUSR1)
   -st PID...     once listening, stop these processes (SIGTERM)
-  -d, -db        stay in the foreground and log to stderr (always the case)
   -v, --version  print the version
   -vv            print the version and how weir was built
   -h, --help     print this help
@@ -113,10 +151,27 @@ one kept). SIGQUIT, SIGTTOU, SIGTTIN and SIGALRM are logged and ignored.";
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Run(Vec<String>, TakeOver),
-    Check(Vec<String>),
+    Run(Args),
+    Check(Args),
     Version { verbose: bool },
     Help,
+}
+
+/// How to run: the options that go with `Run` and `Check`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Args {
+    /// Configuration files and directories, in order.
+    files: Vec<String>,
+    /// `-p`.
+    pidfile: Option<String>,
+    /// `-D`.
+    daemon: bool,
+    /// `-d`, `-db`, `-Ws`: `daemon` in the configuration is ignored.
+    foreground: bool,
+    /// `-q`.
+    quiet: bool,
+    /// `-x`, `-sf`, `-st`.
+    take_over: TakeOver,
 }
 
 /// How this process takes over from running ones.
@@ -132,22 +187,21 @@ struct TakeOver {
 
 /// Parses the arguments after the program name.
 fn parse_args(args: &[String]) -> Result<Command, String> {
-    let mut files = Vec::new();
+    let mut run = Args::default();
     let mut check = false;
-    let mut take_over = TakeOver::default();
     let mut args = args.iter().peekable();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-f" => match args.next() {
-                Some(file) => files.push(file.clone()),
-                None => return Err("option '-f' needs a file name".into()),
+                Some(file) => run.files.push(file.clone()),
+                None => return Err("option '-f' needs a file or directory name".into()),
             },
             "-x" => match args.next() {
-                Some(socket) => take_over.socket = Some(socket.clone()),
+                Some(socket) => run.take_over.socket = Some(socket.clone()),
                 None => return Err("Unix socket path expected with the -x flag".into()),
             },
             flag @ ("-sf" | "-st") => {
-                take_over.signal = if flag == "-sf" {
+                run.take_over.signal = if flag == "-sf" {
                     libc::SIGUSR1
                 } else {
                     libc::SIGTERM
@@ -155,54 +209,113 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                 // As HAProxy: the PIDs run up to the next option.
                 while let Some(pid) = args.next_if(|a| !a.starts_with('-')) {
                     match pid.trim_end().parse::<i32>() {
-                        Ok(pid) if pid > 0 => take_over.pids.push(pid),
+                        Ok(pid) if pid > 0 => run.take_over.pids.push(pid),
                         _ => return Err(format!("{flag} option: '{pid}' is not a process id")),
                     }
                 }
             }
+            "-p" => match args.next() {
+                Some(file) => run.pidfile = Some(file.clone()),
+                None => return Err("option '-p' needs a file name".into()),
+            },
+            "--" => run.files.extend(args.by_ref().cloned()),
             "-c" => check = true,
-            "-d" | "-db" => {}
+            "-d" | "-db" | "-Ws" => run.foreground = true,
+            "-D" => run.daemon = true,
+            "-q" => run.quiet = true,
+            "-W" => {
+                return Err(
+                    "master-worker mode (-W) is not supported: weir has no master \
+                            process; it reloads in place. Use -Ws under systemd, -D to detach, \
+                            or neither to stay in the foreground"
+                        .into(),
+                );
+            }
             "-v" | "--version" => return Ok(Command::Version { verbose: false }),
             "-vv" => return Ok(Command::Version { verbose: true }),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if files.is_empty() {
+    if run.files.is_empty() {
         return Err("no configuration file: use -f FILE".into());
     }
     Ok(if check {
-        Command::Check(files)
+        Command::Check(run)
     } else {
-        Command::Run(files, take_over)
+        Command::Run(run)
     })
 }
 
-/// Reads and parses the files, printing warnings and errors HAProxy-style.
-fn load(files: &[String]) -> Result<Config, ()> {
-    let (loaded, warnings) = read_config(files);
-    for warning in &warnings {
-        eprintln!("[WARNING] {warning}");
-    }
-    match loaded {
-        Ok(config) => Ok(config),
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("[ALERT] {error}");
-            }
-            Err(())
+/// The configuration files `-f` names, in order: a directory stands for
+/// its `*.cfg` regular files in name (byte) order, hidden ones left out,
+/// as HAProxy's `cfgfiles_expand_directories`.
+pub(crate) fn expand(files: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for file in files {
+        let meta = fs::metadata(file)
+            .map_err(|e| format!("Cannot open configuration file/directory {file} : {e}"))?;
+        if !meta.is_dir() {
+            out.push(file.clone());
+            continue;
         }
+        let entries = fs::read_dir(file)
+            .map_err(|e| format!("Cannot open configuration directory {file} : {e}"))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| format!("Cannot open configuration directory {file} : {e}"))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !name.ends_with(".cfg") {
+                continue;
+            }
+            let path = format!("{}/{name}", file.trim_end_matches('/'));
+            if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                names.push((name, path));
+            }
+        }
+        names.sort();
+        out.extend(names.into_iter().map(|(_, path)| path));
     }
+    Ok(out)
 }
 
-/// Reads, parses and validates the files (and the PEM files they name):
-/// the configuration, or every error found (ending with HAProxy's `Fatal
-/// errors found in configuration.` when parsing failed); and the
-/// warnings. What `weir -c` prints, without the `[ALERT]`/`[WARNING]`
-/// prefixes; a reload reads the files the same way.
+/// Reads and parses the files (directories expanded), printing warnings
+/// (unless quiet) and errors HAProxy-style, and looks up the `user` and
+/// `group` names.
+fn load(args: &Args) -> Result<Config, ()> {
+    let (loaded, warnings) = read_config(&args.files);
+    let config = loaded.map_err(|errors| {
+        for error in &errors {
+            eprintln!("[ALERT] {error}");
+        }
+    })?;
+    if !args.quiet && !config.global.process.quiet {
+        for warning in &warnings {
+            eprintln!("[WARNING] {warning}");
+        }
+    }
+    if let Err(e) = crate::identity::Identity::resolve(&config.global.process) {
+        eprintln!("[ALERT] {e}");
+        eprintln!("[ALERT] Fatal errors found in configuration.");
+        return Err(());
+    }
+    Ok(config)
+}
+
+/// Reads, parses and validates the files `-f` named (directories
+/// expanded) and the PEM files they name: the configuration, or every
+/// error found (ending with HAProxy's `Fatal errors found in
+/// configuration.` when parsing failed); and the warnings. What `weir -c`
+/// prints, without the `[ALERT]`/`[WARNING]` prefixes; a reload reads the
+/// files the same way, so a file added to a directory is read.
 pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec<String>) {
+    let files = match expand(files) {
+        Ok(files) => files,
+        Err(e) => return (Err(vec![printable(&e).into_owned()]), Vec::new()),
+    };
     let mut texts = Vec::new();
-    for file in files {
+    for file in &files {
         match read_bounded(file, MAX_CONFIG_BYTES, "a configuration file") {
             Ok(text) => texts.push(text),
             Err(e) => {
@@ -365,11 +478,23 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    fn run(files: &[&str]) -> Args {
+        Args {
+            files: args(files),
+            ..Args::default()
+        }
+    }
+
     #[test]
     fn files_are_kept_in_order() {
-        let got = parse_args(&args(&["-f", "a.cfg", "-db", "-f", "b.cfg"]));
-        let files = args(&["a.cfg", "b.cfg"]);
-        assert_eq!(got, Ok(Command::Run(files, TakeOver::default())));
+        let got = parse_args(&args(&[
+            "-f", "a.cfg", "-db", "-f", "b.cfg", "--", "c", "-d",
+        ]));
+        let want = Args {
+            foreground: true,
+            ..run(&["a.cfg", "b.cfg", "c", "-d"])
+        };
+        assert_eq!(got, Ok(Command::Run(want)));
     }
 
     #[test]
@@ -390,9 +515,13 @@ mod tests {
             pids: vec![12, 34],
             signal: libc::SIGUSR1,
         };
-        assert_eq!(got, Ok(Command::Run(args(&["a.cfg", "b.cfg"]), take_over)));
+        let want = Args {
+            take_over,
+            ..run(&["a.cfg", "b.cfg"])
+        };
+        assert_eq!(got, Ok(Command::Run(want)));
         let got = parse_args(&args(&["-f", "a.cfg", "-st", "7"]));
-        let Ok(Command::Run(_, take_over)) = got else {
+        let Ok(Command::Run(Args { take_over, .. })) = got else {
             panic!("{got:?}");
         };
         assert_eq!((take_over.pids, take_over.signal), (vec![7], libc::SIGTERM));
@@ -409,7 +538,61 @@ mod tests {
     #[test]
     fn dash_c_checks() {
         let got = parse_args(&args(&["-c", "-f", "a.cfg"]));
-        assert_eq!(got, Ok(Command::Check(args(&["a.cfg"]))));
+        assert_eq!(got, Ok(Command::Check(run(&["a.cfg"]))));
+    }
+
+    #[test]
+    fn service_options_are_read() {
+        let got = parse_args(&args(&["-D", "-q", "-p", "/run/w.pid", "-f", "a"]));
+        let want = Args {
+            daemon: true,
+            quiet: true,
+            pidfile: Some("/run/w.pid".into()),
+            ..run(&["a"])
+        };
+        assert_eq!(got, Ok(Command::Run(want)));
+        let systemd = parse_args(&args(&["-Ws", "-f", "a"]));
+        let want = Args {
+            foreground: true,
+            ..run(&["a"])
+        };
+        assert_eq!(systemd, Ok(Command::Run(want)));
+        let e = parse_args(&args(&["-W", "-f", "a"])).unwrap_err();
+        assert!(
+            e.starts_with("master-worker mode (-W) is not supported"),
+            "{e}"
+        );
+        assert!(parse_args(&args(&["-f", "a", "-p"])).is_err());
+    }
+
+    #[test]
+    fn a_directory_stands_for_its_cfg_files_in_name_order() {
+        let scratch = Scratch::new("dir");
+        for name in [
+            "b.cfg",
+            "a.cfg",
+            "10.cfg",
+            ".hidden.cfg",
+            "notes.txt",
+            "c.cfg.bak",
+        ] {
+            fs::write(scratch.path(name), "").unwrap();
+        }
+        fs::create_dir_all(scratch.path("d.cfg")).unwrap();
+        let dir = scratch.path("");
+        let got = expand(&[dir.clone(), scratch.path("a.cfg")]).unwrap();
+        let base = dir.trim_end_matches('/');
+        let want: Vec<String> = ["10.cfg", "a.cfg", "b.cfg"]
+            .iter()
+            .map(|n| format!("{base}/{n}"))
+            .chain([scratch.path("a.cfg")])
+            .collect();
+        assert_eq!(got, want);
+        let e = expand(&[scratch.path("missing")]).unwrap_err();
+        assert!(
+            e.starts_with("Cannot open configuration file/directory "),
+            "{e}"
+        );
     }
 
     #[test]

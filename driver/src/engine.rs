@@ -18,7 +18,8 @@ use weir_core::{
 };
 
 use crate::Options;
-use crate::handover::Inherited;
+use crate::activation::{self, Bound, Inherited};
+use crate::service::Service;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
 
@@ -122,10 +123,12 @@ pub struct Engine<R: Reactor> {
     /// Writing to stdout failed once already (reported once).
     out_failed: bool,
     log_hook: Option<crate::LogHook>,
-    /// The start-up line, until [`Engine::start`] logs it.
     /// Processes to signal once started (`-sf`, `-st`): the signal, pids.
     old_pids: Option<(i32, Vec<i32>)>,
+    /// The start-up line, until [`Engine::start`] logs it.
     banner: Option<String>,
+    /// weir as a service, when it owns the process (pidfile, systemd).
+    service: Option<Service>,
     /// Syslog targets' sockets.
     syslog: Syslog,
     /// When to read the local time offset again.
@@ -178,16 +181,25 @@ pub(crate) fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
     }
 }
 
-/// The socket in `inherited` listening on `addr` when there is one (`-x`),
-/// else a new one from [`open_listener`].
-fn take_or_open(addr: ListenAddr<'_>, inherited: &mut Inherited) -> io::Result<ListenSocket> {
-    match addr {
-        ListenAddr::Tcp(tcp) => match inherited.take(tcp) {
-            Some(taken) => taken.map(ListenSocket::Tcp),
-            None => open_listener(addr),
+/// The socket in `inherited` bound to `addr` (from systemd, or from the
+/// old process with `-x`), else a new one from [`open_listener`].
+fn take_or_open(addr: ListenAddr<'_>, inherited: &mut Vec<Inherited>) -> io::Result<ListenSocket> {
+    let bound = match addr {
+        ListenAddr::Tcp(addr) => Bound::Tcp(addr),
+        ListenAddr::Unix(socket) => match &socket.addr {
+            StatsAddr::Unix(path) => Bound::Unix(path.into()),
+            StatsAddr::Tcp(addr) => Bound::Tcp(*addr),
         },
-        ListenAddr::Unix(_) => open_listener(addr),
-    }
+    };
+    let Some(fd) = activation::claim(inherited, &bound) else {
+        return open_listener(addr);
+    };
+    let socket = match bound {
+        Bound::Tcp(_) => ListenSocket::Tcp(fd.into()),
+        Bound::Unix(_) => ListenSocket::Unix(fd.into()),
+    };
+    socket.set_nonblocking()?;
+    Ok(socket)
 }
 
 impl<R: Reactor> Engine<R> {
@@ -201,15 +213,26 @@ impl<R: Reactor> Engine<R> {
                 .map_or(0, |d| d.as_nanos() as u64);
             nanos ^ (u64::from(std::process::id()) << 32)
         });
-        let banner = options
-            .binary
-            .as_ref()
-            .map(|binary| crate::startup::prepare(binary, &mut config));
-        let files = options.binary.as_ref().map(|b| b.files.clone());
+        let mut binary = options.binary;
+        let (banner, fds) = match &binary {
+            Some(binary) => {
+                let (banner, fds) = crate::startup::prepare(binary, &mut config);
+                (Some(banner), fds)
+            }
+            None => (None, None),
+        };
         config.global.hostname = syslog::hostname();
         config.global.utc_offset = syslog::utc_offset(unix_seconds(wall));
-        let lb = Balancer::new(config, seed, now, wall, std::process::id());
-        let mut inherited = options.inherited;
+        let pid = std::process::id();
+        let info = crate::startup::process_info(&config, fds.as_ref(), wall, pid);
+        let process = config.global.process.clone();
+        let mut lb = Balancer::new(config, seed, now, wall, pid);
+        lb.set_process_info(info);
+        let mut inherited = binary
+            .as_mut()
+            .map(|b| std::mem::take(&mut b.inherited))
+            .unwrap_or_default();
+        let files = binary.as_ref().map(|b| b.files.clone());
         let mut listeners = Vec::new();
         for (i, (id, addr)) in lb.listeners().enumerate() {
             let socket = take_or_open(addr, &mut inherited)
@@ -220,16 +243,20 @@ impl<R: Reactor> Engine<R> {
                 paused: false,
             });
         }
-        if !inherited.is_empty() {
-            log::info!(
-                "closing {} received listening sockets no bind uses",
-                inherited.len()
-            );
-        }
-        let dirty_listeners = (0..listeners.len()).collect();
-        let old_pids = (options.binary.as_ref())
+        activation::close_unclaimed(inherited);
+        let old_pids = (binary.as_ref())
             .map(|b| (b.old_pids_signal, b.old_pids.clone()))
             .filter(|(_, pids)| !pids.is_empty());
+        let service = match binary {
+            Some(b) => Some(Service::settle(
+                &process,
+                b.pidfile.as_deref(),
+                b.detached,
+                &b.program,
+            )?),
+            None => None,
+        };
+        let dirty_listeners = (0..listeners.len()).collect();
         Ok(Engine {
             old_pids,
             lb,
@@ -243,6 +270,7 @@ impl<R: Reactor> Engine<R> {
             out_failed: false,
             log_hook: options.log_hook,
             banner,
+            service,
             syslog: Syslog::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
             files,
@@ -332,6 +360,9 @@ impl<R: Reactor> Engine<R> {
     /// timers. Returns whether weir has stopped (the driver returns).
     pub fn turn(&mut self, now: Instant) -> bool {
         if self.control.soft_stop.swap(false, Ordering::SeqCst) {
+            if let Some(service) = &self.service {
+                service.stopping("soft-stopping: waiting for the sessions to end");
+            }
             self.lb.soft_stop(now);
             self.drain(now);
         }
@@ -362,6 +393,9 @@ impl<R: Reactor> Engine<R> {
     /// processes this one replaces are told to go (`-sf`, `-st`).
     pub fn start(&mut self) {
         if let Some(text) = self.banner.take() {
+            if let Some(service) = &mut self.service {
+                service.ready(&text);
+            }
             let sink = LogSink::Diagnostic(log::Level::Info);
             self.write_log(&LogLine { sink, text });
         }
@@ -379,6 +413,9 @@ impl<R: Reactor> Engine<R> {
 
     /// Closes everything.
     fn stop(&mut self, now: Instant) {
+        if let Some(service) = &self.service {
+            service.stopping("stopping");
+        }
         log::info!("stopping: closing {} connections", self.conns.len());
         self.lb.shutdown(now);
         self.drain(now);
@@ -634,6 +671,7 @@ impl<R: Reactor> Engine<R> {
     /// nothing changes when they have an error (logged as `weir -c`
     /// prints it) or a new address cannot be bound.
     fn reload(&mut self, now: Instant) {
+        crate::notify::reloading();
         let (warnings, outcome) = match &self.files {
             None => {
                 let why = "no configuration files to read again (embedded weir)";
@@ -651,6 +689,7 @@ impl<R: Reactor> Engine<R> {
                     self.diagnostic(log::Level::Error, error.clone());
                 }
                 let kept = "Reload failed: the running configuration is kept.".to_owned();
+                crate::notify::ready(&kept);
                 self.diagnostic(log::Level::Error, kept);
                 self.lb.reload_failed(now, &errors);
                 return self.drain(now);
@@ -691,6 +730,7 @@ impl<R: Reactor> Engine<R> {
                 }
             }
         }
+        crate::notify::ready("Configuration reloaded.");
         self.drain(now);
     }
 

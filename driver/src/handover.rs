@@ -21,10 +21,11 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
+
+use crate::activation::{self, Bound, Inherited};
 
 /// Most descriptors in one message (HAProxy's `MAX_SEND_FD`).
 const MAX_SEND_FD: usize = 253;
@@ -39,53 +40,25 @@ const SOCKET_INFO: [u8; 6] = [0; 6];
 /// socket: lengths, a path-sized namespace, an interface name, an int).
 const INFO_ROOM: usize = MAX_SEND_FD * (1 + 4096 + 1 + 16 + 4);
 
-/// Listening sockets received from another process, by address.
-#[derive(Debug, Default)]
-pub struct Inherited {
-    sockets: Vec<(SocketAddr, OwnedFd)>,
-}
-
-impl Inherited {
-    /// Takes the listening sockets of the process whose stats socket is at
-    /// `path` (`-x`).
-    pub fn fetch(path: &str) -> io::Result<Inherited> {
-        let stream = UnixStream::connect(path)?;
-        stream.set_read_timeout(Some(PEER_TIMEOUT))?;
-        stream.set_write_timeout(Some(PEER_TIMEOUT))?;
-        let fds = receive(&stream)?;
-        let sockets = fds
-            .into_iter()
-            .filter_map(|fd| Some((listening_tcp_addr(&fd)?, fd)))
-            .collect();
-        Ok(Inherited { sockets })
-    }
-
-    /// The received socket listening on `addr`, made non-blocking.
-    pub(crate) fn take(&mut self, addr: SocketAddr) -> Option<io::Result<TcpListener>> {
-        let i = self.sockets.iter().position(|(a, _)| *a == addr)?;
-        let listener = TcpListener::from(self.sockets.swap_remove(i).1);
-        Some(listener.set_nonblocking(true).map(|()| listener))
-    }
-
-    /// How many sockets were received and not taken yet.
-    pub fn len(&self) -> usize {
-        self.sockets.len()
-    }
-
-    /// Whether every received socket was taken (or none came).
-    pub fn is_empty(&self) -> bool {
-        self.sockets.is_empty()
-    }
-}
-
-/// The address of a TCP socket in the listening state; `None` for
-/// anything else (UNIX sockets HAProxy hands over too, a closed one).
-fn listening_tcp_addr(fd: &OwnedFd) -> Option<SocketAddr> {
-    let socket = socket2::SockRef::from(fd);
-    let listening = socket.is_listener().ok()?;
-    let stream = socket.r#type().ok()? == socket2::Type::STREAM;
-    (listening && stream).then_some(())?;
-    socket.local_addr().ok()?.as_socket()
+/// Takes the TCP listening sockets of the process whose stats socket is
+/// at `path` (`-x`); the UNIX ones HAProxy hands over too are closed (the
+/// new process makes its stats sockets anew over their paths).
+pub(crate) fn fetch(path: &str) -> io::Result<Vec<Inherited>> {
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(PEER_TIMEOUT))?;
+    stream.set_write_timeout(Some(PEER_TIMEOUT))?;
+    Ok(receive(&stream)?
+        .into_iter()
+        .filter_map(|fd| match activation::bound(&fd)? {
+            addr @ Bound::Tcp(_) => Some(Inherited {
+                fd,
+                addr,
+                name: None,
+                from: "the old process",
+            }),
+            Bound::Unix(_) => None,
+        })
+        .collect())
 }
 
 /// Sends `fds` to the peer of `stream` (the answer to `_getsocks`),
@@ -255,6 +228,7 @@ fn invalid(what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     /// A process's side of `_getsocks` in a thread: reads the request,
     /// answers with `fds`.
@@ -284,21 +258,16 @@ mod tests {
         let received = receive(&ours).unwrap();
         server.join().unwrap().unwrap();
         assert_eq!(received.len(), 3);
-        let sockets = received
-            .into_iter()
-            .filter_map(|fd| Some((listening_tcp_addr(&fd)?, fd)))
-            .collect();
-        let mut inherited = Inherited { sockets };
-        assert_eq!(inherited.len(), 2, "the UDP socket is not a listener");
-        let taken = inherited.take(a.local_addr().unwrap()).unwrap().unwrap();
-        assert_eq!(taken.local_addr().unwrap(), a.local_addr().unwrap());
-        assert!(
-            inherited.take(a.local_addr().unwrap()).is_none(),
-            "taken once"
+        let bound: Vec<_> = received.iter().map(activation::bound).collect();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        assert_eq!(
+            bound,
+            [Some(Bound::Tcp(a_addr)), Some(Bound::Tcp(b_addr)), None],
+            "the UDP socket is not a listener"
         );
         // The same socket: a connection to it is accepted through either.
-        let client = std::net::TcpStream::connect(a.local_addr().unwrap()).unwrap();
-        taken.set_nonblocking(false).unwrap();
+        let taken = TcpListener::from(received.into_iter().next().unwrap());
+        let client = std::net::TcpStream::connect(a_addr).unwrap();
         let (accepted, _) = taken.accept().unwrap();
         assert_eq!(accepted.peer_addr().unwrap(), client.local_addr().unwrap());
     }

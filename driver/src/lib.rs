@@ -4,16 +4,24 @@
 //! configuration loading ([`cli`]), and socket set-up (TCP, and UNIX
 //! for stats sockets).
 
+mod activation;
 pub mod cli;
+mod daemon;
 mod engine;
-pub mod handover;
+mod handover;
+mod identity;
 mod limits;
+pub mod notify;
+mod pidfile;
 mod reload;
+mod service;
 mod sockets;
 mod startup;
 mod syslog;
 mod unix_socket;
 
+pub use activation::{Bound, Inherited};
+pub use daemon::Detached;
 pub use engine::{Engine, Reactor, ShutdownHandle, Token, listener_token};
 pub use sockets::{ListenSocket, Socket};
 
@@ -40,18 +48,23 @@ pub struct Options {
     /// sized to the descriptor limit (raised as far as the hard limit
     /// allows), and a start-up line is logged once every listener is bound.
     pub binary: Option<Binary>,
-    /// Listening sockets taken from a running process (`-x`): a bind on
-    /// one's address uses it instead of binding anew.
-    pub inherited: handover::Inherited,
 }
 
-/// The binary weir runs as.
-#[derive(Debug, Clone, Default)]
+/// The binary weir runs as, and how it runs as a service.
+#[derive(Debug, Default)]
 pub struct Binary {
     /// Its name, for messages (`weir`, `weir-smol`).
     pub program: String,
     /// The configuration files, in order.
     pub files: Vec<String>,
+    /// Where to write the pid (`-p`, else `pidfile`).
+    pub pidfile: Option<String>,
+    /// Listening sockets systemd passed (`LISTEN_FDS`) or the old process
+    /// handed over (`-x`), taken in place of binding their addresses.
+    pub inherited: Vec<activation::Inherited>,
+    /// Set when weir detached (`daemon`, `-D`): tells the waiting parent
+    /// that weir serves.
+    pub detached: Option<daemon::Detached>,
     /// Processes to signal once listening (`-sf`, `-st`).
     pub old_pids: Vec<i32>,
     /// The signal for them: SIGUSR1 (`-sf`) or SIGTERM (`-st`).

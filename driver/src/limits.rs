@@ -73,6 +73,30 @@ impl FdLimit {
     }
 }
 
+impl FdLimit {
+    /// `ulimit-n`: raises the soft limit to `want`, and the hard limit
+    /// with it when `want` is above (which takes root or
+    /// `CAP_SYS_RESOURCE`); when that is refused, to the hard limit, as
+    /// HAProxy. A limit is never lowered.
+    fn raise_hard(self, want: u64) -> FdLimit {
+        if want <= self.hard {
+            return self.raise(want);
+        }
+        let limit = libc::rlimit {
+            rlim_cur: want as libc::rlim_t,
+            rlim_max: want as libc::rlim_t,
+        };
+        // SAFETY: setrlimit(2) reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+            return FdLimit {
+                soft: want,
+                hard: want,
+            };
+        }
+        self.raise(self.hard)
+    }
+}
+
 /// How `maxconn` was settled against the descriptor limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdPlan {
@@ -83,11 +107,24 @@ pub struct FdPlan {
     /// Descriptors `maxconn` sessions and the reserve need (HAProxy's
     /// `maxsock`).
     pub needed: u64,
+    /// The soft limit to raise to: `ulimit-n`, else [`FdPlan::needed`]
+    /// (HAProxy's `Ulimit-n`).
+    pub want: u64,
     /// The limits once raised.
     pub limit: FdLimit,
 }
 
 impl FdPlan {
+    /// HAProxy's warning when `ulimit-n` could not be reached, if so.
+    pub fn raise_warning(&self) -> Option<String> {
+        (self.limit.soft < self.want).then(|| {
+            format!(
+                "Cannot raise FD limit to {}, limit is {}.",
+                self.want, self.limit.soft
+            )
+        })
+    }
+
     /// HAProxy's warning when the limit cannot hold `maxconn`, if it
     /// cannot.
     pub fn warning(&self) -> Option<String> {
@@ -102,9 +139,22 @@ impl FdPlan {
 }
 
 /// Descriptors that are not sessions': those already `open`, the
-/// [`MARGIN`], one per listener and one per checked server.
+/// [`MARGIN`], one per listener (stats sockets too), one per checked
+/// server, and the runtime API's connections (`stats maxconn`) when it
+/// has a socket.
 pub fn reserve(config: &Config, open: u64) -> u64 {
-    let listeners: usize = config.frontends.iter().map(|f| f.binds.len()).sum();
+    let api = &config.global.runtime_api;
+    let stats = if api.sockets.is_empty() {
+        0
+    } else {
+        api.sockets.len() + api.maxconn as usize
+    };
+    let listeners: usize = config
+        .frontends
+        .iter()
+        .map(|f| f.binds.len())
+        .sum::<usize>()
+        + stats;
     let checks = config
         .backends
         .iter()
@@ -122,33 +172,41 @@ fn per_session(config: &Config) -> u64 {
 }
 
 /// Settles `maxconn` for `config` under `limit`: without one, the most
-/// sessions the hard limit (at most [`MAX_FDS`]) holds beside the reserve;
-/// either way the soft limit is to be raised to what they need.
+/// sessions `ulimit-n`, else the hard limit (at most [`MAX_FDS`]), holds
+/// beside the reserve; either way the soft limit is to be raised to what
+/// they need (to `ulimit-n` when it is set).
 pub fn plan(config: &Config, limit: FdLimit, open: u64) -> FdPlan {
     let (reserve, per_session) = (reserve(config, open), per_session(config));
+    let ulimit_n = config.global.process.ulimit_n.as_ref().map(|(n, _)| *n);
     let (maxconn, derived) = match config.global.maxconn {
         Some(maxconn) => (maxconn, false),
         None => {
-            let budget = limit.soft.max(limit.hard).min(MAX_FDS);
+            let budget = ulimit_n.unwrap_or(limit.soft.max(limit.hard).min(MAX_FDS));
             let sessions = budget.saturating_sub(reserve) / per_session;
             (sessions.clamp(1, u64::from(u32::MAX)) as u32, true)
         }
     };
+    let needed = reserve + per_session * u64::from(maxconn);
     FdPlan {
         maxconn,
         derived,
-        needed: reserve + per_session * u64::from(maxconn),
+        needed,
+        want: ulimit_n.unwrap_or(needed),
         limit,
     }
 }
 
 /// Settles `maxconn` for `config` against this process's limit and the
 /// descriptors it has open, raises the soft limit to what it needs (up to
-/// the hard limit), and sets the global `maxconn` when it was unset.
-/// `None` if the limit is unknown.
+/// the hard limit; to `ulimit-n` when set, the hard limit too if weir may),
+/// and sets the global `maxconn` when it was unset. `None` if the limit is
+/// unknown.
 pub fn apply(config: &mut Config) -> Option<FdPlan> {
     let mut plan = plan(config, FdLimit::current()?, open_fds());
-    plan.limit = plan.limit.raise(plan.needed);
+    plan.limit = match config.global.process.ulimit_n {
+        Some((n, _)) => plan.limit.raise_hard(n),
+        None => plan.limit.raise(plan.needed),
+    };
     config.global.maxconn = Some(plan.maxconn);
     Some(plan)
 }
@@ -192,6 +250,32 @@ mod tests {
     #[test]
     fn the_reserve_counts_listeners_and_checked_servers() {
         assert_eq!(reserve(&config("", false), 3), 3 + 10 + 2 + 2);
+    }
+
+    #[test]
+    fn the_reserve_counts_stats_sockets_and_their_connections() {
+        let two = " stats socket ipv4@127.0.0.1:9 \n stats socket /tmp/a.sock\n stats maxconn 5\n";
+        assert_eq!(reserve(&config(two, false), 3), 3 + 10 + 2 + 2 + 2 + 5);
+    }
+
+    #[test]
+    fn ulimit_n_sizes_a_derived_maxconn_and_is_what_the_limit_is_raised_to() {
+        let got = plan(&config(" ulimit-n 1017\n", false), limit(64, 1 << 20), 3);
+        assert_eq!(
+            (got.maxconn, got.derived, got.want),
+            ((1017 - 17) / 2, true, 1017)
+        );
+        let fixed = plan(
+            &config(" ulimit-n 100\n maxconn 100\n", false),
+            limit(64, 64),
+            3,
+        );
+        assert_eq!((fixed.needed, fixed.want), (217, 100));
+        assert!(fixed.warning().is_some());
+        assert_eq!(
+            fixed.raise_warning().unwrap(),
+            "Cannot raise FD limit to 100, limit is 64."
+        );
     }
 
     #[test]

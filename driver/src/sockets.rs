@@ -103,6 +103,13 @@ impl Write for &Socket {
 }
 
 impl ListenSocket {
+    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            ListenSocket::Tcp(listener) => listener.set_nonblocking(true),
+            ListenSocket::Unix(listener) => listener.set_nonblocking(true),
+        }
+    }
+
     /// Accepts one connection.
     pub(crate) fn accept(&self) -> io::Result<Accepted> {
         match self {

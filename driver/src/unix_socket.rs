@@ -90,7 +90,7 @@ fn context(what: &str, e: io::Error) -> io::Error {
 }
 
 /// The uid of `uid N` or `user NAME`.
-fn user_id(account: &Account) -> io::Result<u32> {
+pub(crate) fn user_id(account: &Account) -> io::Result<u32> {
     match account {
         Account::Id(id) => Ok(*id),
         Account::Name(name) => lookup(name, "user", |name, entry, buf, found| {
@@ -115,7 +115,7 @@ fn user_id(account: &Account) -> io::Result<u32> {
 }
 
 /// The gid of `gid N` or `group NAME`.
-fn group_id(account: &Account) -> io::Result<u32> {
+pub(crate) fn group_id(account: &Account) -> io::Result<u32> {
     match account {
         Account::Id(id) => Ok(*id),
         Account::Name(name) => lookup(name, "group", |name, entry, buf, found| {

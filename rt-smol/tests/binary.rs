@@ -16,6 +16,8 @@ mod kit;
 mod proxy_protocol;
 #[path = "../../tests/binary/reload.rs"]
 mod reload;
+#[path = "../../tests/binary/service.rs"]
+mod service;
 #[path = "../../tests/binary/signals.rs"]
 mod signals;
 #[path = "../../tests/binary/stop.rs"]

@@ -68,7 +68,10 @@ fn missing_file_is_an_error() {
     let out = weir(&["-c", "-f", "/nonexistent/weir.cfg"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("[ALERT] Could not open configuration file /nonexistent/weir.cfg")
+        stderr(&out).starts_with(
+            "[ALERT] Cannot open configuration file/directory /nonexistent/weir.cfg : No such file"
+        ),
+        "HAProxy 2.6.12's wording"
     );
 }
 

@@ -162,6 +162,34 @@ pub struct Global {
     pub utc_offset: i32,
     /// The runtime API: `stats socket`, `stats timeout`, `stats maxconn`.
     pub runtime_api: RuntimeApi,
+    /// How weir runs as a process: `daemon`, `pidfile`, `user`, `chroot`,
+    /// `ulimit-n`, `node`, `description`.
+    pub process: Process,
+}
+
+/// The `global` keywords that say how weir runs as a process; the driver
+/// carries them out (core only keeps `node` and `description` to show).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Process {
+    /// `daemon`: detach into the background once the listeners are bound.
+    pub daemon: bool,
+    /// `quiet`: no start-up line and no warnings (as `-q`).
+    pub quiet: bool,
+    /// `pidfile`: where to write the process id.
+    pub pidfile: Option<String>,
+    /// `user`/`uid`: whom to run as once the listeners are bound.
+    pub user: Option<(Account, Origin)>,
+    /// `group`/`gid`: which group to run as once the listeners are bound.
+    pub group: Option<(Account, Origin)>,
+    /// `chroot`: the directory to lock weir in once the listeners are bound.
+    pub chroot: Option<(String, Origin)>,
+    /// `ulimit-n`: the descriptor limit to raise the soft limit to.
+    pub ulimit_n: Option<(u64, Origin)>,
+    /// `node`: the name `show info` and the stats page give this weir
+    /// (default: the host name).
+    pub node: Option<String>,
+    /// `description`: a text `show info` and the stats page show.
+    pub description: Option<String>,
 }
 
 /// The runtime API's settings (`stats ...` in `global`).

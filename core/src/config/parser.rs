@@ -19,6 +19,7 @@ use super::{
 use crate::logging::LineFormat;
 
 mod logging;
+mod process;
 mod proxy_protocol;
 
 /// `timeout connect` weir applies when a backend has none.
@@ -50,7 +51,6 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "log",
     "log-tag",
     "log-send-hostname",
-    "daemon",
     "nbthread",
     "spread-checks",
     "ssl-server-verify",
@@ -518,11 +518,9 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                 "'spread-checks' needs a positive value in range 0..50.",
             ),
         },
-        "daemon" => diags.error(
-            &st.origin,
-            "'daemon' is not supported: weir runs in the foreground; run it under systemd \
-             (Type=simple) or another supervisor instead",
-        ),
+        _ if process::KEYWORDS.contains(&keyword) => {
+            process::keyword(diags, &mut global.process, st)
+        }
         "ssl-server-verify" => match st.word(1) {
             "none" => global.ssl_server_verify_none = true,
             "required" => global.ssl_server_verify_none = false,
@@ -558,7 +556,8 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         }
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let hint = hint(keyword, GLOBAL_KEYWORDS.iter().chain(GLOBAL_LATER).copied());
+            let known = GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS);
+            let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
                 &st.origin,
                 format!("unknown keyword '{keyword}' in 'global' section{hint}"),

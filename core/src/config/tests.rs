@@ -182,9 +182,9 @@ fn global_keywords() {
         (19, Severity::Notice, Severity::Err)
     );
     let e = errors(&format!(
-        "global\n daemon\n nbthread 4\n log ring@buf local0\n{MINIMAL}"
+        "global\n daemon now\n nbthread 4\n log ring@buf local0\n{MINIMAL}"
     ));
-    assert!(e[0].starts_with("t.cfg:2: 'daemon' is not supported: weir runs in the foreground"));
+    assert_eq!(e[0], "t.cfg:2: 'daemon' expects no argument");
     assert_eq!(
         e[1],
         "t.cfg:3: weir runs one event loop per process: only 'nbthread 1' is supported"
@@ -193,6 +193,79 @@ fn global_keywords() {
         e[2],
         "t.cfg:4: log: log target 'ring@buf': ring buffers ('ring@') are not supported yet; \
          log to a UNIX socket such as /dev/log or to udp@host:port"
+    );
+}
+
+#[test]
+fn process_keywords_are_kept_for_the_driver() {
+    use super::{Account, Origin, Process};
+    let c = config(&format!(
+        "global\n daemon\n quiet\n pidfile /run/weir.pid\n user weir\n gid 42\n \
+         chroot /var/empty\n ulimit-n 65536\n node gw-1.dc_2\n description the  edge   box\n\
+         {MINIMAL}"
+    ));
+    let at = |line| Origin {
+        file: "t.cfg".into(),
+        line,
+    };
+    assert_eq!(
+        c.global.process,
+        Process {
+            daemon: true,
+            quiet: true,
+            pidfile: Some("/run/weir.pid".into()),
+            user: Some((Account::Name("weir".into()), at(5))),
+            group: Some((Account::Id(42), at(6))),
+            chroot: Some(("/var/empty".into(), at(7))),
+            ulimit_n: Some((65536, at(8))),
+            node: Some("gw-1.dc_2".into()),
+            description: Some("the edge box".into()),
+        }
+    );
+    let c = config(&format!("global\n uid 0\n group nogroup\n{MINIMAL}"));
+    assert_eq!(c.global.process.user.unwrap().0, Account::Id(0));
+    assert_eq!(
+        c.global.process.group.unwrap().0,
+        Account::Name("nogroup".into())
+    );
+}
+
+#[test]
+fn bad_process_keywords_name_their_line() {
+    let e = errors(&format!(
+        "global\n uid abc\n gid\n user\n chroot\n pidfile\n ulimit-n many\n \
+         node a/b\n description\n pidfile a b\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.cfg:2: uid: string 'abc' is not a number (use the 'user' keyword for a system \
+             user name)",
+            "t.cfg:3: 'gid' expects an integer argument.",
+            "t.cfg:4: 'user' expects a user name",
+            "t.cfg:5: 'chroot' expects a directory as an argument.",
+            "t.cfg:6: 'pidfile' expects a file name as an argument.",
+            "t.cfg:7: 'ulimit-n' expects a number of file descriptors, such as 65536",
+            "t.cfg:8: 'node' requires valid node name - non-empty string with digits(0-9), \
+             letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).",
+            "t.cfg:9: 'description' expects a string argument.",
+            "t.cfg:10: 'pidfile' expects one argument",
+        ]
+    );
+    let w = warnings(&format!(
+        "global\n user a\n uid 3\n chroot /a\n chroot /b\n{MINIMAL}"
+    ));
+    assert_eq!(
+        w[..2],
+        [
+            "t.cfg:3: user/uid already specified. Continuing.",
+            "t.cfg:5: 'chroot' already specified. Continuing.",
+        ]
+    );
+    let e = errors(&format!("global\n pidfle /a\n{MINIMAL}"));
+    assert_eq!(
+        e,
+        ["t.cfg:2: unknown keyword 'pidfle' in 'global' section (did you mean 'pidfile'?)"]
     );
 }
 
