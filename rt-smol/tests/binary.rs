@@ -12,6 +12,8 @@ mod config;
 mod control;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
+#[path = "../../tests/binary/observability.rs"]
+mod observability;
 #[path = "../../tests/binary/signals.rs"]
 mod signals;
 #[path = "../../tests/binary/stop.rs"]
