@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use prometheus_parse::{Scrape, Value};
 use scraper::{ElementRef, Html, Selector};
 
+use super::WEIR;
 use super::kit::{PATIENCE, Running, Scratch, free_port, wait_until};
 
 /// The families haproxy 2.6.12 serves for this file's configuration
@@ -95,6 +98,11 @@ struct Setup {
 
 impl Setup {
     fn start(global: &str) -> Setup {
+        Setup::start_limited(global, None)
+    }
+
+    /// As [`Setup::start`], weir limited to `descriptors` if given.
+    fn start_limited(global: &str, descriptors: Option<libc::rlim_t>) -> Setup {
         let (s1, s2) = (Counted::start(), Counted::start());
         let (fe, pages, admin) = (free_port(), free_port(), free_port());
         let scratch = Scratch::new();
@@ -114,8 +122,30 @@ impl Setup {
                 s1.port, s2.port
             ),
         );
+        let mut command = Command::new(WEIR);
+        command
+            .args(["-db", "-f", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(n) = descriptors {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: setrlimit is async-signal-safe; it limits the child
+            // only, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         // Waiting on the stats socket leaves the frontends' counters alone.
-        let weir = Running::quiet(&config, admin);
+        let weir = Running::spawn(command, admin);
         let setup = Setup {
             fe,
             pages,
@@ -763,5 +793,46 @@ fn stats_socket_connections_beyond_stats_maxconn_wait_their_turn() {
     let (answer, done) = read_until_close(&mut waiting, PATIENCE);
     assert!(done, "served before `stats timeout` could free room");
     assert!(String::from_utf8_lossy(&answer).contains("\nUptime_sec: "));
+    setup.sessions(3);
+}
+
+#[test]
+fn a_stats_socket_out_of_descriptors_recovers_once_the_flood_ends() {
+    // weir gets 256 descriptors and room for more stats connections: the
+    // flood runs it out, then fills the listen backlog (1024) until
+    // connecting times out. A full backlog brings weir no readiness.
+    if raise_descriptor_limit() < 2_000 {
+        eprintln!("skipped: the descriptor limit leaves no room for a flood");
+        return;
+    }
+    let mut setup = Setup::start_limited(" stats maxconn 3000\n", Some(256));
+    let admin = ([127, 0, 0, 1], setup.admin).into();
+    let flood: Vec<TcpStream> = (0..1_600)
+        .map_while(|_| TcpStream::connect_timeout(&admin, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(flood.len() > 1_024, "the flood outgrows weir's descriptors");
+    // The frontend still proxies, as descriptors come free.
+    assert!(
+        wait_until(|| setup.exchange()),
+        "fe proxies during the flood"
+    );
+    drop(flood);
+    // weir accepts again: what queued is read as closed, then a fresh
+    // connection is answered. (Left out of the accept pause, the stats
+    // socket was never accepted on again.)
+    let mut info = String::new();
+    assert!(
+        wait_until(|| {
+            let Ok(mut stream) = TcpStream::connect_timeout(&admin, Duration::from_secs(1)) else {
+                return false;
+            };
+            let _ = stream.set_read_timeout(Some(PATIENCE));
+            info.clear();
+            stream.write_all(b"show info\n").is_ok() && stream.read_to_string(&mut info).is_ok()
+        }),
+        "the stats socket answers again"
+    );
+    assert!(info.contains("\nUptime_sec: "), "{info}");
+    assert!(setup.weir.running());
     setup.sessions(3);
 }
