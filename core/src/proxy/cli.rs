@@ -127,11 +127,15 @@ impl Balancer {
         Some(id)
     }
 
-    /// Pauses the stats sockets at `stats maxconn` connections (or while
-    /// stopping), resumes them below.
+    /// Pauses the stats sockets at `stats maxconn` connections, while
+    /// stopping or while accepts pause for lack of descriptors; resumes
+    /// them after. A stats socket left out of an accept pause would stay
+    /// unaccepted once descriptors come back: its failed accepts arm no
+    /// readiness, and a full backlog brings no new one.
     pub(super) fn refresh_cli_listeners(&mut self) {
         let full = self.cli.slots.len() >= self.cli.maxconn as usize;
-        let accepting = !full && !self.stopping;
+        let short = self.shortages.accept_pause.is_some();
+        let accepting = !full && !self.stopping && !short;
         for i in 0..self.cli.listeners.len() {
             if self.cli.listeners[i].accepting != accepting {
                 self.cli.listeners[i].accepting = accepting;

@@ -89,9 +89,10 @@ impl Balancer {
     /// logged.
     pub(super) fn accept_short(&mut self, now: Instant, listener: ListenerId) {
         if Shortages::hit(&mut self.shortages.accept, now) {
-            let fe = self
-                .traffic_listener(listener)
-                .map_or("?", |l| self.frontends[l.frontend].config.name.as_str());
+            // HAProxy names its stats sockets' proxy GLOBAL.
+            let fe = self.traffic_listener(listener).map_or("GLOBAL", |l| {
+                self.frontends[l.frontend].config.name.as_str()
+            });
             let message = format!(
                 "Proxy {fe} reached the process FD limit or ran out of memory: \
                  accept() failed; pausing accepts for {}ms at a time until it passes.",
@@ -102,6 +103,7 @@ impl Balancer {
         self.shortages.accept_pause = Some(now + SHORTAGE_RETRY);
         self.schedule_shortage_timer();
         self.refresh_listeners();
+        self.refresh_cli_listeners();
     }
 
     /// A health check could not open its socket for lack of descriptors or
@@ -129,6 +131,7 @@ impl Balancer {
         {
             self.shortages.accept_pause = None;
             self.refresh_listeners();
+            self.refresh_cli_listeners();
         }
         if let Some(s) = self.shortages.accept.filter(|s| s.over_at() <= now) {
             self.shortages.accept = None;

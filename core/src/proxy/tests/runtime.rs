@@ -130,6 +130,30 @@ fn a_silent_stats_socket_connection_is_closed_after_stats_timeout() {
 }
 
 #[test]
+fn a_stats_socket_out_of_descriptors_pauses_and_resumes_with_the_frontends() {
+    let (mut h, _) = with_stats_socket(vec![server("s1", 8001)]);
+    h.take();
+    let stats = ListenerId(1);
+    h.event(Event::AcceptFailed {
+        listener: stats,
+        error: ConnError::NoResources,
+    });
+    let paused = h.take();
+    assert!(paused.contains(&Action::PauseAccept { listener: stats }));
+    assert!(paused.contains(&Action::PauseAccept { listener: L0 }));
+    let logged = paused.iter().any(|a| {
+        matches!(a, Action::Log(l) if l.text.starts_with("Proxy GLOBAL reached the process FD limit"))
+    });
+    assert!(logged, "{paused:?}");
+    // Resumed, so the driver accepts what queued meanwhile: no new
+    // readiness would come for it.
+    h.advance(Duration::from_millis(100));
+    let resumed = h.take();
+    assert!(resumed.contains(&Action::ResumeAccept { listener: stats }));
+    assert!(resumed.contains(&Action::ResumeAccept { listener: L0 }));
+}
+
+#[test]
 fn in_prompt_mode_the_connection_stays_for_more_commands() {
     let (mut h, cli) = with_stats_socket(vec![server("s1", 8001)]);
     h.peer_sends(cli, b"prompt\n");
