@@ -12,6 +12,8 @@ mod config;
 mod control;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
+#[path = "../../tests/binary/lifecycle.rs"]
+mod lifecycle;
 #[path = "../../tests/binary/observability.rs"]
 mod observability;
 #[path = "../../tests/binary/proxy_protocol.rs"]

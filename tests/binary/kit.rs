@@ -3,10 +3,14 @@
 //! ends early; an echo server; bounded waits.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Instant;
 
 use super::{NAME, WEIR};
 
@@ -120,4 +124,79 @@ pub fn client(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream
+}
+
+/// Agents: a few threads, each making one connection after another that
+/// echoes a payload, until told to stop; the count of those that went
+/// through, and each thread's first failure.
+pub struct Agents {
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicUsize>,
+    workers: Vec<thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Agents {
+    pub fn start(port: u16) -> Agents {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let workers = (0..4)
+            .map(|_| {
+                let (flag, count) = (stop.clone(), done.clone());
+                thread::spawn(move || {
+                    // Bounded: the test stops it, and it gives up on its
+                    // own after a while whatever happens.
+                    let deadline = Instant::now() + 4 * PATIENCE;
+                    let mut n = 0u64;
+                    while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        one_agent(port, n).map_err(|e| format!("connection {n}: {e}"))?;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        n += 1;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        Agents {
+            stop,
+            done,
+            workers,
+        }
+    }
+
+    pub fn done(&self) -> usize {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Waits for `n` more connections to go through (or an agent to fail).
+    pub fn wait_for_more(&self, n: usize) {
+        let target = self.done() + n;
+        let failed = || self.workers.iter().any(|w| w.is_finished());
+        assert!(wait_until(|| self.done() >= target || failed()));
+    }
+
+    pub fn finish(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        for worker in self.workers {
+            worker.join().unwrap().expect("no agent saw an error");
+        }
+        self.done.load(Ordering::Relaxed)
+    }
+}
+
+pub fn one_agent(port: u16, n: u64) -> std::io::Result<()> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let payload = format!("payload {n}\n").repeat(20);
+    stream.write_all(payload.as_bytes())?;
+    stream.shutdown(Shutdown::Write)?;
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got)?;
+    if got != payload.as_bytes() {
+        return Err(std::io::Error::other(format!(
+            "{} bytes back of {}",
+            got.len(),
+            payload.len()
+        )));
+    }
+    Ok(())
 }
