@@ -87,7 +87,11 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             }
         },
     }
-    let detached = if args.daemon || (config.global.process.daemon && !args.foreground) {
+    let worker = std::env::var_os(crate::master::WORKER).is_some();
+    // SAFETY: weir has started no thread yet.
+    unsafe { std::env::remove_var(crate::master::WORKER) };
+    let detach = (args.daemon || (config.global.process.daemon && !args.foreground)) && !worker;
+    let detached = if detach {
         match crate::daemon::detach() {
             Ok(detached) => Some(detached),
             Err(e) => {
@@ -98,14 +102,18 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
     } else {
         None
     };
+    let pidfile = (args.pidfile.clone())
+        .or_else(|| config.global.process.pidfile.clone())
+        .filter(|_| !worker);
+    if args.master {
+        return run_master(&config, &args, pidfile, detached);
+    }
     let options = Options {
         handle_signals: true,
         binary: Some(Binary {
             program: program.to_owned(),
             files: args.files,
-            pidfile: args
-                .pidfile
-                .or_else(|| config.global.process.pidfile.clone()),
+            pidfile,
             inherited,
             detached,
             old_pids: args.take_over.pids,
@@ -123,6 +131,42 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
     }
 }
 
+/// `-W`: the master, with its pidfile, detached when asked, running
+/// workers on the same files.
+fn run_master(
+    config: &Config,
+    args: &Args,
+    pidfile: Option<String>,
+    detached: Option<crate::daemon::Detached>,
+) -> ExitCode {
+    if args.take_over.socket.is_some() {
+        eprintln!("[ALERT] -x cannot be used with -W: the master takes no sockets over");
+        return ExitCode::FAILURE;
+    }
+    let _pidfile =
+        match pidfile.map(|path| crate::pidfile::PidFile::write(&path, std::process::id())) {
+            Some(Err(e)) => {
+                eprintln!("[ALERT] {e}");
+                return ExitCode::FAILURE;
+            }
+            written => written.and_then(Result::ok),
+        };
+    let mut worker_args = vec!["-db".to_owned()];
+    for file in &args.files {
+        worker_args.extend(["-f".to_owned(), file.clone()]);
+    }
+    if args.quiet {
+        worker_args.push("-q".to_owned());
+    }
+    let on_ready = move || {
+        if let Some(detached) = detached {
+            detached.ready();
+        }
+    };
+    let old = (args.take_over.signal, args.take_over.pids.clone());
+    crate::master::run(config, &args.files, &worker_args, on_ready, old)
+}
+
 const USAGE: &str = "\
 Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-Ws] [-p FILE] [-q]
             [-x SOCKET] [-sf|-st PID...] [-- FILE...]
@@ -133,6 +177,9 @@ Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-Ws] [-p FILE] [-q]
   -D             go daemon: detach once listening, as 'daemon' in 'global'
   -Ws            run in the foreground under systemd (Type=notify); 'daemon'
                  is ignored. weir notifies systemd whenever NOTIFY_SOCKET is set
+  -W             master-worker: a master holds the listeners and runs a worker;
+                 SIGUSR2 starts a new worker from the binary on disk with the
+                 configuration read again, then the old one finishes
   -p FILE        write the process id to FILE (as 'pidfile'); removed at exit
   -q             quiet mode: no start-up line, no warnings
   -x SOCKET      take the listening sockets of the running process whose
@@ -172,6 +219,8 @@ struct Args {
     quiet: bool,
     /// `-x`, `-sf`, `-st`.
     take_over: TakeOver,
+    /// `-W`: a master process runs the workers.
+    master: bool,
 }
 
 /// How this process takes over from running ones.
@@ -223,14 +272,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             "-d" | "-db" | "-Ws" => run.foreground = true,
             "-D" => run.daemon = true,
             "-q" => run.quiet = true,
-            "-W" => {
-                return Err(
-                    "master-worker mode (-W) is not supported: weir has no master \
-                            process; it reloads in place. Use -Ws under systemd, -D to detach, \
-                            or neither to stay in the foreground"
-                        .into(),
-                );
-            }
+            "-W" => run.master = true,
             "-v" | "--version" => return Ok(Command::Version { verbose: false }),
             "-vv" => return Ok(Command::Version { verbose: true }),
             "-h" | "--help" => return Ok(Command::Help),
@@ -557,11 +599,10 @@ mod tests {
             ..run(&["a"])
         };
         assert_eq!(systemd, Ok(Command::Run(want)));
-        let e = parse_args(&args(&["-W", "-f", "a"])).unwrap_err();
-        assert!(
-            e.starts_with("master-worker mode (-W) is not supported"),
-            "{e}"
-        );
+        let Ok(Command::Run(master)) = parse_args(&args(&["-W", "-f", "a"])) else {
+            panic!("-W runs");
+        };
+        assert!(master.master);
         assert!(parse_args(&args(&["-f", "a", "-p"])).is_err());
     }
 

@@ -11,6 +11,7 @@ mod engine;
 mod handover;
 mod identity;
 mod limits;
+mod master;
 pub mod notify;
 mod pidfile;
 mod reload;

@@ -35,6 +35,8 @@ pub fn send_to(target: &str, state: &str) -> io::Result<()> {
         }
     };
     let socket = UnixDatagram::unbound()?;
+    // A full socket drops the notification instead of holding weir up.
+    socket.set_nonblocking(true)?;
     let sent = socket.send_to_addr(state.as_bytes(), &addr)?;
     if sent != state.len() {
         return Err(io::Error::new(

@@ -14,6 +14,8 @@ mod control;
 mod kit;
 #[path = "../../tests/binary/lifecycle.rs"]
 mod lifecycle;
+#[path = "../../tests/binary/master.rs"]
+mod master;
 #[path = "../../tests/binary/observability.rs"]
 mod observability;
 #[path = "../../tests/binary/proxy_protocol.rs"]

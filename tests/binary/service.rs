@@ -352,15 +352,10 @@ fn daemon_mode_detaches_once_listening_and_stops_by_its_pidfile() {
 }
 
 #[test]
-fn dash_capital_w_is_refused_and_dash_d_detaches_too() {
+fn dash_d_detaches_too() {
     let scratch = Scratch::new();
     let port = free_port();
     let cfg = scratch.file("weir.cfg", &config("", port));
-    let said = failure(&scratch, weir(&["-W"], &cfg));
-    assert!(
-        said.contains("master-worker mode (-W) is not supported"),
-        "{said}"
-    );
     let pidfile = scratch.path("d.pid");
     let mut command = weir(&["-D", "-q", "-p", pidfile.to_str().unwrap()], &cfg);
     let said = scratch.path("said.txt");
