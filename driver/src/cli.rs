@@ -90,7 +90,10 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
     let worker = std::env::var_os(crate::master::WORKER).is_some();
     // SAFETY: weir has started no thread yet.
     unsafe { std::env::remove_var(crate::master::WORKER) };
-    let detach = (args.daemon || (config.global.process.daemon && !args.foreground)) && !worker;
+    // `daemon` and `-D` are ignored under `-W` and `-Ws`, as HAProxy's.
+    let detach = (args.daemon || (config.global.process.daemon && !args.foreground))
+        && !worker
+        && !args.master;
     let detached = if detach {
         match crate::daemon::detach() {
             Ok(detached) => Some(detached),
@@ -106,7 +109,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
         .or_else(|| config.global.process.pidfile.clone())
         .filter(|_| !worker);
     if args.master {
-        return run_master(&config, &args, pidfile, detached);
+        return run_master(&config, &args, pidfile);
     }
     let options = Options {
         handle_signals: true,
@@ -131,14 +134,8 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
     }
 }
 
-/// `-W`: the master, with its pidfile, detached when asked, running
-/// workers on the same files.
-fn run_master(
-    config: &Config,
-    args: &Args,
-    pidfile: Option<String>,
-    detached: Option<crate::daemon::Detached>,
-) -> ExitCode {
+/// `-W`: the master, with its pidfile, running workers on the same files.
+fn run_master(config: &Config, args: &Args, pidfile: Option<String>) -> ExitCode {
     if args.take_over.socket.is_some() {
         eprintln!("[ALERT] -x cannot be used with -W: the master takes no sockets over");
         return ExitCode::FAILURE;
@@ -158,13 +155,8 @@ fn run_master(
     if args.quiet {
         worker_args.push("-q".to_owned());
     }
-    let on_ready = move || {
-        if let Some(detached) = detached {
-            detached.ready();
-        }
-    };
     let old = (args.take_over.signal, args.take_over.pids.clone());
-    crate::master::run(config, &args.files, &worker_args, on_ready, old)
+    crate::master::run(config, &args.files, &worker_args, old)
 }
 
 const USAGE: &str = "\

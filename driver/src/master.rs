@@ -54,14 +54,13 @@ const SIGNALS: [i32; 6] = [
 type Sockets = Vec<(SocketAddr, OwnedFd)>;
 
 /// Runs the master: `files` are the `-f` arguments, `worker_args` the
-/// command line a worker gets; `on_ready` runs once the first worker
-/// serves, then the `old` processes (`-sf`/`-st`: signal, pids) are
-/// signalled. Returns when the last worker has exited.
+/// command line a worker gets; once the first worker serves, the `old`
+/// processes (`-sf`/`-st`: signal, pids) are signalled. Returns when the
+/// last worker has exited.
 pub(crate) fn run(
     config: &Config,
     files: &[String],
     worker_args: &[String],
-    on_ready: impl FnOnce(),
     old: (i32, Vec<i32>),
 ) -> ExitCode {
     let mut sockets = match bind(config, Vec::new()) {
@@ -112,7 +111,6 @@ pub(crate) fn run(
         std::process::id(),
         current.id()
     );
-    on_ready();
     let (old_signal, old_pids) = old;
     for pid in old_pids {
         signal(pid as u32, old_signal);
