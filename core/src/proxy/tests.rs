@@ -133,6 +133,7 @@ fn config(servers: Vec<Server>) -> Config {
             connect_hedge: None,
             replay_until_response: None,
             servers,
+            load_server_state: Default::default(),
             origin: origin(),
         }],
     }
