@@ -5,7 +5,9 @@
 //! logs it.
 //!
 //! Applied: the operational state (DOWN, stopping, UP) and the check
-//! counter; maintenance and drain set at run time (a changed `disabled`
+//! counter, unless the server was in maintenance (HAProxy applies the
+//! DOWN its maintenance showed, so a server whose `disabled` was removed
+//! comes back DOWN there; here it starts as a new server does); maintenance and drain set at run time (a changed `disabled`
 //! in the configuration wins); the weight set at run time when the
 //! configured weight did not change; `disable health`; the time since
 //! the last change. Not applied, as weir has none of them: agent checks,
@@ -154,7 +156,11 @@ impl Balancer {
                 return;
             }
         };
-        self.restore_op(now, b, s, values);
+        // A server in maintenance when saved had its checks paused: its
+        // operational state says nothing of its health, and is not applied.
+        if values.admin & (FMAINT | CMAINT) == 0 {
+            self.restore_op(now, b, s, values);
+        }
         self.restore_admin(now, b, s, values);
         let server = &mut self.backends[b].servers[s];
         server
