@@ -87,6 +87,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             }
         },
     }
+    let old_server_states = old_server_states(&args, &config);
     let detached = if args.daemon || (config.global.process.daemon && !args.foreground) {
         match crate::daemon::detach() {
             Ok(detached) => Some(detached),
@@ -110,6 +111,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             detached,
             old_pids: args.take_over.pids,
             old_pids_signal: args.take_over.signal,
+            old_server_states,
         }),
         ..Default::default()
     };
@@ -119,6 +121,26 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             crate::notify::stopping(&format!("failed: {e}"));
             eprintln!("[ALERT] {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// With `-x` and no state file configured, the old process's `show
+/// servers state`; failing only warns, the sockets being already taken.
+fn old_server_states(args: &Args, config: &Config) -> Option<Vec<u8>> {
+    let path = args.take_over.socket.as_deref().filter(|p| *p != "/dev/null")?;
+    if !crate::server_states::none_configured(config) {
+        return None;
+    }
+    match crate::server_states::fetch(path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            if !args.quiet && !config.global.process.quiet {
+                let message =
+                    format!("Failed to get the server states from the old process ({path}): {e}");
+                eprintln!("[WARNING] {}", printable(&message));
+            }
+            None
         }
     }
 }
@@ -347,7 +369,7 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
 /// Reads the file at `path` whole, as `what`: only a regular file or a
 /// pipe (`-f <(command)`), and at most `cap` bytes, so that `/dev/zero` or
 /// a runaway generator cannot fill the memory.
-fn read_bounded(path: &str, cap: u64, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_bounded(path: &str, cap: u64, what: &str) -> Result<Vec<u8>, String> {
     // Checked before opening (opening a device may act), and again on the
     // open file in case it was replaced in between.
     readable_kind(fs::metadata(path).map_err(|e| e.to_string())?.file_type())?;

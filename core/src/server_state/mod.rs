@@ -7,6 +7,9 @@
 
 mod parse;
 
+/// The largest state file weir reads (as large as a configuration).
+pub const MAX_FILE_BYTES: u64 = crate::config::MAX_CONFIG_BYTES;
+
 pub use parse::{FileError, MAX_LINE, StateFile, StateLine, StateValues, parse};
 
 #[cfg(test)]
