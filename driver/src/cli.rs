@@ -128,7 +128,11 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
 /// With `-x` and no state file configured, the old process's `show
 /// servers state`; failing only warns, the sockets being already taken.
 fn old_server_states(args: &Args, config: &Config) -> Option<Vec<u8>> {
-    let path = args.take_over.socket.as_deref().filter(|p| *p != "/dev/null")?;
+    let path = args
+        .take_over
+        .socket
+        .as_deref()
+        .filter(|p| *p != "/dev/null")?;
     if !crate::server_states::none_configured(config) {
         return None;
     }
