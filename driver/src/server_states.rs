@@ -42,9 +42,9 @@ pub(crate) fn load(config: &Config, old: Option<&[u8]>) -> Loaded {
                     loaded.uses.push((backend.name.clone(), 0, false));
                 }
             }
-            Err(e) => loaded
-                .warnings
-                .push(format!("Can't use the server states of the old process: {e}.")),
+            Err(e) => loaded.warnings.push(format!(
+                "Can't use the server states of the old process: {e}."
+            )),
         }
         return loaded;
     }
@@ -144,9 +144,9 @@ fn local_warning(backend: &str, path: &str, e: ReadError) -> String {
         ReadError::File(FileError::Version) => {
             format!("Proxy '{backend}': Can't get version of the server state file '{path}'.")
         }
-        ReadError::File(FileError::Corrupted(line)) => format!(
-            "Proxy '{backend}': corrupted server state file '{path}' at line {line}."
-        ),
+        ReadError::File(FileError::Corrupted(line)) => {
+            format!("Proxy '{backend}': corrupted server state file '{path}' at line {line}.")
+        }
     }
 }
 

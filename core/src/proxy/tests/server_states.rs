@@ -134,7 +134,18 @@ fn a_server_still_disabled_and_still_in_maintenance_stays_quiet() {
         warnings.is_empty() && logs.is_empty(),
         "{warnings:?} {logs:?}"
     );
-    assert_eq!(states(&mut h)[0], "s1 0 1 1");
+    assert_eq!(states(&mut h)[0], "s1 0 5 1", "CMAINT|FMAINT, as haproxy shows it");
+}
+
+#[test]
+fn removing_disabled_from_the_configuration_brings_a_server_back() {
+    let mut servers = three();
+    servers[0].disabled = true;
+    let mut old = Harness::new(config(servers));
+    let file = saved(&mut old);
+    let (mut h, warnings, logs) = restart(config(three()), &file, false);
+    assert!(warnings.is_empty() && logs.is_empty(), "{warnings:?} {logs:?}");
+    assert_eq!(states(&mut h)[0], "s1 2 0 1");
 }
 
 #[test]
