@@ -134,7 +134,11 @@ fn a_server_still_disabled_and_still_in_maintenance_stays_quiet() {
         warnings.is_empty() && logs.is_empty(),
         "{warnings:?} {logs:?}"
     );
-    assert_eq!(states(&mut h)[0], "s1 0 5 1", "CMAINT|FMAINT, as haproxy shows it");
+    assert_eq!(
+        states(&mut h)[0],
+        "s1 0 5 1",
+        "CMAINT|FMAINT, as haproxy shows it"
+    );
 }
 
 #[test]
@@ -144,7 +148,10 @@ fn removing_disabled_from_the_configuration_brings_a_server_back() {
     let mut old = Harness::new(config(servers));
     let file = saved(&mut old);
     let (mut h, warnings, logs) = restart(config(three()), &file, false);
-    assert!(warnings.is_empty() && logs.is_empty(), "{warnings:?} {logs:?}");
+    assert!(
+        warnings.is_empty() && logs.is_empty(),
+        "{warnings:?} {logs:?}"
+    );
     assert_eq!(states(&mut h)[0], "s1 2 0 1");
 }
 
