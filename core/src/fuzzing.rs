@@ -900,3 +900,59 @@ impl crate::runtime_api::Control for FakeBalancer {
         format!("sess {target:?}\n")
     }
 }
+
+/// The configuration [`server_state`] loads states into: server names the
+/// corpus uses, one disabled, one with `slowstart`, one without checks.
+const STATE_CONFIG: &str = "defaults\n timeout connect 1s\n timeout client 1s\n \
+    timeout server 1s\nfrontend fe\n bind 127.0.0.1:1\n default_backend app\n\
+    backend app\n server gw1 127.0.0.1:8443 check\n \
+    server gw2 127.0.0.1:8444 check rise 1 fall 1 slowstart 10s\n \
+    server gw3 127.0.0.1:8445 check disabled weight 0\n server gw4 127.0.0.1:8446\n\
+    backend other\n server gw1 127.0.0.1:9000 check rise 3 fall 4\n";
+
+/// `server_state`: any bytes through [`crate::server_state::parse`], and
+/// a parsed file applied to a running balancer, as a global file and as a
+/// local one of each backend.
+///
+/// Properties: parsing is deterministic; every line it returns is within
+/// the input's line count, with names without spaces; a valid line's
+/// weights are within HAProxy's range; applying never panics and leaves
+/// the balancer consistent (its debug-build invariants hold).
+pub fn server_state(data: &[u8], now: Instant) {
+    use crate::server_state::{MAX_LINE, parse};
+    use crate::{BackendStates, Balancer};
+    use std::time::SystemTime;
+
+    let parsed = parse(data);
+    assert_eq!(parsed, parse(data), "the same input gave two results");
+    let Ok(file) = parsed else {
+        return;
+    };
+    let count = data.split(|&b| b == b'\n').count();
+    for line in &file.lines {
+        assert!((2..=count).contains(&(line.line as usize)), "{line:?}");
+        for name in [&line.be_name, &line.srv_name] {
+            assert!(!name.is_empty() && name.len() < MAX_LINE);
+            assert!(!name.contains([' ', '\t', '\n']), "{name:?}");
+        }
+        if let Ok(values) = &line.values {
+            assert!(values.uweight <= 256 && values.iweight <= 256, "{values:?}");
+        }
+    }
+    let source = Source::new("state.cfg", STATE_CONFIG.as_bytes());
+    let config = config::parse(&[source], &mut |_| None).expect("the fixed configuration parses");
+    for local in [false, true] {
+        let mut lb = Balancer::new(config.config.clone(), 1, now, SystemTime::UNIX_EPOCH, 1);
+        let sources: Vec<BackendStates<'_>> = ["app", "other", "missing"]
+            .into_iter()
+            .map(|backend| BackendStates {
+                backend,
+                file: &file,
+                local,
+            })
+            .collect();
+        lb.load_server_states(now, &sources);
+        while lb.poll_action().is_some() {}
+        let _ = lb.poll_timeout();
+    }
+}

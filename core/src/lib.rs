@@ -68,6 +68,7 @@ mod logging;
 mod proxy;
 pub mod proxy_protocol;
 mod rng;
+pub mod server_state;
 mod session;
 pub mod stats;
 mod time;
@@ -80,5 +81,7 @@ pub use action::{Action, ConnError, Event, LogLine, LogSink};
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 pub use logging::LineFormat;
-pub use proxy::{Balancer, HealthVerdict, ListenAddr, NoSuchServer, ReloadReport, Tally};
+pub use proxy::{
+    BackendStates, Balancer, HealthVerdict, ListenAddr, NoSuchServer, ReloadReport, Tally,
+};
 pub use time::Instant;

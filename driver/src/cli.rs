@@ -94,6 +94,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
     let detach = (args.daemon || (config.global.process.daemon && !args.foreground))
         && !worker
         && !args.master;
+    let old_server_states = old_server_states(&args, &config);
     let detached = if detach {
         match crate::daemon::detach() {
             Ok(detached) => Some(detached),
@@ -121,6 +122,7 @@ pub fn main(program: &str, driver: &str, run: fn(Config, Options) -> io::Result<
             detached,
             old_pids: args.take_over.pids,
             old_pids_signal: args.take_over.signal,
+            old_server_states,
         }),
         ..Default::default()
     };
@@ -159,8 +161,32 @@ fn run_master(config: &Config, args: &Args, pidfile: Option<String>) -> ExitCode
     crate::master::run(config, &args.files, &worker_args, old)
 }
 
+/// With `-x` and no state file configured, the old process's `show
+/// servers state`; failing only warns, the sockets being already taken.
+fn old_server_states(args: &Args, config: &Config) -> Option<Vec<u8>> {
+    let path = args
+        .take_over
+        .socket
+        .as_deref()
+        .filter(|p| *p != "/dev/null")?;
+    if !crate::server_states::none_configured(config) {
+        return None;
+    }
+    match crate::server_states::fetch(path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            if !args.quiet && !config.global.process.quiet {
+                let message =
+                    format!("Failed to get the server states from the old process ({path}): {e}");
+                eprintln!("[WARNING] {}", printable(&message));
+            }
+            None
+        }
+    }
+}
+
 const USAGE: &str = "\
-Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-Ws] [-p FILE] [-q]
+Usage: weir -f FILE|DIR [-f ...] [-c] [-d|-db|-D|-W|-Ws] [-p FILE] [-q]
             [-x SOCKET] [-sf|-st PID...] [-- FILE...]
   -f FILE|DIR    configuration file, or a directory whose *.cfg files are read
                  in name order (repeat to concatenate, in order)
@@ -381,7 +407,7 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
 /// Reads the file at `path` whole, as `what`: only a regular file or a
 /// pipe (`-f <(command)`), and at most `cap` bytes, so that `/dev/zero` or
 /// a runaway generator cannot fill the memory.
-fn read_bounded(path: &str, cap: u64, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_bounded(path: &str, cap: u64, what: &str) -> Result<Vec<u8>, String> {
     // Checked before opening (opening a device may act), and again on the
     // open file in case it was replaced in between.
     readable_kind(fs::metadata(path).map_err(|e| e.to_string())?.file_type())?;

@@ -226,8 +226,11 @@ impl<R: Reactor> Engine<R> {
         let pid = std::process::id();
         let info = crate::startup::process_info(&config, fds.as_ref(), wall, pid);
         let process = config.global.process.clone();
+        let old_states = binary.as_mut().and_then(|b| b.old_server_states.take());
+        let states = crate::server_states::load(&config, old_states.as_deref());
         let mut lb = Balancer::new(config, seed, now, wall, pid);
         lb.set_process_info(info);
+        let state_warnings = states.apply(&mut lb, now);
         let mut inherited = binary
             .as_mut()
             .map(|b| std::mem::take(&mut b.inherited))
@@ -257,7 +260,7 @@ impl<R: Reactor> Engine<R> {
             None => None,
         };
         let dirty_listeners = (0..listeners.len()).collect();
-        Ok(Engine {
+        let mut engine = Engine {
             old_pids,
             lb,
             reactor,
@@ -274,7 +277,11 @@ impl<R: Reactor> Engine<R> {
             syslog: Syslog::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
             files,
-        })
+        };
+        for warning in state_warnings {
+            engine.diagnostic(log::Level::Warn, warning);
+        }
+        Ok(engine)
     }
 
     /// The TCP addresses actually bound, in `lb.listeners()` order (UNIX

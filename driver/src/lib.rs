@@ -15,6 +15,7 @@ mod master;
 pub mod notify;
 mod pidfile;
 mod reload;
+mod server_states;
 mod service;
 mod sockets;
 mod startup;
@@ -70,6 +71,9 @@ pub struct Binary {
     pub old_pids: Vec<i32>,
     /// The signal for them: SIGUSR1 (`-sf`) or SIGTERM (`-st`).
     pub old_pids_signal: i32,
+    /// The old process's `show servers state` (`-x`, when no state file
+    /// is configured), applied at start.
+    pub old_server_states: Option<Vec<u8>>,
 }
 
 /// The signals a driver handles when [`Options::handle_signals`] is set:

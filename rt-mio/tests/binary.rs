@@ -22,6 +22,8 @@ mod observability;
 mod proxy_protocol;
 #[path = "../../tests/binary/reload.rs"]
 mod reload;
+#[path = "../../tests/binary/server_state.rs"]
+mod server_state;
 #[path = "../../tests/binary/service.rs"]
 mod service;
 #[path = "../../tests/binary/signals.rs"]

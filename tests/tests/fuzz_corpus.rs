@@ -74,6 +74,13 @@ fn log_format_corpus_holds() {
 }
 
 #[test]
+fn server_state_corpus_holds() {
+    replay("server_state", |data| {
+        fuzzing::server_state(data, Instant::now())
+    });
+}
+
+#[test]
 fn runtime_api_corpus_holds() {
     replay("runtime_api", |data| {
         fuzzing::runtime_api(data, Instant::now())

@@ -72,8 +72,6 @@ pub(super) const GLOBAL_LATER: &[&str] = &[
     "h1-case-adjust",
     "set-dumpable",
     "numa-cpu-mapping",
-    "server-state-base",
-    "server-state-file",
     "thread-groups",
 ];
 
@@ -106,7 +104,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "http-send-name-header",
     "id",
     "ignore-persist",
-    "load-server-state-from-file",
     "log-format-sd",
     "max-keep-alive-queue",
     "monitor",
@@ -115,7 +112,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "rate-limit",
     "redirect",
     "retry-on",
-    "server-state-file-name",
     "server-template",
     "source",
     "stick",

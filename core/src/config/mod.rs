@@ -165,6 +165,39 @@ pub struct Global {
     /// How weir runs as a process: `daemon`, `pidfile`, `user`, `chroot`,
     /// `ulimit-n`, `node`, `description`.
     pub process: Process,
+    /// `server-state-base`: the directory of relative state file names.
+    pub server_state_base: Option<String>,
+    /// `server-state-file`: the file of backends that load `global`.
+    pub server_state_file: Option<String>,
+}
+
+impl Global {
+    /// The path of state file `name`, as HAProxy's
+    /// `srv_state_get_filepath`: absolute names as they are, others under
+    /// `server-state-base` when it is set.
+    pub fn server_state_path(&self, name: &str) -> String {
+        match &self.server_state_base {
+            Some(base) if !name.starts_with('/') => {
+                let sep = if base.ends_with('/') { "" } else { "/" };
+                format!("{base}{sep}{name}")
+            }
+            _ => name.to_owned(),
+        }
+    }
+}
+
+/// Where a backend's servers' state comes from at start-up
+/// (`load-server-state-from-file`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ServerStateLoad {
+    /// Nothing is loaded (`none`, and the default).
+    #[default]
+    None,
+    /// The lines of this backend in the global `server-state-file`.
+    Global,
+    /// A file of its own: this name (`server-state-file-name`, or the
+    /// backend's name), under `server-state-base` unless absolute.
+    Local(String),
 }
 
 /// The `global` keywords that say how weir runs as a process; the driver
@@ -447,6 +480,8 @@ pub struct Backend {
     pub fullconn: u32,
     /// Servers in line order.
     pub servers: Vec<Server>,
+    /// `load-server-state-from-file`: the state applied at start-up.
+    pub load_server_state: ServerStateLoad,
     /// The section line.
     pub origin: Origin,
 }
@@ -839,5 +874,7 @@ pub use service::{
 
 #[cfg(test)]
 mod proxy_protocol_tests;
+#[cfg(test)]
+mod server_state_tests;
 #[cfg(test)]
 mod tests;

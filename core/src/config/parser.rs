@@ -21,6 +21,7 @@ use crate::logging::LineFormat;
 mod logging;
 mod process;
 mod proxy_protocol;
+mod server_state;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -233,6 +234,10 @@ struct Settings {
     /// The parameters of `default-server` lines so far, in order: they
     /// go before each later `server` line's own.
     default_server: Vec<String>,
+    /// `load-server-state-from-file`, when set.
+    load_server_state: Option<server_state::Mode>,
+    /// `server-state-file-name`, when set: `None` for the backend's name.
+    server_state_file_name: Option<Option<String>>,
 }
 
 /// The parts of an HTTP check request; `None`s are not set.
@@ -521,6 +526,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         _ if process::KEYWORDS.contains(&keyword) => {
             process::keyword(diags, &mut global.process, st)
         }
+        _ if server_state::GLOBAL.contains(&keyword) => server_state::global(diags, global, st),
         "ssl-server-verify" => match st.word(1) {
             "none" => global.ssl_server_verify_none = true,
             "required" => global.ssl_server_verify_none = false,
@@ -556,7 +562,8 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         }
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known = GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS);
+            let known =
+                (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS)).chain(server_state::GLOBAL);
             let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
                 &st.origin,
@@ -777,9 +784,11 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             Ok(n) => p.settings.hash_balance_factor = n as u32,
             Err(e) => diags.error(&st.origin, e),
         },
+        _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let hint = hint(keyword, PROXY_KEYWORDS.iter().chain(PROXY_LATER).copied());
+            let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
+            let hint = hint(keyword, known.chain(PROXY_LATER).copied());
             diags.error(
                 &st.origin,
                 format!(
@@ -1567,6 +1576,7 @@ impl Parser {
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     servers: proxy.servers.list.clone(),
+                    load_server_state: server_state::resolve(&mut self.diags, &self.global, proxy),
                     origin: proxy.origin.clone(),
                 });
             }

@@ -114,6 +114,22 @@ impl Health {
         self.value = self.top();
     }
 
+    /// A counter restored from a state file, kept within `range` (which
+    /// lies within 0..=rise+fall-1).
+    pub(crate) fn restore(&mut self, value: i64, range: std::ops::RangeInclusive<u32>) {
+        let (low, high) = (i64::from(*range.start()), i64::from(*range.end()));
+        self.value = if (low..=high).contains(&value) {
+            value as u32
+        } else {
+            *range.start()
+        };
+    }
+
+    /// The counter's highest value, `rise + fall - 1`.
+    pub(crate) fn highest(&self) -> u32 {
+        self.top()
+    }
+
     /// Leaving maintenance: the bottom of UP, checked again at once.
     pub(crate) fn restart(&mut self) {
         self.value = self.rise;

@@ -32,6 +32,7 @@ pub use state::{HealthVerdict, NoSuchServer};
 
 pub use cli::ListenAddr;
 pub use reload::{ReloadReport, Tally};
+pub use server_states::BackendStates;
 
 mod accept_proxy;
 mod checks;
@@ -44,6 +45,7 @@ mod probe;
 mod reload;
 mod report;
 mod runtime;
+mod server_states;
 mod servers;
 mod shortage;
 mod state;

@@ -317,7 +317,7 @@ impl Balancer {
         self.clock.reconfigure(global);
     }
 
-    fn live_backend(&self, name: &str) -> Option<BackendId> {
+    pub(super) fn live_backend(&self, name: &str) -> Option<BackendId> {
         (self.backends.iter())
             .find(|(_, b)| !b.retired && b.config.name == name)
             .map(|(b, _)| b)

@@ -185,6 +185,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         counters,
         status,
         admin,
+        configured_maint: server.admin.configured_maint,
         op: server.op,
         weight: server.weight,
         uweight: server.weight,

@@ -23,6 +23,7 @@ mod proxy_protocol;
 mod reload;
 mod report;
 mod runtime;
+mod server_states;
 
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]
@@ -133,6 +134,7 @@ fn config(servers: Vec<Server>) -> Config {
             connect_hedge: None,
             replay_until_response: None,
             servers,
+            load_server_state: Default::default(),
             origin: origin(),
         }],
     }

@@ -555,6 +555,13 @@ impl StateHistory {
         self.last_change = now;
     }
 
+    /// The last change happened `secs` seconds before `now` (a state
+    /// restored from a file); no earlier than `now` allows.
+    pub fn changed_secs_ago(&mut self, now: Instant, secs: u64) {
+        let ago = Duration::from_secs(secs);
+        self.last_change = now.checked_sub(ago).unwrap_or(self.last_change);
+    }
+
     /// Whether the last recorded state is DOWN.
     pub fn is_down(&self) -> bool {
         self.down

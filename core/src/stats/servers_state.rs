@@ -34,7 +34,7 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
                 sv.name,
                 sv.addr.ip(),
                 sv.op.haproxy_number(),
-                sv.admin.haproxy_flags(),
+                sv.admin.haproxy_flags() | if sv.configured_maint { 0x04 } else { 0 },
                 sv.uweight,
                 sv.iweight,
                 sv.lastchg_secs,

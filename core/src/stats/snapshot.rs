@@ -118,6 +118,9 @@ pub struct ServerRow {
     pub status: ServerStatus,
     /// Admin state.
     pub admin: Admin,
+    /// `disabled` on its line (HAProxy's `CMAINT`, kept after `set server
+    /// ... state ready`, shown by `show servers state`).
+    pub configured_maint: bool,
     /// Operational state.
     pub op: OpState,
     /// Effective weight (`weight`, HAProxy's `cur_eweight` scaled back): the

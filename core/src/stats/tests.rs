@@ -99,6 +99,7 @@ fn server(name: &str, sid: u32, port: u16, check: CheckInfo) -> ServerRow {
         sess_rate: 0,
         status: ServerStatus::of(&input),
         admin: Admin::default(),
+        configured_maint: false,
         op: OpState::Running,
         weight: 1,
         uweight: 1,
