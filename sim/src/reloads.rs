@@ -296,6 +296,7 @@ impl World {
                         let model = &mut self.check.servers[s];
                         (model.weight, model.initial) = (weight(&a.name), weight(&a.name));
                         model.max_weight = model.max_weight.max(model.weight);
+                        self.refresh(s);
                     }
                 }
                 (was, is) => {
