@@ -83,9 +83,9 @@ pub(crate) struct Bounds {
 }
 
 impl Bounds {
-    pub(crate) fn new(config: &Config, scenario: &Scenario) -> Bounds {
-        let backend = &config.backends[0];
-        let spread = 100 + u32::from(config.global.spread_checks);
+    /// The bounds that hold for each of `configs` (the run's first one
+    /// and those its reloads apply).
+    pub(crate) fn new(configs: &[&Config], scenario: &Scenario) -> Bounds {
         let latency = scenario
             .servers
             .iter()
@@ -94,52 +94,61 @@ impl Bounds {
             .max()
             .unwrap_or_default();
         let margin = latency * 8 + Duration::from_millis(10);
-        let connect = backend.timeout_connect.unwrap_or(Duration::from_secs(5));
         let (mut detect, mut recover) = (Duration::ZERO, Duration::ZERO);
         let (mut longest, mut shortest) = (Duration::ZERO, Duration::MAX);
-        for s in &backend.servers {
-            let fast = s.fastinter.unwrap_or(s.inter);
-            let down = s.downinter.unwrap_or(s.inter);
-            // One check takes at most `inter`, plus `timeout check` after
-            // its connect.
-            let one = s.inter + backend.timeout_check.unwrap_or_default();
-            let cycle = s.inter.max(fast) * spread / 100 + one;
-            let back = s.inter.max(fast).max(down) * spread / 100 + one;
-            detect = detect.max(cycle * (s.fall + 1));
-            recover = recover.max(back * (s.rise + 1));
-            longest = longest.max(back);
-            shortest = shortest.min(s.inter.min(fast).min(down) * (200 - spread) / 100);
+        let (mut ends, mut queue_limited, mut n_servers) = (Duration::ZERO, false, 0);
+        for config in configs {
+            let backend = &config.backends[0];
+            let spread = 100 + u32::from(config.global.spread_checks);
+            let connect = backend.timeout_connect.unwrap_or(Duration::from_secs(5));
+            let mut detect_here = Duration::ZERO;
+            for s in &backend.servers {
+                let fast = s.fastinter.unwrap_or(s.inter);
+                let down = s.downinter.unwrap_or(s.inter);
+                // One check takes at most `inter`, plus `timeout check` after
+                // its connect.
+                let one = s.inter + backend.timeout_check.unwrap_or_default();
+                let cycle = s.inter.max(fast) * spread / 100 + one;
+                let back = s.inter.max(fast).max(down) * spread / 100 + one;
+                detect_here = detect_here.max(cycle * (s.fall + 1));
+                recover = recover.max(back * (s.rise + 1));
+                longest = longest.max(back);
+                shortest = shortest.min(s.inter.min(fast).min(down) * (200 - spread) / 100);
+            }
+            if !backend.redispatch {
+                // Retries stay on the server they started with.
+                detect_here += (Duration::from_secs(1) + connect) * backend.retries;
+            }
+            detect = detect.max(detect_here);
+            let idle = [
+                backend.timeout_server,
+                backend.timeout_tunnel,
+                backend.timeout_server_fin,
+                config.frontends[0].timeout_client,
+                config.frontends[0].timeout_client_fin,
+            ];
+            let longest_idle = idle.into_iter().flatten().max().unwrap_or_default();
+            // A session left when the clients are done ends within its idle
+            // timeout, or after its connect attempts and a queue wait.
+            let attempts = (connect + Duration::from_secs(1)) * (backend.retries + 1);
+            // Without `timeout queue`, a wait while no server is usable lasts
+            // up to the client's timeout.
+            let client = config.frontends[0].timeout_client.unwrap_or_default();
+            let queue = backend.timeout_queue.unwrap_or(connect.max(client));
+            ends = ends.max(longest_idle + attempts + queue);
+            queue_limited |= backend.servers.iter().any(|s| s.maxconn > 0);
+            n_servers = n_servers.max(backend.servers.len() as u64);
         }
-        if !backend.redispatch {
-            // Retries stay on the server they started with.
-            detect += (Duration::from_secs(1) + connect) * backend.retries;
-        }
-        let idle = [
-            backend.timeout_server,
-            backend.timeout_tunnel,
-            backend.timeout_server_fin,
-            config.frontends[0].timeout_client,
-            config.frontends[0].timeout_client_fin,
-        ];
-        let longest_idle = idle.into_iter().flatten().max().unwrap_or_default();
-        // A session left when the clients are done ends within its idle
-        // timeout, or after its connect attempts and a queue wait.
-        let attempts = (connect + Duration::from_secs(1)) * (backend.retries + 1);
-        // Without `timeout queue`, a wait while no server is usable lasts
-        // up to the client's timeout.
-        let client = config.frontends[0].timeout_client.unwrap_or_default();
-        let queue = backend.timeout_queue.unwrap_or(connect.max(client));
         let checked = scenario.check != Check::None;
         let timer_window = longest * 4;
         let shortest = shortest.max(Duration::from_millis(1));
         let per_server = timer_window.as_nanos() / shortest.as_nanos() + 2;
-        let n_servers = backend.servers.len() as u64;
         Bounds {
             detect: detect + margin,
             recover: recover + margin,
-            quiet: longest_idle + attempts + queue + recover + Duration::from_secs(2),
+            quiet: ends + recover + Duration::from_secs(2),
             margin,
-            queue_limited: backend.servers.iter().any(|s| s.maxconn > 0),
+            queue_limited,
             checked,
             timer_window,
             max_wakeups: n_servers * per_server as u64 * 4 + 8,
@@ -178,10 +187,20 @@ pub(crate) struct Checker {
 impl Checker {
     pub(crate) fn new(bounds: Bounds, config: &Config, scenario: &Scenario) -> Checker {
         let weights = config.backends[0].servers.iter().map(|s| s.weight);
+        let mut servers: Vec<ServerModel> = weights.map(ServerModel::new).collect();
+        // A spare server waits out of the configuration for a reload.
+        while servers.len() < scenario.servers.len() {
+            servers.push(ServerModel {
+                removed: true,
+                ever_removed: true,
+                closed: Some((0, Duration::ZERO, "not in the configuration")),
+                ..ServerModel::new(1)
+            });
+        }
         Checker {
             bounds,
             failure: None,
-            servers: weights.map(ServerModel::new).collect(),
+            servers,
             in_command: None,
             ended_by_command: BTreeSet::new(),
             connect_closure: BTreeMap::new(),
@@ -453,7 +472,12 @@ impl World {
         // The server the session was logged with.
         let server = logs
             .first()
-            .and_then(|(_, _, name)| self.scenario.servers.iter().position(|x| x.name == *name));
+            .and_then(|(_, _, name)| self.server_index(name));
+        if let Some((_, _, name)) = logs.first().filter(|_| client.accepted) {
+            let name = name.clone();
+            self.check_logged_server(c, &name);
+        }
+        let (spec, client) = (&self.scenario.clients[c], &self.clients[c]);
         match &client.outcome {
             Some(Outcome::Success) => {
                 let bytes = logs.first().map_or(0, |&(_, b, _)| b);

@@ -29,6 +29,7 @@ mod faults;
 mod invariants;
 mod net;
 mod payload;
+mod reconfig;
 mod reloads;
 mod rng;
 mod rotation;

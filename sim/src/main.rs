@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `--reloads` runs the seeds' scenarios with reloads in place at random
-//! times (and without runtime commands).
+//! times (servers removed, added, renamed, moved to a new port, retuned;
+//! `balance` and timeouts changed), runtime commands included.
 
 use std::cell::Cell;
 use std::io::Write;

@@ -194,7 +194,7 @@ impl World {
         let Some((name, tail)) = rest.split_once(' ') else {
             return;
         };
-        let Some(s) = self.scenario.servers.iter().position(|x| x.name == name) else {
+        let Some(s) = self.server_index(name) else {
             return self.fail(format!(
                 "weir logged a state change of unknown server {name}"
             ));
@@ -226,7 +226,12 @@ impl World {
     }
 
     /// weir connects to server `s`'s traffic port on `link`.
-    pub(crate) fn on_connect(&mut self, link: LinkId, s: usize) {
+    pub(crate) fn on_connect(&mut self, link: LinkId, s: usize, port: u16) {
+        if let Some((step, at)) = self.port_gone(s, port) {
+            let closure = Some((step, at, "left the configuration"));
+            self.check.connect_closure.insert(link, closure);
+            return;
+        }
         let closed = self.check.servers[s].closed;
         if closed.is_some() {
             self.check.connecting.push((link, s, closed));
@@ -297,8 +302,11 @@ impl World {
                 ));
             }
         }
+        let since = self.listed_since(s);
         let left = self.ids.values().find(|&&l| {
-            self.net.links[l].peer == Peer::Server(s) && self.check.owner.contains_key(&l)
+            self.net.links[l].peer == Peer::Server(s)
+                && (self.check.owner.get(&l))
+                    .is_some_and(|&c| self.clients[c as usize].accepted_step >= since)
         });
         if let Some(link) = left {
             self.fail(format!(
@@ -435,7 +443,7 @@ impl World {
     /// no fault since, got a session among those accepted since, once
     /// there are more than `2W + 2` of them.
     pub(crate) fn check_open_servers_served(&mut self) {
-        let config = &self.scenario.config;
+        let config = &self.config;
         let rr = config.contains("balance roundrobin") || config.contains("balance static-rr");
         if !rr || self.check.bounds.queue_limited || config.contains("connect-hedge") {
             return;
@@ -464,7 +472,7 @@ impl World {
                     continue;
                 };
                 for (_, _, server) in lines {
-                    if self.scenario.servers.iter().any(|x| x.name == *server) {
+                    if self.server_index(server).is_some() {
                         routed += 1;
                         got |= *server == name;
                     }
@@ -493,16 +501,22 @@ impl World {
             else {
                 continue;
             };
-            if let Some(s) = self.scenario.servers.iter().position(|x| x.name == *server) {
+            if let Some(s) = self.server_index(server) {
                 counts[s] += 1;
             }
         }
         let n: u64 = counts.iter().sum();
-        let total: u64 = self.check.servers.iter().map(|m| u64::from(m.weight)).sum();
+        let total: u64 = (self.check.servers.iter())
+            .filter(|m| !m.removed)
+            .map(|m| u64::from(m.weight))
+            .sum();
         if n < 100 || total == 0 {
             return self.fail(format!("a steady run with {n} sessions to count"));
         }
         for (s, &got) in counts.iter().enumerate() {
+            if self.check.servers[s].removed {
+                continue;
+            }
             let weight = u64::from(self.check.servers[s].weight);
             // Within `weight + 1` of `n * weight / total`, in units of 1/total.
             let (expected, slack) = (n * weight, (weight + 1) * total);

@@ -144,14 +144,29 @@ impl World {
     pub(crate) fn run_command(&mut self, i: usize) {
         let command = self.scenario.commands[i];
         let s = command.server;
-        let line = command.line(&self.scenario.servers[s].name);
+        let line = command.line(&self.server_name(s));
         trace!(self, "operator", "{line}");
+        if !self.listed(s) {
+            // A reload left it out: there is no such server.
+            let t = self.t();
+            let answer = self.lb.handle_command(t, &line, Level::Admin);
+            if answer != "No such server.\n\n" {
+                self.fail(format!(
+                    "'{line}' on a server out of the configuration answered {answer:?}"
+                ));
+            }
+            return;
+        }
         // The sessions on the server, as the servers see them.
+        // (Sessions accepted before a reload renamed or moved it may be
+        // on its old self: not this server.)
+        let since = self.listed_since(s);
         let carried: Vec<usize> = self
             .ids
             .values()
             .filter(|&&l| self.net.links[l].peer == Peer::Server(s) && self.is_traffic(l))
             .filter_map(|l| self.check.owner.get(l).map(|&c| c as usize))
+            .filter(|&c| self.clients[c].accepted_step >= since)
             .collect();
         let t = self.t();
         let answer = self.lb.handle_command(t, &line, Level::Admin);
@@ -182,7 +197,7 @@ impl World {
 
     /// Whether the backend's algorithm takes weights at run time.
     fn dynamic_weights(&self) -> bool {
-        let config = &self.scenario.config;
+        let config = &self.config;
         !(config.contains("balance static-rr")
             || (config.contains("balance source") && !config.contains("hash-type consistent")))
     }

@@ -16,7 +16,7 @@ pub const LISTEN: SocketAddr =
 /// The path `ca-file` names; the run's loader answers it.
 pub const CA_FILE: &str = "/sim/ca.pem";
 /// Servers' traffic port.
-const TRAFFIC_PORT: u16 = 443;
+pub(crate) const TRAFFIC_PORT: u16 = 443;
 /// Servers' health-check port, when checks use their own.
 const CHECK_PORT: u16 = 8443;
 
@@ -341,14 +341,8 @@ impl Scenario {
             let _ = writeln!(s, "  at {:.3}s: {}", c.at.as_secs_f64(), c.line(name));
         }
         for r in &self.reloads {
-            let out = r
-                .removed
-                .map_or("none".to_owned(), |s| self.servers[s].name.clone());
-            let _ = writeln!(
-                s,
-                "  at {:.3}s: reload, server out: {out}",
-                r.at.as_secs_f64()
-            );
+            let what = r.what.join(", ");
+            let _ = writeln!(s, "  at {:.3}s: reload: {what}", r.at.as_secs_f64());
         }
         for (i, c) in self.clients.iter().enumerate() {
             let _ = writeln!(
@@ -371,7 +365,7 @@ impl Scenario {
     }
 }
 
-fn server(rng: &mut Rng, i: usize, check_port: bool) -> ServerSpec {
+pub(crate) fn server(rng: &mut Rng, i: usize, check_port: bool) -> ServerSpec {
     let ip = Ipv4Addr::new(10, 0, 1, i as u8 + 1);
     let addr = SocketAddr::from((ip, TRAFFIC_PORT));
     ServerSpec {

@@ -21,6 +21,7 @@ use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId};
 use crate::client::Client;
 use crate::invariants::{Bounds, Checker, Failure};
 use crate::net::{LinkId, Net, Peer, Queue, Segment, Side};
+use crate::reloads::Incarnation;
 use crate::rng::Rng;
 use crate::scenario::{CA_FILE, Check, LISTEN, Scenario};
 use crate::server::{self, Process, Server, ServerConn};
@@ -115,11 +116,16 @@ pub(crate) struct World {
     /// weir asked for a reload (a `reload` command): the next reload
     /// event applies its configuration.
     pub reload_asked: bool,
+    /// The configuration weir runs now (the first one until a reload).
+    pub config: String,
+    /// The name map: each world server under each name and port a
+    /// configuration gave it, and when.
+    pub incarnations: Vec<Incarnation>,
 }
 
 /// Parses `text`, a configuration of `scenario`, with its host names and
 /// its CA file.
-fn parse_config(scenario: &Scenario, text: &str) -> Result<config::Config, String> {
+pub(crate) fn parse_config(scenario: &Scenario, text: &str) -> Result<config::Config, String> {
     let hosts: Vec<(String, std::net::IpAddr)> = scenario
         .servers
         .iter()
@@ -156,7 +162,24 @@ impl World {
             what,
         };
         let config = parse_config(&scenario, &scenario.config).map_err(fail)?;
-        let check = Checker::new(Bounds::new(&config, &scenario), &config, &scenario);
+        // The checks' time bounds hold for every configuration of the run.
+        let mut configs = vec![&config];
+        let reloaded = (scenario.reloads.iter())
+            .map(|r| parse_config(&scenario, &scenario.render(&r.layout)).map_err(&fail))
+            .collect::<Result<Vec<_>, _>>()?;
+        configs.extend(&reloaded);
+        let check = Checker::new(Bounds::new(&configs, &scenario), &config, &scenario);
+        let incarnations = (scenario.first_layout().servers.iter().enumerate())
+            .filter_map(|(s, e)| {
+                e.as_ref().map(|e| Incarnation {
+                    s,
+                    name: e.name.clone(),
+                    port: e.port,
+                    from: 0,
+                    until: None,
+                })
+            })
+            .collect();
         let base = now_base();
         let wall = SystemTime::UNIX_EPOCH + WALL_START;
         let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
@@ -184,6 +207,8 @@ impl World {
             trace: Trace::new(trace_on),
             stats: Stats::default(),
             reload_asked: false,
+            config: scenario.config.clone(),
+            incarnations,
             scenario,
         };
         for (c, spec) in world.scenario.clients.iter().enumerate() {
@@ -212,6 +237,7 @@ impl World {
     pub(crate) fn run(&mut self) -> Result<(), Failure> {
         let faults_end = (self.scenario.faults.iter().map(|f| f.until))
             .chain(self.scenario.commands.iter().map(|c| c.at))
+            .chain(self.scenario.reloads.iter().map(|r| r.at))
             .max()
             .unwrap_or_default();
         let last_start = self
@@ -451,18 +477,20 @@ impl World {
     /// weir opens a connection to `addr`: a server's traffic or check port.
     fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
         self.stats.connects += 1;
-        let found = self
-            .scenario
-            .servers
-            .iter()
-            .enumerate()
-            .find_map(|(s, spec)| {
-                let traffic = spec.addr == addr;
-                (traffic || spec.check_addr == addr).then_some((s, traffic))
-            });
-        let Some((s, traffic)) = found else {
+        let found = (self.scenario.servers.iter()).position(|spec| spec.addr.ip() == addr.ip());
+        let Some(s) = found else {
             return self.fail(format!("weir connects to {addr}, where no server is"));
         };
+        let spec = &self.scenario.servers[s];
+        let check = self.scenario.check_port && spec.check_addr == addr;
+        let traffic =
+            !check && (self.incarnations.iter()).any(|i| i.s == s && i.port == addr.port());
+        if !check && !traffic {
+            return self.fail(format!(
+                "weir connects to {addr}, a port no configuration gave {}",
+                spec.name
+            ));
+        }
         let spec = &self.scenario.servers[s];
         let link = self.net.open(Peer::Server(s), spec.latency, spec.window);
         trace!(
@@ -474,7 +502,7 @@ impl World {
             self.fail(format!("weir reused {conn:?} while open"));
         }
         if traffic {
-            self.on_connect(link, s);
+            self.on_connect(link, s, addr.port());
         }
         if traffic && self.scenario.check_port {
             self.on_traffic_connect(s);
@@ -690,11 +718,6 @@ impl World {
         (0..self.clients.len())
             .filter(|&c| self.clients[c].outcome.is_none())
             .collect()
-    }
-
-    /// The name of server `s`, for traces.
-    pub(crate) fn server_name(&self, s: usize) -> String {
-        self.scenario.servers[s].name.clone()
     }
 
     /// Whether the server is running (not hung, not crashed).

@@ -138,3 +138,22 @@ fn reloads_in_place_lose_no_session_and_send_removed_servers_nothing() {
         "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --reloads --trace"
     );
 }
+
+#[test]
+fn roundrobin_shares_sessions_by_the_weights_reloads_and_commands_left() {
+    let mut weights_changed = 0;
+    let failures: Vec<String> = (0..8)
+        .filter_map(|seed| {
+            let scenario = Scenario::weighted(seed).with_reloads();
+            let changes = scenario.reloads.iter().flat_map(|r| &r.what);
+            weights_changed += changes.filter(|w| w.contains(" weight ")).count();
+            let failure = run_scenario(scenario, false).result.err()?;
+            Some(format!("weighted seed {seed} with reloads {failure}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        weights_changed > 0,
+        "no reload of these seeds changed a weight"
+    );
+}
