@@ -10,6 +10,8 @@ mod cli;
 mod config;
 #[path = "../../tests/binary/control.rs"]
 mod control;
+#[path = "../../tests/binary/keepalived.rs"]
+mod keepalived;
 #[path = "../../tests/binary/kit.rs"]
 mod kit;
 #[path = "../../tests/binary/lifecycle.rs"]
