@@ -266,7 +266,9 @@ impl CheckStatus {
     }
 
     /// What follows the reason in HAProxy's log lines: `, code: 503`
-    /// and `, info: "..."` when there are any.
+    /// and `, info: "..."` when there are any (the logs write them with
+    /// `proxy::verdict::LastCheck`).
+    #[cfg(test)]
     pub(crate) fn details(&self) -> String {
         let (code, info) = self.parts();
         let mut out = String::new();

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::probe::Probe;
 use super::shortage::SHORTAGE_RETRY;
 use super::state::Cause;
+use super::verdict::LastCheck;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::arena::Arena;
@@ -344,7 +345,8 @@ impl Balancer {
         let (conn, started) = (probe.conn, probe.started);
         probe.release(&mut self.pool);
         self.close(conn, !status.passed());
-        let interval = self.count_verdict(now, b, s, status, millis(started, now));
+        let last = LastCheck::new(status, String::new(), millis(started, now));
+        let interval = self.count_verdict(now, b, s, last);
         let next = now + self.jitter(interval);
         if let Some(check) = check_mut(&mut self.backends, b, s) {
             check.next = next;
@@ -353,36 +355,38 @@ impl Balancer {
         }
     }
 
-    /// Counts a verdict in the server's health and logs what it changed;
-    /// returns the interval before the next check.
+    /// Counts a verdict in the server's health and logs it when it moved
+    /// the health or changed the check's status (HAProxy's
+    /// `set_server_check_status`); returns the interval before the next
+    /// check.
     fn count_verdict(
         &mut self,
         now: Instant,
         b: BackendId,
         s: ServerId,
-        status: CheckStatus,
-        duration_ms: u64,
+        last: LastCheck,
     ) -> Duration {
         let server = &mut self.backends[b].servers[s];
-        if status.passed() {
+        let passed = last.verdict.passed();
+        let before = server.health;
+        if passed {
             server.suspect_until = None;
-        } else if matches!(status, CheckStatus::Analyze(_)) {
-            server.counters.failed_hana += 1;
-        } else {
+        } else if before.level().0 > 0 {
+            // HAProxy counts a failure only while there is health to lose.
             server.counters.failed_checks += 1;
         }
-        server.last_check = Some((status.clone(), duration_ms));
-        let before = server.health;
-        let transition = server.health.record(status.passed());
+        let changed = server.last_check.as_ref().map(LastCheck::status) != Some(last.status());
+        let transition = server.health.record(passed);
         let moved = server.health != before;
         log::debug!(
             "check of {}: {}, status: {}",
             server.config.name,
-            status.reason(),
+            last.reason_text(),
             server.health.status()
         );
-        if moved && self.backends[b].config.log_health_checks {
-            self.log_check(now, b, s, &status, duration_ms);
+        server.last_check = Some(last);
+        if (moved || changed) && self.backends[b].config.log_health_checks {
+            self.log_check(now, b, s);
         }
         if let Some(transition) = transition {
             let op = match transition {
@@ -390,7 +394,8 @@ impl Balancer {
                 Transition::Down => OpState::Stopped,
             };
             let admin = self.backends[b].servers[s].admin;
-            let cause = Cause::Check(&status, duration_ms);
+            let last = self.backends[b].servers[s].last_check.clone();
+            let cause = last.as_ref().map_or(Cause::Admin, Cause::Check);
             self.change_server(now, b, s, op, admin, cause);
         }
         self.backends[b].servers[s].check_interval()
@@ -445,21 +450,23 @@ impl Balancer {
             return;
         }
         server.consecutive_errors = 0;
+        server.counters.failed_hana += 1;
         let status = CheckStatus::Analyze(format!(
             "Detected {errors} consecutive errors, last one was: L4 unsuccessful connection"
         ));
+        let last = LastCheck::new(status, String::new(), 0);
         match server.config.on_error {
             OnError::Fastinter => {}
             OnError::FailCheck => {
-                self.count_verdict(now, b, s, status, 0);
+                self.count_verdict(now, b, s, last);
             }
             OnError::SuddenDeath => {
                 server.health.prefatal();
-                self.count_verdict(now, b, s, status, 0);
+                self.count_verdict(now, b, s, last);
             }
             OnError::MarkDown => {
                 server.health.brink();
-                self.count_verdict(now, b, s, status, 0);
+                self.count_verdict(now, b, s, last);
             }
         }
         // The next check comes after `fastinter`, if that is sooner.
@@ -474,37 +481,42 @@ impl Balancer {
         }
     }
 
-    /// `option log-health-checks`: a check result that moved the health.
-    fn log_check(
-        &mut self,
-        now: Instant,
-        b: BackendId,
-        s: ServerId,
-        status: &CheckStatus,
-        ms: u64,
-    ) {
+    /// `option log-health-checks`: the line of a check result that moved
+    /// the health or changed the status, as HAProxy's
+    /// `set_server_check_status` writes it.
+    fn log_check(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let backend = &self.backends[b];
         let server = &backend.servers[s];
-        let message = format!(
-            "Health check for server {}/{} {}, reason: {}{}, check duration: {ms}ms, \
-             status: {}.",
+        let Some(last) = &server.last_check else {
+            return;
+        };
+        let mut message = format!(
+            "Health check for {}server {}/{} {}",
+            if server.config.backup { "backup " } else { "" },
             backend.config.name,
             server.config.name,
-            if status.passed() {
+            if last.verdict.passed() {
                 "succeeded"
             } else {
                 "failed"
             },
-            status.reason(),
-            status.details(),
-            server.health.status()
         );
+        last.append_to(&mut message);
+        let (value, rise, fall) = server.health.level();
+        let status = if value < rise {
+            format!("{value}/{rise} DOWN")
+        } else if server.weight == 0 {
+            format!("{}/{fall} DRAIN", value - rise + 1)
+        } else {
+            format!("{}/{fall} UP", value - rise + 1)
+        };
+        message.push_str(&format!(", status: {status}."));
         self.log(
             now,
             LogTargets::Backend(b),
             Severity::Notice,
             &message,
-            None,
+            Some(log::Level::Warn),
         );
     }
 

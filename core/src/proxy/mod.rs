@@ -17,7 +17,7 @@ use crate::arena::Arena;
 use crate::balance::Lb;
 use crate::buffer::Pool;
 use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
-use crate::health::{CheckStatus, Health};
+use crate::health::Health;
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{LogClock, frame};
 use crate::rng::Rng;
@@ -50,6 +50,7 @@ mod servers;
 mod shortage;
 mod state;
 mod traffic;
+mod verdict;
 
 pub(crate) use probe::run_plain_rules;
 
@@ -188,8 +189,8 @@ struct ServerState {
     /// When its state last changed, and its downtime (DOWN or draining,
     /// as HAProxy counts it).
     history: StateHistory,
-    /// The last check's verdict and duration, for the stats.
-    last_check: Option<(CheckStatus, u64)>,
+    /// What the last check found, for the logs and the stats.
+    last_check: Option<verdict::LastCheck>,
     /// Sessions connecting to or established on the server.
     active: u32,
     /// Sessions waiting for this very server (`balance source` picked it

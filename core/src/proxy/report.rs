@@ -4,7 +4,6 @@
 
 use super::{BackendState, Balancer, FrontendState, ServerState};
 use crate::config::{Balance, Origin};
-use crate::health::CheckStatus as Verdict;
 use crate::id::{BackendId, FrontendId};
 use crate::stats::{
     Admin, AdminState, BackendRow, CheckInfo, CheckLevel, CheckStatus, FrontendRow, Mode,
@@ -213,10 +212,12 @@ fn check_info(server: &ServerState) -> CheckInfo {
     let paused = server.check.as_ref().is_some_and(|c| c.is_paused());
     let disabled = server.check.as_ref().is_some_and(|c| c.is_disabled());
     let (status, code, duration_ms, desc) = match &server.last_check {
-        Some((verdict, ms)) => {
-            let (status, code) = check_status(verdict);
-            (status, code, *ms, verdict.short_info())
-        }
+        Some(last) => (
+            last.status(),
+            last.code(),
+            last.duration_ms.unwrap_or(0),
+            last.desc(),
+        ),
         None => (CheckStatus::Init, None, 0, String::new()),
     };
     CheckInfo {
@@ -233,24 +234,6 @@ fn check_info(server: &ServerState) -> CheckInfo {
         code,
         duration_ms,
         desc,
-    }
-}
-
-/// HAProxy's check status and code of a verdict.
-fn check_status(verdict: &Verdict) -> (CheckStatus, Option<u32>) {
-    match verdict {
-        Verdict::L4Ok => (CheckStatus::L4Ok, None),
-        Verdict::L4Timeout => (CheckStatus::L4Tout, None),
-        Verdict::L4Con(_) => (CheckStatus::L4Con, None),
-        Verdict::L6Ok => (CheckStatus::L6Ok, None),
-        Verdict::L6Timeout => (CheckStatus::L6Tout, None),
-        Verdict::L6Invalid(_) => (CheckStatus::L6Rsp, None),
-        Verdict::L7Ok(code, _) => (CheckStatus::L7Ok, Some(u32::from(*code))),
-        Verdict::L7Status(code, _) => (CheckStatus::L7Sts, Some(u32::from(*code))),
-        Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => (CheckStatus::L7Rsp, None),
-        Verdict::L7Timeout => (CheckStatus::L7Tout, None),
-        Verdict::TcpRulesPassed => (CheckStatus::L7Ok, None),
-        Verdict::Analyze(_) => (CheckStatus::Hana, None),
     }
 }
 

@@ -24,9 +24,9 @@
 //! Runtime commands (drain, maintenance) go to every loop: in
 //! maintenance a verdict is ignored, as checks are paused there.
 
+use super::verdict::LastCheck;
 use super::{Balancer, LogTargets};
 use crate::config::Severity;
-use crate::health::CheckStatus;
 use crate::id::{BackendId, ServerId};
 use crate::stats::{ForcedHealth, OpState};
 use crate::time::Instant;
@@ -86,8 +86,8 @@ fn serving(op: OpState) -> bool {
 
 /// Why a server's state changes, for its log line.
 pub(crate) enum Cause<'a> {
-    /// A check (or a passive check) and its verdict.
-    Check(&'a CheckStatus, u64),
+    /// A check (or a passive check) and what it found.
+    Check(&'a LastCheck),
     /// A decision of people (the runtime API, the configuration).
     Admin,
     /// A decision with a reason to show (`changed from CLI`).
@@ -137,7 +137,7 @@ impl Balancer {
             OpState::Starting | OpState::Running => ForcedHealth::Up,
         };
         let (reason, check_duration_ms) = match &server.last_check {
-            Some((status, ms)) => (format!("{}{}", status.reason(), status.details()), *ms),
+            Some(last) => (last.reason_text(), last.duration_ms.unwrap_or(0)),
             None => (String::new(), 0),
         };
         Some(HealthVerdict {
@@ -463,12 +463,11 @@ impl Balancer {
         xferred: Option<u32>,
     ) -> String {
         let mut line = self.server_name(b, s, verb);
+        // With `option log-health-checks`, the check's own line said why.
+        let check_logged = self.backends[b].config.log_health_checks;
         match cause {
-            Cause::Check(status, duration_ms) => line.push_str(&format!(
-                ", reason: {}{}, check duration: {duration_ms}ms",
-                status.reason(),
-                status.details()
-            )),
+            Cause::Check(_) | Cause::Verdict(..) if check_logged => {}
+            Cause::Check(last) => last.append_to(&mut line),
             Cause::Verdict(reason, duration_ms) => line.push_str(&format!(
                 ", reason: {reason}, check duration: {duration_ms}ms"
             )),

@@ -17,6 +17,7 @@ use crate::time::Instant;
 
 mod admin;
 mod balancing;
+mod check_logs;
 mod external;
 mod life;
 mod proxy_protocol;
