@@ -47,8 +47,10 @@ pub enum ConnError {
     Reset,
     /// ETIMEDOUT from the kernel.
     TimedOut,
-    /// EHOSTUNREACH, ENETUNREACH, ENETDOWN.
+    /// EHOSTUNREACH, ENETDOWN.
     Unreachable,
+    /// ENETUNREACH: no route to the network, known at `connect`.
+    NetUnreachable,
     /// Out of descriptors, buffers, memory or source ports (EMFILE, ENFILE,
     /// ENOBUFS, ENOMEM, EADDRNOTAVAIL).
     NoResources,
@@ -63,7 +65,8 @@ impl ConnError {
             Some(libc::ECONNREFUSED) => ConnError::Refused,
             Some(libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED) => ConnError::Reset,
             Some(libc::ETIMEDOUT) => ConnError::TimedOut,
-            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ENETDOWN) => ConnError::Unreachable,
+            Some(libc::EHOSTUNREACH | libc::ENETDOWN) => ConnError::Unreachable,
+            Some(libc::ENETUNREACH) => ConnError::NetUnreachable,
             Some(
                 libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL,
             ) => ConnError::NoResources,
@@ -86,6 +89,9 @@ impl ConnError {
             ConnError::Reset => "Connection reset by peer",
             ConnError::TimedOut => "Connection timed out",
             ConnError::Unreachable => "No route to host",
+            // HAProxy's text for an error of `connect()` itself
+            // (`CO_ER_SOCK_ERR` and `strerror`).
+            ConnError::NetUnreachable => "General socket error (Network is unreachable)",
             ConnError::NoResources => "Out of resources",
             ConnError::Other(_) => "Connection error",
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::probe::Probe;
 use super::shortage::SHORTAGE_RETRY;
 use super::state::Cause;
-use super::verdict::LastCheck;
+use super::verdict::{LastCheck, tcp_check_context};
 use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::arena::Arena;
@@ -343,9 +343,12 @@ impl Balancer {
             return;
         };
         let (conn, started) = (probe.conn, probe.started);
+        let check = &self.backends[b].config.health_check;
+        let step = probe.is_connected().then(|| probe.step());
+        let context = tcp_check_context(check, &status, step);
         probe.release(&mut self.pool);
         self.close(conn, !status.passed());
-        let last = LastCheck::new(status, String::new(), millis(started, now));
+        let last = LastCheck::new(status, context, millis(started, now));
         let interval = self.count_verdict(now, b, s, last);
         let next = now + self.jitter(interval);
         if let Some(check) = check_mut(&mut self.backends, b, s) {

@@ -79,6 +79,11 @@ impl Probe {
         self.connected
     }
 
+    /// The `tcp-check` rule the probe is at (0-based).
+    pub(super) fn step(&self) -> usize {
+        self.step
+    }
+
     /// The TCP connection is up: starts TLS and/or the request. Returns a
     /// verdict when the check is already decided.
     pub(super) fn connected(

@@ -3,6 +3,7 @@
 //! `duration`), written into log lines as `srv_append_status` does and
 //! shown in the stats.
 
+use crate::config::{HealthCheck, TcpStep};
 use crate::health::CheckStatus as Verdict;
 use crate::stats::CheckStatus;
 
@@ -89,6 +90,40 @@ impl LastCheck {
             ascii_encode(&desc, '"', line);
             line.push('"');
         }
+    }
+}
+
+/// What HAProxy's `chk_report_conn_err` appends to the text of a
+/// connection error or timeout of `tcp-check` rules: where the rules
+/// stood (`step`: the rule the probe was at, 0-based, none while it
+/// connects). Empty for other checks and other verdicts.
+pub(crate) fn tcp_check_context(
+    check: &HealthCheck,
+    verdict: &Verdict,
+    step: Option<usize>,
+) -> String {
+    let HealthCheck::TcpRules(steps) = check else {
+        return String::new();
+    };
+    match (verdict, step) {
+        // Still at the implicit connect (TLS included).
+        (Verdict::L4Con(_) | Verdict::L4Timeout, None)
+        | (Verdict::L6Invalid(_) | Verdict::L6Timeout, _) => {
+            " at initial connection step of tcp-check".into()
+        }
+        (Verdict::L4Con(_) | Verdict::L7Timeout, Some(step)) => {
+            let rule = match steps.get(step) {
+                Some(TcpStep::Send(_)) => " (send)".to_owned(),
+                Some(TcpStep::Expect { pattern, .. }) => {
+                    format!(" (expect string '{}')", String::from_utf8_lossy(pattern))
+                }
+                Some(TcpStep::ExpectRegex { hex: false, .. }) => " (expect regex)".into(),
+                Some(TcpStep::ExpectRegex { hex: true, .. }) => " (expect binary regex)".into(),
+                None => String::new(),
+            };
+            format!(" at step {} of tcp-check{rule}", step + 1)
+        }
+        _ => String::new(),
     }
 }
 
@@ -183,6 +218,39 @@ mod tests {
             line(Verdict::Analyze(text.into()), "", 12),
             format!(", reason: Health analyze, info: \"{text}\"")
         );
+    }
+
+    #[test]
+    fn tcp_check_rules_say_where_a_failure_stood() {
+        let steps = vec![
+            TcpStep::Send(b"hello\r\n".to_vec()),
+            TcpStep::ExpectRegex {
+                regex: crate::config::Pattern::new("^ok").unwrap(),
+                hex: false,
+                negate: false,
+            },
+            TcpStep::Expect {
+                pattern: b"+PONG".to_vec(),
+                negate: false,
+            },
+        ];
+        let rules = HealthCheck::TcpRules(steps);
+        let refused = Verdict::L4Con(ConnError::Refused);
+        assert_eq!(
+            tcp_check_context(&rules, &refused, None),
+            " at initial connection step of tcp-check"
+        );
+        let at = |step| tcp_check_context(&rules, &Verdict::L7Timeout, Some(step));
+        assert_eq!(at(0), " at step 1 of tcp-check (send)");
+        assert_eq!(at(1), " at step 2 of tcp-check (expect regex)");
+        assert_eq!(at(2), " at step 3 of tcp-check (expect string '+PONG')");
+        let reset = Verdict::L4Con(ConnError::Reset);
+        assert_eq!(
+            tcp_check_context(&rules, &reset, Some(1)),
+            " at step 2 of tcp-check (expect regex)",
+            "an error once connected"
+        );
+        assert_eq!(tcp_check_context(&HealthCheck::Tcp, &refused, None), "");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! src/server.c) write them.
 
 use super::*;
+use crate::config::TcpStep;
 
 fn logged(servers: Vec<Server>) -> Harness {
     let mut cfg = config(servers);
@@ -141,4 +142,41 @@ fn failed_checks_are_counted_only_while_there_is_health_to_lose() {
     let (_, backend) = h.lb.backends.iter().next().unwrap();
     let (_, s1) = backend.servers.iter().next().unwrap();
     assert_eq!(s1.counters.failed_checks, 1, "HAProxy's chkfail");
+}
+
+#[test]
+fn a_timeout_inside_tcp_check_rules_names_the_rule() {
+    let mut cfg = config(vec![quick("s1", 8001, 2, 2)]);
+    cfg.backends[0].log_health_checks = true;
+    cfg.backends[0].health_check = HealthCheck::TcpRules(vec![
+        TcpStep::Send(b"hello\r\n".to_vec()),
+        TcpStep::ExpectRegex {
+            regex: crate::config::Pattern::new("^ok").unwrap(),
+            hex: false,
+            negate: false,
+        },
+    ]);
+    let mut h = Harness::new(cfg);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    assert_eq!(h.drain(probe), b"hello\r\n");
+    h.advance(Duration::from_secs(2));
+    assert_eq!(
+        h.logs(LogSink::Stdout)[0],
+        "Health check for server app/s1 failed, reason: Layer7 timeout, \
+         info: \" at step 2 of tcp-check (expect regex)\", check duration: 2000ms, \
+         status: 0/2 DOWN."
+    );
+}
+
+#[test]
+fn an_unreachable_network_is_a_general_socket_error() {
+    let mut h = logged(vec![quick("s1", 8001, 2, 2)]);
+    let lines = check(&mut h, Err(ConnError::NetUnreachable));
+    assert_eq!(
+        lines[0],
+        "Health check for server app/s1 failed, reason: Layer4 connection problem, \
+         info: \"General socket error (Network is unreachable)\", check duration: 0ms, \
+         status: 0/2 DOWN."
+    );
 }
