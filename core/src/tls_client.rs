@@ -77,6 +77,13 @@ impl TlsClient {
         }
     }
 
+    /// Drops the records from the server not fed to rustls yet.
+    pub(crate) fn discard_incoming(&mut self) {
+        if let Some(buf) = &mut self.incoming {
+            buf.clear();
+        }
+    }
+
     /// Records wait that rustls has not taken yet.
     pub(crate) fn incoming_full(&self) -> bool {
         self.incoming.as_ref().is_some_and(Buffer::is_full)

@@ -32,6 +32,8 @@ mod service;
 mod signals;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
+#[path = "../../tests/binary/tls_checks.rs"]
+mod tls_checks;
 #[path = "../../tests/binary/unix_socket.rs"]
 mod unix_socket;
 #[path = "../../tests/binary/upgrade.rs"]

@@ -13,6 +13,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod gateway;
+
+/// The TLS library the kit speaks, for tests that build their own peers.
+pub use rustls;
 mod served;
 
 use served::{Handler, Served};

@@ -28,12 +28,19 @@ pub(super) struct CheckState {
     paused: bool,
     /// `disable health`: no check runs, the server keeps its state.
     disabled: bool,
+    /// The probe has its verdict and is only ending its TLS connection
+    /// (last records, `close_notify`) until its deadline.
+    closing: bool,
 }
+
+/// How long a probe with a verdict may take to write its last TLS records
+/// (at most the check interval).
+const TLS_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 impl CheckState {
     /// A probe is in flight.
     pub(super) fn is_running(&self) -> bool {
-        self.probe.is_some()
+        self.probe.is_some() && !self.closing
     }
 
     /// The server is in maintenance: no check runs.
@@ -109,6 +116,7 @@ impl Balancer {
                 queued: None,
                 paused: true,
                 disabled: false,
+                closing: false,
             });
         }
         let Some(mininter) = checked
@@ -127,6 +135,7 @@ impl Balancer {
                 queued: None,
                 paused: false,
                 disabled: false,
+                closing: false,
             };
             self.timers
                 .schedule(&mut check.queued, first, TimerKey::Check(b, s));
@@ -144,6 +153,7 @@ impl Balancer {
             return;
         }
         match &check.probe {
+            Some(probe) if check.closing && probe.deadline <= now => self.end_tls_close(b, s),
             Some(probe) if probe.deadline <= now => {
                 let status = probe.timed_out();
                 self.finish_check(now, b, s, status)
@@ -169,6 +179,9 @@ impl Balancer {
         s: ServerId,
         result: Result<(), ConnError>,
     ) {
+        if check_mut(&mut self.backends, b, s).is_some_and(|c| c.closing) {
+            return self.end_tls_close(b, s);
+        }
         match result {
             // weir's own shortage says nothing about the server.
             Err(ConnError::NoResources) => return self.postpone_check(now, b, s),
@@ -245,7 +258,13 @@ impl Balancer {
         else {
             return;
         };
-        match probe.sent(n, &backend.config.health_check, &mut self.pool) {
+        let check = &backend.config.health_check;
+        let verdict = probe.sent(n, check, &mut self.pool);
+        let writing = probe.wants(check).1;
+        let closing = backend.servers[s].check.as_ref().is_some_and(|c| c.closing);
+        match verdict {
+            _ if closing && !writing => self.end_tls_close(b, s),
+            _ if closing => self.refresh_probe_interest(b, s),
             Some(status) => self.finish_check(now, b, s, status),
             None => self.refresh_probe_interest(b, s),
         }
@@ -261,14 +280,20 @@ impl Balancer {
         eof: bool,
     ) {
         let backend = &mut self.backends[b];
-        let Some(probe) = backend.servers[s]
-            .check
-            .as_mut()
-            .and_then(|c| c.probe.as_mut())
-            .filter(|p| p.is_connected())
-        else {
+        let Some(check) = backend.servers[s].check.as_mut() else {
             return;
         };
+        let closing = check.closing;
+        let Some(probe) = check.probe.as_mut().filter(|p| p.is_connected()) else {
+            return;
+        };
+        if closing {
+            probe.drop_received(n, eof, &mut self.pool);
+            return match eof {
+                true => self.end_tls_close(b, s),
+                false => self.refresh_probe_interest(b, s),
+            };
+        }
         match probe.received(n, eof, &backend.config.health_check, &mut self.pool) {
             Some(status) => self.finish_check(now, b, s, status),
             None => self.refresh_probe_interest(b, s),
@@ -298,6 +323,7 @@ impl Balancer {
     }
 
     fn start_probe(&mut self, now: Instant, b: BackendId, s: ServerId) {
+        self.end_tls_close(b, s);
         let conn = self.open_conn(Role::Check(b, s));
         let deadline = now + self.check_timeout(b, s);
         let config = &self.backends[b].servers[s].config;
@@ -343,11 +369,25 @@ impl Balancer {
             return;
         };
         let (conn, started) = (probe.conn, probe.started);
-        let check = &self.backends[b].config.health_check;
+        let config = &self.backends[b].config.health_check;
         let step = probe.is_connected().then(|| probe.step());
-        let context = tcp_check_context(check, &status, step);
-        probe.release(&mut self.pool);
-        self.close(conn, !status.passed());
+        let context = tcp_check_context(config, &status, step);
+        let mut probe = probe;
+        // After a socket error there is nothing to close cleanly.
+        if !matches!(status, CheckStatus::L4Con(_)) && probe.close_tls(&mut self.pool) {
+            let grace = TLS_CLOSE_GRACE.min(self.backends[b].servers[s].check_interval() / 2);
+            probe.deadline = now + grace;
+            if let Some(check) = check_mut(&mut self.backends, b, s) {
+                check.probe = Some(probe);
+                check.closing = true;
+                self.timers
+                    .schedule(&mut check.queued, now + grace, TimerKey::Check(b, s));
+            }
+            self.refresh_probe_interest(b, s);
+        } else {
+            probe.release(&mut self.pool);
+            self.close(conn, !status.passed());
+        }
         let last = LastCheck::new(status, context, millis(started, now));
         let interval = self.count_verdict(now, b, s, last);
         let next = now + self.jitter(interval);
@@ -355,6 +395,20 @@ impl Balancer {
             check.next = next;
             self.timers
                 .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        }
+    }
+
+    /// A probe that had its verdict has written its last TLS records, the
+    /// server closed, or its time is up: its connection closes.
+    fn end_tls_close(&mut self, b: BackendId, s: ServerId) {
+        let Some(check) = check_mut(&mut self.backends, b, s).filter(|c| c.closing) else {
+            return;
+        };
+        check.closing = false;
+        if let Some(probe) = check.probe.take() {
+            let conn = probe.conn;
+            probe.release(&mut self.pool);
+            self.close(conn, false);
         }
     }
 

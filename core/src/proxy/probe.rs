@@ -79,6 +79,29 @@ impl Probe {
         self.connected
     }
 
+    /// After the verdict, ends TLS as HAProxy does: a completed handshake
+    /// gets its last records and `close_notify` written before the
+    /// close. Returns whether records wait to be written.
+    pub(super) fn close_tls(&mut self, pool: &mut Pool) -> bool {
+        let Some(link) = self.tls.as_mut().filter(|l| !l.is_handshaking()) else {
+            return false;
+        };
+        link.close_notify();
+        self.flush_tls(pool);
+        self.tls.as_ref().is_some_and(TlsClient::has_outgoing)
+    }
+
+    /// While TLS closes: what the server sends (tickets, its own
+    /// `close_notify`) is read and dropped.
+    pub(super) fn drop_received(&mut self, n: usize, eof: bool, pool: &mut Pool) {
+        self.eof |= eof;
+        if let Some(link) = &mut self.tls {
+            link.received(n);
+            link.discard_incoming();
+            link.tidy(pool);
+        }
+    }
+
     /// The `tcp-check` rule the probe is at (0-based).
     pub(super) fn step(&self) -> usize {
         self.step

@@ -25,6 +25,7 @@ mod reload;
 mod report;
 mod runtime;
 mod server_states;
+mod tls_close;
 
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]
