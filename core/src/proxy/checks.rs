@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::probe::Probe;
+use super::probe::{Probe, SSL_HANDSHAKE_FAILURE};
 use super::shortage::SHORTAGE_RETRY;
 use super::state::Cause;
 use super::verdict::{LastCheck, tcp_check_context};
@@ -185,7 +185,16 @@ impl Balancer {
         match result {
             // weir's own shortage says nothing about the server.
             Err(ConnError::NoResources) => return self.postpone_check(now, b, s),
-            Err(error) => return self.finish_check(now, b, s, CheckStatus::L4Con(error)),
+            Err(error) => {
+                let handshaking = check_mut(&mut self.backends, b, s)
+                    .and_then(|c| c.probe.as_ref())
+                    .is_some_and(Probe::in_tls_handshake);
+                let status = match handshaking {
+                    true => CheckStatus::L6Invalid(SSL_HANDSHAKE_FAILURE.into()),
+                    false => CheckStatus::L4Con(error),
+                };
+                return self.finish_check(now, b, s, status);
+            }
             Ok(()) => {}
         }
         let timeout_check = self.backends[b].config.timeout_check;

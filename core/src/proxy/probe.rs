@@ -30,6 +30,10 @@ use crate::session::HeaderOut;
 use crate::time::Instant;
 use crate::tls_client::{Plain, TlsClient};
 
+/// HAProxy's text of a connection reset or closed during a check's TLS
+/// handshake (`CO_ER_SSL_HANDSHAKE`).
+pub(super) const SSL_HANDSHAKE_FAILURE: &str = "SSL handshake failure";
+
 /// A check connection in flight.
 pub(super) struct Probe {
     pub conn: ConnId,
@@ -77,6 +81,11 @@ impl Probe {
 
     pub(super) fn is_connected(&self) -> bool {
         self.connected
+    }
+
+    /// The TLS handshake has started and not completed.
+    pub(super) fn in_tls_handshake(&self) -> bool {
+        self.connected && self.tls.as_ref().is_some_and(TlsClient::is_handshaking)
     }
 
     /// After the verdict, ends TLS as HAProxy does: a completed handshake
@@ -341,9 +350,9 @@ impl Probe {
         }
         link.tidy(pool);
         if link.is_handshaking() {
-            return self.eof.then(|| {
-                CheckStatus::L6Invalid("connection closed during the TLS handshake".into())
-            });
+            return self
+                .eof
+                .then(|| CheckStatus::L6Invalid(SSL_HANDSHAKE_FAILURE.into()));
         }
         match check {
             HealthCheck::Tcp => Some(CheckStatus::L6Ok),

@@ -51,3 +51,40 @@ fn a_passed_tls_check_writes_its_finished_and_close_notify_before_closing() {
     assert_eq!(h.closed(probe), Some(false), "a clean close, no reset");
     assert_eq!(h.lb.buffers_in_use(), 0);
 }
+
+/// A TLS check whose server answers the ClientHello with a reset, or
+/// with a FIN.
+fn handshake_ended_by(reset: bool) -> Vec<String> {
+    let gw = gateway("gw.example", 4000, false);
+    let mut cfg = tls_config(&gw, None, false);
+    cfg.backends[0].log_health_checks = true;
+    let mut h = Harness::at(cfg, today());
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    assert!(!h.drain(probe).is_empty(), "a ClientHello went out");
+    h.event(match reset {
+        true => Event::Failed {
+            conn: probe,
+            error: ConnError::Reset,
+        },
+        false => Event::ReadClosed { conn: probe },
+    });
+    assert!(h.closed(probe).is_some());
+    h.logs(LogSink::Stdout)
+}
+
+#[test]
+fn a_reset_during_the_handshake_is_an_ssl_handshake_failure() {
+    assert_eq!(
+        handshake_ended_by(true)[0],
+        "Health check for server app/s1 failed, reason: Layer6 invalid response, \
+         info: \"SSL handshake failure\", check duration: 0ms, status: 0/2 DOWN."
+    );
+}
+
+#[test]
+fn a_close_during_the_handshake_is_an_ssl_handshake_failure() {
+    assert!(handshake_ended_by(false)[0].contains(
+        "reason: Layer6 invalid response, info: \"SSL handshake failure\", check duration"
+    ));
+}
