@@ -956,3 +956,50 @@ pub fn server_state(data: &[u8], now: Instant) {
         let _ = lb.poll_timeout();
     }
 }
+
+/// `agent_reply`: any bytes as an `agent-check` agent's reply, read with
+/// the first byte as the server's configured weight and the second's low
+/// bit as a dynamic algorithm.
+///
+/// Properties: only the first line counts (bytes after its end change
+/// nothing); a line is found exactly when a CR or LF comes before any
+/// NUL; every word kept is a part of that line; a weight is at most 256;
+/// a line announcing a health gets HAProxy's `via agent : ` text.
+pub fn agent_reply(data: &[u8]) {
+    use crate::health::agent::{self, AgentParse};
+    let (iweight, dynamic) = match data {
+        [w, d, ..] => (u32::from(*w), d & 1 == 1),
+        _ => (1, true),
+    };
+    let parsed = agent::parse(data);
+    let end = data.iter().position(|&b| matches!(b, b'\r' | b'\n' | 0));
+    let AgentParse::Line(reply) = parsed else {
+        assert!(end.is_none_or(|at| data[at] == 0), "a line end was missed");
+        return;
+    };
+    let end = end.expect("a line has an end");
+    assert_ne!(data[end], 0);
+    let mut longer = data[..=end].to_vec();
+    longer.extend_from_slice(b"down 0% maint # more\n");
+    assert_eq!(agent::parse(&longer), AgentParse::Line(reply.clone()));
+    let line = &data[..end];
+    let within =
+        |word: &str| word.is_empty() || line.windows(word.len()).any(|w| w == word.as_bytes());
+    for word in [
+        reply.weight,
+        reply.maxconn,
+        reply.unknown,
+        reply.health.map(|h| h.1),
+    ]
+    .into_iter()
+    .flatten()
+    .chain([reply.description])
+    {
+        assert!(within(word), "{word:?} is not in the line");
+    }
+    let outcome = reply.outcome(iweight, dynamic);
+    assert!(outcome.weight.is_none_or(|w| w <= 256), "{outcome:?}");
+    if reply.health.is_some() {
+        assert!(outcome.desc.starts_with("via agent : "), "{outcome:?}");
+    }
+}

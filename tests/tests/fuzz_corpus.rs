@@ -47,6 +47,11 @@ fn check_response_corpus_holds() {
 }
 
 #[test]
+fn agent_reply_corpus_holds() {
+    replay("agent_reply", fuzzing::agent_reply);
+}
+
+#[test]
 fn tcp_check_expect_corpus_holds() {
     replay("tcp_check_expect", |data| {
         fuzzing::tcp_check_expect(data, Instant::now())

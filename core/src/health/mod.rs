@@ -16,6 +16,7 @@
 //! failed check marks it DOWN (HAProxy 2.6 does exactly this; `fall` counts
 //! only once the server has been seen fully UP).
 
+pub(crate) mod agent;
 pub(crate) mod http;
 
 use std::time::Duration;
