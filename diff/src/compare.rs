@@ -22,7 +22,9 @@ pub struct Verdict {
 impl Verdict {
     /// Every compared part is equal.
     pub fn equal(&self) -> bool {
-        self.parts.iter().all(|(_, d)| d.as_ref().is_none_or(|d| d.is_empty()))
+        self.parts
+            .iter()
+            .all(|(_, d)| d.as_ref().is_none_or(|d| d.is_empty()))
     }
 }
 
@@ -41,7 +43,25 @@ pub fn compare(
             format!("+ weir: {}", y.as_deref().unwrap_or("started").trim()),
         ],
     };
-    let ignore: Vec<Regex> = spec.ignore_logs.iter().filter_map(|p| Regex::new(p).ok()).collect();
+    if !start.is_empty() {
+        // One side did not run: its other parts say nothing.
+        return Verdict {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            parts: vec![
+                ("start", Some(start)),
+                ("logs", None),
+                ("wire", None),
+                ("states", None),
+                ("clients", None),
+            ],
+        };
+    }
+    let ignore: Vec<Regex> = spec
+        .ignore_logs
+        .iter()
+        .filter_map(|p| Regex::new(p).ok())
+        .collect();
     let kept = |o: &Observation| -> Vec<LogLine> {
         o.logs
             .iter()
@@ -52,7 +72,11 @@ pub fn compare(
     let tol = spec.tolerance_ms;
     let logs = match spec.logs.as_str() {
         "off" => None,
-        "set" => Some(set_diff(&distinct(kept(a), tol), &distinct(kept(b), tol), tol)),
+        "set" => Some(set_diff(
+            &distinct(kept(a), tol),
+            &distinct(kept(b), tol),
+            tol,
+        )),
         _ => Some(sequence_diff(&kept(a), &kept(b), tol)),
     };
     Verdict {
@@ -130,7 +154,11 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
             .iter()
             .flat_map(|(server, conns)| {
                 conns.iter().map(move |c| {
-                    let tls = c.tls.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
+                    let tls = c
+                        .tls
+                        .as_deref()
+                        .map(|t| format!(" [{t}]"))
+                        .unwrap_or_default();
                     format!("{server}: \"{}\" -> {}{tls}", escape(&c.received), c.end)
                 })
             })
@@ -158,7 +186,10 @@ fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {
     let mut out = Vec::new();
     for step in steps {
         let of = |v: &[(usize, String)]| -> Vec<String> {
-            v.iter().filter(|(i, _)| *i == step).map(|(_, t)| t.clone()).collect()
+            v.iter()
+                .filter(|(i, _)| *i == step)
+                .map(|(_, t)| t.clone())
+                .collect()
         };
         let (p, q) = (of(&x), of(&y));
         if p == q {
@@ -187,6 +218,7 @@ pub fn report(verdicts: &[Verdict]) -> String {
             .parts
             .iter()
             .map(|(_, d)| match d {
+                None if v.parts[0].1.as_ref().is_some_and(|d| !d.is_empty()) => "-",
                 None => "off",
                 Some(d) if d.is_empty() => "equal",
                 Some(_) => "**different**",

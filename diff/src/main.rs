@@ -101,11 +101,16 @@ fn main() -> ExitCode {
             }
             Ok(o)
         };
-        let pair = observe("haproxy", &args.haproxy).and_then(|a| Ok((a, observe("weir", &args.weir)?)));
+        let pair =
+            observe("haproxy", &args.haproxy).and_then(|a| Ok((a, observe("weir", &args.weir)?)));
         match pair {
             Ok((a, b)) => {
                 let v = compare::compare(&s.name, &s.description, &s.compare, &a, &b);
-                eprintln!("{}: {}", s.name, if v.equal() { "equal" } else { "different" });
+                eprintln!(
+                    "{}: {}",
+                    s.name,
+                    if v.equal() { "equal" } else { "different" }
+                );
                 verdicts.push(v);
             }
             Err(e) => {
@@ -139,7 +144,11 @@ fn print_observation(name: &str, who: &str, o: &Observation) {
     for (server, conns) in &o.wire {
         for c in conns {
             let tls = c.tls.as_deref().unwrap_or("");
-            eprintln!("wire  {server}: \"{}\" -> {} {tls}", scenario::escape(&c.received), c.end);
+            eprintln!(
+                "wire  {server}: \"{}\" -> {} {tls}",
+                scenario::escape(&c.received),
+                c.end
+            );
         }
     }
     for (i, kind, text) in &o.steps {

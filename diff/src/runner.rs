@@ -57,7 +57,10 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
         frontends.insert(name.clone(), port);
     }
     let mut values: HashMap<String, String> = HashMap::new();
-    for (name, port) in servers.ports().chain(frontends.iter().map(|(n, p)| (n.as_str(), *p))) {
+    for (name, port) in servers
+        .ports()
+        .chain(frontends.iter().map(|(n, p)| (n.as_str(), *p)))
+    {
         values.insert(name.to_owned(), format!("127.0.0.1:{port}"));
         values.insert(format!("{name}.port"), port.to_string());
     }
@@ -92,7 +95,9 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let background = std::mem::take(&mut run.background);
     let mut steps = run.steps;
     for (i, handle) in background {
-        let text = handle.join().unwrap_or_else(|_| "client thread panicked".into());
+        let text = handle
+            .join()
+            .unwrap_or_else(|_| "client thread panicked".into());
         steps.push((i, Kind::Client, text));
     }
     steps.sort_by_key(|(i, _, _)| *i);
@@ -100,7 +105,7 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let _ = child.kill();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let normaliser = Normaliser::new(ports);
+    let normaliser = Normaliser::new(ports, scenario.compare.conn_counts);
     let logs = syslog.finish().iter().map(|l| normaliser.line(l)).collect();
     Ok(Observation {
         failed_start: failed_start.map(|e| format!("{e}\n{stderr}")),
@@ -189,12 +194,21 @@ impl Run<'_> {
         match step {
             Step::Sleep(d) => thread::sleep(*d),
             Step::WaitLog { pattern, timeout } => {
-                let found = wait(*timeout, || self.syslog.lines().iter().any(|l| pattern.is_match(l)));
+                let found = wait(*timeout, || {
+                    self.syslog.lines().iter().any(|l| pattern.is_match(l))
+                });
                 if !found {
-                    observe(Kind::State, format!("timed out waiting for log /{pattern}/"));
+                    observe(
+                        Kind::State,
+                        format!("timed out waiting for log /{pattern}/"),
+                    );
                 }
             }
-            Step::WaitState { server, status, timeout } => {
+            Step::WaitState {
+                server,
+                status,
+                timeout,
+            } => {
                 let mut last = String::new();
                 let found = wait(*timeout, || {
                     last = states(self.stats).get(server).cloned().unwrap_or_default();
@@ -207,10 +221,17 @@ impl Run<'_> {
                 };
                 observe(Kind::State, text);
             }
-            Step::WaitConns { server, count, timeout } => {
+            Step::WaitConns {
+                server,
+                count,
+                timeout,
+            } => {
                 if !wait(*timeout, || self.servers.accepted(server) >= *count) {
                     let got = self.servers.accepted(server);
-                    observe(Kind::State, format!("{server}: {got} of {count} connections"));
+                    observe(
+                        Kind::State,
+                        format!("{server}: {got} of {count} connections"),
+                    );
                 }
             }
             Step::Sample => {
@@ -225,7 +246,8 @@ impl Run<'_> {
                 let addr = SocketAddr::from(([127, 0, 0, 1], self.frontends[&spec.frontend]));
                 let spec = spec.clone();
                 if spec.background {
-                    self.background.push((i, thread::spawn(move || client(addr, &spec))));
+                    self.background
+                        .push((i, thread::spawn(move || client(addr, &spec))));
                 } else {
                     observe(Kind::Client, client(addr, &spec));
                 }
@@ -267,7 +289,14 @@ fn states(stats: &Path) -> BTreeMap<String, String> {
     let (Some(px), Some(sv), Some(st)) = (col("pxname"), col("svname"), col("status")) else {
         return BTreeMap::new();
     };
-    let extra = ["weight", "slim", "check_status", "check_code", "agent_status"].map(|n| (n, col(n)));
+    let extra = [
+        "weight",
+        "slim",
+        "check_status",
+        "check_code",
+        "agent_status",
+    ]
+    .map(|n| (n, col(n)));
     let mut out = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
@@ -276,7 +305,13 @@ fn states(stats: &Path) -> BTreeMap<String, String> {
             continue;
         }
         let mut text = get(st).to_owned();
-        for (name, i) in extra {
+        // A BACKEND row's other columns are proxy settings, not states.
+        let extra = if get(sv) == "BACKEND" {
+            &extra[..1]
+        } else {
+            &extra[..]
+        };
+        for &(name, i) in extra {
             // "* " marks a check in progress: timing, not state.
             let v = i.map(get).unwrap_or("").trim_start_matches("* ");
             text.push_str(&format!(" {name}={v}"));

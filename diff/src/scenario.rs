@@ -56,6 +56,10 @@ pub struct ServerSpec {
     /// No listener: connections are refused.
     #[serde(default)]
     pub refuse: bool,
+    /// Listen but never accept, with the backlog full: connects time out.
+    /// Only as the initial behaviour.
+    #[serde(default)]
+    pub blackhole: bool,
     /// Speak TLS (certificate `{{crt}}`, signed by `{{ca}}`).
     #[serde(default)]
     pub tls: bool,
@@ -95,11 +99,22 @@ pub enum Step {
     /// Pause (bounded by the step itself).
     Sleep(Duration),
     /// Wait until a log message matches.
-    WaitLog { pattern: regex::Regex, timeout: Duration },
+    WaitLog {
+        pattern: regex::Regex,
+        timeout: Duration,
+    },
     /// Wait until `backend/server`'s `show stat` status starts with `status`.
-    WaitState { server: String, status: String, timeout: Duration },
+    WaitState {
+        server: String,
+        status: String,
+        timeout: Duration,
+    },
     /// Wait until a played server accepted at least `count` connections.
-    WaitConns { server: String, count: usize, timeout: Duration },
+    WaitConns {
+        server: String,
+        count: usize,
+        timeout: Duration,
+    },
     /// Record the servers' states from `show stat`.
     Sample,
     /// Connect a client to a frontend.
@@ -137,6 +152,9 @@ pub struct CompareSpec {
     /// Durations in logs are equal within this many milliseconds.
     #[serde(default = "default_tolerance")]
     pub tolerance_ms: i64,
+    /// Compare actconn/feconn/beconn/srv_conn of tcplog lines (timing-bound).
+    #[serde(default)]
+    pub conn_counts: bool,
     /// Log messages matching any of these are left out.
     #[serde(default)]
     pub ignore_logs: Vec<String>,
@@ -147,6 +165,7 @@ impl Default for CompareSpec {
         CompareSpec {
             logs: sequence(),
             tolerance_ms: default_tolerance(),
+            conn_counts: false,
             ignore_logs: Vec::new(),
         }
     }
@@ -268,9 +287,11 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
         raw.cli.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err("give exactly one of sleep, wait_log, wait_state, wait_conns, sample, \
+        return Err(
+            "give exactly one of sleep, wait_log, wait_state, wait_conns, sample, \
                     client, set_server, cli"
-            .into());
+                .into(),
+        );
     }
     let timeout = match &raw.timeout {
         Some(t) => duration(t)?,
@@ -318,12 +339,18 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
             shutdown: raw.shutdown.unwrap_or(false),
             close_now: raw.close_now.unwrap_or(false),
             background: raw.background.unwrap_or(false),
-            timeout: raw.timeout.as_deref().map(duration).transpose()?.unwrap_or(Duration::from_secs(3)),
+            timeout: raw
+                .timeout
+                .as_deref()
+                .map(duration)
+                .transpose()?
+                .unwrap_or(Duration::from_secs(3)),
         }));
     }
     if let Some(server) = raw.set_server {
         let spec = ServerSpec {
             refuse: raw.refuse.unwrap_or(false),
+            blackhole: false,
             tls: raw.tls.unwrap_or(false),
             script: raw.script.unwrap_or_default(),
             mask: Vec::new(),
@@ -345,7 +372,10 @@ pub fn parse_script(lines: &[String]) -> Result<Vec<Action>, String> {
             let (word, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
             let action = match word {
                 "recv" if arg.is_empty() => Action::Recv,
-                "recv" => Action::RecvBytes(arg.parse().map_err(|_| format!("recv {arg}: not a count"))?),
+                "recv" => Action::RecvBytes(
+                    arg.parse()
+                        .map_err(|_| format!("recv {arg}: not a count"))?,
+                ),
                 "recv-until" => Action::RecvUntil(unescape(arg)?),
                 "send" => Action::Send(unescape(arg)?),
                 "sleep" => Action::Sleep(duration(arg)?),
@@ -398,7 +428,11 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
                     .map_err(|_| format!("'{text}': \\x needs two hex digits"))?;
                 out.push(v);
             }
-            _ => return Err(format!("'{text}': unknown escape (use \\r \\n \\t \\0 \\\\ \\xHH)")),
+            _ => {
+                return Err(format!(
+                    "'{text}': unknown escape (use \\r \\n \\t \\0 \\\\ \\xHH)"
+                ));
+            }
         }
     }
     Ok(out)
@@ -439,7 +473,8 @@ mod tests {
 
     #[test]
     fn a_bad_script_names_the_server() {
-        let text = "description = \"x\"\nconfig = \"{{stats}}\"\n[servers.s1]\nscript = [\"sned x\"]\n";
+        let text =
+            "description = \"x\"\nconfig = \"{{stats}}\"\n[servers.s1]\nscript = [\"sned x\"]\n";
         let err = parse("x", text).unwrap_err();
         assert!(err.starts_with("servers.s1.script: 'sned x'"), "{err}");
     }

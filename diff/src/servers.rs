@@ -89,6 +89,8 @@ pub struct Servers {
     played: BTreeMap<String, Arc<Played>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The connections that keep blackhole backlogs full.
+    _fillers: Vec<TcpStream>,
 }
 
 impl Servers {
@@ -97,8 +99,13 @@ impl Servers {
         let stop = Arc::new(AtomicBool::new(false));
         let mut played = BTreeMap::new();
         let mut threads = Vec::new();
+        let mut fillers = Vec::new();
         for (name, spec) in specs {
-            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let listener = if spec.blackhole {
+                blackhole(&mut fillers)?
+            } else {
+                TcpListener::bind("127.0.0.1:0")?
+            };
             let server = Arc::new(Played {
                 port: listener.local_addr()?.port(),
                 spec: Mutex::new(spec.clone()),
@@ -107,12 +114,15 @@ impl Servers {
             });
             played.insert(name.clone(), server.clone());
             let (stop, tls, name) = (stop.clone(), pki.config.clone(), name.clone());
-            threads.push(thread::spawn(move || accept_loop(name, server, listener, stop, tls)));
+            threads.push(thread::spawn(move || {
+                accept_loop(name, server, listener, stop, tls)
+            }));
         }
         Ok(Servers {
             played,
             stop,
             threads,
+            _fillers: fillers,
         })
     }
 
@@ -123,7 +133,9 @@ impl Servers {
 
     /// How many connections `name` accepted so far.
     pub fn accepted(&self, name: &str) -> usize {
-        self.played.get(name).map_or(0, |p| p.accepted.load(Ordering::SeqCst))
+        self.played
+            .get(name)
+            .map_or(0, |p| p.accepted.load(Ordering::SeqCst))
     }
 
     /// Gives `name` a new behaviour for its next connections.
@@ -165,6 +177,22 @@ impl Servers {
     }
 }
 
+/// A listener with a backlog of 0 filled by connections of our own, so that
+/// the kernel drops further SYNs and connects time out.
+fn blackhole(fillers: &mut Vec<TcpStream>) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(0)?;
+    let listener: TcpListener = socket.into();
+    let addr = listener.local_addr()?;
+    for _ in 0..2 {
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(s);
+        }
+    }
+    Ok(listener)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -181,6 +209,10 @@ fn accept_loop(
     let mut handlers = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let spec = lock(&server.spec).clone();
+        if spec.blackhole {
+            thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         if spec.refuse {
             listener = None;
         } else if listener.is_none() {
@@ -239,7 +271,10 @@ impl Link {
 
     fn tls_details(&self) -> Option<String> {
         let Link::Tls(s) = self else { return None };
-        let alpn = s.conn.alpn_protocol().map(|a| String::from_utf8_lossy(a).into_owned());
+        let alpn = s
+            .conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
         Some(format!(
             "sni={} alpn={}",
             s.conn.server_name().unwrap_or("-"),
@@ -322,15 +357,18 @@ fn run_action(
         Action::Recv => {
             let start = received.len();
             let quiet = Duration::from_millis(100);
-            read_until(link, received, deadline, stop, |r, q| r.len() > start && q >= quiet)
+            read_until(link, received, deadline, stop, |r, q| {
+                r.len() > start && q >= quiet
+            })
         }
         Action::RecvBytes(n) => read_until(link, received, deadline, stop, |r, _| r.len() >= *n),
         Action::RecvUntil(pat) => read_until(link, received, deadline, stop, |r, _| {
             !pat.is_empty() && r.windows(pat.len()).any(|w| w == pat.as_slice())
         }),
-        Action::Send(bytes) => {
-            link.write_all(&replace(bytes, b"{{name}}", name.as_bytes())).err().map(|e| link.describe(&e))
-        }
+        Action::Send(bytes) => link
+            .write_all(&replace(bytes, b"{{name}}", name.as_bytes()))
+            .err()
+            .map(|e| link.describe(&e)),
         Action::Sleep(d) => {
             thread::sleep(*d);
             None
@@ -341,7 +379,10 @@ fn run_action(
                 let _ = s.flush();
             }
             let _ = link.tcp().shutdown(Shutdown::Write);
-            Some(format!("server closed; then peer: {}", drain(link, received, deadline, stop)))
+            Some(format!(
+                "server closed; then peer: {}",
+                drain(link, received, deadline, stop)
+            ))
         }
         Action::Reset => {
             let _ = socket2::SockRef::from(link.tcp()).set_linger(Some(Duration::ZERO));
@@ -364,7 +405,14 @@ fn read_until(
     let mut last = Instant::now();
     let mut got_any = false;
     while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
-        if done(received, if got_any { last.elapsed() } else { Duration::ZERO }) {
+        if done(
+            received,
+            if got_any {
+                last.elapsed()
+            } else {
+                Duration::ZERO
+            },
+        ) {
             return None;
         }
         match link.read(&mut buf) {

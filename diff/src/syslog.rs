@@ -79,7 +79,11 @@ impl LogLine {
             && self.times.len() == other.times.len()
             && self.times.iter().zip(&other.times).all(|(a, b)| {
                 // -1 (never happened) must match exactly.
-                if *a < 0 || *b < 0 { a == b } else { (a - b).abs() <= tolerance }
+                if *a < 0 || *b < 0 {
+                    a == b
+                } else {
+                    (a - b).abs() <= tolerance
+                }
             })
     }
 
@@ -107,12 +111,15 @@ pub struct Normaliser {
     addr: Regex,
     timers: Regex,
     duration: Regex,
+    counts: Option<Regex>,
     ports: HashMap<u16, String>,
 }
 
 impl Normaliser {
-    /// `ports` names the ports the tool chose (servers, frontends).
-    pub fn new(ports: HashMap<u16, String>) -> Normaliser {
+    /// `ports` names the ports the tool chose (servers, frontends); without
+    /// `conn_counts`, a tcplog line's actconn/feconn/beconn/srv_conn are
+    /// masked (they depend on when the previous connection's close was seen).
+    pub fn new(ports: HashMap<u16, String>, conn_counts: bool) -> Normaliser {
         let re = |p: &str| Regex::new(p).expect("a fixed pattern");
         Normaliser {
             // <PRI>, then an RFC 3164 or 5424 header up to "tag[pid]: ".
@@ -122,6 +129,7 @@ impl Normaliser {
             // Tw/Tc/Tt of a tcplog line (Tt may carry a '+').
             timers: re(r"(^| )(-?\d+)/(-?\d+)/(\+?-?\d+)( |$)"),
             duration: re(r"(duration: |in )(-?\d+)ms"),
+            counts: (!conn_counts).then(|| re(r"(^| )\d+/\d+/\d+/\d+/(\+?\d+)( |$)")),
             ports,
         }
     }
@@ -133,6 +141,10 @@ impl Normaliser {
             None => (String::new(), raw.to_owned()),
         };
         let body = self.date.replace_all(&body, "[DATE]");
+        let body = match &self.counts {
+            Some(re) => re.replace_all(&body, "$1*/*/*/*/$2$3"),
+            None => body,
+        };
         let body = self.addr.replace_all(&body, |c: &regex::Captures| {
             let port: u16 = c[1].parse().unwrap_or(0);
             match self.ports.get(&port) {
@@ -164,7 +176,7 @@ mod tests {
     use super::*;
 
     fn normaliser() -> Normaliser {
-        Normaliser::new(HashMap::from([(4000, "s1".to_owned())]))
+        Normaliser::new(HashMap::from([(4000, "s1".to_owned())]), true)
     }
 
     #[test]
@@ -190,5 +202,14 @@ mod tests {
         let d = n.line("<134>x[1]: 127.0.0.1:4000 fe be/s1 0/-1/0 0 CC 0/0/0/0/0 0/0");
         assert!(!c.matches(&d, 300));
         assert!(c.text.starts_with("<134>127.0.0.1:{{s1}} fe"), "{}", c.text);
+    }
+
+    #[test]
+    fn connection_counts_are_masked_unless_asked_for_but_retries_stay() {
+        let n = Normaliser::new(HashMap::new(), false);
+        let line = n.line(
+            "<134>x[1]: 127.0.0.1:9 [02/Jan/2025:03:04:05.678] fe be/s1 0/0/5 2 -- 2/2/1/1/+1 0/1",
+        );
+        assert!(line.text.ends_with(" -- */*/*/*/+1 0/1"), "{}", line.text);
     }
 }
