@@ -66,6 +66,10 @@ pub struct ServerSpec {
     /// What to do on each accepted connection (see [`Action`]).
     #[serde(default)]
     pub script: Vec<String>,
+    /// Record only how connections end, not the bytes (a TLS client's
+    /// random hello sent to a plain server).
+    #[serde(default)]
+    pub ignore_bytes: bool,
     /// Byte ranges `[start, end)` of each received payload to mask (random
     /// parts such as a TLS hello's random).
     #[serde(default)]
@@ -351,6 +355,7 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
         let spec = ServerSpec {
             refuse: raw.refuse.unwrap_or(false),
             blackhole: false,
+            ignore_bytes: false,
             tls: raw.tls.unwrap_or(false),
             script: raw.script.unwrap_or_default(),
             mask: Vec::new(),

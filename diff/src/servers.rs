@@ -143,7 +143,12 @@ impl Servers {
         if let Some(p) = self.played.get(name) {
             let mut current = lock(&p.spec);
             let mask = std::mem::take(&mut current.mask);
-            *current = ServerSpec { mask, ..spec };
+            let ignore_bytes = current.ignore_bytes;
+            *current = ServerSpec {
+                mask,
+                ignore_bytes,
+                ..spec
+            };
         }
     }
 
@@ -157,12 +162,18 @@ impl Servers {
         self.played
             .iter()
             .map(|(name, p)| {
-                let mask = lock(&p.spec).mask.clone();
+                let (mask, ignore) = {
+                    let spec = lock(&p.spec);
+                    (spec.mask.clone(), spec.ignore_bytes)
+                };
                 let mut records = std::mem::take(&mut *lock(&p.records));
                 records.sort_by_key(|(seq, _)| *seq);
                 let records = records
                     .into_iter()
                     .map(|(_, mut r)| {
+                        if ignore {
+                            r.received.clear();
+                        }
                         for [from, to] in &mask {
                             for b in r.received.iter_mut().take(*to).skip(*from) {
                                 *b = b'.';
