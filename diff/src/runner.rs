@@ -108,7 +108,9 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let normaliser = Normaliser::new(ports, scenario.compare.conn_counts);
     let logs = syslog.finish().iter().map(|l| normaliser.line(l)).collect();
     Ok(Observation {
-        failed_start: failed_start.map(|e| format!("{e}\n{stderr}")),
+        // The run's directory changes every run: name it the same way.
+        failed_start: failed_start
+            .map(|e| format!("{e}\n{stderr}").replace(&dir.display().to_string(), "<dir>")),
         logs,
         wire: servers.finish(),
         steps,
@@ -235,12 +237,9 @@ impl Run<'_> {
                 }
             }
             Step::Sample => {
-                let text = states(self.stats)
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                observe(Kind::State, text);
+                for (server, state) in states(self.stats) {
+                    observe(Kind::State, format!("{server}: {state}"));
+                }
             }
             Step::Client(spec) => {
                 let addr = SocketAddr::from(([127, 0, 0, 1], self.frontends[&spec.frontend]));
