@@ -1,0 +1,355 @@
+//! One run: a scenario through one balancer binary, from ports to
+//! observations. Every wait is bounded; the balancer is stopped by its PID.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::scenario::{ClientSpec, Scenario, Step, escape};
+use crate::servers::{ConnRecord, Pki, Servers};
+use crate::syslog::{LogLine, Normaliser, Syslog};
+
+/// How long a balancer gets to answer on its stats socket after starting.
+const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// What kind of observation a step made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Server states (`show stat`) and waits on them.
+    State,
+    /// What a client saw, and runtime-API answers.
+    Client,
+}
+
+/// Everything one run observed.
+#[derive(Debug)]
+pub struct Observation {
+    /// Why the balancer did not start (its stderr), if it did not.
+    pub failed_start: Option<String>,
+    /// Normalised log lines, in arrival order.
+    pub logs: Vec<LogLine>,
+    /// Per played server, each connection's record.
+    pub wire: BTreeMap<String, Vec<ConnRecord>>,
+    /// One line per step that observes something: (step number, kind, text).
+    pub steps: Vec<(usize, Kind, String)>,
+    /// The balancer's standard error (warnings), for the verbose report.
+    pub stderr: String,
+}
+
+/// Runs `scenario` through `argv` (`argv -db -f CFG` is started).
+pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observation, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pki = Pki::generate(dir)?;
+    let servers = Servers::start(&scenario.servers, &pki).map_err(|e| e.to_string())?;
+    let syslog = Syslog::start().map_err(|e| e.to_string())?;
+    let stats = dir.join("stats.sock");
+    let _ = std::fs::remove_file(&stats);
+    let mut ports: HashMap<u16, String> = servers.ports().map(|(n, p)| (p, n.to_owned())).collect();
+    let mut frontends = HashMap::new();
+    for name in &scenario.frontends {
+        let port = free_port().map_err(|e| e.to_string())?;
+        ports.insert(port, name.clone());
+        frontends.insert(name.clone(), port);
+    }
+    let mut values: HashMap<String, String> = HashMap::new();
+    for (name, port) in servers
+        .ports()
+        .chain(frontends.iter().map(|(n, p)| (n.as_str(), *p)))
+    {
+        values.insert(name.to_owned(), format!("127.0.0.1:{port}"));
+        values.insert(format!("{name}.port"), port.to_string());
+    }
+    values.insert("syslog".into(), format!("127.0.0.1:{}", syslog.port));
+    values.insert("stats".into(), stats.display().to_string());
+    values.insert("dir".into(), dir.display().to_string());
+    values.insert("ca".into(), pki.ca_file.display().to_string());
+    values.insert("crt".into(), pki.crt_file.display().to_string());
+    let config = substitute(&scenario.config, &values)?;
+    let cfg = dir.join("balancer.cfg");
+    std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
+
+    let stderr_path = dir.join("stderr.txt");
+    let mut child = spawn(argv, &cfg, &stderr_path)?;
+    let mut run = Run {
+        servers: &servers,
+        syslog: &syslog,
+        stats: &stats,
+        frontends: &frontends,
+        steps: Vec::new(),
+        background: Vec::new(),
+    };
+    let failed_start = match wait_ready(&mut child, &stats) {
+        Ok(()) => {
+            for (i, step) in scenario.steps.iter().enumerate() {
+                run.step(i + 1, step);
+            }
+            None
+        }
+        Err(e) => Some(e),
+    };
+    let background = std::mem::take(&mut run.background);
+    let mut steps = run.steps;
+    for (i, handle) in background {
+        let text = handle
+            .join()
+            .unwrap_or_else(|_| "client thread panicked".into());
+        steps.push((i, Kind::Client, text));
+    }
+    steps.sort_by_key(|(i, _, _)| *i);
+    // Stop the balancer first so that no check arrives after the servers stop.
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let normaliser = Normaliser::new(ports, scenario.compare.conn_counts);
+    let logs = syslog.finish().iter().map(|l| normaliser.line(l)).collect();
+    Ok(Observation {
+        // The run's directory changes every run: name it the same way.
+        failed_start: failed_start
+            .map(|e| format!("{e}\n{stderr}").replace(&dir.display().to_string(), "<dir>")),
+        logs,
+        wire: servers.finish(),
+        steps,
+        stderr,
+    })
+}
+
+/// Replaces `{{NAME}}` with its value; an unknown name is an error.
+fn substitute(template: &str, values: &HashMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or("config: '{{' without '}}'")?;
+        let name = &after[..end];
+        let value = values
+            .get(name)
+            .ok_or_else(|| format!("config: unknown placeholder '{{{{{name}}}}}'"))?;
+        out.push_str(value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn spawn(argv: &[String], cfg: &Path, stderr: &Path) -> Result<Child, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    let err = std::fs::File::create(stderr).map_err(|e| e.to_string())?;
+    let out = err.try_clone().map_err(|e| e.to_string())?;
+    Command::new(program)
+        .args(args)
+        .arg("-db")
+        .arg("-f")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))
+}
+
+fn wait_ready(child: &mut Child, stats: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + START_LIMIT;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited at start ({status})"));
+        }
+        if cli(stats, "show info").is_ok() {
+            return Ok(());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Err("no answer on the stats socket within 10 s".into())
+}
+
+/// Sends one runtime-API command and returns the answer.
+pub fn cli(stats: &Path, command: &str) -> io::Result<String> {
+    let mut s = UnixStream::connect(stats)?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(format!("{command}\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+struct Run<'a> {
+    servers: &'a Servers,
+    syslog: &'a Syslog,
+    stats: &'a PathBuf,
+    frontends: &'a HashMap<String, u16>,
+    steps: Vec<(usize, Kind, String)>,
+    background: Vec<(usize, JoinHandle<String>)>,
+}
+
+impl Run<'_> {
+    fn step(&mut self, i: usize, step: &Step) {
+        let mut observe = |kind, text: String| self.steps.push((i, kind, text));
+        match step {
+            Step::Sleep(d) => thread::sleep(*d),
+            Step::WaitLog { pattern, timeout } => {
+                let found = wait(*timeout, || {
+                    self.syslog.lines().iter().any(|l| pattern.is_match(l))
+                });
+                if !found {
+                    observe(
+                        Kind::State,
+                        format!("timed out waiting for log /{pattern}/"),
+                    );
+                }
+            }
+            Step::WaitState {
+                server,
+                status,
+                timeout,
+            } => {
+                let mut last = String::new();
+                let found = wait(*timeout, || {
+                    last = states(self.stats).get(server).cloned().unwrap_or_default();
+                    last.starts_with(status.as_str())
+                });
+                let text = if found {
+                    format!("{server} reached {status}")
+                } else {
+                    format!("{server} did not reach {status} (last: {last})")
+                };
+                observe(Kind::State, text);
+            }
+            Step::WaitConns {
+                server,
+                count,
+                timeout,
+            } => {
+                if !wait(*timeout, || self.servers.accepted(server) >= *count) {
+                    let got = self.servers.accepted(server);
+                    observe(
+                        Kind::State,
+                        format!("{server}: {got} of {count} connections"),
+                    );
+                }
+            }
+            Step::Sample => {
+                for (server, state) in states(self.stats) {
+                    observe(Kind::State, format!("{server}: {state}"));
+                }
+            }
+            Step::Client(spec) => {
+                let addr = SocketAddr::from(([127, 0, 0, 1], self.frontends[&spec.frontend]));
+                let spec = spec.clone();
+                if spec.background {
+                    self.background
+                        .push((i, thread::spawn(move || client(addr, &spec))));
+                } else {
+                    observe(Kind::Client, client(addr, &spec));
+                }
+            }
+            Step::SetServer { server, spec } => self.servers.set(server, spec.clone()),
+            Step::Cli(command) => {
+                let answer = cli(self.stats, command).unwrap_or_else(|e| format!("error: {e}"));
+                observe(Kind::Client, format!("{command} -> {}", answer.trim_end()));
+            }
+        }
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes.
+fn wait(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// `backend/server` -> "status weight=W check=STATUS/CODE" from `show stat`.
+fn states(stats: &Path) -> BTreeMap<String, String> {
+    let Ok(csv) = cli(stats, "show stat") else {
+        return BTreeMap::new();
+    };
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(px), Some(sv), Some(st)) = (col("pxname"), col("svname"), col("status")) else {
+        return BTreeMap::new();
+    };
+    let extra = [
+        "weight",
+        "slim",
+        "check_status",
+        "check_code",
+        "agent_status",
+    ]
+    .map(|n| (n, col(n)));
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let get = |i: usize| f.get(i).copied().unwrap_or("");
+        if get(sv) == "FRONTEND" || get(sv).is_empty() {
+            continue;
+        }
+        let mut text = get(st).to_owned();
+        // A BACKEND row's other columns are proxy settings, not states.
+        let extra = if get(sv) == "BACKEND" {
+            &extra[..1]
+        } else {
+            &extra[..]
+        };
+        for &(name, i) in extra {
+            // "* " marks a check in progress: timing, not state.
+            let v = i.map(get).unwrap_or("").trim_start_matches("* ");
+            text.push_str(&format!(" {name}={v}"));
+        }
+        out.insert(format!("{}/{}", get(px), get(sv)), text);
+    }
+    out
+}
+
+/// Plays one client and describes what it saw.
+fn client(addr: SocketAddr, spec: &ClientSpec) -> String {
+    let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(s) => s,
+        Err(e) => return format!("connect: {}", e.kind()),
+    };
+    if !spec.send.is_empty() && s.write_all(&spec.send).is_err() {
+        return "send failed".into();
+    }
+    if spec.close_now {
+        return "closed at once".into();
+    }
+    if spec.shutdown {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+    let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+    let deadline = Instant::now() + spec.timeout;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        if Instant::now() >= deadline {
+            break "still open (client gave up)".to_owned();
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break "fin".to_owned(),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break "reset".to_owned(),
+            Err(e) => break format!("error: {e}"),
+        }
+    };
+    format!("received \"{}\" then {end}", escape(&got))
+}
