@@ -1706,7 +1706,10 @@ impl Parser {
             }
         }
         self.check_overlapping_binds(&frontends);
-        if self.diags.errors.is_empty() && frontends.iter().all(|f| f.binds.is_empty()) {
+        if self.diags.errors.is_empty()
+            && frontends.iter().all(|f| f.binds.is_empty())
+            && self.global.runtime_api.sockets.is_empty()
+        {
             self.diags.errors.push(Diagnostic {
                 origin: None,
                 message: self.no_listener(),
@@ -1740,10 +1743,13 @@ impl Parser {
             };
             format!(
                 "no listener: {files} {hold} no statement (empty, or only comments); weir \
-                 needs a 'frontend' or 'listen' section with a 'bind' line"
+                 needs a 'frontend' or 'listen' section with a 'bind' line, or a 'stats socket'"
             )
         } else {
-            format!("no listener: no 'frontend' or 'listen' section with a 'bind' line in {files}")
+            format!(
+                "no listener: no 'frontend' or 'listen' section with a 'bind' line, and no \
+                 'stats socket', in {files}"
+            )
         }
     }
 

@@ -355,8 +355,13 @@ fn references_and_names_are_validated() {
     );
     assert_eq!(
         errors("backend be\n server s 127.0.0.1:1\n"),
-        ["no listener: no 'frontend' or 'listen' section with a 'bind' line in t.cfg"]
+        [
+            "no listener: no 'frontend' or 'listen' section with a 'bind' line, and no 'stats \
+             socket', in t.cfg"
+        ]
     );
+    // HAProxy starts with only a stats socket to listen on: its checks run.
+    ok("global\n stats socket 127.0.0.1:9999\nbackend be\n server s 127.0.0.1:1 check\n");
 }
 
 #[test]
@@ -366,7 +371,7 @@ fn a_configuration_without_statements_names_its_files() {
             errors(text),
             [
                 "no listener: t.cfg holds no statement (empty, or only comments); weir needs a \
-              'frontend' or 'listen' section with a 'bind' line"
+              'frontend' or 'listen' section with a 'bind' line, or a 'stats socket'"
             ]
         );
     }
@@ -374,12 +379,13 @@ fn a_configuration_without_statements_names_its_files() {
     assert_eq!(
         e[0].to_string(),
         "no listener: a.cfg, b.cfg hold no statement (empty, or only comments); weir needs a \
-         'frontend' or 'listen' section with a 'bind' line"
+         'frontend' or 'listen' section with a 'bind' line, or a 'stats socket'"
     );
     let e = parse_files(&[("a.cfg", "global\n"), ("b.cfg", "frontend fe\n")]).unwrap_err();
     assert_eq!(
         e[0].to_string(),
-        "no listener: no 'frontend' or 'listen' section with a 'bind' line in a.cfg, b.cfg"
+        "no listener: no 'frontend' or 'listen' section with a 'bind' line, and no 'stats \
+         socket', in a.cfg, b.cfg"
     );
 }
 
