@@ -121,7 +121,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "unique-id-format",
     "unique-id-header",
     "use-server",
-    "use_backend",
     "errorfile",
 ];
 

@@ -377,7 +377,8 @@ pub struct Frontend {
     pub name: String,
     /// Listening addresses, one per address of every `bind` line.
     pub binds: Vec<Bind>,
-    /// Index into [`Config::backends`] (`default_backend`, or the listen's own).
+    /// Index into [`Config::backends`]: the first `use_backend` that applies,
+    /// else `default_backend`, else the listen's own.
     pub default_backend: Option<usize>,
     /// `maxconn`: cap on this frontend's concurrent connections.
     pub maxconn: Option<u32>,

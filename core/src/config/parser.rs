@@ -22,6 +22,7 @@ mod logging;
 mod process;
 mod proxy_protocol;
 mod server_state;
+mod switching;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -69,6 +70,7 @@ const PROXY_KEYWORDS: &[&str] = &[
     "log-tag",
     "log-format",
     "default_backend",
+    "use_backend",
     "maxconn",
     "timeout",
     "balance",
@@ -172,6 +174,8 @@ struct Settings {
     logs: Vec<LogEntry>,
     maxconn: Option<u32>,
     default_backend: Option<(String, Origin)>,
+    /// `use_backend` rules.
+    switching: switching::Switching,
     timeout_connect: Option<Duration>,
     timeout_client: Option<Duration>,
     timeout_server: Option<Duration>,
@@ -704,6 +708,7 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             ),
         },
         _ if logging::PROXY.contains(&keyword) => logging::proxy(diags, p, st, resolve),
+        "use_backend" => switching::use_backend(diags, p, st),
         "default_backend" => {
             if !kind.has_frontend() {
                 p.ignored(diags, st, keyword, true);
@@ -1635,36 +1640,49 @@ impl Parser {
                     ),
                 );
             }
-            let default_backend = match &s.default_backend {
-                _ if service.is_some() => None,
-                Some((name, origin)) => {
-                    let found = backend_index.get(name.as_str()).copied();
-                    if found.is_none() {
-                        self.diags.error(
-                            origin,
-                            format!(
-                                "Proxy '{}': unable to find required default_backend: '{name}'.",
-                                proxy.name
-                            ),
-                        );
-                    }
-                    found
-                }
-                None if proxy.kind == Kind::Listen => {
-                    backend_index.get(proxy.name.as_str()).copied()
-                }
-                None => {
-                    self.diags.warn(
-                        &proxy.origin,
+            for (name, origin) in &s.switching.unused {
+                if !backend_index.contains_key(name.as_str()) {
+                    self.diags.error(
+                        origin,
                         format!(
-                            "frontend '{}' has no 'default_backend': its connections will be \
-                             closed at once",
+                            "Proxy '{}': unable to find required use_backend: '{name}'.",
                             proxy.name
                         ),
                     );
-                    None
                 }
-            };
+            }
+            let chosen = s.switching.chosen.as_ref().map(|r| (r, "use_backend"));
+            let default_backend =
+                match chosen.or(s.default_backend.as_ref().map(|r| (r, "default_backend"))) {
+                    _ if service.is_some() => None,
+                    Some(((name, origin), keyword)) => {
+                        let found = backend_index.get(name.as_str()).copied();
+                        if found.is_none() {
+                            self.diags.error(
+                                origin,
+                                format!(
+                                    "Proxy '{}': unable to find required {keyword}: '{name}'.",
+                                    proxy.name
+                                ),
+                            );
+                        }
+                        found
+                    }
+                    None if proxy.kind == Kind::Listen => {
+                        backend_index.get(proxy.name.as_str()).copied()
+                    }
+                    None => {
+                        self.diags.warn(
+                            &proxy.origin,
+                            format!(
+                                "frontend '{}' has no 'default_backend': its connections will be \
+                             closed at once",
+                                proxy.name
+                            ),
+                        );
+                        None
+                    }
+                };
             if proxy.binds.is_empty() {
                 self.diags.warn(
                     &proxy.origin,
@@ -1929,6 +1947,7 @@ fn http_mode_error(proxy: &Proxy, mode: &Origin) -> Option<(Origin, String)> {
     let what = match proxy.kind {
         Kind::Backend => "servers to proxy to",
         _ if !proxy.servers.list.is_empty() => "servers",
+        _ if s.switching.chosen.is_some() && proxy.kind == Kind::Frontend => "a 'use_backend'",
         _ if s.default_backend.is_some() && proxy.kind == Kind::Frontend => "a 'default_backend'",
         _ if s.stats.is_none() && s.services.is_empty() => {
             "nothing to serve (weir serves 'stats enable' and 'http-request use-service \

@@ -145,6 +145,44 @@ fn known_haproxy_keywords_are_not_supported_yet() {
 }
 
 #[test]
+fn use_backend_rules_that_always_apply_pick_the_backend() {
+    let two = "backend b1\n server s1 127.0.0.1:1\nbackend b2\n server s2 127.0.0.1:2\n";
+    let backend = |rules: &str| {
+        let c = config(&format!("frontend fe\n bind :80\n{rules}{two}"));
+        c.frontends[0].default_backend.map(|i| c.backends[i].name.clone())
+    };
+    assert_eq!(backend(" use_backend b1\n default_backend b2\n").as_deref(), Some("b1"));
+    assert_eq!(backend(" default_backend b2\n use_backend b1\n").as_deref(), Some("b1"));
+    assert_eq!(
+        backend(" use_backend b1 if FALSE\n use_backend b2 unless FALSE\n").as_deref(),
+        Some("b2")
+    );
+    assert_eq!(
+        backend(" use_backend b2 unless TRUE\n default_backend b1\n").as_deref(),
+        Some("b1")
+    );
+    // HAProxy 2.6's messages.
+    let text = format!(
+        "defaults\n use_backend b1\nfrontend fe\n bind :80\n use_backend nope if FALSE\n \
+         use_backend b1 foo\n use_backend b1 if {{ src 10.0.0.0/8 }}\n use_backend b%[src]\n{two}"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:2: 'use_backend' not allowed in 'defaults' section.",
+            "t.cfg:6: unexpected keyword 'foo' after switching rule, only 'if' and 'unless' are \
+             allowed.",
+            "t.cfg:7: 'use_backend ... if { src 10.0.0.0/8 }': weir has no ACLs; a switching \
+             rule takes no condition, or 'if TRUE' / 'if FALSE' (use one frontend per backend \
+             instead)",
+            "t.cfg:8: 'use_backend b%[src]': dynamic backend names are not supported (weir has \
+             no sample fetches); name the backend",
+            "t.cfg:5: Proxy 'fe': unable to find required use_backend: 'nope'.",
+        ]
+    );
+}
+
+#[test]
 fn mode_http_from_defaults_makes_tcp_proxies_an_error() {
     assert_eq!(
         errors(&format!("defaults\n mode http\n{MINIMAL}")),
@@ -1665,10 +1703,6 @@ fn http_mode_beyond_pages_is_refused() {
         (
             format!("{MINIMAL}{pages} stats enable\n stats scope be\n"),
             "t.cfg:10: 'stats scope' is not supported yet",
-        ),
-        (
-            format!("{MINIMAL}{pages} stats enable\n use_backend be if TRUE\n"),
-            "t.cfg:10: 'use_backend' is not supported yet",
         ),
         (
             format!("{MINIMAL}{pages} stats enable\n option httpclose\n"),
