@@ -149,10 +149,18 @@ fn use_backend_rules_that_always_apply_pick_the_backend() {
     let two = "backend b1\n server s1 127.0.0.1:1\nbackend b2\n server s2 127.0.0.1:2\n";
     let backend = |rules: &str| {
         let c = config(&format!("frontend fe\n bind :80\n{rules}{two}"));
-        c.frontends[0].default_backend.map(|i| c.backends[i].name.clone())
+        c.frontends[0]
+            .default_backend
+            .map(|i| c.backends[i].name.clone())
     };
-    assert_eq!(backend(" use_backend b1\n default_backend b2\n").as_deref(), Some("b1"));
-    assert_eq!(backend(" default_backend b2\n use_backend b1\n").as_deref(), Some("b1"));
+    assert_eq!(
+        backend(" use_backend b1\n default_backend b2\n").as_deref(),
+        Some("b1")
+    );
+    assert_eq!(
+        backend(" default_backend b2\n use_backend b1\n").as_deref(),
+        Some("b1")
+    );
     assert_eq!(
         backend(" use_backend b1 if FALSE\n use_backend b2 unless FALSE\n").as_deref(),
         Some("b2")
