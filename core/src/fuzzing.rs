@@ -271,20 +271,24 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
     let run = run_plain_rules(steps, &chunks, eof, now);
     match &run.verdict {
         None => assert!(!eof, "the server closed, yet the check waits"),
-        Some(CheckStatus::TcpRulesPassed) => assert_eq!(run.step, steps.len()),
+        Some(CheckStatus::TcpRulesPassed(_)) => assert_eq!(run.step, steps.len()),
         Some(CheckStatus::TcpRulesFailed(_)) => assert!(run.step < steps.len()),
         Some(other) => panic!("plain tcp-check rules ended in {other:?}"),
     }
     let Some((first, expect)) = steps
         .iter()
         .enumerate()
-        .find(|(_, step)| !matches!(step, TcpStep::Send(_)))
+        .find(|(_, rule)| !matches!(rule.step, TcpStep::Send(_)))
     else {
         return;
     };
-    let (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }) = *expect else {
+    // With `min-recv` a mismatch is conclusive before the end.
+    let (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }) = expect.step else {
         return;
     };
+    if expect.min_recv.is_some() {
+        return;
+    }
     let received = chunks.concat();
     if received.len() >= BUF_SIZE {
         // A full buffer decides an expect before the end of a chunk.
@@ -296,7 +300,7 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
         *end += chunk.len();
         Some(*end)
     }));
-    let found = ends.any(|end| expect.finds(&received[..end]));
+    let found = ends.any(|end| expect.step.finds(&received[..end]));
     let failed = matches!(run.verdict, Some(CheckStatus::TcpRulesFailed(_)));
     match (found, negate, eof) {
         (true, false, _) | (false, true, true) => {

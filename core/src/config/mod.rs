@@ -493,7 +493,7 @@ pub enum HealthCheck {
     /// A TCP connect is the whole check.
     Tcp,
     /// `option tcp-check` with rules: send and expect bytes, in order.
-    TcpRules(Vec<TcpStep>),
+    TcpRules(Vec<TcpRule>),
     /// `option httpchk`: send `request`, judge the response by `expect`.
     Http {
         /// The request bytes, from `option httpchk` and `http-check send`.
@@ -513,6 +513,8 @@ pub enum TcpStep {
     Expect {
         /// The bytes looked for.
         pattern: Vec<u8>,
+        /// `binary` (HAProxy names the kind in its messages).
+        binary: bool,
         /// `!`.
         negate: bool,
     },
@@ -860,6 +862,7 @@ pub fn parse(
     parser::parse(sources, resolve)
 }
 
+mod check;
 mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;
@@ -868,6 +871,7 @@ mod service;
 mod stats_socket;
 mod units;
 
+pub use check::TcpRule;
 pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
     StatsPage,

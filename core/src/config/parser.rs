@@ -13,11 +13,12 @@ use super::lexer::{Line, lex};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, HealthCheck,
-    HttpExpect, LogTarget, OnError, Origin, Parsed, Pattern, Server, Source, TcpStep,
+    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, LogTarget,
+    OnError, Origin, Parsed, Server, Source,
 };
 use crate::logging::LineFormat;
 
+mod checks;
 mod logging;
 mod process;
 mod proxy_protocol;
@@ -190,10 +191,8 @@ struct Settings {
     srvtcpka: bool,
     /// `option nolinger`.
     nolinger: bool,
-    /// `option httpchk` (from the line that enabled it).
-    httpchk: Option<HttpChk>,
-    /// `http-check send` overrides.
-    http_send: HttpChk,
+    /// `option httpchk` and the `http-check` rules.
+    http: checks::HttpRules,
     /// `option log-health-checks`.
     log_health_checks: bool,
     /// `option tcp-check`.
@@ -211,9 +210,7 @@ struct Settings {
     /// `option redispatch 0` or `no option redispatch`.
     no_redispatch: bool,
     /// `tcp-check` rules, each with its line.
-    tcp_rules: Vec<(TcpStep, Origin)>,
-    /// `http-check expect`, with its line.
-    http_expect: Option<(HttpExpect, Origin)>,
+    tcp_rules: Vec<(checks::TcpEntry, Origin)>,
     /// `balance`, when set.
     balance: Option<Balance>,
     /// `hash-type`.
@@ -242,16 +239,6 @@ struct Settings {
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
     server_state_file_name: Option<Option<String>>,
-}
-
-/// The parts of an HTTP check request; `None`s are not set.
-#[derive(Debug, Clone, Default)]
-struct HttpChk {
-    origin: Option<Origin>,
-    method: Option<String>,
-    uri: Option<String>,
-    version: Option<String>,
-    headers: Vec<(String, String)>,
 }
 
 struct Proxy {
@@ -758,14 +745,14 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         }
         "tcp-check" => {
             if kind.has_backend() {
-                tcp_check(diags, p.settings, p.section, st);
+                checks::tcp_check(diags, p.settings, p.section, st);
             } else {
                 p.ignored(diags, st, keyword, false);
             }
         }
         "http-check" => {
             if kind.has_backend() {
-                http_check(diags, p.settings, p.section, st);
+                checks::http_check(diags, p.settings, p.section, st);
             } else {
                 p.ignored(diags, st, keyword, false);
             }
@@ -959,7 +946,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "tcp-check" => {
             p.settings.tcp_check = enable;
             if enable {
-                p.settings.httpchk = None;
+                p.settings.http.enabled = false;
             }
         }
         "log-health-checks" if !p.kind.has_backend() => {
@@ -1022,13 +1009,16 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         // has no server, and HAProxy ignores them in TCP mode.
         "http-server-close" | "http-keep-alive" => {}
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
-        "httpchk" if !enable => p.settings.httpchk = None,
-        "httpchk" => match httpchk(&st.words[2..], &st.origin) {
-            Ok((chk, warning)) => {
+        "httpchk" if !enable => p.settings.http.enabled = false,
+        "httpchk" => match p
+            .settings
+            .http
+            .option(p.section, &st.origin, &st.words[2..])
+        {
+            Ok(warning) => {
                 if let Some(warning) = warning {
                     diags.warn(&st.origin, warning);
                 }
-                p.settings.httpchk = Some(chk);
                 p.settings.tcp_check = false;
             }
             Err(e) => diags.error(&st.origin, e),
@@ -1572,7 +1562,7 @@ impl Parser {
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
                     logs: expand(s),
-                    health_check: health_check(s),
+                    health_check: checks::health_check(s),
                     log_health_checks: s.log_health_checks,
                     allbackups: s.allbackups,
                     retries: s.retries.unwrap_or(3),
@@ -1605,13 +1595,8 @@ impl Parser {
                     );
                 }
             }
-            if s.httpchk.is_none() && proxy.kind.has_backend() {
-                let rule = s
-                    .http_expect
-                    .as_ref()
-                    .map(|(_, o)| o)
-                    .or(s.http_send.origin.as_ref());
-                if let Some(origin) = rule {
+            if !s.http.enabled && proxy.kind.has_backend() {
+                if let Some(origin) = s.http.first_rule() {
                     self.diags.warn(
                         origin,
                         format!(
@@ -2075,266 +2060,4 @@ fn missing_timeouts(proxy: &Proxy) -> Option<String> {
          'server'. ({applied}, as in HAProxy.)",
         proxy.name
     ))
-}
-
-/// `option httpchk [<method>] <uri> [<version>]` (the old syntax); returns
-/// the deprecation warning HAProxy gives for headers hidden in the version.
-fn httpchk(args: &[String], origin: &Origin) -> Result<(HttpChk, Option<String>), String> {
-    let (method, uri, version) = match args {
-        [] => (None, None, None),
-        [uri] => (None, Some(uri), None),
-        [method, uri] => (Some(method), Some(uri), None),
-        [method, uri, version] => (Some(method), Some(uri), Some(version)),
-        _ => return Err("'option httpchk' expects: [<method>] <uri> [<version>]".into()),
-    };
-    let warning = version.filter(|v| v.contains('\n')).map(|_| {
-        "'option httpchk' : hiding headers or body at the end of the version string is \
-         deprecated. Please, consider to use 'http-check send' directive instead."
-            .to_owned()
-    });
-    let chk = HttpChk {
-        origin: Some(origin.clone()),
-        method: method.cloned(),
-        uri: uri.cloned(),
-        version: version.cloned(),
-        headers: Vec::new(),
-    };
-    Ok((chk, warning))
-}
-
-/// `http-check send ...` and `http-check expect ...`.
-fn http_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
-    match st.word(1) {
-        "send" => match http_send(&st.words[2..]) {
-            Ok(mut send) => {
-                send.origin = Some(st.origin.clone());
-                settings.http_send = send;
-            }
-            Err(e) => diags.error(&st.origin, e),
-        },
-        "expect" => {
-            // Rules from a defaults section are replaced; two in one section
-            // would be a sequence in HAProxy, which weir does not run yet.
-            let same_section = |o: &Origin| o.file == section.file && o.line > section.line;
-            if settings
-                .http_expect
-                .as_ref()
-                .is_some_and(|(_, o)| same_section(o))
-            {
-                return diags.error(
-                    &st.origin,
-                    "several 'http-check expect' rules are not supported yet: keep one",
-                );
-            }
-            match http_expect(&st.words[2..]) {
-                Ok(expect) => settings.http_expect = Some((expect, st.origin.clone())),
-                Err(e) => diags.error(&st.origin, e),
-            }
-        }
-        "" => diags.error(
-            &st.origin,
-            "'http-check' expects an action: 'send ...' or 'expect ...'",
-        ),
-        other => not_yet(diags, st, &format!("http-check {other}")),
-    }
-}
-
-fn http_send(words: &[String]) -> Result<HttpChk, String> {
-    let mut send = HttpChk::default();
-    let mut words = words.iter();
-    while let Some(word) = words.next() {
-        let mut value = || {
-            words
-                .next()
-                .cloned()
-                .ok_or_else(|| format!("'http-check send {word}' expects a value"))
-        };
-        match word.as_str() {
-            "meth" => send.method = Some(value()?),
-            "uri" => send.uri = Some(value()?),
-            "ver" => send.version = Some(value()?),
-            "hdr" => {
-                let name = value()?;
-                let v = value()?;
-                send.headers.push((name, v));
-            }
-            "body" | "body-lf" | "uri-lf" | "comment" => {
-                return Err(format!("'http-check send {word}' is not supported yet"));
-            }
-            other => {
-                let hint = hint(other, ["meth", "uri", "ver", "hdr", "body"]);
-                return Err(format!(
-                    "unknown 'http-check send' argument '{other}'{hint}"
-                ));
-            }
-        }
-    }
-    Ok(send)
-}
-
-fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
-    let (negate, words) = match words.split_first() {
-        Some((bang, rest)) if bang == "!" => (true, rest),
-        _ => (false, words),
-    };
-    match words {
-        [kind, pattern] if kind == "status" => {
-            let codes = pattern
-                .split(',')
-                .map(|part| {
-                    let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-                    match (lo.parse::<u16>(), hi.parse::<u16>()) {
-                        (Ok(lo), Ok(hi)) if lo <= hi && hi < 1000 => Ok((lo, hi)),
-                        _ => Err(format!("invalid status code or range '{part}'")),
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(HttpExpect::Status { codes, negate })
-        }
-        [kind, pattern] if kind == "string" => Ok(HttpExpect::String {
-            text: pattern.as_bytes().to_vec(),
-            negate,
-        }),
-        [kind, pattern] if kind == "rstatus" => Ok(HttpExpect::RStatus {
-            regex: Pattern::new(pattern)?,
-            negate,
-        }),
-        [kind, pattern] if kind == "rstring" => Ok(HttpExpect::RString {
-            regex: Pattern::new(pattern)?,
-            negate,
-        }),
-        [kind, ..]
-            if [
-                "rstatus",
-                "rstring",
-                "hdr",
-                "fhdr",
-                "string-lf",
-                "rstring-lf",
-                "min-recv",
-                "comment",
-                "ok-status",
-                "error-status",
-                "tout-status",
-                "on-success",
-                "on-error",
-                "status-code",
-            ]
-            .contains(&kind.as_str()) =>
-        {
-            Err(format!("'http-check expect {kind}' is not supported yet"))
-        }
-        _ => Err("'http-check expect' expects: [!] status <codes> | [!] string <text>".into()),
-    }
-}
-
-/// The check a backend's servers run, built from its settings.
-fn health_check(s: &Settings) -> HealthCheck {
-    let Some(chk) = &s.httpchk else {
-        return if s.tcp_check && !s.tcp_rules.is_empty() {
-            HealthCheck::TcpRules(s.tcp_rules.iter().map(|(r, _)| r.clone()).collect())
-        } else {
-            HealthCheck::Tcp
-        };
-    };
-    let send = &s.http_send;
-    let pick = |over: &Option<String>, base: &Option<String>, default: &str| {
-        over.clone()
-            .or_else(|| base.clone())
-            .unwrap_or_else(|| default.to_owned())
-    };
-    let method = pick(&send.method, &chk.method, "OPTIONS");
-    let uri = pick(&send.uri, &chk.uri, "/");
-    let version = pick(&send.version, &chk.version, "HTTP/1.0");
-    let mut request = format!("{method} {uri} {version}\r\n");
-    for (name, value) in &send.headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    HealthCheck::Http {
-        request: request.into_bytes(),
-        expect: s
-            .http_expect
-            .as_ref()
-            .map_or(HttpExpect::Default, |(e, _)| e.clone()),
-    }
-}
-
-/// `tcp-check connect|send|send-binary|expect|comment ...`
-fn tcp_check(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
-    // Rules of a section replace those inherited from defaults.
-    let inherited = |o: &Origin| o.file != section.file || o.line < section.line;
-    if settings
-        .tcp_rules
-        .first()
-        .is_some_and(|(_, o)| inherited(o))
-    {
-        settings.tcp_rules.clear();
-    }
-    let step = match (st.word(1), st.words.get(2..).unwrap_or_default()) {
-        ("", _) => {
-            return diags.error(
-                &st.origin,
-                "'tcp-check' expects an action: connect, send, send-binary, expect or comment",
-            );
-        }
-        ("comment", _) => return,
-        ("connect", []) if settings.tcp_rules.is_empty() => return,
-        ("connect", []) => {
-            return diags.error(
-                &st.origin,
-                "'tcp-check connect' : only a first connect, without options, is supported yet",
-            );
-        }
-        ("connect", _) => return not_yet(diags, st, "tcp-check connect with options"),
-        ("send", [data]) => TcpStep::Send(data.as_bytes().to_vec()),
-        ("send-binary", [hex]) => match decode_hex(hex) {
-            Some(bytes) => TcpStep::Send(bytes),
-            None => return diags.error(&st.origin, format!("invalid hex string '{hex}'")),
-        },
-        ("expect", rest) => match tcp_expect(rest) {
-            Ok(step) => step,
-            Err(e) => return diags.error(&st.origin, e),
-        },
-        ("send" | "send-binary", _) => {
-            let message = format!("'tcp-check {}' expects one argument", st.word(1));
-            return diags.error(&st.origin, message);
-        }
-        (other, _) => return not_yet(diags, st, &format!("tcp-check {other}")),
-    };
-    settings.tcp_rules.push((step, st.origin.clone()));
-}
-
-fn tcp_expect(words: &[String]) -> Result<TcpStep, String> {
-    let (negate, words) = match words.split_first() {
-        Some((bang, rest)) if bang == "!" => (true, rest),
-        _ => (false, words),
-    };
-    match words {
-        [kind, pattern] if kind == "string" => Ok(TcpStep::Expect {
-            pattern: pattern.as_bytes().to_vec(),
-            negate,
-        }),
-        [kind, hex] if kind == "binary" => decode_hex(hex)
-            .map(|pattern| TcpStep::Expect { pattern, negate })
-            .ok_or_else(|| format!("invalid hex string '{hex}'")),
-        [kind, pattern] if kind == "rstring" || kind == "rbinary" => Ok(TcpStep::ExpectRegex {
-            regex: Pattern::new(pattern)?,
-            hex: kind == "rbinary",
-            negate,
-        }),
-        [kind, ..] => Err(format!("'tcp-check expect {kind}' is not supported yet")),
-        [] => Err("'tcp-check expect' expects: [!] string <text> | [!] binary <hex>".into()),
-    }
-}
-
-/// `48656c6c6f` -> `Hello`.
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.is_ascii() {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
 }

@@ -787,7 +787,7 @@ fn option_httpchk_old_syntax_builds_the_request() {
     );
     assert_eq!(
         request(check(r"option httpchk GET / HTTP/1.1\r\nHost:\ gw")),
-        "GET / HTTP/1.1\r\nHost: gw\r\n\r\n"
+        "GET / HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"
     );
     assert_eq!(http_check(MINIMAL), HealthCheck::Tcp);
     let parsed = ok(&format!(
@@ -809,7 +809,8 @@ fn http_check_send_and_expect() {
     assert_eq!(
         c,
         HealthCheck::Http {
-            request: b"GET /health HTTP/1.1\r\nHost: gw.example\r\n\r\n".to_vec(),
+            request: b"GET /health HTTP/1.1\r\nhost: gw.example\r\nconnection: close\r\n\r\n"
+                .to_vec(),
             expect: HttpExpect::Status {
                 codes: vec![(200, 299), (302, 302)],
                 negate: false
@@ -840,10 +841,11 @@ fn http_check_rules_that_weir_cannot_run_are_refused() {
     assert_eq!(
         e,
         [
-            "t.cfg:7: invalid regex '(': unclosed group",
+            "t.cfg:7: 'http-check expect' : invalid regex '(': unclosed group.",
             "t.cfg:8: 'http-check disable-on-404' is not supported yet",
             "t.cfg:10: several 'http-check expect' rules are not supported yet: keep one",
-            "t.cfg:11: 'http-check send body' is not supported yet",
+            "t.cfg:11: 'http-check send' : unable to add http-check send rule at step 2 \
+             (missing connect rule)..",
         ]
     );
 }
@@ -1013,7 +1015,10 @@ fn crt_files_need_a_certificate_and_a_key() {
 fn a_tcp_check_line_without_an_action_is_an_error() {
     assert_eq!(
         errors(&format!("{MINIMAL} option tcp-check\n tcp-check\n")),
-        ["t.cfg:7: 'tcp-check' expects an action: connect, send, send-binary, expect or comment"]
+        [
+            "t.cfg:7: 'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', \
+          'expect'. but got ''"
+        ]
     );
 }
 
@@ -1027,18 +1032,26 @@ fn tcp_check_rules() {
     use super::TcpStep::{Expect, Send};
     assert_eq!(
         c.backends[0].health_check,
-        HealthCheck::TcpRules(vec![
-            Send(b"PING\r\n".to_vec()),
-            Expect {
-                pattern: b"+PONG".to_vec(),
-                negate: false
-            },
-            Send(b"QUIT".to_vec()),
-            Expect {
-                pattern: b"-E".to_vec(),
-                negate: true
-            },
-        ])
+        HealthCheck::TcpRules(
+            [
+                Send(b"PING\r\n".to_vec()),
+                Expect {
+                    pattern: b"+PONG".to_vec(),
+                    binary: false,
+                    negate: false
+                },
+                Send(b"QUIT".to_vec()),
+                Expect {
+                    pattern: b"-E".to_vec(),
+                    binary: true,
+                    negate: true
+                },
+            ]
+            .into_iter()
+            .zip(2..)
+            .map(|(step, id)| crate::config::TcpRule::new(step, id))
+            .collect()
+        )
     );
     let e = errors(&format!(
         "{MINIMAL} option tcp-check\n tcp-check expect rbinary [\n tcp-check send-binary zz\n \
@@ -1047,10 +1060,10 @@ fn tcp_check_rules() {
     assert_eq!(
         e,
         [
-            "t.cfg:7: invalid regex '[': unclosed character class",
-            "t.cfg:8: invalid hex string 'zz'",
+            "t.cfg:7: 'tcp-check expect' : invalid regex '[': unclosed character class.",
+            "t.cfg:8: 'tcp-check send-binary' : 'zz' invalid binary string.",
             "t.cfg:9: 'tcp-check send-lf' is not supported yet",
-            "t.cfg:10: 'tcp-check connect with options' is not supported yet",
+            "t.cfg:10: 'tcp-check connect' with options is not supported yet",
         ]
     );
     let parsed = ok(&format!("{MINIMAL} tcp-check send x\n"));
@@ -1090,14 +1103,14 @@ fn regex_expectations() {
     ));
     assert!(matches!(
         &c.backends[0].health_check,
-        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { regex, hex: false, negate: false } if regex.0.as_str() == "^OK")
+        HealthCheck::TcpRules(steps) if matches!(&steps[0].step, super::TcpStep::ExpectRegex { regex, hex: false, negate: false } if regex.0.as_str() == "^OK")
     ));
     let c = config(&format!(
         "{MINIMAL} option tcp-check\n tcp-check expect rbinary ^2B\n"
     ));
     assert!(matches!(
         &c.backends[0].health_check,
-        HealthCheck::TcpRules(steps) if matches!(&steps[0], super::TcpStep::ExpectRegex { hex: true, .. })
+        HealthCheck::TcpRules(steps) if matches!(&steps[0].step, super::TcpStep::ExpectRegex { hex: true, .. })
     ));
 }
 
@@ -1375,7 +1388,10 @@ fn balance_settings_in_a_frontend_are_ignored_with_a_warning() {
 fn a_bare_http_check_line_names_its_actions() {
     assert_eq!(
         errors(&format!("{MINIMAL} option httpchk\n http-check\n")),
-        ["t.cfg:7: 'http-check' expects an action: 'send ...' or 'expect ...'"]
+        [
+            "t.cfg:7: 'http-check' only supports 'disable-on-404', 'send-state', 'comment', \
+          'connect', 'send', 'expect'. but got ''"
+        ]
     );
 }
 

@@ -18,6 +18,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod http;
+pub(crate) mod rules;
 
 use std::time::Duration;
 
@@ -202,8 +203,9 @@ pub(crate) enum CheckStatus {
     L7Invalid(&'static str),
     /// `L7TOUT`: no complete response in time.
     L7Timeout,
-    /// `L7OK` of `tcp-check` rules: every rule passed.
-    TcpRulesPassed,
+    /// `L7OK` of `tcp-check` rules: every rule passed; `(tcp-check)` or
+    /// the last rule's `on-success` text.
+    TcpRulesPassed(String),
     /// `L7RSP` of `tcp-check` rules: an expect failed, and how.
     TcpRulesFailed(String),
     /// `HANA`: `observe layer4` saw too many failed connections.
@@ -217,7 +219,7 @@ impl CheckStatus {
             CheckStatus::L4Ok
                 | CheckStatus::L6Ok
                 | CheckStatus::L7Ok(..)
-                | CheckStatus::TcpRulesPassed
+                | CheckStatus::TcpRulesPassed(_)
         )
     }
 
@@ -235,7 +237,7 @@ impl CheckStatus {
             CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::Analyze(_) => "Health analyze",
-            CheckStatus::TcpRulesPassed => "Layer7 check passed",
+            CheckStatus::TcpRulesPassed(_) => "Layer7 check passed",
             CheckStatus::TcpRulesFailed(_) => "Layer7 invalid response",
         }
     }
@@ -251,8 +253,8 @@ impl CheckStatus {
             CheckStatus::L7Invalid(info) => (None, Some(*info)),
             CheckStatus::L6Invalid(info)
             | CheckStatus::Analyze(info)
+            | CheckStatus::TcpRulesPassed(info)
             | CheckStatus::TcpRulesFailed(info) => (None, Some(info.as_str())),
-            CheckStatus::TcpRulesPassed => (None, Some("(tcp-check)")),
             CheckStatus::L4Ok
             | CheckStatus::L4Timeout
             | CheckStatus::L6Ok

@@ -22,9 +22,10 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 
 use crate::buffer::{Buffer, Pool};
-use crate::config::{HealthCheck, TcpStep};
+use crate::config::{HealthCheck, TcpRule, TcpStep};
 use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
+use crate::health::rules::{self, Judged};
 use crate::id::ConnId;
 use crate::session::HeaderOut;
 use crate::time::Instant;
@@ -167,7 +168,7 @@ impl Probe {
     fn unsent<'c>(&self, check: &'c HealthCheck) -> Option<&'c [u8]> {
         let data = match check {
             HealthCheck::Http { request, .. } => request,
-            HealthCheck::TcpRules(steps) => match steps.get(self.step) {
+            HealthCheck::TcpRules(steps) => match steps.get(self.step).map(|r| &r.step) {
                 Some(TcpStep::Send(data)) => data,
                 _ => return None,
             },
@@ -233,55 +234,37 @@ impl Probe {
     }
 
     /// Runs `tcp-check` rules as far as the bytes allow: sends are queued
-    /// (inside TLS) or waited for (plain), expects judged on the bytes
-    /// received since the previous expect. A verdict when the check is
-    /// decided.
-    pub(super) fn run_rules(&mut self, steps: &[TcpStep]) -> Option<CheckStatus> {
+    /// (inside TLS) or waited for (plain) and empty the received bytes;
+    /// expects are judged on the bytes received since the last send, one
+    /// after another on the same bytes (HAProxy's `tcpcheck_main`). A
+    /// verdict when the check is decided.
+    pub(super) fn run_rules(&mut self, steps: &[TcpRule]) -> Option<CheckStatus> {
         loop {
-            let step = self.step;
-            match steps.get(step) {
-                None => return Some(CheckStatus::TcpRulesPassed),
-                Some(TcpStep::Send(data)) => match &mut self.tls {
-                    Some(link) => {
-                        if let Some(status) = write_request(link, data) {
-                            return Some(status);
-                        }
+            let Some(rule) = steps.get(self.step) else {
+                return Some(CheckStatus::TcpRulesPassed(rules::success_text(steps)));
+            };
+            match &rule.step {
+                TcpStep::Send(data) => {
+                    if let Some(buf) = &mut self.response {
+                        buf.clear();
                     }
-                    None if self.sent < data.len() => return None,
-                    None => {}
-                },
-                Some(
-                    expect @ (TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. }),
-                ) => {
-                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
-                    let done = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
-                    let found = expect.finds(data);
-                    let shown = match expect {
-                        TcpStep::ExpectRegex { regex, .. } => regex.0.as_str().to_owned(),
-                        TcpStep::Expect { pattern, .. } => {
-                            String::from_utf8_lossy(pattern).into_owned()
-                        }
-                        TcpStep::Send(_) => String::new(),
-                    };
-                    match (found, *negate) {
-                        (true, true) => {
-                            return Some(CheckStatus::TcpRulesFailed(format!(
-                                "TCPCHK matched unwanted content '{shown}' at step {}",
-                                step + 1
-                            )));
-                        }
-                        (false, false) if done => {
-                            return Some(CheckStatus::TcpRulesFailed(format!(
-                                "TCPCHK did not match content '{shown}' at step {}",
-                                step + 1
-                            )));
-                        }
-                        (true, false) | (false, true) if found || done => {
-                            if let Some(buf) = &mut self.response {
-                                buf.clear();
+                    match &mut self.tls {
+                        Some(link) => {
+                            if let Some(status) = write_request(link, data) {
+                                return Some(status);
                             }
                         }
-                        _ => return None,
+                        None if self.sent < data.len() => return None,
+                        None => {}
+                    }
+                }
+                TcpStep::Expect { .. } | TcpStep::ExpectRegex { .. } => {
+                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
+                    let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
+                    match rules::judge(rule, data, last_read) {
+                        Judged::Wait => return None,
+                        Judged::Pass => {}
+                        Judged::Fail(text) => return Some(CheckStatus::TcpRulesFailed(text)),
                     }
                 }
             }
@@ -427,7 +410,7 @@ pub(crate) struct RulesRun {
 /// `chunks` received one after another, then the server's close when `eof`.
 /// For the fuzz oracles in `crate::fuzzing`.
 pub(crate) fn run_plain_rules(
-    steps: &[TcpStep],
+    steps: &[TcpRule],
     chunks: &[&[u8]],
     eof: bool,
     now: Instant,

@@ -2047,7 +2047,7 @@ fn crt_presents_a_client_certificate_to_servers_that_require_one() {
 
 fn tcp_rules(steps: Vec<crate::config::TcpStep>) -> Harness {
     let mut cfg = config(vec![checked("s1", 8001), server("s2", 8002)]);
-    cfg.backends[0].health_check = HealthCheck::TcpRules(steps);
+    cfg.backends[0].health_check = HealthCheck::TcpRules(crate::config::TcpRule::numbered(steps));
     Harness::new(cfg)
 }
 
@@ -2057,11 +2057,13 @@ fn redis_like() -> Vec<crate::config::TcpStep> {
         Send(b"PING\r\n".to_vec()),
         Expect {
             pattern: b"+PONG".to_vec(),
+            binary: false,
             negate: false,
         },
         Send(b"QUIT\r\n".to_vec()),
         Expect {
             pattern: b"+OK".to_vec(),
+            binary: false,
             negate: false,
         },
     ]
@@ -2106,6 +2108,7 @@ fn tcp_check_negated_expect_fails_on_the_unwanted_content() {
     use crate::config::TcpStep::Expect;
     let mut h = tcp_rules(vec![Expect {
         pattern: b"maintenance".to_vec(),
+        binary: false,
         negate: true,
     }]);
     let (probe, _) = h.connects()[0];
@@ -2125,13 +2128,14 @@ fn tcp_check_rules_over_tls_send_inside_tls() {
         ..Default::default()
     });
     let mut cfg = config(vec![s]);
-    cfg.backends[0].health_check = HealthCheck::TcpRules(vec![
+    cfg.backends[0].health_check = HealthCheck::TcpRules(crate::config::TcpRule::numbered(vec![
         Send(b"HELLO\n".to_vec()),
         Expect {
             pattern: b"WELCOME".to_vec(),
+            binary: false,
             negate: false,
         },
-    ]);
+    ]));
     let mut h = Harness::at(cfg, tls_kit::today());
     let (probe, _) = h.connects()[0];
     h.connected(probe);

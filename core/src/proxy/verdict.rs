@@ -3,7 +3,7 @@
 //! `duration`), written into log lines as `srv_append_status` does and
 //! shown in the stats.
 
-use crate::config::{HealthCheck, TcpStep};
+use crate::config::HealthCheck;
 use crate::health::CheckStatus as Verdict;
 use crate::stats::CheckStatus;
 
@@ -43,7 +43,7 @@ impl LastCheck {
     pub(crate) fn code(&self) -> Option<u32> {
         match &self.verdict {
             Verdict::L7Ok(code, _) | Verdict::L7Status(code, _) => Some(u32::from(*code)),
-            Verdict::TcpRulesPassed => Some(0),
+            Verdict::TcpRulesPassed(_) => Some(0),
             _ => None,
         }
     }
@@ -111,18 +111,10 @@ pub(crate) fn tcp_check_context(
         | (Verdict::L6Invalid(_) | Verdict::L6Timeout, _) => {
             " at initial connection step of tcp-check".into()
         }
-        (Verdict::L4Con(_) | Verdict::L7Timeout, Some(step)) => {
-            let rule = match steps.get(step) {
-                Some(TcpStep::Send(_)) => " (send)".to_owned(),
-                Some(TcpStep::Expect { pattern, .. }) => {
-                    format!(" (expect string '{}')", String::from_utf8_lossy(pattern))
-                }
-                Some(TcpStep::ExpectRegex { hex: false, .. }) => " (expect regex)".into(),
-                Some(TcpStep::ExpectRegex { hex: true, .. }) => " (expect binary regex)".into(),
-                None => String::new(),
-            };
-            format!(" at step {} of tcp-check{rule}", step + 1)
-        }
+        (Verdict::L4Con(_) | Verdict::L7Timeout, Some(step)) => steps
+            .get(step)
+            .map(crate::health::rules::step_context)
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -136,7 +128,7 @@ fn status_of(verdict: &Verdict) -> CheckStatus {
         Verdict::L6Ok => CheckStatus::L6Ok,
         Verdict::L6Timeout => CheckStatus::L6Tout,
         Verdict::L6Invalid(_) => CheckStatus::L6Rsp,
-        Verdict::L7Ok(..) | Verdict::TcpRulesPassed => CheckStatus::L7Ok,
+        Verdict::L7Ok(..) | Verdict::TcpRulesPassed(_) => CheckStatus::L7Ok,
         Verdict::L7Status(..) => CheckStatus::L7Sts,
         Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
         Verdict::L7Timeout => CheckStatus::L7Tout,
@@ -196,7 +188,7 @@ mod tests {
     #[test]
     fn a_tcp_check_success_has_code_zero() {
         assert_eq!(
-            line(Verdict::TcpRulesPassed, "", 0),
+            line(Verdict::TcpRulesPassed("(tcp-check)".into()), "", 0),
             ", reason: Layer7 check passed, code: 0, info: \"(tcp-check)\", check duration: 0ms"
         );
     }
@@ -222,6 +214,7 @@ mod tests {
 
     #[test]
     fn tcp_check_rules_say_where_a_failure_stood() {
+        use crate::config::TcpStep;
         let steps = vec![
             TcpStep::Send(b"hello\r\n".to_vec()),
             TcpStep::ExpectRegex {
@@ -231,10 +224,11 @@ mod tests {
             },
             TcpStep::Expect {
                 pattern: b"+PONG".to_vec(),
+                binary: false,
                 negate: false,
             },
         ];
-        let rules = HealthCheck::TcpRules(steps);
+        let rules = HealthCheck::TcpRules(crate::config::TcpRule::numbered(steps));
         let refused = Verdict::L4Con(ConnError::Refused);
         assert_eq!(
             tcp_check_context(&rules, &refused, None),

@@ -148,14 +148,14 @@ fn failed_checks_are_counted_only_while_there_is_health_to_lose() {
 fn a_timeout_inside_tcp_check_rules_names_the_rule() {
     let mut cfg = config(vec![quick("s1", 8001, 2, 2)]);
     cfg.backends[0].log_health_checks = true;
-    cfg.backends[0].health_check = HealthCheck::TcpRules(vec![
+    cfg.backends[0].health_check = HealthCheck::TcpRules(crate::config::TcpRule::numbered(vec![
         TcpStep::Send(b"hello\r\n".to_vec()),
         TcpStep::ExpectRegex {
             regex: crate::config::Pattern::new("^ok").unwrap(),
             hex: false,
             negate: false,
         },
-    ]);
+    ]));
     let mut h = Harness::new(cfg);
     let (probe, _) = h.connects()[0];
     h.connected(probe);

@@ -1,0 +1,190 @@
+//! `tcp-check` expect rules judged as HAProxy 2.6's
+//! `tcpcheck_eval_expect` does, with its texts.
+
+use crate::config::{TcpRule, TcpStep};
+
+/// What an expect rule makes of the bytes received so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// More bytes are needed.
+    Wait,
+    /// The rule passed: on to the next one (same bytes).
+    Pass,
+    /// The rule failed, with the check's text.
+    Fail(String),
+}
+
+/// Judges expect rule `rule` on `data`; `last_read` says no more bytes
+/// will come (the server closed, or the buffer is full). A send rule
+/// passes.
+pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
+    let negate = match &rule.step {
+        TcpStep::Send(_) => return Judged::Pass,
+        TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. } => *negate,
+    };
+    if !last_read {
+        let short = match &rule.step {
+            TcpStep::Expect { pattern, .. } => data.len() < pattern.len(),
+            _ => false,
+        };
+        if short || rule.min_recv.is_some_and(|n| n > 0 && data.len() < n) {
+            return Judged::Wait;
+        }
+    }
+    let found = rule.step.finds(data);
+    if !found && !last_read && rule.min_recv.is_none() {
+        return Judged::Wait;
+    }
+    if found != negate {
+        return Judged::Pass;
+    }
+    Judged::Fail(error_text(rule, found))
+}
+
+/// HAProxy's `tcpcheck_expect_onerror_message`: `on-error`, or what
+/// matched or not and where, then the rule's comment.
+fn error_text(rule: &TcpRule, found: bool) -> String {
+    let mut text = match &rule.on_error {
+        Some(text) => text.clone(),
+        None => {
+            let head = match found {
+                true => "TCPCHK matched unwanted content",
+                false => "TCPCHK did not match content",
+            };
+            let what = match &rule.step {
+                TcpStep::Expect {
+                    pattern,
+                    binary: false,
+                    ..
+                } => format!(" '{}'", String::from_utf8_lossy(pattern)),
+                TcpStep::Expect { binary: true, .. } => " (binary)".into(),
+                TcpStep::ExpectRegex { hex: false, .. } => " (regex)".into(),
+                TcpStep::ExpectRegex { hex: true, .. } => " (binary regex)".into(),
+                TcpStep::Send(_) => String::new(),
+            };
+            format!("{head}{what} at step {}", rule.id)
+        }
+    };
+    if let Some(comment) = &rule.comment {
+        text.push_str(" comment: ");
+        text.push_str(comment);
+    }
+    text
+}
+
+/// The text of a check whose rules all passed (`tcpcheck_main`): the last
+/// rule's `on-success` when it is an expect with one, else `(tcp-check)`.
+pub(crate) fn success_text(rules: &[TcpRule]) -> String {
+    match rules.last() {
+        Some(TcpRule {
+            step: TcpStep::Expect { .. } | TcpStep::ExpectRegex { .. },
+            on_success: Some(text),
+            ..
+        }) => text.clone(),
+        _ => "(tcp-check)".into(),
+    }
+}
+
+/// What HAProxy's `chk_report_conn_err` says of the rule a check stood
+/// at when its connection failed or timed out:
+/// ` at step 2 of tcp-check (expect regex) comment: 'x'`.
+pub(crate) fn step_context(rule: &TcpRule) -> String {
+    let what = match &rule.step {
+        TcpStep::Send(_) => " (send)".to_owned(),
+        TcpStep::Expect {
+            pattern, binary, ..
+        } => {
+            let kind = if *binary { "binary" } else { "string" };
+            format!(" (expect {kind} '{}')", String::from_utf8_lossy(pattern))
+        }
+        TcpStep::ExpectRegex { hex: false, .. } => " (expect regex)".into(),
+        TcpStep::ExpectRegex { hex: true, .. } => " (expect binary regex)".into(),
+    };
+    let mut text = format!(" at step {} of tcp-check{what}", rule.id);
+    if let Some(comment) = &rule.comment {
+        text.push_str(&format!(" comment: '{comment}'"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Pattern;
+
+    fn string(p: &str, negate: bool) -> TcpRule {
+        let step = TcpStep::Expect {
+            pattern: p.as_bytes().to_vec(),
+            binary: false,
+            negate,
+        };
+        TcpRule::new(step, 2)
+    }
+
+    #[test]
+    fn a_string_waits_for_its_length_then_for_a_match() {
+        let rule = string("valid", false);
+        assert_eq!(judge(&rule, b"val", false), Judged::Wait);
+        assert_eq!(judge(&rule, b"xxxxxx", false), Judged::Wait);
+        assert_eq!(judge(&rule, b"a valid", false), Judged::Pass);
+        assert_eq!(
+            judge(&rule, b"xxxxxx", true),
+            Judged::Fail("TCPCHK did not match content 'valid' at step 2".into())
+        );
+    }
+
+    #[test]
+    fn min_recv_makes_a_mismatch_conclusive() {
+        let mut rule = string("valid", true);
+        rule.min_recv = Some(5);
+        assert_eq!(judge(&rule, b"vali", false), Judged::Wait);
+        assert_eq!(
+            judge(&rule, b"valid", false),
+            Judged::Fail("TCPCHK matched unwanted content 'valid' at step 2".into())
+        );
+        assert_eq!(judge(&rule, b"other", false), Judged::Pass);
+        // Without min-recv a negated pattern waits for the end.
+        assert_eq!(judge(&string("valid", true), b"other", false), Judged::Wait);
+    }
+
+    #[test]
+    fn messages_name_the_kind_and_carry_on_error_and_comment() {
+        let regex = TcpRule::new(
+            TcpStep::ExpectRegex {
+                regex: Pattern::new("^OK").unwrap(),
+                hex: false,
+                negate: false,
+            },
+            3,
+        );
+        assert_eq!(
+            judge(&regex, b"NO", true),
+            Judged::Fail("TCPCHK did not match content (regex) at step 3".into())
+        );
+        let mut binary = TcpRule::new(
+            TcpStep::Expect {
+                pattern: vec![0, 1],
+                binary: true,
+                negate: false,
+            },
+            1,
+        );
+        binary.comment = Some("hello".into());
+        assert_eq!(
+            judge(&binary, b"zz", true),
+            Judged::Fail("TCPCHK did not match content (binary) at step 1 comment: hello".into())
+        );
+        binary.on_error = Some("down".into());
+        assert_eq!(
+            judge(&binary, b"zz", true),
+            Judged::Fail("down comment: hello".into())
+        );
+        assert_eq!(
+            step_context(&binary),
+            " at step 1 of tcp-check (expect binary '\u{0}\u{1}') comment: 'hello'"
+        );
+        assert_eq!(success_text(&[binary.clone()]), "(tcp-check)");
+        binary.on_success = Some("fine".into());
+        assert_eq!(success_text(&[binary]), "fine");
+    }
+}
