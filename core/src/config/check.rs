@@ -19,6 +19,14 @@ pub struct TcpRule {
     pub on_success: Option<String>,
     /// `on-error`: the check's text when this rule fails.
     pub on_error: Option<String>,
+    /// The failure's text is the first line of the reply (HAProxy's
+    /// `on-error "%[res.payload(0,0),cut_crlf]"` of `option redis-check`).
+    pub reply_line_on_error: bool,
+    /// A failure is `L7STS` (`error-status L7STS`), not `L7RSP`.
+    pub wrong_status: bool,
+    /// The rule belongs to a protocol check (`option redis-check`): no
+    /// generic `TCPCHK` or `(tcp-check)` texts, no step in timeout texts.
+    pub protocol: bool,
 }
 
 impl TcpRule {
@@ -31,7 +39,31 @@ impl TcpRule {
             min_recv: None,
             on_success: None,
             on_error: None,
+            reply_line_on_error: false,
+            wrong_status: false,
+            protocol: false,
         }
+    }
+
+    /// HAProxy's `*redis-check` ruleset: `PING`, then `+PONG` or the
+    /// server's error line as a wrong status.
+    pub fn redis() -> Vec<TcpRule> {
+        let mut expect = TcpRule::new(
+            TcpStep::Expect {
+                pattern: b"+PONG\r\n".to_vec(),
+                binary: false,
+                negate: false,
+            },
+            2,
+        );
+        expect.on_success = Some("Redis server is ok".into());
+        expect.reply_line_on_error = true;
+        expect.wrong_status = true;
+        let mut send = TcpRule::new(TcpStep::Send(b"*1\r\n$4\r\nPING\r\n".to_vec()), 1);
+        for rule in [&mut send, &mut expect] {
+            rule.protocol = true;
+        }
+        vec![send, expect]
     }
 
     /// Plain rules numbered 1, 2, ...

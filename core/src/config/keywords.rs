@@ -154,7 +154,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "persist",
     "pgsql-check",
     "prefer-last-server",
-    "redis-check",
     "smtpchk",
     "socket-stats",
     "splice-auto",

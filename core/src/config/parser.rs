@@ -36,6 +36,7 @@ const OPTIONS: &[&str] = &[
     "httpchk",
     "log-health-checks",
     "tcp-check",
+    "redis-check",
     "allbackups",
     "redispatch",
     "connect-hedge",
@@ -197,6 +198,8 @@ struct Settings {
     log_health_checks: bool,
     /// `option tcp-check`.
     tcp_check: bool,
+    /// `option redis-check`.
+    redis_check: bool,
     /// `option allbackups`.
     allbackups: bool,
     /// `retries`, when set.
@@ -947,6 +950,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             p.settings.tcp_check = enable;
             if enable {
                 p.settings.http.enabled = false;
+                p.settings.redis_check = false;
             }
         }
         "log-health-checks" if !p.kind.has_backend() => {
@@ -1020,9 +1024,12 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                     diags.warn(&st.origin, warning);
                 }
                 p.settings.tcp_check = false;
+                p.settings.redis_check = false;
             }
             Err(e) => diags.error(&st.origin, e),
         },
+        "redis-check" if !p.kind.has_backend() => p.ignored(diags, st, "option redis-check", false),
+        "redis-check" => checks::redis_option(p.settings, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
             let hint = hint(name, OPTIONS_LATER.iter().chain(OPTIONS).copied());

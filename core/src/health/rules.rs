@@ -38,14 +38,19 @@ pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
     if found != negate {
         return Judged::Pass;
     }
-    Judged::Fail(error_text(rule, found))
+    Judged::Fail(error_text(rule, found, data))
 }
 
 /// HAProxy's `tcpcheck_expect_onerror_message`: `on-error`, or what
 /// matched or not and where, then the rule's comment.
-fn error_text(rule: &TcpRule, found: bool) -> String {
+fn error_text(rule: &TcpRule, found: bool, data: &[u8]) -> String {
     let mut text = match &rule.on_error {
         Some(text) => text.clone(),
+        None if rule.reply_line_on_error => {
+            let end = data.iter().position(|&b| b == b'\r' || b == b'\n');
+            String::from_utf8_lossy(&data[..end.unwrap_or(data.len())]).into_owned()
+        }
+        None if rule.protocol => String::new(),
         None => {
             let head = match found {
                 true => "TCPCHK matched unwanted content",
@@ -73,7 +78,8 @@ fn error_text(rule: &TcpRule, found: bool) -> String {
 }
 
 /// The text of a check whose rules all passed (`tcpcheck_main`): the last
-/// rule's `on-success` when it is an expect with one, else `(tcp-check)`.
+/// rule's `on-success` when it is an expect with one, else `(tcp-check)`
+/// (nothing for a protocol check).
 pub(crate) fn success_text(rules: &[TcpRule]) -> String {
     match rules.last() {
         Some(TcpRule {
@@ -81,6 +87,7 @@ pub(crate) fn success_text(rules: &[TcpRule]) -> String {
             on_success: Some(text),
             ..
         }) => text.clone(),
+        Some(rule) if rule.protocol => String::new(),
         _ => "(tcp-check)".into(),
     }
 }
@@ -89,6 +96,9 @@ pub(crate) fn success_text(rules: &[TcpRule]) -> String {
 /// at when its connection failed or timed out:
 /// ` at step 2 of tcp-check (expect regex) comment: 'x'`.
 pub(crate) fn step_context(rule: &TcpRule) -> String {
+    if rule.protocol {
+        return String::new();
+    }
     let what = match &rule.step {
         TcpStep::Send(_) => " (send)".to_owned(),
         TcpStep::Expect {
@@ -186,5 +196,22 @@ mod tests {
         assert_eq!(success_text(&[binary.clone()]), "(tcp-check)");
         binary.on_success = Some("fine".into());
         assert_eq!(success_text(&[binary]), "fine");
+    }
+
+    #[test]
+    fn redis_check_is_haproxys_ruleset() {
+        let rules = TcpRule::redis();
+        assert_eq!(
+            rules[0].step,
+            TcpStep::Send(b"*1\r\n$4\r\nPING\r\n".to_vec())
+        );
+        assert_eq!(judge(&rules[1], b"+PONG\r\n", false), Judged::Pass);
+        assert_eq!(judge(&rules[1], b"-Error", false), Judged::Wait);
+        assert_eq!(
+            judge(&rules[1], b"-Error message\r\n", true),
+            Judged::Fail("-Error message".into())
+        );
+        assert_eq!(success_text(&rules), "Redis server is ok");
+        assert_eq!(step_context(&rules[1]), "");
     }
 }

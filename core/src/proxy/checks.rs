@@ -395,7 +395,9 @@ impl Balancer {
             self.refresh_probe_interest(b, s);
         } else {
             probe.release(&mut self.pool);
-            self.close(conn, !status.passed());
+            // HAProxy closes a check connection with an RST (its fd has
+            // `FD_LINGER_RISK`), passed or not.
+            self.close(conn, true);
         }
         let last = LastCheck::new(status, context, millis(started, now));
         let interval = self.count_verdict(now, b, s, last);

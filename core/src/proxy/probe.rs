@@ -264,6 +264,9 @@ impl Probe {
                     match rules::judge(rule, data, last_read) {
                         Judged::Wait => return None,
                         Judged::Pass => {}
+                        Judged::Fail(text) if rule.wrong_status => {
+                            return Some(CheckStatus::L7Status(0, text));
+                        }
                         Judged::Fail(text) => return Some(CheckStatus::TcpRulesFailed(text)),
                     }
                 }

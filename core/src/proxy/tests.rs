@@ -1193,7 +1193,7 @@ fn http_check_sends_the_request_and_passes_on_2xx() {
     let probe = probe_sends_request(&mut h);
     assert!(h.closed(probe).is_none(), "waits for the response");
     h.peer_sends(probe, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(h.closed(probe), Some(false));
+    assert_eq!(h.closed(probe), Some(true));
     assert!(h.logs(LogSink::Stdout).is_empty(), "fresh server stays UP");
     assert_eq!(h.lb.buffers_in_use(), 0);
 }
@@ -2081,7 +2081,7 @@ fn tcp_check_rules_send_and_expect_in_order() {
     h.peer_sends(probe, b"NG\r\n");
     assert_eq!(h.drain(probe), b"QUIT\r\n");
     h.peer_sends(probe, b"+OK\r\n");
-    assert_eq!(h.closed(probe), Some(false), "passed");
+    assert_eq!(h.closed(probe), Some(true), "passed");
     assert!(h.logs(LogSink::Stdout).is_empty());
 }
 
@@ -2183,7 +2183,7 @@ fn regex_expectations_judge_status_and_bytes() {
     let (probe, _) = h.connects()[0];
     h.connected(probe);
     h.peer_sends(probe, b"220 mail.example ESMTP ready\r\n");
-    assert_eq!(h.closed(probe), Some(false), "matched");
+    assert_eq!(h.closed(probe), Some(true), "matched");
 }
 
 /// `rbinary` runs on the uppercase hex dump, as HAProxy's `dump_binary`:

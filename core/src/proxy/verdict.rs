@@ -105,6 +105,9 @@ pub(crate) fn tcp_check_context(
     let HealthCheck::TcpRules(steps) = check else {
         return String::new();
     };
+    if steps.first().is_some_and(|rule| rule.protocol) {
+        return String::new();
+    }
     match (verdict, step) {
         // Still at the implicit connect (TLS included).
         (Verdict::L4Con(_) | Verdict::L4Timeout, None)

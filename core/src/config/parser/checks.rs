@@ -521,8 +521,20 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
     }
 }
 
+/// `option redis-check`: replaces the other checks.
+pub(super) fn redis_option(settings: &mut Settings, enable: bool) {
+    settings.redis_check = enable;
+    if enable {
+        settings.tcp_check = false;
+        settings.http.enabled = false;
+    }
+}
+
 /// The check a backend's servers run, built from its settings.
 pub(super) fn health_check(s: &Settings) -> HealthCheck {
+    if s.redis_check {
+        return HealthCheck::TcpRules(TcpRule::redis());
+    }
     if s.http.enabled {
         return HealthCheck::Http {
             request: s.http.request(),
@@ -690,12 +702,11 @@ fn tcp_expect(words: &[String], id: u32) -> Result<TcpRule, String> {
         None => return Err("expects at least a matching pattern as arguments".into()),
     };
     Ok(TcpRule {
-        step,
-        id,
         comment: args.comment,
         min_recv: args.min_recv,
         on_success: args.on_success,
         on_error: args.on_error,
+        ..TcpRule::new(step, id)
     })
 }
 
@@ -978,6 +989,31 @@ mod tests {
         assert!(
             errors(" option tcp-check\n tcp-check expect string x on-error %[srv_id]")[0]
                 .contains("log-format strings are not supported by weir")
+        );
+    }
+
+    #[test]
+    fn option_redis_check_runs_haproxys_ruleset_and_other_checks_replace_it() {
+        let check = |lines: &str| {
+            let text = format!(
+                "frontend f\n bind :80\n default_backend b\nbackend b\n{lines}\n \
+                 server s 127.0.0.1:1 check\n"
+            );
+            parse(&text).unwrap().config.backends[0]
+                .health_check
+                .clone()
+        };
+        assert_eq!(
+            check(" option redis-check"),
+            HealthCheck::TcpRules(TcpRule::redis())
+        );
+        assert!(matches!(
+            check(" option redis-check\n option httpchk"),
+            HealthCheck::Http { .. }
+        ));
+        assert_eq!(
+            check(" option httpchk\n option redis-check"),
+            HealthCheck::TcpRules(TcpRule::redis())
         );
     }
 

@@ -305,7 +305,7 @@ fn a_tcp_check_passes_once_its_v1_header_is_written() {
     assert!(h.closed(probe).is_none(), "not before the header is out");
     assert!(h.interest(probe).1, "the header waits to be written");
     assert_eq!(h.drain(probe), b"PROXY UNKNOWN\r\n");
-    assert_eq!(h.closed(probe), Some(false), "L4OK");
+    assert_eq!(h.closed(probe), Some(true), "L4OK");
 }
 
 #[test]
@@ -318,5 +318,5 @@ fn an_http_check_sends_a_v2_local_header_before_its_request() {
     let local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
     assert_eq!(h.drain(probe), [&local[..], super::REQUEST].concat());
     h.peer_sends(probe, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(h.closed(probe), Some(false));
+    assert_eq!(h.closed(probe), Some(true));
 }
