@@ -394,10 +394,12 @@ impl Balancer {
             }
             self.refresh_probe_interest(b, s);
         } else {
-            probe.release(&mut self.pool);
             // HAProxy closes a check connection with an RST (its fd has
-            // `FD_LINGER_RISK`), passed or not.
-            self.close(conn, true);
+            // `FD_LINGER_RISK`), passed or not, unless the server closed
+            // first.
+            let reset = !probe.server_closed();
+            probe.release(&mut self.pool);
+            self.close(conn, reset);
         }
         let last = LastCheck::new(status, context, millis(started, now));
         let interval = self.count_verdict(now, b, s, last);

@@ -80,6 +80,11 @@ impl Probe {
         self.header.as_ref().and_then(HeaderOut::pending)
     }
 
+    /// The server closed its side.
+    pub(super) fn server_closed(&self) -> bool {
+        self.eof
+    }
+
     pub(super) fn is_connected(&self) -> bool {
         self.connected
     }

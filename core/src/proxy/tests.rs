@@ -1188,6 +1188,23 @@ fn probe_sends_request(h: &mut Harness) -> ConnId {
 }
 
 #[test]
+fn a_check_closes_with_a_fin_once_the_server_closed_first() {
+    let mut h = Harness::new(http_config(HttpExpect::String {
+        text: b"up".to_vec(),
+        negate: false,
+    }));
+    let probe = probe_sends_request(&mut h);
+    h.peer_sends(probe, b"HTTP/1.0 200 OK\r\n\r\nup");
+    assert!(h.closed(probe).is_none(), "the body runs to the close");
+    h.event(Event::ReadClosed { conn: probe });
+    assert_eq!(
+        h.closed(probe),
+        Some(false),
+        "HAProxy's fd no longer risks lingering"
+    );
+}
+
+#[test]
 fn http_check_sends_the_request_and_passes_on_2xx() {
     let mut h = Harness::new(http_config(HttpExpect::Default));
     let probe = probe_sends_request(&mut h);
