@@ -38,6 +38,10 @@ fn recorder(
     rx
 }
 
+/// A backend's lines, when its request is whole, the reply, the bytes
+/// haproxy sent.
+type Case = (&'static str, fn(&[u8]) -> bool, &'static [u8], &'static str);
+
 fn http_head(got: &[u8]) -> bool {
     got.windows(4).any(|w| w == b"\r\n\r\n")
 }
@@ -48,7 +52,7 @@ fn redis_ping(got: &[u8]) -> bool {
 
 #[test]
 fn check_requests_are_haproxys_bytes() {
-    let cases: [(&str, fn(&[u8]) -> bool, &[u8], &str); 4] = [
+    let cases: [Case; 4] = [
         (
             "",
             http_head,
