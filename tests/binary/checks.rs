@@ -99,7 +99,7 @@ fn check_requests_are_haproxys_bytes() {
              timeout server 5s\n option httpchk GET /status HTTP/1.1\\r\\nX-Old:\\ yes\n \
              http-check send hdr X-Def def\n\
              frontend fe\n bind 127.0.0.1:{port}\n default_backend elsewhere\n\
-             backend elsewhere\n no option httpchk\n server s 127.0.0.1:{sink}\n{backends}"
+             backend elsewhere\n server s 127.0.0.1:{sink}\n{backends}"
         ),
     );
     let _weir = Running::quiet(&config, port);

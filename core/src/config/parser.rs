@@ -945,13 +945,15 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         }
         "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "option dontlognull", true),
         "dontlognull" => p.settings.dontlognull = enable,
+        "tcp-check" | "httpchk" | "redis-check" if !enable => diags.error(
+            &st.origin,
+            format!("negation/default is not supported for option '{name}'."),
+        ),
         "tcp-check" if !p.kind.has_backend() => p.ignored(diags, st, "option tcp-check", false),
         "tcp-check" => {
-            p.settings.tcp_check = enable;
-            if enable {
-                p.settings.http.enabled = false;
-                p.settings.redis_check = false;
-            }
+            p.settings.tcp_check = true;
+            p.settings.http.enabled = false;
+            p.settings.redis_check = false;
         }
         "log-health-checks" if !p.kind.has_backend() => {
             p.ignored(diags, st, "option log-health-checks", false)
@@ -1013,7 +1015,6 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         // has no server, and HAProxy ignores them in TCP mode.
         "http-server-close" | "http-keep-alive" => {}
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
-        "httpchk" if !enable => p.settings.http.enabled = false,
         "httpchk" => match p
             .settings
             .http
@@ -1029,7 +1030,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             Err(e) => diags.error(&st.origin, e),
         },
         "redis-check" if !p.kind.has_backend() => p.ignored(diags, st, "option redis-check", false),
-        "redis-check" => checks::redis_option(p.settings, enable),
+        "redis-check" => checks::redis_option(p.settings),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
             let hint = hint(name, OPTIONS_LATER.iter().chain(OPTIONS).copied());

@@ -870,8 +870,15 @@ fn option_log_health_checks_is_a_backend_option() {
 fn httpchk_from_defaults_applies_and_can_be_cancelled() {
     let text = format!("defaults\n option httpchk GET /h\n{MINIMAL}");
     assert!(matches!(http_check(&text), HealthCheck::Http { .. }));
-    let text = format!("defaults\n option httpchk GET /h\n{MINIMAL} no option httpchk\n");
+    // Another check option replaces it; `no option httpchk` is HAProxy's
+    // error.
+    let text = format!("defaults\n option httpchk GET /h\n{MINIMAL} option tcp-check\n");
     assert_eq!(http_check(&text), HealthCheck::Tcp);
+    let text = format!("defaults\n option httpchk GET /h\n{MINIMAL} no option httpchk\n");
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:8: negation/default is not supported for option 'httpchk'."]
+    );
 }
 
 #[test]

@@ -522,12 +522,10 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
 }
 
 /// `option redis-check`: replaces the other checks.
-pub(super) fn redis_option(settings: &mut Settings, enable: bool) {
-    settings.redis_check = enable;
-    if enable {
-        settings.tcp_check = false;
-        settings.http.enabled = false;
-    }
+pub(super) fn redis_option(settings: &mut Settings) {
+    settings.redis_check = true;
+    settings.tcp_check = false;
+    settings.http.enabled = false;
 }
 
 /// The check a backend's servers run, built from its settings.
