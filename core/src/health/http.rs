@@ -187,11 +187,6 @@ use crate::config::HttpExpect;
 use crate::health::CheckStatus;
 
 impl HttpExpect {
-    /// Whether the verdict needs the body, not only the status line.
-    pub(crate) fn needs_body(&self) -> bool {
-        matches!(self, HttpExpect::String { .. } | HttpExpect::RString { .. })
-    }
-
     /// The verdict on a complete response, in HAProxy's words: a status
     /// rule fails `L7STS` with the code and reason; a body rule fails
     /// `L7RSP` saying whether the content was missing, unmatched or
@@ -398,7 +393,6 @@ mod tests {
         assert!(string(b"good", false).passes(&resp));
         assert!(!string(b"bad", false).passes(&resp));
         assert!(string(b"bad", true).passes(&resp));
-        assert!(string(b"x", false).needs_body());
     }
 
     #[test]

@@ -377,7 +377,9 @@ impl Probe {
                 "connection closed without a response",
             ));
         };
-        let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), expect.needs_body());
+        // HAProxy judges a whole message: a body without a length runs to
+        // the server's close, which then ends the check with a FIN.
+        let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), true);
         match parsed {
             Parse::Incomplete => None,
             Parse::Invalid(info) => Some(CheckStatus::L7Invalid(info)),

@@ -1233,7 +1233,10 @@ fn shutdown_returns_the_buffers_of_a_check_in_flight() {
 fn http_check_with_a_bad_status_marks_down_with_code_and_reason() {
     let mut h = Harness::new(http_config(HttpExpect::Default));
     let probe = probe_sends_request(&mut h);
-    h.peer_sends(probe, b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
+    h.peer_sends(
+        probe,
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+    );
     let logs = h.logs(LogSink::Stdout);
     assert_eq!(
         logs[0],
@@ -1543,7 +1546,11 @@ pub(super) mod tls_kit {
         let logs = run_check(&gw, cfg, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
         assert!(logs.is_empty(), "{logs:?}");
         let cfg = tls_config(&gw, None, true);
-        let logs = run_check(&gw, cfg, b"HTTP/1.0 503 Service Unavailable\r\n\r\n");
+        let logs = run_check(
+            &gw,
+            cfg,
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        );
         assert!(
             logs[0].contains("reason: Layer7 wrong status, code: 503"),
             "{logs:?}"
@@ -2037,7 +2044,11 @@ fn crt_presents_a_client_certificate_to_servers_that_require_one() {
             let mut request = Vec::new();
             let _ = std::io::Read::read_to_end(&mut peer.reader(), &mut request);
             if !failed && !request.is_empty() && !answered {
-                std::io::Write::write_all(&mut peer.writer(), b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+                std::io::Write::write_all(
+                    &mut peer.writer(),
+                    b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+                )
+                .unwrap();
                 answered = true;
             }
             let mut back = Vec::new();
@@ -2189,7 +2200,7 @@ fn regex_expectations_judge_status_and_bytes() {
         negate: false,
     }));
     let probe = probe_sends_request(&mut h);
-    h.peer_sends(probe, b"HTTP/1.0 302 Found\r\n\r\n");
+    h.peer_sends(probe, b"HTTP/1.0 302 Found\r\nContent-Length: 0\r\n\r\n");
     assert!(h.logs(LogSink::Stdout)[0].contains("Layer7 wrong status, code: 302"));
 
     let mut h = tcp_rules(vec![crate::config::TcpStep::ExpectRegex {
