@@ -750,9 +750,10 @@ impl Balancer {
     }
 
     /// A connect attempt failed (`who` is `S`, or `s` for `timeout
-    /// connect`): retry while `retries` allows, on another server at once
-    /// unless redispatch is off, else on the same one after HAProxy's
-    /// pause of `min(timeout connect, 1s)`. The client's bytes wait in the
+    /// connect`): retry while `retries` allows, on an untried server at
+    /// once unless redispatch is off, else on the same one: at once after a
+    /// timeout, after HAProxy's pause of `min(timeout connect, 1s)` after a
+    /// refusal. The client's bytes wait in the
     /// session meanwhile, so a retry loses nothing. A failure to `blame` on
     /// its server makes that server suspect.
     fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool) {
@@ -804,10 +805,14 @@ impl Balancer {
                 self.connect_to(now, s, target);
             }
             None => {
-                let pause = backend
-                    .config
-                    .timeout_connect
-                    .map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE));
+                // HAProxy's turn-around: a pause before retrying the same
+                // server only after a refusal; after `timeout connect`, at once.
+                let pause = match who {
+                    'S' => {
+                        (backend.config.timeout_connect).map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE))
+                    }
+                    _ => Duration::ZERO,
+                };
                 session.retry_at = Some(now + pause);
                 // No connect is in flight during the pause: nothing to
                 // hedge (the retry arms a hedge of its own).
