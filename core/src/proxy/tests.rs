@@ -2339,6 +2339,33 @@ fn a_refused_connect_is_retried_on_another_server_at_once_and_loses_nothing() {
 }
 
 #[test]
+fn when_every_server_refused_redispatch_goes_on_to_another_at_once() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].retries = 3;
+    let mut h = Harness::new(cfg);
+    let (client, mut conn, mut addr) = h.accept();
+    // HAProxy 2.6 (option redispatch, two servers): s1 s2 s1 s2, no pause.
+    for _ in 0..3 {
+        h.take();
+        h.event(Event::Connected {
+            conn,
+            result: Err(ConnError::Refused),
+        });
+        let connects = h.connects();
+        assert_eq!(connects.len(), 1, "retried at once");
+        assert_ne!(connects[0].1, addr, "on the other server");
+        (conn, addr) = connects[0];
+    }
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.closed(client).is_some());
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" SC ") && log.contains("/+3 0/0"), "{log}");
+}
+
+#[test]
 fn retries_give_up_after_the_configured_count() {
     let mut cfg = config(vec![
         server("s1", 8001),

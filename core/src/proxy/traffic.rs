@@ -750,10 +750,10 @@ impl Balancer {
     }
 
     /// A connect attempt failed (`who` is `S`, or `s` for `timeout
-    /// connect`): retry while `retries` allows, on an untried server at
-    /// once unless redispatch is off, else on the same one: at once after a
-    /// timeout, after HAProxy's pause of `min(timeout connect, 1s)` after a
-    /// refusal. The client's bytes wait in the
+    /// connect`): retry while `retries` allows, with redispatch on another
+    /// server at once (an untried one first), else (or when it is the only
+    /// usable one) on the same one: at once after a timeout, after
+    /// HAProxy's pause of `min(timeout connect, 1s)` after a refusal. The client's bytes wait in the
     /// session meanwhile, so a retry loses nothing. A failure to `blame` on
     /// its server makes that server suspect.
     fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool) {
@@ -793,8 +793,14 @@ impl Balancer {
         }
         let session = &mut self.sessions[s];
         let backend = &mut self.backends[b];
+        // An untried server; once every server was tried, as HAProxy's
+        // redispatch does, any other than the one that just failed.
+        let last: Vec<ServerId> = session.target.into_iter().collect();
         let other = if backend.config.redispatch {
-            backend.pick(&session.tried, now, session.peer.ip(), &mut self.rng)
+            let peer = session.peer.ip();
+            backend
+                .pick(&session.tried, now, peer, &mut self.rng)
+                .or_else(|| backend.pick(&last, now, peer, &mut self.rng))
         } else {
             None
         };
