@@ -2366,6 +2366,23 @@ fn when_every_server_refused_redispatch_goes_on_to_another_at_once() {
 }
 
 #[test]
+fn after_a_redispatch_tw_runs_until_the_new_server_and_tc_counts_its_connect() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].timeout_connect = Some(Duration::from_millis(300));
+    let mut h = Harness::new(cfg);
+    let (client, _, _) = h.accept();
+    h.take();
+    h.advance(Duration::from_millis(300));
+    let (second, _) = h.connects()[0];
+    h.connected(second);
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn: second });
+    // HAProxy 2.6: `302/0/306 ... +1` (the diff scenario retries_connect_timeout).
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" 300/0/300 "), "{log}");
+}
+
+#[test]
 fn retries_give_up_after_the_configured_count() {
     let mut cfg = config(vec![
         server("s1", 8001),

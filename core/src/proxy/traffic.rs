@@ -807,6 +807,9 @@ impl Balancer {
         match other {
             Some(target) => {
                 session.redispatched = true;
+                // HAProxy assigns the server again: `%Tw` runs until now,
+                // `%Tc` counts this connect only.
+                session.dequeued = Some(now);
                 backend.counters.redispatches += 1;
                 self.connect_to(now, s, target);
             }
