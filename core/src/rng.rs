@@ -18,6 +18,7 @@ impl Rng {
     }
 
     /// A number in `0..n` (0 when `n` is 0).
+    #[cfg(test)]
     pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0

@@ -36,6 +36,8 @@ mod signals;
 mod stop;
 #[path = "../../tests/binary/tls_checks.rs"]
 mod tls_checks;
+#[path = "../../tests/binary/traffic.rs"]
+mod traffic;
 #[path = "../../tests/binary/unix_socket.rs"]
 mod unix_socket;
 #[path = "../../tests/binary/upgrade.rs"]

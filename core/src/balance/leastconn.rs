@@ -1,119 +1,94 @@
-//! Least connections (`leastconn`): the server with the lowest load per
-//! weight, round robin among equals.
+//! Least connections (`leastconn`): HAProxy 2.6's `lb_fwlc.c`.
 //!
-//! Servers sit in an ordered set keyed by `load / weight` (compared by
-//! cross multiplication) and then by when they were last queued; a
-//! server is queued again behind its equals whenever it is picked or its
-//! load or weight changes, which makes ties go round.
+//! Servers sit in a tree keyed by `(load + 1) * 4096 / effective weight`
+//! (0 while idle); a pick takes the first server of the tree, equal keys
+//! in the order they were queued (as ebtree's duplicates). A server is
+//! queued again, behind its equals, only when its key changes: when it
+//! takes or drops a session, or its weight changes.
 
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-/// `load / weight`, weight never 0.
-#[derive(Debug, Clone, Copy)]
-struct Ratio {
-    load: u32,
-    weight: u32,
-}
+/// HAProxy's `BE_WEIGHT_SCALE`.
+const WEIGHT_SCALE: u64 = 16;
+/// HAProxy's `SRV_EWGHT_MAX`.
+const EWGHT_MAX: u64 = 256 * WEIGHT_SCALE;
 
-impl Ord for Ratio {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (u64::from(self.load) * u64::from(other.weight))
-            .cmp(&(u64::from(other.load) * u64::from(self.weight)))
-    }
-}
-
-impl PartialOrd for Ratio {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Ratio {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Ratio {}
-
-/// A queued server: its ratio, when it was queued, its index.
-type Entry = (Ratio, u64, usize);
+/// A queued server: its key, when it was queued, its index.
+type Entry = (u64, u64, usize);
 
 /// Least-connections state of one group of servers.
 #[derive(Debug, Clone)]
 pub(super) struct LeastConn {
     queue: BTreeSet<Entry>,
-    /// Each server's entry in `queue`; `None` while ineligible.
+    /// Each server's entry in `queue`; `None` while not usable.
     entry: Vec<Option<Entry>>,
-    /// Each server's load, kept while ineligible too.
+    /// Each server's effective weight (0: not usable).
+    eweight: Vec<u64>,
+    /// Each server's load, kept while not usable too.
     load: Vec<u32>,
-    /// Order of the next (re)queued server.
+    /// Order of the next queued server.
     seq: u64,
-    start: usize,
 }
 
 impl LeastConn {
-    /// `servers` indices, all ineligible; first ties start at `start`.
-    pub(super) fn new(servers: usize, start: usize) -> LeastConn {
+    /// `servers` indices, all unusable.
+    pub(super) fn new(servers: usize) -> LeastConn {
         LeastConn {
             queue: BTreeSet::new(),
             entry: vec![None; servers],
+            eweight: vec![0; servers],
             load: vec![0; servers],
-            // Below `servers`: first queueings, by rank.
-            seq: servers as u64,
-            start: start.checked_rem(servers).unwrap_or(0),
+            seq: 0,
         }
     }
 
-    /// Queues server `i` (again) with `weight`, behind its equals.
-    fn requeue(&mut self, i: usize, weight: u32) {
-        let Some(&current) = self.entry.get(i) else {
-            return;
-        };
-        let seq = match current {
-            Some(e) => {
-                self.queue.remove(&e);
-                self.seq += 1;
-                self.seq
-            }
-            None => ((i + self.entry.len() - self.start) % self.entry.len()) as u64,
-        };
-        self.entry[i] = None;
-        if weight == 0 {
+    /// HAProxy's key for server `i`.
+    fn key(&self, i: usize) -> u64 {
+        match self.load[i] {
+            0 => 0,
+            load => (u64::from(load) + 1) * EWGHT_MAX / self.eweight[i].max(1),
+        }
+    }
+
+    /// Queues server `i` again, behind its equals (out of the tree when
+    /// it has no weight).
+    fn requeue(&mut self, i: usize) {
+        if let Some(e) = self.entry[i].take() {
+            self.queue.remove(&e);
+        }
+        if self.eweight[i] == 0 {
             return;
         }
-        let ratio = Ratio {
-            load: self.load[i],
-            weight,
-        };
-        let e = (ratio, seq, i);
+        self.seq += 1;
+        let e = (self.key(i), self.seq, i);
         self.queue.insert(e);
         self.entry[i] = Some(e);
     }
 
-    /// Server `i` now has `weight` (0: ineligible).
+    /// Server `i` now has user weight `weight` (0: not usable).
     pub(super) fn set_weight(&mut self, i: usize, weight: u32) {
-        self.requeue(i, weight);
+        let Some(w) = self.eweight.get_mut(i) else {
+            return;
+        };
+        *w = u64::from(weight) * WEIGHT_SCALE;
+        self.requeue(i);
     }
 
-    /// Server `i` now has `load`.
+    /// Server `i` now has `load` (`fwlc_srv_reposition`).
     pub(super) fn set_load(&mut self, i: usize, load: u32) {
         let Some(slot) = self.load.get_mut(i) else {
             return;
         };
         *slot = load;
-        if let Some((ratio, _, _)) = self.entry[i] {
-            if ratio.load != load {
-                self.requeue(i, ratio.weight);
+        if let Some((key, _, _)) = self.entry[i] {
+            if key != self.key(i) {
+                self.requeue(i);
             }
         }
     }
 
-    /// The least loaded server that `allowed` accepts.
+    /// The first server of the tree that `allowed` accepts.
     pub(super) fn pick(&mut self, allowed: &mut impl FnMut(usize) -> bool) -> Option<usize> {
-        let (ratio, _, i) = self.queue.iter().copied().find(|e| allowed(e.2))?;
-        self.requeue(i, ratio.weight);
-        Some(i)
+        self.queue.iter().map(|e| e.2).find(|&i| allowed(i))
     }
 }

@@ -18,10 +18,13 @@
 //! (`first` walks past the servers refused, as HAProxy does). Randomness
 //! only comes from the [`Rng`] passed to `pick`.
 
+mod fwrr;
 mod hash;
 mod leastconn;
-mod rr;
+mod map;
 
+#[cfg(test)]
+mod haproxy_order;
 #[cfg(test)]
 mod tests;
 
@@ -87,7 +90,8 @@ struct Group {
 
 #[derive(Debug, Clone)]
 enum Algo {
-    Rr(rr::Rr),
+    Rr(fwrr::Fwrr),
+    Static(map::StaticMap),
     LeastConn(leastconn::LeastConn),
     First,
     Map(hash::Map),
@@ -96,9 +100,10 @@ enum Algo {
 
 impl Lb {
     /// Selection state for `servers`, all ineligible until
-    /// [`set_weight`](Self::set_weight). `start` rotates round-robin ties
-    /// so that instances started together spread out.
-    pub(crate) fn new(policy: Policy, servers: &[Member], start: usize) -> Lb {
+    /// [`set_weight`](Self::set_weight). As in HAProxy, the servers made
+    /// eligible before the first pick start the cycle together: the first
+    /// pick goes to the first server (the heaviest for `roundrobin`).
+    pub(crate) fn new(policy: Policy, servers: &[Member]) -> Lb {
         let slots: Vec<Slot> = servers
             .iter()
             .map(|m| Slot {
@@ -109,11 +114,13 @@ impl Lb {
             })
             .collect();
         let n = slots.len();
+        let divisor = slots.iter().map(|s| s.configured).fold(0, gcd);
         let group = |g: usize| {
             let configured = slots.iter().filter(|s| s.group == g).map(|s| s.configured);
             let algo = match policy.balance {
-                Balance::RoundRobin | Balance::StaticRr => Algo::Rr(rr::Rr::new(n, start)),
-                Balance::LeastConn => Algo::LeastConn(leastconn::LeastConn::new(n, start)),
+                Balance::RoundRobin => Algo::Rr(fwrr::Fwrr::new(n)),
+                Balance::StaticRr => Algo::Static(map::StaticMap::new(n, divisor)),
+                Balance::LeastConn => Algo::LeastConn(leastconn::LeastConn::new(n)),
                 Balance::First => Algo::First,
                 Balance::Source if policy.hash_type == HashType::MapBased => {
                     Algo::Map(hash::Map::default())
@@ -135,7 +142,7 @@ impl Lb {
     }
 
     /// Selection state for `backend`'s servers (see [`Lb::new`]).
-    pub(crate) fn for_backend(backend: &Backend, start: usize) -> Lb {
+    pub(crate) fn for_backend(backend: &Backend) -> Lb {
         let policy = Policy {
             balance: backend.balance,
             hash_type: backend.hash_type,
@@ -150,7 +157,7 @@ impl Lb {
                 backup: s.backup,
             })
             .collect();
-        Lb::new(policy, &members, start)
+        Lb::new(policy, &members)
     }
 
     /// Whether the algorithm keeps configured weights: `static-rr` and
@@ -190,6 +197,7 @@ impl Lb {
         }
         match &mut group.algo {
             Algo::Rr(rr) => rr.set_weight(i, weight),
+            Algo::Static(map) => map.set_weight(i, weight),
             Algo::LeastConn(lc) => lc.set_weight(i, weight),
             Algo::First => {}
             Algo::Map(map) => map.invalidate(),
@@ -249,6 +257,7 @@ impl Lb {
         let members = || group.eligible.iter().map(|&i| (i, servers[i].weight));
         match &mut group.algo {
             Algo::Rr(rr) => rr.pick(allowed),
+            Algo::Static(map) => map.pick(allowed),
             Algo::LeastConn(lc) => lc.pick(allowed),
             Algo::First => group.eligible.iter().copied().find(|&i| allowed(i)),
             Algo::Map(map) => {
@@ -284,6 +293,12 @@ impl Lb {
             }
         }
     }
+}
+
+/// Greatest common divisor (`gcd(0, w) = w`), as HAProxy's `init_server_map`
+/// divides static weights (servers of weight 0 left out).
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Whether `a` has strictly less load per weight than `b`.
@@ -339,7 +354,7 @@ impl PickBench {
     /// Every server of `backend` up at its configured weight, with about
     /// two open sessions per server.
     pub fn new(backend: &Backend, seed: u64) -> PickBench {
-        let mut lb = Lb::for_backend(backend, 0);
+        let mut lb = Lb::for_backend(backend);
         for (i, s) in backend.servers.iter().enumerate() {
             lb.set_weight(i, s.weight);
         }

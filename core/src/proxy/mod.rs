@@ -266,7 +266,7 @@ impl Balancer {
     /// Builds a balancer for `config`. `seed` feeds the PRNG; `wall` is the
     /// wall-clock time at `now` (for log dates); `pid` is shown in logs.
     pub fn new(config: Config, seed: u64, now: Instant, wall: SystemTime, pid: u32) -> Self {
-        let mut rng = Rng::new(seed);
+        let rng = Rng::new(seed);
         let verify_default = !config.global.ssl_server_verify_none;
         let tls_time = Arc::new(DriverTime::default());
         let Config {
@@ -277,7 +277,7 @@ impl Balancer {
         let mut backend_ids = Vec::with_capacity(backends.len());
         let mut backend_arena = Arena::default();
         for mut config in backends {
-            let lb = Lb::for_backend(&config, rng.below(config.servers.len()));
+            let lb = Lb::for_backend(&config);
             let mut servers = Arena::default();
             for s in std::mem::take(&mut config.servers) {
                 servers.insert(ServerState::new(s, now, verify_default, &tls_time));

@@ -167,7 +167,7 @@ impl BackendState {
     /// [`BackendState::rebuild_lb`].
     fn empty(config: Backend, now: Instant) -> BackendState {
         BackendState {
-            lb: Lb::for_backend(&config, 0),
+            lb: Lb::for_backend(&config),
             config,
             servers: Arena::default(),
             active: 0,
@@ -184,7 +184,7 @@ impl BackendState {
     /// Builds the balancing algorithm again for the servers now in the
     /// arena (slot index = the algorithm's index; free slots and retired
     /// servers weigh nothing), with their loads and weights.
-    fn rebuild_lb(&mut self, start: usize, now: Instant) {
+    fn rebuild_lb(&mut self, now: Instant) {
         let policy = Policy {
             balance: self.config.balance,
             hash_type: self.config.hash_type,
@@ -205,7 +205,7 @@ impl BackendState {
                 backup: server.config.backup,
             };
         }
-        self.lb = Lb::new(policy, &members, start);
+        self.lb = Lb::new(policy, &members);
         for (id, server) in self.servers.iter() {
             self.lb.set_load(id.index(), server.active);
         }
@@ -376,8 +376,7 @@ impl Balancer {
             self.backends[b].servers[s].retired = true;
             retired.push(s);
         }
-        let start = self.rng.below(listed.len());
-        self.backends[b].rebuild_lb(start, now);
+        self.backends[b].rebuild_lb(now);
         for s in retired {
             self.drop_check(b, s);
             self.backends[b].servers[s].warm_since = None;

@@ -99,9 +99,15 @@ impl ServerState {
 }
 
 impl BackendState {
-    /// Gives every server's effective weight to the algorithm.
+    /// Gives every server's effective weight to the algorithm, in the
+    /// configuration's order (HAProxy's order among equal weights).
     pub(super) fn sync_weights(&mut self, now: Instant) {
-        for (id, server) in self.servers.iter() {
+        let mut servers: Vec<_> = self.servers.iter().collect();
+        servers.sort_by(|(_, a), (_, b)| {
+            let (a, b) = (&a.config.origin, &b.config.origin);
+            (&a.file, a.line).cmp(&(&b.file, b.line))
+        });
+        for (id, server) in servers {
             self.lb.set_weight(id.index(), server.lb_weight(now));
         }
     }

@@ -2371,6 +2371,50 @@ fn a_refused_connect_is_retried_on_another_server_at_once_and_loses_nothing() {
 }
 
 #[test]
+fn when_every_server_refused_redispatch_goes_on_to_another_at_once() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].retries = 3;
+    let mut h = Harness::new(cfg);
+    let (client, mut conn, mut addr) = h.accept();
+    // HAProxy 2.6 (option redispatch, two servers): s1 s2 s1 s2, no pause.
+    for _ in 0..3 {
+        h.take();
+        h.event(Event::Connected {
+            conn,
+            result: Err(ConnError::Refused),
+        });
+        let connects = h.connects();
+        assert_eq!(connects.len(), 1, "retried at once");
+        assert_ne!(connects[0].1, addr, "on the other server");
+        (conn, addr) = connects[0];
+    }
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    assert!(h.closed(client).is_some());
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" SC ") && log.contains("/+3 0/0"), "{log}");
+}
+
+#[test]
+fn after_a_redispatch_tw_runs_until_the_new_server_and_tc_counts_its_connect() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].timeout_connect = Some(Duration::from_millis(300));
+    let mut h = Harness::new(cfg);
+    let (client, _, _) = h.accept();
+    h.take();
+    h.advance(Duration::from_millis(300));
+    let (second, _) = h.connects()[0];
+    h.connected(second);
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn: second });
+    // HAProxy 2.6: `302/0/306 ... +1` (the diff scenario retries_connect_timeout).
+    let log = &h.logs(LogSink::Stdout)[0];
+    assert!(log.contains(" 300/0/300 "), "{log}");
+}
+
+#[test]
 fn retries_give_up_after_the_configured_count() {
     let mut cfg = config(vec![
         server("s1", 8001),
@@ -2419,6 +2463,21 @@ fn without_redispatch_the_same_server_is_retried_after_a_pause() {
         addr,
         "min(timeout connect, 1s) later, same server"
     );
+}
+
+#[test]
+fn without_redispatch_a_connect_timeout_is_retried_on_the_same_server_at_once() {
+    let mut cfg = config(vec![server("s1", 8001), server("s2", 8002)]);
+    cfg.backends[0].redispatch = false;
+    cfg.backends[0].timeout_connect = Some(Duration::from_millis(300));
+    let mut h = Harness::new(cfg);
+    let (_, _, addr) = h.accept();
+    h.take();
+    h.advance(Duration::from_millis(300));
+    // HAProxy's turn-around pause follows refusals only.
+    let connects = h.connects();
+    assert_eq!(connects.len(), 1, "retried at once");
+    assert_eq!(connects[0].1, addr, "same server");
 }
 
 #[test]
@@ -2656,9 +2715,9 @@ fn a_hedged_session_times_out_once_both_connects_had_timeout_connect() {
     assert!(h.closed(first).is_none() && h.closed(second).is_none());
     h.advance(Duration::from_millis(1));
     assert!(h.closed(first).is_some() && h.closed(second).is_some());
-    // Both servers failed this session: a retry after HAProxy's pause.
-    assert!(h.closed(client).is_none() && h.connects().is_empty());
-    h.advance(Duration::from_secs(1));
+    // Both servers timed out this session: a retry at once (HAProxy pauses
+    // only after a refusal).
+    assert!(h.closed(client).is_none());
     assert_eq!(h.connects().len(), 1);
 }
 

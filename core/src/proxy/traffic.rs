@@ -750,9 +750,10 @@ impl Balancer {
     }
 
     /// A connect attempt failed (`who` is `S`, or `s` for `timeout
-    /// connect`): retry while `retries` allows, on another server at once
-    /// unless redispatch is off, else on the same one after HAProxy's
-    /// pause of `min(timeout connect, 1s)`. The client's bytes wait in the
+    /// connect`): retry while `retries` allows, with redispatch on another
+    /// server at once (an untried one first), else (or when it is the only
+    /// usable one) on the same one: at once after a timeout, after
+    /// HAProxy's pause of `min(timeout connect, 1s)` after a refusal. The client's bytes wait in the
     /// session meanwhile, so a retry loses nothing. A failure to `blame` on
     /// its server makes that server suspect.
     fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool) {
@@ -792,22 +793,35 @@ impl Balancer {
         }
         let session = &mut self.sessions[s];
         let backend = &mut self.backends[b];
+        // An untried server; once every server was tried, as HAProxy's
+        // redispatch does, any other than the one that just failed.
+        let last: Vec<ServerId> = session.target.into_iter().collect();
         let other = if backend.config.redispatch {
-            backend.pick(&session.tried, now, session.peer.ip(), &mut self.rng)
+            let peer = session.peer.ip();
+            backend
+                .pick(&session.tried, now, peer, &mut self.rng)
+                .or_else(|| backend.pick(&last, now, peer, &mut self.rng))
         } else {
             None
         };
         match other {
             Some(target) => {
                 session.redispatched = true;
+                // HAProxy assigns the server again: `%Tw` runs until now,
+                // `%Tc` counts this connect only.
+                session.dequeued = Some(now);
                 backend.counters.redispatches += 1;
                 self.connect_to(now, s, target);
             }
             None => {
-                let pause = backend
-                    .config
-                    .timeout_connect
-                    .map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE));
+                // HAProxy's turn-around: a pause before retrying the same
+                // server only after a refusal; after `timeout connect`, at once.
+                let pause = match who {
+                    'S' => {
+                        (backend.config.timeout_connect).map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE))
+                    }
+                    _ => Duration::ZERO,
+                };
                 session.retry_at = Some(now + pause);
                 // No connect is in flight during the pause: nothing to
                 // hedge (the retry arms a hedge of its own).
