@@ -874,6 +874,8 @@ pub use service::{
 };
 
 #[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]
 mod server_state_tests;

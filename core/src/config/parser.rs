@@ -18,6 +18,7 @@ use super::{
 };
 use crate::logging::LineFormat;
 
+mod compat;
 mod logging;
 mod process;
 mod proxy_protocol;
@@ -238,6 +239,8 @@ struct Settings {
     /// The parameters of `default-server` lines so far, in order: they
     /// go before each later `server` line's own.
     default_server: Vec<String>,
+    /// HTTP-only options, ignored in TCP mode with a warning.
+    http_options: compat::HttpOptions,
     /// `load-server-state-from-file`, when set.
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
@@ -790,6 +793,7 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             Err(e) => diags.error(&st.origin, e),
         },
         _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
+        _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
@@ -1018,9 +1022,6 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "nolinger" => p.settings.nolinger = enable,
         "httplog" => p.settings.httplog = enable.then(|| st.origin.clone()),
         "forwardfor" => p.settings.forwardfor = enable.then(|| st.origin.clone()),
-        // Server-side connection handling: a frontend serving weir's pages
-        // has no server, and HAProxy ignores them in TCP mode.
-        "http-server-close" | "http-keep-alive" => {}
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" if !enable => p.settings.httpchk = None,
         "httpchk" => match httpchk(&st.words[2..], &st.origin) {
@@ -1033,9 +1034,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             }
             Err(e) => diags.error(&st.origin, e),
         },
+        _ if compat::is_option(name) => compat::option(diags, p, st, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
-            let hint = hint(name, OPTIONS_LATER.iter().chain(OPTIONS).copied());
+            let known = OPTIONS_LATER.iter().chain(OPTIONS).copied();
+            let hint = hint(name, known.chain(compat::option_names()));
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
     }
@@ -2001,6 +2004,7 @@ fn http_service(diags: &mut Diags, proxy: &Proxy) -> Option<HttpService> {
             ),
         );
     }
+    compat::pages_check(diags, &s.http_options);
     for bind in proxy.binds.iter().filter(|b| b.accept_proxy) {
         diags.error(
             &bind.origin,
@@ -2044,6 +2048,14 @@ fn tcp_ignores(diags: &mut Diags, proxy: &Proxy) {
             format!("'option forwardfor' ignored for {what} '{name}' as it requires HTTP mode."),
         );
     }
+    compat::warn_ignored(
+        diags,
+        &s.http_options,
+        proxy.kind,
+        what,
+        name,
+        &proxy.origin,
+    );
 }
 
 /// HAProxy's warning for a proxy missing some of its timeouts, plus what

@@ -1,0 +1,117 @@
+//! What packaged configurations carry: HTTP-only keywords in TCP mode,
+//! the global TLS defaults, `tune.*`.
+
+use std::net::IpAddr;
+
+use super::{Parsed, Source, parse};
+
+fn parsed(text: &str) -> Result<Parsed, Vec<String>> {
+    parse(&[Source::new("t.cfg", text)], &mut |_| {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    })
+    .map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    let parsed = parsed(text).unwrap_or_else(|e| panic!("{e:?}"));
+    parsed.warnings.iter().map(ToString::to_string).collect()
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parsed(text) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e,
+    }
+}
+
+const TIMEOUTS: &str = " timeout connect 5s\n timeout client 5s\n timeout server 5s\n";
+
+fn with_defaults(defaults: &str, proxies: &str) -> String {
+    format!("defaults\n mode tcp\n{TIMEOUTS}{defaults}{proxies}")
+}
+
+const LISTEN: &str = "listen l\n bind 127.0.0.1:8123\n server s 127.0.0.1:8124\n";
+
+#[test]
+fn http_connection_modes_and_error_files_are_accepted_silently() {
+    let text = with_defaults(
+        " option httpclose\n option http-server-close\n option http-keep-alive\n \
+         errorfile 503 /etc/haproxy/errors/503.http\n errorloc302 400 http://x/\n \
+         http-reuse safe\n",
+        LISTEN,
+    );
+    assert_eq!(warnings(&text), Vec::<String>::new());
+}
+
+#[test]
+fn http_only_options_warn_per_proxy_in_haproxys_order() {
+    let text = with_defaults(
+        " option http-pretend-keepalive\n option http-buffer-request\n",
+        "frontend f\n bind 127.0.0.1:8125\n default_backend b\n\
+         backend b\n server s 127.0.0.1:8124\n",
+    );
+    assert_eq!(
+        warnings(&text),
+        [
+            "t.cfg:8: 'option http-buffer-request' ignored for frontend 'f' as it requires HTTP mode.",
+            "t.cfg:11: 'option http-buffer-request' ignored for backend 'b' as it requires HTTP mode.",
+            "t.cfg:11: 'option http-pretend-keepalive' ignored for backend 'b' as it requires HTTP mode.",
+        ]
+    );
+}
+
+#[test]
+fn a_backend_option_in_a_frontend_is_ignored_for_lack_of_capability() {
+    let text = with_defaults(
+        "",
+        "frontend f\n bind 127.0.0.1:8125\n option http-pretend-keepalive\n http-reuse safe\n \
+         default_backend b\nbackend b\n server s 127.0.0.1:8124\n",
+    );
+    assert_eq!(
+        warnings(&text),
+        [
+            "t.cfg:8: 'http-pretend-keepalive' ignored because frontend 'f' has no backend capability.",
+            "t.cfg:9: 'http-reuse' ignored because frontend 'f' has no backend capability.",
+        ]
+    );
+}
+
+#[test]
+fn no_option_cancels_an_inherited_http_option() {
+    let text = with_defaults(
+        " option http-buffer-request\n",
+        "listen l\n bind 127.0.0.1:8123\n no option http-buffer-request\n server s 127.0.0.1:8124\n",
+    );
+    assert_eq!(warnings(&text), Vec::<String>::new());
+}
+
+#[test]
+fn http_keywords_are_checked_as_haproxy_does() {
+    let text = with_defaults(
+        " errorfile 999 /x\n errorfile 400\n option httpclose x\n http-reuse sometimes\n \
+         http-reuse safe z\n option http-tunnel\n option forceclose\n",
+        LISTEN,
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:6: errorfile : status code '999' not handled.",
+            "t.cfg:7: errorfile : expects <status_code> and <file> as arguments.",
+            "t.cfg:8: 'option httpclose' cannot handle unexpected argument 'x'.",
+            "t.cfg:9: 'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.",
+            "t.cfg:10: 'http-reuse safe' cannot handle unexpected argument 'z'.",
+            "t.cfg:11: option 'http-tunnel' is not supported any more since HAProxy 2.1, please \
+             just remove it, it shouldn't be needed.",
+            "t.cfg:12: option 'forceclose' is not supported any more since HAProxy 2.0, please \
+             just remove it, or use 'option httpclose' if absolutely needed.",
+        ]
+    );
+}
+
+#[test]
+fn mode_http_in_a_proxy_carrying_traffic_stays_an_error() {
+    let text = format!("defaults\n mode http\n{TIMEOUTS} option httplog\n{LISTEN}");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("'mode http'"), "{errors:?}");
+}
