@@ -115,3 +115,112 @@ fn mode_http_in_a_proxy_carrying_traffic_stays_an_error() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("'mode http'"), "{errors:?}");
 }
+
+fn tls_server(global: &str, params: &str) -> crate::config::CheckTls {
+    let text = format!(
+        "global\n{global}{}",
+        with_defaults(
+            "",
+            &format!(
+                "listen l\n bind 127.0.0.1:8123\n server s 127.0.0.1:8124 check check-ssl {params}\n"
+            )
+        )
+    );
+    let parsed = parsed(&text).unwrap_or_else(|e| panic!("{e:?}"));
+    let server = &parsed.config.backends[0].servers[0];
+    server.check_tls.clone().expect("check-ssl")
+}
+
+#[test]
+fn relative_ca_and_crt_paths_start_from_ca_base_and_crt_base() {
+    let global = " ca-base /etc/ssl/certs\n crt-base /etc/ssl/private\n";
+    let tls = tls_server(global, "ca-file ca.pem crt client.pem");
+    assert_eq!(tls.ca_file.as_deref(), Some("/etc/ssl/certs/ca.pem"));
+    assert_eq!(tls.crt_file.as_deref(), Some("/etc/ssl/private/client.pem"));
+    let tls = tls_server(global, "ca-file /abs/ca.pem");
+    assert_eq!(tls.ca_file.as_deref(), Some("/abs/ca.pem"));
+}
+
+#[test]
+fn server_defaults_bound_versions_and_pick_suites() {
+    use rustls::CipherSuite;
+    let tls = tls_server(
+        " ssl-default-server-options ssl-min-ver TLSv1.3 no-tls-tickets\n \
+         ssl-default-server-ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256\n",
+        "ca-file /ca.pem",
+    );
+    assert!(!tls.params.tls12 && tls.params.tls13);
+    assert_eq!(
+        tls.params.tls13_suites,
+        Some(vec![
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+            CipherSuite::TLS13_AES_128_GCM_SHA256
+        ])
+    );
+    let tls = tls_server(" ssl-default-server-options no-tlsv13\n", "verify none");
+    assert!(tls.params.tls12 && !tls.params.tls13);
+}
+
+#[test]
+fn unknown_ciphers_are_named_in_a_warning() {
+    let text = format!(
+        "global\n ssl-default-server-ciphers ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256\n \
+         ssl-default-server-ciphers HIGH:!aNULL\n{}",
+        with_defaults("", LISTEN)
+    );
+    assert_eq!(
+        warnings(&text),
+        [
+            "t.cfg:2: 'ssl-default-server-ciphers': weir's TLS (rustls) cannot apply \
+             'DHE-RSA-AES128-GCM-SHA256': ignored.",
+            "t.cfg:3: 'ssl-default-server-ciphers': weir's TLS (rustls) cannot apply 'HIGH', \
+             '!aNULL': none of the list is left: weir keeps its default suites.",
+        ]
+    );
+}
+
+#[test]
+fn global_tls_and_tune_keywords_take_haproxys_messages() {
+    let text = format!(
+        "global\n ca-base /a\n ca-base /b\n crt-base\n ssl-default-server-options ssl-min-ver TLSv9\n \
+         ssl-default-server-options no-tlsv12 no-tlsv13\n ssl-default-bind-options bogus\n \
+         tune.ssl.default-dh-param 512\n tune.bufsize\n ssl-default-server-ciphers\n{}",
+        with_defaults("", LISTEN)
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.cfg:3: 'ca-base' already specified.",
+            "t.cfg:4: global statement 'crt-base' expects a directory path as an argument.",
+            "t.cfg:5: 'TLSv9' : unknown ssl/tls version on global statement \
+             'ssl-default-server-options'.",
+            "t.cfg:6: 'ssl-default-server-options': no TLS version weir speaks (TLSv1.2, \
+             TLSv1.3) is left.",
+            "t.cfg:7: unknown option 'bogus' on global statement 'ssl-default-bind-options'.",
+            "t.cfg:8: 'tune.ssl.default-dh-param' expects a value >= 1024.",
+            "t.cfg:9: 'tune.bufsize' expects an integer argument.",
+            "t.cfg:10: global statement 'ssl-default-server-ciphers' expects a cipher suite as \
+             an argument.",
+        ]
+    );
+}
+
+#[test]
+fn bind_side_tls_and_buffer_sizes_are_accepted_with_a_warning() {
+    let text = format!(
+        "global\n ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256\n \
+         tune.ssl.default-dh-param 2048\n tune.bufsize 32768\n tune.maxrewrite 1024\n{}",
+        with_defaults("", LISTEN)
+    );
+    assert_eq!(
+        warnings(&text),
+        [
+            "t.cfg:2: 'ssl-default-bind-ciphers' ignored: weir terminates no TLS (it has no \
+             'bind ... ssl').",
+            "t.cfg:3: 'tune.ssl.default-dh-param' ignored: weir terminates no TLS (it has no \
+             'bind ... ssl').",
+            "t.cfg:4: 'tune.bufsize' ignored: weir's buffers stay 16384 bytes.",
+            "t.cfg:5: 'tune.maxrewrite' ignored: weir rewrites no HTTP.",
+        ]
+    );
+}

@@ -24,6 +24,7 @@ mod process;
 mod proxy_protocol;
 mod server_state;
 mod switching;
+mod tls_global;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -320,6 +321,8 @@ struct Parser {
     statements: usize,
     /// The global `log-tag`.
     global_log_tag: Option<String>,
+    /// `ca-base`, `crt-base`, `ssl-default-server-*`.
+    tls_global: tls_global::TlsGlobal,
 }
 
 /// One statement being parsed.
@@ -402,6 +405,9 @@ impl Parser {
                 st,
                 resolve,
             ),
+            Some(Section::Global) if tls_global::KEYWORDS.contains(&keyword) => {
+                tls_global::keyword(&mut self.diags, &mut self.tls_global, st)
+            }
             Some(Section::Global) => global_keyword(&mut self.diags, &mut self.global, st),
             Some(Section::Defaults) => {
                 let mut parts = ProxyParts {
@@ -569,8 +575,9 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         }
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known =
-                (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS)).chain(server_state::GLOBAL);
+            let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
+                .chain(server_state::GLOBAL)
+                .chain(tls_global::KEYWORDS);
             let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
                 &st.origin,
@@ -1710,6 +1717,7 @@ impl Parser {
             });
         }
         default_fullconn(&mut backends, &frontends, self.global.maxconn);
+        tls_global::apply(&self.tls_global, &mut backends);
         self.check_tls_verification(&backends);
         for backend in &backends {
             for server in backend.servers.iter().filter(|s| s.tls.is_some()) {
