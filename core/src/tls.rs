@@ -280,3 +280,30 @@ impl ServerCertVerifier for AcceptAny {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CipherSuite;
+
+    #[test]
+    fn params_keep_the_listed_suites_in_their_order() {
+        let mut tls = CheckTls {
+            verify: Some(false),
+            ..CheckTls::default()
+        };
+        tls.params.tls12 = false;
+        tls.params.tls13_suites = Some(vec![
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+        ]);
+        let tls13: Vec<CipherSuite> = provider(&tls.params)
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(tls13, tls.params.tls13_suites.clone().unwrap());
+        assert!(client_config(&tls, true, Arc::default()).is_ok());
+    }
+}
