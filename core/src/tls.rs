@@ -22,7 +22,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
 
-use crate::config::CheckTls;
+use crate::config::{CheckTls, TlsParams};
 
 /// How many PEM certificates `pem` holds.
 pub(crate) fn count_certificates(pem: &[u8]) -> usize {
@@ -67,7 +67,7 @@ pub(crate) fn client_config(
     verify_default: bool,
     time: Arc<DriverTime>,
 ) -> Result<Arc<ClientConfig>, Error> {
-    let provider = Arc::new(ring::default_provider());
+    let provider = Arc::new(provider(&tls.params));
     let verifier: Arc<dyn ServerCertVerifier> = if tls.verify.unwrap_or(verify_default) {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(&tls.ca_pem).flatten() {
@@ -87,8 +87,15 @@ pub(crate) fn client_config(
     } else {
         Arc::new(AcceptAny(provider.clone()))
     };
+    let mut versions = Vec::new();
+    if tls.params.tls13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if tls.params.tls12 {
+        versions.push(&rustls::version::TLS12);
+    }
     let builder = ClientConfig::builder_with_details(provider, time)
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(&versions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let config = if tls.crt_pem.is_empty() {
@@ -102,6 +109,26 @@ pub(crate) fn client_config(
         builder.with_client_auth_cert(chain, key)?
     };
     Ok(Arc::new(config))
+}
+
+/// rustls's provider with the suites `params` keeps (all of a version
+/// whose list is not set), in the list's order.
+fn provider(params: &TlsParams) -> CryptoProvider {
+    let mut provider = ring::default_provider();
+    let list = |suite: &rustls::SupportedCipherSuite| match suite {
+        rustls::SupportedCipherSuite::Tls12(_) => params.tls12_suites.as_ref(),
+        rustls::SupportedCipherSuite::Tls13(_) => params.tls13_suites.as_ref(),
+    };
+    provider
+        .cipher_suites
+        .retain(|s| list(s).is_none_or(|l| l.contains(&s.suite())));
+    // A stable sort: the versions keep rustls's order (TLS 1.3 first).
+    provider.cipher_suites.sort_by_key(|s| {
+        let version = usize::from(matches!(s, rustls::SupportedCipherSuite::Tls12(_)));
+        let rank = list(s).and_then(|l| l.iter().position(|x| *x == s.suite()));
+        (version, rank)
+    });
+    provider
 }
 
 /// The name a check connects to: `check-sni` (sent as SNI and verified),
@@ -251,5 +278,32 @@ impl ServerCertVerifier for AcceptAny {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CipherSuite;
+
+    #[test]
+    fn params_keep_the_listed_suites_in_their_order() {
+        let mut tls = CheckTls {
+            verify: Some(false),
+            ..CheckTls::default()
+        };
+        tls.params.tls12 = false;
+        tls.params.tls13_suites = Some(vec![
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+        ]);
+        let tls13: Vec<CipherSuite> = provider(&tls.params)
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(tls13, tls.params.tls13_suites.clone().unwrap());
+        assert!(client_config(&tls, true, Arc::default()).is_ok());
     }
 }

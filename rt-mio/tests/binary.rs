@@ -22,6 +22,8 @@ mod lifecycle;
 mod master;
 #[path = "../../tests/binary/observability.rs"]
 mod observability;
+#[path = "../../tests/binary/packaged.rs"]
+mod packaged;
 #[path = "../../tests/binary/proxy_protocol.rs"]
 mod proxy_protocol;
 #[path = "../../tests/binary/reload.rs"]

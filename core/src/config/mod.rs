@@ -661,6 +661,8 @@ pub struct CheckTls {
     pub crt_file: Option<String>,
     /// The PEM text of `crt_file`, filled by [`Config::load_files`].
     pub crt_pem: Vec<u8>,
+    /// Versions and suites (global `ssl-default-server-*`).
+    pub params: TlsParams,
 }
 
 /// Server selection algorithm (`balance`).
@@ -869,6 +871,7 @@ mod lexer;
 mod parser;
 mod service;
 mod stats_socket;
+mod tls_params;
 mod units;
 
 pub use check::TcpRule;
@@ -876,7 +879,10 @@ pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
     StatsPage,
 };
+pub use tls_params::TlsParams;
 
+#[cfg(test)]
+mod compat_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]

@@ -19,11 +19,13 @@ use super::{
 use crate::logging::LineFormat;
 
 mod checks;
+mod compat;
 mod logging;
 mod process;
 mod proxy_protocol;
 mod server_state;
 mod switching;
+mod tls_global;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -238,6 +240,8 @@ struct Settings {
     /// The parameters of `default-server` lines so far, in order: they
     /// go before each later `server` line's own.
     default_server: Vec<String>,
+    /// HTTP-only options, ignored in TCP mode with a warning.
+    http_options: compat::HttpOptions,
     /// `load-server-state-from-file`, when set.
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
@@ -307,6 +311,8 @@ struct Parser {
     statements: usize,
     /// The global `log-tag`.
     global_log_tag: Option<String>,
+    /// `ca-base`, `crt-base`, `ssl-default-server-*`.
+    tls_global: tls_global::TlsGlobal,
 }
 
 /// One statement being parsed.
@@ -389,6 +395,9 @@ impl Parser {
                 st,
                 resolve,
             ),
+            Some(Section::Global) if tls_global::KEYWORDS.contains(&keyword) => {
+                tls_global::keyword(&mut self.diags, &mut self.tls_global, st)
+            }
             Some(Section::Global) => global_keyword(&mut self.diags, &mut self.global, st),
             Some(Section::Defaults) => {
                 let mut parts = ProxyParts {
@@ -556,8 +565,9 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         }
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known =
-                (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS)).chain(server_state::GLOBAL);
+            let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
+                .chain(server_state::GLOBAL)
+                .chain(tls_global::KEYWORDS);
             let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
                 &st.origin,
@@ -780,6 +790,7 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             Err(e) => diags.error(&st.origin, e),
         },
         _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
+        _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
@@ -1011,9 +1022,6 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "nolinger" => p.settings.nolinger = enable,
         "httplog" => p.settings.httplog = enable.then(|| st.origin.clone()),
         "forwardfor" => p.settings.forwardfor = enable.then(|| st.origin.clone()),
-        // Server-side connection handling: a frontend serving weir's pages
-        // has no server, and HAProxy ignores them in TCP mode.
-        "http-server-close" | "http-keep-alive" => {}
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" => match p
             .settings
@@ -1031,9 +1039,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         },
         "redis-check" if !p.kind.has_backend() => p.ignored(diags, st, "option redis-check", false),
         "redis-check" => checks::redis_option(p.settings),
+        _ if compat::is_option(name) => compat::option(diags, p, st, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
-            let hint = hint(name, OPTIONS_LATER.iter().chain(OPTIONS).copied());
+            let known = OPTIONS_LATER.iter().chain(OPTIONS).copied();
+            let hint = hint(name, known.chain(compat::option_names()));
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
     }
@@ -1700,6 +1710,7 @@ impl Parser {
             });
         }
         default_fullconn(&mut backends, &frontends, self.global.maxconn);
+        tls_global::apply(&self.tls_global, &mut backends);
         self.check_tls_verification(&backends);
         for backend in &backends {
             for server in backend.servers.iter().filter(|s| s.tls.is_some()) {
@@ -1994,6 +2005,7 @@ fn http_service(diags: &mut Diags, proxy: &Proxy) -> Option<HttpService> {
             ),
         );
     }
+    compat::pages_check(diags, &s.http_options);
     for bind in proxy.binds.iter().filter(|b| b.accept_proxy) {
         diags.error(
             &bind.origin,
@@ -2037,6 +2049,14 @@ fn tcp_ignores(diags: &mut Diags, proxy: &Proxy) {
             format!("'option forwardfor' ignored for {what} '{name}' as it requires HTTP mode."),
         );
     }
+    compat::warn_ignored(
+        diags,
+        &s.http_options,
+        proxy.kind,
+        what,
+        name,
+        &proxy.origin,
+    );
 }
 
 /// HAProxy's warning for a proxy missing some of its timeouts, plus what
