@@ -79,6 +79,7 @@ fn server(name: &str, port: u16) -> Server {
         slowstart: None,
         send_proxy: None,
         check_send_proxy: None,
+        agent: None,
         origin: origin(),
     }
 }
