@@ -16,6 +16,7 @@ use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
 mod admin;
+mod agent;
 mod balancing;
 mod check_logs;
 mod external;
