@@ -28,6 +28,7 @@ use crate::arena::Arena;
 use crate::config::{AgentCheck, Severity};
 use crate::health::agent::{self, AgentAdmin, AgentHealth, AgentParse};
 use crate::id::{BackendId, ConnId, ServerId};
+use crate::runtime_api::AgentChange;
 use crate::stats::{AdminState, OpState};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
@@ -180,11 +181,6 @@ impl AgentState {
             next,
             queued: None,
         }
-    }
-
-    /// A check is in flight.
-    pub(super) fn is_running(&self) -> bool {
-        self.probe.is_some()
     }
 }
 
@@ -510,6 +506,11 @@ impl Balancer {
             duration_ms: millis(probe.started, now),
         };
         self.close(probe.conn, false);
+        log::debug!(
+            "agent check of {}: {}",
+            self.backends[b].servers[s].config.name,
+            status.name()
+        );
         // A line without a health word changes nothing (`CHK_RES_NEUTRAL`).
         if status == AgentStatus::Checked {
             return;
@@ -618,7 +619,7 @@ impl Balancer {
 
     /// `enable agent` / `disable agent`: a disabled agent runs no check and
     /// no longer holds the server DOWN (HAProxy's `CHK_ST_ENABLED`).
-    pub(crate) fn set_agent_enabled(&mut self, now: Instant, b: BackendId, s: ServerId, on: bool) {
+    fn set_agent_enabled(&mut self, now: Instant, b: BackendId, s: ServerId, on: bool) {
         let Some(agent) = agent_mut(&mut self.backends, b, s) else {
             return;
         };
@@ -635,10 +636,45 @@ impl Balancer {
         }
     }
 
+    /// Whether the server's agent runs (None: it has none).
+    pub(super) fn agent_enabled(&self, b: BackendId, s: ServerId) -> Option<bool> {
+        let agent = self.backends.get(b)?.servers.get(s)?.agent.as_ref()?;
+        Some(agent.enabled)
+    }
+
+    /// A runtime API change of the server's agent.
+    pub(super) fn change_agent(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        change: &AgentChange,
+    ) {
+        match change {
+            AgentChange::Enabled(on) => self.set_agent_enabled(now, b, s, *on),
+            AgentChange::Force(up) => self.force_agent(now, b, s, *up),
+            AgentChange::Send(text) => {
+                if let Some(agent) = agent_mut(&mut self.backends, b, s) {
+                    agent.send = text.clone();
+                }
+            }
+            AgentChange::Addr(addr, port) => {
+                if let Some(agent) = agent_mut(&mut self.backends, b, s) {
+                    if let Some(addr) = addr {
+                        agent.addr.set_ip(*addr);
+                    }
+                    if let Some(port) = port {
+                        agent.addr.set_port(*port);
+                    }
+                }
+            }
+        }
+    }
+
     /// `set server B/S agent up|down`: the agent's health is forced, and
     /// the server follows as HAProxy's `srv_set_running`/`srv_set_stopped`
     /// with `changed from CLI`.
-    pub(crate) fn force_agent(&mut self, now: Instant, b: BackendId, s: ServerId, up: bool) {
+    fn force_agent(&mut self, now: Instant, b: BackendId, s: ServerId, up: bool) {
         let Some(agent) = agent_mut(&mut self.backends, b, s) else {
             return;
         };
