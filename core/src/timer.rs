@@ -19,6 +19,8 @@ pub(crate) enum TimerKey {
     Session(usize, u32),
     /// A server's health check.
     Check(BackendId, ServerId),
+    /// A server's agent check.
+    Agent(BackendId, ServerId),
     /// The next step of a server's `slowstart` ramp.
     WarmUp(BackendId, ServerId),
     /// The end of an accept pause or of a shortage of descriptors.

@@ -144,11 +144,6 @@ pub(super) const TIMEOUTS_LATER: &[&str] = &["tarpit", "client-hs"];
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[
     "addr",
-    "agent-addr",
-    "agent-check",
-    "agent-inter",
-    "agent-port",
-    "agent-send",
     "allow-0rtt",
     "alpn",
     "check-alpn",
@@ -168,7 +163,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "log-proto",
     "max-reuse",
     "namespace",
-    "no-agent-check",
     "no-check",
     "no-ssl-reuse",
     "no-sslv3",
@@ -204,7 +198,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
 
 /// The [`SERVER_LATER`] parameters that take no argument.
 pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
-    "agent-check",
     "allow-0rtt",
     "check-via-socks4",
     "force-sslv3",
@@ -212,7 +205,6 @@ pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
-    "no-agent-check",
     "no-check",
     "no-ssl-reuse",
     "no-sslv3",

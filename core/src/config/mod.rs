@@ -771,8 +771,25 @@ pub struct Server {
     /// The header health checks send first (`check-send-proxy`, or
     /// `send-proxy*` with checks on the traffic port).
     pub check_send_proxy: Option<crate::proxy_protocol::Version>,
+    /// `agent-check`: an agent on its own port tells the server's weight
+    /// and state.
+    pub agent: Option<AgentCheck>,
     /// The `server` line.
     pub origin: Origin,
+}
+
+/// A server's `agent-check`: where the agent listens, how often it is
+/// asked, and what is sent to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCheck {
+    /// `agent-addr`, or the server's address.
+    pub addr: IpAddr,
+    /// `agent-port`, or `port`.
+    pub port: u16,
+    /// `agent-inter`, or `inter`.
+    pub inter: Duration,
+    /// `agent-send`: the bytes sent once connected (nothing when empty).
+    pub send: String,
 }
 
 impl Config {
@@ -883,6 +900,8 @@ pub use tls_params::TlsParams;
 
 #[cfg(test)]
 mod compat_tests;
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::logging::LineFormat;
 
+mod agent;
 mod checks;
 mod compat;
 mod logging;
@@ -1280,6 +1281,7 @@ fn server_line(
         slowstart: None,
         send_proxy: None,
         check_send_proxy: None,
+        agent: None,
         origin: st.origin.clone(),
     };
     let params: Vec<&str> = defaults
@@ -1301,10 +1303,14 @@ fn server_line(
     }
     let mut tls = (None, CheckTls::default(), None);
     let mut send_proxy = proxy_protocol::SendProxy::default();
+    let mut agent = agent::Agent::default();
     while let Some(param) = words.next() {
         let result = match send_proxy.param(param, || words.next().unwrap_or("")) {
             Some(result) => result,
-            None => server_param(&mut server, &mut tls, param, &mut words),
+            None => match agent.param(name, param, || words.next().unwrap_or("")) {
+                Some(result) => result,
+                None => server_param(&mut server, &mut tls, param, &mut words),
+            },
         };
         if let Err(e) = result {
             diags.error(&st.origin, e);
@@ -1312,6 +1318,10 @@ fn server_line(
         }
     }
     if let Err(e) = send_proxy.apply(&mut server) {
+        diags.error(&st.origin, e);
+        ok = false;
+    }
+    if let Err(e) = agent.apply(&mut server) {
         diags.error(&st.origin, e);
         ok = false;
     }
@@ -1480,7 +1490,10 @@ fn server_param<'w>(
             return Err(format!("'{param}' is not supported yet"));
         }
         _ => {
-            let known = SERVER_KEYWORDS.iter().chain(proxy_protocol::SERVER);
+            let known = SERVER_KEYWORDS
+                .iter()
+                .chain(proxy_protocol::SERVER)
+                .chain(agent::SERVER);
             let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
         }

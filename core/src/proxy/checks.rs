@@ -458,6 +458,10 @@ impl Balancer {
         if (moved || changed) && self.backends[b].config.log_health_checks {
             self.log_check(now, b, s);
         }
+        // An agent that said DOWN keeps the server DOWN (HAProxy's
+        // `check_notify_success`).
+        let transition =
+            transition.filter(|t| *t == Transition::Down || self.agent_allows_up(b, s));
         if let Some(transition) = transition {
             let op = match transition {
                 Transition::Up => self.warm_start(now, b, s),

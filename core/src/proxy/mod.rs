@@ -35,6 +35,7 @@ pub use reload::{ReloadReport, Tally};
 pub use server_states::BackendStates;
 
 mod accept_proxy;
+mod agent_check;
 mod checks;
 mod cli;
 mod control;
@@ -201,6 +202,8 @@ struct ServerState {
     /// The next step of the `slowstart` ramp, when scheduled.
     warm_queued: Option<Instant>,
     check: Option<checks::CheckState>,
+    /// `agent-check`: the agent's connection, health and last result.
+    agent: Option<agent_check::AgentState>,
     /// Failed traffic connections in a row (`observe layer4`).
     consecutive_errors: u32,
     /// A traffic connect just failed: avoided by new connections until
@@ -247,6 +250,8 @@ enum Role {
     Hedge(usize),
     /// A health probe of (backend, server).
     Check(BackendId, ServerId),
+    /// An agent check of (backend, server).
+    Agent(BackendId, ServerId),
     /// A stats-socket connection.
     Cli(usize),
     /// A connection to a `mode http` frontend (metrics, stats page).
@@ -384,6 +389,7 @@ impl Balancer {
             invariant_calls: Default::default(),
         };
         lb.schedule_first_checks(now);
+        lb.sync_agents(now);
         lb.tick_wall_clock(now);
         lb.advance(now);
         lb
@@ -459,12 +465,14 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_connected(now, s, result),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
+                Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, result),
                 Some(Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_)) | None => {}
             },
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
                 Some(Role::Check(b, s)) => self.on_check_received(now, b, s, 0, true),
+                Some(Role::Agent(b, s)) => self.on_agent_received(now, b, s, 0, true),
                 Some(Role::Cli(c)) => self.on_cli_read_closed(now, c),
                 Some(Role::Page(p)) => self.close_page(p, false),
                 Some(Role::Pending(p)) => self.on_pending_closed(now, p, false),
@@ -475,6 +483,7 @@ impl Balancer {
                 Some(Role::Server(s)) => self.on_failed(now, s, false),
                 Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
                 Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
+                Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, Err(error)),
                 Some(Role::Cli(c)) => self.close_cli(c, true),
                 Some(Role::Page(p)) => self.close_page(p, true),
                 Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
@@ -504,6 +513,7 @@ impl Balancer {
             Role::Client(s) => (s, true),
             Role::Server(s) => (s, false),
             Role::Check(b, s) => return self.check_recv_buf(b, s),
+            Role::Agent(b, s) => return self.agent_recv_buf(b, s),
             Role::Cli(c) => return self.cli_recv_buf(c),
             Role::Page(p) => return self.page_recv_buf(p),
             Role::Pending(p) => return self.pending_recv_buf(p),
@@ -534,6 +544,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_received(now, s, true, n),
             Some(Role::Server(s)) => self.on_received(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_received(now, b, s, n, false),
+            Some(Role::Agent(b, s)) => self.on_agent_received(now, b, s, n, false),
             Some(Role::Cli(c)) => self.on_cli_received(now, c, n),
             Some(Role::Page(p)) => self.on_page_received(now, p, n, lent_page),
             Some(Role::Pending(p)) => self.on_pending_received(now, p, n),
@@ -555,6 +566,7 @@ impl Balancer {
                 }
             }
             Role::Check(b, s) => self.check_send_buf(b, s),
+            Role::Agent(b, s) => self.agent_send_buf(b, s),
             Role::Cli(c) => self.cli_send_buf(c),
             Role::Page(p) => self.page_send_buf(p),
             Role::Hedge(_) | Role::Pending(_) => None,
@@ -568,6 +580,7 @@ impl Balancer {
             Some(Role::Client(s)) => self.on_sent(now, s, true, n),
             Some(Role::Server(s)) => self.on_sent(now, s, false, n),
             Some(Role::Check(b, s)) => self.on_check_sent(now, b, s, n),
+            Some(Role::Agent(b, s)) => self.on_agent_sent(b, s, n),
             Some(Role::Cli(c)) => self.on_cli_sent(now, c, n),
             Some(Role::Page(p)) => self.on_page_sent(now, p, n),
             Some(Role::Hedge(_) | Role::Pending(_)) | None => {}
@@ -600,6 +613,7 @@ impl Balancer {
                 if let Some(check) = server.check.take() {
                     check.release(&mut self.pool);
                 }
+                server.agent = None;
             }
         }
         self.timers.clear();
@@ -725,6 +739,7 @@ impl Balancer {
             match key {
                 TimerKey::Session(s, generation) => self.on_session_timer(now, at, s, generation),
                 TimerKey::Check(b, s) => self.on_check_timer(now, at, b, s),
+                TimerKey::Agent(b, s) => self.on_agent_timer(now, at, b, s),
                 TimerKey::WarmUp(b, s) => self.on_warm_timer(now, at, b, s),
                 TimerKey::Shortage => self.on_shortage_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
@@ -845,7 +860,9 @@ impl Balancer {
                 .sessions
                 .get(s)
                 .is_some_and(|x| backend(&self.backends[x.backend].config)),
-            Role::Check(..) | Role::Cli(_) | Role::Page(_) | Role::Pending(_) => false,
+            Role::Check(..) | Role::Agent(..) | Role::Cli(_) | Role::Page(_) | Role::Pending(_) => {
+                false
+            }
         }
     }
 

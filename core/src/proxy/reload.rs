@@ -152,6 +152,7 @@ impl ServerState {
             warm_since: None,
             warm_queued: None,
             check: None,
+            agent: None,
             consecutive_errors: 0,
             suspect_until: None,
             check_tls: config.check_tls.as_ref().map(tls),
@@ -285,6 +286,7 @@ impl Balancer {
         let frontend_ids = self.reload_frontends(frontends, &backend_ids, &mut report);
         self.reload_listeners(&frontend_ids, &global.runtime_api.sockets, &mut report);
         self.schedule_first_checks_of(now, checked);
+        self.sync_agents(now);
         for &b in &backend_ids {
             self.dispatch_queue(now, b);
         }

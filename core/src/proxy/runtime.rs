@@ -8,8 +8,8 @@ use super::Balancer;
 use crate::config::{Balance, HashType};
 use crate::id::{BackendId, FrontendId, ServerId};
 use crate::runtime_api::{
-    AdminState, CliConn, Control, ForcedHealth, InfoOptions, Key, Level, OutputFormat, SessTarget,
-    StatFilter, Weights,
+    AdminState, AgentChange, CliConn, Control, ForcedHealth, InfoOptions, Key, Level, OutputFormat,
+    SessTarget, StatFilter, Weights,
 };
 use crate::stats::{self, ProcessInfo};
 use crate::time::Instant;
@@ -161,6 +161,14 @@ impl Control for Ctl<'_> {
 
     fn shutdown_sessions(&mut self, (b, s): (BackendId, ServerId)) {
         self.lb.kill_sessions_of(self.now, b, s);
+    }
+
+    fn agent_enabled(&self, (b, s): (BackendId, ServerId)) -> Option<bool> {
+        self.lb.agent_enabled(b, s)
+    }
+
+    fn change_agent(&mut self, (b, s): (BackendId, ServerId), change: &AgentChange) {
+        self.lb.change_agent(self.now, b, s, change);
     }
 
     fn shutdown_session(&mut self, id: u64) -> bool {

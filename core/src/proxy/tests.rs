@@ -16,6 +16,7 @@ use crate::id::{ConnId, ListenerId};
 use crate::time::Instant;
 
 mod admin;
+mod agent;
 mod balancing;
 mod check_logs;
 mod external;
@@ -79,6 +80,7 @@ fn server(name: &str, port: u16) -> Server {
         slowstart: None,
         send_proxy: None,
         check_send_proxy: None,
+        agent: None,
         origin: origin(),
     }
 }

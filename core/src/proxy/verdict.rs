@@ -141,7 +141,7 @@ fn status_of(verdict: &Verdict) -> CheckStatus {
 
 /// HAProxy's `chunk_asciiencode`: characters that are not printable
 /// ASCII, `<`, `>` and `quote` become `<HH>`.
-fn ascii_encode(text: &str, quote: char, out: &mut String) {
+pub(super) fn ascii_encode(text: &str, quote: char, out: &mut String) {
     for byte in text.bytes() {
         let c = char::from(byte);
         if !(byte.is_ascii_graphic() || byte == b' ') || c == '<' || c == '>' || c == quote {

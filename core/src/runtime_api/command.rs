@@ -2,6 +2,7 @@
 //! implements, with HAProxy 2.6's keywords, usage lines and argument rules.
 
 use super::Level;
+use super::agent::AgentAction;
 use super::words::{self, atoi, strtol, strtoul};
 
 /// One command keyword: its words and its line in the help list.
@@ -37,8 +38,10 @@ pub(crate) enum Kind {
     ShowSess,
     ShutdownSession,
     ShutdownSessionsServer,
+    DisableAgent,
     DisableHealth,
     DisableServer,
+    EnableAgent,
     EnableHealth,
     EnableServer,
     SetMaxconnServer,
@@ -97,6 +100,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         Kind::ShowSchemaJson,
     ),
     kw(
+        &["disable", "agent"],
+        "disable agent                           : disable agent checks",
+        Kind::DisableAgent,
+    ),
+    kw(
         &["disable", "health"],
         "disable health                          : disable health checks",
         Kind::DisableHealth,
@@ -105,6 +113,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
         &["disable", "server"],
         "disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
         Kind::DisableServer,
+    ),
+    kw(
+        &["enable", "agent"],
+        "enable agent                            : enable agent checks",
+        Kind::EnableAgent,
     ),
     kw(
         &["enable", "health"],
@@ -310,6 +323,8 @@ pub enum ServerAction {
     DisableHealth,
     /// `shutdown sessions server`.
     ShutdownSessions,
+    /// `enable agent`, `disable agent`, `set server .. agent*`.
+    Agent(AgentAction),
     /// An answer HAProxy gives once the server is found: a bad argument,
     /// or a feature weir does not have (agent checks, DNS resolution).
     Answer(&'static str),
@@ -514,6 +529,8 @@ pub(crate) fn parse_words(words: &[Vec<u8>]) -> Request {
         },
         Kind::SetMaxconnGlobal => Command::SetGlobalMaxconn((!a(3).is_empty()).then(|| atoi(a(3)))),
         Kind::ShutdownSessionsServer => server(3, ServerAction::ShutdownSessions),
+        Kind::DisableAgent => server(2, ServerAction::Agent(AgentAction::Disable)),
+        Kind::EnableAgent => server(2, ServerAction::Agent(AgentAction::Enable)),
         Kind::DisableHealth => server(2, ServerAction::DisableHealth),
         Kind::EnableHealth => server(2, ServerAction::EnableHealth),
         Kind::DisableServer => server(2, ServerAction::SetState(AdminState::Maint)),
@@ -598,15 +615,9 @@ fn set_server(words: &[Vec<u8>]) -> ServerAction {
             b"down" => ServerAction::SetHealth(ForcedHealth::Down),
             _ => answer("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"),
         },
-        // weir has no agent checks: HAProxy's answers for a server without one.
-        b"agent" | b"agent-send" => answer("agent checks are not enabled on this server.\n"),
-        b"agent-addr" if a(4).is_empty() => {
-            answer("set server <b>/<s> agent-addr requires an address and optionally a port.\n")
+        what @ (b"agent" | b"agent-send" | b"agent-addr" | b"agent-port") => {
+            super::agent::set_server(what, a).unwrap_or(answer(""))
         }
-        b"agent-port" if a(4).is_empty() => {
-            answer("set server <b>/<s> agent-port requires a port.\n")
-        }
-        b"agent-addr" | b"agent-port" => answer("agent checks are not enabled on this server"),
         b"check-addr" if a(4).is_empty() => {
             answer("set server <b>/<s> check-addr requires an address and optionally a port.\n")
         }

@@ -109,6 +109,16 @@ pub trait Control {
     fn set_check_enabled(&mut self, server: Self::Server, enabled: bool);
     /// Ends every session on a server.
     fn shutdown_sessions(&mut self, server: Self::Server);
+    /// Whether the server's agent check runs: None without `agent-check`
+    /// (the default: a balancer without agents).
+    fn agent_enabled(&self, server: Self::Server) -> Option<bool> {
+        let _ = server;
+        None
+    }
+    /// Changes a server's agent (only called when it has one).
+    fn change_agent(&mut self, server: Self::Server, change: &super::AgentChange) {
+        let _ = (server, change);
+    }
     /// Ends the session `show sess` lists with this id; false when there
     /// is none.
     fn shutdown_session(&mut self, id: u64) -> bool;
@@ -335,6 +345,7 @@ fn server_action<C: Control>(control: &mut C, server: C::Server, action: &Server
             }
         }
         ServerAction::ShutdownSessions => control.shutdown_sessions(server),
+        ServerAction::Agent(action) => return super::agent::execute(control, server, action),
     }
     Vec::new()
 }

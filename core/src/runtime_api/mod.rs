@@ -12,12 +12,14 @@
 //! Every answer, error and help line is HAProxy 2.6's, checked against
 //! haproxy 2.6.12 (see the golden transcripts in `golden/`).
 
+mod agent;
 mod command;
 mod conn;
 mod execute;
 mod usage;
 mod words;
 
+pub use agent::{AgentAction, AgentChange};
 pub use command::{
     AdminState, Command, ForcedHealth, InfoOptions, OutputFormat, Request, ServerAction,
     ServerPath, SessTarget, SessionCommand, StatDomain, StatOptions, StatRequest, Weight, parse,

@@ -1,0 +1,209 @@
+//! Agent checks (`agent-check`): what an agent's line does to its server,
+//! and the lines HAProxy 2.6 writes for it.
+
+use std::net::IpAddr;
+
+use super::*;
+use crate::config::AgentCheck;
+use crate::proxy::{Role, ServerState};
+use crate::stats::OpState;
+
+const AGENT_PORT: u16 = 9999;
+
+fn with_agent(name: &str, port: u16, send: &str) -> Server {
+    Server {
+        weight: 100,
+        agent: Some(AgentCheck {
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: AGENT_PORT,
+            inter: Duration::from_secs(2),
+            send: send.into(),
+        }),
+        ..server(name, port)
+    }
+}
+
+fn harness(servers: Vec<Server>, log_checks: bool) -> Harness {
+    let mut cfg = config(servers);
+    cfg.backends[0].log_health_checks = log_checks;
+    Harness::new(cfg)
+}
+
+/// The agent connection opened last.
+fn agent_conn(h: &Harness) -> ConnId {
+    h.connects()
+        .into_iter()
+        .rev()
+        .find(|&(c, addr)| {
+            addr.port() == AGENT_PORT && matches!(h.lb.role(c), Some(Role::Agent(..)))
+        })
+        .map(|(c, _)| c)
+        .expect("an agent connection")
+}
+
+/// Runs one agent check answering `reply`; returns what was sent to the
+/// agent and the lines logged.
+fn agent_says(h: &mut Harness, reply: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let conn = agent_conn(h);
+    h.take();
+    h.connected(conn);
+    let sent = h.drain(conn);
+    assert!(h.interest(conn).0, "reads the reply");
+    h.peer_sends(conn, reply);
+    assert_eq!(h.closed(conn), Some(false), "closed once the line is read");
+    let logs = h.logs(LogSink::Stdout);
+    h.advance(Duration::from_secs(2));
+    (sent, logs)
+}
+
+fn server0(h: &Harness) -> &ServerState {
+    let backend = h.lb.backends.values().next().unwrap();
+    backend.servers.values().next().unwrap()
+}
+
+fn weight(h: &Harness) -> u32 {
+    server0(h).weight
+}
+
+fn op(h: &Harness) -> OpState {
+    server0(h).op
+}
+
+#[test]
+fn the_agent_is_sent_its_string_and_its_weight_is_a_percent_of_the_configured_one() {
+    let mut h = harness(vec![with_agent("s1", 8001, "hello\n")], false);
+    let (sent, logs) = agent_says(&mut h, b"50%\n");
+    assert_eq!(sent, b"hello\n");
+    assert!(logs.is_empty(), "{logs:?}");
+    assert_eq!(weight(&h), 50);
+    agent_says(&mut h, b"100%\n");
+    assert_eq!(weight(&h), 100);
+}
+
+#[test]
+fn drain_and_ready_move_the_admin_state_as_the_runtime_api_does() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let (_, logs) = agent_says(&mut h, b"drain\n");
+    assert_eq!(
+        logs,
+        [
+            "Server app/s1 enters drain state. 0 active and 0 backup servers online. 0 sessions \
+             requeued, 0 total in queue.",
+            "backend app has no server available!"
+        ]
+    );
+    let (_, logs) = agent_says(&mut h, b"ready\n");
+    assert_eq!(
+        logs,
+        ["Server app/s1 is UP (leaving forced drain).".to_owned()]
+    );
+    agent_says(&mut h, b"maint\n");
+    assert!(server0(&h).admin.maint());
+    let (_, logs) = agent_says(&mut h, b"ready\n");
+    assert!(
+        logs[0].starts_with("Server app/s1 is UP/READY (leaving forced maintenance)"),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn down_marks_the_server_down_and_up_brings_it_back() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let (_, logs) = agent_says(&mut h, b"down # busy\n");
+    assert_eq!(
+        logs[0],
+        "Server app/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : \
+         down (busy)\", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions \
+         active, 0 requeued, 0 remaining in queue."
+    );
+    assert_eq!(op(&h), OpState::Stopped);
+    let (_, logs) = agent_says(&mut h, b"up 100%\n");
+    assert_eq!(
+        logs[0],
+        "Server app/s1 is UP, reason: Layer7 check passed, code: 0, info: \"via agent : up\", \
+         check duration: 0ms. 1 active and 0 backup servers online. 0 sessions requeued, 0 \
+         total in queue."
+    );
+    assert_eq!(op(&h), OpState::Running);
+}
+
+#[test]
+fn with_log_health_checks_the_agent_writes_its_own_line() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let (_, logs) = agent_says(&mut h, b"down\n");
+    assert_eq!(
+        logs[0],
+        "Agent check for server app/s1 failed, reason: Layer7 wrong status, code: 0, info: \
+         \"via agent : down\", check duration: 0ms, status: 0/1 DOWN."
+    );
+    assert_eq!(
+        logs[1],
+        "Server app/s1 is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 \
+         requeued, 0 remaining in queue."
+    );
+    let (_, logs) = agent_says(&mut h, b"down\n");
+    assert!(logs.is_empty(), "the same status again: {logs:?}");
+}
+
+#[test]
+fn a_refused_agent_leaves_the_server_up() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let conn = agent_conn(&h);
+    h.take();
+    h.event(Event::Connected {
+        conn,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Layer4 connection problem, info: \
+          \"Connection refused\", check duration: 0ms, status: 1/1 UP."
+                .to_owned()
+        ]
+    );
+    assert_eq!(op(&h), OpState::Running);
+}
+
+#[test]
+fn an_incomplete_line_is_ignored_when_the_agent_closes() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.peer_sends(conn, b"50%");
+    assert_eq!(h.closed(conn), None, "waits for the line end");
+    h.event(Event::ReadClosed { conn });
+    assert_eq!(h.closed(conn), Some(false));
+    assert_eq!(weight(&h), 100);
+    let last = &server0(&h).agent.as_ref().unwrap().last;
+    assert_eq!(last.desc, "Ignoring incomplete line from agent");
+}
+
+#[test]
+fn a_passing_health_check_does_not_bring_back_a_server_its_agent_holds_down() {
+    let s1 = Server {
+        check: true,
+        rise: 1,
+        fall: 1,
+        ..with_agent("s1", 8001, "")
+    };
+    let mut h = harness(vec![s1], false);
+    // The health check fails, then the agent says down.
+    let (probe, _) = h.connects()[0];
+    h.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    agent_says(&mut h, b"down\n");
+    assert_eq!(op(&h), OpState::Stopped);
+    // The health check passes again: the agent still says DOWN.
+    let probe = h
+        .connects()
+        .into_iter()
+        .rev()
+        .find(|&(c, _)| matches!(h.lb.role(c), Some(Role::Check(..))))
+        .map(|(c, _)| c)
+        .unwrap();
+    h.connected(probe);
+    assert_eq!(op(&h), OpState::Stopped);
+}
