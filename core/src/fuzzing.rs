@@ -1007,3 +1007,36 @@ pub fn agent_reply(data: &[u8]) {
         assert!(outcome.desc.starts_with("via agent : "), "{outcome:?}");
     }
 }
+
+/// `dns_message`: any bytes as a DNS response to a question for
+/// `gw1.example.com` and for the name the datagram's own question holds.
+///
+/// Properties: reading never panics; a name read anywhere is at most 255
+/// bytes and ends before the datagram does; an accepted response carries
+/// the datagram's id, at most as many records as it announced, no address
+/// twice.
+pub fn dns_message(data: &[u8]) {
+    use crate::dns::message::{self, Name};
+    for at in 0..data.len().min(64) {
+        if let Ok((name, next)) = message::read_name(data, at) {
+            assert!(name.wire().len() <= message::MAX_NAME);
+            assert!(next <= data.len() && next > at);
+        }
+    }
+    let own = message::read_name(data, message::HEADER)
+        .ok()
+        .map(|(n, _)| n);
+    let fixed = Name::parse("gw1.example.com").expect("valid name");
+    for name in own.iter().chain([&fixed]) {
+        let Ok(response) = message::parse_response(data, name, 4096) else {
+            continue;
+        };
+        assert_eq!(Some(response.id), message::response_id(data));
+        let announced = usize::from(u16::from_be_bytes([data[6], data[7]]));
+        assert!(response.records.len() <= announced);
+        let addrs: Vec<_> = response.addrs().collect();
+        for (i, a) in addrs.iter().enumerate() {
+            assert!(!addrs[i + 1..].contains(a), "address {a} twice");
+        }
+    }
+}

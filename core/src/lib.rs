@@ -50,6 +50,8 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+/// DNS messages and resolution of server host names.
+pub mod dns;
 /// Oracles of the cargo-fuzz targets, for fuzz targets and their corpus
 /// replay tests only: not part of weir-core's API.
 #[doc(hidden)]

@@ -96,3 +96,8 @@ fn runtime_api_corpus_holds() {
 fn proxy_header_corpus_holds() {
     replay("proxy_header", fuzzing::proxy_header);
 }
+
+#[test]
+fn dns_message_corpus_holds() {
+    replay("dns_message", fuzzing::dns_message);
+}
