@@ -899,9 +899,9 @@ pub use service::{
 pub use tls_params::TlsParams;
 
 #[cfg(test)]
-mod compat_tests;
-#[cfg(test)]
 mod agent_tests;
+#[cfg(test)]
+mod compat_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]
