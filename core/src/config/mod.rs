@@ -661,8 +661,21 @@ pub struct CheckTls {
     pub crt_file: Option<String>,
     /// The PEM text of `crt_file`, filled by [`Config::load_files`].
     pub crt_pem: Vec<u8>,
-    /// Versions and suites (global `ssl-default-server-*`).
+    /// Versions and suites (the server's own, else the global
+    /// `ssl-default-server-*`).
     pub params: TlsParams,
+    /// `no-tls-tickets`: TLS 1.2 sessions resume by session id only.
+    pub no_tickets: bool,
+    /// `no-ssl-reuse`: every connection makes a full handshake.
+    pub no_reuse: bool,
+    /// `alpn`: the protocols offered, in order (traffic only).
+    pub alpn: Vec<Vec<u8>>,
+    /// `crl-file`: certificate revocation lists for verification.
+    pub crl_file: Option<String>,
+    /// The PEM text of `crl_file`, filled by [`Config::load_files`].
+    pub crl_pem: Vec<u8>,
+    /// What the server line said, before the global settings are merged.
+    pub own: OwnTls,
 }
 
 /// Server selection algorithm (`balance`).
@@ -825,6 +838,9 @@ impl Config {
                     }),
                 }
             }
+            if let Err(e) = load_crl(server, read) {
+                errors.push(e);
+            }
             let Some(path) = [&server.check_tls, &server.tls]
                 .into_iter()
                 .flatten()
@@ -856,6 +872,35 @@ impl Config {
             Err(errors)
         }
     }
+}
+
+/// Reads the `crl-file` of `server`, if it has one, and checks that it
+/// holds a revocation list.
+fn load_crl(
+    server: &mut Server,
+    read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+) -> Result<(), Diagnostic> {
+    let tls = || [&server.check_tls, &server.tls].into_iter().flatten();
+    let Some(path) = tls().find_map(|t| t.crl_file.clone()) else {
+        return Ok(());
+    };
+    let problem = match read(&path) {
+        Ok(pem) if crate::tls::count_crls(&pem) > 0 => {
+            for tls in [&mut server.check_tls, &mut server.tls]
+                .into_iter()
+                .flatten()
+            {
+                tls.crl_pem = pem.clone();
+            }
+            return Ok(());
+        }
+        Ok(_) => "no PEM X509 CRL found in it".to_owned(),
+        Err(e) => e,
+    };
+    Err(Diagnostic {
+        origin: Some(server.origin.clone()),
+        message: format!("'crl-file' : unable to load {path}: {problem}"),
+    })
 }
 
 impl Server {
@@ -896,7 +941,7 @@ pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
     StatsPage,
 };
-pub use tls_params::TlsParams;
+pub use tls_params::{OwnTls, TlsParams};
 
 #[cfg(test)]
 mod agent_tests;
@@ -906,5 +951,7 @@ mod compat_tests;
 mod proxy_protocol_tests;
 #[cfg(test)]
 mod server_state_tests;
+#[cfg(test)]
+mod server_tls_tests;
 #[cfg(test)]
 mod tests;

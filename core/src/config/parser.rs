@@ -25,6 +25,7 @@ mod logging;
 mod process;
 mod proxy_protocol;
 mod server_state;
+mod server_tls;
 mod switching;
 mod tls_global;
 
@@ -1309,7 +1310,14 @@ fn server_line(
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
                 Some(result) => result,
-                None => server_param(&mut server, &mut tls, param, &mut words),
+                None => {
+                    let value = || words.next().unwrap_or("");
+                    let mut warn = |w| diags.warn(&st.origin, w);
+                    match server_tls::param(&mut tls.1, param, value, &mut warn) {
+                        Some(result) => result,
+                        None => server_param(&mut server, &mut tls, param, &mut words),
+                    }
+                }
             },
         };
         if let Err(e) = result {
@@ -1335,6 +1343,11 @@ fn server_line(
     // `no-check-ssl` keeps them in clear (HAProxy's init_srv_check).
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = tls.0.unwrap_or(ssl_checks).then(|| tls.1.clone());
+    // `alpn` is for traffic: checks speak HTTP/1 whatever the server says.
+    server.check_tls = server.check_tls.take().map(|t| CheckTls {
+        alpn: Vec::new(),
+        ..t
+    });
     server.tls = server.tls.take().map(|_| CheckTls {
         sni: tls.2,
         ..tls.1
@@ -1493,6 +1506,7 @@ fn server_param<'w>(
             let known = SERVER_KEYWORDS
                 .iter()
                 .chain(proxy_protocol::SERVER)
+                .chain(server_tls::SERVER)
                 .chain(agent::SERVER);
             let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
@@ -1723,7 +1737,7 @@ impl Parser {
             });
         }
         default_fullconn(&mut backends, &frontends, self.global.maxconn);
-        tls_global::apply(&self.tls_global, &mut backends);
+        tls_global::apply(&mut self.diags, &self.tls_global, &mut backends);
         self.check_tls_verification(&backends);
         for backend in &backends {
             for server in backend.servers.iter().filter(|s| s.tls.is_some()) {
