@@ -33,7 +33,10 @@ fn server(global: &str, params: &str) -> (CheckTls, CheckTls) {
 }
 
 fn errors(global: &str, params: &str) -> Vec<String> {
-    parsed(&config(global, "", params)).err().expect("errors")
+    match parsed(&config(global, "", params)) {
+        Ok(_) => panic!("expected errors for '{params}'"),
+        Err(errors) => errors,
+    }
 }
 
 #[test]
