@@ -111,13 +111,11 @@ pub(super) const PROXY_LATER: &[&str] = &[
 pub(super) const OPTIONS_LATER: &[&str] = &[
     "abortonclose",
     "contstats",
-    "dontlog-normal",
     "external-check",
     "http-restrict-req-hdr-names",
     "independent-streams",
     "ldap-check",
     "external-check",
-    "log-separate-errors",
     "logasap",
     "mysql-check",
     "originalto",

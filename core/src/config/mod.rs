@@ -403,6 +403,11 @@ pub struct Frontend {
     /// `option dontlognull`: a session that received no byte from its
     /// client is not logged.
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only sessions that ended in an error, were
+    /// redispatched or retried are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those sessions are logged at `err`.
+    pub log_separate_errors: bool,
     /// The section line.
     pub origin: Origin,
 }

@@ -37,6 +37,8 @@ const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen
 const OPTIONS: &[&str] = &[
     "tcplog",
     "dontlognull",
+    "dontlog-normal",
+    "log-separate-errors",
     "httpchk",
     "log-health-checks",
     "tcp-check",
@@ -177,6 +179,10 @@ struct Settings {
     log_tag: Option<String>,
     /// `option dontlognull`.
     dontlognull: bool,
+    /// `option dontlog-normal`.
+    dontlog_normal: bool,
+    /// `option log-separate-errors`.
+    log_separate_errors: bool,
     logs: Vec<LogEntry>,
     maxconn: Option<u32>,
     default_backend: Option<(String, Origin)>,
@@ -953,11 +959,22 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 p.settings.tcplog = enable;
                 p.settings.log_format = None;
             } else {
-                p.ignored(diags, st, "option tcplog", true);
+                diags.warn(
+                    &st.origin,
+                    format!(
+                        "backend '{}' : 'option tcplog' directive is ignored in backends.",
+                        p.name
+                    ),
+                );
             }
         }
-        "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "option dontlognull", true),
+        "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "dontlognull", true),
         "dontlognull" => p.settings.dontlognull = enable,
+        "dontlog-normal" | "log-separate-errors" if !p.kind.has_frontend() => {
+            p.ignored(diags, st, name, true)
+        }
+        "dontlog-normal" => p.settings.dontlog_normal = enable,
+        "log-separate-errors" => p.settings.log_separate_errors = enable,
         "tcp-check" | "httpchk" | "redis-check" if !enable => diags.error(
             &st.origin,
             format!("negation/default is not supported for option '{name}'."),
@@ -1733,6 +1750,8 @@ impl Parser {
                 service,
                 log_format: logging::line_format(s),
                 dontlognull: s.dontlognull,
+                dontlog_normal: s.dontlog_normal,
+                log_separate_errors: s.log_separate_errors,
                 origin: proxy.origin.clone(),
             });
         }

@@ -1854,7 +1854,7 @@ fn log_format_warnings_as_haproxy() {
     ));
     assert!(
         warnings.contains(
-            &"t.cfg:11: 'option dontlognull' ignored because backend 'be' has no frontend \
+            &"t.cfg:11: 'dontlognull' ignored because backend 'be' has no frontend \
           capability."
                 .to_string()
         )

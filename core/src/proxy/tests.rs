@@ -113,6 +113,8 @@ fn config(servers: Vec<Server>) -> Config {
             service: None,
             log_format: crate::LineFormat::tcplog(),
             dontlognull: false,
+            dontlog_normal: false,
+            log_separate_errors: false,
             origin: origin(),
         }],
         backends: vec![Backend {
