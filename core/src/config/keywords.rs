@@ -110,7 +110,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
 /// `option` names weir does not implement yet.
 pub(super) const OPTIONS_LATER: &[&str] = &[
     "abortonclose",
-    "contstats",
     "external-check",
     "http-restrict-req-hdr-names",
     "independent-streams",

@@ -39,6 +39,7 @@ const OPTIONS: &[&str] = &[
     "dontlognull",
     "dontlog-normal",
     "log-separate-errors",
+    "contstats",
     "httpchk",
     "log-health-checks",
     "tcp-check",
@@ -974,6 +975,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
             p.ignored(diags, st, name, true)
         }
         "dontlog-normal" => p.settings.dontlog_normal = enable,
+        "contstats" if !p.kind.has_frontend() => p.ignored(diags, st, name, true),
+        // weir's byte counters always move as bytes move (what
+        // `contstats` asks of HAProxy); `no option contstats` cannot stop
+        // them, which only makes `show stat` more current.
+        "contstats" => {}
         "log-separate-errors" => p.settings.log_separate_errors = enable,
         "tcp-check" | "httpchk" | "redis-check" if !enable => diags.error(
             &st.origin,
