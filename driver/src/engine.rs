@@ -236,10 +236,19 @@ impl<R: Reactor> Engine<R> {
             .map(|b| std::mem::take(&mut b.inherited))
             .unwrap_or_default();
         let files = binary.as_ref().map(|b| b.files.clone());
+        // UNIX stats sockets first: once a frontend's port answers, the
+        // runtime API is there too (scripts wait on the port).
+        let mut order: Vec<_> = lb.listeners().enumerate().collect();
+        order.sort_by_key(|(_, (_, addr))| matches!(addr, ListenAddr::Tcp(_)));
+        let mut opened = Vec::with_capacity(order.len());
+        for (i, (id, addr)) in order {
+            let socket = take_or_open(addr, &mut inherited).map_err(|e| bind_error(&lb, id, e))?;
+            opened.push((i, id, socket));
+        }
+        opened.sort_by_key(|(i, _, _)| *i);
         let mut listeners = Vec::new();
-        for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = take_or_open(addr, &mut inherited)
-                .and_then(|socket| reactor.listener(socket, listener_token(i)))
+        for (i, id, socket) in opened {
+            let socket = (reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
                 socket: Some(socket),
