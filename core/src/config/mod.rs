@@ -420,8 +420,33 @@ pub struct Bind {
     /// `accept-proxy`: every connection starts with a PROXY protocol
     /// header (version 1 or 2), whose addresses become the client's.
     pub accept_proxy: bool,
+    /// Socket options of the listening socket.
+    pub options: BindOptions,
     /// The `bind` line.
     pub origin: Origin,
+}
+
+/// The socket options of a `bind` line, for the driver to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// `backlog` (or the proxy's): the listen queue; `None`: weir's 1024.
+    pub backlog: Option<u32>,
+    /// `v6only` (`Some(true)`) or `v4v6`: `IPV6_V6ONLY`; `None`: the
+    /// system's default.
+    pub v6only: Option<bool>,
+    /// `mss`: `TCP_MAXSEG` (a negative value is subtracted from the
+    /// interface's MTU-derived MSS by HAProxy; weir passes it as is).
+    pub mss: Option<i32>,
+    /// `defer-accept`: `TCP_DEFER_ACCEPT`, accept once data came.
+    pub defer_accept: bool,
+    /// `tfo`: `TCP_FASTOPEN`.
+    pub fast_open: bool,
+    /// `tcp-ut`: `TCP_USER_TIMEOUT` of the accepted connections.
+    pub user_timeout: Option<Duration>,
+    /// `interface`: `SO_BINDTODEVICE`.
+    pub interface: Option<String>,
+    /// `transparent`: `IP_TRANSPARENT`, to accept for foreign addresses.
+    pub transparent: bool,
 }
 
 /// A server pool: `backend`, or the back half of `listen`.
@@ -950,6 +975,8 @@ pub use tls_params::{OwnTls, TlsParams};
 
 #[cfg(test)]
 mod agent_tests;
+#[cfg(test)]
+mod bind_options_tests;
 #[cfg(test)]
 mod compat_tests;
 #[cfg(test)]

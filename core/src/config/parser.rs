@@ -13,12 +13,13 @@ use super::lexer::{Line, lex};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, LogTarget,
-    OnError, Origin, Parsed, Server, Source,
+    Backend, Balance, Bind, BindOptions, CheckTls, Config, Diagnostic, Frontend, Global, HashType,
+    LogTarget, OnError, Origin, Parsed, Server, Source,
 };
 use crate::logging::LineFormat;
 
 mod agent;
+mod bind_options;
 mod checks;
 mod compat;
 mod logging;
@@ -81,6 +82,7 @@ const PROXY_KEYWORDS: &[&str] = &[
     "default_backend",
     "use_backend",
     "maxconn",
+    "backlog",
     "timeout",
     "balance",
     "hash-type",
@@ -182,6 +184,8 @@ struct Settings {
     dontlognull: bool,
     /// `option dontlog-normal`.
     dontlog_normal: bool,
+    /// `backlog`: the binds' default.
+    backlog: Option<u32>,
     /// `option log-separate-errors`.
     log_separate_errors: bool,
     logs: Vec<LogEntry>,
@@ -744,6 +748,21 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 }
             }
         }
+        "backlog" if !kind.has_frontend() => p.ignored(diags, st, "backlog", true),
+        "backlog" if st.word(1).is_empty() => {
+            diags.error(&st.origin, "'backlog' expects an integer argument.")
+        }
+        "backlog" if st.words.len() > 2 => diags.error(
+            &st.origin,
+            format!(
+                "'backlog' cannot handle unexpected argument '{}'.",
+                st.word(2)
+            ),
+        ),
+        // HAProxy's atol: 0 or less keeps the default.
+        "backlog" => {
+            p.settings.backlog = bind_options::backlog(st.word(1), "backlog").ok().flatten()
+        }
         "timeout" => timeout(diags, p, st),
         "retries" => {
             if !kind.has_backend() {
@@ -1160,18 +1179,26 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
         return diags.error(&st.origin, "'bind' expects an address such as *:9091");
     }
     let mut accept_proxy = false;
-    for option in &st.words[2..] {
+    let mut options = BindOptions::default();
+    let mut words = st.words[2..].iter().map(String::as_str);
+    while let Some(option) = words.next() {
         if option == "accept-proxy" {
             accept_proxy = true;
             continue;
         }
-        let message = if BIND_LATER.contains(&option.as_str()) {
-            format!("bind option '{option}' is not supported yet")
-        } else {
-            let known = BIND_LATER.iter().chain(&["accept-proxy"]);
-            let hint = hint(option, known.copied());
-            format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
-        };
+        let message =
+            match bind_options::option(&mut options, option, || words.next().unwrap_or("")) {
+                Some(Ok(())) => continue,
+                Some(Err(e)) => format!("'bind {}' : {e}", st.word(1)),
+                None if BIND_LATER.contains(&option) => {
+                    format!("bind option '{option}' is not supported yet")
+                }
+                None => {
+                    let known = BIND_LATER.iter().chain(&["accept-proxy"]);
+                    let hint = hint(option, known.chain(bind_options::BIND).copied());
+                    format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
+                }
+            };
         return diags.error(&st.origin, message);
     }
     for spec in st.word(1).split(',') {
@@ -1179,6 +1206,7 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
             Ok(addrs) => binds.extend(addrs.into_iter().map(|addr| Bind {
                 addr,
                 accept_proxy,
+                options: options.clone(),
                 origin: st.origin.clone(),
             })),
             Err(e) => diags.error(&st.origin, format!("'bind {spec}': {e}")),
@@ -1744,7 +1772,13 @@ impl Parser {
             }
             frontends.push(Frontend {
                 name: proxy.name.clone(),
-                binds: proxy.binds.clone(),
+                binds: (proxy.binds.iter())
+                    .map(|b| {
+                        let mut b = b.clone();
+                        b.options.backlog = b.options.backlog.or(s.backlog);
+                        b
+                    })
+                    .collect(),
                 default_backend,
                 maxconn: s.maxconn,
                 timeout_client: s.timeout_client,

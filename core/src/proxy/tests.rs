@@ -100,6 +100,7 @@ fn config(servers: Vec<Server>) -> Config {
             binds: vec![Bind {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9091)),
                 accept_proxy: false,
+                options: Default::default(),
                 origin: origin(),
             }],
             default_backend: Some(0),
