@@ -240,6 +240,46 @@ pub(super) const BIND_LATER: &[&str] = &[
     "verify",
 ];
 
+/// The [`BIND_LATER`] options that terminate TLS, which weir never does.
+pub(super) const BIND_TLS: &[&str] = &[
+    "allow-0rtt",
+    "alpn",
+    "ca-file",
+    "ca-ignore-err",
+    "ca-sign-file",
+    "ca-sign-pass",
+    "ca-verify-file",
+    "ciphers",
+    "ciphersuites",
+    "crl-file",
+    "crt",
+    "crt-ignore-err",
+    "crt-list",
+    "curves",
+    "ecdhe",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "generate-certificates",
+    "no-ca-names",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "npn",
+    "prefer-client-ciphers",
+    "ssl",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "strict-sni",
+    "tls-ticket-keys",
+    "verify",
+];
+
 /// The closest word to `word` among `candidates`, if one is close enough
 /// to be a likely typo.
 pub(crate) fn suggest<'a>(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::keywords::{
-    BALANCE_LATER, BIND_LATER, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
+    BALANCE_LATER, BIND_LATER, BIND_TLS, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
     SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
 use super::lexer::{Line, lex};
@@ -1190,6 +1190,11 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
             match bind_options::option(&mut options, option, || words.next().unwrap_or("")) {
                 Some(Ok(())) => continue,
                 Some(Err(e)) => format!("'bind {}' : {e}", st.word(1)),
+                None if BIND_TLS.contains(&option) => format!(
+                    "bind option '{option}' is not supported: weir terminates no TLS, it passes \
+                     the clients' TLS to the servers untouched (remove 'ssl' and the \
+                     certificate options; weir checks servers with 'check-ssl')"
+                ),
                 None if BIND_LATER.contains(&option) => {
                     format!("bind option '{option}' is not supported yet")
                 }
