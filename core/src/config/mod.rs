@@ -122,6 +122,8 @@ pub struct Parsed {
     pub config: Config,
     /// Accepted but suspicious settings, and the defaults weir applied.
     pub warnings: Vec<Diagnostic>,
+    /// What `.notice` lines say (HAProxy's `[NOTICE]`).
+    pub notices: Vec<Diagnostic>,
 }
 
 /// A validated configuration, ready for `Balancer::new`.
@@ -878,10 +880,23 @@ pub fn parse(
     sources: &[Source<'_>],
     resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
 ) -> Result<Parsed, Vec<Diagnostic>> {
-    parser::parse(sources, resolve)
+    parser::parse(sources, resolve, &|_| None)
+}
+
+/// [`parse`] with environment variables: `env` gives the value of a
+/// variable (`None`: unset) for `"${VAR}"` in the files and `defined()` in
+/// `.if` conditions. The driver passes the process's environment, with
+/// what HAProxy sets itself (`HAPROXY_LOCALPEER`); core reads none.
+pub fn parse_with_env(
+    sources: &[Source<'_>],
+    resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Parsed, Vec<Diagnostic>> {
+    parser::parse(sources, resolve, env)
 }
 
 mod check;
+pub mod condition;
 mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;

@@ -9,7 +9,7 @@ use super::keywords::{
     BALANCE_LATER, BIND_LATER, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
     SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
-use super::lexer::{Line, lex};
+use super::lexer::{lines, split};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
@@ -21,6 +21,7 @@ use crate::logging::LineFormat;
 mod agent;
 mod checks;
 mod compat;
+mod directives;
 mod logging;
 mod process;
 mod proxy_protocol;
@@ -122,10 +123,17 @@ const SERVER_KEYWORDS: &[&str] = &[
 pub(super) fn parse(
     sources: &[Source<'_>],
     resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+    env: Env<'_>,
 ) -> Result<Parsed, Vec<Diagnostic>> {
     let mut parser = Parser::default();
     for source in sources {
-        parser.file(source, resolve);
+        if parser.aborted {
+            break;
+        }
+        parser.file(source, resolve, env);
+    }
+    if parser.aborted {
+        return Err(parser.diags.errors);
     }
     parser.finish()
 }
@@ -314,6 +322,13 @@ struct Parser {
     global_log_tag: Option<String>,
     /// `ca-base`, `crt-base`, `ssl-default-server-*`.
     tls_global: tls_global::TlsGlobal,
+    /// The name of the section being read, for `${.SECTION}`: HAProxy's
+    /// `cfg_curr_section` (unset at the start of each file).
+    section_name: Option<String>,
+    /// `.notice` messages.
+    notices: Vec<Diagnostic>,
+    /// An error stopped the reading (HAProxy's `ERR_ABORT`).
+    aborted: bool,
 }
 
 /// One statement being parsed.
@@ -329,35 +344,66 @@ impl Stmt<'_> {
 }
 
 type Resolve<'r> = &'r mut dyn FnMut(&str) -> Option<IpAddr>;
+/// The environment variables the driver passes.
+type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
 
 impl Parser {
-    fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>) {
+    fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>, env: Env<'_>) {
         let file: Arc<str> = source.name.into();
         self.files.push(file.clone());
         // A section never continues into the next file.
         self.close_section();
-        for line in lex(source.text) {
-            self.statements += 1;
-            match line {
-                Ok(Line { number, words }) => {
-                    let origin = Origin {
-                        file: file.clone(),
-                        line: number,
-                    };
-                    let st = Stmt {
-                        origin,
-                        words: &words,
-                    };
-                    self.statement(&st, resolve);
-                }
-                Err((line, message)) => {
-                    let origin = Origin {
-                        file: file.clone(),
-                        line,
-                    };
+        self.section_name = None;
+        let mut conds = directives::Conds::default();
+        let mut last = 0;
+        for (number, text) in lines(source.text) {
+            last = number;
+            let origin = Origin {
+                file: file.clone(),
+                line: number,
+            };
+            let section = self.section_name.clone();
+            let mut vars = |name: &str| match name {
+                ".LINE" => Some(number.to_string()),
+                ".FILE" => Some(file.to_string()),
+                ".SECTION" => section.clone(),
+                _ => env(name),
+            };
+            let words = match split(text, &mut vars) {
+                Ok(words) if words.is_empty() => continue,
+                Ok(words) => words,
+                Err(message) => {
+                    self.statements += 1;
                     self.diags.error(&origin, message);
+                    continue;
+                }
+            };
+            self.statements += 1;
+            let st = Stmt {
+                origin,
+                words: &words,
+            };
+            let mut defined = |name: &str| env(name).is_some();
+            let flow = conds.line(&mut self.diags, &mut self.notices, &st, &mut defined);
+            match flow {
+                directives::Flow::Statement => {}
+                directives::Flow::Next => continue,
+                directives::Flow::EndFile => break,
+                directives::Flow::Abort => {
+                    self.aborted = true;
+                    return;
                 }
             }
+            let keyword = st.word(0);
+            if SECTIONS.contains(&keyword) || OTHER_SECTIONS.contains(&keyword) {
+                let name = st.words.get(1).filter(|w| !w.is_empty());
+                self.section_name = Some(name.map_or(keyword, |w| w.as_str()).to_owned());
+            }
+            self.statement(&st, resolve);
+        }
+        let last = Origin { file, line: last };
+        if conds.end_of_file(&mut self.diags, &last) == directives::Flow::Abort {
+            self.aborted = true;
         }
     }
 
@@ -371,12 +417,6 @@ impl Parser {
             return self
                 .diags
                 .error(&st.origin, format!("'{keyword}' is not supported yet"));
-        }
-        if keyword.starts_with('.') {
-            return self.diags.error(
-                &st.origin,
-                format!("conditional block '{keyword}' is not supported yet"),
-            );
         }
         match self.section {
             None | Some(Section::None) => {
@@ -1760,6 +1800,7 @@ impl Parser {
                 backends,
             },
             warnings: self.diags.warnings,
+            notices: self.notices,
         })
     }
 }

@@ -619,7 +619,10 @@ fn several_files_concatenate_but_sections_do_not_continue() {
 #[test]
 fn lexer_errors_name_the_line() {
     let e = errors(&format!("{MINIMAL} log \"stdout\n"));
-    assert_eq!(e, ["t.cfg:6: unmatched quote: close it on the same line"]);
+    assert_eq!(
+        e,
+        ["t.cfg:6: unmatched quote at position 6: close it on the same line"]
+    );
 }
 
 #[test]
