@@ -389,6 +389,10 @@ impl Parser {
                 directives::Flow::Statement => {}
                 directives::Flow::Next => continue,
                 directives::Flow::EndFile => break,
+                directives::Flow::EndFileAbort => {
+                    self.aborted = true;
+                    break;
+                }
                 directives::Flow::Abort => {
                     self.aborted = true;
                     return;

@@ -49,6 +49,8 @@ pub(super) enum Flow {
     Next,
     /// Stop reading this file (HAProxy's `break`).
     EndFile,
+    /// Stop reading this file, then the configuration.
+    EndFileAbort,
     /// Stop reading the configuration (HAProxy's `ERR_ABORT`).
     Abort,
 }
@@ -78,13 +80,13 @@ impl Conds {
                     &st.origin,
                     format!("Unexpected argument '{}' for '{keyword}'.", st.word(1)),
                 );
-                return Flow::Abort;
+                return Flow::EndFileAbort;
             }
             ".else" => return self.otherwise(diags, st),
             ".endif" => {
                 if self.stack.pop().is_none() {
                     diags.error(&st.origin, "lone '.endif' with no matching '.if'.");
-                    return Flow::Abort;
+                    return Flow::EndFileAbort;
                 }
                 return Flow::Next;
             }
