@@ -396,7 +396,13 @@ pub(crate) fn read_config_env(
 ) -> (Result<Config, Vec<String>>, Vec<String>, Vec<String>) {
     let files = match expand(files) {
         Ok(files) => files,
-        Err(e) => return (Err(vec![printable(&e).into_owned()]), Vec::new(), Vec::new()),
+        Err(e) => {
+            return (
+                Err(vec![printable(&e).into_owned()]),
+                Vec::new(),
+                Vec::new(),
+            );
+        }
     };
     let mut texts = Vec::new();
     for file in &files {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use super::WEIR;
-use super::kit::{Running, Scratch, echo, client, free_port};
+use super::kit::{Running, Scratch, client, echo, free_port};
 
 const CONFIG: &str = "\
 .if defined(WEIR_TEST_PORT) && !defined(WEIR_TEST_UNSET)

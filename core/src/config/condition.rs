@@ -108,7 +108,11 @@ const PREDICATES: &[(&str, Predicate, usize)] = &[
     ("strneq", Predicate::Strneq, 2),
     ("version_atleast", Predicate::VersionAtleast, 1),
     ("version_before", Predicate::VersionBefore, 1),
-    ("openssl_version_atleast", Predicate::OpensslVersionAtleast, 1),
+    (
+        "openssl_version_atleast",
+        Predicate::OpensslVersionAtleast,
+        1,
+    ),
     ("openssl_version_before", Predicate::OpensslVersionBefore, 1),
     ("ssllib_name_startswith", Predicate::SsllibNameStartswith, 1),
 ];
@@ -181,19 +185,14 @@ impl Parser<'_> {
             }
             let depth = depth - terms.len() as i32;
             if depth <= 0 {
-                let message = format!(
-                    "unparsable conditional sub-expression '{}'",
-                    self.rest(at)
-                );
+                let message = format!("unparsable conditional sub-expression '{}'", self.rest(at));
                 return Err(self.error(message, at));
             }
             match self.term(&mut at, depth - 1)? {
                 Some(term) => terms.push(term),
                 None => {
-                    let message = format!(
-                        "unparsable conditional sub-expression '{}'",
-                        self.rest(at)
-                    );
+                    let message =
+                        format!("unparsable conditional sub-expression '{}'", self.rest(at));
                     return Err(self.error(message, at));
                 }
             }
@@ -562,7 +561,11 @@ fn split_version(version: &str) -> Option<[u64; 7]> {
         let digits = whole.bytes().take_while(u8::is_ascii_digit).count();
         (whole[..digits].parse::<u64>().unwrap_or(0), digits)
     };
-    value[6] = if end == commit.len() { n & 0xffff_ffff } else { 0 };
+    value[6] = if end == commit.len() {
+        n & 0xffff_ffff
+    } else {
+        0
+    };
     Some(value)
 }
 

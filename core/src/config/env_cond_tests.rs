@@ -367,3 +367,44 @@ fn deep_expressions_are_errors_not_crashes() {
     let fine = vec!["1"; 100].join(" || ");
     assert_eq!(eval(&fine), Ok(true));
 }
+
+#[test]
+fn setenv_and_friends_change_what_later_lines_see() {
+    let text = "global\n setenv A 1\n presetenv A 2\n presetenv B 3\n setenv D 1 2\n\
+                .notice \"A=${A} B=${B} FOO=${FOO-none} D=$D\"\n resetenv FOO\n\
+                .notice \"A=${A-gone} FOO=${FOO-none} PORT=${PORT-unset}\"\n setenv G g\n\
+                unsetenv FOO G\n.notice \"FOO=${FOO-none} G=${G-none}\"\n\
+                .if defined(A) || defined(PORT)\n.notice set\n.endif";
+    assert_eq!(
+        notices(text),
+        [
+            "t.cfg:6: 'A=1 B=3 FOO=x D=1'.",
+            "t.cfg:8: 'A=gone FOO=x PORT=unset'.",
+            "t.cfg:11: 'FOO=none G=none'.",
+        ]
+    );
+    for (line, message) in [
+        (" setenv C", "'setenv' expects a name and a value."),
+        (
+            " unsetenv",
+            "'unsetenv' expects at least one variable name.",
+        ),
+        (
+            " setenv \"\" x",
+            "'setenv' failed on variable '' : Invalid argument.",
+        ),
+        (
+            " unsetenv X=Y",
+            "'unsetenv' failed on variable 'X=Y' : Invalid argument.",
+        ),
+        (
+            " presetenv D 1 2 3",
+            "'presetenv' cannot handle unexpected argument '3'.",
+        ),
+    ] {
+        let e = errors(&format!("global\n{line}\n{PROXY}"));
+        assert_eq!(e, [format!("t.cfg:2: {message}")], "{line}");
+    }
+    let e = errors(&format!("{PROXY} setenv X 1\n"));
+    assert!(e[0].starts_with("t.cfg:9: unknown keyword 'setenv' in 'listen' section"));
+}

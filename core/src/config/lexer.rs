@@ -318,7 +318,10 @@ fn variable(chars: &mut Chars<'_>, out: &mut Words, vars: Vars<'_>) -> Result<()
     let mut bytes = value.char_indices().peekable();
     while let Some((_, c)) = bytes.next() {
         if c.is_ascii() && is_space(c as u8) {
-            while bytes.next_if(|&(_, c)| c.is_ascii() && is_space(c as u8)).is_some() {}
+            while bytes
+                .next_if(|&(_, c)| c.is_ascii() && is_space(c as u8))
+                .is_some()
+            {}
             out.split();
             out.check()?;
         } else {
@@ -419,13 +422,21 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_errors() {
-        assert!(split(b"\"open", &mut |_| None).unwrap_err().contains("unmatched quote"));
+        assert!(
+            split(b"\"open", &mut |_| None)
+                .unwrap_err()
+                .contains("unmatched quote")
+        );
         assert!(
             split(br"bind :80 \", &mut |_| None)
                 .unwrap_err()
                 .contains("trailing backslash")
         );
-        assert!(split(br"a \xZZ", &mut |_| None).unwrap_err().contains("\\xZZ"));
+        assert!(
+            split(br"a \xZZ", &mut |_| None)
+                .unwrap_err()
+                .contains("\\xZZ")
+        );
         // Words are text: a byte above 7F is refused, not turned into UTF-8.
         assert!(
             split(br"a \xff", &mut |_| None)

@@ -22,6 +22,7 @@ mod agent;
 mod checks;
 mod compat;
 mod directives;
+mod environment;
 mod logging;
 mod process;
 mod proxy_protocol;
@@ -329,6 +330,8 @@ struct Parser {
     notices: Vec<Diagnostic>,
     /// An error stopped the reading (HAProxy's `ERR_ABORT`).
     aborted: bool,
+    /// What `setenv` and the like changed in the environment.
+    env_overlay: environment::Overlay,
 }
 
 /// One statement being parsed.
@@ -362,12 +365,13 @@ impl Parser {
                 file: file.clone(),
                 line: number,
             };
-            let section = self.section_name.clone();
+            let section = &self.section_name;
+            let overlay = &self.env_overlay;
             let mut vars = |name: &str| match name {
                 ".LINE" => Some(number.to_string()),
                 ".FILE" => Some(file.to_string()),
                 ".SECTION" => section.clone(),
-                _ => env(name),
+                _ => overlay.get(name, env),
             };
             let words = match split(text, &mut vars) {
                 Ok(words) if words.is_empty() => continue,
@@ -383,7 +387,8 @@ impl Parser {
                 origin,
                 words: &words,
             };
-            let mut defined = |name: &str| env(name).is_some();
+            let overlay = &self.env_overlay;
+            let mut defined = |name: &str| overlay.get(name, env).is_some();
             let flow = conds.line(&mut self.diags, &mut self.notices, &st, &mut defined);
             match flow {
                 directives::Flow::Statement => {}
@@ -402,6 +407,12 @@ impl Parser {
             if SECTIONS.contains(&keyword) || OTHER_SECTIONS.contains(&keyword) {
                 let name = st.words.get(1).filter(|w| !w.is_empty());
                 self.section_name = Some(name.map_or(keyword, |w| w.as_str()).to_owned());
+            }
+            if matches!(self.section, Some(Section::Global))
+                && environment::KEYWORDS.contains(&keyword)
+            {
+                self.env_overlay.keyword(&mut self.diags, &st, env);
+                continue;
             }
             self.statement(&st, resolve);
         }
@@ -612,7 +623,8 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         _ => {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
                 .chain(server_state::GLOBAL)
-                .chain(tls_global::KEYWORDS);
+                .chain(tls_global::KEYWORDS)
+                .chain(environment::KEYWORDS);
             let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
                 &st.origin,
