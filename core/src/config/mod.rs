@@ -377,6 +377,11 @@ pub enum Severity {
 pub struct Frontend {
     /// Proxy name.
     pub name: String,
+    /// HAProxy's proxy id (`id`, or the number HAProxy would give it):
+    /// `iid` in `show stat`.
+    pub iid: u32,
+    /// `description`.
+    pub description: Option<String>,
     /// Listening addresses, one per address of every `bind` line.
     pub binds: Vec<Bind>,
     /// Index into [`Config::backends`]: the first `use_backend` that applies,
@@ -426,6 +431,15 @@ pub struct Bind {
 pub struct Backend {
     /// Proxy name.
     pub name: String,
+    /// HAProxy's proxy id (`id`, or the number HAProxy would give it):
+    /// `iid` in `show stat`.
+    pub iid: u32,
+    /// `description`.
+    pub description: Option<String>,
+    /// `disabled`: the backend is kept so that the frontends naming it
+    /// resolve, but it has no server (its connections end `<NOSRV>`,
+    /// `SC`, as in HAProxy) and is not shown in the stats.
+    pub disabled: bool,
     /// Server selection algorithm.
     pub balance: Balance,
     /// `hash-type`: how `balance source` maps hashes to servers.
@@ -715,6 +729,9 @@ pub enum HashType {
 pub struct Server {
     /// Name, unique in its backend.
     pub name: String,
+    /// `id`: the server's id in `show stat` (`sid`); `None`: numbered
+    /// as HAProxy does.
+    pub id: Option<u32>,
     /// Traffic address (host names resolved at parse time).
     pub addr: SocketAddr,
     /// `check`: run health checks.
@@ -897,6 +914,7 @@ pub fn parse_with_env(
 
 mod check;
 pub mod condition;
+pub(crate) mod ids;
 mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;
@@ -919,6 +937,8 @@ mod agent_tests;
 mod compat_tests;
 #[cfg(test)]
 mod env_cond_tests;
+#[cfg(test)]
+mod proxy_meta_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]

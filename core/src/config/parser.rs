@@ -25,6 +25,7 @@ mod directives;
 mod environment;
 mod logging;
 mod process;
+mod proxy_meta;
 mod proxy_protocol;
 mod server_state;
 mod switching;
@@ -256,6 +257,8 @@ struct Settings {
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
     server_state_file_name: Option<Option<String>>,
+    /// `disabled`, `enabled`, `id`, `description`.
+    meta: proxy_meta::Meta,
 }
 
 struct Proxy {
@@ -287,6 +290,8 @@ enum Section {
 struct Diags {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// An error that stops the reading (HAProxy's `ERR_ABORT`).
+    abort: bool,
 }
 
 impl Diags {
@@ -332,6 +337,8 @@ struct Parser {
     aborted: bool,
     /// What `setenv` and the like changed in the environment.
     env_overlay: environment::Overlay,
+    /// The proxies' `id`s so far, with the proxy that took each.
+    proxy_ids: HashMap<u32, usize>,
 }
 
 /// One statement being parsed.
@@ -415,6 +422,10 @@ impl Parser {
                 continue;
             }
             self.statement(&st, resolve);
+            if self.diags.abort {
+                self.aborted = true;
+                return;
+            }
         }
         let last = Origin { file, line: last };
         if conds.end_of_file(&mut self.diags, &last) == directives::Flow::Abort {
@@ -477,8 +488,33 @@ impl Parser {
                     servers: Some(&mut proxy.servers),
                 };
                 proxy_keyword(&mut self.diags, &mut parts, st, resolve);
+                if keyword == "id" {
+                    self.check_proxy_id(i, st);
+                }
             }
         }
+    }
+
+    /// HAProxy's check that proxy `i`'s new `id` is no other's.
+    fn check_proxy_id(&mut self, i: usize, st: &Stmt<'_>) {
+        let Some((id, _)) = self.proxies[i].settings.meta.id else {
+            return;
+        };
+        let Some(&first) = self.proxy_ids.get(&id) else {
+            self.proxy_ids.insert(id, i);
+            return;
+        };
+        let [p, first] = [i, first].map(|j| {
+            let p = &self.proxies[j];
+            proxy_meta::IdProxy {
+                kind: p.kind,
+                name: &p.name,
+                origin: &p.origin,
+                id: None,
+            }
+        });
+        let message = proxy_meta::reused(&p, &first);
+        self.diags.error(&st.origin, message);
     }
 
     /// Ends the current section: a named `defaults` section is kept, as
@@ -740,6 +776,20 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 let defaults = &p.settings.default_server;
                 let lines = &servers.lines;
                 if let Some(server) = server_line(diags, p.name, lines, defaults, st, resolve) {
+                    let same_id = server
+                        .id
+                        .and_then(|id| servers.list.iter().find(|s| s.id == Some(id)));
+                    if let (Some(first), Some(id)) = (same_id, server.id) {
+                        diags.error(
+                            &st.origin,
+                            format!(
+                                "'server {}/{}' : 'id' : custom id {id} already used at {} \
+                                 ('server {}').",
+                                p.name, server.name, first.origin, first.name
+                            ),
+                        );
+                        return;
+                    }
                     servers.lines.insert(server.name.clone(), st.origin.line);
                     servers.list.push(server);
                 }
@@ -847,6 +897,9 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             Err(e) => diags.error(&st.origin, e),
         },
         _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
+        _ if proxy_meta::KEYWORDS.contains(&keyword) => {
+            diags.abort |= proxy_meta::keyword(diags, p, st);
+        }
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
@@ -1167,6 +1220,12 @@ fn default_server(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, reso
     if !p.kind.has_backend() {
         return p.ignored(diags, st, "default-server", false);
     }
+    if st.words[1..].iter().any(|w| w == "id") {
+        return diags.error(
+            &st.origin,
+            "'id' option is not accepted in default-server sections",
+        );
+    }
     let mut probe = vec![
         "server".to_owned(),
         "default-server".to_owned(),
@@ -1313,6 +1372,7 @@ fn server_line(
     };
     let mut server = Server {
         name: name.to_owned(),
+        id: None,
         addr,
         check: false,
         inter: Duration::from_secs(2),
@@ -1361,6 +1421,19 @@ fn server_line(
     let mut send_proxy = proxy_protocol::SendProxy::default();
     let mut agent = agent::Agent::default();
     while let Some(param) = words.next() {
+        if param == "id" {
+            match server_id(words.next().unwrap_or("")) {
+                Ok(id) => server.id = Some(id),
+                Err(e) => {
+                    diags.error(
+                        &st.origin,
+                        format!("'server {backend}/{name}' : 'id' : {e}."),
+                    );
+                    ok = false;
+                }
+            }
+            continue;
+        }
         let result = match send_proxy.param(param, || words.next().unwrap_or("")) {
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
@@ -1396,6 +1469,17 @@ fn server_line(
         ..tls.1
     });
     ok.then_some(server)
+}
+
+/// The value of a server's `id`, as HAProxy's `srv_parse_id`.
+fn server_id(value: &str) -> Result<u32, &'static str> {
+    if value.is_empty() {
+        return Err("expects an integer argument");
+    }
+    match u32::try_from(proxy_meta::atol(value)) {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err("custom id has to be > 0"),
+    }
 }
 
 /// Parses one server parameter; TLS ones go to `tls`: whether checks use
@@ -1599,7 +1683,16 @@ impl Parser {
         let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
         // The first backend of each name, for `default_backend`.
         let mut backend_index: HashMap<&str, usize> = HashMap::new();
-        for proxy in &self.proxies {
+        let id_proxies: Vec<proxy_meta::IdProxy<'_>> = (self.proxies.iter())
+            .map(|p| proxy_meta::IdProxy {
+                kind: p.kind,
+                name: &p.name,
+                origin: &p.origin,
+                id: p.settings.meta.id.as_ref(),
+            })
+            .collect();
+        let iids = proxy_meta::proxy_ids(&id_proxies);
+        for (proxy, &iid) in self.proxies.iter().zip(&iids) {
             for (has, seen, what) in [
                 (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
                 (proxy.kind.has_backend(), &mut backend_origin, "backend"),
@@ -1634,8 +1727,12 @@ impl Parser {
                 backend_index
                     .entry(proxy.name.as_str())
                     .or_insert(backends.len());
+                let disabled = s.meta.disabled;
                 backends.push(Backend {
                     name: proxy.name.clone(),
+                    iid,
+                    description: s.meta.description.clone(),
+                    disabled,
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
                     hash_type: s.hash_type,
                     hash_balance_factor: (s.hash_balance_factor != 0)
@@ -1657,14 +1754,27 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
-                    servers: proxy.servers.list.clone(),
-                    load_server_state: server_state::resolve(&mut self.diags, &self.global, proxy),
+                    servers: if disabled {
+                        Vec::new()
+                    } else {
+                        proxy.servers.list.clone()
+                    },
+                    load_server_state: if disabled {
+                        super::ServerStateLoad::None
+                    } else {
+                        server_state::resolve(&mut self.diags, &self.global, proxy)
+                    },
                     origin: proxy.origin.clone(),
                 });
             }
         }
         let mut frontends = Vec::new();
-        for proxy in &self.proxies {
+        for (proxy, &iid) in self.proxies.iter().zip(&iids) {
+            // HAProxy checks nothing more of a disabled proxy: it is not
+            // started.
+            if proxy.settings.meta.disabled {
+                continue;
+            }
             if let Some(warning) = missing_timeouts(proxy) {
                 self.diags.warn(&proxy.origin, warning);
             }
@@ -1763,6 +1873,8 @@ impl Parser {
             }
             frontends.push(Frontend {
                 name: proxy.name.clone(),
+                iid,
+                description: s.meta.description.clone(),
                 binds: proxy.binds.clone(),
                 default_backend,
                 maxconn: s.maxconn,
