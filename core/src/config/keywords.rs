@@ -112,7 +112,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "log-separate-errors",
     "logasap",
     "mysql-check",
-    "originalto",
     "persist",
     "pgsql-check",
     "smtpchk",

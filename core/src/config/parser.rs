@@ -24,6 +24,7 @@ mod compat;
 mod directives;
 mod environment;
 mod logging;
+mod originalto;
 mod process;
 mod proxy_meta;
 mod proxy_protocol;
@@ -53,6 +54,7 @@ const OPTIONS: &[&str] = &[
     "nolinger",
     "httplog",
     "forwardfor",
+    "originalto",
     "http-server-close",
     "http-keep-alive",
 ];
@@ -248,6 +250,8 @@ struct Settings {
     httplog: Option<Origin>,
     /// `option forwardfor`, with its line.
     forwardfor: Option<Origin>,
+    /// `option originalto`, with its line.
+    originalto: Option<Origin>,
     /// The parameters of `default-server` lines so far, in order: they
     /// go before each later `server` line's own.
     default_server: Vec<String>,
@@ -280,6 +284,9 @@ struct Servers {
 
 enum Section {
     None,
+    /// A section weir does not read (`peers`...): one error for it, its
+    /// lines skipped.
+    Unsupported,
     Global,
     Defaults,
     Proxy(usize),
@@ -440,13 +447,16 @@ impl Parser {
         }
         if OTHER_SECTIONS.contains(&keyword) {
             self.close_section();
+            self.section = Some(Section::Unsupported);
+            // One error for the section: its lines are not read.
             return self
                 .diags
                 .error(&st.origin, format!("'{keyword}' is not supported yet"));
         }
         match self.section {
+            Some(Section::Unsupported) => {}
             None | Some(Section::None) => {
-                let hint = hint(keyword, SECTIONS.iter().copied());
+                let hint = hint(keyword, SECTIONS.iter().chain(OTHER_SECTIONS).copied());
                 self.diags.error(
                     &st.origin,
                     format!(
@@ -581,6 +591,28 @@ impl Parser {
                 .diags
                 .error(&st.origin, format!("'{keyword}' needs a name"));
         };
+        // As HAProxy: a proxy with a frontend is checked against the
+        // frontends, a backend against the backends (so a `listen` after
+        // a `backend` of its name is accepted, not the other way round).
+        let same = self.proxies.iter().find(|p| {
+            p.name == *name
+                && if kind.has_frontend() {
+                    p.kind.has_frontend()
+                } else {
+                    p.kind.has_backend()
+                }
+        });
+        if let Some(first) = same {
+            self.diags.error(
+                &st.origin,
+                format!(
+                    "{} '{name}' has the same name as {} '{name}' declared at {}.",
+                    proxy_word(kind),
+                    proxy_word(first.kind),
+                    first.origin
+                ),
+            );
+        }
         self.proxies.push(Proxy {
             kind,
             name: name.clone(),
@@ -661,7 +693,8 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                 .chain(server_state::GLOBAL)
                 .chain(tls_global::KEYWORDS)
                 .chain(environment::KEYWORDS);
-            let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
+            let sections = SECTIONS.iter().chain(OTHER_SECTIONS);
+            let hint = hint(keyword, known.chain(GLOBAL_LATER).chain(sections).copied());
             diags.error(
                 &st.origin,
                 format!("unknown keyword '{keyword}' in 'global' section{hint}"),
@@ -707,12 +740,15 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         "mode" => match (st.word(1), st.words.len()) {
             ("tcp", 2) => p.settings.mode_http = None,
             ("http", 2) => p.settings.mode_http = Some(st.origin.clone()),
-            _ => diags.error(
+            ("tcp" | "http", _) => diags.error(
+                &st.origin,
+                format!("'mode' cannot handle unexpected argument '{}'.", st.word(2)),
+            ),
+            (mode, _) => diags.error(
                 &st.origin,
                 format!(
-                    "'mode {}': weir is a layer-4 balancer: only 'mode tcp' is supported, and \
-                     'mode http' for a frontend serving only metrics or the stats page",
-                    st.words[1..].join(" ")
+                    "'mode {mode}': weir is a layer-4 balancer: only 'mode tcp' is supported, and \
+                     'mode http' for a frontend serving only metrics or the stats page"
                 ),
             ),
         },
@@ -903,7 +939,10 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
+            let known = (PROXY_KEYWORDS.iter().chain(server_state::PROXY))
+                .chain(proxy_meta::KEYWORDS)
+                .chain(SECTIONS)
+                .chain(OTHER_SECTIONS);
             let hint = hint(keyword, known.chain(PROXY_LATER).copied());
             diags.error(
                 &st.origin,
@@ -1050,8 +1089,32 @@ fn hash_type(st: &Stmt<'_>) -> Result<HashType, String> {
     }
 }
 
+/// The options that take no argument, for HAProxy's "cannot handle
+/// unexpected argument".
+const OPTIONS_WITHOUT_ARGUMENT: &[&str] = &[
+    "tcplog",
+    "dontlognull",
+    "tcp-check",
+    "log-health-checks",
+    "allbackups",
+    "clitcpka",
+    "srvtcpka",
+    "tcpka",
+    "nolinger",
+    "redis-check",
+];
+
 fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool) {
     let name = st.word(1);
+    if OPTIONS_WITHOUT_ARGUMENT.contains(&name) && !st.word(2).is_empty() {
+        return diags.error(
+            &st.origin,
+            format!(
+                "'option {name}' cannot handle unexpected argument '{}'.",
+                st.word(2)
+            ),
+        );
+    }
     match name {
         "tcplog" => {
             if enable {
@@ -1132,6 +1195,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "nolinger" => p.settings.nolinger = enable,
         "httplog" => p.settings.httplog = enable.then(|| st.origin.clone()),
         "forwardfor" => p.settings.forwardfor = enable.then(|| st.origin.clone()),
+        "originalto" => {
+            if originalto::check(diags, st, enable) {
+                p.settings.originalto = Some(st.origin.clone());
+            }
+        }
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" => match p
             .settings
@@ -1443,7 +1511,8 @@ fn server_line(
         };
         if let Err(e) = result {
             diags.error(&st.origin, e);
-            ok = false;
+            // HAProxy stops reading the line at its first error.
+            return None;
         }
     }
     if let Err(e) = send_proxy.apply(&mut server) {
@@ -1531,7 +1600,13 @@ fn server_param<'w>(
                 )
             })? as u32;
         }
-        "port" => server.check_port = Some(port(value())?),
+        // HAProxy checks on the server's port when `port` is 0.
+        "port" => {
+            server.check_port = match value() {
+                "0" => None,
+                v => Some(port(v)?),
+            }
+        }
         "observe" => match value() {
             "layer4" => server.observe = true,
             "layer7" => return Err("'layer7' can only be used in http proxies".into()),
@@ -1679,8 +1754,6 @@ impl Parser {
         let expand =
             |s: &Settings| -> Vec<LogTarget> { logging::targets(s, &global_logs, &global_tag) };
         let mut backends: Vec<Backend> = Vec::new();
-        let mut backend_origin: HashMap<String, Origin> = HashMap::new();
-        let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
         // The first backend of each name, for `default_backend`.
         let mut backend_index: HashMap<&str, usize> = HashMap::new();
         let id_proxies: Vec<proxy_meta::IdProxy<'_>> = (self.proxies.iter())
@@ -1692,28 +1765,9 @@ impl Parser {
             })
             .collect();
         let iids = proxy_meta::proxy_ids(&id_proxies);
-        for (proxy, &iid) in self.proxies.iter().zip(&iids) {
-            for (has, seen, what) in [
-                (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
-                (proxy.kind.has_backend(), &mut backend_origin, "backend"),
-            ] {
-                if !has {
-                    continue;
-                }
-                if let Some(first) = seen.get(&proxy.name) {
-                    self.diags.error(
-                        &proxy.origin,
-                        format!(
-                            "{} '{}' has the same name as {what} '{}' declared at {first}.",
-                            proxy.kind.word(),
-                            proxy.name,
-                            proxy.name
-                        ),
-                    );
-                } else {
-                    seen.insert(proxy.name.clone(), proxy.origin.clone());
-                }
-            }
+        // Each `listen`'s own backend (another backend may have its name).
+        let mut own_backend: HashMap<usize, usize> = HashMap::new();
+        for (pi, (proxy, &iid)) in self.proxies.iter().zip(&iids).enumerate() {
             if let Some(mode) = &proxy.settings.mode_http {
                 match http_mode_error(proxy, mode) {
                     // Built anyway, so that references to it resolve.
@@ -1728,6 +1782,7 @@ impl Parser {
                     .entry(proxy.name.as_str())
                     .or_insert(backends.len());
                 let disabled = s.meta.disabled;
+                own_backend.insert(pi, backends.len());
                 backends.push(Backend {
                     name: proxy.name.clone(),
                     iid,
@@ -1769,7 +1824,7 @@ impl Parser {
             }
         }
         let mut frontends = Vec::new();
-        for (proxy, &iid) in self.proxies.iter().zip(&iids) {
+        for (pi, (proxy, &iid)) in self.proxies.iter().zip(&iids).enumerate() {
             // HAProxy checks nothing more of a disabled proxy: it is not
             // started.
             if proxy.settings.meta.disabled {
@@ -1812,12 +1867,14 @@ impl Parser {
             let service = http_service(&mut self.diags, proxy);
             let s = &proxy.settings;
             let logs = expand(s);
-            if s.tcplog && logs.is_empty() {
+            // `option httplog` falls back to `option tcplog` in TCP mode.
+            let tcplog = s.tcplog || (service.is_none() && s.httplog.is_some());
+            if tcplog && logs.is_empty() {
                 self.diags.warn(
                     &proxy.origin,
                     format!(
                         "log format ignored for {} '{}' since it has no log address.",
-                        proxy.kind.word(),
+                        proxy_word(proxy.kind),
                         proxy.name
                     ),
                 );
@@ -1850,9 +1907,7 @@ impl Parser {
                         }
                         found
                     }
-                    None if proxy.kind == Kind::Listen => {
-                        backend_index.get(proxy.name.as_str()).copied()
-                    }
+                    None if proxy.kind == Kind::Listen => own_backend.get(&pi).copied(),
                     None => {
                         self.diags.warn(
                             &proxy.origin,
@@ -2229,6 +2284,12 @@ fn tcp_ignores(diags: &mut Diags, proxy: &Proxy) {
         diags.warn(
             &proxy.origin,
             format!("'option forwardfor' ignored for {what} '{name}' as it requires HTTP mode."),
+        );
+    }
+    if s.originalto.is_some() {
+        diags.warn(
+            &proxy.origin,
+            format!("'option originalto' ignored for {what} '{name}' as it requires HTTP mode."),
         );
     }
     compat::warn_ignored(

@@ -41,9 +41,12 @@ impl Balancer {
         let shown = |x: &BackendState| !x.retired && !x.config.disabled;
         for (b, backend) in self.backends.iter().filter(|(_, x)| shown(x)) {
             let name = backend.config.name.as_str();
+            // The two halves of a `listen` share its id; a frontend and a
+            // backend of one name are two proxies.
+            let iid = backend.config.iid;
             let listen = proxies
                 .iter_mut()
-                .find(|(_, p)| p.name == name && p.backend.is_none());
+                .find(|(_, p)| p.name == name && p.iid == iid && p.backend.is_none());
             match listen {
                 Some((_, proxy)) => proxy.backend = Some(b),
                 None => proxies.push((
