@@ -56,14 +56,18 @@ pub fn evaluate(text: &str, answers: &mut dyn Answers) -> Result<bool, CondError
     let mut at = 0;
     let expr = match p.expr(&mut at, MAX_DEPTH)? {
         Some(expr) => expr,
-        None => return Err(p.error(format!("unparsable conditional expression '{text}'"), at)),
+        None => {
+            let message = format!("unparsable conditional expression '{}'", cut(text));
+            return Err(p.error(message, at));
+        }
     };
     at = skip_blanks(bytes, at);
     if let Some(&c) = bytes.get(at) {
         return Err(p.error(
             format!(
-                "unexpected character '{}' at the end of conditional expression '{text}'",
-                char::from(c)
+                "unexpected character '{}' at the end of conditional expression '{}'",
+                char::from(c),
+                cut(text)
             ),
             at,
         ));
@@ -117,6 +121,18 @@ const PREDICATES: &[(&str, Predicate, usize)] = &[
     ("ssllib_name_startswith", Predicate::SsllibNameStartswith, 1),
 ];
 
+/// Most characters of an expression a message quotes (HAProxy quotes it
+/// whole; weir cuts it, with `...`).
+const SHOWN: usize = 80;
+
+/// `text`, cut to [`SHOWN`] characters.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(SHOWN - 3) {
+        Some((end, _)) if text.chars().count() > SHOWN => format!("{}...", &text[..end]),
+        _ => text.to_owned(),
+    }
+}
+
 fn skip_blanks(text: &[u8], mut at: usize) -> usize {
     while matches!(text.get(at), Some(b' ' | b'\t')) {
         at += 1;
@@ -132,7 +148,9 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn rest(&self, at: usize) -> String {
-        String::from_utf8_lossy(self.text.get(at..).unwrap_or_default()).into_owned()
+        cut(&String::from_utf8_lossy(
+            self.text.get(at..).unwrap_or_default(),
+        ))
     }
 
     fn error(&self, message: String, at: usize) -> CondError {
@@ -384,7 +402,7 @@ fn arg_list(
     if text.get(at) == Some(&b')') {
         return Ok((args, at + 1));
     }
-    let rest = String::from_utf8_lossy(text.get(at..).unwrap_or_default());
+    let rest = cut(&String::from_utf8_lossy(text.get(at..).unwrap_or_default()));
     let message = if rest.is_empty() {
         "expected ')'".to_owned()
     } else {

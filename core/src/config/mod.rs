@@ -938,6 +938,8 @@ mod compat_tests;
 #[cfg(test)]
 mod env_cond_tests;
 #[cfg(test)]
+mod messages_tests;
+#[cfg(test)]
 mod proxy_meta_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;

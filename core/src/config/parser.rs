@@ -11,7 +11,7 @@ use super::keywords::{
 };
 use super::lexer::{lines, split};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
-use super::units::{number, time};
+use super::units::{number, time, time_warning};
 use super::{
     Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, LogTarget,
     OnError, Origin, Parsed, Server, Source,
@@ -663,7 +663,12 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             ),
         },
         "hard-stop-after" => match (st.words.len(), time(st.word(1), keyword)) {
-            (2, Ok(t)) => global.hard_stop_after = (!t.is_zero()).then_some(t),
+            (2, Ok(t)) => {
+                if let Some(warning) = time_warning(st.word(1)) {
+                    diags.warn(&st.origin, warning);
+                }
+                global.hard_stop_after = (!t.is_zero()).then_some(t);
+            }
             (2, Err(e)) => diags.error(&st.origin, e),
             _ => diags.error(
                 &st.origin,
@@ -1172,7 +1177,12 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 *slot = None;
             } else {
                 match time(st.word(2), &format!("option {name}")) {
-                    Ok(t) if !t.is_zero() => *slot = Some(t),
+                    Ok(t) if !t.is_zero() => {
+                        if let Some(warning) = time_warning(st.word(2)) {
+                            diags.warn(&st.origin, warning);
+                        }
+                        *slot = Some(t);
+                    }
                     Ok(_) | Err(_) => diags.error(
                         &st.origin,
                         format!(
@@ -1269,6 +1279,9 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         Ok(value) => value,
         Err(e) => return diags.error(&st.origin, e),
     };
+    if let Some(warning) = time_warning(st.word(2)) {
+        diags.warn(&st.origin, warning);
+    }
     let applies = if needs_frontend {
         p.kind.has_frontend()
     } else {
@@ -1489,6 +1502,21 @@ fn server_line(
     let mut send_proxy = proxy_protocol::SendProxy::default();
     let mut agent = agent::Agent::default();
     while let Some(param) = words.next() {
+        const TIMES: &[&str] = &[
+            "inter",
+            "fastinter",
+            "downinter",
+            "slowstart",
+            "agent-inter",
+        ];
+        // A `default-server` time warns once, on its own line.
+        let own = params.len() - words.len() > defaults.len();
+        let time_value = (own && TIMES.contains(&param))
+            .then(|| words.clone().next())
+            .flatten();
+        if let Some(warning) = time_value.and_then(time_warning) {
+            diags.warn(&st.origin, warning);
+        }
         if param == "id" {
             match server_id(words.next().unwrap_or("")) {
                 Ok(id) => server.id = Some(id),

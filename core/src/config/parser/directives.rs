@@ -225,9 +225,15 @@ fn evaluate(
             let at = position
                 .map(|p| format!(" at position {p}"))
                 .unwrap_or_default();
+            // The line is shown as HAProxy shows it, cut to 80 characters.
+            let line = format!("{keyword} {text}");
+            let shown = match line.char_indices().nth(77) {
+                Some((cut, _)) => format!("{}...", &line[..cut]),
+                None => line,
+            };
             diags.error(
                 &st.origin,
-                format!("{message} in '{keyword}'{at}: '{keyword} {text}'"),
+                format!("{message} in '{keyword}'{at}: '{shown}'"),
             );
             None
         }
