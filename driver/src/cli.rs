@@ -379,7 +379,8 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
 
 /// The environment variables the files see, as HAProxy 2.6's: the
 /// process's, `HAPROXY_LOCALPEER` set to the host name, and on a reload
-/// `HAPROXY_CFGFILES` (the files of the last load, `;`-separated).
+/// `HAPROXY_CFGFILES` (the files read, `;`-separated: HAProxy sets it
+/// after its first load, so a re-executed master sees it).
 fn environment(files: &[String], reload: bool) -> impl Fn(&str) -> Option<String> + '_ {
     move |name: &str| match name {
         "HAPROXY_LOCALPEER" => Some(crate::syslog::hostname()),
