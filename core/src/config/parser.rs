@@ -374,7 +374,11 @@ impl Parser {
         let mut conds = directives::Conds::default();
         let mut last = 0;
         for (number, text) in lines(source.text) {
-            last = number;
+            // HAProxy names the file's last line; weir the last one that
+            // holds something, so that a message never points at a blank.
+            if text.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
+                last = number;
+            }
             let origin = Origin {
                 file: file.clone(),
                 line: number,
