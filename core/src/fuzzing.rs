@@ -1040,3 +1040,52 @@ pub fn dns_message(data: &[u8]) {
         }
     }
 }
+
+/// `config_condition`: any bytes as the expression of a `.if` line, to
+/// the condition evaluator and, as a `.if` block between lines that use
+/// environment variables, to [`config::parse_with_env`].
+///
+/// Properties: evaluation never panics and is deterministic; an error's
+/// position is within the expression (or just past its end); trailing
+/// blanks change the value of no expression but the empty one; a file with the block parses the same twice,
+/// and every diagnostic shows without control characters.
+pub fn config_condition(data: &[u8]) {
+    use crate::config::condition;
+    let text = String::from_utf8_lossy(data);
+    let env = |name: &str| (name.len() % 2 == 0).then(|| format!("v{name}"));
+    let mut defined = |name: &str| env(name).is_some();
+    let first = condition::evaluate(&text, &mut defined);
+    assert_eq!(first, condition::evaluate(&text, &mut defined));
+    match &first {
+        Ok(value) if !text.is_empty() => {
+            let spaced = format!("{text} ");
+            assert_eq!(condition::evaluate(&spaced, &mut defined), Ok(*value));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            if let Some(p) = e.position {
+                assert!(p >= 1 && p <= text.len() + 1, "position {p} in {text:?}");
+            }
+        }
+    }
+    let file = format!(
+        ".if {text}\n.notice \"${{AB}}${{A-x}}\"\n.elif defined(AB)\n.warning \"$AB\"\n.else\n\
+         .endif\nlisten fe\n bind \"127.0.0.1:${{PORT-80}}\"\n server s1 127.0.0.1:1\n"
+    );
+    let sources = [Source::new("a.cfg", &file)];
+    let once = config::parse_with_env(&sources, &mut resolve, &env);
+    let again = config::parse_with_env(&sources, &mut resolve, &env);
+    let shown = |r: &Result<config::Parsed, Vec<config::Diagnostic>>| -> Vec<String> {
+        match r {
+            Ok(p) => (p.warnings.iter().chain(&p.notices))
+                .map(ToString::to_string)
+                .collect(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    };
+    let (a, b) = (shown(&once), shown(&again));
+    assert_eq!(a, b);
+    for line in a {
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+    }
+}

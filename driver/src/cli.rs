@@ -344,13 +344,16 @@ pub(crate) fn expand(files: &[String]) -> Result<Vec<String>, String> {
 /// (unless quiet) and errors HAProxy-style, and looks up the `user` and
 /// `group` names.
 fn load(args: &Args) -> Result<Config, ()> {
-    let (loaded, warnings) = read_config(&args.files);
+    let (loaded, warnings, notices) = read_config_env(&args.files, false);
     let config = loaded.map_err(|errors| {
         for error in &errors {
             eprintln!("[ALERT] {error}");
         }
     })?;
     if !args.quiet && !config.global.process.quiet {
+        for notice in &notices {
+            eprintln!("[NOTICE] {notice}");
+        }
         for warning in &warnings {
             eprintln!("[WARNING] {warning}");
         }
@@ -370,9 +373,37 @@ fn load(args: &Args) -> Result<Config, ()> {
 /// prints, without the `[ALERT]`/`[WARNING]` prefixes; a reload reads the
 /// files the same way, so a file added to a directory is read.
 pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec<String>) {
+    let (loaded, warnings, _) = read_config_env(files, true);
+    (loaded, warnings)
+}
+
+/// The environment variables the files see, as HAProxy 2.6's: the
+/// process's, `HAPROXY_LOCALPEER` set to the host name, and on a reload
+/// `HAPROXY_CFGFILES` (the files read, `;`-separated: HAProxy sets it
+/// after its first load, so a re-executed master sees it).
+fn environment(files: &[String], reload: bool) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name: &str| match name {
+        "HAPROXY_LOCALPEER" => Some(crate::syslog::hostname()),
+        "HAPROXY_CFGFILES" if reload => Some(files.join(";")),
+        _ => std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()),
+    }
+}
+
+/// [`read_config`] for a first load (`reload` false) or a reload, with
+/// the `.notice` lines of the files.
+pub(crate) fn read_config_env(
+    files: &[String],
+    reload: bool,
+) -> (Result<Config, Vec<String>>, Vec<String>, Vec<String>) {
     let files = match expand(files) {
         Ok(files) => files,
-        Err(e) => return (Err(vec![printable(&e).into_owned()]), Vec::new()),
+        Err(e) => {
+            return (
+                Err(vec![printable(&e).into_owned()]),
+                Vec::new(),
+                Vec::new(),
+            );
+        }
     };
     let mut texts = Vec::new();
     for file in &files {
@@ -380,7 +411,11 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
             Ok(text) => texts.push(text),
             Err(e) => {
                 let message = format!("Could not open configuration file {file} : {e}");
-                return (Err(vec![printable(&message).into_owned()]), Vec::new());
+                return (
+                    Err(vec![printable(&message).into_owned()]),
+                    Vec::new(),
+                    Vec::new(),
+                );
             }
         }
     }
@@ -390,8 +425,11 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
         .map(|(name, text)| Source::new(name, text))
         .collect();
     let mut warnings = Vec::new();
-    let loaded = config::parse(&sources, &mut resolve).and_then(|parsed| {
+    let mut notices = Vec::new();
+    let env = environment(&files, reload);
+    let loaded = config::parse_with_env(&sources, &mut resolve, &env).and_then(|parsed| {
         warnings.extend(parsed.warnings.iter().map(ToString::to_string));
+        notices.extend(parsed.notices.iter().map(ToString::to_string));
         let mut config = parsed.config;
         config.load_files(&mut |path| read_bounded(path, MAX_PEM_BYTES, "a PEM file"))?;
         Ok(config)
@@ -401,7 +439,7 @@ pub(crate) fn read_config(files: &[String]) -> (Result<Config, Vec<String>>, Vec
         lines.push("Fatal errors found in configuration.".into());
         lines
     });
-    (loaded, warnings)
+    (loaded, warnings, notices)
 }
 
 /// Reads the file at `path` whole, as `what`: only a regular file or a

@@ -37,6 +37,11 @@ fn replay(target: &str, oracle: impl Fn(&[u8]) + panic::RefUnwindSafe) {
 }
 
 #[test]
+fn config_condition_corpus_holds() {
+    replay("config_condition", fuzzing::config_condition);
+}
+
+#[test]
 fn config_corpus_holds() {
     replay("config", fuzzing::config);
 }

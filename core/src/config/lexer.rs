@@ -9,29 +9,21 @@
 /// Most words HAProxy accepts in one statement.
 pub(super) const MAX_WORDS: usize = 64;
 
-/// One non-empty statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Line {
-    /// 1-based line number.
-    pub number: u32,
-    pub words: Vec<String>,
+/// The lines of `text` with their 1-based numbers (a last newline ends
+/// the last line, it does not begin an empty one).
+pub(super) fn lines(text: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    let whole = text;
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    text.split(|&b| b == b'\n')
+        .take(if whole.is_empty() { 0 } else { usize::MAX })
+        .enumerate()
+        .map(|(i, line)| (u32::try_from(i + 1).unwrap_or(u32::MAX), line))
 }
 
-/// Splits `text` into statements; a line that cannot be split gives its
-/// line number and the reason.
-pub(super) fn lex(text: &[u8]) -> Vec<Result<Line, (u32, String)>> {
-    text.split(|&b| b == b'\n')
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            match split(line) {
-                Ok(words) if words.is_empty() => None,
-                Ok(words) => Some(Ok(Line { number, words })),
-                Err(message) => Some(Err((number, message))),
-            }
-        })
-        .collect()
-}
+/// Where `$` references inside double quotes get their values: called
+/// with an environment variable's name, or one of HAProxy's
+/// pseudo-variables `.LINE`, `.FILE` and `.SECTION`; `None` when unset.
+pub(super) type Vars<'a> = &'a mut dyn FnMut(&str) -> Option<String>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Quote {
@@ -86,6 +78,12 @@ impl Chars<'_> {
         self.column += 1;
         Ok(Some(c))
     }
+
+    /// Skips `n` ASCII bytes already looked at.
+    fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.line.len());
+        self.column += n;
+    }
 }
 
 /// The error for a NUL byte at `column` (HAProxy's "stray NUL").
@@ -125,22 +123,35 @@ fn blank_error(c: char, column: usize) -> String {
     )
 }
 
-fn split(line: &[u8]) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
+/// Splits one line into words as HAProxy 2.6's `parse_line`: quotes,
+/// escapes, comments, and `$VAR`, `${VAR}`, `${VAR-default}` and
+/// `${VAR[*]}` (the value split into words) inside double quotes only.
+/// An unset variable stands for nothing. Errors name the byte position,
+/// 1-based, as HAProxy's.
+pub(super) fn split(line: &[u8], vars: Vars<'_>) -> Result<Vec<String>, String> {
+    let mut out = Words::default();
     let mut quote = Quote::None;
+    // Where the open quote is, for the error.
+    let mut quote_at = 0;
     let mut chars = Chars {
         line,
         pos: 0,
         column: 1,
     };
-    while let Some(c) = chars.next()? {
+    loop {
+        let at = chars.pos;
+        let Some(c) = chars.next()? else { break };
         match (quote, c) {
             (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
-            (Quote::Single, c) => word.push(c),
-            (Quote::None, '\'') => (quote, in_word) = (Quote::Single, true),
-            (Quote::None, '"') => (quote, in_word) = (Quote::Double, true),
+            (Quote::Single, c) => out.push(c),
+            (Quote::None, '\'') => {
+                (quote, quote_at) = (Quote::Single, at);
+                out.in_word = true;
+            }
+            (Quote::None, '"') => {
+                (quote, quote_at) = (Quote::Double, at);
+                out.in_word = true;
+            }
             (Quote::None, '#') => {
                 // A comment may hold any byte but NUL, as in HAProxy.
                 let comment = &line[chars.pos..];
@@ -153,79 +164,224 @@ fn split(line: &[u8]) -> Result<Vec<String>, String> {
             (Quote::None, c) if unicode_blank(c).is_some() => {
                 return Err(blank_error(c, chars.column - 1));
             }
-            (Quote::None, ' ' | '\t' | '\r') => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (Quote::Double, '$') => {
-                return Err(
-                    "environment variables ('$' inside double quotes) are not supported yet; \
-                     write '\\$' for a literal dollar sign"
-                        .into(),
-                );
-            }
-            (_, '\\') => {
-                word.push(unescape(&mut chars)?);
-                in_word = true;
-            }
-            (_, c) => {
-                word.push(c);
-                in_word = true;
-            }
+            (Quote::None, ' ' | '\t' | '\r') => out.end_word(),
+            (Quote::Double, '$') => variable(&mut chars, &mut out, vars)?,
+            (_, '\\') => unescape(&mut chars, &mut out, quote == Quote::Double)?,
+            (_, c) => out.push(c),
         }
-        if words.len() >= MAX_WORDS {
+        out.check()?;
+    }
+    if quote != Quote::None {
+        return Err(format!(
+            "unmatched quote at position {}: close it on the same line",
+            quote_at + 1
+        ));
+    }
+    out.end_word();
+    out.check()?;
+    Ok(out.words)
+}
+
+/// The words of a line being split.
+#[derive(Default)]
+struct Words {
+    words: Vec<String>,
+    word: String,
+    /// Whether a word is open (it may be empty: `""`).
+    in_word: bool,
+    /// Whether the open word was begun by a `${VAR[*]}` split and holds
+    /// nothing yet: at the end of the line it is no word (HAProxy's
+    /// trailing empty argument).
+    split_empty: bool,
+}
+
+impl Words {
+    fn push(&mut self, c: char) {
+        self.word.push(c);
+        self.in_word = true;
+        self.split_empty = false;
+    }
+
+    fn end_word(&mut self) {
+        if self.in_word && !(self.split_empty && self.word.is_empty()) {
+            self.words.push(std::mem::take(&mut self.word));
+        }
+        self.in_word = false;
+        self.split_empty = false;
+    }
+
+    /// Ends the word and opens the next one, inside a `${VAR[*]}`.
+    fn split(&mut self) {
+        self.words.push(std::mem::take(&mut self.word));
+        self.in_word = true;
+        self.split_empty = true;
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.words.len() > MAX_WORDS || (self.words.len() == MAX_WORDS && self.in_word) {
             return Err(format!(
                 "too many words, truncating after word {MAX_WORDS}: HAProxy allows at most \
                  {MAX_WORDS} words per line"
             ));
         }
+        Ok(())
     }
-    if quote != Quote::None {
-        return Err("unmatched quote: close it on the same line".into());
-    }
-    if in_word {
-        words.push(word);
-    }
-    if words.len() > MAX_WORDS {
-        return Err(format!(
-            "too many words, truncating after word {MAX_WORDS}: HAProxy allows at most \
-             {MAX_WORDS} words per line"
-        ));
-    }
-    Ok(words)
 }
 
-/// The character an escape sequence stands for (after the backslash).
-fn unescape(chars: &mut Chars<'_>) -> Result<char, String> {
-    match chars.next()? {
-        None => Err("a trailing backslash does not continue a line: \
-                     write each statement on one line"
-            .into()),
-        Some('n') => Ok('\n'),
-        Some('r') => Ok('\r'),
-        Some('t') => Ok('\t'),
-        Some('x') => {
-            let mut hex = String::new();
-            for _ in 0..2 {
-                hex.extend(chars.next()?);
+/// Whether `b` is a blank for C's `isspace`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// A `$` reference inside double quotes (after the `$`): its value goes
+/// into the word, split into words at blanks for `${VAR[*]}`.
+fn variable(chars: &mut Chars<'_>, out: &mut Words, vars: Vars<'_>) -> Result<(), String> {
+    let line = chars.line;
+    let peek = |chars: &Chars<'_>| line.get(chars.pos).copied().unwrap_or(0);
+    let brace = (peek(chars) == b'{').then(|| {
+        chars.advance(1);
+        chars.pos - 1
+    });
+    let start = chars.pos;
+    let first = peek(chars);
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'.') {
+        return Err(format!(
+            "forbidden first char in environment variable name at position {}",
+            start + 1
+        ));
+    }
+    if first == b'.' {
+        chars.advance(1);
+    }
+    while peek(chars).is_ascii_alphanumeric() || peek(chars) == b'_' {
+        chars.advance(1);
+    }
+    // ASCII only, so the slice is UTF-8.
+    let name = std::str::from_utf8(&line[start..chars.pos]).unwrap_or_default();
+    if name.starts_with('.') && ![".LINE", ".FILE", ".SECTION"].contains(&name) {
+        return Err(format!(
+            "forbidden first char in environment variable name at position {}: the \
+             pseudo-variables are .LINE, .FILE and .SECTION",
+            start + 1
+        ));
+    }
+    let mut value = vars(name);
+    let mut expand = false;
+    if let Some(brace) = brace {
+        if peek(chars) == b'[' {
+            let at = chars.pos;
+            if line.get(at + 1..at + 3) != Some(b"*]".as_slice()) {
+                return Err(format!(
+                    "truncated or invalid word expansion sequence at position {}: write \
+                     '${{{name}[*]}}'",
+                    at + 1
+                ));
             }
-            let byte = u8::from_str_radix(&hex, 16)
+            chars.advance(3);
+            expand = true;
+        }
+        let unmatched = || {
+            format!(
+                "unmatched brace in environment variable name at position {}",
+                brace + 1
+            )
+        };
+        if peek(chars) == b'-' {
+            let rest = &line[chars.pos + 1..];
+            let end = (rest.iter().position(|&b| b == b'}' || b == 0))
+                .filter(|&end| rest[end] == b'}')
+                .ok_or_else(unmatched)?;
+            if value.is_none() {
+                let default = std::str::from_utf8(&rest[..end]).map_err(|_| {
+                    format!(
+                        "invalid UTF-8 in the default value of '{name}' at position {}",
+                        chars.pos + 2
+                    )
+                })?;
+                value = Some(default.to_owned());
+            }
+            chars.advance(end + 1);
+        } else if peek(chars) != b'}' {
+            return Err(unmatched());
+        }
+        chars.advance(1);
+    }
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if !expand {
+        for c in value.chars() {
+            out.push(c);
+        }
+        return Ok(());
+    }
+    let mut bytes = value.char_indices().peekable();
+    while let Some((_, c)) = bytes.next() {
+        if c.is_ascii() && is_space(c as u8) {
+            while bytes
+                .next_if(|&(_, c)| c.is_ascii() && is_space(c as u8))
+                .is_some()
+            {}
+            out.split();
+            out.check()?;
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(())
+}
+
+/// An escape sequence (after the backslash), as HAProxy's: `\ `, `\\`,
+/// `\t`, `\n`, `\r`, `\#`, `\'`, `\"`, `\xHH`, and `\$` inside double
+/// quotes; any other backslash is kept as it is (`\1`, `\.` in a regex).
+fn unescape(chars: &mut Chars<'_>, out: &mut Words, dquote: bool) -> Result<(), String> {
+    let at = chars.pos - 1;
+    let next = chars.line.get(chars.pos).copied();
+    let c = match next {
+        None => {
+            return Err("a trailing backslash does not continue a line: \
+                        write each statement on one line"
+                .into());
+        }
+        Some(b' ' | b'\\' | b'#' | b'\'' | b'"') => char::from(next.unwrap_or(0)),
+        Some(b'$') if dquote => '$',
+        Some(b't') => '\t',
+        Some(b'n') => '\n',
+        Some(b'r') => '\r',
+        Some(b'x') => {
+            let hex = chars.line.get(chars.pos + 1..chars.pos + 3).unwrap_or(&[]);
+            let shown = String::from_utf8_lossy(hex);
+            let byte = std::str::from_utf8(hex)
                 .ok()
-                .filter(|_| hex.len() == 2)
-                .ok_or_else(|| format!("invalid escape '\\x{hex}': expected two hex digits"))?;
+                .filter(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "truncated or invalid hexadecimal sequence '\\x{shown}' at position {}: \
+                         expected two hex digits",
+                        at + 1
+                    )
+                })?;
             // Words are text: a byte above 7F would become two UTF-8 bytes.
             if !byte.is_ascii() {
                 return Err(format!(
-                    "escape '\\x{hex}' is not supported yet (bytes above \\x7f); \
+                    "escape '\\x{shown}' is not supported yet (bytes above \\x7f); \
                      use 'send-binary' or 'expect binary' for binary data"
                 ));
             }
-            Ok(char::from(byte))
+            chars.advance(3);
+            out.push(char::from(byte));
+            return Ok(());
         }
-        Some(c) => Ok(c),
-    }
+        // Not an escape: the backslash stays, what follows is read as usual.
+        Some(_) => {
+            out.push('\\');
+            return Ok(());
+        }
+    };
+    chars.advance(1);
+    out.push(c);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -233,7 +389,7 @@ mod tests {
     use super::*;
 
     fn words(line: &str) -> Vec<String> {
-        split(line.as_bytes()).unwrap()
+        split(line.as_bytes(), &mut |_| None).unwrap()
     }
 
     #[test]
@@ -266,21 +422,28 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_errors() {
-        assert!(split(b"\"open").unwrap_err().contains("unmatched quote"));
         assert!(
-            split(br"bind :80 \")
+            split(b"\"open", &mut |_| None)
+                .unwrap_err()
+                .contains("unmatched quote")
+        );
+        assert!(
+            split(br"bind :80 \", &mut |_| None)
                 .unwrap_err()
                 .contains("trailing backslash")
         );
-        assert!(split(br"a \xZZ").unwrap_err().contains("\\xZZ"));
+        assert!(
+            split(br"a \xZZ", &mut |_| None)
+                .unwrap_err()
+                .contains("\\xZZ")
+        );
         // Words are text: a byte above 7F is refused, not turned into UTF-8.
         assert!(
-            split(br"a \xff")
+            split(br"a \xff", &mut |_| None)
                 .unwrap_err()
                 .contains("'\\xff' is not supported yet")
         );
-        assert_eq!(split(br"\x7f").unwrap(), ["\u{7f}"]);
-        assert!(split(b"\"$HOME\"").unwrap_err().contains("environment"));
+        assert_eq!(split(br"\x7f", &mut |_| None).unwrap(), ["\u{7f}"]);
     }
 
     #[test]
@@ -289,24 +452,26 @@ mod tests {
         assert_eq!(words(&ok).len(), 64);
         let too_many = vec!["w"; 65].join(" ");
         assert!(
-            split(too_many.as_bytes())
+            split(too_many.as_bytes(), &mut |_| None)
                 .unwrap_err()
                 .contains("too many words")
         );
     }
 
     #[test]
-    fn lex_numbers_lines_and_skips_blank_ones() {
-        let lines = lex(b"global\n\n  # c\n  maxconn 10\n\"bad\n");
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1].as_ref().unwrap().number, 4);
-        assert_eq!(lines[2].as_ref().unwrap_err().0, 5);
+    fn lines_are_numbered_from_one() {
+        let numbered: Vec<_> = lines(b"global\n\n  # c\n").collect();
+        assert_eq!(numbered.len(), 3);
+        assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"\n").count(), 1);
+        assert_eq!(lines(b"a\nb").count(), 2);
+        assert_eq!(numbered[2], (3, b"  # c".as_slice()));
     }
 
     #[test]
     fn odd_bytes_never_panic() {
         for line in ["\\", "\\x", "\\x4", "é\\xé", "'", "\"\\", "\u{0}#\u{ffff}"] {
-            let _ = split(line.as_bytes());
+            let _ = split(line.as_bytes(), &mut |_| None);
         }
     }
 }

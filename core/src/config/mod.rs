@@ -122,6 +122,8 @@ pub struct Parsed {
     pub config: Config,
     /// Accepted but suspicious settings, and the defaults weir applied.
     pub warnings: Vec<Diagnostic>,
+    /// What `.notice` lines say (HAProxy's `[NOTICE]`).
+    pub notices: Vec<Diagnostic>,
 }
 
 /// A validated configuration, ready for `Balancer::new`.
@@ -375,6 +377,11 @@ pub enum Severity {
 pub struct Frontend {
     /// Proxy name.
     pub name: String,
+    /// HAProxy's proxy id (`id`, or the number HAProxy would give it):
+    /// `iid` in `show stat`.
+    pub iid: u32,
+    /// `description`.
+    pub description: Option<String>,
     /// Listening addresses, one per address of every `bind` line.
     pub binds: Vec<Bind>,
     /// Index into [`Config::backends`]: the first `use_backend` that applies,
@@ -454,6 +461,15 @@ pub struct BindOptions {
 pub struct Backend {
     /// Proxy name.
     pub name: String,
+    /// HAProxy's proxy id (`id`, or the number HAProxy would give it):
+    /// `iid` in `show stat`.
+    pub iid: u32,
+    /// `description`.
+    pub description: Option<String>,
+    /// `disabled`: the backend is kept so that the frontends naming it
+    /// resolve, but it has no server (its connections end `<NOSRV>`,
+    /// `SC`, as in HAProxy) and is not shown in the stats.
+    pub disabled: bool,
     /// Server selection algorithm.
     pub balance: Balance,
     /// `hash-type`: how `balance source` maps hashes to servers.
@@ -756,6 +772,9 @@ pub enum HashType {
 pub struct Server {
     /// Name, unique in its backend.
     pub name: String,
+    /// `id`: the server's id in `show stat` (`sid`); `None`: numbered
+    /// as HAProxy does.
+    pub id: Option<u32>,
     /// Traffic address (host names resolved at parse time).
     pub addr: SocketAddr,
     /// `check`: run health checks.
@@ -953,10 +972,24 @@ pub fn parse(
     sources: &[Source<'_>],
     resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
 ) -> Result<Parsed, Vec<Diagnostic>> {
-    parser::parse(sources, resolve)
+    parser::parse(sources, resolve, &|_| None)
+}
+
+/// [`parse`] with environment variables: `env` gives the value of a
+/// variable (`None`: unset) for `"${VAR}"` in the files and `defined()` in
+/// `.if` conditions. The driver passes the process's environment, with
+/// what HAProxy sets itself (`HAPROXY_LOCALPEER`); core reads none.
+pub fn parse_with_env(
+    sources: &[Source<'_>],
+    resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Parsed, Vec<Diagnostic>> {
+    parser::parse(sources, resolve, env)
 }
 
 mod check;
+pub mod condition;
+pub(crate) mod ids;
 mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;
@@ -979,6 +1012,12 @@ mod agent_tests;
 mod bind_options_tests;
 #[cfg(test)]
 mod compat_tests;
+#[cfg(test)]
+mod env_cond_tests;
+#[cfg(test)]
+mod messages_tests;
+#[cfg(test)]
+mod proxy_meta_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]

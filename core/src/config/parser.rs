@@ -9,9 +9,9 @@ use super::keywords::{
     BALANCE_LATER, BIND_LATER, BIND_TLS, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
     SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
-use super::lexer::{Line, lex};
+use super::lexer::{lines, split};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
-use super::units::{number, time};
+use super::units::{number, time, time_warning};
 use super::{
     Backend, Balance, Bind, BindOptions, CheckTls, Config, Diagnostic, Frontend, Global, HashType,
     LogTarget, OnError, Origin, Parsed, Server, Source,
@@ -22,8 +22,12 @@ mod agent;
 mod bind_options;
 mod checks;
 mod compat;
+mod directives;
+mod environment;
 mod logging;
+mod originalto;
 mod process;
+mod proxy_meta;
 mod proxy_protocol;
 mod server_state;
 mod server_tls;
@@ -55,6 +59,7 @@ const OPTIONS: &[&str] = &[
     "nolinger",
     "httplog",
     "forwardfor",
+    "originalto",
     "http-server-close",
     "http-keep-alive",
 ];
@@ -128,10 +133,17 @@ const SERVER_KEYWORDS: &[&str] = &[
 pub(super) fn parse(
     sources: &[Source<'_>],
     resolve: &mut dyn FnMut(&str) -> Option<IpAddr>,
+    env: Env<'_>,
 ) -> Result<Parsed, Vec<Diagnostic>> {
     let mut parser = Parser::default();
     for source in sources {
-        parser.file(source, resolve);
+        if parser.aborted {
+            break;
+        }
+        parser.file(source, resolve, env);
+    }
+    if parser.aborted {
+        return Err(parser.diags.errors);
     }
     parser.finish()
 }
@@ -250,6 +262,8 @@ struct Settings {
     httplog: Option<Origin>,
     /// `option forwardfor`, with its line.
     forwardfor: Option<Origin>,
+    /// `option originalto`, with its line.
+    originalto: Option<Origin>,
     /// The parameters of `default-server` lines so far, in order: they
     /// go before each later `server` line's own.
     default_server: Vec<String>,
@@ -259,6 +273,8 @@ struct Settings {
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
     server_state_file_name: Option<Option<String>>,
+    /// `disabled`, `enabled`, `id`, `description`.
+    meta: proxy_meta::Meta,
 }
 
 struct Proxy {
@@ -280,6 +296,9 @@ struct Servers {
 
 enum Section {
     None,
+    /// A section weir does not read (`peers`...): one error for it, its
+    /// lines skipped.
+    Unsupported,
     Global,
     Defaults,
     Proxy(usize),
@@ -290,6 +309,8 @@ enum Section {
 struct Diags {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// An error that stops the reading (HAProxy's `ERR_ABORT`).
+    abort: bool,
 }
 
 impl Diags {
@@ -326,6 +347,17 @@ struct Parser {
     global_log_tag: Option<String>,
     /// `ca-base`, `crt-base`, `ssl-default-server-*`.
     tls_global: tls_global::TlsGlobal,
+    /// The name of the section being read, for `${.SECTION}`: HAProxy's
+    /// `cfg_curr_section` (unset at the start of each file).
+    section_name: Option<String>,
+    /// `.notice` messages.
+    notices: Vec<Diagnostic>,
+    /// An error stopped the reading (HAProxy's `ERR_ABORT`).
+    aborted: bool,
+    /// What `setenv` and the like changed in the environment.
+    env_overlay: environment::Overlay,
+    /// The proxies' `id`s so far, with the proxy that took each.
+    proxy_ids: HashMap<u32, usize>,
 }
 
 /// One statement being parsed.
@@ -341,35 +373,86 @@ impl Stmt<'_> {
 }
 
 type Resolve<'r> = &'r mut dyn FnMut(&str) -> Option<IpAddr>;
+/// The environment variables the driver passes.
+type Env<'e> = &'e dyn Fn(&str) -> Option<String>;
 
 impl Parser {
-    fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>) {
+    fn file(&mut self, source: &Source<'_>, resolve: Resolve<'_>, env: Env<'_>) {
         let file: Arc<str> = source.name.into();
         self.files.push(file.clone());
         // A section never continues into the next file.
         self.close_section();
-        for line in lex(source.text) {
-            self.statements += 1;
-            match line {
-                Ok(Line { number, words }) => {
-                    let origin = Origin {
-                        file: file.clone(),
-                        line: number,
-                    };
-                    let st = Stmt {
-                        origin,
-                        words: &words,
-                    };
-                    self.statement(&st, resolve);
-                }
-                Err((line, message)) => {
-                    let origin = Origin {
-                        file: file.clone(),
-                        line,
-                    };
+        self.section_name = None;
+        let mut conds = directives::Conds::default();
+        let mut last = 0;
+        for (number, text) in lines(source.text) {
+            // HAProxy names the file's last line; weir the last one that
+            // holds something, so that a message never points at a blank.
+            if text.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
+                last = number;
+            }
+            let origin = Origin {
+                file: file.clone(),
+                line: number,
+            };
+            let section = &self.section_name;
+            let overlay = &self.env_overlay;
+            let mut vars = |name: &str| match name {
+                ".LINE" => Some(number.to_string()),
+                ".FILE" => Some(file.to_string()),
+                ".SECTION" => section.clone(),
+                _ => overlay.get(name, env),
+            };
+            let words = match split(text, &mut vars) {
+                Ok(words) if words.is_empty() => continue,
+                Ok(words) => words,
+                Err(message) => {
+                    self.statements += 1;
                     self.diags.error(&origin, message);
+                    continue;
+                }
+            };
+            self.statements += 1;
+            let st = Stmt {
+                origin,
+                words: &words,
+            };
+            let overlay = &self.env_overlay;
+            let mut defined = |name: &str| overlay.get(name, env).is_some();
+            let flow = conds.line(&mut self.diags, &mut self.notices, &st, &mut defined);
+            match flow {
+                directives::Flow::Statement => {}
+                directives::Flow::Next => continue,
+                directives::Flow::EndFile => break,
+                directives::Flow::EndFileAbort => {
+                    self.aborted = true;
+                    break;
+                }
+                directives::Flow::Abort => {
+                    self.aborted = true;
+                    return;
                 }
             }
+            let keyword = st.word(0);
+            if SECTIONS.contains(&keyword) || OTHER_SECTIONS.contains(&keyword) {
+                let name = st.words.get(1).filter(|w| !w.is_empty());
+                self.section_name = Some(name.map_or(keyword, |w| w.as_str()).to_owned());
+            }
+            if matches!(self.section, Some(Section::Global))
+                && environment::KEYWORDS.contains(&keyword)
+            {
+                self.env_overlay.keyword(&mut self.diags, &st, env);
+                continue;
+            }
+            self.statement(&st, resolve);
+            if self.diags.abort {
+                self.aborted = true;
+                return;
+            }
+        }
+        let last = Origin { file, line: last };
+        if conds.end_of_file(&mut self.diags, &last) == directives::Flow::Abort {
+            self.aborted = true;
         }
     }
 
@@ -380,19 +463,16 @@ impl Parser {
         }
         if OTHER_SECTIONS.contains(&keyword) {
             self.close_section();
+            self.section = Some(Section::Unsupported);
+            // One error for the section: its lines are not read.
             return self
                 .diags
                 .error(&st.origin, format!("'{keyword}' is not supported yet"));
         }
-        if keyword.starts_with('.') {
-            return self.diags.error(
-                &st.origin,
-                format!("conditional block '{keyword}' is not supported yet"),
-            );
-        }
         match self.section {
+            Some(Section::Unsupported) => {}
             None | Some(Section::None) => {
-                let hint = hint(keyword, SECTIONS.iter().copied());
+                let hint = hint(keyword, SECTIONS.iter().chain(OTHER_SECTIONS).copied());
                 self.diags.error(
                     &st.origin,
                     format!(
@@ -434,8 +514,33 @@ impl Parser {
                     servers: Some(&mut proxy.servers),
                 };
                 proxy_keyword(&mut self.diags, &mut parts, st, resolve);
+                if keyword == "id" {
+                    self.check_proxy_id(i, st);
+                }
             }
         }
+    }
+
+    /// HAProxy's check that proxy `i`'s new `id` is no other's.
+    fn check_proxy_id(&mut self, i: usize, st: &Stmt<'_>) {
+        let Some((id, _)) = self.proxies[i].settings.meta.id else {
+            return;
+        };
+        let Some(&first) = self.proxy_ids.get(&id) else {
+            self.proxy_ids.insert(id, i);
+            return;
+        };
+        let [p, first] = [i, first].map(|j| {
+            let p = &self.proxies[j];
+            proxy_meta::IdProxy {
+                kind: p.kind,
+                name: &p.name,
+                origin: &p.origin,
+                id: None,
+            }
+        });
+        let message = proxy_meta::reused(&p, &first);
+        self.diags.error(&st.origin, message);
     }
 
     /// Ends the current section: a named `defaults` section is kept, as
@@ -502,6 +607,28 @@ impl Parser {
                 .diags
                 .error(&st.origin, format!("'{keyword}' needs a name"));
         };
+        // As HAProxy: a proxy with a frontend is checked against the
+        // frontends, a backend against the backends (so a `listen` after
+        // a `backend` of its name is accepted, not the other way round).
+        let same = self.proxies.iter().find(|p| {
+            p.name == *name
+                && if kind.has_frontend() {
+                    p.kind.has_frontend()
+                } else {
+                    p.kind.has_backend()
+                }
+        });
+        if let Some(first) = same {
+            self.diags.error(
+                &st.origin,
+                format!(
+                    "{} '{name}' has the same name as {} '{name}' declared at {}.",
+                    proxy_word(kind),
+                    proxy_word(first.kind),
+                    first.origin
+                ),
+            );
+        }
         self.proxies.push(Proxy {
             kind,
             name: name.clone(),
@@ -552,7 +679,12 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             ),
         },
         "hard-stop-after" => match (st.words.len(), time(st.word(1), keyword)) {
-            (2, Ok(t)) => global.hard_stop_after = (!t.is_zero()).then_some(t),
+            (2, Ok(t)) => {
+                if let Some(warning) = time_warning(st.word(1)) {
+                    diags.warn(&st.origin, warning);
+                }
+                global.hard_stop_after = (!t.is_zero()).then_some(t);
+            }
             (2, Err(e)) => diags.error(&st.origin, e),
             _ => diags.error(
                 &st.origin,
@@ -580,8 +712,10 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         _ => {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
                 .chain(server_state::GLOBAL)
-                .chain(tls_global::KEYWORDS);
-            let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
+                .chain(tls_global::KEYWORDS)
+                .chain(environment::KEYWORDS);
+            let sections = SECTIONS.iter().chain(OTHER_SECTIONS);
+            let hint = hint(keyword, known.chain(GLOBAL_LATER).chain(sections).copied());
             diags.error(
                 &st.origin,
                 format!("unknown keyword '{keyword}' in 'global' section{hint}"),
@@ -627,12 +761,15 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         "mode" => match (st.word(1), st.words.len()) {
             ("tcp", 2) => p.settings.mode_http = None,
             ("http", 2) => p.settings.mode_http = Some(st.origin.clone()),
-            _ => diags.error(
+            ("tcp" | "http", _) => diags.error(
+                &st.origin,
+                format!("'mode' cannot handle unexpected argument '{}'.", st.word(2)),
+            ),
+            (mode, _) => diags.error(
                 &st.origin,
                 format!(
-                    "'mode {}': weir is a layer-4 balancer: only 'mode tcp' is supported, and \
-                     'mode http' for a frontend serving only metrics or the stats page",
-                    st.words[1..].join(" ")
+                    "'mode {mode}': weir is a layer-4 balancer: only 'mode tcp' is supported, and \
+                     'mode http' for a frontend serving only metrics or the stats page"
                 ),
             ),
         },
@@ -696,6 +833,20 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 let defaults = &p.settings.default_server;
                 let lines = &servers.lines;
                 if let Some(server) = server_line(diags, p.name, lines, defaults, st, resolve) {
+                    let same_id = server
+                        .id
+                        .and_then(|id| servers.list.iter().find(|s| s.id == Some(id)));
+                    if let (Some(first), Some(id)) = (same_id, server.id) {
+                        diags.error(
+                            &st.origin,
+                            format!(
+                                "'server {}/{}' : 'id' : custom id {id} already used at {} \
+                                 ('server {}').",
+                                p.name, server.name, first.origin, first.name
+                            ),
+                        );
+                        return;
+                    }
                     servers.lines.insert(server.name.clone(), st.origin.line);
                     servers.list.push(server);
                 }
@@ -818,10 +969,16 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             Err(e) => diags.error(&st.origin, e),
         },
         _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
+        _ if proxy_meta::KEYWORDS.contains(&keyword) => {
+            diags.abort |= proxy_meta::keyword(diags, p, st);
+        }
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
+            let known = (PROXY_KEYWORDS.iter().chain(server_state::PROXY))
+                .chain(proxy_meta::KEYWORDS)
+                .chain(SECTIONS)
+                .chain(OTHER_SECTIONS);
             let hint = hint(keyword, known.chain(PROXY_LATER).copied());
             diags.error(
                 &st.origin,
@@ -968,8 +1125,32 @@ fn hash_type(st: &Stmt<'_>) -> Result<HashType, String> {
     }
 }
 
+/// The options that take no argument, for HAProxy's "cannot handle
+/// unexpected argument".
+const OPTIONS_WITHOUT_ARGUMENT: &[&str] = &[
+    "tcplog",
+    "dontlognull",
+    "tcp-check",
+    "log-health-checks",
+    "allbackups",
+    "clitcpka",
+    "srvtcpka",
+    "tcpka",
+    "nolinger",
+    "redis-check",
+];
+
 fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool) {
     let name = st.word(1);
+    if OPTIONS_WITHOUT_ARGUMENT.contains(&name) && !st.word(2).is_empty() {
+        return diags.error(
+            &st.origin,
+            format!(
+                "'option {name}' cannot handle unexpected argument '{}'.",
+                st.word(2)
+            ),
+        );
+    }
     match name {
         "tcplog" => {
             if enable {
@@ -1043,7 +1224,12 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 *slot = None;
             } else {
                 match time(st.word(2), &format!("option {name}")) {
-                    Ok(t) if !t.is_zero() => *slot = Some(t),
+                    Ok(t) if !t.is_zero() => {
+                        if let Some(warning) = time_warning(st.word(2)) {
+                            diags.warn(&st.origin, warning);
+                        }
+                        *slot = Some(t);
+                    }
                     Ok(_) | Err(_) => diags.error(
                         &st.origin,
                         format!(
@@ -1066,6 +1252,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "nolinger" => p.settings.nolinger = enable,
         "httplog" => p.settings.httplog = enable.then(|| st.origin.clone()),
         "forwardfor" => p.settings.forwardfor = enable.then(|| st.origin.clone()),
+        "originalto" => {
+            if originalto::check(diags, st, enable) {
+                p.settings.originalto = Some(st.origin.clone());
+            }
+        }
         "httpchk" if !p.kind.has_backend() => p.ignored(diags, st, "option httpchk", false),
         "httpchk" => match p
             .settings
@@ -1135,6 +1326,9 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
         Ok(value) => value,
         Err(e) => return diags.error(&st.origin, e),
     };
+    if let Some(warning) = time_warning(st.word(2)) {
+        diags.warn(&st.origin, warning);
+    }
     let applies = if needs_frontend {
         p.kind.has_frontend()
     } else {
@@ -1153,6 +1347,12 @@ fn timeout(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
 fn default_server(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resolve: Resolve<'_>) {
     if !p.kind.has_backend() {
         return p.ignored(diags, st, "default-server", false);
+    }
+    if st.words[1..].iter().any(|w| w == "id") {
+        return diags.error(
+            &st.origin,
+            "'id' option is not accepted in default-server sections",
+        );
     }
     let mut probe = vec![
         "server".to_owned(),
@@ -1314,6 +1514,7 @@ fn server_line(
     };
     let mut server = Server {
         name: name.to_owned(),
+        id: None,
         addr,
         check: false,
         inter: Duration::from_secs(2),
@@ -1362,6 +1563,34 @@ fn server_line(
     let mut send_proxy = proxy_protocol::SendProxy::default();
     let mut agent = agent::Agent::default();
     while let Some(param) = words.next() {
+        const TIMES: &[&str] = &[
+            "inter",
+            "fastinter",
+            "downinter",
+            "slowstart",
+            "agent-inter",
+        ];
+        // A `default-server` time warns once, on its own line.
+        let own = params.len() - words.len() > defaults.len();
+        let time_value = (own && TIMES.contains(&param))
+            .then(|| words.clone().next())
+            .flatten();
+        if let Some(warning) = time_value.and_then(time_warning) {
+            diags.warn(&st.origin, warning);
+        }
+        if param == "id" {
+            match server_id(words.next().unwrap_or("")) {
+                Ok(id) => server.id = Some(id),
+                Err(e) => {
+                    diags.error(
+                        &st.origin,
+                        format!("'server {backend}/{name}' : 'id' : {e}."),
+                    );
+                    ok = false;
+                }
+            }
+            continue;
+        }
         let result = match send_proxy.param(param, || words.next().unwrap_or("")) {
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
@@ -1378,7 +1607,8 @@ fn server_line(
         };
         if let Err(e) = result {
             diags.error(&st.origin, e);
-            ok = false;
+            // HAProxy stops reading the line at its first error.
+            return None;
         }
     }
     if let Err(e) = send_proxy.apply(&mut server) {
@@ -1409,6 +1639,17 @@ fn server_line(
         ..tls.1
     });
     ok.then_some(server)
+}
+
+/// The value of a server's `id`, as HAProxy's `srv_parse_id`.
+fn server_id(value: &str) -> Result<u32, &'static str> {
+    if value.is_empty() {
+        return Err("expects an integer argument");
+    }
+    match u32::try_from(proxy_meta::atol(value)) {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err("custom id has to be > 0"),
+    }
 }
 
 /// Parses one server parameter; TLS ones go to `tls`: whether checks use
@@ -1460,7 +1701,13 @@ fn server_param<'w>(
                 )
             })? as u32;
         }
-        "port" => server.check_port = Some(port(value())?),
+        // HAProxy checks on the server's port when `port` is 0.
+        "port" => {
+            server.check_port = match value() {
+                "0" => None,
+                v => Some(port(v)?),
+            }
+        }
         "observe" => match value() {
             "layer4" => server.observe = true,
             "layer7" => return Err("'layer7' can only be used in http proxies".into()),
@@ -1609,32 +1856,20 @@ impl Parser {
         let expand =
             |s: &Settings| -> Vec<LogTarget> { logging::targets(s, &global_logs, &global_tag) };
         let mut backends: Vec<Backend> = Vec::new();
-        let mut backend_origin: HashMap<String, Origin> = HashMap::new();
-        let mut frontend_origin: HashMap<String, Origin> = HashMap::new();
         // The first backend of each name, for `default_backend`.
         let mut backend_index: HashMap<&str, usize> = HashMap::new();
-        for proxy in &self.proxies {
-            for (has, seen, what) in [
-                (proxy.kind.has_frontend(), &mut frontend_origin, "frontend"),
-                (proxy.kind.has_backend(), &mut backend_origin, "backend"),
-            ] {
-                if !has {
-                    continue;
-                }
-                if let Some(first) = seen.get(&proxy.name) {
-                    self.diags.error(
-                        &proxy.origin,
-                        format!(
-                            "{} '{}' has the same name as {what} '{}' declared at {first}.",
-                            proxy.kind.word(),
-                            proxy.name,
-                            proxy.name
-                        ),
-                    );
-                } else {
-                    seen.insert(proxy.name.clone(), proxy.origin.clone());
-                }
-            }
+        let id_proxies: Vec<proxy_meta::IdProxy<'_>> = (self.proxies.iter())
+            .map(|p| proxy_meta::IdProxy {
+                kind: p.kind,
+                name: &p.name,
+                origin: &p.origin,
+                id: p.settings.meta.id.as_ref(),
+            })
+            .collect();
+        let iids = proxy_meta::proxy_ids(&id_proxies);
+        // Each `listen`'s own backend (another backend may have its name).
+        let mut own_backend: HashMap<usize, usize> = HashMap::new();
+        for (pi, (proxy, &iid)) in self.proxies.iter().zip(&iids).enumerate() {
             if let Some(mode) = &proxy.settings.mode_http {
                 match http_mode_error(proxy, mode) {
                     // Built anyway, so that references to it resolve.
@@ -1648,8 +1883,13 @@ impl Parser {
                 backend_index
                     .entry(proxy.name.as_str())
                     .or_insert(backends.len());
+                let disabled = s.meta.disabled;
+                own_backend.insert(pi, backends.len());
                 backends.push(Backend {
                     name: proxy.name.clone(),
+                    iid,
+                    description: s.meta.description.clone(),
+                    disabled,
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
                     hash_type: s.hash_type,
                     hash_balance_factor: (s.hash_balance_factor != 0)
@@ -1671,14 +1911,27 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
-                    servers: proxy.servers.list.clone(),
-                    load_server_state: server_state::resolve(&mut self.diags, &self.global, proxy),
+                    servers: if disabled {
+                        Vec::new()
+                    } else {
+                        proxy.servers.list.clone()
+                    },
+                    load_server_state: if disabled {
+                        super::ServerStateLoad::None
+                    } else {
+                        server_state::resolve(&mut self.diags, &self.global, proxy)
+                    },
                     origin: proxy.origin.clone(),
                 });
             }
         }
         let mut frontends = Vec::new();
-        for proxy in &self.proxies {
+        for (pi, (proxy, &iid)) in self.proxies.iter().zip(&iids).enumerate() {
+            // HAProxy checks nothing more of a disabled proxy: it is not
+            // started.
+            if proxy.settings.meta.disabled {
+                continue;
+            }
             if let Some(warning) = missing_timeouts(proxy) {
                 self.diags.warn(&proxy.origin, warning);
             }
@@ -1716,12 +1969,14 @@ impl Parser {
             let service = http_service(&mut self.diags, proxy);
             let s = &proxy.settings;
             let logs = expand(s);
-            if s.tcplog && logs.is_empty() {
+            // `option httplog` falls back to `option tcplog` in TCP mode.
+            let tcplog = s.tcplog || (service.is_none() && s.httplog.is_some());
+            if tcplog && logs.is_empty() {
                 self.diags.warn(
                     &proxy.origin,
                     format!(
                         "log format ignored for {} '{}' since it has no log address.",
-                        proxy.kind.word(),
+                        proxy_word(proxy.kind),
                         proxy.name
                     ),
                 );
@@ -1754,9 +2009,7 @@ impl Parser {
                         }
                         found
                     }
-                    None if proxy.kind == Kind::Listen => {
-                        backend_index.get(proxy.name.as_str()).copied()
-                    }
+                    None if proxy.kind == Kind::Listen => own_backend.get(&pi).copied(),
                     None => {
                         self.diags.warn(
                             &proxy.origin,
@@ -1777,6 +2030,8 @@ impl Parser {
             }
             frontends.push(Frontend {
                 name: proxy.name.clone(),
+                iid,
+                description: s.meta.description.clone(),
                 binds: (proxy.binds.iter())
                     .map(|b| {
                         let mut b = b.clone();
@@ -1838,6 +2093,7 @@ impl Parser {
                 backends,
             },
             warnings: self.diags.warnings,
+            notices: self.notices,
         })
     }
 }
@@ -2138,6 +2394,12 @@ fn tcp_ignores(diags: &mut Diags, proxy: &Proxy) {
         diags.warn(
             &proxy.origin,
             format!("'option forwardfor' ignored for {what} '{name}' as it requires HTTP mode."),
+        );
+    }
+    if s.originalto.is_some() {
+        diags.warn(
+            &proxy.origin,
+            format!("'option originalto' ignored for {what} '{name}' as it requires HTTP mode."),
         );
     }
     compat::warn_ignored(

@@ -7,6 +7,8 @@ const MAX_MS: u64 = 2_147_483_647;
 
 /// Parses a time (`100`, `500us`, `10ms`, `2s`, `1m`, `1h`, `1d`; a bare
 /// number is milliseconds). `keyword` names the statement in errors.
+/// Characters after the unit are accepted, as HAProxy 2.6 accepts them,
+/// with the warning [`time_warning`] gives.
 pub(super) fn time(value: &str, keyword: &str) -> Result<Duration, String> {
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
@@ -14,7 +16,7 @@ pub(super) fn time(value: &str, keyword: &str) -> Result<Duration, String> {
             "'{keyword}' expects a time such as 500ms, 2s or 1m, got '{value}'"
         ));
     }
-    let (number, unit) = value.split_at(digits);
+    let (number, rest) = value.split_at(digits);
     let overflow = || {
         format!(
             "timer overflow in argument '{value}' to '{keyword}' \
@@ -22,25 +24,54 @@ pub(super) fn time(value: &str, keyword: &str) -> Result<Duration, String> {
         )
     };
     let n: u64 = number.parse().map_err(|_| overflow())?;
-    let micros_per_unit: u64 = match unit {
-        "us" => 1,
-        "" | "ms" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "h" => 3_600_000_000,
-        "d" => 86_400_000_000,
-        _ => {
-            let bad = unit.chars().next().unwrap_or(' ');
-            return Err(format!(
-                "unexpected character '{bad}' in '{keyword}' (units are us, ms, s, m, h, d)"
-            ));
-        }
+    let Some((micros_per_unit, _)) = unit(rest) else {
+        let bad = rest.chars().next().unwrap_or(' ');
+        return Err(format!(
+            "unexpected character '{bad}' in '{keyword}' (units are us, ms, s, m, h, d)"
+        ));
     };
     let micros = n.checked_mul(micros_per_unit).ok_or_else(overflow)?;
     if micros > MAX_MS * 1000 {
         return Err(overflow());
     }
     Ok(Duration::from_micros(micros))
+}
+
+/// The unit at the start of `rest` (what follows a time's digits), as
+/// HAProxy 2.6's `parse_time_err`: microseconds per unit and the length
+/// of the unit; `None` for no unit HAProxy knows. What follows the unit
+/// is accepted with a warning ([`time_warning`]).
+fn unit(rest: &str) -> Option<(u64, usize)> {
+    Some(match rest.as_bytes() {
+        [] => (1_000, 0),
+        [b's', ..] => (1_000_000, 1),
+        [b'u', b's', ..] => (1, 2),
+        [b'm', b's', ..] => (1_000, 2),
+        [b'm', ..] => (60_000_000, 1),
+        [b'h', ..] => (3_600_000_000, 1),
+        [b'd', ..] => (86_400_000_000, 1),
+        _ => return None,
+    })
+}
+
+/// Whether `rest` (what follows a time's digits) starts with a unit
+/// HAProxy knows, or is empty.
+pub(super) fn known_unit(rest: &str) -> bool {
+    unit(rest).is_some()
+}
+
+/// HAProxy 2.6's warning for a time [`time`] accepts with characters
+/// after its unit (`2sec`, `1mn`), if `value` has any.
+pub(super) fn time_warning(value: &str) -> Option<String> {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &value[digits..];
+    let (_, len) = unit(rest).filter(|_| digits > 0)?;
+    let bad = rest[len..].chars().next()?;
+    Some(format!(
+        "unexpected character '{bad}' after the timer value '{value}', only \
+         (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. \
+         This will be reported as an error in next versions."
+    ))
 }
 
 /// Parses a decimal integer in `range`.

@@ -190,7 +190,8 @@ impl Balancer {
                 .target
                 .filter(|_| session.phase != Phase::Queued || session.server_queued)
                 .and_then(|t| {
-                    let sid = (backend.listed().into_iter().zip(1u32..))
+                    let listed = backend.listed();
+                    let sid = (listed.iter().zip(super::report::server_ids(&listed)))
                         .find(|((s, _), _)| *s == t)
                         .map_or(0, |(_, sid)| sid);
                     Some((backend.servers.get(t)?, sid))

@@ -21,36 +21,39 @@ pub(crate) struct ProxyRef<'a> {
     pub backend: Option<BackendId>,
 }
 
-/// Proxy ids start at 2, as in HAProxy 2.6 (its own internal proxy is 1).
-const FIRST_IID: u32 = 2;
-
 impl Balancer {
-    /// Every proxy in configuration order with HAProxy's id; a `listen`
-    /// section (a frontend and a backend of one name) is one proxy.
+    /// Every proxy in configuration order with HAProxy's id (the
+    /// configuration's); a `listen` section (a frontend and a backend of
+    /// one name) is one proxy. Disabled backends are left out, as HAProxy
+    /// leaves disabled proxies out of its stats.
     pub(crate) fn proxy_refs(&self) -> Vec<ProxyRef<'_>> {
         let mut proxies: Vec<(&Origin, ProxyRef<'_>)> = Vec::new();
         for (f, frontend) in self.frontends.iter().filter(|(_, x)| !x.retired) {
             let name = frontend.config.name.as_str();
             let proxy = ProxyRef {
                 name,
-                iid: 0,
+                iid: frontend.config.iid,
                 frontend: Some(f),
                 backend: None,
             };
             proxies.push((&frontend.config.origin, proxy));
         }
-        for (b, backend) in self.backends.iter().filter(|(_, x)| !x.retired) {
+        let shown = |x: &BackendState| !x.retired && !x.config.disabled;
+        for (b, backend) in self.backends.iter().filter(|(_, x)| shown(x)) {
             let name = backend.config.name.as_str();
+            // The two halves of a `listen` share its id; a frontend and a
+            // backend of one name are two proxies.
+            let iid = backend.config.iid;
             let listen = proxies
                 .iter_mut()
-                .find(|(_, p)| p.name == name && p.backend.is_none());
+                .find(|(_, p)| p.name == name && p.iid == iid && p.backend.is_none());
             match listen {
                 Some((_, proxy)) => proxy.backend = Some(b),
                 None => proxies.push((
                     &backend.config.origin,
                     ProxyRef {
                         name,
-                        iid: 0,
+                        iid: backend.config.iid,
                         frontend: None,
                         backend: Some(b),
                     },
@@ -58,9 +61,7 @@ impl Balancer {
             }
         }
         proxies.sort_by(|(a, _), (b, _)| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        (proxies.into_iter().zip(FIRST_IID..))
-            .map(|((_, proxy), iid)| ProxyRef { iid, ..proxy })
-            .collect()
+        proxies.into_iter().map(|(_, proxy)| proxy).collect()
     }
 
     /// Every proxy's stats at `now`, in [`Balancer::proxy_refs`] order.
@@ -71,14 +72,20 @@ impl Balancer {
                 let frontend = p.frontend.map(|f| &self.frontends[f]);
                 let backend = p.backend.map(|b| &self.backends[b]);
                 let servers = backend.map_or_else(Vec::new, |backend| {
-                    (backend.listed().into_iter().zip(1..))
+                    let listed = backend.listed();
+                    (listed.iter().zip(server_ids(&listed)))
                         .map(|((_, server), sid)| server_row(now, server, sid))
                         .collect()
                 });
                 let http = frontend.is_some_and(|f| f.config.service.is_some());
+                let description = (frontend.map(|f| &f.config.description))
+                    .or(backend.map(|b| &b.config.description))
+                    .cloned()
+                    .flatten();
                 ProxyStats {
                     name: p.name.to_owned(),
                     iid: p.iid,
+                    description,
                     mode: if http { Mode::Http } else { Mode::Tcp },
                     frontend: frontend.map(|f| self.frontend_row(now, f)),
                     servers,
@@ -151,6 +158,13 @@ impl Balancer {
 }
 
 /// A server's row; `sid` is its position in its backend.
+/// The `sid` of each server of a backend, in [`BackendState::listed`]
+/// order: its `id`, or the number HAProxy would give it.
+pub(crate) fn server_ids(listed: &[(crate::id::ServerId, &ServerState)]) -> Vec<u32> {
+    let explicit: Vec<Option<u32>> = listed.iter().map(|(_, s)| s.config.id).collect();
+    crate::config::ids::assign(&explicit, 1)
+}
+
 fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
     let config = &server.config;
     let admin = Admin {
@@ -179,7 +193,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
     ServerRow {
         name: config.name.clone(),
         sid,
-        forced_id: false,
+        forced_id: config.id.is_some(),
         sess_rate: server.counters.sess_rate(now),
         counters,
         status,

@@ -56,6 +56,7 @@ fn stdout_raw() -> LogTarget {
 fn server(name: &str, port: u16) -> Server {
     Server {
         name: name.into(),
+        id: None,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         check: false,
         inter: Duration::from_secs(2),
@@ -97,6 +98,8 @@ fn config(servers: Vec<Server>) -> Config {
         global: Global::default(),
         frontends: vec![Frontend {
             name: "fe".into(),
+            iid: 2,
+            description: None,
             binds: vec![Bind {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9091)),
                 accept_proxy: false,
@@ -120,6 +123,9 @@ fn config(servers: Vec<Server>) -> Config {
         }],
         backends: vec![Backend {
             name: "app".into(),
+            iid: 3,
+            description: None,
+            disabled: false,
             balance: Balance::RoundRobin,
             hash_type: Default::default(),
             hash_balance_factor: None,

@@ -95,6 +95,7 @@ table.tbl td.ac{text-align:center}
 table.tbl th{border:1px solid gray}
 table.tbl th.pxname{background:#b00040;color:#ffff40;font-weight:bold;padding:2px 3px;white-space:nowrap}
 table.tbl th.empty{border-style:none;background:white}
+table.tbl th.desc{background:white;border-style:solid solid none solid;text-align:left;padding:2px 3px}
 table.lgd{border-collapse:collapse}
 table.lgd td{border:1px solid gray;padding:2px}
 table.lgd td.noborder{border-style:none;white-space:nowrap}
@@ -200,11 +201,16 @@ fn proxy_table(out: &mut String, px: &ProxyStats, admin: bool) {
     if form {
         out.push_str("<form method=\"post\">");
     }
+    // HAProxy shows the description unescaped; weir escapes it.
+    let (desc_class, desc) = match &px.description {
+        Some(d) => ("desc", escape(d)),
+        None => ("empty", escape("")),
+    };
     let _ = write!(
         out,
         "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\">\
          <a name=\"{name}\"></a><a class=px href=\"#{name}\">{name}</a></th>\
-         <th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n\
+         <th class=\"{desc_class}\" width=\"90%\">{desc}</th></tr>\n</table>\n\
          <table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\">"
     );
     if admin {

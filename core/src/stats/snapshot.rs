@@ -30,10 +30,11 @@ impl Mode {
 pub struct ProxyStats {
     /// Proxy name (`pxname`).
     pub name: String,
-    /// Proxy id (`iid`), HAProxy's numbering: 1, 2, … in configuration
-    /// order, across frontends and backends (the stats socket's own proxy
-    /// takes none in weir).
+    /// Proxy id (`iid`): its `id`, or HAProxy's numbering (from 2, in
+    /// configuration order, across frontends and backends).
     pub iid: u32,
+    /// `description`, shown on the stats page.
+    pub description: Option<String>,
     /// `mode`.
     pub mode: Mode,
     /// The frontend part, if the proxy has one.

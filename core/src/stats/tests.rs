@@ -140,6 +140,7 @@ pub(super) fn fixture(now: Instant) -> (ProcessInfo, Vec<ProxyStats>) {
     fe.bytes_out = 380;
     let localnodes = ProxyStats {
         name: "localnodes".into(),
+        description: None,
         iid: 2,
         mode: Mode::Tcp,
         frontend: Some(FrontendRow {
@@ -219,6 +220,7 @@ pub(super) fn fixture(now: Instant) -> (ProcessInfo, Vec<ProxyStats>) {
     app_be.counters.cur_sess_max = 1;
     let app = ProxyStats {
         name: "app".into(),
+        description: None,
         iid: 3,
         mode: Mode::Tcp,
         frontend: None,
@@ -238,6 +240,7 @@ pub(super) fn fixture(now: Instant) -> (ProcessInfo, Vec<ProxyStats>) {
     let o2 = server("o2", 2, 29106, no_check(2));
     let other = ProxyStats {
         name: "other".into(),
+        description: None,
         iid: 4,
         mode: Mode::Tcp,
         frontend: None,
@@ -255,6 +258,7 @@ pub(super) fn fixture(now: Instant) -> (ProcessInfo, Vec<ProxyStats>) {
     };
     let stats = ProxyStats {
         name: "stats".into(),
+        description: None,
         iid: 5,
         mode: Mode::Http,
         frontend: Some(FrontendRow {

@@ -100,7 +100,7 @@ impl Agent {
         }
         let digits = text.bytes().take_while(u8::is_ascii_digit).count();
         let unit = &text[digits..];
-        if digits > 0 && !matches!(unit, "" | "us" | "ms" | "s" | "m" | "h" | "d") {
+        if digits > 0 && !super::super::units::known_unit(unit) {
             let bad = unit.chars().next().unwrap_or(' ');
             return Err(format!(
                 "unexpected character '{bad}' in 'agent-inter' argument of server {server}."
