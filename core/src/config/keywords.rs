@@ -3,7 +3,6 @@
 
 /// Sections weir does not implement.
 pub(super) const OTHER_SECTIONS: &[&str] = &[
-    "resolvers",
     "peers",
     "userlist",
     "mailers",
@@ -96,7 +95,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "rate-limit",
     "redirect",
     "retry-on",
-    "server-template",
     "source",
     "stick",
     "stick-table",
@@ -159,7 +157,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "force-tlsv12",
     "force-tlsv13",
     "id",
-    "init-addr",
     "log-proto",
     "max-reuse",
     "namespace",
@@ -178,10 +175,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "pool-purge-delay",
     "proto",
     "redir",
-    "resolve-net",
-    "resolve-opts",
-    "resolve-prefer",
-    "resolvers",
     "shard",
     "source",
     "ssl-max-ver",

@@ -169,6 +169,8 @@ pub struct Global {
     pub server_state_base: Option<String>,
     /// `server-state-file`: the file of backends that load `global`.
     pub server_state_file: Option<String>,
+    /// `resolvers` sections, in file order.
+    pub resolvers: Vec<dns::Resolvers>,
 }
 
 impl Global {
@@ -774,8 +776,26 @@ pub struct Server {
     /// `agent-check`: an agent on its own port tells the server's weight
     /// and state.
     pub agent: Option<AgentCheck>,
+    /// Given by host name: the name, how its address was found, and its
+    /// DNS settings with `resolvers`; `None` for an IP address.
+    pub host: Option<Host>,
     /// The `server` line.
     pub origin: Origin,
+}
+
+/// A server given by host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// The host name, as written.
+    pub name: String,
+    /// `resolvers`: its address follows DNS at run time.
+    pub dns: Option<dns::ServerDns>,
+    /// `init-addr none` (or `last` alone) gave no address: it starts in
+    /// maintenance (`MAINT (resolution)`) until resolved.
+    pub unresolved: bool,
+    /// `init-addr last` came before the method that gave the address: an
+    /// address in the server-state file wins.
+    pub last_first: bool,
 }
 
 /// A server's `agent-check`: where the agent listens, how often it is
@@ -882,6 +902,7 @@ pub fn parse(
 }
 
 mod check;
+pub mod dns;
 mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;

@@ -81,6 +81,7 @@ fn server(name: &str, port: u16) -> Server {
         send_proxy: None,
         check_send_proxy: None,
         agent: None,
+        host: None,
         origin: origin(),
     }
 }
