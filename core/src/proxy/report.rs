@@ -154,7 +154,8 @@ impl Balancer {
 fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
     let config = &server.config;
     let admin = Admin {
-        own: if server.admin.maint() {
+        resolution: server.admin.resolv_maint,
+        own: if server.admin.forced_maint {
             AdminState::Maint
         } else if server.admin.drain() {
             AdminState::Drain

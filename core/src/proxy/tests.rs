@@ -19,6 +19,7 @@ mod admin;
 mod agent;
 mod balancing;
 mod check_logs;
+mod dns;
 mod external;
 mod life;
 mod proxy_protocol;
