@@ -924,6 +924,8 @@ mod agent_tests;
 #[cfg(test)]
 mod compat_tests;
 #[cfg(test)]
+mod dns_tests;
+#[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]
 mod server_state_tests;

@@ -69,6 +69,18 @@ impl Balancer {
         self.run_dns(now);
     }
 
+    /// At start, a backend whose servers are all in maintenance, some for
+    /// want of an address (`init-addr none`), went DOWN as HAProxy's did
+    /// when it put them there one by one (its `chkdown` counts it).
+    pub(super) fn count_unresolved_outages(&mut self, now: Instant) {
+        for backend in self.backends.values_mut() {
+            let servers = || backend.servers.values();
+            if servers().any(|s| s.admin.resolv_maint) && servers().all(|s| s.admin.maint()) {
+                backend.history.changed(now, true);
+            }
+        }
+    }
+
     /// A datagram came back to the socket DNS queries leave from.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.advance(now);
@@ -308,6 +320,9 @@ impl Balancer {
         let op = server.op;
         self.change_server(now, b, s, op, admin, Cause::Resolution(reason));
         let server = &mut self.backends[b].servers[s];
+        // HAProxy's `check->health = 0` on entering maintenance, checked
+        // or not.
+        server.health.fail_all();
         let port = server.config.addr.port();
         let unset = match server.config.addr.ip() {
             IpAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], port)),

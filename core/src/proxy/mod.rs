@@ -395,6 +395,7 @@ impl Balancer {
         lb.schedule_first_checks(now);
         lb.sync_agents(now);
         lb.start_dns(now, &global.resolvers);
+        lb.count_unresolved_outages(now);
         lb.tick_wall_clock(now);
         lb.advance(now);
         lb

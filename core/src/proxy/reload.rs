@@ -131,8 +131,14 @@ impl ServerState {
     ) -> ServerState {
         let tls =
             |t: &crate::config::CheckTls| tls_target(t, config.addr.ip(), verify_default, tls_time);
+        let unresolved = config.host.as_ref().is_some_and(|h| h.unresolved);
+        let mut health = Health::starting(config.rise, config.fall);
+        if unresolved {
+            // Maintenance from the start, as HAProxy's (`init-addr none`).
+            health.fail_all();
+        }
         ServerState {
-            health: Health::starting(config.rise, config.fall),
+            health,
             weight: config.weight,
             admin: AdminFlags {
                 configured_maint: config.disabled,

@@ -201,6 +201,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         throttle,
         tracked: None,
         addr: config.addr,
+        fqdn: config.host.as_ref().map(|h| h.name.clone()),
         use_ssl: config.tls.is_some(),
         check_port: config.check_port.unwrap_or(0),
     }

@@ -231,6 +231,9 @@ impl DnsParams {
         param: &str,
         value: impl FnOnce() -> &'w str,
     ) -> Option<Result<(), String>> {
+        if !SERVER.contains(&param) {
+            return None;
+        }
         let v = value();
         let result = match param {
             "resolvers" => match v {
@@ -398,13 +401,8 @@ impl DnsParams {
                 }
             }
         }
-        if last_seen {
-            // Only `last` is left: without a state file address the
-            // server cannot start (HAProxy's alert).
-            host.last_first = true;
-            host.unresolved = true;
-            return Ok((host, None));
-        }
+        // Only `last` was left: weir reads the state file after the
+        // configuration, so it cannot be the only way (HAProxy's alert).
         Err(format!("could not resolve address '{hostname}'."))
     }
 }
