@@ -214,3 +214,26 @@ fn template_servers_share_the_answer_and_those_left_without_address_stay_in_main
     );
     assert_eq!(state(&h, "web1").0.ip(), ip("10.0.0.1"));
 }
+
+#[test]
+fn a_reload_keeps_the_address_dns_gave_and_resolves_again() {
+    let servers = vec![by_name("s1", 8080, Some("10.0.0.1"))];
+    let mut h = harness(servers.clone());
+    reply(&mut h, &["10.0.0.2"], 0);
+    let mut cfg = config(servers);
+    let mut dns = Resolvers::new("dns", origin());
+    dns.nameservers.push(Nameserver {
+        name: "ns1".into(),
+        addr: NS,
+    });
+    cfg.global.resolvers = vec![dns];
+    h.take();
+    let report = h.lb.reload(h.now, cfg);
+    h.collect();
+    assert_eq!(report.servers.kept, 1, "{report:?}");
+    assert_eq!(state(&h, "s1").0, SocketAddr::from(([10, 0, 0, 2], 8080)));
+    // Asked again at once; the same answer changes nothing.
+    assert!(reply(&mut h, &["10.0.0.2"], 0).is_empty());
+    let (_, _, addr) = h.accept();
+    assert_eq!(addr, SocketAddr::from(([10, 0, 0, 2], 8080)));
+}
