@@ -82,7 +82,7 @@ impl<L> Datagrams<L> {
         reactor: &mut R,
         mut deliver: impl FnMut(SocketAddr, &[u8]),
     ) {
-        for i in 0..2 {
+        for (i, token) in TOKENS.into_iter().enumerate() {
             if !std::mem::take(&mut self.ready[i]) {
                 continue;
             }
@@ -112,7 +112,7 @@ impl<L> Datagrams<L> {
                 }
             }
             if drained {
-                reactor.arm_listener(socket, TOKENS[i]);
+                reactor.arm_listener(socket, token);
             } else {
                 self.ready[i] = true;
             }

@@ -347,8 +347,17 @@ impl Balancer {
             "{}/{} changed its IP from {old} to {ip} by {by}.",
             backend.config.name, server.config.name
         );
-        let port = server.config.addr.port();
+        let (port, was) = (server.config.addr.port(), server.config.addr.ip());
         self.set_server_addr(b, s, SocketAddr::new(ip, port));
+        // An agent without `agent-addr` (its address is the server's)
+        // follows the server.
+        let server = &mut self.backends[b].servers[s];
+        if let Some(agent) = server.config.agent.as_mut().filter(|a| a.addr == was) {
+            agent.addr = ip;
+            if let Some(state) = server.agent.as_mut() {
+                state.follow_addr(was, ip);
+            }
+        }
         self.log(
             now,
             LogTargets::Backend(b),
