@@ -232,3 +232,21 @@ fn a_section_without_nameserver_warns_and_other_sections_give_one_error() {
     );
     assert_eq!(e, ["t.cfg:1: 'peers' is not supported yet"]);
 }
+
+#[test]
+fn a_name_libc_cannot_resolve_warns_as_haproxy() {
+    let text = with(
+        DNS,
+        " server s1 other.test:80 resolvers dns\n server s2 other.test:80 init-addr libc,10.0.0.5\n",
+    );
+    let parsed = parse(&[Source::new("t.cfg", &text)], &mut |_| None).unwrap();
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings[..2],
+        [
+            "t.cfg:7: 'server be/s1' : could not resolve address 'other.test', disabling server.",
+            "t.cfg:8: 'server be/s2' : could not resolve address 'other.test', falling back to \
+             configured address."
+        ]
+    );
+}

@@ -1390,7 +1390,12 @@ fn server_line(
         ok = false;
     }
     if let (None, Some(hostname)) = (target.0, &target.1) {
-        match dns.host(hostname, resolve) {
+        let mut warning = None;
+        let result = dns.host(hostname, resolve, &mut warning);
+        if let Some(warning) = warning {
+            diags.warn(&st.origin, format!("'server {backend}/{name}' : {warning}"));
+        }
+        match result {
             Ok((host, ip)) => {
                 if let Some(ip) = ip {
                     server.addr.set_ip(ip);

@@ -340,11 +340,13 @@ impl DnsParams {
     /// `init-addr` methods in order (default `last,libc`, plus `none`
     /// with `resolvers`), and its DNS settings with `resolvers`. `libc`
     /// runs `resolve`; `last` is applied when the state file is loaded.
-    /// `Err`: HAProxy's message when no method gives an address.
+    /// `Err`: HAProxy's message when no method gives an address; `warn`
+    /// gets HAProxy's warning when `libc` failed before `none` or an IP.
     pub(super) fn host(
         self,
         hostname: &str,
         resolve: super::Resolve<'_>,
+        warn: &mut Option<String>,
     ) -> Result<(Host, Option<IpAddr>), String> {
         let methods = self.init.unwrap_or_else(|| {
             let mut m = vec![InitAddr::Last, InitAddr::Libc];
@@ -380,7 +382,7 @@ impl DnsParams {
             unresolved: false,
             last_first: false,
         };
-        let mut last_seen = false;
+        let (mut last_seen, mut failed) = (false, false);
         for method in methods {
             match method {
                 InitAddr::Last => last_seen = true,
@@ -389,13 +391,25 @@ impl DnsParams {
                         host.last_first = last_seen;
                         return Ok((host, Some(ip)));
                     }
+                    failed = true;
                 }
                 InitAddr::None => {
+                    if failed {
+                        *warn = Some(format!(
+                            "could not resolve address '{hostname}', disabling server."
+                        ));
+                    }
                     host.unresolved = true;
                     host.last_first = last_seen;
                     return Ok((host, None));
                 }
                 InitAddr::Ip(ip) => {
+                    if failed {
+                        *warn = Some(format!(
+                            "could not resolve address '{hostname}', falling back to \
+                             configured address."
+                        ));
+                    }
                     host.last_first = last_seen;
                     return Ok((host, Some(ip)));
                 }
