@@ -8,13 +8,16 @@
 //! preferred network 4, not used by another server of the backend 2 —
 //! used ones are skipped without `allow-dup-ip` —, current address 1).
 //! A changed address is logged (`be/srv changed its IP from A to B by
-//! resolvers/ns.`) and taken by new sessions and checks; sessions in
-//! progress keep theirs. A server with no address left, or whose name
+//! resolvers/ns.`, `by DNS cache` for the other servers of the same name)
+//! and taken by new sessions, checks, an agent at the server's address and
+//! a TLS name that is the address; sessions in progress keep theirs. A server with no address left, or whose name
 //! failed for longer than the `hold` of the failure, goes to maintenance
 //! (`MAINT (resolution)`) through the one transition path, and comes back
 //! with the next valid answer.
 
 use std::net::{IpAddr, SocketAddr};
+
+use rustls::pki_types::ServerName;
 
 use super::state::Cause;
 use super::{Balancer, LogTargets};
@@ -349,9 +352,15 @@ impl Balancer {
         );
         let (port, was) = (server.config.addr.port(), server.config.addr.ip());
         self.set_server_addr(b, s, SocketAddr::new(ip, port));
+        // TLS without SNI names the server by its address: the new one.
+        let server = &mut self.backends[b].servers[s];
+        for target in [&mut server.check_tls, &mut server.traffic_tls] {
+            if let Some(Ok((_, name @ ServerName::IpAddress(_)))) = target {
+                *name = ServerName::IpAddress(ip.into());
+            }
+        }
         // An agent without `agent-addr` (its address is the server's)
         // follows the server.
-        let server = &mut self.backends[b].servers[s];
         if let Some(agent) = server.config.agent.as_mut().filter(|a| a.addr == was) {
             agent.addr = ip;
             if let Some(state) = server.agent.as_mut() {
