@@ -162,6 +162,17 @@ pub enum Action {
         /// The connection that asked (`_getsocks`).
         conn: ConnId,
     },
+    /// Send one UDP datagram to `to` (a DNS query to a `nameserver`),
+    /// from a socket of the driver's that is not bound to a listener;
+    /// datagrams coming back to it go to
+    /// [`crate::Balancer::handle_datagram`]. Never blocks: a datagram the
+    /// socket cannot take is dropped (the query is retried).
+    SendDatagram {
+        /// The destination.
+        to: SocketAddr,
+        /// The bytes.
+        data: Vec<u8>,
+    },
     /// Write one log line.
     Log(LogLine),
     /// Read the configuration files again (a `reload` on a stats socket)

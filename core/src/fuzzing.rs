@@ -1089,3 +1089,99 @@ pub fn config_condition(data: &[u8]) {
         assert!(!line.chars().any(char::is_control), "{line:?}");
     }
 }
+
+/// The configuration [`dns_resolver`] runs: three template servers and
+/// one server preferring IPv6, following `gw.test` through one name
+/// server, with short holds.
+const DNS_CONFIG: &str = "resolvers dns\n nameserver ns1 127.0.0.1:53\n\
+    timeout resolve 100ms\n timeout retry 50ms\n hold nx 200ms\n hold other 200ms\n\
+    hold refused 200ms\n hold timeout 200ms\n hold obsolete 100ms\n\
+    listen app\n bind 127.0.0.1:80\n log stdout format raw local0\n\
+    server-template web 3 gw.test:80 resolvers dns resolve-prefer ipv4 init-addr none\n\
+    server six gw.test:81 resolvers dns resolve-net fd00::/8 init-addr none\n";
+
+/// `dns_resolver`: any bytes as a name server's life: each chunk starts
+/// with an op byte; `0`: time passes (the next byte, in milliseconds x5);
+/// otherwise the rest of the chunk (up to the next `0xff` byte) is an
+/// answer to the last query sent of the type its question asks (A or
+/// AAAA), its first two bytes replaced by that query's id (so that
+/// answers get past the id check), or, for an odd op, as it is.
+///
+/// Properties: the balancer never panics and never asks for a deadline
+/// not after `now`; every server has an address from an answer or none,
+/// and one without an address is in maintenance (`resolution`); every
+/// query is one core could have built (a header, one question, EDNS).
+pub fn dns_resolver(data: &[u8], start: Instant) {
+    use crate::Balancer;
+    use crate::action::Action;
+    use crate::runtime_api::Level;
+    use std::net::SocketAddr;
+    use std::time::{Duration, SystemTime};
+
+    let source = Source::new("dns.cfg", DNS_CONFIG.as_bytes());
+    let config = config::parse(&[source], &mut |_| None).expect("the fixed configuration parses");
+    let ns = SocketAddr::from(([127, 0, 0, 1], 53));
+    let mut lb = Balancer::new(config.config, 1, start, SystemTime::UNIX_EPOCH, 1);
+    let mut now = start;
+    // The last query of each type (A, AAAA), by its question's type.
+    let mut last_query: [Option<Vec<u8>>; 2] = [None, None];
+    let qtype = |d: &[u8]| {
+        let (_, end) = crate::dns::message::read_name(d, crate::dns::message::HEADER).ok()?;
+        Some(usize::from(*d.get(end + 1)? == 28))
+    };
+    let mut answered: Vec<IpAddr> = Vec::new();
+    let mut rest = data;
+    for _ in 0..256 {
+        while let Some(action) = lb.poll_action() {
+            if let Action::SendDatagram { to, data } = action {
+                assert_eq!(to, ns);
+                assert!(data.len() >= crate::dns::message::HEADER + 1 + 4 + 11);
+                assert_eq!(&data[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
+                if let Some(t) = qtype(&data) {
+                    last_query[t] = Some(data);
+                }
+            }
+        }
+        if let Some(next) = lb.poll_timeout() {
+            assert!(next > now, "a deadline not after now");
+        }
+        let Some((&op, tail)) = rest.split_first() else {
+            break;
+        };
+        if op == 0 {
+            let (&step, tail) = tail.split_first().unwrap_or((&0, &[]));
+            now += Duration::from_millis(u64::from(step) * 5 + 1);
+            lb.handle_timeout(now);
+            rest = tail;
+            continue;
+        }
+        let end = tail.iter().position(|&b| b == 0xff).unwrap_or(tail.len());
+        let mut answer = tail[..end].to_vec();
+        rest = tail.get(end + 1..).unwrap_or(&[]);
+        if op % 2 == 0 {
+            let query = qtype(&answer).and_then(|t| last_query[t].as_ref());
+            if let Some(q) = query {
+                answer[..2].copy_from_slice(&q[..2]);
+            }
+        }
+        if let Ok(r) = crate::dns::message::parse_response(
+            &answer,
+            &crate::dns::message::Name::parse("gw.test").expect("valid"),
+            512,
+        ) {
+            answered.extend(r.addrs());
+        }
+        lb.handle_datagram(now, ns, &answer);
+    }
+    let state = lb.handle_command(now, "show servers state", Level::Admin);
+    for line in state.lines().skip(2).filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (addr, admin) = (fields[4], fields[6]);
+        if addr == "-" {
+            assert_eq!(admin, "32", "{line}");
+        } else {
+            let ip: IpAddr = addr.parse().expect("an address");
+            assert!(answered.contains(&ip), "{ip} never answered: {line}");
+        }
+    }
+}

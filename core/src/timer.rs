@@ -33,6 +33,8 @@ pub(crate) enum TimerKey {
     Page(usize, u32),
     /// An `accept-proxy` connection's wait for its header (slot, generation).
     Pending(usize, u32),
+    /// The resolutions of a `resolvers` section (its index).
+    Dns(usize),
 }
 
 #[derive(Default)]

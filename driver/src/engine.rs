@@ -19,6 +19,7 @@ use weir_core::{
 
 use crate::Options;
 use crate::activation::{self, Bound, Inherited};
+use crate::datagrams::Datagrams;
 use crate::service::Service;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
@@ -131,6 +132,8 @@ pub struct Engine<R: Reactor> {
     service: Option<Service>,
     /// Syslog targets' sockets.
     syslog: Syslog,
+    /// The UDP sockets of core's datagrams (DNS).
+    datagrams: Datagrams<R::Listener>,
     /// When to read the local time offset again.
     next_utc_offset: Instant,
     /// The configuration files a reload reads (the binaries'), in order.
@@ -295,6 +298,7 @@ impl<R: Reactor> Engine<R> {
             banner,
             service,
             syslog: Syslog::default(),
+            datagrams: Datagrams::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
             files,
         };
@@ -338,7 +342,7 @@ impl<R: Reactor> Engine<R> {
     /// to do, else until core's next deadline (`None`: no deadline).
     pub fn timeout(&mut self) -> Option<Duration> {
         self.flush_logs();
-        if self.dirty.is_empty() && self.dirty_listeners.is_empty() {
+        if self.dirty.is_empty() && self.dirty_listeners.is_empty() && !self.datagrams.pending() {
             self.lb.poll_timeout().map(|at| until(at, Instant::now()))
         } else {
             Some(Duration::ZERO)
@@ -347,6 +351,9 @@ impl<R: Reactor> Engine<R> {
 
     /// Socket `token` is ready to read and/or write.
     pub fn ready(&mut self, now: Instant, token: Token, readable: bool, writable: bool) {
+        if self.datagrams.ready(token) {
+            return;
+        }
         if token > LISTENER_BASE - self.listeners.len() && token <= LISTENER_BASE {
             self.dirty_listeners.push(LISTENER_BASE - token);
             return;
@@ -399,6 +406,7 @@ impl<R: Reactor> Engine<R> {
         }
         self.accept_all(now);
         self.pump_dirty(now);
+        self.receive_datagrams(now);
         if now >= self.next_utc_offset {
             self.next_utc_offset = now + UTC_OFFSET_REFRESH;
             let offset = syslog::utc_offset(unix_seconds(SystemTime::now()));
@@ -659,10 +667,22 @@ impl<R: Reactor> Engine<R> {
                 Action::ResumeAccept { listener } => self.set_paused(listener, false),
                 Action::Unbind { listener } => self.unbind(listener),
                 Action::SendListeners { conn } => self.send_listeners(conn),
+                Action::SendDatagram { to, data } => {
+                    self.datagrams.send(&mut self.reactor, to, &data)
+                }
                 Action::Log(line) => self.write_log(&line),
                 Action::Reload => self.control.reload.store(true, Ordering::SeqCst),
             }
         }
+    }
+
+    /// Hands core the datagrams that came to its UDP sockets.
+    fn receive_datagrams(&mut self, now: Instant) {
+        let lb = &mut self.lb;
+        (self.datagrams).receive(&mut self.reactor, |from, data| {
+            lb.handle_datagram(now, from, data)
+        });
+        self.drain(now);
     }
 
     /// After a burst, once the connections fall to an eighth of the
@@ -788,7 +808,7 @@ impl<R: Reactor> Engine<R> {
         let fds: Vec<RawFd> = (self.listeners.iter())
             .filter_map(|l| match R::listen_socket(l.socket.as_ref()?) {
                 ListenSocket::Tcp(tcp) => Some(tcp.as_raw_fd()),
-                ListenSocket::Unix(_) => None,
+                ListenSocket::Unix(_) | ListenSocket::Udp(_) => None,
             })
             .collect();
         match crate::handover::send(R::socket(&c.stream).as_raw_fd(), &fds) {

@@ -7,6 +7,7 @@
 mod activation;
 pub mod cli;
 mod daemon;
+mod datagrams;
 mod engine;
 mod handover;
 mod identity;

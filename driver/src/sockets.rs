@@ -3,7 +3,7 @@
 //! bytes only, so TCP's options are skipped for them.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
@@ -21,11 +21,13 @@ pub enum Socket {
 }
 
 /// A listening socket: a frontend's `bind` or a TCP `stats socket`, or a
-/// `stats socket` on a UNIX path.
+/// `stats socket` on a UNIX path; or the UDP socket DNS queries leave
+/// from, watched for its answers as a listener is for connections.
 #[derive(Debug)]
 pub enum ListenSocket {
     Tcp(TcpListener),
     Unix(UnixListener),
+    Udp(UdpSocket),
 }
 
 /// A connection a [`ListenSocket`] accepted: its socket, and for TCP its
@@ -108,6 +110,7 @@ impl ListenSocket {
         match self {
             ListenSocket::Tcp(listener) => listener.set_nonblocking(true),
             ListenSocket::Unix(listener) => listener.set_nonblocking(true),
+            ListenSocket::Udp(udp) => udp.set_nonblocking(true),
         }
     }
 
@@ -126,6 +129,7 @@ impl ListenSocket {
                 socket: Socket::Unix(listener.accept()?.0),
                 addrs: None,
             }),
+            ListenSocket::Udp(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -133,7 +137,7 @@ impl ListenSocket {
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
         match self {
             ListenSocket::Tcp(listener) => listener.local_addr().ok(),
-            ListenSocket::Unix(_) => None,
+            ListenSocket::Unix(_) | ListenSocket::Udp(_) => None,
         }
     }
 }
@@ -158,6 +162,7 @@ impl AsFd for ListenSocket {
         match self {
             ListenSocket::Tcp(listener) => listener.as_fd(),
             ListenSocket::Unix(listener) => listener.as_fd(),
+            ListenSocket::Udp(udp) => udp.as_fd(),
         }
     }
 }

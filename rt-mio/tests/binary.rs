@@ -12,6 +12,8 @@ mod cli;
 mod config;
 #[path = "../../tests/binary/control.rs"]
 mod control;
+#[path = "../../tests/binary/dns.rs"]
+mod dns;
 #[path = "../../tests/binary/environment.rs"]
 mod environment;
 #[path = "../../tests/binary/keepalived.rs"]

@@ -467,6 +467,8 @@ impl World {
             // Only UNIX stats sockets hand listeners over; the world has none.
             Action::SendListeners { conn } => trace!(self, "weir", "_getsocks on {conn:?}"),
             Action::Reload => self.reload_asked = true,
+            // The simulated configurations have no `resolvers`.
+            Action::SendDatagram { to, .. } => trace!(self, "weir", "datagram to {to}"),
             Action::Log(line) => {
                 trace!(self, "weir log", "{}", line.text);
                 self.on_log(&line);

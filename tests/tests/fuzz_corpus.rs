@@ -64,6 +64,13 @@ fn tcp_check_expect_corpus_holds() {
 }
 
 #[test]
+fn dns_resolver_corpus_holds() {
+    replay("dns_resolver", |data| {
+        fuzzing::dns_resolver(data, Instant::now())
+    });
+}
+
+#[test]
 fn client_hello_corpus_holds() {
     replay("client_hello", fuzzing::client_hello);
 }

@@ -3,7 +3,6 @@
 
 /// Sections weir does not implement.
 pub(super) const OTHER_SECTIONS: &[&str] = &[
-    "resolvers",
     "peers",
     "userlist",
     "mailers",
@@ -87,7 +86,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "rate-limit",
     "redirect",
     "retry-on",
-    "server-template",
     "source",
     "stick",
     "stick-table",
@@ -136,7 +134,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "check-proto",
     "check-via-socks4",
     "cookie",
-    "init-addr",
     "log-proto",
     "max-reuse",
     "namespace",
@@ -148,10 +145,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "pool-purge-delay",
     "proto",
     "redir",
-    "resolve-net",
-    "resolve-opts",
-    "resolve-prefer",
-    "resolvers",
     "shard",
     "source",
     "stick",

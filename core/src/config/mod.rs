@@ -171,6 +171,8 @@ pub struct Global {
     pub server_state_base: Option<String>,
     /// `server-state-file`: the file of backends that load `global`.
     pub server_state_file: Option<String>,
+    /// `resolvers` sections, in file order.
+    pub resolvers: Vec<dns::Resolvers>,
 }
 
 impl Global {
@@ -836,8 +838,26 @@ pub struct Server {
     /// `agent-check`: an agent on its own port tells the server's weight
     /// and state.
     pub agent: Option<AgentCheck>,
+    /// Given by host name: the name, how its address was found, and its
+    /// DNS settings with `resolvers`; `None` for an IP address.
+    pub host: Option<Host>,
     /// The `server` line.
     pub origin: Origin,
+}
+
+/// A server given by host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// The host name, as written.
+    pub name: String,
+    /// `resolvers`: its address follows DNS at run time.
+    pub dns: Option<dns::ServerDns>,
+    /// `init-addr none` (or `last` alone) gave no address: it starts in
+    /// maintenance (`MAINT (resolution)`) until resolved.
+    pub unresolved: bool,
+    /// `init-addr last` came before the method that gave the address: an
+    /// address in the server-state file wins.
+    pub last_first: bool,
 }
 
 /// A server's `agent-check`: where the agent listens, how often it is
@@ -989,6 +1009,7 @@ pub fn parse_with_env(
 
 mod check;
 pub mod condition;
+pub mod dns;
 pub(crate) mod ids;
 mod keywords;
 pub(crate) use keywords::suggest;
@@ -1012,6 +1033,8 @@ mod agent_tests;
 mod bind_options_tests;
 #[cfg(test)]
 mod compat_tests;
+#[cfg(test)]
+mod dns_tests;
 #[cfg(test)]
 mod env_cond_tests;
 #[cfg(test)]

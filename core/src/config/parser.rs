@@ -29,6 +29,7 @@ mod originalto;
 mod process;
 mod proxy_meta;
 mod proxy_protocol;
+mod resolvers;
 mod server_state;
 mod server_tls;
 mod switching;
@@ -302,6 +303,8 @@ enum Section {
     Global,
     Defaults,
     Proxy(usize),
+    /// A `resolvers` section (index in `Parser::resolvers`).
+    Resolvers(usize),
 }
 
 /// Errors and warnings collected so far.
@@ -358,6 +361,8 @@ struct Parser {
     env_overlay: environment::Overlay,
     /// The proxies' `id`s so far, with the proxy that took each.
     proxy_ids: HashMap<u32, usize>,
+    /// `resolvers` sections.
+    resolvers: Vec<super::dns::Resolvers>,
 }
 
 /// One statement being parsed.
@@ -461,6 +466,16 @@ impl Parser {
         if SECTIONS.contains(&keyword) {
             return self.open_section(st);
         }
+        if keyword == "resolvers" {
+            self.close_section();
+            if let Some(r) = resolvers::open(&mut self.diags, &self.resolvers, st) {
+                self.resolvers.push(r);
+                self.section = Some(Section::Resolvers(self.resolvers.len() - 1));
+            } else {
+                self.section = Some(Section::Unsupported);
+            }
+            return;
+        }
         if OTHER_SECTIONS.contains(&keyword) {
             self.close_section();
             self.section = Some(Section::Unsupported);
@@ -471,6 +486,9 @@ impl Parser {
         }
         match self.section {
             Some(Section::Unsupported) => {}
+            Some(Section::Resolvers(i)) => {
+                resolvers::keyword(&mut self.diags, &mut self.resolvers[i], st)
+            }
             None | Some(Section::None) => {
                 let hint = hint(keyword, SECTIONS.iter().chain(OTHER_SECTIONS).copied());
                 self.diags.error(
@@ -548,6 +566,9 @@ impl Parser {
     fn close_section(&mut self) {
         if let Some(name) = self.defaults_name.take() {
             self.named_defaults.insert(name, self.defaults.clone());
+        }
+        if let Some(Section::Resolvers(i)) = self.section {
+            resolvers::close(&mut self.diags, &self.resolvers[i]);
         }
         self.section = Some(Section::None);
     }
@@ -854,6 +875,40 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             _ => diags.error(
                 &st.origin,
                 format!("'server' is not allowed in a '{}' section", kind.word()),
+            ),
+        },
+        "server-template" => match &mut p.servers {
+            Some(servers) if kind.has_backend() => match resolvers::template_names(st) {
+                Ok(names) => {
+                    for name in names {
+                        let mut words = vec!["server".to_owned(), name];
+                        words.extend(st.words[3..].iter().cloned());
+                        let line = Stmt {
+                            origin: st.origin.clone(),
+                            words: &words,
+                        };
+                        let defaults = &p.settings.default_server;
+                        let lines = &servers.lines;
+                        let errors = diags.errors.len();
+                        match server_line(diags, p.name, lines, defaults, &line, resolve) {
+                            Some(server) => {
+                                servers.lines.insert(server.name.clone(), st.origin.line);
+                                servers.list.push(server);
+                            }
+                            // One error for the line, not one per server.
+                            None if diags.errors.len() > errors => break,
+                            None => {}
+                        }
+                    }
+                }
+                Err(e) => diags.error(&st.origin, e),
+            },
+            _ => diags.error(
+                &st.origin,
+                format!(
+                    "'server-template' is not allowed in a '{}' section",
+                    kind.word()
+                ),
             ),
         },
         "option" => option(diags, p, st, true),
@@ -1498,8 +1553,8 @@ fn server_line(
         );
         return None;
     }
-    let addr = match server_address(addr, resolve) {
-        Ok(addr) => addr,
+    let target = match server_address(addr) {
+        Ok(target) => target,
         Err(ServerAddrError::NoPort) => {
             diags.error(
                 &st.origin,
@@ -1515,7 +1570,10 @@ fn server_line(
     let mut server = Server {
         name: name.to_owned(),
         id: None,
-        addr,
+        addr: SocketAddr::new(
+            target.0.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            target.2,
+        ),
         check: false,
         inter: Duration::from_secs(2),
         rise: 2,
@@ -1540,6 +1598,7 @@ fn server_line(
         send_proxy: None,
         check_send_proxy: None,
         agent: None,
+        host: None,
         origin: st.origin.clone(),
     };
     let params: Vec<&str> = defaults
@@ -1562,6 +1621,7 @@ fn server_line(
     let mut tls = (None, CheckTls::default(), None);
     let mut send_proxy = proxy_protocol::SendProxy::default();
     let mut agent = agent::Agent::default();
+    let mut dns = resolvers::DnsParams::default();
     while let Some(param) = words.next() {
         const TIMES: &[&str] = &[
             "inter",
@@ -1595,14 +1655,17 @@ fn server_line(
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
                 Some(result) => result,
-                None => {
-                    let value = || words.next().unwrap_or("");
-                    let mut warn = |w| diags.warn(&st.origin, w);
-                    match server_tls::param(&mut tls.1, param, value, &mut warn) {
-                        Some(result) => result,
-                        None => server_param(&mut server, &mut tls, param, &mut words),
+                None => match dns.param(param, || words.next().unwrap_or("")) {
+                    Some(result) => result,
+                    None => {
+                        let value = || words.next().unwrap_or("");
+                        let mut warn = |w| diags.warn(&st.origin, w);
+                        match server_tls::param(&mut tls.1, param, value, &mut warn) {
+                            Some(result) => result,
+                            None => server_param(&mut server, &mut tls, param, &mut words),
+                        }
                     }
-                }
+                },
             },
         };
         if let Err(e) = result {
@@ -1614,6 +1677,25 @@ fn server_line(
     if let Err(e) = send_proxy.apply(&mut server) {
         diags.error(&st.origin, e);
         ok = false;
+    }
+    if let (None, Some(hostname)) = (target.0, &target.1) {
+        let mut warning = None;
+        let result = dns.host(hostname, resolve, &mut warning);
+        if let Some(warning) = warning {
+            diags.warn(&st.origin, format!("'server {backend}/{name}' : {warning}"));
+        }
+        match result {
+            Ok((host, ip)) => {
+                if let Some(ip) = ip {
+                    server.addr.set_ip(ip);
+                }
+                server.host = Some(host);
+            }
+            Err(e) => {
+                diags.error(&st.origin, format!("'server {backend}/{name}' : {e}"));
+                return None;
+            }
+        }
     }
     if let Err(e) = agent.apply(&mut server) {
         diags.error(&st.origin, e);
@@ -1810,7 +1892,8 @@ fn server_param<'w>(
                 .iter()
                 .chain(proxy_protocol::SERVER)
                 .chain(server_tls::SERVER)
-                .chain(agent::SERVER);
+                .chain(agent::SERVER)
+                .chain(resolvers::SERVER);
             let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
         }
@@ -1823,7 +1906,10 @@ enum ServerAddrError {
     Invalid(String),
 }
 
-fn server_address(spec: &str, resolve: Resolve<'_>) -> Result<SocketAddr, ServerAddrError> {
+/// A server's address: its IP, or its host name, and its port.
+type Target = (Option<IpAddr>, Option<String>, u16);
+
+fn server_address(spec: &str) -> Result<Target, ServerAddrError> {
     let (_, rest) = strip_family(spec).map_err(ServerAddrError::Invalid)?;
     if rest.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
         // A bare IP address, IPv6 included: no port.
@@ -1839,18 +1925,32 @@ fn server_address(spec: &str, resolve: Resolve<'_>) -> Result<SocketAddr, Server
         )));
     }
     let port = port(port_text).map_err(ServerAddrError::Invalid)?;
-    let ip = match host.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => resolve(host).ok_or_else(|| {
-            ServerAddrError::Invalid(format!("could not resolve address '{host}'."))
-        })?,
-    };
-    Ok(SocketAddr::new(ip, port))
+    Ok(match host.parse::<IpAddr>() {
+        Ok(ip) => (Some(ip), None, port),
+        Err(_) => (None, Some(host.to_owned()), port),
+    })
 }
 
 impl Parser {
     /// Builds the typed config, resolves references, validates, warns.
     fn finish(mut self) -> Result<Parsed, Vec<Diagnostic>> {
+        self.close_section();
+        for proxy in &self.proxies {
+            for server in &proxy.servers.list {
+                if let Some(host) = &server.host {
+                    // HAProxy's `proxy_type_str`: a `listen` is a "proxy".
+                    let kind = match proxy.kind {
+                        Kind::Listen => "proxy",
+                        other => other.word(),
+                    };
+                    let who = (kind, proxy.name.as_str());
+                    let known = &self.resolvers;
+                    let (name, origin) = (&server.name, &server.origin);
+                    resolvers::check_references(&mut self.diags, known, who, name, host, origin);
+                }
+            }
+        }
+        self.global.resolvers = std::mem::take(&mut self.resolvers);
         let global_tag = logging::global_targets(&mut self.global, self.global_log_tag.as_deref());
         let global_logs = self.global.logs.clone();
         let expand =

@@ -139,8 +139,8 @@ fn known_haproxy_keywords_are_not_supported_yet() {
         ]
     );
     assert_eq!(
-        errors(&format!("resolvers dns\n{MINIMAL}")),
-        ["t.cfg:1: 'resolvers' is not supported yet"]
+        errors(&format!("peers mine\n peer a 127.0.0.1:1\n{MINIMAL}")),
+        ["t.cfg:1: 'peers' is not supported yet"]
     );
 }
 
@@ -534,16 +534,13 @@ fn named_defaults_keep_their_last_line_across_sections_and_files() {
         (
             "b.cfg",
             "listen l from base\n bind :1\n server s 127.0.0.1:1\n\
-             defaults base\n timeout client 9s\nresolvers dns\n\
+             defaults base\n timeout client 9s\npeers dns\n\
              listen m from base\n bind :2\n server s 127.0.0.1:1\n",
         ),
     ]);
     let e = parsed.unwrap_err();
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(
-        e[0].to_string()
-            .contains("'resolvers' is not supported yet")
-    );
+    assert!(e[0].to_string().contains("'peers' is not supported yet"));
     let c = parse_files(&[
         (
             "a.cfg",

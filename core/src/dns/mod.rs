@@ -1,4 +1,6 @@
 //! DNS resolution of server host names, as HAProxy 2.6's `resolvers`:
-//! the wire codec ([`message`]).
+//! the wire codec ([`message`]) and the resolutions of a section
+//! (`resolver`).
 
 pub mod message;
+pub(crate) mod resolver;

@@ -164,6 +164,17 @@ pub(super) struct AgentState {
 }
 
 impl AgentState {
+    /// The server's address changed from `was` to `ip` (DNS): an agent
+    /// at the server's address follows it.
+    pub(super) fn follow_addr(&mut self, was: std::net::IpAddr, ip: std::net::IpAddr) {
+        if self.config.addr == was {
+            self.config.addr = ip;
+        }
+        if self.addr.ip() == was {
+            self.addr.set_ip(ip);
+        }
+    }
+
     fn new(config: &AgentCheck, next: Instant) -> AgentState {
         AgentState {
             config: config.clone(),

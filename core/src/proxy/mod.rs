@@ -39,6 +39,7 @@ mod agent_check;
 mod checks;
 mod cli;
 mod control;
+mod dns;
 #[cfg(debug_assertions)]
 mod invariants;
 mod pages;
@@ -129,6 +130,8 @@ pub struct Balancer {
     /// The configured global `maxconn`: the most `set maxconn global` may
     /// set (HAProxy's `hardmaxconn`).
     hard_maxconn: Option<u32>,
+    /// `resolvers` sections and their resolutions.
+    dns: dns::Dns,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -375,6 +378,7 @@ impl Balancer {
                 ..ProcessInfo::default()
             },
             hard_maxconn: global.maxconn,
+            dns: dns::Dns::default(),
             cli: cli::Cli {
                 listeners: cli_listeners,
                 timeout: global.runtime_api.timeout,
@@ -390,6 +394,8 @@ impl Balancer {
         };
         lb.schedule_first_checks(now);
         lb.sync_agents(now);
+        lb.start_dns(now, &global.resolvers);
+        lb.count_unresolved_outages(now);
         lb.tick_wall_clock(now);
         lb.advance(now);
         lb
@@ -746,6 +752,7 @@ impl Balancer {
                 TimerKey::Cli(c, generation) => self.on_cli_timer(now, at, c, generation),
                 TimerKey::Page(p, generation) => self.on_page_timer(now, at, p, generation),
                 TimerKey::Pending(p, generation) => self.on_pending_timer(now, at, p, generation),
+                TimerKey::Dns(i) => self.on_dns_timer(now, at, i),
             }
         }
     }

@@ -131,21 +131,31 @@ impl ServerState {
     ) -> ServerState {
         let tls =
             |t: &crate::config::CheckTls| tls_target(t, config.addr.ip(), verify_default, tls_time);
+        let unresolved = config.host.as_ref().is_some_and(|h| h.unresolved);
+        let mut health = Health::starting(config.rise, config.fall);
+        if unresolved {
+            // Maintenance from the start, as HAProxy's (`init-addr none`).
+            health.fail_all();
+        }
         ServerState {
-            health: Health::starting(config.rise, config.fall),
+            health,
             weight: config.weight,
             admin: AdminFlags {
                 configured_maint: config.disabled,
                 forced_maint: config.disabled,
                 forced_drain: false,
+                resolv_maint: config.host.as_ref().is_some_and(|h| h.unresolved),
             },
-            op: if config.disabled {
+            op: if config.disabled || config.host.as_ref().is_some_and(|h| h.unresolved) {
                 OpState::Stopped
             } else {
                 OpState::Running
             },
             counters: BackendCounters::default(),
-            history: StateHistory::new(now, config.disabled),
+            history: StateHistory::new(
+                now,
+                config.disabled || config.host.as_ref().is_some_and(|h| h.unresolved),
+            ),
             last_check: None,
             active: 0,
             waiters: Waiters::default(),
@@ -287,6 +297,7 @@ impl Balancer {
         self.reload_listeners(&frontend_ids, &global.runtime_api.sockets, &mut report);
         self.schedule_first_checks_of(now, checked);
         self.sync_agents(now);
+        self.start_dns(now, &global.resolvers);
         for &b in &backend_ids {
             self.dispatch_queue(now, b);
         }
@@ -338,8 +349,22 @@ impl Balancer {
         let mut listed = Vec::with_capacity(configs.len());
         let mut fresh = Vec::new();
         let mut retired = Vec::new();
-        for config in configs {
+        for mut config in configs {
             let servers = &self.backends[b].servers;
+            // A server following DNS keeps the address DNS gave it.
+            let dns_name = |c: &Server| {
+                let host = c.host.as_ref()?;
+                host.dns
+                    .as_ref()
+                    .map(|d| (d.resolvers.clone(), host.name.clone(), c.addr.port()))
+            };
+            if let Some((_, old)) = (servers.iter()).find(|(_, x)| {
+                !x.retired && x.config.name == config.name && dns_name(&x.config).is_some()
+            }) {
+                if dns_name(&old.config) == dns_name(&config) {
+                    config.addr = old.config.addr;
+                }
+            }
             let same = (servers.iter())
                 .find(|(_, x)| !x.retired && x.config.name == config.name)
                 .map(|(s, x)| (s, x.config.addr == config.addr));
@@ -435,6 +460,7 @@ impl Balancer {
                 configured_maint: disabled,
                 forced_maint: disabled,
                 forced_drain: server.admin.forced_drain,
+                resolv_maint: server.admin.resolv_maint,
             };
             let op = server.op;
             self.change_server(now, b, s, op, admin, super::state::Cause::Admin);

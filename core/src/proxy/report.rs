@@ -168,7 +168,8 @@ pub(crate) fn server_ids(listed: &[(crate::id::ServerId, &ServerState)]) -> Vec<
 fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
     let config = &server.config;
     let admin = Admin {
-        own: if server.admin.maint() {
+        resolution: server.admin.resolv_maint,
+        own: if server.admin.forced_maint {
             AdminState::Maint
         } else if server.admin.drain() {
             AdminState::Drain
@@ -214,6 +215,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         throttle,
         tracked: None,
         addr: config.addr,
+        fqdn: config.host.as_ref().map(|h| h.name.clone()),
         use_ssl: config.tls.is_some(),
         check_port: config.check_port.unwrap_or(0),
     }

@@ -176,6 +176,9 @@ impl Balancer {
         }
         let addr = self.backends[b].servers[s].config.addr;
         let file_ip = values.addr.as_deref();
+        if self.take_last_addr(now, b, s, file_ip) {
+            return;
+        }
         let ip_differs = file_ip.is_some_and(|ip| ip.parse() != Ok(addr.ip()));
         if ip_differs || values.port != addr.port() {
             warnings.push(format!(
@@ -185,6 +188,35 @@ impl Balancer {
                 values.port
             ));
         }
+    }
+
+    /// `init-addr last` first: the address of the state file is the
+    /// server's (one that had none leaves its maintenance, silently, as
+    /// HAProxy's never entered it). Returns whether it was taken.
+    fn take_last_addr(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        ip: Option<&str>,
+    ) -> bool {
+        let server = &mut self.backends[b].servers[s];
+        let last_first = server.config.host.as_ref().is_some_and(|h| h.last_first);
+        let Some(ip) = ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok()) else {
+            return false;
+        };
+        if !last_first {
+            return false;
+        }
+        server.config.addr.set_ip(ip);
+        if server.admin.resolv_maint && !server.admin.forced_maint {
+            server.admin.resolv_maint = false;
+            server.op = OpState::Running;
+            server.health = crate::health::Health::starting(server.config.rise, server.config.fall);
+            server.history.changed(now, false);
+            self.backends[b].sync_weight(s, now);
+        }
+        true
     }
 
     /// The operational state and the check counter.

@@ -65,12 +65,14 @@ pub(crate) struct AdminFlags {
     pub forced_maint: bool,
     /// Drain set at run time (`FDRAIN`).
     pub forced_drain: bool,
+    /// Maintenance because the server's name does not resolve (`RMAINT`).
+    pub resolv_maint: bool,
 }
 
 impl AdminFlags {
     /// In maintenance for any reason: no traffic, no checks.
     pub(crate) fn maint(self) -> bool {
-        self.forced_maint
+        self.forced_maint || self.resolv_maint
     }
 
     /// Draining: no new session, sessions in progress go on.
@@ -94,6 +96,8 @@ pub(crate) enum Cause<'a> {
     Reason(&'a str),
     /// A check's verdict reached from outside: its reason, its duration.
     Verdict(&'a str, u64),
+    /// DNS resolution: the reason maintenance is entered (`DNS NX status`).
+    Resolution(&'a str),
 }
 
 impl Balancer {
@@ -239,21 +243,20 @@ impl Balancer {
         let op = server.op;
         if !was_admin.maint() && admin.maint() {
             server.admin = admin;
+            // HAProxy's `adm_st_chg_cause`, in parentheses after the verb.
+            let why = match cause {
+                Cause::Resolution(reason) => format!(" ({reason})"),
+                _ => String::new(),
+            };
             let cause = Cause::Admin;
             if op == OpState::Stopped {
-                let message = self.status_line(
-                    now,
-                    b,
-                    s,
-                    "was DOWN and now enters maintenance",
-                    &cause,
-                    None,
-                );
+                let verb = format!("was DOWN and now enters maintenance{why}");
+                let message = self.status_line(now, b, s, &verb, &cause, None);
                 self.log_server(now, b, Severity::Notice, &message);
             } else {
                 self.set_op(now, b, s, OpState::Stopped);
-                let verb = "is going DOWN for maintenance";
-                self.server_down(now, b, s, &cause, was_stopping, verb);
+                let verb = format!("is going DOWN for maintenance{why}");
+                self.server_down(now, b, s, &cause, was_stopping, &verb);
             }
             self.pause_check(b, s);
         } else if was_admin.maint() && !admin.maint() {
@@ -273,13 +276,23 @@ impl Balancer {
             } else {
                 "(leaving maintenance)"
             };
-            let message = self.server_name(b, s, &format!("{state} {why}"));
+            // HAProxy's last matching message wins: leaving RMAINT's.
+            let message = match self.resolved_name(b, s, &was_admin) {
+                Some(host) => self.server_name(b, s, &format!("{host} {state} (resolves again)")),
+                None => self.server_name(b, s, &format!("{state} {why}")),
+            };
             self.log_server(now, b, Severity::Notice, &message);
             self.after_up(now, b, s);
         } else if admin.maint() {
             if was_admin.forced_maint && !admin.forced_maint {
                 let verb = "is leaving forced maintenance but remains in maintenance";
                 let message = self.server_name(b, s, verb);
+                self.log_server(now, b, Severity::Notice, &message);
+            }
+            if was_admin.resolv_maint && !admin.resolv_maint {
+                let host = self.resolved_name(b, s, &was_admin).unwrap_or_default();
+                let verb = format!("{host} resolves again but remains in maintenance");
+                let message = self.server_name(b, s, &verb);
                 self.log_server(now, b, Severity::Notice, &message);
             }
             self.backends[b].servers[s].admin = admin;
@@ -439,6 +452,17 @@ impl Balancer {
         );
     }
 
+    /// `('host')` of a server leaving `RMAINT` (HAProxy names the host
+    /// then), or `None`.
+    fn resolved_name(&self, b: BackendId, s: ServerId, was: &AdminFlags) -> Option<String> {
+        let server = &self.backends[b].servers[s];
+        if !was.resolv_maint || server.admin.resolv_maint {
+            return None;
+        }
+        let host = server.config.host.as_ref().map_or("", |h| h.name.as_str());
+        Some(format!("('{host}')"))
+    }
+
     /// `Server b/s VERB`, with `Backup ` in front for a backup server.
     fn server_name(&self, b: BackendId, s: ServerId, verb: &str) -> String {
         let backend = &self.backends[b];
@@ -472,7 +496,7 @@ impl Balancer {
                 ", reason: {reason}, check duration: {duration_ms}ms"
             )),
             Cause::Reason(reason) => line.push_str(&format!(", {reason}")),
-            Cause::Admin => {}
+            Cause::Admin | Cause::Resolution(_) => {}
         }
         if let Some(xferred) = xferred {
             let backend = &self.backends[b];
@@ -502,7 +526,13 @@ impl Balancer {
 
     /// Sends a server's state-change line to its backend's log targets,
     /// and to the diagnostic log as HAProxy's `ha_warning` does.
-    fn log_server(&mut self, now: Instant, b: BackendId, severity: Severity, message: &str) {
+    pub(super) fn log_server(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        severity: Severity,
+        message: &str,
+    ) {
         let targets = LogTargets::Backend(b);
         let message = format!("{message}.");
         self.log(now, targets, severity, &message, Some(log::Level::Warn));

@@ -19,6 +19,7 @@ mod admin;
 mod agent;
 mod balancing;
 mod check_logs;
+mod dns;
 mod external;
 mod life;
 mod proxy_protocol;
@@ -82,6 +83,7 @@ fn server(name: &str, port: u16) -> Server {
         send_proxy: None,
         check_send_proxy: None,
         agent: None,
+        host: None,
         origin: origin(),
     }
 }

@@ -364,7 +364,10 @@ pub fn server(px: &ProxyStats, sv: &ServerRow) -> Row {
     set(&mut r, col::SRV_ABRT, c.srv_aborts);
     r[col::LASTSESS] = Field::S64(sv.last_sess_secs);
     times(&mut r, c.avg_times(), c);
-    text(&mut r, col::ADDR, addr_text(&sv.addr));
+    // No address yet (`init-addr none`, or lost to DNS): HAProxy's empty.
+    if !(sv.admin.resolution && sv.addr.ip().is_unspecified()) {
+        text(&mut r, col::ADDR, addr_text(&sv.addr));
+    }
     modules(&mut r, false);
     r
 }

@@ -319,7 +319,9 @@ fn frontend_row(out: &mut String, r: &Row, px: &str, admin: bool) {
 /// `draining` or `no_check`.
 pub fn server_class(sv: &ServerRow) -> String {
     let style = match &sv.status {
-        ServerStatus::Maint | ServerStatus::MaintVia(..) => return "maintain".into(),
+        ServerStatus::Maint | ServerStatus::MaintVia(..) | ServerStatus::MaintResolution => {
+            return "maintain".into();
+        }
         ServerStatus::Down => "down",
         ServerStatus::GoingUp(..) => "going_up",
         ServerStatus::Drain => "draining",

@@ -32,7 +32,12 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
                 px.name,
                 sv.sid,
                 sv.name,
-                sv.addr.ip(),
+                // No address yet (`init-addr none`, or lost to DNS).
+                if sv.admin.resolution && sv.addr.ip().is_unspecified() {
+                    "-".to_owned()
+                } else {
+                    sv.addr.ip().to_string()
+                },
                 sv.op.haproxy_number(),
                 sv.admin.haproxy_flags() | if sv.configured_maint { 0x04 } else { 0 },
                 sv.uweight,
@@ -45,7 +50,7 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
                 0, // no agent check
                 0, // backend id forced: weir numbers backends itself
                 u8::from(sv.forced_id),
-                "-",
+                sv.fqdn.as_deref().unwrap_or("-"),
                 sv.addr.port(),
                 "-",
                 u8::from(sv.use_ssl),

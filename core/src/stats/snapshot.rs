@@ -155,6 +155,8 @@ pub struct ServerRow {
     pub tracked: Option<String>,
     /// Traffic address.
     pub addr: std::net::SocketAddr,
+    /// The host name it was given by, if any (`srv_fqdn`).
+    pub fqdn: Option<String>,
     /// `ssl` to the server.
     pub use_ssl: bool,
     /// Check port when it differs from the traffic port (0 otherwise).

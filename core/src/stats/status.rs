@@ -29,12 +29,14 @@ pub struct Admin {
     pub own: AdminState,
     /// Inherited from the tracked server (`Ready` when it tracks none).
     pub inherited: AdminState,
+    /// In maintenance because its name does not resolve (`RMAINT`).
+    pub resolution: bool,
 }
 
 impl Admin {
     /// In maintenance, set here or inherited.
     pub fn is_maint(&self) -> bool {
-        self.own == AdminState::Maint || self.inherited == AdminState::Maint
+        self.own == AdminState::Maint || self.inherited == AdminState::Maint || self.resolution
     }
 
     /// Draining, set here or inherited.
@@ -43,8 +45,9 @@ impl Admin {
     }
 
     /// HAProxy's `srv_admin_state` number (`show servers state`): FMAINT 0x01,
-    /// IMAINT 0x02, FDRAIN 0x08, IDRAIN 0x10.
+    /// IMAINT 0x02, FDRAIN 0x08, IDRAIN 0x10, RMAINT 0x20.
     pub fn haproxy_flags(&self) -> u32 {
+        let resolution = if self.resolution { 0x20 } else { 0 };
         let own = match self.own {
             AdminState::Ready => 0,
             AdminState::Drain => 0x08,
@@ -55,7 +58,7 @@ impl Admin {
             AdminState::Drain => 0x10,
             AdminState::Maint => 0x02,
         };
-        own | inherited
+        own | inherited | resolution
     }
 }
 
@@ -170,6 +173,8 @@ pub enum ServerStatus {
     Maint,
     /// `MAINT (via b/s)`: inherited from the tracked server.
     MaintVia(String, String),
+    /// `MAINT (resolution)`: its name does not resolve.
+    MaintResolution,
     /// `DOWN`.
     Down,
     /// `DOWN n/m`: going up, n of m successes.
@@ -193,6 +198,9 @@ pub enum ServerStatus {
 impl ServerStatus {
     /// The status of a server (HAProxy 2.6 `stats_fill_sv_stats`).
     pub fn of(input: &StatusInput<'_>) -> ServerStatus {
+        if input.admin.resolution {
+            return ServerStatus::MaintResolution;
+        }
         if input.admin.inherited == AdminState::Maint {
             if let Some(t) = &input.tracked {
                 return ServerStatus::MaintVia(t.backend.to_owned(), t.server.to_owned());
@@ -250,7 +258,9 @@ impl ServerStatus {
     /// The value of Prometheus' `state` label (HAProxy's `promex_srv_status`).
     pub fn metric_state(&self) -> MetricState {
         match self {
-            ServerStatus::Maint | ServerStatus::MaintVia(..) => MetricState::Maint,
+            ServerStatus::Maint | ServerStatus::MaintVia(..) | ServerStatus::MaintResolution => {
+                MetricState::Maint
+            }
             ServerStatus::Down | ServerStatus::GoingUp(..) => MetricState::Down,
             ServerStatus::Drain | ServerStatus::DrainGoingDown(..) => MetricState::Drain,
             ServerStatus::Nolb | ServerStatus::NolbGoingDown(..) => MetricState::Nolb,
@@ -266,6 +276,7 @@ impl fmt::Display for ServerStatus {
         match self {
             ServerStatus::Maint => f.write_str("MAINT"),
             ServerStatus::MaintVia(b, s) => write!(f, "MAINT (via {b}/{s})"),
+            ServerStatus::MaintResolution => f.write_str("MAINT (resolution)"),
             ServerStatus::Down => f.write_str("DOWN"),
             ServerStatus::GoingUp(n, m) => write!(f, "DOWN {n}/{m}"),
             ServerStatus::Up => f.write_str("UP"),
@@ -334,6 +345,7 @@ mod tests {
             admin: Admin {
                 own: admin,
                 inherited: AdminState::Ready,
+                resolution: false,
             },
             op,
             check,

@@ -100,6 +100,7 @@ fn server(name: &str, sid: u32, port: u16, check: CheckInfo) -> ServerRow {
         status: ServerStatus::of(&input),
         admin: Admin::default(),
         configured_maint: false,
+        fqdn: None,
         op: OpState::Running,
         weight: 1,
         uweight: 1,
