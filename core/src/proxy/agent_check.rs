@@ -29,7 +29,7 @@ use crate::config::{AgentCheck, Severity};
 use crate::health::agent::{self, AgentAdmin, AgentHealth, AgentParse};
 use crate::id::{BackendId, ConnId, ServerId};
 use crate::runtime_api::AgentChange;
-use crate::stats::{AdminState, OpState};
+use crate::stats::{AdminState, AgentInfo, CheckStatus, OpState};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -67,6 +67,19 @@ impl AgentStatus {
             AgentStatus::Checked => "CHECKED",
             AgentStatus::Up => "L7OK",
             AgentStatus::Down => "L7STS",
+        }
+    }
+
+    /// The same status in the stats' terms.
+    fn check_status(&self) -> CheckStatus {
+        match self {
+            AgentStatus::Init => CheckStatus::Init,
+            AgentStatus::L4Con(_) => CheckStatus::L4Con,
+            AgentStatus::L4Timeout => CheckStatus::L4Tout,
+            AgentStatus::L7Timeout => CheckStatus::L7Tout,
+            AgentStatus::Checked => CheckStatus::Checked,
+            AgentStatus::Up => CheckStatus::L7Ok,
+            AgentStatus::Down => CheckStatus::L7Sts,
         }
     }
 
@@ -154,6 +167,8 @@ pub(super) struct AgentState {
     pub send: Vec<u8>,
     /// `disable agent` stopped it.
     pub enabled: bool,
+    /// `agent-addr` was given, or set at run time.
+    addr_given: bool,
     /// The agent's health: UP (HAProxy's `health >= rise`).
     pub up: bool,
     /// What the last check found.
@@ -171,6 +186,7 @@ impl AgentState {
             inter: config.inter,
             send: config.send.as_bytes().to_vec(),
             enabled: true,
+            addr_given: config.addr_given,
             up: true,
             last: AgentLast {
                 status: AgentStatus::Init,
@@ -180,6 +196,28 @@ impl AgentState {
             probe: None,
             next,
             queued: None,
+        }
+    }
+}
+
+impl AgentState {
+    /// What `show stat` and `show servers state` show of it.
+    pub(super) fn info(&self) -> AgentInfo {
+        let in_progress = self.probe.is_some();
+        AgentInfo {
+            enabled: self.enabled,
+            in_progress,
+            status: self.last.status.check_status(),
+            duration_ms: self.last.duration_ms,
+            // HAProxy clears the text when a check starts.
+            desc: if in_progress {
+                String::new()
+            } else {
+                self.last.desc.clone()
+            },
+            health: u32::from(self.up),
+            addr: self.addr_given.then(|| self.addr.ip()),
+            port: self.addr.port(),
         }
     }
 }
@@ -662,6 +700,7 @@ impl Balancer {
                 if let Some(agent) = agent_mut(&mut self.backends, b, s) {
                     if let Some(addr) = addr {
                         agent.addr.set_ip(*addr);
+                        agent.addr_given = true;
                     }
                     if let Some(port) = port {
                         agent.addr.set_port(*port);

@@ -164,10 +164,12 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         inherited: AdminState::Ready,
     };
     let check = check_info(server);
+    let agent = server.agent.as_ref().map(|a| a.info());
     let status = ServerStatus::of(&StatusInput {
         admin,
         op: server.op,
         check: Some(check.level),
+        agent: agent.as_ref().and_then(|a| a.level()),
         tracked: None,
     });
     let mut counters = server.counters.clone();
@@ -202,6 +204,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         addr: config.addr,
         use_ssl: config.tls.is_some(),
         check_port: config.check_port.unwrap_or(0),
+        agent,
     }
 }
 

@@ -15,6 +15,7 @@ fn with_agent(name: &str, port: u16, send: &str) -> Server {
         weight: 100,
         agent: Some(AgentCheck {
             addr: IpAddr::from([127, 0, 0, 1]),
+            addr_given: true,
             port: AGENT_PORT,
             inter: Duration::from_secs(2),
             send: send.into(),
