@@ -543,7 +543,9 @@ impl Balancer {
             desc,
             duration_ms: millis(probe.started, now),
         };
-        self.close(probe.conn, false);
+        // HAProxy resets a connection it gives up on, closes the others.
+        let reset = matches!(status, AgentStatus::L4Timeout | AgentStatus::L7Timeout);
+        self.close(probe.conn, reset);
         log::debug!(
             "agent check of {}: {}",
             self.backends[b].servers[s].config.name,
@@ -607,6 +609,13 @@ impl Balancer {
         let op = self.warm_start(now, b, s);
         let admin = self.backends[b].servers[s].admin;
         self.change_server(now, b, s, op, admin, Cause::Verdict(&reason, duration));
+    }
+
+    /// Whether the server's enabled agent said DOWN: leaving maintenance
+    /// then leaves it DOWN.
+    pub(super) fn agent_holds_down(&self, b: BackendId, s: ServerId) -> bool {
+        let agent = self.backends[b].servers[s].agent.as_ref();
+        agent.is_some_and(|a| a.enabled && !a.up)
     }
 
     /// Whether the server may be UP as far as its checks go: its health

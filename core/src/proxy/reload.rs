@@ -134,6 +134,7 @@ impl ServerState {
         ServerState {
             health: Health::starting(config.rise, config.fall),
             weight: config.weight,
+            shown_weight: None,
             admin: AdminFlags {
                 configured_maint: config.disabled,
                 forced_maint: config.disabled,

@@ -188,7 +188,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         admin,
         configured_maint: server.admin.configured_maint,
         op: server.op,
-        weight: server.weight,
+        weight: server.shown_weight.unwrap_or(server.weight),
         uweight: server.weight,
         iweight: config.weight,
         backup: config.backup,

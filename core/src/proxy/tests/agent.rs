@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::config::AgentCheck;
 use crate::proxy::{Role, ServerState};
+use crate::runtime_api::Level;
 use crate::stats::OpState;
 
 const AGENT_PORT: u16 = 9999;
@@ -207,4 +208,95 @@ fn a_passing_health_check_does_not_bring_back_a_server_its_agent_holds_down() {
         .unwrap();
     h.connected(probe);
     assert_eq!(op(&h), OpState::Stopped);
+}
+
+fn command(h: &mut Harness, line: &str) -> String {
+    let answer = h.lb.handle_command(h.now, line, Level::Admin);
+    h.collect();
+    answer
+}
+
+/// `show stat`'s `column` of server `s1`.
+fn stat(h: &mut Harness, column: &str) -> String {
+    let csv = command(h, "show stat");
+    let mut lines = csv.lines();
+    let names: Vec<&str> = lines.next().unwrap()[2..].split(',').collect();
+    let at = names.iter().position(|&n| n == column).unwrap();
+    let row = lines.find(|l| l.starts_with("app,s1,")).unwrap();
+    row.split(',').nth(at).unwrap().to_owned()
+}
+
+#[test]
+fn leaving_maintenance_while_the_agent_says_down_leaves_the_server_down() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    agent_says(&mut h, b"down\n");
+    assert_eq!(stat(&mut h, "status"), "DOWN (agent)");
+    command(&mut h, "set server app/s1 state maint");
+    let before = h.logs(LogSink::Stdout).len();
+    command(&mut h, "set server app/s1 state ready");
+    assert_eq!(
+        h.logs(LogSink::Stdout)[before..],
+        ["Server app/s1 is DOWN/READY (leaving forced maintenance)."]
+    );
+    assert_eq!(op(&h), OpState::Stopped);
+    let (_, logs) = agent_says(&mut h, b"up\n");
+    assert!(logs[0].starts_with("Server app/s1 is UP, reason: Layer7 check passed"));
+    assert_eq!(op(&h), OpState::Running);
+}
+
+#[test]
+fn a_weight_set_in_maintenance_shows_once_it_is_left() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    // HAProxy's reg-test: the maintenance comes first, then the weight.
+    agent_says(&mut h, b"75%,maxconn:30,maint,down\n");
+    assert_eq!(stat(&mut h, "status"), "MAINT");
+    assert_eq!(stat(&mut h, "weight"), "100");
+    assert_eq!(stat(&mut h, "uweight"), "75");
+    assert_eq!(stat(&mut h, "slim"), "30");
+    agent_says(&mut h, b"ready up\n");
+    assert_eq!(stat(&mut h, "weight"), "75");
+    assert_eq!(stat(&mut h, "status"), "no check");
+}
+
+#[test]
+fn the_agent_columns_follow_its_checks() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    assert_eq!(stat(&mut h, "agent_status"), "* INI");
+    agent_says(&mut h, b"up 50%\n");
+    assert_eq!(stat(&mut h, "agent_status"), "* L7OK", "the next one runs");
+    assert_eq!(stat(&mut h, "last_agt"), "", "cleared while it runs");
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.peer_sends(conn, b"drain\n");
+    assert_eq!(stat(&mut h, "agent_status"), "CHECKED");
+    assert_eq!(stat(&mut h, "agent_desc"), "No status change");
+    assert_eq!(stat(&mut h, "agent_health"), "1");
+    assert_eq!(stat(&mut h, "status"), "DRAIN (agent)");
+    command(&mut h, "disable agent app/s1");
+    assert_eq!(stat(&mut h, "agent_status"), "");
+    assert_eq!(stat(&mut h, "status"), "DRAIN");
+    let state = command(&mut h, "show servers state");
+    assert!(
+        state.contains(" 18 0 0 - 8001 - 0 0 - 127.0.0.1 9999\n"),
+        "{state}"
+    );
+}
+
+#[test]
+fn an_agent_that_does_not_answer_in_time_is_reset() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.take();
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.closed(conn), Some(true), "reset, as HAProxy");
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Layer7 timeout, check duration: \
+          2000ms, status: 1/1 UP."
+        ]
+    );
+    assert_eq!(stat(&mut h, "agent_status"), "L7TOUT");
+    assert_eq!(op(&h), OpState::Running);
 }
