@@ -274,11 +274,22 @@ impl Balancer {
         let count = fresh.len() as u32;
         for (pos, (b, s, config)) in fresh.into_iter().enumerate() {
             let first = now + mininter * pos as u32 / count;
-            let mut agent = AgentState::new(&config, first);
-            self.timers
-                .schedule(&mut agent.queued, first, TimerKey::Agent(b, s));
-            self.backends[b].servers[s].agent = Some(agent);
+            self.start_agent_at(b, s, &config, first);
         }
+    }
+
+    /// Gives server `s` of backend `b` its agent, first run at `first`.
+    pub(super) fn start_agent_at(
+        &mut self,
+        b: BackendId,
+        s: ServerId,
+        config: &AgentCheck,
+        first: Instant,
+    ) {
+        let mut agent = AgentState::new(config, first);
+        self.timers
+            .schedule(&mut agent.queued, first, TimerKey::Agent(b, s));
+        self.backends[b].servers[s].agent = Some(agent);
     }
 
     /// The server's agent stops for good: a check in flight is closed.
@@ -533,7 +544,16 @@ impl Balancer {
         let Some(probe) = agent.probe.take() else {
             return;
         };
-        agent.next = now + agent.inter;
+        let inter = agent.inter;
+        // `spread-checks` moves agents too (no draw without it).
+        let wait = match self.spread_checks {
+            0 => inter,
+            _ => self.jitter(inter),
+        };
+        let Some(agent) = agent_mut(&mut self.backends, b, s) else {
+            return;
+        };
+        agent.next = now + wait;
         let next = agent.next;
         self.timers
             .schedule(&mut agent.queued, next, TimerKey::Agent(b, s));

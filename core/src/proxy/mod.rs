@@ -49,6 +49,7 @@ mod runtime;
 mod server_states;
 mod servers;
 mod shortage;
+mod spread;
 mod state;
 mod traffic;
 mod verdict;

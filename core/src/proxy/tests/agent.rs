@@ -190,12 +190,14 @@ fn a_passing_health_check_does_not_bring_back_a_server_its_agent_holds_down() {
         ..with_agent("s1", 8001, "")
     };
     let mut h = harness(vec![s1], false);
-    // The health check fails, then the agent says down.
+    // The health check fails, then the agent says down (its first check
+    // waits half of 2 s: the check and the agent share the spread).
     let (probe, _) = h.connects()[0];
     h.event(Event::Connected {
         conn: probe,
         result: Err(ConnError::Refused),
     });
+    h.advance(Duration::from_secs(1));
     agent_says(&mut h, b"down\n");
     assert_eq!(op(&h), OpState::Stopped);
     // The health check passes again: the agent still says DOWN.
@@ -299,4 +301,37 @@ fn an_agent_that_does_not_answer_in_time_is_reset() {
     );
     assert_eq!(stat(&mut h, "agent_status"), "L7TOUT");
     assert_eq!(op(&h), OpState::Running);
+}
+
+/// Answers the running agent check with `up` and returns how long until
+/// the next one starts (stepping 10 ms).
+fn answer_and_time_next(h: &mut Harness) -> Duration {
+    let conn = agent_conn(h);
+    h.take();
+    h.connected(conn);
+    h.peer_sends(conn, b"up\n");
+    let mut waited = Duration::ZERO;
+    while h.connects().is_empty() && waited < Duration::from_secs(10) {
+        h.advance(Duration::from_millis(10));
+        waited += Duration::from_millis(10);
+    }
+    waited
+}
+
+#[test]
+fn spread_checks_moves_the_agent_interval_too() {
+    let run = |spread| {
+        let mut cfg = config(vec![with_agent("s1", 8001, "")]);
+        cfg.global.spread_checks = spread;
+        let mut h = Harness::new(cfg);
+        (0..20)
+            .map(|_| answer_and_time_next(&mut h))
+            .collect::<Vec<_>>()
+    };
+    let delays = run(50);
+    let (low, high) = (Duration::from_secs(1), Duration::from_secs(3));
+    assert!(delays.iter().all(|d| *d >= low && *d <= high), "{delays:?}");
+    assert!(delays.windows(2).any(|w| w[0] != w[1]), "{delays:?}");
+    assert_eq!(delays, run(50), "same seed, same schedule");
+    assert!(run(0).iter().all(|d| *d == Duration::from_secs(2)));
 }
