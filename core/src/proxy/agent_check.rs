@@ -152,6 +152,8 @@ struct AgentProbe {
     reply: Vec<u8>,
     /// Bytes of `reply` received.
     len: usize,
+    /// The agent closed its side.
+    peer_closed: bool,
 }
 
 /// The agent check of one server.
@@ -361,6 +363,7 @@ impl Balancer {
                 sent: 0,
                 reply: vec![0; REPLY_MAX],
                 len: 0,
+                peer_closed: false,
             });
             self.timers
                 .schedule(&mut agent.queued, deadline, TimerKey::Agent(b, s));
@@ -458,6 +461,7 @@ impl Balancer {
             return;
         };
         probe.len = (probe.len + n).min(probe.reply.len());
+        probe.peer_closed |= eof;
         let last_read = eof || probe.len == probe.reply.len();
         let reply = probe.reply[..probe.len].to_vec();
         match agent::parse(&reply) {
@@ -563,9 +567,8 @@ impl Balancer {
             desc,
             duration_ms: millis(probe.started, now),
         };
-        // HAProxy resets a connection it gives up on, closes the others.
-        let reset = matches!(status, AgentStatus::L4Timeout | AgentStatus::L7Timeout);
-        self.close(probe.conn, reset);
+        // As HAProxy's checks: an RST, unless the agent closed first.
+        self.close(probe.conn, !probe.peer_closed);
         log::debug!(
             "agent check of {}: {}",
             self.backends[b].servers[s].config.name,

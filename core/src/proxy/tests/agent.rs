@@ -52,7 +52,11 @@ fn agent_says(h: &mut Harness, reply: &[u8]) -> (Vec<u8>, Vec<String>) {
     let sent = h.drain(conn);
     assert!(h.interest(conn).0, "reads the reply");
     h.peer_sends(conn, reply);
-    assert_eq!(h.closed(conn), Some(false), "closed once the line is read");
+    assert_eq!(
+        h.closed(conn),
+        Some(true),
+        "reset once the line is read, as HAProxy"
+    );
     let logs = h.logs(LogSink::Stdout);
     h.advance(Duration::from_secs(2));
     (sent, logs)
