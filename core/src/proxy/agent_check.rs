@@ -44,6 +44,8 @@ pub(super) enum AgentStatus {
     Init,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `SOCKERR`: the connection failed once established (a reset).
+    SockErr(ConnError),
     /// `L4TOUT`: the connection did not complete in time.
     L4Timeout,
     /// `L7TOUT`: connected, but no line in time.
@@ -62,6 +64,7 @@ impl AgentStatus {
         match self {
             AgentStatus::Init => "INI",
             AgentStatus::L4Con(_) => "L4CON",
+            AgentStatus::SockErr(_) => "SOCKERR",
             AgentStatus::L4Timeout => "L4TOUT",
             AgentStatus::L7Timeout => "L7TOUT",
             AgentStatus::Checked => "CHECKED",
@@ -75,6 +78,7 @@ impl AgentStatus {
         match self {
             AgentStatus::Init => CheckStatus::Init,
             AgentStatus::L4Con(_) => CheckStatus::L4Con,
+            AgentStatus::SockErr(_) => CheckStatus::SockErr,
             AgentStatus::L4Timeout => CheckStatus::L4Tout,
             AgentStatus::L7Timeout => CheckStatus::L7Tout,
             AgentStatus::Checked => CheckStatus::Checked,
@@ -88,6 +92,7 @@ impl AgentStatus {
         match self {
             AgentStatus::Init => "Initializing",
             AgentStatus::L4Con(_) => "Layer4 connection problem",
+            AgentStatus::SockErr(_) => "Socket error",
             AgentStatus::L4Timeout => "Layer4 timeout",
             AgentStatus::L7Timeout => "Layer7 timeout",
             AgentStatus::Checked => "No status change",
@@ -106,6 +111,7 @@ impl AgentStatus {
         matches!(
             self,
             AgentStatus::L4Con(_)
+                | AgentStatus::SockErr(_)
                 | AgentStatus::L4Timeout
                 | AgentStatus::L7Timeout
                 | AgentStatus::Down
@@ -379,9 +385,14 @@ impl Balancer {
         result: Result<(), ConnError>,
     ) {
         if let Err(error) = result {
+            let connected = agent_mut(&mut self.backends, b, s)
+                .and_then(|a| a.probe.as_ref())
+                .is_some_and(|p| p.connected);
             // weir's own shortage says nothing of the agent either.
             let status = match error {
                 ConnError::NoResources => AgentStatus::L4Timeout,
+                // HAProxy's `chk_report_conn_err` once L4 is up.
+                error if connected => AgentStatus::SockErr(error),
                 error => AgentStatus::L4Con(error),
             };
             return self.finish_agent(now, b, s, status, error.describe().to_owned());

@@ -339,3 +339,25 @@ fn spread_checks_moves_the_agent_interval_too() {
     assert_eq!(delays, run(50), "same seed, same schedule");
     assert!(run(0).iter().all(|d| *d == Duration::from_secs(2)));
 }
+
+#[test]
+fn an_agent_that_resets_is_a_socket_error_and_changes_nothing_else() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.take();
+    h.event(Event::Failed {
+        conn,
+        error: ConnError::Reset,
+    });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Socket error, info: \"Connection \
+          reset by peer\", check duration: 0ms, status: 1/1 UP."
+        ]
+    );
+    assert_eq!(stat(&mut h, "agent_status"), "SOCKERR");
+    assert_eq!(stat(&mut h, "status"), "no check");
+    assert_eq!(weight(&h), 100);
+}
