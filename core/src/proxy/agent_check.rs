@@ -483,10 +483,15 @@ impl Balancer {
                 self.apply_agent(now, b, s, outcome);
             }
             AgentParse::Incomplete if last_read => {
-                // HAProxy keeps the status and says so.
+                // HAProxy keeps the status and says so; on the first check
+                // (no result yet) its check ends as a Layer7 timeout
+                // (captured from haproxy 2.6.12).
                 let status = agent_mut(&mut self.backends, b, s)
                     .map_or(AgentStatus::Init, |a| a.last.status.clone());
-                let desc = "Ignoring incomplete line from agent".to_owned();
+                let (status, desc) = match status {
+                    AgentStatus::Init => (AgentStatus::L7Timeout, String::new()),
+                    status => (status, "Ignoring incomplete line from agent".to_owned()),
+                };
                 self.finish_agent(now, b, s, status, desc);
             }
             AgentParse::Incomplete => self.refresh_agent_interest(b, s),

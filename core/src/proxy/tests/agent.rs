@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::config::AgentCheck;
+use crate::proxy::agent_check::AgentStatus;
 use crate::proxy::{Role, ServerState};
 use crate::runtime_api::Level;
 use crate::stats::OpState;
@@ -173,8 +174,22 @@ fn a_refused_agent_leaves_the_server_up() {
 
 #[test]
 fn an_incomplete_line_is_ignored_when_the_agent_closes() {
-    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    // On the first check, HAProxy ends it as a Layer7 timeout.
     let conn = agent_conn(&h);
+    h.connected(conn);
+    h.peer_sends(conn, b"50%");
+    h.event(Event::ReadClosed { conn });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Layer7 timeout, check duration: 0ms, \
+          status: 1/1 UP."
+        ]
+    );
+    h.advance(Duration::from_secs(2));
+    let conn = agent_conn(&h);
+    h.take();
     h.connected(conn);
     h.peer_sends(conn, b"50%");
     assert_eq!(h.closed(conn), None, "waits for the line end");
@@ -183,6 +198,12 @@ fn an_incomplete_line_is_ignored_when_the_agent_closes() {
     assert_eq!(weight(&h), 100);
     let last = &server0(&h).agent.as_ref().unwrap().last;
     assert_eq!(last.desc, "Ignoring incomplete line from agent");
+    assert_eq!(last.status, AgentStatus::L7Timeout, "the status stays");
+    assert!(
+        h.logs(LogSink::Stdout).is_empty(),
+        "{:?}",
+        h.logs(LogSink::Stdout)
+    );
 }
 
 #[test]
