@@ -206,9 +206,7 @@ impl AgentState {
             queued: None,
         }
     }
-}
 
-impl AgentState {
     /// What `show stat` and `show servers state` show of it.
     pub(super) fn info(&self) -> AgentInfo {
         let in_progress = self.probe.is_some();
