@@ -231,3 +231,16 @@ fn a_server_without_agent_shows_none() {
     let csv = show_stat(&proxies, &StatFilter::default());
     assert!(!csv.contains("L7OK") && !csv.contains("via agent"), "{csv}");
 }
+
+#[test]
+fn the_stats_page_classes_agent_states_as_haproxy() {
+    let proxies = proxies(servers());
+    let class = |i: usize| html::server_class(&proxies[0].servers[i]);
+    assert_eq!(class(1), "active_down", "DOWN (agent)");
+    assert_eq!(
+        class(2),
+        "active_up",
+        "DRAIN (agent) falls to the weight test"
+    );
+    assert_eq!(class(0), "active_no_check");
+}
