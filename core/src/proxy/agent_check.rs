@@ -6,7 +6,10 @@
 //!
 //! Idle until `next` (timer [`TimerKey::Agent`]) → connecting → writing
 //! `agent-send` (if any) → reading until a line end or the agent's close
-//! → applying the line → idle for `agent-inter`. A failed connection or a
+//! → applying the line → closing (an RST unless the agent closed first,
+//! as HAProxy's checks) → idle for `agent-inter` (moved by `spread-checks`;
+//! the first check is spread with the health checks, see
+//! [`super::spread`]). A failed connection, a reset (`SOCKERR`) or a
 //! timeout only records a status: as in HAProxy (`set_server_check_status`
 //! of a check with `CHK_ST_AGENT`), only the agent's own `down`, `fail` or
 //! `stopped` marks the server DOWN; its `up` brings it back only when the
@@ -15,7 +18,9 @@
 //! The agent's health has HAProxy's range of `rise` 1, `fall` 1: UP or
 //! DOWN. `drain`, `maint` and `ready` set the same admin flags as the
 //! runtime API (`srv_adm_set_drain` and friends); maintenance does not
-//! pause the agent, so its `ready` can end it.
+//! pause the agent, so its `ready` can end it, and leaving maintenance
+//! while the agent says DOWN leaves the server DOWN (`srv_update_status`).
+//! What the stats show of it is [`AgentState::info`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
