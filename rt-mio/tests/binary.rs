@@ -4,6 +4,8 @@
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 const NAME: &str = "weir";
 
+#[path = "../../tests/binary/agent.rs"]
+mod agent;
 #[path = "../../tests/binary/checks.rs"]
 mod checks;
 #[path = "../../tests/binary/cli.rs"]

@@ -4,6 +4,8 @@
 const WEIR: &str = env!("CARGO_BIN_EXE_weir-smol");
 const NAME: &str = "weir-smol";
 
+#[path = "../../tests/binary/agent.rs"]
+mod agent;
 #[path = "../../tests/binary/checks.rs"]
 mod checks;
 #[path = "../../tests/binary/cli.rs"]

@@ -35,6 +35,7 @@ fn error(lines: &str) -> String {
 fn agent(addr: [u8; 4], port: u16, inter_ms: u64, send: &str) -> Option<AgentCheck> {
     Some(AgentCheck {
         addr: IpAddr::from(addr),
+        addr_given: addr != [10, 0, 0, 1],
         port,
         inter: Duration::from_millis(inter_ms),
         send: send.into(),
@@ -54,7 +55,7 @@ fn agent_takes_its_port_address_interval_and_string() {
         vec![
             agent([10, 0, 0, 1], 9, 2000, ""),
             agent([10, 0, 0, 2], 9, 5000, "hello"),
-            agent([10, 0, 0, 1], 7, 3000, ""),
+            agent([10, 0, 0, 1], 7, 2000, ""),
             None,
         ]
     );

@@ -866,9 +866,12 @@ pub struct Host {
 pub struct AgentCheck {
     /// `agent-addr`, or the server's address.
     pub addr: IpAddr,
+    /// `agent-addr` was given (`show servers state` shows it).
+    pub addr_given: bool,
     /// `agent-port`, or `port`.
     pub port: u16,
-    /// `agent-inter`, or `inter`.
+    /// `agent-inter`, or HAProxy's 2 s (not `inter`: HAProxy's default
+    /// server carries its own agent interval).
     pub inter: Duration,
     /// `agent-send`: the bytes sent once connected (nothing when empty).
     pub send: String,

@@ -6,7 +6,10 @@
 //!
 //! Idle until `next` (timer [`TimerKey::Agent`]) → connecting → writing
 //! `agent-send` (if any) → reading until a line end or the agent's close
-//! → applying the line → idle for `agent-inter`. A failed connection or a
+//! → applying the line → closing (an RST unless the agent closed first,
+//! as HAProxy's checks) → idle for `agent-inter` (moved by `spread-checks`;
+//! the first check is spread with the health checks, see
+//! [`super::spread`]). A failed connection, a reset (`SOCKERR`) or a
 //! timeout only records a status: as in HAProxy (`set_server_check_status`
 //! of a check with `CHK_ST_AGENT`), only the agent's own `down`, `fail` or
 //! `stopped` marks the server DOWN; its `up` brings it back only when the
@@ -15,7 +18,9 @@
 //! The agent's health has HAProxy's range of `rise` 1, `fall` 1: UP or
 //! DOWN. `drain`, `maint` and `ready` set the same admin flags as the
 //! runtime API (`srv_adm_set_drain` and friends); maintenance does not
-//! pause the agent, so its `ready` can end it.
+//! pause the agent, so its `ready` can end it, and leaving maintenance
+//! while the agent says DOWN leaves the server DOWN (`srv_update_status`).
+//! What the stats show of it is [`AgentState::info`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,7 +34,7 @@ use crate::config::{AgentCheck, Severity};
 use crate::health::agent::{self, AgentAdmin, AgentHealth, AgentParse};
 use crate::id::{BackendId, ConnId, ServerId};
 use crate::runtime_api::AgentChange;
-use crate::stats::{AdminState, OpState};
+use crate::stats::{AdminState, AgentInfo, CheckStatus, OpState};
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
 
@@ -44,6 +49,8 @@ pub(super) enum AgentStatus {
     Init,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `SOCKERR`: the connection failed once established (a reset).
+    SockErr(ConnError),
     /// `L4TOUT`: the connection did not complete in time.
     L4Timeout,
     /// `L7TOUT`: connected, but no line in time.
@@ -62,6 +69,7 @@ impl AgentStatus {
         match self {
             AgentStatus::Init => "INI",
             AgentStatus::L4Con(_) => "L4CON",
+            AgentStatus::SockErr(_) => "SOCKERR",
             AgentStatus::L4Timeout => "L4TOUT",
             AgentStatus::L7Timeout => "L7TOUT",
             AgentStatus::Checked => "CHECKED",
@@ -70,11 +78,26 @@ impl AgentStatus {
         }
     }
 
+    /// The same status in the stats' terms.
+    fn check_status(&self) -> CheckStatus {
+        match self {
+            AgentStatus::Init => CheckStatus::Init,
+            AgentStatus::L4Con(_) => CheckStatus::L4Con,
+            AgentStatus::SockErr(_) => CheckStatus::SockErr,
+            AgentStatus::L4Timeout => CheckStatus::L4Tout,
+            AgentStatus::L7Timeout => CheckStatus::L7Tout,
+            AgentStatus::Checked => CheckStatus::Checked,
+            AgentStatus::Up => CheckStatus::L7Ok,
+            AgentStatus::Down => CheckStatus::L7Sts,
+        }
+    }
+
     /// HAProxy's description (`reason:` in log lines).
     fn reason(&self) -> &'static str {
         match self {
             AgentStatus::Init => "Initializing",
             AgentStatus::L4Con(_) => "Layer4 connection problem",
+            AgentStatus::SockErr(_) => "Socket error",
             AgentStatus::L4Timeout => "Layer4 timeout",
             AgentStatus::L7Timeout => "Layer7 timeout",
             AgentStatus::Checked => "No status change",
@@ -93,6 +116,7 @@ impl AgentStatus {
         matches!(
             self,
             AgentStatus::L4Con(_)
+                | AgentStatus::SockErr(_)
                 | AgentStatus::L4Timeout
                 | AgentStatus::L7Timeout
                 | AgentStatus::Down
@@ -139,6 +163,8 @@ struct AgentProbe {
     reply: Vec<u8>,
     /// Bytes of `reply` received.
     len: usize,
+    /// The agent closed its side.
+    peer_closed: bool,
 }
 
 /// The agent check of one server.
@@ -154,6 +180,8 @@ pub(super) struct AgentState {
     pub send: Vec<u8>,
     /// `disable agent` stopped it.
     pub enabled: bool,
+    /// `agent-addr` was given, or set at run time.
+    addr_given: bool,
     /// The agent's health: UP (HAProxy's `health >= rise`).
     pub up: bool,
     /// What the last check found.
@@ -182,6 +210,7 @@ impl AgentState {
             inter: config.inter,
             send: config.send.as_bytes().to_vec(),
             enabled: true,
+            addr_given: config.addr_given,
             up: true,
             last: AgentLast {
                 status: AgentStatus::Init,
@@ -191,6 +220,26 @@ impl AgentState {
             probe: None,
             next,
             queued: None,
+        }
+    }
+
+    /// What `show stat` and `show servers state` show of it.
+    pub(super) fn info(&self) -> AgentInfo {
+        let in_progress = self.probe.is_some();
+        AgentInfo {
+            enabled: self.enabled,
+            in_progress,
+            status: self.last.status.check_status(),
+            duration_ms: self.last.duration_ms,
+            // HAProxy clears the text when a check starts.
+            desc: if in_progress {
+                String::new()
+            } else {
+                self.last.desc.clone()
+            },
+            health: u32::from(self.up),
+            addr: self.addr_given.then(|| self.addr.ip()),
+            port: self.addr.port(),
         }
     }
 }
@@ -247,11 +296,22 @@ impl Balancer {
         let count = fresh.len() as u32;
         for (pos, (b, s, config)) in fresh.into_iter().enumerate() {
             let first = now + mininter * pos as u32 / count;
-            let mut agent = AgentState::new(&config, first);
-            self.timers
-                .schedule(&mut agent.queued, first, TimerKey::Agent(b, s));
-            self.backends[b].servers[s].agent = Some(agent);
+            self.start_agent_at(b, s, &config, first);
         }
+    }
+
+    /// Gives server `s` of backend `b` its agent, first run at `first`.
+    pub(super) fn start_agent_at(
+        &mut self,
+        b: BackendId,
+        s: ServerId,
+        config: &AgentCheck,
+        first: Instant,
+    ) {
+        let mut agent = AgentState::new(config, first);
+        self.timers
+            .schedule(&mut agent.queued, first, TimerKey::Agent(b, s));
+        self.backends[b].servers[s].agent = Some(agent);
     }
 
     /// The server's agent stops for good: a check in flight is closed.
@@ -323,6 +383,7 @@ impl Balancer {
                 sent: 0,
                 reply: vec![0; REPLY_MAX],
                 len: 0,
+                peer_closed: false,
             });
             self.timers
                 .schedule(&mut agent.queued, deadline, TimerKey::Agent(b, s));
@@ -338,9 +399,14 @@ impl Balancer {
         result: Result<(), ConnError>,
     ) {
         if let Err(error) = result {
+            let connected = agent_mut(&mut self.backends, b, s)
+                .and_then(|a| a.probe.as_ref())
+                .is_some_and(|p| p.connected);
             // weir's own shortage says nothing of the agent either.
             let status = match error {
                 ConnError::NoResources => AgentStatus::L4Timeout,
+                // HAProxy's `chk_report_conn_err` once L4 is up.
+                error if connected => AgentStatus::SockErr(error),
                 error => AgentStatus::L4Con(error),
             };
             return self.finish_agent(now, b, s, status, error.describe().to_owned());
@@ -420,6 +486,7 @@ impl Balancer {
             return;
         };
         probe.len = (probe.len + n).min(probe.reply.len());
+        probe.peer_closed |= eof;
         let last_read = eof || probe.len == probe.reply.len();
         let reply = probe.reply[..probe.len].to_vec();
         match agent::parse(&reply) {
@@ -430,10 +497,15 @@ impl Balancer {
                 self.apply_agent(now, b, s, outcome);
             }
             AgentParse::Incomplete if last_read => {
-                // HAProxy keeps the status and says so.
+                // HAProxy keeps the status and says so; on the first check
+                // (no result yet) its check ends as a Layer7 timeout
+                // (captured from haproxy 2.6.12).
                 let status = agent_mut(&mut self.backends, b, s)
                     .map_or(AgentStatus::Init, |a| a.last.status.clone());
-                let desc = "Ignoring incomplete line from agent".to_owned();
+                let (status, desc) = match status {
+                    AgentStatus::Init => (AgentStatus::L7Timeout, String::new()),
+                    status => (status, "Ignoring incomplete line from agent".to_owned()),
+                };
                 self.finish_agent(now, b, s, status, desc);
             }
             AgentParse::Incomplete => self.refresh_agent_interest(b, s),
@@ -506,7 +578,16 @@ impl Balancer {
         let Some(probe) = agent.probe.take() else {
             return;
         };
-        agent.next = now + agent.inter;
+        let inter = agent.inter;
+        // `spread-checks` moves agents too (no draw without it).
+        let wait = match self.spread_checks {
+            0 => inter,
+            _ => self.jitter(inter),
+        };
+        let Some(agent) = agent_mut(&mut self.backends, b, s) else {
+            return;
+        };
+        agent.next = now + wait;
         let next = agent.next;
         self.timers
             .schedule(&mut agent.queued, next, TimerKey::Agent(b, s));
@@ -516,7 +597,8 @@ impl Balancer {
             desc,
             duration_ms: millis(probe.started, now),
         };
-        self.close(probe.conn, false);
+        // As HAProxy's checks: an RST, unless the agent closed first.
+        self.close(probe.conn, !probe.peer_closed);
         log::debug!(
             "agent check of {}: {}",
             self.backends[b].servers[s].config.name,
@@ -580,6 +662,13 @@ impl Balancer {
         let op = self.warm_start(now, b, s);
         let admin = self.backends[b].servers[s].admin;
         self.change_server(now, b, s, op, admin, Cause::Verdict(&reason, duration));
+    }
+
+    /// Whether the server's enabled agent said DOWN: leaving maintenance
+    /// then leaves it DOWN.
+    pub(super) fn agent_holds_down(&self, b: BackendId, s: ServerId) -> bool {
+        let agent = self.backends[b].servers[s].agent.as_ref();
+        agent.is_some_and(|a| a.enabled && !a.up)
     }
 
     /// Whether the server may be UP as far as its checks go: its health
@@ -673,6 +762,7 @@ impl Balancer {
                 if let Some(agent) = agent_mut(&mut self.backends, b, s) {
                     if let Some(addr) = addr {
                         agent.addr.set_ip(*addr);
+                        agent.addr_given = true;
                     }
                     if let Some(port) = port {
                         agent.addr.set_port(*port);

@@ -79,22 +79,49 @@ fn check_mut(
 }
 
 impl Balancer {
-    /// Spreads the first checks of all servers over the smallest interval,
-    /// in configuration order, like HAProxy: the first server is checked at
-    /// once and the last just before one interval has passed.
+    /// Spreads the first health and agent checks of all servers as
+    /// HAProxy's `start_checks`: in configuration order, each server's
+    /// check then its agent, over the smallest interval of 1 s or more
+    /// (see [`super::spread::first_offsets`]).
     pub(super) fn schedule_first_checks(&mut self, now: Instant) {
-        let checked: Vec<(BackendId, ServerId)> = self
-            .backends
-            .iter()
-            .flat_map(|(b, backend)| {
-                backend
-                    .servers
-                    .iter()
-                    .filter(|(_, s)| s.config.check)
-                    .map(move |(s, _)| (b, s))
-            })
-            .collect();
-        self.schedule_first_checks_of(now, checked);
+        let mut entries = Vec::new();
+        for (b, backend) in self.backends.iter() {
+            for (s, server) in backend.servers.iter() {
+                if server.config.check {
+                    entries.push((b, s, None, server.check_interval()));
+                }
+                if let Some(agent) = &server.config.agent {
+                    entries.push((b, s, Some(agent.clone()), agent.inter));
+                }
+            }
+        }
+        let inters: Vec<Duration> = entries.iter().map(|e| e.3).collect();
+        let offsets = super::spread::first_offsets(&inters);
+        for ((b, s, agent, _), offset) in entries.into_iter().zip(offsets) {
+            match agent {
+                Some(config) => self.start_agent_at(b, s, &config, now + offset),
+                None => self.place_first_check(b, s, now, now + offset),
+            }
+        }
+    }
+
+    /// The check of server `s` of backend `b` runs first at `first`, or
+    /// waits paused when the server starts in maintenance (`disabled`).
+    fn place_first_check(&mut self, b: BackendId, s: ServerId, now: Instant, first: Instant) {
+        let paused = self.backends[b].servers[s].admin.maint();
+        let mut check = CheckState {
+            probe: None,
+            next: if paused { now } else { first },
+            queued: None,
+            paused,
+            disabled: false,
+            closing: false,
+        };
+        if !paused {
+            self.timers
+                .schedule(&mut check.queued, first, TimerKey::Check(b, s));
+        }
+        self.backends[b].servers[s].check = Some(check);
     }
 
     /// Spreads the first checks of `checked` as
@@ -310,7 +337,7 @@ impl Balancer {
     }
 
     /// `interval` moved by up to +/- `spread-checks` percent, at random.
-    fn jitter(&mut self, interval: Duration) -> Duration {
+    pub(super) fn jitter(&mut self, interval: Duration) -> Duration {
         let spread = interval * u32::from(self.spread_checks) / 100;
         let span = spread.as_micros() as u64 * 2 + 1;
         let r = Duration::from_micros(self.rng.next_u64() % span);

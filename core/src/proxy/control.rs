@@ -81,6 +81,9 @@ impl Balancer {
         let Some(server) = self.backends[b].servers.get_mut(s) else {
             return;
         };
+        if server.admin.maint() && server.shown_weight.is_none() {
+            server.shown_weight = Some(server.weight);
+        }
         server.weight = weight;
         let (op, admin) = (server.op, server.admin);
         // Through the one path: to or from 0, the backend may lose or

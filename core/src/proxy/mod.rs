@@ -50,6 +50,7 @@ mod runtime;
 mod server_states;
 mod servers;
 mod shortage;
+mod spread;
 mod state;
 mod traffic;
 mod verdict;
@@ -186,6 +187,9 @@ struct ServerState {
     admin: AdminFlags,
     /// The weight people gave it: the configured one, or `set weight`'s.
     weight: u32,
+    /// The weight `show stat` keeps showing while in maintenance, when
+    /// `weight` changed there (HAProxy commits a weight only outside it).
+    shown_weight: Option<u32>,
     /// What checks found: DOWN, UP (starting or running), stopping.
     op: OpState,
     /// Its counters (`chkdown` among them).

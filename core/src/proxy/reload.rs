@@ -140,6 +140,7 @@ impl ServerState {
         ServerState {
             health,
             weight: config.weight,
+            shown_weight: None,
             admin: AdminFlags {
                 configured_maint: config.disabled,
                 forced_maint: config.disabled,

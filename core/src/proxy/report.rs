@@ -179,10 +179,12 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         inherited: AdminState::Ready,
     };
     let check = check_info(server);
+    let agent = server.agent.as_ref().map(|a| a.info());
     let status = ServerStatus::of(&StatusInput {
         admin,
         op: server.op,
         check: Some(check.level),
+        agent: agent.as_ref().and_then(|a| a.level()),
         tracked: None,
     });
     let mut counters = server.counters.clone();
@@ -201,7 +203,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         admin,
         configured_maint: server.admin.configured_maint,
         op: server.op,
-        weight: server.weight,
+        weight: server.shown_weight.unwrap_or(server.weight),
         uweight: server.weight,
         iweight: config.weight,
         backup: config.backup,
@@ -218,6 +220,7 @@ fn server_row(now: Instant, server: &ServerState, sid: u32) -> ServerRow {
         fqdn: config.host.as_ref().map(|h| h.name.clone()),
         use_ssl: config.tls.is_some(),
         check_port: config.check_port.unwrap_or(0),
+        agent,
     }
 }
 

@@ -10,14 +10,18 @@
 //! comes back DOWN there; here it starts as a new server does); maintenance and drain set at run time (a changed `disabled`
 //! in the configuration wins); the weight set at run time when the
 //! configured weight did not change; `disable health`; the time since
-//! the last change. Not applied, as weir has none of them: agent checks,
-//! FQDNs and SRV records, `ssl` switched at run time. An address or port
+//! the last change; `disable agent` and the agent's address and port.
+//! Not applied, as weir has none of them: FQDNs and SRV records, `ssl`
+//! switched at run time. An address or port
 //! different from the configuration's is not applied either (the
 //! configuration's is kept) and is warned about.
+
+use std::net::IpAddr;
 
 use super::Balancer;
 use super::state::{AdminFlags, Cause};
 use crate::id::{BackendId, ServerId};
+use crate::runtime_api::AgentChange;
 use crate::server_state::{StateFile, StateLine, StateValues};
 use crate::stats::{AdminState, OpState};
 use crate::time::Instant;
@@ -170,6 +174,7 @@ impl Balancer {
         if server.check.is_some() && check_off {
             self.set_check_enabled(now, b, s, false);
         }
+        self.restore_agent(now, b, s, values, &who, warnings);
         let server = &self.backends[b].servers[s];
         if values.iweight == server.config.weight && values.uweight != server.weight {
             self.set_server_weight(now, b, s, values.uweight);
@@ -217,6 +222,49 @@ impl Balancer {
             self.backends[b].sync_weight(s, now);
         }
         true
+    }
+
+    /// The agent: `disable agent` stays, and its address and port are
+    /// applied as HAProxy's `srv_update_agent_addr_port` (nothing of them
+    /// when one is wrong, with its warning).
+    fn restore_agent(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        values: &StateValues,
+        who: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        let agent_off = values.agent_state & (CHECK_CONFIGURED | CHECK_ENABLED) == CHECK_CONFIGURED;
+        if agent_off && self.agent_enabled(b, s) == Some(true) {
+            self.change_agent(now, b, s, &AgentChange::Enabled(false));
+        }
+        let (addr, port) = (values.agent_addr.as_deref(), values.agent_port.as_deref());
+        if addr.is_none() && port.is_none() {
+            return;
+        }
+        let problem = if self.agent_enabled(b, s) != Some(true) {
+            Some("agent checks are not enabled on this server".to_owned())
+        } else if let Some(bad) = addr.filter(|a| a.parse::<IpAddr>().is_err()) {
+            Some(format!("invalid addr '{bad}'"))
+        } else if port.is_some_and(|p| p.parse::<i64>().is_err()) {
+            Some("provided port is not an integer".to_owned())
+        } else if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+            Some("provided port is invalid".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => warnings.push(format!(
+                "server-state partially applied for server '{who}', {problem}"
+            )),
+            None => {
+                let addr = addr.and_then(|a| a.parse::<IpAddr>().ok());
+                let port = port.and_then(|p| p.parse::<u16>().ok());
+                self.change_agent(now, b, s, &AgentChange::Addr(addr, port));
+            }
+        }
     }
 
     /// The operational state and the check counter.

@@ -261,9 +261,14 @@ impl Balancer {
             self.pause_check(b, s);
         } else if was_admin.maint() && !admin.maint() {
             server.admin = admin;
+            server.shown_weight = None;
             // Checks start again from the bottom of UP, at once.
             self.resume_check(now, b, s);
-            let next = self.warm_start(now, b, s);
+            // An agent that said DOWN keeps it DOWN (srv_update_status).
+            let next = match self.agent_holds_down(b, s) {
+                true => OpState::Stopped,
+                false => self.warm_start(now, b, s),
+            };
             self.set_op(now, b, s, next);
             let state = match (next == OpState::Stopped, admin.drain()) {
                 (true, true) => "is DOWN/DRAIN",

@@ -895,7 +895,8 @@ fn first_checks_are_spread_over_the_interval() {
         checked("s4", 8004),
     ]));
     assert_eq!(h.connects().len(), 1, "first server checked at once");
-    h.advance(Duration::from_millis(666));
+    // 2000 * 1 / 3 in whole milliseconds, as HAProxy's ticks.
+    h.advance(Duration::from_millis(665));
     assert_eq!(h.connects().len(), 1);
     h.advance(Duration::from_millis(1));
     assert_eq!(h.connects().len(), 2);

@@ -92,6 +92,12 @@ pub struct StateValues {
     pub check_state: u32,
     /// `srv_port`.
     pub port: u16,
+    /// `srv_agent_state`: `CHK_ST_*` bits.
+    pub agent_state: u32,
+    /// `srv_agent_addr`, `None` for `-` or when absent.
+    pub agent_addr: Option<String>,
+    /// `srv_agent_port`, `None` for `0` or when absent.
+    pub agent_port: Option<String>,
 }
 
 /// Reads a state file.
@@ -176,7 +182,8 @@ fn values(f: &[&str]) -> Result<StateValues, String> {
     let state_bits = |field| decimal::<u32>(field).filter(|&s| s & !CHECK_STATE_BITS == 0);
     let check_state = state_bits(f[9]);
     check("srv_check_state", f[9], check_state.is_some());
-    check("srv_agent_state", f[10], state_bits(f[10]).is_some());
+    let agent_state = state_bits(f[10]);
+    check("srv_agent_state", f[10], agent_state.is_some());
     let flag = |field| decimal::<u32>(field).is_some_and(|n| n <= 1);
     check("bk_f_forced_id", f[11], flag(f[11]));
     check("srv_f_forced_id", f[12], flag(f[12]));
@@ -189,7 +196,7 @@ fn values(f: &[&str]) -> Result<StateValues, String> {
         iweight,
         last_change,
         health,
-        check_state,
+        (check_state, agent_state),
         port,
     ) {
         (
@@ -199,7 +206,7 @@ fn values(f: &[&str]) -> Result<StateValues, String> {
             Some(iweight),
             Some(last_change_secs),
             Some(check_health),
-            Some(check_state),
+            (Some(check_state), Some(agent_state)),
             Some(port),
         ) if bad.is_empty() => Ok(StateValues {
             addr: (f[0] != "-").then(|| f[0].to_owned()),
@@ -211,6 +218,9 @@ fn values(f: &[&str]) -> Result<StateValues, String> {
             check_health,
             check_state,
             port,
+            agent_state,
+            agent_addr: f.get(19).filter(|a| **a != "-").map(|a| a.to_string()),
+            agent_port: f.get(20).filter(|p| **p != "0").map(|p| p.to_string()),
         }),
         _ => Err(bad),
     }

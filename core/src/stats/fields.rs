@@ -4,7 +4,7 @@
 //! (`stats_fill_fe_stats`, `stats_fill_be_stats`, `stats_fill_sv_stats` in
 //! src/stats.c).
 
-use super::snapshot::{BackendRow, FrontendRow, Mode, ProxyStats, ServerRow};
+use super::snapshot::{AgentInfo, BackendRow, FrontendRow, Mode, ProxyStats, ServerRow};
 use std::fmt;
 
 /// One value of a row.
@@ -357,6 +357,9 @@ pub fn server(px: &ProxyStats, sv: &ServerRow) -> Row {
         set(&mut r, col::CHECK_FALL, ck.level.fall);
         set(&mut r, col::CHECK_HEALTH, ck.level.health);
     }
+    if let Some(agent) = sv.agent.as_ref().filter(|a| a.enabled) {
+        agent_columns(&mut r, agent);
+    }
     if sv.observe {
         set(&mut r, col::HANAFAIL, c.failed_hana);
     }
@@ -370,6 +373,26 @@ pub fn server(px: &ProxyStats, sv: &ServerRow) -> Row {
     }
     modules(&mut r, false);
     r
+}
+
+/// The agent columns of an enabled agent, as `stats_fill_sv_stats`.
+fn agent_columns(r: &mut Row, agent: &AgentInfo) {
+    let prefix = if agent.in_progress { "* " } else { "" };
+    text(
+        r,
+        col::AGENT_STATUS,
+        format!("{prefix}{}", agent.status.info()),
+    );
+    if agent.status.has_code() {
+        // An agent never sets a code: HAProxy shows its initial 0.
+        set(r, col::AGENT_CODE, 0u32);
+    }
+    set(r, col::AGENT_DURATION, agent.duration_ms);
+    text(r, col::AGENT_DESC, agent.status.desc());
+    text(r, col::LAST_AGT, &agent.desc);
+    set(r, col::AGENT_RISE, 1u32);
+    set(r, col::AGENT_FALL, 1u32);
+    set(r, col::AGENT_HEALTH, agent.health);
 }
 
 fn times(r: &mut Row, avg: [u32; 4], c: &super::counters::BackendCounters) {

@@ -322,13 +322,16 @@ pub fn server_class(sv: &ServerRow) -> String {
         ServerStatus::Maint | ServerStatus::MaintVia(..) | ServerStatus::MaintResolution => {
             return "maintain".into();
         }
-        ServerStatus::Down => "down",
+        ServerStatus::Down | ServerStatus::DownAgent => "down",
         ServerStatus::GoingUp(..) => "going_up",
         ServerStatus::Drain => "draining",
         ServerStatus::NolbGoingDown(..) => "going_down",
         ServerStatus::Nolb => "nolb",
         ServerStatus::NoCheck => "no_check",
-        ServerStatus::Up | ServerStatus::DrainGoingDown(..) | ServerStatus::UpGoingDown(..) => {
+        ServerStatus::Up
+        | ServerStatus::DrainGoingDown(..)
+        | ServerStatus::UpGoingDown(..)
+        | ServerStatus::DrainAgent => {
             let lvl = sv.check.level;
             let full = !lvl.enabled || lvl.health == (lvl.rise + lvl.fall).saturating_sub(1);
             match (full, sv.weight > 0) {
@@ -381,7 +384,21 @@ fn server_row(out: &mut String, r: &Row, sv: &ServerRow, px: &str, admin: bool) 
         _ => format!("{lastchg} {}", escape(&status)),
     };
     let _ = write!(out, "<td class=ac>{status_text}</td>");
-    if sv.check.shown() {
+    // A server DOWN whose agent says DOWN shows the agent's result.
+    let agent_down = sv
+        .agent
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.health == 0);
+    if status.starts_with("DOWN") && agent_down {
+        let mut text = num(r, col::AGENT_STATUS);
+        if let Field::U64(code) = r[col::AGENT_CODE] {
+            let _ = write!(text, "/{code}");
+        }
+        if let Field::U64(ms) = r[col::AGENT_DURATION] {
+            let _ = write!(text, " in {ms}ms");
+        }
+        let _ = write!(out, "<td class=ac>{}</td>", escape(&text));
+    } else if sv.check.shown() {
         let ck = &sv.check;
         let mut text = ck.status.info().to_owned();
         if let Field::U64(code) = r[col::CHECK_CODE] {

@@ -40,13 +40,16 @@ pub use fields::{Field, NAMES as STAT_COLUMNS};
 pub use info::show_info;
 pub use servers_state::show_servers_state;
 pub use snapshot::{
-    BackendRow, CheckInfo, CheckStatus, FrontendRow, Mode, ProcessInfo, ProxyStats, ServerRow,
+    AgentInfo, BackendRow, CheckInfo, CheckStatus, FrontendRow, Mode, ProcessInfo, ProxyStats,
+    ServerRow,
 };
 pub use status::{
     Admin, AdminState, CheckLevel, ForcedHealth, MetricState, OpState, ServerStatus, StatusInput,
     Tracked,
 };
 
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

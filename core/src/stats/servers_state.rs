@@ -1,7 +1,7 @@
 //! `show servers state [backend]` (format version 1, HAProxy 2.6's
 //! `dump_servers_state`).
 
-use super::snapshot::ProxyStats;
+use super::snapshot::{AgentInfo, ProxyStats};
 
 /// The column names of format 1.
 pub const FIELD_NAMES: &str = "be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
@@ -26,6 +26,11 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
     for px in selected {
         for sv in &px.servers {
             let ck = &sv.check;
+            // `-` unless `agent-addr` was given (HAProxy's unset address).
+            let agent_addr = match sv.agent.as_ref().and_then(|a| a.addr) {
+                Some(ip) => ip.to_string(),
+                None => "-".to_owned(),
+            };
             out.push_str(&format!(
                 "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}\n",
                 px.iid,
@@ -47,7 +52,7 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
                 ck.status.result(),
                 ck.level.health,
                 ck.haproxy_state(),
-                0, // no agent check
+                sv.agent.as_ref().map_or(0, AgentInfo::haproxy_state),
                 0, // backend id forced: weir numbers backends itself
                 u8::from(sv.forced_id),
                 sv.fqdn.as_deref().unwrap_or("-"),
@@ -56,8 +61,8 @@ pub fn show_servers_state(proxies: &[ProxyStats], backend: Option<&str>) -> Resu
                 u8::from(sv.use_ssl),
                 sv.check_port,
                 "-",
-                "-",
-                0,
+                agent_addr,
+                sv.agent.as_ref().map_or(0, |a| a.port),
             ));
         }
     }

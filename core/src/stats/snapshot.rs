@@ -161,6 +161,45 @@ pub struct ServerRow {
     pub use_ssl: bool,
     /// Check port when it differs from the traffic port (0 otherwise).
     pub check_port: u16,
+    /// Its agent check (`agent-check`), if configured.
+    pub agent: Option<AgentInfo>,
+}
+
+/// A server's agent check as the formatters show it (HAProxy's
+/// `sv->agent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// Not stopped by `disable agent` (`CHK_ST_ENABLED`): the agent
+    /// columns are shown only then.
+    pub enabled: bool,
+    /// An agent check is running now (`* ` before `agent_status`).
+    pub in_progress: bool,
+    /// Last agent check's status.
+    pub status: CheckStatus,
+    /// Last agent check's duration in ms.
+    pub duration_ms: u64,
+    /// Last agent check's text (`last_agt`, e.g. `via agent : up`),
+    /// empty while a check runs as HAProxy clears it when one starts.
+    pub desc: String,
+    /// The agent's health: 1 UP, 0 DOWN (its rise and fall are 1).
+    pub health: u32,
+    /// `agent-addr`, when given (`srv_agent_addr`).
+    pub addr: Option<std::net::IpAddr>,
+    /// Where the agent listens (`srv_agent_port`).
+    pub port: u16,
+}
+
+impl AgentInfo {
+    /// HAProxy's `agent.state` bits (`srv_agent_state`): IN_PROGRESS 0x1,
+    /// CONFIGURED 0x2, ENABLED 0x4, AGENT 0x10.
+    pub fn haproxy_state(&self) -> u32 {
+        u32::from(self.in_progress) | 0x02 | u32::from(self.enabled) << 2 | 0x10
+    }
+
+    /// The health the status text reads: UP or not, when enabled.
+    pub fn level(&self) -> Option<bool> {
+        self.enabled.then_some(self.health > 0)
+    }
 }
 
 /// A server's health check as the formatters show it.
@@ -235,6 +274,8 @@ pub enum CheckStatus {
     L7OkC,
     /// `L7STS`.
     L7Sts,
+    /// `CHECKED`: an agent's line without a health word.
+    Checked,
     /// `PROCERR`.
     ProcErr,
     /// `PROCTOUT`.
@@ -281,11 +322,12 @@ impl CheckStatus {
     }
 
     /// HAProxy's check result number (`srv_check_result`): 0 unknown,
-    /// 2 failed, 3 passed, 4 conditionally passed.
+    /// 1 neutral, 2 failed, 3 passed, 4 conditionally passed.
     pub fn result(self) -> u32 {
         use CheckStatus::*;
         match self {
             Unknown | Init => 0,
+            Checked => 1,
             L4Ok | L6Ok | L7Ok | ProcOk => 3,
             L7OkC => 4,
             _ => 2,
@@ -307,6 +349,7 @@ impl CheckStatus {
         match self {
             Unknown => (0, "UNK", "Unknown"),
             Init => (1, "INI", "Initializing"),
+            Checked => (3, "CHECKED", "No status change"),
             Hana => (4, "HANA", "Health analyze"),
             SockErr => (5, "SOCKERR", "Socket error"),
             L4Ok => (6, "L4OK", "Layer4 check passed"),

@@ -148,6 +148,9 @@ pub struct StatusInput<'a> {
     pub op: OpState,
     /// This server's own check (or `None` without `check`).
     pub check: Option<CheckLevel>,
+    /// This server's agent check when enabled: whether its health is UP
+    /// (HAProxy's `agent.health` above 0).
+    pub agent: Option<bool>,
     /// When tracking: the tracked server (`backend/server`) as named in the
     /// configuration, and the check and op state at the end of the chain.
     pub tracked: Option<Tracked<'a>>,
@@ -162,6 +165,8 @@ pub struct Tracked<'a> {
     pub server: &'a str,
     /// Check of the server at the end of the chain.
     pub check: Option<CheckLevel>,
+    /// Enabled agent of the server at the end of the chain: UP or not.
+    pub agent: Option<bool>,
     /// Operational state of the server at the end of the chain.
     pub op: OpState,
 }
@@ -177,6 +182,8 @@ pub enum ServerStatus {
     MaintResolution,
     /// `DOWN`.
     Down,
+    /// `DOWN (agent)`: the agent said the server is down.
+    DownAgent,
     /// `DOWN n/m`: going up, n of m successes.
     GoingUp(u32, u32),
     /// `UP`.
@@ -191,6 +198,8 @@ pub enum ServerStatus {
     Drain,
     /// `DRAIN n/m`.
     DrainGoingDown(u32, u32),
+    /// `DRAIN (agent)`: draining, with an agent check enabled.
+    DrainAgent,
     /// `no check`: UP without checks.
     NoCheck,
 }
@@ -209,9 +218,9 @@ impl ServerStatus {
         if input.admin.is_maint() {
             return ServerStatus::Maint;
         }
-        let (ref_check, ref_op) = match &input.tracked {
-            Some(t) => (t.check, t.op),
-            None => (input.check, input.op),
+        let (ref_check, ref_agent, ref_op) = match &input.tracked {
+            Some(t) => (t.check, t.agent, t.op),
+            None => (input.check, input.agent, input.op),
         };
         let enabled = ref_check.filter(|c| c.enabled);
         let (health, rise, fall) = ref_check.map_or((0, 0, 0), |c| (c.health, c.rise, c.fall));
@@ -225,7 +234,9 @@ impl ServerStatus {
             OpState::Running | OpState::Starting => {
                 let going_down = enabled.is_some_and(|c| c.health < c.full());
                 if input.admin.is_drain() {
-                    if going_down {
+                    if ref_agent.is_some() {
+                        ServerStatus::DrainAgent
+                    } else if going_down {
                         ServerStatus::DrainGoingDown(n, m)
                     } else {
                         ServerStatus::Drain
@@ -248,9 +259,11 @@ impl ServerStatus {
                     ServerStatus::NolbGoingDown(n, m)
                 }
             }
-            OpState::Stopped => match enabled {
-                Some(c) if c.health > 0 => ServerStatus::GoingUp(n, m),
-                _ => ServerStatus::Down,
+            OpState::Stopped => match (ref_agent, enabled) {
+                (Some(false), _) => ServerStatus::DownAgent,
+                (_, Some(c)) if c.health == 0 => ServerStatus::Down,
+                (Some(true), _) | (_, Some(_)) => ServerStatus::GoingUp(n, m),
+                (None, None) => ServerStatus::Down,
             },
         }
     }
@@ -261,8 +274,12 @@ impl ServerStatus {
             ServerStatus::Maint | ServerStatus::MaintVia(..) | ServerStatus::MaintResolution => {
                 MetricState::Maint
             }
-            ServerStatus::Down | ServerStatus::GoingUp(..) => MetricState::Down,
-            ServerStatus::Drain | ServerStatus::DrainGoingDown(..) => MetricState::Drain,
+            ServerStatus::Down | ServerStatus::DownAgent | ServerStatus::GoingUp(..) => {
+                MetricState::Down
+            }
+            ServerStatus::Drain | ServerStatus::DrainGoingDown(..) | ServerStatus::DrainAgent => {
+                MetricState::Drain
+            }
             ServerStatus::Nolb | ServerStatus::NolbGoingDown(..) => MetricState::Nolb,
             ServerStatus::Up | ServerStatus::UpGoingDown(..) | ServerStatus::NoCheck => {
                 MetricState::Up
@@ -278,6 +295,7 @@ impl fmt::Display for ServerStatus {
             ServerStatus::MaintVia(b, s) => write!(f, "MAINT (via {b}/{s})"),
             ServerStatus::MaintResolution => f.write_str("MAINT (resolution)"),
             ServerStatus::Down => f.write_str("DOWN"),
+            ServerStatus::DownAgent => f.write_str("DOWN (agent)"),
             ServerStatus::GoingUp(n, m) => write!(f, "DOWN {n}/{m}"),
             ServerStatus::Up => f.write_str("UP"),
             ServerStatus::UpGoingDown(n, m) => write!(f, "UP {n}/{m}"),
@@ -285,6 +303,7 @@ impl fmt::Display for ServerStatus {
             ServerStatus::NolbGoingDown(n, m) => write!(f, "NOLB {n}/{m}"),
             ServerStatus::Drain => f.write_str("DRAIN"),
             ServerStatus::DrainGoingDown(n, m) => write!(f, "DRAIN {n}/{m}"),
+            ServerStatus::DrainAgent => f.write_str("DRAIN (agent)"),
             ServerStatus::NoCheck => f.write_str("no check"),
         }
     }
@@ -349,6 +368,7 @@ mod tests {
             },
             op,
             check,
+            agent: None,
             tracked: None,
         })
         .to_string()
@@ -379,17 +399,48 @@ mod tests {
     }
 
     #[test]
+    fn an_enabled_agent_shows_in_down_and_drain_as_haproxy() {
+        use AdminState::*;
+        use OpState::*;
+        let with_agent = |admin, op, check, agent| {
+            ServerStatus::of(&StatusInput {
+                admin: Admin {
+                    own: admin,
+                    inherited: AdminState::Ready,
+                    resolution: false,
+                },
+                op,
+                check,
+                agent: Some(agent),
+                tracked: None,
+            })
+            .to_string()
+        };
+        assert_eq!(with_agent(Ready, Stopped, chk(0), false), "DOWN (agent)");
+        assert_eq!(with_agent(Ready, Stopped, chk(0), true), "DOWN");
+        assert_eq!(with_agent(Ready, Stopped, chk(1), true), "DOWN 1/2");
+        assert_eq!(with_agent(Ready, Stopped, None, false), "DOWN (agent)");
+        assert_eq!(with_agent(Drain, Running, chk(4), true), "DRAIN (agent)");
+        assert_eq!(with_agent(Drain, Running, chk(3), false), "DRAIN (agent)");
+        assert_eq!(with_agent(Ready, Running, None, true), "no check");
+        assert_eq!(with_agent(Ready, Running, chk(4), true), "UP");
+        assert_eq!(with_agent(Maint, Stopped, None, false), "MAINT");
+    }
+
+    #[test]
     fn tracking_uses_the_tracked_check_and_names_inherited_maint() {
         let tracked = Tracked {
             backend: "app",
             server: "app1",
             check: chk(3),
+            agent: None,
             op: OpState::Running,
         };
         let mut input = StatusInput {
             admin: Admin::default(),
             op: OpState::Running,
             check: None,
+            agent: None,
             tracked: Some(tracked),
         };
         assert_eq!(ServerStatus::of(&input).to_string(), "UP 2/3");

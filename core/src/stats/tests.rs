@@ -89,6 +89,7 @@ fn server(name: &str, sid: u32, port: u16, check: CheckInfo) -> ServerRow {
         admin: Admin::default(),
         op: OpState::Running,
         check: Some(check.level),
+        agent: None,
         tracked: None,
     };
     ServerRow {
@@ -118,6 +119,7 @@ fn server(name: &str, sid: u32, port: u16, check: CheckInfo) -> ServerRow {
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
         use_ssl: false,
         check_port: 0,
+        agent: None,
     }
 }
 
@@ -126,6 +128,7 @@ fn restatus(sv: &mut ServerRow, tracked: Option<Tracked<'_>>) {
         admin: sv.admin,
         op: sv.op,
         check: Some(sv.check.level),
+        agent: sv.agent.as_ref().and_then(AgentInfo::level),
         tracked,
     });
 }
@@ -235,6 +238,7 @@ pub(super) fn fixture(now: Instant) -> (ProcessInfo, Vec<ProxyStats>) {
         backend: "app",
         server: "app1",
         check: Some(level(true, 4)),
+        agent: None,
         op: OpState::Running,
     };
     restatus(&mut o1, Some(tracked));

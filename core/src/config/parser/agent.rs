@@ -20,6 +20,9 @@ pub(super) const SERVER: &[&str] = &[
     "agent-send",
 ];
 
+/// HAProxy's `DEF_CHKINTR`, the default server's `agent-inter`.
+const DEFAULT_INTER: Duration = Duration::from_secs(2);
+
 /// What a server line said, before [`Agent::apply`] settles it.
 #[derive(Debug, Default)]
 pub(super) struct Agent {
@@ -118,7 +121,8 @@ impl Agent {
 
     /// Sets the server's agent: its port is `agent-port`, or `port`; its
     /// address `agent-addr` or the server's; its interval `agent-inter`,
-    /// or `inter` (HAProxy's `init_srv_agent_check`).
+    /// or 2 s: HAProxy's default server has `agent.inter` DEF_CHKINTR, so
+    /// `init_srv_agent_check`'s fallback to `inter` never applies.
     pub(super) fn apply(self, server: &mut Server) -> Result<(), String> {
         if !self.on {
             server.agent = None;
@@ -133,8 +137,9 @@ impl Agent {
         }
         server.agent = Some(AgentCheck {
             addr: self.addr.unwrap_or(server.addr.ip()),
+            addr_given: self.addr.is_some(),
             port,
-            inter: self.inter.unwrap_or(server.inter),
+            inter: self.inter.unwrap_or(DEFAULT_INTER),
             send: self.send.unwrap_or_default(),
         });
         Ok(())

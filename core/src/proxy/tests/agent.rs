@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::config::AgentCheck;
+use crate::proxy::agent_check::AgentStatus;
 use crate::proxy::{Role, ServerState};
+use crate::runtime_api::Level;
 use crate::stats::OpState;
 
 const AGENT_PORT: u16 = 9999;
@@ -15,6 +17,7 @@ fn with_agent(name: &str, port: u16, send: &str) -> Server {
         weight: 100,
         agent: Some(AgentCheck {
             addr: IpAddr::from([127, 0, 0, 1]),
+            addr_given: true,
             port: AGENT_PORT,
             inter: Duration::from_secs(2),
             send: send.into(),
@@ -50,7 +53,11 @@ fn agent_says(h: &mut Harness, reply: &[u8]) -> (Vec<u8>, Vec<String>) {
     let sent = h.drain(conn);
     assert!(h.interest(conn).0, "reads the reply");
     h.peer_sends(conn, reply);
-    assert_eq!(h.closed(conn), Some(false), "closed once the line is read");
+    assert_eq!(
+        h.closed(conn),
+        Some(true),
+        "reset once the line is read, as HAProxy"
+    );
     let logs = h.logs(LogSink::Stdout);
     h.advance(Duration::from_secs(2));
     (sent, logs)
@@ -167,8 +174,22 @@ fn a_refused_agent_leaves_the_server_up() {
 
 #[test]
 fn an_incomplete_line_is_ignored_when_the_agent_closes() {
-    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    // On the first check, HAProxy ends it as a Layer7 timeout.
     let conn = agent_conn(&h);
+    h.connected(conn);
+    h.peer_sends(conn, b"50%");
+    h.event(Event::ReadClosed { conn });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Layer7 timeout, check duration: 0ms, \
+          status: 1/1 UP."
+        ]
+    );
+    h.advance(Duration::from_secs(2));
+    let conn = agent_conn(&h);
+    h.take();
     h.connected(conn);
     h.peer_sends(conn, b"50%");
     assert_eq!(h.closed(conn), None, "waits for the line end");
@@ -177,6 +198,12 @@ fn an_incomplete_line_is_ignored_when_the_agent_closes() {
     assert_eq!(weight(&h), 100);
     let last = &server0(&h).agent.as_ref().unwrap().last;
     assert_eq!(last.desc, "Ignoring incomplete line from agent");
+    assert_eq!(last.status, AgentStatus::L7Timeout, "the status stays");
+    assert!(
+        h.logs(LogSink::Stdout).is_empty(),
+        "{:?}",
+        h.logs(LogSink::Stdout)
+    );
 }
 
 #[test]
@@ -188,12 +215,14 @@ fn a_passing_health_check_does_not_bring_back_a_server_its_agent_holds_down() {
         ..with_agent("s1", 8001, "")
     };
     let mut h = harness(vec![s1], false);
-    // The health check fails, then the agent says down.
+    // The health check fails, then the agent says down (its first check
+    // waits half of 2 s: the check and the agent share the spread).
     let (probe, _) = h.connects()[0];
     h.event(Event::Connected {
         conn: probe,
         result: Err(ConnError::Refused),
     });
+    h.advance(Duration::from_secs(1));
     agent_says(&mut h, b"down\n");
     assert_eq!(op(&h), OpState::Stopped);
     // The health check passes again: the agent still says DOWN.
@@ -206,4 +235,150 @@ fn a_passing_health_check_does_not_bring_back_a_server_its_agent_holds_down() {
         .unwrap();
     h.connected(probe);
     assert_eq!(op(&h), OpState::Stopped);
+}
+
+fn command(h: &mut Harness, line: &str) -> String {
+    let answer = h.lb.handle_command(h.now, line, Level::Admin);
+    h.collect();
+    answer
+}
+
+/// `show stat`'s `column` of server `s1`.
+fn stat(h: &mut Harness, column: &str) -> String {
+    let csv = command(h, "show stat");
+    let mut lines = csv.lines();
+    let names: Vec<&str> = lines.next().unwrap()[2..].split(',').collect();
+    let at = names.iter().position(|&n| n == column).unwrap();
+    let row = lines.find(|l| l.starts_with("app,s1,")).unwrap();
+    row.split(',').nth(at).unwrap().to_owned()
+}
+
+#[test]
+fn leaving_maintenance_while_the_agent_says_down_leaves_the_server_down() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    agent_says(&mut h, b"down\n");
+    assert_eq!(stat(&mut h, "status"), "DOWN (agent)");
+    command(&mut h, "set server app/s1 state maint");
+    let before = h.logs(LogSink::Stdout).len();
+    command(&mut h, "set server app/s1 state ready");
+    assert_eq!(
+        h.logs(LogSink::Stdout)[before..],
+        ["Server app/s1 is DOWN/READY (leaving forced maintenance)."]
+    );
+    assert_eq!(op(&h), OpState::Stopped);
+    let (_, logs) = agent_says(&mut h, b"up\n");
+    assert!(logs[0].starts_with("Server app/s1 is UP, reason: Layer7 check passed"));
+    assert_eq!(op(&h), OpState::Running);
+}
+
+#[test]
+fn a_weight_set_in_maintenance_shows_once_it_is_left() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    // HAProxy's reg-test: the maintenance comes first, then the weight.
+    agent_says(&mut h, b"75%,maxconn:30,maint,down\n");
+    assert_eq!(stat(&mut h, "status"), "MAINT");
+    assert_eq!(stat(&mut h, "weight"), "100");
+    assert_eq!(stat(&mut h, "uweight"), "75");
+    assert_eq!(stat(&mut h, "slim"), "30");
+    agent_says(&mut h, b"ready up\n");
+    assert_eq!(stat(&mut h, "weight"), "75");
+    assert_eq!(stat(&mut h, "status"), "no check");
+}
+
+#[test]
+fn the_agent_columns_follow_its_checks() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    assert_eq!(stat(&mut h, "agent_status"), "* INI");
+    agent_says(&mut h, b"up 50%\n");
+    assert_eq!(stat(&mut h, "agent_status"), "* L7OK", "the next one runs");
+    assert_eq!(stat(&mut h, "last_agt"), "", "cleared while it runs");
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.peer_sends(conn, b"drain\n");
+    assert_eq!(stat(&mut h, "agent_status"), "CHECKED");
+    assert_eq!(stat(&mut h, "agent_desc"), "No status change");
+    assert_eq!(stat(&mut h, "agent_health"), "1");
+    assert_eq!(stat(&mut h, "status"), "DRAIN (agent)");
+    command(&mut h, "disable agent app/s1");
+    assert_eq!(stat(&mut h, "agent_status"), "");
+    assert_eq!(stat(&mut h, "status"), "DRAIN");
+    let state = command(&mut h, "show servers state");
+    assert!(
+        state.contains(" 18 0 0 - 8001 - 0 0 - 127.0.0.1 9999\n"),
+        "{state}"
+    );
+}
+
+#[test]
+fn an_agent_that_does_not_answer_in_time_is_reset() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.take();
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.closed(conn), Some(true), "reset, as HAProxy");
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Layer7 timeout, check duration: \
+          2000ms, status: 1/1 UP."
+        ]
+    );
+    assert_eq!(stat(&mut h, "agent_status"), "L7TOUT");
+    assert_eq!(op(&h), OpState::Running);
+}
+
+/// Answers the running agent check with `up` and returns how long until
+/// the next one starts (stepping 10 ms).
+fn answer_and_time_next(h: &mut Harness) -> Duration {
+    let conn = agent_conn(h);
+    h.take();
+    h.connected(conn);
+    h.peer_sends(conn, b"up\n");
+    let mut waited = Duration::ZERO;
+    while h.connects().is_empty() && waited < Duration::from_secs(10) {
+        h.advance(Duration::from_millis(10));
+        waited += Duration::from_millis(10);
+    }
+    waited
+}
+
+#[test]
+fn spread_checks_moves_the_agent_interval_too() {
+    let run = |spread| {
+        let mut cfg = config(vec![with_agent("s1", 8001, "")]);
+        cfg.global.spread_checks = spread;
+        let mut h = Harness::new(cfg);
+        (0..20)
+            .map(|_| answer_and_time_next(&mut h))
+            .collect::<Vec<_>>()
+    };
+    let delays = run(50);
+    let (low, high) = (Duration::from_secs(1), Duration::from_secs(3));
+    assert!(delays.iter().all(|d| *d >= low && *d <= high), "{delays:?}");
+    assert!(delays.windows(2).any(|w| w[0] != w[1]), "{delays:?}");
+    assert_eq!(delays, run(50), "same seed, same schedule");
+    assert!(run(0).iter().all(|d| *d == Duration::from_secs(2)));
+}
+
+#[test]
+fn an_agent_that_resets_is_a_socket_error_and_changes_nothing_else() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], true);
+    let conn = agent_conn(&h);
+    h.connected(conn);
+    h.take();
+    h.event(Event::Failed {
+        conn,
+        error: ConnError::Reset,
+    });
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Agent check for server app/s1 failed, reason: Socket error, info: \"Connection \
+          reset by peer\", check duration: 0ms, status: 1/1 UP."
+        ]
+    );
+    assert_eq!(stat(&mut h, "agent_status"), "SOCKERR");
+    assert_eq!(stat(&mut h, "status"), "no check");
+    assert_eq!(weight(&h), 100);
 }

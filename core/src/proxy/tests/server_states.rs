@@ -216,3 +216,47 @@ fn a_stopping_server_is_nolb_and_with_fall_1_down() {
     assert!(logs[1].starts_with("Server app/s2 is DOWN, changed from server-state"));
     assert_eq!(states(&mut h)[..2], ["s1 3 0 1", "s2 0 0 1"]);
 }
+
+fn with_agent(name: &str, port: u16) -> Server {
+    Server {
+        agent: Some(crate::config::AgentCheck {
+            addr: std::net::IpAddr::from([127, 0, 0, 1]),
+            addr_given: false,
+            port: 9999,
+            inter: Duration::from_secs(2),
+            send: String::new(),
+        }),
+        ..server(name, port)
+    }
+}
+
+/// The last three columns of each server: agent state, address, port.
+fn agents(h: &mut Harness) -> Vec<String> {
+    let dump = run(h, "show servers state");
+    (dump.lines().skip(2).filter(|l| !l.is_empty()))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{} {} {} {}", f[3], f[14], f[23], f[24])
+        })
+        .collect()
+}
+
+#[test]
+fn disable_agent_and_the_agents_address_and_port_survive() {
+    let servers = || vec![with_agent("s1", 8001), with_agent("s2", 8002)];
+    let mut old = Harness::new(config(servers()));
+    run(&mut old, "disable agent app/s1");
+    run(&mut old, "set server app/s2 agent-addr 127.0.0.2");
+    run(&mut old, "set server app/s2 agent-port 7777");
+    let file = saved(&mut old);
+    let (mut h, warnings, _) = restart(config(servers()), &file, false);
+    assert_eq!(
+        warnings,
+        [
+            "server-state partially applied for server 'app/s1', agent checks are not enabled \
+          on this server"
+        ]
+    );
+    assert_eq!(agents(&mut h), ["s1 18 - 9999", "s2 22 127.0.0.2 7777"]);
+    assert_eq!(agents(&mut h), agents(&mut old));
+}
