@@ -25,6 +25,7 @@ use crate::buffer::{Buffer, Pool};
 use crate::config::{HealthCheck, TcpRule, TcpStep};
 use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
+use crate::health::protocol::{self, Custom};
 use crate::health::rules::{self, Judged};
 use crate::id::ConnId;
 use crate::session::HeaderOut;
@@ -52,6 +53,13 @@ pub(super) struct Probe {
     tls: Option<TlsClient>,
     /// The PROXY protocol header to write first (`check-send-proxy`).
     header: Option<HeaderOut>,
+    /// The check's start, seconds since the Unix epoch (for a send with
+    /// a `date_at`).
+    date: u32,
+    /// The bytes of the current send when they carry the date.
+    dated: Option<Vec<u8>>,
+    /// The text a custom expect gave the check (its first report).
+    custom_text: Option<String>,
 }
 
 impl Probe {
@@ -67,7 +75,16 @@ impl Probe {
             eof: false,
             tls: None,
             header: None,
+            date: 0,
+            dated: None,
+            custom_text: None,
         }
+    }
+
+    /// The check started at `secs` since the Unix epoch (what a send
+    /// with a `date_at` writes, as `%[date()]` of `ssl-hello-chk`).
+    pub(super) fn with_date(self, secs: u32) -> Self {
+        Probe { date: secs, ..self }
     }
 
     /// The probe writes `header` first.
@@ -170,10 +187,11 @@ impl Probe {
         (read, write)
     }
 
-    fn unsent<'c>(&self, check: &'c HealthCheck) -> Option<&'c [u8]> {
+    fn unsent<'a>(&'a self, check: &'a HealthCheck) -> Option<&'a [u8]> {
         let data = match check {
             HealthCheck::Http { request, .. } => request,
             HealthCheck::TcpRules(steps) => match steps.get(self.step).map(|r| &r.step) {
+                Some(TcpStep::Send(_)) if self.dated.is_some() => self.dated.as_deref()?,
                 Some(TcpStep::Send(data)) => data,
                 _ => return None,
             },
@@ -245,14 +263,25 @@ impl Probe {
     /// verdict when the check is decided.
     pub(super) fn run_rules(&mut self, steps: &[TcpRule]) -> Option<CheckStatus> {
         loop {
+            let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
             let Some(rule) = steps.get(self.step) else {
-                return Some(CheckStatus::TcpRulesPassed(rules::success_text(steps)));
+                return Some(match self.custom_text.take() {
+                    Some(text) => CheckStatus::TcpRulesPassed(text),
+                    None => rules::passed(steps, data),
+                });
             };
+            let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
             match &rule.step {
                 TcpStep::Send(data) => {
-                    if let Some(buf) = &mut self.response {
-                        buf.clear();
+                    // A send evaluated anew empties what came before it;
+                    // one still being written keeps what arrives meanwhile.
+                    if self.sent == 0 {
+                        if let Some(buf) = &mut self.response {
+                            buf.clear();
+                        }
+                        self.dated = rule.date_at.map(|at| dated(data, at, self.date));
                     }
+                    let data = self.dated.as_deref().unwrap_or(data);
                     match &mut self.tls {
                         Some(link) => {
                             if let Some(status) = write_request(link, data) {
@@ -262,17 +291,27 @@ impl Probe {
                         None if self.sent < data.len() => return None,
                         None => {}
                     }
+                    self.dated = None;
+                }
+                TcpStep::Custom(kind) => {
+                    if let Some(text) = rules::empty_response(rule, data, last_read) {
+                        return Some(rules::failed(rule, data, text));
+                    }
+                    let last = self.step + 1 == steps.len();
+                    match protocol::judge(*kind, data, last_read, last) {
+                        Custom::Wait => return None,
+                        Custom::Pass(text) => self.custom_text = text,
+                        Custom::Invalid(text) => return Some(CheckStatus::TcpRulesFailed(text)),
+                        Custom::WrongStatus(code, text) => {
+                            return Some(CheckStatus::L7Status(code, text));
+                        }
+                    }
                 }
                 TcpStep::Expect { .. } | TcpStep::ExpectRegex { .. } => {
-                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
-                    let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
                     match rules::judge(rule, data, last_read) {
                         Judged::Wait => return None,
                         Judged::Pass => {}
-                        Judged::Fail(text) if rule.wrong_status => {
-                            return Some(CheckStatus::L7Status(0, text));
-                        }
-                        Judged::Fail(text) => return Some(CheckStatus::TcpRulesFailed(text)),
+                        Judged::Fail(text) => return Some(rules::failed(rule, data, text)),
                     }
                 }
             }
@@ -387,11 +426,17 @@ impl Probe {
         }
     }
 
-    /// The verdict when the deadline passes, by how far the check got.
-    pub(super) fn timed_out(&self) -> CheckStatus {
+    /// The verdict when the deadline passes, by how far the check got
+    /// (an expect of `ssl-hello-chk` times out at layer 6).
+    pub(super) fn timed_out(&self, check: &HealthCheck) -> CheckStatus {
+        let layer6 = match check {
+            HealthCheck::TcpRules(steps) => steps.get(self.step).is_some_and(|r| r.layer6),
+            _ => false,
+        };
         match &self.tls {
             _ if !self.connected => CheckStatus::L4Timeout,
             Some(link) if link.is_handshaking() => CheckStatus::L6Timeout,
+            _ if layer6 => CheckStatus::L6Timeout,
             _ => CheckStatus::L7Timeout,
         }
     }
@@ -470,6 +515,15 @@ fn write_all(probe: &mut Probe, check: &HealthCheck, pool: &mut Pool) -> Option<
         }
     }
     None
+}
+
+/// `data` with `date` written big endian at `at` (where it fits).
+fn dated(data: &[u8], at: usize, date: u32) -> Vec<u8> {
+    let mut out = data.to_vec();
+    if let Some(field) = out.get_mut(at..at + 4) {
+        field.copy_from_slice(&date.to_be_bytes());
+    }
+    out
 }
 
 /// Gives a request to TLS whole (rustls holds it until the handshake is
