@@ -287,7 +287,7 @@ mod tests {
         let TcpStep::Send(hello) = &rules[0].step else {
             panic!("not a send");
         };
-        let mut expected = unhex("16030000790100007503000000000000");
+        let mut expected = unhex("160300007901000075030000000000");
         expected.extend_from_slice(b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n");
         expected.extend(unhex(
             "00004E0001000200030004000500060007000800090\

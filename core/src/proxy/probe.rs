@@ -532,3 +532,149 @@ fn write_request(link: &mut TlsClient, data: &[u8]) -> Option<CheckStatus> {
     (link.write_plain(data) < data.len())
         .then(|| CheckStatus::L6Invalid("the check request does not fit in TLS buffers".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProtocolCheck;
+
+    /// Drives a plain probe: `script` items are replies (`Ok`) or the
+    /// server's close (`Err`); the probe's sends are written whole at
+    /// once. The verdict and what was sent.
+    fn converse(check: ProtocolCheck, script: &[Option<&[u8]>]) -> (Option<CheckStatus>, Vec<u8>) {
+        let check = HealthCheck::TcpRules(check.rules());
+        let mut pool = Pool::new(4);
+        let now = Instant::now();
+        let mut probe = Probe::new(ConnId::new(0, 0), now, now).with_date(0x01020304);
+        let mut wire = Vec::new();
+        let mut verdict = probe.connected(&check, None, &mut pool);
+        let mut flush = |probe: &mut Probe, pool: &mut Pool, wire: &mut Vec<u8>| {
+            for _ in 0..8 {
+                let Some(out) = probe.send_buf(&check) else {
+                    return None;
+                };
+                let n = out.len();
+                wire.extend_from_slice(out);
+                if let Some(v) = probe.sent(n, &check, pool) {
+                    return Some(v);
+                }
+            }
+            None
+        };
+        verdict = verdict.or_else(|| flush(&mut probe, &mut pool, &mut wire));
+        for item in script {
+            if verdict.is_some() {
+                break;
+            }
+            verdict = match item {
+                Some(bytes) => {
+                    let buf = probe.recv_buf(&mut pool).unwrap();
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    probe.received(bytes.len(), false, &check, &mut pool)
+                }
+                None => probe.received(0, true, &check, &mut pool),
+            }
+            .or_else(|| flush(&mut probe, &mut pool, &mut wire));
+        }
+        probe.release(&mut pool);
+        (verdict, wire)
+    }
+
+    #[test]
+    fn smtp_check_passes_on_a_multiline_ehlo_and_a_quit_reply() {
+        let (verdict, wire) = converse(
+            ProtocolCheck::Smtp("EHLO example.com".into()),
+            &[
+                Some(b"220 mx ESMTP\r\n"),
+                Some(b"250-mx hello\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+                Some(b"221 2.0.0 bye\r\n"),
+                None,
+            ],
+        );
+        assert_eq!(wire, b"EHLO example.com\r\nQUIT\r\n");
+        assert_eq!(
+            verdict,
+            Some(CheckStatus::ProtocolPassed(221, "2.0.0 bye".into()))
+        );
+    }
+
+    #[test]
+    fn smtp_failures_carry_the_reply_code_and_text() {
+        let smtp = || ProtocolCheck::Smtp("HELO localhost".into());
+        assert_eq!(
+            converse(smtp(), &[Some(b"554 no service\r\n")]).0,
+            Some(CheckStatus::L7Status(554, "no service".into()))
+        );
+        assert_eq!(
+            converse(smtp(), &[Some(b"hello\r\n")]).0,
+            Some(CheckStatus::TcpRulesFailed("hello".into()))
+        );
+        assert_eq!(
+            converse(smtp(), &[Some(b"220 ok\r\n"), None]).0,
+            Some(CheckStatus::L7Status(
+                0,
+                "TCPCHK got an empty response at step 5".into()
+            ))
+        );
+        assert_eq!(
+            converse(smtp(), &[None]).0,
+            Some(CheckStatus::TcpRulesFailed(
+                "TCPCHK got an empty response at step 2".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn ssl_hello_carries_the_date_and_passes_on_a_tls_record() {
+        let (verdict, wire) = converse(ProtocolCheck::SslHello, &[Some(b"\x15\x03\x03\x00\x02\x02\x46")]);
+        assert_eq!(verdict, Some(CheckStatus::L6Ok));
+        assert_eq!(wire[11..15], [1, 2, 3, 4]);
+        assert_eq!(wire.len(), 126);
+        let (verdict, _) = converse(ProtocolCheck::SslHello, &[Some(b"HTTP/1.1 400")]);
+        assert_eq!(verdict, Some(CheckStatus::L6Invalid(String::new())));
+        let (verdict, _) = converse(ProtocolCheck::SslHello, &[None]);
+        assert_eq!(
+            verdict,
+            Some(CheckStatus::L6Invalid(
+                "TCPCHK got an empty response at step 2".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn mysql_pgsql_and_ldap_verdicts() {
+        let handshake = b"\x0b\x00\x00\x00\x0a5.7.1\x00abcd";
+        let (verdict, wire) = converse(ProtocolCheck::Mysql(None), &[Some(handshake)]);
+        assert_eq!(verdict, Some(CheckStatus::TcpRulesPassed("5.7.1".into())));
+        assert!(wire.is_empty());
+        // The handshake may come before the authentication packet is out.
+        let mut both = handshake.to_vec();
+        both.extend_from_slice(b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00");
+        let user = ProtocolCheck::Mysql(Some(("u".into(), false)));
+        assert_eq!(
+            converse(user, &[Some(&both[..14]), Some(&both[14..])]).0,
+            Some(CheckStatus::TcpRulesPassed("5.7.1".into()))
+        );
+        let pgsql = || ProtocolCheck::Pgsql("postgres".into());
+        assert_eq!(
+            converse(pgsql(), &[Some(b"R\x00\x00\x00\x08\x00\x00\x00\x00")]).0,
+            Some(CheckStatus::TcpRulesPassed("PostgreSQL server is ok".into()))
+        );
+        assert_eq!(
+            converse(pgsql(), &[Some(b"E\x00\x00\x00\x0bSFATAL\x00")]).0,
+            Some(CheckStatus::TcpRulesFailed("FATAL".into()))
+        );
+        assert_eq!(
+            converse(pgsql(), &[Some(b"Not a PostgreSQL response")]).0,
+            Some(CheckStatus::L7Status(0, "PostgreSQL unknown error".into()))
+        );
+        assert_eq!(
+            converse(ProtocolCheck::Ldap, &[Some(b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00")]).0,
+            Some(CheckStatus::TcpRulesPassed("Success".into()))
+        );
+        assert_eq!(
+            converse(ProtocolCheck::Ldap, &[Some(b"\x31\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00")]).0,
+            Some(CheckStatus::TcpRulesFailed("Not LDAPv3 protocol".into()))
+        );
+    }
+}
