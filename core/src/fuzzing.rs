@@ -1098,10 +1098,7 @@ pub fn protocol_check(data: &[u8], now: Instant) {
     };
     match &run.verdict {
         None => assert!(!eof, "the server closed, yet the check waits"),
-        Some(
-            CheckStatus::TcpRulesPassed(text)
-            | CheckStatus::ProtocolPassed(_, text),
-        ) => {
+        Some(CheckStatus::TcpRulesPassed(text) | CheckStatus::ProtocolPassed(_, text)) => {
             assert_eq!(run.step, steps.len());
             short(text);
         }
@@ -1133,9 +1130,9 @@ pub fn protocol_check(data: &[u8], now: Instant) {
                 assert_eq!(open, closed, "{kind:?}: the close changed a decision");
             }
             match closed {
-                Custom::Pass(Some(text))
-                | Custom::Invalid(text)
-                | Custom::WrongStatus(_, text) => short(&text),
+                Custom::Pass(Some(text)) | Custom::Invalid(text) | Custom::WrongStatus(_, text) => {
+                    short(&text)
+                }
                 Custom::Pass(None) | Custom::Wait => {}
             }
         }

@@ -34,7 +34,8 @@ pub(crate) fn judge(kind: CustomExpect, data: &[u8], last_read: bool, last_rule:
             let Some(head) = data.get(..3) else {
                 return too_short(last_read);
             };
-            let offset = 4 + usize::from(head[0])
+            let offset = 4
+                + usize::from(head[0])
                 + (usize::from(head[1]) << 8)
                 + (usize::from(head[2]) << 16);
             mysql_packet(data, offset, last_read, last_rule)
@@ -222,10 +223,7 @@ mod tests {
             Custom::WrongStatus(1251, message.into())
         );
         let hs = unhex(HANDSHAKE);
-        assert_eq!(
-            judge(CustomExpect::MysqlOk, &hs, false, true),
-            Custom::Wait
-        );
+        assert_eq!(judge(CustomExpect::MysqlOk, &hs, false, true), Custom::Wait);
         assert_eq!(
             judge(CustomExpect::MysqlOk, &hs, true, true),
             Custom::Invalid(String::new())
@@ -268,10 +266,19 @@ mod tests {
 
     #[test]
     fn texts_and_codes_from_replies() {
-        assert_eq!(reply_text(ReplyText::FIRST_LINE, b"-ERR x\r\nmore"), "-ERR x");
-        assert_eq!(reply_text(ReplyText::SMTP_TEXT, b"250   mail ok\r\n"), "mail ok");
+        assert_eq!(
+            reply_text(ReplyText::FIRST_LINE, b"-ERR x\r\nmore"),
+            "-ERR x"
+        );
+        assert_eq!(
+            reply_text(ReplyText::SMTP_TEXT, b"250   mail ok\r\n"),
+            "mail ok"
+        );
         assert_eq!(reply_text(ReplyText::SMTP_TEXT, b"248\r\n"), "");
-        assert_eq!(reply_text(ReplyText::from(6), b"E\0\0\0\x0bSFATAL\0C"), "FATAL");
+        assert_eq!(
+            reply_text(ReplyText::from(6), b"E\0\0\0\x0bSFATAL\0C"),
+            "FATAL"
+        );
         assert_eq!(reply_text(ReplyText::from(6), b"E"), "");
         assert_eq!(reply_text(ReplyText::from(0), &[b'a'; 300]).len(), 127);
         assert_eq!(reply_code(b"221 bye"), 221);

@@ -261,6 +261,56 @@ mod tests {
     }
 
     #[test]
+    fn a_close_with_nothing_received_is_an_empty_response() {
+        let mut rule = string("valid", true);
+        assert_eq!(
+            judge(&rule, b"", true),
+            Judged::Fail("TCPCHK got an empty response at step 2".into())
+        );
+        rule.comment = Some("greeting".into());
+        assert_eq!(
+            judge(&rule, b"", true),
+            Judged::Fail("TCPCHK got an empty response at step 2 comment: 'greeting'".into())
+        );
+        assert_eq!(judge(&rule, b"", false), Judged::Wait);
+        assert_eq!(judge(&rule, b"other", true), Judged::Pass);
+    }
+
+    #[test]
+    fn protocol_rules_fail_and_pass_with_their_statuses() {
+        use crate::config::ProtocolCheck;
+        let smtp = ProtocolCheck::Smtp("HELO localhost".into()).rules();
+        let reply = b"451 try later\r\n";
+        let Judged::Fail(text) = judge(&smtp[1], reply, false) else {
+            panic!("a 4xx banner fails");
+        };
+        assert_eq!(
+            failed(&smtp[1], reply, text),
+            CheckStatus::L7Status(451, "try later".into())
+        );
+        assert_eq!(
+            passed(&smtp, b"221 2.0.0 bye\r\n"),
+            CheckStatus::ProtocolPassed(221, "2.0.0 bye".into())
+        );
+        let hello = ProtocolCheck::SslHello.rules();
+        assert_eq!(judge(&hello[1], b"\x16\x03", false), Judged::Wait);
+        assert_eq!(
+            judge(&hello[1], b"\x15\x03\x03\x00\x02", false),
+            Judged::Pass
+        );
+        assert_eq!(passed(&hello, b""), CheckStatus::L6Ok);
+        assert_eq!(
+            failed(&hello[1], b"HTTP/", String::new()),
+            CheckStatus::L6Invalid(String::new())
+        );
+        let pgsql = ProtocolCheck::Pgsql("pg".into()).rules();
+        assert_eq!(
+            judge(&pgsql[1], b"E\0\0\0\x0bSFATAL\0", false),
+            Judged::Fail("FATAL".into())
+        );
+    }
+
+    #[test]
     fn redis_check_is_haproxys_ruleset() {
         let rules = TcpRule::redis();
         assert_eq!(

@@ -431,8 +431,13 @@ impl Balancer {
         // A custom expect that ends the rules reports its success, then
         // HAProxy's `tcpcheck_main` reports it again without a text: the
         // health counts twice (`set_server_check_status` twice).
-        let again = (status.passed() && twice)
-            .then(|| LastCheck::new(CheckStatus::TcpRulesPassed(String::new()), String::new(), ms));
+        let again = (status.passed() && twice).then(|| {
+            LastCheck::new(
+                CheckStatus::TcpRulesPassed(String::new()),
+                String::new(),
+                ms,
+            )
+        });
         let last = LastCheck::new(status, context, ms);
         let mut interval = self.count_verdict(now, b, s, last);
         if let Some(again) = again {

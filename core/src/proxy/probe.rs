@@ -626,7 +626,10 @@ mod tests {
 
     #[test]
     fn ssl_hello_carries_the_date_and_passes_on_a_tls_record() {
-        let (verdict, wire) = converse(ProtocolCheck::SslHello, &[Some(b"\x15\x03\x03\x00\x02\x02\x46")]);
+        let (verdict, wire) = converse(
+            ProtocolCheck::SslHello,
+            &[Some(b"\x15\x03\x03\x00\x02\x02\x46")],
+        );
         assert_eq!(verdict, Some(CheckStatus::L6Ok));
         assert_eq!(wire[11..15], [1, 2, 3, 4]);
         assert_eq!(wire.len(), 126);
@@ -658,7 +661,9 @@ mod tests {
         let pgsql = || ProtocolCheck::Pgsql("postgres".into());
         assert_eq!(
             converse(pgsql(), &[Some(b"R\x00\x00\x00\x08\x00\x00\x00\x00")]).0,
-            Some(CheckStatus::TcpRulesPassed("PostgreSQL server is ok".into()))
+            Some(CheckStatus::TcpRulesPassed(
+                "PostgreSQL server is ok".into()
+            ))
         );
         assert_eq!(
             converse(pgsql(), &[Some(b"E\x00\x00\x00\x0bSFATAL\x00")]).0,
@@ -669,11 +674,23 @@ mod tests {
             Some(CheckStatus::L7Status(0, "PostgreSQL unknown error".into()))
         );
         assert_eq!(
-            converse(ProtocolCheck::Ldap, &[Some(b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00")]).0,
+            converse(
+                ProtocolCheck::Ldap,
+                &[Some(
+                    b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00"
+                )]
+            )
+            .0,
             Some(CheckStatus::TcpRulesPassed("Success".into()))
         );
         assert_eq!(
-            converse(ProtocolCheck::Ldap, &[Some(b"\x31\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00")]).0,
+            converse(
+                ProtocolCheck::Ldap,
+                &[Some(
+                    b"\x31\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00"
+                )]
+            )
+            .0,
             Some(CheckStatus::TcpRulesFailed("Not LDAPv3 protocol".into()))
         );
     }

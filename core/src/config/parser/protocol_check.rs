@@ -114,7 +114,10 @@ mod tests {
     fn options_build_haproxys_rulesets_and_replace_each_other() {
         use super::ProtocolCheck::*;
         assert_eq!(config(""), Ok(rules(Mysql(None))), "inherited");
-        assert_eq!(config(" option redis-check"), Ok(HealthCheck::TcpRules(TcpRule::redis())));
+        assert_eq!(
+            config(" option redis-check"),
+            Ok(HealthCheck::TcpRules(TcpRule::redis()))
+        );
         assert_eq!(
             config(" option mysql-check user u pre-41"),
             Ok(rules(Mysql(Some(("u".into(), false)))))
@@ -127,7 +130,10 @@ mod tests {
             config(" option pgsql-check user pg"),
             Ok(rules(Pgsql("pg".into())))
         );
-        assert_eq!(config(" option smtpchk"), Ok(rules(Smtp("HELO localhost".into()))));
+        assert_eq!(
+            config(" option smtpchk"),
+            Ok(rules(Smtp("HELO localhost".into())))
+        );
         assert_eq!(
             config(" option smtpchk EHLO mail.example.com"),
             Ok(rules(Smtp("EHLO mail.example.com".into())))
@@ -146,10 +152,7 @@ mod tests {
             config(" option httpchk\n option pgsql-check user pg"),
             Ok(rules(Pgsql("pg".into())))
         );
-        assert!(matches!(
-            config(" option tcp-check"),
-            Ok(HealthCheck::Tcp)
-        ));
+        assert!(matches!(config(" option tcp-check"), Ok(HealthCheck::Tcp)));
     }
 
     #[test]
