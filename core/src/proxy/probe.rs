@@ -538,21 +538,25 @@ mod tests {
     use super::*;
     use crate::config::ProtocolCheck;
 
+    /// A start time for tests (core never reads a clock itself).
+    #[allow(clippy::disallowed_methods)]
+    fn epoch() -> Instant {
+        Instant::now()
+    }
+
     /// Drives a plain probe: `script` items are replies (`Ok`) or the
     /// server's close (`Err`); the probe's sends are written whole at
     /// once. The verdict and what was sent.
     fn converse(check: ProtocolCheck, script: &[Option<&[u8]>]) -> (Option<CheckStatus>, Vec<u8>) {
         let check = HealthCheck::TcpRules(check.rules());
         let mut pool = Pool::new(4);
-        let now = Instant::now();
+        let now = epoch();
         let mut probe = Probe::new(ConnId::new(0, 0), now, now).with_date(0x01020304);
         let mut wire = Vec::new();
         let mut verdict = probe.connected(&check, None, &mut pool);
-        let mut flush = |probe: &mut Probe, pool: &mut Pool, wire: &mut Vec<u8>| {
+        let flush = |probe: &mut Probe, pool: &mut Pool, wire: &mut Vec<u8>| {
             for _ in 0..8 {
-                let Some(out) = probe.send_buf(&check) else {
-                    return None;
-                };
+                let out = probe.send_buf(&check)?;
                 let n = out.len();
                 wire.extend_from_slice(out);
                 if let Some(v) = probe.sent(n, &check, pool) {
