@@ -20,7 +20,8 @@ pub(super) const NAMES: &[&str] = &[
 pub(super) fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>) {
     let name = st.word(1);
     if !p.kind.has_backend() {
-        p.ignored(diags, st, &format!("option {name}"), false);
+        // HAProxy names the option alone here.
+        p.ignored(diags, st, name, false);
     }
     match parse(st) {
         Ok(check) if p.kind.has_backend() => {
@@ -153,6 +154,16 @@ mod tests {
             Ok(rules(Pgsql("pg".into())))
         );
         assert!(matches!(config(" option tcp-check"), Ok(HealthCheck::Tcp)));
+    }
+
+    #[test]
+    fn a_frontend_ignores_them_with_haproxys_warning() {
+        let text = "frontend f\n bind :80\n option ssl-hello-chk\n timeout client 1s\n";
+        let parsed = parse(&[Source::new("t.cfg", text.as_bytes())], &mut |_| None).unwrap();
+        assert_eq!(
+            parsed.warnings[0].to_string(),
+            "t.cfg:3: 'ssl-hello-chk' ignored because frontend 'f' has no backend capability."
+        );
     }
 
     #[test]
