@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, Tls12Resumption, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
+};
 use rustls::time_provider::TimeProvider;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
@@ -27,6 +29,13 @@ use crate::config::{CheckTls, TlsParams};
 /// How many PEM certificates `pem` holds.
 pub(crate) fn count_certificates(pem: &[u8]) -> usize {
     CertificateDer::pem_slice_iter(pem)
+        .filter(Result::is_ok)
+        .count()
+}
+
+/// How many PEM revocation lists `pem` holds.
+pub(crate) fn count_crls(pem: &[u8]) -> usize {
+    CertificateRevocationListDer::pem_slice_iter(pem)
         .filter(Result::is_ok)
         .count()
 }
@@ -73,7 +82,9 @@ pub(crate) fn client_config(
         for cert in CertificateDer::pem_slice_iter(&tls.ca_pem).flatten() {
             roots.add(cert)?;
         }
+        let crls = CertificateRevocationListDer::pem_slice_iter(&tls.crl_pem).flatten();
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .with_crls(crls)
             .build()
             .map_err(|e| Error::General(e.to_string()))?;
         let name = match (&tls.sni, &tls.verify_host) {
@@ -108,7 +119,18 @@ pub(crate) fn client_config(
             .map_err(|e| Error::General(format!("crt: {e}")))?;
         builder.with_client_auth_cert(chain, key)?
     };
-    Ok(Arc::new(config))
+    Ok(Arc::new(tune(config, tls)))
+}
+
+/// Applies `alpn`, `no-ssl-reuse` and `no-tls-tickets`.
+fn tune(mut config: ClientConfig, tls: &CheckTls) -> ClientConfig {
+    config.alpn_protocols = tls.alpn.clone();
+    if tls.no_reuse {
+        config.resumption = Resumption::disabled();
+    } else if tls.no_tickets {
+        config.resumption = Resumption::default().tls12_resumption(Tls12Resumption::SessionIdOnly);
+    }
+    config
 }
 
 /// rustls's provider with the suites `params` keeps (all of a version
@@ -157,6 +179,7 @@ pub(crate) fn describe(error: &Error) -> String {
                 "Server presented an SSL certificate different from the expected one".into()
             }
             CertificateError::BadSignature => "certificate signature failure".into(),
+            CertificateError::Revoked => "certificate revoked".into(),
             other => format!("certificate verify failed: {other:?}"),
         },
         Error::AlertReceived(alert) => format!("TLS alert from server: {alert:?}"),

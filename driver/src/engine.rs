@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use weir_core::config::{Config, StatsAddr, printable};
+use weir_core::config::{BindOptions, Config, StatsAddr, printable};
 use weir_core::{
     Action, Balancer, ConnError, ConnId, Event, ListenAddr, ListenerId, LogLine, LogSink,
 };
@@ -172,9 +172,14 @@ pub(crate) fn bind_error(lb: &Balancer, listener: ListenerId, e: io::Error) -> i
 }
 
 /// A listening socket for `addr`: a TCP one, or a stats socket's file.
-pub(crate) fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
+pub(crate) fn open_listener(
+    addr: ListenAddr<'_>,
+    options: Option<&BindOptions>,
+) -> io::Result<ListenSocket> {
     match addr {
-        ListenAddr::Tcp(addr) => listen(addr).map(ListenSocket::Tcp),
+        ListenAddr::Tcp(addr) => {
+            listen(addr, options.unwrap_or(&BindOptions::default())).map(ListenSocket::Tcp)
+        }
         ListenAddr::Unix(socket) => {
             crate::unix_socket::bind(socket, std::process::id()).map(ListenSocket::Unix)
         }
@@ -183,7 +188,11 @@ pub(crate) fn open_listener(addr: ListenAddr<'_>) -> io::Result<ListenSocket> {
 
 /// The socket in `inherited` bound to `addr` (from systemd, or from the
 /// old process with `-x`), else a new one from [`open_listener`].
-fn take_or_open(addr: ListenAddr<'_>, inherited: &mut Vec<Inherited>) -> io::Result<ListenSocket> {
+fn take_or_open(
+    addr: ListenAddr<'_>,
+    options: Option<&BindOptions>,
+    inherited: &mut Vec<Inherited>,
+) -> io::Result<ListenSocket> {
     let bound = match addr {
         ListenAddr::Tcp(addr) => Bound::Tcp(addr),
         ListenAddr::Unix(socket) => match &socket.addr {
@@ -192,7 +201,7 @@ fn take_or_open(addr: ListenAddr<'_>, inherited: &mut Vec<Inherited>) -> io::Res
         },
     };
     let Some(fd) = activation::claim(inherited, &bound) else {
-        return open_listener(addr);
+        return open_listener(addr, options);
     };
     let socket = match bound {
         Bound::Tcp(_) => ListenSocket::Tcp(fd.into()),
@@ -236,10 +245,21 @@ impl<R: Reactor> Engine<R> {
             .map(|b| std::mem::take(&mut b.inherited))
             .unwrap_or_default();
         let files = binary.as_ref().map(|b| b.files.clone());
+        // UNIX stats sockets first: once a frontend's port answers, the
+        // runtime API is there too (scripts wait on the port).
+        let mut order: Vec<_> = lb.listeners().enumerate().collect();
+        order.sort_by_key(|(_, (_, addr))| matches!(addr, ListenAddr::Tcp(_)));
+        let mut opened = Vec::with_capacity(order.len());
+        for (i, (id, addr)) in order {
+            let options = lb.listener_bind(id).map(|(_, bind)| &bind.options);
+            let socket = (take_or_open(addr, options, &mut inherited))
+                .map_err(|e| bind_error(&lb, id, e))?;
+            opened.push((i, id, socket));
+        }
+        opened.sort_by_key(|(i, _, _)| *i);
         let mut listeners = Vec::new();
-        for (i, (id, addr)) in lb.listeners().enumerate() {
-            let socket = take_or_open(addr, &mut inherited)
-                .and_then(|socket| reactor.listener(socket, listener_token(i)))
+        for (i, id, socket) in opened {
+            let socket = (reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
                 socket: Some(socket),
@@ -713,7 +733,10 @@ impl<R: Reactor> Engine<R> {
             };
             let socket = match bound.iter().position(|(key, _)| key.names(&addr)) {
                 Some(i) => Ok(bound.swap_remove(i).1),
-                None => open_listener(addr),
+                None => {
+                    let options = self.lb.listener_bind(id).map(|(_, bind)| &bind.options);
+                    open_listener(addr, options)
+                }
             };
             let i = id.0 as usize;
             let watched = socket.and_then(|s| self.reactor.listener(s, listener_token(i)));

@@ -25,7 +25,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use weir_core::config::{Config, StatsAddr};
+use weir_core::config::{BindOptions, Config, StatsAddr};
 
 use crate::cli;
 use crate::sockets::listen;
@@ -266,19 +266,19 @@ fn bind(config: &Config, mut kept: Sockets) -> io::Result<Sockets> {
         .frontends
         .iter()
         .flat_map(|f| &f.binds)
-        .map(|b| b.addr);
+        .map(|b| (b.addr, b.options.clone()));
     let stats = (config.global.runtime_api.sockets.iter()).filter_map(|s| match s.addr {
-        StatsAddr::Tcp(addr) => Some(addr),
+        StatsAddr::Tcp(addr) => Some((addr, BindOptions::default())),
         StatsAddr::Unix(_) => None,
     });
     let mut sockets = Vec::new();
-    for addr in binds.chain(stats) {
+    for (addr, options) in binds.chain(stats) {
         if sockets.iter().any(|(a, _)| *a == addr) {
             continue;
         }
         let fd = match kept.iter().position(|(a, _)| *a == addr) {
             Some(i) => kept.swap_remove(i).1,
-            None => park(listen(addr).map_err(|e| bind_error(addr, e))?)?,
+            None => park(listen(addr, &options).map_err(|e| bind_error(addr, e))?)?,
         };
         sockets.push((addr, fd));
     }

@@ -69,7 +69,14 @@ pub(crate) fn prepare(
     config.global.utc_offset = syslog::utc_offset(unix_seconds(SystemTime::now()));
     let mut sockets = Vec::new();
     for addr in lb.listeners_to_bind(&config) {
-        match open_listener(addr) {
+        let options = match addr {
+            ListenAddr::Tcp(addr) => (config.frontends.iter())
+                .flat_map(|f| &f.binds)
+                .find(|b| b.addr == addr)
+                .map(|b| &b.options),
+            ListenAddr::Unix(_) => None,
+        };
+        match open_listener(addr, options) {
             Ok(socket) => sockets.push((SocketKey::of(&addr), socket)),
             Err(e) => return (warnings, Err(vec![bind_error(&config, &addr, &e)])),
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Type};
 use weir_core::ConnError;
+use weir_core::config::BindOptions;
 
 /// A connected socket: TCP (traffic, checks, TCP stats sockets) or UNIX
 /// (stats sockets on a path). Reads and writes go through `&Socket`.
@@ -167,15 +168,87 @@ impl AsRawFd for ListenSocket {
     }
 }
 
-/// A non-blocking listening socket with `SO_REUSEADDR`.
-pub(crate) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// The listen queue of a `bind` without `backlog`.
+const BACKLOG: u32 = 1024;
+
+/// A non-blocking listening socket with `SO_REUSEADDR` and the `bind`
+/// line's `options`.
+pub(crate) fn listen(addr: SocketAddr, options: &BindOptions) -> io::Result<TcpListener> {
     let socket =
         socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
+    before_bind(&socket, addr, options)?;
     socket.bind(&addr.into())?;
-    socket.listen(1024)?;
+    let backlog = options.backlog.unwrap_or(BACKLOG);
+    if options.defer_accept {
+        set_int(&socket, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)
+            .map_err(context("defer-accept"))?;
+    }
+    if options.fast_open {
+        let queue = i32::try_from(backlog).unwrap_or(i32::MAX);
+        set_int(&socket, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, queue).map_err(context("tfo"))?;
+    }
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
+}
+
+/// An error of option `what`, named.
+fn context(what: &'static str) -> impl Fn(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// The options set before `bind`.
+fn before_bind(
+    socket: &socket2::Socket,
+    addr: SocketAddr,
+    options: &BindOptions,
+) -> io::Result<()> {
+    if let (Some(only), true) = (options.v6only, addr.is_ipv6()) {
+        socket.set_only_v6(only).map_err(context("v6only/v4v6"))?;
+    }
+    if options.transparent {
+        let (level, name) = match addr {
+            SocketAddr::V4(_) => (libc::SOL_IP, libc::IP_TRANSPARENT),
+            SocketAddr::V6(_) => (libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
+        };
+        set_int(socket, level, name, 1).map_err(context("transparent"))?;
+    }
+    if let Some(name) = &options.interface {
+        socket
+            .bind_device(Some(name.as_bytes()))
+            .map_err(context("interface"))?;
+    }
+    if let Some(mss) = options.mss {
+        // HAProxy: a negative MSS is the MTU's MSS minus that much; the
+        // kernel takes only a positive one.
+        set_int(socket, libc::IPPROTO_TCP, libc::TCP_MAXSEG, mss.abs()).map_err(context("mss"))?;
+    }
+    if let Some(t) = options.user_timeout {
+        socket
+            .set_tcp_user_timeout(Some(t))
+            .map_err(context("tcp-ut"))?;
+    }
+    Ok(())
+}
+
+/// `setsockopt` with an `int` value.
+fn set_int(socket: &socket2::Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: an int option of a socket we own, with its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Starts a non-blocking connect to `addr`.
@@ -200,5 +273,77 @@ fn connect_result(stream: &TcpStream) -> Result<(), Option<ConnError>> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(None),
         Err(e) => Err(Some(ConnError::from_io(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `getsockopt` of an `int` option.
+    fn get_int(socket: &impl AsRawFd, level: i32, name: i32) -> i32 {
+        let mut value = 0i32;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: an int option of a live socket, with its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&raw mut value).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        value
+    }
+
+    #[test]
+    fn bind_options_reach_the_listening_socket() {
+        let options = BindOptions {
+            backlog: Some(16),
+            mss: Some(1200),
+            defer_accept: true,
+            fast_open: true,
+            user_timeout: Some(Duration::from_secs(5)),
+            ..BindOptions::default()
+        };
+        let listener = listen("127.0.0.1:0".parse().unwrap(), &options).unwrap();
+        let tcp = libc::IPPROTO_TCP;
+        assert_eq!(get_int(&listener, tcp, libc::TCP_MAXSEG), 1200);
+        assert!(get_int(&listener, tcp, libc::TCP_DEFER_ACCEPT) > 0);
+        assert_eq!(get_int(&listener, tcp, libc::TCP_FASTOPEN), 16);
+        assert_eq!(get_int(&listener, tcp, libc::TCP_USER_TIMEOUT), 5000);
+        let plain = listen("127.0.0.1:0".parse().unwrap(), &BindOptions::default()).unwrap();
+        assert_eq!(get_int(&plain, tcp, libc::TCP_DEFER_ACCEPT), 0);
+        assert_eq!(get_int(&plain, tcp, libc::TCP_USER_TIMEOUT), 0);
+    }
+
+    #[test]
+    fn v6only_and_v4v6_set_ipv6_v6only() {
+        for (only, expected) in [(true, 1), (false, 0)] {
+            let options = BindOptions {
+                v6only: Some(only),
+                ..BindOptions::default()
+            };
+            // No IPv6 on the machine: nothing to check. (Unbound: Linux makes
+            // a socket bound to one address, such as ::1, IPv6-only.)
+            let Ok(socket) = socket2::Socket::new(Domain::IPV6, Type::STREAM, None) else {
+                return;
+            };
+            before_bind(&socket, "[::]:0".parse().unwrap(), &options).unwrap();
+            let v6 = get_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY);
+            assert_eq!(v6, expected);
+        }
+    }
+
+    #[test]
+    fn an_unknown_interface_is_named_in_the_error() {
+        let options = BindOptions {
+            interface: Some("nosuchif0".into()),
+            ..BindOptions::default()
+        };
+        let e = listen("127.0.0.1:0".parse().unwrap(), &options).unwrap_err();
+        assert!(e.to_string().starts_with("interface: "), "{e}");
     }
 }

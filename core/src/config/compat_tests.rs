@@ -224,3 +224,16 @@ fn bind_side_tls_and_buffer_sizes_are_accepted_with_a_warning() {
         ]
     );
 }
+
+#[test]
+fn contstats_is_what_weir_does_anyway_and_backends_ignore_it() {
+    let text = with_defaults(
+        "",
+        "frontend f\n bind 127.0.0.1:8123\n option contstats\n default_backend b\n\
+         backend b\n option contstats\n server s 127.0.0.1:8124\n",
+    );
+    assert_eq!(
+        warnings(&text),
+        ["t.cfg:11: 'contstats' ignored because backend 'b' has no frontend capability."]
+    );
+}

@@ -403,6 +403,11 @@ pub struct Frontend {
     /// `option dontlognull`: a session that received no byte from its
     /// client is not logged.
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only sessions that ended in an error, were
+    /// redispatched or retried are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those sessions are logged at `err`.
+    pub log_separate_errors: bool,
     /// The section line.
     pub origin: Origin,
 }
@@ -415,8 +420,33 @@ pub struct Bind {
     /// `accept-proxy`: every connection starts with a PROXY protocol
     /// header (version 1 or 2), whose addresses become the client's.
     pub accept_proxy: bool,
+    /// Socket options of the listening socket.
+    pub options: BindOptions,
     /// The `bind` line.
     pub origin: Origin,
+}
+
+/// The socket options of a `bind` line, for the driver to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// `backlog` (or the proxy's): the listen queue; `None`: weir's 1024.
+    pub backlog: Option<u32>,
+    /// `v6only` (`Some(true)`) or `v4v6`: `IPV6_V6ONLY`; `None`: the
+    /// system's default.
+    pub v6only: Option<bool>,
+    /// `mss`: `TCP_MAXSEG` (a negative value is subtracted from the
+    /// interface's MTU-derived MSS by HAProxy; weir passes it as is).
+    pub mss: Option<i32>,
+    /// `defer-accept`: `TCP_DEFER_ACCEPT`, accept once data came.
+    pub defer_accept: bool,
+    /// `tfo`: `TCP_FASTOPEN`.
+    pub fast_open: bool,
+    /// `tcp-ut`: `TCP_USER_TIMEOUT` of the accepted connections.
+    pub user_timeout: Option<Duration>,
+    /// `interface`: `SO_BINDTODEVICE`.
+    pub interface: Option<String>,
+    /// `transparent`: `IP_TRANSPARENT`, to accept for foreign addresses.
+    pub transparent: bool,
 }
 
 /// A server pool: `backend`, or the back half of `listen`.
@@ -663,8 +693,21 @@ pub struct CheckTls {
     pub crt_file: Option<String>,
     /// The PEM text of `crt_file`, filled by [`Config::load_files`].
     pub crt_pem: Vec<u8>,
-    /// Versions and suites (global `ssl-default-server-*`).
+    /// Versions and suites (the server's own, else the global
+    /// `ssl-default-server-*`).
     pub params: TlsParams,
+    /// `no-tls-tickets`: TLS 1.2 sessions resume by session id only.
+    pub no_tickets: bool,
+    /// `no-ssl-reuse`: every connection makes a full handshake.
+    pub no_reuse: bool,
+    /// `alpn`: the protocols offered, in order (traffic only).
+    pub alpn: Vec<Vec<u8>>,
+    /// `crl-file`: certificate revocation lists for verification.
+    pub crl_file: Option<String>,
+    /// The PEM text of `crl_file`, filled by [`Config::load_files`].
+    pub crl_pem: Vec<u8>,
+    /// What the server line said, before the global settings are merged.
+    pub own: OwnTls,
 }
 
 /// Server selection algorithm (`balance`).
@@ -827,6 +870,9 @@ impl Config {
                     }),
                 }
             }
+            if let Err(e) = load_crl(server, read) {
+                errors.push(e);
+            }
             let Some(path) = [&server.check_tls, &server.tls]
                 .into_iter()
                 .flatten()
@@ -858,6 +904,35 @@ impl Config {
             Err(errors)
         }
     }
+}
+
+/// Reads the `crl-file` of `server`, if it has one, and checks that it
+/// holds a revocation list.
+fn load_crl(
+    server: &mut Server,
+    read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+) -> Result<(), Diagnostic> {
+    let tls = || [&server.check_tls, &server.tls].into_iter().flatten();
+    let Some(path) = tls().find_map(|t| t.crl_file.clone()) else {
+        return Ok(());
+    };
+    let problem = match read(&path) {
+        Ok(pem) if crate::tls::count_crls(&pem) > 0 => {
+            for tls in [&mut server.check_tls, &mut server.tls]
+                .into_iter()
+                .flatten()
+            {
+                tls.crl_pem = pem.clone();
+            }
+            return Ok(());
+        }
+        Ok(_) => "no PEM X509 CRL found in it".to_owned(),
+        Err(e) => e,
+    };
+    Err(Diagnostic {
+        origin: Some(server.origin.clone()),
+        message: format!("'crl-file' : unable to load {path}: {problem}"),
+    })
 }
 
 impl Server {
@@ -900,15 +975,19 @@ pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
     StatsPage,
 };
-pub use tls_params::TlsParams;
+pub use tls_params::{OwnTls, TlsParams};
 
 #[cfg(test)]
 mod agent_tests;
+#[cfg(test)]
+mod bind_options_tests;
 #[cfg(test)]
 mod compat_tests;
 #[cfg(test)]
 mod proxy_protocol_tests;
 #[cfg(test)]
 mod server_state_tests;
+#[cfg(test)]
+mod server_tls_tests;
 #[cfg(test)]
 mod tests;

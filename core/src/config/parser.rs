@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::keywords::{
-    BALANCE_LATER, BIND_LATER, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
+    BALANCE_LATER, BIND_LATER, BIND_TLS, GLOBAL_LATER, OPTIONS_LATER, OTHER_SECTIONS, PROXY_LATER,
     SERVER_LATER, SERVER_LATER_FLAGS, TIMEOUTS_LATER, suggest,
 };
 use super::lexer::{Line, lex};
 use super::service::{self, HttpService, ServiceRule, StatsPage};
 use super::units::{number, time};
 use super::{
-    Backend, Balance, Bind, CheckTls, Config, Diagnostic, Frontend, Global, HashType, LogTarget,
-    OnError, Origin, Parsed, Server, Source,
+    Backend, Balance, Bind, BindOptions, CheckTls, Config, Diagnostic, Frontend, Global, HashType,
+    LogTarget, OnError, Origin, Parsed, Server, Source,
 };
 use crate::logging::LineFormat;
 
 mod agent;
+mod bind_options;
 mod checks;
 mod compat;
 mod logging;
@@ -26,6 +27,7 @@ mod process;
 mod protocol_check;
 mod proxy_protocol;
 mod server_state;
+mod server_tls;
 mod switching;
 mod tls_global;
 
@@ -37,6 +39,9 @@ const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen
 const OPTIONS: &[&str] = &[
     "tcplog",
     "dontlognull",
+    "dontlog-normal",
+    "log-separate-errors",
+    "contstats",
     "httpchk",
     "log-health-checks",
     "tcp-check",
@@ -83,6 +88,7 @@ const PROXY_KEYWORDS: &[&str] = &[
     "default_backend",
     "use_backend",
     "maxconn",
+    "backlog",
     "timeout",
     "balance",
     "hash-type",
@@ -182,6 +188,12 @@ struct Settings {
     log_tag: Option<String>,
     /// `option dontlognull`.
     dontlognull: bool,
+    /// `option dontlog-normal`.
+    dontlog_normal: bool,
+    /// `backlog`: the binds' default.
+    backlog: Option<u32>,
+    /// `option log-separate-errors`.
+    log_separate_errors: bool,
     logs: Vec<LogEntry>,
     maxconn: Option<u32>,
     default_backend: Option<(String, Origin)>,
@@ -742,6 +754,21 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
                 }
             }
         }
+        "backlog" if !kind.has_frontend() => p.ignored(diags, st, "backlog", true),
+        "backlog" if st.word(1).is_empty() => {
+            diags.error(&st.origin, "'backlog' expects an integer argument.")
+        }
+        "backlog" if st.words.len() > 2 => diags.error(
+            &st.origin,
+            format!(
+                "'backlog' cannot handle unexpected argument '{}'.",
+                st.word(2)
+            ),
+        ),
+        // HAProxy's atol: 0 or less keeps the default.
+        "backlog" => {
+            p.settings.backlog = bind_options::backlog(st.word(1), "backlog").ok().flatten()
+        }
         "timeout" => timeout(diags, p, st),
         "retries" => {
             if !kind.has_backend() {
@@ -958,11 +985,27 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                 p.settings.tcplog = enable;
                 p.settings.log_format = None;
             } else {
-                p.ignored(diags, st, "option tcplog", true);
+                diags.warn(
+                    &st.origin,
+                    format!(
+                        "backend '{}' : 'option tcplog' directive is ignored in backends.",
+                        p.name
+                    ),
+                );
             }
         }
-        "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "option dontlognull", true),
+        "dontlognull" if !p.kind.has_frontend() => p.ignored(diags, st, "dontlognull", true),
         "dontlognull" => p.settings.dontlognull = enable,
+        "dontlog-normal" | "log-separate-errors" if !p.kind.has_frontend() => {
+            p.ignored(diags, st, name, true)
+        }
+        "dontlog-normal" => p.settings.dontlog_normal = enable,
+        "contstats" if !p.kind.has_frontend() => p.ignored(diags, st, name, true),
+        // weir's byte counters always move as bytes move (what
+        // `contstats` asks of HAProxy); `no option contstats` cannot stop
+        // them, which only makes `show stat` more current.
+        "contstats" => {}
+        "log-separate-errors" => p.settings.log_separate_errors = enable,
         "tcp-check" | "httpchk" if !enable => diags.error(
             &st.origin,
             format!("negation/default is not supported for option '{name}'."),
@@ -1145,18 +1188,31 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
         return diags.error(&st.origin, "'bind' expects an address such as *:9091");
     }
     let mut accept_proxy = false;
-    for option in &st.words[2..] {
+    let mut options = BindOptions::default();
+    let mut words = st.words[2..].iter().map(String::as_str);
+    while let Some(option) = words.next() {
         if option == "accept-proxy" {
             accept_proxy = true;
             continue;
         }
-        let message = if BIND_LATER.contains(&option.as_str()) {
-            format!("bind option '{option}' is not supported yet")
-        } else {
-            let known = BIND_LATER.iter().chain(&["accept-proxy"]);
-            let hint = hint(option, known.copied());
-            format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
-        };
+        let message =
+            match bind_options::option(&mut options, option, || words.next().unwrap_or("")) {
+                Some(Ok(())) => continue,
+                Some(Err(e)) => format!("'bind {}' : {e}", st.word(1)),
+                None if BIND_TLS.contains(&option) => format!(
+                    "bind option '{option}' is not supported: weir terminates no TLS, it passes \
+                     the clients' TLS to the servers untouched (remove 'ssl' and the \
+                     certificate options; weir checks servers with 'check-ssl')"
+                ),
+                None if BIND_LATER.contains(&option) => {
+                    format!("bind option '{option}' is not supported yet")
+                }
+                None => {
+                    let known = BIND_LATER.iter().chain(&["accept-proxy"]);
+                    let hint = hint(option, known.chain(bind_options::BIND).copied());
+                    format!("'bind {}': unknown keyword '{option}'{hint}", st.word(1))
+                }
+            };
         return diags.error(&st.origin, message);
     }
     for spec in st.word(1).split(',') {
@@ -1164,6 +1220,7 @@ fn bind_line(diags: &mut Diags, binds: &mut Vec<Bind>, st: &Stmt<'_>) {
             Ok(addrs) => binds.extend(addrs.into_iter().map(|addr| Bind {
                 addr,
                 accept_proxy,
+                options: options.clone(),
                 origin: st.origin.clone(),
             })),
             Err(e) => diags.error(&st.origin, format!("'bind {spec}': {e}")),
@@ -1318,7 +1375,14 @@ fn server_line(
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
                 Some(result) => result,
-                None => server_param(&mut server, &mut tls, param, &mut words),
+                None => {
+                    let value = || words.next().unwrap_or("");
+                    let mut warn = |w| diags.warn(&st.origin, w);
+                    match server_tls::param(&mut tls.1, param, value, &mut warn) {
+                        Some(result) => result,
+                        None => server_param(&mut server, &mut tls, param, &mut words),
+                    }
+                }
             },
         };
         if let Err(e) = result {
@@ -1344,6 +1408,11 @@ fn server_line(
     // `no-check-ssl` keeps them in clear (HAProxy's init_srv_check).
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = tls.0.unwrap_or(ssl_checks).then(|| tls.1.clone());
+    // `alpn` is for traffic: checks speak HTTP/1 whatever the server says.
+    server.check_tls = server.check_tls.take().map(|t| CheckTls {
+        alpn: Vec::new(),
+        ..t
+    });
     server.tls = server.tls.take().map(|_| CheckTls {
         sni: tls.2,
         ..tls.1
@@ -1502,6 +1571,7 @@ fn server_param<'w>(
             let known = SERVER_KEYWORDS
                 .iter()
                 .chain(proxy_protocol::SERVER)
+                .chain(server_tls::SERVER)
                 .chain(agent::SERVER);
             let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
@@ -1716,7 +1786,13 @@ impl Parser {
             }
             frontends.push(Frontend {
                 name: proxy.name.clone(),
-                binds: proxy.binds.clone(),
+                binds: (proxy.binds.iter())
+                    .map(|b| {
+                        let mut b = b.clone();
+                        b.options.backlog = b.options.backlog.or(s.backlog);
+                        b
+                    })
+                    .collect(),
                 default_backend,
                 maxconn: s.maxconn,
                 timeout_client: s.timeout_client,
@@ -1728,11 +1804,13 @@ impl Parser {
                 service,
                 log_format: logging::line_format(s),
                 dontlognull: s.dontlognull,
+                dontlog_normal: s.dontlog_normal,
+                log_separate_errors: s.log_separate_errors,
                 origin: proxy.origin.clone(),
             });
         }
         default_fullconn(&mut backends, &frontends, self.global.maxconn);
-        tls_global::apply(&self.tls_global, &mut backends);
+        tls_global::apply(&mut self.diags, &self.tls_global, &mut backends);
         self.check_tls_verification(&backends);
         for backend in &backends {
             for server in backend.servers.iter().filter(|s| s.tls.is_some()) {

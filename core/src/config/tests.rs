@@ -339,13 +339,15 @@ fn bind_addresses_follow_haproxy() {
             "[::]:87"
         ]
     );
-    let e = errors(&MINIMAL.replace("bind :80", "bind :0\n bind :70000\n bind :80 v4v6"));
+    let e = errors(&MINIMAL.replace("bind :80", "bind :0\n bind :70000\n bind :80 ssl"));
     assert_eq!(
         e,
         [
             "t.cfg:2: 'bind :0': invalid port '0'",
             "t.cfg:3: 'bind :70000': invalid port '70000'",
-            "t.cfg:4: bind option 'v4v6' is not supported yet",
+            "t.cfg:4: bind option 'ssl' is not supported: weir terminates no TLS, it passes the \
+             clients' TLS to the servers untouched (remove 'ssl' and the certificate options; \
+             weir checks servers with 'check-ssl')",
         ]
     );
 }
@@ -1854,7 +1856,7 @@ fn log_format_warnings_as_haproxy() {
     ));
     assert!(
         warnings.contains(
-            &"t.cfg:11: 'option dontlognull' ignored because backend 'be' has no frontend \
+            &"t.cfg:11: 'dontlognull' ignored because backend 'be' has no frontend \
           capability."
                 .to_string()
         )

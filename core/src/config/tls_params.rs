@@ -104,7 +104,7 @@ pub(crate) fn ciphers(list: &str, tls13: bool) -> Ciphers {
 
 /// HAProxy's version filter: `ssl-min-ver`, `ssl-max-ver`, `no-*`,
 /// `force-*`, as indexes in [`VERSIONS`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct VersionFilter {
     min: Option<usize>,
     max: Option<usize>,
@@ -147,6 +147,31 @@ impl VersionFilter {
         Ok(())
     }
 
+    /// A server's filter over the global one, as HAProxy's
+    /// `ssl_sock_init_srv`: the `no-*` flags add up, the server's
+    /// minimum and maximum win over the global ones.
+    pub(crate) fn over(self, global: VersionFilter) -> VersionFilter {
+        VersionFilter {
+            min: self.min.or(global.min),
+            max: self.max.or(global.max),
+            no: self.no | global.no,
+        }
+    }
+
+    /// The filter HAProxy applies (`ssl_sock_prepare_srv_ssl_ctx`): the
+    /// `no-*` flags are ignored when a minimum or maximum is set; `true`
+    /// when they were (HAProxy warns).
+    pub(crate) fn effective(self) -> (VersionFilter, bool) {
+        let ignored = self.no != 0 && (self.min.is_some() || self.max.is_some());
+        let no = if ignored { 0 } else { self.no };
+        (VersionFilter { no, ..self }, ignored)
+    }
+
+    /// Whether any version at all is left (OpenSSL's, not only rustls's).
+    pub(crate) fn any(&self) -> bool {
+        (0..VERSIONS.len()).any(|v| self.allows(v))
+    }
+
     /// Whether the filter leaves version `v` (index in [`VERSIONS`]).
     fn allows(&self, v: usize) -> bool {
         self.min.is_none_or(|m| v >= m)
@@ -165,4 +190,17 @@ impl VersionFilter {
             Err("no TLS version weir speaks (TLSv1.2, TLSv1.3) is left".to_owned())
         }
     }
+}
+
+/// The TLS settings a `server` or `default-server` line gives itself
+/// (`ciphers`, `ciphersuites`, version options, `tls-tickets`), settled
+/// against the global `ssl-default-server-*` ones once the configuration
+/// is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnTls {
+    pub(crate) tls12_suites: Option<Vec<CipherSuite>>,
+    pub(crate) tls13_suites: Option<Vec<CipherSuite>>,
+    pub(crate) versions: VersionFilter,
+    /// `tls-tickets` (`Some(true)`) or `no-tls-tickets`.
+    pub(crate) tickets: Option<bool>,
 }

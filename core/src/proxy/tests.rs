@@ -100,6 +100,7 @@ fn config(servers: Vec<Server>) -> Config {
             binds: vec![Bind {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9091)),
                 accept_proxy: false,
+                options: Default::default(),
                 origin: origin(),
             }],
             default_backend: Some(0),
@@ -113,6 +114,8 @@ fn config(servers: Vec<Server>) -> Config {
             service: None,
             log_format: crate::LineFormat::tcplog(),
             dontlognull: false,
+            dontlog_normal: false,
+            log_separate_errors: false,
             origin: origin(),
         }],
         backends: vec![Backend {
@@ -1421,7 +1424,10 @@ pub(super) mod tls_kit {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
+        KeyPair, RevokedCertParams, SerialNumber,
+    };
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use rustls::{ServerConfig, ServerConnection};
 
@@ -1436,6 +1442,9 @@ pub(super) mod tls_kit {
     pub(crate) struct Gateway {
         pub ca_pem: String,
         pub config: Arc<ServerConfig>,
+        /// A revocation list from the CA that revokes the gateway's
+        /// certificate.
+        pub crl_pem: String,
     }
 
     /// A CA and a gateway certificate for `name`, signed by that CA or by
@@ -1458,7 +1467,22 @@ pub(super) mod tls_kit {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
         params.not_after = rcgen::date_time_ymd(until_year, 1, 1);
+        params.serial_number = Some(SerialNumber::from(42u64));
         let cert = params.signed_by(&key, &issuer).unwrap();
+        let crl = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2026, 1, 1),
+            next_update: rcgen::date_time_ymd(4000, 1, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from(42u64),
+                revocation_time: rcgen::date_time_ymd(2026, 1, 1),
+                reason_code: None,
+                invalidity_date: None,
+            }],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl_pem = crl.signed_by(&issuer).unwrap().pem().unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -1472,6 +1496,7 @@ pub(super) mod tls_kit {
         Gateway {
             ca_pem: ca_cert.pem(),
             config: Arc::new(config),
+            crl_pem,
         }
     }
 
@@ -1580,6 +1605,74 @@ pub(super) mod tls_kit {
             logs[0].contains("info: \"certificate has expired\""),
             "{logs:?}"
         );
+    }
+
+    #[test]
+    fn a_certificate_the_crl_file_revokes_fails_at_layer6() {
+        let gw = gateway("gw.example", 4000, false);
+        assert!(run_check(&gw, tls_config(&gw, None, false), b"").is_empty());
+        let mut cfg = tls_config(&gw, None, false);
+        if let Some(tls) = &mut cfg.backends[0].servers[0].check_tls {
+            tls.crl_pem = gw.crl_pem.clone().into_bytes();
+        }
+        let logs = run_check(&gw, cfg, b"");
+        assert!(
+            logs[0].contains("reason: Layer6 invalid response, info: \"certificate revoked\""),
+            "{logs:?}"
+        );
+    }
+
+    /// How a second connection with `tls`'s client configuration to the
+    /// gateway shakes hands, and the protocol the first one agreed on.
+    fn second_handshake(gw: &Gateway, tls: &CheckTls) -> (rustls::HandshakeKind, Option<Vec<u8>>) {
+        use rustls::pki_types::ServerName;
+        let time = Arc::new(crate::tls::DriverTime::default());
+        time.set(today().duration_since(SystemTime::UNIX_EPOCH).unwrap());
+        let client = crate::tls::client_config(tls, true, time).unwrap();
+        let mut server_config = (*gw.config).clone();
+        server_config.alpn_protocols = vec![b"h2".to_vec()];
+        let server_config = Arc::new(server_config);
+        let mut agreed = None;
+        for round in 0..2 {
+            let name = ServerName::try_from("gw.example").unwrap();
+            let mut c = rustls::ClientConnection::new(client.clone(), name).unwrap();
+            let mut s = ServerConnection::new(server_config.clone()).unwrap();
+            for _ in 0..10 {
+                let mut bytes = Vec::new();
+                while c.wants_write() {
+                    c.write_tls(&mut bytes).unwrap();
+                }
+                s.read_tls(&mut &bytes[..]).unwrap();
+                s.process_new_packets().unwrap();
+                let mut bytes = Vec::new();
+                while s.wants_write() {
+                    s.write_tls(&mut bytes).unwrap();
+                }
+                c.read_tls(&mut &bytes[..]).unwrap();
+                c.process_new_packets().unwrap();
+            }
+            assert!(!c.is_handshaking());
+            if round == 1 {
+                return (c.handshake_kind().unwrap(), agreed);
+            }
+            agreed = c.alpn_protocol().map(<[u8]>::to_vec);
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn alpn_is_offered_and_sessions_resume_unless_no_ssl_reuse() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut tls = CheckTls {
+            verify: Some(false),
+            ..Default::default()
+        };
+        let (kind, alpn) = second_handshake(&gw, &tls);
+        assert_eq!((kind, alpn), (rustls::HandshakeKind::Resumed, None));
+        tls.alpn = vec![b"http/1.1".to_vec(), b"h2".to_vec()];
+        assert_eq!(second_handshake(&gw, &tls).1.as_deref(), Some(&b"h2"[..]));
+        tls.no_reuse = true;
+        assert_eq!(second_handshake(&gw, &tls).0, rustls::HandshakeKind::Full);
     }
 
     #[test]

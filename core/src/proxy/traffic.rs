@@ -1100,6 +1100,19 @@ impl Balancer {
         if frontend.config.dontlognull && session.up.bytes == 0 {
             return;
         }
+        // HAProxy's strm_log: an error is a termination cause other than
+        // none or local, a redispatch, or retries.
+        let error = !matches!(termination[0], '-' | 'L')
+            || session.redispatched
+            || (termination[0] == '-' && session.retries > 0);
+        if !error && frontend.config.dontlog_normal {
+            return;
+        }
+        let severity = if error && frontend.config.log_separate_errors {
+            Severity::Err
+        } else {
+            Severity::Info
+        };
         let backend = &self.backends[session.backend];
         let server = session
             .target
@@ -1135,7 +1148,7 @@ impl Balancer {
         self.log(
             now,
             LogTargets::Frontend(session.frontend),
-            Severity::Info,
+            severity,
             &line,
             None,
         );

@@ -28,7 +28,12 @@ pub(super) const KEYWORDS: &[&str] = &[
 pub(super) struct TlsGlobal {
     ca_base: Option<String>,
     crt_base: Option<String>,
+    /// `ssl-default-server-ciphers` and `-ciphersuites`.
     server: TlsParams,
+    /// `ssl-default-server-options`: the versions.
+    versions: VersionFilter,
+    /// `ssl-default-server-options no-tls-tickets`.
+    no_tickets: bool,
 }
 
 /// Parses one of [`KEYWORDS`].
@@ -99,11 +104,13 @@ fn parse(diags: &mut Diags, state: &mut TlsGlobal, st: &Stmt<'_>) -> Result<(), 
             *slot = keep.then_some(mapped.suites);
         }
         "ssl-default-server-options" | "ssl-default-bind-options" => {
-            let filter = version_options(st)?;
+            let (filter, no_tickets) = version_options(st)?;
             if keyword == "ssl-default-server-options" {
                 filter
-                    .apply(&mut state.server)
+                    .apply(&mut TlsParams::default())
                     .map_err(|e| format!("'{keyword}': {e}."))?;
+                state.versions = filter;
+                state.no_tickets = no_tickets;
             } else {
                 no_tls_termination(diags, st);
             }
@@ -135,17 +142,18 @@ fn parse(diags: &mut Diags, state: &mut TlsGlobal, st: &Stmt<'_>) -> Result<(), 
     Ok(())
 }
 
-/// The version filter of an `ssl-default-*-options` line, with HAProxy's
-/// messages; other options (`no-tls-tickets`, `prefer-client-ciphers`
-/// for binds) are accepted and change nothing in weir.
-fn version_options(st: &Stmt<'_>) -> Result<VersionFilter, String> {
+/// The version filter of an `ssl-default-*-options` line and whether it
+/// says `no-tls-tickets`, with HAProxy's messages; `prefer-client-ciphers`
+/// (for binds) is accepted and changes nothing in weir.
+fn version_options(st: &Stmt<'_>) -> Result<(VersionFilter, bool), String> {
     let keyword = st.word(0);
     let mut filter = VersionFilter::default();
+    let mut no_tickets = false;
     let mut i = 1;
     while i < st.words.len() {
         let option = st.word(i);
         match option {
-            "no-tls-tickets" => {}
+            "no-tls-tickets" => no_tickets = true,
             "prefer-client-ciphers" if keyword == "ssl-default-bind-options" => {}
             "ssl-min-ver" | "ssl-max-ver" => {
                 filter
@@ -159,7 +167,7 @@ fn version_options(st: &Stmt<'_>) -> Result<VersionFilter, String> {
         }
         i += 1;
     }
-    Ok(filter)
+    Ok((filter, no_tickets))
 }
 
 /// HAProxy reads integers with atol(): leading digits, with a sign.
@@ -185,19 +193,51 @@ fn no_tls_termination(diags: &mut Diags, st: &Stmt<'_>) {
     );
 }
 
-/// Resolves the servers' relative `ca-file` and `crt` paths against
-/// `ca-base` and `crt-base`, and gives them the `ssl-default-server-*`
-/// settings.
-pub(super) fn apply(state: &TlsGlobal, backends: &mut [Backend]) {
-    let servers = backends.iter_mut().flat_map(|b| b.servers.iter_mut());
-    for tls in servers.flat_map(|s| [&mut s.check_tls, &mut s.tls].into_iter().flatten()) {
-        apply_one(state, tls);
+/// Resolves the servers' relative `ca-file`, `crt` and `crl-file` paths
+/// against `ca-base` and `crt-base`, and settles their TLS settings: the
+/// server's own, else the `ssl-default-server-*` ones.
+pub(super) fn apply(diags: &mut Diags, state: &TlsGlobal, backends: &mut [Backend]) {
+    for backend in backends.iter_mut() {
+        for server in &mut backend.servers {
+            let mut result = Ok(false);
+            for tls in [&mut server.check_tls, &mut server.tls]
+                .into_iter()
+                .flatten()
+            {
+                result = result.and(apply_one(state, tls));
+            }
+            let (proxy, name) = (&backend.name, &server.name);
+            match result {
+                Ok(false) => {}
+                Ok(true) => diags.warn(
+                    &server.origin,
+                    format!(
+                        "'server {proxy}/{name}' : no-sslv3/no-tlsv1x are ignored for this \
+                         server. Use only 'ssl-min-ver' and 'ssl-max-ver' to fix."
+                    ),
+                ),
+                Err(None) => diags.error(
+                    &server.origin,
+                    format!(
+                        "'server {proxy}/{name}' : proxy '{proxy}': all SSL/TLS versions are \
+                         disabled for server '{name}'."
+                    ),
+                ),
+                Err(Some(e)) => {
+                    diags.error(&server.origin, format!("'server {proxy}/{name}' : {e}."))
+                }
+            }
+        }
     }
 }
 
-fn apply_one(state: &TlsGlobal, tls: &mut CheckTls) {
+/// Settles one TLS setting; `Ok(true)`: the `no-*` flags were ignored;
+/// `Err(None)`: no version at all is left, `Err(Some(_))`: none weir
+/// speaks.
+fn apply_one(state: &TlsGlobal, tls: &mut CheckTls) -> Result<bool, Option<String>> {
     for (path, base) in [
         (&mut tls.ca_file, &state.ca_base),
+        (&mut tls.crl_file, &state.ca_base),
         (&mut tls.crt_file, &state.crt_base),
     ] {
         if let (Some(p), Some(base)) = (path.as_mut(), base) {
@@ -206,5 +246,23 @@ fn apply_one(state: &TlsGlobal, tls: &mut CheckTls) {
             }
         }
     }
-    tls.params = state.server.clone();
+    let own = &tls.own;
+    tls.params = TlsParams {
+        tls12_suites: own
+            .tls12_suites
+            .clone()
+            .or(state.server.tls12_suites.clone()),
+        tls13_suites: own
+            .tls13_suites
+            .clone()
+            .or(state.server.tls13_suites.clone()),
+        ..TlsParams::default()
+    };
+    tls.no_tickets = own.tickets.map_or(state.no_tickets, |on| !on);
+    let (versions, ignored) = own.versions.over(state.versions).effective();
+    if !versions.any() {
+        return Err(None);
+    }
+    versions.apply(&mut tls.params).map_err(Some)?;
+    Ok(ignored)
 }

@@ -250,6 +250,7 @@ fn listeners_keep_their_id_new_ones_are_opened_removed_ones_closed() {
     next.frontends[0].binds.push(Bind {
         addr: extra,
         accept_proxy: false,
+        options: Default::default(),
         origin: origin(),
     });
     assert_eq!(

@@ -101,3 +101,44 @@ fn a_log_format_renders_the_session_and_dontlognull_skips_empty_ones() {
         "the second session sent nothing: not logged"
     );
 }
+
+/// A session that ends normally, then one whose only server refuses (`SC`).
+fn normal_then_refused(h: &mut Harness) {
+    let (client, conn) = h.session();
+    h.peer_sends(client, b"abc");
+    h.drain(conn);
+    h.event(Event::ReadClosed { conn: client });
+    h.event(Event::ReadClosed { conn });
+    let (_, refused, _) = h.accept();
+    h.event(Event::Connected {
+        conn: refused,
+        result: Err(ConnError::Refused),
+    });
+}
+
+#[test]
+fn dontlog_normal_logs_only_the_sessions_that_failed() {
+    let mut cfg = no_retries(vec![server("s1", 8001)]);
+    let frontend = &mut cfg.frontends[0];
+    frontend.log_format = crate::LineFormat::compile("%s %ts").unwrap();
+    frontend.dontlog_normal = true;
+    let mut h = Harness::new(cfg);
+    normal_then_refused(&mut h);
+    assert_eq!(h.logs(LogSink::Stdout), ["s1 SC"]);
+}
+
+#[test]
+fn log_separate_errors_logs_failed_sessions_at_err() {
+    let mut cfg = no_retries(vec![server("s1", 8001)]);
+    let frontend = &mut cfg.frontends[0];
+    frontend.log_format = crate::LineFormat::compile("%s %ts").unwrap();
+    // Only `warning` and worse reach the target: `info` lines stay out.
+    frontend.logs[0].max_level = crate::config::Severity::Warning;
+    let mut h = Harness::new(cfg.clone());
+    normal_then_refused(&mut h);
+    assert_eq!(h.logs(LogSink::Stdout), Vec::<String>::new());
+    cfg.frontends[0].log_separate_errors = true;
+    let mut h = Harness::new(cfg);
+    normal_then_refused(&mut h);
+    assert_eq!(h.logs(LogSink::Stdout), ["s1 SC"]);
+}
