@@ -232,7 +232,8 @@ fn negated(expect: &HttpExpect) -> Option<HttpExpect> {
 /// (at a rule); the server's close always decides the check; the first
 /// expect passes, fails or waits just as matching it against the bytes
 /// received up to each chunk boundary says (a `!` rule fails on the first
-/// match, a plain one passes on it, and the close settles the rest).
+/// match, a plain one passes on it, and the close settles the rest; a
+/// close with nothing received fails it).
 pub fn tcp_check_expect(data: &[u8], now: Instant) {
     let Some(nul) = data.iter().position(|&b| b == 0) else {
         return;
@@ -302,6 +303,15 @@ pub fn tcp_check_expect(data: &[u8], now: Instant) {
     }));
     let found = ends.any(|end| expect.step.finds(&received[..end]));
     let failed = matches!(run.verdict, Some(CheckStatus::TcpRulesFailed(_)));
+    if eof && received.is_empty() {
+        // HAProxy: "TCPCHK got an empty response", whatever the rule.
+        assert!(
+            failed && run.step == first,
+            "an empty reply fails rule {}",
+            first + 1
+        );
+        return;
+    }
     match (found, negate, eof) {
         (true, false, _) | (false, true, true) => {
             assert!(run.step > first, "rule {} should pass", first + 1);
@@ -1184,4 +1194,102 @@ pub fn dns_resolver(data: &[u8], start: Instant) {
             assert!(answered.contains(&ip), "{ip} never answered: {line}");
         }
     }
+}
+
+/// `protocol_check`: a server's reply to one of HAProxy's protocol checks
+/// (`option mysql-check`, `pgsql-check`, `smtpchk`, `ldap-check`,
+/// `ssl-hello-chk`, `redis-check`), run on a real health probe. The first
+/// byte picks the check, the second's bit 0 says the server closes after
+/// the last chunk; then the reply in chunks, each a length byte and that
+/// many bytes. The whole reply also goes straight to the custom parsers
+/// and the reply-text helpers.
+///
+/// Properties: a check ends only in a pass (after every rule) or a failure
+/// (at a rule), with the statuses its ruleset can give; the server's close
+/// always decides it; a custom parser never waits once no more bytes can
+/// come, and when it decides before that, the close changes nothing; texts
+/// are at most 127 characters, without NUL, and without CR or LF when cut
+/// at a line end; a reply code is at most 999.
+pub fn protocol_check(data: &[u8], now: Instant) {
+    use crate::config::{CustomExpect, ProtocolCheck, ReplyText};
+    use crate::health::protocol::{self, Custom};
+    let [pick, flags, rest @ ..] = data else {
+        return;
+    };
+    let check = match pick % 8 {
+        0 => ProtocolCheck::Mysql(None),
+        1 => ProtocolCheck::Mysql(Some(("haproxy".into(), false))),
+        2 => ProtocolCheck::Mysql(Some(("haproxy".into(), true))),
+        3 => ProtocolCheck::Pgsql("postgres".into()),
+        4 => ProtocolCheck::Smtp("HELO localhost".into()),
+        5 => ProtocolCheck::Ldap,
+        6 => ProtocolCheck::SslHello,
+        _ => ProtocolCheck::Redis,
+    };
+    let steps = check.rules();
+    let mut chunks = Vec::new();
+    let mut tail = rest;
+    // Each round takes at least the length byte.
+    while let Some((&len, more)) = tail.split_first() {
+        let (chunk, more) = more.split_at(usize::from(len).min(more.len()));
+        chunks.push(chunk);
+        tail = more;
+    }
+    let eof = flags & 1 != 0;
+    let run = run_plain_rules(&steps, &chunks, eof, now);
+    let short = |text: &str| {
+        assert!(text.chars().count() <= 127, "{text:?} is too long");
+        assert!(!text.contains('\0'), "{text:?} has a NUL");
+    };
+    match &run.verdict {
+        None => assert!(!eof, "the server closed, yet the check waits"),
+        Some(CheckStatus::TcpRulesPassed(text) | CheckStatus::ProtocolPassed(_, text)) => {
+            assert_eq!(run.step, steps.len());
+            short(text);
+        }
+        Some(CheckStatus::L6Ok) => {
+            assert_eq!(run.step, steps.len());
+            assert!(steps[run.step - 1].layer6);
+        }
+        Some(
+            CheckStatus::TcpRulesFailed(text)
+            | CheckStatus::L7Status(_, text)
+            | CheckStatus::L6Invalid(text),
+        ) => {
+            assert!(run.step < steps.len(), "a failure after every rule");
+            short(text);
+        }
+        Some(other) => panic!("{check:?} ended in {other:?}"),
+    }
+    let reply = chunks.concat();
+    for kind in [
+        CustomExpect::MysqlHandshake,
+        CustomExpect::MysqlOk,
+        CustomExpect::LdapBindResponse,
+    ] {
+        for last in [false, true] {
+            let closed = protocol::judge(kind, &reply, true, last);
+            assert_ne!(closed, Custom::Wait, "{kind:?} waits after the close");
+            let open = protocol::judge(kind, &reply, false, last);
+            if open != Custom::Wait {
+                assert_eq!(open, closed, "{kind:?}: the close changed a decision");
+            }
+            match closed {
+                Custom::Pass(Some(text)) | Custom::Invalid(text) | Custom::WrongStatus(_, text) => {
+                    short(&text)
+                }
+                Custom::Pass(None) | Custom::Wait => {}
+            }
+        }
+    }
+    for (from, cut) in [
+        (ReplyText::FIRST_LINE, true),
+        (ReplyText::SMTP_TEXT, true),
+        (ReplyText::from(6), false),
+    ] {
+        let text = protocol::reply_text(from, &reply);
+        short(&text);
+        assert!(!cut || !text.contains(['\r', '\n']), "{text:?} is not cut");
+    }
+    assert!(protocol::reply_code(&reply) <= 999);
 }

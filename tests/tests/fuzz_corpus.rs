@@ -71,6 +71,13 @@ fn dns_resolver_corpus_holds() {
 }
 
 #[test]
+fn protocol_check_corpus_holds() {
+    replay("protocol_check", |data| {
+        fuzzing::protocol_check(data, Instant::now())
+    });
+}
+
+#[test]
 fn client_hello_corpus_holds() {
     replay("client_hello", fuzzing::client_hello);
 }

@@ -1,6 +1,7 @@
 //! A `tcp-check` rule with what HAProxy keeps beside it.
 
 use super::TcpStep;
+use super::protocol_check::ReplyText;
 
 /// One `tcp-check` rule (`struct tcpcheck_rule`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +20,26 @@ pub struct TcpRule {
     pub on_success: Option<String>,
     /// `on-error`: the check's text when this rule fails.
     pub on_error: Option<String>,
-    /// The failure's text is the first line of the reply (HAProxy's
+    /// The failure's text is taken from the reply (HAProxy's
     /// `on-error "%[res.payload(0,0),cut_crlf]"` of `option redis-check`).
-    pub reply_line_on_error: bool,
+    pub error_text: Option<ReplyText>,
+    /// The success's text is taken from the reply (`on-success` of
+    /// `option smtpchk`).
+    pub success_text: Option<ReplyText>,
+    /// The check's code is the number the reply starts with (HAProxy's
+    /// `status-code "res.payload(0,3)"` of `option smtpchk`).
+    pub code_from_reply: bool,
+    /// The rule's statuses are layer 6 ones (`ok-status L6OK error-status
+    /// L6RSP tout-status L6TOUT` of `option ssl-hello-chk`).
+    pub layer6: bool,
+    /// On a send: the check's start time (seconds since the Unix epoch,
+    /// big endian) is written at this offset of the bytes
+    /// (`%[date(),htonl,hex]` of `option ssl-hello-chk`).
+    pub date_at: Option<usize>,
+    /// On the first rule: the check's connection ends with a FIN, not a
+    /// reset (`tcp-check connect default linger` of the mysql, pgsql and
+    /// smtp checks).
+    pub linger: bool,
     /// A failure is `L7STS` (`error-status L7STS`), not `L7RSP`.
     pub wrong_status: bool,
     /// The rule belongs to a protocol check (`option redis-check`): no
@@ -39,7 +57,12 @@ impl TcpRule {
             min_recv: None,
             on_success: None,
             on_error: None,
-            reply_line_on_error: false,
+            error_text: None,
+            success_text: None,
+            code_from_reply: false,
+            layer6: false,
+            date_at: None,
+            linger: false,
             wrong_status: false,
             protocol: false,
         }
@@ -57,7 +80,7 @@ impl TcpRule {
             2,
         );
         expect.on_success = Some("Redis server is ok".into());
-        expect.reply_line_on_error = true;
+        expect.error_text = Some(ReplyText::FIRST_LINE);
         expect.wrong_status = true;
         let mut send = TcpRule::new(TcpStep::Send(b"*1\r\n$4\r\nPING\r\n".to_vec()), 1);
         for rule in [&mut send, &mut expect] {

@@ -577,6 +577,8 @@ pub enum TcpStep {
         /// `!`.
         negate: bool,
     },
+    /// The reply parser of a protocol check (`expect custom`).
+    Custom(CustomExpect),
 }
 
 impl TcpStep {
@@ -600,7 +602,7 @@ impl TcpStep {
                     .collect();
                 regex.0.is_match(&dump)
             }
-            TcpStep::Send(_) => false,
+            TcpStep::Send(_) | TcpStep::Custom(_) => false,
         }
     }
 }
@@ -1018,12 +1020,14 @@ mod keywords;
 pub(crate) use keywords::suggest;
 mod lexer;
 mod parser;
+mod protocol_check;
 mod service;
 mod stats_socket;
 mod tls_params;
 mod units;
 
 pub use check::TcpRule;
+pub use protocol_check::{CustomExpect, ProtocolCheck, ReplyText};
 pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,
     StatsPage,

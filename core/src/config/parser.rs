@@ -27,6 +27,7 @@ mod environment;
 mod logging;
 mod originalto;
 mod process;
+mod protocol_check;
 mod proxy_meta;
 mod proxy_protocol;
 mod resolvers;
@@ -50,6 +51,11 @@ const OPTIONS: &[&str] = &[
     "log-health-checks",
     "tcp-check",
     "redis-check",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "smtpchk",
+    "ldap-check",
     "allbackups",
     "redispatch",
     "connect-hedge",
@@ -226,8 +232,8 @@ struct Settings {
     log_health_checks: bool,
     /// `option tcp-check`.
     tcp_check: bool,
-    /// `option redis-check`.
-    redis_check: bool,
+    /// `option redis-check`, `mysql-check` ...: a protocol check.
+    protocol_check: Option<super::ProtocolCheck>,
     /// `option allbackups`.
     allbackups: bool,
     /// `retries`, when set.
@@ -1236,7 +1242,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         // them, which only makes `show stat` more current.
         "contstats" => {}
         "log-separate-errors" => p.settings.log_separate_errors = enable,
-        "tcp-check" | "httpchk" | "redis-check" if !enable => diags.error(
+        "tcp-check" | "httpchk" if !enable => diags.error(
+            &st.origin,
+            format!("negation/default is not supported for option '{name}'."),
+        ),
+        _ if protocol_check::NAMES.contains(&name) && !enable => diags.error(
             &st.origin,
             format!("negation/default is not supported for option '{name}'."),
         ),
@@ -1244,7 +1254,7 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "tcp-check" => {
             p.settings.tcp_check = true;
             p.settings.http.enabled = false;
-            p.settings.redis_check = false;
+            p.settings.protocol_check = None;
         }
         "log-health-checks" if !p.kind.has_backend() => {
             p.ignored(diags, st, "option log-health-checks", false)
@@ -1323,12 +1333,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
                     diags.warn(&st.origin, warning);
                 }
                 p.settings.tcp_check = false;
-                p.settings.redis_check = false;
+                p.settings.protocol_check = None;
             }
             Err(e) => diags.error(&st.origin, e),
         },
-        "redis-check" if !p.kind.has_backend() => p.ignored(diags, st, "option redis-check", false),
-        "redis-check" => checks::redis_option(p.settings),
+        _ if protocol_check::NAMES.contains(&name) => protocol_check::option(diags, p, st),
         _ if compat::is_option(name) => compat::option(diags, p, st, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {

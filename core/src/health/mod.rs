@@ -18,6 +18,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod http;
+pub(crate) mod protocol;
 pub(crate) mod rules;
 
 use std::time::Duration;
@@ -208,6 +209,9 @@ pub(crate) enum CheckStatus {
     TcpRulesPassed(String),
     /// `L7RSP` of `tcp-check` rules: an expect failed, and how.
     TcpRulesFailed(String),
+    /// `L7OK` of a protocol check whose code comes from the reply
+    /// (`option smtpchk`): the code and the text.
+    ProtocolPassed(u16, String),
     /// `HANA`: `observe layer4` saw too many failed connections.
     Analyze(String),
 }
@@ -220,6 +224,7 @@ impl CheckStatus {
                 | CheckStatus::L6Ok
                 | CheckStatus::L7Ok(..)
                 | CheckStatus::TcpRulesPassed(_)
+                | CheckStatus::ProtocolPassed(..)
         )
     }
 
@@ -237,7 +242,9 @@ impl CheckStatus {
             CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::Analyze(_) => "Health analyze",
-            CheckStatus::TcpRulesPassed(_) => "Layer7 check passed",
+            CheckStatus::TcpRulesPassed(_) | CheckStatus::ProtocolPassed(..) => {
+                "Layer7 check passed"
+            }
             CheckStatus::TcpRulesFailed(_) => "Layer7 invalid response",
         }
     }
@@ -251,6 +258,7 @@ impl CheckStatus {
                 (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
             }
             CheckStatus::L7Invalid(info) => (None, Some(*info)),
+            CheckStatus::ProtocolPassed(code, info) => (Some(*code), Some(info.as_str())),
             CheckStatus::L6Invalid(info)
             | CheckStatus::Analyze(info)
             | CheckStatus::TcpRulesPassed(info)

@@ -2,6 +2,8 @@
 //! `tcpcheck_eval_expect` does, with its texts.
 
 use crate::config::{TcpRule, TcpStep};
+use crate::health::CheckStatus;
+use crate::health::protocol::{reply_code, reply_text};
 
 /// What an expect rule makes of the bytes received so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +18,14 @@ pub(crate) enum Judged {
 
 /// Judges expect rule `rule` on `data`; `last_read` says no more bytes
 /// will come (the server closed, or the buffer is full). A send rule
-/// passes.
+/// passes; so does a custom expect (`crate::health::protocol` judges
+/// those).
 pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
+    if let Some(text) = empty_response(rule, data, last_read) {
+        return Judged::Fail(text);
+    }
     let negate = match &rule.step {
-        TcpStep::Send(_) => return Judged::Pass,
+        TcpStep::Send(_) | TcpStep::Custom(_) => return Judged::Pass,
         TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. } => *negate,
     };
     if !last_read {
@@ -41,40 +47,75 @@ pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
     Judged::Fail(error_text(rule, found, data))
 }
 
+/// HAProxy's `tcpcheck_eval_recv` on an expect: the server closed and
+/// nothing came since the last send.
+pub(crate) fn empty_response(rule: &TcpRule, data: &[u8], last_read: bool) -> Option<String> {
+    if !last_read || !data.is_empty() || matches!(rule.step, TcpStep::Send(_)) {
+        return None;
+    }
+    let mut text = format!("TCPCHK got an empty response at step {}", rule.id);
+    if let Some(comment) = &rule.comment {
+        text.push_str(&format!(" comment: '{comment}'"));
+    }
+    Some(text)
+}
+
+/// The verdict of a check that failed on `rule` with `text`, by the
+/// rule's error status (`L7RSP`, `L7STS` with its code, `L6RSP`).
+pub(crate) fn failed(rule: &TcpRule, data: &[u8], text: String) -> CheckStatus {
+    if rule.layer6 {
+        CheckStatus::L6Invalid(text)
+    } else if rule.wrong_status {
+        let code = if rule.code_from_reply {
+            reply_code(data)
+        } else {
+            0
+        };
+        CheckStatus::L7Status(code, text)
+    } else {
+        CheckStatus::TcpRulesFailed(text)
+    }
+}
+
 /// HAProxy's `tcpcheck_expect_onerror_message`: `on-error`, or what
 /// matched or not and where, then the rule's comment.
 fn error_text(rule: &TcpRule, found: bool, data: &[u8]) -> String {
     let mut text = match &rule.on_error {
         Some(text) => text.clone(),
-        None if rule.reply_line_on_error => {
-            let end = data.iter().position(|&b| b == b'\r' || b == b'\n');
-            String::from_utf8_lossy(&data[..end.unwrap_or(data.len())]).into_owned()
-        }
-        None if rule.protocol => String::new(),
-        None => {
-            let head = match found {
-                true => "TCPCHK matched unwanted content",
-                false => "TCPCHK did not match content",
-            };
-            let what = match &rule.step {
-                TcpStep::Expect {
-                    pattern,
-                    binary: false,
-                    ..
-                } => format!(" '{}'", String::from_utf8_lossy(pattern)),
-                TcpStep::Expect { binary: true, .. } => " (binary)".into(),
-                TcpStep::ExpectRegex { hex: false, .. } => " (regex)".into(),
-                TcpStep::ExpectRegex { hex: true, .. } => " (binary regex)".into(),
-                TcpStep::Send(_) => String::new(),
-            };
-            format!("{head}{what} at step {}", rule.id)
-        }
+        None => match rule.error_text {
+            Some(from) => reply_text(from, data),
+            None => default_error_text(rule, found),
+        },
     };
     if let Some(comment) = &rule.comment {
         text.push_str(" comment: ");
         text.push_str(comment);
     }
     text
+}
+
+/// The text of a failed rule that has none of its own.
+fn default_error_text(rule: &TcpRule, found: bool) -> String {
+    if rule.protocol {
+        return String::new();
+    }
+    let head = match found {
+        true => "TCPCHK matched unwanted content",
+        false => "TCPCHK did not match content",
+    };
+    let what = match &rule.step {
+        TcpStep::Expect {
+            pattern,
+            binary: false,
+            ..
+        } => format!(" '{}'", String::from_utf8_lossy(pattern)),
+        TcpStep::Expect { binary: true, .. } => " (binary)".into(),
+        TcpStep::ExpectRegex { hex: false, .. } => " (regex)".into(),
+        TcpStep::ExpectRegex { hex: true, .. } => " (binary regex)".into(),
+        TcpStep::Custom(_) => " (custom function)".into(),
+        TcpStep::Send(_) => String::new(),
+    };
+    format!("{head}{what} at step {}", rule.id)
 }
 
 /// The text of a check whose rules all passed (`tcpcheck_main`): the last
@@ -89,6 +130,26 @@ pub(crate) fn success_text(rules: &[TcpRule]) -> String {
         }) => text.clone(),
         Some(rule) if rule.protocol => String::new(),
         _ => "(tcp-check)".into(),
+    }
+}
+
+/// The verdict of a check whose rules all passed on `data` (the bytes
+/// since the last send): `L6OK` for `ssl-hello-chk`, the reply's code and
+/// text for `smtpchk`, else `L7OK` with [`success_text`].
+pub(crate) fn passed(rules: &[TcpRule], data: &[u8]) -> CheckStatus {
+    let Some(last) = rules.last() else {
+        return CheckStatus::TcpRulesPassed(success_text(rules));
+    };
+    if last.layer6 {
+        return CheckStatus::L6Ok;
+    }
+    let text = match last.success_text {
+        Some(from) if matches!(last.step, TcpStep::ExpectRegex { .. }) => reply_text(from, data),
+        _ => success_text(rules),
+    };
+    match last.code_from_reply {
+        true => CheckStatus::ProtocolPassed(reply_code(data), text),
+        false => CheckStatus::TcpRulesPassed(text),
     }
 }
 
@@ -109,6 +170,7 @@ pub(crate) fn step_context(rule: &TcpRule) -> String {
         }
         TcpStep::ExpectRegex { hex: false, .. } => " (expect regex)".into(),
         TcpStep::ExpectRegex { hex: true, .. } => " (expect binary regex)".into(),
+        TcpStep::Custom(_) => " (expect custom function)".into(),
     };
     let mut text = format!(" at step {} of tcp-check{what}", rule.id);
     if let Some(comment) = &rule.comment {
@@ -196,6 +258,56 @@ mod tests {
         assert_eq!(success_text(&[binary.clone()]), "(tcp-check)");
         binary.on_success = Some("fine".into());
         assert_eq!(success_text(&[binary]), "fine");
+    }
+
+    #[test]
+    fn a_close_with_nothing_received_is_an_empty_response() {
+        let mut rule = string("valid", true);
+        assert_eq!(
+            judge(&rule, b"", true),
+            Judged::Fail("TCPCHK got an empty response at step 2".into())
+        );
+        rule.comment = Some("greeting".into());
+        assert_eq!(
+            judge(&rule, b"", true),
+            Judged::Fail("TCPCHK got an empty response at step 2 comment: 'greeting'".into())
+        );
+        assert_eq!(judge(&rule, b"", false), Judged::Wait);
+        assert_eq!(judge(&rule, b"other", true), Judged::Pass);
+    }
+
+    #[test]
+    fn protocol_rules_fail_and_pass_with_their_statuses() {
+        use crate::config::ProtocolCheck;
+        let smtp = ProtocolCheck::Smtp("HELO localhost".into()).rules();
+        let reply = b"451 try later\r\n";
+        let Judged::Fail(text) = judge(&smtp[1], reply, false) else {
+            panic!("a 4xx banner fails");
+        };
+        assert_eq!(
+            failed(&smtp[1], reply, text),
+            CheckStatus::L7Status(451, "try later".into())
+        );
+        assert_eq!(
+            passed(&smtp, b"221 2.0.0 bye\r\n"),
+            CheckStatus::ProtocolPassed(221, "2.0.0 bye".into())
+        );
+        let hello = ProtocolCheck::SslHello.rules();
+        assert_eq!(judge(&hello[1], b"\x16\x03", false), Judged::Wait);
+        assert_eq!(
+            judge(&hello[1], b"\x15\x03\x03\x00\x02", false),
+            Judged::Pass
+        );
+        assert_eq!(passed(&hello, b""), CheckStatus::L6Ok);
+        assert_eq!(
+            failed(&hello[1], b"HTTP/", String::new()),
+            CheckStatus::L6Invalid(String::new())
+        );
+        let pgsql = ProtocolCheck::Pgsql("pg".into()).rules();
+        assert_eq!(
+            judge(&pgsql[1], b"E\0\0\0\x0bSFATAL\0", false),
+            Judged::Fail("FATAL".into())
+        );
     }
 
     #[test]

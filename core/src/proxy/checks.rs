@@ -10,7 +10,7 @@ use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::{Action, ConnError};
 use crate::arena::Arena;
 use crate::buffer::Pool;
-use crate::config::{OnError, Severity};
+use crate::config::{HealthCheck, OnError, Severity, TcpStep};
 use crate::health::{CheckStatus, Transition};
 use crate::id::{BackendId, ServerId};
 use crate::proxy_protocol;
@@ -64,6 +64,18 @@ impl CheckState {
 
 /// The check state of server `s` of backend `b`, if it is checked and not
 /// paused (maintenance).
+/// The rules connect with `linger`: the check's connection ends with a
+/// FIN (the mysql, pgsql and smtp checks).
+fn lingers(check: &HealthCheck) -> bool {
+    matches!(check, HealthCheck::TcpRules(steps) if steps.first().is_some_and(|r| r.linger))
+}
+
+/// The last rule is a custom expect (the mysql and ldap checks).
+fn ends_with_custom(check: &HealthCheck) -> bool {
+    matches!(check, HealthCheck::TcpRules(steps)
+        if steps.last().is_some_and(|r| matches!(r.step, TcpStep::Custom(_))))
+}
+
 fn check_mut(
     backends: &mut Arena<BackendId, BackendState>,
     b: BackendId,
@@ -171,7 +183,11 @@ impl Balancer {
     }
 
     pub(super) fn on_check_timer(&mut self, now: Instant, at: Instant, b: BackendId, s: ServerId) {
-        let server = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s));
+        let Some(backend) = self.backends.get_mut(b) else {
+            return;
+        };
+        let health_check = &backend.config.health_check;
+        let server = backend.servers.get_mut(s);
         let Some(check) = server.and_then(|x| x.check.as_mut()) else {
             return;
         };
@@ -182,7 +198,7 @@ impl Balancer {
         match &check.probe {
             Some(probe) if check.closing && probe.deadline <= now => self.end_tls_close(b, s),
             Some(probe) if probe.deadline <= now => {
-                let status = probe.timed_out();
+                let status = probe.timed_out(health_check);
                 self.finish_check(now, b, s, status)
             }
             Some(probe) => {
@@ -369,7 +385,16 @@ impl Balancer {
             .check_send_proxy
             .map(|version| HeaderOut::new(proxy_protocol::encode(version, None, None)));
         if let Some(check) = check_mut(&mut self.backends, b, s) {
-            check.probe = Some(Probe::new(conn, now, deadline).with_header(header));
+            let date = self
+                .clock
+                .at(now)
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as u32);
+            check.probe = Some(
+                Probe::new(conn, now, deadline)
+                    .with_header(header)
+                    .with_date(date),
+            );
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
@@ -408,6 +433,7 @@ impl Balancer {
         let config = &self.backends[b].config.health_check;
         let step = probe.is_connected().then(|| probe.step());
         let context = tcp_check_context(config, &status, step);
+        let (lingers, twice) = (lingers(config), ends_with_custom(config));
         let mut probe = probe;
         // After a socket error there is nothing to close cleanly.
         if !matches!(status, CheckStatus::L4Con(_)) && probe.close_tls(&mut self.pool) {
@@ -423,13 +449,27 @@ impl Balancer {
         } else {
             // HAProxy closes a check connection with an RST (its fd has
             // `FD_LINGER_RISK`), passed or not, unless the server closed
-            // first.
-            let reset = !probe.server_closed();
+            // first or the rules connect with `linger`.
+            let reset = !probe.server_closed() && !lingers;
             probe.release(&mut self.pool);
             self.close(conn, reset);
         }
-        let last = LastCheck::new(status, context, millis(started, now));
-        let interval = self.count_verdict(now, b, s, last);
+        let ms = millis(started, now);
+        // A custom expect that ends the rules reports its success, then
+        // HAProxy's `tcpcheck_main` reports it again without a text: the
+        // health counts twice (`set_server_check_status` twice).
+        let again = (status.passed() && twice).then(|| {
+            LastCheck::new(
+                CheckStatus::TcpRulesPassed(String::new()),
+                String::new(),
+                ms,
+            )
+        });
+        let last = LastCheck::new(status, context, ms);
+        let mut interval = self.count_verdict(now, b, s, last);
+        if let Some(again) = again {
+            interval = self.count_verdict(now, b, s, again);
+        }
         let next = now + self.jitter(interval);
         if let Some(check) = check_mut(&mut self.backends, b, s) {
             check.next = next;

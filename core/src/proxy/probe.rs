@@ -25,6 +25,7 @@ use crate::buffer::{Buffer, Pool};
 use crate::config::{HealthCheck, TcpRule, TcpStep};
 use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
+use crate::health::protocol::{self, Custom};
 use crate::health::rules::{self, Judged};
 use crate::id::ConnId;
 use crate::session::HeaderOut;
@@ -52,6 +53,13 @@ pub(super) struct Probe {
     tls: Option<TlsClient>,
     /// The PROXY protocol header to write first (`check-send-proxy`).
     header: Option<HeaderOut>,
+    /// The check's start, seconds since the Unix epoch (for a send with
+    /// a `date_at`).
+    date: u32,
+    /// The bytes of the current send when they carry the date.
+    dated: Option<Vec<u8>>,
+    /// The text a custom expect gave the check (its first report).
+    custom_text: Option<String>,
 }
 
 impl Probe {
@@ -67,7 +75,16 @@ impl Probe {
             eof: false,
             tls: None,
             header: None,
+            date: 0,
+            dated: None,
+            custom_text: None,
         }
+    }
+
+    /// The check started at `secs` since the Unix epoch (what a send
+    /// with a `date_at` writes, as `%[date()]` of `ssl-hello-chk`).
+    pub(super) fn with_date(self, secs: u32) -> Self {
+        Probe { date: secs, ..self }
     }
 
     /// The probe writes `header` first.
@@ -170,10 +187,11 @@ impl Probe {
         (read, write)
     }
 
-    fn unsent<'c>(&self, check: &'c HealthCheck) -> Option<&'c [u8]> {
+    fn unsent<'a>(&'a self, check: &'a HealthCheck) -> Option<&'a [u8]> {
         let data = match check {
             HealthCheck::Http { request, .. } => request,
             HealthCheck::TcpRules(steps) => match steps.get(self.step).map(|r| &r.step) {
+                Some(TcpStep::Send(_)) if self.dated.is_some() => self.dated.as_deref()?,
                 Some(TcpStep::Send(data)) => data,
                 _ => return None,
             },
@@ -245,14 +263,25 @@ impl Probe {
     /// verdict when the check is decided.
     pub(super) fn run_rules(&mut self, steps: &[TcpRule]) -> Option<CheckStatus> {
         loop {
+            let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
             let Some(rule) = steps.get(self.step) else {
-                return Some(CheckStatus::TcpRulesPassed(rules::success_text(steps)));
+                return Some(match self.custom_text.take() {
+                    Some(text) => CheckStatus::TcpRulesPassed(text),
+                    None => rules::passed(steps, data),
+                });
             };
+            let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
             match &rule.step {
                 TcpStep::Send(data) => {
-                    if let Some(buf) = &mut self.response {
-                        buf.clear();
+                    // A send evaluated anew empties what came before it;
+                    // one still being written keeps what arrives meanwhile.
+                    if self.sent == 0 {
+                        if let Some(buf) = &mut self.response {
+                            buf.clear();
+                        }
+                        self.dated = rule.date_at.map(|at| dated(data, at, self.date));
                     }
+                    let data = self.dated.as_deref().unwrap_or(data);
                     match &mut self.tls {
                         Some(link) => {
                             if let Some(status) = write_request(link, data) {
@@ -262,17 +291,27 @@ impl Probe {
                         None if self.sent < data.len() => return None,
                         None => {}
                     }
+                    self.dated = None;
+                }
+                TcpStep::Custom(kind) => {
+                    if let Some(text) = rules::empty_response(rule, data, last_read) {
+                        return Some(rules::failed(rule, data, text));
+                    }
+                    let last = self.step + 1 == steps.len();
+                    match protocol::judge(*kind, data, last_read, last) {
+                        Custom::Wait => return None,
+                        Custom::Pass(text) => self.custom_text = text,
+                        Custom::Invalid(text) => return Some(CheckStatus::TcpRulesFailed(text)),
+                        Custom::WrongStatus(code, text) => {
+                            return Some(CheckStatus::L7Status(code, text));
+                        }
+                    }
                 }
                 TcpStep::Expect { .. } | TcpStep::ExpectRegex { .. } => {
-                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
-                    let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
                     match rules::judge(rule, data, last_read) {
                         Judged::Wait => return None,
                         Judged::Pass => {}
-                        Judged::Fail(text) if rule.wrong_status => {
-                            return Some(CheckStatus::L7Status(0, text));
-                        }
-                        Judged::Fail(text) => return Some(CheckStatus::TcpRulesFailed(text)),
+                        Judged::Fail(text) => return Some(rules::failed(rule, data, text)),
                     }
                 }
             }
@@ -387,11 +426,17 @@ impl Probe {
         }
     }
 
-    /// The verdict when the deadline passes, by how far the check got.
-    pub(super) fn timed_out(&self) -> CheckStatus {
+    /// The verdict when the deadline passes, by how far the check got
+    /// (an expect of `ssl-hello-chk` times out at layer 6).
+    pub(super) fn timed_out(&self, check: &HealthCheck) -> CheckStatus {
+        let layer6 = match check {
+            HealthCheck::TcpRules(steps) => steps.get(self.step).is_some_and(|r| r.layer6),
+            _ => false,
+        };
         match &self.tls {
             _ if !self.connected => CheckStatus::L4Timeout,
             Some(link) if link.is_handshaking() => CheckStatus::L6Timeout,
+            _ if layer6 => CheckStatus::L6Timeout,
             _ => CheckStatus::L7Timeout,
         }
     }
@@ -472,9 +517,185 @@ fn write_all(probe: &mut Probe, check: &HealthCheck, pool: &mut Pool) -> Option<
     None
 }
 
+/// `data` with `date` written big endian at `at` (where it fits).
+fn dated(data: &[u8], at: usize, date: u32) -> Vec<u8> {
+    let mut out = data.to_vec();
+    if let Some(field) = out.get_mut(at..at + 4) {
+        field.copy_from_slice(&date.to_be_bytes());
+    }
+    out
+}
+
 /// Gives a request to TLS whole (rustls holds it until the handshake is
 /// over); a verdict if it would not take it all.
 fn write_request(link: &mut TlsClient, data: &[u8]) -> Option<CheckStatus> {
     (link.write_plain(data) < data.len())
         .then(|| CheckStatus::L6Invalid("the check request does not fit in TLS buffers".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProtocolCheck;
+
+    /// A start time for tests (core never reads a clock itself).
+    #[allow(clippy::disallowed_methods)]
+    fn epoch() -> Instant {
+        Instant::now()
+    }
+
+    /// Drives a plain probe: `script` items are replies (`Ok`) or the
+    /// server's close (`Err`); the probe's sends are written whole at
+    /// once. The verdict and what was sent.
+    fn converse(check: ProtocolCheck, script: &[Option<&[u8]>]) -> (Option<CheckStatus>, Vec<u8>) {
+        let check = HealthCheck::TcpRules(check.rules());
+        let mut pool = Pool::new(4);
+        let now = epoch();
+        let mut probe = Probe::new(ConnId::new(0, 0), now, now).with_date(0x01020304);
+        let mut wire = Vec::new();
+        let mut verdict = probe.connected(&check, None, &mut pool);
+        let flush = |probe: &mut Probe, pool: &mut Pool, wire: &mut Vec<u8>| {
+            for _ in 0..8 {
+                let out = probe.send_buf(&check)?;
+                let n = out.len();
+                wire.extend_from_slice(out);
+                if let Some(v) = probe.sent(n, &check, pool) {
+                    return Some(v);
+                }
+            }
+            None
+        };
+        verdict = verdict.or_else(|| flush(&mut probe, &mut pool, &mut wire));
+        for item in script {
+            if verdict.is_some() {
+                break;
+            }
+            verdict = match item {
+                Some(bytes) => {
+                    let buf = probe.recv_buf(&mut pool).unwrap();
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    probe.received(bytes.len(), false, &check, &mut pool)
+                }
+                None => probe.received(0, true, &check, &mut pool),
+            }
+            .or_else(|| flush(&mut probe, &mut pool, &mut wire));
+        }
+        probe.release(&mut pool);
+        (verdict, wire)
+    }
+
+    #[test]
+    fn smtp_check_passes_on_a_multiline_ehlo_and_a_quit_reply() {
+        let (verdict, wire) = converse(
+            ProtocolCheck::Smtp("EHLO example.com".into()),
+            &[
+                Some(b"220 mx ESMTP\r\n"),
+                Some(b"250-mx hello\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+                Some(b"221 2.0.0 bye\r\n"),
+                None,
+            ],
+        );
+        assert_eq!(wire, b"EHLO example.com\r\nQUIT\r\n");
+        assert_eq!(
+            verdict,
+            Some(CheckStatus::ProtocolPassed(221, "2.0.0 bye".into()))
+        );
+    }
+
+    #[test]
+    fn smtp_failures_carry_the_reply_code_and_text() {
+        let smtp = || ProtocolCheck::Smtp("HELO localhost".into());
+        assert_eq!(
+            converse(smtp(), &[Some(b"554 no service\r\n")]).0,
+            Some(CheckStatus::L7Status(554, "no service".into()))
+        );
+        assert_eq!(
+            converse(smtp(), &[Some(b"hello\r\n")]).0,
+            Some(CheckStatus::TcpRulesFailed("hello".into()))
+        );
+        assert_eq!(
+            converse(smtp(), &[Some(b"220 ok\r\n"), None]).0,
+            Some(CheckStatus::L7Status(
+                0,
+                "TCPCHK got an empty response at step 5".into()
+            ))
+        );
+        assert_eq!(
+            converse(smtp(), &[None]).0,
+            Some(CheckStatus::TcpRulesFailed(
+                "TCPCHK got an empty response at step 2".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn ssl_hello_carries_the_date_and_passes_on_a_tls_record() {
+        let (verdict, wire) = converse(
+            ProtocolCheck::SslHello,
+            &[Some(b"\x15\x03\x03\x00\x02\x02\x46")],
+        );
+        assert_eq!(verdict, Some(CheckStatus::L6Ok));
+        assert_eq!(wire[11..15], [1, 2, 3, 4]);
+        assert_eq!(wire.len(), 126);
+        let (verdict, _) = converse(ProtocolCheck::SslHello, &[Some(b"HTTP/1.1 400")]);
+        assert_eq!(verdict, Some(CheckStatus::L6Invalid(String::new())));
+        let (verdict, _) = converse(ProtocolCheck::SslHello, &[None]);
+        assert_eq!(
+            verdict,
+            Some(CheckStatus::L6Invalid(
+                "TCPCHK got an empty response at step 2".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn mysql_pgsql_and_ldap_verdicts() {
+        let handshake = b"\x0b\x00\x00\x00\x0a5.7.1\x00abcd";
+        let (verdict, wire) = converse(ProtocolCheck::Mysql(None), &[Some(handshake)]);
+        assert_eq!(verdict, Some(CheckStatus::TcpRulesPassed("5.7.1".into())));
+        assert!(wire.is_empty());
+        // The handshake may come before the authentication packet is out.
+        let mut both = handshake.to_vec();
+        both.extend_from_slice(b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00");
+        let user = ProtocolCheck::Mysql(Some(("u".into(), false)));
+        assert_eq!(
+            converse(user, &[Some(&both[..14]), Some(&both[14..])]).0,
+            Some(CheckStatus::TcpRulesPassed("5.7.1".into()))
+        );
+        let pgsql = || ProtocolCheck::Pgsql("postgres".into());
+        assert_eq!(
+            converse(pgsql(), &[Some(b"R\x00\x00\x00\x08\x00\x00\x00\x00")]).0,
+            Some(CheckStatus::TcpRulesPassed(
+                "PostgreSQL server is ok".into()
+            ))
+        );
+        assert_eq!(
+            converse(pgsql(), &[Some(b"E\x00\x00\x00\x0bSFATAL\x00")]).0,
+            Some(CheckStatus::TcpRulesFailed("FATAL".into()))
+        );
+        assert_eq!(
+            converse(pgsql(), &[Some(b"Not a PostgreSQL response")]).0,
+            Some(CheckStatus::L7Status(0, "PostgreSQL unknown error".into()))
+        );
+        assert_eq!(
+            converse(
+                ProtocolCheck::Ldap,
+                &[Some(
+                    b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00"
+                )]
+            )
+            .0,
+            Some(CheckStatus::TcpRulesPassed("Success".into()))
+        );
+        assert_eq!(
+            converse(
+                ProtocolCheck::Ldap,
+                &[Some(
+                    b"\x31\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00"
+                )]
+            )
+            .0,
+            Some(CheckStatus::TcpRulesFailed("Not LDAPv3 protocol".into()))
+        );
+    }
 }

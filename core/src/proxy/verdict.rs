@@ -42,7 +42,9 @@ impl LastCheck {
     /// none for the others.
     pub(crate) fn code(&self) -> Option<u32> {
         match &self.verdict {
-            Verdict::L7Ok(code, _) | Verdict::L7Status(code, _) => Some(u32::from(*code)),
+            Verdict::L7Ok(code, _)
+            | Verdict::L7Status(code, _)
+            | Verdict::ProtocolPassed(code, _) => Some(u32::from(*code)),
             Verdict::TcpRulesPassed(_) => Some(0),
             _ => None,
         }
@@ -131,7 +133,9 @@ fn status_of(verdict: &Verdict) -> CheckStatus {
         Verdict::L6Ok => CheckStatus::L6Ok,
         Verdict::L6Timeout => CheckStatus::L6Tout,
         Verdict::L6Invalid(_) => CheckStatus::L6Rsp,
-        Verdict::L7Ok(..) | Verdict::TcpRulesPassed(_) => CheckStatus::L7Ok,
+        Verdict::L7Ok(..) | Verdict::TcpRulesPassed(_) | Verdict::ProtocolPassed(..) => {
+            CheckStatus::L7Ok
+        }
         Verdict::L7Status(..) => CheckStatus::L7Sts,
         Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
         Verdict::L7Timeout => CheckStatus::L7Tout,

@@ -521,17 +521,10 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
     }
 }
 
-/// `option redis-check`: replaces the other checks.
-pub(super) fn redis_option(settings: &mut Settings) {
-    settings.redis_check = true;
-    settings.tcp_check = false;
-    settings.http.enabled = false;
-}
-
 /// The check a backend's servers run, built from its settings.
 pub(super) fn health_check(s: &Settings) -> HealthCheck {
-    if s.redis_check {
-        return HealthCheck::TcpRules(TcpRule::redis());
+    if let Some(check) = &s.protocol_check {
+        return HealthCheck::TcpRules(check.rules());
     }
     if s.http.enabled {
         return HealthCheck::Http {

@@ -180,3 +180,61 @@ fn an_unreachable_network_is_a_general_socket_error() {
          status: 0/2 DOWN."
     );
 }
+
+fn protocol(check: crate::config::ProtocolCheck, rise: u32) -> Harness {
+    let mut cfg = config(vec![quick("s1", 8001, rise, 1)]);
+    cfg.backends[0].log_health_checks = true;
+    cfg.backends[0].health_check = HealthCheck::TcpRules(check.rules());
+    Harness::new(cfg)
+}
+
+#[test]
+fn a_mysql_success_is_reported_twice_and_counts_twice_as_haproxys() {
+    use crate::config::ProtocolCheck;
+    let mut h = protocol(ProtocolCheck::Mysql(None), 2);
+    // Down first: the server closes without a word.
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    h.event(Event::ReadClosed { conn: probe });
+    let down = h.logs(LogSink::Stdout);
+    assert_eq!(
+        down[0],
+        "Health check for server app/s1 failed, reason: Layer7 invalid response, \
+         info: \"TCPCHK got an empty response at step 2\", check duration: 0ms, \
+         status: 0/2 DOWN."
+    );
+    h.advance(Duration::from_secs(2));
+    let (probe, _) = *h.connects().last().unwrap();
+    h.take();
+    h.connected(probe);
+    h.peer_sends(probe, b"\x0b\x00\x00\x00\x0a5.7.1\x00abcd");
+    assert_eq!(
+        h.logs(LogSink::Stdout),
+        [
+            "Health check for server app/s1 succeeded, reason: Layer7 check passed, \
+             code: 0, info: \"5.7.1\", check duration: 0ms, status: 1/2 DOWN.",
+            "Health check for server app/s1 succeeded, reason: Layer7 check passed, \
+             code: 0, check duration: 0ms, status: 1/1 UP.",
+            "Server app/s1 is UP. 1 active and 0 backup servers online. 0 sessions \
+             requeued, 0 total in queue.",
+        ]
+    );
+    assert_eq!(h.closed(probe), Some(false), "`connect linger`: a FIN");
+}
+
+#[test]
+fn ssl_hello_times_out_at_layer6_and_closes_with_a_reset() {
+    use crate::config::ProtocolCheck;
+    let mut h = protocol(ProtocolCheck::SslHello, 1);
+    let (probe, _) = h.connects()[0];
+    h.connected(probe);
+    let hello = h.drain(probe);
+    assert_eq!((hello.len(), &hello[..3]), (126, &[0x16, 3, 0][..]));
+    h.advance(Duration::from_secs(2));
+    assert_eq!(
+        h.logs(LogSink::Stdout)[0],
+        "Health check for server app/s1 failed, reason: Layer6 timeout, \
+         check duration: 2000ms, status: 0/1 DOWN."
+    );
+    assert_eq!(h.closed(probe), Some(true));
+}
