@@ -109,7 +109,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
 
 /// `option` names weir does not implement yet.
 pub(super) const OPTIONS_LATER: &[&str] = &[
-    "abortonclose",
     "contstats",
     "dontlog-normal",
     "external-check",

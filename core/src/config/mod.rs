@@ -475,6 +475,8 @@ pub struct Backend {
     /// buffer); if the server stays silent this long, or closes or resets
     /// first, connect to another server and send it again.
     pub replay_until_response: Option<Duration>,
+    /// `option abortonclose` and the other traffic options.
+    pub traffic: traffic::BackendTraffic,
     /// `fullconn`: backend load at which servers with `minconn` reach their
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
@@ -889,6 +891,7 @@ mod parser;
 mod service;
 mod stats_socket;
 mod tls_params;
+pub mod traffic;
 mod units;
 
 pub use check::TcpRule;
@@ -908,3 +911,5 @@ mod proxy_protocol_tests;
 mod server_state_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

@@ -27,6 +27,7 @@ mod proxy_protocol;
 mod server_state;
 mod switching;
 mod tls_global;
+mod traffic;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -247,6 +248,8 @@ struct Settings {
     load_server_state: Option<server_state::Mode>,
     /// `server-state-file-name`, when set: `None` for the backend's name.
     server_state_file_name: Option<Option<String>>,
+    /// `option abortonclose` and the other traffic options.
+    traffic: traffic::TrafficSettings,
 }
 
 struct Proxy {
@@ -1041,9 +1044,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         "redis-check" if !p.kind.has_backend() => p.ignored(diags, st, "option redis-check", false),
         "redis-check" => checks::redis_option(p.settings),
         _ if compat::is_option(name) => compat::option(diags, p, st, enable),
+        _ if traffic::is_option(name) => traffic::option(diags, p, st, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
             let known = OPTIONS_LATER.iter().chain(OPTIONS).copied();
+            let known = known.chain(traffic::OPTIONS.iter().copied());
             let hint = hint(name, known.chain(compat::option_names()));
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
@@ -1601,6 +1606,7 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
+                    traffic: traffic::backend(&s.traffic),
                     servers: proxy.servers.list.clone(),
                     load_server_state: server_state::resolve(&mut self.diags, &self.global, proxy),
                     origin: proxy.origin.clone(),

@@ -34,6 +34,7 @@ pub use cli::ListenAddr;
 pub use reload::{ReloadReport, Tally};
 pub use server_states::BackendStates;
 
+mod abort;
 mod accept_proxy;
 mod agent_check;
 mod checks;
@@ -174,6 +175,9 @@ struct BackendState {
 struct Waiters {
     queue: VecDeque<(usize, u32)>,
     waiting: u32,
+    /// Sessions served from it so far, wrapping (HAProxy's `queue->idx`,
+    /// for `%sq/%bq`).
+    served: u32,
 }
 
 struct ServerState {

@@ -1,0 +1,35 @@
+//! Traffic options: `option abortonclose`.
+
+use super::{Diags, ProxyParts, Stmt};
+use crate::config::traffic::BackendTraffic;
+
+/// The `option`s parsed here.
+pub(super) const OPTIONS: &[&str] = &["abortonclose"];
+
+/// What `defaults` pass on and proxies set.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TrafficSettings {
+    abortonclose: bool,
+}
+
+/// Whether `option NAME` is parsed here.
+pub(super) fn is_option(name: &str) -> bool {
+    OPTIONS.contains(&name)
+}
+
+/// `[no] option NAME` for one of [`OPTIONS`].
+pub(super) fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool) {
+    let name = st.word(1);
+    match name {
+        "abortonclose" if !p.kind.has_backend() => p.ignored(diags, st, "abortonclose", false),
+        "abortonclose" => p.settings.traffic.abortonclose = enable,
+        _ => {}
+    }
+}
+
+/// A backend's traffic settings.
+pub(super) fn backend(s: &TrafficSettings) -> BackendTraffic {
+    BackendTraffic {
+        abortonclose: s.abortonclose,
+    }
+}

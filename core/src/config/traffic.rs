@@ -1,0 +1,11 @@
+//! Traffic options of proxies beyond timeouts: what a client's close does
+//! to a session still waiting for its server (`option abortonclose`).
+
+/// Traffic settings of a backend.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackendTraffic {
+    /// `option abortonclose`: a client that closes (FIN) while its session
+    /// waits in a queue, for a connect or before a retry is aborted, even
+    /// with bytes not yet sent (HAProxy's `PR_O_ABRT_CLOSE`).
+    pub abortonclose: bool,
+}

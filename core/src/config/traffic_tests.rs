@@ -1,0 +1,56 @@
+//! Traffic options: `option abortonclose`.
+
+use std::net::IpAddr;
+
+use super::{Parsed, Source, parse};
+
+fn parsed(text: &str) -> Parsed {
+    parse(&[Source::new("t.cfg", text)], &mut |_| {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    })
+    .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    parsed(text)
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const TIMEOUTS: &str = " timeout connect 5s\n timeout client 5s\n timeout server 5s\n";
+
+fn with_defaults(defaults: &str, proxies: &str) -> String {
+    format!("defaults\n mode tcp\n{TIMEOUTS}{defaults}{proxies}")
+}
+
+const FE_BE: &str = "frontend f\n bind 127.0.0.1:8125\n default_backend b\n\
+                     backend b\n server s 127.0.0.1:8124\n";
+
+#[test]
+fn abortonclose_is_inherited_from_defaults_and_undone_by_no() {
+    let on = parsed(&with_defaults(" option abortonclose\n", FE_BE));
+    assert!(on.config.backends[0].traffic.abortonclose);
+    let off = parsed(&with_defaults(
+        " option abortonclose\n",
+        &format!("{FE_BE} no option abortonclose\n"),
+    ));
+    assert!(!off.config.backends[0].traffic.abortonclose);
+    let none = parsed(&with_defaults("", FE_BE));
+    assert!(!none.config.backends[0].traffic.abortonclose);
+}
+
+/// HAProxy 2.6.12's warning, word for word.
+#[test]
+fn abortonclose_in_a_frontend_is_ignored_with_haproxys_warning() {
+    let text = with_defaults(
+        "",
+        "frontend f\n bind 127.0.0.1:8125\n option abortonclose\n default_backend b\n\
+         backend b\n server s 127.0.0.1:8124\n",
+    );
+    assert_eq!(
+        warnings(&text),
+        ["t.cfg:8: 'abortonclose' ignored because frontend 'f' has no backend capability."]
+    );
+}
