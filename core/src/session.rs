@@ -248,6 +248,8 @@ pub(crate) struct Session {
     /// The client's FIN was read at its accept's instant (in the same pass
     /// of the driver), as HAProxy reads it while setting the session up.
     pub early_fin: bool,
+    /// Its log line went out already (`option logasap`).
+    pub logged: bool,
 }
 
 /// A PROXY protocol header on its way to a server.

@@ -117,7 +117,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "ldap-check",
     "external-check",
     "log-separate-errors",
-    "logasap",
     "mysql-check",
     "originalto",
     "persist",

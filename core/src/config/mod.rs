@@ -403,6 +403,8 @@ pub struct Frontend {
     /// `option dontlognull`: a session that received no byte from its
     /// client is not logged.
     pub dontlognull: bool,
+    /// `option logasap` and the other traffic options.
+    pub traffic: traffic::FrontendTraffic,
     /// The section line.
     pub origin: Origin,
 }

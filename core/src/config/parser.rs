@@ -1725,6 +1725,7 @@ impl Parser {
                 service,
                 log_format: logging::line_format(s),
                 dontlognull: s.dontlognull,
+                traffic: traffic::frontend(&s.traffic),
                 origin: proxy.origin.clone(),
             });
         }

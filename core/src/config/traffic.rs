@@ -1,5 +1,6 @@
 //! Traffic options of proxies beyond timeouts: what a client's close does
-//! to a session still waiting for its server (`option abortonclose`).
+//! to a session still waiting for its server (`option abortonclose`), when
+//! a session is logged (`option logasap`).
 
 /// Traffic settings of a backend.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -8,4 +9,13 @@ pub struct BackendTraffic {
     /// waits in a queue, for a connect or before a retry is aborted, even
     /// with bytes not yet sent (HAProxy's `PR_O_ABRT_CLOSE`).
     pub abortonclose: bool,
+}
+
+/// Traffic settings of a frontend.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FrontendTraffic {
+    /// `option logasap`: a session is logged once its server connection
+    /// is established, `%Tt`, `%Tu`, `%Ta` and `%B` prefixed with `+`
+    /// (HAProxy's `PR_O_LOGASAP`).
+    pub logasap: bool,
 }

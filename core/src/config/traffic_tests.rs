@@ -1,4 +1,4 @@
-//! Traffic options: `option abortonclose`.
+//! Traffic options: `option abortonclose`, `option logasap`.
 
 use std::net::IpAddr;
 
@@ -52,5 +52,22 @@ fn abortonclose_in_a_frontend_is_ignored_with_haproxys_warning() {
     assert_eq!(
         warnings(&text),
         ["t.cfg:8: 'abortonclose' ignored because frontend 'f' has no backend capability."]
+    );
+}
+
+#[test]
+fn logasap_is_a_frontend_option_inherited_from_defaults() {
+    let on = parsed(&with_defaults(" option logasap\n", FE_BE));
+    assert!(on.config.frontends[0].traffic.logasap);
+    let off = parsed(&with_defaults(
+        " option logasap\n",
+        "frontend f\n bind 127.0.0.1:8125\n no option logasap\n default_backend b\n\
+         backend b\n server s 127.0.0.1:8124\n",
+    ));
+    assert!(!off.config.frontends[0].traffic.logasap);
+    let text = with_defaults("", &format!("{FE_BE} option logasap\n"));
+    assert_eq!(
+        warnings(&text),
+        ["t.cfg:11: 'logasap' ignored because backend 'b' has no frontend capability."]
     );
 }

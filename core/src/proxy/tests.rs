@@ -113,6 +113,7 @@ fn config(servers: Vec<Server>) -> Config {
             service: None,
             log_format: crate::LineFormat::tcplog(),
             dontlognull: false,
+            traffic: Default::default(),
             origin: origin(),
         }],
         backends: vec![Backend {
@@ -3173,4 +3174,50 @@ fn a_traffic_connect_without_descriptors_says_nothing_about_the_server() {
     assert!(logs.iter().all(|l| !l.contains("is DOWN")), "{logs:?}");
     let (_, _, addr) = h.accept();
     assert_eq!(addr.port(), 8001, "s1 is not avoided");
+}
+
+// ---- option logasap ---------------------------------------------------------
+
+/// HAProxy 2.6.12: `1/0/+0 +0 -- 1/1/1/1/0 0/0` as the connect completes,
+/// no second line at the end.
+#[test]
+fn logasap_logs_once_at_establishment_with_plus_signs() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.logasap = true;
+    let mut h = Harness::new(cfg);
+    let (client, server, _) = h.accept();
+    h.advance(Duration::from_millis(7));
+    h.connected(server);
+    let logs = h.logs(LogSink::Stdout);
+    assert_eq!(logs.len(), 1);
+    assert!(
+        logs[0].ends_with(" fe app/s1 0/7/+7 +0 -- 1/1/1/1/0 0/0"),
+        "{}",
+        logs[0]
+    );
+    h.peer_sends(server, b"reply");
+    assert_eq!(h.drain(client), b"reply");
+    h.event(Event::ReadClosed { conn: server });
+    h.event(Event::ReadClosed { conn: client });
+    assert_eq!(h.lb.active_sessions(), 0);
+    assert_eq!(h.logs(LogSink::Stdout).len(), 1, "logged once");
+}
+
+#[test]
+fn logasap_logs_a_session_that_never_connects_at_its_end_with_plus_signs() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.logasap = true;
+    cfg.backends[0].retries = 0;
+    let mut h = Harness::new(cfg);
+    let (_, server, _) = h.accept();
+    h.event(Event::Connected {
+        conn: server,
+        result: Err(ConnError::Refused),
+    });
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs[0].ends_with(" fe app/s1 0/-1/+0 +0 SC 1/1/0/0/0 0/0"),
+        "{}",
+        logs[0]
+    );
 }

@@ -201,6 +201,7 @@ impl Balancer {
             authority,
             ending: None,
             early_fin: false,
+            logged: false,
         });
         debug_assert_eq!(inserted, s);
         // Bytes that came after a PROXY header are the client's first.
@@ -255,6 +256,7 @@ impl Balancer {
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
             redispatched: false,
             queue_pos: [0, 0],
+            asap: frontend.traffic.logasap,
         };
         let line = self.render_line(fe, &record);
         self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
@@ -459,6 +461,9 @@ impl Balancer {
             && session.up.bytes == 0;
         // The server's inactivity clock starts now (in `reconcile`).
         session.idle.1 = None;
+        if self.frontends[session.frontend].config.traffic.logasap {
+            self.log_asap(now, s);
+        }
         self.reconcile(now, s);
     }
 
@@ -1163,12 +1168,52 @@ impl Balancer {
     /// The `option tcplog` line of a finished session. Process and frontend
     /// counts include the session; backend and server counts no longer do.
     fn log_session(&mut self, now: Instant, session: &Session, termination: [char; 2]) {
+        if !session.logged {
+            self.log_line(now, session, termination, true);
+        }
+    }
+
+    /// `option logasap`: session `s` is logged as its server connection
+    /// is established (HAProxy's `back_establish`): `--`, `%Tt` the time
+    /// so far, `%B` what the client got so far, the backend's and server's
+    /// counts with it.
+    fn log_asap(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        session.logged = true;
+        let session = &self.sessions[s];
+        // The line borrows the session while `log` needs the balancer.
+        let line = self.session_line(now, session, ['-', '-'], false);
+        if let Some(line) = line {
+            let fe = self.sessions[s].frontend;
+            self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
+        }
+    }
+
+    /// Logs `session`'s line, if its frontend logs sessions.
+    fn log_line(&mut self, now: Instant, session: &Session, termination: [char; 2], ended: bool) {
+        if let Some(line) = self.session_line(now, session, termination, ended) {
+            let fe = session.frontend;
+            self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
+        }
+    }
+
+    /// `session`'s log line, if its frontend logs sessions; once it
+    /// `ended`, the backend and server counts no longer include it.
+    fn session_line(
+        &self,
+        now: Instant,
+        session: &Session,
+        termination: [char; 2],
+        ended: bool,
+    ) -> Option<String> {
         let frontend = &self.frontends[session.frontend];
         if !frontend.config.tcplog || frontend.config.logs.is_empty() {
-            return;
+            return None;
         }
-        if frontend.config.dontlognull && session.up.bytes == 0 {
-            return;
+        if frontend.config.dontlognull && session.up.bytes == 0 && ended {
+            return None;
         }
         let backend = &self.backends[session.backend];
         let server = session
@@ -1194,21 +1239,15 @@ impl Balancer {
             counts: [
                 self.active,
                 frontend.active,
-                backend.active.saturating_sub(1),
-                server.map_or(0, |x| x.active.saturating_sub(1)),
+                backend.active.saturating_sub(u32::from(ended)),
+                server.map_or(0, |x| x.active.saturating_sub(u32::from(ended))),
                 session.retries,
             ],
             redispatched: session.redispatched,
             queue_pos: session.queue_pos,
+            asap: frontend.config.traffic.logasap,
         };
-        let line = self.render_line(session.frontend, &record);
-        self.log(
-            now,
-            LogTargets::Frontend(session.frontend),
-            Severity::Info,
-            &line,
-            None,
-        );
+        Some(self.render_line(session.frontend, &record))
     }
 
     /// A session's log line in its frontend's `log-format` (`option

@@ -1,15 +1,16 @@
-//! Traffic options: `option abortonclose`.
+//! Traffic options: `option abortonclose`, `option logasap`.
 
 use super::{Diags, ProxyParts, Stmt};
-use crate::config::traffic::BackendTraffic;
+use crate::config::traffic::{BackendTraffic, FrontendTraffic};
 
 /// The `option`s parsed here.
-pub(super) const OPTIONS: &[&str] = &["abortonclose"];
+pub(super) const OPTIONS: &[&str] = &["abortonclose", "logasap"];
 
 /// What `defaults` pass on and proxies set.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TrafficSettings {
     abortonclose: bool,
+    logasap: bool,
 }
 
 /// Whether `option NAME` is parsed here.
@@ -23,6 +24,8 @@ pub(super) fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, e
     match name {
         "abortonclose" if !p.kind.has_backend() => p.ignored(diags, st, "abortonclose", false),
         "abortonclose" => p.settings.traffic.abortonclose = enable,
+        "logasap" if !p.kind.has_frontend() => p.ignored(diags, st, "logasap", true),
+        "logasap" => p.settings.traffic.logasap = enable,
         _ => {}
     }
 }
@@ -32,4 +35,9 @@ pub(super) fn backend(s: &TrafficSettings) -> BackendTraffic {
     BackendTraffic {
         abortonclose: s.abortonclose,
     }
+}
+
+/// A frontend's traffic settings.
+pub(super) fn frontend(s: &TrafficSettings) -> FrontendTraffic {
+    FrontendTraffic { logasap: s.logasap }
 }
