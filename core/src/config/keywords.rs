@@ -113,7 +113,6 @@ pub(super) const OPTIONS_LATER: &[&str] = &[
     "dontlog-normal",
     "external-check",
     "http-restrict-req-hdr-names",
-    "independent-streams",
     "ldap-check",
     "external-check",
     "log-separate-errors",

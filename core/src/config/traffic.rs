@@ -1,6 +1,7 @@
 //! Traffic options of proxies beyond timeouts: what a client's close does
 //! to a session still waiting for its server (`option abortonclose`), when
-//! a session is logged (`option logasap`).
+//! a session is logged (`option logasap`), what refreshes a side's
+//! inactivity timeout (`option independent-streams`).
 
 /// Traffic settings of a backend.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -9,6 +10,10 @@ pub struct BackendTraffic {
     /// waits in a queue, for a connect or before a retry is aborted, even
     /// with bytes not yet sent (HAProxy's `PR_O_ABRT_CLOSE`).
     pub abortonclose: bool,
+    /// `option independent-streams`: writing to a server does not
+    /// refresh its read timeout (HAProxy's `SC_FL_INDEP_STR` on the
+    /// server side).
+    pub independent_streams: bool,
 }
 
 /// Traffic settings of a frontend.
@@ -18,4 +23,7 @@ pub struct FrontendTraffic {
     /// is established, `%Tt`, `%Tu`, `%Ta` and `%B` prefixed with `+`
     /// (HAProxy's `PR_O_LOGASAP`).
     pub logasap: bool,
+    /// `option independent-streams`: writing to a client does not refresh
+    /// its read timeout (HAProxy's `SC_FL_INDEP_STR` on the client side).
+    pub independent_streams: bool,
 }

@@ -1,4 +1,5 @@
-//! Traffic options: `option abortonclose`, `option logasap`.
+//! Traffic options: `option abortonclose`, `option logasap`, `option
+//! independent-streams`.
 
 use std::net::IpAddr;
 
@@ -70,4 +71,18 @@ fn logasap_is_a_frontend_option_inherited_from_defaults() {
         warnings(&text),
         ["t.cfg:11: 'logasap' ignored because backend 'b' has no frontend capability."]
     );
+}
+
+#[test]
+fn independent_streams_applies_to_frontends_and_backends() {
+    let on = parsed(&with_defaults(" option independent-streams\n", FE_BE));
+    assert!(on.config.frontends[0].traffic.independent_streams);
+    assert!(on.config.backends[0].traffic.independent_streams);
+    let be_only = parsed(&with_defaults(
+        "",
+        &format!("{FE_BE} option independent-streams\n"),
+    ));
+    assert!(!be_only.config.frontends[0].traffic.independent_streams);
+    assert!(be_only.config.backends[0].traffic.independent_streams);
+    assert!(warnings(&with_defaults(" option independent-streams\n", FE_BE)).is_empty());
 }

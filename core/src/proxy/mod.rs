@@ -40,6 +40,7 @@ mod agent_check;
 mod checks;
 mod cli;
 mod control;
+mod independent;
 #[cfg(debug_assertions)]
 mod invariants;
 mod pages;

@@ -3221,3 +3221,34 @@ fn logasap_logs_a_session_that_never_connects_at_its_end_with_plus_signs() {
         logs[0]
     );
 }
+
+// ---- option independent-streams --------------------------------------------
+
+/// A download: the server sends every 4 s, the client reads it all and
+/// sends nothing. Writing to the client refreshes its timeout (10 s)
+/// unless `option independent-streams`: then its read timeout runs out
+/// and, as HAProxy 2.6.12, shuts that direction only (a FIN to the
+/// server); the reply goes on to its end, logged `cD`.
+#[test]
+fn independent_streams_keeps_writes_from_refreshing_the_read_timeout() {
+    for independent in [false, true] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.frontends[0].traffic.independent_streams = independent;
+        let mut h = Harness::new(cfg);
+        let (client, server) = h.session();
+        for _ in 0..4 {
+            h.advance(Duration::from_secs(4));
+            h.peer_sends(server, b"chunk");
+            assert_eq!(h.drain(client), b"chunk");
+        }
+        assert_eq!(h.shut(server), independent, "{independent}");
+        assert_eq!(h.lb.active_sessions(), 1);
+        h.event(Event::ReadClosed { conn: server });
+        assert!(h.shut(client));
+        h.event(Event::ReadClosed { conn: client });
+        let logs = h.logs(LogSink::Stdout);
+        let state = if independent { " cD " } else { " -- " };
+        assert!(logs[0].contains(state), "{}", logs[0]);
+        assert!(logs[0].contains(" 0/0/16000 20 "), "{}", logs[0]);
+    }
+}

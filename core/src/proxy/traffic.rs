@@ -573,10 +573,16 @@ impl Balancer {
             return;
         };
         self.counters.bytes_sent(now, n as u64);
+        // `option independent-streams`: a write does not refresh the
+        // timeout of a side weir also reads from (its read timeout).
+        let independent = |indep: bool, reading: bool| indep && reading;
         if client {
             let (f, b, t) = (session.frontend, session.backend, session.target);
             session.down.consume(n);
-            session.client_deadline = session.idle.0.map(|t| now + t);
+            let indep = self.frontends[f].config.traffic.independent_streams;
+            if !independent(indep, session.up.wants_read()) {
+                session.client_deadline = session.idle.0.map(|t| now + t);
+            }
             self.count_client_bytes(f, b, t, 0, n as u64);
         } else if let Some(header) = session.header.as_mut().filter(|h| h.pending().is_some()) {
             // Not client bytes: neither counted nor kept for a replay.
@@ -591,7 +597,15 @@ impl Balancer {
                 let wait = self.backends[session.backend].config.replay_until_response;
                 session.replay_at = wait.map(|t| now + t);
             }
-            session.server_deadline = session.idle.1.map(|t| now + t);
+            let indep = self.backends[session.backend]
+                .config
+                .traffic
+                .independent_streams;
+            let reading =
+                session.tls.as_ref().map_or(true, |t| t.wants_read()) && session.down.wants_read();
+            if !independent(indep, reading) {
+                session.server_deadline = session.idle.1.map(|t| now + t);
+            }
         }
         self.reconcile(now, s);
     }
@@ -645,7 +659,7 @@ impl Balancer {
     /// Brings a session's outputs in line with its state: frees drained
     /// buffers, forwards FINs, sets interests, ends it when both directions
     /// are closed, and arms its timer.
-    fn reconcile(&mut self, now: Instant, s: usize) {
+    pub(super) fn reconcile(&mut self, now: Instant, s: usize) {
         if self.abort_on_close(now, s) {
             return;
         }
@@ -773,6 +787,12 @@ impl Balancer {
             self.start_hedge(now, s);
             return self.reconcile(now, s);
         }
+        if self.read_timed_out(now, s) {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
         let termination = if due(session.connect_deadline) {
             Some(['s', 'C'])
         } else if due(session.client_deadline) {
