@@ -140,6 +140,8 @@ pub struct Config {
 pub struct Global {
     /// `maxconn`: process-wide cap on concurrent client connections.
     pub maxconn: Option<u32>,
+    /// `maxconnrate`, `maxsessrate`.
+    pub rates: traffic::Rates,
     /// `log` targets, used by proxies with `log global`.
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: random +/- percent added to each check interval.

@@ -534,6 +534,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             process::keyword(diags, &mut global.process, st)
         }
         _ if server_state::GLOBAL.contains(&keyword) => server_state::global(diags, global, st),
+        _ if traffic::GLOBAL.contains(&keyword) => traffic::global(diags, &mut global.rates, st),
         "ssl-server-verify" => match st.word(1) {
             "none" => global.ssl_server_verify_none = true,
             "required" => global.ssl_server_verify_none = false,
@@ -571,6 +572,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         _ => {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
                 .chain(server_state::GLOBAL)
+                .chain(traffic::GLOBAL)
                 .chain(tls_global::KEYWORDS);
             let hint = hint(keyword, known.chain(GLOBAL_LATER).copied());
             diags.error(
@@ -795,9 +797,13 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         },
         _ if server_state::PROXY.contains(&keyword) => server_state::proxy(diags, p, st),
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
+        _ if traffic::KEYWORDS.contains(&keyword) => traffic::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
-            let known = PROXY_KEYWORDS.iter().chain(server_state::PROXY);
+            let known = PROXY_KEYWORDS
+                .iter()
+                .chain(server_state::PROXY)
+                .chain(traffic::KEYWORDS);
             let hint = hint(keyword, known.chain(PROXY_LATER).copied());
             diags.error(
                 &st.origin,

@@ -3252,3 +3252,44 @@ fn independent_streams_keeps_writes_from_refreshing_the_read_timeout() {
         assert!(logs[0].contains(" 0/0/16000 20 "), "{}", logs[0]);
     }
 }
+
+// ---- rate-limit sessions, maxconnrate, maxsessrate -------------------------
+
+/// Accepts until a pause; returns how many were accepted.
+fn accepts_until_paused(h: &mut Harness) -> usize {
+    let mut n = 0;
+    while !h.take().contains(&Action::PauseAccept { listener: L0 }) {
+        assert!(n < 100, "never paused");
+        h.accept();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn rate_limit_sessions_pauses_accepting_for_the_rest_of_the_second() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.rate_limit_sessions = Some(3);
+    let mut h = Harness::new(cfg);
+    assert_eq!(accepts_until_paused(&mut h), 3);
+    assert!(h.try_accept().is_none(), "paused");
+    // HAProxy's window: the next may come once the three start to fade,
+    // 1 ms into the next second.
+    h.advance(Duration::from_millis(999));
+    assert!(!h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    h.advance(Duration::from_millis(400));
+    assert!(h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    assert!(h.try_accept().is_some());
+}
+
+#[test]
+fn maxconnrate_and_maxsessrate_pause_every_traffic_listener() {
+    for (conn, sess) in [(Some(2), None), (None, Some(2))] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.global.rates = crate::config::traffic::Rates { conn, sess };
+        let mut h = Harness::new(cfg);
+        assert_eq!(accepts_until_paused(&mut h), 2);
+        h.advance(Duration::from_millis(1500));
+        assert!(h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    }
+}

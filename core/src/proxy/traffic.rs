@@ -42,6 +42,7 @@ impl Balancer {
             return None;
         }
         let (fe, bind) = (l.frontend, l.bind);
+        self.count_accept_rate(now, fe);
         self.counters.connection_accepted(now);
         self.frontends[fe].counters.connection_received(now);
         let frontend = &self.frontends[fe].config;
