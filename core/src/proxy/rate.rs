@@ -221,7 +221,7 @@ mod tests {
     /// the previous second's events fade out linearly.
     #[test]
     fn a_freq_ctr_counts_over_a_sliding_second_as_haproxys() {
-        let t0 = Instant::now();
+        let t0 = crate::proxy::tests::epoch();
         let ms = |n| t0 + Duration::from_millis(n);
         let mut ctr = FreqCtr::default();
         for _ in 0..10 {

@@ -603,7 +603,7 @@ impl Balancer {
                 .traffic
                 .independent_streams;
             let reading =
-                session.tls.as_ref().map_or(true, |t| t.wants_read()) && session.down.wants_read();
+                session.tls.as_ref().is_none_or(|t| t.wants_read()) && session.down.wants_read();
             if !independent(indep, reading) {
                 session.server_deadline = session.idle.1.map(|t| now + t);
             }
