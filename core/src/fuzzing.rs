@@ -604,6 +604,7 @@ pub fn log_format(data: &[u8]) {
         ],
         redispatched: d & 1 << 20 != 0,
         queue_pos: [e as u32, (e >> 32) as u32],
+        asap: e % 3 == 0,
     };
     let host = Host::new(
         f as u32,

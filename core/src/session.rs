@@ -5,9 +5,14 @@
 //! ```text
 //! accept ──> Connecting ──Connected Ok──> Established ──both FINs forwarded──> end "--"
 //!               │  client bytes are read and held meanwhile       │
-//!               ├─Connected Err / timeout connect──> end "SC"/"sC"  ├─RST either side──> end "CD"/"SD"
-//!               └─client RST──> end "CC"                           └─inactivity──> end "cD"/"sD"
+//!               ├─Connected Err / timeout connect──> end "SC"/"sC"  ├─client RST──> end "CD"
+//!               └─client RST──> end "CC"                           ├─server RST──> deliver, FIN, end "SD"
+//!                                                                  └─inactivity──> end "cD"/"sD"
 //! ```
+//!
+//! A server that resets once connected is HAProxy's `SD`: the bytes it
+//! sent before are delivered, then the client gets a FIN (its further
+//! bytes are dropped); the client is reset only when it resets first.
 //!
 //! Each side has one inactivity timeout in force, picked as HAProxy does
 //! in TCP mode (see [`Session::client_timeout`]); when it changes (the
@@ -213,8 +218,13 @@ pub(crate) struct Session {
     /// While queued: waiting for server `target` itself (its own queue),
     /// not for any server.
     pub server_queued: bool,
-    /// Positions in the server and backend queues on arrival (`%sq/%bq`).
+    /// HAProxy's positions in the server and backend queues (`%sq/%bq`):
+    /// for each stay in one, 1 plus the sessions served from it before
+    /// this one left it; 0 if it never waited there.
     pub queue_pos: [u32; 2],
+    /// While queued: the mark its queue gave it on arrival, for its
+    /// position when it leaves.
+    pub queue_mark: u32,
     /// A second connect racing the first (`connect-hedge`): its id and
     /// server.
     pub hedge: Option<(ConnId, ServerId)>,
@@ -231,6 +241,15 @@ pub(crate) struct Session {
     /// The authority a client's PROXY header gave (`accept-proxy`), sent on
     /// with `proxy-v2-options authority`.
     pub authority: Option<Box<[u8]>>,
+    /// The termination state already decided while the session lives on
+    /// (a server that reset is `SD` while its last bytes reach the
+    /// client); nothing later changes it, as HAProxy's error flags.
+    pub ending: Option<[char; 2]>,
+    /// The client's FIN was read at its accept's instant (in the same pass
+    /// of the driver), as HAProxy reads it while setting the session up.
+    pub early_fin: bool,
+    /// Its log line went out already (`option logasap`).
+    pub logged: bool,
 }
 
 /// A PROXY protocol header on its way to a server.

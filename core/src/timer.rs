@@ -25,6 +25,9 @@ pub(crate) enum TimerKey {
     WarmUp(BackendId, ServerId),
     /// The end of an accept pause or of a shortage of descriptors.
     Shortage,
+    /// The end of an accept pause for a rate (`rate-limit sessions`,
+    /// `maxconnrate`, `maxsessrate`).
+    Rate,
     /// `hard-stop-after` ran out during a soft stop.
     HardStop,
     /// A stats-socket connection's `stats timeout` (slot, generation).

@@ -332,6 +332,10 @@ fn client(addr: SocketAddr, spec: &ClientSpec) -> String {
     if spec.close_now {
         return "closed at once".into();
     }
+    if let Some(after) = spec.close_after {
+        std::thread::sleep(after);
+        return format!("closed after {after:?}");
+    }
     if spec.shutdown {
         let _ = s.shutdown(Shutdown::Write);
     }

@@ -140,6 +140,9 @@ pub struct ClientSpec {
     pub shutdown: bool,
     /// Close at once after connecting (and sending), without reading.
     pub close_now: bool,
+    /// Close this long after connecting (and sending), without reading:
+    /// the FIN comes after the connection was set up (see `close_now`).
+    pub close_after: Option<Duration>,
     /// Run in the background; its result is recorded at the end.
     pub background: bool,
     /// How long to wait for the end of the answer.
@@ -215,6 +218,7 @@ struct RawStep {
     send: Option<String>,
     shutdown: Option<bool>,
     close_now: Option<bool>,
+    close_after: Option<String>,
     background: Option<bool>,
     refuse: Option<bool>,
     tls: Option<bool>,
@@ -342,6 +346,7 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
             send: unescape(raw.send.as_deref().unwrap_or(""))?,
             shutdown: raw.shutdown.unwrap_or(false),
             close_now: raw.close_now.unwrap_or(false),
+            close_after: raw.close_after.as_deref().map(duration).transpose()?,
             background: raw.background.unwrap_or(false),
             timeout: raw
                 .timeout

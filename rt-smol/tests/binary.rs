@@ -46,6 +46,8 @@ mod stop;
 mod tls_checks;
 #[path = "../../tests/binary/traffic.rs"]
 mod traffic;
+#[path = "../../tests/binary/traffic_ends.rs"]
+mod traffic_ends;
 #[path = "../../tests/binary/unix_socket.rs"]
 mod unix_socket;
 #[path = "../../tests/binary/upgrade.rs"]

@@ -27,10 +27,8 @@ pub(super) const GLOBAL_LATER: &[&str] = &[
     "lua-prepend-path",
     "master-worker",
     "max-spread-checks",
-    "maxconnrate",
     "maxcomprate",
     "maxpipes",
-    "maxsessrate",
     "maxsslconn",
     "maxsslrate",
     "maxzlibmem",
@@ -83,7 +81,6 @@ pub(super) const PROXY_LATER: &[&str] = &[
     "monitor",
     "monitor-uri",
     "persist",
-    "rate-limit",
     "redirect",
     "retry-on",
     "source",
@@ -98,12 +95,9 @@ pub(super) const PROXY_LATER: &[&str] = &[
 
 /// `option` names weir does not implement yet.
 pub(super) const OPTIONS_LATER: &[&str] = &[
-    "abortonclose",
     "external-check",
     "http-restrict-req-hdr-names",
-    "independent-streams",
     "external-check",
-    "logasap",
     "persist",
     "socket-stats",
     "splice-auto",

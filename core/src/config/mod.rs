@@ -142,6 +142,8 @@ pub struct Config {
 pub struct Global {
     /// `maxconn`: process-wide cap on concurrent client connections.
     pub maxconn: Option<u32>,
+    /// `maxconnrate`, `maxsessrate`.
+    pub rates: traffic::Rates,
     /// `log` targets, used by proxies with `log global`.
     pub logs: Vec<LogTarget>,
     /// `spread-checks`: random +/- percent added to each check interval.
@@ -417,6 +419,8 @@ pub struct Frontend {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: those sessions are logged at `err`.
     pub log_separate_errors: bool,
+    /// `option logasap` and the other traffic options.
+    pub traffic: traffic::FrontendTraffic,
     /// The section line.
     pub origin: Origin,
 }
@@ -523,6 +527,8 @@ pub struct Backend {
     /// buffer); if the server stays silent this long, or closes or resets
     /// first, connect to another server and send it again.
     pub replay_until_response: Option<Duration>,
+    /// `option abortonclose` and the other traffic options.
+    pub traffic: traffic::BackendTraffic,
     /// `fullconn`: backend load at which servers with `minconn` reach their
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
@@ -1024,6 +1030,7 @@ mod protocol_check;
 mod service;
 mod stats_socket;
 mod tls_params;
+pub mod traffic;
 mod units;
 
 pub use check::TcpRule;
@@ -1056,3 +1063,5 @@ mod server_state_tests;
 mod server_tls_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

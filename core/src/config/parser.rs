@@ -35,6 +35,7 @@ mod server_state;
 mod server_tls;
 mod switching;
 mod tls_global;
+mod traffic;
 
 /// `timeout connect` weir applies when a backend has none.
 pub(super) const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -282,6 +283,8 @@ struct Settings {
     server_state_file_name: Option<Option<String>>,
     /// `disabled`, `enabled`, `id`, `description`.
     meta: proxy_meta::Meta,
+    /// `option abortonclose` and the other traffic options.
+    traffic: traffic::TrafficSettings,
 }
 
 struct Proxy {
@@ -697,6 +700,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             process::keyword(diags, &mut global.process, st)
         }
         _ if server_state::GLOBAL.contains(&keyword) => server_state::global(diags, global, st),
+        _ if traffic::GLOBAL.contains(&keyword) => traffic::global(diags, &mut global.rates, st),
         "ssl-server-verify" => match st.word(1) {
             "none" => global.ssl_server_verify_none = true,
             "required" => global.ssl_server_verify_none = false,
@@ -739,6 +743,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         _ => {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
                 .chain(server_state::GLOBAL)
+                .chain(traffic::GLOBAL)
                 .chain(tls_global::KEYWORDS)
                 .chain(environment::KEYWORDS);
             let sections = SECTIONS.iter().chain(OTHER_SECTIONS);
@@ -1034,10 +1039,12 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
             diags.abort |= proxy_meta::keyword(diags, p, st);
         }
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
+        _ if traffic::KEYWORDS.contains(&keyword) => traffic::keyword(diags, p, st),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let known = (PROXY_KEYWORDS.iter().chain(server_state::PROXY))
                 .chain(proxy_meta::KEYWORDS)
+                .chain(traffic::KEYWORDS)
                 .chain(SECTIONS)
                 .chain(OTHER_SECTIONS);
             let hint = hint(keyword, known.chain(PROXY_LATER).copied());
@@ -1339,9 +1346,11 @@ fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool
         },
         _ if protocol_check::NAMES.contains(&name) => protocol_check::option(diags, p, st),
         _ if compat::is_option(name) => compat::option(diags, p, st, enable),
+        _ if traffic::is_option(name) => traffic::option(diags, p, st, enable),
         _ if OPTIONS_LATER.contains(&name) => not_yet(diags, st, &format!("option {name}")),
         _ => {
             let known = OPTIONS_LATER.iter().chain(OPTIONS).copied();
+            let known = known.chain(traffic::OPTIONS.iter().copied());
             let hint = hint(name, known.chain(compat::option_names()));
             diags.error(&st.origin, format!("unknown option '{name}'{hint}"));
         }
@@ -2020,6 +2029,7 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
+                    traffic: traffic::backend(&s.traffic),
                     servers: if disabled {
                         Vec::new()
                     } else {
@@ -2161,6 +2171,7 @@ impl Parser {
                 dontlognull: s.dontlognull,
                 dontlog_normal: s.dontlog_normal,
                 log_separate_errors: s.log_separate_errors,
+                traffic: traffic::frontend(&s.traffic),
                 origin: proxy.origin.clone(),
             });
         }

@@ -126,14 +126,13 @@ fn unknown_words_get_a_did_you_mean() {
 
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
-    let text = format!(
-        "{MINIMAL} external-check\n option abortonclose\n balance uri\n timeout tarpit 1s\n"
-    );
+    let text =
+        format!("{MINIMAL} external-check\n option socket-stats\n balance uri\n timeout tarpit 1s\n");
     assert_eq!(
         errors(&text),
         [
             "t.cfg:6: 'external-check' is not supported yet",
-            "t.cfg:7: 'option abortonclose' is not supported yet",
+            "t.cfg:7: 'option socket-stats' is not supported yet",
             "t.cfg:8: 'balance uri' is not supported yet",
             "t.cfg:9: 'timeout tarpit' is not supported yet",
         ]

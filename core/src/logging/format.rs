@@ -238,8 +238,11 @@ pub(crate) struct Record<'a> {
     pub counts: [u32; 5],
     /// A retry went to another server: `%rc` gets a `+`.
     pub redispatched: bool,
-    /// Positions in the server and backend queues on arrival (`%sq/%bq`).
+    /// HAProxy's positions in the server and backend queues (`%sq/%bq`).
     pub queue_pos: [u32; 2],
+    /// `option logasap`: `%Tt`, `%Tu` and `%B` get a `+` (the line may
+    /// come before the session's end).
+    pub asap: bool,
 }
 
 impl LineFormat {
@@ -297,6 +300,14 @@ fn render_var(var: Var, flags: Flags, r: &Record<'_>, env: &Host, out: &mut Stri
         let _ = write!(out, "{n}");
     };
     match var {
+        Var::BytesOut | Var::Tt | Var::Tu if r.asap => {
+            out.push('+');
+            let n = match var {
+                Var::BytesOut => r.bytes_out,
+                _ => r.total_ms,
+            };
+            let _ = write!(out, "{n}");
+        }
         Var::BytesOut => number(r.bytes_out.into()),
         Var::BytesIn => number(r.bytes_in.into()),
         Var::Status | Var::Th => number(0),

@@ -243,6 +243,7 @@ impl TcpLog<'_> {
             counts: self.counts,
             redispatched: self.redispatched,
             queue_pos: self.queue_pos,
+            asap: false,
         }
     }
 

@@ -236,6 +236,7 @@ fn check_session_lines(golden: &Golden, utc_offset: i32) {
         counts: [1, 1, 0, 0, 0],
         redispatched: false,
         queue_pos: [0, 0],
+        asap: false,
     };
     let mut line = String::new();
     LineFormat::tcplog().render(&record, &host, &mut line, 1024);

@@ -34,16 +34,19 @@ pub use cli::ListenAddr;
 pub use reload::{ReloadReport, Tally};
 pub use server_states::BackendStates;
 
+mod abort;
 mod accept_proxy;
 mod agent_check;
 mod checks;
 mod cli;
 mod control;
 mod dns;
+mod independent;
 #[cfg(debug_assertions)]
 mod invariants;
 mod pages;
 mod probe;
+mod rate;
 mod reload;
 mod report;
 mod runtime;
@@ -93,6 +96,8 @@ pub struct Balancer {
     active: u32,
     /// Running out of descriptors or memory: the accept pause, shortages.
     shortages: shortage::Shortages,
+    /// `rate-limit sessions`, `maxconnrate`, `maxsessrate`.
+    rates: rate::RateState,
     /// Session whose buffer the driver may be reading into.
     lent: Option<usize>,
     /// Stopping: no more accepts (soft stop or shutdown).
@@ -178,6 +183,9 @@ struct BackendState {
 struct Waiters {
     queue: VecDeque<(usize, u32)>,
     waiting: u32,
+    /// Sessions served from it so far, wrapping (HAProxy's `queue->idx`,
+    /// for `%sq/%bq`).
+    served: u32,
 }
 
 struct ServerState {
@@ -362,6 +370,7 @@ impl Balancer {
             maxconn: global.maxconn,
             active: 0,
             shortages: Default::default(),
+            rates: rate::RateState::new(global.rates),
             lent: None,
             stopping: false,
             hard_stop_after: global.hard_stop_after,
@@ -752,6 +761,7 @@ impl Balancer {
                 TimerKey::Agent(b, s) => self.on_agent_timer(now, at, b, s),
                 TimerKey::WarmUp(b, s) => self.on_warm_timer(now, at, b, s),
                 TimerKey::Shortage => self.on_shortage_timer(now, at),
+                TimerKey::Rate => self.on_rate_timer(now, at),
                 TimerKey::HardStop => self.on_hard_stop_timer(now, at),
                 TimerKey::Cli(c, generation) => self.on_cli_timer(now, at, c, generation),
                 TimerKey::Page(p, generation) => self.on_page_timer(now, at, p, generation),
@@ -936,7 +946,8 @@ impl Balancer {
         for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
             let fe_full = fe.config.maxconn.is_some_and(|m| fe.active >= m);
-            let accepting = !(global_full || fe_full || paused);
+            let limited = self.rates.paused(l.frontend);
+            let accepting = !(global_full || fe_full || paused || limited);
             if accepting != l.accepting {
                 l.accepting = accepting;
                 let listener = l.id;

@@ -320,6 +320,7 @@ impl Balancer {
     /// stats sockets' timeout and limit, log headers. `maxconn` set at
     /// run time stays unless the file changed it.
     fn reload_global(&mut self, global: &Global) {
+        self.rates.limits = global.rates;
         if global.maxconn != self.hard_maxconn {
             self.maxconn = global.maxconn;
             self.hard_maxconn = global.maxconn;

@@ -238,15 +238,28 @@ impl BackendState {
 }
 
 impl Waiters {
-    /// Adds a session; returns its position (0 = first).
+    /// Adds a session; returns its mark for [`Waiters::position`].
     pub(super) fn push(&mut self, s: usize, generation: u32) -> u32 {
         self.queue.push_back((s, generation));
         self.waiting += 1;
-        self.waiting - 1
+        self.served.wrapping_sub(1)
     }
 
     /// A waiting session left the queue (served, timed out or gone).
     pub(super) fn left(&mut self) {
         self.waiting = self.waiting.saturating_sub(1);
+    }
+
+    /// The front session leaves the queue for a server.
+    pub(super) fn serve(&mut self) {
+        self.left();
+        self.served = self.served.wrapping_add(1);
+    }
+
+    /// What a session that joined with `mark` and leaves now adds to its
+    /// `%sq`/`%bq`: 1 plus the sessions served before it meanwhile
+    /// (HAProxy's `pendconn_unlink`, taken before it is served).
+    pub(super) fn position(&self, mark: u32) -> u32 {
+        self.served.wrapping_sub(mark)
     }
 }

@@ -121,6 +121,7 @@ fn config(servers: Vec<Server>) -> Config {
             dontlognull: false,
             dontlog_normal: false,
             log_separate_errors: false,
+            traffic: Default::default(),
             origin: origin(),
         }],
         backends: vec![Backend {
@@ -148,6 +149,7 @@ fn config(servers: Vec<Server>) -> Config {
             fullconn: 1,
             connect_hedge: None,
             replay_until_response: None,
+            traffic: Default::default(),
             servers,
             load_server_state: Default::default(),
             origin: origin(),
@@ -465,15 +467,61 @@ fn client_reset_resets_the_server_and_logs_cd() {
 }
 
 #[test]
-fn server_reset_resets_the_client_and_logs_sd() {
+fn server_reset_closes_the_client_with_a_fin_and_logs_sd() {
     let mut h = Harness::new(config(vec![server("s1", 8001)]));
     let (client, server) = h.session();
     h.event(Event::Failed {
         conn: server,
         error: ConnError::Reset,
     });
-    assert_eq!(h.closed(client), Some(true));
+    assert!(h.shut(client), "a FIN first");
+    assert_eq!(h.closed(client), Some(false));
+    assert_eq!(h.closed(server), Some(false));
     assert!(h.logs(LogSink::Stdout)[0].contains(" SD "));
+    assert_eq!(h.lb.active_sessions(), 0);
+}
+
+/// HAProxy 2.6: the bytes a server sent before its reset reach the
+/// client, then a FIN; the line says `SD` with those bytes, and a
+/// client timeout while they drain does not change it.
+#[test]
+fn a_server_reset_after_bytes_delivers_them_then_a_fin() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(client, b"request");
+    assert_eq!(h.drain(server), b"request");
+    h.peer_sends(server, b"last reply bytes");
+    h.event(Event::Failed {
+        conn: server,
+        error: ConnError::Reset,
+    });
+    assert_eq!(h.closed(server), Some(false));
+    assert!(!h.shut(client) && h.closed(client).is_none(), "bytes first");
+    assert_eq!(h.interest(client), (false, true), "no more reading");
+    assert!(h.lb.recv_buf(client).is_none());
+    let out = h.drain(client);
+    assert_eq!(out, b"last reply bytes");
+    assert!(h.shut(client));
+    assert_eq!(h.closed(client), Some(false));
+    let line = &h.logs(LogSink::Stdout)[0];
+    assert!(line.contains(" 16 SD "), "{line}");
+    assert_eq!(h.lb.buffers_in_use(), 0);
+}
+
+#[test]
+fn a_client_timeout_while_a_reset_servers_bytes_drain_still_logs_sd() {
+    let mut h = Harness::new(config(vec![server("s1", 8001)]));
+    let (client, server) = h.session();
+    h.peer_sends(server, b"reply");
+    h.event(Event::Failed {
+        conn: server,
+        error: ConnError::Reset,
+    });
+    h.advance(Duration::from_secs(11));
+    assert!(h.closed(client).is_some());
+    let line = &h.logs(LogSink::Stdout)[0];
+    assert!(line.contains(" SD "), "{line}");
+    assert_eq!(h.lb.active_sessions(), 0);
 }
 
 #[test]
@@ -817,17 +865,27 @@ fn when_every_server_is_full_connections_queue_and_take_freed_slots_in_order() {
     assert_eq!(h.drain(connects[0].0), b"second");
     assert!(h.closed(server).is_some());
     assert!(h.closed(third).is_none());
-    // Logged with its wait (%Tw) and its position in the backend queue.
+    // Logged with its wait (%Tw) and its position in the backend queue
+    // (HAProxy's: 1 plus the sessions served from it before this one).
     h.event(Event::Failed {
         conn: second,
         error: ConnError::Reset,
     });
     let logs = h.logs(LogSink::Stdout);
     assert!(
-        logs[1].contains(" 30/0/30 0 CD 2/2/1/0/0 0/0"),
+        logs[1].contains(" 30/0/30 0 CD 2/2/1/0/0 0/1"),
         "{}",
         logs[1]
     );
+    // The third waited while one was served before it: 2.
+    let (third_server, _) = *h.connects().last().expect("the third connects");
+    h.connected(third_server);
+    h.event(Event::Failed {
+        conn: third,
+        error: ConnError::Reset,
+    });
+    let logs = h.logs(LogSink::Stdout);
+    assert!(logs[2].ends_with(" 0/2"), "{}", logs[2]);
 }
 
 #[test]
@@ -840,9 +898,158 @@ fn a_full_backend_queue_times_out_with_sq_and_its_position() {
     let b = h.try_accept().expect("queued");
     h.advance(Duration::from_secs(2));
     assert!(h.closed(a).is_some() && h.closed(b).is_some());
+    // HAProxy 2.6 logs 1 plus the sessions served from the queue while
+    // each waited: none here, so both are 1.
     let logs = h.logs(LogSink::Stdout);
-    assert!(logs[0].ends_with(" sQ 3/3/2/0/0 0/0"), "{}", logs[0]);
+    assert!(logs[0].ends_with(" sQ 3/3/2/0/0 0/1"), "{}", logs[0]);
     assert!(logs[1].ends_with(" sQ 2/2/1/0/0 0/1"), "{}", logs[1]);
+}
+
+// ---- a client that closes before its server (HAProxy's abort rules) -------
+
+fn aborting(abortonclose: bool) -> Harness {
+    let mut cfg = config(vec![limited(1, 1)]);
+    cfg.backends[0].timeout_queue = Some(Duration::from_secs(10));
+    cfg.backends[0].traffic.abortonclose = abortonclose;
+    Harness::new(cfg)
+}
+
+/// HAProxy 2.6.12's `back_may_abort_req`: a FIN with nothing to send
+/// aborts a queued session, option or not.
+#[test]
+fn a_queued_client_that_closes_having_sent_nothing_is_aborted_cq() {
+    for abortonclose in [false, true] {
+        let mut h = aborting(abortonclose);
+        let _busy = h.session();
+        let waiter = h.try_accept().expect("queued");
+        h.advance(Duration::from_millis(40));
+        h.event(Event::ReadClosed { conn: waiter });
+        assert_eq!(h.closed(waiter), Some(false));
+        let logs = h.logs(LogSink::Stdout);
+        assert!(
+            logs[0].contains(" app/<NOSRV> 40/-1/40 0 CQ 2/2/1/0/0 0/1"),
+            "{}",
+            logs[0]
+        );
+    }
+}
+
+#[test]
+fn a_queued_client_that_closes_after_bytes_waits_unless_abortonclose() {
+    for abortonclose in [false, true] {
+        let mut h = aborting(abortonclose);
+        let (first, _) = h.session();
+        let waiter = h.try_accept().expect("queued");
+        h.peer_sends(waiter, b"request");
+        h.event(Event::ReadClosed { conn: waiter });
+        if abortonclose {
+            assert!(h.closed(waiter).is_some());
+            assert!(h.logs(LogSink::Stdout)[0].contains(" 0 CQ "));
+            continue;
+        }
+        assert!(h.closed(waiter).is_none(), "still waiting");
+        h.take();
+        h.event(Event::Failed {
+            conn: first,
+            error: ConnError::Reset,
+        });
+        let connects = h.connects();
+        h.connected(connects[0].0);
+        assert_eq!(h.drain(connects[0].0), b"request");
+        assert!(h.shut(connects[0].0), "then its FIN");
+    }
+}
+
+#[test]
+fn a_client_that_closes_during_the_connect_after_bytes_is_aborted_cc_only_with_abortonclose() {
+    for abortonclose in [false, true] {
+        let mut h = aborting(abortonclose);
+        let (client, server, _) = h.accept();
+        h.peer_sends(client, b"request");
+        h.advance(Duration::from_millis(25));
+        h.event(Event::ReadClosed { conn: client });
+        if !abortonclose {
+            assert!(h.closed(server).is_none(), "the connect goes on");
+            h.connected(server);
+            assert_eq!(h.drain(server), b"request");
+            assert!(h.shut(server), "the FIN follows");
+            continue;
+        }
+        assert_eq!(h.closed(server), Some(true), "given up with an RST");
+        assert_eq!(h.closed(client), Some(false));
+        let logs = h.logs(LogSink::Stdout);
+        assert!(logs[0].contains(" app/s1 0/-1/25 0 CC "), "{}", logs[0]);
+        assert_eq!(h.lb.active_sessions(), 0);
+    }
+}
+
+/// Having sent nothing, a FIN during the connect aborts it, option or not;
+/// one read with the accept lets the connect go on without the option.
+#[test]
+fn a_client_that_closes_during_the_connect_having_sent_nothing_is_aborted_cc() {
+    for abortonclose in [false, true] {
+        let mut h = aborting(abortonclose);
+        let (client, server, _) = h.accept();
+        h.advance(Duration::from_millis(25));
+        h.event(Event::ReadClosed { conn: client });
+        assert_eq!(h.closed(server), Some(true));
+        let logs = h.logs(LogSink::Stdout);
+        assert!(logs[0].contains(" app/s1 0/-1/25 0 CC "), "{}", logs[0]);
+    }
+    for abortonclose in [false, true] {
+        let mut h = aborting(abortonclose);
+        let (client, server, _) = h.accept();
+        h.event(Event::ReadClosed { conn: client });
+        assert_eq!(h.closed(server).is_some(), abortonclose);
+        if !abortonclose {
+            h.connected(server);
+            assert!(h.shut(server), "the FIN follows");
+        }
+    }
+}
+
+#[test]
+fn a_client_that_closes_having_sent_nothing_before_a_retry_is_aborted_cc() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.backends[0].redispatch = false;
+    let mut h = Harness::new(cfg);
+    let (client, server, _) = h.accept();
+    h.event(Event::Connected {
+        conn: server,
+        result: Err(ConnError::Refused),
+    });
+    h.take();
+    h.advance(Duration::from_millis(50));
+    h.event(Event::ReadClosed { conn: client });
+    assert!(h.connects().is_empty(), "no retry");
+    let logs = h.logs(LogSink::Stdout);
+    assert!(logs[0].contains(" 0/-1/50 0 CC "), "{}", logs[0]);
+    assert!(logs[0].ends_with("/1 0/0"), "{}", logs[0]);
+}
+
+#[test]
+fn a_client_that_closes_after_bytes_before_a_retry_is_aborted_cc_with_abortonclose() {
+    for abortonclose in [false, true] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.backends[0].redispatch = false;
+        cfg.backends[0].traffic.abortonclose = abortonclose;
+        let mut h = Harness::new(cfg);
+        let (client, server, _) = h.accept();
+        h.peer_sends(client, b"x");
+        h.event(Event::Connected {
+            conn: server,
+            result: Err(ConnError::Refused),
+        });
+        h.take();
+        h.event(Event::ReadClosed { conn: client });
+        if abortonclose {
+            assert!(h.logs(LogSink::Stdout)[0].contains(" CC "));
+        } else {
+            assert!(h.closed(client).is_none(), "the retry comes");
+            h.advance(Duration::from_secs(1));
+            assert_eq!(h.connects().len(), 1);
+        }
+    }
 }
 
 #[test]
@@ -3069,4 +3276,122 @@ fn a_traffic_connect_without_descriptors_says_nothing_about_the_server() {
     assert!(logs.iter().all(|l| !l.contains("is DOWN")), "{logs:?}");
     let (_, _, addr) = h.accept();
     assert_eq!(addr.port(), 8001, "s1 is not avoided");
+}
+
+// ---- option logasap ---------------------------------------------------------
+
+/// HAProxy 2.6.12: `1/0/+0 +0 -- 1/1/1/1/0 0/0` as the connect completes,
+/// no second line at the end.
+#[test]
+fn logasap_logs_once_at_establishment_with_plus_signs() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.logasap = true;
+    let mut h = Harness::new(cfg);
+    let (client, server, _) = h.accept();
+    h.advance(Duration::from_millis(7));
+    h.connected(server);
+    let logs = h.logs(LogSink::Stdout);
+    assert_eq!(logs.len(), 1);
+    assert!(
+        logs[0].ends_with(" fe app/s1 0/7/+7 +0 -- 1/1/1/1/0 0/0"),
+        "{}",
+        logs[0]
+    );
+    h.peer_sends(server, b"reply");
+    assert_eq!(h.drain(client), b"reply");
+    h.event(Event::ReadClosed { conn: server });
+    h.event(Event::ReadClosed { conn: client });
+    assert_eq!(h.lb.active_sessions(), 0);
+    assert_eq!(h.logs(LogSink::Stdout).len(), 1, "logged once");
+}
+
+#[test]
+fn logasap_logs_a_session_that_never_connects_at_its_end_with_plus_signs() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.logasap = true;
+    cfg.backends[0].retries = 0;
+    let mut h = Harness::new(cfg);
+    let (_, server, _) = h.accept();
+    h.event(Event::Connected {
+        conn: server,
+        result: Err(ConnError::Refused),
+    });
+    let logs = h.logs(LogSink::Stdout);
+    assert!(
+        logs[0].ends_with(" fe app/s1 0/-1/+0 +0 SC 1/1/0/0/0 0/0"),
+        "{}",
+        logs[0]
+    );
+}
+
+// ---- option independent-streams --------------------------------------------
+
+/// A download: the server sends every 4 s, the client reads it all and
+/// sends nothing. Writing to the client refreshes its timeout (10 s)
+/// unless `option independent-streams`: then its read timeout runs out
+/// and, as HAProxy 2.6.12, shuts that direction only (a FIN to the
+/// server); the reply goes on to its end, logged `cD`.
+#[test]
+fn independent_streams_keeps_writes_from_refreshing_the_read_timeout() {
+    for independent in [false, true] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.frontends[0].traffic.independent_streams = independent;
+        let mut h = Harness::new(cfg);
+        let (client, server) = h.session();
+        for _ in 0..4 {
+            h.advance(Duration::from_secs(4));
+            h.peer_sends(server, b"chunk");
+            assert_eq!(h.drain(client), b"chunk");
+        }
+        assert_eq!(h.shut(server), independent, "{independent}");
+        assert_eq!(h.lb.active_sessions(), 1);
+        h.event(Event::ReadClosed { conn: server });
+        assert!(h.shut(client));
+        h.event(Event::ReadClosed { conn: client });
+        let logs = h.logs(LogSink::Stdout);
+        let state = if independent { " cD " } else { " -- " };
+        assert!(logs[0].contains(state), "{}", logs[0]);
+        assert!(logs[0].contains(" 0/0/16000 20 "), "{}", logs[0]);
+    }
+}
+
+// ---- rate-limit sessions, maxconnrate, maxsessrate -------------------------
+
+/// Accepts until a pause; returns how many were accepted.
+fn accepts_until_paused(h: &mut Harness) -> usize {
+    let mut n = 0;
+    while !h.take().contains(&Action::PauseAccept { listener: L0 }) {
+        assert!(n < 100, "never paused");
+        h.accept();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn rate_limit_sessions_pauses_accepting_for_the_rest_of_the_second() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.rate_limit_sessions = Some(3);
+    let mut h = Harness::new(cfg);
+    assert_eq!(accepts_until_paused(&mut h), 3);
+    assert!(h.try_accept().is_none(), "paused");
+    // HAProxy's window: the next may come once the three start to fade,
+    // 1 ms into the next second.
+    h.advance(Duration::from_millis(999));
+    assert!(!h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    h.advance(Duration::from_millis(400));
+    assert!(h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    assert!(h.try_accept().is_some());
+}
+
+#[test]
+fn maxconnrate_and_maxsessrate_pause_every_traffic_listener() {
+    for (conn, sess) in [(Some(2), None), (None, Some(2))] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.global.rates = crate::config::traffic::Rates { conn, sess };
+        let mut h = Harness::new(cfg);
+        assert_eq!(accepts_until_paused(&mut h), 2);
+        h.advance(Duration::from_millis(1500));
+        assert!(h.take().contains(&Action::ResumeAccept { listener: L0 }));
+    }
 }

@@ -42,6 +42,7 @@ impl Balancer {
             return None;
         }
         let (fe, bind) = (l.frontend, l.bind);
+        self.count_accept_rate(now, fe);
         self.counters.connection_accepted(now);
         self.frontends[fe].counters.connection_received(now);
         let frontend = &self.frontends[fe].config;
@@ -124,21 +125,21 @@ impl Balancer {
         // No usable server yet: wait in the backend queue for one to come
         // (back) UP.
         let wait = backend.queue_wait(now, timeout_client);
-        let (phase, deadline, addr, queue_pos) = match route {
+        let (phase, deadline, addr, queue_mark) = match route {
             Route::Server(t) => {
                 backend.add_load(t, now);
                 let deadline = backend.config.timeout_connect.map(|d| now + d);
                 let addr = Some(backend.servers[t].config.addr);
-                (Phase::Connecting, deadline, addr, [0, 0])
+                (Phase::Connecting, deadline, addr, 0)
             }
             Route::ServerQueue(t) => {
                 backend.server_waiting += 1;
-                let pos = backend.servers[t].waiters.push(s, generation);
-                (Phase::Queued, wait.map(|d| now + d), None, [pos, 0])
+                let mark = backend.servers[t].waiters.push(s, generation);
+                (Phase::Queued, wait.map(|d| now + d), None, mark)
             }
             Route::BackendQueue | Route::Refuse => {
-                let pos = backend.waiters.push(s, generation);
-                (Phase::Queued, wait.map(|d| now + d), None, [0, pos])
+                let mark = backend.waiters.push(s, generation);
+                (Phase::Queued, wait.map(|d| now + d), None, mark)
             }
         };
         let server_queued = matches!(route, Route::ServerQueue(_));
@@ -191,13 +192,17 @@ impl Balancer {
             tried: Vec::new(),
             retry_at: None,
             dequeued: target.map(|_| now),
-            queue_pos,
+            queue_pos: [0, 0],
+            queue_mark,
             hedge: None,
             hedge_at: target.and(backend.config.connect_hedge).map(|d| now + d),
             replay: false,
             replay_at: None,
             header: None,
             authority,
+            ending: None,
+            early_fin: false,
+            logged: false,
         });
         debug_assert_eq!(inserted, s);
         // Bytes that came after a PROXY header are the client's first.
@@ -252,6 +257,7 @@ impl Balancer {
             counts: [self.active + 1, self.frontends[fe].active + 1, bc, 0, 0],
             redispatched: false,
             queue_pos: [0, 0],
+            asap: frontend.traffic.logasap,
         };
         let line = self.render_line(fe, &record);
         self.log(now, LogTargets::Frontend(fe), Severity::Info, &line, None);
@@ -456,6 +462,9 @@ impl Balancer {
             && session.up.bytes == 0;
         // The server's inactivity clock starts now (in `reconcile`).
         session.idle.1 = None;
+        if self.frontends[session.frontend].config.traffic.logasap {
+            self.log_asap(now, s);
+        }
         self.reconcile(now, s);
     }
 
@@ -465,7 +474,10 @@ impl Balancer {
         }
         if let Some(session) = self.sessions.get_mut(s) {
             match &mut session.tls {
-                _ if client => session.up.eof = true,
+                _ if client => {
+                    session.up.eof = true;
+                    session.early_fin = now == session.accepted;
+                }
                 // The plaintext stream ends when rustls says so.
                 Some(tls) => tls.read_closed(),
                 None => session.down.eof = true,
@@ -474,10 +486,15 @@ impl Balancer {
         }
     }
 
-    /// A side was reset or broke: the session ends and the other side is
-    /// reset too, as a TCP relay would.
+    /// A side was reset or broke. A client's reset ends the session and
+    /// resets the server. A connected server's reset is HAProxy's `SD`:
+    /// the bytes it sent before still reach the client, which then gets a
+    /// FIN (see [`Balancer::server_broke`]).
     pub(super) fn on_failed(&mut self, now: Instant, s: usize, client: bool) {
         if !client && self.replay(now, s) {
+            return;
+        }
+        if !client && self.server_broke(now, s) {
             return;
         }
         if let Some(session) = self.sessions.get(s) {
@@ -485,6 +502,38 @@ impl Balancer {
             let phase = session.phase_letter();
             self.end(now, s, [who, phase], true);
         }
+    }
+
+    /// The server of established session `s` reset or broke: its
+    /// connection is closed, the bytes it sent before (plaintext rustls
+    /// already decrypted included) go on to the client, then a FIN; the
+    /// client's own bytes are dropped and it is read no more. The session
+    /// is logged `SD` whatever ends it later. Returns `false` when the
+    /// session is not established (a failed connect is handled as one).
+    fn server_broke(&mut self, now: Instant, s: usize) -> bool {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return false;
+        };
+        if session.phase != Phase::Established || session.ending.is_some() {
+            return false;
+        }
+        if let Some(mut tls) = session.tls.take() {
+            tls.decrypt(&mut session.down, &mut self.pool);
+            tls.release(&mut self.pool);
+        }
+        session.ending = Some(['S', 'D']);
+        session.down.eof = true;
+        // HAProxy shuts the client's read side once the server's write
+        // side is gone.
+        session.up.eof = true;
+        session.up.shut = true;
+        session.up.release(&mut self.pool);
+        session.header = None;
+        if let Some(conn) = session.server.take() {
+            self.close(conn, false);
+        }
+        self.reconcile(now, s);
+        true
     }
 
     pub(super) fn on_received(&mut self, now: Instant, s: usize, client: bool, n: usize) {
@@ -525,10 +574,16 @@ impl Balancer {
             return;
         };
         self.counters.bytes_sent(now, n as u64);
+        // `option independent-streams`: a write does not refresh the
+        // timeout of a side weir also reads from (its read timeout).
+        let independent = |indep: bool, reading: bool| indep && reading;
         if client {
             let (f, b, t) = (session.frontend, session.backend, session.target);
             session.down.consume(n);
-            session.client_deadline = session.idle.0.map(|t| now + t);
+            let indep = self.frontends[f].config.traffic.independent_streams;
+            if !independent(indep, session.up.wants_read()) {
+                session.client_deadline = session.idle.0.map(|t| now + t);
+            }
             self.count_client_bytes(f, b, t, 0, n as u64);
         } else if let Some(header) = session.header.as_mut().filter(|h| h.pending().is_some()) {
             // Not client bytes: neither counted nor kept for a replay.
@@ -543,7 +598,15 @@ impl Balancer {
                 let wait = self.backends[session.backend].config.replay_until_response;
                 session.replay_at = wait.map(|t| now + t);
             }
-            session.server_deadline = session.idle.1.map(|t| now + t);
+            let indep = self.backends[session.backend]
+                .config
+                .traffic
+                .independent_streams;
+            let reading =
+                session.tls.as_ref().is_none_or(|t| t.wants_read()) && session.down.wants_read();
+            if !independent(indep, reading) {
+                session.server_deadline = session.idle.1.map(|t| now + t);
+            }
         }
         self.reconcile(now, s);
     }
@@ -597,7 +660,10 @@ impl Balancer {
     /// Brings a session's outputs in line with its state: frees drained
     /// buffers, forwards FINs, sets interests, ends it when both directions
     /// are closed, and arms its timer.
-    fn reconcile(&mut self, now: Instant, s: usize) {
+    pub(super) fn reconcile(&mut self, now: Instant, s: usize) {
+        if self.abort_on_close(now, s) {
+            return;
+        }
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
@@ -722,6 +788,12 @@ impl Balancer {
             self.start_hedge(now, s);
             return self.reconcile(now, s);
         }
+        if self.read_timed_out(now, s) {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
         let termination = if due(session.connect_deadline) {
             Some(['s', 'C'])
         } else if due(session.client_deadline) {
@@ -877,13 +949,15 @@ impl Balancer {
                 self.backends[b].waiters.queue.pop_front();
                 continue;
             };
-            let ip = session.peer.ip();
+            let (ip, mark) = (session.peer.ip(), session.queue_mark);
             let Some(target) = self.backends[b].pick(&[], now, ip, &mut self.rng) else {
                 break;
             };
             let backend = &mut self.backends[b];
             backend.waiters.queue.pop_front();
-            backend.waiters.left();
+            let pos = backend.waiters.position(mark);
+            backend.waiters.serve();
+            self.sessions[s].queue_pos[1] = self.sessions[s].queue_pos[1].saturating_add(pos);
             self.dequeue(now, s, target);
             served += 1;
         }
@@ -906,13 +980,17 @@ impl Balancer {
             let Some(session) = queued_mut(&mut self.sessions, s, generation) else {
                 continue;
             };
-            backend.servers[t].waiters.left();
+            let waiters = &mut backend.servers[t].waiters;
+            session.queue_pos[0] =
+                session.queue_pos[0].saturating_add(waiters.position(session.queue_mark));
             backend.server_waiting = backend.server_waiting.saturating_sub(1);
             session.server_queued = false;
             if usable {
+                waiters.serve();
                 self.dequeue(now, s, t);
             } else {
-                backend.waiters.push(s, generation);
+                waiters.left();
+                session.queue_mark = backend.waiters.push(s, generation);
             }
         }
     }
@@ -975,7 +1053,7 @@ impl Balancer {
         session.dequeued = None;
         session.connect_deadline = wait.map(|d| now + d);
         session.hedge_at = None;
-        backend.waiters.push(s, session.generation);
+        session.queue_mark = backend.waiters.push(s, session.generation);
         backend.counters.set_queue(backend.waiters.waiting);
         self.reconcile(now, s);
         self.dispatch_queue(now, b);
@@ -1018,6 +1096,7 @@ impl Balancer {
         let Some(session) = self.sessions.get(s) else {
             return;
         };
+        let termination = session.ending.unwrap_or(termination);
         // Closed while the session is known: `option nolinger` is per side.
         let (client, server) = (session.client, session.server);
         self.close(client, reset);
@@ -1033,6 +1112,9 @@ impl Balancer {
         session.down.release(&mut self.pool);
         if let Some(tls) = session.tls.take() {
             tls.release(&mut self.pool);
+        }
+        if session.phase == Phase::Queued {
+            self.leave_queue(&mut session);
         }
         self.log_session(now, &session, termination);
         self.count_end(now, &session, termination);
@@ -1059,6 +1141,20 @@ impl Balancer {
         }
         self.refresh_listeners();
         self.ease_after_burst();
+    }
+
+    /// A session that gave up waiting counts its stay in `%sq` or `%bq`
+    /// (HAProxy's `pendconn_unlink`); the queue's count is `end`'s.
+    fn leave_queue(&self, session: &mut Session) {
+        let backend = &self.backends[session.backend];
+        let server = session.target.filter(|_| session.server_queued);
+        let (waiters, k) = match server.and_then(|t| backend.servers.get(t)) {
+            Some(server) => (&server.waiters, 0),
+            None if server.is_some() => return,
+            None => (&backend.waiters, 1),
+        };
+        session.queue_pos[k] =
+            session.queue_pos[k].saturating_add(waiters.position(session.queue_mark));
     }
 
     /// A finished session in its backend's and server's counters: aborts
@@ -1093,12 +1189,52 @@ impl Balancer {
     /// The `option tcplog` line of a finished session. Process and frontend
     /// counts include the session; backend and server counts no longer do.
     fn log_session(&mut self, now: Instant, session: &Session, termination: [char; 2]) {
+        if !session.logged {
+            self.log_line(now, session, termination, true);
+        }
+    }
+
+    /// `option logasap`: session `s` is logged as its server connection
+    /// is established (HAProxy's `back_establish`): `--`, `%Tt` the time
+    /// so far, `%B` what the client got so far, the backend's and server's
+    /// counts with it.
+    fn log_asap(&mut self, now: Instant, s: usize) {
+        let Some(session) = self.sessions.get_mut(s) else {
+            return;
+        };
+        session.logged = true;
+        let session = &self.sessions[s];
+        // The line borrows the session while `log` needs the balancer.
+        let line = self.session_line(now, session, ['-', '-'], false);
+        if let Some((line, severity)) = line {
+            let fe = self.sessions[s].frontend;
+            self.log(now, LogTargets::Frontend(fe), severity, &line, None);
+        }
+    }
+
+    /// Logs `session`'s line, if its frontend logs sessions.
+    fn log_line(&mut self, now: Instant, session: &Session, termination: [char; 2], ended: bool) {
+        if let Some((line, severity)) = self.session_line(now, session, termination, ended) {
+            let fe = session.frontend;
+            self.log(now, LogTargets::Frontend(fe), severity, &line, None);
+        }
+    }
+
+    /// `session`'s log line and its severity, if its frontend logs it;
+    /// once it `ended`, the backend and server counts no longer include it.
+    fn session_line(
+        &self,
+        now: Instant,
+        session: &Session,
+        termination: [char; 2],
+        ended: bool,
+    ) -> Option<(String, Severity)> {
         let frontend = &self.frontends[session.frontend];
         if !frontend.config.tcplog || frontend.config.logs.is_empty() {
-            return;
+            return None;
         }
-        if frontend.config.dontlognull && session.up.bytes == 0 {
-            return;
+        if frontend.config.dontlognull && session.up.bytes == 0 && ended {
+            return None;
         }
         // HAProxy's strm_log: an error is a termination cause other than
         // none or local, a redispatch, or retries.
@@ -1106,7 +1242,7 @@ impl Balancer {
             || session.redispatched
             || (termination[0] == '-' && session.retries > 0);
         if !error && frontend.config.dontlog_normal {
-            return;
+            return None;
         }
         let severity = if error && frontend.config.log_separate_errors {
             Severity::Err
@@ -1137,21 +1273,15 @@ impl Balancer {
             counts: [
                 self.active,
                 frontend.active,
-                backend.active.saturating_sub(1),
-                server.map_or(0, |x| x.active.saturating_sub(1)),
+                backend.active.saturating_sub(u32::from(ended)),
+                server.map_or(0, |x| x.active.saturating_sub(u32::from(ended))),
                 session.retries,
             ],
             redispatched: session.redispatched,
             queue_pos: session.queue_pos,
+            asap: frontend.config.traffic.logasap,
         };
-        let line = self.render_line(session.frontend, &record);
-        self.log(
-            now,
-            LogTargets::Frontend(session.frontend),
-            severity,
-            &line,
-            None,
-        );
+        Some((self.render_line(session.frontend, &record), severity))
     }
 
     /// A session's log line in its frontend's `log-format` (`option
