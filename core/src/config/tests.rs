@@ -126,8 +126,9 @@ fn unknown_words_get_a_did_you_mean() {
 
 #[test]
 fn known_haproxy_keywords_are_not_supported_yet() {
-    let text =
-        format!("{MINIMAL} external-check\n option socket-stats\n balance uri\n timeout tarpit 1s\n");
+    let text = format!(
+        "{MINIMAL} external-check\n option socket-stats\n balance uri\n timeout tarpit 1s\n"
+    );
     assert_eq!(
         errors(&text),
         [
