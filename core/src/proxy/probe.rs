@@ -537,12 +537,7 @@ fn write_request(link: &mut TlsClient, data: &[u8]) -> Option<CheckStatus> {
 mod tests {
     use super::*;
     use crate::config::ProtocolCheck;
-
-    /// A start time for tests (core never reads a clock itself).
-    #[allow(clippy::disallowed_methods)]
-    fn epoch() -> Instant {
-        Instant::now()
-    }
+    use crate::proxy::tests::epoch;
 
     /// Drives a plain probe: `script` items are replies (`Ok`) or the
     /// server's close (`Err`); the probe's sends are written whole at
