@@ -1,6 +1,6 @@
 //! A `tcp-check` rule with what HAProxy keeps beside it.
 
-use super::TcpStep;
+use super::{Statuses, TcpStep};
 
 /// One `tcp-check` rule (`struct tcpcheck_rule`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct TcpRule {
     /// The rule belongs to a protocol check (`option redis-check`): no
     /// generic `TCPCHK` or `(tcp-check)` texts, no step in timeout texts.
     pub protocol: bool,
+    /// `ok-status`, `error-status`, `tout-status`, `status-code`.
+    pub statuses: Statuses,
 }
 
 impl TcpRule {
@@ -42,6 +44,7 @@ impl TcpRule {
             reply_line_on_error: false,
             wrong_status: false,
             protocol: false,
+            statuses: Statuses::default(),
         }
     }
 

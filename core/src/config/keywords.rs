@@ -146,8 +146,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
     "addr",
     "allow-0rtt",
     "alpn",
-    "check-alpn",
-    "check-proto",
     "check-via-socks4",
     "ciphers",
     "ciphersuites",

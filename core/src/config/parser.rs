@@ -21,10 +21,13 @@ use crate::logging::LineFormat;
 mod agent;
 mod checks;
 mod compat;
+mod connect;
+mod http_rules;
 mod logging;
 mod process;
 mod proxy_protocol;
 mod server_state;
+mod statuses;
 mod switching;
 mod tls_global;
 
@@ -196,7 +199,7 @@ struct Settings {
     /// `option nolinger`.
     nolinger: bool,
     /// `option httpchk` and the `http-check` rules.
-    http: checks::HttpRules,
+    http: http_rules::HttpRules,
     /// `option log-health-checks`.
     log_health_checks: bool,
     /// `option tcp-check`.
@@ -1267,6 +1270,9 @@ fn server_line(
         downinter: None,
         check_port: None,
         check_tls: None,
+        rule_tls: None,
+        check_alpn: None,
+        check_proto_http: None,
         tls: None,
         observe: false,
         error_limit: 10,
@@ -1335,6 +1341,8 @@ fn server_line(
     // `no-check-ssl` keeps them in clear (HAProxy's init_srv_check).
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = tls.0.unwrap_or(ssl_checks).then(|| tls.1.clone());
+    // Kept for `connect ssl` rules; dropped when the backend has none.
+    server.rule_tls = Some(tls.1.clone());
     server.tls = server.tls.take().map(|_| CheckTls {
         sni: tls.2,
         ..tls.1
@@ -1472,6 +1480,7 @@ fn server_param<'w>(
                 _ => tls.sni = Some(v.to_owned()),
             }
         }
+        "check-alpn" | "check-proto" => checks::server_param(server, param, value())?,
         "fastinter" | "downinter" => {
             let t = time(value(), param)?;
             if t.is_zero() {
@@ -1575,6 +1584,11 @@ impl Parser {
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
+                let check = checks::health_check(s);
+                let servers = &proxy.servers.list;
+                for (origin, e) in checks::check_proto_errors(&check, &proxy.name, servers) {
+                    self.diags.error(&origin, e);
+                }
                 backend_index
                     .entry(proxy.name.as_str())
                     .or_insert(backends.len());
@@ -1593,7 +1607,8 @@ impl Parser {
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
                     logs: expand(s),
-                    health_check: checks::health_check(s),
+                    servers: checks::rule_tls_kept(&check, &proxy.servers.list),
+                    health_check: check,
                     log_health_checks: s.log_health_checks,
                     allbackups: s.allbackups,
                     retries: s.retries.unwrap_or(3),
@@ -1601,7 +1616,6 @@ impl Parser {
                     fullconn: s.fullconn.unwrap_or(0),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
-                    servers: proxy.servers.list.clone(),
                     load_server_state: server_state::resolve(&mut self.diags, &self.global, proxy),
                     origin: proxy.origin.clone(),
                 });
@@ -1925,7 +1939,8 @@ impl Parser {
         let verify_default = !self.global.ssl_server_verify_none;
         for backend in backends {
             for server in &backend.servers {
-                let Some(tls) = server.check_tls.as_ref().or(server.tls.as_ref()) else {
+                let tls = [&server.check_tls, &server.tls, &server.rule_tls];
+                let Some(tls) = tls.into_iter().flatten().next() else {
                     continue;
                 };
                 if tls.verify.unwrap_or(verify_default) && tls.ca_file.is_none() {

@@ -19,7 +19,7 @@ pub(crate) enum Judged {
 /// passes.
 pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
     let negate = match &rule.step {
-        TcpStep::Send(_) => return Judged::Pass,
+        TcpStep::Send(_) | TcpStep::Connect(_) => return Judged::Pass,
         TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. } => *negate,
     };
     if !last_read {
@@ -65,7 +65,7 @@ fn error_text(rule: &TcpRule, found: bool, data: &[u8]) -> String {
                 TcpStep::Expect { binary: true, .. } => " (binary)".into(),
                 TcpStep::ExpectRegex { hex: false, .. } => " (regex)".into(),
                 TcpStep::ExpectRegex { hex: true, .. } => " (binary regex)".into(),
-                TcpStep::Send(_) => String::new(),
+                TcpStep::Send(_) | TcpStep::Connect(_) => String::new(),
             };
             format!("{head}{what} at step {}", rule.id)
         }
@@ -88,6 +88,10 @@ pub(crate) fn success_text(rules: &[TcpRule]) -> String {
             ..
         }) => text.clone(),
         Some(rule) if rule.protocol => String::new(),
+        Some(TcpRule {
+            step: TcpStep::Connect(connect),
+            ..
+        }) if connect.implicit => String::new(),
         _ => "(tcp-check)".into(),
     }
 }
@@ -101,6 +105,10 @@ pub(crate) fn step_context(rule: &TcpRule) -> String {
     }
     let what = match &rule.step {
         TcpStep::Send(_) => " (send)".to_owned(),
+        TcpStep::Connect(connect) => match connect.port {
+            Some(port) => format!(" (connect port {port})"),
+            None => " (connect)".to_owned(),
+        },
         TcpStep::Expect {
             pattern, binary, ..
         } => {

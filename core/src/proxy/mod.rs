@@ -36,6 +36,7 @@ pub use server_states::BackendStates;
 
 mod accept_proxy;
 mod agent_check;
+mod check_connect;
 mod checks;
 mod cli;
 mod control;
@@ -46,6 +47,7 @@ mod probe;
 mod reload;
 mod report;
 mod runtime;
+mod send_state;
 mod server_states;
 mod servers;
 mod shortage;
@@ -213,6 +215,9 @@ struct ServerState {
     check_tls: Option<Result<TlsTarget, String>>,
     /// TLS client settings of traffic (`ssl`), or why they failed.
     traffic_tls: Option<Result<TlsTarget, String>>,
+    /// TLS client settings of check rules' `connect ssl`, or why they
+    /// failed.
+    rule_tls: Option<Result<TlsTarget, String>>,
     /// Removed by a reload (or replaced by one of a new address): takes
     /// no new session, freed after its last one.
     retired: bool,
@@ -372,6 +377,12 @@ impl Balancer {
                 version: env!("CARGO_PKG_VERSION").into(),
                 nbthread: 1,
                 pid,
+                // HAProxy's `node` defaults to the host name.
+                node: global
+                    .process
+                    .node
+                    .clone()
+                    .unwrap_or_else(|| global.hostname.clone()),
                 ..ProcessInfo::default()
             },
             hard_maxconn: global.maxconn,

@@ -19,6 +19,7 @@ mod admin;
 mod agent;
 mod balancing;
 mod check_logs;
+mod check_rules;
 mod external;
 mod life;
 mod proxy_protocol;
@@ -66,6 +67,9 @@ fn server(name: &str, port: u16) -> Server {
         downinter: None,
         check_port: None,
         check_tls: None,
+        rule_tls: None,
+        check_alpn: None,
+        check_proto_http: None,
         tls: None,
         observe: false,
         error_limit: 10,
@@ -1172,10 +1176,8 @@ const REQUEST: &[u8] = b"GET /healthcheck HTTP/1.0\r\n\r\n";
 
 fn http_config(expect: HttpExpect) -> Config {
     let mut cfg = config(vec![checked("s1", 8001), server("s2", 8002)]);
-    cfg.backends[0].health_check = HealthCheck::Http {
-        request: REQUEST.to_vec(),
-        expect,
-    };
+    cfg.backends[0].health_check =
+        HealthCheck::Http(crate::config::HttpCheck::of(REQUEST.to_vec(), expect));
     cfg
 }
 
@@ -1486,10 +1488,10 @@ pub(super) mod tls_kit {
         });
         let mut cfg = config(vec![s, server("s2", 8002)]);
         if http {
-            cfg.backends[0].health_check = HealthCheck::Http {
-                request: REQUEST.to_vec(),
-                expect: HttpExpect::Default,
-            };
+            cfg.backends[0].health_check = HealthCheck::Http(crate::config::HttpCheck::of(
+                REQUEST.to_vec(),
+                HttpExpect::Default,
+            ));
         }
         cfg
     }
@@ -2027,10 +2029,10 @@ fn crt_presents_a_client_certificate_to_servers_that_require_one() {
         // An HTTPS check: with TLS 1.3 the server judges the client's
         // certificate after the client's side of the handshake is done.
         let mut cfg = config(vec![s]);
-        cfg.backends[0].health_check = HealthCheck::Http {
-            request: REQUEST.to_vec(),
-            expect: HttpExpect::Default,
-        };
+        cfg.backends[0].health_check = HealthCheck::Http(crate::config::HttpCheck::of(
+            REQUEST.to_vec(),
+            HttpExpect::Default,
+        ));
         let mut h = Harness::at(cfg, tls_kit::today());
         let (probe, _) = h.connects()[0];
         h.connected(probe);

@@ -190,7 +190,11 @@ fn no_tls_termination(diags: &mut Diags, st: &Stmt<'_>) {
 /// settings.
 pub(super) fn apply(state: &TlsGlobal, backends: &mut [Backend]) {
     let servers = backends.iter_mut().flat_map(|b| b.servers.iter_mut());
-    for tls in servers.flat_map(|s| [&mut s.check_tls, &mut s.tls].into_iter().flatten()) {
+    for tls in servers.flat_map(|s| {
+        [&mut s.check_tls, &mut s.rule_tls, &mut s.tls]
+            .into_iter()
+            .flatten()
+    }) {
         apply_one(state, tls);
     }
 }
