@@ -47,12 +47,9 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
         return if full {
             Parse::Invalid("response headers too large")
         } else if eof {
-            // Status line, then close: as good as a response without body.
-            Parse::Complete(Response {
-                status,
-                reason,
-                body: Cow::Borrowed(&[]),
-            })
+            // Headers cut by the close: HAProxy's H1 parser fails them
+            // (checked against haproxy 2.6.12).
+            Parse::Invalid("truncated response headers")
         } else {
             Parse::Incomplete
         };

@@ -191,6 +191,9 @@ pub(crate) enum CheckStatus {
     L4Timeout,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `L4CON` of a TLS connection offering ALPN, which HAProxy words
+    /// `SSL handshake failure (<error>)`.
+    L4ConTls(ConnError),
     /// `L6OK`: the TLS handshake completed.
     L6Ok,
     /// `L6TOUT`: the TLS handshake did not complete in time.
@@ -199,8 +202,6 @@ pub(crate) enum CheckStatus {
     L6Invalid(String),
     /// `L7STS`: the response failed the expectation.
     L7Status(u16, String),
-    /// `L7RSP`: not a valid response.
-    L7Invalid(&'static str),
     /// `L7TOUT`: no complete response in time.
     L7Timeout,
     /// `L7OK` of `tcp-check` rules: every rule passed; `(tcp-check)` or
@@ -256,12 +257,11 @@ impl CheckStatus {
         match self {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
-            CheckStatus::L4Con(_) => "Layer4 connection problem",
+            CheckStatus::L4Con(_) | CheckStatus::L4ConTls(_) => "Layer4 connection problem",
             CheckStatus::L6Ok => "Layer6 check passed",
             CheckStatus::L6Timeout => "Layer6 timeout",
             CheckStatus::L6Invalid(_) => "Layer6 invalid response",
             CheckStatus::L7Status(..) => "Layer7 wrong status",
-            CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::Analyze(_) => "Health analyze",
             CheckStatus::TcpRulesPassed(_) => "Layer7 check passed",
@@ -284,24 +284,32 @@ impl CheckStatus {
 
     /// The code and the text HAProxy keeps of a verdict (`check->code`,
     /// `check->desc`).
-    fn parts(&self) -> (Option<u16>, Option<&str>) {
+    fn parts(&self) -> (Option<u16>, Option<std::borrow::Cow<'_, str>>) {
+        use std::borrow::Cow;
         match self {
-            CheckStatus::L4Con(error) => (None, Some(error.describe())),
-            CheckStatus::L7Status(code, info) => {
-                (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
-            }
-            CheckStatus::L7Invalid(info) => (None, Some(*info)),
+            CheckStatus::L4Con(error) => (None, Some(Cow::Borrowed(error.describe()))),
+            CheckStatus::L4ConTls(error) => (
+                None,
+                Some(Cow::Owned(format!(
+                    "SSL handshake failure ({})",
+                    error.describe()
+                ))),
+            ),
+            CheckStatus::L7Status(code, info) => (
+                Some(*code),
+                Some(Cow::from(info.as_str())).filter(|i| !i.is_empty()),
+            ),
             CheckStatus::L6Invalid(info)
             | CheckStatus::Analyze(info)
             | CheckStatus::TcpRulesPassed(info)
-            | CheckStatus::TcpRulesFailed(info) => (None, Some(info.as_str())),
+            | CheckStatus::TcpRulesFailed(info) => (None, Some(Cow::from(info.as_str()))),
             CheckStatus::Ruled { status, code, info } => (
                 matches!(
                     status,
                     RuleStatus::L7Ok | RuleStatus::L7OkC | RuleStatus::L7Sts
                 )
                 .then_some(*code as u16),
-                Some(info.as_str()).filter(|i| !i.is_empty()),
+                Some(Cow::from(info.as_str())).filter(|i| !i.is_empty()),
             ),
             CheckStatus::L4Ok
             | CheckStatus::L4Timeout
@@ -313,7 +321,7 @@ impl CheckStatus {
 
     /// The verdict's text alone (`last_chk` in the stats).
     pub(crate) fn short_info(&self) -> String {
-        self.parts().1.unwrap_or_default().to_owned()
+        self.parts().1.map(|i| i.into_owned()).unwrap_or_default()
     }
 
     /// What follows the reason in HAProxy's log lines: `, code: 503`
@@ -447,7 +455,7 @@ mod tests {
         };
         assert!(ok.passed() && !ok.conditional());
         assert_eq!(
-            CheckStatus::L7Invalid("x").reason(),
+            CheckStatus::TcpRulesFailed("x".into()).reason(),
             "Layer7 invalid response"
         );
         assert_eq!(CheckStatus::L7Timeout.details(), "");

@@ -178,16 +178,15 @@ fn failure_text(rule: &HttpRule, desc: &str) -> String {
     text
 }
 
-/// The server closed without sending anything (`tcpcheck_eval_recv`).
-pub(crate) fn http_empty(rule: &HttpRule) -> CheckStatus {
-    let mut info = format!("TCPCHK got an empty response at step {}", rule.id);
-    if let Some(comment) = &rule.comment {
-        info.push_str(&format!(" comment: '{comment}'"));
-    }
+/// No response, or not a valid one (`tcpcheck_eval_expect_http` on an
+/// empty or unparsable message): `L7RSP` whatever `error-status` says,
+/// with no text but `on-error` or the comment (checked against haproxy
+/// 2.6.12).
+pub(crate) fn http_invalid(rule: &HttpRule) -> CheckStatus {
     CheckStatus::Ruled {
-        status: rule.statuses.error.unwrap_or(RuleStatus::L7Rsp),
-        code: 0,
-        info,
+        status: RuleStatus::L7Rsp,
+        code: rule.statuses.code.unwrap_or(0),
+        info: failure_text(rule, ""),
     }
 }
 

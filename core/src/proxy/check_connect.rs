@@ -22,6 +22,9 @@ pub(super) struct Opening {
     pub header: Option<HeaderOut>,
     /// The connection ends with a FIN, not a reset (`linger`).
     pub linger: bool,
+    /// TLS offers ALPN: HAProxy then reports a failed connect as an
+    /// `SSL handshake failure (<error>)` (checked against haproxy 2.6.12).
+    pub alpn: bool,
 }
 
 /// The opening of `server`'s check connection for `connect` (`None`:
@@ -78,8 +81,10 @@ pub(super) fn opening(server: &ServerState, connect: Option<&Connect>) -> Openin
     };
     // A header without addresses (LOCAL, UNKNOWN), as HAProxy's checks.
     let header = version.map(|v| HeaderOut::new(proxy_protocol::encode(v, None, None)));
+    let alpn = matches!(&tls, Some(Ok((client, _))) if !client.alpn_protocols.is_empty());
     Opening {
         addr: SocketAddr::new(ip, port),
+        alpn,
         tls,
         header,
         linger: c.linger,

@@ -191,11 +191,12 @@ impl Balancer {
             // weir's own shortage says nothing about the server.
             Err(ConnError::NoResources) => return self.postpone_check(now, b, s),
             Err(error) => {
-                let handshaking = check_mut(&mut self.backends, b, s)
-                    .and_then(|c| c.probe.as_ref())
-                    .is_some_and(Probe::in_tls_handshake);
+                let probe = check_mut(&mut self.backends, b, s).and_then(|c| c.probe.as_ref());
+                let handshaking = probe.is_some_and(Probe::in_tls_handshake);
+                let alpn = probe.is_some_and(|p| p.alpn && !p.is_connected());
                 let status = match handshaking {
                     true => CheckStatus::L6Invalid(SSL_HANDSHAKE_FAILURE.into()),
+                    false if alpn => CheckStatus::L4ConTls(error),
                     false => CheckStatus::L4Con(error),
                 };
                 return self.finish_check(now, b, s, status);
@@ -280,6 +281,7 @@ impl Balancer {
         let (old, reset) = (probe.conn, !probe.server_closed() && !probe.linger);
         probe.reopen(conn, deadline, opening.header, &mut self.pool);
         probe.linger = opening.linger;
+        probe.alpn = opening.alpn;
         self.timers
             .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         self.close(old, reset);
@@ -405,6 +407,7 @@ impl Balancer {
                 .opened_for(first)
                 .with_server(view);
             probe.linger = opening.linger;
+            probe.alpn = opening.alpn;
             check.probe = Some(probe);
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
@@ -445,7 +448,8 @@ impl Balancer {
         let context = tcp_check_context(config, &status, probe.context_step());
         let mut probe = probe;
         // After a socket error there is nothing to close cleanly.
-        if !matches!(status, CheckStatus::L4Con(_)) && probe.close_tls(&mut self.pool) {
+        let socket_error = matches!(status, CheckStatus::L4Con(_) | CheckStatus::L4ConTls(_));
+        if !socket_error && probe.close_tls(&mut self.pool) {
             let grace = TLS_CLOSE_GRACE.min(self.backends[b].servers[s].check_interval() / 2);
             probe.deadline = now + grace;
             if let Some(check) = check_mut(&mut self.backends, b, s) {

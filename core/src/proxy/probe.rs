@@ -75,6 +75,8 @@ pub(super) struct Probe {
     code: Option<u16>,
     /// The current connection ends with a FIN (`connect linger`).
     pub linger: bool,
+    /// The current connection offers ALPN in TLS.
+    pub alpn: bool,
 }
 
 impl Probe {
@@ -96,6 +98,7 @@ impl Probe {
             server: ruleset::ServerView::default(),
             code: None,
             linger: false,
+            alpn: false,
         }
     }
 
@@ -380,7 +383,7 @@ impl Probe {
                 }
                 Rule::HttpExpect(rule) => {
                     let Some(buf) = &self.response else {
-                        return self.eof.then(|| ruleset::http_empty(rule));
+                        return self.eof.then(|| ruleset::http_invalid(rule));
                     };
                     // HAProxy judges a whole message: a body without a
                     // length runs to the server's close, which then ends
@@ -388,7 +391,7 @@ impl Probe {
                     let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), true);
                     let response = match parsed {
                         Parse::Incomplete => return None,
-                        Parse::Invalid(info) => return Some(CheckStatus::L7Invalid(info)),
+                        Parse::Invalid(_) => return Some(ruleset::http_invalid(rule)),
                         Parse::Complete(response) => response,
                     };
                     self.code = Some(response.status);

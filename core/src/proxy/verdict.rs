@@ -118,6 +118,7 @@ pub(crate) fn tcp_check_context(
     let connection = matches!(
         verdict,
         Verdict::L4Con(_)
+            | Verdict::L4ConTls(_)
             | Verdict::L4Timeout
             | Verdict::L6Invalid(_)
             | Verdict::L6Timeout
@@ -143,13 +144,13 @@ fn status_of(verdict: &Verdict) -> CheckStatus {
     match verdict {
         Verdict::L4Ok => CheckStatus::L4Ok,
         Verdict::L4Timeout => CheckStatus::L4Tout,
-        Verdict::L4Con(_) => CheckStatus::L4Con,
+        Verdict::L4Con(_) | Verdict::L4ConTls(_) => CheckStatus::L4Con,
         Verdict::L6Ok => CheckStatus::L6Ok,
         Verdict::L6Timeout => CheckStatus::L6Tout,
         Verdict::L6Invalid(_) => CheckStatus::L6Rsp,
         Verdict::TcpRulesPassed(_) => CheckStatus::L7Ok,
         Verdict::L7Status(..) => CheckStatus::L7Sts,
-        Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
+        Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
         Verdict::L7Timeout => CheckStatus::L7Tout,
         Verdict::Analyze(_) => CheckStatus::Hana,
         Verdict::Ruled { status, .. } => match status {
