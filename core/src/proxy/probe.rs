@@ -335,6 +335,10 @@ impl Probe {
         }
         loop {
             match ruleset::rule(check, self.step) {
+                // A connect is done once its TLS handshake is.
+                Rule::End if self.tls.as_ref().is_some_and(TlsClient::is_handshaking) => {
+                    return None;
+                }
                 Rule::End => {
                     let tls = self.tls.is_some();
                     return Some(ruleset::success(check, self.code, tls, &self.server));

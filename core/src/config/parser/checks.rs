@@ -246,8 +246,12 @@ pub(super) fn http_check(
         "expect" => http_expect(&st.words[2..])
             .map_err(|e| format!("'http-check expect' : {e}."))
             .and_then(|rule| http.expect(section, &st.origin, rule)),
-        "connect" => super::connect::parse(&st.words[2..], true)
-            .map_err(|e| format!("'http-check connect' : {e}."))
+        "connect" => http
+            .connect_allowed(section)
+            .and_then(|()| {
+                super::connect::parse(&st.words[2..], true)
+                    .map_err(|e| format!("'http-check connect' : {e}."))
+            })
             .and_then(|(c, comment)| http.connect(section, &st.origin, c, comment)),
         "comment" if st.words.len() != 3 => {
             Err("'http-check comment' : expects a string as argument.".into())
@@ -274,6 +278,10 @@ pub(super) fn http_check(
         )),
     };
     if let Err(e) = result {
+        // HAProxy frees the section's ruleset on an error.
+        if !matches!(st.word(1), "disable-on-404" | "send-state") {
+            http.clear(section);
+        }
         diags.error(&st.origin, e);
     }
 }
@@ -580,13 +588,22 @@ fn tcp_rules(entries: &[(TcpEntry, Origin)]) -> Vec<TcpRule> {
     rules
 }
 
-/// `tcp-check connect|send|send-binary|expect|comment ...`
+/// `tcp-check connect|send|send-binary|expect|comment ...`; a line in
+/// error drops the section's rules, as HAProxy frees its ruleset.
 pub(super) fn tcp_check(
     diags: &mut Diags,
     settings: &mut Settings,
     section: &Origin,
     st: &Stmt<'_>,
 ) {
+    let errors = diags.errors.len();
+    tcp_check_line(diags, settings, section, st);
+    if diags.errors.len() > errors {
+        settings.tcp_rules.clear();
+    }
+}
+
+fn tcp_check_line(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
     // Rules of a section replace those inherited from defaults.
     let inherited = |o: &Origin| o.file != section.file || o.line < section.line;
     if settings

@@ -65,18 +65,15 @@ impl HttpRules {
             .filter(|(_, e)| !matches!(e.kind, Kind::Comment(_)))
     }
 
-    /// `tcpcheck_add_http_rule`'s check of what the last rule allows; on
-    /// a refusal HAProxy drops the section's ruleset (checked against
-    /// haproxy 2.6.12: the step numbers of later messages start over).
-    fn follows(&mut self, new: &str, index: u32) -> Result<(), String> {
-        let result = self.allows(new, index);
-        if result.is_err() {
-            self.entries.clear();
-        }
-        result
+    /// A line in error: HAProxy frees the section's ruleset, so later
+    /// step numbers start over (checked against haproxy 2.6.12).
+    pub(in crate::config) fn clear(&mut self, section: &Origin) {
+        self.own(section);
+        self.entries.clear();
     }
 
-    fn allows(&self, new: &str, index: u32) -> Result<(), String> {
+    /// `tcpcheck_add_http_rule`'s check of what the last rule allows.
+    fn follows(&self, new: &str, index: u32) -> Result<(), String> {
         if !self.enabled {
             return Ok(());
         }
@@ -192,8 +189,15 @@ impl HttpRules {
     ) -> Result<(), String> {
         self.own(section);
         let index = self.next_index();
-        // `parse_tcpcheck_connect`: only comments and the implicit send
-        // may come before the first connect.
+        self.follows("connect", index)?;
+        self.push(Kind::Connect(connect, comment), origin, index);
+        Ok(())
+    }
+
+    /// `parse_tcpcheck_connect`, before it reads the options: only
+    /// comments and the implicit send may come before a first connect.
+    pub(in crate::config) fn connect_allowed(&mut self, section: &Origin) -> Result<(), String> {
+        self.own(section);
         for entry in &self.entries {
             match entry.kind {
                 Kind::Connect(..) => break,
@@ -209,8 +213,6 @@ impl HttpRules {
                 }
             }
         }
-        self.follows("connect", index)?;
-        self.push(Kind::Connect(connect, comment), origin, index);
         Ok(())
     }
 

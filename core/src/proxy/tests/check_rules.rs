@@ -13,7 +13,7 @@ fn rules(lines: &str) -> Harness {
     let text = format!(
         "frontend fe\n bind :9091\n default_backend app\nbackend app\n \
          log stdout format raw local0\n option log-health-checks\n{lines}\n \
-         server s1 127.0.0.1:8001 check inter 2s rise 1 fall 1\n"
+         server s1 127.0.0.1:8001 check inter 2s rise 1 fall 1 verify none\n"
     );
     let parsed = crate::config::parse(&[crate::config::Source::new("t.cfg", &text)], &mut |_| None)
         .unwrap_or_else(|e| panic!("{e:?}"));
@@ -223,5 +223,25 @@ fn send_state_writes_the_server_state_header() {
         String::from_utf8(h.drain(p)).unwrap(),
         "GET /s HTTP/1.1\r\nx-haproxy-server-state: UP; address=127.0.0.1; port=8001; \
          name=app/s1; node=; weight=1/1; scur=0/0; qcur=0\r\nconnection: close\r\n\r\n"
+    );
+}
+
+#[test]
+fn a_tls_connect_rule_passes_only_once_its_handshake_is_done() {
+    let mut h = rules(" option tcp-check\n tcp-check connect ssl sni rule.example");
+    let (p, _) = probe(&mut h);
+    assert!(health_lines(&h).is_empty(), "not before the handshake");
+    assert!(!h.drain(p).is_empty(), "the ClientHello");
+    h.event(Event::Failed {
+        conn: p,
+        error: ConnError::Reset,
+    });
+    assert_eq!(
+        health_lines(&h),
+        [
+            "Health check for server app/s1 failed, reason: Layer6 invalid response, info: \
+             \"SSL handshake failure at step 1 of tcp-check (connect)\", check duration: 0ms, \
+             status: 0/1 DOWN."
+        ]
     );
 }
