@@ -72,11 +72,10 @@ pub(super) fn opening(server: &ServerState, connect: Option<&Connect>) -> Openin
         (true, _) => Some(
             config
                 .check_send_proxy
-                .clone()
-                .or_else(|| config.send_proxy.clone())
+                .or(config.send_proxy)
                 .unwrap_or(Version::V1),
         ),
-        (false, true) => config.check_send_proxy.clone(),
+        (false, true) => config.check_send_proxy,
         (false, false) => None,
     };
     // A header without addresses (LOCAL, UNKNOWN), as HAProxy's checks.

@@ -44,12 +44,11 @@ impl LastCheck {
         match &self.verdict {
             Verdict::L7Status(code, _) => Some(u32::from(*code)),
             Verdict::TcpRulesPassed(_) => Some(0),
-            Verdict::Ruled { status, code, .. }
-                if matches!(
-                    status,
-                    RuleStatus::L7Ok | RuleStatus::L7OkC | RuleStatus::L7Sts
-                ) =>
-            {
+            Verdict::Ruled {
+                status: RuleStatus::L7Ok | RuleStatus::L7OkC | RuleStatus::L7Sts,
+                code,
+                ..
+            } => {
                 // HAProxy prints its int as is; the stats column is unsigned.
                 Some(*code as u32)
             }
@@ -59,9 +58,7 @@ impl LastCheck {
 
     /// The verdict's text (`check->desc`; `last_chk` in the stats).
     pub(crate) fn desc(&self) -> String {
-        let mut desc = match &self.verdict {
-            verdict => verdict.short_info(),
-        };
+        let mut desc = self.verdict.short_info();
         desc.push_str(&self.context);
         desc
     }
