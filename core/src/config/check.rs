@@ -1,7 +1,7 @@
 //! A `tcp-check` rule with what HAProxy keeps beside it.
 
-use super::TcpStep;
 use super::protocol_check::ReplyText;
+use super::{Statuses, TcpStep};
 
 /// One `tcp-check` rule (`struct tcpcheck_rule`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub struct TcpRule {
     /// The rule belongs to a protocol check (`option redis-check`): no
     /// generic `TCPCHK` or `(tcp-check)` texts, no step in timeout texts.
     pub protocol: bool,
+    /// `ok-status`, `error-status`, `tout-status`, `status-code`.
+    pub statuses: Statuses,
 }
 
 impl TcpRule {
@@ -65,6 +67,7 @@ impl TcpRule {
             linger: false,
             wrong_status: false,
             protocol: false,
+            statuses: Statuses::default(),
         }
     }
 

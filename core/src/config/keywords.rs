@@ -119,8 +119,6 @@ pub(super) const TIMEOUTS_LATER: &[&str] = &["tarpit", "client-hs"];
 pub(super) const SERVER_LATER: &[&str] = &[
     "addr",
     "allow-0rtt",
-    "check-alpn",
-    "check-proto",
     "check-via-socks4",
     "cookie",
     "log-proto",

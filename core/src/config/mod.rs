@@ -548,18 +548,17 @@ pub enum HealthCheck {
     Tcp,
     /// `option tcp-check` with rules: send and expect bytes, in order.
     TcpRules(Vec<TcpRule>),
-    /// `option httpchk`: send `request`, judge the response by `expect`.
-    Http {
-        /// The request bytes, from `option httpchk` and `http-check send`.
-        request: Vec<u8>,
-        /// The verdict rule (`http-check expect`).
-        expect: HttpExpect,
-    },
+    /// `option httpchk`: its ruleset of connects, requests (from `option
+    /// httpchk` and `http-check send`) and `http-check expect` rules.
+    Http(HttpCheck),
 }
 
 /// One `tcp-check` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpStep {
+    /// `connect [options]` after the first rule: the check closes its
+    /// connection and opens a new one.
+    Connect(Connect),
     /// `send <string>` / `send-binary <hex>`.
     Send(Vec<u8>),
     /// `expect [!] string|binary <pattern>`: the bytes received since the
@@ -608,7 +607,7 @@ impl TcpStep {
                     .collect();
                 regex.0.is_match(&dump)
             }
-            TcpStep::Send(_) | TcpStep::Custom(_) => false,
+            TcpStep::Send(_) | TcpStep::Custom(_) | TcpStep::Connect(_) => false,
         }
     }
 }
@@ -806,6 +805,15 @@ pub struct Server {
     /// TLS for health checks (`check-ssl`, or `ssl` without `port`);
     /// `None` for plain checks.
     pub check_tls: Option<CheckTls>,
+    /// `check-alpn`: the protocols a TLS check offers.
+    pub check_alpn: Option<Vec<Vec<u8>>>,
+    /// `check-proto`: `Some(true)` for `h1` (an HTTP multiplexer),
+    /// `Some(false)` for `none` (TCP); checked against the check's kind.
+    pub check_proto_http: Option<bool>,
+    /// The server's TLS settings for check rules that ask for TLS
+    /// (`tcp-check connect ssl`), kept even without `check-ssl`; `None`
+    /// when the backend's rules have no such connect.
+    pub rule_tls: Option<CheckTls>,
     /// TLS for traffic (`ssl`): weir opens TLS to the server and carries
     /// the client's bytes inside it; `None` passes bytes through.
     pub tls: Option<CheckTls>,
@@ -895,7 +903,7 @@ impl Config {
     ) -> Result<(), Vec<Diagnostic>> {
         let mut errors = Vec::new();
         for server in self.backends.iter_mut().flat_map(|b| b.servers.iter_mut()) {
-            let crt = [&server.check_tls, &server.tls]
+            let crt = [&server.check_tls, &server.rule_tls, &server.tls]
                 .into_iter()
                 .flatten()
                 .find_map(|t| t.crt_file.clone());
@@ -905,7 +913,7 @@ impl Config {
                     .and_then(|pem| crate::tls::check_client_pem(&pem).map(|()| pem))
                 {
                     Ok(pem) => {
-                        for tls in [&mut server.check_tls, &mut server.tls]
+                        for tls in [&mut server.check_tls, &mut server.rule_tls, &mut server.tls]
                             .into_iter()
                             .flatten()
                         {
@@ -921,7 +929,7 @@ impl Config {
             if let Err(e) = load_crl(server, read) {
                 errors.push(e);
             }
-            let Some(path) = [&server.check_tls, &server.tls]
+            let Some(path) = [&server.check_tls, &server.rule_tls, &server.tls]
                 .into_iter()
                 .flatten()
                 .find_map(|t| t.ca_file.clone())
@@ -930,7 +938,7 @@ impl Config {
             };
             let problem = match read(&path) {
                 Ok(pem) if crate::tls::count_certificates(&pem) > 0 => {
-                    for tls in [&mut server.check_tls, &mut server.tls]
+                    for tls in [&mut server.check_tls, &mut server.rule_tls, &mut server.tls]
                         .into_iter()
                         .flatten()
                     {
@@ -960,13 +968,17 @@ fn load_crl(
     server: &mut Server,
     read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
 ) -> Result<(), Diagnostic> {
-    let tls = || [&server.check_tls, &server.tls].into_iter().flatten();
+    let tls = || {
+        [&server.check_tls, &server.rule_tls, &server.tls]
+            .into_iter()
+            .flatten()
+    };
     let Some(path) = tls().find_map(|t| t.crl_file.clone()) else {
         return Ok(());
     };
     let problem = match read(&path) {
         Ok(pem) if crate::tls::count_crls(&pem) > 0 => {
-            for tls in [&mut server.check_tls, &mut server.tls]
+            for tls in [&mut server.check_tls, &mut server.rule_tls, &mut server.tls]
                 .into_iter()
                 .flatten()
             {
@@ -1019,6 +1031,7 @@ pub fn parse_with_env(
 }
 
 mod check;
+mod check_rules;
 pub mod condition;
 pub mod dns;
 pub(crate) mod ids;
@@ -1034,6 +1047,7 @@ pub mod traffic;
 mod units;
 
 pub use check::TcpRule;
+pub use check_rules::{Connect, HttpCheck, HttpRequest, HttpRule, HttpStep, RuleStatus, Statuses};
 pub use protocol_check::{CustomExpect, ProtocolCheck, ReplyText};
 pub use service::{
     AdminAcl, AdminRule, DEFAULT_REALM, DEFAULT_STATS_URI, HttpService, PathCondition, ServiceRule,

@@ -22,8 +22,10 @@ mod agent;
 mod bind_options;
 mod checks;
 mod compat;
+mod connect;
 mod directives;
 mod environment;
+mod http_rules;
 mod logging;
 mod originalto;
 mod process;
@@ -33,6 +35,7 @@ mod proxy_protocol;
 mod resolvers;
 mod server_state;
 mod server_tls;
+mod statuses;
 mod switching;
 mod tls_global;
 mod traffic;
@@ -228,7 +231,7 @@ struct Settings {
     /// `option nolinger`.
     nolinger: bool,
     /// `option httpchk` and the `http-check` rules.
-    http: checks::HttpRules,
+    http: http_rules::HttpRules,
     /// `option log-health-checks`.
     log_health_checks: bool,
     /// `option tcp-check`.
@@ -1601,6 +1604,9 @@ fn server_line(
         downinter: None,
         check_port: None,
         check_tls: None,
+        rule_tls: None,
+        check_alpn: None,
+        check_proto_http: None,
         tls: None,
         observe: false,
         error_limit: 10,
@@ -1729,10 +1735,16 @@ fn server_line(
     // `no-check-ssl` keeps them in clear (HAProxy's init_srv_check).
     let ssl_checks = server.tls.is_some() && server.check_port.is_none();
     server.check_tls = tls.0.unwrap_or(ssl_checks).then(|| tls.1.clone());
-    // `alpn` is for traffic: checks speak HTTP/1 whatever the server says.
+    // `alpn` is for traffic: checks speak HTTP/1 whatever the server says,
+    // unless `check-alpn` or a `connect alpn` rule says otherwise.
     server.check_tls = server.check_tls.take().map(|t| CheckTls {
         alpn: Vec::new(),
         ..t
+    });
+    // Kept for `connect ssl` rules; dropped when the backend has none.
+    server.rule_tls = Some(CheckTls {
+        alpn: Vec::new(),
+        ..tls.1.clone()
     });
     server.tls = server.tls.take().map(|_| CheckTls {
         sni: tls.2,
@@ -1888,6 +1900,7 @@ fn server_param<'w>(
                 _ => tls.sni = Some(v.to_owned()),
             }
         }
+        "check-alpn" | "check-proto" => checks::server_param(server, param, value())?,
         "fastinter" | "downinter" => {
             let t = time(value(), param)?;
             if t.is_zero() {
@@ -1998,6 +2011,11 @@ impl Parser {
             }
             if proxy.kind.has_backend() {
                 let s = &proxy.settings;
+                let check = checks::health_check(s);
+                let servers = &proxy.servers.list;
+                for (origin, e) in checks::check_proto_errors(&check, &proxy.name, servers) {
+                    self.diags.error(&origin, e);
+                }
                 backend_index
                     .entry(proxy.name.as_str())
                     .or_insert(backends.len());
@@ -2021,7 +2039,12 @@ impl Parser {
                     timeout_check: s.timeout_check,
                     timeout_queue: s.timeout_queue,
                     logs: expand(s),
-                    health_check: checks::health_check(s),
+                    servers: if disabled {
+                        Vec::new()
+                    } else {
+                        checks::rule_tls_kept(&check, &proxy.servers.list)
+                    },
+                    health_check: check,
                     log_health_checks: s.log_health_checks,
                     allbackups: s.allbackups,
                     retries: s.retries.unwrap_or(3),
@@ -2030,11 +2053,6 @@ impl Parser {
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     traffic: traffic::backend(&s.traffic),
-                    servers: if disabled {
-                        Vec::new()
-                    } else {
-                        proxy.servers.list.clone()
-                    },
                     load_server_state: if disabled {
                         super::ServerStateLoad::None
                     } else {
@@ -2379,7 +2397,8 @@ impl Parser {
         let verify_default = !self.global.ssl_server_verify_none;
         for backend in backends {
             for server in &backend.servers {
-                let Some(tls) = server.check_tls.as_ref().or(server.tls.as_ref()) else {
+                let tls = [&server.check_tls, &server.tls, &server.rule_tls];
+                let Some(tls) = tls.into_iter().flatten().next() else {
                     continue;
                 };
                 if tls.verify.unwrap_or(verify_default) && tls.ca_file.is_none() {

@@ -771,7 +771,7 @@ fn http_check(text: &str) -> HealthCheck {
 fn option_httpchk_old_syntax_builds_the_request() {
     let check = |line: &str| http_check(&format!("{MINIMAL} {line}\n"));
     let request = |c: HealthCheck| match c {
-        HealthCheck::Http { request, .. } => String::from_utf8(request).unwrap(),
+        HealthCheck::Http(http) => String::from_utf8(http.request().to_vec()).unwrap(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -807,23 +807,25 @@ fn http_check_send_and_expect() {
         "{MINIMAL} option httpchk\n http-check send meth GET uri /health ver HTTP/1.1 hdr Host gw.example\n \
          http-check expect status 200-299,302\n"
     ));
-    assert_eq!(
-        c,
-        HealthCheck::Http {
-            request: b"GET /health HTTP/1.1\r\nhost: gw.example\r\nconnection: close\r\n\r\n"
-                .to_vec(),
-            expect: HttpExpect::Status {
-                codes: vec![(200, 299), (302, 302)],
-                negate: false
-            },
-        }
+    let mut expected = super::HttpCheck::of(
+        b"GET /health HTTP/1.1\r\nhost: gw.example\r\nconnection: close\r\n\r\n".to_vec(),
+        HttpExpect::Status {
+            codes: vec![(200, 299), (302, 302)],
+            negate: false,
+        },
     );
+    // `send-state` writes its header after the configured ones.
+    if let super::HttpStep::Send(request) = &mut expected.rules[1].step {
+        request.state_at = b"GET /health HTTP/1.1\r\nhost: gw.example\r\n".len();
+    }
+    assert_eq!(c, HealthCheck::Http(expected));
     let c = http_check(&format!(
         "{MINIMAL} option httpchk\n http-check expect ! string down\n"
     ));
-    let HealthCheck::Http { expect, .. } = c else {
+    let HealthCheck::Http(http) = c else {
         panic!("http")
     };
+    let expect = http.expects().last().cloned().unwrap();
     assert_eq!(
         expect,
         HttpExpect::String {
@@ -834,19 +836,24 @@ fn http_check_send_and_expect() {
 }
 
 #[test]
-fn http_check_rules_that_weir_cannot_run_are_refused() {
+fn http_check_rules_fail_as_haproxys() {
     let e = errors(&format!(
         "{MINIMAL} option httpchk\n http-check expect rstatus (\n http-check disable-on-404\n \
-         http-check expect status 200\n http-check expect status 204\n http-check send body x\n"
+         http-check expect status 200\n http-check expect status 204\n http-check send body x\n \
+         http-check comment c\n http-check connect\n http-check expect status 200\n \
+         http-check send-state x\n"
     ));
+    // Lines 8 to 10 are fine; after a refused rule HAProxy starts the
+    // ruleset over (the step numbers are haproxy 2.6.12's).
     assert_eq!(
         e,
         [
             "t.cfg:7: 'http-check expect' : invalid regex '(': unclosed group.",
-            "t.cfg:8: 'http-check disable-on-404' is not supported yet",
-            "t.cfg:10: several 'http-check expect' rules are not supported yet: keep one",
-            "t.cfg:11: 'http-check send' : unable to add http-check send rule at step 2 \
+            "t.cfg:11: 'http-check send' : unable to add http-check send rule at step 3 \
              (missing connect rule)..",
+            "t.cfg:14: 'http-check expect' : unable to add http-check expect rule at step 3 \
+             (missing send rule)..",
+            "t.cfg:15: 'http-check' cannot handle unexpected argument 'x'.",
         ]
     );
 }
@@ -1037,11 +1044,12 @@ fn tcp_check_rules() {
          tcp-check expect string +PONG\n tcp-check send-binary 51554954\n \
          tcp-check expect ! binary 2d45\n tcp-check comment done\n"
     ));
-    use super::TcpStep::{Expect, Send};
+    use super::TcpStep::{Connect, Expect, Send};
     assert_eq!(
         c.backends[0].health_check,
         HealthCheck::TcpRules(
             [
+                Connect(super::Connect::default()),
                 Send(b"PING\r\n".to_vec()),
                 Expect {
                     pattern: b"+PONG".to_vec(),
@@ -1056,14 +1064,15 @@ fn tcp_check_rules() {
                 },
             ]
             .into_iter()
-            .zip(2..)
+            .zip(1..)
             .map(|(step, id)| crate::config::TcpRule::new(step, id))
             .collect()
         )
     );
     let e = errors(&format!(
         "{MINIMAL} option tcp-check\n tcp-check expect rbinary [\n tcp-check send-binary zz\n \
-         tcp-check send-lf x\n tcp-check connect port 1\n"
+         tcp-check send-lf x\n tcp-check connect port 0\n tcp-check send x\n \
+         tcp-check connect\n"
     ));
     assert_eq!(
         e,
@@ -1071,7 +1080,11 @@ fn tcp_check_rules() {
             "t.cfg:7: 'tcp-check expect' : invalid regex '[': unclosed character class.",
             "t.cfg:8: 'tcp-check send-binary' : 'zz' invalid binary string.",
             "t.cfg:9: 'tcp-check send-lf' is not supported yet",
-            "t.cfg:10: 'tcp-check connect' with options is not supported yet",
+            "t.cfg:10: 'tcp-check connect' : expects a valid TCP port (from range 1 to 65535) \
+             or a sample expression, got 0..",
+            "t.cfg:12: 'tcp-check connect' : first step MUST also be a 'connect', optionally \
+             preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' \
+             step in the tcp-check ruleset.",
         ]
     );
     let parsed = ok(&format!("{MINIMAL} tcp-check send x\n"));
@@ -1096,9 +1109,10 @@ fn regex_expectations() {
     let c = http_check(&format!(
         "{MINIMAL} option httpchk\n http-check expect ! rstatus ^5\n"
     ));
-    let HealthCheck::Http { expect, .. } = c else {
+    let HealthCheck::Http(http) = c else {
         panic!("http")
     };
+    let expect = http.expects().last().cloned().unwrap();
     assert_eq!(
         expect,
         HttpExpect::RStatus {

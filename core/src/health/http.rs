@@ -47,12 +47,9 @@ pub(crate) fn parse(buf: &[u8], eof: bool, full: bool, need_body: bool) -> Parse
         return if full {
             Parse::Invalid("response headers too large")
         } else if eof {
-            // Status line, then close: as good as a response without body.
-            Parse::Complete(Response {
-                status,
-                reason,
-                body: Cow::Borrowed(&[]),
-            })
+            // Headers cut by the close: HAProxy's H1 parser fails them
+            // (checked against haproxy 2.6.12).
+            Parse::Invalid("truncated response headers")
         } else {
             Parse::Incomplete
         };
@@ -184,32 +181,8 @@ fn content_length(headers: &[u8]) -> Option<Result<usize, ()>> {
 }
 
 use crate::config::HttpExpect;
-use crate::health::CheckStatus;
 
 impl HttpExpect {
-    /// The verdict on a complete response, in HAProxy's words: a status
-    /// rule fails `L7STS` with the code and reason; a body rule fails
-    /// `L7RSP` saying whether the content was missing, unmatched or
-    /// unwanted (`tcpcheck_eval_expect_http`), and an empty body fails it
-    /// even when negated.
-    pub(crate) fn verdict(&self, response: &Response<'_>) -> CheckStatus {
-        let reason = || response.reason.to_owned();
-        let negate = match self {
-            HttpExpect::String { negate, .. } | HttpExpect::RString { negate, .. } => *negate,
-            _ if self.passes(response) => return CheckStatus::L7Ok(response.status, reason()),
-            _ => return CheckStatus::L7Status(response.status, reason()),
-        };
-        if response.body.is_empty() {
-            CheckStatus::L7Invalid("HTTP content check could not find a response body")
-        } else if self.passes(response) {
-            CheckStatus::L7Ok(response.status, reason())
-        } else if negate {
-            CheckStatus::L7Invalid("HTTP check matched unwanted content")
-        } else {
-            CheckStatus::L7Invalid("HTTP content check did not match")
-        }
-    }
-
     /// Whether `response` matches the rule (`!` applied).
     pub(crate) fn passes(&self, response: &Response<'_>) -> bool {
         match self {
@@ -410,31 +383,36 @@ mod tests {
             regex: crate::config::Pattern::new(r).unwrap(),
             negate,
         };
-        let words = |status: CheckStatus| format!("{}{}", status.reason(), status.details());
+        use crate::health::CheckStatus;
+        let words = |status: Option<CheckStatus>| {
+            let status = status.expect("a failure");
+            format!("{}{}", status.reason(), status.details())
+        };
+        let judge = |e: HttpExpect, r: &Response<'_>| {
+            let rule = crate::config::HttpRule::new(crate::config::HttpStep::Expect(e), 1);
+            crate::health::ruleset::http_judge(&rule, r)
+        };
         let missing = "Layer7 invalid response, info: \"HTTP content check did not match\"";
         let unwanted = "Layer7 invalid response, info: \"HTTP check matched unwanted content\"";
         let no_body =
             "Layer7 invalid response, info: \"HTTP content check could not find a response body\"";
         assert_eq!(
-            words(string(b"healthy", false).verdict(&resp(b"up"))),
+            words(judge(string(b"healthy", false), &resp(b"up"))),
             missing
         );
-        assert_eq!(
-            words(rstring("^heal", false).verdict(&resp(b"up"))),
-            missing
-        );
-        assert_eq!(words(string(b"up", true).verdict(&resp(b"up"))), unwanted);
-        assert_eq!(words(rstring("u", true).verdict(&resp(b"up"))), unwanted);
-        assert_eq!(words(string(b"up", true).verdict(&resp(b""))), no_body);
-        assert_eq!(words(string(b"up", false).verdict(&resp(b""))), no_body);
-        assert!(string(b"up", false).verdict(&resp(b"up")).passed());
-        assert!(rstring("x", true).verdict(&resp(b"up")).passed());
+        assert_eq!(words(judge(rstring("^heal", false), &resp(b"up"))), missing);
+        assert_eq!(words(judge(string(b"up", true), &resp(b"up"))), unwanted);
+        assert_eq!(words(judge(rstring("u", true), &resp(b"up"))), unwanted);
+        assert_eq!(words(judge(string(b"up", true), &resp(b""))), no_body);
+        assert_eq!(words(judge(string(b"up", false), &resp(b""))), no_body);
+        assert!(judge(string(b"up", false), &resp(b"up")).is_none());
+        assert!(judge(rstring("x", true), &resp(b"up")).is_none());
         let status = HttpExpect::Status {
             codes: vec![(204, 204)],
             negate: false,
         };
         assert_eq!(
-            words(status.verdict(&resp(b"up"))),
+            words(judge(status, &resp(b"up"))),
             "Layer7 wrong status, code: 200, info: \"OK\""
         );
     }

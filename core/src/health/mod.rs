@@ -20,10 +20,12 @@ pub(crate) mod agent;
 pub(crate) mod http;
 pub(crate) mod protocol;
 pub(crate) mod rules;
+pub(crate) mod ruleset;
 
 use std::time::Duration;
 
 use crate::action::ConnError;
+use crate::config::RuleStatus;
 
 /// HAProxy's health counter for one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,18 +192,17 @@ pub(crate) enum CheckStatus {
     L4Timeout,
     /// `L4CON`: the connection failed.
     L4Con(ConnError),
+    /// `L4CON` of a TLS connection offering ALPN, which HAProxy words
+    /// `SSL handshake failure (<error>)`.
+    L4ConTls(ConnError),
     /// `L6OK`: the TLS handshake completed.
     L6Ok,
     /// `L6TOUT`: the TLS handshake did not complete in time.
     L6Timeout,
     /// `L6RSP`: the TLS handshake failed (certificate, protocol), and why.
     L6Invalid(String),
-    /// `L7OK`: the response passed; its status code and reason phrase.
-    L7Ok(u16, String),
     /// `L7STS`: the response failed the expectation.
     L7Status(u16, String),
-    /// `L7RSP`: not a valid response.
-    L7Invalid(&'static str),
     /// `L7TOUT`: no complete response in time.
     L7Timeout,
     /// `L7OK` of `tcp-check` rules: every rule passed; `(tcp-check)` or
@@ -214,6 +215,17 @@ pub(crate) enum CheckStatus {
     ProtocolPassed(u16, String),
     /// `HANA`: `observe layer4` saw too many failed connections.
     Analyze(String),
+    /// A verdict of check rules with the status, code and text the rules
+    /// gave it (HTTP rules, `ok-status`, `error-status`, `tout-status`,
+    /// `status-code`, `disable-on-404`).
+    Ruled {
+        /// The status.
+        status: RuleStatus,
+        /// HAProxy's `check->code` (shown with `L7OK`, `L7OKC`, `L7STS`).
+        code: i64,
+        /// The text (`check->desc`).
+        info: String,
+    },
 }
 
 impl CheckStatus {
@@ -222,9 +234,26 @@ impl CheckStatus {
             self,
             CheckStatus::L4Ok
                 | CheckStatus::L6Ok
-                | CheckStatus::L7Ok(..)
                 | CheckStatus::TcpRulesPassed(_)
                 | CheckStatus::ProtocolPassed(..)
+                | CheckStatus::Ruled {
+                    status: RuleStatus::L4Ok
+                        | RuleStatus::L6Ok
+                        | RuleStatus::L7Ok
+                        | RuleStatus::L7OkC,
+                    ..
+                }
+        )
+    }
+
+    /// `L7OKC`: passed, but the server is to take no new traffic (NOLB).
+    pub(crate) fn conditional(&self) -> bool {
+        matches!(
+            self,
+            CheckStatus::Ruled {
+                status: RuleStatus::L7OkC,
+                ..
+            }
         )
     }
 
@@ -233,36 +262,65 @@ impl CheckStatus {
         match self {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
-            CheckStatus::L4Con(_) => "Layer4 connection problem",
+            CheckStatus::L4Con(_) | CheckStatus::L4ConTls(_) => "Layer4 connection problem",
             CheckStatus::L6Ok => "Layer6 check passed",
             CheckStatus::L6Timeout => "Layer6 timeout",
             CheckStatus::L6Invalid(_) => "Layer6 invalid response",
-            CheckStatus::L7Ok(..) => "Layer7 check passed",
             CheckStatus::L7Status(..) => "Layer7 wrong status",
-            CheckStatus::L7Invalid(_) => "Layer7 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::Analyze(_) => "Health analyze",
             CheckStatus::TcpRulesPassed(_) | CheckStatus::ProtocolPassed(..) => {
                 "Layer7 check passed"
             }
             CheckStatus::TcpRulesFailed(_) => "Layer7 invalid response",
+            CheckStatus::Ruled { status, .. } => match status {
+                RuleStatus::L4Ok => "Layer4 check passed",
+                RuleStatus::L4Tout => "Layer4 timeout",
+                RuleStatus::L4Con => "Layer4 connection problem",
+                RuleStatus::L6Ok => "Layer6 check passed",
+                RuleStatus::L6Tout => "Layer6 timeout",
+                RuleStatus::L6Rsp => "Layer6 invalid response",
+                RuleStatus::L7Ok => "Layer7 check passed",
+                RuleStatus::L7OkC => "Layer7 check conditionally passed",
+                RuleStatus::L7Rsp => "Layer7 invalid response",
+                RuleStatus::L7Sts => "Layer7 wrong status",
+                RuleStatus::L7Tout => "Layer7 timeout",
+            },
         }
     }
 
     /// The code and the text HAProxy keeps of a verdict (`check->code`,
     /// `check->desc`).
-    fn parts(&self) -> (Option<u16>, Option<&str>) {
+    fn parts(&self) -> (Option<u16>, Option<std::borrow::Cow<'_, str>>) {
+        use std::borrow::Cow;
         match self {
-            CheckStatus::L4Con(error) => (None, Some(error.describe())),
-            CheckStatus::L7Ok(code, info) | CheckStatus::L7Status(code, info) => {
-                (Some(*code), Some(info.as_str()).filter(|i| !i.is_empty()))
+            CheckStatus::L4Con(error) => (None, Some(Cow::Borrowed(error.describe()))),
+            CheckStatus::L4ConTls(error) => (
+                None,
+                Some(Cow::Owned(format!(
+                    "SSL handshake failure ({})",
+                    error.describe()
+                ))),
+            ),
+            CheckStatus::L7Status(code, info) => (
+                Some(*code),
+                Some(Cow::from(info.as_str())).filter(|i| !i.is_empty()),
+            ),
+            CheckStatus::ProtocolPassed(code, info) => {
+                (Some(*code), Some(Cow::from(info.as_str())))
             }
-            CheckStatus::L7Invalid(info) => (None, Some(*info)),
-            CheckStatus::ProtocolPassed(code, info) => (Some(*code), Some(info.as_str())),
             CheckStatus::L6Invalid(info)
             | CheckStatus::Analyze(info)
             | CheckStatus::TcpRulesPassed(info)
-            | CheckStatus::TcpRulesFailed(info) => (None, Some(info.as_str())),
+            | CheckStatus::TcpRulesFailed(info) => (None, Some(Cow::from(info.as_str()))),
+            CheckStatus::Ruled { status, code, info } => (
+                matches!(
+                    status,
+                    RuleStatus::L7Ok | RuleStatus::L7OkC | RuleStatus::L7Sts
+                )
+                .then_some(*code as u16),
+                Some(Cow::from(info.as_str())).filter(|i| !i.is_empty()),
+            ),
             CheckStatus::L4Ok
             | CheckStatus::L4Timeout
             | CheckStatus::L6Ok
@@ -273,7 +331,7 @@ impl CheckStatus {
 
     /// The verdict's text alone (`last_chk` in the stats).
     pub(crate) fn short_info(&self) -> String {
-        self.parts().1.unwrap_or_default().to_owned()
+        self.parts().1.map(|i| i.into_owned()).unwrap_or_default()
     }
 
     /// What follows the reason in HAProxy's log lines: `, code: 503`
@@ -400,9 +458,14 @@ mod tests {
         let down = CheckStatus::L7Status(503, "Service Unavailable".into());
         assert_eq!(down.reason(), "Layer7 wrong status");
         assert_eq!(down.details(), ", code: 503, info: \"Service Unavailable\"");
-        assert!(CheckStatus::L7Ok(200, "OK".into()).passed());
+        let ok = CheckStatus::Ruled {
+            status: RuleStatus::L7Ok,
+            code: 200,
+            info: String::new(),
+        };
+        assert!(ok.passed() && !ok.conditional());
         assert_eq!(
-            CheckStatus::L7Invalid("x").reason(),
+            CheckStatus::TcpRulesFailed("x".into()).reason(),
             "Layer7 invalid response"
         );
         assert_eq!(CheckStatus::L7Timeout.details(), "");

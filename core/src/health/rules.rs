@@ -25,7 +25,7 @@ pub(crate) fn judge(rule: &TcpRule, data: &[u8], last_read: bool) -> Judged {
         return Judged::Fail(text);
     }
     let negate = match &rule.step {
-        TcpStep::Send(_) | TcpStep::Custom(_) => return Judged::Pass,
+        TcpStep::Send(_) | TcpStep::Custom(_) | TcpStep::Connect(_) => return Judged::Pass,
         TcpStep::Expect { negate, .. } | TcpStep::ExpectRegex { negate, .. } => *negate,
     };
     if !last_read {
@@ -113,7 +113,7 @@ fn default_error_text(rule: &TcpRule, found: bool) -> String {
         TcpStep::ExpectRegex { hex: false, .. } => " (regex)".into(),
         TcpStep::ExpectRegex { hex: true, .. } => " (binary regex)".into(),
         TcpStep::Custom(_) => " (custom function)".into(),
-        TcpStep::Send(_) => String::new(),
+        TcpStep::Send(_) | TcpStep::Connect(_) => String::new(),
     };
     format!("{head}{what} at step {}", rule.id)
 }
@@ -129,6 +129,10 @@ pub(crate) fn success_text(rules: &[TcpRule]) -> String {
             ..
         }) => text.clone(),
         Some(rule) if rule.protocol => String::new(),
+        Some(TcpRule {
+            step: TcpStep::Connect(connect),
+            ..
+        }) if connect.implicit => String::new(),
         _ => "(tcp-check)".into(),
     }
 }
@@ -162,6 +166,10 @@ pub(crate) fn step_context(rule: &TcpRule) -> String {
     }
     let what = match &rule.step {
         TcpStep::Send(_) => " (send)".to_owned(),
+        TcpStep::Connect(connect) => match connect.port {
+            Some(port) => format!(" (connect port {port})"),
+            None => " (connect)".to_owned(),
+        },
         TcpStep::Expect {
             pattern, binary, ..
         } => {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::check_connect;
 use super::probe::{Probe, SSL_HANDSHAKE_FAILURE};
 use super::shortage::SHORTAGE_RETRY;
 use super::state::Cause;
@@ -11,10 +12,9 @@ use crate::action::{Action, ConnError};
 use crate::arena::Arena;
 use crate::buffer::Pool;
 use crate::config::{HealthCheck, OnError, Severity, TcpStep};
+use crate::health::ruleset::{self, Rule};
 use crate::health::{CheckStatus, Transition};
 use crate::id::{BackendId, ServerId};
-use crate::proxy_protocol;
-use crate::session::HeaderOut;
 use crate::stats::OpState;
 use crate::time::Instant;
 use crate::timer::{TimerKey, popped};
@@ -229,11 +229,12 @@ impl Balancer {
             // weir's own shortage says nothing about the server.
             Err(ConnError::NoResources) => return self.postpone_check(now, b, s),
             Err(error) => {
-                let handshaking = check_mut(&mut self.backends, b, s)
-                    .and_then(|c| c.probe.as_ref())
-                    .is_some_and(Probe::in_tls_handshake);
+                let probe = check_mut(&mut self.backends, b, s).and_then(|c| c.probe.as_ref());
+                let handshaking = probe.is_some_and(Probe::in_tls_handshake);
+                let alpn = probe.is_some_and(|p| p.alpn && !p.is_connected());
                 let status = match handshaking {
                     true => CheckStatus::L6Invalid(SSL_HANDSHAKE_FAILURE.into()),
+                    false if alpn => CheckStatus::L4ConTls(error),
                     false => CheckStatus::L4Con(error),
                 };
                 return self.finish_check(now, b, s, status);
@@ -243,11 +244,21 @@ impl Balancer {
         let timeout_check = self.backends[b].config.timeout_check;
         let backend = &mut self.backends[b];
         let server = &mut backend.servers[s];
-        let tls = match &server.check_tls {
+        let check = &backend.config.health_check;
+        let opened_at = server
+            .check
+            .as_ref()
+            .and_then(|c| c.probe.as_ref())
+            .and_then(Probe::opened_at);
+        let connect = match opened_at.map(|i| ruleset::rule(check, i)) {
+            Some(Rule::Connect(c)) => Some(c),
+            _ => None,
+        };
+        let tls = match check_connect::opening(server, connect).tls {
             None => None,
-            Some(Ok(tls)) => Some(tls.clone()),
+            Some(Ok(tls)) => Some(tls),
             Some(Err(e)) => {
-                let status = CheckStatus::L6Invalid(e.clone());
+                let status = CheckStatus::L6Invalid(e);
                 return self.finish_check(now, b, s, status);
             }
         };
@@ -265,10 +276,57 @@ impl Balancer {
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
-        match verdict {
-            Some(status) => self.finish_check(now, b, s, status),
+        self.after_probe(now, b, s, verdict);
+    }
+
+    /// After the probe of (b, s) took an input: its verdict, a new
+    /// connection its rules asked for, or what it wants to do next.
+    fn after_probe(
+        &mut self,
+        now: Instant,
+        b: BackendId,
+        s: ServerId,
+        verdict: Option<CheckStatus>,
+    ) {
+        if let Some(status) = verdict {
+            return self.finish_check(now, b, s, status);
+        }
+        let pending = check_mut(&mut self.backends, b, s)
+            .and_then(|c| c.probe.as_ref())
+            .and_then(Probe::pending_connect);
+        match pending {
+            Some(step) => self.reconnect(now, b, s, step),
             None => self.refresh_probe_interest(b, s),
         }
+    }
+
+    /// A `connect` rule after the first: the probe's connection closes
+    /// and a new one opens as the rule says (`tcpcheck_eval_connect`).
+    fn reconnect(&mut self, now: Instant, b: BackendId, s: ServerId, step: usize) {
+        let deadline = now + self.check_timeout(b, s);
+        let backend = &self.backends[b];
+        let Rule::Connect(connect) = ruleset::rule(&backend.config.health_check, step) else {
+            return;
+        };
+        let opening = check_connect::opening(&backend.servers[s], Some(connect));
+        let conn = self.open_conn(Role::Check(b, s));
+        let Some(check) = check_mut(&mut self.backends, b, s) else {
+            return;
+        };
+        let Some(probe) = check.probe.as_mut() else {
+            return;
+        };
+        let (old, reset) = (probe.conn, !probe.server_closed() && !probe.linger);
+        probe.reopen(conn, deadline, opening.header, &mut self.pool);
+        probe.linger = opening.linger;
+        probe.alpn = opening.alpn;
+        self.timers
+            .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
+        self.close(old, reset);
+        self.actions.push_back(Action::Connect {
+            conn,
+            addr: opening.addr,
+        });
     }
 
     /// Tells the driver what the probe of (b, s) wants to do.
@@ -317,8 +375,7 @@ impl Balancer {
         match verdict {
             _ if closing && !writing => self.end_tls_close(b, s),
             _ if closing => self.refresh_probe_interest(b, s),
-            Some(status) => self.finish_check(now, b, s, status),
-            None => self.refresh_probe_interest(b, s),
+            verdict => self.after_probe(now, b, s, verdict),
         }
     }
 
@@ -346,10 +403,8 @@ impl Balancer {
                 false => self.refresh_probe_interest(b, s),
             };
         }
-        match probe.received(n, eof, &backend.config.health_check, &mut self.pool) {
-            Some(status) => self.finish_check(now, b, s, status),
-            None => self.refresh_probe_interest(b, s),
-        }
+        let verdict = probe.received(n, eof, &backend.config.health_check, &mut self.pool);
+        self.after_probe(now, b, s, verdict);
     }
 
     /// `interval` moved by up to +/- `spread-checks` percent, at random.
@@ -378,23 +433,26 @@ impl Balancer {
         self.end_tls_close(b, s);
         let conn = self.open_conn(Role::Check(b, s));
         let deadline = now + self.check_timeout(b, s);
-        let config = &self.backends[b].servers[s].config;
-        let addr = config.check_addr();
-        // `check-send-proxy`: a header without addresses (LOCAL, UNKNOWN).
-        let header = config
-            .check_send_proxy
-            .map(|version| HeaderOut::new(proxy_protocol::encode(version, None, None)));
+        let rules = &self.backends[b].config.health_check;
+        let first = ruleset::first_connect(rules);
+        let opening = check_connect::opening(&self.backends[b].servers[s], first.map(|f| f.1));
+        let first = first.map(|f| f.0);
+        let addr = opening.addr;
+        let view = self.server_view(now, b, s);
         if let Some(check) = check_mut(&mut self.backends, b, s) {
             let date = self
                 .clock
                 .at(now)
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as u32);
-            check.probe = Some(
-                Probe::new(conn, now, deadline)
-                    .with_header(header)
-                    .with_date(date),
-            );
+            let mut probe = Probe::new(conn, now, deadline)
+                .with_header(opening.header)
+                .with_date(date)
+                .opened_for(first)
+                .with_server(view);
+            probe.linger = opening.linger;
+            probe.alpn = opening.alpn;
+            check.probe = Some(probe);
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
@@ -431,12 +489,12 @@ impl Balancer {
         };
         let (conn, started) = (probe.conn, probe.started);
         let config = &self.backends[b].config.health_check;
-        let step = probe.is_connected().then(|| probe.step());
-        let context = tcp_check_context(config, &status, step);
+        let context = tcp_check_context(config, &status, probe.context_step());
         let (lingers, twice) = (lingers(config), ends_with_custom(config));
         let mut probe = probe;
         // After a socket error there is nothing to close cleanly.
-        if !matches!(status, CheckStatus::L4Con(_)) && probe.close_tls(&mut self.pool) {
+        let socket_error = matches!(status, CheckStatus::L4Con(_) | CheckStatus::L4ConTls(_));
+        if !socket_error && probe.close_tls(&mut self.pool) {
             let grace = TLS_CLOSE_GRACE.min(self.backends[b].servers[s].check_interval() / 2);
             probe.deadline = now + grace;
             if let Some(check) = check_mut(&mut self.backends, b, s) {
@@ -450,7 +508,7 @@ impl Balancer {
             // HAProxy closes a check connection with an RST (its fd has
             // `FD_LINGER_RISK`), passed or not, unless the server closed
             // first or the rules connect with `linger`.
-            let reset = !probe.server_closed() && !lingers;
+            let reset = !probe.server_closed() && !probe.linger && !lingers;
             probe.release(&mut self.pool);
             self.close(conn, reset);
         }
@@ -513,6 +571,11 @@ impl Balancer {
             server.counters.failed_checks += 1;
         }
         let changed = server.last_check.as_ref().map(LastCheck::status) != Some(last.status());
+        let was_conditional = server
+            .last_check
+            .as_ref()
+            .is_some_and(|l| l.verdict.conditional());
+        let conditional = last.verdict.conditional();
         let transition = server.health.record(passed);
         let moved = server.health != before;
         log::debug!(
@@ -529,8 +592,26 @@ impl Balancer {
         // `check_notify_success`).
         let transition =
             transition.filter(|t| *t == Transition::Down || self.agent_allows_up(b, s));
+        let server = &self.backends[b].servers[s];
+        // `disable-on-404` (HAProxy's `check_notify_stopping`): an UP
+        // server that answers 404 goes NOLB, and back once it stops.
+        let nolb = match server.op {
+            _ if transition.is_some() || !server.health.is_up() => None,
+            OpState::Running | OpState::Starting if conditional => Some(OpState::Stopping),
+            OpState::Stopping if was_conditional && !conditional && passed => {
+                Some(OpState::Running)
+            }
+            _ => None,
+        };
+        if let Some(op) = nolb {
+            let admin = server.admin;
+            let last = server.last_check.clone();
+            let cause = last.as_ref().map_or(Cause::Admin, Cause::Check);
+            self.change_server(now, b, s, op, admin, cause);
+        }
         if let Some(transition) = transition {
             let op = match transition {
+                Transition::Up if conditional => OpState::Stopping,
                 Transition::Up => self.warm_start(now, b, s),
                 Transition::Down => OpState::Stopped,
             };
@@ -636,10 +717,10 @@ impl Balancer {
             if server.config.backup { "backup " } else { "" },
             backend.config.name,
             server.config.name,
-            if last.verdict.passed() {
-                "succeeded"
-            } else {
-                "failed"
+            match last.verdict.passed() {
+                true if last.verdict.conditional() => "conditionally succeeded",
+                true => "succeeded",
+                false => "failed",
             },
         );
         last.append_to(&mut message);

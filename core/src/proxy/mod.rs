@@ -37,6 +37,7 @@ pub use server_states::BackendStates;
 mod abort;
 mod accept_proxy;
 mod agent_check;
+mod check_connect;
 mod checks;
 mod cli;
 mod control;
@@ -50,6 +51,7 @@ mod rate;
 mod reload;
 mod report;
 mod runtime;
+mod send_state;
 mod server_states;
 mod servers;
 mod shortage;
@@ -228,6 +230,9 @@ struct ServerState {
     check_tls: Option<Result<TlsTarget, String>>,
     /// TLS client settings of traffic (`ssl`), or why they failed.
     traffic_tls: Option<Result<TlsTarget, String>>,
+    /// TLS client settings of check rules' `connect ssl`, or why they
+    /// failed.
+    rule_tls: Option<Result<TlsTarget, String>>,
     /// Removed by a reload (or replaced by one of a new address): takes
     /// no new session, freed after its last one.
     retired: bool,
@@ -388,6 +393,12 @@ impl Balancer {
                 version: env!("CARGO_PKG_VERSION").into(),
                 nbthread: 1,
                 pid,
+                // HAProxy's `node` defaults to the host name.
+                node: global
+                    .process
+                    .node
+                    .clone()
+                    .unwrap_or_else(|| global.hostname.clone()),
                 ..ProcessInfo::default()
             },
             hard_maxconn: global.maxconn,

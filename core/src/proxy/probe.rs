@@ -11,6 +11,12 @@
 //!
 //! With `check-send-proxy`, a PROXY protocol header goes first (before
 //! TLS), and a plain TCP check passes once it is written, as HAProxy's.
+//!
+//! `tcp-check` and `http-check` rules run in order (HAProxy's
+//! `tcpcheck_main`): a send empties the received bytes, expects judge
+//! what came since, one after another on the same bytes; a `connect`
+//! rule after the first asks the balancer for a new connection
+//! ([`Probe::pending_connect`]), which [`Probe::reopen`] starts.
 //! A plain TCP check passes on connect (L4OK), a TLS one when the handshake
 //! completes (L6OK), an HTTP one on its response (L7OK/L7STS/L7RSP). The
 //! response is read into one pool buffer and never consumed, so it stays
@@ -27,6 +33,7 @@ use crate::health::CheckStatus;
 use crate::health::http::{self, Parse};
 use crate::health::protocol::{self, Custom};
 use crate::health::rules::{self, Judged};
+use crate::health::ruleset::{self, Rule};
 use crate::id::ConnId;
 use crate::session::HeaderOut;
 use crate::time::Instant;
@@ -60,6 +67,24 @@ pub(super) struct Probe {
     dated: Option<Vec<u8>>,
     /// The text a custom expect gave the check (its first report).
     custom_text: Option<String>,
+    /// The connect rule this connection was opened for (`None`: the
+    /// implicit first connect).
+    opened_at: Option<usize>,
+    /// A later connect rule the rules reached: the balancer opens a new
+    /// connection for it.
+    pending_connect: Option<usize>,
+    /// The request of the current HTTP send rule when it is not the
+    /// configured bytes (`send-state` inserts a header).
+    request: Option<Vec<u8>>,
+    /// What the probe knows of its server: the `X-Haproxy-Server-State`
+    /// value (`send-state`) and whether it is UP (`disable-on-404`).
+    server: ruleset::ServerView,
+    /// The status code of the last HTTP response judged.
+    code: Option<u16>,
+    /// The current connection ends with a FIN (`connect linger`).
+    pub linger: bool,
+    /// The current connection offers ALPN in TLS.
+    pub alpn: bool,
 }
 
 impl Probe {
@@ -78,6 +103,77 @@ impl Probe {
             date: 0,
             dated: None,
             custom_text: None,
+            opened_at: None,
+            pending_connect: None,
+            request: None,
+            server: ruleset::ServerView::default(),
+            code: None,
+            linger: false,
+            alpn: false,
+        }
+    }
+
+    /// The probe knows this of its server.
+    pub(super) fn with_server(self, server: ruleset::ServerView) -> Self {
+        Probe { server, ..self }
+    }
+
+    /// The first connection is for the connect rule at `step` (an
+    /// explicit first connect), or the implicit one (`None`).
+    pub(super) fn opened_for(self, step: Option<usize>) -> Self {
+        Probe {
+            opened_at: step,
+            ..self
+        }
+    }
+
+    /// The connect rule the current connection was opened for (`None`:
+    /// the implicit first connect).
+    pub(super) fn opened_at(&self) -> Option<usize> {
+        self.opened_at
+    }
+
+    /// The connect rule the rules reached, if the probe waits for a new
+    /// connection.
+    pub(super) fn pending_connect(&self) -> Option<usize> {
+        self.pending_connect
+    }
+
+    /// Starts over on connection `conn` for the connect rule at `step`,
+    /// with `header` first; the old connection's buffers go back.
+    pub(super) fn reopen(
+        &mut self,
+        conn: ConnId,
+        deadline: Instant,
+        header: Option<HeaderOut>,
+        pool: &mut Pool,
+    ) {
+        if let Some(link) = self.tls.take() {
+            link.release(pool);
+        }
+        if let Some(buf) = self.response.take() {
+            pool.put(buf);
+        }
+        self.conn = conn;
+        self.deadline = deadline;
+        self.connected = false;
+        self.sent = 0;
+        self.eof = false;
+        self.header = header;
+        self.step = self.pending_connect.take().unwrap_or(self.step);
+        self.opened_at = Some(self.step);
+        self.request = None;
+        self.dated = None;
+    }
+
+    /// The rule a connection error or timeout is reported at: the
+    /// connect rule while connecting or in the TLS handshake (`None`
+    /// for the implicit one), else the current rule.
+    pub(super) fn context_step(&self) -> Option<usize> {
+        match &self.tls {
+            _ if !self.connected => self.opened_at,
+            Some(link) if link.is_handshaking() => self.opened_at,
+            _ => Some(self.step),
         }
     }
 
@@ -134,11 +230,6 @@ impl Probe {
         }
     }
 
-    /// The `tcp-check` rule the probe is at (0-based).
-    pub(super) fn step(&self) -> usize {
-        self.step
-    }
-
     /// The TCP connection is up: starts TLS and/or the request. Returns a
     /// verdict when the check is already decided.
     pub(super) fn connected(
@@ -156,21 +247,16 @@ impl Probe {
                 _ => self.progress(check),
             };
         };
-        let mut link = match TlsClient::new(config, name, None) {
+        let link = match TlsClient::new(config, name, None) {
             Ok(link) => link,
             Err(e) => return Some(CheckStatus::L6Invalid(e)),
         };
-        if let HealthCheck::Http { request, .. } = check {
-            // Buffered by rustls until the handshake completes.
-            if let Some(status) = write_request(&mut link, request) {
-                return Some(status);
-            }
-        }
         self.tls = Some(link);
-        // Sends before the first expect go out with the handshake.
+        // Sends before the first expect go out with the handshake
+        // (buffered by rustls until it completes).
         let verdict = match check {
-            HealthCheck::TcpRules(steps) => self.run_rules(steps),
-            _ => None,
+            HealthCheck::Tcp => None,
+            _ => self.run_rules(check),
         };
         self.flush_tls(pool);
         verdict
@@ -187,15 +273,15 @@ impl Probe {
         (read, write)
     }
 
-    fn unsent<'a>(&'a self, check: &'a HealthCheck) -> Option<&'a [u8]> {
-        let data = match check {
-            HealthCheck::Http { request, .. } => request,
-            HealthCheck::TcpRules(steps) => match steps.get(self.step).map(|r| &r.step) {
-                Some(TcpStep::Send(_)) if self.dated.is_some() => self.dated.as_deref()?,
-                Some(TcpStep::Send(data)) => data,
-                _ => return None,
-            },
-            HealthCheck::Tcp => return None,
+    fn unsent<'c>(&'c self, check: &'c HealthCheck) -> Option<&'c [u8]> {
+        if self.pending_connect.is_some() {
+            return None;
+        }
+        let data = match ruleset::rule(check, self.step) {
+            Rule::TcpSend(_) if self.dated.is_some() => self.dated.as_deref()?,
+            Rule::TcpSend(data) => data,
+            Rule::HttpSend(request) => self.request.as_deref().unwrap_or(&request.bytes),
+            _ => return None,
         };
         data.get(self.sent..).filter(|rest| !rest.is_empty())
     }
@@ -249,39 +335,69 @@ impl Probe {
             None => {
                 self.sent += n;
                 match check {
-                    HealthCheck::TcpRules(steps) => self.run_rules(steps),
-                    _ => None,
+                    HealthCheck::Tcp => None,
+                    _ => self.run_rules(check),
                 }
             }
         }
     }
 
-    /// Runs `tcp-check` rules as far as the bytes allow: sends are queued
+    /// Runs the rules as far as the bytes allow: sends are queued
     /// (inside TLS) or waited for (plain) and empty the received bytes;
     /// expects are judged on the bytes received since the last send, one
-    /// after another on the same bytes (HAProxy's `tcpcheck_main`). A
-    /// verdict when the check is decided.
-    pub(super) fn run_rules(&mut self, steps: &[TcpRule]) -> Option<CheckStatus> {
+    /// after another on the same bytes (HAProxy's `tcpcheck_main`); a
+    /// later connect stops the run until [`Probe::reopen`]. A verdict
+    /// when the check is decided.
+    pub(super) fn run_rules(&mut self, check: &HealthCheck) -> Option<CheckStatus> {
+        if self.pending_connect.is_some() {
+            return None;
+        }
         loop {
-            let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
-            let Some(rule) = steps.get(self.step) else {
-                return Some(match self.custom_text.take() {
-                    Some(text) => CheckStatus::TcpRulesPassed(text),
-                    None => rules::passed(steps, data),
-                });
-            };
-            let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
-            match &rule.step {
-                TcpStep::Send(data) => {
+            match ruleset::rule(check, self.step) {
+                // A connect is done once its TLS handshake is.
+                Rule::End if self.tls.as_ref().is_some_and(TlsClient::is_handshaking) => {
+                    return None;
+                }
+                Rule::End => {
+                    // A custom expect that ends the rules gave the text.
+                    if let Some(text) = self.custom_text.take() {
+                        return Some(CheckStatus::TcpRulesPassed(text));
+                    }
+                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
+                    let tls = self.tls.is_some();
+                    return Some(ruleset::success(check, data, self.code, tls, &self.server));
+                }
+                Rule::Connect(_) if self.opened_at == Some(self.step) => {}
+                Rule::Connect(_) => {
+                    self.pending_connect = Some(self.step);
+                    return None;
+                }
+                Rule::TcpSend(_) | Rule::HttpSend(_) => {
                     // A send evaluated anew empties what came before it;
                     // one still being written keeps what arrives meanwhile.
                     if self.sent == 0 {
+                        match (ruleset::rule(check, self.step), check) {
+                            (Rule::HttpSend(request), HealthCheck::Http(http))
+                                if self.request.is_none() =>
+                            {
+                                self.request = ruleset::with_state(http, request, &self.server);
+                            }
+                            (Rule::TcpSend(data), HealthCheck::TcpRules(steps)) => {
+                                let at = steps.get(self.step).and_then(|r| r.date_at);
+                                self.dated = at.map(|at| dated(data, at, self.date));
+                            }
+                            _ => {}
+                        }
                         if let Some(buf) = &mut self.response {
                             buf.clear();
                         }
-                        self.dated = rule.date_at.map(|at| dated(data, at, self.date));
+                        self.code = None;
                     }
-                    let data = self.dated.as_deref().unwrap_or(data);
+                    let data = match ruleset::rule(check, self.step) {
+                        Rule::TcpSend(data) => self.dated.as_deref().unwrap_or(data),
+                        Rule::HttpSend(r) => self.request.as_deref().unwrap_or(&r.bytes),
+                        _ => &[],
+                    };
                     match &mut self.tls {
                         Some(link) => {
                             if let Some(status) = write_request(link, data) {
@@ -291,27 +407,59 @@ impl Probe {
                         None if self.sent < data.len() => return None,
                         None => {}
                     }
+                    self.request = None;
                     self.dated = None;
                 }
-                TcpStep::Custom(kind) => {
-                    if let Some(text) = rules::empty_response(rule, data, last_read) {
-                        return Some(rules::failed(rule, data, text));
-                    }
-                    let last = self.step + 1 == steps.len();
-                    match protocol::judge(*kind, data, last_read, last) {
-                        Custom::Wait => return None,
-                        Custom::Pass(text) => self.custom_text = text,
-                        Custom::Invalid(text) => return Some(CheckStatus::TcpRulesFailed(text)),
-                        Custom::WrongStatus(code, text) => {
-                            return Some(CheckStatus::L7Status(code, text));
+                Rule::TcpExpect(rule) => {
+                    let data = self.response.as_ref().map_or(&[][..], Buffer::filled);
+                    let last_read = self.eof || self.response.as_ref().is_some_and(Buffer::is_full);
+                    if let TcpStep::Custom(kind) = &rule.step {
+                        if let Some(text) = rules::empty_response(rule, data, last_read) {
+                            return Some(ruleset::tcp_failure(rule, data, text));
+                        }
+                        let last = matches!(ruleset::rule(check, self.step + 1), Rule::End);
+                        match protocol::judge(*kind, data, last_read, last) {
+                            Custom::Wait => return None,
+                            Custom::Pass(text) => self.custom_text = text,
+                            Custom::Invalid(text) => {
+                                return Some(CheckStatus::TcpRulesFailed(text));
+                            }
+                            Custom::WrongStatus(code, text) => {
+                                return Some(CheckStatus::L7Status(code, text));
+                            }
+                        }
+                    } else {
+                        match rules::judge(rule, data, last_read) {
+                            Judged::Wait => return None,
+                            Judged::Pass => {}
+                            Judged::Fail(text) => {
+                                return Some(ruleset::tcp_failure(rule, data, text));
+                            }
                         }
                     }
                 }
-                TcpStep::Expect { .. } | TcpStep::ExpectRegex { .. } => {
-                    match rules::judge(rule, data, last_read) {
-                        Judged::Wait => return None,
-                        Judged::Pass => {}
-                        Judged::Fail(text) => return Some(rules::failed(rule, data, text)),
+                Rule::HttpExpect(rule) => {
+                    let Some(buf) = &self.response else {
+                        return self.eof.then(|| ruleset::http_invalid(rule));
+                    };
+                    // HAProxy judges a whole message: a body without a
+                    // length runs to the server's close, which then ends
+                    // the check with a FIN.
+                    let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), true);
+                    let response = match parsed {
+                        Parse::Incomplete => return None,
+                        Parse::Invalid(_) => return Some(ruleset::http_invalid(rule)),
+                        Parse::Complete(response) => response,
+                    };
+                    self.code = Some(response.status);
+                    let disabled = match check {
+                        HealthCheck::Http(http) => http.disable_on_404,
+                        _ => false,
+                    };
+                    if !(disabled && response.status == 404 && self.server.up) {
+                        if let Some(failure) = ruleset::http_judge(rule, &response) {
+                            return Some(failure);
+                        }
                     }
                 }
             }
@@ -357,7 +505,7 @@ impl Probe {
                 Ok(fed) => fed,
                 Err(e) => return Some(CheckStatus::L6Invalid(e)),
             };
-            if !link.is_handshaking() && *check != HealthCheck::Tcp {
+            if !link.is_handshaking() && !matches!(check, HealthCheck::Tcp) {
                 let plain = self.response.get_or_insert_with(|| pool.take());
                 loop {
                     let spare = plain.spare();
@@ -393,8 +541,8 @@ impl Probe {
     /// The verdict so far of an HTTP or `tcp-check` rules check.
     pub(super) fn progress(&mut self, check: &HealthCheck) -> Option<CheckStatus> {
         match check {
-            HealthCheck::TcpRules(steps) => self.run_rules(steps),
-            _ => self.judge(check),
+            HealthCheck::Tcp => None,
+            _ => self.run_rules(check),
         }
     }
 
@@ -406,28 +554,9 @@ impl Probe {
         }
     }
 
-    /// The verdict on the response so far, if there is one yet.
-    fn judge(&self, check: &HealthCheck) -> Option<CheckStatus> {
-        let HealthCheck::Http { expect, .. } = check else {
-            return None;
-        };
-        let Some(buf) = &self.response else {
-            return self.eof.then_some(CheckStatus::L7Invalid(
-                "connection closed without a response",
-            ));
-        };
-        // HAProxy judges a whole message: a body without a length runs to
-        // the server's close, which then ends the check with a FIN.
-        let parsed = http::parse(buf.filled(), self.eof, buf.is_full(), true);
-        match parsed {
-            Parse::Incomplete => None,
-            Parse::Invalid(info) => Some(CheckStatus::L7Invalid(info)),
-            Parse::Complete(r) => Some(expect.verdict(&r)),
-        }
-    }
-
-    /// The verdict when the deadline passes, by how far the check got
-    /// (an expect of `ssl-hello-chk` times out at layer 6).
+    /// The verdict when the deadline passes, by how far the check got.
+    /// An expect rule's `tout-status` replaces `L7TOUT`; an expect of
+    /// `ssl-hello-chk` times out at layer 6.
     pub(super) fn timed_out(&self, check: &HealthCheck) -> CheckStatus {
         let layer6 = match check {
             HealthCheck::TcpRules(steps) => steps.get(self.step).is_some_and(|r| r.layer6),
@@ -436,8 +565,15 @@ impl Probe {
         match &self.tls {
             _ if !self.connected => CheckStatus::L4Timeout,
             Some(link) if link.is_handshaking() => CheckStatus::L6Timeout,
-            _ if layer6 => CheckStatus::L6Timeout,
-            _ => CheckStatus::L7Timeout,
+            _ => match ruleset::timeout_status(check, self.step) {
+                Some(status) => CheckStatus::Ruled {
+                    status,
+                    code: 0,
+                    info: String::new(),
+                },
+                None if layer6 => CheckStatus::L6Timeout,
+                None => CheckStatus::L7Timeout,
+            },
         }
     }
 
@@ -472,7 +608,8 @@ pub(crate) fn run_plain_rules(
 ) -> RulesRun {
     let check = HealthCheck::TcpRules(steps.to_vec());
     let mut pool = Pool::new(1);
-    let mut probe = Probe::new(ConnId::new(0, 0), now, now);
+    let first = matches!(steps.first(), Some(r) if matches!(r.step, TcpStep::Connect(_)));
+    let mut probe = Probe::new(ConnId::new(0, 0), now, now).opened_for(first.then_some(0));
     let mut verdict = probe
         .connected(&check, None, &mut pool)
         .or_else(|| write_all(&mut probe, &check, &mut pool));

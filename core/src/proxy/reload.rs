@@ -168,6 +168,7 @@ impl ServerState {
             suspect_until: None,
             check_tls: config.check_tls.as_ref().map(tls),
             traffic_tls: config.tls.as_ref().map(tls),
+            rule_tls: config.rule_tls.as_ref().map(tls),
             retired: false,
             config,
         }
@@ -433,6 +434,7 @@ impl Balancer {
             |t: &crate::config::CheckTls| tls_target(t, new.addr.ip(), verify_default, &tls_time);
         server.check_tls = new.check_tls.as_ref().map(tls);
         server.traffic_tls = new.tls.as_ref().map(tls);
+        server.rule_tls = new.rule_tls.as_ref().map(tls);
         if (old.rise, old.fall) != (new.rise, new.fall) {
             server.health = server.health.retuned(new.rise, new.fall);
         }

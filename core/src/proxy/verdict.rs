@@ -3,7 +3,7 @@
 //! `duration`), written into log lines as `srv_append_status` does and
 //! shown in the stats.
 
-use crate::config::HealthCheck;
+use crate::config::{HealthCheck, RuleStatus};
 use crate::health::CheckStatus as Verdict;
 use crate::stats::CheckStatus;
 
@@ -42,21 +42,23 @@ impl LastCheck {
     /// none for the others.
     pub(crate) fn code(&self) -> Option<u32> {
         match &self.verdict {
-            Verdict::L7Ok(code, _)
-            | Verdict::L7Status(code, _)
-            | Verdict::ProtocolPassed(code, _) => Some(u32::from(*code)),
+            Verdict::L7Status(code, _) | Verdict::ProtocolPassed(code, _) => Some(u32::from(*code)),
             Verdict::TcpRulesPassed(_) => Some(0),
+            Verdict::Ruled {
+                status: RuleStatus::L7Ok | RuleStatus::L7OkC | RuleStatus::L7Sts,
+                code,
+                ..
+            } => {
+                // HAProxy prints its int as is; the stats column is unsigned.
+                Some(*code as u32)
+            }
             _ => None,
         }
     }
 
     /// The verdict's text (`check->desc`; `last_chk` in the stats).
     pub(crate) fn desc(&self) -> String {
-        let mut desc = match &self.verdict {
-            // HAProxy keeps no text of an HTTP response that passed.
-            Verdict::L7Ok(..) => String::new(),
-            verdict => verdict.short_info(),
-        };
+        let mut desc = self.verdict.short_info();
         desc.push_str(&self.context);
         desc
     }
@@ -110,17 +112,27 @@ pub(crate) fn tcp_check_context(
     if steps.first().is_some_and(|rule| rule.protocol) {
         return String::new();
     }
-    match (verdict, step) {
+    let connection = matches!(
+        verdict,
+        Verdict::L4Con(_)
+            | Verdict::L4ConTls(_)
+            | Verdict::L4Timeout
+            | Verdict::L6Invalid(_)
+            | Verdict::L6Timeout
+            | Verdict::L7Timeout
+            | Verdict::Ruled {
+                status: RuleStatus::L4Tout | RuleStatus::L6Tout | RuleStatus::L7Tout,
+                ..
+            }
+    );
+    match step {
+        _ if !connection => String::new(),
         // Still at the implicit connect (TLS included).
-        (Verdict::L4Con(_) | Verdict::L4Timeout, None)
-        | (Verdict::L6Invalid(_) | Verdict::L6Timeout, _) => {
-            " at initial connection step of tcp-check".into()
-        }
-        (Verdict::L4Con(_) | Verdict::L7Timeout, Some(step)) => steps
+        None => " at initial connection step of tcp-check".into(),
+        Some(step) => steps
             .get(step)
             .map(crate::health::rules::step_context)
             .unwrap_or_default(),
-        _ => String::new(),
     }
 }
 
@@ -129,17 +141,28 @@ fn status_of(verdict: &Verdict) -> CheckStatus {
     match verdict {
         Verdict::L4Ok => CheckStatus::L4Ok,
         Verdict::L4Timeout => CheckStatus::L4Tout,
-        Verdict::L4Con(_) => CheckStatus::L4Con,
+        Verdict::L4Con(_) | Verdict::L4ConTls(_) => CheckStatus::L4Con,
         Verdict::L6Ok => CheckStatus::L6Ok,
         Verdict::L6Timeout => CheckStatus::L6Tout,
         Verdict::L6Invalid(_) => CheckStatus::L6Rsp,
-        Verdict::L7Ok(..) | Verdict::TcpRulesPassed(_) | Verdict::ProtocolPassed(..) => {
-            CheckStatus::L7Ok
-        }
+        Verdict::TcpRulesPassed(_) | Verdict::ProtocolPassed(..) => CheckStatus::L7Ok,
         Verdict::L7Status(..) => CheckStatus::L7Sts,
-        Verdict::L7Invalid(_) | Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
+        Verdict::TcpRulesFailed(_) => CheckStatus::L7Rsp,
         Verdict::L7Timeout => CheckStatus::L7Tout,
         Verdict::Analyze(_) => CheckStatus::Hana,
+        Verdict::Ruled { status, .. } => match status {
+            RuleStatus::L4Ok => CheckStatus::L4Ok,
+            RuleStatus::L4Tout => CheckStatus::L4Tout,
+            RuleStatus::L4Con => CheckStatus::L4Con,
+            RuleStatus::L6Ok => CheckStatus::L6Ok,
+            RuleStatus::L6Tout => CheckStatus::L6Tout,
+            RuleStatus::L6Rsp => CheckStatus::L6Rsp,
+            RuleStatus::L7Ok => CheckStatus::L7Ok,
+            RuleStatus::L7OkC => CheckStatus::L7OkC,
+            RuleStatus::L7Rsp => CheckStatus::L7Rsp,
+            RuleStatus::L7Sts => CheckStatus::L7Sts,
+            RuleStatus::L7Tout => CheckStatus::L7Tout,
+        },
     }
 }
 
@@ -179,7 +202,15 @@ mod tests {
     #[test]
     fn an_http_success_has_its_code_and_no_text() {
         assert_eq!(
-            line(Verdict::L7Ok(200, "OK".into()), "", 9),
+            line(
+                Verdict::Ruled {
+                    status: RuleStatus::L7Ok,
+                    code: 200,
+                    info: String::new()
+                },
+                "",
+                9
+            ),
             ", reason: Layer7 check passed, code: 200, check duration: 9ms"
         );
     }

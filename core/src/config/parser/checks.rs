@@ -8,7 +8,10 @@
 //! one's when it gives them, its headers when it gives any
 //! (`tcpcheck_overwrite_send_http_rule`).
 
-use super::super::{HealthCheck, HttpExpect, Origin, Pattern, TcpRule, TcpStep};
+use super::super::{
+    Connect, HealthCheck, HttpExpect, HttpRequest, HttpRule, HttpStep, Origin, Pattern, Statuses,
+    TcpRule, TcpStep,
+};
 use super::{Diags, Settings, Stmt};
 
 /// The method, URI, version, headers and body of a check request, each
@@ -24,7 +27,7 @@ pub(super) struct HttpSend {
 
 impl HttpSend {
     /// `other`'s parts replace these where it has them.
-    fn merge(&mut self, other: HttpSend) {
+    pub(super) fn merge(&mut self, other: HttpSend) {
         if other.method.is_some() {
             self.method = other.method;
         }
@@ -47,7 +50,14 @@ impl HttpSend {
     /// `content-length` for a bodyless GET/HEAD/OPTIONS/DELETE, the
     /// connection header last (`connection: close` for HTTP/1.1,
     /// `connection: keep-alive` when asked for with HTTP/1.0).
+    #[cfg(test)]
     pub(super) fn request(&self) -> Vec<u8> {
+        self.request_parts().bytes
+    }
+
+    /// The request bytes and where `X-Haproxy-Server-State` goes in them
+    /// (after the configured headers).
+    pub(super) fn request_parts(&self) -> HttpRequest {
         let method = self.method.as_deref().unwrap_or("OPTIONS");
         let uri = self.uri.as_deref().unwrap_or("/");
         let version = self.version.as_deref().unwrap_or("HTTP/1.0");
@@ -81,6 +91,7 @@ impl HttpSend {
                 _ => out.push_str(&format!("{lower}: {value}\r\n")),
             }
         }
+        let state_at = out.len();
         let body = self.body.as_deref().unwrap_or("");
         if !body.is_empty() || !["GET", "HEAD", "OPTIONS", "DELETE"].contains(&method) {
             out.push_str(&format!("content-length: {}\r\n", body.len()));
@@ -92,127 +103,16 @@ impl HttpSend {
         }
         out.push_str("\r\n");
         out.push_str(body);
-        out.into_bytes()
-    }
-}
-
-/// A section's `option httpchk` and `http-check` rules.
-#[derive(Debug, Clone, Default)]
-pub(super) struct HttpRules {
-    /// `option httpchk` is in effect (written here or inherited).
-    pub enabled: bool,
-    /// The send rule; `true` while it only comes from `option httpchk`.
-    pub send: Option<(HttpSend, bool)>,
-    /// `http-check expect`.
-    pub expect: Option<HttpExpect>,
-    /// The lines the ruleset holds (the first tells whose it is).
-    pub lines: Vec<Origin>,
-}
-
-impl HttpRules {
-    /// Before a section adds to the ruleset: what `defaults` gave is
-    /// dropped (HAProxy names a ruleset after its section).
-    fn own(&mut self, section: &Origin) {
-        let inherited = |o: &Origin| o.file != section.file || o.line < section.line;
-        if self.lines.first().is_some_and(inherited) {
-            self.send = None;
-            self.expect = None;
-            self.lines.clear();
+        HttpRequest {
+            bytes: out.into_bytes(),
+            state_at,
         }
-    }
-
-    /// The step number HAProxy gives the next explicit rule.
-    fn next_step(&self) -> usize {
-        let implicit = self.send.as_ref().is_some_and(|(_, implicit)| *implicit);
-        self.lines.len() + 1 - usize::from(implicit)
-    }
-
-    /// `option httpchk [<method>] <uri> [<version>]`: returns HAProxy's
-    /// deprecation warning for headers hidden in the version.
-    pub(super) fn option(
-        &mut self,
-        section: &Origin,
-        origin: &Origin,
-        args: &[String],
-    ) -> Result<Option<String>, String> {
-        let (send, warning) = option_httpchk(args)?;
-        self.own(section);
-        self.enabled = true;
-        match &mut self.send {
-            None => self.send = Some((send, true)),
-            Some((_, true)) => self.send = Some((send, true)),
-            Some((old, false)) => old.merge(send),
-        }
-        if self.lines.is_empty() {
-            self.lines.push(origin.clone());
-        }
-        Ok(warning)
-    }
-
-    /// `http-check send ...`.
-    pub(super) fn send(
-        &mut self,
-        section: &Origin,
-        origin: &Origin,
-        words: &[String],
-    ) -> Result<(), String> {
-        let send = http_send(words).map_err(|e| format!("'http-check send' : {e}."))?;
-        self.own(section);
-        let step = self.next_step();
-        let explicit = self.send.as_ref().is_some_and(|(_, implicit)| !implicit);
-        let blocked = self.enabled && (explicit || self.expect.is_some());
-        match &mut self.send {
-            _ if blocked => {
-                return Err(format!(
-                    "'http-check send' : unable to add http-check send rule at step {step} \
-                     (missing connect rule).."
-                ));
-            }
-            Some((old, implicit @ true)) => {
-                old.merge(send);
-                *implicit = false;
-            }
-            _ => self.send = Some((send, false)),
-        }
-        self.lines.push(origin.clone());
-        Ok(())
-    }
-
-    /// `http-check expect ...`, parsed by the caller.
-    pub(super) fn expect(
-        &mut self,
-        section: &Origin,
-        origin: &Origin,
-        expect: HttpExpect,
-    ) -> Result<(), String> {
-        self.own(section);
-        if self.expect.is_some() {
-            return Err("several 'http-check expect' rules are not supported yet: keep one".into());
-        }
-        self.expect = Some(expect);
-        self.lines.push(origin.clone());
-        Ok(())
-    }
-
-    /// The request bytes: empty when the ruleset has no send rule
-    /// (HAProxy then sends nothing and waits for a response).
-    pub(super) fn request(&self) -> Vec<u8> {
-        self.send
-            .as_ref()
-            .map(|(send, _)| send.request())
-            .unwrap_or_default()
-    }
-
-    /// The line of the first explicit rule, for the warning about rules
-    /// without `option httpchk`.
-    pub(super) fn first_rule(&self) -> Option<&Origin> {
-        self.lines.first()
     }
 }
 
 /// `option httpchk` arguments (`proxy_parse_httpchk_req`): headers and a
 /// body may hide after `\r\n` in the version.
-fn option_httpchk(args: &[String]) -> Result<(HttpSend, Option<String>), String> {
+pub(super) fn option_httpchk(args: &[String]) -> Result<(HttpSend, Option<String>), String> {
     let (method, uri, version) = match args {
         [] => (None, None, None),
         [uri] => (None, Some(uri), None),
@@ -261,7 +161,7 @@ fn option_httpchk(args: &[String]) -> Result<(HttpSend, Option<String>), String>
 
 /// `http-check send` arguments (`parse_tcpcheck_send_http`), with
 /// HAProxy's messages.
-fn http_send(words: &[String]) -> Result<HttpSend, String> {
+pub(super) fn http_send(words: &[String]) -> Result<HttpSend, String> {
     let mut send = HttpSend::default();
     let mut words = words.iter().map(String::as_str);
     let mut host = None;
@@ -327,28 +227,50 @@ pub(super) enum TcpEntry {
     Rule(TcpRule),
     /// `tcp-check comment <text>`: names the rules that follow.
     Comment(String),
-    /// The first `tcp-check connect`, without options: the check's own
-    /// connection.
-    Connect,
+    /// `tcp-check connect`, with its options and comment.
+    Connect(Connect, Option<String>),
 }
 
-/// `http-check send|expect|comment|connect ...`
+/// `http-check send|expect|comment|connect|send-state|disable-on-404`
 pub(super) fn http_check(
     diags: &mut Diags,
     settings: &mut Settings,
     section: &Origin,
     st: &Stmt<'_>,
 ) {
+    let http = &mut settings.http;
     let result = match st.word(1) {
-        "send" => settings.http.send(section, &st.origin, &st.words[2..]),
+        "send" => http_send(&st.words[2..])
+            .map_err(|e| format!("'http-check send' : {e}."))
+            .and_then(|send| http.send(section, &st.origin, send)),
         "expect" => http_expect(&st.words[2..])
             .map_err(|e| format!("'http-check expect' : {e}."))
-            .and_then(|expect| settings.http.expect(section, &st.origin, expect)),
+            .and_then(|rule| http.expect(section, &st.origin, rule)),
+        "connect" => http
+            .connect_allowed(section)
+            .and_then(|()| {
+                super::connect::parse(&st.words[2..], true)
+                    .map_err(|e| format!("'http-check connect' : {e}."))
+            })
+            .and_then(|(c, comment)| http.connect(section, &st.origin, c, comment)),
         "comment" if st.words.len() != 3 => {
             Err("'http-check comment' : expects a string as argument.".into())
         }
-        "comment" | "connect" | "disable-on-404" | "send-state" => {
-            Err(format!("'http-check {}' is not supported yet", st.word(1)))
+        "comment" => {
+            http.comment(section, &st.origin, &st.words[2]);
+            Ok(())
+        }
+        "disable-on-404" | "send-state" if st.words.len() > 2 => Err(format!(
+            "'http-check' cannot handle unexpected argument '{}'.",
+            st.words[2]
+        )),
+        "disable-on-404" => {
+            http.disable_on_404 = true;
+            Ok(())
+        }
+        "send-state" => {
+            http.send_state = true;
+            Ok(())
         }
         other => Err(format!(
             "'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', \
@@ -356,6 +278,10 @@ pub(super) fn http_check(
         )),
     };
     if let Err(e) = result {
+        // HAProxy frees the section's ruleset on an error.
+        if !matches!(st.word(1), "disable-on-404" | "send-state") {
+            http.clear(section);
+        }
         diags.error(&st.origin, e);
     }
 }
@@ -371,6 +297,7 @@ struct ExpectArgs<'a> {
     comment: Option<String>,
     on_success: Option<String>,
     on_error: Option<String>,
+    statuses: Statuses,
 }
 
 fn expect_args<'a>(words: &'a [String], http: bool) -> Result<ExpectArgs<'a>, String> {
@@ -448,16 +375,14 @@ fn expect_args<'a>(words: &'a [String], http: bool) -> Result<ExpectArgs<'a>, St
                 args.kind = Some((kind, pattern));
                 i += 1;
             }
-            kind if later.contains(&kind)
-                || [
-                    "custom",
-                    "ok-status",
-                    "error-status",
-                    "tout-status",
-                    "status-code",
-                ]
-                .contains(&kind) =>
-            {
+            "ok-status" | "error-status" | "tout-status" | "status-code" if in_pattern => {
+                return not_with_bang();
+            }
+            "ok-status" | "error-status" | "tout-status" | "status-code" => {
+                super::statuses::parse(word, value(i), &mut args.statuses)?;
+                i += 1;
+            }
+            kind if later.contains(&kind) || kind == "custom" => {
                 return Err(format!("'{kind}' is not supported yet"));
             }
             other if http => {
@@ -480,18 +405,10 @@ fn expect_args<'a>(words: &'a [String], http: bool) -> Result<ExpectArgs<'a>, St
     Ok(args)
 }
 
-fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
+fn http_expect(words: &[String]) -> Result<HttpRule, String> {
     let args = expect_args(words, true)?;
-    if args.min_recv.is_some() || args.comment.is_some() {
-        return Err("'min-recv' and 'comment' in 'http-check expect' are not supported yet".into());
-    }
-    if args.on_success.is_some() || args.on_error.is_some() {
-        return Err(
-            "'on-success' and 'on-error' in 'http-check expect' are not supported yet".into(),
-        );
-    }
     let negate = args.negate;
-    match args.kind {
+    let expect = match args.kind {
         Some(("status", pattern)) => {
             let codes = pattern
                 .split(',')
@@ -503,22 +420,30 @@ fn http_expect(words: &[String]) -> Result<HttpExpect, String> {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(HttpExpect::Status { codes, negate })
+            HttpExpect::Status { codes, negate }
         }
-        Some(("string", pattern)) => Ok(HttpExpect::String {
+        Some(("string", pattern)) => HttpExpect::String {
             text: pattern.as_bytes().to_vec(),
             negate,
-        }),
-        Some(("rstatus", pattern)) => Ok(HttpExpect::RStatus {
+        },
+        Some(("rstatus", pattern)) => HttpExpect::RStatus {
             regex: Pattern::new(pattern)?,
             negate,
-        }),
-        Some((_, pattern)) => Ok(HttpExpect::RString {
+        },
+        Some((_, pattern)) => HttpExpect::RString {
             regex: Pattern::new(pattern)?,
             negate,
-        }),
-        None => Err("expects at least a matching pattern as arguments".into()),
-    }
+        },
+        None => return Err("expects at least a matching pattern as arguments".into()),
+    };
+    Ok(HttpRule {
+        comment: args.comment,
+        min_recv: args.min_recv,
+        on_success: args.on_success,
+        on_error: args.on_error,
+        statuses: args.statuses,
+        ..HttpRule::new(HttpStep::Expect(expect), 0)
+    })
 }
 
 /// The check a backend's servers run, built from its settings.
@@ -527,10 +452,7 @@ pub(super) fn health_check(s: &Settings) -> HealthCheck {
         return HealthCheck::TcpRules(check.rules());
     }
     if s.http.enabled {
-        return HealthCheck::Http {
-            request: s.http.request(),
-            expect: s.http.expect.clone().unwrap_or(HttpExpect::Default),
-        };
+        return HealthCheck::Http(s.http.build());
     }
     let rules = tcp_rules(&s.tcp_rules);
     if s.tcp_check && !rules.is_empty() {
@@ -540,21 +462,106 @@ pub(super) fn health_check(s: &Settings) -> HealthCheck {
     }
 }
 
+/// `check-alpn` and `check-proto` (`srv_parse_check_alpn`,
+/// `srv_parse_check_proto`).
+pub(super) fn server_param(
+    server: &mut super::super::Server,
+    param: &str,
+    value: &str,
+) -> Result<(), String> {
+    if param == "check-alpn" {
+        if value.is_empty() {
+            return Err("'check-alpn' : missing the comma-delimited ALPN protocol suite".into());
+        }
+        server.check_alpn =
+            Some(super::connect::alpn(value).map_err(|e| format!("'check-alpn' : {e}"))?);
+        return Ok(());
+    }
+    server.check_proto_http = Some(match value {
+        "" => return Err("'check-proto' : missing value".into()),
+        "h1" => true,
+        "none" => false,
+        "h2" | "fcgi" => {
+            return Err(format!(
+                "'check-proto {value}' : weir's checks speak HTTP/1.x only (h1) or plain TCP \
+                 (none)"
+            ));
+        }
+        other => return Err(format!("'check-proto' :  unknown MUX protocol '{other}'")),
+    });
+    Ok(())
+}
+
+/// HAProxy's `init_srv_check` refuses a `check-proto` of the wrong kind
+/// for the backend's check: the messages, one per server.
+pub(super) fn check_proto_errors(
+    check: &HealthCheck,
+    backend: &str,
+    servers: &[super::super::Server],
+) -> Vec<(Origin, String)> {
+    let http = matches!(check, HealthCheck::Http(_));
+    servers
+        .iter()
+        .filter(|s| s.check && s.check_proto_http.is_some_and(|h| h != http))
+        .map(|s| {
+            let message = format!(
+                "config: backend '{backend}': server '{}' uses an incompatible MUX protocol for \
+                 the selected check type",
+                s.name
+            );
+            (s.origin.clone(), message)
+        })
+        .collect()
+}
+
+/// `servers` with their TLS settings for check rules kept only when
+/// `check` has a connect rule with `ssl` (HAProxy then prepares the
+/// servers' TLS for checks even without `check-ssl`).
+pub(super) fn rule_tls_kept(
+    check: &HealthCheck,
+    servers: &[super::super::Server],
+) -> Vec<super::super::Server> {
+    let ssl = |c: &Connect| c.ssl;
+    let wanted = match check {
+        HealthCheck::TcpRules(rules) => rules
+            .iter()
+            .any(|r| matches!(&r.step, TcpStep::Connect(c) if ssl(c))),
+        HealthCheck::Http(http) => http
+            .rules
+            .iter()
+            .any(|r| matches!(&r.step, HttpStep::Connect(c) if ssl(c))),
+        HealthCheck::Tcp => false,
+    };
+    servers
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if !wanted {
+                s.rule_tls = None;
+            }
+            s
+        })
+        .collect()
+}
+
 /// The rules of `entries`, each `tcp-check comment` given to the rules
 /// after it up to the next change of action (`check_proxy_tcpcheck`).
 fn tcp_rules(entries: &[(TcpEntry, Origin)]) -> Vec<TcpRule> {
     let mut rules = Vec::new();
     let mut comment: Option<&String> = None;
     let mut previous: Option<bool> = None;
-    for (entry, _) in entries {
+    for (id, (entry, _)) in (1..).zip(entries) {
         let rule = match entry {
             TcpEntry::Comment(text) => {
                 comment = Some(text);
                 previous = None;
                 continue;
             }
-            TcpEntry::Connect => {
-                comment = None;
+            TcpEntry::Connect(connect, own) => {
+                let mut rule = TcpRule::new(TcpStep::Connect(connect.clone()), 0);
+                rule.id = id;
+                rule.comment = own.clone().or(comment.take().cloned());
+                rules.push(rule);
                 previous = None;
                 continue;
             }
@@ -574,13 +581,22 @@ fn tcp_rules(entries: &[(TcpEntry, Origin)]) -> Vec<TcpRule> {
     rules
 }
 
-/// `tcp-check connect|send|send-binary|expect|comment ...`
+/// `tcp-check connect|send|send-binary|expect|comment ...`; a line in
+/// error drops the section's rules, as HAProxy frees its ruleset.
 pub(super) fn tcp_check(
     diags: &mut Diags,
     settings: &mut Settings,
     section: &Origin,
     st: &Stmt<'_>,
 ) {
+    let errors = diags.errors.len();
+    tcp_check_line(diags, settings, section, st);
+    if diags.errors.len() > errors {
+        settings.tcp_rules.clear();
+    }
+}
+
+fn tcp_check_line(diags: &mut Diags, settings: &mut Settings, section: &Origin, st: &Stmt<'_>) {
     // Rules of a section replace those inherited from defaults.
     let inherited = |o: &Origin| o.file != section.file || o.line < section.line;
     if settings
@@ -600,18 +616,25 @@ pub(super) fn tcp_check(
                 "'tcp-check comment' : expects a string as argument.",
             );
         }
-        ("connect", []) if settings.tcp_rules.is_empty() => TcpEntry::Connect,
-        ("connect", []) => {
-            return diags.error(
-                &st.origin,
-                "'tcp-check connect' : only a first connect, without options, is supported yet",
-            );
-        }
-        ("connect", _) => {
-            return diags.error(
-                &st.origin,
-                "'tcp-check connect' with options is not supported yet",
-            );
+        ("connect", args) => {
+            let first = settings.tcp_rules.iter().find_map(|(e, _)| match e {
+                TcpEntry::Comment(_) => None,
+                other => Some(matches!(other, TcpEntry::Connect(..))),
+            });
+            if first == Some(false) {
+                return diags.error(
+                    &st.origin,
+                    "'tcp-check connect' : first step MUST also be a 'connect', optionally \
+                     preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a \
+                     'connect' step in the tcp-check ruleset.",
+                );
+            }
+            match super::connect::parse(args, false) {
+                Ok((connect, comment)) => TcpEntry::Connect(connect, comment),
+                Err(e) => {
+                    return diags.error(&st.origin, format!("'tcp-check connect' : {e}."));
+                }
+            }
         }
         ("send" | "send-binary", [data, rest @ ..]) => {
             let bytes = match st.word(1) {
@@ -697,6 +720,7 @@ fn tcp_expect(words: &[String], id: u32) -> Result<TcpRule, String> {
         min_recv: args.min_recv,
         on_success: args.on_success,
         on_error: args.on_error,
+        statuses: args.statuses,
         ..TcpRule::new(step, id)
     })
 }
@@ -868,7 +892,7 @@ mod tests {
             .backends
             .iter()
             .map(|b| match &b.health_check {
-                HealthCheck::Http { request, .. } => String::from_utf8_lossy(request).into_owned(),
+                HealthCheck::Http(http) => String::from_utf8_lossy(http.request()).into_owned(),
                 other => format!("{other:?}"),
             })
             .collect()
@@ -1039,11 +1063,10 @@ mod tests {
         assert_eq!(rules[2].on_success.as_deref(), Some("fine"));
         let http = "frontend f\n bind :80\n default_backend b\nbackend b\n option httpchk\n \
                     http-check expect !status 200\n server s 127.0.0.1:1 check\n";
-        let HealthCheck::Http { expect, .. } =
-            &parse(http).unwrap().config.backends[0].health_check
-        else {
+        let HealthCheck::Http(check) = &parse(http).unwrap().config.backends[0].health_check else {
             panic!("http");
         };
+        let expect = check.expects().next().unwrap();
         assert_eq!(
             *expect,
             HttpExpect::Status {

@@ -200,7 +200,7 @@ pub(super) fn apply(diags: &mut Diags, state: &TlsGlobal, backends: &mut [Backen
     for backend in backends.iter_mut() {
         for server in &mut backend.servers {
             let mut result = Ok(false);
-            for tls in [&mut server.check_tls, &mut server.tls]
+            for tls in [&mut server.check_tls, &mut server.rule_tls, &mut server.tls]
                 .into_iter()
                 .flatten()
             {
