@@ -21,6 +21,8 @@ cargo run --release -p weir-bench --bin loadbench -- [options]
   --client-threads N  load generator threads (2)
   --idle N          idle connections for the memory figure (10000)
   --check-servers N servers checked every 1 s (1000)
+  --check-kind K    http (option httpchk GET /healthcheck) or tcp (connect
+                    only; HAProxy's resets are not seen, so no check rate)
   --nbthread LIST   weir's thread counts for the scaling table (1,2,4...)
   --scaling LIST    binaries for the scaling table (weir)
   --weir PATH, --weir-smol PATH, --haproxy PATH, --nginx PATH
@@ -62,6 +64,7 @@ pub struct Args {
     pub client_threads: usize,
     pub idle: usize,
     pub check_servers: usize,
+    pub check_http: bool,
     pub nbthread: Vec<usize>,
     pub scaling: Vec<String>,
     pub weir: Option<PathBuf>,
@@ -138,6 +141,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         client_threads: 2,
         idle: 10_000,
         check_servers: 1000,
+        check_http: true,
         nbthread: default_threads(),
         scaling: vec!["weir".to_owned()],
         weir: None,
@@ -179,6 +183,13 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--client-threads" => a.client_threads = number(&flag, &value)?,
             "--idle" => a.idle = number(&flag, &value)?,
             "--check-servers" => a.check_servers = number(&flag, &value)?.min(60_000),
+            "--check-kind" => {
+                a.check_http = match value.as_str() {
+                    "http" => true,
+                    "tcp" => false,
+                    _ => return Err(format!("--check-kind: 'http' or 'tcp', not '{value}'")),
+                }
+            }
             "--nbthread" => {
                 a.nbthread = list(&value)
                     .iter()

@@ -23,8 +23,13 @@ pub enum Role {
     Source,
     /// Answers every request (ended by an empty line) with [`REPLY`].
     Responder,
-    /// Accepts and closes at once: what a TCP connect check needs.
+    /// Accepts and closes at once: what a TCP connect check needs
+    /// (counts accepts; a check that resets before the accept is not
+    /// seen).
     AcceptClose,
+    /// A [`Responder`](Role::Responder) that counts the requests it
+    /// answers: HTTP health checks.
+    Health,
 }
 
 /// Running backend threads; stopped and joined when dropped.
@@ -33,8 +38,9 @@ pub struct Backend {
     threads: Vec<JoinHandle<()>>,
     /// The addresses listened on, one per server.
     pub addrs: Vec<SocketAddr>,
-    /// Connections accepted so far.
-    pub accepted: Arc<AtomicU64>,
+    /// Connections accepted ([`Role::AcceptClose`]) or requests answered
+    /// ([`Role::Health`]) so far.
+    pub hits: Arc<AtomicU64>,
 }
 
 impl Backend {
@@ -50,23 +56,23 @@ impl Backend {
             groups[i % threads].push(listener);
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let accepted = Arc::new(AtomicU64::new(0));
+        let hits = Arc::new(AtomicU64::new(0));
         let mut handles = Vec::with_capacity(threads);
         for listeners in groups {
             let stop = Arc::clone(&stop);
-            let accepted = Arc::clone(&accepted);
+            let hits = Arc::clone(&hits);
             let poll = Poll::new()?;
             handles.push(
                 thread::Builder::new()
                     .name("backend".into())
-                    .spawn(move || serve(role, poll, listeners, &stop, &accepted))?,
+                    .spawn(move || serve(role, poll, listeners, &stop, &hits))?,
             );
         }
         Ok(Backend {
             stop,
             threads: handles,
             addrs,
-            accepted,
+            hits,
         })
     }
 }
@@ -98,7 +104,7 @@ fn serve(
     mut poll: Poll,
     mut listeners: Vec<TcpListener>,
     stop: &AtomicBool,
-    accepted: &AtomicU64,
+    hits: &AtomicU64,
 ) {
     let base = listeners.len();
     for (i, l) in listeners.iter_mut().enumerate() {
@@ -125,8 +131,8 @@ fn serve(
             let t = event.token().0;
             if t < base {
                 while let Ok((stream, _)) = listeners[t].accept() {
-                    accepted.fetch_add(1, Ordering::Relaxed);
                     if role == Role::AcceptClose {
+                        hits.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -159,7 +165,13 @@ fn serve(
             };
             let open = match role {
                 Role::Source => pour(&mut conn.stream, &mut buf),
-                _ => respond(conn, &mut buf),
+                _ => {
+                    let (open, answered) = respond(conn, &mut buf);
+                    if role == Role::Health && answered > 0 {
+                        hits.fetch_add(answered, Ordering::Relaxed);
+                    }
+                    open
+                }
             };
             if !open {
                 if let Some(mut c) = conns[slot].take() {
@@ -195,12 +207,17 @@ fn pour(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
 }
 
 /// Reads requests, counts the complete ones and writes their replies;
-/// false once the connection is gone.
-fn respond(conn: &mut Conn, buf: &mut [u8]) -> bool {
+/// whether the connection is still open, and the requests answered.
+fn respond(conn: &mut Conn, buf: &mut [u8]) -> (bool, u64) {
     const END: &[u8] = b"\r\n\r\n";
+    let mut requests = 0;
+    let mut closed = false;
     loop {
         match conn.stream.read(buf) {
-            Ok(0) => return false,
+            Ok(0) => {
+                closed = true;
+                break;
+            }
             Ok(n) => {
                 for &b in &buf[..n] {
                     let m = usize::from(conn.matched);
@@ -212,26 +229,28 @@ fn respond(conn: &mut Conn, buf: &mut [u8]) -> bool {
                     if usize::from(conn.matched) == END.len() {
                         conn.matched = 0;
                         conn.owed += REPLY.len();
+                        requests += 1;
                     }
                 }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return (false, 0),
         }
     }
+    // A peer that half-closed after its request still gets the reply.
     while conn.owed > 0 {
         let end = REPLY.len().min(conn.offset + conn.owed);
         match conn.stream.write(&REPLY[conn.offset..end]) {
-            Ok(0) => return false,
+            Ok(0) => return (false, requests),
             Ok(n) => {
                 conn.owed -= n;
                 conn.offset = (conn.offset + n) % REPLY.len();
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return (!closed, requests),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return (false, requests),
         }
     }
-    true
+    (!closed, requests)
 }

@@ -37,12 +37,24 @@ pub struct Product {
 /// The configuration every balancer gets.
 pub struct Setup<'a> {
     pub servers: &'a [SocketAddr],
-    /// `check inter 1s` on every server (TCP connect checks).
-    pub check: bool,
+    /// `check inter 1s` on every server, and of which kind.
+    pub check: Check,
     /// `nbthread N` in the global section (weir's scaling runs only).
     pub nbthread: Option<usize>,
     /// `maxconn` (global and defaults; nginx: worker_connections).
     pub maxconn: usize,
+    /// The descriptor limit the balancer inherits.
+    pub nofile: u64,
+}
+
+/// Health checks in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    None,
+    /// `check inter 1s`: a TCP connect.
+    Tcp,
+    /// `option httpchk GET /healthcheck` and `check inter 1s`.
+    Http,
 }
 
 /// A started balancer; stopped when dropped.
@@ -236,7 +248,14 @@ fn haproxy_config(setup: &Setup<'_>, port: u16) -> String {
          backend be\n    balance roundrobin",
         setup.maxconn
     );
-    let check = if setup.check { " check inter 1s" } else { "" };
+    if setup.check == Check::Http {
+        c.push_str("    option httpchk GET /healthcheck\n");
+    }
+    let check = if setup.check == Check::None {
+        ""
+    } else {
+        " check inter 1s"
+    };
     for (i, s) in setup.servers.iter().enumerate() {
         let _ = writeln!(c, "    server s{i} {s}{check}");
     }
@@ -254,14 +273,16 @@ fn nginx_config(module: Option<&Path>, setup: &Setup<'_>, port: u16, dir: &Path)
         .nbthread
         .map_or_else(|| "auto".to_owned(), |n| n.to_string());
     // Each proxied connection is two of nginx's connections, and all of
-    // them may land on one worker.
-    let conns = 2 * setup.maxconn + 100;
+    // them may land on one worker; without CAP_SYS_RESOURCE the workers
+    // cannot go above the inherited limit.
+    let files = (2 * setup.maxconn as u64 + 200).min(setup.nofile);
+    let conns = files.saturating_sub(100).max(100);
     let _ = writeln!(
         c,
         "daemon off;\nmaster_process on;\nworker_processes {workers};\n\
          worker_rlimit_nofile {};\npid {}/nginx.pid;\nerror_log {}/error.log warn;\n\
          events {{\n    worker_connections {conns};\n}}\nstream {{\n    upstream be {{",
-        conns + 100,
+        files,
         dir.display(),
         dir.display()
     );
@@ -288,17 +309,21 @@ mod tests {
         ];
         let setup = Setup {
             servers: &servers,
-            check: true,
+            check: Check::Http,
             nbthread: Some(2),
             maxconn: 30_000,
+            nofile: 20_000,
         };
         let h = haproxy_config(&setup, 9000);
         assert!(h.contains("    nbthread 2\n"), "{h}");
         assert!(h.contains("server s1 127.0.0.2:8002 check inter 1s\n"), "{h}");
+        assert!(h.contains("    option httpchk GET /healthcheck\n"), "{h}");
         assert!(h.contains("bind 127.0.0.1:9000\n"), "{h}");
         let n = nginx_config(None, &setup, 9000, Path::new("/tmp/x"));
         assert!(n.contains("server 127.0.0.2:8002;"), "{n}");
         assert!(n.contains("worker_processes 2;"), "{n}");
         assert!(n.contains("listen 127.0.0.1:9000;"), "{n}");
+        assert!(n.contains("worker_rlimit_nofile 20000;"), "{n}");
+        assert!(n.contains("worker_connections 19900;"), "{n}");
     }
 }

@@ -73,13 +73,16 @@ impl Counts {
     }
 }
 
+/// A generator: connections go to the addresses in turn.
+pub type Job = fn(&[SocketAddr], usize, Window) -> Counts;
+
 /// Runs `threads` generators, `total` connections spread over them, and
 /// merges their counts.
 pub fn spawn(
     threads: usize,
     total: usize,
-    job: fn(SocketAddr, usize, Window) -> Counts,
-    addr: SocketAddr,
+    job: Job,
+    addrs: Vec<SocketAddr>,
     window: Window,
 ) -> thread::JoinHandle<Counts> {
     let threads = threads.clamp(1, total.max(1));
@@ -87,7 +90,8 @@ pub fn spawn(
         let handles: Vec<_> = (0..threads)
             .map(|i| {
                 let n = total / threads + usize::from(i < total % threads);
-                thread::spawn(move || job(addr, n, window))
+                let addrs = addrs.clone();
+                thread::spawn(move || job(&addrs, n, window))
             })
             .collect();
         let mut all = Counts::new();
@@ -116,7 +120,7 @@ fn connected(stream: &TcpStream) -> Option<bool> {
 
 /// Bulk download: `streams` connections read as fast as they can; counts
 /// bytes.
-pub fn bulk(addr: SocketAddr, streams: usize, window: Window) -> Counts {
+pub fn bulk(addrs: &[SocketAddr], streams: usize, window: Window) -> Counts {
     let mut counts = Counts::new();
     let Ok(mut poll) = Poll::new() else {
         counts.errors += 1;
@@ -124,7 +128,7 @@ pub fn bulk(addr: SocketAddr, streams: usize, window: Window) -> Counts {
     };
     let mut conns: Vec<Option<TcpStream>> = Vec::with_capacity(streams);
     for i in 0..streams {
-        match TcpStream::connect(addr) {
+        match TcpStream::connect(addrs[i % addrs.len()]) {
             Ok(mut s) => {
                 let ok = poll
                     .registry()
@@ -190,9 +194,10 @@ struct Slot {
     got: usize,
 }
 
-/// Opens a connection in slot `i`, registered for both directions.
-fn open(poll: &Poll, addr: SocketAddr, i: usize) -> Option<Slot> {
-    let mut stream = TcpStream::connect(addr).ok()?;
+/// Opens a connection in slot `i` (to the address of its turn),
+/// registered for both directions.
+fn open(poll: &Poll, addrs: &[SocketAddr], i: usize) -> Option<Slot> {
+    let mut stream = TcpStream::connect(*addrs.get(i % addrs.len().max(1))?).ok()?;
     let _ = stream.set_nodelay(true);
     poll.registry()
         .register(
@@ -256,13 +261,13 @@ fn step(slot: &mut Slot, buf: &mut [u8]) -> Step {
 
 /// New connection per request: `slots` connections in flight, each
 /// connecting, sending [`REQUEST`], reading [`REPLY`] and closing.
-pub fn per_connection(addr: SocketAddr, slots: usize, window: Window) -> Counts {
+pub fn per_connection(addrs: &[SocketAddr], slots: usize, window: Window) -> Counts {
     let mut counts = Counts::new();
     let Ok(mut poll) = Poll::new() else {
         counts.errors += 1;
         return counts;
     };
-    let mut conns: Vec<Option<Slot>> = (0..slots).map(|i| open(&poll, addr, i)).collect();
+    let mut conns: Vec<Option<Slot>> = (0..slots).map(|i| open(&poll, addrs, i)).collect();
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 4096];
     loop {
@@ -289,13 +294,13 @@ pub fn per_connection(addr: SocketAddr, slots: usize, window: Window) -> Counts 
                 Step::Failed => counts.errors += 1,
             }
             // Closed by dropping (FIN), then the slot starts again.
-            conns[i] = open(&poll, addr, i);
+            conns[i] = open(&poll, addrs, i);
         }
         // Slots whose connect could not even start try again.
         for (i, c) in conns.iter_mut().enumerate() {
             if c.is_none() {
                 counts.errors += 1;
-                *c = open(&poll, addr, i);
+                *c = open(&poll, addrs, i);
             }
         }
     }
@@ -304,13 +309,13 @@ pub fn per_connection(addr: SocketAddr, slots: usize, window: Window) -> Counts 
 
 /// Keep-alive: `conns` connections, each sending the next request as soon
 /// as the reply to the last one is read; counts requests and latencies.
-pub fn keep_alive(addr: SocketAddr, conns: usize, window: Window) -> Counts {
+pub fn keep_alive(addrs: &[SocketAddr], conns: usize, window: Window) -> Counts {
     let mut counts = Counts::new();
     let Ok(mut poll) = Poll::new() else {
         counts.errors += 1;
         return counts;
     };
-    let mut slots: Vec<Option<Slot>> = (0..conns).map(|i| open(&poll, addr, i)).collect();
+    let mut slots: Vec<Option<Slot>> = (0..conns).map(|i| open(&poll, addrs, i)).collect();
     counts.errors += slots.iter().filter(|s| s.is_none()).count() as u64;
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 4096];
@@ -366,6 +371,7 @@ pub struct Idle {
 /// its server side by one request and reply, then left idle; gives up at
 /// `deadline`.
 pub fn open_idle(addr: SocketAddr, n: usize, deadline: Instant) -> Idle {
+    let addrs = [addr];
     const IN_FLIGHT: usize = 256;
     let mut idle = Idle {
         streams: Vec::with_capacity(n),
@@ -383,7 +389,7 @@ pub fn open_idle(addr: SocketAddr, n: usize, deadline: Instant) -> Idle {
         for (i, s) in slots.iter_mut().enumerate() {
             if s.is_none() && started < n + idle.errors as usize {
                 started += 1;
-                *s = open(&poll, addr, i);
+                *s = open(&poll, &addrs, i);
                 if s.is_none() {
                     idle.errors += 1;
                 }

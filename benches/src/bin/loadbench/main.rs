@@ -48,12 +48,22 @@ fn main() {
     let mut results = Results::default();
     // Clients, servers and the balancers (which inherit it) each hold
     // every idle connection.
-    let want = (4 * args.idle + args.check_servers + 20_000) as u64;
+    let want = (2 * args.idle.max(30_000) + args.check_servers + 2_000) as u64;
     let nofile = procs::raise_nofile(want);
-    if nofile < want {
+    // A balancer needs two descriptors per proxied connection (HAProxy
+    // refuses to start with a `maxconn` the limit cannot hold), and so
+    // does this process (client and server side).
+    let reserve = args.check_servers + 1_000;
+    let maxconn = (usize::try_from(nofile).unwrap_or(usize::MAX).saturating_sub(reserve) / 2)
+        .clamp(100, args.idle.max(30_000));
+    let idle = args.idle.min(maxconn.saturating_sub(100));
+    if idle < args.idle {
         results.note(format!(
-            "descriptor limit {nofile} is below the {want} wanted (run as root to raise it): \
-             the idle-connection figure may fall short"
+            "the descriptor limit is {nofile} and cannot be raised here (it needs root with \
+             CAP_SYS_RESOURCE, or a higher `ulimit -Hn`): {} idle connections instead of {}, \
+             maxconn {maxconn}",
+            report::thousands(idle as f64),
+            report::thousands(args.idle as f64)
         ));
     }
     if machine::tw_reuse() == Some(0) {
@@ -67,7 +77,9 @@ fn main() {
     let mut bench = Bench {
         args: &args,
         results,
-        maxconn: (args.idle + 1000).max(30_000),
+        maxconn,
+        nofile,
+        idle,
     };
     let mut targets = vec![Target {
         column: DIRECT.to_owned(),
@@ -145,9 +157,10 @@ fn scaling<'p>(bench: &mut Bench<'_>, products: &'p [Product]) -> Vec<&'p Produc
         let servers = [std::net::SocketAddr::from(([127, 0, 0, 1], 1))];
         let setup = Setup {
             servers: &servers,
-            check: false,
+            check: balancer::Check::None,
             nbthread: Some(probe),
             maxconn: bench.maxconn,
+            nofile: bench.nofile,
         };
         if let Err(e) = p.check_config(&setup) {
             bench.results.note(format!(
@@ -330,21 +343,27 @@ fn markdown(
          - idle: RSS after start, then RSS growth per connection with {} \
          connections open through the balancer, each having carried one \
          request and reply;\n\
-         - checks: {} servers on 127.0.x.y with `check inter 1s` (TCP \
-         connect checks; no `option httpchk`); the servers accept and \
-         close. Open-source nginx has no active checks.\n",
+         - checks: {} servers on 127.0.x.y with `check inter 1s`, {}. \
+         Open-source nginx has no active checks.\n",
         a.in_flight,
         backend::REQUEST.len(),
         backend::REPLY.len(),
         a.connections,
         if a.wrk { " (wrk when installed)" } else { "" },
-        report::thousands(a.idle as f64),
+        report::thousands(bench.idle as f64),
         report::thousands(a.check_servers as f64),
+        if a.check_http {
+            "HTTP checks (`option httpchk GET /healthcheck`, the servers answer 200 and \
+             count the checks they answer)"
+        } else {
+            "TCP connect checks (the servers accept and close)"
+        },
     );
     let shape = Shape {
         connections: a.connections,
-        idle: a.idle,
+        idle: bench.idle,
         check_servers: a.check_servers,
+        check_http: a.check_http,
     };
     let columns: Vec<String> = targets.iter().map(|t| t.column.clone()).collect();
     m.push_str(&bench.results.main_table(&columns, &shape));

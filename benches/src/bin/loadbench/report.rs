@@ -59,6 +59,7 @@ pub struct Shape {
     pub connections: usize,
     pub idle: usize,
     pub check_servers: usize,
+    pub check_http: bool,
 }
 
 impl Metric {
@@ -84,8 +85,9 @@ impl Metric {
                 thousands(s.idle as f64)
             ),
             Metric::CheckCpu => format!(
-                "{} servers checked every 1 s (TCP connect), CPU % of a core ↓",
-                thousands(s.check_servers as f64)
+                "{} servers checked every 1 s ({}), CPU % of a core ↓",
+                thousands(s.check_servers as f64),
+                if s.check_http { "HTTP" } else { "TCP connect" }
             ),
             Metric::CheckRate => "checks the servers saw, per s".into(),
         }
@@ -186,6 +188,10 @@ impl Results {
     /// The main table: one row per figure, one column per balancer, with
     /// ratios to HAProxy.
     pub fn main_table(&self, columns: &[String], shape: &Shape) -> String {
+        let columns: Vec<&String> = columns
+            .iter()
+            .filter(|c| MAIN.iter().any(|&m| self.median(c, m).is_some()))
+            .collect();
         let mut t = String::from("| |");
         for c in columns {
             let _ = write!(t, " {c} |");
@@ -206,7 +212,7 @@ impl Results {
                     Some(v) => {
                         let _ = write!(t, " {}", m.format(v));
                         if let Some(b) = base.filter(|&b| b > 0.0 && m.ratio()) {
-                            if c != "HAProxy" && !c.starts_with("direct") {
+                            if *c != "HAProxy" && !c.starts_with("direct") {
                                 let _ = write!(t, " ({:.2}×)", v / b);
                             }
                         }
@@ -290,12 +296,13 @@ mod tests {
             connections: 100,
             idle: 10_000,
             check_servers: 1000,
+            check_http: true,
         };
         let cols = ["HAProxy".to_owned(), "nginx".to_owned(), "weir".to_owned()];
         let t = r.main_table(&cols, &shape);
         assert!(
-            t.contains("| bulk, 1 stream, Gbit/s | 2.0 | – | 2.0 (1.00×) |"),
-            "{t}"
+            t.contains("| bulk, 1 stream, Gbit/s | 2.0 | 2.0 (1.00×) |"),
+            "columns without data are left out: {t}"
         );
         assert!(!t.contains("keep-alive"), "rows without data are left out: {t}");
     }

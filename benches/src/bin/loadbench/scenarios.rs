@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::args::Args;
 use crate::backend::{Backend, Role};
-use crate::balancer::{Kind, Product, Running, Setup};
+use crate::balancer::{Check, Kind, Product, Running, Setup};
 use crate::load::{self, Counts, Window};
 use crate::report::{Metric, Results};
 
@@ -28,6 +28,10 @@ pub struct Bench<'a> {
     pub results: Results,
     /// `maxconn` given to every balancer.
     pub maxconn: usize,
+    /// The descriptor limit the balancers inherit.
+    pub nofile: u64,
+    /// Idle connections opened for the memory figure.
+    pub idle: usize,
 }
 
 /// `n` traffic servers on 127.0.0.1, any free ports.
@@ -68,12 +72,13 @@ pub fn which(name: &str) -> Option<PathBuf> {
 }
 
 impl Bench<'_> {
-    fn setup_for<'s>(&self, t: &Target<'_>, servers: &'s [SocketAddr], check: bool) -> Setup<'s> {
+    fn setup_for<'s>(&self, t: &Target<'_>, servers: &'s [SocketAddr], check: Check) -> Setup<'s> {
         Setup {
             servers,
             check,
             nbthread: t.nbthread,
             maxconn: self.maxconn,
+            nofile: self.nofile,
         }
     }
 
@@ -83,9 +88,9 @@ impl Bench<'_> {
         t: &Target<'_>,
         role: Role,
         binds: &[SocketAddr],
-        check: bool,
+        check: Check,
     ) -> Result<(Backend, Option<Running>), String> {
-        let threads = if check { 1 } else { binds.len() };
+        let threads = if check == Check::None { binds.len() } else { 1 };
         let backend =
             Backend::start(role, binds, threads).map_err(|e| format!("backend: {e}"))?;
         let running = match t.product {
@@ -99,8 +104,8 @@ impl Bench<'_> {
         Window::new(self.args.warmup, self.args.duration)
     }
 
-    fn join(gen: thread::JoinHandle<Counts>) -> Result<Counts, String> {
-        gen.join().map_err(|_| "a load generator panicked".to_owned())
+    fn join(clients: thread::JoinHandle<Counts>) -> Result<Counts, String> {
+        clients.join().map_err(|_| "a load generator panicked".to_owned())
     }
 
     fn errors(&mut self, t: &Target<'_>, what: &str, counts: &Counts) {
@@ -114,12 +119,14 @@ impl Bench<'_> {
 
     /// Bulk download through `streams` connections: Gbit/s and CPU.
     pub fn bulk(&mut self, t: &Target<'_>, streams: usize) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Source, &traffic_servers(self.args.servers), false)?;
-        let addr = running.as_ref().map_or(backend.addrs[0], Running::addr);
+        let (backend, running) = self.start(t, Role::Source, &traffic_servers(self.args.servers), Check::None)?;
+        let addrs = running
+            .as_ref()
+            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
         let window = self.window();
-        let gen = load::spawn(self.args.client_threads, streams, load::bulk, addr, window);
+        let clients = load::spawn(self.args.client_threads, streams, load::bulk, addrs, window);
         let cpu = cpu_during(running.as_ref(), window);
-        let counts = Self::join(gen)?;
+        let counts = Self::join(clients)?;
         let gbps = counts.done as f64 * 8.0 / window.seconds() / 1e9;
         let (rate, load) = if streams == 1 {
             (Metric::Bulk1, Metric::Bulk1Cpu)
@@ -142,18 +149,20 @@ impl Bench<'_> {
 
     /// New connection per request: req/s and CPU per request.
     pub fn conn(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), false)?;
-        let addr = running.as_ref().map_or(backend.addrs[0], Running::addr);
+        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
+        let addrs = running
+            .as_ref()
+            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
         let window = self.window();
-        let gen = load::spawn(
+        let clients = load::spawn(
             self.args.client_threads,
             self.args.in_flight,
             load::per_connection,
-            addr,
+            addrs,
             window,
         );
         let cpu = cpu_during(running.as_ref(), window);
-        let counts = Self::join(gen)?;
+        let counts = Self::join(clients)?;
         let rate = counts.done as f64 / window.seconds();
         self.results.add(&t.column, Metric::Conn, rate);
         if let Some(c) = cpu {
@@ -174,11 +183,13 @@ impl Bench<'_> {
 
     /// Keep-alive request/reply: req/s, latency percentiles, CPU.
     pub fn keep_alive(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), false)?;
-        let addr = running.as_ref().map_or(backend.addrs[0], Running::addr);
+        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
+        let addrs = running
+            .as_ref()
+            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
         if self.args.wrk {
             if let Some(wrk) = which("wrk") {
-                return self.wrk(t, &wrk, addr, running.as_ref());
+                return self.wrk(t, &wrk, addrs[0], running.as_ref());
             }
             self.results.note(
                 "--wrk: wrk is not installed (apt-get install -y wrk); the built-in generator ran"
@@ -186,15 +197,15 @@ impl Bench<'_> {
             );
         }
         let window = self.window();
-        let gen = load::spawn(
+        let clients = load::spawn(
             self.args.client_threads,
             self.args.connections,
             load::keep_alive,
-            addr,
+            addrs,
             window,
         );
         let cpu = cpu_during(running.as_ref(), window);
-        let counts = Self::join(gen)?;
+        let counts = Self::join(clients)?;
         let rate = counts.done as f64 / window.seconds();
         let p = |q| counts.latency.quantile(q).map(|ns| ns / 1000.0);
         self.record_keep_alive(t, rate, [p(0.5), p(0.99), p(0.999)], cpu, counts.done, window.seconds());
@@ -283,14 +294,14 @@ impl Bench<'_> {
 
     /// Idle RSS, then RSS per idle proxied connection.
     pub fn idle(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (_backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), false)?;
+        let (_backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
         let Some(running) = running else {
             return Ok(());
         };
         thread::sleep(Duration::from_millis(500));
         let before = running.rss_kib();
         let deadline = Instant::now() + Duration::from_secs(120);
-        let held = load::open_idle(running.addr(), self.args.idle, deadline);
+        let held = load::open_idle(running.addr(), self.idle, deadline);
         thread::sleep(Duration::from_secs(1));
         let after = running.rss_kib();
         let n = held.streams.len();
@@ -304,10 +315,10 @@ impl Bench<'_> {
                 before as f64 / 1024.0
             );
         }
-        if n < self.args.idle {
+        if n < self.idle {
             self.results.note(format!(
                 "{}: only {n} of {} idle connections were established ({} failed)",
-                t.column, self.args.idle, held.errors
+                t.column, self.idle, held.errors
             ));
         }
         drop(held);
@@ -322,7 +333,13 @@ impl Bench<'_> {
         if product.kind == Kind::Nginx {
             return Ok(());
         }
-        let (backend, running) = self.start(t, Role::AcceptClose, &check_servers(self.args.check_servers), true)?;
+        let (role, check) = if self.args.check_http {
+            (Role::Health, Check::Http)
+        } else {
+            (Role::AcceptClose, Check::Tcp)
+        };
+        let (backend, running) =
+            self.start(t, role, &check_servers(self.args.check_servers), check)?;
         // The first checks are spread over one interval: warm up past it.
         let window = Window::new(
             self.args.warmup.max(Duration::from_secs(2)),
@@ -330,20 +347,22 @@ impl Bench<'_> {
         );
         sleep_until(window.start);
         let c0 = running.as_ref().map(Running::cpu_seconds);
-        let a0 = backend.accepted.load(Ordering::Relaxed);
+        let a0 = backend.hits.load(Ordering::Relaxed);
         sleep_until(window.end);
         let c1 = running.as_ref().map(Running::cpu_seconds);
-        let a1 = backend.accepted.load(Ordering::Relaxed);
+        let a1 = backend.hits.load(Ordering::Relaxed);
         let secs = window.seconds();
         let rate = (a1 - a0) as f64 / secs;
-        self.results.add(&t.column, Metric::CheckRate, rate);
+        if self.args.check_http {
+            self.results.add(&t.column, Metric::CheckRate, rate);
+        }
         if let Some(cpu) = c0.zip(c1).map(|(a, b)| b - a) {
             let pct = cpu / secs * 100.0;
             self.results.add(&t.column, Metric::CheckCpu, pct);
             eprintln!("  {:<24} checks: {rate:.0} /s, CPU {pct:.1} %", t.column);
         }
         let expected = self.args.check_servers as f64;
-        if rate < 0.8 * expected || rate > 1.2 * expected {
+        if self.args.check_http && (rate < 0.8 * expected || rate > 1.2 * expected) {
             self.results.note(format!(
                 "{}: the servers saw {rate:.0} checks/s, not the {expected:.0} configured",
                 t.column
