@@ -193,11 +193,11 @@ impl Results {
             .filter(|c| MAIN.iter().any(|&m| self.median(c, m).is_some()))
             .collect();
         let mut t = String::from("| |");
-        for c in columns {
+        for c in &columns {
             let _ = write!(t, " {c} |");
         }
         t.push_str("\n|---|");
-        for _ in columns {
+        for _ in &columns {
             t.push_str("---|");
         }
         t.push('\n');
@@ -207,7 +207,7 @@ impl Results {
             }
             let base = self.median("HAProxy", m);
             let _ = write!(t, "| {} |", m.label(shape));
-            for c in columns {
+            for c in &columns {
                 match self.median(c, m) {
                     Some(v) => {
                         let _ = write!(t, " {}", m.format(v));
