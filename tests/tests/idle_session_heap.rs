@@ -16,8 +16,9 @@ use weir_core::config::{self, Source};
 use weir_core::{Action, Balancer, ConnId, Event, ListenerId};
 
 /// Today's figure (bytes per idle session, December 2026), measured by
-/// this test and by `core-bench`.
-const TODAY: usize = 744;
+/// this test and by `core-bench` alike (the README's older 744 predates
+/// the local address, check rules and queue work).
+const TODAY: usize = 839;
 /// Room for allocator rounding, not for a new field.
 const MARGIN: usize = 16;
 /// Sessions opened; the same count as `core-bench`, so slab growth is
