@@ -24,7 +24,8 @@ cargo run --release -p weir-bench --bin loadbench -- [options]
   --check-kind K    http (option httpchk GET /healthcheck) or tcp (connect
                     only; HAProxy's resets are not seen, so no check rate)
   --nbthread LIST   weir's thread counts for the scaling table (1,2,4...)
-  --scaling LIST    binaries for the scaling table (weir)
+  --scaling LIST    binaries for the scaling table (weir; also weir-smol,
+                    haproxy)
   --weir PATH, --weir-smol PATH, --haproxy PATH, --nginx PATH
   --wrk             keep-alive figure from wrk (if installed) instead of the
                     built-in generator (no p99.9 then)
@@ -170,10 +171,9 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--tests" => {
                 a.tests = Vec::new();
                 for w in list(&value) {
-                    let t = TESTS
-                        .iter()
-                        .find(|(n, _)| *n == w)
-                        .ok_or_else(|| format!("--tests: unknown '{w}' (bulk,conn,keepalive,idle,checks,nbthread)"))?;
+                    let t = TESTS.iter().find(|(n, _)| *n == w).ok_or_else(|| {
+                        format!("--tests: unknown '{w}' (bulk,conn,keepalive,idle,checks,nbthread)")
+                    })?;
                     a.tests.push(t.1);
                 }
             }

@@ -173,10 +173,7 @@ impl Running {
 
     /// CPU seconds used so far by the balancer's processes.
     pub fn cpu_seconds(&self) -> f64 {
-        self.pids()
-            .into_iter()
-            .filter_map(procs::cpu_seconds)
-            .sum()
+        self.pids().into_iter().filter_map(procs::cpu_seconds).sum()
     }
 
     /// Resident memory of the balancer's processes, in KiB.
@@ -188,7 +185,11 @@ impl Running {
     fn complaint(&self) -> String {
         let mut text = fs::read_to_string(self.dir.join("stderr")).unwrap_or_default();
         text += &fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(3).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+            .collect();
         if lines.is_empty() {
             "no message".to_owned()
         } else {
@@ -225,10 +226,8 @@ fn scratch_dir(name: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "weir-loadbench-{}-{name}-{n}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("weir-loadbench-{}-{name}-{n}", std::process::id()));
     let _ = fs::create_dir_all(&dir);
     dir
 }
@@ -316,7 +315,10 @@ mod tests {
         };
         let h = haproxy_config(&setup, 9000);
         assert!(h.contains("    nbthread 2\n"), "{h}");
-        assert!(h.contains("server s1 127.0.0.2:8002 check inter 1s\n"), "{h}");
+        assert!(
+            h.contains("server s1 127.0.0.2:8002 check inter 1s\n"),
+            "{h}"
+        );
         assert!(h.contains("    option httpchk GET /healthcheck\n"), "{h}");
         assert!(h.contains("bind 127.0.0.1:9000\n"), "{h}");
         let n = nginx_config(None, &setup, 9000, Path::new("/tmp/x"));

@@ -79,7 +79,19 @@ mod tests {
     #[test]
     fn buckets_are_contiguous_and_precise() {
         let mut last = 0;
-        for v in [0u64, 1, 63, 64, 65, 127, 128, 1000, 1 << 20, 1 << 40, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            63,
+            64,
+            65,
+            127,
+            128,
+            1000,
+            1 << 20,
+            1 << 40,
+            u64::MAX,
+        ] {
             let i = index(v);
             assert!(i >= last && i < BUCKETS, "{v} -> {i}");
             last = i;

@@ -11,7 +11,10 @@ pub fn describe() -> Vec<String> {
         .and_then(|l| l.split_once(':'))
         .map_or("unknown CPU", |(_, m)| m.trim())
         .to_owned();
-    let logical = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let logical = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let usable = std::thread::available_parallelism().map_or(0, usize::from);
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mem_kib: u64 = fs::read_to_string("/proc/meminfo")

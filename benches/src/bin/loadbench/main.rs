@@ -54,8 +54,11 @@ fn main() {
     // refuses to start with a `maxconn` the limit cannot hold), and so
     // does this process (client and server side).
     let reserve = args.check_servers + 1_000;
-    let maxconn = (usize::try_from(nofile).unwrap_or(usize::MAX).saturating_sub(reserve) / 2)
-        .clamp(100, args.idle.max(30_000));
+    let maxconn = (usize::try_from(nofile)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(reserve)
+        / 2)
+    .clamp(100, args.idle.max(30_000));
     let idle = args.idle.min(maxconn.saturating_sub(100));
     if idle < args.idle {
         results.note(format!(
@@ -145,11 +148,12 @@ fn run_all(bench: &mut Bench<'_>, targets: &[Target<'_>], run: usize) {
     }
 }
 
-/// weir alone at each `nbthread`: the binaries that accept the keyword.
+/// weir alone at each `nbthread` (HAProxy too when `--scaling` names
+/// it): the binaries that accept the keyword.
 fn scaling<'p>(bench: &mut Bench<'_>, products: &'p [Product]) -> Vec<&'p Product> {
     let a = bench.args;
     let mut scaled = Vec::new();
-    for p in products.iter().filter(|p| p.kind == Kind::Weir) {
+    for p in products.iter().filter(|p| p.kind != Kind::Nginx) {
         if !a.scaling.contains(&p.name.to_ascii_lowercase()) {
             continue;
         }
@@ -252,15 +256,17 @@ fn find_products(a: &Args, results: &mut Results) -> Vec<Product> {
     ];
     let mut found = Vec::new();
     for (kind, name, path, how) in candidates {
-        if a
-            .only
+        if a.only
             .as_ref()
             .is_some_and(|o| !o.contains(&name.to_ascii_lowercase()))
         {
             continue;
         }
         if !path.is_file() {
-            results.note(format!("{name} not found at {}: {how}; skipped", path.display()));
+            results.note(format!(
+                "{name} not found at {}: {how}; skipped",
+                path.display()
+            ));
             continue;
         }
         let mut module = None;
@@ -310,7 +316,11 @@ fn markdown(
     for line in machine {
         let _ = writeln!(m, "- {line}");
     }
-    let _ = writeln!(m, "- load average after the run: {}", machine::load_average());
+    let _ = writeln!(
+        m,
+        "- load average after the run: {}",
+        machine::load_average()
+    );
     for p in products {
         let _ = writeln!(m, "- {}: `{}` ({})", p.name, p.path.display(), p.version);
     }

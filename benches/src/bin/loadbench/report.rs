@@ -73,7 +73,9 @@ impl Metric {
             Metric::Conn => "new connection per request, req/s".into(),
             Metric::ConnCpu => "CPU per new-connection request, µs ↓".into(),
             Metric::ConnLoad => "balancer CPU during new connections, % of a core".into(),
-            Metric::KeepAlive => format!("keep-alive requests ({} connections), req/s", s.connections),
+            Metric::KeepAlive => {
+                format!("keep-alive requests ({} connections), req/s", s.connections)
+            }
             Metric::P50 => "keep-alive latency p50, µs ↓".into(),
             Metric::P99 => "keep-alive latency p99, µs ↓".into(),
             Metric::P999 => "keep-alive latency p99.9, µs ↓".into(),
@@ -110,16 +112,13 @@ impl Metric {
     pub fn format(self, v: f64) -> String {
         match self {
             Metric::Bulk1 | Metric::Bulk4 | Metric::IdleRss => format!("{v:.1}"),
-            Metric::Bulk1Cpu
-            | Metric::Bulk4Cpu
-            | Metric::ConnLoad
-            | Metric::KeepAliveLoad => format!("{v:.0} %"),
+            Metric::Bulk1Cpu | Metric::Bulk4Cpu | Metric::ConnLoad | Metric::KeepAliveLoad => {
+                format!("{v:.0} %")
+            }
             Metric::CheckCpu => format!("{v:.1} %"),
             Metric::ConnCpu | Metric::KeepAliveCpu => format!("{v:.2}"),
             Metric::P50 | Metric::P99 | Metric::P999 => format!("{v:.0}"),
-            Metric::Conn | Metric::KeepAlive | Metric::PerConn | Metric::CheckRate => {
-                thousands(v)
-            }
+            Metric::Conn | Metric::KeepAlive | Metric::PerConn | Metric::CheckRate => thousands(v),
         }
     }
 
@@ -186,12 +185,15 @@ impl Results {
     }
 
     /// The main table: one row per figure, one column per balancer, with
-    /// ratios to HAProxy.
+    /// ratios to HAProxy; empty when nothing was measured.
     pub fn main_table(&self, columns: &[String], shape: &Shape) -> String {
         let columns: Vec<&String> = columns
             .iter()
             .filter(|c| MAIN.iter().any(|&m| self.median(c, m).is_some()))
             .collect();
+        if columns.is_empty() {
+            return String::new();
+        }
         let mut t = String::from("| |");
         for c in &columns {
             let _ = write!(t, " {c} |");
@@ -304,7 +306,11 @@ mod tests {
             t.contains("| bulk, 1 stream, Gbit/s | 2.0 | 2.0 (1.00×) |"),
             "columns without data are left out: {t}"
         );
-        assert!(!t.contains("keep-alive"), "rows without data are left out: {t}");
+        assert!(
+            !t.contains("keep-alive"),
+            "rows without data are left out: {t}"
+        );
+        assert_eq!(Results::default().main_table(&cols, &shape), "");
     }
 
     #[test]

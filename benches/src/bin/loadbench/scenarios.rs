@@ -91,8 +91,7 @@ impl Bench<'_> {
         check: Check,
     ) -> Result<(Backend, Option<Running>), String> {
         let threads = if check == Check::None { binds.len() } else { 1 };
-        let backend =
-            Backend::start(role, binds, threads).map_err(|e| format!("backend: {e}"))?;
+        let backend = Backend::start(role, binds, threads).map_err(|e| format!("backend: {e}"))?;
         let running = match t.product {
             Some(p) => Some(p.start(&self.setup_for(t, &backend.addrs, check))?),
             None => None,
@@ -105,7 +104,9 @@ impl Bench<'_> {
     }
 
     fn join(clients: thread::JoinHandle<Counts>) -> Result<Counts, String> {
-        clients.join().map_err(|_| "a load generator panicked".to_owned())
+        clients
+            .join()
+            .map_err(|_| "a load generator panicked".to_owned())
     }
 
     fn errors(&mut self, t: &Target<'_>, what: &str, counts: &Counts) {
@@ -119,7 +120,12 @@ impl Bench<'_> {
 
     /// Bulk download through `streams` connections: Gbit/s and CPU.
     pub fn bulk(&mut self, t: &Target<'_>, streams: usize) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Source, &traffic_servers(self.args.servers), Check::None)?;
+        let (backend, running) = self.start(
+            t,
+            Role::Source,
+            &traffic_servers(self.args.servers),
+            Check::None,
+        )?;
         let addrs = running
             .as_ref()
             .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
@@ -149,7 +155,12 @@ impl Bench<'_> {
 
     /// New connection per request: req/s and CPU per request.
     pub fn conn(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
+        let (backend, running) = self.start(
+            t,
+            Role::Responder,
+            &traffic_servers(self.args.servers),
+            Check::None,
+        )?;
         let addrs = running
             .as_ref()
             .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
@@ -166,7 +177,8 @@ impl Bench<'_> {
         let rate = counts.done as f64 / window.seconds();
         self.results.add(&t.column, Metric::Conn, rate);
         if let Some(c) = cpu {
-            self.results.add(&t.column, Metric::ConnLoad, c / window.seconds() * 100.0);
+            self.results
+                .add(&t.column, Metric::ConnLoad, c / window.seconds() * 100.0);
             if counts.done > 0 {
                 self.results
                     .add(&t.column, Metric::ConnCpu, c * 1e6 / counts.done as f64);
@@ -175,7 +187,10 @@ impl Bench<'_> {
         eprintln!(
             "  {:<24} new connection per request: {rate:.0} req/s{}",
             t.column,
-            cpu.map_or(String::new(), |c| format!(", CPU {:.0} %", c / window.seconds() * 100.0))
+            cpu.map_or(String::new(), |c| format!(
+                ", CPU {:.0} %",
+                c / window.seconds() * 100.0
+            ))
         );
         self.errors(t, "new connections", &counts);
         Ok(())
@@ -183,7 +198,12 @@ impl Bench<'_> {
 
     /// Keep-alive request/reply: req/s, latency percentiles, CPU.
     pub fn keep_alive(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
+        let (backend, running) = self.start(
+            t,
+            Role::Responder,
+            &traffic_servers(self.args.servers),
+            Check::None,
+        )?;
         let addrs = running
             .as_ref()
             .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
@@ -208,7 +228,14 @@ impl Bench<'_> {
         let counts = Self::join(clients)?;
         let rate = counts.done as f64 / window.seconds();
         let p = |q| counts.latency.quantile(q).map(|ns| ns / 1000.0);
-        self.record_keep_alive(t, rate, [p(0.5), p(0.99), p(0.999)], cpu, counts.done, window.seconds());
+        self.record_keep_alive(
+            t,
+            rate,
+            [p(0.5), p(0.99), p(0.999)],
+            cpu,
+            counts.done,
+            window.seconds(),
+        );
         self.errors(t, "keep-alive", &counts);
         Ok(())
     }
@@ -224,15 +251,20 @@ impl Bench<'_> {
     ) {
         let col = &t.column;
         self.results.add(col, Metric::KeepAlive, rate);
-        for (m, v) in [Metric::P50, Metric::P99, Metric::P999].into_iter().zip(pcts) {
+        for (m, v) in [Metric::P50, Metric::P99, Metric::P999]
+            .into_iter()
+            .zip(pcts)
+        {
             if let Some(v) = v {
                 self.results.add(col, m, v);
             }
         }
         if let Some(c) = cpu {
-            self.results.add(col, Metric::KeepAliveLoad, c / seconds * 100.0);
+            self.results
+                .add(col, Metric::KeepAliveLoad, c / seconds * 100.0);
             if done > 0 {
-                self.results.add(col, Metric::KeepAliveCpu, c * 1e6 / done as f64);
+                self.results
+                    .add(col, Metric::KeepAliveCpu, c * 1e6 / done as f64);
             }
         }
         let us = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.0}"));
@@ -241,7 +273,10 @@ impl Bench<'_> {
             us(pcts[0]),
             us(pcts[1]),
             us(pcts[2]),
-            cpu.map_or(String::new(), |c| format!(", CPU {:.0} %", c / seconds * 100.0))
+            cpu.map_or(String::new(), |c| format!(
+                ", CPU {:.0} %",
+                c / seconds * 100.0
+            ))
         );
     }
 
@@ -294,7 +329,12 @@ impl Bench<'_> {
 
     /// Idle RSS, then RSS per idle proxied connection.
     pub fn idle(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (_backend, running) = self.start(t, Role::Responder, &traffic_servers(self.args.servers), Check::None)?;
+        let (_backend, running) = self.start(
+            t,
+            Role::Responder,
+            &traffic_servers(self.args.servers),
+            Check::None,
+        )?;
         let Some(running) = running else {
             return Ok(());
         };
@@ -305,7 +345,8 @@ impl Bench<'_> {
         thread::sleep(Duration::from_secs(1));
         let after = running.rss_kib();
         let n = held.streams.len();
-        self.results.add(&t.column, Metric::IdleRss, before as f64 / 1024.0);
+        self.results
+            .add(&t.column, Metric::IdleRss, before as f64 / 1024.0);
         if n > 0 {
             let per = after.saturating_sub(before) as f64 * 1024.0 / n as f64;
             self.results.add(&t.column, Metric::PerConn, per);
