@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -123,6 +124,16 @@ impl Product {
             Kind::HAProxy | Kind::Weir => {
                 cmd.args(["-db", "-f"]).arg(&cfg);
             }
+        }
+        // If this process dies, the kernel stops the balancer too (SIGTERM:
+        // nginx's master then stops its workers).
+        // SAFETY: prctl is async-signal-safe; nothing else runs between
+        // fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
         }
         let child = cmd
             .stdin(Stdio::null())
