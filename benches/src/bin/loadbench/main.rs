@@ -352,7 +352,9 @@ fn markdown(
          the reply to the last is read{};\n\
          - idle: RSS after start, then RSS growth per connection with {} \
          connections open through the balancer, each having carried one \
-         request and reply;\n\
+         request and reply (opened in two halves: the growth over the \
+         second half is the cost of one more connection, without what the \
+         first ones cost once);\n\
          - checks: {} servers on 127.0.x.y with `check inter 1s`, {}. \
          Open-source nginx has no active checks.\n",
         a.in_flight,

@@ -21,6 +21,7 @@ pub enum Metric {
     KeepAliveLoad,
     IdleRss,
     PerConn,
+    Marginal,
     CheckCpu,
     CheckRate,
 }
@@ -40,6 +41,7 @@ pub const MAIN: &[Metric] = &[
     Metric::KeepAliveCpu,
     Metric::IdleRss,
     Metric::PerConn,
+    Metric::Marginal,
     Metric::CheckCpu,
     Metric::CheckRate,
 ];
@@ -86,6 +88,11 @@ impl Metric {
                 "RSS per idle proxied connection ({} connections), bytes ↓",
                 thousands(s.idle as f64)
             ),
+            Metric::Marginal => format!(
+                "RSS per idle proxied connection, from {} to {} connections, bytes ↓",
+                thousands((s.idle / 2) as f64),
+                thousands(s.idle as f64)
+            ),
             Metric::CheckCpu => format!(
                 "{} servers checked every 1 s ({}), CPU % of a core ↓",
                 thousands(s.check_servers as f64),
@@ -118,7 +125,11 @@ impl Metric {
             Metric::CheckCpu => format!("{v:.1} %"),
             Metric::ConnCpu | Metric::KeepAliveCpu => format!("{v:.2}"),
             Metric::P50 | Metric::P99 | Metric::P999 => format!("{v:.0}"),
-            Metric::Conn | Metric::KeepAlive | Metric::PerConn | Metric::CheckRate => thousands(v),
+            Metric::Conn
+            | Metric::KeepAlive
+            | Metric::PerConn
+            | Metric::Marginal
+            | Metric::CheckRate => thousands(v),
         }
     }
 

@@ -340,29 +340,44 @@ impl Bench<'_> {
         };
         thread::sleep(Duration::from_millis(500));
         let before = running.rss_kib();
+        // Half, then all: the growth over the second half is the cost of
+        // one more idle connection, without what the first connections
+        // cost once (pools, arenas, tables).
         let deadline = Instant::now() + Duration::from_secs(120);
-        let held = load::open_idle(running.addr(), self.idle, deadline);
+        let half = load::open_idle(running.addr(), self.idle / 2, deadline);
+        thread::sleep(Duration::from_secs(1));
+        let middle = running.rss_kib();
+        let rest = load::open_idle(running.addr(), self.idle - self.idle / 2, deadline);
         thread::sleep(Duration::from_secs(1));
         let after = running.rss_kib();
-        let n = held.streams.len();
+        let (n1, n) = (half.streams.len(), half.streams.len() + rest.streams.len());
         self.results
             .add(&t.column, Metric::IdleRss, before as f64 / 1024.0);
         if n > 0 {
             let per = after.saturating_sub(before) as f64 * 1024.0 / n as f64;
             self.results.add(&t.column, Metric::PerConn, per);
+            let marginal =
+                (n > n1).then(|| after.saturating_sub(middle) as f64 * 1024.0 / (n - n1) as f64);
+            if let Some(m) = marginal {
+                self.results.add(&t.column, Metric::Marginal, m);
+            }
             eprintln!(
-                "  {:<24} idle RSS {:.1} MiB, {per:.0} bytes per idle connection ({n})",
+                "  {:<24} idle RSS {:.1} MiB, {per:.0} bytes per idle connection ({n}), \
+                 {:.0} from {n1} to {n}",
                 t.column,
-                before as f64 / 1024.0
+                before as f64 / 1024.0,
+                marginal.unwrap_or(f64::NAN)
             );
         }
         if n < self.idle {
             self.results.note(format!(
                 "{}: only {n} of {} idle connections were established ({} failed)",
-                t.column, self.idle, held.errors
+                t.column,
+                self.idle,
+                half.errors + rest.errors
             ));
         }
-        drop(held);
+        drop((half, rest));
         Ok(())
     }
 
