@@ -29,6 +29,8 @@ cargo run --release -p weir-bench --bin loadbench -- [options]
   --weir PATH, --weir-smol PATH, --haproxy PATH, --nginx PATH
   --wrk             keep-alive figure from wrk (if installed) instead of the
                     built-in generator (no p99.9 then)
+  --iperf3          bulk figures from iperf3 -R (if installed), one iperf3
+                    server behind the balancer
 ";
 
 /// The figures the tool can measure.
@@ -73,6 +75,7 @@ pub struct Args {
     pub haproxy: PathBuf,
     pub nginx: PathBuf,
     pub wrk: bool,
+    pub iperf3: bool,
 }
 
 impl Args {
@@ -150,10 +153,12 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         haproxy: PathBuf::from("/usr/sbin/haproxy"),
         nginx: PathBuf::from("/usr/sbin/nginx"),
         wrk: false,
+        iperf3: false,
     };
     while let Some(flag) = it.next() {
-        if flag == "--wrk" {
-            a.wrk = true;
+        if flag == "--wrk" || flag == "--iperf3" {
+            a.wrk |= flag == "--wrk";
+            a.iperf3 |= flag == "--iperf3";
             continue;
         }
         if flag == "-h" || flag == "--help" {

@@ -15,6 +15,7 @@ mod args;
 mod backend;
 mod balancer;
 mod hist;
+mod iperf;
 mod load;
 mod machine;
 mod procs;
@@ -344,7 +345,7 @@ fn markdown(
     let _ = writeln!(
         m,
         "- bulk: the server writes without end, the client reads \
-         (download), 1 or 4 connections;\n\
+         (download), 1 or 4 connections{};\n\
          - new connection per request: {} connections in flight, each \
          connects, sends a {}-byte request, reads the {}-byte reply and \
          closes;\n\
@@ -357,6 +358,11 @@ fn markdown(
          first ones cost once);\n\
          - checks: {} servers on 127.0.x.y with `check inter 1s`, {}. \
          Open-source nginx has no active checks.\n",
+        if a.iperf3 {
+            " (iperf3 -R through one server, when installed)"
+        } else {
+            ""
+        },
         a.in_flight,
         backend::REQUEST.len(),
         backend::REPLY.len(),

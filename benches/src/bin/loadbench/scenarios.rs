@@ -2,7 +2,7 @@
 //! (or none: the direct baseline), a bounded load, the numbers recorded.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::args::Args;
 use crate::backend::{Backend, Role};
 use crate::balancer::{Check, Kind, Product, Running, Setup};
+use crate::iperf;
 use crate::load::{self, Counts, Window};
 use crate::report::{Metric, Results};
 
@@ -120,6 +121,16 @@ impl Bench<'_> {
 
     /// Bulk download through `streams` connections: Gbit/s and CPU.
     pub fn bulk(&mut self, t: &Target<'_>, streams: usize) -> Result<(), String> {
+        if self.args.iperf3 {
+            if let Some(iperf3) = which("iperf3") {
+                return self.iperf3(t, &iperf3, streams);
+            }
+            self.results.note(
+                "--iperf3: iperf3 is not installed (apt-get install -y iperf3); the built-in \
+                 generator ran"
+                    .to_owned(),
+            );
+        }
         let (backend, running) = self.start(
             t,
             Role::Source,
@@ -134,13 +145,19 @@ impl Bench<'_> {
         let cpu = cpu_during(running.as_ref(), window);
         let counts = Self::join(clients)?;
         let gbps = counts.done as f64 * 8.0 / window.seconds() / 1e9;
+        let pct = cpu.map(|c| c / window.seconds() * 100.0);
+        self.record_bulk(t, streams, gbps, pct);
+        self.errors(t, "bulk", &counts);
+        Ok(())
+    }
+
+    fn record_bulk(&mut self, t: &Target<'_>, streams: usize, gbps: f64, pct: Option<f64>) {
         let (rate, load) = if streams == 1 {
             (Metric::Bulk1, Metric::Bulk1Cpu)
         } else {
             (Metric::Bulk4, Metric::Bulk4Cpu)
         };
         self.results.add(&t.column, rate, gbps);
-        let pct = cpu.map(|c| c / window.seconds() * 100.0);
         if let Some(p) = pct {
             self.results.add(&t.column, load, p);
         }
@@ -149,7 +166,34 @@ impl Bench<'_> {
             t.column,
             pct.map_or(String::new(), |p| format!(", CPU {p:.0} %"))
         );
-        self.errors(t, "bulk", &counts);
+    }
+
+    /// The bulk figure from iperf3: one iperf3 server behind the balancer.
+    fn iperf3(&mut self, t: &Target<'_>, iperf3: &Path, streams: usize) -> Result<(), String> {
+        let server = iperf::Server::start(iperf3)?;
+        let servers = [server.addr];
+        let running = match t.product {
+            Some(p) => Some(p.start(&self.setup_for(t, &servers, Check::None))?),
+            None => None,
+        };
+        let addr = running.as_ref().map_or(server.addr, Running::addr);
+        // The iperf3 server runs one test at a time: let it drop the
+        // readiness probes (which send no cookie) first.
+        thread::sleep(Duration::from_millis(500));
+        let secs = self.args.duration.as_secs_f64().ceil().max(1.0) as u64;
+        let omit = self.args.warmup.as_secs_f64().ceil() as u64;
+        let started = Instant::now();
+        let client = iperf::Client::start(iperf3, addr, streams, secs, omit)?;
+        // iperf3 connects within a few ms; its omitted seconds are the
+        // warm-up, then the measured ones.
+        let window = Window {
+            start: started + Duration::from_secs(omit),
+            end: started + Duration::from_secs(omit + secs),
+        };
+        let cpu = cpu_during(running.as_ref(), window);
+        let bps = client.finish()?;
+        let pct = cpu.map(|c| c / window.seconds() * 100.0);
+        self.record_bulk(t, streams, bps / 1e9, pct);
         Ok(())
     }
 
