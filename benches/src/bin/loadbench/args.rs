@@ -112,6 +112,20 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// A list of balancer names.
+fn balancers(flag: &str, s: &str) -> Result<Vec<String>, String> {
+    let names = list(s);
+    match names
+        .iter()
+        .find(|n| !["haproxy", "nginx", "weir", "weir-smol"].contains(&n.as_str()))
+    {
+        Some(n) => Err(format!(
+            "{flag}: unknown balancer '{n}' (haproxy, nginx, weir, weir-smol)"
+        )),
+        None => Ok(names),
+    }
+}
+
 fn number(flag: &str, s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -172,7 +186,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--warmup" => a.warmup = duration(&value)?,
             "--runs" => a.runs = number(&flag, &value)?,
             "--out" => a.out = Some(PathBuf::from(value)),
-            "--only" => a.only = Some(list(&value)),
+            "--only" => a.only = Some(balancers(&flag, &value)?),
             "--tests" => {
                 a.tests = Vec::new();
                 for w in list(&value) {
@@ -201,7 +215,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map(|w| number(&flag, w))
                     .collect::<Result<_, _>>()?;
             }
-            "--scaling" => a.scaling = list(&value),
+            "--scaling" => a.scaling = balancers(&flag, &value)?,
             "--weir" => a.weir = Some(PathBuf::from(value)),
             "--weir-smol" => a.weir_smol = Some(PathBuf::from(value)),
             "--haproxy" => a.haproxy = PathBuf::from(value),
@@ -238,6 +252,11 @@ mod tests {
         assert!(args("--runs 0").is_err());
         assert!(args("--tests nope").is_err());
         assert!(args("--bogus 1").is_err());
+        assert!(args("--only weir,ha").is_err());
+        assert_eq!(
+            args("--only HAProxy,weir-smol").expect("parses").only,
+            Some(vec!["haproxy".to_owned(), "weir-smol".to_owned()])
+        );
         assert!(args("--runs").is_err());
         assert_eq!(args("").expect("defaults").nbthread[..3], [1, 2, 4]);
     }

@@ -37,9 +37,13 @@ const DIRECT: &str = "direct (no balancer)";
 fn main() {
     let args = match args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
+        Err(msg) if msg == args::USAGE => {
+            print!("{msg}");
+            return;
+        }
         Err(msg) => {
             eprintln!("{msg}");
-            std::process::exit(if msg == args::USAGE { 0 } else { 2 });
+            std::process::exit(2);
         }
     };
     let machine = machine::describe();
