@@ -50,6 +50,7 @@ pub fn compare(
             description: description.to_owned(),
             parts: vec![
                 ("start", Some(start)),
+                ("warnings", None),
                 ("logs", None),
                 ("wire", None),
                 ("states", None),
@@ -79,17 +80,52 @@ pub fn compare(
         )),
         _ => Some(sequence_diff(&kept(a), &kept(b), tol)),
     };
+    let warnings = spec.warnings.then(|| {
+        let (x, y) = (warnings(&a.stderr), warnings(&b.stderr));
+        let mut out: Vec<String> = x
+            .iter()
+            .filter(|w| !y.contains(w))
+            .map(|w| format!("- {w}"))
+            .collect();
+        out.extend(y.iter().filter(|w| !x.contains(w)).map(|w| format!("+ {w}")));
+        out
+    });
     Verdict {
         name: name.to_owned(),
         description: description.to_owned(),
         parts: vec![
             ("start", Some(start)),
+            ("warnings", warnings),
             ("logs", logs),
             ("wire", Some(wire_diff(a, b))),
             ("states", Some(step_diff(a, b, Kind::State))),
             ("clients", Some(step_diff(a, b, Kind::Client))),
         ],
     }
+}
+
+/// The warnings of a balancer's standard error as `LINE: text` (or the text
+/// alone when it names no line): HAProxy's `[WARNING]  (PID) : config :
+/// parsing [FILE:LINE] : text` and weir's `[WARNING] FILE:LINE: text`.
+pub fn warnings(stderr: &str) -> Vec<String> {
+    let haproxy = Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^:\]]*:(\d+)\] : )?(.*)$")
+        .expect("a fixed pattern");
+    let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        let Some(c) = haproxy.captures(line).or_else(|| weir.captures(line)) else {
+            continue;
+        };
+        let text = c[2].trim();
+        let w = match c.get(1) {
+            Some(n) => format!("{}: {text}", n.as_str()),
+            None => text.to_owned(),
+        };
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
 }
 
 fn distinct(lines: Vec<LogLine>, tol: i64) -> Vec<LogLine> {
@@ -211,8 +247,8 @@ pub fn report(verdicts: &[Verdict]) -> String {
         "{equal} of {} scenarios equal (`-` haproxy, `+` weir).\n",
         verdicts.len()
     );
-    out.push_str("| scenario | start | logs | wire | states | clients |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | start | warnings | logs | wire | states | clients |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
     for v in verdicts {
         let cells: Vec<&str> = v
             .parts

@@ -73,8 +73,12 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let cfg = dir.join("balancer.cfg");
     std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
 
+    let mut env = Vec::new();
+    for (name, value) in &scenario.env {
+        env.push((name.clone(), substitute(value, &values)?));
+    }
     let stderr_path = dir.join("stderr.txt");
-    let mut child = spawn(argv, &cfg, &stderr_path)?;
+    let mut child = spawn(argv, &cfg, &env, &stderr_path)?;
     let mut run = Run {
         servers: &servers,
         syslog: &syslog,
@@ -141,7 +145,12 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn spawn(argv: &[String], cfg: &Path, stderr: &Path) -> Result<Child, String> {
+fn spawn(
+    argv: &[String],
+    cfg: &Path,
+    env: &[(String, String)],
+    stderr: &Path,
+) -> Result<Child, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
     let err = std::fs::File::create(stderr).map_err(|e| e.to_string())?;
     let out = err.try_clone().map_err(|e| e.to_string())?;
@@ -150,6 +159,7 @@ fn spawn(argv: &[String], cfg: &Path, stderr: &Path) -> Result<Child, String> {
         .arg("-db")
         .arg("-f")
         .arg(cfg)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -252,8 +262,13 @@ impl Run<'_> {
                 }
             }
             Step::SetServer { server, spec } => self.servers.set(server, spec.clone()),
-            Step::Cli(command) => {
+            Step::Cli { command, columns } => {
                 let answer = cli(self.stats, command).unwrap_or_else(|e| format!("error: {e}"));
+                let answer = if columns.is_empty() {
+                    answer
+                } else {
+                    csv_columns(&answer, columns)
+                };
                 observe(Kind::Client, format!("{command} -> {}", answer.trim_end()));
             }
         }
@@ -316,6 +331,33 @@ fn states(stats: &Path) -> BTreeMap<String, String> {
             text.push_str(&format!(" {name}={v}"));
         }
         out.insert(format!("{}/{}", get(px), get(sv)), text);
+    }
+    out
+}
+
+/// The given columns of a CSV answer whose first line is `# name,...`, one
+/// line per row (a missing column is left empty).
+fn csv_columns(csv: &str, columns: &[String]) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let picks: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| header.iter().position(|h| h == c))
+        .collect();
+    let mut out = format!("\n{}", columns.join(","));
+    for line in lines.filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let row: Vec<&str> = picks
+            .iter()
+            .map(|i| i.and_then(|i| f.get(i).copied()).unwrap_or(""))
+            .collect();
+        out.push('\n');
+        out.push_str(&row.join(","));
     }
     out
 }

@@ -117,14 +117,12 @@ pub(super) const TIMEOUTS_LATER: &[&str] = &["tarpit", "client-hs"];
 
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[
-    "addr",
     "allow-0rtt",
     "check-via-socks4",
     "cookie",
     "log-proto",
     "max-reuse",
     "namespace",
-    "no-check",
     "no-tfo",
     "npn",
     "pool-low-conn",
@@ -146,7 +144,6 @@ pub(super) const SERVER_LATER: &[&str] = &[
 pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
     "allow-0rtt",
     "check-via-socks4",
-    "no-check",
     "no-tfo",
     "tfo",
 ];

@@ -472,6 +472,9 @@ pub struct Backend {
     pub iid: u32,
     /// `description`.
     pub description: Option<String>,
+    /// The back half of a `listen`: HAProxy's messages call it a "proxy"
+    /// (`proxy_type_str`).
+    pub listen: bool,
     /// `disabled`: the backend is kept so that the frontends naming it
     /// resolve, but it has no server (its connections end `<NOSRV>`,
     /// `SC`, as in HAProxy) and is not shown in the stats.
@@ -802,6 +805,9 @@ pub struct Server {
     pub downinter: Option<Duration>,
     /// `port`: check port when it differs from the traffic port.
     pub check_port: Option<u16>,
+    /// `addr`: the address checks (and the agent, without `agent-addr`)
+    /// connect to when it differs from the traffic address.
+    pub check_ip: Option<IpAddr>,
     /// TLS for health checks (`check-ssl`, or `ssl` without `port`);
     /// `None` for plain checks.
     pub check_tls: Option<CheckTls>,
@@ -999,6 +1005,9 @@ impl Server {
     /// Where health checks connect.
     pub fn check_addr(&self) -> SocketAddr {
         let mut addr = self.addr;
+        if let Some(ip) = self.check_ip {
+            addr.set_ip(ip);
+        }
         if let Some(port) = self.check_port {
             addr.set_port(port);
         }

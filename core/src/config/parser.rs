@@ -109,6 +109,8 @@ const PROXY_KEYWORDS: &[&str] = &[
 ];
 const SERVER_KEYWORDS: &[&str] = &[
     "check",
+    "no-check",
+    "addr",
     "inter",
     "fastinter",
     "downinter",
@@ -1541,6 +1543,16 @@ fn split_host_port(s: &str) -> Option<(&str, &str)> {
     s.rsplit_once(':')
 }
 
+/// The address of a server's `addr`: an IP, with an optional port that
+/// HAProxy ignores there (`port` sets the check port).
+fn check_ip(s: &str) -> Result<IpAddr, String> {
+    let ip = match s.parse::<SocketAddr>() {
+        Ok(a) => Ok(a.ip()),
+        Err(_) => s.trim_start_matches('[').trim_end_matches(']').parse(),
+    };
+    ip.map_err(|_| format!("'addr' : unknown host in '{s}'"))
+}
+
 fn port(s: &str) -> Result<u16, String> {
     match s.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
@@ -1603,6 +1615,7 @@ fn server_line(
         fastinter: None,
         downinter: None,
         check_port: None,
+        check_ip: None,
         check_tls: None,
         rule_tls: None,
         check_alpn: None,
@@ -1814,6 +1827,8 @@ fn server_param<'w>(
             })? as u32;
         }
         // HAProxy checks on the server's port when `port` is 0.
+        "addr" => server.check_ip = Some(check_ip(value())?),
+        "no-check" => server.check = false,
         "port" => {
             server.check_port = match value() {
                 "0" => None,
@@ -2025,6 +2040,7 @@ impl Parser {
                     name: proxy.name.clone(),
                     iid,
                     description: s.meta.description.clone(),
+                    listen: proxy.kind == Kind::Listen,
                     disabled,
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
                     hash_type: s.hash_type,
