@@ -82,12 +82,24 @@ pub fn compare(
     };
     let warnings = spec.warnings.then(|| {
         let (x, y) = (warnings(&a.stderr), warnings(&b.stderr));
+        // A warning HAProxy prints without a line matches weir's with one.
+        let same = |p: &(Option<u32>, String), q: &(Option<u32>, String)| {
+            p.1 == q.1 && (p.0 == q.0 || p.0.is_none() || q.0.is_none())
+        };
+        let show = |w: &(Option<u32>, String)| match w.0 {
+            Some(n) => format!("{n}: {}", w.1),
+            None => w.1.clone(),
+        };
         let mut out: Vec<String> = x
             .iter()
-            .filter(|w| !y.contains(w))
-            .map(|w| format!("- {w}"))
+            .filter(|w| !y.iter().any(|o| same(w, o)))
+            .map(|w| format!("- {}", show(w)))
             .collect();
-        out.extend(y.iter().filter(|w| !x.contains(w)).map(|w| format!("+ {w}")));
+        out.extend(
+            y.iter()
+                .filter(|w| !x.iter().any(|o| same(o, w)))
+                .map(|w| format!("+ {}", show(w))),
+        );
         out
     });
     Verdict {
@@ -104,23 +116,24 @@ pub fn compare(
     }
 }
 
-/// The warnings of a balancer's standard error as `LINE: text` (or the text
-/// alone when it names no line): HAProxy's `[WARNING]  (PID) : config :
-/// parsing [FILE:LINE] : text` and weir's `[WARNING] FILE:LINE: text`.
-pub fn warnings(stderr: &str) -> Vec<String> {
-    let haproxy = Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^:\]]*:(\d+)\] : )?(.*)$")
-        .expect("a fixed pattern");
+/// The warnings of a balancer's standard error as (line, text): HAProxy's
+/// `[WARNING]  (PID) : config : parsing [FILE:LINE] : text` and weir's
+/// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
+pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
+    let haproxy = Regex::new(
+        r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$",
+    )
+    .expect("a fixed pattern");
     let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
     let mut out = Vec::new();
     for line in stderr.lines() {
         let Some(c) = haproxy.captures(line).or_else(|| weir.captures(line)) else {
             continue;
         };
-        let text = c[2].trim();
-        let w = match c.get(1) {
-            Some(n) => format!("{}: {text}", n.as_str()),
-            None => text.to_owned(),
-        };
+        let w = (
+            c.get(1).and_then(|n| n.as_str().parse().ok()),
+            c[2].trim().to_owned(),
+        );
         if !out.contains(&w) {
             out.push(w);
         }
@@ -195,7 +208,11 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
                         .as_deref()
                         .map(|t| format!(" [{t}]"))
                         .unwrap_or_default();
-                    format!("{server}: \"{}\" -> {}{tls}", escape(&c.received), c.end)
+                    format!(
+                        "{server}: \"{}\" -> {}{tls}",
+                        escape(&c.received),
+                        after_server_close(&c.end)
+                    )
                 })
             })
             .collect()
@@ -204,6 +221,23 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
     let mut out: Vec<String> = x.difference(&y).map(|e| format!("- {e}")).collect();
     out.extend(y.difference(&x).map(|e| format!("+ {e}")));
     out
+}
+
+/// After the played server closed, whether the balancer's close that
+/// follows is a FIN or an RST varies in HAProxy itself (it depends on
+/// whether the server's FIN was read before the check ended): both are
+/// shown as `closed`. How a connection ends when the server did not close
+/// first is kept.
+pub fn after_server_close(end: &str) -> String {
+    let Some(peer) = end.strip_prefix("server closed; then peer: ") else {
+        return end.to_owned();
+    };
+    let peer = match peer {
+        "fin" | "reset" => "closed",
+        "close_notify, fin" | "close_notify, reset" | "close_notify" => "close_notify, closed",
+        other => other,
+    };
+    format!("server closed; then peer: {peer}")
 }
 
 fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {

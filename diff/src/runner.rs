@@ -109,6 +109,12 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let _ = child.kill();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let mut wire = servers.finish();
+    for records in wire.values_mut() {
+        for r in records {
+            r.received = name_ports(&r.received, &ports);
+        }
+    }
     let normaliser = Normaliser::new(ports, scenario.compare.conn_counts);
     let logs = syslog.finish().iter().map(|l| normaliser.line(l)).collect();
     Ok(Observation {
@@ -116,10 +122,25 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
         failed_start: failed_start
             .map(|e| format!("{e}\n{stderr}").replace(&dir.display().to_string(), "<dir>")),
         logs,
-        wire: servers.finish(),
+        wire,
         steps,
         stderr,
     })
+}
+
+/// Bytes with each five-digit number that is a port the tool chose
+/// (`port=41863` in a send-state header, a PROXY header's destination)
+/// written `{{NAME.port}}`: ports change every run.
+fn name_ports(bytes: &[u8], ports: &HashMap<u16, String>) -> Vec<u8> {
+    let re = regex::bytes::Regex::new(r"(?-u)\b[0-9]{5}\b").expect("a fixed pattern");
+    re.replace_all(bytes, |c: &regex::bytes::Captures| {
+        let digits = std::str::from_utf8(&c[0]).unwrap_or("");
+        match digits.parse::<u16>().ok().and_then(|p| ports.get(&p)) {
+            Some(name) => format!("{{{{{name}.port}}}}").into_bytes(),
+            None => c[0].to_vec(),
+        }
+    })
+    .into_owned()
 }
 
 /// Replaces `{{NAME}}` with its value; an unknown name is an error.
