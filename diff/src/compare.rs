@@ -120,10 +120,9 @@ pub fn compare(
 /// `[WARNING]  (PID) : config : parsing [FILE:LINE] : text` and weir's
 /// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
 pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
-    let haproxy = Regex::new(
-        r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$",
-    )
-    .expect("a fixed pattern");
+    let haproxy =
+        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$")
+            .expect("a fixed pattern");
     let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
     let mut out = Vec::new();
     for line in stderr.lines() {
@@ -202,18 +201,23 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
         o.wire
             .iter()
             .flat_map(|(server, conns)| {
-                conns.iter().map(move |c| {
-                    let tls = c
-                        .tls
-                        .as_deref()
-                        .map(|t| format!(" [{t}]"))
-                        .unwrap_or_default();
-                    format!(
-                        "{server}: \"{}\" -> {}{tls}",
-                        escape(&c.received),
-                        after_server_close(&c.end)
-                    )
-                })
+                // A connection open when the balancer was stopped ends
+                // with the run, not by the balancer's doing.
+                conns
+                    .iter()
+                    .filter(|c| c.end != "still open at the end")
+                    .map(move |c| {
+                        let tls = c
+                            .tls
+                            .as_deref()
+                            .map(|t| format!(" [{t}]"))
+                            .unwrap_or_default();
+                        format!(
+                            "{server}: \"{}\" -> {}{tls}",
+                            escape(&c.received),
+                            after_server_close(&c.end)
+                        )
+                    })
             })
             .collect()
     };

@@ -141,12 +141,7 @@ pub(super) const SERVER_LATER: &[&str] = &[
 ];
 
 /// The [`SERVER_LATER`] parameters that take no argument.
-pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
-    "allow-0rtt",
-    "check-via-socks4",
-    "no-tfo",
-    "tfo",
-];
+pub(super) const SERVER_LATER_FLAGS: &[&str] = &["allow-0rtt", "check-via-socks4", "no-tfo", "tfo"];
 
 /// `bind` options weir does not implement yet.
 pub(super) const BIND_LATER: &[&str] = &[

@@ -536,6 +536,10 @@ pub struct Backend {
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
     pub fullconn: u32,
+    /// `fullconn` was not configured: it is derived from the frontends,
+    /// again by [`Config::derive_fullconn`] once the global `maxconn` is
+    /// settled.
+    pub fullconn_auto: bool,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// `load-server-state-from-file`: the state applied at start-up.
@@ -900,6 +904,17 @@ pub struct AgentCheck {
 }
 
 impl Config {
+    /// Derives again the `fullconn` of the backends that do not set it
+    /// (HAProxy's `proxy_adjust_all_maxconn`), once the global `maxconn`
+    /// is known: the driver settles it from the descriptor limit after
+    /// parsing.
+    pub fn derive_fullconn(&mut self) {
+        for b in self.backends.iter_mut().filter(|b| b.fullconn_auto) {
+            b.fullconn = 0;
+        }
+        parser::default_fullconn(&mut self.backends, &self.frontends, self.global.maxconn);
+    }
+
     /// Reads the files the configuration names (CA files) through `read`,
     /// which the driver provides, and checks their contents. Every problem
     /// is reported with the line that named the file.

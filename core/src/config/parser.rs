@@ -2066,6 +2066,7 @@ impl Parser {
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
                     fullconn: s.fullconn.unwrap_or(0),
+                    fullconn_auto: s.fullconn.is_none(),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     traffic: traffic::backend(&s.traffic),
@@ -2374,7 +2375,11 @@ impl<'a> PortUse<'a> {
 /// one) of every frontend routing to the backend. When one of them has no
 /// limit at all, weir uses the sum of the servers' `maxconn`: the dynamic
 /// limits then reach `maxconn` when every server is full.
-fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Option<u32>) {
+pub(super) fn default_fullconn(
+    backends: &mut [Backend],
+    frontends: &[Frontend],
+    global: Option<u32>,
+) {
     /// The limits of the frontends routing to one backend, summed.
     #[derive(Clone, Copy)]
     enum Routed {
@@ -2398,9 +2403,9 @@ fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Op
         }
         let sum = match routed {
             Routed::Limited(sum) => sum.div_ceil(10),
-            Routed::Nobody | Routed::Unlimited => {
-                backend.servers.iter().map(|s| u64::from(s.maxconn)).sum()
-            }
+            // HAProxy: nobody routes here, 10% of nothing, at least 1.
+            Routed::Nobody => 1,
+            Routed::Unlimited => backend.servers.iter().map(|s| u64::from(s.maxconn)).sum(),
         };
         backend.fullconn = sum.clamp(1, u64::from(u32::MAX)) as u32;
     }

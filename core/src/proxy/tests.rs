@@ -134,6 +134,7 @@ fn config(servers: Vec<Server>) -> Config {
             iid: 3,
             description: None,
             listen: false,
+            fullconn_auto: false,
             disabled: false,
             balance: Balance::RoundRobin,
             hash_type: Default::default(),

@@ -348,7 +348,11 @@ pub fn server(px: &ProxyStats, sv: &ServerRow) -> Row {
         if ck.status.has_code() {
             // HAProxy's tcpcheck_main zeroes check->code before each rule:
             // a check in progress shows 0.
-            let code = if ck.in_progress { 0 } else { ck.code.unwrap_or(0) };
+            let code = if ck.in_progress {
+                0
+            } else {
+                ck.code.unwrap_or(0)
+            };
             set(&mut r, col::CHECK_CODE, code);
         }
         if ck.status.completed() {
