@@ -109,7 +109,7 @@ pub fn compare(
             ("start", Some(start)),
             ("warnings", warnings),
             ("logs", logs),
-            ("wire", Some(wire_diff(a, b))),
+            ("wire", Some(wire_diff(a, b, spec.close_kind))),
             ("states", Some(step_diff(a, b, Kind::State))),
             ("clients", Some(step_diff(a, b, Kind::Client))),
         ],
@@ -196,7 +196,7 @@ fn sequence_diff(a: &[LogLine], b: &[LogLine], tol: i64) -> Vec<String> {
 }
 
 /// Distinct (bytes, end) pairs per server, compared as sets.
-fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
+fn wire_diff(a: &Observation, b: &Observation, close_kind: bool) -> Vec<String> {
     let entries = |o: &Observation| -> BTreeSet<String> {
         o.wire
             .iter()
@@ -212,11 +212,13 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
                             .as_deref()
                             .map(|t| format!(" [{t}]"))
                             .unwrap_or_default();
-                        format!(
-                            "{server}: \"{}\" -> {}{tls}",
-                            escape(&c.received),
-                            after_server_close(&c.end)
-                        )
+                        let end = match after_server_close(&c.end) {
+                            e if !close_kind && c.tls.is_none() && plain_close(&e) => {
+                                "closed".to_owned()
+                            }
+                            e => e,
+                        };
+                        format!("{server}: \"{}\" -> {end}{tls}", escape(&c.received))
                     })
             })
             .collect()
@@ -242,6 +244,11 @@ pub fn after_server_close(end: &str) -> String {
         other => other,
     };
     format!("server closed; then peer: {peer}")
+}
+
+/// A plain connection's end by FIN or RST, before or after the server's.
+fn plain_close(end: &str) -> bool {
+    matches!(end, "fin" | "reset" | "server closed; then peer: closed")
 }
 
 fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {

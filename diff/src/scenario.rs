@@ -176,6 +176,15 @@ pub struct CompareSpec {
     /// and text).
     #[serde(default)]
     pub warnings: bool,
+    /// Compare how plain connections end (FIN, RST, after the server's
+    /// close or before); `false` where that is a race between the played
+    /// server's close and the balancer's (a check that got its answer).
+    #[serde(default = "yes")]
+    pub close_kind: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CompareSpec {
@@ -186,6 +195,7 @@ impl Default for CompareSpec {
             conn_counts: false,
             ignore_logs: Vec::new(),
             warnings: false,
+            close_kind: true,
         }
     }
 }
