@@ -317,3 +317,41 @@ pub fn report(verdicts: &[Verdict]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_close_after_the_servers_is_one_kind_but_others_stay() {
+        let end = after_server_close;
+        assert_eq!(
+            end("server closed; then peer: reset"),
+            "server closed; then peer: closed"
+        );
+        assert_eq!(
+            end("server closed; then peer: close_notify, fin"),
+            "server closed; then peer: close_notify, closed"
+        );
+        assert_eq!(
+            end("server closed; then peer: fin without close_notify"),
+            "server closed; then peer: fin without close_notify"
+        );
+        assert_eq!(end("reset"), "reset");
+    }
+
+    #[test]
+    fn warnings_of_both_balancers_read_as_line_and_text() {
+        let haproxy = "[NOTICE]   (7) : haproxy version is 2.6.12\n\
+            [WARNING]  (7) : config : parsing [/x/balancer.cfg:23] : 'option httplog' not usable.\n\
+            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n";
+        let weir = "[WARNING] /y/balancer.cfg:23: 'option httplog' not usable.\n\
+            [WARNING] /y/balancer.cfg:24: 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
+            [2026-12-06T04:11:37Z INFO ] weir started\n";
+        let (h, w) = (warnings(haproxy), warnings(weir));
+        assert_eq!(h[0], (Some(23), "'option httplog' not usable.".to_owned()));
+        assert_eq!(h[1].0, None);
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].clone(), &w[1].1), (h[0].clone(), &h[1].1));
+    }
+}

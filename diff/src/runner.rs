@@ -420,3 +420,28 @@ fn client(addr: SocketAddr, spec: &ClientSpec) -> String {
     };
     format!("received \"{}\" then {end}", escape(&got))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_ports_in_bytes_are_named_and_other_numbers_kept() {
+        let ports = HashMap::from([(41863, "s1".to_owned())]);
+        let got = name_ports(b"port=41863; x=418630; content-length: 12345", &ports);
+        assert_eq!(
+            got,
+            b"port={{s1.port}}; x=418630; content-length: 12345".to_vec()
+        );
+    }
+
+    #[test]
+    fn csv_columns_keep_the_asked_ones_in_their_order() {
+        let csv = "# pxname,svname,iid,slim\nbe,s1,7,20\nbe,BACKEND,7,999\n\n";
+        let cols = ["slim".to_owned(), "svname".to_owned(), "nope".to_owned()];
+        assert_eq!(
+            csv_columns(csv, &cols),
+            "\nslim,svname,nope\n20,s1,\n999,BACKEND,"
+        );
+    }
+}
