@@ -90,13 +90,20 @@ fn http_check_failing_status_marks_a_server_down_and_recovery_brings_it_back() {
     let check = "check inter 200ms rise 2 fall 2";
     let text = config(&[(&a, check), (&b, check)]).replace(
         "balance roundrobin\n",
-        "balance roundrobin\n  option httpchk GET /healthcheck\n",
+        // Without `timeout check`, a check's reply must come within `inter`:
+        // too tight for a busy machine, where a timeout would name the wrong
+        // reason.
+        "balance roundrobin\n  option httpchk GET /healthcheck\n  timeout check 5s\n",
     );
     let lb = Lb::start(&text);
     assert_eq!(http_answers(&lb, 4).len(), 2);
 
     b.set_health(503);
-    assert!(lb.wait_log("Server app/b is DOWN, reason: Layer7 wrong status, code: 503"));
+    assert!(
+        lb.wait_log("Server app/b is DOWN, reason: Layer7 wrong status, code: 503"),
+        "{:?}",
+        lb.logs()
+    );
     let counts = http_answers(&lb, 6);
     assert_eq!(counts.get("b"), None, "{counts:?}");
 
