@@ -78,7 +78,7 @@ mod timer;
 mod tls;
 mod tls_client;
 
-pub use action::{Action, ConnError, Event, LogLine, LogSink};
+pub use action::{Action, ConnError, Event, LogLine, LogSink, SourceBind};
 #[doc(hidden)]
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};

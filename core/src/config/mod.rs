@@ -529,6 +529,9 @@ pub struct Backend {
     pub replay_until_response: Option<Duration>,
     /// `option abortonclose` and the other traffic options.
     pub traffic: traffic::BackendTraffic,
+    /// `source`: what the servers without a `source` of their own bind
+    /// their connections to.
+    pub source: Option<source::ConnSource>,
     /// `fullconn`: backend load at which servers with `minconn` reach their
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
@@ -857,6 +860,10 @@ pub struct Server {
     /// Given by host name: the name, how its address was found, and its
     /// DNS settings with `resolvers`; `None` for an IP address.
     pub host: Option<Host>,
+    /// What its connections (traffic, checks, agent) are bound to before
+    /// connecting: its own `source` (or `default-server`'s), else its
+    /// backend's; `None`: the kernel's choice.
+    pub source: Option<source::ConnSource>,
     /// The `server` line.
     pub origin: Origin,
 }
@@ -1043,6 +1050,7 @@ mod protocol_check;
 mod service;
 mod stats_socket;
 mod tls_params;
+pub mod source;
 pub mod traffic;
 mod units;
 

@@ -88,6 +88,7 @@ fn server(name: &str, port: u16) -> Server {
         check_send_proxy: None,
         agent: None,
         host: None,
+        source: None,
         origin: origin(),
     }
 }
@@ -154,6 +155,7 @@ fn config(servers: Vec<Server>) -> Config {
             connect_hedge: None,
             replay_until_response: None,
             traffic: Default::default(),
+            source: None,
             servers,
             load_server_state: Default::default(),
             origin: origin(),
@@ -222,7 +224,7 @@ impl Harness {
             .iter()
             .rev()
             .find_map(|a| match a {
-                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                Action::Connect { conn, addr, .. } => Some((*conn, *addr)),
                 _ => None,
             })
             .expect("a connect");
@@ -309,7 +311,7 @@ impl Harness {
         self.actions
             .iter()
             .filter_map(|a| match a {
-                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                Action::Connect { conn, addr, .. } => Some((*conn, *addr)),
                 _ => None,
             })
             .collect()
