@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::{BindOptions, Config, StatsAddr, printable};
 use weir_core::{
-    Action, Balancer, ConnError, ConnId, Event, ListenAddr, ListenerId, LogLine, LogSink, SourceBind,
+    Action, Balancer, ConnError, ConnId, Event, ListenAddr, ListenerId, LogLine, LogSink,
+    SourceBind,
 };
 
 use crate::Options;

@@ -9,8 +9,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Type};
-use weir_core::{ConnError, SourceBind};
 use weir_core::config::BindOptions;
+use weir_core::{ConnError, SourceBind};
 
 /// A connected socket: TCP (traffic, checks, TCP stats sockets) or UNIX
 /// (stats sockets on a path). Reads and writes go through `&Socket`.
@@ -258,7 +258,10 @@ fn set_int(socket: &socket2::Socket, level: i32, name: i32, value: i32) -> io::R
 
 /// Starts a non-blocking connect to `addr`, bound first to `source` if
 /// given. A failure to bind is [`ConnError::CantBind`].
-pub(crate) fn connect(addr: SocketAddr, source: Option<&SourceBind>) -> Result<TcpStream, ConnError> {
+pub(crate) fn connect(
+    addr: SocketAddr,
+    source: Option<&SourceBind>,
+) -> Result<TcpStream, ConnError> {
     let io = |e: io::Error| ConnError::from_io(&e);
     let socket = socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .map_err(io)?;

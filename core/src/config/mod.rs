@@ -1048,9 +1048,9 @@ mod lexer;
 mod parser;
 mod protocol_check;
 mod service;
+pub mod source;
 mod stats_socket;
 mod tls_params;
-pub mod source;
 pub mod traffic;
 mod units;
 
@@ -1083,6 +1083,8 @@ mod proxy_protocol_tests;
 mod server_state_tests;
 #[cfg(test)]
 mod server_tls_tests;
+#[cfg(test)]
+mod source_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

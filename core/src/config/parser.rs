@@ -1683,7 +1683,8 @@ fn server_line(
             continue;
         }
         let found = source.param(param, &mut words, &mut *resolve);
-        let result = match found.or_else(|| send_proxy.param(param, || words.next().unwrap_or(""))) {
+        let result = match found.or_else(|| send_proxy.param(param, || words.next().unwrap_or("")))
+        {
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
                 Some(result) => result,

@@ -52,10 +52,10 @@ mod reload;
 mod report;
 mod runtime;
 mod send_state;
-mod source;
 mod server_states;
 mod servers;
 mod shortage;
+mod source;
 mod spread;
 mod state;
 mod traffic;
@@ -506,9 +506,7 @@ impl Balancer {
                     Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
                     Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
                     Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, result),
-                    Some(
-                        Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_),
-                    )
+                    Some(Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_))
                     | None => {}
                 }
             }

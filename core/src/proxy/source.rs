@@ -84,7 +84,9 @@ impl Balancer {
         let server = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s));
         let Some(server) = server else {
             let source = None;
-            return self.actions.push_back(Action::Connect { conn, addr, source });
+            return self
+                .actions
+                .push_back(Action::Connect { conn, addr, source });
         };
         let source = match &server.config.source {
             None => None,
@@ -111,7 +113,8 @@ impl Balancer {
                 Some(bind)
             }
         };
-        self.actions.push_back(Action::Connect { conn, addr, source });
+        self.actions
+            .push_back(Action::Connect { conn, addr, source });
     }
 
     /// `conn` is being forgotten: the port of a range it held goes back.
@@ -122,7 +125,8 @@ impl Balancer {
         let Some(hold) = self.sources.held.remove(&conn) else {
             return;
         };
-        let server = (self.backends.get_mut(hold.backend)).and_then(|x| x.servers.get_mut(hold.server));
+        let server =
+            (self.backends.get_mut(hold.backend)).and_then(|x| x.servers.get_mut(hold.server));
         if let Some(server) = server {
             server.ports.give_back(hold.port, hold.epoch);
         }
@@ -176,7 +180,13 @@ impl Balancer {
         let name = &self.backends[b].config.name;
         let message = format!("Cannot bind to source address before connect() for backend {name}.");
         let level = Some(log::Level::Error);
-        self.log(now, LogTargets::Backend(b), Severity::Emerg, &message, level);
+        self.log(
+            now,
+            LogTargets::Backend(b),
+            Severity::Emerg,
+            &message,
+            level,
+        );
     }
 }
 

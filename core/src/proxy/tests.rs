@@ -28,6 +28,7 @@ mod reload;
 mod report;
 mod runtime;
 mod server_states;
+mod source;
 mod tls_close;
 
 /// A base instant for tests (the only clock read in core, test-only).

@@ -890,10 +890,20 @@ impl Balancer {
                 backend.counters.redispatches += 1;
                 self.connect_to(now, s, target);
             }
+            // A failure of the local end (`source`) is retried at once,
+            // as HAProxy does for `SF_ERR_RESOURCE`.
+            None if !pause && who == 'S' => {
+                let usable = |t| backend.servers.get(t).is_some_and(|x| x.is_usable());
+                match session.target {
+                    Some(t) if !backend.config.redispatch || usable(t) => {
+                        self.connect_to(now, s, t)
+                    }
+                    _ => self.requeue(now, s),
+                }
+            }
             None => {
                 // HAProxy's turn-around: a pause before retrying the same
                 // server only after a refusal; after `timeout connect`, at once.
-                // A failure of the local end (`source`) is retried at once.
                 let pause = match pause {
                     true => {
                         (backend.config.timeout_connect).map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE))

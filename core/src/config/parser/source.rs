@@ -136,11 +136,14 @@ impl ServerSource {
     {
         let spec = words.next().unwrap_or("");
         if spec.is_empty() {
-            return Err("'source' expects <addr>[:<port>[-<port>]], and optionally 'usesrc' \
+            return Err(
+                "'source' expects <addr>[:<port>[-<port>]], and optionally 'usesrc' \
                         <addr>, and 'interface' <name> as argument."
-                .into());
+                    .into(),
+            );
         }
-        let (addr, ports) = address(spec, true, resolve).map_err(|e| format!("'source {spec}' : {e}"))?;
+        let (addr, ports) =
+            address(spec, true, resolve).map_err(|e| format!("'source {spec}' : {e}"))?;
         // As HAProxy's `srv_parse_source`: a range, an interface given
         // before (by `default-server`) stay unless replaced.
         let source = self.source.get_or_insert(ConnSource {
@@ -255,7 +258,9 @@ pub(super) fn address(
             return Err(format!("dgram-type address not acceptable in '{spec}'"));
         }
         Some(("fd" | "sockpair", _)) => {
-            return Err(format!("a file descriptor is not acceptable here in '{spec}'"));
+            return Err(format!(
+                "a file descriptor is not acceptable here in '{spec}'"
+            ));
         }
         Some(("unix" | "abns", _)) => {
             return Err(format!(
@@ -268,13 +273,8 @@ pub(super) fn address(
         }
     };
     // The port follows the last colon, unless a closing bracket comes
-    // after it (HAProxy scans from the end, not including the first
-    // character).
-    let split = rest
-        .char_indices()
-        .skip(1)
-        .filter(|&(_, c)| c == ':' || c == ']')
-        .last();
+    // after it (HAProxy scans from the end).
+    let split = rest.char_indices().rfind(|&(_, c)| c == ':' || c == ']');
     let (host, port_text) = match split {
         Some((i, ':')) => (&rest[..i], &rest[i + 1..]),
         _ => (rest, ""),
@@ -305,7 +305,9 @@ pub(super) fn address(
 fn ports(text: &str, spec: &str, range: bool) -> Result<(u16, u16), String> {
     let atoi = |t: &str| -> u32 {
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        t[..digits].parse::<u32>().unwrap_or(if digits > 0 { u32::MAX } else { 0 })
+        t[..digits]
+            .parse::<u32>()
+            .unwrap_or(if digits > 0 { u32::MAX } else { 0 })
     };
     match text.chars().next() {
         None => Ok((0, 0)),
@@ -353,8 +355,14 @@ mod tests {
     fn addresses_as_haproxy_reads_them() {
         assert_eq!(parse("127.0.0.2", false), Ok((sa("127.0.0.2:0"), None)));
         assert_eq!(parse("127.0.0.2:", false), Ok((sa("127.0.0.2:0"), None)));
-        assert_eq!(parse("127.0.0.2:10000", false), Ok((sa("127.0.0.2:10000"), None)));
-        assert_eq!(parse("ipv4@127.0.0.2", false), Ok((sa("127.0.0.2:0"), None)));
+        assert_eq!(
+            parse("127.0.0.2:10000", false),
+            Ok((sa("127.0.0.2:10000"), None))
+        );
+        assert_eq!(
+            parse("ipv4@127.0.0.2", false),
+            Ok((sa("127.0.0.2:0"), None))
+        );
         assert_eq!(parse("*", false), Ok((sa("0.0.0.0:0"), None)));
         assert_eq!(parse(":1000", false), Ok((sa("0.0.0.0:1000"), None)));
         assert_eq!(parse("ipv6@:5", false), Ok((sa("[::]:5"), None)));
@@ -412,9 +420,16 @@ mod tests {
 
     #[test]
     fn usesrc_forms() {
-        assert_eq!(usesrc("hdr_ip(x-forwarded-for,-1)"), Ok(Some("x-forwarded-for".into())));
+        assert_eq!(
+            usesrc("hdr_ip(x-forwarded-for,-1)"),
+            Ok(Some("x-forwarded-for".into()))
+        );
         assert_eq!(usesrc("hdr_ip( x )"), Ok(Some("x".into())));
-        assert!(usesrc("hdr_ip(x,-11)").unwrap_err().contains("smaller than 10"));
+        assert!(
+            usesrc("hdr_ip(x,-11)")
+                .unwrap_err()
+                .contains("smaller than 10")
+        );
         for refused in ["client", "clientip", "192.0.2.1"] {
             let e = usesrc(refused).unwrap_err();
             assert!(e.contains("IP_TRANSPARENT"), "{e}");
