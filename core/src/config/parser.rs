@@ -1682,7 +1682,9 @@ fn server_line(
             }
             continue;
         }
-        let found = source.param(param, &mut words, &mut *resolve);
+        // A `default-server`'s `source` does not take the server's words.
+        let keep = if own { 0 } else { st.words.len() - 3 };
+        let found = source.param(param, &mut words, keep, &mut *resolve);
         let result = match found.or_else(|| send_proxy.param(param, || words.next().unwrap_or("")))
         {
             Some(result) => result,

@@ -118,6 +118,16 @@ fn options_of_source_interface_and_an_ignored_header() {
         "source 127.0.0.3",
     );
     assert_eq!(sources(&text).0, source("127.0.0.3:0", None, Some("lo")));
+    // A `default-server`'s `source` options end with its line.
+    let text = config(
+        "",
+        " default-server source 127.0.0.2 interface lo\n",
+        "usesrc clientip",
+    );
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:11: 'usesrc' only allowed after a 'source' statement."]
+    );
     // `usesrc hdr_ip()` means nothing in TCP mode: HAProxy's warnings.
     let text = config(
         "",

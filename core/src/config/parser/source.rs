@@ -110,19 +110,21 @@ pub(super) struct ServerSource {
 impl ServerSource {
     /// Parses `source ...` or a stray `usesrc` from `words` (after
     /// `param`); `None` when `param` is not one of [`SERVER`]. Options
-    /// of `source` are taken while they come; the next other word is the
-    /// next server parameter, as HAProxy.
+    /// of `source` are taken while they come, but not from the last
+    /// `keep` words (a `default-server`'s `source` ends with its line);
+    /// the next other word is the next server parameter, as HAProxy.
     pub(super) fn param<'w, I>(
         &mut self,
         param: &str,
         words: &mut I,
+        keep: usize,
         resolve: Resolve<'_>,
     ) -> Option<Result<(), String>>
     where
-        I: Iterator<Item = &'w str> + Clone,
+        I: ExactSizeIterator<Item = &'w str> + Clone,
     {
         match param {
-            "source" => Some(self.source(words, resolve)),
+            "source" => Some(self.source(words, keep, resolve)),
             "usesrc" => Some(Err(
                 "'usesrc' only allowed after a 'source' statement.".into()
             )),
@@ -130,9 +132,14 @@ impl ServerSource {
         }
     }
 
-    fn source<'w, I>(&mut self, words: &mut I, resolve: Resolve<'_>) -> Result<(), String>
+    fn source<'w, I>(
+        &mut self,
+        words: &mut I,
+        keep: usize,
+        resolve: Resolve<'_>,
+    ) -> Result<(), String>
     where
-        I: Iterator<Item = &'w str> + Clone,
+        I: ExactSizeIterator<Item = &'w str> + Clone,
     {
         let spec = words.next().unwrap_or("");
         if spec.is_empty() {
@@ -155,7 +162,7 @@ impl ServerSource {
         if ports.is_some() {
             source.ports = ports;
         }
-        loop {
+        while words.len() > keep {
             let mut ahead = words.clone();
             match ahead.next() {
                 Some("usesrc") => {
@@ -176,6 +183,7 @@ impl ServerSource {
             }
             *words = ahead;
         }
+        Ok(())
     }
 
     /// Puts the `source` on `server`; the warning HAProxy gives for a
