@@ -159,7 +159,12 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
                         .as_deref()
                         .map(|t| format!(" [{t}]"))
                         .unwrap_or_default();
-                    format!("{server}: \"{}\" -> {}{tls}", escape(&c.received), c.end)
+                    let from = c.from_text();
+                    format!(
+                        "{server}{from}: \"{}\" -> {}{tls}",
+                        escape(&c.received),
+                        c.end
+                    )
                 })
             })
             .collect()
