@@ -159,7 +159,7 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
                         .as_deref()
                         .map(|t| format!(" [{t}]"))
                         .unwrap_or_default();
-                    let from = c.from_text();
+                    let from = c.peer_text();
                     format!(
                         "{server}{from}: \"{}\" -> {}{tls}",
                         escape(&c.received),

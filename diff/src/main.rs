@@ -146,7 +146,7 @@ fn print_observation(name: &str, who: &str, o: &Observation) {
             let tls = c.tls.as_deref().unwrap_or("");
             eprintln!(
                 "wire  {server}{}: \"{}\" -> {} {tls}",
-                c.from_text(),
+                c.peer_text(),
                 scenario::escape(&c.received),
                 c.end
             );

@@ -35,7 +35,7 @@ pub struct ConnRecord {
 
 impl ConnRecord {
     /// ` from IP` when the peer's address is not 127.0.0.1, else nothing.
-    pub fn from_text(&self) -> String {
+    pub fn peer_text(&self) -> String {
         self.from
             .map(|ip| format!(" from {ip}"))
             .unwrap_or_default()
