@@ -50,6 +50,7 @@ pub fn compare(
             description: description.to_owned(),
             parts: vec![
                 ("start", Some(start)),
+                ("warnings", None),
                 ("logs", None),
                 ("wire", None),
                 ("states", None),
@@ -79,17 +80,64 @@ pub fn compare(
         )),
         _ => Some(sequence_diff(&kept(a), &kept(b), tol)),
     };
+    let warnings = spec.warnings.then(|| {
+        let (x, y) = (warnings(&a.stderr), warnings(&b.stderr));
+        // A warning HAProxy prints without a line matches weir's with one.
+        let same = |p: &(Option<u32>, String), q: &(Option<u32>, String)| {
+            p.1 == q.1 && (p.0 == q.0 || p.0.is_none() || q.0.is_none())
+        };
+        let show = |w: &(Option<u32>, String)| match w.0 {
+            Some(n) => format!("{n}: {}", w.1),
+            None => w.1.clone(),
+        };
+        let mut out: Vec<String> = x
+            .iter()
+            .filter(|w| !y.iter().any(|o| same(w, o)))
+            .map(|w| format!("- {}", show(w)))
+            .collect();
+        out.extend(
+            y.iter()
+                .filter(|w| !x.iter().any(|o| same(o, w)))
+                .map(|w| format!("+ {}", show(w))),
+        );
+        out
+    });
     Verdict {
         name: name.to_owned(),
         description: description.to_owned(),
         parts: vec![
             ("start", Some(start)),
+            ("warnings", warnings),
             ("logs", logs),
-            ("wire", Some(wire_diff(a, b))),
+            ("wire", Some(wire_diff(a, b, spec.close_kind))),
             ("states", Some(step_diff(a, b, Kind::State))),
             ("clients", Some(step_diff(a, b, Kind::Client))),
         ],
     }
+}
+
+/// The warnings of a balancer's standard error as (line, text): HAProxy's
+/// `[WARNING]  (PID) : config : parsing [FILE:LINE] : text` and weir's
+/// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
+pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
+    let haproxy =
+        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$")
+            .expect("a fixed pattern");
+    let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        let Some(c) = haproxy.captures(line).or_else(|| weir.captures(line)) else {
+            continue;
+        };
+        let w = (
+            c.get(1).and_then(|n| n.as_str().parse().ok()),
+            c[2].trim().to_owned(),
+        );
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
 }
 
 fn distinct(lines: Vec<LogLine>, tol: i64) -> Vec<LogLine> {
@@ -148,24 +196,31 @@ fn sequence_diff(a: &[LogLine], b: &[LogLine], tol: i64) -> Vec<String> {
 }
 
 /// Distinct (bytes, end) pairs per server, compared as sets.
-fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
+fn wire_diff(a: &Observation, b: &Observation, close_kind: bool) -> Vec<String> {
     let entries = |o: &Observation| -> BTreeSet<String> {
         o.wire
             .iter()
             .flat_map(|(server, conns)| {
-                conns.iter().map(move |c| {
-                    let tls = c
-                        .tls
-                        .as_deref()
-                        .map(|t| format!(" [{t}]"))
-                        .unwrap_or_default();
-                    let from = c.peer_text();
-                    format!(
-                        "{server}{from}: \"{}\" -> {}{tls}",
-                        escape(&c.received),
-                        c.end
-                    )
-                })
+                // A connection open when the balancer was stopped ends
+                // with the run, not by the balancer's doing.
+                conns
+                    .iter()
+                    .filter(|c| c.end != "still open at the end")
+                    .map(move |c| {
+                        let tls = c
+                            .tls
+                            .as_deref()
+                            .map(|t| format!(" [{t}]"))
+                            .unwrap_or_default();
+                        let end = match after_server_close(&c.end) {
+                            e if !close_kind && c.tls.is_none() && plain_close(&e) => {
+                                "closed".to_owned()
+                            }
+                            e => e,
+                        };
+                        let from = c.peer_text();
+                        format!("{server}{from}: \"{}\" -> {end}{tls}", escape(&c.received))
+                    })
             })
             .collect()
     };
@@ -173,6 +228,28 @@ fn wire_diff(a: &Observation, b: &Observation) -> Vec<String> {
     let mut out: Vec<String> = x.difference(&y).map(|e| format!("- {e}")).collect();
     out.extend(y.difference(&x).map(|e| format!("+ {e}")));
     out
+}
+
+/// After the played server closed, whether the balancer's close that
+/// follows is a FIN or an RST varies in HAProxy itself (it depends on
+/// whether the server's FIN was read before the check ended): both are
+/// shown as `closed`. How a connection ends when the server did not close
+/// first is kept.
+pub fn after_server_close(end: &str) -> String {
+    let Some(peer) = end.strip_prefix("server closed; then peer: ") else {
+        return end.to_owned();
+    };
+    let peer = match peer {
+        "fin" | "reset" => "closed",
+        "close_notify, fin" | "close_notify, reset" | "close_notify" => "close_notify, closed",
+        other => other,
+    };
+    format!("server closed; then peer: {peer}")
+}
+
+/// A plain connection's end by FIN or RST, before or after the server's.
+fn plain_close(end: &str) -> bool {
+    matches!(end, "fin" | "reset" | "server closed; then peer: closed")
 }
 
 fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {
@@ -216,8 +293,8 @@ pub fn report(verdicts: &[Verdict]) -> String {
         "{equal} of {} scenarios equal (`-` haproxy, `+` weir).\n",
         verdicts.len()
     );
-    out.push_str("| scenario | start | logs | wire | states | clients |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | start | warnings | logs | wire | states | clients |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
     for v in verdicts {
         let cells: Vec<&str> = v
             .parts
@@ -240,4 +317,42 @@ pub fn report(verdicts: &[Verdict]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_close_after_the_servers_is_one_kind_but_others_stay() {
+        let end = after_server_close;
+        assert_eq!(
+            end("server closed; then peer: reset"),
+            "server closed; then peer: closed"
+        );
+        assert_eq!(
+            end("server closed; then peer: close_notify, fin"),
+            "server closed; then peer: close_notify, closed"
+        );
+        assert_eq!(
+            end("server closed; then peer: fin without close_notify"),
+            "server closed; then peer: fin without close_notify"
+        );
+        assert_eq!(end("reset"), "reset");
+    }
+
+    #[test]
+    fn warnings_of_both_balancers_read_as_line_and_text() {
+        let haproxy = "[NOTICE]   (7) : haproxy version is 2.6.12\n\
+            [WARNING]  (7) : config : parsing [/x/balancer.cfg:23] : 'option httplog' not usable.\n\
+            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n";
+        let weir = "[WARNING] /y/balancer.cfg:23: 'option httplog' not usable.\n\
+            [WARNING] /y/balancer.cfg:24: 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
+            [2026-12-06T04:11:37Z INFO ] weir started\n";
+        let (h, w) = (warnings(haproxy), warnings(weir));
+        assert_eq!(h[0], (Some(23), "'option httplog' not usable.".to_owned()));
+        assert_eq!(h[1].0, None);
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].clone(), &w[1].1), (h[0].clone(), &h[1].1));
+    }
 }

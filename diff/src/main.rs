@@ -3,7 +3,7 @@
 //! states, what clients saw). A developer tool: it needs `/usr/sbin/haproxy`.
 //!
 //! ```text
-//! weir-diff [--haproxy PATH] [--weir PATH] [--out FILE.md] [--verbose] SCENARIO.toml|DIR...
+//! weir-diff [--haproxy PATH] [--weir PATH] [--out FILE.md] [--verbose] [--keep] SCENARIO.toml|DIR...
 //! ```
 
 mod compare;
@@ -18,13 +18,14 @@ use std::process::ExitCode;
 use runner::Observation;
 
 const USAGE: &str = "usage: weir-diff [--haproxy PATH] [--weir PATH] [--out FILE.md] [--verbose] \
-                     SCENARIO.toml|DIR...";
+                     [--keep] SCENARIO.toml|DIR...";
 
 struct Args {
     haproxy: String,
     weir: String,
     out: Option<PathBuf>,
     verbose: bool,
+    keep: bool,
     scenarios: Vec<PathBuf>,
 }
 
@@ -35,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
         weir: default_weir.display().to_string(),
         out: None,
         verbose: false,
+        keep: false,
         scenarios: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -45,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--weir" => args.weir = value("--weir")?,
             "--out" => args.out = Some(value("--out")?.into()),
             "--verbose" | "-v" => args.verbose = true,
+            "--keep" => args.keep = true,
             "-h" | "--help" => return Err(USAGE.into()),
             _ if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
             _ => args.scenarios.extend(expand(Path::new(&a))?),
@@ -119,7 +122,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&work);
+    if args.keep {
+        eprintln!("runs kept in {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let report = compare::report(&verdicts);
     match &args.out {
         Some(path) => {

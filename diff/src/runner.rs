@@ -73,8 +73,12 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let cfg = dir.join("balancer.cfg");
     std::fs::write(&cfg, config).map_err(|e| e.to_string())?;
 
+    let mut env = Vec::new();
+    for (name, value) in &scenario.env {
+        env.push((name.clone(), substitute(value, &values)?));
+    }
     let stderr_path = dir.join("stderr.txt");
-    let mut child = spawn(argv, &cfg, &stderr_path)?;
+    let mut child = spawn(argv, &cfg, &env, &stderr_path)?;
     let mut run = Run {
         servers: &servers,
         syslog: &syslog,
@@ -105,6 +109,12 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let _ = child.kill();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let mut wire = servers.finish();
+    for records in wire.values_mut() {
+        for r in records {
+            r.received = name_ports(&r.received, &ports);
+        }
+    }
     let normaliser = Normaliser::new(ports, scenario.compare.conn_counts);
     let logs = syslog.finish().iter().map(|l| normaliser.line(l)).collect();
     Ok(Observation {
@@ -112,10 +122,25 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
         failed_start: failed_start
             .map(|e| format!("{e}\n{stderr}").replace(&dir.display().to_string(), "<dir>")),
         logs,
-        wire: servers.finish(),
+        wire,
         steps,
         stderr,
     })
+}
+
+/// Bytes with each five-digit number that is a port the tool chose
+/// (`port=41863` in a send-state header, a PROXY header's destination)
+/// written `{{NAME.port}}`: ports change every run.
+fn name_ports(bytes: &[u8], ports: &HashMap<u16, String>) -> Vec<u8> {
+    let re = regex::bytes::Regex::new(r"(?-u)\b[0-9]{5}\b").expect("a fixed pattern");
+    re.replace_all(bytes, |c: &regex::bytes::Captures| {
+        let digits = std::str::from_utf8(&c[0]).unwrap_or("");
+        match digits.parse::<u16>().ok().and_then(|p| ports.get(&p)) {
+            Some(name) => format!("{{{{{name}.port}}}}").into_bytes(),
+            None => c[0].to_vec(),
+        }
+    })
+    .into_owned()
 }
 
 /// Replaces `{{NAME}}` with its value; an unknown name is an error.
@@ -141,7 +166,12 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn spawn(argv: &[String], cfg: &Path, stderr: &Path) -> Result<Child, String> {
+fn spawn(
+    argv: &[String],
+    cfg: &Path,
+    env: &[(String, String)],
+    stderr: &Path,
+) -> Result<Child, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
     let err = std::fs::File::create(stderr).map_err(|e| e.to_string())?;
     let out = err.try_clone().map_err(|e| e.to_string())?;
@@ -150,6 +180,7 @@ fn spawn(argv: &[String], cfg: &Path, stderr: &Path) -> Result<Child, String> {
         .arg("-db")
         .arg("-f")
         .arg(cfg)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -252,8 +283,13 @@ impl Run<'_> {
                 }
             }
             Step::SetServer { server, spec } => self.servers.set(server, spec.clone()),
-            Step::Cli(command) => {
+            Step::Cli { command, columns } => {
                 let answer = cli(self.stats, command).unwrap_or_else(|e| format!("error: {e}"));
+                let answer = if columns.is_empty() {
+                    answer
+                } else {
+                    csv_columns(&answer, columns)
+                };
                 observe(Kind::Client, format!("{command} -> {}", answer.trim_end()));
             }
         }
@@ -320,6 +356,33 @@ fn states(stats: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// The given columns of a CSV answer whose first line is `# name,...`, one
+/// line per row (a missing column is left empty).
+fn csv_columns(csv: &str, columns: &[String]) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let picks: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| header.iter().position(|h| h == c))
+        .collect();
+    let mut out = format!("\n{}", columns.join(","));
+    for line in lines.filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let row: Vec<&str> = picks
+            .iter()
+            .map(|i| i.and_then(|i| f.get(i).copied()).unwrap_or(""))
+            .collect();
+        out.push('\n');
+        out.push_str(&row.join(","));
+    }
+    out
+}
+
 /// Plays one client and describes what it saw.
 fn client(addr: SocketAddr, spec: &ClientSpec) -> String {
     let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
@@ -356,4 +419,29 @@ fn client(addr: SocketAddr, spec: &ClientSpec) -> String {
         }
     };
     format!("received \"{}\" then {end}", escape(&got))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_ports_in_bytes_are_named_and_other_numbers_kept() {
+        let ports = HashMap::from([(41863, "s1".to_owned())]);
+        let got = name_ports(b"port=41863; x=418630; content-length: 12345", &ports);
+        assert_eq!(
+            got,
+            b"port={{s1.port}}; x=418630; content-length: 12345".to_vec()
+        );
+    }
+
+    #[test]
+    fn csv_columns_keep_the_asked_ones_in_their_order() {
+        let csv = "# pxname,svname,iid,slim\nbe,s1,7,20\nbe,BACKEND,7,999\n\n";
+        let cols = ["slim".to_owned(), "svname".to_owned(), "nope".to_owned()];
+        assert_eq!(
+            csv_columns(csv, &cols),
+            "\nslim,svname,nope\n20,s1,\n999,BACKEND,"
+        );
+    }
 }

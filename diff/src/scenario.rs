@@ -39,6 +39,9 @@ pub struct Scenario {
     pub description: String,
     /// The configuration with `{{...}}` placeholders.
     pub config: String,
+    /// Environment variables given to the balancer (values may hold
+    /// placeholders).
+    pub env: BTreeMap<String, String>,
     /// Names of the frontend ports the tool reserves.
     pub frontends: Vec<String>,
     /// The servers the tool plays, by name.
@@ -125,8 +128,12 @@ pub enum Step {
     Client(ClientSpec),
     /// Change a played server's behaviour.
     SetServer { server: String, spec: ServerSpec },
-    /// Send a runtime-API command and record the answer.
-    Cli(String),
+    /// Send a runtime-API command and record the answer; with `columns`,
+    /// only those columns of a CSV answer (`show stat`).
+    Cli {
+        command: String,
+        columns: Vec<String>,
+    },
 }
 
 /// What a client does.
@@ -165,6 +172,19 @@ pub struct CompareSpec {
     /// Log messages matching any of these are left out.
     #[serde(default)]
     pub ignore_logs: Vec<String>,
+    /// Compare the configuration warnings printed at start (line number
+    /// and text).
+    #[serde(default)]
+    pub warnings: bool,
+    /// Compare how plain connections end (FIN, RST, after the server's
+    /// close or before); `false` where that is a race between the played
+    /// server's close and the balancer's (a check that got its answer).
+    #[serde(default = "yes")]
+    pub close_kind: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CompareSpec {
@@ -174,6 +194,8 @@ impl Default for CompareSpec {
             tolerance_ms: default_tolerance(),
             conn_counts: false,
             ignore_logs: Vec::new(),
+            warnings: false,
+            close_kind: true,
         }
     }
 }
@@ -191,6 +213,8 @@ fn default_tolerance() -> i64 {
 struct File {
     description: String,
     config: String,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
     #[serde(default)]
     frontends: Vec<String>,
     #[serde(default)]
@@ -223,6 +247,7 @@ struct RawStep {
     refuse: Option<bool>,
     tls: Option<bool>,
     script: Option<Vec<String>>,
+    columns: Option<Vec<String>>,
 }
 
 /// Reads and validates a scenario file.
@@ -276,6 +301,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
         name: name.to_owned(),
         description: file.description,
         config: file.config,
+        env: file.env,
         frontends: file.frontends,
         servers: file.servers,
         steps,
@@ -369,7 +395,10 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
         return Ok(Step::SetServer { server, spec });
     }
     match raw.cli {
-        Some(command) => Ok(Step::Cli(command)),
+        Some(command) => Ok(Step::Cli {
+            command,
+            columns: raw.columns.unwrap_or_default(),
+        }),
         None => Err("sample = false does nothing; remove the step".into()),
     }
 }

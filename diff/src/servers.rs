@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 
@@ -57,11 +59,22 @@ impl Pki {
         let e = |e: rcgen::Error| e.to_string();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: OpenSSL takes a certificate whose issuer is its
+        // own subject for a self-signed one and refuses it.
+        ca_params.distinguished_name = DistinguishedName::new();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "weir-diff CA");
         let ca_key = KeyPair::generate().map_err(e)?;
         let ca = ca_params.self_signed(&ca_key).map_err(e)?;
         let key = KeyPair::generate().map_err(e)?;
-        let params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .map_err(e)?;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .map_err(e)?;
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         let cert = params
             .signed_by(&key, &Issuer::from_params(&ca_params, &ca_key))
             .map_err(e)?;

@@ -109,6 +109,7 @@ pub struct Normaliser {
     header: Regex,
     date: Regex,
     addr: Regex,
+    port: Regex,
     timers: Regex,
     duration: Regex,
     counts: Option<Regex>,
@@ -126,6 +127,8 @@ impl Normaliser {
             header: re(r"^(<\d+>)(?:.*?\[\d+\]: |.*?: )?(.*)$"),
             date: re(r"\[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\]"),
             addr: re(r"127\.0\.0\.1:(\d+)"),
+            // A port alone (`connect port 41863`): five digits.
+            port: re(r"\b[0-9]{5}\b"),
             // Tw/Tc/Tt of a tcplog line (Tt may carry a '+').
             timers: re(r"(^| )(-?\d+)/(-?\d+)/(\+?-?\d+)( |$)"),
             duration: re(r"(duration: |in )(-?\d+)ms"),
@@ -150,6 +153,12 @@ impl Normaliser {
             match self.ports.get(&port) {
                 Some(name) => format!("127.0.0.1:{{{{{name}}}}}"),
                 None => "127.0.0.1:PORT".to_owned(),
+            }
+        });
+        let body = self.port.replace_all(&body, |c: &regex::Captures| {
+            match c[0].parse::<u16>().ok().and_then(|p| self.ports.get(&p)) {
+                Some(name) => format!("{{{{{name}.port}}}}"),
+                None => c[0].to_owned(),
             }
         });
         let mut times = Vec::new();

@@ -208,6 +208,7 @@ pub fn apply(config: &mut Config) -> Option<FdPlan> {
         None => plan.limit.raise(plan.needed),
     };
     config.global.maxconn = Some(plan.maxconn);
+    config.derive_fullconn();
     Some(plan)
 }
 

@@ -290,9 +290,11 @@ fn slow_gateway_fails_its_check_by_timeout_check() {
     let pki = Pki::new();
     let gws = [Gateway::start("app1", &pki), Gateway::start("app2", &pki)];
     let text = config(Variant::PassThrough, &pki, &gws.iter().collect::<Vec<_>>())
-        .replace("option httpchk", "timeout check 150ms\n  option httpchk");
+        .replace("option httpchk", "timeout check 600ms\n  option httpchk");
     let lb = Lb::start(&text);
-    gws[1].set_delay(std::time::Duration::from_millis(400));
+    // Wide margins: on a busy machine a debug build's TLS handshake alone
+    // can take 200 ms, and a timeout there is Layer6, not Layer7.
+    gws[1].set_delay(std::time::Duration::from_millis(2000));
     assert!(
         lb.wait_log("Server app/app2 is DOWN, reason: Layer7 timeout"),
         "{:?}",

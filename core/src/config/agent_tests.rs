@@ -117,3 +117,28 @@ fn agent_arguments_are_checked_with_haproxy_messages() {
         assert!(got.contains(message), "{params}: {got}");
     }
 }
+
+#[test]
+fn addr_moves_checks_and_the_agent_and_no_check_turns_a_default_check_off() {
+    // HAProxy 2.6's srv_parse_addr sets check.addr and agent.addr (its
+    // port is ignored: `port` gives the check port); srv_parse_no_check
+    // clears do_check.
+    let config = parsed(&backend(
+        " default-server check inter 300ms\n\
+         \x20server a 10.0.0.1:80 addr 10.0.0.3:81 port 8080 agent-check agent-port 9\n\
+         \x20server b 10.0.0.1:80 no-check\n\
+         \x20server c 10.0.0.1:80 no-check check addr 10.0.0.4 agent-check agent-port 9 agent-addr 10.0.0.5\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let s = &config.backends[0].servers;
+    assert_eq!(s[0].check_addr().to_string(), "10.0.0.3:8080");
+    assert_eq!(s[0].addr.to_string(), "10.0.0.1:80");
+    assert_eq!(s[0].agent, agent([10, 0, 0, 3], 9, 2000, ""));
+    assert!(s[0].check && !s[1].check && s[2].check);
+    assert_eq!(s[2].check_addr().to_string(), "10.0.0.4:80");
+    assert_eq!(s[2].agent, agent([10, 0, 0, 5], 9, 2000, ""));
+    assert!(
+        error(" server a 10.0.0.1:80 check addr nowhere\n").contains("'addr'"),
+        "a bad address is refused"
+    );
+}

@@ -116,14 +116,12 @@ pub(super) const TIMEOUTS_LATER: &[&str] = &["tarpit", "client-hs"];
 
 /// `server` parameters weir does not implement yet.
 pub(super) const SERVER_LATER: &[&str] = &[
-    "addr",
     "allow-0rtt",
     "check-via-socks4",
     "cookie",
     "log-proto",
     "max-reuse",
     "namespace",
-    "no-check",
     "no-tfo",
     "npn",
     "pool-low-conn",
@@ -141,13 +139,7 @@ pub(super) const SERVER_LATER: &[&str] = &[
 ];
 
 /// The [`SERVER_LATER`] parameters that take no argument.
-pub(super) const SERVER_LATER_FLAGS: &[&str] = &[
-    "allow-0rtt",
-    "check-via-socks4",
-    "no-check",
-    "no-tfo",
-    "tfo",
-];
+pub(super) const SERVER_LATER_FLAGS: &[&str] = &["allow-0rtt", "check-via-socks4", "no-tfo", "tfo"];
 
 /// `bind` options weir does not implement yet.
 pub(super) const BIND_LATER: &[&str] = &[

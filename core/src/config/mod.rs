@@ -472,6 +472,9 @@ pub struct Backend {
     pub iid: u32,
     /// `description`.
     pub description: Option<String>,
+    /// The back half of a `listen`: HAProxy's messages call it a "proxy"
+    /// (`proxy_type_str`).
+    pub listen: bool,
     /// `disabled`: the backend is kept so that the frontends naming it
     /// resolve, but it has no server (its connections end `<NOSRV>`,
     /// `SC`, as in HAProxy) and is not shown in the stats.
@@ -536,6 +539,10 @@ pub struct Backend {
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
     pub fullconn: u32,
+    /// `fullconn` was not configured: it is derived from the frontends,
+    /// again by [`Config::derive_fullconn`] once the global `maxconn` is
+    /// settled.
+    pub fullconn_auto: bool,
     /// Servers in line order.
     pub servers: Vec<Server>,
     /// `load-server-state-from-file`: the state applied at start-up.
@@ -805,6 +812,9 @@ pub struct Server {
     pub downinter: Option<Duration>,
     /// `port`: check port when it differs from the traffic port.
     pub check_port: Option<u16>,
+    /// `addr`: the address checks (and the agent, without `agent-addr`)
+    /// connect to when it differs from the traffic address.
+    pub check_ip: Option<IpAddr>,
     /// TLS for health checks (`check-ssl`, or `ssl` without `port`);
     /// `None` for plain checks.
     pub check_tls: Option<CheckTls>,
@@ -901,6 +911,17 @@ pub struct AgentCheck {
 }
 
 impl Config {
+    /// Derives again the `fullconn` of the backends that do not set it
+    /// (HAProxy's `proxy_adjust_all_maxconn`), once the global `maxconn`
+    /// is known: the driver settles it from the descriptor limit after
+    /// parsing.
+    pub fn derive_fullconn(&mut self) {
+        for b in self.backends.iter_mut().filter(|b| b.fullconn_auto) {
+            b.fullconn = 0;
+        }
+        parser::default_fullconn(&mut self.backends, &self.frontends, self.global.maxconn);
+    }
+
     /// Reads the files the configuration names (CA files) through `read`,
     /// which the driver provides, and checks their contents. Every problem
     /// is reported with the line that named the file.
@@ -1006,6 +1027,9 @@ impl Server {
     /// Where health checks connect.
     pub fn check_addr(&self) -> SocketAddr {
         let mut addr = self.addr;
+        if let Some(ip) = self.check_ip {
+            addr.set_ip(ip);
+        }
         if let Some(port) = self.check_port {
             addr.set_port(port);
         }

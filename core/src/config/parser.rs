@@ -110,6 +110,8 @@ const PROXY_KEYWORDS: &[&str] = &[
 ];
 const SERVER_KEYWORDS: &[&str] = &[
     "check",
+    "no-check",
+    "addr",
     "inter",
     "fastinter",
     "downinter",
@@ -1546,6 +1548,16 @@ fn split_host_port(s: &str) -> Option<(&str, &str)> {
     s.rsplit_once(':')
 }
 
+/// The address of a server's `addr`: an IP, with an optional port that
+/// HAProxy ignores there (`port` sets the check port).
+fn check_ip(s: &str) -> Result<IpAddr, String> {
+    let ip = match s.parse::<SocketAddr>() {
+        Ok(a) => Ok(a.ip()),
+        Err(_) => s.trim_start_matches('[').trim_end_matches(']').parse(),
+    };
+    ip.map_err(|_| format!("'addr' : unknown host in '{s}'"))
+}
+
 fn port(s: &str) -> Result<u16, String> {
     match s.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
@@ -1608,6 +1620,7 @@ fn server_line(
         fastinter: None,
         downinter: None,
         check_port: None,
+        check_ip: None,
         check_tls: None,
         rule_tls: None,
         check_alpn: None,
@@ -1828,6 +1841,8 @@ fn server_param<'w>(
             })? as u32;
         }
         // HAProxy checks on the server's port when `port` is 0.
+        "addr" => server.check_ip = Some(check_ip(value())?),
+        "no-check" => server.check = false,
         "port" => {
             server.check_port = match value() {
                 "0" => None,
@@ -2040,6 +2055,7 @@ impl Parser {
                     name: proxy.name.clone(),
                     iid,
                     description: s.meta.description.clone(),
+                    listen: proxy.kind == Kind::Listen,
                     disabled,
                     balance: s.balance.unwrap_or(Balance::RoundRobin),
                     hash_type: s.hash_type,
@@ -2065,6 +2081,7 @@ impl Parser {
                     retries: s.retries.unwrap_or(3),
                     redispatch: !s.no_redispatch,
                     fullconn: s.fullconn.unwrap_or(0),
+                    fullconn_auto: s.fullconn.is_none(),
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     traffic: traffic::backend(&s.traffic),
@@ -2377,7 +2394,11 @@ impl<'a> PortUse<'a> {
 /// one) of every frontend routing to the backend. When one of them has no
 /// limit at all, weir uses the sum of the servers' `maxconn`: the dynamic
 /// limits then reach `maxconn` when every server is full.
-fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Option<u32>) {
+pub(super) fn default_fullconn(
+    backends: &mut [Backend],
+    frontends: &[Frontend],
+    global: Option<u32>,
+) {
     /// The limits of the frontends routing to one backend, summed.
     #[derive(Clone, Copy)]
     enum Routed {
@@ -2401,9 +2422,9 @@ fn default_fullconn(backends: &mut [Backend], frontends: &[Frontend], global: Op
         }
         let sum = match routed {
             Routed::Limited(sum) => sum.div_ceil(10),
-            Routed::Nobody | Routed::Unlimited => {
-                backend.servers.iter().map(|s| u64::from(s.maxconn)).sum()
-            }
+            // HAProxy: nobody routes here, 10% of nothing, at least 1.
+            Routed::Nobody => 1,
+            Routed::Unlimited => backend.servers.iter().map(|s| u64::from(s.maxconn)).sum(),
         };
         backend.fullconn = sum.clamp(1, u64::from(u32::MAX)) as u32;
     }

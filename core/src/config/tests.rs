@@ -2047,3 +2047,20 @@ fn stats_lines_weir_does_not_implement_are_refused_with_a_hint() {
         ]
     );
 }
+
+#[test]
+fn default_fullconn_follows_the_settled_global_maxconn_as_haproxy() {
+    // HAProxy 2.6.12 with a derived maxconn of 9983: the BACKEND row of a
+    // backend the frontend routes to has slim 999, one nobody routes to 1.
+    let text = "frontend fe\n bind :80\n default_backend be\nbackend be\n \
+                server s1 127.0.0.1:1 maxconn 20\nbackend lonely\n \
+                server s2 127.0.0.1:2 maxconn 20\nbackend fixed\n fullconn 7\n \
+                server s3 127.0.0.1:3\n";
+    let mut c = config(text);
+    assert_eq!(c.backends[0].fullconn, 20, "no global maxconn yet");
+    assert_eq!(c.backends[1].fullconn, 1, "nobody routes to it");
+    c.global.maxconn = Some(9983);
+    c.derive_fullconn();
+    let got: Vec<u32> = c.backends.iter().map(|b| b.fullconn).collect();
+    assert_eq!(got, [999, 1, 7]);
+}

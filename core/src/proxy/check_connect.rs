@@ -33,7 +33,9 @@ pub(super) fn opening(server: &ServerState, connect: Option<&Connect>) -> Openin
     let config = &server.config;
     let implicit = Connect::implicit();
     let c = connect.unwrap_or(&implicit);
-    let ip = c.addr.map_or(config.addr.ip(), |(ip, _)| ip);
+    let ip = c
+        .addr
+        .map_or(config.check_ip.unwrap_or(config.addr.ip()), |(ip, _)| ip);
     let port = c
         .port
         .or(c.addr.and_then(|(_, port)| port))

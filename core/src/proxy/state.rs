@@ -445,9 +445,11 @@ impl Balancer {
     /// HAProxy's `set_backend_down`: the backend's last usable server left.
     fn backend_down(&mut self, now: Instant, b: BackendId) {
         self.backends[b].history.changed(now, true);
-        let name = self.backends[b].config.name.clone();
+        let config = &self.backends[b].config;
+        // HAProxy's `proxy_type_str`: the back of a `listen` is a "proxy".
+        let kind = if config.listen { "proxy" } else { "backend" };
+        let message = format!("{kind} {} has no server available!", config.name);
         let targets = LogTargets::Backend(b);
-        let message = format!("backend {name} has no server available!");
         self.log(
             now,
             targets,

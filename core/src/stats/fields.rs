@@ -346,7 +346,14 @@ pub fn server(px: &ProxyStats, sv: &ServerRow) -> Row {
             format!("{prefix}{}", ck.status.info()),
         );
         if ck.status.has_code() {
-            set(&mut r, col::CHECK_CODE, ck.code.unwrap_or(0));
+            // HAProxy's tcpcheck_main zeroes check->code before each rule:
+            // a check in progress shows 0.
+            let code = if ck.in_progress {
+                0
+            } else {
+                ck.code.unwrap_or(0)
+            };
+            set(&mut r, col::CHECK_CODE, code);
         }
         if ck.status.completed() {
             set(&mut r, col::CHECK_DURATION, ck.duration_ms);

@@ -616,3 +616,27 @@ fn prometheus_scrape_keeps_the_scopes_asked_and_leaves_out_maint_servers() {
     assert!(!no_maint.contains("server=\"app4\""));
     assert!(no_maint.contains("server=\"app1\""));
 }
+
+#[test]
+fn a_check_in_progress_shows_code_0_as_haproxy() {
+    // HAProxy 2.6's tcpcheck_main sets check->code = 0 before each rule:
+    // `show stat` says `* L7OK` with check_code 0 until the check ends.
+    let (_, mut proxies) = fixture(epoch());
+    let app = proxies.iter_mut().find(|p| p.name == "app").unwrap();
+    app.servers[0].check.in_progress = true;
+    let csv = show_stat(&proxies, &StatFilter::default());
+    let header: Vec<&str> = csv.lines().next().unwrap()[2..].split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let row = |name: &str| -> Vec<String> {
+        let line = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("app,{name},")))
+            .unwrap();
+        line.split(',').map(str::to_owned).collect()
+    };
+    let (app1, app5) = (row("app1"), row("app5"));
+    assert_eq!(app1[col("check_status")], "* L7OK");
+    assert_eq!(app1[col("check_code")], "0");
+    assert_eq!(app5[col("check_status")], "L7OK");
+    assert_eq!(app5[col("check_code")], "200");
+}

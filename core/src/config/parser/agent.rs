@@ -136,8 +136,9 @@ impl Agent {
             ));
         }
         server.agent = Some(AgentCheck {
-            addr: self.addr.unwrap_or(server.addr.ip()),
-            addr_given: self.addr.is_some(),
+            // HAProxy's `addr` sets the agent's address too.
+            addr: self.addr.or(server.check_ip).unwrap_or(server.addr.ip()),
+            addr_given: self.addr.is_some() || server.check_ip.is_some(),
             port,
             inter: self.inter.unwrap_or(DEFAULT_INTER),
             send: self.send.unwrap_or_default(),

@@ -197,3 +197,14 @@ fn a_disabled_server_is_not_checked_until_it_leaves_maintenance() {
     );
     assert_eq!(h.connects().len(), 1, "checked at once");
 }
+
+#[test]
+fn the_back_of_a_listen_without_servers_is_named_a_proxy() {
+    // HAProxy 2.6.12: "proxy fe has no server available!" for a `listen`
+    // (proxy_type_str), "backend app ..." for a `backend`.
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.backends[0].listen = true;
+    let mut h = Harness::new(cfg);
+    let logs = set(&mut h, "s1", AdminState::Maint);
+    assert_eq!(logs[1], "proxy app has no server available!");
+}
