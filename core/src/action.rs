@@ -54,6 +54,11 @@ pub enum ConnError {
     /// Out of descriptors, buffers, memory or source ports (EMFILE, ENFILE,
     /// ENOBUFS, ENOMEM, EADDRNOTAVAIL).
     NoResources,
+    /// Binding the connection to its `source` address failed (an address
+    /// that is not local: EADDRNOTAVAIL), with the OS error code.
+    CantBind(i32),
+    /// The `source` port range had no free port (found by core).
+    PortRange,
     /// Anything else, with its OS error code when there is one.
     Other(i32),
 }
@@ -93,6 +98,21 @@ impl ConnError {
             // (`CO_ER_SOCK_ERR` and `strerror`).
             ConnError::NetUnreachable => "General socket error (Network is unreachable)",
             ConnError::NoResources => "Out of resources",
+            // HAProxy's `CO_ER_CANT_BIND` and `strerror`.
+            ConnError::CantBind(code) => match code {
+                libc::EADDRNOTAVAIL => {
+                    "Can't bind to source address (Cannot assign requested address)"
+                }
+                libc::EADDRINUSE => "Can't bind to source address (Address already in use)",
+                libc::EACCES => "Can't bind to source address (Permission denied)",
+                libc::EINVAL => "Can't bind to source address (Invalid argument)",
+                libc::EAFNOSUPPORT => {
+                    "Can't bind to source address (Address family not supported by protocol)"
+                }
+                _ => "Can't bind to source address",
+            },
+            // HAProxy's `CO_ER_PORT_RANGE`.
+            ConnError::PortRange => "Source port range exhausted",
             ConnError::Other(_) => "Connection error",
         }
     }
@@ -108,6 +128,9 @@ pub enum Action {
         conn: ConnId,
         /// Where to connect.
         addr: SocketAddr,
+        /// The local address to bind first (`source`); `None`: the
+        /// kernel's choice.
+        source: Option<SourceBind>,
     },
     /// Turn on TCP keep-alive (`SO_KEEPALIVE`) on `conn` (`option
     /// tcpka`). Comes right after the [`Action::Connect`] of a server side,
@@ -179,6 +202,25 @@ pub enum Action {
     /// and call [`crate::Balancer::reload`], or
     /// [`crate::Balancer::reload_failed`] with the errors.
     Reload,
+}
+
+/// The local end of an outgoing connection (`source`), bound before
+/// `connect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceBind {
+    /// The address and port to bind; port 0: any port, chosen when
+    /// connecting (`IP_BIND_ADDRESS_NO_PORT`, as HAProxy on Linux).
+    pub addr: SocketAddr,
+    /// `interface`: bind the socket to this device (`SO_BINDTODEVICE`).
+    pub interface: Option<Arc<str>>,
+}
+
+impl ConnError {
+    /// Whether the failure is the local end's (`source`): HAProxy retries
+    /// such a connect at once, with no turn-around pause.
+    pub fn is_source(self) -> bool {
+        matches!(self, ConnError::CantBind(_) | ConnError::PortRange)
+    }
 }
 
 /// A formatted log line and where it goes.

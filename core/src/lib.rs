@@ -26,6 +26,9 @@
 //! * Core assigns every [`ConnId`]: client sides ([`Balancer::accept`]),
 //!   server sides and health probes ([`Action::Connect`]). An id carries a
 //!   generation, so input for a connection core has closed is ignored.
+//!   A connect's `source` (the server's `source` line) is bound before
+//!   connecting; a failure to bind is reported as
+//!   [`ConnError::CantBind`] in [`Event::Connected`].
 //! * [`Action::Interest`] says whether core wants to read and/or write a
 //!   connection. Readiness is edge-like: when interest comes back on, the
 //!   driver tries the operation at once (the socket may already be ready).
@@ -78,7 +81,7 @@ mod timer;
 mod tls;
 mod tls_client;
 
-pub use action::{Action, ConnError, Event, LogLine, LogSink};
+pub use action::{Action, ConnError, Event, LogLine, LogSink, SourceBind};
 #[doc(hidden)]
 pub use balance::PickBench;
 pub use id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};

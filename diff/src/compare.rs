@@ -218,7 +218,8 @@ fn wire_diff(a: &Observation, b: &Observation, close_kind: bool) -> Vec<String> 
                             }
                             e => e,
                         };
-                        format!("{server}: \"{}\" -> {end}{tls}", escape(&c.received))
+                        let from = c.peer_text();
+                        format!("{server}{from}: \"{}\" -> {end}{tls}", escape(&c.received))
                     })
             })
             .collect()

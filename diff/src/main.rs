@@ -152,7 +152,8 @@ fn print_observation(name: &str, who: &str, o: &Observation) {
         for c in conns {
             let tls = c.tls.as_deref().unwrap_or("");
             eprintln!(
-                "wire  {server}: \"{}\" -> {} {tls}",
+                "wire  {server}{}: \"{}\" -> {} {tls}",
+                c.peer_text(),
                 scenario::escape(&c.received),
                 c.end
             );

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,17 @@ pub struct ConnRecord {
     pub end: String,
     /// TLS details (`sni=... alpn=...`) when the server spoke TLS.
     pub tls: Option<String>,
+    /// The peer's address when it is not 127.0.0.1 (`source`).
+    pub from: Option<IpAddr>,
+}
+
+impl ConnRecord {
+    /// ` from IP` when the peer's address is not 127.0.0.1, else nothing.
+    pub fn peer_text(&self) -> String {
+        self.from
+            .map(|ip| format!(" from {ip}"))
+            .unwrap_or_default()
+    }
 }
 
 /// A CA and one server certificate, written as PEM files.
@@ -248,12 +259,14 @@ fn accept_loop(
         };
         let _ = l.set_nonblocking(true);
         match l.accept() {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 let seq = server.accepted.fetch_add(1, Ordering::SeqCst);
                 let (server, stop, tls, name) =
                     (server.clone(), stop.clone(), tls.clone(), name.clone());
+                let from = Some(peer.ip()).filter(|ip| *ip != IpAddr::V4(Ipv4Addr::LOCALHOST));
                 handlers.push(thread::spawn(move || {
                     let record = handle(stream, &name, &spec, tls, &stop);
+                    let record = ConnRecord { from, ..record };
                     lock(&server.records).push((seq, record));
                 }));
             }
@@ -342,6 +355,7 @@ fn handle(
                     received: Vec::new(),
                     end: format!("tls setup: {e}"),
                     tls: None,
+                    from: None,
                 };
             }
         }
@@ -365,6 +379,7 @@ fn handle(
         received,
         tls: link.tls_details(),
         end,
+        from: None,
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use weir_core::config::{BindOptions, Config, StatsAddr, printable};
 use weir_core::{
     Action, Balancer, ConnError, ConnId, Event, ListenAddr, ListenerId, LogLine, LogSink,
+    SourceBind,
 };
 
 use crate::Options;
@@ -634,7 +635,9 @@ impl<R: Reactor> Engine<R> {
     fn drain(&mut self, now: Instant) {
         while let Some(action) = self.lb.poll_action() {
             match action {
-                Action::Connect { conn, addr } => self.connect(now, conn, addr),
+                Action::Connect { conn, addr, source } => {
+                    self.connect(now, conn, addr, source.as_ref())
+                }
                 Action::Interest { conn, read, write } => {
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.want_read = read;
@@ -699,15 +702,18 @@ impl<R: Reactor> Engine<R> {
         }
     }
 
-    fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr) {
+    fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr, source: Option<&SourceBind>) {
         let token = id.to_u64() as Token;
-        match connect(addr).and_then(|tcp| self.reactor.stream(Socket::Tcp(tcp), token)) {
+        let stream = connect(addr, source).and_then(|tcp| {
+            (self.reactor.stream(Socket::Tcp(tcp), token)).map_err(|e| ConnError::from_io(&e))
+        });
+        match stream {
             Ok(stream) => {
                 self.reactor.arm(&stream, token, false, true);
                 self.conns.insert(id, Conn::new(stream, true));
             }
-            Err(e) => {
-                let result = Err(ConnError::from_io(&e));
+            Err(error) => {
+                let result = Err(error);
                 self.lb
                     .handle_event(now, Event::Connected { conn: id, result });
             }

@@ -9,8 +9,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Type};
-use weir_core::ConnError;
 use weir_core::config::BindOptions;
+use weir_core::{ConnError, SourceBind};
 
 /// A connected socket: TCP (traffic, checks, TCP stats sockets) or UNIX
 /// (stats sockets on a path). Reads and writes go through `&Socket`.
@@ -256,17 +256,42 @@ fn set_int(socket: &socket2::Socket, level: i32, name: i32, value: i32) -> io::R
     }
 }
 
-/// Starts a non-blocking connect to `addr`.
-pub(crate) fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let socket =
-        socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
+/// Starts a non-blocking connect to `addr`, bound first to `source` if
+/// given. A failure to bind is [`ConnError::CantBind`].
+pub(crate) fn connect(
+    addr: SocketAddr,
+    source: Option<&SourceBind>,
+) -> Result<TcpStream, ConnError> {
+    let io = |e: io::Error| ConnError::from_io(&e);
+    let socket = socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(io)?;
+    socket.set_nonblocking(true).map_err(io)?;
+    if let Some(source) = source {
+        bind_source(&socket, source)
+            .map_err(|e| ConnError::CantBind(e.raw_os_error().unwrap_or(0)))?;
+    }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(io(e)),
     }
     Ok(socket.into())
+}
+
+/// Binds an outgoing socket to its `source`, as HAProxy's
+/// `tcp_connect_server`: the interface first (a failure is ignored, as
+/// HAProxy does: it may lack the privilege), no port reserved at bind
+/// time when the port is 0 (`IP_BIND_ADDRESS_NO_PORT`, so that many
+/// connections share one address), `SO_REUSEADDR`, then `bind`.
+fn bind_source(socket: &socket2::Socket, source: &SourceBind) -> io::Result<()> {
+    if let Some(name) = &source.interface {
+        let _ = socket.bind_device(Some(name.as_bytes()));
+    }
+    if source.addr.port() == 0 {
+        let _ = set_int(socket, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1);
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&source.addr.into())
 }
 
 fn connect_result(stream: &TcpStream) -> Result<(), Option<ConnError>> {
@@ -340,6 +365,61 @@ mod tests {
             let v6 = get_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY);
             assert_eq!(v6, expected);
         }
+    }
+
+    /// A listener on 127.0.0.1 and the peer address of what it accepts.
+    fn accepted_from(source: Option<&SourceBind>) -> Result<SocketAddr, ConnError> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _stream = connect(addr, source)?;
+        Ok(listener.accept().unwrap().1)
+    }
+
+    #[test]
+    fn a_source_is_bound_before_connecting() {
+        let any_port = SourceBind {
+            addr: "127.0.0.2:0".parse().unwrap(),
+            interface: None,
+        };
+        let peer = accepted_from(Some(&any_port)).unwrap();
+        assert_eq!(peer.ip().to_string(), "127.0.0.2");
+        assert_ne!(peer.port(), 0);
+        // A fixed port.
+        let probe = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let fixed = SourceBind {
+            addr: SocketAddr::new("127.0.0.3".parse().unwrap(), port),
+            interface: Some("lo".into()),
+        };
+        let peer = accepted_from(Some(&fixed)).unwrap();
+        assert_eq!(peer, fixed.addr);
+        assert_ne!(accepted_from(None).unwrap().ip().to_string(), "127.0.0.2");
+    }
+
+    #[test]
+    fn a_foreign_source_fails_to_bind() {
+        let foreign = SourceBind {
+            addr: "192.0.2.1:0".parse().unwrap(),
+            interface: None,
+        };
+        let e = accepted_from(Some(&foreign)).unwrap_err();
+        assert_eq!(e, ConnError::CantBind(libc::EADDRNOTAVAIL));
+        assert_eq!(
+            e.describe(),
+            "Can't bind to source address (Cannot assign requested address)"
+        );
+    }
+
+    #[test]
+    fn an_interface_is_set_on_the_socket() {
+        let socket = socket2::Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let source = SourceBind {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            interface: Some("lo".into()),
+        };
+        bind_source(&socket, &source).unwrap();
+        assert_eq!(socket.device().unwrap().as_deref(), Some(&b"lo"[..]));
     }
 
     #[test]

@@ -429,7 +429,12 @@ impl World {
 
     pub(crate) fn apply(&mut self, action: Action) {
         match action {
-            Action::Connect { conn, addr } => self.connect(conn, addr),
+            Action::Connect { conn, addr, source } => {
+                if let Some(source) = source {
+                    trace!(self, "weir", "binds {conn:?} to {} first", source.addr);
+                }
+                self.connect(conn, addr)
+            }
             Action::KeepAlive { conn } => trace!(self, "weir", "keep-alive on {conn:?}"),
             Action::Interest { conn, read, write } => match self.ids.get(&conn) {
                 Some(&link) => {

@@ -532,6 +532,9 @@ pub struct Backend {
     pub replay_until_response: Option<Duration>,
     /// `option abortonclose` and the other traffic options.
     pub traffic: traffic::BackendTraffic,
+    /// `source`: what the servers without a `source` of their own bind
+    /// their connections to.
+    pub source: Option<source::ConnSource>,
     /// `fullconn`: backend load at which servers with `minconn` reach their
     /// `maxconn`. When not set: 10% of the `maxconn` of the frontends that
     /// route to the backend (see the README when they have none).
@@ -867,6 +870,10 @@ pub struct Server {
     /// Given by host name: the name, how its address was found, and its
     /// DNS settings with `resolvers`; `None` for an IP address.
     pub host: Option<Host>,
+    /// What its connections (traffic, checks, agent) are bound to before
+    /// connecting: its own `source` (or `default-server`'s), else its
+    /// backend's; `None`: the kernel's choice.
+    pub source: Option<source::ConnSource>,
     /// The `server` line.
     pub origin: Origin,
 }
@@ -1065,6 +1072,7 @@ mod lexer;
 mod parser;
 mod protocol_check;
 mod service;
+pub mod source;
 mod stats_socket;
 mod tls_params;
 pub mod traffic;
@@ -1099,6 +1107,8 @@ mod proxy_protocol_tests;
 mod server_state_tests;
 #[cfg(test)]
 mod server_tls_tests;
+#[cfg(test)]
+mod source_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod proxy_protocol;
 mod resolvers;
 mod server_state;
 mod server_tls;
+mod source;
 mod statuses;
 mod switching;
 mod tls_global;
@@ -290,6 +291,8 @@ struct Settings {
     meta: proxy_meta::Meta,
     /// `option abortonclose` and the other traffic options.
     traffic: traffic::TrafficSettings,
+    /// `source`.
+    source: source::SourceSettings,
 }
 
 struct Proxy {
@@ -1045,11 +1048,13 @@ fn proxy_keyword(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, resol
         }
         _ if compat::KEYWORDS.contains(&keyword) => compat::keyword(diags, p, st),
         _ if traffic::KEYWORDS.contains(&keyword) => traffic::keyword(diags, p, st),
+        _ if source::KEYWORDS.contains(&keyword) => source::keyword(diags, p, st, resolve),
         _ if PROXY_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let known = (PROXY_KEYWORDS.iter().chain(server_state::PROXY))
                 .chain(proxy_meta::KEYWORDS)
                 .chain(traffic::KEYWORDS)
+                .chain(source::KEYWORDS)
                 .chain(SECTIONS)
                 .chain(OTHER_SECTIONS);
             let hint = hint(keyword, known.chain(PROXY_LATER).copied());
@@ -1636,6 +1641,7 @@ fn server_line(
         check_send_proxy: None,
         agent: None,
         host: None,
+        source: None,
         origin: st.origin.clone(),
     };
     let params: Vec<&str> = defaults
@@ -1659,6 +1665,7 @@ fn server_line(
     let mut send_proxy = proxy_protocol::SendProxy::default();
     let mut agent = agent::Agent::default();
     let mut dns = resolvers::DnsParams::default();
+    let mut source = source::ServerSource::default();
     while let Some(param) = words.next() {
         const TIMES: &[&str] = &[
             "inter",
@@ -1688,7 +1695,11 @@ fn server_line(
             }
             continue;
         }
-        let result = match send_proxy.param(param, || words.next().unwrap_or("")) {
+        // A `default-server`'s `source` does not take the server's words.
+        let keep = if own { 0 } else { st.words.len() - 3 };
+        let found = source.param(param, &mut words, keep, &mut *resolve);
+        let result = match found.or_else(|| send_proxy.param(param, || words.next().unwrap_or("")))
+        {
             Some(result) => result,
             None => match agent.param(name, param, || words.next().unwrap_or("")) {
                 Some(result) => result,
@@ -1710,6 +1721,9 @@ fn server_line(
             // HAProxy stops reading the line at its first error.
             return None;
         }
+    }
+    if let Some(warning) = source.apply(backend, &mut server) {
+        diags.warn(&st.origin, warning);
     }
     if let Err(e) = send_proxy.apply(&mut server) {
         diags.error(&st.origin, e);
@@ -1939,7 +1953,8 @@ fn server_param<'w>(
                 .chain(proxy_protocol::SERVER)
                 .chain(server_tls::SERVER)
                 .chain(agent::SERVER)
-                .chain(resolvers::SERVER);
+                .chain(resolvers::SERVER)
+                .chain(source::SERVER);
             let hint = hint(param, known.chain(SERVER_LATER).copied());
             return Err(format!("unknown keyword '{param}' in server line{hint}"));
         }
@@ -2070,6 +2085,7 @@ impl Parser {
                     connect_hedge: s.connect_hedge,
                     replay_until_response: s.replay_until_response,
                     traffic: traffic::backend(&s.traffic),
+                    source: source::proxy_source(&s.source),
                     load_server_state: if disabled {
                         super::ServerStateLoad::None
                     } else {
@@ -2077,6 +2093,9 @@ impl Parser {
                     },
                     origin: proxy.origin.clone(),
                 });
+                if let Some(backend) = backends.last_mut() {
+                    source::inherit(backend);
+                }
             }
         }
         let mut frontends = Vec::new();

@@ -28,7 +28,7 @@ use std::time::Duration;
 use super::state::Cause;
 use super::verdict::ascii_encode;
 use super::{BackendState, Balancer, LogTargets, Role, millis};
-use crate::action::{Action, ConnError};
+use crate::action::ConnError;
 use crate::arena::Arena;
 use crate::config::{AgentCheck, Severity};
 use crate::health::agent::{self, AgentAdmin, AgentHealth, AgentParse};
@@ -388,7 +388,7 @@ impl Balancer {
             self.timers
                 .schedule(&mut agent.queued, deadline, TimerKey::Agent(b, s));
         }
-        self.actions.push_back(Action::Connect { conn, addr });
+        self.push_connect(conn, b, s, addr);
     }
 
     pub(super) fn on_agent_connected(

@@ -8,7 +8,7 @@ use super::shortage::SHORTAGE_RETRY;
 use super::state::Cause;
 use super::verdict::{LastCheck, tcp_check_context};
 use super::{BackendState, Balancer, LogTargets, Role, millis};
-use crate::action::{Action, ConnError};
+use crate::action::ConnError;
 use crate::arena::Arena;
 use crate::buffer::Pool;
 use crate::config::{HealthCheck, OnError, Severity, TcpStep};
@@ -323,10 +323,7 @@ impl Balancer {
         self.timers
             .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         self.close(old, reset);
-        self.actions.push_back(Action::Connect {
-            conn,
-            addr: opening.addr,
-        });
+        self.push_connect(conn, b, s, opening.addr);
     }
 
     /// Tells the driver what the probe of (b, s) wants to do.
@@ -456,7 +453,7 @@ impl Balancer {
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
-        self.actions.push_back(Action::Connect { conn, addr });
+        self.push_connect(conn, b, s, addr);
     }
 
     /// The probe of (b, s) found no descriptor or memory for its socket:

@@ -55,6 +55,7 @@ mod send_state;
 mod server_states;
 mod servers;
 mod shortage;
+mod source;
 mod spread;
 mod state;
 mod traffic;
@@ -140,6 +141,8 @@ pub struct Balancer {
     hard_maxconn: Option<u32>,
     /// `resolvers` sections and their resolutions.
     dns: dns::Dns,
+    /// Ports held of `source` port ranges.
+    sources: source::Sources,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -236,6 +239,8 @@ struct ServerState {
     /// Removed by a reload (or replaced by one of a new address): takes
     /// no new session, freed after its last one.
     retired: bool,
+    /// The free ports of its `source` port range.
+    ports: source::PortPool,
 }
 
 /// A TLS client configuration and the name to present.
@@ -403,6 +408,7 @@ impl Balancer {
             },
             hard_maxconn: global.maxconn,
             dns: dns::Dns::default(),
+            sources: source::Sources::default(),
             cli: cli::Cli {
                 listeners: cli_listeners,
                 timeout: global.runtime_api.timeout,
@@ -491,13 +497,19 @@ impl Balancer {
     pub fn handle_event(&mut self, now: Instant, event: Event) {
         self.advance(now);
         match event {
-            Event::Connected { conn, result } => match self.role(conn) {
-                Some(Role::Server(s)) => self.on_connected(now, s, result),
-                Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
-                Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
-                Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, result),
-                Some(Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_)) | None => {}
-            },
+            Event::Connected { conn, result } => {
+                if let Err(error) = result {
+                    self.report_source_failure(now, conn, error);
+                }
+                match self.role(conn) {
+                    Some(Role::Server(s)) => self.on_connected(now, s, result),
+                    Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, result),
+                    Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, result),
+                    Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, result),
+                    Some(Role::Client(_) | Role::Cli(_) | Role::Page(_) | Role::Pending(_))
+                    | None => {}
+                }
+            }
             Event::ReadClosed { conn } => match self.role(conn) {
                 Some(Role::Client(s)) => self.on_read_closed(now, s, true),
                 Some(Role::Server(s)) => self.on_read_closed(now, s, false),
@@ -727,8 +739,12 @@ impl Balancer {
     /// The next thing the driver must do, if any. A server side's
     /// [`Action::Connect`] is followed by its [`Action::KeepAlive`].
     pub fn poll_action(&mut self) -> Option<Action> {
+        self.fail_exhausted_sources();
         self.settle();
-        let action = self.actions.pop_front()?;
+        let mut action = self.actions.pop_front()?;
+        while self.unannounced(&action) {
+            action = self.actions.pop_front()?;
+        }
         if let Action::Connect { conn, .. } = action {
             if self.keepalive(conn) {
                 self.actions.push_front(Action::KeepAlive { conn });
@@ -860,6 +876,7 @@ impl Balancer {
     fn close(&mut self, conn: ConnId, reset: bool) {
         if let Some(role) = self.role(conn) {
             let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
+            self.release_source_port(conn);
             self.conns.remove(conn.index());
             if self.conns.is_empty() {
                 // Between checks after a burst: the peak's slots go back.

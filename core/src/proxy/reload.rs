@@ -170,6 +170,7 @@ impl ServerState {
             traffic_tls: config.tls.as_ref().map(tls),
             rule_tls: config.rule_tls.as_ref().map(tls),
             retired: false,
+            ports: Default::default(),
             config,
         }
     }

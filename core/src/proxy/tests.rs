@@ -28,6 +28,7 @@ mod reload;
 mod report;
 mod runtime;
 mod server_states;
+mod source;
 mod tls_close;
 
 /// A base instant for tests (the only clock read in core, test-only).
@@ -89,6 +90,7 @@ fn server(name: &str, port: u16) -> Server {
         check_send_proxy: None,
         agent: None,
         host: None,
+        source: None,
         origin: origin(),
     }
 }
@@ -157,6 +159,7 @@ fn config(servers: Vec<Server>) -> Config {
             connect_hedge: None,
             replay_until_response: None,
             traffic: Default::default(),
+            source: None,
             servers,
             load_server_state: Default::default(),
             origin: origin(),
@@ -225,7 +228,7 @@ impl Harness {
             .iter()
             .rev()
             .find_map(|a| match a {
-                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                Action::Connect { conn, addr, .. } => Some((*conn, *addr)),
                 _ => None,
             })
             .expect("a connect");
@@ -312,7 +315,7 @@ impl Harness {
         self.actions
             .iter()
             .filter_map(|a| match a {
-                Action::Connect { conn, addr } => Some((*conn, *addr)),
+                Action::Connect { conn, addr, .. } => Some((*conn, *addr)),
                 _ => None,
             })
             .collect()

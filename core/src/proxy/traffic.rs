@@ -208,8 +208,8 @@ impl Balancer {
         // Bytes that came after a PROXY header are the client's first.
         self.count_client_bytes(fe, b, target, early, 0);
         self.load_mark = self.load_mark.max(self.sessions.len());
-        if let (Some(conn), Some(addr)) = (server_conn, addr) {
-            self.actions.push_back(Action::Connect { conn, addr });
+        if let (Some(conn), Some(addr), Some(t)) = (server_conn, addr, target) {
+            self.push_connect(conn, b, t, addr);
         }
         self.reconcile(now, s);
         if target.is_none() {
@@ -283,7 +283,7 @@ impl Balancer {
         match result {
             // The racing connect to another server carries on alone.
             Err(_) if session.hedge.is_some() => self.promote_hedge(now, s),
-            Err(_) => self.connect_failed(now, s, 'S', blame),
+            Err(e) => self.connect_failed(now, s, 'S', blame, !e.is_source()),
             Ok(()) => {
                 self.cancel_hedge(now, s);
                 self.establish(now, s);
@@ -334,7 +334,8 @@ impl Balancer {
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
         let conn = self.open_conn(Role::Hedge(s));
         self.sessions[s].hedge = Some((conn, target));
-        self.actions.push_back(Action::Connect { conn, addr });
+        let b = self.sessions[s].backend;
+        self.push_connect(conn, b, target, addr);
     }
 
     /// Closes session `s`'s second connect, if it has one, and frees its
@@ -809,7 +810,7 @@ impl Balancer {
                     let b = session.backend;
                     self.observe(now, b, target, false);
                 }
-                self.connect_failed(now, s, 's', true);
+                self.connect_failed(now, s, 's', true, false);
             }
             Some(termination) => self.end(now, s, termination, false),
             None => {
@@ -828,7 +829,7 @@ impl Balancer {
     /// HAProxy's pause of `min(timeout connect, 1s)` after a refusal. The client's bytes wait in the
     /// session meanwhile, so a retry loses nothing. A failure to `blame` on
     /// its server makes that server suspect.
-    fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool) {
+    fn connect_failed(&mut self, now: Instant, s: usize, who: char, blame: bool, pause: bool) {
         let Some(session) = self.sessions.get_mut(s) else {
             return;
         };
@@ -844,7 +845,8 @@ impl Balancer {
         session.retries += 1;
         backend.counters.retries += 1;
         let failed = session.target;
-        if let Some(conn) = session.server.take() {
+        let closed = session.server.take();
+        if let Some(conn) = closed {
             self.conns.remove(conn.index());
             self.actions.push_back(Action::Close { conn, reset: false });
         }
@@ -857,6 +859,9 @@ impl Balancer {
             if !session.tried.contains(&t) {
                 session.tried.push(t);
             }
+        }
+        if let Some(conn) = closed {
+            self.release_source_port(conn);
         }
         self.cancel_hedge(now, s);
         // Suspect until a check says otherwise: new connections avoid it.
@@ -885,14 +890,25 @@ impl Balancer {
                 backend.counters.redispatches += 1;
                 self.connect_to(now, s, target);
             }
+            // A failure of the local end (`source`) is retried at once,
+            // as HAProxy does for `SF_ERR_RESOURCE`.
+            None if !pause && who == 'S' => {
+                let usable = |t| backend.servers.get(t).is_some_and(|x| x.is_usable());
+                match session.target {
+                    Some(t) if !backend.config.redispatch || usable(t) => {
+                        self.connect_to(now, s, t)
+                    }
+                    _ => self.requeue(now, s),
+                }
+            }
             None => {
                 // HAProxy's turn-around: a pause before retrying the same
                 // server only after a refusal; after `timeout connect`, at once.
-                let pause = match who {
-                    'S' => {
+                let pause = match pause {
+                    true => {
                         (backend.config.timeout_connect).map_or(RETRY_PAUSE, |t| t.min(RETRY_PAUSE))
                     }
-                    _ => Duration::ZERO,
+                    false => Duration::ZERO,
                 };
                 session.retry_at = Some(now + pause);
                 // No connect is in flight during the pause: nothing to
@@ -923,7 +939,7 @@ impl Balancer {
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
         session.hedge_at = backend.config.connect_hedge.map(|t| now + t);
         let addr = backend.servers[target].config.addr;
-        self.actions.push_back(Action::Connect { conn, addr });
+        self.push_connect(conn, b, target, addr);
         self.reconcile(now, s);
         if left.is_some() {
             self.dispatch_queue(now, b);

@@ -286,7 +286,13 @@ fn keepalive_follows_the_accept_and_the_connect_of_each_side() {
     let actions = h.take();
     let at = actions
         .iter()
-        .position(|a| *a == Action::Connect { conn: server, addr })
+        .position(|a| {
+            *a == Action::Connect {
+                conn: server,
+                addr,
+                source: None,
+            }
+        })
         .expect("connect");
     assert_eq!(actions[at + 1], Action::KeepAlive { conn: server });
     assert!(actions.contains(&Action::KeepAlive { conn: client }));
