@@ -131,6 +131,12 @@ pub enum Action {
         /// The local address to bind first (`source`); `None`: the
         /// kernel's choice.
         source: Option<SourceBind>,
+        /// Delay the handshake's last ACK (`TCP_QUICKACK` off before
+        /// connecting), as HAProxy's checks do when no expect rule follows
+        /// the connect (`CONNECT_DELACK_ALWAYS`): the ACK leaves with the
+        /// first bytes, or never for a connect-only check closed with a
+        /// reset, so the server's application never accepts that check.
+        delay_ack: bool,
     },
     /// Turn on TCP keep-alive (`SO_KEEPALIVE`) on `conn` (`option
     /// tcpka`). Comes right after the [`Action::Connect`] of a server side,

@@ -635,9 +635,12 @@ impl<R: Reactor> Engine<R> {
     fn drain(&mut self, now: Instant) {
         while let Some(action) = self.lb.poll_action() {
             match action {
-                Action::Connect { conn, addr, source } => {
-                    self.connect(now, conn, addr, source.as_ref())
-                }
+                Action::Connect {
+                    conn,
+                    addr,
+                    source,
+                    delay_ack,
+                } => self.connect(now, conn, addr, source.as_ref(), delay_ack),
                 Action::Interest { conn, read, write } => {
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.want_read = read;
@@ -702,9 +705,16 @@ impl<R: Reactor> Engine<R> {
         }
     }
 
-    fn connect(&mut self, now: Instant, id: ConnId, addr: SocketAddr, source: Option<&SourceBind>) {
+    fn connect(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        addr: SocketAddr,
+        source: Option<&SourceBind>,
+        delay_ack: bool,
+    ) {
         let token = id.to_u64() as Token;
-        let stream = connect(addr, source).and_then(|tcp| {
+        let stream = connect(addr, source, delay_ack).and_then(|tcp| {
             (self.reactor.stream(Socket::Tcp(tcp), token)).map_err(|e| ConnError::from_io(&e))
         });
         match stream {

@@ -257,10 +257,13 @@ fn set_int(socket: &socket2::Socket, level: i32, name: i32, value: i32) -> io::R
 }
 
 /// Starts a non-blocking connect to `addr`, bound first to `source` if
-/// given. A failure to bind is [`ConnError::CantBind`].
+/// given, with the handshake's last ACK delayed if `delay_ack` (see
+/// [`weir_core::Action::Connect`]). A failure to bind is
+/// [`ConnError::CantBind`].
 pub(crate) fn connect(
     addr: SocketAddr,
     source: Option<&SourceBind>,
+    delay_ack: bool,
 ) -> Result<TcpStream, ConnError> {
     let io = |e: io::Error| ConnError::from_io(&e);
     let socket = socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
@@ -269,6 +272,10 @@ pub(crate) fn connect(
     if let Some(source) = source {
         bind_source(&socket, source)
             .map_err(|e| ConnError::CantBind(e.raw_os_error().unwrap_or(0)))?;
+    }
+    if delay_ack {
+        // Best effort, as HAProxy: without it the check still works.
+        let _ = set_int(&socket, libc::IPPROTO_TCP, libc::TCP_QUICKACK, 0);
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
@@ -371,7 +378,7 @@ mod tests {
     fn accepted_from(source: Option<&SourceBind>) -> Result<SocketAddr, ConnError> {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let _stream = connect(addr, source)?;
+        let _stream = connect(addr, source, false)?;
         Ok(listener.accept().unwrap().1)
     }
 
@@ -395,6 +402,37 @@ mod tests {
         let peer = accepted_from(Some(&fixed)).unwrap();
         assert_eq!(peer, fixed.addr);
         assert_ne!(accepted_from(None).unwrap().ip().to_string(), "127.0.0.2");
+    }
+
+    /// Waits (bounded) until `stream` is connected.
+    fn wait_connected(stream: &TcpStream) {
+        let mut fd = libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one live descriptor, for at most 10 s.
+        assert_eq!(unsafe { libc::poll(&raw mut fd, 1, 10_000) }, 1);
+        assert!(connect_result(stream).is_ok());
+    }
+
+    #[test]
+    fn a_connect_with_its_ack_delayed_and_reset_once_connected_is_never_accepted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let check = connect(addr, None, true).unwrap();
+        wait_connected(&check);
+        socket2::SockRef::from(&check)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .unwrap();
+        let check_port = check.local_addr().unwrap().port();
+        drop(check);
+        // The next connection is the first the listener accepts.
+        let traffic = connect(addr, None, false).unwrap();
+        wait_connected(&traffic);
+        let (_, peer) = listener.accept().unwrap();
+        assert_ne!(peer.port(), check_port);
+        assert_eq!(peer, traffic.local_addr().unwrap());
     }
 
     #[test]

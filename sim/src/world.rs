@@ -429,7 +429,9 @@ impl World {
 
     pub(crate) fn apply(&mut self, action: Action) {
         match action {
-            Action::Connect { conn, addr, source } => {
+            Action::Connect {
+                conn, addr, source, ..
+            } => {
                 if let Some(source) = source {
                     trace!(self, "weir", "binds {conn:?} to {} first", source.addr);
                 }

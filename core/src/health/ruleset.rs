@@ -66,6 +66,15 @@ pub(crate) fn first_connect(check: &HealthCheck) -> Option<(usize, &Connect)> {
     }
 }
 
+/// Whether the connection opened for the connect rule at `opened_at`
+/// (`None`: the implicit first one) delays its handshake's last ACK:
+/// when the next rule is not an expect, as HAProxy's
+/// `tcpcheck_eval_connect`.
+pub(crate) fn delays_ack(check: &HealthCheck, opened_at: Option<usize>) -> bool {
+    let next = opened_at.map_or(0, |i| i + 1);
+    !matches!(rule(check, next), Rule::TcpExpect(_) | Rule::HttpExpect(_))
+}
+
 /// The request of `request` with `X-Haproxy-Server-State` in it, when
 /// `send-state` asks for one.
 pub(crate) fn with_state(

@@ -373,6 +373,9 @@ impl Balancer {
             return;
         };
         let (addr, inter) = (agent.addr, agent.inter);
+        // HAProxy's agent rules: a send (when `agent-send` has one), then
+        // an expect; the ACK waits for the send (`CONNECT_DELACK_ALWAYS`).
+        let delay_ack = !agent.send.is_empty();
         let deadline = now + self.agent_timeout(b, inter, false);
         if let Some(agent) = agent_mut(&mut self.backends, b, s) {
             agent.probe = Some(AgentProbe {
@@ -388,7 +391,7 @@ impl Balancer {
             self.timers
                 .schedule(&mut agent.queued, deadline, TimerKey::Agent(b, s));
         }
-        self.push_connect(conn, b, s, addr);
+        self.push_connect(conn, b, s, addr, delay_ack);
     }
 
     pub(super) fn on_agent_connected(

@@ -323,7 +323,8 @@ impl Balancer {
         self.timers
             .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         self.close(old, reset);
-        self.push_connect(conn, b, s, opening.addr);
+        let delay_ack = ruleset::delays_ack(&self.backends[b].config.health_check, Some(step));
+        self.push_connect(conn, b, s, opening.addr, delay_ack);
     }
 
     /// Tells the driver what the probe of (b, s) wants to do.
@@ -434,6 +435,7 @@ impl Balancer {
         let first = ruleset::first_connect(rules);
         let opening = check_connect::opening(&self.backends[b].servers[s], first.map(|f| f.1));
         let first = first.map(|f| f.0);
+        let delay_ack = ruleset::delays_ack(rules, first);
         let addr = opening.addr;
         let view = self.server_view(now, b, s);
         if let Some(check) = check_mut(&mut self.backends, b, s) {
@@ -453,7 +455,7 @@ impl Balancer {
             self.timers
                 .schedule(&mut check.queued, deadline, TimerKey::Check(b, s));
         }
-        self.push_connect(conn, b, s, addr);
+        self.push_connect(conn, b, s, addr, delay_ack);
     }
 
     /// The probe of (b, s) found no descriptor or memory for its socket:

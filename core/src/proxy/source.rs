@@ -73,20 +73,24 @@ pub(super) struct Sources {
 impl Balancer {
     /// Asks the driver to connect `conn` (for server `s` of backend `b`)
     /// to `addr`, bound to the server's `source`, taking a port of its
-    /// range if it has one.
+    /// range if it has one; `delay_ack` as [`Action::Connect`] says.
     pub(super) fn push_connect(
         &mut self,
         conn: ConnId,
         b: BackendId,
         s: ServerId,
         addr: SocketAddr,
+        delay_ack: bool,
     ) {
         let server = self.backends.get_mut(b).and_then(|x| x.servers.get_mut(s));
         let Some(server) = server else {
             let source = None;
-            return self
-                .actions
-                .push_back(Action::Connect { conn, addr, source });
+            return self.actions.push_back(Action::Connect {
+                conn,
+                addr,
+                source,
+                delay_ack,
+            });
         };
         let source = match &server.config.source {
             None => None,
@@ -113,8 +117,12 @@ impl Balancer {
                 Some(bind)
             }
         };
-        self.actions
-            .push_back(Action::Connect { conn, addr, source });
+        self.actions.push_back(Action::Connect {
+            conn,
+            addr,
+            source,
+            delay_ack,
+        });
     }
 
     /// `conn` is being forgotten: the port of a range it held goes back.

@@ -209,7 +209,7 @@ impl Balancer {
         self.count_client_bytes(fe, b, target, early, 0);
         self.load_mark = self.load_mark.max(self.sessions.len());
         if let (Some(conn), Some(addr), Some(t)) = (server_conn, addr, target) {
-            self.push_connect(conn, b, t, addr);
+            self.push_connect(conn, b, t, addr, false);
         }
         self.reconcile(now, s);
         if target.is_none() {
@@ -335,7 +335,7 @@ impl Balancer {
         let conn = self.open_conn(Role::Hedge(s));
         self.sessions[s].hedge = Some((conn, target));
         let b = self.sessions[s].backend;
-        self.push_connect(conn, b, target, addr);
+        self.push_connect(conn, b, target, addr, false);
     }
 
     /// Closes session `s`'s second connect, if it has one, and frees its
@@ -939,7 +939,7 @@ impl Balancer {
         session.connect_deadline = backend.config.timeout_connect.map(|t| now + t);
         session.hedge_at = backend.config.connect_hedge.map(|t| now + t);
         let addr = backend.servers[target].config.addr;
-        self.push_connect(conn, b, target, addr);
+        self.push_connect(conn, b, target, addr, false);
         self.reconcile(now, s);
         if left.is_some() {
             self.dispatch_queue(now, b);

@@ -245,3 +245,39 @@ fn a_tls_connect_rule_passes_only_once_its_handshake_is_done() {
         ]
     );
 }
+
+/// Whether each check connect of `h` so far delays its ACK.
+fn delayed_acks(h: &Harness) -> Vec<bool> {
+    h.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Connect { delay_ack, .. } => Some(*delay_ack),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_check_delays_its_handshake_ack_unless_an_expect_comes_next_as_haproxy() {
+    // A connect-only check: the server's application never sees it.
+    assert_eq!(delayed_acks(&rules("")), [true]);
+    // The ACK leaves with the request.
+    assert_eq!(delayed_acks(&rules(" option httpchk GET /")), [true]);
+    assert_eq!(
+        delayed_acks(&rules(" option tcp-check\n tcp-check send hi\\n")),
+        [true]
+    );
+    // A banner is read first: the ACK goes at once.
+    assert_eq!(
+        delayed_acks(&rules(" option tcp-check\n tcp-check expect string +OK")),
+        [false]
+    );
+    // A second connect rule followed by an expect.
+    let mut h = rules(
+        " option tcp-check\n tcp-check connect\n tcp-check send a\\n\n \
+         tcp-check connect port 8002\n tcp-check expect string OK",
+    );
+    let (p, _) = probe(&mut h);
+    assert_eq!(h.drain(p), b"a\n");
+    assert_eq!(delayed_acks(&h), [true, false]);
+}

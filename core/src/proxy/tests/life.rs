@@ -291,6 +291,7 @@ fn keepalive_follows_the_accept_and_the_connect_of_each_side() {
                 conn: server,
                 addr,
                 source: None,
+                delay_ack: false,
             }
         })
         .expect("connect");

@@ -26,7 +26,9 @@ fn harness(backend: &str) -> Harness {
 fn connects(h: &Harness) -> Vec<(ConnId, SocketAddr, Option<SourceBind>)> {
     (h.actions.iter())
         .filter_map(|a| match a {
-            Action::Connect { conn, addr, source } => Some((*conn, *addr, source.clone())),
+            Action::Connect {
+                conn, addr, source, ..
+            } => Some((*conn, *addr, source.clone())),
             _ => None,
         })
         .collect()
