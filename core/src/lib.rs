@@ -57,6 +57,7 @@ pub mod dns;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod loops;
 pub mod runtime_api;
 
 mod action;
