@@ -127,6 +127,16 @@ pub fn share(limit: u32, index: u32, count: u32) -> u32 {
     limit / count + u32::from(index < limit % count)
 }
 
+/// A follower's counters as loop 0's formatters add them up
+/// ([`Balancer::stats_share`](crate::Balancer::stats_share)).
+#[derive(Debug, Clone, Default)]
+pub struct LoopStats {
+    /// Every proxy's rows, the loop's own counters.
+    pub proxies: Vec<crate::stats::ProxyStats>,
+    /// The loop's process-wide counters.
+    pub process: crate::stats::ProcessInfo,
+}
+
 /// How often followers hand loop 0 their counters, in milliseconds.
 pub const STATS_PERIOD_MS: u64 = 250;
 

@@ -31,8 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::Config;
-use weir_core::loops::{EventLoop, LoopNews, STATS_PERIOD_MS};
-use weir_core::stats::ProxyStats;
+use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
 use weir_core::{Balancer, ListenerId, ReloadReport};
 
 use super::{Control, Engine, Listener, Reactor, UTC_OFFSET_REFRESH, listener_token};
@@ -61,7 +60,7 @@ struct Peer {
     inbox: Mutex<Vec<Message>>,
     wake: Mutex<Option<Wake>>,
     /// Its latest stats, until loop 0 takes them.
-    stats: Mutex<Option<Vec<ProxyStats>>>,
+    stats: Mutex<Option<LoopStats>>,
 }
 
 /// Every follower (loop `i` is `peers[i - 1]`).
@@ -77,7 +76,7 @@ pub(crate) struct Link {
     fleet: Arc<Fleet>,
     /// Loop 0: the followers' latest stats. A follower: when to leave its
     /// stats next.
-    peer_stats: Vec<Vec<ProxyStats>>,
+    peer_stats: Vec<LoopStats>,
     next_stats: Instant,
 }
 
@@ -309,7 +308,8 @@ impl<R: Reactor> Engine<R> {
                 }
             }
             if fleet.fresh_stats.swap(false, Ordering::SeqCst) {
-                link.peer_stats.resize_with(fleet.peers.len(), Vec::new);
+                link.peer_stats
+                    .resize_with(fleet.peers.len(), LoopStats::default);
                 for (slot, peer) in link.peer_stats.iter_mut().zip(&fleet.peers) {
                     if let Some(stats) = lock(&peer.stats).take() {
                         *slot = stats;

@@ -4,8 +4,8 @@
 use super::Balancer;
 use super::state::Cause;
 use crate::id::{BackendId, ServerId};
-use crate::loops::{LoopNews, ServerNews};
-use crate::stats::{ForcedHealth, OpState, ProxyStats};
+use crate::loops::{LoopNews, LoopStats, ServerNews};
+use crate::stats::{ForcedHealth, OpState, ProcessInfo, ProxyStats};
 use crate::time::Instant;
 
 impl Balancer {
@@ -122,15 +122,63 @@ impl Balancer {
     /// `show info`, Prometheus and the stats page add them to this
     /// instance's own. One entry per other loop, as
     /// [`Balancer::stats_share`] gave it.
-    pub fn set_peer_stats(&mut self, peers: Vec<Vec<ProxyStats>>) {
+    pub fn set_peer_stats(&mut self, peers: Vec<LoopStats>) {
         self.peer_stats = peers;
     }
 
-    /// This instance's stats at `now`, for loop 0's
+    /// This instance's own counters at `now`, for loop 0's
     /// [`Balancer::set_peer_stats`] (a follower's, every
     /// [`crate::loops::STATS_PERIOD_MS`]).
-    pub fn stats_share(&mut self, now: Instant) -> Vec<ProxyStats> {
+    pub fn stats_share(&mut self, now: Instant) -> LoopStats {
         self.advance(now);
-        self.proxy_stats(now)
+        LoopStats {
+            proxies: self.own_proxy_stats(now),
+            process: self.own_process_info(now),
+        }
+    }
+
+    /// Adds the other loops' rows to `stats`, matched by proxy and server
+    /// name: counters, current sessions and queues, rates.
+    pub(super) fn add_peer_proxies(&self, stats: &mut [ProxyStats]) {
+        for peer in &self.peer_stats {
+            for theirs in &peer.proxies {
+                let Some(ours) = stats.iter_mut().find(|p| p.name == theirs.name) else {
+                    continue;
+                };
+                if let (Some(a), Some(b)) = (&mut ours.frontend, &theirs.frontend) {
+                    a.counters.add_peer(&b.counters);
+                    a.sess_rate += b.sess_rate;
+                    a.conn_rate += b.conn_rate;
+                    a.req_rate += b.req_rate;
+                }
+                if let (Some(a), Some(b)) = (&mut ours.backend, &theirs.backend) {
+                    a.counters.add_peer(&b.counters);
+                    a.sess_rate += b.sess_rate;
+                }
+                for b in &theirs.servers {
+                    if let Some(a) = ours.servers.iter_mut().find(|s| s.name == b.name) {
+                        a.counters.add_peer(&b.counters);
+                        a.sess_rate += b.sess_rate;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the other loops' process-wide counters to `info`.
+    pub(super) fn add_peer_process(&self, info: &mut ProcessInfo) {
+        for peer in &self.peer_stats {
+            let p = &peer.process;
+            info.cur_conns += p.cur_conns;
+            info.cum_conns += p.cum_conns;
+            info.conn_rate += p.conn_rate;
+            info.max_conn_rate += p.max_conn_rate;
+            info.sess_rate += p.sess_rate;
+            info.max_sess_rate += p.max_sess_rate;
+            info.jobs += p.cur_conns;
+            info.tasks += p.tasks;
+            info.bytes_out += p.bytes_out;
+            info.bytes_out_rate += p.bytes_out_rate;
+        }
     }
 }

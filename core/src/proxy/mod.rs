@@ -147,7 +147,7 @@ pub struct Balancer {
     /// What loop 0 has to tell the other loops, until the driver takes it.
     news: VecDeque<LoopNews>,
     /// The other loops' latest counters (loop 0 of several).
-    peer_stats: Vec<Vec<crate::stats::ProxyStats>>,
+    peer_stats: Vec<crate::loops::LoopStats>,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
