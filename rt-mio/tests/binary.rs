@@ -42,6 +42,8 @@ mod service;
 mod signals;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
+#[path = "../../tests/binary/threads.rs"]
+mod threads;
 #[path = "../../tests/binary/tls_checks.rs"]
 mod tls_checks;
 #[path = "../../tests/binary/traffic.rs"]

@@ -314,6 +314,10 @@ impl Balancer {
         self.advance(now);
         let summary = report.summary(self.sessions.len());
         self.answer_reload(now, true, std::slice::from_ref(&summary));
+        // Loop 0 says it, once for the process.
+        if self.follows() {
+            return report;
+        }
         self.actions.push_back(Action::Log(LogLine {
             sink: LogSink::Diagnostic(log::Level::Info),
             text: summary,
