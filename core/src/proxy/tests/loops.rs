@@ -157,3 +157,80 @@ fn global_maxconn_is_split_among_the_loops() {
         "loop 1's share is 1"
     );
 }
+
+/// Each server's `srv_op_state srv_admin_state srv_uweight` of `show
+/// servers state`.
+fn states(h: &mut Harness) -> Vec<String> {
+    let dump = h.lb.handle_command(h.now, "show servers state", Level::Admin);
+    (dump.lines().skip(2).filter(|l| !l.is_empty()))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{} {} {} {}", f[3], f[5], f[6], f[7])
+        })
+        .collect()
+}
+
+#[test]
+fn a_follower_keeps_loop_0s_server_states_through_random_verdicts_and_commands() {
+    let servers = vec![checked("s1", 8001), checked("s2", 8002), server("s3", 8003)];
+    let cfg = config(servers);
+    let commands = [
+        "set server app/s1 state drain",
+        "set server app/s1 state maint",
+        "set server app/s1 state ready",
+        "set server app/s2 state maint",
+        "set server app/s2 state ready",
+        "set server app/s3 weight 0",
+        "set server app/s3 weight 5",
+        "set server app/s1 weight 3",
+        "set server app/s2 health down",
+        "set server app/s2 health up",
+        "set server app/s3 health stopping",
+        "disable health app/s1",
+        "enable health app/s1",
+    ];
+    for seed in 1..=20u64 {
+        let mut leader = instance(cfg.clone(), 0, 2);
+        let mut follower = instance(cfg.clone(), 1, 2);
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut draw = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for step in 0..150 {
+            match draw(3) {
+                0 | 1 => {
+                    // Checks answer, at random.
+                    let probes: Vec<ConnId> = (leader.take().iter())
+                        .filter_map(|a| match a {
+                            Action::Connect { conn, .. } => Some(*conn),
+                            _ => None,
+                        })
+                        .collect();
+                    for conn in probes {
+                        let result = match draw(2) {
+                            0 => Ok(()),
+                            _ => Err(ConnError::Refused),
+                        };
+                        leader.event(Event::Connected { conn, result });
+                    }
+                    leader.advance(Duration::from_millis(700));
+                }
+                _ => {
+                    let command = commands[draw(commands.len() as u64) as usize];
+                    leader.lb.handle_command(leader.now, command, Level::Admin);
+                    leader.collect();
+                }
+            }
+            forward(&mut leader, &mut follower);
+            assert_eq!(
+                states(&mut follower),
+                states(&mut leader),
+                "seed {seed}, step {step}"
+            );
+            assert!(follower.connects().is_empty(), "a follower never checks");
+        }
+    }
+}
