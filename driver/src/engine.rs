@@ -533,6 +533,7 @@ impl<R: Reactor> Engine<R> {
     }
 
     fn on_accepted(&mut self, now: Instant, i: usize, connection: Accepted) {
+        self.loops_accepted(i);
         let Accepted { socket, addrs } = connection;
         let listener = ListenerId(i as u32);
         let id = match addrs {

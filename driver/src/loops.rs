@@ -27,7 +27,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::Config;
@@ -39,6 +39,10 @@ use crate::LogHook;
 use crate::datagrams::Datagrams;
 use crate::sockets::ListenSocket;
 use crate::syslog::Syslog;
+
+/// How long loop 0 waits for the followers' stats when a stats
+/// connection comes (they answer at their next turn).
+const ASK_PATIENCE: Duration = Duration::from_millis(100);
 
 /// A wake-up of a loop's driver.
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -61,6 +65,8 @@ struct Peer {
     wake: Mutex<Option<Wake>>,
     /// Its latest stats, until loop 0 takes them.
     stats: Mutex<Option<LoopStats>>,
+    /// Loop 0 waits for its stats of now.
+    asked: AtomicBool,
 }
 
 /// Every follower (loop `i` is `peers[i - 1]`).
@@ -68,6 +74,8 @@ struct Fleet {
     peers: Vec<Peer>,
     /// A follower left new stats.
     fresh_stats: AtomicBool,
+    /// Signalled when a follower answered loop 0's ask for stats.
+    answered: (Mutex<()>, Condvar),
 }
 
 /// An engine's place among the loops.
@@ -109,7 +117,7 @@ impl Peer {
 /// How many loops `config` asks for: `nbthread`, else 1 (the default
 /// stays one loop: see the README's differences).
 pub(crate) fn count(config: &Config) -> u32 {
-    config.global.nbthread.unwrap_or(1).max(1)
+    config.global.nbthread.unwrap_or(1).clamp(1, 64)
 }
 
 /// The listeners followers accept on too: TCP frontends that are not
@@ -164,9 +172,11 @@ pub(crate) fn plan(
                 inbox: Mutex::default(),
                 wake: Mutex::default(),
                 stats: Mutex::default(),
+                asked: AtomicBool::new(false),
             })
             .collect(),
         fresh_stats: AtomicBool::new(false),
+        answered: (Mutex::new(()), Condvar::new()),
     };
     (followers, Some(Arc::new(FleetHandle(Arc::new(fleet)))))
 }
@@ -307,24 +317,21 @@ impl<R: Reactor> Engine<R> {
                     peer.wake();
                 }
             }
-            if fleet.fresh_stats.swap(false, Ordering::SeqCst) {
-                link.peer_stats
-                    .resize_with(fleet.peers.len(), LoopStats::default);
-                for (slot, peer) in link.peer_stats.iter_mut().zip(&fleet.peers) {
-                    if let Some(stats) = lock(&peer.stats).take() {
-                        *slot = stats;
-                    }
-                }
-                self.lb.set_peer_stats(link.peer_stats.clone());
-            }
+            self.take_peer_stats();
             return;
         }
         let peer = &fleet.peers[link.index - 1];
-        if now >= link.next_stats {
+        let asked = peer.asked.load(Ordering::SeqCst);
+        if now >= link.next_stats || asked {
             link.next_stats = now + Duration::from_millis(STATS_PERIOD_MS);
             let stats = self.lb.stats_share(now);
             *lock(&peer.stats) = Some(stats);
             fleet.fresh_stats.store(true, Ordering::SeqCst);
+            if asked {
+                let _guard = lock(&fleet.answered.0);
+                peer.asked.store(false, Ordering::SeqCst);
+                fleet.answered.1.notify_all();
+            }
         }
         let inbox = std::mem::take(&mut *lock(&peer.inbox));
         for message in inbox {
@@ -337,6 +344,58 @@ impl<R: Reactor> Engine<R> {
             }
             self.drain(now);
         }
+    }
+
+    /// Loop 0: gives core the followers' stats they left since last time.
+    fn take_peer_stats(&mut self) {
+        let Some(link) = &mut self.link else {
+            return;
+        };
+        let fleet = &link.fleet;
+        if fleet.fresh_stats.swap(false, Ordering::SeqCst) {
+            link.peer_stats
+                .resize_with(fleet.peers.len(), LoopStats::default);
+            for (slot, peer) in link.peer_stats.iter_mut().zip(&fleet.peers) {
+                if let Some(stats) = lock(&peer.stats).take() {
+                    *slot = stats;
+                }
+            }
+            self.lb.set_peer_stats(link.peer_stats.clone());
+        }
+    }
+
+    /// Loop 0 accepted on listener `i`: for a stats socket or a stats
+    /// page (listeners only loop 0 serves), the followers are asked for
+    /// their stats of now and waited for (at most [`ASK_PATIENCE`]), so
+    /// that what the connection reads counts every session ended before
+    /// it came.
+    pub(crate) fn loops_accepted(&mut self, i: usize) {
+        let Some(link) = self.link.as_ref().filter(|l| l.index == 0) else {
+            return;
+        };
+        if shared_listener(&self.lb, ListenerId(i as u32)) {
+            return;
+        }
+        let fleet = link.fleet.clone();
+        for peer in &fleet.peers {
+            peer.asked.store(true, Ordering::SeqCst);
+            peer.wake();
+        }
+        let deadline = Instant::now() + ASK_PATIENCE;
+        let mut guard = lock(&fleet.answered.0);
+        while fleet.peers.iter().any(|p| p.asked.load(Ordering::SeqCst)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                log::debug!("an event loop did not answer for its stats in time");
+                break;
+            }
+            guard = match fleet.answered.1.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        drop(guard);
+        self.take_peer_stats();
     }
 
     /// End of a turn: loop 0 sends what core published to every follower.
@@ -383,7 +442,7 @@ impl<R: Reactor> Engine<R> {
             return Vec::new();
         };
         let count = link.fleet.peers.len() as u32 + 1;
-        if count != count_of(config) {
+        if count != self::count(config) {
             log::warn!("nbthread changes on a restart only: {count} event loops go on running");
         }
         (1..count)
@@ -435,11 +494,6 @@ impl<R: Reactor> Engine<R> {
             }
         }
     }
-}
-
-/// `nbthread` of `config` with the default applied.
-fn count_of(config: &Config) -> u32 {
-    count(config)
 }
 
 impl<L> Listener<L> {

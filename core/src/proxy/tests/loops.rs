@@ -161,7 +161,8 @@ fn global_maxconn_is_split_among_the_loops() {
 /// Each server's `srv_op_state srv_admin_state srv_uweight` of `show
 /// servers state`.
 fn states(h: &mut Harness) -> Vec<String> {
-    let dump = h.lb.handle_command(h.now, "show servers state", Level::Admin);
+    let dump =
+        h.lb.handle_command(h.now, "show servers state", Level::Admin);
     (dump.lines().skip(2).filter(|l| !l.is_empty()))
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
