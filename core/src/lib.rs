@@ -45,7 +45,9 @@
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
 //! server; `proxy` holds the [`Balancer`] itself; `logging` frames log
 //! lines (targets, `log-format`, syslog headers, local dates);
-//! [`runtime_api`] speaks HAProxy's stats socket protocol.
+//! [`runtime_api`] speaks HAProxy's stats socket protocol; [`loops`] says
+//! how several event loops (`nbthread`), each with its own `Balancer`,
+//! share health, limits and counters.
 
 #![forbid(unsafe_code)]
 

@@ -13,8 +13,10 @@
 //! # Loop 0 leads, the others follow
 //!
 //! * **Health is decided once.** Only loop 0 runs health checks and agent
-//!   checks (and DNS resolution). The others never schedule a check: their
-//!   servers' state changes only through [`LoopNews`].
+//!   checks. The others never schedule a check: their servers' health
+//!   and admin state change only through [`LoopNews`]. (DNS resolution
+//!   of server names runs in every loop, each asking the resolvers; what
+//!   a loop's resolution puts in maintenance stays that loop's.)
 //! * **Every change of a server's state is news.** Loop 0's one transition
 //!   path (`change_server`: check verdicts, agent verdicts, runtime-API
 //!   commands, state files) and the runtime setters (`set server ...
@@ -35,13 +37,17 @@
 //!   server`) are news too; `shutdown session ID` and `show sess` reach
 //!   loop 0's sessions only (session ids are each loop's own).
 //! * **Counters** live in each instance. Followers hand the driver a
-//!   snapshot of their proxies' counters
+//!   snapshot of their counters
 //!   ([`Balancer::stats_share`](crate::Balancer::stats_share)) every
-//!   [`STATS_PERIOD_MS`]; loop 0 keeps the latest of each
+//!   [`STATS_PERIOD_MS`], and at once when loop 0 asks: its driver asks
+//!   (and waits for the answers, briefly) when it accepts a stats-socket
+//!   or stats-page connection. Loop 0 keeps the latest of each
 //!   ([`Balancer::set_peer_stats`](crate::Balancer::set_peer_stats)) and
 //!   its formatters (`show stat`, `show info`, Prometheus, the stats page)
-//!   add them to its own: totals are at most one period old for the
-//!   followers' part.
+//!   add them to its own (`crate::stats` sums counts, current values and
+//!   maxima; averages of session times and check counters are loop 0's).
+//!   So what a stats connection reads counts every session that ended
+//!   before it was accepted.
 //!
 //! # Limits: a static split
 //!
@@ -58,8 +64,8 @@
 //!   limit below N) queues that server's sessions on it (or redispatches
 //!   as configured) and never connects to it;
 //! * `maxconnrate`, `maxsessrate`, `rate-limit sessions`: each loop
-//!   accepts at most its share per second, so the process at most the
-//!   limit.
+//!   accepts at most its share per second (at least 1), so the process
+//!   at most the limit (or N per second for a limit below N).
 //!
 //! What is not exact: a loop at its share queues or refuses while another
 //! loop has room (the kernel spreads new connections, not the limits), so
@@ -140,9 +146,9 @@ pub struct LoopStats {
 /// How often followers hand loop 0 their counters, in milliseconds.
 pub const STATS_PERIOD_MS: u64 = 250;
 
-/// What loop 0 tells the other loops ([`Balancer::poll_news`]
-/// (crate::Balancer::poll_news), [`Balancer::apply_news`]
-/// (crate::Balancer::apply_news)).
+/// What loop 0 tells the other loops
+/// ([`Balancer::poll_news`](crate::Balancer::poll_news),
+/// [`Balancer::apply_news`](crate::Balancer::apply_news)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoopNews {
     /// A server's shared state changed.
