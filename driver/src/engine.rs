@@ -246,7 +246,7 @@ impl<R: Reactor> Engine<R> {
         let pid = std::process::id();
         let info = crate::startup::process_info(&config, fds.as_ref(), wall, pid);
         let process = config.global.process.clone();
-        let (followers, fleet) = loops::plan(&mut config, &mut options.log_hook);
+        let plan = loops::plan(&mut config, &mut options.log_hook);
         let old_states = binary.as_mut().and_then(|b| b.old_server_states.take());
         let states = crate::server_states::load(&config, old_states.as_deref());
         let mut lb = Balancer::new(config, seed, now, wall, pid);
@@ -313,7 +313,7 @@ impl<R: Reactor> Engine<R> {
             link: None,
             followers: Vec::new(),
         };
-        engine.join_fleet(fleet, followers, seed)?;
+        engine.join_fleet(plan, seed)?;
         for warning in state_warnings {
             engine.diagnostic(log::Level::Warn, warning);
         }

@@ -70,7 +70,7 @@ struct Peer {
 }
 
 /// Every follower (loop `i` is `peers[i - 1]`).
-struct Fleet {
+pub(crate) struct Fleet {
     peers: Vec<Peer>,
     /// A follower left new stats.
     fresh_stats: AtomicBool,
@@ -150,10 +150,10 @@ fn shared_hook(hook: LogHook) -> impl Fn() -> LogHook {
 pub(crate) fn plan(
     config: &mut Config,
     log_hook: &mut Option<LogHook>,
-) -> (Vec<(Config, Option<LogHook>)>, Option<Arc<FleetHandle>>) {
+) -> Option<Plan> {
     let count = count(config);
     if count == 1 {
-        return (Vec::new(), None);
+        return None;
     }
     config.global.event_loop = EventLoop { index: 0, count };
     let make_hook = log_hook.take().map(shared_hook);
@@ -178,24 +178,29 @@ pub(crate) fn plan(
         fresh_stats: AtomicBool::new(false),
         answered: (Mutex::new(()), Condvar::new()),
     };
-    (followers, Some(Arc::new(FleetHandle(Arc::new(fleet)))))
+    Some(Plan {
+        followers,
+        fleet: Arc::new(fleet),
+    })
 }
 
-/// The fleet, between [`plan`] and the links that hold it.
-pub(crate) struct FleetHandle(Arc<Fleet>);
+/// The other loops' configurations (with their log hooks) and the fleet,
+/// between [`plan`] and [`Engine::join_fleet`].
+pub(crate) struct Plan {
+    followers: Vec<(Config, Option<LogHook>)>,
+    fleet: Arc<Fleet>,
+}
 
 impl<R: Reactor> Engine<R> {
     /// Loop 0's link and its followers, once its listeners are bound.
     pub(crate) fn join_fleet(
         &mut self,
-        fleet: Option<Arc<FleetHandle>>,
-        followers: Vec<(Config, Option<LogHook>)>,
+        plan: Option<Plan>,
         seed: u64,
     ) -> io::Result<()> {
-        let Some(fleet) = fleet else {
+        let Some(Plan { followers, fleet }) = plan else {
             return Ok(());
         };
-        let fleet = fleet.0.clone();
         let now = Instant::now();
         for (i, (config, log_hook)) in followers.into_iter().enumerate() {
             let listeners = self.shared_sockets(|_| true)?;
