@@ -261,3 +261,39 @@ fn a_reload_reaches_every_loop() {
     weir.signal(libc::SIGTERM);
     assert!(weir.wait_exit().success());
 }
+
+#[test]
+fn a_soft_stop_reaches_every_loop() {
+    let echo = super::kit::echo_backend();
+    let port = free_port();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 20s\n \
+             timeout server 20s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s 127.0.0.1:{echo}\n"
+        ),
+    );
+    let mut weir = spawn(&file, port, &scratch.path("weir.log"));
+    // Sessions held open, on whichever loops accepted them.
+    let mut held: Vec<TcpStream> = (0..8).map(|_| super::kit::client(port)).collect();
+    for stream in &mut held {
+        super::kit::echo(stream, b"ping");
+    }
+    weir.signal(libc::SIGUSR1);
+    // Every loop stops accepting: the one socket closes once every loop
+    // let go of it.
+    assert!(
+        wait_until(|| TcpStream::connect(("127.0.0.1", port)).is_err()),
+        "a loop still accepts"
+    );
+    assert!(weir.running(), "sessions are left");
+    for stream in &mut held {
+        super::kit::echo(stream, b"still");
+    }
+    drop(held);
+    assert!(weir.wait_exit().success());
+}
