@@ -459,6 +459,9 @@ impl<R: Reactor> Engine<R> {
             }
         }
         self.drain(Instant::now());
+        // What loop 0 learnt while starting (a state file) reaches the
+        // other loops before they serve.
+        self.loops_out();
     }
 
     /// Closes everything.
