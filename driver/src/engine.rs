@@ -459,8 +459,8 @@ impl<R: Reactor> Engine<R> {
             }
         }
         self.drain(Instant::now());
-        // What loop 0 learnt while starting (a state file) reaches the
-        // other loops before they serve.
+        // What loop 0 learnt while starting (a state file) goes to the
+        // other loops now, not after its first wait.
         self.loops_out();
     }
 
