@@ -147,10 +147,7 @@ fn shared_hook(hook: LogHook) -> impl Fn() -> LogHook {
 /// Loop 0's part of the start: `config` becomes loop 0's, and the
 /// followers' configurations (index set) are returned, with their log
 /// hooks and loop 0's. Nothing for one loop.
-pub(crate) fn plan(
-    config: &mut Config,
-    log_hook: &mut Option<LogHook>,
-) -> Option<Plan> {
+pub(crate) fn plan(config: &mut Config, log_hook: &mut Option<LogHook>) -> Option<Plan> {
     let count = count(config);
     if count == 1 {
         return None;
@@ -193,11 +190,7 @@ pub(crate) struct Plan {
 
 impl<R: Reactor> Engine<R> {
     /// Loop 0's link and its followers, once its listeners are bound.
-    pub(crate) fn join_fleet(
-        &mut self,
-        plan: Option<Plan>,
-        seed: u64,
-    ) -> io::Result<()> {
+    pub(crate) fn join_fleet(&mut self, plan: Option<Plan>, seed: u64) -> io::Result<()> {
         let Some(Plan { followers, fleet }) = plan else {
             return Ok(());
         };
