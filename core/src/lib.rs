@@ -48,7 +48,9 @@
 //! runs checks and rise/fall hysteresis; `session` splices a client to a
 //! server; `proxy` holds the [`Balancer`] itself; `logging` frames log
 //! lines (targets, `log-format`, syslog headers, local dates);
-//! [`runtime_api`] speaks HAProxy's stats socket protocol.
+//! [`runtime_api`] speaks HAProxy's stats socket protocol; [`loops`] says
+//! how several event loops (`nbthread`), each with its own `Balancer`,
+//! share health, limits and counters.
 
 #![forbid(unsafe_code)]
 
@@ -60,6 +62,7 @@ pub mod dns;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod loops;
 pub mod runtime_api;
 
 mod action;

@@ -24,6 +24,10 @@ use crate::datagrams::Datagrams;
 use crate::service::Service;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
 use crate::syslog::{self, Syslog};
+pub use loops::Follower;
+
+#[path = "loops.rs"]
+mod loops;
 
 /// What a reactor knows a socket by: a connection's id as a number, or a
 /// listener's [`listener_token`].
@@ -139,6 +143,10 @@ pub struct Engine<R: Reactor> {
     next_utc_offset: Instant,
     /// The configuration files a reload reads (the binaries'), in order.
     files: Option<Vec<String>>,
+    /// Its place among several event loops (`nbthread`).
+    link: Option<loops::Link>,
+    /// Loop 0: the other loops, until the driver takes them.
+    followers: Vec<Follower>,
 }
 
 struct Listener<L> {
@@ -217,7 +225,7 @@ fn take_or_open(
 
 impl<R: Reactor> Engine<R> {
     /// Creates the balancer and binds every listening address.
-    pub fn bind(mut config: Config, options: Options, mut reactor: R) -> io::Result<Engine<R>> {
+    pub fn bind(mut config: Config, mut options: Options, mut reactor: R) -> io::Result<Engine<R>> {
         let now = Instant::now();
         let wall = SystemTime::now();
         let seed = options.seed.unwrap_or_else(|| {
@@ -239,6 +247,7 @@ impl<R: Reactor> Engine<R> {
         let pid = std::process::id();
         let info = crate::startup::process_info(&config, fds.as_ref(), wall, pid);
         let process = config.global.process.clone();
+        let plan = loops::plan(&mut config, &mut options.log_hook);
         let old_states = binary.as_mut().and_then(|b| b.old_server_states.take());
         let states = crate::server_states::load(&config, old_states.as_deref());
         let mut lb = Balancer::new(config, seed, now, wall, pid);
@@ -302,7 +311,10 @@ impl<R: Reactor> Engine<R> {
             datagrams: Datagrams::default(),
             next_utc_offset: now + UTC_OFFSET_REFRESH,
             files,
+            link: None,
+            followers: Vec::new(),
         };
+        engine.join_fleet(plan, seed)?;
         for warning in state_warnings {
             engine.diagnostic(log::Level::Warn, warning);
         }
@@ -344,7 +356,8 @@ impl<R: Reactor> Engine<R> {
     pub fn timeout(&mut self) -> Option<Duration> {
         self.flush_logs();
         if self.dirty.is_empty() && self.dirty_listeners.is_empty() && !self.datagrams.pending() {
-            self.lb.poll_timeout().map(|at| until(at, Instant::now()))
+            let wait = self.lb.poll_timeout().map(|at| until(at, Instant::now()));
+            self.loops_deadline(wait)
         } else {
             Some(Duration::ZERO)
         }
@@ -394,6 +407,7 @@ impl<R: Reactor> Engine<R> {
     /// One turn after the driver's wait: stop requests, accepts, IO,
     /// timers. Returns whether weir has stopped (the driver returns).
     pub fn turn(&mut self, now: Instant) -> bool {
+        self.loops_in(now);
         if self.control.soft_stop.swap(false, Ordering::SeqCst) {
             if let Some(service) = &self.service {
                 service.stopping("soft-stopping: waiting for the sessions to end");
@@ -418,6 +432,7 @@ impl<R: Reactor> Engine<R> {
         if self.control.reload.swap(false, Ordering::SeqCst) {
             self.reload(now);
         }
+        self.loops_out();
         if self.lb.is_stopped() {
             self.stop(now);
             return true;
@@ -445,6 +460,9 @@ impl<R: Reactor> Engine<R> {
             }
         }
         self.drain(Instant::now());
+        // What loop 0 learnt while starting (a state file) goes to the
+        // other loops now, not after its first wait.
+        self.loops_out();
     }
 
     /// Closes everything.
@@ -519,6 +537,7 @@ impl<R: Reactor> Engine<R> {
     }
 
     fn on_accepted(&mut self, now: Instant, i: usize, connection: Accepted) {
+        self.loops_accepted(i);
         let Accepted { socket, addrs } = connection;
         let listener = ListenerId(i as u32);
         let id = match addrs {
@@ -734,6 +753,9 @@ impl<R: Reactor> Engine<R> {
     /// nothing changes when they have an error (logged as `weir -c`
     /// prints it) or a new address cannot be bound.
     fn reload(&mut self, now: Instant) {
+        if self.follows() {
+            return;
+        }
         crate::notify::reloading();
         let (warnings, outcome) = match &self.files {
             None => {
@@ -759,6 +781,7 @@ impl<R: Reactor> Engine<R> {
             }
         };
         let (config, mut bound) = (prepared.config, prepared.sockets);
+        let copies = self.loops_configs(&config);
         let report = self.lb.reload(now, config);
         for &id in &report.closed {
             self.unbind(id);
@@ -796,6 +819,7 @@ impl<R: Reactor> Engine<R> {
                 }
             }
         }
+        self.loops_reload(copies, &report);
         crate::notify::ready("Configuration reloaded.");
         self.drain(now);
     }

@@ -1,4 +1,5 @@
-//! weir on mio: one `mio::Poll` loop that reports socket readiness (TCP,
+//! weir on mio: one `mio::Poll` loop per event loop (`nbthread`, each
+//! on its own thread) that reports socket readiness (TCP,
 //! and UNIX for stats sockets) to the
 //! shared [`Engine`], which owns the balancer and the sockets. This crate
 //! only waits; every decision is core's, every byte moved the engine's.
@@ -23,7 +24,7 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use weir_core::config::Config;
-use weir_driver::{Engine, ListenSocket, Reactor, Socket};
+use weir_driver::{Engine, Follower, ListenSocket, Reactor, Socket};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -36,6 +37,8 @@ pub struct Weir {
     engine: Engine<MioReactor>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// The other event loops (`nbthread`), run on their own threads.
+    followers: Vec<Weir>,
 }
 
 /// Watches std sockets with mio, edge-triggered, by their descriptor.
@@ -65,13 +68,34 @@ impl Weir {
         let reactor = MioReactor {
             registry: poll.registry().try_clone()?,
         };
-        let engine = Engine::bind(config, options, reactor)?;
+        let mut engine = Engine::bind(config, options, reactor)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let followers = (engine.take_followers().into_iter())
+            .map(Weir::follow)
+            .collect::<io::Result<_>>()?;
         Ok(Weir {
             poll,
             engine,
             waker,
             signals,
+            followers,
+        })
+    }
+
+    /// Another event loop, on its own `Poll`.
+    fn follow(follower: Follower) -> io::Result<Weir> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let reactor = MioReactor {
+            registry: poll.registry().try_clone()?,
+        };
+        let engine = Engine::follower(follower, reactor, wake_with(waker.clone()))?;
+        Ok(Weir {
+            poll,
+            engine,
+            waker,
+            signals: None,
+            followers: Vec::new(),
         })
     }
 
@@ -83,17 +107,43 @@ impl Weir {
 
     /// A handle that stops [`Weir::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        let waker = self.waker.clone();
-        self.engine.shutdown_handle(Arc::new(move || {
-            if let Err(e) = waker.wake() {
-                log::error!("cannot wake the event loop: {e}");
-            }
-        }))
+        self.engine.shutdown_handle(wake_with(self.waker.clone()))
     }
 
-    /// Runs the event loop until shut down (handle, SIGTERM or SIGINT), or
-    /// until a soft stop (handle, SIGUSR1) has finished.
+    /// Runs the event loops until shut down (handle, SIGTERM or SIGINT),
+    /// or until a soft stop (handle, SIGUSR1) has finished on each: loop 0
+    /// on this thread, the others on threads of their own.
     pub fn run(mut self) -> io::Result<()> {
+        let mut threads = Vec::new();
+        for (i, mut follower) in self.followers.drain(..).enumerate() {
+            let name = format!("weir-loop-{}", i + 1);
+            let spawned = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || follower.run_loop());
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    self.engine.stop_loops();
+                    return Err(e);
+                }
+            }
+        }
+        let result = self.run_loop();
+        if result.is_err() {
+            self.engine.stop_loops();
+        }
+        for thread in threads {
+            match thread.join() {
+                Ok(Err(e)) => log::error!("an event loop failed: {e}"),
+                Ok(Ok(())) => {}
+                Err(_) => log::error!("an event loop panicked"),
+            }
+        }
+        result
+    }
+
+    /// Runs this event loop.
+    fn run_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         self.engine.start();
         loop {
@@ -131,6 +181,15 @@ impl Weir {
             }
         }
     }
+}
+
+/// Wakes the loop that polls with `waker`.
+fn wake_with(waker: Arc<Waker>) -> Arc<dyn Fn() + Send + Sync> {
+    Arc::new(move || {
+        if let Err(e) = waker.wake() {
+            log::error!("cannot wake the event loop: {e}");
+        }
+    })
 }
 
 impl MioReactor {

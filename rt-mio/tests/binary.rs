@@ -44,6 +44,8 @@ mod signals;
 mod source;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
+#[path = "../../tests/binary/threads.rs"]
+mod threads;
 #[path = "../../tests/binary/tls_checks.rs"]
 mod tls_checks;
 #[path = "../../tests/binary/traffic.rs"]

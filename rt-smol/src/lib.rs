@@ -1,4 +1,6 @@
-//! weir on smol: one task reports socket readiness, from smol's reactor,
+//! weir on smol: one task per event loop (`nbthread`; loop 0 on the
+//! caller's executor, the others each on a thread of their own) reports
+//! socket readiness, from smol's reactor,
 //! to the shared [`Engine`], which owns the balancer and the sockets.
 //! Readiness reaches the task through one waker per socket, made when the
 //! socket is opened: nothing is allocated per read or write.
@@ -30,7 +32,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::Stream;
 use smol::{Async, Timer};
 use weir_core::config::Config;
-use weir_driver::{Engine, ListenSocket, Reactor, Socket, Token};
+use weir_driver::{Engine, Follower, ListenSocket, Reactor, Socket, Token};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -57,6 +59,8 @@ pub struct Weir {
     engine: Engine<SmolReactor>,
     shared: Arc<Shared>,
     signals: Option<Signals>,
+    /// The other event loops (`nbthread`), run on their own threads.
+    followers: Vec<Weir>,
 }
 
 /// What the sockets' wakers and the shutdown handles tell the loop.
@@ -80,6 +84,14 @@ impl Shared {
             task.wake_by_ref();
         }
     }
+}
+
+/// Wakes the task of the loop that `shared` belongs to.
+fn wake_with(shared: Arc<Shared>) -> Arc<dyn Fn() + Send + Sync> {
+    Arc::new(move || {
+        shared.woken.store(true, Ordering::SeqCst);
+        shared.wake_task();
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -138,11 +150,30 @@ impl Weir {
         let reactor = SmolReactor {
             shared: shared.clone(),
         };
-        let engine = Engine::bind(config, options, reactor)?;
+        let mut engine = Engine::bind(config, options, reactor)?;
+        let followers = (engine.take_followers().into_iter())
+            .map(Weir::follow)
+            .collect::<io::Result<_>>()?;
         Ok(Weir {
             engine,
             shared,
             signals,
+            followers,
+        })
+    }
+
+    /// Another event loop, with its own task state.
+    fn follow(follower: Follower) -> io::Result<Weir> {
+        let shared = Arc::new(Shared::default());
+        let reactor = SmolReactor {
+            shared: shared.clone(),
+        };
+        let engine = Engine::follower(follower, reactor, wake_with(shared.clone()))?;
+        Ok(Weir {
+            engine,
+            shared,
+            signals: None,
+            followers: Vec::new(),
         })
     }
 
@@ -154,11 +185,7 @@ impl Weir {
 
     /// A handle that stops [`Weir::run`] from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        let shared = self.shared.clone();
-        self.engine.shutdown_handle(Arc::new(move || {
-            shared.woken.store(true, Ordering::SeqCst);
-            shared.wake_task();
-        }))
+        self.engine.shutdown_handle(wake_with(self.shared.clone()))
     }
 
     /// Runs until shut down (handle, SIGTERM or SIGINT), or until a soft
@@ -167,7 +194,40 @@ impl Weir {
     /// owner of the balancer. While it has IO left at the end of a turn it
     /// goes on without waiting, for at most [`BUSY_SLICE`]; then it yields
     /// to the executor's other tasks and takes signals before going on.
+    ///
+    /// With several event loops (`nbthread`), the others run each on a
+    /// thread of its own, on an executor of its own; this future returns
+    /// once they have all stopped.
     pub async fn run(mut self) -> io::Result<()> {
+        let mut threads = Vec::new();
+        for (i, mut follower) in self.followers.drain(..).enumerate() {
+            let spawned = std::thread::Builder::new()
+                .name(format!("weir-loop-{}", i + 1))
+                .spawn(move || smol::block_on(follower.run_loop()));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    self.engine.stop_loops();
+                    return Err(e);
+                }
+            }
+        }
+        let result = self.run_loop().await;
+        if result.is_err() {
+            self.engine.stop_loops();
+        }
+        for thread in threads {
+            match smol::unblock(move || thread.join()).await {
+                Ok(Err(e)) => log::error!("an event loop failed: {e}"),
+                Ok(Ok(())) => {}
+                Err(_) => log::error!("an event loop panicked"),
+            }
+        }
+        result
+    }
+
+    /// Runs this event loop.
+    async fn run_loop(&mut self) -> io::Result<()> {
         let mut timer = Timer::never();
         let mut ready = Vec::new();
         let mut waited = Instant::now();

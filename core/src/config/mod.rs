@@ -175,6 +175,13 @@ pub struct Global {
     pub server_state_file: Option<String>,
     /// `resolvers` sections, in file order.
     pub resolvers: Vec<dns::Resolvers>,
+    /// `nbthread`: how many event loops run; `None`: the driver's
+    /// default (the CPUs weir may run on).
+    pub nbthread: Option<u32>,
+    /// Not a keyword: which of the event loops the instance built from
+    /// this configuration serves, set by the driver (see
+    /// [`crate::loops`]); loop 0 of 1 in a parsed configuration.
+    pub event_loop: crate::loops::EventLoop,
 }
 
 impl Global {

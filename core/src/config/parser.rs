@@ -686,6 +686,10 @@ fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String
         .unwrap_or_default()
 }
 
+/// The most event loops `nbthread` may ask for (HAProxy's `MAX_THREADS`
+/// on 64-bit machines).
+const MAX_THREADS: u64 = 64;
+
 fn not_yet(diags: &mut Diags, st: &Stmt<'_>, keyword: &str) {
     diags.error(&st.origin, format!("'{keyword}' is not supported yet"));
 }
@@ -730,14 +734,16 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                 "'hard-stop-after' expects one time value, such as 30s or 5m",
             ),
         },
-        "nbthread" => {
-            if st.word(1) != "1" || st.words.len() != 2 {
-                diags.error(
-                    &st.origin,
-                    "weir runs one event loop per process: only 'nbthread 1' is supported",
-                );
-            }
-        }
+        "nbthread" => match (
+            st.words.len(),
+            number(st.word(1), "nbthread", 1..=MAX_THREADS),
+        ) {
+            (2, Ok(n)) => global.nbthread = Some(n as u32),
+            _ => diags.error(
+                &st.origin,
+                format!("'nbthread' expects a number of event loops from 1 to {MAX_THREADS}"),
+            ),
+        },
         "stats" => {
             if let Err(e) = super::stats_socket::global_stats(
                 &mut global.runtime_api,
@@ -747,6 +753,17 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
                 diags.error(&st.origin, e);
             }
         }
+        "cpu-map" => diags.error(
+            &st.origin,
+            "'cpu-map' is not supported: weir does not pin its event loops to CPUs; \
+             restrict the process instead (taskset, systemd's CPUAffinity=), and \
+             'nbthread' follows the CPUs it may run on",
+        ),
+        "thread-groups" => diags.error(
+            &st.origin,
+            "'thread-groups' is not supported: weir runs one group of event loops \
+             ('nbthread', up to 64)",
+        ),
         _ if GLOBAL_LATER.contains(&keyword) => not_yet(diags, st, keyword),
         _ => {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))

@@ -218,6 +218,18 @@ fn global_keywords() {
         "global\n maxconn 100\n spread-checks 5\n nbthread 1\n log stderr len 200 format short local3 notice err\n{MINIMAL}"
     ));
     assert_eq!((c.global.maxconn, c.global.spread_checks), (Some(100), 5));
+    assert_eq!(c.global.nbthread, Some(1));
+    assert_eq!(
+        config(&format!("global\n nbthread 4\n{MINIMAL}"))
+            .global
+            .nbthread,
+        Some(4)
+    );
+    let e = errors(&format!(
+        "global\n cpu-map 1 0\n thread-groups 2\n{MINIMAL}"
+    ));
+    assert!(e[0].starts_with("t.cfg:2: 'cpu-map' is not supported: weir does not pin"));
+    assert!(e[1].starts_with("t.cfg:3: 'thread-groups' is not supported"));
     let log = &c.global.logs[0];
     assert_eq!(
         (log.dest.clone(), log.format, log.len),
@@ -228,12 +240,12 @@ fn global_keywords() {
         (19, Severity::Notice, Severity::Err)
     );
     let e = errors(&format!(
-        "global\n daemon now\n nbthread 4\n log ring@buf local0\n{MINIMAL}"
+        "global\n daemon now\n nbthread 65\n log ring@buf local0\n{MINIMAL}"
     ));
     assert_eq!(e[0], "t.cfg:2: 'daemon' expects no argument");
     assert_eq!(
         e[1],
-        "t.cfg:3: weir runs one event loop per process: only 'nbthread 1' is supported"
+        "t.cfg:3: 'nbthread' expects a number of event loops from 1 to 64"
     );
     assert_eq!(
         e[2],

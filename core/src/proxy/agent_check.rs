@@ -259,6 +259,10 @@ impl Balancer {
     /// new settings at their next check, removed ones stop (at start and
     /// after a reload).
     pub(super) fn sync_agents(&mut self, now: Instant) {
+        // Loop 0 runs the agents for every loop.
+        if self.follows() {
+            return;
+        }
         let mut fresh = Vec::new();
         let ids: Vec<(BackendId, ServerId)> = (self.backends.iter())
             .flat_map(|(b, x)| x.servers.ids().map(move |s| (b, s)))

@@ -96,6 +96,10 @@ impl Balancer {
     /// check then its agent, over the smallest interval of 1 s or more
     /// (see [`super::spread::first_offsets`]).
     pub(super) fn schedule_first_checks(&mut self, now: Instant) {
+        // Loop 0 checks for every loop.
+        if self.follows() {
+            return;
+        }
         let mut entries = Vec::new();
         for (b, backend) in self.backends.iter() {
             for (s, server) in backend.servers.iter() {
@@ -143,6 +147,9 @@ impl Balancer {
         now: Instant,
         checked: Vec<(BackendId, ServerId)>,
     ) {
+        if self.follows() {
+            return;
+        }
         // A server in maintenance from the start (`disabled`) gets its
         // check paused, to run once it leaves.
         let (paused, checked): (Vec<_>, Vec<_>) = checked

@@ -6,6 +6,7 @@ use super::state::{AdminFlags, Cause};
 use std::net::SocketAddr;
 
 use crate::id::{BackendId, FrontendId, ServerId};
+use crate::loops::LoopNews;
 use crate::runtime_api::SessTarget;
 use crate::session::Phase;
 use crate::stats::html::human_time;
@@ -96,6 +97,7 @@ impl Balancer {
     pub(crate) fn set_server_addr(&mut self, b: BackendId, s: ServerId, addr: SocketAddr) {
         if let Some(server) = self.backends[b].servers.get_mut(s) {
             server.config.addr = addr;
+            self.publish_server(b, s);
         }
     }
 
@@ -103,6 +105,13 @@ impl Balancer {
     /// killed (`K`), as HAProxy's `SF_ERR_KILLED`.
     pub(crate) fn kill_sessions_of(&mut self, now: Instant, b: BackendId, s: ServerId) {
         self.end_sessions_of(now, b, s, 'K');
+        self.publish(|lb| {
+            let backend = lb.backends.get(b)?;
+            Some(LoopNews::ShutdownSessions {
+                backend: backend.config.name.clone(),
+                server: backend.servers.get(s)?.config.name.clone(),
+            })
+        });
     }
 
     /// `set maxconn server B/S N` (0: no limit): queued sessions that fit
@@ -111,6 +120,7 @@ impl Balancer {
         if let Some(server) = self.backends[b].servers.get_mut(s) {
             server.config.maxconn = n;
             self.dispatch_queue(now, b);
+            self.publish_server(b, s);
         }
     }
 
@@ -120,6 +130,12 @@ impl Balancer {
         if let Some(frontend) = self.frontends.get_mut(f) {
             frontend.config.maxconn = (n > 0).then_some(n);
             self.refresh_listeners();
+            self.publish(|lb| {
+                Some(LoopNews::FrontendMaxconn {
+                    frontend: lb.frontends.get(f)?.config.name.clone(),
+                    maxconn: n,
+                })
+            });
         }
     }
 
@@ -127,10 +143,12 @@ impl Balancer {
     pub(crate) fn set_global_maxconn(&mut self, n: u32) {
         self.maxconn = (n > 0).then_some(n);
         self.refresh_listeners();
+        self.publish(|_| Some(LoopNews::GlobalMaxconn(n)));
     }
 
     /// `clear counters` (the maxima) or `clear counters all`.
     pub(crate) fn clear_counters(&mut self, all: bool) {
+        self.publish(|_| Some(LoopNews::ClearCounters { all }));
         self.counters.clear_max();
         for frontend in self.frontends.values_mut() {
             match all {

@@ -20,6 +20,7 @@ use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity
 use crate::health::Health;
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
 use crate::logging::{LogClock, frame};
+use crate::loops::{EventLoop, LoopNews};
 use crate::rng::Rng;
 use crate::session::{Phase, Session};
 use crate::stats::OpState;
@@ -45,6 +46,7 @@ mod dns;
 mod independent;
 #[cfg(debug_assertions)]
 mod invariants;
+mod loops;
 mod pages;
 mod probe;
 mod rate;
@@ -143,6 +145,12 @@ pub struct Balancer {
     dns: dns::Dns,
     /// Ports held of `source` port ranges.
     sources: source::Sources,
+    /// Which event loop this instance serves (see [`crate::loops`]).
+    event_loop: EventLoop,
+    /// What loop 0 has to tell the other loops, until the driver takes it.
+    news: VecDeque<LoopNews>,
+    /// The other loops' latest counters (loop 0 of several).
+    peer_stats: Vec<crate::loops::LoopStats>,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -180,6 +188,8 @@ struct BackendState {
     /// Removed by a reload: no frontend routes to it; its servers serve
     /// its sessions without checks until the last one ends.
     retired: bool,
+    /// Which loop this is: its servers' limits are its share.
+    event_loop: EventLoop,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -324,6 +334,7 @@ impl Balancer {
                 server_waiting: 0,
                 outage: false,
                 retired: false,
+                event_loop: global.event_loop,
             };
             backend.sync_weights(now);
             backend_ids.push(backend_arena.insert(backend));
@@ -380,7 +391,10 @@ impl Balancer {
             maxconn: global.maxconn,
             active: 0,
             shortages: Default::default(),
-            rates: rate::RateState::new(global.rates),
+            rates: rate::RateState::new(crate::loops::shared_rates(
+                global.rates,
+                global.event_loop,
+            )),
             lent: None,
             stopping: false,
             hard_stop_after: global.hard_stop_after,
@@ -409,6 +423,9 @@ impl Balancer {
             hard_maxconn: global.maxconn,
             dns: dns::Dns::default(),
             sources: source::Sources::default(),
+            event_loop: global.event_loop,
+            news: VecDeque::new(),
+            peer_stats: Vec::new(),
             cli: cli::Cli {
                 listeners: cli_listeners,
                 timeout: global.runtime_api.timeout,
@@ -969,11 +986,12 @@ impl Balancer {
     fn refresh_listeners(&mut self) {
         let global_full = self
             .maxconn
-            .is_some_and(|m| self.active + self.pending_count() >= m);
+            .is_some_and(|m| self.active + self.pending_count() >= self.event_loop.share(m));
         let paused = self.stopping || self.shortages.accept_pause.is_some();
         for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
-            let fe_full = fe.config.maxconn.is_some_and(|m| fe.active >= m);
+            let fe_full =
+                (fe.config.maxconn).is_some_and(|m| fe.active >= self.event_loop.share(m));
             let limited = self.rates.paused(l.frontend);
             let accepting = !(global_full || fe_full || paused || limited);
             if accepting != l.accepting {

@@ -138,7 +138,9 @@ impl Balancer {
     /// A connection was accepted on a listener of frontend `fe`: counted
     /// in the rates; a rate that has no event left pauses accepting.
     pub(super) fn count_accept_rate(&mut self, now: Instant, fe: FrontendId) {
-        let limit = self.frontends[fe].config.traffic.rate_limit_sessions;
+        let lp = self.event_loop;
+        let limit =
+            (self.frontends[fe].config.traffic.rate_limit_sessions).map(|f| lp.rate_share(f));
         let rates = &mut self.rates;
         let limits = rates.limits;
         let mut until = None;
@@ -186,6 +188,7 @@ impl Balancer {
             rates.until = again;
         }
         let frontends = &self.frontends;
+        let lp = self.event_loop;
         let counters = &rates.frontends;
         rates.frontend_until.retain(|fe, until| {
             if *until > now {
@@ -193,7 +196,8 @@ impl Balancer {
             }
             let freq = frontends
                 .get(*fe)
-                .and_then(|f| f.config.traffic.rate_limit_sessions);
+                .and_then(|f| f.config.traffic.rate_limit_sessions)
+                .map(|f| lp.rate_share(f));
             let delay = match (freq, counters.get(fe)) {
                 (Some(f), Some(ctr)) => ctr.next_event_delay(now, f),
                 _ => Duration::ZERO,

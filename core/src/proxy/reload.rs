@@ -34,6 +34,7 @@ use crate::balance::{Lb, Member, Policy};
 use crate::config::{Backend, Config, Frontend, Global, Server, StatsAddr, StatsSocket};
 use crate::health::Health;
 use crate::id::{BackendId, FrontendId, ListenerId, ServerId};
+use crate::loops::EventLoop;
 use crate::proxy::ListenAddr;
 use crate::stats::{BackendCounters, FrontendCounters, OpState, StateHistory};
 use crate::time::Instant;
@@ -192,6 +193,7 @@ impl BackendState {
             server_waiting: 0,
             outage: false,
             retired: false,
+            event_loop: EventLoop::default(),
         }
     }
 
@@ -281,7 +283,9 @@ impl Balancer {
                 }
                 None => {
                     report.backends.added += 1;
-                    self.backends.insert(BackendState::empty(config, now))
+                    let mut backend = BackendState::empty(config, now);
+                    backend.event_loop = self.event_loop;
+                    self.backends.insert(backend)
                 }
             };
             backend_ids.push(b);
@@ -311,6 +315,10 @@ impl Balancer {
         self.advance(now);
         let summary = report.summary(self.sessions.len());
         self.answer_reload(now, true, std::slice::from_ref(&summary));
+        // Loop 0 says it, once for the process.
+        if self.follows() {
+            return report;
+        }
         self.actions.push_back(Action::Log(LogLine {
             sink: LogSink::Diagnostic(log::Level::Info),
             text: summary,
@@ -322,7 +330,8 @@ impl Balancer {
     /// stats sockets' timeout and limit, log headers. `maxconn` set at
     /// run time stays unless the file changed it.
     fn reload_global(&mut self, global: &Global) {
-        self.rates.limits = global.rates;
+        self.event_loop = global.event_loop;
+        self.rates.limits = crate::loops::shared_rates(global.rates, global.event_loop);
         if global.maxconn != self.hard_maxconn {
             self.maxconn = global.maxconn;
             self.hard_maxconn = global.maxconn;

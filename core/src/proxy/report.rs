@@ -64,8 +64,16 @@ impl Balancer {
         proxies.into_iter().map(|(_, proxy)| proxy).collect()
     }
 
-    /// Every proxy's stats at `now`, in [`Balancer::proxy_refs`] order.
+    /// Every proxy's stats at `now`, in [`Balancer::proxy_refs`] order,
+    /// the other event loops' counters added (see [`crate::loops`]).
     pub(crate) fn proxy_stats(&self, now: Instant) -> Vec<ProxyStats> {
+        let mut stats = self.own_proxy_stats(now);
+        self.add_peer_proxies(&mut stats);
+        stats
+    }
+
+    /// Every proxy's stats at `now`, this instance's counters alone.
+    pub(crate) fn own_proxy_stats(&self, now: Instant) -> Vec<ProxyStats> {
         self.proxy_refs()
             .into_iter()
             .map(|p| {
@@ -98,6 +106,13 @@ impl Balancer {
     /// The process as `show info` and `haproxy_process_*` show it. The
     /// driver's part (descriptor limit, host name, build) is [`Balancer::set_process_info`]'s.
     pub(crate) fn process_info(&self, now: Instant) -> ProcessInfo {
+        let mut info = self.own_process_info(now);
+        self.add_peer_process(&mut info);
+        info
+    }
+
+    /// The process as this instance alone counts it.
+    pub(crate) fn own_process_info(&self, now: Instant) -> ProcessInfo {
         let c = &self.counters;
         ProcessInfo {
             uptime_secs: now.saturating_duration_since(self.started).as_secs(),
@@ -116,6 +131,7 @@ impl Balancer {
             bytes_out: c.bytes_out,
             bytes_out_rate: c.bytes_out_rate(now),
             tasks: self.sessions.len() as u32,
+            nbthread: self.event_loop.count,
             ..self.process.clone()
         }
     }

@@ -9,6 +9,7 @@ use super::{BackendState, ServerState, Waiters};
 use crate::arena::Key;
 use crate::config::Balance;
 use crate::id::ServerId;
+use crate::loops::EventLoop;
 use crate::rng::Rng;
 use crate::stats::OpState;
 use crate::time::Instant;
@@ -64,7 +65,7 @@ impl ServerState {
     /// `maxconn`, made dynamic by `minconn` and the backend's `load`
     /// against `fullconn`, as HAProxy's `srv_dynamic_maxconn` does, and
     /// ramped by `slowstart`.
-    pub(super) fn is_full(&self, load: u32, fullconn: u32, now: Instant) -> bool {
+    pub(super) fn is_full(&self, load: u32, fullconn: u32, now: Instant, lp: EventLoop) -> bool {
         let (max, min) = (self.config.maxconn, self.config.minconn);
         if max == 0 {
             return false;
@@ -78,7 +79,9 @@ impl ServerState {
         if let Some((elapsed, length)) = self.ramp(now) {
             limit = ((u128::from(limit) * elapsed / length) as u32).max(1);
         }
-        self.active >= limit
+        // This loop's share (0 when the limit is below the loops' count:
+        // always full here).
+        self.active >= lp.share(limit)
     }
 
     /// The weight offered to the balancing algorithm: 0 when not usable;
@@ -150,11 +153,11 @@ impl BackendState {
         client: IpAddr,
         rng: &mut Rng,
     ) -> Option<ServerId> {
-        let (load, fullconn) = (self.active, self.config.fullconn);
+        let (load, fullconn, lp) = (self.active, self.config.fullconn, self.event_loop);
         let servers = &self.servers;
         let open = |i: usize| {
             servers.id_at(i).is_some_and(|id| {
-                !exclude.contains(&id) && !servers[id].is_full(load, fullconn, now)
+                !exclude.contains(&id) && !servers[id].is_full(load, fullconn, now, lp)
             })
         };
         let trusted = |i: usize| {
@@ -198,11 +201,13 @@ impl BackendState {
             return Route::BackendQueue;
         };
         let server = &self.servers[t];
-        let full = server.is_full(self.active, self.config.fullconn, now);
+        let full = server.is_full(self.active, self.config.fullconn, now, self.event_loop);
         let (waiting, maxqueue) = (server.waiters.waiting, server.config.maxqueue);
+        // This loop's share of the queue (none when the share is 0).
+        let queue_room = maxqueue == 0 || waiting < self.event_loop.share(maxqueue);
         if !full && waiting == 0 {
             Route::Server(t)
-        } else if maxqueue == 0 || waiting < maxqueue {
+        } else if queue_room {
             Route::ServerQueue(t)
         } else if self.config.redispatch {
             self.pick(&[t], now, client, rng)
@@ -233,7 +238,8 @@ impl BackendState {
     /// Whether server `t` can take the first session of its queue now.
     pub(super) fn can_serve(&self, t: ServerId, now: Instant) -> bool {
         let server = &self.servers[t];
-        server.is_usable() && !server.is_full(self.active, self.config.fullconn, now)
+        server.is_usable()
+            && !server.is_full(self.active, self.config.fullconn, now, self.event_loop)
     }
 }
 

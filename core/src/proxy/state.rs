@@ -153,7 +153,11 @@ impl Balancer {
 
     /// The ids of server `server` of backend `backend`, by name (names are
     /// what instances share; ids are each instance's own).
-    fn server_named(&self, backend: &str, server: &str) -> Option<(BackendId, ServerId)> {
+    pub(super) fn server_named(
+        &self,
+        backend: &str,
+        server: &str,
+    ) -> Option<(BackendId, ServerId)> {
         let (b, state) =
             (self.backends.iter()).find(|(_, x)| !x.retired && x.config.name == backend)?;
         let (s, _) = (state.servers.iter()).find(|(_, x)| !x.retired && x.config.name == server)?;
@@ -344,6 +348,7 @@ impl Balancer {
         } else if has_servers && self.backends[b].history.is_down() {
             self.backends[b].history.changed(now, false);
         }
+        self.publish_server(b, s);
     }
 
     /// Records the operational state and gives the algorithm the weight
@@ -445,6 +450,9 @@ impl Balancer {
     /// HAProxy's `set_backend_down`: the backend's last usable server left.
     fn backend_down(&mut self, now: Instant, b: BackendId) {
         self.backends[b].history.changed(now, true);
+        if self.follows() {
+            return;
+        }
         let config = &self.backends[b].config;
         // HAProxy's `proxy_type_str`: the back of a `listen` is a "proxy".
         let kind = if config.listen { "proxy" } else { "backend" };
@@ -540,6 +548,10 @@ impl Balancer {
         severity: Severity,
         message: &str,
     ) {
+        // Loop 0 wrote it, once for the process.
+        if self.follows() {
+            return;
+        }
         let targets = LogTargets::Backend(b);
         let message = format!("{message}.");
         self.log(now, targets, severity, &message, Some(log::Level::Warn));

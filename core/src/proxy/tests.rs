@@ -23,6 +23,7 @@ mod check_rules;
 mod dns;
 mod external;
 mod life;
+mod loops;
 mod proxy_protocol;
 mod reload;
 mod report;

@@ -25,6 +25,7 @@ pub mod html;
 mod info;
 pub mod json;
 mod kinds;
+mod peers;
 pub mod prometheus;
 mod servers_state;
 mod snapshot;

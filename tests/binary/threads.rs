@@ -1,0 +1,299 @@
+//! `nbthread 2`: two event loops, one behaviour. Traffic flows through
+//! both, a server that dies goes DOWN on every loop (with no retry nor
+//! redispatch to hide a loop that did not hear of it), `show stat` adds
+//! the loops up, a server's `maxconn` holds across loops, and a reload
+//! reaches every loop.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use super::WEIR;
+use super::kit::{PATIENCE, Running, Scratch, free_port, wait_until};
+
+/// One stats-socket request, its whole answer.
+fn cli(port: u16, line: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    answer
+}
+
+/// Field `field` (0-based) of `show stat`'s row `proxy,name`.
+fn stat(admin: u16, proxy: &str, name: &str, field: usize) -> Option<String> {
+    let stat = cli(admin, "show stat");
+    let row = stat
+        .lines()
+        .find(|l| l.starts_with(&format!("{proxy},{name},")))?;
+    row.split(',').nth(field).map(str::to_owned)
+}
+
+/// A server that answers every connection with `tag` then closes,
+/// until `dead` is set (its socket closes: connects are refused).
+fn tagged(tag: &'static [u8]) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dead = Arc::new(AtomicBool::new(false));
+    let flag = dead.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Ok(mut stream) = stream {
+                let _ = stream.write_all(tag);
+            }
+        }
+    });
+    (port, dead)
+}
+
+/// Kills a [`tagged`] server: its socket closes.
+fn kill(port: u16, dead: &AtomicBool) {
+    dead.store(true, Ordering::SeqCst);
+    // Wakes its accept so that it sees the flag and drops the socket.
+    let _ = TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        wait_until(|| TcpStream::connect(("127.0.0.1", port)).is_err()),
+        "the server died"
+    );
+}
+
+/// What one connection through weir got back.
+fn fetch(port: u16) -> Vec<u8> {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return b"refused".to_vec();
+    };
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    got
+}
+
+fn spawn(file: &std::path::Path, port: u16, log: &std::path::Path) -> Running {
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-db", "-f", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    Running::spawn(command, port)
+}
+
+#[test]
+fn two_loops_share_traffic_health_and_counters() {
+    let ((a, a_dead), (b, _b_dead)) = (tagged(b"A"), tagged(b"B"));
+    let (port, admin) = (free_port(), free_port());
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n \
+             timeout server 10s\n retries 0\n no option redispatch\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server a 127.0.0.1:{a} check inter 100ms fall 1\n \
+             server b 127.0.0.1:{b} check inter 100ms\n"
+        ),
+    );
+    let log = scratch.path("weir.log");
+    let _weir = spawn(&file, port, &log);
+    let info = cli(admin, "show info");
+    assert!(info.contains("Nbthread: 2\n"), "{info}");
+
+    // The one connection of weir's readiness probe (`Running::spawn`).
+    assert!(wait_until(
+        || stat(admin, "fe", "FRONTEND", 7).as_deref() == Some("1")
+    ));
+    let before = 1;
+    let mut tags = [0usize; 2];
+    for _ in 0..200 {
+        match fetch(port).as_slice() {
+            b"A" => tags[0] += 1,
+            b"B" => tags[1] += 1,
+            other => panic!("unexpected {:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert!(tags[0] > 0 && tags[1] > 0, "both servers serve: {tags:?}");
+    // `stot` adds up both loops' sessions (followers report every 250 ms).
+    let total = before + 200;
+    assert!(
+        wait_until(|| stat(admin, "fe", "FRONTEND", 7) == Some(total.to_string())),
+        "fe stot {:?}, want {total}",
+        stat(admin, "fe", "FRONTEND", 7)
+    );
+    assert!(wait_until(|| {
+        let (sa, sb) = (stat(admin, "app", "a", 7), stat(admin, "app", "b", 7));
+        let sum = |x: Option<String>| x.and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        sum(sa) + sum(sb) >= 200
+    }));
+
+    kill(a, &a_dead);
+    assert!(
+        wait_until(|| stat(admin, "app", "a", 17).as_deref() == Some("DOWN")),
+        "a goes DOWN"
+    );
+    // Every loop heard of it: no connection goes to a (it would be
+    // refused, and neither retries nor redispatch would hide it).
+    for i in 0..200 {
+        assert_eq!(fetch(port), b"B", "connection {i}");
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        logged.matches("Server app/a is DOWN").count(),
+        1,
+        "one check, one line: {logged}"
+    );
+}
+
+/// A backend that echoes, holding each connection a little, and records
+/// how many it held at once at most.
+fn counting() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (n, m) = (n.clone(), m.clone());
+            thread::spawn(move || {
+                let held = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(held, Ordering::SeqCst);
+                let mut stream = stream;
+                let _ = stream.set_read_timeout(Some(PATIENCE));
+                let mut byte = [0u8; 1];
+                if stream.read_exact(&mut byte).is_ok() {
+                    thread::sleep(Duration::from_millis(30));
+                    n.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.write_all(&byte);
+                } else {
+                    n.fetch_sub(1, Ordering::SeqCst);
+                }
+                let _ = stream.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (port, now, most)
+}
+
+#[test]
+fn a_servers_maxconn_holds_across_loops() {
+    let (server, _, most) = counting();
+    let port = free_port();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 20s\n \
+             timeout server 20s\n timeout queue 20s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s 127.0.0.1:{server} maxconn 2\n"
+        ),
+    );
+    let _weir = spawn(&file, port, &scratch.path("weir.log"));
+    let served = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let served = served.clone();
+            thread::spawn(move || {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.set_read_timeout(Some(PATIENCE)).unwrap();
+                stream.write_all(b"x").unwrap();
+                let mut byte = [0u8; 1];
+                if stream.read_exact(&mut byte).is_ok() && byte == *b"x" {
+                    served.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 16, "every client served");
+    let most = most.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "at most maxconn at once: {most}");
+}
+
+#[test]
+fn a_reload_reaches_every_loop() {
+    let ((a, _a_dead), (b, _b_dead)) = (tagged(b"A"), tagged(b"B"));
+    let (port, admin, second) = (free_port(), free_port(), free_port());
+    let config = |server: u16, extra: &str| {
+        format!(
+            "global\n nbthread 2\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n \
+             timeout server 10s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s 127.0.0.1:{server}\n{extra}"
+        )
+    };
+    let scratch = Scratch::new();
+    let file = scratch.file("w.cfg", &config(a, ""));
+    let log = scratch.path("weir.log");
+    let weir = spawn(&file, port, &log);
+    assert!((0..20).all(|_| fetch(port) == b"A"));
+    // The server moves, and a second frontend comes.
+    let extra = format!("frontend fe2\n bind 127.0.0.1:{second}\n default_backend app\n");
+    std::fs::write(&file, config(b, &extra)).unwrap();
+    weir.signal(libc::SIGHUP);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        wait_until(|| logged().matches("Configuration reloaded: ").count() == 1),
+        "{}",
+        logged()
+    );
+    // Every loop runs the new configuration: both listeners, the new
+    // address, whichever loop accepts.
+    for i in 0..100 {
+        assert_eq!(fetch(port), b"B", "fe, connection {i}");
+        assert_eq!(fetch(second), b"B", "fe2, connection {i}");
+    }
+    let stot = |name| stat(admin, name, "FRONTEND", 7);
+    assert!(wait_until(|| stot("fe2").as_deref() == Some("100")));
+    // A stop stops every loop.
+    let mut weir = weir;
+    weir.signal(libc::SIGTERM);
+    assert!(weir.wait_exit().success());
+}
+
+#[test]
+fn a_soft_stop_reaches_every_loop() {
+    let echo = super::kit::echo_backend();
+    let port = free_port();
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 20s\n \
+             timeout server 20s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s 127.0.0.1:{echo}\n"
+        ),
+    );
+    let mut weir = spawn(&file, port, &scratch.path("weir.log"));
+    // Sessions held open, on whichever loops accepted them.
+    let mut held: Vec<TcpStream> = (0..8).map(|_| super::kit::client(port)).collect();
+    for stream in &mut held {
+        super::kit::echo(stream, b"ping");
+    }
+    weir.signal(libc::SIGUSR1);
+    // Every loop stops accepting: the one socket closes once every loop
+    // let go of it.
+    assert!(
+        wait_until(|| TcpStream::connect(("127.0.0.1", port)).is_err()),
+        "a loop still accepts"
+    );
+    assert!(weir.running(), "sessions are left");
+    for stream in &mut held {
+        super::kit::echo(stream, b"still");
+    }
+    drop(held);
+    assert!(weir.wait_exit().success());
+}
