@@ -40,6 +40,8 @@ mod server_state;
 mod service;
 #[path = "../../tests/binary/signals.rs"]
 mod signals;
+#[path = "../../tests/binary/splicing.rs"]
+mod splicing;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
 #[path = "../../tests/binary/tls_checks.rs"]

@@ -175,6 +175,8 @@ pub struct Global {
     pub server_state_file: Option<String>,
     /// `resolvers` sections, in file order.
     pub resolvers: Vec<dns::Resolvers>,
+    /// `nosplice`, `maxpipes`, `tune.pipesize`.
+    pub splice: traffic::SpliceGlobal,
 }
 
 impl Global {

@@ -55,6 +55,7 @@ mod send_state;
 mod server_states;
 mod servers;
 mod shortage;
+mod splice;
 mod spread;
 mod state;
 mod traffic;
@@ -140,6 +141,10 @@ pub struct Balancer {
     hard_maxconn: Option<u32>,
     /// `resolvers` sections and their resolutions.
     dns: dns::Dns,
+    /// The driver can splice ([`Balancer::enable_splice`]).
+    splice: bool,
+    /// `nosplice`.
+    nosplice: bool,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -413,6 +418,8 @@ impl Balancer {
             pending: Slab::new(),
             lent_pending: None,
             lent_page: None,
+            splice: false,
+            nosplice: global.splice.disabled,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
@@ -519,6 +526,14 @@ impl Balancer {
                 Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
                 None => {}
             },
+            Event::SplicedIn { conn, bytes } | Event::SplicedOut { conn, bytes } => {
+                let read = matches!(event, Event::SplicedIn { .. });
+                match self.role(conn) {
+                    Some(Role::Client(s)) => self.on_spliced(now, s, true, read, bytes),
+                    Some(Role::Server(s)) => self.on_spliced(now, s, false, read, bytes),
+                    _ => {}
+                }
+            }
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
         }
     }
