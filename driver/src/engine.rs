@@ -123,6 +123,8 @@ pub struct Engine<R: Reactor> {
     pipes: Pipes,
     /// Connections that may have IO to do now.
     dirty: Vec<ConnId>,
+    /// The list [`Engine::pump_dirty`] goes through (empty between turns).
+    pumping: Vec<ConnId>,
     /// Listeners that may have connections to accept.
     dirty_listeners: Vec<usize>,
     control: Arc<Control>,
@@ -311,6 +313,7 @@ impl<R: Reactor> Engine<R> {
             conns: Table::default(),
             pipes,
             dirty: Vec::new(),
+            pumping: Vec::new(),
             dirty_listeners,
             control: Arc::default(),
             out: BufWriter::new(io::stdout()),
@@ -570,20 +573,20 @@ impl<R: Reactor> Engine<R> {
     /// writable, a writer's room makes its peer readable) are done in the
     /// same turn, for a few rounds: without a wait for readiness between
     /// a read and the write it allows.
+    /// The two lists swap, so neither is allocated again per turn.
     fn pump_dirty(&mut self, now: Instant) {
         for _ in 0..PUMP_ROUNDS {
-            let mut dirty = std::mem::take(&mut self.dirty);
-            if dirty.is_empty() {
+            if self.dirty.is_empty() {
                 return;
             }
+            let mut dirty = std::mem::take(&mut self.pumping);
+            std::mem::swap(&mut dirty, &mut self.dirty);
             dirty.sort_unstable();
             dirty.dedup();
             for id in dirty.drain(..) {
                 self.pump(now, id);
             }
-            if self.dirty.is_empty() {
-                self.dirty = dirty;
-            }
+            self.pumping = dirty;
         }
     }
 
@@ -859,6 +862,7 @@ impl<R: Reactor> Engine<R> {
         if room > TABLE_LOW_WATER && len < room / 8 {
             self.conns.shrink_to(len * 2);
             self.dirty.shrink_to(len * 2);
+            self.pumping.shrink_to(len * 2);
             release_free_memory();
         }
     }
