@@ -45,6 +45,9 @@ pub(crate) struct KernelPipe {
 
 /// The pipes: free ones kept for reuse, and how many exist.
 pub(crate) struct Pipes {
+    /// Boxed as the connections hold them, so that a pipe moves between
+    /// the pool and a connection without an allocation.
+    #[allow(clippy::vec_box)]
     free: Vec<Box<KernelPipe>>,
     /// Pipes in existence, free or not.
     open: usize,

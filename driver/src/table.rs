@@ -51,7 +51,7 @@ impl<C> Table<C> {
     /// Takes connection `id` out.
     pub(crate) fn remove(&mut self, id: ConnId) -> Option<C> {
         let entry = self.slots.get_mut(id.slot())?;
-        if !entry.as_ref().is_some_and(|(held, _)| *held == id) {
+        if entry.as_ref().is_none_or(|(held, _)| *held != id) {
             return None;
         }
         self.len -= 1;
