@@ -97,11 +97,11 @@ impl Pipes {
     /// A pipe comes back: kept if it is empty and few are free (as many
     /// as are in use, at least a few), else closed.
     pub(crate) fn put(&mut self, pipe: Box<KernelPipe>) {
-        let in_use = self.open - self.free.len() - 1;
+        let in_use = self.open.saturating_sub(self.free.len() + 1);
         if pipe.bytes == 0 && self.free.len() < in_use.max(LOW_WATER) {
             self.free.push(pipe);
         } else {
-            self.open -= 1;
+            self.open = self.open.saturating_sub(1);
         }
     }
 }
