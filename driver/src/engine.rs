@@ -702,12 +702,14 @@ impl<R: Reactor> Engine<R> {
                 self.lb
                     .handle_event(now, Event::SplicedIn { conn: id, bytes });
                 self.drain(now);
-                if self
-                    .conns
-                    .get(to)
-                    .is_some_and(|c| c.writable && c.want_write)
-                {
+                let ready = |c: &Conn<R::Stream>| c.writable && c.want_write && c.pipe.is_some();
+                if self.conns.get(to).is_some_and(ready) {
                     self.splice_out(now, to);
+                }
+                // Bytes left in the pipe of a sink that took only some:
+                // its own turn writes until it would block (and arms).
+                if self.conns.get(to).is_some_and(ready) {
+                    self.dirty.push(to);
                 }
                 return Some(true);
             }
@@ -744,7 +746,9 @@ impl<R: Reactor> Engine<R> {
                     .arm(&conn.stream, id.to_u64() as Token, false, true);
             }
         }
-        let (from, full) = (pipe.from, std::mem::take(&mut pipe.full));
+        // A source stopped by a full pipe is told once the pipe drains.
+        let drained = matches!(result, Ok(n) if n > 0);
+        let (from, full) = (pipe.from, drained && std::mem::take(&mut pipe.full));
         if pipe.bytes > 0 {
             conn.pipe = Some(pipe);
         } else {
