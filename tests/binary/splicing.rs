@@ -213,3 +213,37 @@ fn reset(stream: TcpStream) {
     assert_eq!(rc, 0);
     drop(stream);
 }
+
+/// The pipe fills while the server reads slowly, the writes to it would
+/// block, then it drains: the client's side is read again each time, to
+/// the last byte.
+#[test]
+fn a_slow_server_gets_every_spliced_byte() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let (mut buf, mut got) = (vec![0u8; 16 * 1024], 0usize);
+        loop {
+            match stream.read(&mut buf).unwrap() {
+                0 => break,
+                n => got += n,
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+        stream.write_all(got.to_string().as_bytes()).unwrap();
+    });
+    let syslog = Syslog::new();
+    let (port, admin) = (free_port(), free_port());
+    let proxy = " option splice-request\n";
+    let text = config(syslog.port(), (port, admin), "", proxy, backend);
+    let scratch = Scratch::new();
+    let _weir = Running::quiet(&scratch.file("w.cfg", &text), admin);
+    let mut stream = client(port);
+    stream.write_all(&pattern(BULK)).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    server.join().unwrap();
+    assert_eq!(reply, BULK.to_string());
+}
