@@ -29,6 +29,22 @@ pub enum Event {
         /// Why.
         error: ConnError,
     },
+    /// A spliced direction (see [`Action::Splice`]): the kernel moved
+    /// `bytes` from connection `conn` into the direction's pipe.
+    SplicedIn {
+        /// The source the bytes were read from.
+        conn: ConnId,
+        /// How many.
+        bytes: usize,
+    },
+    /// A spliced direction: the kernel moved `bytes` from the direction's
+    /// pipe to connection `conn`.
+    SplicedOut {
+        /// The sink the bytes were written to.
+        conn: ConnId,
+        /// How many.
+        bytes: usize,
+    },
     /// `accept` on a listener failed with something other than "would block".
     AcceptFailed {
         /// The listener.
@@ -153,6 +169,23 @@ pub enum Action {
         read: bool,
         /// Write when writable.
         write: bool,
+    },
+    /// Core has no further use for the bytes read from `from`: the driver
+    /// may move them to `to` through a kernel pipe (`splice(2)`) rather
+    /// than through [`crate::Balancer::recv_buf`], reporting what moved
+    /// with [`Event::SplicedIn`] and [`Event::SplicedOut`]. Only ever
+    /// asked of a driver that called [`crate::Balancer::enable_splice`].
+    /// Bytes keep their order: the driver splices a read only while core's
+    /// buffer for the direction is empty (`send_buf(to)` is `None`), and
+    /// reads into that buffer only while its pipe is empty (when it has no
+    /// pipe to spare). A FIN read from `from` is reported as before; core
+    /// forwards it once the pipe is empty ([`Action::ShutdownWrite`]).
+    /// Lasts as long as both connections.
+    Splice {
+        /// The source.
+        from: ConnId,
+        /// The sink.
+        to: ConnId,
     },
     /// Shut down the write side of `conn` (forward a FIN).
     ShutdownWrite {

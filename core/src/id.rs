@@ -21,6 +21,12 @@ impl ConnId {
         (self.0 >> 32) as u32
     }
 
+    /// The slot of the id: unique among live connections and dense (core
+    /// reuses freed slots), for drivers' tables indexed by connection.
+    pub fn slot(self) -> usize {
+        self.index()
+    }
+
     /// The id as one integer, e.g. for an event-loop token.
     pub fn to_u64(self) -> u64 {
         self.0

@@ -54,17 +54,56 @@ pub(crate) struct Pipe {
     /// Bytes at the front of the buffer already written to the sink but
     /// kept for a replay; `is_empty` and `filled` see only the rest.
     pub kept: usize,
+    /// The direction was handed to the kernel ([`crate::Action::Splice`]).
+    pub kernel: bool,
+    /// Reads in a row of at least half a buffer: a bulk stream.
+    pub streak: u8,
+    /// Bytes the kernel read from the source into the driver's pipe and
+    /// has not written to the sink yet.
+    pub in_kernel: u32,
 }
+
+/// Bytes in a spliced direction's pipe past which the source is not read
+/// (the backpressure of a pipe, as [`Buffer::is_full`] is a buffer's):
+/// the default size of a Linux pipe.
+pub(crate) const PIPE_FULL: u32 = 64 * 1024;
 
 impl Pipe {
     /// Nothing is waiting to be written.
     pub(crate) fn is_empty(&self) -> bool {
-        self.buf.as_ref().is_none_or(|b| b.len() <= self.kept)
+        self.in_kernel == 0 && self.buf.as_ref().is_none_or(|b| b.len() <= self.kept)
     }
 
-    /// The reader may read: no FIN yet and room in the buffer.
+    /// The reader may read: no FIN yet and room in the buffer (or pipe).
     pub(crate) fn wants_read(&self) -> bool {
-        !self.eof && !self.buf.as_ref().is_some_and(Buffer::is_full)
+        !self.eof && !self.buf.as_ref().is_some_and(Buffer::is_full) && self.in_kernel < PIPE_FULL
+    }
+
+    /// A read of `n` bytes into the buffer: a bulk stream is one whose
+    /// reads fill half a buffer or more, twice in a row.
+    pub(crate) fn note_read(&mut self, n: usize) {
+        self.streak = if n >= BUF_SIZE / 2 {
+            self.streak.saturating_add(1)
+        } else {
+            0
+        };
+    }
+
+    /// Whether reads say this direction is a bulk stream (`splice-auto`).
+    pub(crate) fn streaming(&self) -> bool {
+        self.streak >= 2
+    }
+
+    /// The kernel read `n` bytes of this direction into its pipe.
+    pub(crate) fn kernel_read(&mut self, n: usize) {
+        self.in_kernel = self.in_kernel.saturating_add(n as u32);
+    }
+
+    /// The kernel wrote `n` bytes of this direction from its pipe.
+    pub(crate) fn kernel_written(&mut self, n: usize) {
+        let n = (n as u32).min(self.in_kernel);
+        self.in_kernel -= n;
+        self.bytes += u64::from(n);
     }
 
     /// Space to read into, taking a buffer from the pool if needed.

@@ -4,7 +4,6 @@
 //! ready (through [`Engine::ready`]) and, through [`Reactor`], watches the
 //! sockets the engine hands it.
 
-use std::collections::HashMap;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -23,7 +22,9 @@ use crate::activation::{self, Bound, Inherited};
 use crate::datagrams::Datagrams;
 use crate::service::Service;
 use crate::sockets::{Accepted, ListenSocket, Socket, connect, listen};
+use crate::splice::{KernelPipe, Pipes};
 use crate::syslog::{self, Syslog};
+use crate::table::Table;
 pub use loops::Follower;
 
 #[path = "loops.rs"]
@@ -37,6 +38,9 @@ pub type Token = usize;
 const LISTENER_BASE: usize = usize::MAX - 2;
 /// Reads or writes per connection per turn, for fairness.
 const IO_BUDGET: usize = 16;
+/// Rounds of [`Engine::pump_dirty`] per turn: connections made ready by
+/// others are done in the same turn, this many times over at most.
+const PUMP_ROUNDS: usize = 4;
 /// Accepts per listener per turn, for fairness.
 const ACCEPT_BUDGET: usize = 64;
 /// Room in the connection table kept whatever the load.
@@ -119,15 +123,21 @@ pub struct Engine<R: Reactor> {
     lb: Balancer,
     reactor: R,
     listeners: Vec<Listener<R::Listener>>,
-    conns: HashMap<ConnId, Conn<R::Stream>>,
+    conns: Table<Conn<R::Stream>>,
+    /// Kernel pipes of spliced directions.
+    pipes: Pipes,
     /// Connections that may have IO to do now.
     dirty: Vec<ConnId>,
+    /// The list [`Engine::pump_dirty`] goes through (empty between turns).
+    pumping: Vec<ConnId>,
     /// Listeners that may have connections to accept.
     dirty_listeners: Vec<usize>,
     control: Arc<Control>,
     out: BufWriter<io::Stdout>,
     /// Writing to stdout failed once already (reported once).
     out_failed: bool,
+    /// Lines went to `out` since the last flush.
+    out_pending: bool,
     log_hook: Option<crate::LogHook>,
     /// Processes to signal once started (`-sf`, `-st`): the signal, pids.
     old_pids: Option<(i32, Vec<i32>)>,
@@ -153,6 +163,8 @@ struct Listener<L> {
     /// `None` once unbound (soft stop).
     socket: Option<L>,
     paused: bool,
+    /// The local address of every connection it accepts, when known.
+    local: Option<SocketAddr>,
 }
 
 struct Conn<S> {
@@ -162,6 +174,10 @@ struct Conn<S> {
     writable: bool,
     want_read: bool,
     want_write: bool,
+    /// Where bytes read from it may be spliced to ([`Action::Splice`]).
+    splice_to: Option<ConnId>,
+    /// The pipe of the spliced direction into it, while it holds bytes.
+    pipe: Option<Box<KernelPipe>>,
 }
 
 /// `file:line: frontend 'fe': cannot bind ADDR: error`, or `file:line:
@@ -250,8 +266,12 @@ impl<R: Reactor> Engine<R> {
         let plan = loops::plan(&mut config, &mut options.log_hook);
         let old_states = binary.as_mut().and_then(|b| b.old_server_states.take());
         let states = crate::server_states::load(&config, old_states.as_deref());
+        let pipes = crate::splice::pool(&config.global);
         let mut lb = Balancer::new(config, seed, now, wall, pid);
         lb.set_process_info(info);
+        if crate::splice::SUPPORTED {
+            lb.enable_splice();
+        }
         let state_warnings = states.apply(&mut lb, now);
         let mut inherited = binary
             .as_mut()
@@ -272,11 +292,13 @@ impl<R: Reactor> Engine<R> {
         opened.sort_by_key(|(i, _, _)| *i);
         let mut listeners = Vec::new();
         for (i, id, socket) in opened {
+            let local = fixed_local(&lb, id, &socket);
             let socket = (reactor.listener(socket, listener_token(i)))
                 .map_err(|e| bind_error(&lb, id, e))?;
             listeners.push(Listener {
                 socket: Some(socket),
                 paused: false,
+                local,
             });
         }
         activation::close_unclaimed(inherited);
@@ -298,12 +320,15 @@ impl<R: Reactor> Engine<R> {
             lb,
             reactor,
             listeners,
-            conns: HashMap::new(),
+            conns: Table::default(),
+            pipes,
             dirty: Vec::new(),
+            pumping: Vec::new(),
             dirty_listeners,
             control: Arc::default(),
             out: BufWriter::new(io::stdout()),
             out_failed: false,
+            out_pending: false,
             log_hook: options.log_hook,
             banner,
             service,
@@ -373,7 +398,7 @@ impl<R: Reactor> Engine<R> {
             return;
         }
         let id = ConnId::from_u64(token as u64);
-        let Some(conn) = self.conns.get_mut(&id) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         conn.readable |= readable;
@@ -473,7 +498,7 @@ impl<R: Reactor> Engine<R> {
         log::info!("stopping: closing {} connections", self.conns.len());
         self.lb.shutdown(now);
         self.drain(now);
-        for (_, conn) in self.conns.drain() {
+        for conn in self.conns.drain() {
             self.reactor.release(conn.stream);
         }
         self.flush_logs();
@@ -512,7 +537,7 @@ impl<R: Reactor> Engine<R> {
             let Some(socket) = &listener.socket else {
                 return false;
             };
-            match R::listen_socket(socket).accept() {
+            match R::listen_socket(socket).accept(listener.local) {
                 Ok(connection) => {
                     accepted = true;
                     self.on_accepted(now, i, connection);
@@ -549,9 +574,7 @@ impl<R: Reactor> Engine<R> {
             return;
         };
         socket.set_nodelay();
-        let watched = socket
-            .set_nonblocking()
-            .and_then(|()| self.reactor.stream(socket, id.to_u64() as Token));
+        let watched = self.reactor.stream(socket, id.to_u64() as Token);
         match watched {
             Ok(stream) => {
                 self.conns.insert(id, Conn::new(stream, false));
@@ -565,22 +588,31 @@ impl<R: Reactor> Engine<R> {
         self.drain(now);
     }
 
-    /// Does the IO core wants on connections that are ready for it.
+    /// Does the IO core wants on connections that are ready for it. The
+    /// connections this makes ready (a reader's bytes make its peer
+    /// writable, a writer's room makes its peer readable) are done in the
+    /// same turn, for a few rounds: without a wait for readiness between
+    /// a read and the write it allows.
+    /// The two lists swap, so neither is allocated again per turn.
     fn pump_dirty(&mut self, now: Instant) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for id in dirty.drain(..) {
-            self.pump(now, id);
-        }
-        if self.dirty.is_empty() {
-            self.dirty = dirty;
+        for _ in 0..PUMP_ROUNDS {
+            if self.dirty.is_empty() {
+                return;
+            }
+            let mut dirty = std::mem::take(&mut self.pumping);
+            std::mem::swap(&mut dirty, &mut self.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            for id in dirty.drain(..) {
+                self.pump(now, id);
+            }
+            self.pumping = dirty;
         }
     }
 
     fn pump(&mut self, now: Instant, id: ConnId) {
         for _ in 0..IO_BUDGET {
-            let Some(conn) = self.conns.get_mut(&id) else {
+            let Some(conn) = self.conns.get_mut(id) else {
                 return;
             };
             if conn.connecting {
@@ -588,26 +620,23 @@ impl<R: Reactor> Engine<R> {
             }
             let mut progress = false;
             if conn.want_read && conn.readable {
-                if let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) {
-                    match R::socket(&conn.stream).read(buf) {
-                        Ok(0) => {
-                            conn.readable = false;
-                            self.lb.handle_event(now, Event::ReadClosed { conn: id });
-                        }
-                        Ok(n) => {
-                            progress = true;
-                            self.lb.received(now, id, n);
-                        }
-                        Err(e) => progress |= self.on_io_error(now, id, &e, true),
-                    }
-                }
+                let spliced = match conn.splice_to {
+                    Some(to) => self.splice_in(now, id, to),
+                    None => None,
+                };
+                progress |= match spliced {
+                    Some(progress) => progress,
+                    None => self.read(now, id),
+                };
                 self.drain(now);
             }
-            let Some(conn) = self.conns.get_mut(&id) else {
+            let Some(conn) = self.conns.get_mut(id) else {
                 return;
             };
             if conn.want_write && conn.writable {
-                if let Some(buf) = self.lb.send_buf(id).filter(|b| !b.is_empty()) {
+                if conn.pipe.is_some() {
+                    progress |= self.splice_out(now, id);
+                } else if let Some(buf) = self.lb.send_buf(id).filter(|b| !b.is_empty()) {
                     match R::socket(&conn.stream).write(buf) {
                         Ok(n) => {
                             progress |= n > 0;
@@ -626,12 +655,146 @@ impl<R: Reactor> Engine<R> {
         self.dirty.push(id);
     }
 
+    /// Reads from `id` into core's buffer; returns whether to go on.
+    fn read(&mut self, now: Instant, id: ConnId) -> bool {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return false;
+        };
+        let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) else {
+            return false;
+        };
+        match R::socket(&conn.stream).read(buf) {
+            Ok(0) => {
+                conn.readable = false;
+                self.lb.handle_event(now, Event::ReadClosed { conn: id });
+                false
+            }
+            Ok(n) => {
+                self.lb.received(now, id, n);
+                true
+            }
+            Err(e) => self.on_io_error(now, id, &e, true),
+        }
+    }
+
+    /// Splices what `id` has into the pipe of its direction to `to`, and
+    /// on to `to` when it can take it. `None` when the bytes must go
+    /// through core's buffer instead: core still holds some of the
+    /// direction's, no pipe is free, or the socket cannot splice.
+    fn splice_in(&mut self, now: Instant, id: ConnId, to: ConnId) -> Option<bool> {
+        let held = self.conns.get_mut(to)?.pipe.take();
+        let mut pipe = match held {
+            Some(pipe) => pipe,
+            None if self.lb.send_buf(to).is_some() => return None,
+            None => self.pipes.take(id)?,
+        };
+        let Some(conn) = self.conns.get_mut(id) else {
+            self.pipes.put(pipe);
+            return None;
+        };
+        let result = pipe.fill(R::socket(&conn.stream).as_raw_fd());
+        match &result {
+            Ok(0) => conn.readable = false,
+            // Nothing to read, or (with bytes in it) no room in the pipe:
+            // then it is tried again once the pipe drains.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if pipe.bytes == 0 {
+                    conn.readable = false;
+                    self.reactor
+                        .arm(&conn.stream, id.to_u64() as Token, true, false);
+                } else {
+                    pipe.full = true;
+                }
+            }
+            _ => {}
+        }
+        if pipe.bytes > 0 {
+            match self.conns.get_mut(to) {
+                Some(sink) => sink.pipe = Some(pipe),
+                None => self.pipes.put(pipe),
+            }
+        } else {
+            self.pipes.put(pipe);
+        }
+        match result {
+            Ok(0) => self.lb.handle_event(now, Event::ReadClosed { conn: id }),
+            Ok(bytes) => {
+                self.lb
+                    .handle_event(now, Event::SplicedIn { conn: id, bytes });
+                self.drain(now);
+                let ready = |c: &Conn<R::Stream>| c.writable && c.want_write && c.pipe.is_some();
+                if self.conns.get(to).is_some_and(ready) {
+                    self.splice_out(now, to);
+                }
+                // Bytes left in the pipe of a sink that took only some:
+                // its own turn writes until it would block (and arms).
+                if self.conns.get(to).is_some_and(ready) {
+                    self.dirty.push(to);
+                }
+                return Some(true);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Some(true),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // Not a socket the kernel splices: copy from now on.
+                if let Some(conn) = self.conns.get_mut(id) {
+                    conn.splice_to = None;
+                }
+                return None;
+            }
+            Err(e) => {
+                let error = ConnError::from_io(&e);
+                self.lb.handle_event(now, Event::Failed { conn: id, error });
+            }
+        }
+        Some(false)
+    }
+
+    /// Splices bytes of the pipe into `id` to it; returns whether to go on.
+    fn splice_out(&mut self, now: Instant, id: ConnId) -> bool {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return false;
+        };
+        let Some(mut pipe) = conn.pipe.take() else {
+            return false;
+        };
+        let result = pipe.drain(R::socket(&conn.stream).as_raw_fd());
+        if let Err(e) = &result {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                conn.writable = false;
+                self.reactor
+                    .arm(&conn.stream, id.to_u64() as Token, false, true);
+            }
+        }
+        // A source stopped by a full pipe is told once the pipe drains.
+        let drained = matches!(result, Ok(n) if n > 0);
+        let (from, full) = (pipe.from, drained && std::mem::take(&mut pipe.full));
+        if pipe.bytes > 0 {
+            conn.pipe = Some(pipe);
+        } else {
+            self.pipes.put(pipe);
+        }
+        match result {
+            Ok(0) => false,
+            Ok(bytes) => {
+                // A source that stopped at a full pipe reads again.
+                if full {
+                    self.dirty.push(from);
+                }
+                self.lb
+                    .handle_event(now, Event::SplicedOut { conn: id, bytes });
+                true
+            }
+            Err(e) => self.on_io_error(now, id, &e, false),
+        }
+    }
+
     /// Handles a failed read or write; returns whether to try again.
     fn on_io_error(&mut self, now: Instant, id: ConnId, e: &io::Error, read: bool) -> bool {
         match e.kind() {
             io::ErrorKind::Interrupted => true,
             io::ErrorKind::WouldBlock => {
-                if let Some(conn) = self.conns.get_mut(&id) {
+                if let Some(conn) = self.conns.get_mut(id) {
                     if read {
                         conn.readable = false;
                     } else {
@@ -661,7 +824,7 @@ impl<R: Reactor> Engine<R> {
                     delay_ack,
                 } => self.connect(now, conn, addr, source.as_ref(), delay_ack),
                 Action::Interest { conn, read, write } => {
-                    if let Some(c) = self.conns.get_mut(&conn) {
+                    if let Some(c) = self.conns.get_mut(conn) {
                         c.want_read = read;
                         c.want_write = write;
                         if (read && c.readable) || (write && c.writable) {
@@ -670,19 +833,27 @@ impl<R: Reactor> Engine<R> {
                     }
                 }
                 Action::KeepAlive { conn } => {
-                    if let Some(c) = self.conns.get(&conn) {
+                    if let Some(c) = self.conns.get(conn) {
                         R::socket(&c.stream).set_keepalive();
                     }
                 }
+                Action::Splice { from, to } => {
+                    if let Some(c) = self.conns.get_mut(from) {
+                        c.splice_to = Some(to);
+                    }
+                }
                 Action::ShutdownWrite { conn } => {
-                    if let Some(c) = self.conns.get(&conn) {
+                    if let Some(c) = self.conns.get(conn) {
                         let _ = R::socket(&c.stream).shutdown(Shutdown::Write);
                     }
                 }
                 Action::Close { conn, reset } => {
-                    if let Some(c) = self.conns.remove(&conn) {
+                    if let Some(mut c) = self.conns.remove(conn) {
                         if reset {
                             R::socket(&c.stream).set_reset_on_close();
+                        }
+                        if let Some(pipe) = c.pipe.take() {
+                            self.pipes.put(pipe);
                         }
                         self.reactor.release(c.stream);
                         self.shrink_tables();
@@ -720,6 +891,7 @@ impl<R: Reactor> Engine<R> {
         if room > TABLE_LOW_WATER && len < room / 8 {
             self.conns.shrink_to(len * 2);
             self.dirty.shrink_to(len * 2);
+            self.pumping.shrink_to(len * 2);
             release_free_memory();
         }
     }
@@ -798,11 +970,13 @@ impl<R: Reactor> Engine<R> {
                 }
             };
             let i = id.0 as usize;
+            let local = (socket.as_ref().ok()).and_then(|s| fixed_local(&self.lb, id, s));
             let watched = socket.and_then(|s| self.reactor.listener(s, listener_token(i)));
             if self.listeners.len() <= i {
                 self.listeners.resize_with(i + 1, || Listener {
                     socket: None,
                     paused: false,
+                    local: None,
                 });
             }
             match watched {
@@ -810,6 +984,7 @@ impl<R: Reactor> Engine<R> {
                     self.listeners[i] = Listener {
                         socket: Some(socket),
                         paused: false,
+                        local,
                     };
                     self.dirty_listeners.push(i);
                 }
@@ -842,7 +1017,7 @@ impl<R: Reactor> Engine<R> {
     /// stats-socket connection `conn` (`_getsocks`). UNIX stats sockets
     /// stay: the next process binds its own over the path.
     fn send_listeners(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get(conn) else {
             return;
         };
         let fds: Vec<RawFd> = (self.listeners.iter())
@@ -871,6 +1046,9 @@ impl<R: Reactor> Engine<R> {
     /// reason to stop balancing: a failure is reported once, then lines
     /// that cannot be written are dropped.
     fn flush_logs(&mut self) {
+        if !std::mem::take(&mut self.out_pending) {
+            return;
+        }
         if let Err(e) = self.out.flush() {
             if !self.out_failed {
                 self.out_failed = true;
@@ -896,6 +1074,7 @@ impl<R: Reactor> Engine<R> {
         }
         match line.sink {
             LogSink::Stdout => {
+                self.out_pending = true;
                 let _ = writeln!(self.out, "{}", line.text);
             }
             LogSink::Stderr => {
@@ -905,6 +1084,15 @@ impl<R: Reactor> Engine<R> {
             LogSink::Udp(_) | LogSink::Unix(_) => {}
         }
     }
+}
+
+/// The local address of every connection `socket` (listener `id`)
+/// accepts, when the bind says it (see [`ListenSocket::fixed_local`]).
+fn fixed_local(lb: &Balancer, id: ListenerId, socket: &ListenSocket) -> Option<SocketAddr> {
+    let transparent = lb
+        .listener_bind(id)
+        .is_some_and(|(_, b)| b.options.transparent);
+    socket.fixed_local(transparent)
 }
 
 /// Seconds since 1970 of `t`.
@@ -923,6 +1111,8 @@ impl<S> Conn<S> {
             writable: !connecting,
             want_read: false,
             want_write: false,
+            splice_to: None,
+            pipe: None,
         }
     }
 }

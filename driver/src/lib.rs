@@ -19,8 +19,10 @@ mod reload;
 mod server_states;
 mod service;
 mod sockets;
+mod splice;
 mod startup;
 mod syslog;
+mod table;
 mod unix_socket;
 
 pub use activation::{Bound, Inherited};

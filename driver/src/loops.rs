@@ -262,7 +262,11 @@ impl<R: Reactor> Engine<R> {
         let peer = &link.fleet.peers[link.index - 1];
         *lock(&peer.wake) = Some(wake);
         let control = peer.control.clone();
-        let lb = Balancer::new(config, seed, now, wall, std::process::id());
+        let pipes = crate::splice::pool(&config.global);
+        let mut lb = Balancer::new(config, seed, now, wall, std::process::id());
+        if crate::splice::SUPPORTED {
+            lb.enable_splice();
+        }
         let mut listeners = Vec::new();
         let mut dirty_listeners = Vec::new();
         for (i, socket) in sockets {
@@ -279,11 +283,14 @@ impl<R: Reactor> Engine<R> {
             reactor,
             listeners,
             conns: Default::default(),
+            pipes,
             dirty: Vec::new(),
+            pumping: Vec::new(),
             dirty_listeners,
             control,
             out: io::BufWriter::new(io::stdout()),
             out_failed: false,
+            out_pending: false,
             log_hook,
             banner: None,
             service: None,
@@ -499,6 +506,7 @@ impl<L> Listener<L> {
         Listener {
             socket: None,
             paused: false,
+            local: None,
         }
     }
 
@@ -506,6 +514,7 @@ impl<L> Listener<L> {
         Listener {
             socket: Some(socket),
             paused: false,
+            local: None,
         }
     }
 }

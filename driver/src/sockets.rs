@@ -47,13 +47,6 @@ impl Socket {
         }
     }
 
-    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(tcp) => tcp.set_nonblocking(true),
-            Socket::Unix(unix) => unix.set_nonblocking(true),
-        }
-    }
-
     /// `TCP_NODELAY` on a TCP socket.
     pub(crate) fn set_nodelay(&self) {
         if let Socket::Tcp(tcp) = self {
@@ -114,23 +107,40 @@ impl ListenSocket {
         }
     }
 
-    /// Accepts one connection.
-    pub(crate) fn accept(&self) -> io::Result<Accepted> {
+    /// Accepts one connection, non-blocking. `local` is the address every
+    /// connection of this listener has, when known (a listener bound to
+    /// one address), else it is asked of the new socket.
+    pub(crate) fn accept(&self, local: Option<SocketAddr>) -> io::Result<Accepted> {
         match self {
             ListenSocket::Tcp(listener) => {
-                let (tcp, peer) = listener.accept()?;
-                let local = tcp.local_addr()?;
+                let (tcp, peer) = accept_tcp(listener)?;
+                let local = match local {
+                    Some(local) => local,
+                    None => tcp.local_addr()?,
+                };
                 Ok(Accepted {
                     socket: Socket::Tcp(tcp),
                     addrs: Some((peer, local)),
                 })
             }
-            ListenSocket::Unix(listener) => Ok(Accepted {
-                socket: Socket::Unix(listener.accept()?.0),
-                addrs: None,
-            }),
+            ListenSocket::Unix(listener) => {
+                let unix = listener.accept()?.0;
+                unix.set_nonblocking(true)?;
+                Ok(Accepted {
+                    socket: Socket::Unix(unix),
+                    addrs: None,
+                })
+            }
             ListenSocket::Udp(_) => Err(io::ErrorKind::Unsupported.into()),
         }
+    }
+
+    /// The address every connection accepted here has: the one bound,
+    /// unless it is a wildcard or `transparent` (which takes connections
+    /// to other addresses).
+    pub(crate) fn fixed_local(&self, transparent: bool) -> Option<SocketAddr> {
+        self.local_addr()
+            .filter(|addr| !transparent && !addr.ip().is_unspecified())
     }
 
     /// The address bound, for TCP.
@@ -256,6 +266,32 @@ fn set_int(socket: &socket2::Socket, level: i32, name: i32, value: i32) -> io::R
     }
 }
 
+/// A TCP connection accepted on `listener`, non-blocking from the start
+/// (one system call: `accept4`).
+#[cfg(target_os = "linux")]
+fn accept_tcp(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    let (socket, peer) = SockRef::from(listener).accept4(flags)?;
+    let peer = peer
+        .as_socket()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
+    Ok((socket.into(), peer))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn accept_tcp(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let (tcp, peer) = listener.accept()?;
+    tcp.set_nonblocking(true)?;
+    Ok((tcp, peer))
+}
+
+/// A TCP socket type that is non-blocking from its creation, where the
+/// system allows it (one system call less per connect).
+#[cfg(target_os = "linux")]
+const NONBLOCKING_STREAM: Type = Type::STREAM.nonblocking();
+#[cfg(not(target_os = "linux"))]
+const NONBLOCKING_STREAM: Type = Type::STREAM;
+
 /// Starts a non-blocking connect to `addr`, bound first to `source` if
 /// given, with the handshake's last ACK delayed if `delay_ack` (see
 /// [`weir_core::Action::Connect`]). A failure to bind is
@@ -266,9 +302,15 @@ pub(crate) fn connect(
     delay_ack: bool,
 ) -> Result<TcpStream, ConnError> {
     let io = |e: io::Error| ConnError::from_io(&e);
-    let socket = socket2::Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .map_err(io)?;
-    socket.set_nonblocking(true).map_err(io)?;
+    let socket = socket2::Socket::new(
+        Domain::for_address(addr),
+        NONBLOCKING_STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(io)?;
+    if !cfg!(target_os = "linux") {
+        socket.set_nonblocking(true).map_err(io)?;
+    }
     if let Some(source) = source {
         bind_source(&socket, source)
             .map_err(|e| ConnError::CantBind(e.raw_os_error().unwrap_or(0)))?;
@@ -301,15 +343,17 @@ fn bind_source(socket: &socket2::Socket, source: &SourceBind) -> io::Result<()> 
     socket.bind(&source.addr.into())
 }
 
+/// A socket with a peer is connected (one system call when it is); one
+/// without is still connecting unless it has an error.
 fn connect_result(stream: &TcpStream) -> Result<(), Option<ConnError>> {
-    match stream.take_error() {
-        Ok(Some(e)) | Err(e) => return Err(Some(ConnError::from_io(&e))),
-        Ok(None) => {}
-    }
     match stream.peer_addr() {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(None),
-        Err(e) => Err(Some(ConnError::from_io(&e))),
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+        Err(e) => return Err(Some(ConnError::from_io(&e))),
+    }
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => Err(Some(ConnError::from_io(&e))),
+        Ok(None) => Err(None),
     }
 }
 

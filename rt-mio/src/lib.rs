@@ -226,9 +226,9 @@ impl Reactor for MioReactor {
         listener
     }
 
-    fn release(&mut self, stream: Socket) {
-        self.unwatch(&stream);
-    }
+    // Closing the socket takes it out of the epoll set (no other
+    // descriptor refers to it): one system call less per connection.
+    fn release(&mut self, _: Socket) {}
 
     fn release_listener(&mut self, listener: ListenSocket) {
         self.unwatch(&listener);

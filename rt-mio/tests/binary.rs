@@ -42,6 +42,8 @@ mod service;
 mod signals;
 #[path = "../../tests/binary/source.rs"]
 mod source;
+#[path = "../../tests/binary/splicing.rs"]
+mod splicing;
 #[path = "../../tests/binary/stop.rs"]
 mod stop;
 #[path = "../../tests/binary/threads.rs"]

@@ -473,6 +473,10 @@ impl World {
             Action::Unbind { .. } => self.unbind(),
             // Only UNIX stats sockets hand listeners over; the world has none.
             Action::SendListeners { conn } => trace!(self, "weir", "_getsocks on {conn:?}"),
+            // The simulated driver never calls `enable_splice`.
+            Action::Splice { from, to } => {
+                self.fail(format!("weir spliced {from:?} to {to:?}, never enabled"))
+            }
             Action::Reload => self.reload_asked = true,
             // The simulated configurations have no `resolvers`.
             Action::SendDatagram { to, .. } => trace!(self, "weir", "datagram to {to}"),

@@ -182,6 +182,8 @@ pub struct Global {
     /// this configuration serves, set by the driver (see
     /// [`crate::loops`]); loop 0 of 1 in a parsed configuration.
     pub event_loop: crate::loops::EventLoop,
+    /// `nosplice`, `maxpipes`, `tune.pipesize`.
+    pub splice: traffic::SpliceGlobal,
 }
 
 impl Global {

@@ -713,6 +713,9 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         }
         _ if server_state::GLOBAL.contains(&keyword) => server_state::global(diags, global, st),
         _ if traffic::GLOBAL.contains(&keyword) => traffic::global(diags, &mut global.rates, st),
+        _ if traffic::SPLICE_GLOBAL.contains(&keyword) => {
+            traffic::splice_global(diags, &mut global.splice, st)
+        }
         "ssl-server-verify" => match st.word(1) {
             "none" => global.ssl_server_verify_none = true,
             "required" => global.ssl_server_verify_none = false,
@@ -769,6 +772,7 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
             let known = (GLOBAL_KEYWORDS.iter().chain(process::KEYWORDS))
                 .chain(server_state::GLOBAL)
                 .chain(traffic::GLOBAL)
+                .chain(traffic::SPLICE_GLOBAL)
                 .chain(tls_global::KEYWORDS)
                 .chain(environment::KEYWORDS);
             let sections = SECTIONS.iter().chain(OTHER_SECTIONS);
@@ -1233,6 +1237,9 @@ const OPTIONS_WITHOUT_ARGUMENT: &[&str] = &[
     "tcpka",
     "nolinger",
     "redis-check",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
 ];
 
 fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, enable: bool) {

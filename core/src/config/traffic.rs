@@ -15,6 +15,8 @@ pub struct BackendTraffic {
     /// refresh its read timeout (HAProxy's `SC_FL_INDEP_STR` on the
     /// server side).
     pub independent_streams: bool,
+    /// `option splice-*`: when the kernel may move this backend's bytes.
+    pub splice: Splice,
 }
 
 /// Traffic settings of a frontend.
@@ -31,6 +33,37 @@ pub struct FrontendTraffic {
     /// HAProxy's sliding one-second window; the others wait in the
     /// kernel's backlog while accepting pauses. `None`: no limit.
     pub rate_limit_sessions: Option<u32>,
+    /// `option splice-*`: when the kernel may move this frontend's bytes.
+    pub splice: Splice,
+}
+
+/// `option splice-auto`, `option splice-request`, `option splice-response`
+/// of one proxy. A session's direction is spliced (moved by the kernel,
+/// `splice(2)`, once core has no further use for its bytes) when its
+/// frontend or its backend asks for it, as HAProxy does; `splice-auto` is
+/// weir's default, so it is on unless `no option splice-auto` turns it
+/// off and neither side turns it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Splice {
+    /// `option splice-auto`: `Some(true)`/`Some(false)` when set (or
+    /// negated) in this proxy or its defaults, `None` when never said.
+    pub auto: Option<bool>,
+    /// `option splice-request`: client to server, from the first byte.
+    pub request: bool,
+    /// `option splice-response`: server to client, from the first byte.
+    pub response: bool,
+}
+
+/// The process-wide splice settings (`global`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpliceGlobal {
+    /// `nosplice`: never splice.
+    pub disabled: bool,
+    /// `maxpipes`: most kernel pipes in use at once; `None`: HAProxy's
+    /// default, a quarter of `maxconn`.
+    pub maxpipes: Option<u32>,
+    /// `tune.pipesize`: each pipe's size in bytes; `None`: the system's.
+    pub pipesize: Option<u32>,
 }
 
 /// The process-wide accept rates (`global`): at most so many new

@@ -154,3 +154,80 @@ fn rate_limits_parse_with_haproxys_messages() {
         ["t.cfg:2: 'maxconnrate' cannot handle unexpected argument '6'."]
     );
 }
+
+#[test]
+fn splice_options_apply_to_frontends_and_backends_and_are_undone_by_no() {
+    use crate::config::traffic::Splice;
+    let none = parsed(&with_defaults("", FE_BE));
+    assert_eq!(none.config.frontends[0].traffic.splice, Splice::default());
+    let text = with_defaults(
+        " option splice-auto\n option splice-request\n",
+        &format!(
+            "{FE_BE} no option splice-auto\n no option splice-request\n option splice-response\n"
+        ),
+    );
+    let p = parsed(&text);
+    let fe = Splice {
+        auto: Some(true),
+        request: true,
+        response: false,
+    };
+    let be = Splice {
+        auto: Some(false),
+        request: false,
+        response: true,
+    };
+    assert_eq!(p.config.frontends[0].traffic.splice, fe);
+    assert_eq!(p.config.backends[0].traffic.splice, be);
+    assert!(p.warnings.is_empty());
+}
+
+/// HAProxy 2.6.12's messages, word for word.
+#[test]
+fn nosplice_maxpipes_and_pipesize_parse_with_haproxys_messages() {
+    let text = format!(
+        "global\n nosplice\n maxpipes 10\n maxpipes 20\n tune.pipesize 262144\n{}",
+        with_defaults("", FE_BE)
+    );
+    let p = parsed(&text);
+    let splice = p.config.global.splice;
+    assert!(splice.disabled);
+    assert_eq!(
+        (splice.maxpipes, splice.pipesize),
+        (Some(10), Some(262_144))
+    );
+    let warnings: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["t.cfg:4: 'maxpipes' already specified. Continuing."]
+    );
+    // HAProxy's atol: no digits is 0, the default.
+    let p = parsed(&format!(
+        "global\n maxpipes abc\n{}",
+        with_defaults("", FE_BE)
+    ));
+    assert_eq!(p.config.global.splice.maxpipes, None);
+    for (line, message) in [
+        (
+            "nosplice x",
+            "'nosplice' cannot handle unexpected argument 'x'.",
+        ),
+        ("maxpipes", "'maxpipes' expects an integer argument."),
+        (
+            "tune.pipesize",
+            "'tune.pipesize' expects an integer argument.",
+        ),
+        (
+            "tune.pipesize 1 2",
+            "'tune.pipesize' cannot handle unexpected argument '2'.",
+        ),
+    ] {
+        let text = format!("global\n {line}\n{}", with_defaults("", FE_BE));
+        assert_eq!(errors(&text), [format!("t.cfg:2: {message}")], "{line}");
+    }
+    let text = with_defaults(" option splice-auto x\n", FE_BE);
+    assert_eq!(
+        errors(&text),
+        ["t.cfg:6: 'option splice-auto' cannot handle unexpected argument 'x'."]
+    );
+}

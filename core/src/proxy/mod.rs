@@ -58,6 +58,7 @@ mod server_states;
 mod servers;
 mod shortage;
 mod source;
+mod splice;
 mod spread;
 mod state;
 mod traffic;
@@ -151,6 +152,10 @@ pub struct Balancer {
     news: VecDeque<LoopNews>,
     /// The other loops' latest counters (loop 0 of several).
     peer_stats: Vec<crate::loops::LoopStats>,
+    /// The driver can splice ([`Balancer::enable_splice`]).
+    splice: bool,
+    /// `nosplice`.
+    nosplice: bool,
     /// Calls of the debug-build self-check, to sample it under load.
     #[cfg(debug_assertions)]
     invariant_calls: std::cell::Cell<u32>,
@@ -436,6 +441,8 @@ impl Balancer {
             pending: Slab::new(),
             lent_pending: None,
             lent_page: None,
+            splice: false,
+            nosplice: global.splice.disabled,
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
@@ -548,6 +555,14 @@ impl Balancer {
                 Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
                 None => {}
             },
+            Event::SplicedIn { conn, bytes } | Event::SplicedOut { conn, bytes } => {
+                let read = matches!(event, Event::SplicedIn { .. });
+                match self.role(conn) {
+                    Some(Role::Client(s)) => self.on_spliced(now, s, true, read, bytes),
+                    Some(Role::Server(s)) => self.on_spliced(now, s, false, read, bytes),
+                    _ => {}
+                }
+            }
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
         }
     }

@@ -338,6 +338,7 @@ impl Balancer {
         }
         self.spread_checks = global.spread_checks;
         self.hard_stop_after = global.hard_stop_after;
+        self.nosplice = global.splice.disabled;
         self.cli.timeout = global.runtime_api.timeout;
         self.cli.maxconn = global.runtime_api.maxconn;
         self.clock.reconfigure(global);

@@ -22,6 +22,7 @@ mod check_logs;
 mod check_rules;
 mod dns;
 mod external;
+mod kernel;
 mod life;
 mod loops;
 mod proxy_protocol;

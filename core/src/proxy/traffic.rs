@@ -529,6 +529,8 @@ impl Balancer {
         session.up.eof = true;
         session.up.shut = true;
         session.up.release(&mut self.pool);
+        // The pipe to the server, if any, closes with it.
+        session.up.in_kernel = 0;
         session.header = None;
         if let Some(conn) = session.server.take() {
             self.close(conn, false);
@@ -549,6 +551,7 @@ impl Balancer {
             };
             let first = session.up.bytes == 0 && session.up.is_empty();
             session.up.commit(n);
+            session.up.note_read(n);
             session.client_deadline = session.idle.0.map(|t| now + t);
             let hello = first
                 && session
@@ -562,7 +565,10 @@ impl Balancer {
         } else {
             match &mut session.tls {
                 Some(tls) => tls.received(n),
-                None => session.down.commit(n),
+                None => {
+                    session.down.commit(n);
+                    session.down.note_read(n);
+                }
             }
             session.stop_replay();
             session.server_deadline = session.idle.1.map(|t| now + t);
@@ -614,7 +620,7 @@ impl Balancer {
 
     /// Bytes from (`bin`) and to (`bout`) a client, in its frontend's,
     /// backend's and server's counters.
-    fn count_client_bytes(
+    pub(super) fn count_client_bytes(
         &mut self,
         f: FrontendId,
         b: BackendId,
@@ -706,6 +712,14 @@ impl Balancer {
             if session.up.shut && session.down.shut {
                 self.end(now, s, ['-', '-'], false);
                 return;
+            }
+            if self.splice && !self.nosplice && !(session.up.kernel && session.down.kernel) {
+                super::splice::offer(
+                    session,
+                    &self.frontends[session.frontend].config.traffic.splice,
+                    &self.backends[session.backend].config.traffic.splice,
+                    &mut self.actions,
+                );
             }
         }
         let client_interest = (

@@ -1,12 +1,20 @@
 //! Traffic options: `option abortonclose`, `option logasap`, `option
-//! independent-streams`, `rate-limit sessions`; the global `maxconnrate`
-//! and `maxsessrate`.
+//! independent-streams`, `option splice-*`, `rate-limit sessions`; the
+//! global `maxconnrate`, `maxsessrate`, `nosplice`, `maxpipes` and
+//! `tune.pipesize`.
 
 use super::{Diags, ProxyParts, Stmt};
-use crate::config::traffic::{BackendTraffic, FrontendTraffic, Rates};
+use crate::config::traffic::{BackendTraffic, FrontendTraffic, Rates, Splice, SpliceGlobal};
 
 /// The `option`s parsed here.
-pub(super) const OPTIONS: &[&str] = &["abortonclose", "logasap", "independent-streams"];
+pub(super) const OPTIONS: &[&str] = &[
+    "abortonclose",
+    "logasap",
+    "independent-streams",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
+];
 
 /// What `defaults` pass on and proxies set.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +23,7 @@ pub(super) struct TrafficSettings {
     logasap: bool,
     independent_streams: bool,
     rate_limit_sessions: Option<u32>,
+    splice: Splice,
 }
 
 /// Proxy keywords parsed here.
@@ -22,6 +31,9 @@ pub(super) const KEYWORDS: &[&str] = &["rate-limit"];
 
 /// Global keywords parsed here.
 pub(super) const GLOBAL: &[&str] = &["maxconnrate", "maxsessrate"];
+
+/// Global splice keywords parsed here.
+pub(super) const SPLICE_GLOBAL: &[&str] = &["nosplice", "maxpipes", "tune.pipesize"];
 
 /// HAProxy's `atol` of a rate: leading digits, 0 without any (no limit).
 fn atol(word: &str) -> u32 {
@@ -52,6 +64,40 @@ pub(super) fn global(diags: &mut Diags, rates: &mut Rates, st: &Stmt<'_>) {
     match keyword {
         "maxconnrate" => rates.conn = n,
         _ => rates.sess = n,
+    }
+}
+
+/// `nosplice`, `maxpipes N`, `tune.pipesize N` (0: the default), with
+/// HAProxy's messages.
+pub(super) fn splice_global(diags: &mut Diags, splice: &mut SpliceGlobal, st: &Stmt<'_>) {
+    let keyword = st.word(0);
+    let most = if keyword == "nosplice" { 1 } else { 2 };
+    if let Some(extra) = st.words.get(most) {
+        return diags.error(
+            &st.origin,
+            format!("'{keyword}' cannot handle unexpected argument '{extra}'."),
+        );
+    }
+    if keyword == "nosplice" {
+        splice.disabled = true;
+        return;
+    }
+    if keyword == "maxpipes" && splice.maxpipes.is_some() {
+        return diags.warn(
+            &st.origin,
+            "'maxpipes' already specified. Continuing.".to_owned(),
+        );
+    }
+    if st.word(1).is_empty() {
+        return diags.error(
+            &st.origin,
+            format!("'{keyword}' expects an integer argument."),
+        );
+    }
+    let n = Some(atol(st.word(1))).filter(|&n| n > 0);
+    match keyword {
+        "maxpipes" => splice.maxpipes = n,
+        _ => splice.pipesize = n,
     }
 }
 
@@ -107,6 +153,10 @@ pub(super) fn option(diags: &mut Diags, p: &mut ProxyParts<'_>, st: &Stmt<'_>, e
         "logasap" => p.settings.traffic.logasap = enable,
         // Both capabilities (HAProxy's `PR_CAP_FE | PR_CAP_BE`).
         "independent-streams" => p.settings.traffic.independent_streams = enable,
+        // Both capabilities too: either side of a session may ask.
+        "splice-auto" => p.settings.traffic.splice.auto = Some(enable),
+        "splice-request" => p.settings.traffic.splice.request = enable,
+        "splice-response" => p.settings.traffic.splice.response = enable,
         _ => {}
     }
 }
@@ -116,6 +166,7 @@ pub(super) fn backend(s: &TrafficSettings) -> BackendTraffic {
     BackendTraffic {
         abortonclose: s.abortonclose,
         independent_streams: s.independent_streams,
+        splice: s.splice,
     }
 }
 
@@ -125,5 +176,6 @@ pub(super) fn frontend(s: &TrafficSettings) -> FrontendTraffic {
         logasap: s.logasap,
         independent_streams: s.independent_streams,
         rate_limit_sessions: s.rate_limit_sessions,
+        splice: s.splice,
     }
 }
