@@ -124,7 +124,10 @@ fn traffic_and_checks_come_from_the_source_address() {
         &scratch,
         syslog.port(),
         &format!(
-            " source 127.0.0.2\n server s1 127.0.0.1:{} check port {} inter 100ms\n",
+            // A check that sends: a connect-only one is reset before the
+            // handshake's last ACK, and the server would never accept it.
+            " source 127.0.0.2\n option tcp-check\n tcp-check send hi\\n\n \
+             server s1 127.0.0.1:{} check port {} inter 100ms\n",
             traffic.port, checks.port
         ),
     );

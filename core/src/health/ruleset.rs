@@ -68,11 +68,16 @@ pub(crate) fn first_connect(check: &HealthCheck) -> Option<(usize, &Connect)> {
 
 /// Whether the connection opened for the connect rule at `opened_at`
 /// (`None`: the implicit first one) delays its handshake's last ACK:
-/// when the next rule is not an expect, as HAProxy's
-/// `tcpcheck_eval_connect`.
+/// when a send or nothing follows, as HAProxy's `tcpcheck_eval_connect`
+/// (`CONNECT_DELACK_ALWAYS`). HAProxy's source also delays it before
+/// another connect, but 2.6.12's servers do accept that connection
+/// (weir-diff `tcp-check_multiple_ports`): weir follows the binary.
 pub(crate) fn delays_ack(check: &HealthCheck, opened_at: Option<usize>) -> bool {
     let next = opened_at.map_or(0, |i| i + 1);
-    !matches!(rule(check, next), Rule::TcpExpect(_) | Rule::HttpExpect(_))
+    matches!(
+        rule(check, next),
+        Rule::End | Rule::TcpSend(_) | Rule::HttpSend(_)
+    )
 }
 
 /// The request of `request` with `X-Haproxy-Server-State` in it, when

@@ -280,4 +280,8 @@ fn a_check_delays_its_handshake_ack_unless_an_expect_comes_next_as_haproxy() {
     let (p, _) = probe(&mut h);
     assert_eq!(h.drain(p), b"a\n");
     assert_eq!(delayed_acks(&h), [true, false]);
+    // A connect followed by another: 2.6.12's server sees the first.
+    let mut h = rules(" option tcp-check\n tcp-check connect\n tcp-check connect port 8002");
+    probe(&mut h);
+    assert_eq!(delayed_acks(&h), [false, true]);
 }
