@@ -133,8 +133,18 @@ fn a_client_that_closes_after_bytes_while_queued_is_aborted_cq_under_abortonclos
     let backend = listener.local_addr().unwrap().port();
     // Holds every connection it gets, so `maxconn 1` keeps the next queued.
     let held = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
         listener.set_nonblocking(true).unwrap();
+        // The first connection, within a bound (no accept blocks for ever).
+        let first = Instant::now() + Duration::from_secs(30);
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < first => {
+                    thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => panic!("no connection reached the server: {e}"),
+            }
+        };
         let deadline = Instant::now() + Duration::from_secs(3);
         let mut more = 0;
         while Instant::now() < deadline {
