@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{NAME, WEIR};
 
@@ -199,4 +199,38 @@ pub fn one_agent(port: u16, n: u64) -> std::io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A syslog target weir logs to; its lines are read as they come.
+pub struct Syslog(std::net::UdpSocket);
+
+impl Syslog {
+    pub fn new() -> Syslog {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Syslog(socket)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    /// The first line that contains `needle`, within the patience.
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut buf = [0u8; 2048];
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(n) = self.0.recv(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if line.contains(needle) {
+                    return line;
+                }
+                seen.push(line);
+            }
+        }
+        panic!("no log line with {needle:?}; saw {seen:?}");
+    }
 }

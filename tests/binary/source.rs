@@ -4,12 +4,11 @@
 //! text.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
-use super::kit::{PATIENCE, Running, Scratch, client, free_port, wait_until};
+use super::kit::{Running, Scratch, Syslog, client, free_port, wait_until};
 
 /// A server on 127.0.0.1 that records the peer address of every
 /// connection and echoes what it reads, until the test ends.
@@ -45,40 +44,6 @@ impl Recorder {
 
     fn peers(&self) -> Vec<SocketAddr> {
         self.peers.lock().unwrap().clone()
-    }
-}
-
-/// A syslog target weir logs to.
-struct Syslog(UdpSocket);
-
-impl Syslog {
-    fn new() -> Syslog {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Syslog(socket)
-    }
-
-    fn port(&self) -> u16 {
-        self.0.local_addr().unwrap().port()
-    }
-
-    /// The first line that contains `needle`, within the patience.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        let mut buf = [0u8; 2048];
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            if let Ok(n) = self.0.recv(&mut buf) {
-                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if line.contains(needle) {
-                    return line;
-                }
-                seen.push(line);
-            }
-        }
-        panic!("no log line with {needle:?}; saw {seen:?}");
     }
 }
 

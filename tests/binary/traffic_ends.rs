@@ -4,46 +4,12 @@
 //! (`CQ`), with bytes to send only under `option abortonclose`.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::kit::{PATIENCE, Running, Scratch, client, free_port, wait_until};
-
-/// A syslog target weir logs to; its lines are read as they come.
-struct Syslog(UdpSocket);
-
-impl Syslog {
-    fn new() -> Syslog {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Syslog(socket)
-    }
-
-    fn port(&self) -> u16 {
-        self.0.local_addr().unwrap().port()
-    }
-
-    /// The first line that contains `needle`, within the patience.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        let mut buf = [0u8; 2048];
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            if let Ok(n) = self.0.recv(&mut buf) {
-                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if line.contains(needle) {
-                    return line;
-                }
-                seen.push(line);
-            }
-        }
-        panic!("no log line with {needle:?}; saw {seen:?}");
-    }
-}
+use super::kit::{Running, Scratch, Syslog, client, free_port, wait_until};
 
 /// Bytes written to `stream` that its kernel has not sent yet.
 fn unsent(stream: &TcpStream) -> i32 {

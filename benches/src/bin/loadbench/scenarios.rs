@@ -84,6 +84,21 @@ impl Bench<'_> {
     }
 
     /// A backend, and the balancer in front of it (none for the baseline).
+    /// [`Self::start`] with the traffic servers and no checks, and where
+    /// clients connect: the balancer, or the servers for the direct column.
+    fn start_traffic(
+        &self,
+        t: &Target<'_>,
+        role: Role,
+    ) -> Result<(Backend, Option<Running>, Vec<SocketAddr>), String> {
+        let servers = traffic_servers(self.args.servers);
+        let (backend, running) = self.start(t, role, &servers, Check::None)?;
+        let addrs = running
+            .as_ref()
+            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
+        Ok((backend, running, addrs))
+    }
+
     fn start(
         &self,
         t: &Target<'_>,
@@ -131,15 +146,7 @@ impl Bench<'_> {
                     .to_owned(),
             );
         }
-        let (backend, running) = self.start(
-            t,
-            Role::Source,
-            &traffic_servers(self.args.servers),
-            Check::None,
-        )?;
-        let addrs = running
-            .as_ref()
-            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
+        let (_backend, running, addrs) = self.start_traffic(t, Role::Source)?;
         let window = self.window();
         let clients = load::spawn(self.args.client_threads, streams, load::bulk, addrs, window);
         let cpu = cpu_during(running.as_ref(), window);
@@ -199,15 +206,7 @@ impl Bench<'_> {
 
     /// New connection per request: req/s and CPU per request.
     pub fn conn(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(
-            t,
-            Role::Responder,
-            &traffic_servers(self.args.servers),
-            Check::None,
-        )?;
-        let addrs = running
-            .as_ref()
-            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
+        let (_backend, running, addrs) = self.start_traffic(t, Role::Responder)?;
         let window = self.window();
         let clients = load::spawn(
             self.args.client_threads,
@@ -242,15 +241,7 @@ impl Bench<'_> {
 
     /// Keep-alive request/reply: req/s, latency percentiles, CPU.
     pub fn keep_alive(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (backend, running) = self.start(
-            t,
-            Role::Responder,
-            &traffic_servers(self.args.servers),
-            Check::None,
-        )?;
-        let addrs = running
-            .as_ref()
-            .map_or_else(|| backend.addrs.clone(), |r| vec![r.addr()]);
+        let (_backend, running, addrs) = self.start_traffic(t, Role::Responder)?;
         if self.args.wrk {
             if let Some(wrk) = which("wrk") {
                 return self.wrk(t, &wrk, addrs[0], running.as_ref());
@@ -373,12 +364,7 @@ impl Bench<'_> {
 
     /// Idle RSS, then RSS per idle proxied connection.
     pub fn idle(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let (_backend, running) = self.start(
-            t,
-            Role::Responder,
-            &traffic_servers(self.args.servers),
-            Check::None,
-        )?;
+        let (_backend, running, _) = self.start_traffic(t, Role::Responder)?;
         let Some(running) = running else {
             return Ok(());
         };

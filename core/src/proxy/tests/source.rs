@@ -7,9 +7,9 @@
 use super::*;
 use crate::SourceBind;
 
-/// A balancer for `backend` (lines of backend `app`, servers included),
-/// traffic and health lines logged to stdout.
-fn harness(backend: &str) -> Harness {
+/// The configuration with `backend` as the lines of backend `app`
+/// (servers included), traffic and health lines logged to stdout.
+fn config(backend: &str) -> crate::config::Config {
     let text = format!(
         "global\n log stdout format raw local0\n\
          defaults\n log global\n option tcplog\n option log-health-checks\n \
@@ -19,7 +19,12 @@ fn harness(backend: &str) -> Harness {
     );
     let parsed = crate::config::parse(&[crate::config::Source::new("t.cfg", &text)], &mut |_| None)
         .unwrap_or_else(|e| panic!("{e:?}"));
-    Harness::new(parsed.config)
+    parsed.config
+}
+
+/// A balancer running [`config`] of `backend`.
+fn harness(backend: &str) -> Harness {
+    Harness::new(config(backend))
 }
 
 /// The connects asked for so far: id, address, source.
@@ -268,16 +273,7 @@ fn a_check_with_no_free_port_says_the_range_is_exhausted() {
 }
 
 fn reload_text(h: &mut Harness, backend: &str) {
-    let text = format!(
-        "global\n log stdout format raw local0\n\
-         defaults\n log global\n option tcplog\n option log-health-checks\n \
-         timeout connect 5s\n timeout client 5s\n timeout server 5s\n\
-         frontend fe\n bind :9091\n default_backend app\n\
-         backend app\n{backend}"
-    );
-    let parsed = crate::config::parse(&[crate::config::Source::new("t.cfg", &text)], &mut |_| None)
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    h.lb.reload(h.now, parsed.config);
+    h.lb.reload(h.now, config(backend));
     h.collect();
 }
 
