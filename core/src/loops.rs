@@ -49,32 +49,71 @@
 //!   So what a stats connection reads counts every session that ended
 //!   before it was accepted.
 //!
-//! # Limits: a static split
+//! # Limits: tokens from one pool
 //!
-//! Each limit `L` is split among the N loops: loop `i` may use `L / N`,
-//! plus one for the first `L % N` loops ([`share`]). The sum of the shares
-//! is `L`, so what holds for the process is exact:
+//! Each connection limit is a count in one process-wide
+//! [`LimitPool`](crate::limits::LimitPool), shared by the loops: a loop
+//! takes a token before it holds what the limit counts, and gives it back
+//! exactly once when it stops holding it. A take succeeds only while the
+//! count is below the limit (compare-and-swap), so the process never holds
+//! more than the limit, and a loop never waits while the process has
+//! room. With one loop the pool is the loop's own and behaves as its
+//! counters did.
 //!
-//! * global `maxconn`, frontend `maxconn`: weir never holds more client
-//!   connections than configured (each loop pauses its accepts at its
-//!   share, as one loop pauses at the whole limit);
-//! * server `maxconn` (with `minconn`/`fullconn` and `slowstart` applied to
-//!   the share) and `maxqueue`: a server never has more connections, nor
-//!   more queued sessions, than configured. A loop whose share is 0 (a
-//!   limit below N) queues that server's sessions on it (or redispatches
-//!   as configured) and never connects to it;
+//! * **What is counted, when.** The global `maxconn` and each frontend's
+//!   count client connections: the driver asks
+//!   [`Balancer::admit`](crate::Balancer::admit) before each `accept(2)` (as
+//!   HAProxy reserves `actconn` and `feconn` before accepting), which takes
+//!   both tokens; an accept that finds nothing hands them back
+//!   ([`Balancer::unadmit`](crate::Balancer::unadmit)). A connection keeps
+//!   them while it reads a PROXY header and while it is a session. A
+//!   server's token is taken where core decides the server has room (the
+//!   balancing pick, the source hash's choice, its own queue's turn) and
+//!   held while a session connects to or is established on it; `maxqueue`
+//!   counts the sessions in the server's own queue the same way. Servers
+//!   without `maxconn` are counted too (the count is what a later `set
+//!   maxconn server` or reload limits).
+//! * **Given back once.** Tokens follow core's counters: `drop_load`
+//!   gives what `add_load` held (end, retry or redispatch to another
+//!   server, requeue, a losing `connect-hedge` attempt), the end of a
+//!   session or of a pending connection gives the global and frontend
+//!   ones, leaving a server's queue gives its queue token. Retired
+//!   servers and frontends keep their names' counts until their last
+//!   session ends. Debug builds check that the pool's counts equal the
+//!   loop's own (one loop), and the tests run two instances on one pool.
+//! * **Waking the others.** A loop that finds a limit full (a pick that
+//!   skips a full server, a paused listener, a failed take) marks itself
+//!   as waiting on it. Whoever gives a token there collects the waiting
+//!   loops ([`Balancer::poll_freed`](crate::Balancer::poll_freed)); the
+//!   driver tells each ([`Balancer::limits_freed`](crate::Balancer::limits_freed)),
+//!   which serves its queues and resumes its listeners if it now can.
+//!   The mark is set before the count is read again, and the giver reads
+//!   the marks after its decrement, so a wake-up is never lost.
+//! * **Names.** A pool knows limits by [`LimitKey`](crate::limits::LimitKey):
+//!   frontends and servers by name and by the reload that made them (the
+//!   loops apply the same reloads in the same order), so each loop finds
+//!   the same count, and a server a reload replaced (a new address) has
+//!   its own until its last session ends. A loop resolves names once,
+//!   when it builds or reloads, to slots it then uses without locks.
+//!
+//! What stays per loop, with the bound that holds:
+//!
+//! * `minconn`/`fullconn` make a server's limit follow its backend's
+//!   load; each loop computes it from its own sessions of the backend, so
+//!   the dynamic limit is at most HAProxy's (never above `maxconn`, never
+//!   below `minconn`). `slowstart` ramps the limit as with one loop.
 //! * `maxconnrate`, `maxsessrate`, `rate-limit sessions`: each loop
-//!   accepts at most its share per second (at least 1), so the process
-//!   at most the limit (or N per second for a limit below N).
-//!
-//! What is not exact: a loop at its share queues or refuses while another
-//! loop has room (the kernel spreads new connections, not the limits), so
-//! a limit may be reached later than with one loop, never exceeded.
-//! `leastconn` and `first` see each loop's own connection counts (a
-//! server's load is the sum over loops: each loop balances its share);
-//! `roundrobin` and the weights run per loop, so the process's choices
-//! follow the weights over each loop's sessions. Passive checks (`observe
-//! layer4`) judge each loop's own traffic and stay local.
+//!   accepts at most its share per second ([`share`], at least 1), so the
+//!   process at most the limit (or N per second for a limit below N).
+//! * Queues are each loop's: a session waits in the queue of the loop
+//!   that accepted it, and a freed token goes to whichever loop takes it
+//!   first (no order across loops).
+//! * `leastconn` and `first` see each loop's own connection counts (a
+//!   server's load is the sum over loops); `roundrobin` and the weights
+//!   run per loop, so the process's choices follow the weights over each
+//!   loop's sessions, and the exact order of HAProxy's round robin holds
+//!   with `nbthread 1` only. Passive checks (`observe layer4`) judge each
+//!   loop's own traffic and stay local.
 
 /// Which event loop an instance serves, and how many there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
