@@ -62,6 +62,7 @@ pub mod dns;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod limits;
 pub mod loops;
 pub mod runtime_api;
 

@@ -148,6 +148,9 @@ impl Balancer {
             authority,
         };
         let started = self.start_session(now, pending.frontend, peer, local, Some(adopted));
+        if started.is_none() {
+            self.give_client(pending.frontend);
+        }
         self.refresh_listeners();
         if started.is_none() {
             self.counters.connection_closed();
@@ -199,6 +202,7 @@ impl Balancer {
     fn fail_pending(&mut self, now: Instant, p: usize, failure: Failure) {
         let mut pending = self.pending.remove(p);
         pending.input.release(&mut self.pool);
+        self.give_client(pending.frontend);
         let reset = matches!(failure, Failure::Abort);
         self.close(pending.conn, reset);
         self.counters.connection_closed();
@@ -226,6 +230,10 @@ impl Balancer {
     pub(super) fn drop_pending(&mut self) {
         for mut pending in self.pending.drain() {
             pending.input.release(&mut self.pool);
+            self.limits.give(self.global_slot);
+            if let Some(slot) = self.frontends.get(pending.frontend).and_then(|f| f.slot) {
+                self.limits.give(slot);
+            }
         }
         self.lent_pending = None;
     }
@@ -233,5 +241,14 @@ impl Balancer {
     /// Pending connections, for the listeners' `maxconn`.
     pub(super) fn pending_count(&self) -> u32 {
         self.pending.len() as u32
+    }
+
+    /// Pending connections of frontend `fe`.
+    #[cfg(debug_assertions)]
+    pub(super) fn pending_of(&self, fe: FrontendId) -> u32 {
+        self.pending
+            .iter()
+            .filter(|(_, p)| p.frontend == fe)
+            .count() as u32
     }
 }

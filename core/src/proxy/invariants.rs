@@ -58,6 +58,7 @@ impl Balancer {
         }
         assert_eq!(self.active as usize, self.sessions.len(), "process count");
         self.check_reload_invariants();
+        self.check_limit_invariants();
         for (f, frontend) in self.frontends.iter() {
             let sessions = frontends.get(&f).copied().unwrap_or(0);
             assert_eq!(frontend.active, sessions, "{f:?} count");

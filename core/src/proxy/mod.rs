@@ -19,6 +19,7 @@ use crate::buffer::Pool;
 use crate::config::{Backend, Bind, Config, Frontend, LogTarget, Server, Severity};
 use crate::health::Health;
 use crate::id::{BackendId, ConnId, FrontendId, ListenerId, ServerId};
+use crate::limits::{LimitKey, LimitSlot, Limits};
 use crate::logging::{LogClock, frame};
 use crate::loops::{EventLoop, LoopNews};
 use crate::rng::Rng;
@@ -61,6 +62,7 @@ mod source;
 mod splice;
 mod spread;
 mod state;
+mod tokens;
 mod traffic;
 mod verdict;
 
@@ -148,6 +150,14 @@ pub struct Balancer {
     sources: source::Sources,
     /// Which event loop this instance serves (see [`crate::loops`]).
     event_loop: EventLoop,
+    /// The loop's way to the process's limits ([`crate::limits`]).
+    limits: Arc<Limits>,
+    /// The global `maxconn` count in the limit pool.
+    global_slot: LimitSlot,
+    /// Reloads applied so far (names of limits carry it).
+    epoch: u32,
+    /// A listener [`Balancer::admit`] took tokens for, until its accept.
+    admitted: Option<ListenerId>,
     /// What loop 0 has to tell the other loops, until the driver takes it.
     news: VecDeque<LoopNews>,
     /// The other loops' latest counters (loop 0 of several).
@@ -169,6 +179,8 @@ struct FrontendState {
     counters: FrontendCounters,
     /// Removed by a reload: no listener, freed after its last session.
     retired: bool,
+    /// Its `maxconn` count in the limit pool.
+    slot: Option<LimitSlot>,
 }
 
 struct BackendState {
@@ -193,8 +205,8 @@ struct BackendState {
     /// Removed by a reload: no frontend routes to it; its servers serve
     /// its sessions without checks until the last one ends.
     retired: bool,
-    /// Which loop this is: its servers' limits are its share.
-    event_loop: EventLoop,
+    /// The loop's way to the process's limits ([`crate::limits`]).
+    limits: Arc<Limits>,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -254,6 +266,8 @@ struct ServerState {
     /// Removed by a reload (or replaced by one of a new address): takes
     /// no new session, freed after its last one.
     retired: bool,
+    /// Its `maxconn` and `maxqueue` counts in the limit pool.
+    slots: Option<tokens::ServerSlots>,
     /// The free ports of its `source` port range.
     ports: source::PortPool,
 }
@@ -319,6 +333,7 @@ impl Balancer {
             frontends,
             backends,
         } = config;
+        let limits = Arc::new(Limits::local());
         let mut backend_ids = Vec::with_capacity(backends.len());
         let mut backend_arena = Arena::default();
         for mut config in backends {
@@ -339,7 +354,7 @@ impl Balancer {
                 server_waiting: 0,
                 outage: false,
                 retired: false,
-                event_loop: global.event_loop,
+                limits: limits.clone(),
             };
             backend.sync_weights(now);
             backend_ids.push(backend_arena.insert(backend));
@@ -361,6 +376,7 @@ impl Balancer {
                 active: 0,
                 counters,
                 retired: false,
+                slot: None,
             });
             for (bind, addr) in addrs.into_iter().enumerate() {
                 listeners.push(Listener {
@@ -429,6 +445,10 @@ impl Balancer {
             dns: dns::Dns::default(),
             sources: source::Sources::default(),
             event_loop: global.event_loop,
+            global_slot: limits.slot(&LimitKey::Global),
+            limits,
+            epoch: 0,
+            admitted: None,
             news: VecDeque::new(),
             peer_stats: Vec::new(),
             cli: cli::Cli {
@@ -446,6 +466,7 @@ impl Balancer {
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
+        lb.resolve_limits();
         lb.schedule_first_checks(now);
         lb.sync_agents(now);
         lb.start_dns(now, &global.resolvers);
@@ -997,16 +1018,21 @@ impl Balancer {
         self.clock.set_utc_offset(secs);
     }
 
-    /// Pauses or resumes listeners to match limits and pauses.
+    /// Pauses or resumes listeners to match limits and pauses. A listener
+    /// paused by a full limit waits for room there ([`crate::limits`]).
     fn refresh_listeners(&mut self) {
+        let limits = &self.limits;
         let global_full = self
             .maxconn
-            .is_some_and(|m| self.active + self.pending_count() >= self.event_loop.share(m));
+            .is_some_and(|m| limits.full(self.global_slot, m));
         let paused = self.stopping || self.shortages.accept_pause.is_some();
         for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
-            let fe_full =
-                (fe.config.maxconn).is_some_and(|m| fe.active >= self.event_loop.share(m));
+            let fe_full = match (fe.config.maxconn, fe.slot) {
+                (Some(m), Some(slot)) => limits.full(slot, m),
+                (Some(m), None) => fe.active >= m,
+                (None, _) => false,
+            };
             let limited = self.rates.paused(l.frontend);
             let accepting = !(global_full || fe_full || paused || limited);
             if accepting != l.accepting {

@@ -34,7 +34,7 @@ use crate::balance::{Lb, Member, Policy};
 use crate::config::{Backend, Config, Frontend, Global, Server, StatsAddr, StatsSocket};
 use crate::health::Health;
 use crate::id::{BackendId, FrontendId, ListenerId, ServerId};
-use crate::loops::EventLoop;
+use crate::limits::Limits;
 use crate::proxy::ListenAddr;
 use crate::stats::{BackendCounters, FrontendCounters, OpState, StateHistory};
 use crate::time::Instant;
@@ -171,6 +171,7 @@ impl ServerState {
             traffic_tls: config.tls.as_ref().map(tls),
             rule_tls: config.rule_tls.as_ref().map(tls),
             retired: false,
+            slots: None,
             ports: Default::default(),
             config,
         }
@@ -193,7 +194,7 @@ impl BackendState {
             server_waiting: 0,
             outage: false,
             retired: false,
-            event_loop: EventLoop::default(),
+            limits: Arc::new(Limits::local()),
         }
     }
 
@@ -263,6 +264,8 @@ impl Balancer {
     /// [`ReloadReport::closed`].
     pub fn reload(&mut self, now: Instant, config: Config) -> ReloadReport {
         self.advance(now);
+        // What this reload makes has limits of its own (see `crate::loops`).
+        self.epoch = self.epoch.wrapping_add(1);
         let mut report = ReloadReport::default();
         let Config {
             global,
@@ -284,7 +287,7 @@ impl Balancer {
                 None => {
                     report.backends.added += 1;
                     let mut backend = BackendState::empty(config, now);
-                    backend.event_loop = self.event_loop;
+                    backend.limits = self.limits.clone();
                     self.backends.insert(backend)
                 }
             };
@@ -301,6 +304,7 @@ impl Balancer {
             self.retire_backend(b);
         }
         let frontend_ids = self.reload_frontends(frontends, &backend_ids, &mut report);
+        self.resolve_limits();
         self.reload_listeners(&frontend_ids, &global.runtime_api.sockets, &mut report);
         self.schedule_first_checks_of(now, checked);
         self.sync_agents(now);
@@ -530,6 +534,7 @@ impl Balancer {
                         backend,
                         active: 0,
                         retired: false,
+                        slot: None,
                     })
                 }
             };

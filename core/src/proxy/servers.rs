@@ -9,7 +9,7 @@ use super::{BackendState, ServerState, Waiters};
 use crate::arena::Key;
 use crate::config::Balance;
 use crate::id::ServerId;
-use crate::loops::EventLoop;
+use crate::limits::Limits;
 use crate::rng::Rng;
 use crate::stats::OpState;
 use crate::time::Instant;
@@ -61,14 +61,14 @@ impl ServerState {
         (now < end).then(|| end.min(now + (length / 20).max(Duration::from_secs(1))))
     }
 
-    /// Whether the server takes no new connection now: it is at its
-    /// `maxconn`, made dynamic by `minconn` and the backend's `load`
-    /// against `fullconn`, as HAProxy's `srv_dynamic_maxconn` does, and
-    /// ramped by `slowstart`.
-    pub(super) fn is_full(&self, load: u32, fullconn: u32, now: Instant, lp: EventLoop) -> bool {
+    /// The server's connection limit now: its `maxconn`, made dynamic by
+    /// `minconn` and the backend's `load` against `fullconn`, as HAProxy's
+    /// `srv_dynamic_maxconn` does, and ramped by `slowstart`; `None`
+    /// without `maxconn`.
+    pub(super) fn limit(&self, load: u32, fullconn: u32, now: Instant) -> Option<u32> {
         let (max, min) = (self.config.maxconn, self.config.minconn);
         if max == 0 {
-            return false;
+            return None;
         }
         let mut limit = if min >= max || load >= fullconn {
             max
@@ -79,9 +79,58 @@ impl ServerState {
         if let Some((elapsed, length)) = self.ramp(now) {
             limit = ((u128::from(limit) * elapsed / length) as u32).max(1);
         }
-        // This loop's share (0 when the limit is below the loops' count:
-        // always full here).
-        self.active >= lp.share(limit)
+        Some(limit)
+    }
+
+    /// Whether the server takes no new connection now: the loops hold
+    /// as many of its tokens as its limit ([`ServerState::limit`]); this
+    /// loop then waits for one.
+    pub(super) fn is_full(&self, load: u32, fullconn: u32, now: Instant, limits: &Limits) -> bool {
+        let Some(limit) = self.limit(load, fullconn, now) else {
+            return false;
+        };
+        match self.slots {
+            Some(slots) => limits.full(slots.conn, limit),
+            None => self.active >= limit,
+        }
+    }
+
+    /// Takes one of the server's tokens if it has room: what a session
+    /// holds while it connects to or is established on it
+    /// ([`BackendState::add_load`]). Servers without `maxconn` are counted
+    /// too.
+    fn claim(&self, load: u32, fullconn: u32, now: Instant, limits: &Limits) -> bool {
+        let limit = self.limit(load, fullconn, now).unwrap_or(u32::MAX);
+        match self.slots {
+            Some(slots) => limits.take(slots.conn, limit),
+            None => self.active < limit,
+        }
+    }
+
+    /// Takes a place in the server's own queue if it has one under
+    /// `maxqueue` (counted without it too).
+    fn claim_queue(&self, limits: &Limits) -> bool {
+        let limit = match self.config.maxqueue {
+            0 => u32::MAX,
+            n => n,
+        };
+        match self.slots {
+            Some(slots) => limits.try_take(slots.queue, limit),
+            None => self.waiters.waiting < limit,
+        }
+    }
+
+    /// A session left the server's own queue (`served`: for the server):
+    /// its place goes back.
+    pub(super) fn unqueue(&mut self, served: bool, limits: &Limits) {
+        if served {
+            self.waiters.serve();
+        } else {
+            self.waiters.left();
+        }
+        if let Some(slots) = self.slots {
+            limits.give(slots.queue);
+        }
     }
 
     /// The weight offered to the balancing algorithm: 0 when not usable;
@@ -123,7 +172,8 @@ impl BackendState {
     }
 
     /// One more session connecting to or established on server `t`,
-    /// counted as assigned to it.
+    /// counted as assigned to it. Its token was claimed ([`BackendState::pick`],
+    /// [`BackendState::route`], [`BackendState::claim`]).
     pub(super) fn add_load(&mut self, t: ServerId, now: Instant) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active += 1;
@@ -134,18 +184,31 @@ impl BackendState {
         }
     }
 
-    /// One session fewer on server `t`.
+    /// One session fewer on server `t`: its token goes back.
     pub(super) fn drop_load(&mut self, t: ServerId) {
         if let Some(server) = self.servers.get_mut(t) {
             server.active = server.active.saturating_sub(1);
             server.counters.session_ended();
             self.lb.set_load(t.index(), server.active);
+            if let Some(slots) = server.slots {
+                self.limits.give(slots.conn);
+            }
         }
+    }
+
+    /// Takes a token of server `t` if it has room now (see
+    /// [`ServerState::claim`]).
+    pub(super) fn claim(&self, t: ServerId, now: Instant) -> bool {
+        self.servers.get(t).is_some_and(|server| {
+            server.claim(self.active, self.config.fullconn, now, &self.limits)
+        })
     }
 
     /// Picks a server by the backend's algorithm for a connection from
     /// `client`: usable, not in `exclude`, not full; servers that just
-    /// failed a connect only when no other one can take it.
+    /// failed a connect only when no other one can take it. The server's
+    /// token is taken: the caller adds the load ([`BackendState::add_load`]).
+    /// A server another loop filled since it looked open is skipped.
     pub(super) fn pick(
         &mut self,
         exclude: &[ServerId],
@@ -153,11 +216,35 @@ impl BackendState {
         client: IpAddr,
         rng: &mut Rng,
     ) -> Option<ServerId> {
-        let (load, fullconn, lp) = (self.active, self.config.fullconn, self.event_loop);
+        let mut lost = Vec::new();
+        loop {
+            let t = self.pick_open(exclude, &lost, now, client, rng)?;
+            if self.claim(t, now) {
+                return Some(t);
+            }
+            if lost.len() >= self.servers.values().count() {
+                return None;
+            }
+            lost.push(t);
+        }
+    }
+
+    /// [`BackendState::pick`]'s choice, before its token is taken.
+    fn pick_open(
+        &mut self,
+        exclude: &[ServerId],
+        lost: &[ServerId],
+        now: Instant,
+        client: IpAddr,
+        rng: &mut Rng,
+    ) -> Option<ServerId> {
+        let (load, fullconn, limits) = (self.active, self.config.fullconn, &*self.limits);
         let servers = &self.servers;
         let open = |i: usize| {
             servers.id_at(i).is_some_and(|id| {
-                !exclude.contains(&id) && !servers[id].is_full(load, fullconn, now, lp)
+                !exclude.contains(&id)
+                    && !lost.contains(&id)
+                    && !servers[id].is_full(load, fullconn, now, limits)
             })
         };
         let trusted = |i: usize| {
@@ -201,13 +288,9 @@ impl BackendState {
             return Route::BackendQueue;
         };
         let server = &self.servers[t];
-        let full = server.is_full(self.active, self.config.fullconn, now, self.event_loop);
-        let (waiting, maxqueue) = (server.waiters.waiting, server.config.maxqueue);
-        // This loop's share of the queue (none when the share is 0).
-        let queue_room = maxqueue == 0 || waiting < self.event_loop.share(maxqueue);
-        if !full && waiting == 0 {
+        if server.waiters.waiting == 0 && self.claim(t, now) {
             Route::Server(t)
-        } else if queue_room {
+        } else if server.claim_queue(&self.limits) {
             Route::ServerQueue(t)
         } else if self.config.redispatch {
             self.pick(&[t], now, client, rng)
@@ -235,11 +318,10 @@ impl BackendState {
             .count()
     }
 
-    /// Whether server `t` can take the first session of its queue now.
-    pub(super) fn can_serve(&self, t: ServerId, now: Instant) -> bool {
-        let server = &self.servers[t];
-        server.is_usable()
-            && !server.is_full(self.active, self.config.fullconn, now, self.event_loop)
+    /// Whether server `t` can take the first session of its queue now;
+    /// if so, its token is taken.
+    pub(super) fn claim_queued(&self, t: ServerId, now: Instant) -> bool {
+        self.servers[t].is_usable() && self.claim(t, now)
     }
 }
 

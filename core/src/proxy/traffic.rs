@@ -37,10 +37,10 @@ impl Balancer {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Option<ConnId> {
-        let l = self.traffic_listener(listener)?;
-        if !l.accepting {
+        if !self.claim_admission(listener) {
             return None;
         }
+        let l = self.traffic_listener(listener)?;
         let (fe, bind) = (l.frontend, l.bind);
         self.count_accept_rate(now, fe);
         self.counters.connection_accepted(now);
@@ -51,7 +51,9 @@ impl Balancer {
         }
         let client = self.start_session(now, fe, peer, local, None);
         if client.is_none() {
+            self.give_client(fe);
             self.counters.connection_closed();
+            self.refresh_listeners();
         }
         client
     }
@@ -941,9 +943,12 @@ impl Balancer {
         };
         let b = session.backend;
         let backend = &mut self.backends[b];
+        // A new server's token was claimed by the caller.
         let left = session.target.filter(|&old| old != target);
-        if let Some(old) = left {
-            backend.drop_load(old);
+        if session.target != Some(target) {
+            if let Some(old) = left {
+                backend.drop_load(old);
+            }
             backend.add_load(target, now);
         }
         session.target = Some(target);
@@ -999,27 +1004,25 @@ impl Balancer {
     fn dispatch_server_queue(&mut self, now: Instant, b: BackendId, t: ServerId) {
         while let Some(&(s, generation)) = self.backends[b].servers[t].waiters.queue.front() {
             let usable = self.backends[b].servers[t].is_usable();
-            if self.waiting(s, generation).is_some()
-                && usable
-                && !self.backends[b].can_serve(t, now)
-            {
+            let Some(session) = queued_mut(&mut self.sessions, s, generation) else {
+                self.backends[b].servers[t].waiters.queue.pop_front();
+                continue;
+            };
+            // Its token, when it goes to the server.
+            if usable && !self.backends[b].claim_queued(t, now) {
                 return;
             }
             let backend = &mut self.backends[b];
             backend.servers[t].waiters.queue.pop_front();
-            let Some(session) = queued_mut(&mut self.sessions, s, generation) else {
-                continue;
-            };
-            let waiters = &mut backend.servers[t].waiters;
+            let server = &mut backend.servers[t];
             session.queue_pos[0] =
-                session.queue_pos[0].saturating_add(waiters.position(session.queue_mark));
+                session.queue_pos[0].saturating_add(server.waiters.position(session.queue_mark));
             backend.server_waiting = backend.server_waiting.saturating_sub(1);
             session.server_queued = false;
+            server.unqueue(usable, &backend.limits);
             if usable {
-                waiters.serve();
                 self.dequeue(now, s, t);
             } else {
-                waiters.left();
                 session.queue_mark = backend.waiters.push(s, generation);
             }
         }
@@ -1153,7 +1156,7 @@ impl Balancer {
         match (session.phase, session.target) {
             (Phase::Queued, Some(t)) if session.server_queued => {
                 if let Some(server) = backend.servers.get_mut(t) {
-                    server.waiters.left();
+                    server.unqueue(false, &backend.limits);
                 }
                 backend.server_waiting = backend.server_waiting.saturating_sub(1);
             }
@@ -1166,6 +1169,7 @@ impl Balancer {
         frontend.counters.session_ended();
         self.counters.connection_closed();
         self.active = self.active.saturating_sub(1);
+        self.give_client(session.frontend);
         if session.phase != Phase::Queued {
             self.dispatch_queue(now, session.backend);
         }

@@ -1,7 +1,11 @@
 //! Several event loops: loop 0 checks and publishes, a follower applies
-//! its news through its own transition path; limits are split.
+//! its news through its own transition path; limits are tokens of one
+//! pool.
 
 use super::*;
+use std::sync::Arc;
+
+use crate::limits::{LimitKey, LimitPool};
 use crate::loops::{EventLoop, LoopNews, share};
 use crate::runtime_api::Level;
 
@@ -125,37 +129,255 @@ fn a_single_loop_publishes_nothing() {
     assert_eq!(h.lb.poll_news(), None);
 }
 
-#[test]
-fn server_maxconn_is_split_among_the_loops() {
-    // maxconn 3 over 2 loops: 2 on loop 0, 1 on loop 1; the rest queue.
-    let one = |index| {
-        let mut h = instance(config(vec![limited(3, 3)]), index, 2);
-        let mut connected = 0;
-        for _ in 0..5 {
-            h.try_accept().expect("accepted");
-            connected = h.connects().len();
+/// Loops 0 and 1 of two for `cfg`, sharing one limit pool.
+fn pair(cfg: Config) -> (Harness, Harness, Arc<LimitPool>) {
+    let pool = LimitPool::new();
+    let mut a = instance(cfg.clone(), 0, 2);
+    let mut b = instance(cfg, 1, 2);
+    a.lb.share_limits(pool.clone());
+    b.lb.share_limits(pool.clone());
+    (a, b, pool)
+}
+
+/// Tells each loop of `loops` that another freed tokens it waited for,
+/// until none is left to tell; returns how many were told.
+fn wake(loops: &mut [&mut Harness]) -> usize {
+    let mut told = 0;
+    for _ in 0..16 {
+        let mut freed = 0;
+        for h in loops.iter_mut() {
+            freed |= h.lb.poll_freed();
         }
-        connected
-    };
-    assert_eq!((one(0), one(1)), (2, 1));
-    // maxconn 1 over 2 loops: loop 1 never connects to it.
-    let mut h = instance(config(vec![limited(1, 1)]), 1, 2);
-    for _ in 0..3 {
-        h.try_accept().expect("accepted");
+        if freed == 0 {
+            return told;
+        }
+        for (i, h) in loops.iter_mut().enumerate() {
+            if freed & (1 << i) != 0 {
+                h.lb.limits_freed(h.now);
+                h.collect();
+                told += 1;
+            }
+        }
     }
-    assert!(h.connects().is_empty());
+    told
+}
+
+fn server_key(name: &str) -> LimitKey {
+    LimitKey::Server {
+        backend: "app".into(),
+        server: name.into(),
+        epoch: 0,
+    }
 }
 
 #[test]
-fn global_maxconn_is_split_among_the_loops() {
+fn server_maxconn_is_exact_across_loops_and_a_freed_token_wakes_the_waiting_loop() {
+    // maxconn 1 over 2 loops: whichever loop comes first connects.
+    let (mut a, mut b, pool) = pair(config(vec![limited(1, 1)]));
+    let (first, server, _) = b.accept();
+    assert_eq!(pool.held_by_key(&server_key("s1")), 1);
+    a.try_accept().expect("queued on loop 0");
+    assert!(a.connects().is_empty(), "s1 is full: loop 0 waits");
+    b.connected(server);
+    b.event(Event::Failed {
+        conn: first,
+        error: ConnError::Reset,
+    });
+    assert!(a.connects().is_empty(), "loop 0 learns it from loop 1");
+    assert_eq!(wake(&mut [&mut a, &mut b]), 1, "loop 0 is told");
+    assert_eq!(a.connects().len(), 1, "the queued session connects");
+    assert_eq!(pool.held_by_key(&server_key("s1")), 1);
+    // Loop 0 holds it now: loop 1's next session waits.
+    b.take();
+    b.try_accept().expect("queued on loop 1");
+    assert!(b.connects().is_empty(), "s1 is loop 0's now");
+    assert_eq!(pool.held_by_key(&server_key("s1")), 1);
+}
+
+#[test]
+fn global_maxconn_is_exact_across_loops_and_paused_listeners_resume() {
     let mut cfg = config(vec![server("s1", 8001)]);
     cfg.global.maxconn = Some(3);
-    let mut h = instance(cfg, 1, 2);
-    h.accept();
+    let (mut a, mut b, pool) = pair(cfg);
+    let (c1, _, _) = a.accept();
+    a.accept();
+    assert!(b.lb.admit(L0), "one token left");
+    let (c3, _, _) = b.accept();
+    assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
+    assert!(!a.lb.admit(L0) && !b.lb.admit(L0), "the process is full");
+    a.collect();
+    b.collect();
+    for h in [&mut a, &mut b] {
+        assert!(
+            (h.take().iter()).any(|x| matches!(x, Action::PauseAccept { .. })),
+            "each loop pauses"
+        );
+    }
     assert!(
-        (h.take().iter()).any(|a| matches!(a, Action::PauseAccept { .. })),
-        "loop 1's share is 1"
+        b.try_accept().is_none(),
+        "an accept past the limit is refused"
     );
+    a.event(Event::Failed {
+        conn: c1,
+        error: ConnError::Reset,
+    });
+    assert_eq!(wake(&mut [&mut a, &mut b]), 1, "loop 1 is told");
+    assert!(
+        (b.take().iter()).any(|x| matches!(x, Action::ResumeAccept { .. })),
+        "loop 1 resumes"
+    );
+    // An admission whose accept found nothing gives its tokens back.
+    assert!(b.lb.admit(L0));
+    assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
+    b.lb.unadmit(L0);
+    assert_eq!(pool.held_by_key(&LimitKey::Global), 2);
+    b.event(Event::Failed {
+        conn: c3,
+        error: ConnError::Reset,
+    });
+    assert_eq!(pool.held_by_key(&LimitKey::Global), 1);
+}
+
+#[test]
+fn frontend_maxconn_is_exact_across_loops() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].maxconn = Some(2);
+    let (mut a, mut b, pool) = pair(cfg);
+    a.accept();
+    b.accept();
+    assert!(!a.lb.admit(L0) && !b.lb.admit(L0));
+    let fe = LimitKey::Frontend {
+        name: "fe".into(),
+        epoch: 0,
+    };
+    assert_eq!(pool.held_by_key(&fe), 2);
+    assert_eq!(pool.held_by_key(&LimitKey::Global), 2);
+}
+
+/// Two loops share a pool through random traffic: accepts on either,
+/// connects that succeed, fail or time out, clients that leave, queues,
+/// retries and redispatches. A server never holds more than its
+/// `maxconn`, the pool counts what the loops hold, no loop waits while
+/// a server it could use has room, and once every session ended every
+/// token is back, given once.
+#[test]
+fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
+    for seed in 1..=24u64 {
+        let mut s1 = limited(1, 1);
+        let mut s2 = limited(2, 2);
+        s2.name = "s2".into();
+        s2.addr = SocketAddr::from(([127, 0, 0, 1], 8002));
+        let source = seed % 3 == 0;
+        if source {
+            s1.maxqueue = 1;
+            s2.maxqueue = 2;
+        }
+        let mut cfg = config(vec![s1, s2]);
+        let (global, frontend) = if seed % 4 < 2 { (6, 5) } else { (5, 6) };
+        cfg.global.maxconn = Some(global);
+        cfg.frontends[0].maxconn = Some(frontend);
+        cfg.backends[0].retries = 1;
+        cfg.backends[0].redispatch = seed % 2 == 0;
+        if source {
+            cfg.backends[0].balance = Balance::Source;
+        }
+        let (mut a, mut b, pool) = pair(cfg);
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut draw = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut clients: Vec<(usize, ConnId)> = Vec::new();
+        for step in 0..400 {
+            let i = draw(2) as usize;
+            let h = if i == 0 { &mut a } else { &mut b };
+            match draw(7) {
+                0..=2 => {
+                    if h.lb.admit(L0) {
+                        h.next_port = h.next_port.wrapping_add(1).max(40000);
+                        let peer = SocketAddr::new([10, 0, 0, draw(4) as u8 + 1].into(), 40000);
+                        let local = SocketAddr::from(([127, 0, 0, 1], 9091));
+                        if let Some(c) = h.lb.accept(h.now, L0, peer, local) {
+                            clients.push((i, c));
+                        }
+                    }
+                    h.collect();
+                }
+                3 | 4 => {
+                    let connects = h.connects();
+                    if let Some(&(conn, _)) = connects.get(draw(4) as usize) {
+                        let result = match draw(3) {
+                            0 => Err(ConnError::Refused),
+                            _ => Ok(()),
+                        };
+                        h.event(Event::Connected { conn, result });
+                        h.actions.retain(
+                            |x| !matches!(x, Action::Connect { conn: c, .. } if *c == conn),
+                        );
+                    }
+                }
+                5 if !clients.is_empty() => {
+                    let k = draw(clients.len() as u64) as usize;
+                    let (j, conn) = clients.swap_remove(k);
+                    let h = if j == 0 { &mut a } else { &mut b };
+                    h.event(Event::Failed {
+                        conn,
+                        error: ConnError::Reset,
+                    });
+                }
+                _ => {
+                    let d = Duration::from_millis(draw(700));
+                    for h in [&mut a, &mut b] {
+                        h.advance(d);
+                    }
+                }
+            }
+            wake(&mut [&mut a, &mut b]);
+            for name in ["s1", "s2"] {
+                let held = pool.held_by_key(&server_key(name));
+                let max = if name == "s1" { 1 } else { 2 };
+                assert!(held <= max, "seed {seed} step {step}: {name} holds {held}");
+                let active: u32 = [&a, &b]
+                    .iter()
+                    .flat_map(|h| h.lb.backends.values())
+                    .flat_map(|x| x.servers.values())
+                    .filter(|s| s.config.name == name)
+                    .map(|s| s.active)
+                    .sum();
+                assert_eq!(held, active, "seed {seed} step {step}: {name} tokens");
+                // No loop waits for a server the process has room on.
+                if held < max {
+                    for h in [&a, &b] {
+                        let waiting = h.lb.backends.values().any(|x| x.waiters.waiting > 0);
+                        assert!(
+                            !waiting || source,
+                            "seed {seed} step {step}: a loop queues while {name} has room"
+                        );
+                    }
+                }
+            }
+            assert!(pool.held_by_key(&LimitKey::Global) <= global.min(frontend));
+            for h in [&mut a, &mut b] {
+                h.actions.retain(|x| matches!(x, Action::Connect { .. }));
+            }
+        }
+        // Everything ends: every token is back, once.
+        for _ in 0..10 {
+            for h in [&mut a, &mut b] {
+                h.advance(Duration::from_secs(30));
+            }
+            wake(&mut [&mut a, &mut b]);
+        }
+        for h in [&a, &b] {
+            assert_eq!(h.lb.sessions.len(), 0, "seed {seed}: sessions left");
+        }
+        for key in [server_key("s1"), server_key("s2"), LimitKey::Global] {
+            assert_eq!(pool.held_by_key(&key), 0, "seed {seed}: {key:?} left held");
+        }
+        assert_eq!(pool.underflows(), 0, "seed {seed}: a token given twice");
+    }
 }
 
 /// Each server's `srv_op_state srv_admin_state srv_uweight` of `show

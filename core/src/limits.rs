@@ -1,0 +1,319 @@
+//! Connection limits shared by event loops as tokens (see
+//! [`crate::loops`] for the design).
+//!
+//! A [`LimitPool`] holds one count per limit, for the whole process; each
+//! loop reaches it through its own [`Limits`] handle, which knows the
+//! loop's index (its bit in the waiting masks) and collects the loops its
+//! gives should wake. Counts live in slots reached without locks; names
+//! ([`LimitKey`]) are resolved to slots under a lock, when a loop builds
+//! or reloads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A limit as every loop names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LimitKey {
+    /// The global `maxconn`: client connections of the process.
+    Global,
+    /// A frontend's `maxconn`; `epoch` is the reload that made it.
+    Frontend {
+        /// Its name.
+        name: String,
+        /// How many reloads came before the one that made it.
+        epoch: u32,
+    },
+    /// A server's `maxconn` (sessions connecting or established).
+    Server {
+        /// Its backend's name.
+        backend: String,
+        /// Its name.
+        server: String,
+        /// How many reloads came before the one that made it.
+        epoch: u32,
+    },
+    /// A server's `maxqueue` (sessions in its own queue).
+    Queue {
+        /// Its backend's name.
+        backend: String,
+        /// Its name.
+        server: String,
+        /// How many reloads came before the one that made it.
+        epoch: u32,
+    },
+}
+
+/// Where a limit's count lives in a [`LimitPool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSlot(u32);
+
+/// One limit's count and the loops waiting for room in it.
+#[derive(Default)]
+struct Slot {
+    held: AtomicU32,
+    /// Bit `i`: loop `i` found the limit full since the last give.
+    waiting: AtomicU64,
+}
+
+/// Slots in the first segment; segment `k` holds `FIRST << k`.
+const FIRST: u32 = 16;
+/// Enough segments for every `u32` slot index.
+const SEGMENTS: usize = 29;
+
+/// The process's limits: one count per [`LimitKey`], shared by every
+/// loop (at most 64).
+pub struct LimitPool {
+    names: Mutex<HashMap<LimitKey, u32>>,
+    segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
+    /// Gives without a token held (a bug, counted for the tests).
+    underflows: AtomicU32,
+}
+
+impl Default for LimitPool {
+    fn default() -> Self {
+        LimitPool {
+            names: Mutex::default(),
+            segments: std::array::from_fn(|_| OnceLock::new()),
+            underflows: AtomicU32::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for LimitPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimitPool").finish_non_exhaustive()
+    }
+}
+
+/// Segment and offset of slot index `i`.
+fn place(i: u32) -> (usize, usize) {
+    let j = u64::from(i) + u64::from(FIRST);
+    let segment = j.ilog2() - FIRST.ilog2();
+    let offset = j - (u64::from(FIRST) << segment);
+    (segment as usize, offset as usize)
+}
+
+impl LimitPool {
+    /// A pool with no limit known yet.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The slot of `key`, made on first use.
+    pub fn slot(&self, key: &LimitKey) -> LimitSlot {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let next = names.len() as u32;
+        let i = *names.entry(key.clone()).or_insert(next);
+        let (segment, _) = place(i);
+        let size = (FIRST as usize) << segment;
+        self.segments[segment].get_or_init(|| (0..size).map(|_| Slot::default()).collect());
+        LimitSlot(i)
+    }
+
+    fn get(&self, slot: LimitSlot) -> Option<&Slot> {
+        let (segment, offset) = place(slot.0);
+        self.segments.get(segment)?.get()?.get(offset)
+    }
+
+    /// How many tokens of `slot` the loops hold.
+    pub fn held(&self, slot: LimitSlot) -> u32 {
+        self.get(slot).map_or(0, |s| s.held.load(SeqCst))
+    }
+
+    /// How many tokens of `key` the loops hold (0 for an unknown key).
+    pub fn held_by_key(&self, key: &LimitKey) -> u32 {
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = names.get(key).copied();
+        drop(names);
+        slot.map_or(0, |i| self.held(LimitSlot(i)))
+    }
+
+    /// Every token given back without one held, since the start.
+    pub fn underflows(&self) -> u32 {
+        self.underflows.load(SeqCst)
+    }
+
+    /// Takes a token of `slot` if fewer than `limit` are held; if not,
+    /// loop bit `me` waits on it (when `wait`).
+    fn take(&self, slot: LimitSlot, limit: u32, me: u64, wait: bool) -> bool {
+        let Some(s) = self.get(slot) else {
+            return true;
+        };
+        let mut held = s.held.load(SeqCst);
+        let mut marked = false;
+        loop {
+            if held >= limit {
+                if marked || !wait {
+                    return false;
+                }
+                // Marked first, read again: a give after the mark wakes us.
+                s.waiting.fetch_or(me, SeqCst);
+                marked = true;
+                held = s.held.load(SeqCst);
+                continue;
+            }
+            match s.held.compare_exchange_weak(held, held + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(now) => held = now,
+            }
+        }
+    }
+
+    /// Whether `limit` tokens or more of `slot` are held; if so, loop bit
+    /// `me` waits on it.
+    fn full(&self, slot: LimitSlot, limit: u32, me: u64) -> bool {
+        let Some(s) = self.get(slot) else {
+            return false;
+        };
+        if s.held.load(SeqCst) < limit {
+            return false;
+        }
+        s.waiting.fetch_or(me, SeqCst);
+        s.held.load(SeqCst) >= limit
+    }
+
+    /// Gives a token of `slot` back; returns the loops that waited on it.
+    fn give(&self, slot: LimitSlot) -> u64 {
+        let Some(s) = self.get(slot) else {
+            return 0;
+        };
+        let given = s.held.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+        if given.is_err() {
+            self.underflows.fetch_add(1, SeqCst);
+        }
+        match s.waiting.load(SeqCst) {
+            0 => 0,
+            _ => s.waiting.swap(0, SeqCst),
+        }
+    }
+}
+
+/// One loop's way to a [`LimitPool`].
+#[derive(Debug)]
+pub struct Limits {
+    pool: Arc<LimitPool>,
+    /// This loop's bit.
+    me: u64,
+    /// The other loops this loop's gives found waiting, until
+    /// [`Limits::take_freed`].
+    freed: AtomicU64,
+}
+
+impl Limits {
+    /// Loop `index`'s handle on `pool` (indexes above 63 share bit 63).
+    pub fn new(pool: Arc<LimitPool>, index: u32) -> Self {
+        Limits {
+            pool,
+            me: 1 << index.min(63),
+            freed: AtomicU64::new(0),
+        }
+    }
+
+    /// A pool of the loop's own (one loop).
+    pub fn local() -> Self {
+        Self::new(LimitPool::new(), 0)
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Arc<LimitPool> {
+        &self.pool
+    }
+
+    /// The slot of `key`.
+    pub fn slot(&self, key: &LimitKey) -> LimitSlot {
+        self.pool.slot(key)
+    }
+
+    /// Takes a token if fewer than `limit` are held; this loop waits on
+    /// the limit when it cannot.
+    pub fn take(&self, slot: LimitSlot, limit: u32) -> bool {
+        self.pool.take(slot, limit, self.me, true)
+    }
+
+    /// Takes a token if fewer than `limit` are held, without waiting on
+    /// the limit (nothing of this loop waits for room there).
+    pub fn try_take(&self, slot: LimitSlot, limit: u32) -> bool {
+        self.pool.take(slot, limit, self.me, false)
+    }
+
+    /// Whether the limit is reached; this loop then waits on it.
+    pub fn full(&self, slot: LimitSlot, limit: u32) -> bool {
+        self.pool.full(slot, limit, self.me)
+    }
+
+    /// Gives a token back; the other loops waiting on it are collected.
+    pub fn give(&self, slot: LimitSlot) {
+        let waiting = self.pool.give(slot) & !self.me;
+        if waiting != 0 {
+            self.freed.fetch_or(waiting, SeqCst);
+        }
+    }
+
+    /// How many tokens of `slot` the loops hold.
+    pub fn held(&self, slot: LimitSlot) -> u32 {
+        self.pool.held(slot)
+    }
+
+    /// The loops (bit `i`: loop `i`) to wake since the last call.
+    pub fn take_freed(&self) -> u64 {
+        match self.freed.load(SeqCst) {
+            0 => 0,
+            _ => self.freed.swap(0, SeqCst),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_placed_without_overlap() {
+        assert_eq!(place(0), (0, 0));
+        assert_eq!(place(15), (0, 15));
+        assert_eq!(place(16), (1, 0));
+        assert_eq!(place(47), (1, 31));
+        assert_eq!(place(48), (2, 0));
+        assert_eq!(place(u32::MAX).0, SEGMENTS - 1);
+        let pool = LimitPool::new();
+        let slots: Vec<_> = (0..200)
+            .map(|i| {
+                pool.slot(&LimitKey::Frontend {
+                    name: format!("f{i}"),
+                    epoch: 0,
+                })
+            })
+            .collect();
+        let a = Limits::new(pool.clone(), 0);
+        for (i, &slot) in slots.iter().enumerate() {
+            for _ in 0..i % 3 {
+                assert!(a.take(slot, 10));
+            }
+        }
+        for (i, &slot) in slots.iter().enumerate() {
+            assert_eq!(pool.held(slot), (i % 3) as u32);
+        }
+    }
+
+    #[test]
+    fn a_limit_holds_across_loops_and_a_give_wakes_the_waiting() {
+        let pool = LimitPool::new();
+        let (a, b) = (Limits::new(pool.clone(), 0), Limits::new(pool.clone(), 1));
+        let slot = a.slot(&LimitKey::Global);
+        assert_eq!(b.slot(&LimitKey::Global), slot);
+        assert!(a.take(slot, 1));
+        assert!(!b.take(slot, 1));
+        assert!(b.full(slot, 1));
+        a.give(slot);
+        assert_eq!(a.take_freed(), 0b10);
+        assert_eq!(a.take_freed(), 0);
+        assert!(b.take(slot, 1));
+        // Nobody waits now: a give wakes no one.
+        b.give(slot);
+        assert_eq!(b.take_freed(), 0);
+        assert!(!b.try_take(slot, 0));
+        a.give(slot);
+        assert_eq!(pool.underflows(), 1);
+    }
+}

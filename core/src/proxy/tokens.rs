@@ -1,0 +1,222 @@
+//! The loop's tokens of the process's limits (see [`crate::loops`]):
+//! client connections take the global and frontend ones before they are
+//! accepted, and give them back when they end.
+
+use std::sync::Arc;
+
+use super::{Balancer, ListenerSlot};
+use crate::id::{BackendId, FrontendId, ListenerId};
+use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits};
+use crate::time::Instant;
+
+/// A server's counts in the limit pool.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ServerSlots {
+    /// Sessions connecting to or established on it (`maxconn`).
+    pub conn: LimitSlot,
+    /// Sessions in its own queue (`maxqueue`).
+    pub queue: LimitSlot,
+}
+
+impl Balancer {
+    /// Shares `pool` with the other event loops of the process: this
+    /// instance's limits become counts there (see [`crate::loops`]).
+    /// Call it before the first accept, on every loop, with one pool;
+    /// without it an instance keeps a pool of its own.
+    pub fn share_limits(&mut self, pool: Arc<LimitPool>) {
+        let limits = Arc::new(Limits::new(pool, self.event_loop.index));
+        self.global_slot = limits.slot(&LimitKey::Global);
+        for backend in self.backends.values_mut() {
+            backend.limits = limits.clone();
+            for server in backend.servers.values_mut() {
+                server.slots = None;
+            }
+        }
+        for frontend in self.frontends.values_mut() {
+            frontend.slot = None;
+        }
+        self.limits = limits;
+        self.resolve_limits();
+    }
+
+    /// The pool this instance's limits count in.
+    pub fn limit_pool(&self) -> &Arc<LimitPool> {
+        self.limits.pool()
+    }
+
+    /// Before accepting a connection on `listener`: whether to accept
+    /// one. For a frontend's listener, the connection's global and
+    /// frontend tokens are taken, for the next [`Balancer::accept`] on it;
+    /// when a limit is full the listener pauses until a token frees. An
+    /// accept that then finds no connection gives them back
+    /// ([`Balancer::unadmit`]). Drivers that skip it are admitted by
+    /// `accept` itself (one loop: the same).
+    pub fn admit(&mut self, listener: ListenerId) -> bool {
+        match self.listener_slot(listener) {
+            Some(ListenerSlot::Cli(i)) => {
+                return self.cli.listeners.get(i).is_some_and(|l| l.accepting);
+            }
+            Some(ListenerSlot::Traffic(_)) => {}
+            None => return false,
+        }
+        if self.admitted == Some(listener) {
+            return true;
+        }
+        if let Some(other) = self.admitted {
+            self.unadmit(other);
+        }
+        let Some(l) = self.traffic_listener(listener).filter(|l| l.accepting) else {
+            return false;
+        };
+        let fe = l.frontend;
+        let page = self.frontends[fe].config.service.is_some();
+        if !page && !self.take_client(fe) {
+            self.refresh_listeners();
+            return false;
+        }
+        self.admitted = Some(listener);
+        true
+    }
+
+    /// The accept after [`Balancer::admit`] found no connection: the
+    /// tokens go back.
+    pub fn unadmit(&mut self, listener: ListenerId) {
+        if self.admitted != Some(listener) {
+            return;
+        }
+        self.admitted = None;
+        if let Some(fe) = self.traffic_listener(listener).map(|l| l.frontend) {
+            if self.frontends[fe].config.service.is_none() {
+                self.give_client(fe);
+            }
+        }
+    }
+
+    /// The admission of a connection accepted on `listener`: the one
+    /// [`Balancer::admit`] made, or one made now.
+    pub(super) fn claim_admission(&mut self, listener: ListenerId) -> bool {
+        let admitted = self.admitted == Some(listener) || self.admit(listener);
+        self.admitted = None;
+        admitted
+    }
+
+    /// Takes a client connection's global and frontend tokens.
+    fn take_client(&self, fe: FrontendId) -> bool {
+        let limits = &self.limits;
+        if !limits.take(self.global_slot, self.maxconn.unwrap_or(u32::MAX)) {
+            return false;
+        }
+        let frontend = &self.frontends[fe];
+        let Some(slot) = frontend.slot else {
+            return true;
+        };
+        if limits.take(slot, frontend.config.maxconn.unwrap_or(u32::MAX)) {
+            return true;
+        }
+        limits.give(self.global_slot);
+        false
+    }
+
+    /// A client connection of frontend `fe` ends (or was not kept): its
+    /// global and frontend tokens go back.
+    pub(super) fn give_client(&self, fe: FrontendId) {
+        self.limits.give(self.global_slot);
+        if let Some(slot) = self.frontends.get(fe).and_then(|f| f.slot) {
+            self.limits.give(slot);
+        }
+    }
+
+    /// Another loop gave back tokens this loop waited for: queued
+    /// sessions are served and paused listeners resume where there is
+    /// room now. The driver calls it when told by the loop that gave
+    /// them ([`Balancer::poll_freed`]).
+    pub fn limits_freed(&mut self, now: Instant) {
+        self.advance(now);
+        let waiting: Vec<BackendId> = (self.backends.iter())
+            .filter(|(_, b)| b.waiters.waiting > 0 || b.server_waiting > 0)
+            .map(|(b, _)| b)
+            .collect();
+        for b in waiting {
+            self.dispatch_queue(now, b);
+        }
+        self.refresh_listeners();
+    }
+
+    /// The other loops (bit `i`: loop `i`) that waited for tokens this
+    /// loop gave back since the last call: tell each
+    /// ([`Balancer::limits_freed`]). Always 0 with one loop.
+    pub fn poll_freed(&mut self) -> u64 {
+        self.limits.take_freed()
+    }
+
+    /// Gives frontends and servers without one their slot in the pool,
+    /// named by what made them (the current reload).
+    pub(super) fn resolve_limits(&mut self) {
+        let (limits, epoch) = (&self.limits, self.epoch);
+        for frontend in self.frontends.values_mut().filter(|f| f.slot.is_none()) {
+            frontend.slot = Some(limits.slot(&LimitKey::Frontend {
+                name: frontend.config.name.clone(),
+                epoch,
+            }));
+        }
+        for backend in self.backends.values_mut() {
+            let name = &backend.config.name;
+            for server in backend.servers.values_mut().filter(|s| s.slots.is_none()) {
+                let (backend, server_name) = (name.clone(), server.config.name.clone());
+                let queue = LimitKey::Queue {
+                    backend: backend.clone(),
+                    server: server_name.clone(),
+                    epoch,
+                };
+                let conn = LimitKey::Server {
+                    backend,
+                    server: server_name,
+                    epoch,
+                };
+                server.slots = Some(ServerSlots {
+                    conn: limits.slot(&conn),
+                    queue: limits.slot(&queue),
+                });
+            }
+        }
+    }
+
+    /// Debug builds, one loop (a pool of its own): the pool counts what
+    /// the instance holds.
+    #[cfg(debug_assertions)]
+    pub(super) fn check_limit_invariants(&self) {
+        if Arc::strong_count(self.limits.pool()) != 1 {
+            return;
+        }
+        let limits = &self.limits;
+        let admitted = self.admitted.and_then(|l| self.traffic_listener(l));
+        let admitted = admitted.filter(|l| self.frontends[l.frontend].config.service.is_none());
+        let pending = self.pending_count();
+        let global = self.active + pending + u32::from(admitted.is_some());
+        assert_eq!(limits.held(self.global_slot), global, "global tokens");
+        for (f, frontend) in self.frontends.iter() {
+            let Some(slot) = frontend.slot else {
+                continue;
+            };
+            let held = frontend.active
+                + self.pending_of(f)
+                + u32::from(admitted.is_some_and(|l| l.frontend == f));
+            assert_eq!(limits.held(slot), held, "{f:?} tokens");
+        }
+        for (b, backend) in self.backends.iter() {
+            for (s, server) in backend.servers.iter() {
+                let Some(slots) = server.slots else {
+                    continue;
+                };
+                assert_eq!(limits.held(slots.conn), server.active, "{b:?} {s:?} tokens");
+                let waiting = server.waiters.waiting;
+                assert_eq!(
+                    limits.held(slots.queue),
+                    waiting,
+                    "{b:?} {s:?} queue tokens"
+                );
+            }
+        }
+        assert_eq!(limits.pool().underflows(), 0, "tokens given twice");
+    }
+}
