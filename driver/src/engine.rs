@@ -537,7 +537,18 @@ impl<R: Reactor> Engine<R> {
             let Some(socket) = &listener.socket else {
                 return false;
             };
-            match R::listen_socket(socket).accept(listener.local) {
+            // The connection's tokens of the limits first, as HAProxy
+            // reserves them before accepting (a full limit pauses it).
+            let id = ListenerId(i as u32);
+            if !self.lb.admit(id) {
+                self.drain(now);
+                return false;
+            }
+            let result = R::listen_socket(socket).accept(listener.local);
+            if result.is_err() {
+                self.lb.unadmit(id);
+            }
+            match result {
                 Ok(connection) => {
                     accepted = true;
                     self.on_accepted(now, i, connection);

@@ -17,6 +17,13 @@
 //!   published ([`weir_core::Balancer::poll_news`]) to every follower's
 //!   inbox and wakes it; a follower applies its inbox at the start of its
 //!   turn ([`weir_core::Balancer::apply_news`]).
+//! * **Limits.** Every loop's balancer counts its connections in one
+//!   [`LimitPool`] ([`weir_core::limits`]): the driver asks
+//!   [`weir_core::Balancer::admit`] before each `accept(2)` (and gives the
+//!   tokens back when it found nothing). After every turn a loop hands
+//!   the loops its gives freed ([`weir_core::Balancer::poll_freed`]) a
+//!   flag and a wake-up; they call [`weir_core::Balancer::limits_freed`]
+//!   at the start of their next turn.
 //! * **Counters.** Every [`STATS_PERIOD_MS`] a follower leaves a snapshot
 //!   of its stats in its slot; loop 0 takes the new ones at the start of
 //!   its turn ([`weir_core::Balancer::set_peer_stats`]).
@@ -31,6 +38,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::Config;
+use weir_core::limits::LimitPool;
 use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
 use weir_core::{Balancer, ListenerId, ReloadReport};
 
@@ -72,6 +80,13 @@ struct Peer {
 /// Every follower (loop `i` is `peers[i - 1]`).
 pub(crate) struct Fleet {
     peers: Vec<Peer>,
+    /// The limits every loop counts in.
+    limits: Arc<LimitPool>,
+    /// Loop `i` is to call `limits_freed`: another loop gave back tokens
+    /// it waited for.
+    freed: Vec<AtomicBool>,
+    /// Loop 0's wake-up (followers have theirs in `peers`).
+    leader_wake: Mutex<Option<Wake>>,
     /// A follower left new stats.
     fresh_stats: AtomicBool,
     /// Signalled when a follower answered loop 0's ask for stats.
@@ -99,6 +114,29 @@ pub struct Follower {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Fleet {
+    /// Loops `freed` (bit `i`: loop `i`) are to look at their limits
+    /// again.
+    fn tell_freed(&self, freed: u64) {
+        for (i, flag) in self
+            .freed
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| freed >> i & 1 == 1)
+        {
+            flag.store(true, Ordering::SeqCst);
+            match i {
+                0 => {
+                    if let Some(wake) = lock(&self.leader_wake).as_ref() {
+                        wake();
+                    }
+                }
+                _ => self.peers[i - 1].wake(),
+            }
+        }
+    }
 }
 
 impl Peer {
@@ -172,6 +210,9 @@ pub(crate) fn plan(config: &mut Config, log_hook: &mut Option<LogHook>) -> Optio
                 asked: AtomicBool::new(false),
             })
             .collect(),
+        limits: LimitPool::new(),
+        freed: (0..count).map(|_| AtomicBool::new(false)).collect(),
+        leader_wake: Mutex::default(),
         fresh_stats: AtomicBool::new(false),
         answered: (Mutex::new(()), Condvar::new()),
     };
@@ -195,6 +236,7 @@ impl<R: Reactor> Engine<R> {
             return Ok(());
         };
         let now = Instant::now();
+        self.lb.share_limits(fleet.limits.clone());
         for (i, (config, log_hook)) in followers.into_iter().enumerate() {
             let listeners = self.shared_sockets(|_| true)?;
             self.followers.push(Follower {
@@ -241,9 +283,13 @@ impl<R: Reactor> Engine<R> {
     }
 
     /// The loops other than this one (loop 0's), for the driver to run
-    /// each on its own thread with [`Engine::follower`]. Empty with one
-    /// loop, and after the first call.
-    pub fn take_followers(&mut self) -> Vec<Follower> {
+    /// each on its own thread with [`Engine::follower`]; `wake` wakes
+    /// loop 0 (from any thread). Empty with one loop, and after the first
+    /// call.
+    pub fn take_followers(&mut self, wake: Wake) -> Vec<Follower> {
+        if let Some(link) = &self.link {
+            *lock(&link.fleet.leader_wake) = Some(wake);
+        }
         std::mem::take(&mut self.followers)
     }
 
@@ -264,6 +310,7 @@ impl<R: Reactor> Engine<R> {
         let control = peer.control.clone();
         let pipes = crate::splice::pool(&config.global);
         let mut lb = Balancer::new(config, seed, now, wall, std::process::id());
+        lb.share_limits(link.fleet.limits.clone());
         if crate::splice::SUPPORTED {
             lb.enable_splice();
         }
@@ -310,7 +357,15 @@ impl<R: Reactor> Engine<R> {
             return;
         };
         let fleet = link.fleet.clone();
-        if link.index == 0 {
+        let index = link.index;
+        if fleet.freed[index].swap(false, Ordering::SeqCst) {
+            self.lb.limits_freed(now);
+            self.drain(now);
+        }
+        let Some(link) = &mut self.link else {
+            return;
+        };
+        if index == 0 {
             let (stop, soft) = (&self.control.stop, &self.control.soft_stop);
             for peer in &fleet.peers {
                 if stop.load(Ordering::SeqCst) {
@@ -403,11 +458,19 @@ impl<R: Reactor> Engine<R> {
         self.take_peer_stats();
     }
 
-    /// End of a turn: loop 0 sends what core published to every follower.
+    /// End of a turn: the loops this one's gives freed are told; loop 0
+    /// sends what core published to every follower.
     pub(crate) fn loops_out(&mut self) {
-        let Some(link) = self.link.as_ref().filter(|l| l.index == 0) else {
+        let Some(link) = self.link.as_ref() else {
             return;
         };
+        let freed = self.lb.poll_freed();
+        if freed != 0 {
+            link.fleet.tell_freed(freed);
+        }
+        if link.index != 0 {
+            return;
+        }
         while let Some(news) = self.lb.poll_news() {
             let news = Arc::new(news);
             for peer in &link.fleet.peers {

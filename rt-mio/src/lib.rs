@@ -70,7 +70,7 @@ impl Weir {
         };
         let mut engine = Engine::bind(config, options, reactor)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let followers = (engine.take_followers().into_iter())
+        let followers = (engine.take_followers(wake_with(waker.clone())).into_iter())
             .map(Weir::follow)
             .collect::<io::Result<_>>()?;
         Ok(Weir {

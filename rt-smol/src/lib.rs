@@ -151,7 +151,7 @@ impl Weir {
             shared: shared.clone(),
         };
         let mut engine = Engine::bind(config, options, reactor)?;
-        let followers = (engine.take_followers().into_iter())
+        let followers = (engine.take_followers(wake_with(shared.clone())).into_iter())
             .map(Weir::follow)
             .collect::<io::Result<_>>()?;
         Ok(Weir {

@@ -1,8 +1,8 @@
 //! `nbthread 2`: two event loops, one behaviour. Traffic flows through
 //! both, a server that dies goes DOWN on every loop (with no retry nor
 //! redispatch to hide a loop that did not hear of it), `show stat` adds
-//! the loops up, a server's `maxconn` holds across loops, and a reload
-//! reaches every loop.
+//! the loops up, the server's and the global `maxconn` hold across loops
+//! exactly (tokens of one pool), and a reload reaches every loop.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -181,24 +181,27 @@ fn counting() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     (port, now, most)
 }
 
-#[test]
-fn a_servers_maxconn_holds_across_loops() {
-    let (server, _, most) = counting();
+/// Runs weir with `nbthread 2` in front of a [`counting`] server, with
+/// `global` and `server` settings, sends it `clients` clients at once
+/// and returns how many were served and how many connections the server
+/// held at once at most.
+fn crowd(global: &str, server: &str, clients: usize) -> (usize, usize) {
+    let (backend, _, most) = counting();
     let port = free_port();
     let scratch = Scratch::new();
     let file = scratch.file(
         "w.cfg",
         &format!(
-            "global\n nbthread 2\n\
+            "global\n nbthread 2\n{global}\
              defaults\n mode tcp\n timeout connect 2s\n timeout client 20s\n \
              timeout server 20s\n timeout queue 20s\n\
              frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
-             backend app\n server s 127.0.0.1:{server} maxconn 2\n"
+             backend app\n server s 127.0.0.1:{backend} {server}\n"
         ),
     );
     let _weir = spawn(&file, port, &scratch.path("weir.log"));
     let served = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..16)
+    let clients: Vec<_> = (0..clients)
         .map(|_| {
             let served = served.clone();
             thread::spawn(move || {
@@ -215,9 +218,31 @@ fn a_servers_maxconn_holds_across_loops() {
     for client in clients {
         client.join().unwrap();
     }
-    assert_eq!(served.load(Ordering::SeqCst), 16, "every client served");
-    let most = most.load(Ordering::SeqCst);
+    (served.load(Ordering::SeqCst), most.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_servers_maxconn_holds_across_loops() {
+    let (served, most) = crowd("", "maxconn 2", 16);
+    assert_eq!(served, 16, "every client served");
     assert!((1..=2).contains(&most), "at most maxconn at once: {most}");
+}
+
+/// `maxconn 1` is below the loops' count: whichever loop accepted a
+/// client, it is served as soon as the server is free (a split of the
+/// limit would leave one loop's clients queued until `timeout queue`).
+#[test]
+fn a_server_with_maxconn_1_serves_every_loops_clients_one_at_a_time() {
+    let (served, most) = crowd("", "maxconn 1", 40);
+    assert_eq!(served, 40, "every client served");
+    assert_eq!(most, 1, "one connection at a time");
+}
+
+#[test]
+fn the_global_maxconn_holds_across_loops() {
+    let (served, most) = crowd(" maxconn 3\n", "", 24);
+    assert_eq!(served, 24, "every client served");
+    assert!((1..=3).contains(&most), "at most maxconn at once: {most}");
 }
 
 #[test]
