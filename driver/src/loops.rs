@@ -152,10 +152,39 @@ impl Peer {
     }
 }
 
-/// How many loops `config` asks for: `nbthread`, else 1 (the default
-/// stays one loop: see the README's differences).
+/// The most event loops (HAProxy's `MAX_THREADS` on 64-bit machines).
+const MAX_LOOPS: u32 = 64;
+
+/// How many loops `config` asks for: `nbthread`, else as many as the CPUs
+/// weir may run on, at most [`MAX_LOOPS`] (HAProxy's default).
 pub(crate) fn count(config: &Config) -> u32 {
-    config.global.nbthread.unwrap_or(1).clamp(1, 64)
+    config
+        .global
+        .nbthread
+        .unwrap_or_else(cpus_enabled)
+        .clamp(1, MAX_LOOPS)
+}
+
+/// The CPUs this process may run on (its affinity mask, as `taskset` or
+/// systemd's `CPUAffinity=` set it): HAProxy's `thread_cpus_enabled`.
+/// 1 when the mask cannot be read.
+#[cfg(target_os = "linux")]
+fn cpus_enabled() -> u32 {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `set` is a writable `cpu_set_t` of `size` bytes.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return 1;
+    }
+    // SAFETY: `set` is an initialised `cpu_set_t`.
+    unsafe { libc::CPU_COUNT(&set) }.max(1) as u32
+}
+
+/// The CPUs this process may run on.
+#[cfg(not(target_os = "linux"))]
+fn cpus_enabled() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 /// The listeners followers accept on too: TCP frontends that are not

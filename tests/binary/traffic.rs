@@ -1,6 +1,7 @@
 //! Traffic as HAProxy 2.6 sends it, over real sockets: the order in which
 //! `roundrobin` and `static-rr` pick servers (captured from haproxy), from
-//! the first connection after a start and again after a reload.
+//! the first connection after a start and again after a reload. The order
+//! is each event loop's (HAProxy's threads share one): one loop here.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -58,7 +59,7 @@ fn roundrobin_and_static_rr_pick_in_haproxy_order_from_the_start_and_after_a_rel
     ];
     let (rr, st, admin) = (free_port(), free_port(), free_port());
     let mut text = format!(
-        "global\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+        "global\n nbthread 1\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
          defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n timeout server 10s\n"
     );
     for (name, port, balance) in [("rr", rr, "roundrobin"), ("st", st, "static-rr")] {

@@ -759,8 +759,8 @@ fn global_keyword(diags: &mut Diags, global: &mut Global, st: &Stmt<'_>) {
         "cpu-map" => diags.error(
             &st.origin,
             "'cpu-map' is not supported: weir does not pin its event loops to CPUs; \
-             restrict the process instead (taskset, systemd's CPUAffinity=) and set \
-             'nbthread'",
+             restrict the process instead (taskset, systemd's CPUAffinity=), and \
+             'nbthread' follows the CPUs it may run on",
         ),
         "thread-groups" => diags.error(
             &st.origin,
