@@ -44,12 +44,70 @@ pub enum LimitKey {
     },
 }
 
+/// A server's `source` port range, as every loop names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PortsKey {
+    /// The backend's name.
+    pub backend: String,
+    /// The server's name.
+    pub server: String,
+    /// How many reloads came before the one that made the server.
+    pub epoch: u32,
+    /// The range's first and last port.
+    pub range: (u16, u16),
+}
+
+/// Which ports of a `source` port range the loops hold: each loop hands
+/// out its ports in its own order, and takes a port only when no other
+/// loop holds it.
+#[derive(Debug)]
+pub struct PortSet {
+    first: u16,
+    words: Box<[AtomicU64]>,
+}
+
+impl PortSet {
+    /// An empty set for tests of its users.
+    #[cfg(test)]
+    pub(crate) fn for_tests(range: (u16, u16)) -> Self {
+        Self::new(range)
+    }
+
+    fn new((first, last): (u16, u16)) -> Self {
+        let len = usize::from(last.saturating_sub(first)) + 1;
+        PortSet {
+            first,
+            words: (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bit(&self, port: u16) -> Option<(&AtomicU64, u64)> {
+        let i = usize::from(port.checked_sub(self.first)?);
+        Some((self.words.get(i / 64)?, 1 << (i % 64)))
+    }
+
+    /// Takes `port` if no loop holds it.
+    pub fn claim(&self, port: u16) -> bool {
+        self.bit(port)
+            .is_some_and(|(word, bit)| word.fetch_or(bit, SeqCst) & bit == 0)
+    }
+
+    /// Gives `port` back.
+    pub fn release(&self, port: u16) {
+        if let Some((word, bit)) = self.bit(port) {
+            word.fetch_and(!bit, SeqCst);
+        }
+    }
+}
+
 /// Where a limit's count lives in a [`LimitPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitSlot(u32);
 
-/// One limit's count and the loops waiting for room in it.
+/// One limit's count and the loops waiting for room in it, on a cache
+/// line of its own (loops take different limits without false sharing).
 #[derive(Default)]
+#[repr(align(64))]
 struct Slot {
     held: AtomicU32,
     /// Bit `i`: loop `i` found the limit full since the last give.
@@ -65,6 +123,7 @@ const SEGMENTS: usize = 29;
 /// loop (at most 64).
 pub struct LimitPool {
     names: Mutex<HashMap<LimitKey, u32>>,
+    ports: Mutex<HashMap<PortsKey, Arc<PortSet>>>,
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
     /// Gives without a token held (a bug, counted for the tests).
     underflows: AtomicU32,
@@ -74,6 +133,7 @@ impl Default for LimitPool {
     fn default() -> Self {
         LimitPool {
             names: Mutex::default(),
+            ports: Mutex::default(),
             segments: std::array::from_fn(|_| OnceLock::new()),
             underflows: AtomicU32::new(0),
         }
@@ -109,6 +169,14 @@ impl LimitPool {
         let size = (FIRST as usize) << segment;
         self.segments[segment].get_or_init(|| (0..size).map(|_| Slot::default()).collect());
         LimitSlot(i)
+    }
+
+    /// The ports of range `key` the loops hold, made on first use.
+    pub fn ports(&self, key: &PortsKey) -> Arc<PortSet> {
+        let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+        (ports.entry(key.clone()))
+            .or_insert_with(|| Arc::new(PortSet::new(key.range)))
+            .clone()
     }
 
     fn get(&self, slot: LimitSlot) -> Option<&Slot> {
@@ -315,5 +383,22 @@ mod tests {
         assert!(!b.try_take(slot, 0));
         a.give(slot);
         assert_eq!(pool.underflows(), 1);
+    }
+
+    #[test]
+    fn a_port_is_held_by_one_loop_at_a_time() {
+        let pool = LimitPool::new();
+        let key = PortsKey {
+            backend: "b".into(),
+            server: "s".into(),
+            epoch: 0,
+            range: (1000, 1100),
+        };
+        let (a, b) = (pool.ports(&key), pool.ports(&key));
+        assert!(a.claim(1000) && !b.claim(1000));
+        assert!(b.claim(1100) && !a.claim(1100));
+        assert!(!a.claim(999) && !a.claim(1101), "outside the range");
+        a.release(1000);
+        assert!(b.claim(1000));
     }
 }

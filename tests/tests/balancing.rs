@@ -5,9 +5,11 @@ use std::io::Write;
 
 use weir_tests::{Backend, Behavior, Lb, read_line};
 
+/// One event loop: the shares and choices checked here are each loop's
+/// (README: Differences).
 fn config(servers: &[(&Backend, &str)]) -> String {
     let mut text = String::from(
-        "global\n  log stdout format raw local0\n\
+        "global\n  nbthread 1\n  log stdout format raw local0\n\
          defaults\n  mode tcp\n  log global\n  option tcplog\n\
          timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
          frontend fe\n  bind 127.0.0.1:9091\n  default_backend app\n\

@@ -16,6 +16,8 @@ pub(super) struct ServerSlots {
     pub conn: LimitSlot,
     /// Sessions in its own queue (`maxqueue`).
     pub queue: LimitSlot,
+    /// The reload that made the server (its names carry it).
+    pub epoch: u32,
 }
 
 impl Balancer {
@@ -176,6 +178,7 @@ impl Balancer {
                 server.slots = Some(ServerSlots {
                     conn: limits.slot(&conn),
                     queue: limits.slot(&queue),
+                    epoch,
                 });
             }
         }
