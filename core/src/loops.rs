@@ -89,6 +89,11 @@
 //!   which serves its queues and resumes its listeners if it now can.
 //!   The mark is set before the count is read again, and the giver reads
 //!   the marks after its decrement, so a wake-up is never lost.
+//! * **Source ports.** A server's `source` port range is the loops' too:
+//!   each loop hands its ports out in its own ring order, and takes a
+//!   port only if no other loop holds it
+//!   ([`PortSet`](crate::limits::PortSet)); a loop that finds every port
+//!   held fails the connection as an exhausted range.
 //! * **Names.** A pool knows limits by [`LimitKey`](crate::limits::LimitKey):
 //!   frontends and servers by name and by the reload that made them (the
 //!   loops apply the same reloads in the same order), so each loop finds

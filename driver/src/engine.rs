@@ -542,7 +542,9 @@ impl<R: Reactor> Engine<R> {
             let id = ListenerId(i as u32);
             if !self.lb.admit(id) {
                 self.drain(now);
-                return false;
+                // Paused until a limit frees (then dirty again), or room
+                // came back meanwhile: then the next turn tries again.
+                return self.listeners.get(i).is_some_and(|l| !l.paused);
             }
             let result = R::listen_socket(socket).accept(listener.local);
             if result.is_err() {
