@@ -24,6 +24,14 @@ pub enum LimitKey {
         /// How many reloads came before the one that made it.
         epoch: u32,
     },
+    /// A backend's sessions: the load `minconn` and `fullconn` scale a
+    /// server's limit with (counted, never limited).
+    Backend {
+        /// Its name.
+        name: String,
+        /// How many reloads came before the one that made it.
+        epoch: u32,
+    },
     /// A server's `maxconn` (sessions connecting or established).
     Server {
         /// Its backend's name.
@@ -63,6 +71,7 @@ pub struct PortsKey {
 #[derive(Debug)]
 pub struct PortSet {
     first: u16,
+    len: usize,
     words: Box<[AtomicU64]>,
 }
 
@@ -77,12 +86,16 @@ impl PortSet {
         let len = usize::from(last.saturating_sub(first)) + 1;
         PortSet {
             first,
+            len,
             words: (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
     fn bit(&self, port: u16) -> Option<(&AtomicU64, u64)> {
         let i = usize::from(port.checked_sub(self.first)?);
+        if i >= self.len {
+            return None;
+        }
         Some((self.words.get(i / 64)?, 1 << (i % 64)))
     }
 

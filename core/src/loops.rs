@@ -72,7 +72,9 @@
 //!   held while a session connects to or is established on it; `maxqueue`
 //!   counts the sessions in the server's own queue the same way. Servers
 //!   without `maxconn` are counted too (the count is what a later `set
-//!   maxconn server` or reload limits).
+//!   maxconn server` or reload limits). Each backend's sessions are
+//!   counted (never limited): `minconn`/`fullconn` scale a server's limit
+//!   with the process's load of the backend, as HAProxy's `beconn`.
 //! * **Given back once.** Tokens follow core's counters: `drop_load`
 //!   gives what `add_load` held (end, retry or redispatch to another
 //!   server, requeue, a losing `connect-hedge` attempt), the end of a
@@ -103,10 +105,6 @@
 //!
 //! What stays per loop, with the bound that holds:
 //!
-//! * `minconn`/`fullconn` make a server's limit follow its backend's
-//!   load; each loop computes it from its own sessions of the backend, so
-//!   the dynamic limit is at most HAProxy's (never above `maxconn`, never
-//!   below `minconn`). `slowstart` ramps the limit as with one loop.
 //! * `maxconnrate`, `maxsessrate`, `rate-limit sessions`: each loop
 //!   accepts at most its share per second ([`share`], at least 1), so the
 //!   process at most the limit (or N per second for a limit below N).

@@ -238,7 +238,8 @@ impl Balancer {
         self.lent_pending = None;
     }
 
-    /// Pending connections, for the listeners' `maxconn`.
+    /// Pending connections (they hold global `maxconn` tokens).
+    #[cfg(debug_assertions)]
     pub(super) fn pending_count(&self) -> u32 {
         self.pending.len() as u32
     }

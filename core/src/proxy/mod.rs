@@ -207,6 +207,8 @@ struct BackendState {
     retired: bool,
     /// The loop's way to the process's limits ([`crate::limits`]).
     limits: Arc<Limits>,
+    /// Its sessions of every loop, in the limit pool.
+    load_slot: Option<LimitSlot>,
 }
 
 /// A queue of sessions waiting for a server (slab index and generation;
@@ -355,6 +357,7 @@ impl Balancer {
                 outage: false,
                 retired: false,
                 limits: limits.clone(),
+                load_slot: None,
             };
             backend.sync_weights(now);
             backend_ids.push(backend_arena.insert(backend));

@@ -195,6 +195,7 @@ impl BackendState {
             outage: false,
             retired: false,
             limits: Arc::new(Limits::local()),
+            load_slot: None,
         }
     }
 

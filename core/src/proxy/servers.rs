@@ -196,11 +196,20 @@ impl BackendState {
         }
     }
 
+    /// The backend's sessions in every loop: the load `minconn` scales
+    /// with against `fullconn` (HAProxy's `beconn`).
+    pub(super) fn load(&self) -> u32 {
+        match self.load_slot {
+            Some(slot) => self.limits.held(slot),
+            None => self.active,
+        }
+    }
+
     /// Takes a token of server `t` if it has room now (see
     /// [`ServerState::claim`]).
     pub(super) fn claim(&self, t: ServerId, now: Instant) -> bool {
         self.servers.get(t).is_some_and(|server| {
-            server.claim(self.active, self.config.fullconn, now, &self.limits)
+            server.claim(self.load(), self.config.fullconn, now, &self.limits)
         })
     }
 
@@ -238,7 +247,7 @@ impl BackendState {
         client: IpAddr,
         rng: &mut Rng,
     ) -> Option<ServerId> {
-        let (load, fullconn, limits) = (self.active, self.config.fullconn, &*self.limits);
+        let (load, fullconn, limits) = (self.load(), self.config.fullconn, &*self.limits);
         let servers = &self.servers;
         let open = |i: usize| {
             servers.id_at(i).is_some_and(|id| {

@@ -30,6 +30,7 @@ impl Balancer {
         self.global_slot = limits.slot(&LimitKey::Global);
         for backend in self.backends.values_mut() {
             backend.limits = limits.clone();
+            backend.load_slot = None;
             for server in backend.servers.values_mut() {
                 server.slots = None;
             }
@@ -163,6 +164,13 @@ impl Balancer {
         }
         for backend in self.backends.values_mut() {
             let name = &backend.config.name;
+            if backend.load_slot.is_none() {
+                let key = LimitKey::Backend {
+                    name: name.clone(),
+                    epoch,
+                };
+                backend.load_slot = Some(limits.slot(&key));
+            }
             for server in backend.servers.values_mut().filter(|s| s.slots.is_none()) {
                 let (backend, server_name) = (name.clone(), server.config.name.clone());
                 let queue = LimitKey::Queue {
@@ -207,6 +215,9 @@ impl Balancer {
             assert_eq!(limits.held(slot), held, "{f:?} tokens");
         }
         for (b, backend) in self.backends.iter() {
+            if let Some(slot) = backend.load_slot {
+                assert_eq!(limits.held(slot), backend.active, "{b:?} load tokens");
+            }
             for (s, server) in backend.servers.iter() {
                 let Some(slots) = server.slots else {
                     continue;

@@ -146,6 +146,9 @@ impl Balancer {
         };
         let server_queued = matches!(route, Route::ServerQueue(_));
         backend.active += 1;
+        if let Some(slot) = backend.load_slot {
+            backend.limits.try_take(slot, u32::MAX);
+        }
         backend.counters.session_assigned(now);
         backend.counters.session_started();
         if addr.is_some() {
@@ -1153,6 +1156,9 @@ impl Balancer {
         self.count_end(now, &session, termination);
         let backend = &mut self.backends[session.backend];
         backend.active = backend.active.saturating_sub(1);
+        if let Some(slot) = backend.load_slot {
+            backend.limits.give(slot);
+        }
         match (session.phase, session.target) {
             (Phase::Queued, Some(t)) if session.server_queued => {
                 if let Some(server) = backend.servers.get_mut(t) {

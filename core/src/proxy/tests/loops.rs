@@ -257,7 +257,8 @@ fn frontend_maxconn_is_exact_across_loops() {
 /// Two loops share a pool through random traffic: accepts on either,
 /// connects that succeed, fail or time out, clients that leave, queues,
 /// retries and redispatches. A server never holds more than its
-/// `maxconn`, the pool counts what the loops hold, no loop waits while
+/// `maxconn`, the pool counts what the loops hold (and each backend's
+/// load across them), no loop waits while
 /// a server it could use has room, and once every session ended every
 /// token is back, given once.
 #[test]
@@ -359,6 +360,10 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
                 }
             }
             assert!(pool.held_by_key(&LimitKey::Global) <= global.min(frontend));
+            // `minconn` scales with the process's load of the backend.
+            let backend = |h: &Harness| h.lb.backends.values().next().unwrap().active;
+            let load = a.lb.backends.values().next().unwrap().load();
+            assert_eq!(load, backend(&a) + backend(&b), "seed {seed} step {step}");
             for h in [&mut a, &mut b] {
                 h.actions.retain(|x| matches!(x, Action::Connect { .. }));
             }
