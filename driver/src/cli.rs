@@ -501,6 +501,7 @@ fn build_options(driver: &str) -> String {
          Built with rustls {} (TLS 1.2, TLS 1.3), crypto provider ring {}, for \
          'check-ssl' and 'ssl' servers.\n\
          Built with regex {} for 'rstring' and 'rbinary' expectations.\n\
+         Built with multi-threading support (MAX_THREADS={}, default={}).\n\
          Descriptor limit : {fds}.\n\
          Without 'maxconn', the soft limit is raised to the hard \
          limit (at most {}) and maxconn is set to what it leaves for sessions: 2 \
@@ -513,6 +514,8 @@ fn build_options(driver: &str) -> String {
         locked_version("rustls"),
         locked_version("ring"),
         locked_version("regex"),
+        crate::engine::loops::MAX_LOOPS,
+        crate::engine::loops::default_count(),
         limits::MAX_FDS,
         limits::MARGIN,
     )

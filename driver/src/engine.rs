@@ -28,7 +28,7 @@ use crate::table::Table;
 pub use loops::Follower;
 
 #[path = "loops.rs"]
-mod loops;
+pub(crate) mod loops;
 
 /// What a reactor knows a socket by: a connection's id as a number, or a
 /// listener's [`listener_token`].

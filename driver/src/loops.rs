@@ -153,16 +153,19 @@ impl Peer {
 }
 
 /// The most event loops (HAProxy's `MAX_THREADS` on 64-bit machines).
-const MAX_LOOPS: u32 = 64;
+pub(crate) const MAX_LOOPS: u32 = 64;
 
-/// How many loops `config` asks for: `nbthread`, else as many as the CPUs
-/// weir may run on, at most [`MAX_LOOPS`] (HAProxy's default).
+/// How many loops `config` asks for: `nbthread`, else [`default_count`].
 pub(crate) fn count(config: &Config) -> u32 {
-    config
-        .global
-        .nbthread
-        .unwrap_or_else(cpus_enabled)
+    (config.global.nbthread)
+        .unwrap_or_else(default_count)
         .clamp(1, MAX_LOOPS)
+}
+
+/// How many loops run without `nbthread`: as many as the CPUs weir may
+/// run on, at most [`MAX_LOOPS`] (HAProxy's default).
+pub(crate) fn default_count() -> u32 {
+    cpus_enabled().clamp(1, MAX_LOOPS)
 }
 
 /// The CPUs this process may run on (its affinity mask, as `taskset` or

@@ -102,6 +102,7 @@ fn dash_vv_prints_how_weir_was_built() {
         "\nBuilt with rustls 0.".to_owned(),
         ", crypto provider ring 0.".to_owned(),
         "\nBuilt with regex 1.".to_owned(),
+        "\nBuilt with multi-threading support (MAX_THREADS=64, default=".to_owned(),
         "\nDescriptor limit : ".to_owned(),
     ] {
         assert!(text.contains(&needle), "no '{needle}' in:\n{text}");
