@@ -2,7 +2,8 @@
 //! both, a server that dies goes DOWN on every loop (with no retry nor
 //! redispatch to hide a loop that did not hear of it), `show stat` adds
 //! the loops up, the server's and the global `maxconn` hold across loops
-//! exactly (tokens of one pool), and a reload reaches every loop.
+//! exactly (tokens of one pool), a reload reaches every loop, and
+//! without `nbthread` weir runs one loop per CPU it may run on.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -321,4 +322,73 @@ fn a_soft_stop_reaches_every_loop() {
     }
     drop(held);
     assert!(weir.wait_exit().success());
+}
+
+/// The CPUs this process may run on, as weir counts them by default.
+fn cpus_enabled() -> usize {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set, filled by the call.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        libc::CPU_COUNT(&set) as usize
+    }
+}
+
+/// `show info`'s `Nbthread` of weir started without `nbthread`, limited to
+/// the first CPU it may run on when `one_cpu`.
+fn default_nbthread(one_cpu: bool) -> String {
+    use std::os::unix::process::CommandExt;
+    let (port, admin) = (free_port(), free_port());
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n \
+             timeout server 10s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s 127.0.0.1:1\n"
+        ),
+    );
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-db", "-f", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if one_cpu {
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+                let first = (0..libc::CPU_SETSIZE as usize)
+                    .find(|&c| libc::CPU_ISSET(c, &set))
+                    .unwrap_or(0);
+                libc::CPU_ZERO(&mut set);
+                libc::CPU_SET(first, &mut set);
+                match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+    }
+    let _weir = Running::spawn(command, admin);
+    let info = cli(admin, "show info");
+    let line = info.lines().find(|l| l.starts_with("Nbthread: "));
+    line.expect("Nbthread in show info").to_owned()
+}
+
+#[test]
+fn nbthread_defaults_to_the_cpus_weir_may_run_on() {
+    let cpus = cpus_enabled().min(64);
+    assert_eq!(default_nbthread(false), format!("Nbthread: {cpus}"));
+    assert_eq!(
+        default_nbthread(true),
+        "Nbthread: 1",
+        "as taskset -c 0 runs it"
+    );
 }
