@@ -23,8 +23,10 @@ pub(super) struct ServerSlots {
 impl Balancer {
     /// Shares `pool` with the other event loops of the process: this
     /// instance's limits become counts there (see [`crate::loops`]).
-    /// Call it before the first accept, on every loop, with one pool;
-    /// without it an instance keeps a pool of its own.
+    /// Call it on every loop, with one pool, right after
+    /// [`Balancer::new`] (before the first accept and the first reload:
+    /// limits are named by the reloads that made them); without it an
+    /// instance keeps a pool of its own.
     pub fn share_limits(&mut self, pool: Arc<LimitPool>) {
         let limits = Arc::new(Limits::new(pool, self.event_loop.index));
         self.global_slot = limits.slot(&LimitKey::Global);
