@@ -9,7 +9,7 @@ use crate::runner::{Kind, Observation};
 use crate::scenario::{CompareSpec, escape};
 use crate::syslog::LogLine;
 
-/// The four compared parts plus the start, each equal or with its diff.
+/// The compared parts plus the start, each equal or with its diff.
 pub struct Verdict {
     /// Scenario name.
     pub name: String,
@@ -28,11 +28,14 @@ impl Verdict {
     }
 }
 
-/// Compares HAProxy's observation (`a`) with weir's (`b`).
+/// Compares HAProxy's observation (`a`) with weir's (`b`); the queries to
+/// the played name server when `dns` (the scenario has one and compares
+/// them).
 pub fn compare(
     name: &str,
     description: &str,
     spec: &CompareSpec,
+    dns: bool,
     a: &Observation,
     b: &Observation,
 ) -> Verdict {
@@ -55,6 +58,7 @@ pub fn compare(
                 ("wire", None),
                 ("states", None),
                 ("clients", None),
+                ("dns", None),
             ],
         };
     }
@@ -112,6 +116,7 @@ pub fn compare(
             ("wire", Some(wire_diff(a, b, spec.close_kind))),
             ("states", Some(step_diff(a, b, Kind::State))),
             ("clients", Some(step_diff(a, b, Kind::Client))),
+            ("dns", dns.then(|| dns_diff(&a.dns, &b.dns))),
         ],
     }
 }
@@ -252,6 +257,45 @@ fn plain_close(end: &str) -> bool {
     matches!(end, "fin" | "reset" | "server closed; then peer: closed")
 }
 
+/// Each name's distinct queries in the order they first came (`gw.test
+/// AAAA rd edns=512`, then `gw.test A ...`): how often a balancer asks
+/// depends on timing, what it asks and in which order does not. A line
+/// not starting with a name (malformed) counts as its own name.
+pub fn distinct_queries(queries: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for q in queries {
+        let name = q.split(' ').next().unwrap_or("");
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        if !out.contains(q) {
+            out.push(q.clone());
+        }
+    }
+    // Grouped by name, in the order names first came: the interleaving of
+    // two names' resolutions is timing.
+    let mut grouped = Vec::with_capacity(out.len());
+    for name in names {
+        grouped.extend(
+            out.iter()
+                .filter(|q| q.split(' ').next().unwrap_or("") == name)
+                .cloned(),
+        );
+    }
+    grouped
+}
+
+fn dns_diff(a: &[String], b: &[String]) -> Vec<String> {
+    let (x, y) = (distinct_queries(a), distinct_queries(b));
+    if x == y {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = x.iter().map(|q| format!("- {q}")).collect();
+    out.extend(y.iter().map(|q| format!("+ {q}")));
+    out
+}
+
 fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {
     let pick = |o: &Observation| -> Vec<(usize, String)> {
         o.steps
@@ -293,8 +337,8 @@ pub fn report(verdicts: &[Verdict]) -> String {
         "{equal} of {} scenarios equal (`-` haproxy, `+` weir).\n",
         verdicts.len()
     );
-    out.push_str("| scenario | start | warnings | logs | wire | states | clients |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | start | warnings | logs | wire | states | clients | dns |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for v in verdicts {
         let cells: Vec<&str> = v
             .parts
@@ -339,6 +383,29 @@ mod tests {
             "server closed; then peer: fin without close_notify"
         );
         assert_eq!(end("reset"), "reset");
+    }
+
+    #[test]
+    fn queries_are_distinct_per_name_in_first_order() {
+        let q = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = distinct_queries(&q(&[
+            "gw.test AAAA rd edns=512",
+            "db.test A rd edns=512",
+            "gw.test A rd edns=512",
+            "gw.test AAAA rd edns=512",
+            "db.test A rd edns=512",
+        ]));
+        assert_eq!(
+            got,
+            q(&[
+                "gw.test AAAA rd edns=512",
+                "gw.test A rd edns=512",
+                "db.test A rd edns=512"
+            ])
+        );
+        let other = q(&["gw.test A rd edns=512", "gw.test AAAA rd edns=512"]);
+        assert_eq!(dns_diff(&got[..2], &other).len(), 4);
+        assert!(dns_diff(&got, &got).is_empty());
     }
 
     #[test]
