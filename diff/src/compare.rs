@@ -122,11 +122,11 @@ pub fn compare(
 }
 
 /// The warnings of a balancer's standard error as (line, text): HAProxy's
-/// `[WARNING]  (PID) : config : parsing [FILE:LINE] : text` and weir's
+/// `[WARNING]  (PID) : config : [parsing ][FILE:LINE] : text` and weir's
 /// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
 pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
     let haproxy =
-        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$")
+        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:(?:parsing )?\[[^\]]*:(\d+)\] : )?(.*)$")
             .expect("a fixed pattern");
     let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
     let mut out = Vec::new();
@@ -412,13 +412,16 @@ mod tests {
     fn warnings_of_both_balancers_read_as_line_and_text() {
         let haproxy = "[NOTICE]   (7) : haproxy version is 2.6.12\n\
             [WARNING]  (7) : config : parsing [/x/balancer.cfg:23] : 'option httplog' not usable.\n\
-            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n";
+            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
+            [WARNING]  (7) : config : [/x/balancer.cfg:30] : 'server fe/s1' : could not resolve address 'a.test', disabling server.\n";
         let weir = "[WARNING] /y/balancer.cfg:23: 'option httplog' not usable.\n\
             [WARNING] /y/balancer.cfg:24: 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
             [2026-12-06T04:11:37Z INFO ] weir started\n";
         let (h, w) = (warnings(haproxy), warnings(weir));
         assert_eq!(h[0], (Some(23), "'option httplog' not usable.".to_owned()));
         assert_eq!(h[1].0, None);
+        assert_eq!(h[2].0, Some(30));
+        assert!(h[2].1.starts_with("'server fe/s1' : could not"), "{}", h[2].1);
         assert_eq!(w.len(), 2);
         assert_eq!((w[0].clone(), &w[1].1), (h[0].clone(), &h[1].1));
     }
