@@ -125,9 +125,10 @@ pub fn compare(
 /// `[WARNING]  (PID) : config : [parsing ][FILE:LINE] : text` and weir's
 /// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
 pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
-    let haproxy =
-        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:(?:parsing )?\[[^\]]*:(\d+)\] : )?(.*)$")
-            .expect("a fixed pattern");
+    let haproxy = Regex::new(
+        r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:(?:parsing )?\[[^\]]*:(\d+)\] : )?(.*)$",
+    )
+    .expect("a fixed pattern");
     let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
     let mut out = Vec::new();
     for line in stderr.lines() {
@@ -421,7 +422,11 @@ mod tests {
         assert_eq!(h[0], (Some(23), "'option httplog' not usable.".to_owned()));
         assert_eq!(h[1].0, None);
         assert_eq!(h[2].0, Some(30));
-        assert!(h[2].1.starts_with("'server fe/s1' : could not"), "{}", h[2].1);
+        assert!(
+            h[2].1.starts_with("'server fe/s1' : could not"),
+            "{}",
+            h[2].1
+        );
         assert_eq!(w.len(), 2);
         assert_eq!((w[0].clone(), &w[1].1), (h[0].clone(), &h[1].1));
     }
