@@ -1,7 +1,7 @@
 //! The DNS messages the played name server reads and writes: a query with
 //! one question (and at most an EDNS0 OPT record), and a response with the
-//! question echoed, A or AAAA answers and an OPT record when the query had
-//! one (RFC 1035, RFC 6891).
+//! question echoed, CNAME then A or AAAA answers and an OPT record when the
+//! query had one (RFC 1035, RFC 6891).
 //!
 //! Strict and bounded: every read is checked against the datagram, a
 //! question name may not be compressed (nothing precedes it to point to),
@@ -22,6 +22,7 @@ const OWN_PAYLOAD: u16 = 1232;
 const PLAIN_LIMIT: usize = 512;
 
 const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
 const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
@@ -91,7 +92,7 @@ fn type_name(qtype: u16) -> String {
     match qtype {
         TYPE_A => "A".into(),
         TYPE_AAAA => "AAAA".into(),
-        5 => "CNAME".into(),
+        TYPE_CNAME => "CNAME".into(),
         33 => "SRV".into(),
         other => format!("TYPE{other}"),
     }
@@ -217,35 +218,54 @@ pub fn parse_query(data: &[u8]) -> Result<Query, String> {
 }
 
 /// The response to `query`: authoritative, recursion available, the
-/// question echoed, one record per address of the asked family (owner
-/// compressed to the question, `ttl`), and an OPT record when the query had
-/// one. Answers that do not fit the query's payload size (512 without EDNS)
-/// are left out and TC is set.
-pub fn build_response(query: &Query, rcode: Rcode, addrs: &[IpAddr], ttl: u32) -> Vec<u8> {
+/// question echoed, then a CNAME record per name of `aliases` (the chain
+/// from the question's name, each owner compressed to the previous name),
+/// then one record per address of the asked family (owner: the last name),
+/// all with `ttl`, and an OPT record when the query had one. Records that
+/// do not fit the query's payload size (512 without EDNS) are left out and
+/// TC is set. `aliases` are valid host names (labels of 1 to 63 bytes).
+pub fn build_response(
+    query: &Query,
+    rcode: Rcode,
+    aliases: &[String],
+    addrs: &[IpAddr],
+    ttl: u32,
+) -> Vec<u8> {
     let limit = query
         .edns
         .map_or(PLAIN_LIMIT, |s| usize::from(s).max(PLAIN_LIMIT));
     let opt_len = if query.edns.is_some() { 11 } else { 0 };
-    let mut answers: Vec<u8> = Vec::new();
+    let room = limit - opt_len;
+    let mut out = vec![0u8; HEADER];
+    out.extend_from_slice(&query.wire_name);
+    out.extend_from_slice(&query.qtype.to_be_bytes());
+    out.extend_from_slice(&query.qclass.to_be_bytes());
+    let mut owner = HEADER;
     let mut count: u16 = 0;
     let mut truncated = false;
-    let question_len = HEADER + query.wire_name.len() + 4;
-    for addr in addrs.iter().filter(|a| query.wants(a)) {
-        let mut record = vec![0xc0, HEADER as u8];
-        let (rtype, rdata): (u16, Vec<u8>) = match addr {
-            IpAddr::V4(a) => (TYPE_A, a.octets().to_vec()),
-            IpAddr::V6(a) => (TYPE_AAAA, a.octets().to_vec()),
-        };
-        record.extend_from_slice(&rtype.to_be_bytes());
-        record.extend_from_slice(&CLASS_IN.to_be_bytes());
-        record.extend_from_slice(&ttl.to_be_bytes());
-        record.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        record.extend_from_slice(&rdata);
-        if question_len + answers.len() + record.len() + opt_len > limit || count == u16::MAX {
+    for target in aliases {
+        // The target's name starts after owner (2), type, class, TTL and
+        // length (10); a pointer reaches 14 bits.
+        let at = out.len() + 12;
+        if at > 0x3fff || !push_record(&mut out, owner, TYPE_CNAME, ttl, &wire(target), room) {
             truncated = true;
             break;
         }
-        answers.extend_from_slice(&record);
+        owner = at;
+        count += 1;
+    }
+    for addr in addrs.iter().filter(|a| query.wants(a)) {
+        if truncated {
+            break;
+        }
+        let (rtype, rdata) = match addr {
+            IpAddr::V4(a) => (TYPE_A, a.octets().to_vec()),
+            IpAddr::V6(a) => (TYPE_AAAA, a.octets().to_vec()),
+        };
+        if !push_record(&mut out, owner, rtype, ttl, &rdata, room) {
+            truncated = true;
+            break;
+        }
         count += 1;
     }
     let mut flags = FLAG_QR | FLAG_AA | FLAG_RA | rcode as u16;
@@ -255,23 +275,57 @@ pub fn build_response(query: &Query, rcode: Rcode, addrs: &[IpAddr], ttl: u32) -
     if truncated {
         flags |= FLAG_TC;
     }
-    let mut out = Vec::with_capacity(question_len + answers.len() + opt_len);
-    out.extend_from_slice(&query.id.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
     let arcount = u16::from(query.edns.is_some());
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(&query.id.to_be_bytes());
+    header.extend_from_slice(&flags.to_be_bytes());
     for n in [1, count, 0, arcount] {
-        out.extend_from_slice(&n.to_be_bytes());
+        header.extend_from_slice(&n.to_be_bytes());
     }
-    out.extend_from_slice(&query.wire_name);
-    out.extend_from_slice(&query.qtype.to_be_bytes());
-    out.extend_from_slice(&query.qclass.to_be_bytes());
-    out.extend_from_slice(&answers);
+    out[..HEADER].copy_from_slice(&header);
     if query.edns.is_some() {
         out.push(0);
         out.extend_from_slice(&TYPE_OPT.to_be_bytes());
         out.extend_from_slice(&OWN_PAYLOAD.to_be_bytes());
         out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
     }
+    out
+}
+
+/// Appends a record whose owner is a pointer to `owner` if the message
+/// stays within `room` bytes; whether it did. Every record here is
+/// smaller than 300 bytes: the count of records and offsets stay far below
+/// 16 bits within a UDP payload.
+fn push_record(
+    out: &mut Vec<u8>,
+    owner: usize,
+    rtype: u16,
+    ttl: u32,
+    rdata: &[u8],
+    room: usize,
+) -> bool {
+    if out.len() + 12 + rdata.len() > room {
+        return false;
+    }
+    out.extend_from_slice(&(0xc000 | owner as u16).to_be_bytes());
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+    true
+}
+
+/// A dotted host name in wire form with its root label (labels of more
+/// than 63 bytes, which a validated name has not, are cut).
+fn wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        let label = &label.as_bytes()[..label.len().min(63)];
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
     out
 }
 

@@ -40,7 +40,7 @@ fn a_name_keeps_its_case_on_the_wire_and_reads_lower_case() {
     let q = parse_query(&bytes).unwrap();
     assert_eq!(q.name, "gw.test");
     assert_eq!(&q.wire_name[..3], b"\x02Gw");
-    let response = build_response(&q, Rcode::NoError, &[v4(11)], 1);
+    let response = build_response(&q, Rcode::NoError, &[], &[v4(11)], 1);
     assert_eq!(
         &response[12..15],
         b"\x02Gw",
@@ -51,7 +51,13 @@ fn a_name_keeps_its_case_on_the_wire_and_reads_lower_case() {
 #[test]
 fn the_response_bytes_are_exact() {
     let q = parse_query(PLAIN_A).unwrap();
-    let got = build_response(&q, Rcode::NoError, &[v4(11), "::1".parse().unwrap()], 300);
+    let got = build_response(
+        &q,
+        Rcode::NoError,
+        &[],
+        &[v4(11), "::1".parse().unwrap()],
+        300,
+    );
     let want: &[u8] = b"\x12\x34\x85\x80\x00\x01\x00\x01\x00\x00\x00\x00\
                         \x02gw\x04test\x00\x00\x01\x00\x01\
                         \xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\x7f\x00\x00\x0b";
@@ -63,7 +69,7 @@ fn weir_reads_the_answers_in_order_with_their_ttl() {
     let name = Name::parse("gw.test").unwrap();
     let q = parse_query(&build_query(9, QueryType::A, &name, 512)).unwrap();
     let addrs = [v4(12), v4(11), "::2".parse().unwrap()];
-    let bytes = build_response(&q, Rcode::NoError, &addrs, 42);
+    let bytes = build_response(&q, Rcode::NoError, &[], &addrs, 42);
     let r = parse_response(&bytes, &name, 512).unwrap();
     assert_eq!(r.id, 9);
     assert_eq!(r.addrs().collect::<Vec<_>>(), vec![v4(12), v4(11)]);
@@ -83,7 +89,7 @@ fn an_aaaa_question_gets_only_the_v6_addresses() {
     let name = Name::parse("gw.test").unwrap();
     let q = parse_query(&build_query(1, QueryType::Aaaa, &name, 512)).unwrap();
     let v6: IpAddr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 5).into();
-    let bytes = build_response(&q, Rcode::NoError, &[v4(11), v6], 5);
+    let bytes = build_response(&q, Rcode::NoError, &[], &[v4(11), v6], 5);
     let r = parse_response(&bytes, &name, 512).unwrap();
     assert_eq!(r.addrs().collect::<Vec<_>>(), vec![v6]);
 }
@@ -92,12 +98,12 @@ fn an_aaaa_question_gets_only_the_v6_addresses() {
 fn no_address_of_the_family_is_an_empty_answer_and_nxdomain_an_rcode() {
     let name = Name::parse("gw.test").unwrap();
     let q = parse_query(&build_query(1, QueryType::Aaaa, &name, 512)).unwrap();
-    let empty = build_response(&q, Rcode::NoError, &[v4(11)], 5);
+    let empty = build_response(&q, Rcode::NoError, &[], &[v4(11)], 5);
     assert_eq!(
         parse_response(&empty, &name, 512),
         Err(ResponseError::AncountZero)
     );
-    let nx = build_response(&q, Rcode::NxDomain, &[], 5);
+    let nx = build_response(&q, Rcode::NxDomain, &[], &[], 5);
     assert_eq!(nx[3] & 0x0f, 3);
     assert_eq!(
         parse_response(&nx, &name, 512),
@@ -112,7 +118,7 @@ fn answers_past_the_payload_size_are_cut_and_tc_set() {
     let many: Vec<IpAddr> = (0..=255)
         .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)))
         .collect();
-    let bytes = build_response(&q, Rcode::NoError, &many, 5);
+    let bytes = build_response(&q, Rcode::NoError, &[], &many, 5);
     assert!(bytes.len() <= 512, "{}", bytes.len());
     assert_ne!(bytes[2] & 0x02, 0, "TC");
     let count = u16::from_be_bytes([bytes[6], bytes[7]]);
@@ -124,7 +130,7 @@ fn answers_past_the_payload_size_are_cut_and_tc_set() {
     );
     // A larger announced size holds them all.
     let q = parse_query(&build_query(1, QueryType::A, &name, 8192)).unwrap();
-    let bytes = build_response(&q, Rcode::NoError, &many, 5);
+    let bytes = build_response(&q, Rcode::NoError, &[], &many, 5);
     assert_eq!(bytes[2] & 0x02, 0);
     assert_eq!(
         parse_response(&bytes, &name, 8192).unwrap().addrs().count(),
@@ -135,7 +141,7 @@ fn answers_past_the_payload_size_are_cut_and_tc_set() {
 #[test]
 fn the_answer_owner_points_at_the_question() {
     let q = parse_query(PLAIN_A).unwrap();
-    let bytes = build_response(&q, Rcode::NoError, &[v4(11)], 1);
+    let bytes = build_response(&q, Rcode::NoError, &[], &[v4(11)], 1);
     let (owner, _) = read_name(&bytes, 12 + q.wire_name.len() + 4).unwrap();
     assert_eq!(owner.to_string(), "gw.test");
 }
@@ -204,4 +210,24 @@ fn a_name_over_255_bytes_is_refused() {
     }
     b.extend_from_slice(b"\x00\x00\x01\x00\x01");
     assert_eq!(parse_query(&b).unwrap().wire_name.len(), 255);
+}
+
+#[test]
+fn an_alias_chain_comes_first_and_weir_follows_it() {
+    let name = Name::parse("www.test").unwrap();
+    let q = parse_query(&build_query(3, QueryType::A, &name, 512)).unwrap();
+    let chain = ["lb.test".to_owned(), "gw.test".to_owned()];
+    let bytes = build_response(&q, Rcode::NoError, &chain, &[v4(11), v4(12)], 30);
+    assert_eq!(u16::from_be_bytes([bytes[6], bytes[7]]), 4);
+    let r = parse_response(&bytes, &name, 512).unwrap();
+    assert_eq!(r.addrs().collect::<Vec<_>>(), vec![v4(11), v4(12)]);
+    let cname = |n: &str| weir_core::dns::message::Record::Cname(Name::parse(n).unwrap());
+    assert_eq!(r.records[..2], [cname("lb.test"), cname("gw.test")]);
+    // An alias to a name without addresses of the family: CNAME last,
+    // which HAProxy and weir take for an error.
+    let bytes = build_response(&q, Rcode::NoError, &chain[..1], &[], 30);
+    assert_eq!(
+        parse_response(&bytes, &name, 512),
+        Err(ResponseError::CnameError)
+    );
 }

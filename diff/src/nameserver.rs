@@ -1,6 +1,7 @@
 //! The name server the tool plays: a UDP responder on 127.0.0.1 answering
-//! A and AAAA questions from a zone that steps change, NXDOMAIN for names
-//! not in it, and recording every query it got.
+//! A and AAAA questions from a zone that steps change (aliases answered
+//! with their CNAME chain), NXDOMAIN for names not in it, and recording
+//! every query it got.
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind};
@@ -13,6 +14,9 @@ use std::time::Duration;
 use crate::dns::{Rcode, build_response, parse_query};
 use crate::scenario::DnsSpec;
 
+/// Longest CNAME chain answered (a loop ends there).
+const MAX_CHAIN: usize = 8;
+
 /// At most this many queries are recorded (a balancer querying in a loop
 /// is shown by the count, not by a list without end).
 const MAX_RECORDED: usize = 10_000;
@@ -21,6 +25,8 @@ const MAX_RECORDED: usize = 10_000;
 struct Zone {
     /// Lower-case name -> its addresses, in answer order.
     names: BTreeMap<String, Vec<IpAddr>>,
+    /// Lower-case alias -> the name it stands for.
+    aliases: BTreeMap<String, String>,
     /// TTL of every answer record.
     ttl: u32,
     /// Queries are recorded but not answered.
@@ -51,6 +57,7 @@ impl NameServer {
         let port = socket.local_addr()?.port();
         let zone = Arc::new(Mutex::new(Zone {
             names: spec.names.clone(),
+            aliases: spec.aliases.clone(),
             ttl: spec.ttl,
             silent: false,
             generation: 0,
@@ -68,16 +75,19 @@ impl NameServer {
         })
     }
 
-    /// Answers `name` with `addrs` from now on (none: an empty answer).
+    /// Answers `name` with `addrs` from now on (none: an empty answer);
+    /// an alias of that name is no more.
     pub fn set(&self, name: &str, addrs: &[IpAddr]) {
         let mut z = lock(&self.zone);
+        z.aliases.remove(name);
         z.names.insert(name.to_owned(), addrs.to_vec());
         z.generation += 1;
     }
 
-    /// Answers NXDOMAIN for `name` from now on.
+    /// Answers NXDOMAIN for `name` (a name or an alias) from now on.
     pub fn remove(&self, name: &str) {
         let mut z = lock(&self.zone);
+        z.aliases.remove(name);
         z.names.remove(name);
         z.generation += 1;
     }
@@ -122,6 +132,23 @@ impl NameServer {
     }
 }
 
+impl Zone {
+    /// The names `name` leads to through aliases, in order (at most
+    /// [`MAX_CHAIN`]).
+    fn chain(&self, name: &str) -> Vec<String> {
+        let mut chain: Vec<String> = Vec::new();
+        let mut at = name;
+        while let Some(target) = self.aliases.get(at) {
+            if chain.len() == MAX_CHAIN {
+                break;
+            }
+            chain.push(target.clone());
+            at = target;
+        }
+        chain
+    }
+}
+
 fn lock(m: &Mutex<Zone>) -> MutexGuard<'_, Zone> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -145,9 +172,11 @@ fn serve(socket: &UdpSocket, zone: &Mutex<Zone>, stop: &AtomicBool) {
                 Err(e) => ((None, String::new(), format!("malformed: {e}")), None),
                 Ok(q) if z.silent => ((None, q.name.clone(), q.describe()), None),
                 Ok(q) => {
-                    let reply = match z.names.get(&q.name) {
-                        Some(addrs) => build_response(&q, Rcode::NoError, addrs, z.ttl),
-                        None => build_response(&q, Rcode::NxDomain, &[], z.ttl),
+                    let chain = z.chain(&q.name);
+                    let last = chain.last().unwrap_or(&q.name);
+                    let reply = match z.names.get(last) {
+                        Some(addrs) => build_response(&q, Rcode::NoError, &chain, addrs, z.ttl),
+                        None => build_response(&q, Rcode::NxDomain, &chain, &[], z.ttl),
                     };
                     (
                         (Some(z.generation), q.name.clone(), q.describe()),
@@ -193,6 +222,7 @@ mod tests {
     fn answers_follow_the_changes_and_every_query_is_recorded() {
         let spec = DnsSpec {
             names: BTreeMap::from([("gw.test".to_owned(), vec!["127.0.0.11".parse().unwrap()])]),
+            aliases: BTreeMap::from([("www.test".to_owned(), "gw.test".to_owned())]),
             ttl: 60,
         };
         let ns = NameServer::start(&spec).unwrap();
@@ -200,6 +230,10 @@ mod tests {
         assert_eq!((got[3] & 0x0f, got[7]), (0, 1));
         assert_eq!(&got[got.len() - 4..], &[127, 0, 0, 11]);
         assert!(ns.answered_since_change("gw.test"));
+        // An alias: its CNAME, then the target's address.
+        let got = ask(ns.port, "www.test", 1).unwrap();
+        assert_eq!((got[3] & 0x0f, got[7]), (0, 2));
+        assert_eq!(&got[got.len() - 4..], &[127, 0, 0, 11]);
         ns.set("gw.test", &["127.0.0.12".parse().unwrap()]);
         assert!(!ns.answered_since_change("gw.test"));
         let got = ask(ns.port, "GW.test", 1).unwrap();
@@ -215,6 +249,7 @@ mod tests {
             ns.finish(),
             [
                 "gw.test A rd",
+                "www.test A rd",
                 "gw.test A rd",
                 "gw.test AAAA rd",
                 "other.test A rd",
@@ -227,6 +262,7 @@ mod tests {
     fn a_malformed_query_is_recorded_and_not_answered() {
         let ns = NameServer::start(&DnsSpec {
             names: BTreeMap::new(),
+            aliases: BTreeMap::new(),
             ttl: 1,
         })
         .unwrap();

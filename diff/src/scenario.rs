@@ -96,6 +96,10 @@ pub struct DnsSpec {
     /// IPv6 ones AAAA); other names get NXDOMAIN.
     #[serde(default)]
     pub names: BTreeMap<String, Vec<IpAddr>>,
+    /// Alias -> the name it stands for: answered with a CNAME record, then
+    /// what the name has (a chain of at most 8).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
     /// TTL of every answer record, seconds.
     #[serde(default = "default_ttl")]
     pub ttl: u32,
@@ -333,6 +337,12 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
                 );
             }
             spec.names = names;
+            let mut aliases = BTreeMap::new();
+            for (alias, target) in std::mem::take(&mut spec.aliases) {
+                let e = |e| format!("dns.aliases: {e}");
+                aliases.insert(dns_name(&alias).map_err(e)?, dns_name(&target).map_err(e)?);
+            }
+            spec.aliases = aliases;
             Some(spec)
         }
         None => None,
