@@ -16,7 +16,8 @@
 //!   checks. The others never schedule a check: their servers' health
 //!   and admin state change only through [`LoopNews`]. (DNS resolution
 //!   of server names runs in every loop, each asking the resolvers; what
-//!   a loop's resolution puts in maintenance stays that loop's.)
+//!   a loop's resolution puts in maintenance stays that loop's; loop 0
+//!   alone writes the address changes' log lines.)
 //! * **Every change of a server's state is news.** Loop 0's one transition
 //!   path (`change_server`: check verdicts, agent verdicts, runtime-API
 //!   commands, state files) and the runtime setters (`set server ...

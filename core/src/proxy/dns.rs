@@ -369,6 +369,11 @@ impl Balancer {
                 state.follow_addr(was, ip);
             }
         }
+        // Every loop resolves the same names: loop 0 writes the line,
+        // once for the process.
+        if self.follows() {
+            return;
+        }
         self.log(
             now,
             LogTargets::Backend(b),
