@@ -41,6 +41,11 @@ fn by_name(name: &str, port: u16, at: Option<&str>) -> Server {
 }
 
 fn harness(servers: Vec<Server>) -> Harness {
+    Harness::new(dns_config(servers))
+}
+
+/// `config(servers)` with resolvers `dns` (name server `ns1`).
+fn dns_config(servers: Vec<Server>) -> Config {
     let mut cfg = config(servers);
     let mut dns = Resolvers::new("dns", origin());
     dns.nameservers.push(Nameserver {
@@ -49,7 +54,7 @@ fn harness(servers: Vec<Server>) -> Harness {
     });
     dns.hold.nx = Duration::from_secs(3);
     cfg.global.resolvers = vec![dns];
-    Harness::new(cfg)
+    cfg
 }
 
 /// The queries sent since the last call.
@@ -113,6 +118,17 @@ fn a_changed_address_takes_new_sessions_and_is_logged() {
     // The session opened before goes on.
     assert_eq!(h.peer_sends(client, b"more"), 4);
     assert_eq!(h.drain(server), b"more");
+}
+
+#[test]
+fn a_follower_takes_a_changed_address_without_logging_it_again() {
+    let mut config = dns_config(vec![by_name("s1", 8080, Some("10.0.0.1"))]);
+    config.global.event_loop = crate::loops::EventLoop { index: 1, count: 2 };
+    let h = &mut Harness::new(config);
+    assert!(reply(h, &["10.0.0.1"], 0).is_empty());
+    h.advance(Duration::from_secs(1));
+    assert!(reply(h, &["10.0.0.2"], 0).is_empty(), "loop 0 logs it");
+    assert_eq!(state(h, "s1").0, SocketAddr::from(([10, 0, 0, 2], 8080)));
 }
 
 #[test]
