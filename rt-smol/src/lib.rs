@@ -32,7 +32,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::Stream;
 use smol::{Async, Timer};
 use weir_core::config::Config;
-use weir_driver::{Engine, Follower, ListenSocket, Reactor, Socket, Token};
+use weir_driver::{Engine, Follower, ListenSocket, Reactor, Ready, Socket, Token};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -252,8 +252,16 @@ impl Weir {
             }
             let now = Instant::now();
             std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
-            for (token, read, write) in ready.drain(..) {
-                self.engine.ready(now, token, read, write);
+            for (token, readable, writable) in ready.drain(..) {
+                // async-io's reactor does not tell a FIN from bytes, but
+                // it is level-triggered: a socket armed after a short
+                // read is reported again if its FIN came meanwhile.
+                let ready = Ready {
+                    readable,
+                    writable,
+                    read_closed: false,
+                };
+                self.engine.ready(now, token, ready);
             }
             if self.engine.turn(now) {
                 return Ok(());
