@@ -458,6 +458,8 @@ impl<R: Reactor> Engine<R> {
     /// One turn after the driver's wait: stop requests, accepts, IO,
     /// timers. Returns whether weir has stopped (the driver returns).
     pub fn turn(&mut self, now: Instant) -> bool {
+        let pipes = |n: usize| n.min(u32::MAX as usize) as u32;
+        (self.lb).set_pipes(pipes(self.pipes.used()), pipes(self.pipes.free()));
         self.loops_in(now);
         if self.control.soft_stop.swap(false, Ordering::SeqCst) {
             if let Some(service) = &self.service {
