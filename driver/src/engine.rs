@@ -442,10 +442,13 @@ impl<R: Reactor> Engine<R> {
             }
             conn.connecting = false;
             if result.is_ok() {
-                // Not taken as readable: a server rarely speaks first, and
-                // the driver reports its first bytes (a read now would
-                // mostly block).
                 socket.set_nodelay();
+                // Not taken as readable: a server rarely speaks first, so
+                // a read now would mostly block; the driver reports its
+                // first bytes instead.
+                if !conn.readable {
+                    self.reactor.arm(&conn.stream, token, true, false);
+                }
             }
             let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
             self.lb

@@ -2,8 +2,9 @@
 //! caller's executor, the others each on a thread of their own) reports
 //! socket readiness, from smol's reactor,
 //! to the shared [`Engine`], which owns the balancer and the sockets.
-//! Readiness reaches the task through one waker per socket, made when the
-//! socket is opened: nothing is allocated per read or write.
+//! Readiness reaches the task through two wakers per socket (one per
+//! direction), made when the socket is opened: nothing is allocated per
+//! read or write.
 //!
 //! Inside a program that already runs smol:
 //!
@@ -59,19 +60,47 @@ pub struct Weir {
     engine: Engine<SmolReactor>,
     shared: Arc<Shared>,
     signals: Option<Signals>,
+    /// Wakes the loop for [`Weir::signals`].
+    signal_waker: Waker,
     /// The other event loops (`nbthread`), run on their own threads.
     followers: Vec<Weir>,
 }
 
 /// What the sockets' wakers and the shutdown handles tell the loop.
-#[derive(Default)]
 struct Shared {
     /// Sockets that became ready: (token, readable, writable).
     ready: Mutex<Vec<(Token, bool, bool)>>,
     /// A shutdown handle was used.
     woken: AtomicBool,
+    /// A signal may have come (set at first, to register for them).
+    signalled: AtomicBool,
     /// The loop's task, while it waits.
     task: Mutex<Option<Waker>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            ready: Mutex::default(),
+            woken: AtomicBool::new(false),
+            signalled: AtomicBool::new(true),
+            task: Mutex::default(),
+        }
+    }
+}
+
+/// Wakes the loop when a signal came.
+struct SignalReadiness(Arc<Shared>);
+
+impl Wake for SignalReadiness {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.signalled.store(true, Ordering::SeqCst);
+        self.0.wake_task();
+    }
 }
 
 impl Shared {
@@ -98,13 +127,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Wakes the loop for one socket. The reactor does not say which
-/// direction fired, so both are reported: the engine only tries what core
-/// wants, and an operation that would block re-arms its direction, which
-/// is still registered with this same waker, so costs no reactor call.
+/// Wakes the loop for one direction of one socket: each socket has one
+/// for reading and one for writing, so a wake-up says which direction
+/// fired and the engine tries no read that would only block. An
+/// operation that would block re-arms its direction, which is still
+/// registered with this same waker, so costs no reactor call.
 struct Readiness {
     shared: Arc<Shared>,
     token: Token,
+    /// Reading (else writing).
+    read: bool,
 }
 
 impl Wake for Readiness {
@@ -113,15 +145,16 @@ impl Wake for Readiness {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.push(self.token, true, true);
+        self.shared.push(self.token, self.read, !self.read);
         self.shared.wake_task();
     }
 }
 
-/// A socket in smol's reactor, with its waker.
+/// A socket in smol's reactor, with its wakers.
 struct Watched<T: std::os::fd::AsFd> {
     io: Async<T>,
-    waker: Waker,
+    read: Waker,
+    write: Waker,
 }
 
 /// Watches std sockets with smol's reactor (`Async`).
@@ -156,6 +189,7 @@ impl Weir {
             .collect::<io::Result<_>>()?;
         Ok(Weir {
             engine,
+            signal_waker: Waker::from(Arc::new(SignalReadiness(shared.clone()))),
             shared,
             signals,
             followers,
@@ -171,6 +205,7 @@ impl Weir {
         let engine = Engine::follower(follower, reactor, wake_with(shared.clone()))?;
         Ok(Weir {
             engine,
+            signal_waker: Waker::from(Arc::new(SignalReadiness(shared.clone()))),
             shared,
             signals: None,
             followers: Vec::new(),
@@ -229,6 +264,11 @@ impl Weir {
     /// Runs this event loop.
     async fn run_loop(&mut self) -> io::Result<()> {
         let mut timer = Timer::never();
+        // When `timer` fires, if set: it is set again only for an earlier
+        // deadline, or once it fired. Setting it wakes smol's reactor, and
+        // core's next deadline moves at almost every turn; a deadline that
+        // moved later costs one early wake-up instead.
+        let mut armed: Option<Instant> = None;
         let mut ready = Vec::new();
         let mut waited = Instant::now();
         self.engine.start();
@@ -241,7 +281,12 @@ impl Weir {
                     waited = Instant::now();
                 }
                 Some(wait) => {
-                    timer.set_after(wait);
+                    let now = Instant::now();
+                    let at = now + wait;
+                    if armed.is_none_or(|armed| at < armed || armed <= now) {
+                        timer.set_at(at);
+                        armed = Some(at);
+                    }
                     self.wait(Wait::Until(&mut timer)).await;
                     waited = Instant::now();
                 }
@@ -274,12 +319,17 @@ impl Weir {
     async fn wait(&mut self, mut wait: Wait<'_>) {
         // The closure owns its borrows, so the future stays `Send`.
         let (shared, signals, engine) = (&self.shared, &mut self.signals, &mut self.engine);
+        let signal_waker = &self.signal_waker;
         poll_fn(move |cx| {
             *lock(&shared.task) = Some(cx.waker().clone());
             let mut done = shared.woken.swap(false, Ordering::SeqCst);
             done |= !lock(&shared.ready).is_empty();
-            if let Some(signals) = signals.as_mut() {
-                while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(cx) {
+            // Each poll of the signals reads their pipe: only once they
+            // woke the loop (and the first time, to register).
+            let signalled = shared.signalled.swap(false, Ordering::SeqCst);
+            if let Some(signals) = signals.as_mut().filter(|_| signalled) {
+                let mut cx = Context::from_waker(signal_waker);
+                while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(&mut cx) {
                     if let Ok(signal) = signal {
                         engine.on_signal(signal as i32);
                         done = true;
@@ -310,13 +360,18 @@ enum Wait<'a> {
 
 impl SmolReactor {
     fn watch<T: std::os::fd::AsFd>(&self, io: T, token: Token) -> io::Result<Watched<T>> {
-        let readiness = Readiness {
-            shared: self.shared.clone(),
-            token,
+        let waker = |read| {
+            let shared = self.shared.clone();
+            Waker::from(Arc::new(Readiness {
+                shared,
+                token,
+                read,
+            }))
         };
         Ok(Watched {
             io: Async::new_nonblocking(io)?,
-            waker: Waker::from(Arc::new(readiness)),
+            read: waker(true),
+            write: waker(false),
         })
     }
 }
@@ -329,14 +384,15 @@ impl<T: std::os::fd::AsFd> Watched<T> {
     /// reactor re-arms its level-triggered interest, which reports the
     /// socket again if it became ready meanwhile.
     fn arm(&self, shared: &Shared, token: Token, read: bool, write: bool) {
-        let mut cx = Context::from_waker(&self.waker);
         if read {
+            let mut cx = Context::from_waker(&self.read);
             let mut again = || self.io.poll_readable(&mut cx).is_ready();
             if again() && again() {
                 shared.push(token, true, false);
             }
         }
         if write {
+            let mut cx = Context::from_waker(&self.write);
             let mut again = || self.io.poll_writable(&mut cx).is_ready();
             if again() && again() {
                 shared.push(token, false, true);
