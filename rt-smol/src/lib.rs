@@ -2,9 +2,8 @@
 //! caller's executor, the others each on a thread of their own) reports
 //! socket readiness, from smol's reactor,
 //! to the shared [`Engine`], which owns the balancer and the sockets.
-//! Readiness reaches the task through two wakers per socket (one per
-//! direction), made when the socket is opened: nothing is allocated per
-//! read or write.
+//! Readiness reaches the task through one waker per socket, made when the
+//! socket is opened: nothing is allocated per read or write.
 //!
 //! Inside a program that already runs smol:
 //!
@@ -127,16 +126,15 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Wakes the loop for one direction of one socket: each socket has one
-/// for reading and one for writing, so a wake-up says which direction
-/// fired and the engine tries no read that would only block. An
-/// operation that would block re-arms its direction, which is still
-/// registered with this same waker, so costs no reactor call.
+/// Wakes the loop for one socket. The reactor does not say which
+/// direction fired, so both are reported: the engine only tries what core
+/// wants, and an operation that would block re-arms its direction, which
+/// is still registered with this same waker, so costs no reactor call.
+/// (A waker per direction was tried: it saves those reads, but took
+/// more CPU per short connection.)
 struct Readiness {
     shared: Arc<Shared>,
     token: Token,
-    /// Reading (else writing).
-    read: bool,
 }
 
 impl Wake for Readiness {
@@ -145,16 +143,15 @@ impl Wake for Readiness {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.push(self.token, self.read, !self.read);
+        self.shared.push(self.token, true, true);
         self.shared.wake_task();
     }
 }
 
-/// A socket in smol's reactor, with its wakers.
+/// A socket in smol's reactor, with its waker.
 struct Watched<T: std::os::fd::AsFd> {
     io: Async<T>,
-    read: Waker,
-    write: Waker,
+    waker: Waker,
 }
 
 /// Watches std sockets with smol's reactor (`Async`).
@@ -264,11 +261,6 @@ impl Weir {
     /// Runs this event loop.
     async fn run_loop(&mut self) -> io::Result<()> {
         let mut timer = Timer::never();
-        // When `timer` fires, if set: it is set again only for an earlier
-        // deadline, or once it fired. Setting it wakes smol's reactor, and
-        // core's next deadline moves at almost every turn; a deadline that
-        // moved later costs one early wake-up instead.
-        let mut armed: Option<Instant> = None;
         let mut ready = Vec::new();
         let mut waited = Instant::now();
         self.engine.start();
@@ -281,12 +273,7 @@ impl Weir {
                     waited = Instant::now();
                 }
                 Some(wait) => {
-                    let now = Instant::now();
-                    let at = now + wait;
-                    if armed.is_none_or(|armed| at < armed || armed <= now) {
-                        timer.set_at(at);
-                        armed = Some(at);
-                    }
+                    timer.set_after(wait);
                     self.wait(Wait::Until(&mut timer)).await;
                     waited = Instant::now();
                 }
@@ -360,18 +347,13 @@ enum Wait<'a> {
 
 impl SmolReactor {
     fn watch<T: std::os::fd::AsFd>(&self, io: T, token: Token) -> io::Result<Watched<T>> {
-        let waker = |read| {
-            let shared = self.shared.clone();
-            Waker::from(Arc::new(Readiness {
-                shared,
-                token,
-                read,
-            }))
+        let readiness = Readiness {
+            shared: self.shared.clone(),
+            token,
         };
         Ok(Watched {
             io: Async::new_nonblocking(io)?,
-            read: waker(true),
-            write: waker(false),
+            waker: Waker::from(Arc::new(readiness)),
         })
     }
 }
@@ -384,15 +366,14 @@ impl<T: std::os::fd::AsFd> Watched<T> {
     /// reactor re-arms its level-triggered interest, which reports the
     /// socket again if it became ready meanwhile.
     fn arm(&self, shared: &Shared, token: Token, read: bool, write: bool) {
+        let mut cx = Context::from_waker(&self.waker);
         if read {
-            let mut cx = Context::from_waker(&self.read);
             let mut again = || self.io.poll_readable(&mut cx).is_ready();
             if again() && again() {
                 shared.push(token, true, false);
             }
         }
         if write {
-            let mut cx = Context::from_waker(&self.write);
             let mut again = || self.io.poll_writable(&mut cx).is_ready();
             if again() && again() {
                 shared.push(token, false, true);
