@@ -390,6 +390,35 @@ impl<R: Reactor> Engine<R> {
 
     /// Socket `token` is ready to read and/or write.
     pub fn ready(&mut self, now: Instant, token: Token, readable: bool, writable: bool) {
+        self.on_ready(now, token, readable, writable, None);
+    }
+
+    /// [`Engine::ready`] for a reactor that reports every readiness edge
+    /// with its error flag (epoll with `EPOLLET`): a connect that completes
+    /// without `error` is taken as done without asking the socket
+    /// (`getpeername`), and the new connection is read only once it is
+    /// reported readable (new bytes bring a new edge), not at once.
+    pub fn ready_edge(
+        &mut self,
+        now: Instant,
+        token: Token,
+        readable: bool,
+        writable: bool,
+        error: bool,
+    ) {
+        self.on_ready(now, token, readable, writable, Some(error));
+    }
+
+    /// `edge`: the reactor reports edges, with whether this one has an
+    /// error (`None`: it does not).
+    fn on_ready(
+        &mut self,
+        now: Instant,
+        token: Token,
+        readable: bool,
+        writable: bool,
+        edge: Option<bool>,
+    ) {
         if self.datagrams.ready(token) {
             return;
         }
@@ -408,7 +437,10 @@ impl<R: Reactor> Engine<R> {
                 return;
             }
             let socket = R::socket(&conn.stream);
-            let result = socket.connect_result();
+            let result = match edge {
+                Some(false) => Ok(()),
+                _ => socket.connect_result(),
+            };
             if result == Err(None) {
                 // Spurious wake-up: still connecting.
                 conn.writable = false;
@@ -418,8 +450,9 @@ impl<R: Reactor> Engine<R> {
             conn.connecting = false;
             if result.is_ok() {
                 socket.set_nodelay();
-                // Taken as readable until a read would block (and arms).
-                conn.readable = true;
+                // Without edges: taken as readable until a read would block
+                // (and arms).
+                conn.readable |= edge.is_none();
             }
             let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
             self.lb
@@ -886,13 +919,20 @@ impl<R: Reactor> Engine<R> {
     /// allocator is asked to give its free pages back: the peak's memory
     /// goes back, and each shrink is paid by many closes (a few per burst,
     /// under a millisecond each after 5,000 connections).
+    ///
+    /// The table cannot shrink below its highest slot in use: while one
+    /// connection holds a high slot, the closes below it give nothing back,
+    /// so they do not ask the allocator either (health checks close a
+    /// connection every millisecond or so).
     fn shrink_tables(&mut self) {
         let (len, room) = (self.conns.len(), self.conns.capacity());
         if room > TABLE_LOW_WATER && len < room / 8 {
             self.conns.shrink_to(len * 2);
             self.dirty.shrink_to(len * 2);
             self.pumping.shrink_to(len * 2);
-            release_free_memory();
+            if self.conns.capacity() <= room / 2 {
+                release_free_memory();
+            }
         }
     }
 

@@ -168,11 +168,12 @@ impl Weir {
                     // A FIN or an error shows up on the next read or write,
                     // so both make the socket "ready" for the call that
                     // will report them.
-                    Token(t) => self.engine.ready(
+                    Token(t) => self.engine.ready_edge(
                         now,
                         t,
                         event.is_readable() || event.is_read_closed() || event.is_error(),
                         event.is_writable() || event.is_write_closed() || event.is_error(),
+                        event.is_error() || event.is_write_closed(),
                     ),
                 }
             }

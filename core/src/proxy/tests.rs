@@ -1748,6 +1748,14 @@ pub(super) mod tls_kit {
     pub(crate) fn run_check(gw: &Gateway, cfg: Config, reply: &[u8]) -> Vec<String> {
         let mut h = Harness::at(cfg, today());
         let (probe, _) = h.connects()[0];
+        serve_check(&mut h, gw, probe, reply);
+        h.logs(LogSink::Stdout)
+    }
+
+    /// Plays the server of check connection `probe` (a rustls server that
+    /// answers `reply` to the request) until the probe is closed; returns
+    /// the server's side.
+    fn serve_check(h: &mut Harness, gw: &Gateway, probe: ConnId, reply: &[u8]) -> ServerConnection {
         h.connected(probe);
         let mut server = ServerConnection::new(gw.config.clone()).unwrap();
         let mut replied = false;
@@ -1779,7 +1787,56 @@ pub(super) mod tls_kit {
         }
         assert!(h.closed(probe).is_some(), "the check reached a verdict");
         assert_eq!(h.lb.buffers_in_use(), 0);
-        h.logs(LogSink::Stdout)
+        server
+    }
+
+    /// How the server saw the handshakes of a server's first three HTTP
+    /// checks in TLS, with `no_reuse` (`no-ssl-reuse`) or not.
+    fn check_handshakes(no_reuse: bool) -> Vec<Option<rustls::HandshakeKind>> {
+        let gw = gateway("gw.example", 4000, false);
+        let mut cfg = tls_config(&gw, None, true);
+        if let Some(tls) = &mut cfg.backends[0].servers[0].check_tls {
+            tls.no_reuse = no_reuse;
+        }
+        let mut h = Harness::at(cfg, today());
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            let to_s1 = |h: &Harness| {
+                h.connects()
+                    .into_iter()
+                    .rev()
+                    .find(|(_, addr)| addr.port() == 8001)
+                    .map(|(conn, _)| conn)
+            };
+            let Some(probe) = to_s1(&h) else {
+                break;
+            };
+            let server = serve_check(
+                &mut h,
+                &gw,
+                probe,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            );
+            kinds.push(server.handshake_kind());
+            h.take();
+            for _ in 0..100 {
+                h.advance(Duration::from_millis(100));
+                if to_s1(&h).is_some() {
+                    break;
+                }
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn tls_checks_resume_the_servers_session_unless_no_ssl_reuse() {
+        use rustls::HandshakeKind::{Full, Resumed};
+        assert_eq!(
+            check_handshakes(false),
+            [Some(Full), Some(Resumed), Some(Resumed)]
+        );
+        assert_eq!(check_handshakes(true), [Some(Full); 3]);
     }
 
     use std::io::{Read, Write};
