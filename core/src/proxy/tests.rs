@@ -1569,6 +1569,27 @@ fn answer_and_time_next(h: &mut Harness, ok: bool) -> Duration {
 }
 
 #[test]
+fn after_a_verdict_the_driver_next_wakes_for_the_next_check() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let inter = Duration::from_secs(2);
+    for _ in 0..3 {
+        let (probe, _) = *h.connects().last().unwrap();
+        h.take();
+        // The verdict comes 10 ms after the probe started (its deadline
+        // is the start + inter).
+        h.advance(Duration::from_millis(10));
+        h.connected(probe);
+        assert!(h.closed(probe).is_some(), "L4OK");
+        assert_eq!(
+            h.lb.poll_timeout(),
+            Some(h.now + inter),
+            "no wake-up at the probe's old deadline"
+        );
+        h.advance(inter);
+    }
+}
+
+#[test]
 fn fastinter_while_transitioning_downinter_while_down() {
     let mut s = checked("s1", 8001);
     s.fastinter = Some(Duration::from_millis(100));
