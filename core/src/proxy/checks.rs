@@ -578,6 +578,14 @@ impl Balancer {
             return;
         };
         check.closing = false;
+        // The next check's entry replaces the earlier deadlines' (the
+        // grace's, the probe's).
+        let next = check.next;
+        if check.queued.is_some_and(|q| q < next) {
+            check.queued = None;
+            self.timers
+                .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        }
         if let Some(probe) = check.probe.take() {
             let conn = probe.conn;
             probe.release(&mut self.pool);

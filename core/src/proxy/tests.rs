@@ -1851,6 +1851,23 @@ pub(super) mod tls_kit {
     }
 
     #[test]
+    fn after_a_tls_check_closes_the_driver_next_wakes_for_the_next_check() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(tls_config(&gw, None, true), today());
+        let (probe, _) = h.connects()[0];
+        h.advance(Duration::from_millis(10));
+        serve_check(
+            &mut h,
+            &gw,
+            probe,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        );
+        // The next check is 2 s (inter) away; the probe's deadline and
+        // its close grace came before that.
+        assert_eq!(h.lb.poll_timeout(), Some(h.now + Duration::from_secs(2)));
+    }
+
+    #[test]
     fn tls_checks_resume_the_servers_session_unless_no_ssl_reuse() {
         use rustls::HandshakeKind::{Full, Resumed};
         assert_eq!(
