@@ -60,6 +60,16 @@ impl TimerQueue {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// The earliest entry and its key.
+    pub(crate) fn peek(&self) -> Option<(Instant, TimerKey)> {
+        self.heap.peek().map(|Reverse(e)| *e)
+    }
+
+    /// Removes the earliest entry.
+    pub(crate) fn pop(&mut self) {
+        self.heap.pop();
+    }
+
     /// Removes and returns an entry due at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
         match self.heap.peek() {

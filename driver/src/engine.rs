@@ -95,6 +95,10 @@ pub struct Ready {
     /// The peer's FIN or an error came: reads go on until they report
     /// it, past a short read (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`).
     pub read_closed: bool,
+    /// The reactor reports errors and this edge has none (epoll: no
+    /// `EPOLLERR`, no `EPOLLHUP`): a connect that completes with it is
+    /// done, without asking the socket (`getpeername`).
+    pub no_error: bool,
 }
 
 /// Stop requests, shared between the engine and its [`ShutdownHandle`]s.
@@ -413,6 +417,7 @@ impl<R: Reactor> Engine<R> {
             readable,
             writable,
             read_closed,
+            no_error,
         } = ready;
         if self.datagrams.ready(token) {
             return;
@@ -433,7 +438,10 @@ impl<R: Reactor> Engine<R> {
                 return;
             }
             let socket = R::socket(&conn.stream);
-            let result = socket.connect_result();
+            let result = match no_error {
+                true => Ok(()),
+                false => socket.connect_result(),
+            };
             if result == Err(None) {
                 // Spurious wake-up: still connecting.
                 conn.writable = false;
@@ -938,13 +946,20 @@ impl<R: Reactor> Engine<R> {
     /// allocator is asked to give its free pages back: the peak's memory
     /// goes back, and each shrink is paid by many closes (a few per burst,
     /// under a millisecond each after 5,000 connections).
+    ///
+    /// The table cannot shrink below its highest slot in use: while one
+    /// connection holds a high slot, the closes below it give nothing back,
+    /// so they do not ask the allocator either (health checks close a
+    /// connection every millisecond or so).
     fn shrink_tables(&mut self) {
         let (len, room) = (self.conns.len(), self.conns.capacity());
         if room > TABLE_LOW_WATER && len < room / 8 {
             self.conns.shrink_to(len * 2);
             self.dirty.shrink_to(len * 2);
             self.pumping.shrink_to(len * 2);
-            release_free_memory();
+            if self.conns.capacity() <= room / 2 {
+                release_free_memory();
+            }
         }
     }
 

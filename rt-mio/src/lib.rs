@@ -178,6 +178,7 @@ impl Weir {
                                 || event.is_write_closed()
                                 || event.is_error(),
                             read_closed: closed,
+                            no_error: !event.is_error() && !event.is_write_closed(),
                         };
                         self.engine.ready(now, t, ready);
                     }

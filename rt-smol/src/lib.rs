@@ -292,6 +292,7 @@ impl Weir {
                     readable,
                     writable,
                     read_closed: false,
+                    no_error: false,
                 };
                 self.engine.ready(now, token, ready);
             }

@@ -37,6 +37,9 @@ pub(super) struct CheckState {
 /// (at most the check interval).
 const TLS_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// Stale check entries dropped per drain, at most.
+const STALE_DROPS: usize = 64;
+
 impl CheckState {
     /// A probe is in flight.
     pub(super) fn is_running(&self) -> bool {
@@ -537,8 +540,34 @@ impl Balancer {
         let next = now + self.jitter(interval);
         if let Some(check) = check_mut(&mut self.backends, b, s) {
             check.next = next;
+            // The probe's deadline entry is no longer needed (unless it
+            // closes its TLS until then): the next check's entry replaces
+            // it, and it goes without a wake-up of its own (see
+            // [`Balancer::drop_stale_check_timers`]).
+            if !check.closing {
+                check.queued = None;
+            }
             self.timers
                 .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        }
+    }
+
+    /// Drops the entries at the front of the timer queue that no check
+    /// relies on: a check counts on its earliest entry only (`queued`),
+    /// so an entry left from an earlier deadline (the probe's, replaced
+    /// by the next check's) would wake the driver for nothing. Bounded:
+    /// what is left pops in its time and is ignored then.
+    pub(super) fn drop_stale_check_timers(&mut self) {
+        for _ in 0..STALE_DROPS {
+            let Some((at, TimerKey::Check(b, s))) = self.timers.peek() else {
+                return;
+            };
+            let check = self.backends.get(b).and_then(|x| x.servers.get(s));
+            let check = check.and_then(|x| x.check.as_ref());
+            if check.is_some_and(|c| c.queued == Some(at)) {
+                return;
+            }
+            self.timers.pop();
         }
     }
 
@@ -549,6 +578,14 @@ impl Balancer {
             return;
         };
         check.closing = false;
+        // The next check's entry replaces the earlier deadlines' (the
+        // grace's, the probe's).
+        let next = check.next;
+        if check.queued.is_some_and(|q| q < next) {
+            check.queued = None;
+            self.timers
+                .schedule(&mut check.queued, next, TimerKey::Check(b, s));
+        }
         if let Some(probe) = check.probe.take() {
             let conn = probe.conn;
             probe.release(&mut self.pool);

@@ -797,10 +797,15 @@ impl Balancer {
     pub fn poll_action(&mut self) -> Option<Action> {
         self.fail_exhausted_sources();
         self.settle();
-        let mut action = self.actions.pop_front()?;
-        while self.unannounced(&action) {
-            action = self.actions.pop_front()?;
+        let mut action = self.actions.pop_front();
+        while action.as_ref().is_some_and(|a| self.unannounced(a)) {
+            action = self.actions.pop_front();
         }
+        let Some(action) = action else {
+            // Drained: the driver asks for the next deadline now.
+            self.drop_stale_check_timers();
+            return None;
+        };
         if let Action::Connect { conn, .. } = action {
             if self.keepalive(conn) {
                 self.actions.push_front(Action::KeepAlive { conn });

@@ -1569,6 +1569,27 @@ fn answer_and_time_next(h: &mut Harness, ok: bool) -> Duration {
 }
 
 #[test]
+fn after_a_verdict_the_driver_next_wakes_for_the_next_check() {
+    let mut h = Harness::new(config(vec![checked("s1", 8001)]));
+    let inter = Duration::from_secs(2);
+    for _ in 0..3 {
+        let (probe, _) = *h.connects().last().unwrap();
+        h.take();
+        // The verdict comes 10 ms after the probe started (its deadline
+        // is the start + inter).
+        h.advance(Duration::from_millis(10));
+        h.connected(probe);
+        assert!(h.closed(probe).is_some(), "L4OK");
+        assert_eq!(
+            h.lb.poll_timeout(),
+            Some(h.now + inter),
+            "no wake-up at the probe's old deadline"
+        );
+        h.advance(inter);
+    }
+}
+
+#[test]
 fn fastinter_while_transitioning_downinter_while_down() {
     let mut s = checked("s1", 8001);
     s.fastinter = Some(Duration::from_millis(100));
@@ -1748,6 +1769,14 @@ pub(super) mod tls_kit {
     pub(crate) fn run_check(gw: &Gateway, cfg: Config, reply: &[u8]) -> Vec<String> {
         let mut h = Harness::at(cfg, today());
         let (probe, _) = h.connects()[0];
+        serve_check(&mut h, gw, probe, reply);
+        h.logs(LogSink::Stdout)
+    }
+
+    /// Plays the server of check connection `probe` (a rustls server that
+    /// answers `reply` to the request) until the probe is closed; returns
+    /// the server's side.
+    fn serve_check(h: &mut Harness, gw: &Gateway, probe: ConnId, reply: &[u8]) -> ServerConnection {
         h.connected(probe);
         let mut server = ServerConnection::new(gw.config.clone()).unwrap();
         let mut replied = false;
@@ -1779,7 +1808,73 @@ pub(super) mod tls_kit {
         }
         assert!(h.closed(probe).is_some(), "the check reached a verdict");
         assert_eq!(h.lb.buffers_in_use(), 0);
-        h.logs(LogSink::Stdout)
+        server
+    }
+
+    /// How the server saw the handshakes of a server's first three HTTP
+    /// checks in TLS, with `no_reuse` (`no-ssl-reuse`) or not.
+    fn check_handshakes(no_reuse: bool) -> Vec<Option<rustls::HandshakeKind>> {
+        let gw = gateway("gw.example", 4000, false);
+        let mut cfg = tls_config(&gw, None, true);
+        if let Some(tls) = &mut cfg.backends[0].servers[0].check_tls {
+            tls.no_reuse = no_reuse;
+        }
+        let mut h = Harness::at(cfg, today());
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            let to_s1 = |h: &Harness| {
+                h.connects()
+                    .into_iter()
+                    .rev()
+                    .find(|(_, addr)| addr.port() == 8001)
+                    .map(|(conn, _)| conn)
+            };
+            let Some(probe) = to_s1(&h) else {
+                break;
+            };
+            let server = serve_check(
+                &mut h,
+                &gw,
+                probe,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            );
+            kinds.push(server.handshake_kind());
+            h.take();
+            for _ in 0..100 {
+                h.advance(Duration::from_millis(100));
+                if to_s1(&h).is_some() {
+                    break;
+                }
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn after_a_tls_check_closes_the_driver_next_wakes_for_the_next_check() {
+        let gw = gateway("gw.example", 4000, false);
+        let mut h = Harness::at(tls_config(&gw, None, true), today());
+        let (probe, _) = h.connects()[0];
+        h.advance(Duration::from_millis(10));
+        serve_check(
+            &mut h,
+            &gw,
+            probe,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        );
+        // The next check is 2 s (inter) away; the probe's deadline and
+        // its close grace came before that.
+        assert_eq!(h.lb.poll_timeout(), Some(h.now + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn tls_checks_resume_the_servers_session_unless_no_ssl_reuse() {
+        use rustls::HandshakeKind::{Full, Resumed};
+        assert_eq!(
+            check_handshakes(false),
+            [Some(Full), Some(Resumed), Some(Resumed)]
+        );
+        assert_eq!(check_handshakes(true), [Some(Full); 3]);
     }
 
     use std::io::{Read, Write};

@@ -14,7 +14,7 @@ cargo run --release -p weir-bench --bin loadbench -- [options]
   --runs N          runs of every figure; medians are reported (3)
   --out FILE        also write the Markdown report to FILE
   --only LIST       balancers to run: haproxy,nginx,weir,weir-smol (all found)
-  --tests LIST      bulk,conn,keepalive,idle,checks,nbthread (all)
+  --tests LIST      bulk,conn,keepalive,idle,checks,tlschecks,nbthread (all)
   --servers N       backend servers for traffic (2)
   --connections N   keep-alive connections (100)
   --in-flight N     connections in flight, new connection per request (64)
@@ -22,7 +22,10 @@ cargo run --release -p weir-bench --bin loadbench -- [options]
   --idle N          idle connections for the memory figure (10000)
   --check-servers N servers checked every 1 s (1000)
   --check-kind K    http (option httpchk GET /healthcheck) or tcp (connect
-                    only; HAProxy's resets are not seen, so no check rate)
+                    only; HAProxy's resets are not seen, so no check rate);
+                    tlschecks: the HTTP check in TLS (`check-ssl verify
+                    none`), servers with a self-signed certificate that
+                    resume sessions (tickets)
   --nbthread LIST   weir's thread counts for the scaling table (1,2,4...)
   --scaling LIST    binaries for the scaling table (weir; also weir-smol,
                     haproxy)
@@ -41,6 +44,7 @@ pub enum Test {
     KeepAlive,
     Idle,
     Checks,
+    TlsChecks,
     Nbthread,
 }
 
@@ -50,6 +54,7 @@ const TESTS: &[(&str, Test)] = &[
     ("keepalive", Test::KeepAlive),
     ("idle", Test::Idle),
     ("checks", Test::Checks),
+    ("tlschecks", Test::TlsChecks),
     ("nbthread", Test::Nbthread),
 ];
 
@@ -191,7 +196,10 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.tests = Vec::new();
                 for w in list(&value) {
                     let t = TESTS.iter().find(|(n, _)| *n == w).ok_or_else(|| {
-                        format!("--tests: unknown '{w}' (bulk,conn,keepalive,idle,checks,nbthread)")
+                        format!(
+                            "--tests: unknown '{w}' \
+                             (bulk,conn,keepalive,idle,checks,tlschecks,nbthread)"
+                        )
                     })?;
                     a.tests.push(t.1);
                 }

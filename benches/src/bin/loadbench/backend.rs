@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use rustls::{HandshakeKind, ServerConfig, ServerConnection};
 
 /// The request clients send (HTTP-like, so that `wrk` can send it too).
 pub const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
@@ -38,15 +39,45 @@ pub struct Backend {
     threads: Vec<JoinHandle<()>>,
     /// The addresses listened on, one per server.
     pub addrs: Vec<SocketAddr>,
+    /// What the servers saw so far.
+    pub tally: Arc<Tally>,
+}
+
+/// What the servers count.
+#[derive(Default)]
+pub struct Tally {
     /// Connections accepted ([`Role::AcceptClose`]) or requests answered
-    /// ([`Role::Health`]) so far.
-    pub hits: Arc<AtomicU64>,
+    /// ([`Role::Health`]).
+    pub hits: AtomicU64,
+    /// TLS handshakes completed in full.
+    pub full: AtomicU64,
+    /// TLS handshakes that resumed a session.
+    pub resumed: AtomicU64,
 }
 
 impl Backend {
     /// Listens on each of `binds` (port 0: any free port) and serves them
     /// on up to `threads` threads.
     pub fn start(role: Role, binds: &[SocketAddr], threads: usize) -> io::Result<Backend> {
+        Self::start_with(role, binds, threads, None)
+    }
+
+    /// [`Backend::start`] with every connection in TLS (`config`).
+    pub fn start_tls(
+        role: Role,
+        binds: &[SocketAddr],
+        threads: usize,
+        config: Arc<ServerConfig>,
+    ) -> io::Result<Backend> {
+        Self::start_with(role, binds, threads, Some(config))
+    }
+
+    fn start_with(
+        role: Role,
+        binds: &[SocketAddr],
+        threads: usize,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<Backend> {
         let threads = threads.clamp(1, binds.len().max(1));
         let mut groups: Vec<Vec<TcpListener>> = (0..threads).map(|_| Vec::new()).collect();
         let mut addrs = Vec::with_capacity(binds.len());
@@ -56,23 +87,24 @@ impl Backend {
             groups[i % threads].push(listener);
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let hits = Arc::new(AtomicU64::new(0));
+        let tally = Arc::new(Tally::default());
         let mut handles = Vec::with_capacity(threads);
         for listeners in groups {
             let stop = Arc::clone(&stop);
-            let hits = Arc::clone(&hits);
+            let tally = Arc::clone(&tally);
+            let tls = tls.clone();
             let poll = Poll::new()?;
             handles.push(
                 thread::Builder::new()
                     .name("backend".into())
-                    .spawn(move || serve(role, poll, listeners, &stop, &hits))?,
+                    .spawn(move || serve(role, tls, poll, listeners, &stop, &tally))?,
             );
         }
         Ok(Backend {
             stop,
             threads: handles,
             addrs,
-            hits,
+            tally,
         })
     }
 }
@@ -94,6 +126,10 @@ struct Conn {
     /// Reply bytes owed, and where in [`REPLY`] the next one is.
     owed: usize,
     offset: usize,
+    /// The TLS server side, when the backend speaks TLS.
+    tls: Option<Box<ServerConnection>>,
+    /// The handshake was counted.
+    counted: bool,
 }
 
 /// Bulk data a source sends, again and again.
@@ -101,10 +137,11 @@ static CHUNK: [u8; 256 * 1024] = [b'x'; 256 * 1024];
 
 fn serve(
     role: Role,
+    tls: Option<Arc<ServerConfig>>,
     mut poll: Poll,
     mut listeners: Vec<TcpListener>,
     stop: &AtomicBool,
-    hits: &AtomicU64,
+    tally: &Tally,
 ) {
     let base = listeners.len();
     for (i, l) in listeners.iter_mut().enumerate() {
@@ -132,9 +169,16 @@ fn serve(
             if t < base {
                 while let Ok((stream, _)) = listeners[t].accept() {
                     if role == Role::AcceptClose {
-                        hits.fetch_add(1, Ordering::Relaxed);
+                        tally.hits.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
+                    let session = match &tls {
+                        Some(config) => match ServerConnection::new(Arc::clone(config)) {
+                            Ok(c) => Some(Box::new(c)),
+                            Err(_) => continue,
+                        },
+                        None => None,
+                    };
                     let _ = stream.set_nodelay(true);
                     let slot = free.pop().unwrap_or_else(|| {
                         conns.push(None);
@@ -145,6 +189,8 @@ fn serve(
                         matched: 0,
                         owed: 0,
                         offset: 0,
+                        tls: session,
+                        counted: false,
                     };
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if poll
@@ -166,9 +212,12 @@ fn serve(
             let open = match role {
                 Role::Source => pour(&mut conn.stream, &mut buf),
                 _ => {
-                    let (open, answered) = respond(conn, &mut buf);
+                    let (open, answered) = match conn.tls.is_some() {
+                        true => respond_tls(conn, &mut buf, tally),
+                        false => respond(conn, &mut buf),
+                    };
                     if role == Role::Health && answered > 0 {
-                        hits.fetch_add(answered, Ordering::Relaxed);
+                        tally.hits.fetch_add(answered, Ordering::Relaxed);
                     }
                     open
                 }
@@ -206,10 +255,30 @@ fn pour(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
     }
 }
 
+/// Counts the requests `bytes` complete (each ended by an empty line) and
+/// owes a reply to each.
+fn scan(conn: &mut Conn, bytes: &[u8]) -> u64 {
+    const END: &[u8] = b"\r\n\r\n";
+    let mut requests = 0;
+    for &b in bytes {
+        let m = usize::from(conn.matched);
+        conn.matched = if b == END[m] {
+            m as u8 + 1
+        } else {
+            u8::from(b == END[0])
+        };
+        if usize::from(conn.matched) == END.len() {
+            conn.matched = 0;
+            conn.owed += REPLY.len();
+            requests += 1;
+        }
+    }
+    requests
+}
+
 /// Reads requests, counts the complete ones and writes their replies;
 /// whether the connection is still open, and the requests answered.
 fn respond(conn: &mut Conn, buf: &mut [u8]) -> (bool, u64) {
-    const END: &[u8] = b"\r\n\r\n";
     let mut requests = 0;
     let mut closed = false;
     loop {
@@ -218,21 +287,7 @@ fn respond(conn: &mut Conn, buf: &mut [u8]) -> (bool, u64) {
                 closed = true;
                 break;
             }
-            Ok(n) => {
-                for &b in &buf[..n] {
-                    let m = usize::from(conn.matched);
-                    conn.matched = if b == END[m] {
-                        m as u8 + 1
-                    } else {
-                        u8::from(b == END[0])
-                    };
-                    if usize::from(conn.matched) == END.len() {
-                        conn.matched = 0;
-                        conn.owed += REPLY.len();
-                        requests += 1;
-                    }
-                }
-            }
+            Ok(n) => requests += scan(conn, &buf[..n]),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return (false, 0),
@@ -247,6 +302,81 @@ fn respond(conn: &mut Conn, buf: &mut [u8]) -> (bool, u64) {
                 conn.owed -= n;
                 conn.offset = (conn.offset + n) % REPLY.len();
             }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return (!closed, requests),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return (false, requests),
+        }
+    }
+    (!closed, requests)
+}
+
+/// [`respond`] inside TLS: records in, requests out of them, replies and
+/// handshake records back; counts the handshake once it completes.
+fn respond_tls(conn: &mut Conn, buf: &mut [u8], tally: &Tally) -> (bool, u64) {
+    let Some(mut tls) = conn.tls.take() else {
+        return (false, 0);
+    };
+    let (open, requests) = exchange(conn, &mut tls, buf, tally);
+    conn.tls = Some(tls);
+    (open, requests)
+}
+
+fn exchange(
+    conn: &mut Conn,
+    tls: &mut ServerConnection,
+    buf: &mut [u8],
+    tally: &Tally,
+) -> (bool, u64) {
+    let mut requests = 0;
+    let mut closed = false;
+    // Until the socket is drained; bounded, as the socket is
+    // edge-triggered a batch that stops early is read at the next event.
+    for _ in 0..1024 {
+        let drained = match tls.read_tls(&mut conn.stream) {
+            Ok(0) => {
+                closed = true;
+                true
+            }
+            Ok(_) => false,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return (false, requests),
+        };
+        if tls.process_new_packets().is_err() {
+            let _ = tls.write_tls(&mut conn.stream);
+            return (false, requests);
+        }
+        loop {
+            match tls.reader().read(buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => requests += scan(conn, &buf[..n]),
+                Err(_) => break,
+            }
+        }
+        if drained {
+            break;
+        }
+    }
+    if !tls.is_handshaking() && !conn.counted {
+        conn.counted = true;
+        let which = match tls.handshake_kind() {
+            Some(HandshakeKind::Resumed) => &tally.resumed,
+            _ => &tally.full,
+        };
+        which.fetch_add(1, Ordering::Relaxed);
+    }
+    for _ in 0..conn.owed / REPLY.len() {
+        if tls.writer().write_all(REPLY).is_err() {
+            return (false, requests);
+        }
+    }
+    conn.owed = 0;
+    while tls.wants_write() {
+        match tls.write_tls(&mut conn.stream) {
+            Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => return (!closed, requests),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return (false, requests),

@@ -56,6 +56,8 @@ pub enum Check {
     Tcp,
     /// `option httpchk GET /healthcheck` and `check inter 1s`.
     Http,
+    /// [`Check::Http`] in TLS: `check check-ssl verify none inter 1s`.
+    Tls,
 }
 
 /// A started balancer; stopped when dropped.
@@ -258,13 +260,13 @@ fn haproxy_config(setup: &Setup<'_>, port: u16) -> String {
          backend be\n    balance roundrobin",
         setup.maxconn
     );
-    if setup.check == Check::Http {
+    if matches!(setup.check, Check::Http | Check::Tls) {
         c.push_str("    option httpchk GET /healthcheck\n");
     }
-    let check = if setup.check == Check::None {
-        ""
-    } else {
-        " check inter 1s"
+    let check = match setup.check {
+        Check::None => "",
+        Check::Tcp | Check::Http => " check inter 1s",
+        Check::Tls => " check check-ssl verify none inter 1s",
     };
     for (i, s) in setup.servers.iter().enumerate() {
         let _ = writeln!(c, "    server s{i} {s}{check}");
@@ -332,6 +334,16 @@ mod tests {
         );
         assert!(h.contains("    option httpchk GET /healthcheck\n"), "{h}");
         assert!(h.contains("bind 127.0.0.1:9000\n"), "{h}");
+        let tls = Setup {
+            check: Check::Tls,
+            ..setup
+        };
+        let t = haproxy_config(&tls, 9000);
+        assert!(
+            t.contains("server s0 127.0.0.1:8001 check check-ssl verify none inter 1s\n"),
+            "{t}"
+        );
+        assert!(t.contains("    option httpchk GET /healthcheck\n"), "{t}");
         let n = nginx_config(None, &setup, 9000, Path::new("/tmp/x"));
         assert!(n.contains("server 127.0.0.2:8002;"), "{n}");
         assert!(n.contains("worker_processes 2;"), "{n}");

@@ -21,6 +21,7 @@ mod machine;
 mod procs;
 mod report;
 mod scenarios;
+mod tls;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -130,6 +131,7 @@ fn run_all(bench: &mut Bench<'_>, targets: &[Target<'_>], run: usize) {
         (Test::KeepAlive, "keep-alive"),
         (Test::Idle, "idle connections"),
         (Test::Checks, "checks"),
+        (Test::TlsChecks, "TLS checks"),
     ];
     for &(test, name) in figures {
         if !a.wants(test) {
@@ -142,6 +144,7 @@ fn run_all(bench: &mut Bench<'_>, targets: &[Target<'_>], run: usize) {
                 Test::KeepAlive => bench.keep_alive(t),
                 Test::Idle => bench.idle(t),
                 Test::Checks => bench.checks(t),
+                Test::TlsChecks => bench.tls_checks(t),
                 Test::Nbthread => Ok(()),
             };
             if let Err(e) = done {
@@ -360,7 +363,10 @@ fn markdown(
          request and reply (opened in two halves: the growth over the \
          second half is the cost of one more connection, without what the \
          first ones cost once);\n\
-         - checks: {} servers on 127.0.x.y with `check inter 1s`, {}. \
+         - checks: {} servers on 127.0.x.y with `check inter 1s`, {}; \
+         TLS checks: the same HTTP check with `check-ssl verify none`, \
+         servers in TLS (rustls, a self-signed certificate, TLS 1.3, \
+         session tickets) that count full and resumed handshakes. \
          Open-source nginx has no active checks.\n",
         if a.iperf3 {
             " (iperf3 -R through one server, when installed)"

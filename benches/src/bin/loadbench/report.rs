@@ -24,6 +24,11 @@ pub enum Metric {
     Marginal,
     CheckCpu,
     CheckRate,
+    CheckCost,
+    TlsCheckCpu,
+    TlsCheckCost,
+    TlsCheckRate,
+    TlsResumed,
 }
 
 /// The rows of the main table, in order.
@@ -44,6 +49,11 @@ pub const MAIN: &[Metric] = &[
     Metric::Marginal,
     Metric::CheckCpu,
     Metric::CheckRate,
+    Metric::CheckCost,
+    Metric::TlsCheckCpu,
+    Metric::TlsCheckCost,
+    Metric::TlsCheckRate,
+    Metric::TlsResumed,
 ];
 
 /// The columns of the nbthread table.
@@ -99,6 +109,14 @@ impl Metric {
                 if s.check_http { "HTTP" } else { "TCP connect" }
             ),
             Metric::CheckRate => "checks the servers saw, per s".into(),
+            Metric::TlsCheckCpu => format!(
+                "{} servers checked every 1 s (HTTP in TLS), CPU % of a core ↓",
+                thousands(s.check_servers as f64)
+            ),
+            Metric::TlsCheckRate => "TLS checks the servers saw, per s".into(),
+            Metric::CheckCost => "CPU per check, µs ↓".into(),
+            Metric::TlsCheckCost => "CPU per TLS check, µs ↓".into(),
+            Metric::TlsResumed => "TLS checks that resumed a session, %".into(),
         }
     }
 
@@ -122,20 +140,26 @@ impl Metric {
             Metric::Bulk1Cpu | Metric::Bulk4Cpu | Metric::ConnLoad | Metric::KeepAliveLoad => {
                 format!("{v:.0} %")
             }
-            Metric::CheckCpu => format!("{v:.1} %"),
+            Metric::CheckCpu | Metric::TlsCheckCpu => format!("{v:.1} %"),
+            Metric::TlsResumed => format!("{v:.0} %"),
+            Metric::CheckCost | Metric::TlsCheckCost => format!("{v:.0}"),
             Metric::ConnCpu | Metric::KeepAliveCpu => format!("{v:.2}"),
             Metric::P50 | Metric::P99 | Metric::P999 => format!("{v:.0}"),
             Metric::Conn
             | Metric::KeepAlive
             | Metric::PerConn
             | Metric::Marginal
-            | Metric::CheckRate => thousands(v),
+            | Metric::CheckRate
+            | Metric::TlsCheckRate => thousands(v),
         }
     }
 
     /// Whether the ratio to HAProxy means anything for this row.
     fn ratio(self) -> bool {
-        !matches!(self, Metric::CheckRate)
+        !matches!(
+            self,
+            Metric::CheckRate | Metric::TlsCheckRate | Metric::TlsResumed
+        )
     }
 }
 

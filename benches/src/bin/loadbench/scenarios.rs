@@ -14,6 +14,7 @@ use crate::balancer::{Check, Kind, Product, Running, Setup};
 use crate::iperf;
 use crate::load::{self, Counts, Window};
 use crate::report::{Metric, Results};
+use crate::tls;
 
 /// A column of the report: a balancer at a thread count, or nothing in
 /// the way (the direct baseline).
@@ -411,51 +412,129 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// CPU of checking many servers every second (TCP connect checks).
+    /// CPU of checking many servers every second (HTTP or TCP connect
+    /// checks).
     pub fn checks(&mut self, t: &Target<'_>) -> Result<(), String> {
-        let Some(product) = t.product else {
-            return Ok(());
-        };
-        if product.kind == Kind::Nginx {
-            return Ok(());
-        }
-        let (role, check) = if self.args.check_http {
-            (Role::Health, Check::Http)
+        let check = if self.args.check_http {
+            Check::Http
         } else {
-            (Role::AcceptClose, Check::Tcp)
+            Check::Tcp
         };
-        let (backend, running) =
-            self.start(t, role, &check_servers(self.args.check_servers), check)?;
-        // The first checks are spread over one interval: warm up past it.
-        let window = Window::new(
-            self.args.warmup.max(Duration::from_secs(2)),
-            self.args.duration.max(Duration::from_secs(3)),
-        );
-        sleep_until(window.start);
-        let c0 = running.as_ref().map(Running::cpu_seconds);
-        let a0 = backend.hits.load(Ordering::Relaxed);
-        sleep_until(window.end);
-        let c1 = running.as_ref().map(Running::cpu_seconds);
-        let a1 = backend.hits.load(Ordering::Relaxed);
-        let secs = window.seconds();
-        let rate = (a1 - a0) as f64 / secs;
+        let Some(seen) = self.measure_checks(t, check)? else {
+            return Ok(());
+        };
         if self.args.check_http {
-            self.results.add(&t.column, Metric::CheckRate, rate);
+            self.results.add(&t.column, Metric::CheckRate, seen.rate);
+            self.check_rate_note(t, seen.rate);
         }
-        if let Some(cpu) = c0.zip(c1).map(|(a, b)| b - a) {
-            let pct = cpu / secs * 100.0;
+        if let Some(pct) = seen.cpu {
             self.results.add(&t.column, Metric::CheckCpu, pct);
-            eprintln!("  {:<24} checks: {rate:.0} /s, CPU {pct:.1} %", t.column);
+            if self.args.check_http && seen.rate > 0.0 {
+                self.results
+                    .add(&t.column, Metric::CheckCost, pct * 1e4 / seen.rate);
+            }
         }
+        eprintln!(
+            "  {:<24} checks: {:.0} /s, CPU {:.1} %",
+            t.column,
+            seen.rate,
+            seen.cpu.unwrap_or(f64::NAN)
+        );
+        Ok(())
+    }
+
+    /// [`Self::checks`] with HTTP checks in TLS: CPU, and how many of the
+    /// handshakes resumed a session.
+    pub fn tls_checks(&mut self, t: &Target<'_>) -> Result<(), String> {
+        let Some(seen) = self.measure_checks(t, Check::Tls)? else {
+            return Ok(());
+        };
+        self.results.add(&t.column, Metric::TlsCheckRate, seen.rate);
+        self.check_rate_note(t, seen.rate);
+        if let Some(pct) = seen.cpu {
+            self.results.add(&t.column, Metric::TlsCheckCpu, pct);
+            if seen.rate > 0.0 {
+                self.results
+                    .add(&t.column, Metric::TlsCheckCost, pct * 1e4 / seen.rate);
+            }
+        }
+        let handshakes = seen.full + seen.resumed;
+        let resumed = (handshakes > 0).then(|| seen.resumed as f64 * 100.0 / handshakes as f64);
+        if let Some(r) = resumed {
+            self.results.add(&t.column, Metric::TlsResumed, r);
+        }
+        eprintln!(
+            "  {:<24} TLS checks: {:.0} /s, CPU {:.1} %, {} full and {} resumed handshakes",
+            t.column,
+            seen.rate,
+            seen.cpu.unwrap_or(f64::NAN),
+            seen.full,
+            seen.resumed
+        );
+        Ok(())
+    }
+
+    fn check_rate_note(&mut self, t: &Target<'_>, rate: f64) {
         let expected = self.args.check_servers as f64;
-        if self.args.check_http && (rate < 0.8 * expected || rate > 1.2 * expected) {
+        if rate < 0.8 * expected || rate > 1.2 * expected {
             self.results.note(format!(
                 "{}: the servers saw {rate:.0} checks/s, not the {expected:.0} configured",
                 t.column
             ));
         }
-        Ok(())
     }
+
+    /// Runs `check` on the check servers for one window (none for the
+    /// baseline and nginx).
+    fn measure_checks(&self, t: &Target<'_>, check: Check) -> Result<Option<Seen>, String> {
+        let Some(product) = t.product else {
+            return Ok(None);
+        };
+        if product.kind == Kind::Nginx {
+            return Ok(None);
+        }
+        let servers = check_servers(self.args.check_servers);
+        let backend = match check {
+            Check::Tls => Backend::start_tls(Role::Health, &servers, 1, tls::server_config()?),
+            Check::Http => Backend::start(Role::Health, &servers, 1),
+            _ => Backend::start(Role::AcceptClose, &servers, 1),
+        }
+        .map_err(|e| format!("backend: {e}"))?;
+        let running = product.start(&self.setup_for(t, &backend.addrs, check))?;
+        // The first checks are spread over one interval: warm up past it.
+        let window = Window::new(
+            self.args.warmup.max(Duration::from_secs(2)),
+            self.args.duration.max(Duration::from_secs(3)),
+        );
+        let tally = &backend.tally;
+        let count =
+            || [&tally.hits, &tally.full, &tally.resumed].map(|c| c.load(Ordering::Relaxed));
+        sleep_until(window.start);
+        let c0 = running.cpu_seconds();
+        let a0 = count();
+        sleep_until(window.end);
+        let c1 = running.cpu_seconds();
+        let a1 = count();
+        let secs = window.seconds();
+        let cpu = c1 - c0;
+        Ok(Some(Seen {
+            rate: (a1[0] - a0[0]) as f64 / secs,
+            cpu: (cpu >= 0.0).then_some(cpu / secs * 100.0),
+            full: a1[1] - a0[1],
+            resumed: a1[2] - a0[2],
+        }))
+    }
+}
+
+/// What one window of checks showed.
+struct Seen {
+    /// Checks (or connections) the servers saw per second.
+    rate: f64,
+    /// The balancer's CPU, % of a core.
+    cpu: Option<f64>,
+    /// TLS handshakes in full and resumed.
+    full: u64,
+    resumed: u64,
 }
 
 /// `104.00us`, `1.23ms`, `2.00s` in microseconds.
