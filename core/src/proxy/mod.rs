@@ -446,6 +446,9 @@ impl Balancer {
             #[cfg(debug_assertions)]
             invariant_calls: Default::default(),
         };
+        // A loop whose share of a limit is 0 (a limit below `nbthread`)
+        // starts paused: its first accept would already go over it.
+        lb.refresh_listeners();
         lb.schedule_first_checks(now);
         lb.sync_agents(now);
         lb.start_dns(now, &global.resolvers);

@@ -158,6 +158,25 @@ fn global_maxconn_is_split_among_the_loops() {
     );
 }
 
+#[test]
+fn a_loop_whose_share_of_maxconn_is_0_starts_paused() {
+    for global in [true, false] {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        match global {
+            true => cfg.global.maxconn = Some(2),
+            false => cfg.frontends[0].maxconn = Some(2),
+        }
+        let paused = |h: &mut Harness| {
+            (h.take().iter()).any(|a| matches!(a, Action::PauseAccept { .. }))
+        };
+        // Shares of 2 over 3 loops: 1, 1, 0.
+        assert!(!paused(&mut instance(cfg.clone(), 1, 3)));
+        let mut last = instance(cfg, 2, 3);
+        assert!(paused(&mut last), "global {global}: loop 2 may not accept");
+        assert_eq!(last.try_accept(), None);
+    }
+}
+
 /// Each server's `srv_op_state srv_admin_state srv_uweight` of `show
 /// servers state`.
 fn states(h: &mut Harness) -> Vec<String> {
