@@ -27,6 +27,7 @@
 mod client;
 mod faults;
 mod invariants;
+mod loops;
 mod net;
 mod payload;
 mod reconfig;
