@@ -194,6 +194,8 @@ pub(crate) struct Checker {
     pub connecting: Vec<(LinkId, usize, Closure)>,
     /// Clients weir accepted.
     pub accepted: u64,
+    /// Clients weir was asked to accept (some it refused).
+    pub accept_calls: u64,
     /// The server connections that received each client's bytes.
     pub served: Vec<Vec<LinkId>>,
     /// The client each server connection carries.
@@ -233,6 +235,7 @@ impl Checker {
             connect_closure: BTreeMap::new(),
             connecting: Vec::new(),
             accepted: 0,
+            accept_calls: 0,
             served: vec![Vec::new(); scenario.clients.len()],
             owner: BTreeMap::new(),
             sessions: BTreeMap::new(),

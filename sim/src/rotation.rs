@@ -423,6 +423,25 @@ impl World {
                 "show stat counts {stot:?} sessions on the frontend; weir accepted {accepted}"
             ));
         }
+        // `show info` too: every connection accepted (some refused at
+        // once), none open.
+        let t = self.t();
+        let info = self.loops[0]
+            .lb
+            .handle_command(t, "show info", Level::Admin);
+        let field = |name: &str| {
+            (info.lines())
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let (cum, cur) = (field("CumConns"), field("CurrConns"));
+        let tried = self.check.accept_calls;
+        if cur != Some(0) || cum.is_none_or(|n| n < accepted || n > tried) {
+            return self.fail(format!(
+                "show info counts {cur:?} connections open and {cum:?} in all; weir accepted \
+                 {accepted} of {tried}"
+            ));
+        }
         // A server a reload left out counted again from 0 when it came back.
         for s in (0..self.servers.len()).filter(|&s| !self.check.servers[s].ever_removed) {
             let name = self.server_name(s);

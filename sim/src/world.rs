@@ -674,6 +674,7 @@ impl World {
         self.clients[c].accepted_at = self.moment;
         let t = self.t();
         let peer = self.scenario.clients[c].addr;
+        self.check.accept_calls += 1;
         match self.loops[lp].lb.accept(t, ListenerId(0), peer, LISTEN) {
             Some(conn) => {
                 trace!(
