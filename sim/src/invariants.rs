@@ -175,6 +175,16 @@ impl Bounds {
     }
 }
 
+/// One server of weir on one port of a world server.
+#[derive(Debug, Clone)]
+pub(crate) struct Limit {
+    name: String,
+    /// Its largest `maxconn` (`None`: no limit).
+    max: Option<u32>,
+    /// In the configuration weir runs.
+    listed: bool,
+}
+
 /// What the checks remember during a run.
 pub(crate) struct Checker {
     pub bounds: Bounds,
@@ -206,10 +216,11 @@ pub(crate) struct Checker {
     pub traffic: BTreeMap<LinkId, (usize, u16)>,
     /// Server ports weir connected to in this step.
     pub loaded: Vec<(usize, u16)>,
-    /// Each world server's port: the servers a configuration put there
-    /// (a rename makes a new one), with the largest `maxconn` each had
-    /// (`None`: no limit).
-    pub server_limits: BTreeMap<(usize, u16), BTreeMap<String, Option<u32>>>,
+    /// Each world server's port: the servers configurations put there
+    /// (a rename, or leaving and coming back, makes a new one), with the
+    /// largest `maxconn` each had (`None`: no limit) and whether the
+    /// configuration weir runs has it.
+    pub server_limits: BTreeMap<(usize, u16), Vec<Limit>>,
 }
 
 impl Checker {
@@ -468,18 +479,30 @@ impl World {
     /// The servers' `maxconn` in `config` (the first one, or one a
     /// reload applies), by world server and port.
     pub(crate) fn note_limits(&mut self, config: &Config) {
-        for server in &config.backends[0].servers {
+        let servers = &config.backends[0].servers;
+        for limits in self.check.server_limits.values_mut() {
+            for limit in limits.iter_mut() {
+                limit.listed &= servers.iter().any(|s| s.name == limit.name);
+            }
+        }
+        for server in servers {
             let ip = server.addr.ip();
             let Some(s) = (self.scenario.servers.iter()).position(|spec| spec.addr.ip() == ip)
             else {
                 continue;
             };
-            let limit = Some(server.maxconn).filter(|&m| m > 0);
-            let names = (self.check.server_limits)
+            let max = Some(server.maxconn).filter(|&m| m > 0);
+            let limits = (self.check.server_limits)
                 .entry((s, server.addr.port()))
                 .or_default();
-            let max = names.entry(server.name.clone()).or_insert(limit);
-            *max = max.zip(limit).map(|(a, b)| a.max(b));
+            match limits.iter_mut().find(|l| l.listed && l.name == server.name) {
+                Some(limit) => limit.max = limit.max.zip(max).map(|(a, b)| a.max(b)),
+                None => limits.push(Limit {
+                    name: server.name.clone(),
+                    max,
+                    listed: true,
+                }),
+            }
         }
     }
 
@@ -491,20 +514,20 @@ impl World {
 
     /// At the end of a step: no server has more connections from weir
     /// (all loops) than its `maxconn` (the largest it had; the sum of
-    /// them when a rename put two servers on one port), and its check
+    /// them when a reload put two servers on one port), and its check
     /// when that shares the traffic port.
     fn check_server_loads(&mut self) {
         for (s, port) in std::mem::take(&mut self.check.loaded) {
-            let Some(names) = self.check.server_limits.get(&(s, port)) else {
+            let Some(limits) = self.check.server_limits.get(&(s, port)) else {
                 continue;
             };
-            let Some(mut max) = names.values().copied().sum::<Option<u32>>() else {
+            let Some(mut max) = limits.iter().map(|l| l.max).sum::<Option<u32>>() else {
                 continue;
             };
             // A check on the traffic port looks like traffic: loop 0 has
             // at most one in flight per server.
             if self.scenario.check != Check::None && !self.scenario.check_port {
-                max += names.len() as u32;
+                max += limits.len() as u32;
             }
             let open = (self.ids.values())
                 .filter(|l| self.check.traffic.get(l) == Some(&(s, port)))
