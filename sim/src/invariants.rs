@@ -193,8 +193,9 @@ pub(crate) struct Checker {
     pub servers: Vec<ServerModel>,
     /// The server a runtime command being carried out is about.
     pub in_command: Option<usize>,
-    /// The servers news a loop is applying names.
-    pub in_news: Option<Vec<String>>,
+    /// While a loop applies news: the sessions it may end (server, and
+    /// the first letter of their termination state).
+    pub in_news: Option<Vec<(String, char)>>,
     /// Clients (by address) whose sessions a command ended.
     pub ended_by_command: BTreeSet<SocketAddr>,
     /// Traffic connections weir opened to a closed server: since when,
@@ -377,10 +378,12 @@ impl World {
         if let Some(s) = self.check.in_command {
             self.on_command_session_log(s, addr, state, &server);
         }
-        if let Some(names) = &self.check.in_news {
-            if !(names.contains(&server) && (state.starts_with('K') || state.starts_with('D'))) {
+        if let Some(may_end) = &self.check.in_news {
+            let why = state.chars().next().unwrap_or('-');
+            if !may_end.iter().any(|(s, w)| *s == server && *w == why) {
                 return self.fail(format!(
-                    "news about {names:?} ended the session of {addr} on {server:?} ({state})"
+                    "news that may end {may_end:?} ended the session of {addr} on {server:?} \
+                     ({state})"
                 ));
             }
             self.check.ended_by_command.insert(addr);
@@ -495,7 +498,10 @@ impl World {
             let limits = (self.check.server_limits)
                 .entry((s, server.addr.port()))
                 .or_default();
-            match limits.iter_mut().find(|l| l.listed && l.name == server.name) {
+            match limits
+                .iter_mut()
+                .find(|l| l.listed && l.name == server.name)
+            {
                 Some(limit) => limit.max = limit.max.zip(max).map(|(a, b)| a.max(b)),
                 None => limits.push(Limit {
                     name: server.name.clone(),

@@ -41,6 +41,7 @@ use weir_core::Balancer;
 use weir_core::config::Config;
 use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
 use weir_core::runtime_api::Level;
+use weir_core::stats::ForcedHealth;
 
 use crate::net::Peer;
 use crate::trace::trace;
@@ -187,15 +188,20 @@ impl World {
     /// A batch sent at moment `sent` reaches loop `lp`, which applies it.
     pub(crate) fn deliver(&mut self, lp: usize, sent: u64, batch: Vec<Message>) {
         self.fleet.in_flight[lp] -= 1;
-        // Sessions news may end: those of the servers it names; and
-        // `shutdown sessions server` must end all of them.
-        let mut names = Vec::new();
+        // Sessions news may end: those of a server it takes down (`D`,
+        // with `on-marked-down shutdown-sessions`), and those `shutdown
+        // sessions server` ends (`K`), which must be all of them.
+        let mut may_end = Vec::new();
         let mut shutdowns = Vec::new();
         for message in &batch {
             match message {
-                Message::News(LoopNews::Server(n)) => names.push(n.server.clone()),
+                Message::News(LoopNews::Server(n))
+                    if n.health == ForcedHealth::Down || n.forced_maint =>
+                {
+                    may_end.push((n.server.clone(), 'D'))
+                }
                 Message::News(LoopNews::ShutdownSessions { server, .. }) => {
-                    names.push(server.clone());
+                    may_end.push((server.clone(), 'K'));
                     if let Some(s) = self.server_index(server) {
                         shutdowns.push((s, self.carried(lp, s)));
                     }
@@ -204,7 +210,7 @@ impl World {
             }
         }
         let news = batch.iter().all(|m| matches!(m, Message::News(_)));
-        self.check.in_news = news.then_some(names);
+        self.check.in_news = news.then_some(may_end);
         for message in batch {
             let t = self.t();
             match message {
