@@ -5,6 +5,7 @@
 //! weir-sim --seed S [--trace]                  replay one seed (with its trace)
 //! weir-sim --seed S --save-tape FILE            write seed S's scenario as a tape
 //! weir-sim --tape FILE [--trace]                replay a tape (a fuzzer's input)
+//! weir-sim ... --loops L                        weir on L event loops (nbthread L)
 //! ```
 //!
 //! `--reloads` runs the seeds' scenarios with reloads in place at random

@@ -45,7 +45,7 @@ pub(crate) enum Seen {
     Down,
 }
 
-/// Since when (step, time) and why a server has been closed.
+/// Since when (moment, time) and why a server has been closed.
 pub(crate) type Closure = Option<(u64, Duration, &'static str)>;
 
 /// One server as commands and log lines left it.
@@ -60,7 +60,7 @@ pub(crate) struct ServerModel {
     /// The largest weight it had.
     pub max_weight: u32,
     pub closed: Closure,
-    /// When it last opened again (the step, the time).
+    /// When it last opened again (the moment, the time).
     pub opened: (u64, Duration),
     /// When a command last reset its health counter (the detection of a
     /// fault starts again from there).

@@ -166,9 +166,8 @@ fn a_loop_whose_share_of_maxconn_is_0_starts_paused() {
             true => cfg.global.maxconn = Some(2),
             false => cfg.frontends[0].maxconn = Some(2),
         }
-        let paused = |h: &mut Harness| {
-            (h.take().iter()).any(|a| matches!(a, Action::PauseAccept { .. }))
-        };
+        let paused =
+            |h: &mut Harness| (h.take().iter()).any(|a| matches!(a, Action::PauseAccept { .. }));
         // Shares of 2 over 3 loops: 1, 1, 0.
         assert!(!paused(&mut instance(cfg.clone(), 1, 3)));
         let mut last = instance(cfg, 2, 3);
