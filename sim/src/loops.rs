@@ -357,3 +357,79 @@ impl World {
         servers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use weir_core::{LogLine, LogSink};
+
+    use super::*;
+    use crate::scenario::{Check, Scenario};
+
+    /// A world on two loops, not run, with TCP checks and no fault.
+    fn world() -> World {
+        let scenario = (0..1000)
+            .map(Scenario::generate)
+            .find(|s| s.check == Check::Tcp && s.faults.is_empty() && !s.replay)
+            .expect("such a seed");
+        World::new(scenario.with_loops(2), false).expect("a world")
+    }
+
+    #[test]
+    fn two_loops_are_built_and_only_loop_0_checks() {
+        let w = world();
+        assert_eq!(w.loops.len(), 2);
+        assert!(w.loops[0].lb.poll_timeout().is_some(), "loop 0 checks");
+        assert!(w.loops[1].lb.poll_timeout().is_none(), "loop 1 never does");
+    }
+
+    #[test]
+    fn a_state_line_from_a_follower_is_a_violation() {
+        let mut w = world();
+        let line = LogLine {
+            sink: LogSink::Stdout,
+            text: "Server app/gw1 is DOWN, changed from CLI.".into(),
+        };
+        w.on_log(1, &line);
+        assert!(w.check.result().unwrap_err().what.contains("loop 1 wrote"));
+    }
+
+    #[test]
+    fn a_follower_that_missed_news_disagrees_with_loop_0() {
+        let mut w = world();
+        w.check_loop_agrees(1);
+        assert!(w.check.result().is_ok());
+        // Loop 0 drains its actions but its news never leaves.
+        let t = w.t();
+        let line = "set server app/gw1 state maint";
+        w.loops[0].lb.handle_command(t, line, Level::Admin);
+        while w.loops[0].lb.poll_action().is_some() {}
+        w.check_loop_agrees(1);
+        assert!(
+            w.check
+                .result()
+                .unwrap_err()
+                .what
+                .contains("loop 1, up to date")
+        );
+    }
+
+    #[test]
+    fn news_reaches_a_follower_in_order_and_after_a_bounded_delay() {
+        let mut w = world();
+        let t = w.t();
+        for line in [
+            "set server app/gw1 state drain",
+            "set server app/gw1 state ready",
+        ] {
+            w.loops[0].lb.handle_command(t, line, Level::Admin);
+            w.drain(0);
+        }
+        assert_eq!(w.fleet.in_flight[1], 2);
+        while w.fleet.in_flight[1] > 0 {
+            assert!(w.step(MAX_DELAY), "delivered by then");
+        }
+        assert!(w.check.result().is_ok(), "loop 1 agrees with loop 0");
+        let (first, second) = (w.learned(1, 0), w.learned(1, 1));
+        assert!(first.is_some() && first < second, "{first:?} {second:?}");
+    }
+}
