@@ -9,7 +9,7 @@ use crate::runner::{Kind, Observation};
 use crate::scenario::{CompareSpec, escape};
 use crate::syslog::LogLine;
 
-/// The four compared parts plus the start, each equal or with its diff.
+/// The compared parts plus the start, each equal or with its diff.
 pub struct Verdict {
     /// Scenario name.
     pub name: String,
@@ -28,11 +28,14 @@ impl Verdict {
     }
 }
 
-/// Compares HAProxy's observation (`a`) with weir's (`b`).
+/// Compares HAProxy's observation (`a`) with weir's (`b`); the queries to
+/// the played name server when `dns` (the scenario has one and compares
+/// them).
 pub fn compare(
     name: &str,
     description: &str,
     spec: &CompareSpec,
+    dns: bool,
     a: &Observation,
     b: &Observation,
 ) -> Verdict {
@@ -55,6 +58,7 @@ pub fn compare(
                 ("wire", None),
                 ("states", None),
                 ("clients", None),
+                ("dns", None),
             ],
         };
     }
@@ -112,17 +116,19 @@ pub fn compare(
             ("wire", Some(wire_diff(a, b, spec.close_kind))),
             ("states", Some(step_diff(a, b, Kind::State))),
             ("clients", Some(step_diff(a, b, Kind::Client))),
+            ("dns", dns.then(|| dns_diff(&a.dns, &b.dns))),
         ],
     }
 }
 
 /// The warnings of a balancer's standard error as (line, text): HAProxy's
-/// `[WARNING]  (PID) : config : parsing [FILE:LINE] : text` and weir's
+/// `[WARNING]  (PID) : config : [parsing ][FILE:LINE] : text` and weir's
 /// `[WARNING] FILE:LINE: text`; the line is `None` when none is named.
 pub fn warnings(stderr: &str) -> Vec<(Option<u32>, String)> {
-    let haproxy =
-        Regex::new(r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$")
-            .expect("a fixed pattern");
+    let haproxy = Regex::new(
+        r"^\[WARNING\]\s+\(\d+\) : (?:config : )?(?:(?:parsing )?\[[^\]]*:(\d+)\] : )?(.*)$",
+    )
+    .expect("a fixed pattern");
     let weir = Regex::new(r"^\[WARNING\] (?:[^: ]*:(\d+): )?(.*)$").expect("a fixed pattern");
     let mut out = Vec::new();
     for line in stderr.lines() {
@@ -252,6 +258,45 @@ fn plain_close(end: &str) -> bool {
     matches!(end, "fin" | "reset" | "server closed; then peer: closed")
 }
 
+/// Each name's distinct queries in the order they first came (`gw.test
+/// AAAA rd edns=512`, then `gw.test A ...`): how often a balancer asks
+/// depends on timing, what it asks and in which order does not. A line
+/// not starting with a name (malformed) counts as its own name.
+pub fn distinct_queries(queries: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for q in queries {
+        let name = q.split(' ').next().unwrap_or("");
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        if !out.contains(q) {
+            out.push(q.clone());
+        }
+    }
+    // Grouped by name, in the order names first came: the interleaving of
+    // two names' resolutions is timing.
+    let mut grouped = Vec::with_capacity(out.len());
+    for name in names {
+        grouped.extend(
+            out.iter()
+                .filter(|q| q.split(' ').next().unwrap_or("") == name)
+                .cloned(),
+        );
+    }
+    grouped
+}
+
+fn dns_diff(a: &[String], b: &[String]) -> Vec<String> {
+    let (x, y) = (distinct_queries(a), distinct_queries(b));
+    if x == y {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = x.iter().map(|q| format!("- {q}")).collect();
+    out.extend(y.iter().map(|q| format!("+ {q}")));
+    out
+}
+
 fn step_diff(a: &Observation, b: &Observation, kind: Kind) -> Vec<String> {
     let pick = |o: &Observation| -> Vec<(usize, String)> {
         o.steps
@@ -293,8 +338,8 @@ pub fn report(verdicts: &[Verdict]) -> String {
         "{equal} of {} scenarios equal (`-` haproxy, `+` weir).\n",
         verdicts.len()
     );
-    out.push_str("| scenario | start | warnings | logs | wire | states | clients |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | start | warnings | logs | wire | states | clients | dns |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for v in verdicts {
         let cells: Vec<&str> = v
             .parts
@@ -342,16 +387,46 @@ mod tests {
     }
 
     #[test]
+    fn queries_are_distinct_per_name_in_first_order() {
+        let q = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = distinct_queries(&q(&[
+            "gw.test AAAA rd edns=512",
+            "db.test A rd edns=512",
+            "gw.test A rd edns=512",
+            "gw.test AAAA rd edns=512",
+            "db.test A rd edns=512",
+        ]));
+        assert_eq!(
+            got,
+            q(&[
+                "gw.test AAAA rd edns=512",
+                "gw.test A rd edns=512",
+                "db.test A rd edns=512"
+            ])
+        );
+        let other = q(&["gw.test A rd edns=512", "gw.test AAAA rd edns=512"]);
+        assert_eq!(dns_diff(&got[..2], &other).len(), 4);
+        assert!(dns_diff(&got, &got).is_empty());
+    }
+
+    #[test]
     fn warnings_of_both_balancers_read_as_line_and_text() {
         let haproxy = "[NOTICE]   (7) : haproxy version is 2.6.12\n\
             [WARNING]  (7) : config : parsing [/x/balancer.cfg:23] : 'option httplog' not usable.\n\
-            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n";
+            [WARNING]  (7) : config : 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
+            [WARNING]  (7) : config : [/x/balancer.cfg:30] : 'server fe/s1' : could not resolve address 'a.test', disabling server.\n";
         let weir = "[WARNING] /y/balancer.cfg:23: 'option httplog' not usable.\n\
             [WARNING] /y/balancer.cfg:24: 'option forwardfor' ignored for proxy 'fe' as it requires HTTP mode.\n\
             [2026-12-06T04:11:37Z INFO ] weir started\n";
         let (h, w) = (warnings(haproxy), warnings(weir));
         assert_eq!(h[0], (Some(23), "'option httplog' not usable.".to_owned()));
         assert_eq!(h[1].0, None);
+        assert_eq!(h[2].0, Some(30));
+        assert!(
+            h[2].1.starts_with("'server fe/s1' : could not"),
+            "{}",
+            h[2].1
+        );
         assert_eq!(w.len(), 2);
         assert_eq!((w[0].clone(), &w[1].1), (h[0].clone(), &h[1].1));
     }

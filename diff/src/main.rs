@@ -7,6 +7,8 @@
 //! ```
 
 mod compare;
+mod dns;
+mod nameserver;
 mod runner;
 mod scenario;
 mod servers;
@@ -108,7 +110,8 @@ fn main() -> ExitCode {
             observe("haproxy", &args.haproxy).and_then(|a| Ok((a, observe("weir", &args.weir)?)));
         match pair {
             Ok((a, b)) => {
-                let v = compare::compare(&s.name, &s.description, &s.compare, &a, &b);
+                let dns = s.dns.is_some() && s.compare.dns;
+                let v = compare::compare(&s.name, &s.description, &s.compare, dns, &a, &b);
                 eprintln!(
                     "{}: {}",
                     s.name,
@@ -161,6 +164,10 @@ fn print_observation(name: &str, who: &str, o: &Observation) {
     }
     for (i, kind, text) in &o.steps {
         eprintln!("step  {i} {kind:?}: {text}");
+    }
+    for q in compare::distinct_queries(&o.dns) {
+        let n = o.dns.iter().filter(|x| **x == q).count();
+        eprintln!("dns   {q} (x{n})");
     }
     if !o.stderr.trim().is_empty() {
         eprintln!("stderr:\n{}", o.stderr.trim_end());

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::nameserver::NameServer;
 use crate::scenario::{ClientSpec, Scenario, Step, escape};
 use crate::servers::{ConnRecord, Pki, Servers};
 use crate::syslog::{LogLine, Normaliser, Syslog};
@@ -37,6 +38,8 @@ pub struct Observation {
     pub wire: BTreeMap<String, Vec<ConnRecord>>,
     /// One line per step that observes something: (step number, kind, text).
     pub steps: Vec<(usize, Kind, String)>,
+    /// The queries the played name server got, in arrival order.
+    pub dns: Vec<String>,
     /// The balancer's standard error (warnings), for the verbose report.
     pub stderr: String,
 }
@@ -47,22 +50,29 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let pki = Pki::generate(dir)?;
     let servers = Servers::start(&scenario.servers, &pki).map_err(|e| e.to_string())?;
     let syslog = Syslog::start().map_err(|e| e.to_string())?;
+    let nameserver = match &scenario.dns {
+        Some(spec) => Some(NameServer::start(spec).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let stats = dir.join("stats.sock");
     let _ = std::fs::remove_file(&stats);
-    let mut ports: HashMap<u16, String> = servers.ports().map(|(n, p)| (p, n.to_owned())).collect();
+    let mut ports: HashMap<u16, String> = HashMap::new();
     let mut frontends = HashMap::new();
     for name in &scenario.frontends {
         let port = free_port().map_err(|e| e.to_string())?;
-        ports.insert(port, name.clone());
         frontends.insert(name.clone(), port);
     }
+    let localhost = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let mut values: HashMap<String, String> = HashMap::new();
-    for (name, port) in servers
-        .ports()
-        .chain(frontends.iter().map(|(n, p)| (n.as_str(), *p)))
+    for (name, addr) in servers
+        .addrs()
+        .chain(frontends.iter().map(|(n, p)| (n.as_str(), localhost(*p))))
+        .chain(nameserver.iter().map(|ns| ("dns", localhost(ns.port))))
     {
-        values.insert(name.to_owned(), format!("127.0.0.1:{port}"));
-        values.insert(format!("{name}.port"), port.to_string());
+        // Servers with an `ip` share a port: it is named after the first.
+        ports.entry(addr.port()).or_insert_with(|| name.to_owned());
+        values.insert(name.to_owned(), addr.to_string());
+        values.insert(format!("{name}.port"), addr.port().to_string());
     }
     values.insert("syslog".into(), format!("127.0.0.1:{}", syslog.port));
     values.insert("stats".into(), stats.display().to_string());
@@ -84,6 +94,8 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
         syslog: &syslog,
         stats: &stats,
         frontends: &frontends,
+        nameserver: nameserver.as_ref(),
+        ports: &ports,
         steps: Vec::new(),
         background: Vec::new(),
     };
@@ -109,6 +121,7 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
     let _ = child.kill();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let dns = nameserver.map(NameServer::finish).unwrap_or_default();
     let mut wire = servers.finish();
     for records in wire.values_mut() {
         for r in records {
@@ -124,6 +137,7 @@ pub fn run(scenario: &Scenario, argv: &[String], dir: &Path) -> Result<Observati
         logs,
         wire,
         steps,
+        dns,
         stderr,
     })
 }
@@ -217,6 +231,8 @@ struct Run<'a> {
     syslog: &'a Syslog,
     stats: &'a PathBuf,
     frontends: &'a HashMap<String, u16>,
+    nameserver: Option<&'a NameServer>,
+    ports: &'a HashMap<u16, String>,
     steps: Vec<(usize, Kind, String)>,
     background: Vec<(usize, JoinHandle<String>)>,
 }
@@ -290,7 +306,38 @@ impl Run<'_> {
                 } else {
                     csv_columns(&answer, columns)
                 };
+                // Ports the tool chose (`show servers state`'s srv_port).
+                let answer = String::from_utf8_lossy(&name_ports(answer.as_bytes(), self.ports))
+                    .into_owned();
                 observe(Kind::Client, format!("{command} -> {}", answer.trim_end()));
+            }
+            // The scenario was refused at load if these have no name server.
+            Step::DnsSet { name, addrs } => {
+                if let Some(ns) = self.nameserver {
+                    ns.set(name, addrs);
+                }
+            }
+            Step::DnsRemove(name) => {
+                if let Some(ns) = self.nameserver {
+                    ns.remove(name);
+                }
+            }
+            Step::DnsSilent(silent) => {
+                if let Some(ns) = self.nameserver {
+                    ns.silent(*silent);
+                }
+            }
+            Step::WaitDns { name, timeout } => {
+                let answered = |ns: &NameServer| wait(*timeout, || ns.answered_since_change(name));
+                if let Some(ns) = self.nameserver.filter(|ns| !answered(ns)) {
+                    let asked = ns.queries_for(name);
+                    observe(
+                        Kind::State,
+                        format!(
+                            "no answered query for {name} since the last change ({asked} in all)"
+                        ),
+                    );
+                }
             }
         }
     }
@@ -356,26 +403,31 @@ fn states(stats: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// The given columns of a CSV answer whose first line is `# name,...`, one
-/// line per row (a missing column is left empty).
+/// The given columns of a table whose header is the first line starting
+/// with `# `: comma-separated (`show stat`) or, when the header has no
+/// comma, space-separated (`show servers state`); one line per row after
+/// the header (a missing column is left empty).
 fn csv_columns(csv: &str, columns: &[String]) -> String {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
+    let mut lines = csv.lines().skip_while(|l| !l.starts_with("# "));
+    let header = lines.next().unwrap_or("").trim_start_matches("# ");
+    let split = |line: &str| -> Vec<String> {
+        if header.contains(',') {
+            line.split(',').map(str::to_owned).collect()
+        } else {
+            line.split_whitespace().map(str::to_owned).collect()
+        }
+    };
+    let header = split(header);
     let picks: Vec<Option<usize>> = columns
         .iter()
         .map(|c| header.iter().position(|h| h == c))
         .collect();
     let mut out = format!("\n{}", columns.join(","));
     for line in lines.filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split(',').collect();
+        let f = split(line);
         let row: Vec<&str> = picks
             .iter()
-            .map(|i| i.and_then(|i| f.get(i).copied()).unwrap_or(""))
+            .map(|i| i.and_then(|i| f.get(i)).map_or("", String::as_str))
             .collect();
         out.push('\n');
         out.push_str(&row.join(","));
@@ -442,6 +494,16 @@ mod tests {
         assert_eq!(
             csv_columns(csv, &cols),
             "\nslim,svname,nope\n20,s1,\n999,BACKEND,"
+        );
+    }
+
+    #[test]
+    fn a_space_separated_table_after_a_version_line_is_read_too() {
+        let state = "1\n# be_id be_name srv_id srv_name srv_addr\n3 gw 1 gw1 127.0.0.11\n\n";
+        let cols = ["srv_name".to_owned(), "srv_addr".to_owned()];
+        assert_eq!(
+            csv_columns(state, &cols),
+            "\nsrv_name,srv_addr\ngw1,127.0.0.11"
         );
     }
 }

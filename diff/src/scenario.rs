@@ -22,9 +22,11 @@
 //! `{{NAME.port}}` the port alone; `{{syslog}}` the tool's syslog address,
 //! `{{stats}}` the stats socket path, `{{dir}}` the run's directory,
 //! `{{ca}}` the CA certificate and `{{crt}}` a server certificate with its
-//! key (PEM). Unknown placeholders are an error.
+//! key (PEM); with a `[dns]` element, `{{dns}}` is the played name server's
+//! `127.0.0.1:PORT`. Unknown placeholders are an error.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,6 +48,8 @@ pub struct Scenario {
     pub frontends: Vec<String>,
     /// The servers the tool plays, by name.
     pub servers: BTreeMap<String, ServerSpec>,
+    /// The name server the tool plays, if any.
+    pub dns: Option<DnsSpec>,
     /// What to do, in order.
     pub steps: Vec<Step>,
     /// How to compare.
@@ -77,6 +81,32 @@ pub struct ServerSpec {
     /// parts such as a TLS hello's random).
     #[serde(default)]
     pub mask: Vec<[usize; 2]>,
+    /// Listen on this loopback address (127.0.0.2 and up) at the port that
+    /// every server with an `ip` shares: the addresses of a DNS answer
+    /// then reach them with the one port of a `server-template` line.
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// The name server the tool plays (`[dns]`): one UDP responder per run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    /// Name -> addresses in answer order (IPv4 ones answer A questions,
+    /// IPv6 ones AAAA); other names get NXDOMAIN.
+    #[serde(default)]
+    pub names: BTreeMap<String, Vec<IpAddr>>,
+    /// Alias -> the name it stands for: answered with a CNAME record, then
+    /// what the name has (a chain of at most 8).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// TTL of every answer record, seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+}
+
+fn default_ttl() -> u32 {
+    300
 }
 
 /// One action of a server script.
@@ -134,6 +164,16 @@ pub enum Step {
         command: String,
         columns: Vec<String>,
     },
+    /// Answer `name` with these addresses from now on (none: an empty
+    /// answer).
+    DnsSet { name: String, addrs: Vec<IpAddr> },
+    /// Answer NXDOMAIN for `name` from now on.
+    DnsRemove(String),
+    /// Stop (`true`) or resume answering queries.
+    DnsSilent(bool),
+    /// Wait until a query for `name` was answered since the last change of
+    /// the name server.
+    WaitDns { name: String, timeout: Duration },
 }
 
 /// What a client does.
@@ -181,6 +221,10 @@ pub struct CompareSpec {
     /// server's close and the balancer's (a check that got its answer).
     #[serde(default = "yes")]
     pub close_kind: bool,
+    /// Compare the queries the played name server got (each name's
+    /// distinct queries in the order they first came).
+    #[serde(default = "yes")]
+    pub dns: bool,
 }
 
 fn yes() -> bool {
@@ -196,6 +240,7 @@ impl Default for CompareSpec {
             ignore_logs: Vec::new(),
             warnings: false,
             close_kind: true,
+            dns: true,
         }
     }
 }
@@ -219,6 +264,7 @@ struct File {
     frontends: Vec<String>,
     #[serde(default)]
     servers: BTreeMap<String, ServerSpec>,
+    dns: Option<DnsSpec>,
     #[serde(default)]
     steps: Vec<RawStep>,
     #[serde(default)]
@@ -236,6 +282,10 @@ struct RawStep {
     client: Option<String>,
     set_server: Option<String>,
     cli: Option<String>,
+    dns_set: Option<String>,
+    dns_remove: Option<String>,
+    dns_silent: Option<bool>,
+    wait_dns: Option<String>,
     // Options of the actions above.
     timeout: Option<String>,
     server: Option<String>,
@@ -248,6 +298,7 @@ struct RawStep {
     tls: Option<bool>,
     script: Option<Vec<String>>,
     columns: Option<Vec<String>>,
+    addrs: Option<Vec<IpAddr>>,
 }
 
 /// Reads and validates a scenario file.
@@ -268,7 +319,34 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
     }
     for (name, spec) in &file.servers {
         parse_script(&spec.script).map_err(|e| format!("servers.{name}.script: {e}"))?;
+        if let Some(ip) = spec.ip
+            && (!ip.is_loopback() || ip == Ipv4Addr::LOCALHOST)
+        {
+            return Err(format!(
+                "servers.{name}.ip: {ip} is not a loopback address other than 127.0.0.1"
+            ));
+        }
     }
+    let dns = match file.dns {
+        Some(mut spec) => {
+            let mut names = BTreeMap::new();
+            for (name, addrs) in std::mem::take(&mut spec.names) {
+                names.insert(
+                    dns_name(&name).map_err(|e| format!("dns.names: {e}"))?,
+                    addrs,
+                );
+            }
+            spec.names = names;
+            let mut aliases = BTreeMap::new();
+            for (alias, target) in std::mem::take(&mut spec.aliases) {
+                let e = |e| format!("dns.aliases: {e}");
+                aliases.insert(dns_name(&alias).map_err(e)?, dns_name(&target).map_err(e)?);
+            }
+            spec.aliases = aliases;
+            Some(spec)
+        }
+        None => None,
+    };
     let mut steps = Vec::new();
     for (i, raw) in file.steps.into_iter().enumerate() {
         let step = parse_step(raw).map_err(|e| format!("steps[{}]: {e}", i + 1))?;
@@ -276,6 +354,14 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
         match &step {
             Step::WaitConns { server, .. } | Step::SetServer { server, .. } if !known(server) => {
                 return Err(format!("steps[{}]: unknown server '{server}'", i + 1));
+            }
+            Step::DnsSet { .. }
+            | Step::DnsRemove(_)
+            | Step::DnsSilent(_)
+            | Step::WaitDns { .. }
+                if dns.is_none() =>
+            {
+                return Err(format!("steps[{}]: no [dns] element", i + 1));
             }
             Step::Client(c) if !file.frontends.contains(&c.frontend) => {
                 return Err(format!(
@@ -304,6 +390,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
         env: file.env,
         frontends: file.frontends,
         servers: file.servers,
+        dns,
         steps,
         compare: file.compare,
     })
@@ -319,13 +406,20 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
         raw.client.is_some(),
         raw.set_server.is_some(),
         raw.cli.is_some(),
+        raw.dns_set.is_some(),
+        raw.dns_remove.is_some(),
+        raw.dns_silent.is_some(),
+        raw.wait_dns.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(
             "give exactly one of sleep, wait_log, wait_state, wait_conns, sample, \
-                    client, set_server, cli"
+                    client, set_server, cli, dns_set, dns_remove, dns_silent, wait_dns"
                 .into(),
         );
+    }
+    if raw.addrs.is_some() && raw.dns_set.is_none() {
+        return Err("addrs: only with dns_set".into());
     }
     let timeout = match &raw.timeout {
         Some(t) => duration(t)?,
@@ -390,9 +484,31 @@ fn parse_step(raw: RawStep) -> Result<Step, String> {
             tls: raw.tls.unwrap_or(false),
             script: raw.script.unwrap_or_default(),
             mask: Vec::new(),
+            ip: None,
         };
         parse_script(&spec.script).map_err(|e| format!("script: {e}"))?;
         return Ok(Step::SetServer { server, spec });
+    }
+    if let Some(name) = raw.dns_set {
+        let addrs = raw
+            .addrs
+            .ok_or("dns_set: needs `addrs` (an empty list: an empty answer)")?;
+        return Ok(Step::DnsSet {
+            name: dns_name(&name)?,
+            addrs,
+        });
+    }
+    if let Some(name) = raw.dns_remove {
+        return Ok(Step::DnsRemove(dns_name(&name)?));
+    }
+    if let Some(silent) = raw.dns_silent {
+        return Ok(Step::DnsSilent(silent));
+    }
+    if let Some(name) = raw.wait_dns {
+        return Ok(Step::WaitDns {
+            name: dns_name(&name)?,
+            timeout,
+        });
     }
     match raw.cli {
         Some(command) => Ok(Step::Cli {
@@ -431,6 +547,21 @@ pub fn parse_script(lines: &[String]) -> Result<Vec<Action>, String> {
             Ok(action)
         })
         .collect()
+}
+
+/// A host name as the name server matches it: lower case, without a
+/// trailing dot, labels of letters, digits, `-` and `_` of 1 to 63 bytes.
+fn dns_name(text: &str) -> Result<String, String> {
+    let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    let valid = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if name.len() > 253 || !name.split('.').all(valid) {
+        return Err(format!("'{text}': not a host name"));
+    }
+    Ok(name)
 }
 
 /// Parses `500ms`, `2s`.
@@ -508,6 +639,39 @@ mod tests {
         let text = "description = \"x\"\nconfig = \"{{stats}}\"\n[[steps]]\nsleep = \"1s\"\nsample = true\n";
         let err = parse("x", text).unwrap_err();
         assert!(err.starts_with("steps[1]: give exactly one"), "{err}");
+    }
+
+    #[test]
+    fn dns_steps_need_a_name_server_and_names_read_lower_case() {
+        let head = "description = \"x\"\nconfig = \"{{stats}}\"\n";
+        let step = "[[steps]]\ndns_set = \"GW.test.\"\naddrs = [\"127.0.0.12\", \"::1\"]\n";
+        let err = parse("x", &format!("{head}{step}")).unwrap_err();
+        assert_eq!(err, "steps[1]: no [dns] element");
+        let dns = "[dns]\nnames = { \"Gw.Test\" = [\"127.0.0.11\"] }\n";
+        let s = parse("x", &format!("{head}{dns}{step}")).unwrap();
+        let spec = s.dns.unwrap();
+        assert_eq!(spec.names.keys().collect::<Vec<_>>(), ["gw.test"]);
+        assert_eq!(spec.ttl, 300);
+        let Step::DnsSet { name, addrs } = &s.steps[0] else {
+            panic!("{:?}", s.steps[0]);
+        };
+        assert_eq!((name.as_str(), addrs.len()), ("gw.test", 2));
+        let bad = "[[steps]]\ndns_remove = \"a..b\"\n";
+        let err = parse("x", &format!("{head}{dns}{bad}")).unwrap_err();
+        assert!(err.contains("not a host name"), "{err}");
+        let no_addrs = "[[steps]]\ndns_set = \"gw.test\"\n";
+        let err = parse("x", &format!("{head}{dns}{no_addrs}")).unwrap_err();
+        assert!(err.contains("needs `addrs`"), "{err}");
+    }
+
+    #[test]
+    fn a_server_ip_must_be_another_loopback_address() {
+        let head = "description = \"x\"\nconfig = \"{{stats}}\"\n[servers.a]\n";
+        assert!(parse("x", &format!("{head}ip = \"127.0.0.2\"\n")).is_ok());
+        for ip in ["127.0.0.1", "10.0.0.1"] {
+            let err = parse("x", &format!("{head}ip = \"{ip}\"\n")).unwrap_err();
+            assert!(err.starts_with("servers.a.ip:"), "{err}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The servers the tool plays: each accepts on its own port, runs its
-//! script on every connection and records what the peer sent and how the
-//! connection ended.
+//! The servers the tool plays: each accepts on its own port (or, with an
+//! `ip`, on its own loopback address at a port shared with the others that
+//! have one), runs its script on every connection and records what the
+//! peer sent and how the connection ended.
 
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -102,7 +103,7 @@ impl Pki {
 }
 
 struct Played {
-    port: u16,
+    addr: SocketAddr,
     spec: Mutex<ServerSpec>,
     accepted: AtomicUsize,
     records: Mutex<Vec<(usize, ConnRecord)>>,
@@ -124,14 +125,15 @@ impl Servers {
         let mut played = BTreeMap::new();
         let mut threads = Vec::new();
         let mut fillers = Vec::new();
+        let mut listeners = shared_port(specs, &mut fillers)?;
         for (name, spec) in specs {
-            let listener = if spec.blackhole {
-                blackhole(&mut fillers)?
-            } else {
-                TcpListener::bind("127.0.0.1:0")?
+            let listener = match listeners.remove(name) {
+                Some(l) => l,
+                None if spec.blackhole => blackhole(Ipv4Addr::LOCALHOST, 0, &mut fillers)?,
+                None => TcpListener::bind("127.0.0.1:0")?,
             };
             let server = Arc::new(Played {
-                port: listener.local_addr()?.port(),
+                addr: listener.local_addr()?,
                 spec: Mutex::new(spec.clone()),
                 accepted: AtomicUsize::new(0),
                 records: Mutex::new(Vec::new()),
@@ -150,9 +152,9 @@ impl Servers {
         })
     }
 
-    /// Each server's name and port.
-    pub fn ports(&self) -> impl Iterator<Item = (&str, u16)> {
-        self.played.iter().map(|(n, p)| (n.as_str(), p.port))
+    /// Each server's name and address.
+    pub fn addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> {
+        self.played.iter().map(|(n, p)| (n.as_str(), p.addr))
     }
 
     /// How many connections `name` accepted so far.
@@ -167,10 +169,11 @@ impl Servers {
         if let Some(p) = self.played.get(name) {
             let mut current = lock(&p.spec);
             let mask = std::mem::take(&mut current.mask);
-            let ignore_bytes = current.ignore_bytes;
+            let (ignore_bytes, ip) = (current.ignore_bytes, current.ip);
             *current = ServerSpec {
                 mask,
                 ignore_bytes,
+                ip,
                 ..spec
             };
         }
@@ -212,11 +215,55 @@ impl Servers {
     }
 }
 
+/// How many ports are tried for the servers with an `ip`.
+const SHARED_PORT_TRIES: usize = 20;
+
+/// Listeners of the servers with an `ip`, all on one port: the first binds
+/// a kernel-chosen port, the others the same port on their address (tried
+/// again with another port when one is taken).
+fn shared_port(
+    specs: &BTreeMap<String, ServerSpec>,
+    fillers: &mut Vec<TcpStream>,
+) -> io::Result<BTreeMap<String, TcpListener>> {
+    let with_ip: Vec<(&String, &ServerSpec, Ipv4Addr)> = specs
+        .iter()
+        .filter_map(|(n, s)| s.ip.map(|ip| (n, s, ip)))
+        .collect();
+    let mut last_error = None;
+    for _ in 0..SHARED_PORT_TRIES {
+        let mut out = BTreeMap::new();
+        let mut port = 0;
+        let mut failed = false;
+        for &(name, spec, ip) in &with_ip {
+            let bound = if spec.blackhole {
+                blackhole(ip, port, fillers)
+            } else {
+                TcpListener::bind((ip, port))
+            };
+            match bound.and_then(|l| Ok((l.local_addr()?.port(), l))) {
+                Ok((p, l)) => {
+                    port = p;
+                    out.insert(name.clone(), l);
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            return Ok(out);
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no shared port")))
+}
+
 /// A listener with a backlog of 0 filled by connections of our own, so that
 /// the kernel drops further SYNs and connects time out.
-fn blackhole(fillers: &mut Vec<TcpStream>) -> io::Result<TcpListener> {
+fn blackhole(ip: Ipv4Addr, port: u16, fillers: &mut Vec<TcpStream>) -> io::Result<TcpListener> {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.bind(&SocketAddr::from((ip, port)).into())?;
     socket.listen(0)?;
     let listener: TcpListener = socket.into();
     let addr = listener.local_addr()?;
@@ -239,7 +286,7 @@ fn accept_loop(
     stop: Arc<AtomicBool>,
     tls: Arc<ServerConfig>,
 ) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port));
+    let addr = server.addr;
     let mut listener = Some(listener);
     let mut handlers = Vec::new();
     while !stop.load(Ordering::SeqCst) {

@@ -54,9 +54,13 @@ pub fn listener_token(i: usize) -> Token {
 }
 
 /// How a driver watches sockets for readiness. Readiness is edge-like: a
-/// socket is taken as ready until an operation would block; then the
-/// engine calls [`Reactor::arm`] and the driver reports the next
-/// readiness with [`Engine::ready`].
+/// socket is taken as ready until an operation would block, or a read
+/// returns less than it asked for (the socket is then empty, as HAProxy
+/// takes it); then the engine calls [`Reactor::arm`] and the driver
+/// reports the next readiness with [`Engine::ready`]. A FIN or an error
+/// that came before that short read must not be lost: an edge-triggered
+/// driver reports it with [`Ready::read_closed`], and a level-triggered
+/// one reports the socket again once armed.
 pub trait Reactor {
     /// A connected socket as the driver keeps it.
     type Stream;
@@ -79,6 +83,18 @@ pub trait Reactor {
     fn arm(&mut self, stream: &Self::Stream, token: Token, read: bool, write: bool);
     /// An accept would block: report the next incoming connection.
     fn arm_listener(&mut self, listener: &Self::Listener, token: Token);
+}
+
+/// What a driver learnt about a socket from its reactor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ready {
+    /// A read would not block.
+    pub readable: bool,
+    /// A write would not block.
+    pub writable: bool,
+    /// The peer's FIN or an error came: reads go on until they report
+    /// it, past a short read (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`).
+    pub read_closed: bool,
 }
 
 /// Stop requests, shared between the engine and its [`ShutdownHandle`]s.
@@ -174,6 +190,9 @@ struct Conn<S> {
     writable: bool,
     want_read: bool,
     want_write: bool,
+    /// The driver reported the peer's FIN or an error: a short read does
+    /// not end reading.
+    read_closed: bool,
     /// Where bytes read from it may be spliced to ([`Action::Splice`]).
     splice_to: Option<ConnId>,
     /// The pipe of the spliced direction into it, while it holds bytes.
@@ -389,7 +408,12 @@ impl<R: Reactor> Engine<R> {
     }
 
     /// Socket `token` is ready to read and/or write.
-    pub fn ready(&mut self, now: Instant, token: Token, readable: bool, writable: bool) {
+    pub fn ready(&mut self, now: Instant, token: Token, ready: Ready) {
+        let Ready {
+            readable,
+            writable,
+            read_closed,
+        } = ready;
         if self.datagrams.ready(token) {
             return;
         }
@@ -403,6 +427,7 @@ impl<R: Reactor> Engine<R> {
         };
         conn.readable |= readable;
         conn.writable |= writable;
+        conn.read_closed |= read_closed;
         if conn.connecting {
             if !conn.writable {
                 return;
@@ -418,8 +443,12 @@ impl<R: Reactor> Engine<R> {
             conn.connecting = false;
             if result.is_ok() {
                 socket.set_nodelay();
-                // Taken as readable until a read would block (and arms).
-                conn.readable = true;
+                // Not taken as readable: a server rarely speaks first, so
+                // a read now would mostly block; the driver reports its
+                // first bytes instead.
+                if !conn.readable {
+                    self.reactor.arm(&conn.stream, token, true, false);
+                }
             }
             let result = result.map_err(|e| e.unwrap_or(ConnError::Other(0)));
             self.lb
@@ -432,6 +461,8 @@ impl<R: Reactor> Engine<R> {
     /// One turn after the driver's wait: stop requests, accepts, IO,
     /// timers. Returns whether weir has stopped (the driver returns).
     pub fn turn(&mut self, now: Instant) -> bool {
+        let pipes = |n: usize| n.min(u32::MAX as usize) as u32;
+        (self.lb).set_pipes(pipes(self.pipes.used()), pipes(self.pipes.free()));
         self.loops_in(now);
         if self.control.soft_stop.swap(false, Ordering::SeqCst) {
             if let Some(service) = &self.service {
@@ -663,6 +694,7 @@ impl<R: Reactor> Engine<R> {
         let Some(buf) = self.lb.recv_buf(id).filter(|b| !b.is_empty()) else {
             return false;
         };
+        let asked = buf.len();
         match R::socket(&conn.stream).read(buf) {
             Ok(0) => {
                 conn.readable = false;
@@ -670,8 +702,15 @@ impl<R: Reactor> Engine<R> {
                 false
             }
             Ok(n) => {
+                // A short read emptied the socket: the next read would
+                // only block, so wait for the next readiness now.
+                let emptied = n < asked && !conn.read_closed;
+                if emptied {
+                    conn.readable = false;
+                    (self.reactor).arm(&conn.stream, id.to_u64() as Token, true, false);
+                }
                 self.lb.received(now, id, n);
-                true
+                !emptied
             }
             Err(e) => self.on_io_error(now, id, &e, true),
         }
@@ -1111,6 +1150,7 @@ impl<S> Conn<S> {
             writable: !connecting,
             want_read: false,
             want_write: false,
+            read_closed: false,
             splice_to: None,
             pipe: None,
         }

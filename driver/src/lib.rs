@@ -27,7 +27,7 @@ mod unix_socket;
 
 pub use activation::{Bound, Inherited};
 pub use daemon::Detached;
-pub use engine::{Engine, Follower, Reactor, ShutdownHandle, Token, listener_token};
+pub use engine::{Engine, Follower, Reactor, Ready, ShutdownHandle, Token, listener_token};
 pub use sockets::{ListenSocket, Socket};
 
 use weir_core::LogLine;

@@ -34,7 +34,7 @@ use weir_core::config::Config;
 use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
 use weir_core::{Balancer, ListenerId, ReloadReport};
 
-use super::{Control, Engine, Listener, Reactor, UTC_OFFSET_REFRESH, listener_token};
+use super::{Control, Engine, Listener, Reactor, UTC_OFFSET_REFRESH, fixed_local, listener_token};
 use crate::LogHook;
 use crate::datagrams::Datagrams;
 use crate::sockets::ListenSocket;
@@ -270,11 +270,12 @@ impl<R: Reactor> Engine<R> {
         let mut listeners = Vec::new();
         let mut dirty_listeners = Vec::new();
         for (i, socket) in sockets {
+            let local = fixed_local(&lb, ListenerId(i as u32), &socket);
             let watched = reactor.listener(socket, listener_token(i))?;
             if listeners.len() <= i {
                 listeners.resize_with(i + 1, Listener::closed);
             }
-            listeners[i] = Listener::open(watched);
+            listeners[i] = Listener::open(watched, local);
             dirty_listeners.push(i);
         }
         Ok(Engine {
@@ -487,12 +488,13 @@ impl<R: Reactor> Engine<R> {
             self.unbind(id);
         }
         for (i, socket) in sockets {
+            let local = fixed_local(&self.lb, ListenerId(i as u32), &socket);
             match self.reactor.listener(socket, listener_token(i)) {
                 Ok(watched) => {
                     if self.listeners.len() <= i {
                         self.listeners.resize_with(i + 1, Listener::closed);
                     }
-                    self.listeners[i] = Listener::open(watched);
+                    self.listeners[i] = Listener::open(watched, local);
                     self.dirty_listeners.push(i);
                 }
                 Err(e) => log::error!("cannot watch a listening socket: {e}"),
@@ -510,11 +512,13 @@ impl<L> Listener<L> {
         }
     }
 
-    fn open(socket: L) -> Self {
+    /// A listener whose connections all have the local address `local`
+    /// (see [`fixed_local`]), when known.
+    fn open(socket: L, local: Option<std::net::SocketAddr>) -> Self {
         Listener {
             socket: Some(socket),
             paused: false,
-            local: None,
+            local,
         }
     }
 }

@@ -15,18 +15,23 @@ use weir_core::ConnId;
 const LOW_WATER: usize = 8;
 /// Pipes without `maxpipes` nor `maxconn` (an embedded weir): a quarter
 /// of 1024 connections.
-const DEFAULT_MAX: usize = 256;
+const DEFAULT_MAX: u32 = 256;
 
-/// The pool `global` asks for: `maxpipes`, else a quarter of `maxconn`
-/// (HAProxy's default), pipes of `tune.pipesize`.
-pub(crate) fn pool(global: &weir_core::config::Global) -> Pipes {
-    let max = match (global.splice.maxpipes, global.maxconn) {
-        (Some(n), _) => n as usize,
-        (None, Some(maxconn)) => (maxconn as usize / 4).max(1),
+/// The most pipes the process has (`show info`'s `Maxpipes`):
+/// `maxpipes`, else a quarter of `maxconn` (HAProxy's default).
+pub(crate) fn max_pipes(global: &weir_core::config::Global) -> u32 {
+    match (global.splice.maxpipes, global.maxconn) {
+        (Some(n), _) => n,
+        (None, Some(maxconn)) => (maxconn / 4).max(1),
         (None, None) => DEFAULT_MAX,
-    };
+    }
+}
+
+/// The pool `global` asks for: this loop's share of [`max_pipes`],
+/// pipes of `tune.pipesize`.
+pub(crate) fn pool(global: &weir_core::config::Global) -> Pipes {
     // With several loops, each has its share (as every other limit).
-    let max = global.event_loop.share(max as u32) as usize;
+    let max = global.event_loop.share(max_pipes(global)) as usize;
     Pipes::new(max, global.splice.pipesize)
 }
 
@@ -70,6 +75,16 @@ impl Pipes {
             size,
             failed: false,
         }
+    }
+
+    /// Pipes holding a direction's bytes (`PipesUsed`).
+    pub(crate) fn used(&self) -> usize {
+        self.open.saturating_sub(self.free.len())
+    }
+
+    /// Pipes kept for reuse (`PipesFree`).
+    pub(crate) fn free(&self) -> usize {
+        self.free.len()
     }
 
     /// An empty pipe for a direction read from `from`, if one is free or

@@ -66,6 +66,7 @@ pub(crate) fn process_info(
             .clone()
             .unwrap_or_else(|| config.global.hostname.clone()),
         description: process.description.clone(),
+        maxpipes: crate::splice::max_pipes(&config.global),
         ..ProcessInfo::default()
     }
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use weir_core::config::Config;
-use weir_driver::{Engine, Follower, ListenSocket, Reactor, Socket};
+use weir_driver::{Engine, Follower, ListenSocket, Reactor, Ready, Socket};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -167,13 +167,20 @@ impl Weir {
                     }
                     // A FIN or an error shows up on the next read or write,
                     // so both make the socket "ready" for the call that
-                    // will report them.
-                    Token(t) => self.engine.ready(
-                        now,
-                        t,
-                        event.is_readable() || event.is_read_closed() || event.is_error(),
-                        event.is_writable() || event.is_write_closed() || event.is_error(),
-                    ),
+                    // will report them. Edge-triggered: a FIN that came
+                    // with bytes is not reported again, so the engine is
+                    // told to read past a short read.
+                    Token(t) => {
+                        let closed = event.is_read_closed() || event.is_error();
+                        let ready = Ready {
+                            readable: event.is_readable() || closed,
+                            writable: event.is_writable()
+                                || event.is_write_closed()
+                                || event.is_error(),
+                            read_closed: closed,
+                        };
+                        self.engine.ready(now, t, ready);
+                    }
                 }
             }
             if self.engine.turn(now) {

@@ -32,7 +32,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::Stream;
 use smol::{Async, Timer};
 use weir_core::config::Config;
-use weir_driver::{Engine, Follower, ListenSocket, Reactor, Socket, Token};
+use weir_driver::{Engine, Follower, ListenSocket, Reactor, Ready, Socket, Token};
 
 pub use weir_driver::{LogHook, Options, ShutdownHandle};
 
@@ -59,19 +59,47 @@ pub struct Weir {
     engine: Engine<SmolReactor>,
     shared: Arc<Shared>,
     signals: Option<Signals>,
+    /// Wakes the loop for [`Weir::signals`].
+    signal_waker: Waker,
     /// The other event loops (`nbthread`), run on their own threads.
     followers: Vec<Weir>,
 }
 
 /// What the sockets' wakers and the shutdown handles tell the loop.
-#[derive(Default)]
 struct Shared {
     /// Sockets that became ready: (token, readable, writable).
     ready: Mutex<Vec<(Token, bool, bool)>>,
     /// A shutdown handle was used.
     woken: AtomicBool,
+    /// A signal may have come (set at first, to register for them).
+    signalled: AtomicBool,
     /// The loop's task, while it waits.
     task: Mutex<Option<Waker>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            ready: Mutex::default(),
+            woken: AtomicBool::new(false),
+            signalled: AtomicBool::new(true),
+            task: Mutex::default(),
+        }
+    }
+}
+
+/// Wakes the loop when a signal came.
+struct SignalReadiness(Arc<Shared>);
+
+impl Wake for SignalReadiness {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.signalled.store(true, Ordering::SeqCst);
+        self.0.wake_task();
+    }
 }
 
 impl Shared {
@@ -102,6 +130,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// direction fired, so both are reported: the engine only tries what core
 /// wants, and an operation that would block re-arms its direction, which
 /// is still registered with this same waker, so costs no reactor call.
+/// (A waker per direction was tried: it saves those reads, but took
+/// more CPU per short connection.)
 struct Readiness {
     shared: Arc<Shared>,
     token: Token,
@@ -156,6 +186,7 @@ impl Weir {
             .collect::<io::Result<_>>()?;
         Ok(Weir {
             engine,
+            signal_waker: Waker::from(Arc::new(SignalReadiness(shared.clone()))),
             shared,
             signals,
             followers,
@@ -171,6 +202,7 @@ impl Weir {
         let engine = Engine::follower(follower, reactor, wake_with(shared.clone()))?;
         Ok(Weir {
             engine,
+            signal_waker: Waker::from(Arc::new(SignalReadiness(shared.clone()))),
             shared,
             signals: None,
             followers: Vec::new(),
@@ -252,8 +284,16 @@ impl Weir {
             }
             let now = Instant::now();
             std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
-            for (token, read, write) in ready.drain(..) {
-                self.engine.ready(now, token, read, write);
+            for (token, readable, writable) in ready.drain(..) {
+                // async-io's reactor does not tell a FIN from bytes, but
+                // it is level-triggered: a socket armed after a short
+                // read is reported again if its FIN came meanwhile.
+                let ready = Ready {
+                    readable,
+                    writable,
+                    read_closed: false,
+                };
+                self.engine.ready(now, token, ready);
             }
             if self.engine.turn(now) {
                 return Ok(());
@@ -266,12 +306,17 @@ impl Weir {
     async fn wait(&mut self, mut wait: Wait<'_>) {
         // The closure owns its borrows, so the future stays `Send`.
         let (shared, signals, engine) = (&self.shared, &mut self.signals, &mut self.engine);
+        let signal_waker = &self.signal_waker;
         poll_fn(move |cx| {
             *lock(&shared.task) = Some(cx.waker().clone());
             let mut done = shared.woken.swap(false, Ordering::SeqCst);
             done |= !lock(&shared.ready).is_empty();
-            if let Some(signals) = signals.as_mut() {
-                while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(cx) {
+            // Each poll of the signals reads their pipe: only once they
+            // woke the loop (and the first time, to register).
+            let signalled = shared.signalled.swap(false, Ordering::SeqCst);
+            if let Some(signals) = signals.as_mut().filter(|_| signalled) {
+                let mut cx = Context::from_waker(signal_waker);
+                while let Poll::Ready(Some(signal)) = Pin::new(&mut *signals).poll_next(&mut cx) {
                     if let Ok(signal) = signal {
                         engine.on_signal(signal as i32);
                         done = true;

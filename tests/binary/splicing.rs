@@ -118,6 +118,44 @@ fn splice_auto_is_on_by_default_and_nosplice_turns_it_off() {
     assert_eq!(before, after, "no option splice-auto: no pipe");
 }
 
+/// One stats-socket request, its whole answer.
+fn cli(port: u16, line: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    answer
+}
+
+#[test]
+fn show_info_counts_the_pipes_of_the_splice_pool() {
+    let (backend, server) = echo_once();
+    let syslog = Syslog::new();
+    let (port, admin) = (free_port(), free_port());
+    let text = config(syslog.port(), (port, admin), " maxpipes 6\n", "", backend);
+    let scratch = Scratch::new();
+    let weir = Running::quiet(&scratch.file("w.cfg", &text), admin);
+    let info = cli(admin, "show info");
+    assert!(info.contains("\nMaxpipes: 6\n"), "{info}");
+    assert!(info.contains("\nPipesUsed: 0\nPipesFree: 0\n"), "{info}");
+    echo_bulk(port);
+    server.join().unwrap();
+    syslog.wait_for(&format!(" {BULK} "));
+    // Two descriptors a pipe; the pool keeps the session's pipes.
+    let kept = pipes(&weir) / 2;
+    assert!(kept > 0, "spliced");
+    let free = format!("\nPipesUsed: 0\nPipesFree: {kept}\n");
+    let mut info = String::new();
+    let shown = wait_until(|| {
+        info = cli(admin, "show info");
+        info.contains(&free)
+    });
+    assert!(shown, "{kept} free pipes: {info}");
+}
+
 #[test]
 fn a_server_that_resets_mid_splice_is_logged_sd_after_its_bytes() {
     let reply = pattern(4 << 20);

@@ -62,6 +62,32 @@ fn client_half_close_still_gets_the_reply() {
     assert!(lb.wait_log(" fe app/s1 "));
 }
 
+/// Bytes and a FIN that arrive together, from either side, are read
+/// whole: a short read does not hide the FIN (the timeouts are 30 s, the
+/// client waits 10 s at most).
+fn bytes_and_fin_at_once_get_the_reply_and_fin_promptly() {
+    let digest = Backend::start("s1", Behavior::Digest);
+    let lb = Lb::start(&config(&[&digest], ""));
+    for i in 0..20 {
+        let data = pattern(i, 64);
+        let mut hash = Fnv::default();
+        hash.write(&data);
+        let mut client = lb.connect();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        client.write_all(&data).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let reply = read_line(&mut client).expect("the reply before any timeout");
+        assert_eq!(reply, format!("64 {:016x}", hash.finish()));
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .expect("the FIN before any timeout");
+        assert!(rest.is_empty());
+    }
+}
+
 fn server_closing_first_delivers_its_bytes_then_eof() {
     let greet = Backend::start("s1", Behavior::Greet);
     let lb = Lb::start(&config(&[&greet], ""));
@@ -139,6 +165,7 @@ fn many_concurrent_sessions_each_get_their_own_bytes() {
 weir_tests::on_both_drivers!(
     large_transfers_pass_both_ways_intact,
     client_half_close_still_gets_the_reply,
+    bytes_and_fin_at_once_get_the_reply_and_fin_promptly,
     server_closing_first_delivers_its_bytes_then_eof,
     refused_server_connection_closes_the_client,
     idle_client_is_closed_by_timeout_client,

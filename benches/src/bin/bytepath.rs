@@ -7,6 +7,7 @@
 //! # a proxy listening on :8000 with `server s1 127.0.0.1:9000`, then:
 //! cargo run --release -p weir-bench --bin bytepath -- bulk 9000 8000 4 5
 //! cargo run --release -p weir-bench --bin bytepath -- conn 9000 8000 5 4
+//! cargo run --release -p weir-bench --bin bytepath -- keep 9000 8000 5 4
 //! ```
 //!
 //! - `bulk BACKEND FRONTEND GIB RUNS`: one connection sends GIB GiB to a
@@ -14,6 +15,9 @@
 //! - `conn BACKEND FRONTEND SECS CLIENTS`: CLIENTS threads open a new
 //!   connection per request (64 bytes up, 64 bytes back, the backend
 //!   closes); prints requests per second.
+//! - `keep BACKEND FRONTEND SECS CLIENTS`: CLIENTS threads each keep one
+//!   connection and send requests on it (64 bytes up, 64 bytes back);
+//!   prints requests per second.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -43,9 +47,15 @@ fn main() {
             num(3, 5),
             num(4, 4),
         ),
+        Some("keep") => keep(
+            num(1, 9000) as u16,
+            num(2, 8000) as u16,
+            num(3, 5),
+            num(4, 4),
+        ),
         _ => {
             eprintln!(
-                "usage: bytepath bulk BACKEND FRONTEND GIB RUNS | conn BACKEND FRONTEND SECS CLIENTS"
+                "usage: bytepath bulk BACKEND FRONTEND GIB RUNS | conn|keep BACKEND FRONTEND SECS CLIENTS"
             );
             std::process::exit(2);
         }
@@ -139,6 +149,44 @@ fn conn(backend: u16, frontend: u16, secs: u64, clients: u64) {
         "conn: {:.0} req/s ({ok} ok, {bad} failed)",
         ok as f64 / elapsed
     );
+}
+
+/// Requests on kept connections for `secs` seconds from `clients`
+/// threads; the backend echoes each connection until it closes.
+fn keep(backend: u16, frontend: u16, secs: u64, clients: u64) {
+    let listener = TcpListener::bind(("127.0.0.1", backend)).expect("backend binds");
+    thread::spawn(move || {
+        while let Ok((mut s, _)) = listener.accept() {
+            thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while s.read_exact(&mut buf).is_ok() && s.write_all(&buf).is_ok() {}
+            });
+        }
+    });
+    let done = Arc::new(AtomicU64::new(0));
+    let run_for = Duration::from_secs(secs);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let done = done.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", frontend)).expect("connect");
+                s.set_nodelay(true).expect("nodelay");
+                let mut buf = [0u8; 64];
+                while start.elapsed() < run_for {
+                    s.write_all(&[1u8; 64]).expect("write");
+                    s.read_exact(&mut buf).expect("read");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let ok = done.load(Ordering::Relaxed);
+    println!("keep: {:.0} req/s ({ok} ok)", ok as f64 / elapsed);
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -674,7 +674,7 @@ impl Pattern {
     /// Compiles `text`, bounded in size so no configuration can make a
     /// huge automaton.
     pub fn new(text: &str) -> Result<Pattern, String> {
-        regex::bytes::RegexBuilder::new(text)
+        regex::bytes::RegexBuilder::new(&pcre_dollar(text))
             .size_limit(1 << 20)
             .build()
             .map(Pattern)
@@ -689,6 +689,57 @@ impl Pattern {
                 )
             })
     }
+}
+
+/// `text` with PCRE's `$` where the regex crate's differs: outside a
+/// character class and without the `m` flag, PCRE's `$` also matches
+/// before a newline that ends the subject (HAProxy's checks see `OK\n`
+/// match `^OK$`); the regex crate's `$` only at the very end.
+fn pcre_dollar(text: &str) -> std::borrow::Cow<'_, str> {
+    let multi_line = text.split("(?").skip(1).any(|flags| {
+        flags
+            .split([':', ')'])
+            .next()
+            .is_some_and(|f| f.contains('m'))
+    });
+    if !text.contains('$') || multi_line {
+        // With `(?m)` both mean the end of any line: leave it as written.
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    let mut class = 0u32;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+                continue;
+            }
+            '[' => {
+                class += 1;
+                out.push(c);
+                // A `]` first in a class (after an optional `^`) is literal.
+                if chars.peek() == Some(&'^') {
+                    out.extend(chars.next());
+                }
+                if chars.peek() == Some(&']') {
+                    out.extend(chars.next());
+                }
+                continue;
+            }
+            ']' if class > 0 => class -= 1,
+            '$' if class == 0 => {
+                out.push_str(r"(?:\n?\z)");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl PartialEq for Pattern {

@@ -2076,3 +2076,19 @@ fn default_fullconn_follows_the_settled_global_maxconn_as_haproxy() {
     let got: Vec<u32> = c.backends.iter().map(|b| b.fullconn).collect();
     assert_eq!(got, [999, 1, 7]);
 }
+
+#[test]
+fn dollar_matches_before_a_final_newline_as_pcre() {
+    let m = |re: &str, subject: &[u8]| super::Pattern::new(re).unwrap().0.is_match(subject);
+    assert!(m("^[a-d]$", b"a\n"));
+    assert!(m("^[a-d]$", b"a"));
+    assert!(!m("^[a-d]$", b"a\n\n"));
+    assert!(!m("^[a-d]$", b"a\nb"));
+    // Literal, escaped and in a class: not an anchor.
+    assert!(m(r"^\$5", b"$5"));
+    assert!(m("^[$]$", b"$\n"));
+    assert!(m("^[]$]+$", b"]$"));
+    // With `(?m)` the pattern keeps the regex crate's meaning.
+    assert!(m("(?m)^a$", b"a\nb"));
+    assert!(m("(?:a|b)$", b"b\n"));
+}

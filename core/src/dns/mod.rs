@@ -4,3 +4,4 @@
 
 pub mod message;
 pub(crate) mod resolver;
+mod xxh32;

@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use super::message::{self, Name, QueryType, ResponseError};
+use super::xxh32::xxh32;
 use crate::action::Action;
 use crate::config::dns::{Family, Resolvers};
 use crate::rng::Rng;
@@ -54,6 +55,9 @@ pub(crate) enum Status {
 pub(crate) struct Item {
     /// The address.
     pub addr: IpAddr,
+    /// HAProxy's key of the record: XXH32 of the address bytes seeded
+    /// with the record type.
+    key: u32,
     /// The last answer that had it.
     last_seen: Instant,
     /// Servers using it.
@@ -77,7 +81,8 @@ pub(crate) struct Resolution {
     pub last_valid: Instant,
     /// The last outcome.
     pub status: Status,
-    /// The addresses answered, oldest first.
+    /// The addresses answered, in HAProxy's order: by key (see
+    /// [`record_key`]), a later one after an earlier one of the same key.
     pub items: Vec<Item>,
     /// Who uses the name, in order: the first is told which nameserver
     /// answered, the others have it "from the cache".
@@ -319,11 +324,19 @@ impl Resolver {
         for addr in response.addrs() {
             match r.items.iter_mut().find(|item| item.addr == addr) {
                 Some(item) => item.last_seen = now,
-                None => r.items.push(Item {
-                    addr,
-                    last_seen: now,
-                    attached: Vec::new(),
-                }),
+                None => {
+                    let key = record_key(addr);
+                    let at = (r.items.iter())
+                        .position(|item| item.key > key)
+                        .unwrap_or(r.items.len());
+                    let item = Item {
+                        addr,
+                        key,
+                        last_seen: now,
+                        attached: Vec::new(),
+                    };
+                    r.items.insert(at, item);
+                }
             }
         }
         let obsolete = self.config.hold.obsolete;
@@ -353,6 +366,16 @@ impl Resolution {
         for item in &mut self.items {
             item.attached.retain(|w| *w != who);
         }
+    }
+}
+
+/// The key HAProxy 2.6 files an address record under in its answer tree
+/// (`XXH32(rdata, len, type)`): servers look at the addresses in the
+/// order of these keys, whatever the answer's order.
+fn record_key(addr: IpAddr) -> u32 {
+    match addr {
+        IpAddr::V4(a) => xxh32(&a.octets(), 1),
+        IpAddr::V6(a) => xxh32(&a.octets(), 28),
     }
 }
 

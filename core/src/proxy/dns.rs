@@ -6,7 +6,9 @@
 //! A valid answer gives each requesting server an address: the one it has
 //! if still answered, else the best by score (preferred family 8,
 //! preferred network 4, not used by another server of the backend 2 —
-//! used ones are skipped without `allow-dup-ip` —, current address 1).
+//! used ones are skipped without `allow-dup-ip` —, current address 1),
+//! the first in HAProxy's record order (by a hash of each address, see
+//! `resolver::Resolution::items`) on a tie.
 //! A changed address is logged (`be/srv changed its IP from A to B by
 //! resolvers/ns.`, `by DNS cache` for the other servers of the same name)
 //! and taken by new sessions, checks, an agent at the server's address and

@@ -179,6 +179,8 @@ impl Balancer {
             info.tasks += p.tasks;
             info.bytes_out += p.bytes_out;
             info.bytes_out_rate += p.bytes_out_rate;
+            info.pipes_used += p.pipes_used;
+            info.pipes_free += p.pipes_free;
         }
     }
 }

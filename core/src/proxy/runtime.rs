@@ -45,6 +45,14 @@ impl Balancer {
     pub fn set_process_info(&mut self, info: ProcessInfo) {
         self.process = info;
     }
+
+    /// The driver's kernel pipes for splicing: `used` hold a spliced
+    /// direction's bytes, `free` are kept for reuse (`show info`'s
+    /// `PipesUsed` and `PipesFree`, added up over the event loops).
+    pub fn set_pipes(&mut self, used: u32, free: u32) {
+        self.process.pipes_used = used;
+        self.process.pipes_free = free;
+    }
 }
 
 /// The balancer at `now`, for [`crate::runtime_api::execute`].

@@ -435,4 +435,10 @@ pub struct ProcessInfo {
     pub bytes_out: u64,
     /// Bytes per second sent now (`BytesOutRate`).
     pub bytes_out_rate: u64,
+    /// Most kernel pipes for splicing (`Maxpipes`).
+    pub maxpipes: u32,
+    /// Kernel pipes holding a spliced direction's bytes (`PipesUsed`).
+    pub pipes_used: u32,
+    /// Kernel pipes kept for reuse (`PipesFree`).
+    pub pipes_free: u32,
 }

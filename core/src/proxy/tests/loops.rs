@@ -253,3 +253,17 @@ fn a_follower_keeps_loop_0s_server_states_through_random_verdicts_and_commands()
         }
     }
 }
+
+#[test]
+fn show_info_adds_up_every_loops_pipes() {
+    let cfg = config(vec![server("s1", 8001)]);
+    let mut leader = instance(cfg.clone(), 0, 2);
+    let mut follower = instance(cfg, 1, 2);
+    let now = leader.now;
+    leader.lb.set_pipes(1, 2);
+    follower.lb.set_pipes(3, 4);
+    let share = follower.lb.stats_share(now);
+    leader.lb.set_peer_stats(vec![share]);
+    let info = leader.lb.handle_command(now, "show info", Level::Admin);
+    assert!(info.contains("\nPipesUsed: 4\nPipesFree: 6\n"), "{info}");
+}
