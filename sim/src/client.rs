@@ -27,8 +27,10 @@ pub(crate) struct Client {
     pub connected: bool,
     /// weir's `accept` was called for it.
     pub accepted: bool,
-    /// The step of the run in which it was.
-    pub accepted_step: u64,
+    /// The loop that accepted it.
+    pub lp: usize,
+    /// The moment of the run at which it was (see `World::moment`).
+    pub accepted_at: u64,
     /// Request bytes written (header included).
     pub written: u64,
     /// No write before then (pauses between writes).

@@ -37,6 +37,7 @@ use weir_core::{LogLine, LogSink};
 
 use crate::client::Outcome;
 use crate::faults::{Fault, FaultKind};
+use crate::loops::MAX_DELAY;
 use crate::net::{LinkId, Peer, Side};
 use crate::payload::Reply;
 use crate::rotation::{Closure, Seen, ServerModel};
@@ -68,8 +69,11 @@ pub(crate) struct Bounds {
     pub recover: Duration,
     /// How long the run goes on after the clients are done.
     pub quiet: Duration,
-    /// Network slack: a few round trips.
+    /// Network slack: a few round trips (and a batch's delay between
+    /// loops).
     pub margin: Duration,
+    /// Longest delay of what loop 0 decides to reach the other loops.
+    pub news: Duration,
     /// Servers have `maxconn`: sessions may time out in the queue.
     pub queue_limited: bool,
     /// Servers are checked.
@@ -80,6 +84,9 @@ pub(crate) struct Bounds {
     pub max_wakeups: u64,
     /// Most wake-ups in a row without any action.
     pub idle_limit: u64,
+    /// Most client connections weir may hold: global and frontend
+    /// `maxconn`.
+    pub clients_max: Option<u32>,
 }
 
 impl Bounds {
@@ -93,7 +100,11 @@ impl Bounds {
             .chain(scenario.clients.iter().map(|c| c.latency))
             .max()
             .unwrap_or_default();
-        let margin = latency * 8 + Duration::from_millis(10);
+        // With several loops, what loop 0 decides reaches the others a
+        // little later.
+        let several = configs.iter().any(|c| c.global.nbthread.unwrap_or(1) > 1);
+        let news = if several { MAX_DELAY } else { Duration::ZERO };
+        let margin = latency * 8 + Duration::from_millis(10) + news;
         let (mut detect, mut recover) = (Duration::ZERO, Duration::ZERO);
         let (mut longest, mut shortest) = (Duration::ZERO, Duration::MAX);
         let (mut ends, mut queue_limited, mut n_servers) = (Duration::ZERO, false, 0);
@@ -148,13 +159,30 @@ impl Bounds {
             recover: recover + margin,
             quiet: ends + recover + Duration::from_secs(2),
             margin,
+            news,
             queue_limited,
             checked,
             timer_window,
             max_wakeups: n_servers * per_server as u64 * 4 + 8,
+            clients_max: (configs.first()).and_then(|c| {
+                [c.global.maxconn, c.frontends[0].maxconn]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            }),
             idle_limit: 4 * (scenario.clients.len() as u64 + n_servers) + 64,
         }
     }
+}
+
+/// One server of weir on one port of a world server.
+#[derive(Debug, Clone)]
+pub(crate) struct Limit {
+    name: String,
+    /// Its largest `maxconn` (`None`: no limit).
+    max: Option<u32>,
+    /// In the configuration weir runs.
+    listed: bool,
 }
 
 /// What the checks remember during a run.
@@ -165,6 +193,9 @@ pub(crate) struct Checker {
     pub servers: Vec<ServerModel>,
     /// The server a runtime command being carried out is about.
     pub in_command: Option<usize>,
+    /// While a loop applies news: the sessions it may end (server, and
+    /// the first letter of their termination state).
+    pub in_news: Option<Vec<(String, char)>>,
     /// Clients (by address) whose sessions a command ended.
     pub ended_by_command: BTreeSet<SocketAddr>,
     /// Traffic connections weir opened to a closed server: since when,
@@ -174,14 +205,23 @@ pub(crate) struct Checker {
     pub connecting: Vec<(LinkId, usize, Closure)>,
     /// Clients weir accepted.
     pub accepted: u64,
+    /// Clients weir was asked to accept (some it refused).
+    pub accept_calls: u64,
     /// The server connections that received each client's bytes.
     pub served: Vec<Vec<LinkId>>,
     /// The client each server connection carries.
     pub owner: BTreeMap<LinkId, u32>,
     /// tcplog lines by client address: termination state, bytes, server.
     pub sessions: BTreeMap<SocketAddr, Vec<(String, u64, String)>>,
-    /// Wake-ups in a row that produced no action.
-    idle: u64,
+    /// Each traffic connection weir opened: the world server and port.
+    pub traffic: BTreeMap<LinkId, (usize, u16)>,
+    /// Server ports weir connected to in this step.
+    pub loaded: Vec<(usize, u16)>,
+    /// Each world server's port: the servers configurations put there
+    /// (a rename, or leaving and coming back, makes a new one), with the
+    /// largest `maxconn` each had (`None`: no limit) and whether the
+    /// configuration weir runs has it.
+    pub server_limits: BTreeMap<(usize, u16), Vec<Limit>>,
 }
 
 impl Checker {
@@ -202,14 +242,18 @@ impl Checker {
             failure: None,
             servers,
             in_command: None,
+            in_news: None,
             ended_by_command: BTreeSet::new(),
             connect_closure: BTreeMap::new(),
             connecting: Vec::new(),
             accepted: 0,
+            accept_calls: 0,
             served: vec![Vec::new(); scenario.clients.len()],
             owner: BTreeMap::new(),
             sessions: BTreeMap::new(),
-            idle: 0,
+            traffic: BTreeMap::new(),
+            loaded: Vec::new(),
+            server_limits: BTreeMap::new(),
         }
     }
 
@@ -244,12 +288,13 @@ impl World {
     /// Whether server `s` had a fault at some time between `from` and
     /// `until`.
     /// Runtime commands count: they take servers out of rotation and end
-    /// sessions.
+    /// sessions (in the other loops, when their news arrives).
     pub(crate) fn had_fault(&self, s: usize, from: Duration, until: Duration) -> bool {
         let mut faults = self.scenario.faults.iter().filter(|f| f.server == s);
         let mut commands = self.scenario.commands.iter().filter(|c| c.server == s);
+        let news = self.check.bounds.news;
         faults.any(|f| f.from <= until && from <= f.until)
-            || commands.any(|c| c.at <= until && from <= c.until)
+            || commands.any(|c| c.at <= until && from <= c.until + news)
     }
 
     /// The faults of server `s` that fail its checks.
@@ -261,8 +306,21 @@ impl World {
             .filter(move |f| f.server == s && fails_checks(f.kind, check))
     }
 
-    /// A log line from weir: server state changes and tcplog lines.
-    pub(crate) fn on_log(&mut self, line: &LogLine) {
+    /// A log line from loop `lp`: server state changes and tcplog lines.
+    pub(crate) fn on_log(&mut self, lp: usize, line: &LogLine) {
+        // Loop 0 writes what is the process's (server states, checks,
+        // backends left without a server): once. The others write their
+        // sessions' lines, and their own stops in the diagnostic log.
+        let text = line.text.as_str();
+        let session = line.sink == LogSink::Stdout
+            && (text.split(' ').next()).is_some_and(|a| a.parse::<SocketAddr>().is_ok());
+        let process = ["Server ", "Backup Server ", "Health check "]
+            .iter()
+            .any(|p| text.starts_with(p))
+            || text.contains(" has no server available");
+        if lp > 0 && (process || (line.sink == LogSink::Stdout && !session)) {
+            return self.fail(format!("loop {lp} wrote {text:?}"));
+        }
         // State changes reach the diagnostic log only when no log target
         // takes them; the scenario's `log stdout` does.
         match line.sink {
@@ -319,6 +377,16 @@ impl World {
         };
         if let Some(s) = self.check.in_command {
             self.on_command_session_log(s, addr, state, &server);
+        }
+        if let Some(may_end) = &self.check.in_news {
+            let why = state.chars().next().unwrap_or('-');
+            if !may_end.iter().any(|(s, w)| *s == server && *w == why) {
+                return self.fail(format!(
+                    "news that may end {may_end:?} ended the session of {addr} on {server:?} \
+                     ({state})"
+                ));
+            }
+            self.check.ended_by_command.insert(addr);
         }
         let entry = self.check.sessions.entry(addr).or_default();
         entry.push((state.to_string(), bytes, server));
@@ -379,55 +447,153 @@ impl World {
         }
     }
 
-    /// weir woke up and asked for `actions` actions.
-    pub(crate) fn on_wakeup(&mut self, actions: usize) {
+    /// Loop `lp` woke up and asked for `actions` actions.
+    pub(crate) fn on_wakeup(&mut self, lp: usize, actions: usize) {
+        let idle = &mut self.loops[lp].idle;
         if actions > 0 {
-            self.check.idle = 0;
+            *idle = 0;
             return;
         }
-        self.check.idle += 1;
-        if self.check.idle > self.check.bounds.idle_limit {
-            let n = self.check.idle;
+        *idle += 1;
+        if *idle > self.check.bounds.idle_limit {
+            let n = *idle;
             self.fail(format!(
-                "weir woke up {n} times in a row with nothing to do"
+                "loop {lp} woke up {n} times in a row with nothing to do"
             ));
         }
+    }
+
+    /// weir accepted a client: the process holds no more client
+    /// connections than global and frontend `maxconn` allow.
+    pub(crate) fn check_held(&mut self) {
+        let Some(max) = self.check.bounds.clients_max else {
+            return;
+        };
+        let held = (self.ids.values())
+            .filter(|&&l| matches!(self.net.links[l].peer, Peer::Client(_)))
+            .count();
+        if held > max as usize {
+            self.fail(format!(
+                "weir holds {held} client connections, maxconn {max}"
+            ));
+        }
+    }
+
+    /// The servers' `maxconn` in `config` (the first one, or one a
+    /// reload applies), by world server and port.
+    pub(crate) fn note_limits(&mut self, config: &Config) {
+        let servers = &config.backends[0].servers;
+        for limits in self.check.server_limits.values_mut() {
+            for limit in limits.iter_mut() {
+                limit.listed &= servers.iter().any(|s| s.name == limit.name);
+            }
+        }
+        for server in servers {
+            let ip = server.addr.ip();
+            let Some(s) = (self.scenario.servers.iter()).position(|spec| spec.addr.ip() == ip)
+            else {
+                continue;
+            };
+            let max = Some(server.maxconn).filter(|&m| m > 0);
+            let limits = (self.check.server_limits)
+                .entry((s, server.addr.port()))
+                .or_default();
+            match limits
+                .iter_mut()
+                .find(|l| l.listed && l.name == server.name)
+            {
+                Some(limit) => limit.max = limit.max.zip(max).map(|(a, b)| a.max(b)),
+                None => limits.push(Limit {
+                    name: server.name.clone(),
+                    max,
+                    listed: true,
+                }),
+            }
+        }
+    }
+
+    /// weir opened traffic connection `link` to world server `s`'s `port`.
+    pub(crate) fn on_load(&mut self, link: LinkId, s: usize, port: u16) {
+        self.check.traffic.insert(link, (s, port));
+        self.check.loaded.push((s, port));
+    }
+
+    /// At the end of a step: no server has more connections from weir
+    /// (all loops) than its `maxconn` (the largest it had; the sum of
+    /// them when a reload put two servers on one port), and its check
+    /// when that shares the traffic port.
+    fn check_server_loads(&mut self) {
+        for (s, port) in std::mem::take(&mut self.check.loaded) {
+            let Some(limits) = self.check.server_limits.get(&(s, port)) else {
+                continue;
+            };
+            let Some(mut max) = limits.iter().map(|l| l.max).sum::<Option<u32>>() else {
+                continue;
+            };
+            // A check on the traffic port looks like traffic: loop 0 has
+            // at most one in flight per server.
+            if self.scenario.check != Check::None && !self.scenario.check_port {
+                max += limits.len() as u32;
+            }
+            let open = (self.ids.values())
+                .filter(|l| self.check.traffic.get(l) == Some(&(s, port)))
+                .count();
+            if open > max as usize {
+                let name = self.server_name(s);
+                self.fail(format!(
+                    "weir holds {open} connections to {name} (port {port}), maxconn {max}"
+                ));
+            }
+        }
+    }
+
+    /// Sessions open in all loops.
+    pub(crate) fn active_sessions(&self) -> usize {
+        self.loops.iter().map(|l| l.lb.active_sessions()).sum()
     }
 
     /// Checked after every step.
     pub(crate) fn after_step(&mut self) {
         self.settle_connects();
-        if let Some((at, after)) = self.unbound.zip(self.scenario.hard_stop_after) {
-            let bound = at + after + self.check.bounds.margin;
-            if self.now > bound && !self.lb.is_stopped() {
-                let left = self.lb.active_sessions();
-                self.fail(format!(
-                    "{left} sessions still open {:.3}s after the soft stop, past hard-stop-after",
-                    (self.now - at).as_secs_f64()
-                ));
+        self.check_server_loads();
+        for lp in 0..self.loops.len() {
+            let l = &self.loops[lp];
+            if let Some((at, after)) = l.unbound.zip(self.scenario.hard_stop_after) {
+                let bound = at + after + self.check.bounds.margin;
+                if self.now > bound && !l.lb.is_stopped() {
+                    let left = l.lb.active_sessions();
+                    self.fail(format!(
+                        "loop {lp}: {left} sessions still open {:.3}s after the soft stop, \
+                         past hard-stop-after",
+                        (self.now - at).as_secs_f64()
+                    ));
+                }
             }
-        }
-        if let Some(next) = self.lb.poll_timeout() {
-            if next <= self.t() {
-                let late = self.t().saturating_duration_since(next);
-                self.fail(format!(
-                    "poll_timeout returned a deadline {:.6}s in the past",
-                    late.as_secs_f64()
-                ));
+            // A loop's deadline is later than the last instant it handled
+            // (another loop may have one at the same instant).
+            if let Some(next) = self.loops[lp].lb.poll_timeout() {
+                if next < self.t() || (next == self.t() && self.loops[lp].busy == self.now) {
+                    let late = self.t().saturating_duration_since(next);
+                    self.fail(format!(
+                        "loop {lp}: poll_timeout returned a deadline {:.6}s in the past",
+                        late.as_secs_f64()
+                    ));
+                }
             }
         }
     }
 
     /// The end of the run: sessions, logs, health, timers, memory.
     pub(crate) fn final_checks(&mut self) {
-        if self.lb.active_sessions() != 0 {
-            let n = self.lb.active_sessions();
+        if self.active_sessions() != 0 {
+            let n = self.active_sessions();
             return self.fail(format!("{n} sessions left after every client finished"));
         }
         for c in 0..self.clients.len() {
             self.check_client(c);
         }
-        if self.scenario.soft_stop.is_some() && !self.lb.is_stopped() {
+        let running = self.loops.iter().any(|l| !l.lb.is_stopped());
+        if self.scenario.soft_stop.is_some() && running {
             return self.fail("weir is not stopped at the end of its soft stop".into());
         }
         for s in 0..self.servers.len() {
@@ -500,7 +666,7 @@ impl World {
                 let unexcused = reached.filter(|&s| !self.had_fault(s, start, end));
                 // A soft stop closed the listener on it, or `hard-stop-after`
                 // ran out while it was still going.
-                let hard_stop = (self.unbound)
+                let hard_stop = (self.first_unbound())
                     .zip(self.scenario.hard_stop_after)
                     .is_some_and(|(at, after)| end + self.check.bounds.margin >= at + after);
                 if client.shut_out || hard_stop {
@@ -526,17 +692,23 @@ impl World {
         }
     }
 
-    /// Only check timers are left: none without checks, and a bounded
-    /// number of wake-ups over a few check intervals with them.
+    /// Only check timers are left: none without checks (none at all in
+    /// loops other than loop 0), and a bounded number of wake-ups over a
+    /// few check intervals with them.
     fn check_timers(&mut self) {
-        if !self.check.bounds.checked {
-            if let Some(at) = self.lb.poll_timeout() {
+        for lp in 0..self.loops.len() {
+            if self.check.bounds.checked && lp == 0 {
+                continue;
+            }
+            if let Some(at) = self.loops[lp].lb.poll_timeout() {
                 let left = at.saturating_duration_since(self.t());
                 return self.fail(format!(
-                    "a timer is armed {:.3}s ahead with nothing left to do",
+                    "loop {lp} has a timer armed {:.3}s ahead with nothing left to do",
                     left.as_secs_f64()
                 ));
             }
+        }
+        if !self.check.bounds.checked {
             return;
         }
         let (before, end) = (
@@ -560,21 +732,28 @@ impl World {
     /// `shutdown` closes everything and leaves nothing behind.
     fn check_shutdown(&mut self) {
         let t = self.t();
-        self.lb.shutdown(t);
-        self.drain();
+        for lp in 0..self.loops.len() {
+            self.loops[lp].lb.shutdown(t);
+            self.drain(lp);
+        }
         if !self.ids.is_empty() {
             let left: Vec<_> = self.ids.keys().copied().collect();
             return self.fail(format!("shutdown left connections open: {left:?}"));
         }
-        let buffers = self.lb.buffers_in_use();
-        if buffers != 0 {
-            return self.fail(format!("{buffers} buffers still in use after shutdown"));
-        }
-        if self.lb.poll_timeout().is_some() {
-            self.fail("a timer is still armed after shutdown".into());
-        }
-        if self.lb.active_sessions() != 0 {
-            self.fail("sessions left after shutdown".into());
+        for lp in 0..self.loops.len() {
+            let lb = &self.loops[lp].lb;
+            let buffers = lb.buffers_in_use();
+            if buffers != 0 {
+                return self.fail(format!(
+                    "loop {lp}: {buffers} buffers still in use after shutdown"
+                ));
+            }
+            if lb.poll_timeout().is_some() {
+                return self.fail(format!("loop {lp}: a timer is still armed after shutdown"));
+            }
+            if lb.active_sessions() != 0 {
+                return self.fail(format!("loop {lp}: sessions left after shutdown"));
+            }
         }
     }
 }
@@ -599,10 +778,13 @@ mod tests {
     }
 
     fn health(w: &mut World, text: &str) {
-        w.on_log(&LogLine {
-            sink: LogSink::Diagnostic(log::Level::Warn),
-            text: text.into(),
-        });
+        w.on_log(
+            0,
+            &LogLine {
+                sink: LogSink::Diagnostic(log::Level::Warn),
+                text: text.into(),
+            },
+        );
     }
 
     #[test]
@@ -651,7 +833,7 @@ mod tests {
             listener: ListenerId(0),
         };
         let mut w = world();
-        w.apply(unbind.clone());
+        w.apply(0, unbind.clone());
         assert!(
             w.check
                 .result()
@@ -660,12 +842,15 @@ mod tests {
                 .contains("without a soft stop")
         );
         let mut w = world();
-        w.scenario.soft_stop = Some(Duration::ZERO);
-        w.apply(unbind);
+        w.loops[0].soft_stopped = Some(Duration::ZERO);
+        w.apply(0, unbind);
         assert!(w.check.result().is_ok());
-        w.apply(Action::ResumeAccept {
-            listener: ListenerId(0),
-        });
+        w.apply(
+            0,
+            Action::ResumeAccept {
+                listener: ListenerId(0),
+            },
+        );
         assert!(
             w.check
                 .result()

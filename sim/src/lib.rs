@@ -16,9 +16,14 @@
 //! generator's draws, so it chooses the configuration, clients and fault
 //! schedule, and the invariants are the oracle.
 //!
+//! With `nbthread N` ([`Scenario::with_loops`]) the world runs N
+//! instances of weir, one per event loop, as the drivers do, and the
+//! invariants hold for the process as a whole (see `loops`).
+//!
 //! Modules: `scenario` draws the run, `faults` the server faults,
 //! `runtime` the operator's commands, `net` is
 //! the network and event queue, `world` the event loop and weir's driver,
+//! `loops` several instances of weir and what they tell each other,
 //! `client` and `server` the peers, `payload` the checkable streams,
 //! `invariants` the checks, `trace` the readable record.
 
@@ -27,6 +32,7 @@
 mod client;
 mod faults;
 mod invariants;
+mod loops;
 mod net;
 mod payload;
 mod reconfig;

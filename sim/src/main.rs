@@ -5,11 +5,15 @@
 //! weir-sim --seed S [--trace]                  replay one seed (with its trace)
 //! weir-sim --seed S --save-tape FILE            write seed S's scenario as a tape
 //! weir-sim --tape FILE [--trace]                replay a tape (a fuzzer's input)
+//! weir-sim ... --loops L                        weir on L event loops (nbthread L)
 //! ```
 //!
 //! `--reloads` runs the seeds' scenarios with reloads in place at random
 //! times (servers removed, added, renamed, moved to a new port, retuned;
 //! `balance` and timeouts changed), runtime commands included.
+//!
+//! `--loops N` runs them with `nbthread N`: N instances of weir, one per
+//! event loop, in one world (as `cargo test` runs some seeds).
 
 use std::cell::Cell;
 use std::io::Write;
@@ -18,9 +22,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J] [--reloads]
-       weir-sim --seed S [--reloads] [--trace | --save-tape FILE]
-       weir-sim --tape FILE [--trace]";
+const USAGE: &str = "usage: weir-sim [--from N] [--seeds M] [--jobs J] [--reloads] [--loops L]
+       weir-sim --seed S [--reloads] [--loops L] [--trace | --save-tape FILE]
+       weir-sim --tape FILE [--loops L] [--trace]";
 
 thread_local! {
     /// The seed this thread is running, for the panic message.
@@ -36,6 +40,7 @@ struct Args {
     save_tape: Option<String>,
     trace: bool,
     reloads: bool,
+    loops: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -48,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         save_tape: None,
         trace: false,
         reloads: false,
+        loops: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +71,10 @@ fn parse_args() -> Result<Args, String> {
             "--save-tape" => args.save_tape = Some(path(&mut it, "--save-tape")?),
             "--trace" => args.trace = true,
             "--reloads" => args.reloads = true,
+            "--loops" => match number("--loops")? {
+                n @ 1..=64 => args.loops = n as u32,
+                _ => return Err(format!("--loops takes 1 to 64 event loops\n{USAGE}")),
+            },
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -95,19 +105,25 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
+    let (reloads, loops) = (args.reloads, args.loops);
     match (args.seed, args.tape) {
         (Some(seed), _) => match args.save_tape {
             Some(file) => save_tape(seed, &file),
-            None => replay(scenario(seed, args.reloads), args.trace),
+            None => replay(scenario(seed, reloads, loops), args.trace),
         },
         (None, Some(file)) => match std::fs::read(&file) {
-            Ok(tape) => replay(weir_sim::Scenario::from_tape(&tape), args.trace),
+            Ok(tape) => {
+                let scenario = weir_sim::Scenario::from_tape(&tape).with_loops(loops);
+                replay(scenario, args.trace)
+            }
             Err(e) => {
                 eprintln!("{file}: {e}");
                 ExitCode::from(2)
             }
         },
-        (None, None) => campaign(args.from, args.seeds, args.jobs, args.reloads),
+        (None, None) => campaign(args.from, args.seeds, args.jobs, |seed| {
+            scenario(seed, reloads, loops)
+        }),
     }
 }
 
@@ -144,28 +160,34 @@ fn replay(scenario: weir_sim::Scenario, trace: bool) -> ExitCode {
     code
 }
 
-/// Seed `seed`'s scenario, with reloads if asked.
-fn scenario(seed: u64, reloads: bool) -> weir_sim::Scenario {
+/// Seed `seed`'s scenario, with reloads if asked, on `loops` loops.
+fn scenario(seed: u64, reloads: bool, loops: u32) -> weir_sim::Scenario {
     let scenario = weir_sim::Scenario::generate(seed);
-    if reloads {
+    let scenario = if reloads {
         scenario.with_reloads()
     } else {
         scenario
-    }
+    };
+    scenario.with_loops(loops)
 }
 
-/// Runs seeds `from..from + seeds` on `jobs` threads.
-fn campaign(from: u64, seeds: u64, jobs: u64, reloads: bool) -> ExitCode {
+/// Runs the scenarios of seeds `from..from + seeds` on `jobs` threads.
+fn campaign(
+    from: u64,
+    seeds: u64,
+    jobs: u64,
+    scenario: impl Fn(u64) -> weir_sim::Scenario + Sync,
+) -> ExitCode {
     let started = Instant::now();
     let done = AtomicU64::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for job in 0..jobs {
-            let (done, failures) = (&done, &failures);
+            let (done, failures, scenario) = (&done, &failures, &scenario);
             scope.spawn(move || {
                 for seed in (from + job..from + seeds).step_by(jobs as usize) {
                     CURRENT.with(|c| c.set(Some(seed)));
-                    let outcome = weir_sim::run_scenario(scenario(seed, reloads), false);
+                    let outcome = weir_sim::run_scenario(scenario(seed), false);
                     if let Err(failure) = outcome.result {
                         println!("FAIL seed {seed} {failure}");
                         failures

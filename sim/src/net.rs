@@ -21,6 +21,10 @@ use crate::rng::Rng;
 /// their replies.
 pub type LinkId = usize;
 
+/// One of weir's connections: the event loop (index) that owns it, and
+/// that loop's id for it (each loop numbers its own).
+pub type Handle = (usize, ConnId);
+
 /// One end of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Side {
@@ -88,8 +92,8 @@ pub struct End {
 pub struct Link {
     /// Who the peer is.
     pub peer: Peer,
-    /// weir's id for its end, while weir has it open.
-    pub weir: Option<ConnId>,
+    /// weir's loop and id for its end, while weir has it open.
+    pub weir: Option<Handle>,
     /// weir may read and write its end: accepted, or connected.
     pub established: bool,
     /// What weir last asked to do on its end (read, write).

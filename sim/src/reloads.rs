@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use weir_core::runtime_api::Level;
 
+use crate::loops::Message;
 use crate::reconfig::{Entry, Layout};
 use crate::rng::Rng;
 use crate::rotation::{Seen, ServerModel};
@@ -236,7 +237,8 @@ impl Scenario {
 }
 
 /// A world server under one name and port, from when a configuration
-/// listed it (a step) to when one no longer did (a step and a time).
+/// listed it (a moment, see `World::moment`) to when one no longer did
+/// (a moment and a time).
 #[derive(Debug, Clone)]
 pub(crate) struct Incarnation {
     pub s: usize,
@@ -244,14 +246,6 @@ pub(crate) struct Incarnation {
     pub port: u16,
     pub from: u64,
     pub until: Option<(u64, Duration)>,
-}
-
-impl Incarnation {
-    /// Whether it was still in the configuration at step `step` (or came
-    /// into it later).
-    pub(crate) fn listed_after(&self, step: u64) -> bool {
-        self.until.is_none_or(|(u, _)| step < u)
-    }
 }
 
 impl World {
@@ -266,11 +260,11 @@ impl World {
         trace!(self, "operator", "reload: {}", reload.what.join(", "));
         let statuses = self.statuses();
         let t = self.t();
-        let answer = self.lb.handle_command(t, "reload", Level::Admin);
+        let answer = self.loops[0].lb.handle_command(t, "reload", Level::Admin);
         if answer != "Reload requested.\n\n" {
             return self.fail(format!("'reload' answered {answer:?}"));
         }
-        self.drain();
+        self.drain(0);
         if !std::mem::take(&mut self.reload_asked) {
             return self.fail("'reload' did not ask the driver to reload".into());
         }
@@ -282,7 +276,14 @@ impl World {
         let weights: Vec<(String, u32)> = (config.backends[0].servers.iter())
             .map(|s| (s.name.clone(), s.weight))
             .collect();
-        let report = self.lb.reload(self.t(), config);
+        self.note_limits(&config);
+        // Loop 0 reloads, then sends each other loop its copy.
+        let mut copies = crate::loops::configs(&config).into_iter();
+        let Some(first) = copies.next() else {
+            return;
+        };
+        let t = self.t();
+        let report = self.loops[0].lb.reload(t, first);
         trace!(self, "weir", "reloaded: {report:?}");
         self.config = text;
         let weight = |name: &str| weights.iter().find(|(n, _)| n == name).map_or(1, |w| w.1);
@@ -310,11 +311,13 @@ impl World {
             }
         }
         // The balancing starts again: round-robin's window too.
-        let (step, now) = (self.stats.steps, self.now);
+        let (step, now) = (self.moment, self.now);
         for model in self.check.servers.iter_mut().filter(|m| m.closed.is_none()) {
             model.opened = (step, now);
         }
-        self.drain();
+        let copies: Vec<_> = copies.collect();
+        self.tell_loops(|lp| vec![Message::Reload(Box::new(copies[lp - 1].clone()))]);
+        self.drain(0);
         let after = self.statuses();
         for (name, retuned) in kept {
             let was = statuses.iter().find(|(n, _)| *n == name);
@@ -335,7 +338,7 @@ impl World {
     /// World server `s`'s server leaves the configuration (for good when
     /// `out`, else under its old name or port).
     fn leaves(&mut self, s: usize, out: bool) {
-        let (step, now) = (self.stats.steps, self.now);
+        let (step, now) = (self.moment, self.now);
         for inc in self.incarnations.iter_mut().filter(|i| i.s == s) {
             inc.until.get_or_insert((step, now));
         }
@@ -350,7 +353,7 @@ impl World {
     /// World server `s` joins the configuration as `entry`: a new server
     /// in weir, UP from the bottom, checked again, nothing set at run time.
     fn joins(&mut self, s: usize, entry: &Entry, weight: u32) {
-        let (step, now) = (self.stats.steps, self.now);
+        let (step, now) = (self.moment, self.now);
         self.incarnations.push(Incarnation {
             s,
             name: entry.name.clone(),
@@ -392,7 +395,7 @@ impl World {
             .any(|i| i.s == s && i.until.is_none())
     }
 
-    /// The step since which world server `s` is in the configuration
+    /// The moment since which world server `s` is in the configuration
     /// under its present name and port.
     pub(crate) fn listed_since(&self, s: usize) -> u64 {
         (self.incarnations.iter().rev())
@@ -413,16 +416,21 @@ impl World {
     }
 
     /// Client `c`'s tcplog line does not name a server that had left the
-    /// configuration for good when weir accepted it (one accepted before
-    /// may wait in the queue and reach the server a rename made).
+    /// configuration for good when weir accepted it, as the loop that
+    /// accepted it knew (one accepted before may wait in the queue and
+    /// reach the server a rename made).
     pub(crate) fn check_logged_server(&mut self, c: usize, name: &str) {
         if self.server_index(name).is_none() {
             return;
         }
-        let accepted = self.clients[c].accepted_step;
+        let (lp, accepted) = (self.clients[c].lp, self.clients[c].accepted_at);
         let live = (self.incarnations.iter())
             .filter(|i| i.name == name)
-            .any(|i| i.listed_after(accepted));
+            .any(|i| {
+                // Still listed, or not yet gone for that loop.
+                i.until
+                    .is_none_or(|(u, _)| self.learned(lp, u).is_none_or(|l| accepted < l))
+            });
         if !live {
             self.fail(format!(
                 "client {c}, accepted after {name} left the configuration, was logged on it"
@@ -430,10 +438,12 @@ impl World {
         }
     }
 
-    /// Each server's `status` in `show stat`.
+    /// Each server's `status` in `show stat` (loop 0's).
     fn statuses(&mut self) -> Vec<(String, String)> {
         let t = self.t();
-        let text = self.lb.handle_command(t, "show stat", Level::Admin);
+        let text = self.loops[0]
+            .lb
+            .handle_command(t, "show stat", Level::Admin);
         let mut lines = text.lines();
         let header: Vec<&str> = lines
             .next()

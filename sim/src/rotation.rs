@@ -45,7 +45,7 @@ pub(crate) enum Seen {
     Down,
 }
 
-/// Since when (step, time) and why a server has been closed.
+/// Since when (moment, time) and why a server has been closed.
 pub(crate) type Closure = Option<(u64, Duration, &'static str)>;
 
 /// One server as commands and log lines left it.
@@ -60,7 +60,7 @@ pub(crate) struct ServerModel {
     /// The largest weight it had.
     pub max_weight: u32,
     pub closed: Closure,
-    /// When it last opened again (the step, the time).
+    /// When it last opened again (the moment, the time).
     pub opened: (u64, Duration),
     /// When a command last reset its health counter (the detection of a
     /// fault starts again from there).
@@ -141,7 +141,7 @@ impl World {
     /// Its model says again whether server `s` is closed, and when that
     /// changed.
     pub(crate) fn refresh(&mut self, s: usize) {
-        let (step, now) = (self.stats.steps, self.now);
+        let (step, now) = (self.moment, self.now);
         let model = &mut self.check.servers[s];
         match (model.closed_because(), model.closed) {
             (Some(why), None) => model.closed = Some((step, now, why)),
@@ -251,15 +251,20 @@ impl World {
     }
 
     /// Client `client`'s bytes reach server connection `link`: its
-    /// session must have been accepted before the server closed.
+    /// session must have been accepted before the server closed, or
+    /// before its loop learned it had (see `loops.rs`).
     pub(crate) fn check_open_when_connected(&mut self, link: LinkId, client: u32) {
-        let Some(Some((step, since, why))) = self.check.connect_closure.get(&link).copied() else {
+        let Some(Some((moment, since, why))) = self.check.connect_closure.get(&link).copied()
+        else {
             return;
         };
-        let Some(accepted) = self.clients.get(client as usize).map(|c| c.accepted_step) else {
+        let Some(c) = self.clients.get(client as usize) else {
             return;
         };
-        if accepted >= step {
+        let Some(learned) = self.learned(c.lp, moment) else {
+            return;
+        };
+        if c.accepted_at >= learned {
             let Peer::Server(s) = self.net.links[link].peer else {
                 return;
             };
@@ -290,9 +295,10 @@ impl World {
         self.check.ended_by_command.insert(addr);
     }
 
-    /// After `shutdown sessions server`: the sessions it carried (client
-    /// ids, as its connections saw them) are over, and it carries none.
-    pub(crate) fn after_shutdown_sessions(&mut self, s: usize, carried: &[usize]) {
+    /// After `shutdown sessions server` reached loop `lp`: the sessions
+    /// it carried there (client ids, as its connections saw them) are
+    /// over, and it carries none there.
+    pub(crate) fn after_shutdown_sessions(&mut self, lp: usize, s: usize, carried: &[usize]) {
         let name = self.server_name(s);
         for &c in carried {
             let addr = self.scenario.clients[c].addr;
@@ -303,22 +309,31 @@ impl World {
             }
         }
         let since = self.listed_since(s);
-        let left = self.ids.values().find(|&&l| {
-            self.net.links[l].peer == Peer::Server(s)
+        let left = self.ids.iter().find(|&(&(i, _), &l)| {
+            i == lp
+                && self.net.links[l].peer == Peer::Server(s)
                 && (self.check.owner.get(&l))
-                    .is_some_and(|&c| self.clients[c as usize].accepted_step >= since)
+                    .is_some_and(|&c| self.clients[c as usize].accepted_at >= since)
         });
-        if let Some(link) = left {
+        if let Some((_, link)) = left {
             self.fail(format!(
-                "shutdown sessions server app/{name} left link #{link} open"
+                "shutdown sessions server app/{name} left link #{link} open in loop {lp}"
             ));
         }
     }
 
-    /// `show stat` as a table: header names and rows.
-    fn show_stat(&mut self) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    /// `show stat` as a table: header names and rows. With several
+    /// loops, loop 0 adds the followers' counters: of now when `ask`
+    /// (as the driver asks when a stats connection comes), else the
+    /// latest they handed it.
+    fn show_stat(&mut self, ask: bool) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+        if ask {
+            self.ask_stats();
+        }
         let t = self.t();
-        let text = self.lb.handle_command(t, "show stat", Level::Admin);
+        let text = self.loops[0]
+            .lb
+            .handle_command(t, "show stat", Level::Admin);
         let mut lines = text.lines();
         let header = lines.next()?.strip_prefix("# ")?;
         let names = header.split(',').map(str::to_owned).collect();
@@ -347,7 +362,7 @@ impl World {
     /// The frontend's current sessions are the clients weir holds, and
     /// the servers' add up to at most the backend's.
     pub(crate) fn check_counters_now(&mut self) {
-        let Some(table) = self.show_stat() else {
+        let Some(table) = self.show_stat(true) else {
             return self.fail("show stat has no header".into());
         };
         let held = self
@@ -380,9 +395,11 @@ impl World {
 
     /// At the end: no session counted anywhere, every accepted client
     /// counted once by the frontend, every server's total at least the
-    /// sessions seen on it.
+    /// sessions seen on it. The followers' counters are those they
+    /// handed loop 0 last, every `STATS_PERIOD_MS`: the sessions ended
+    /// long before.
     pub(crate) fn check_counters_at_end(&mut self) {
-        let Some(table) = self.show_stat() else {
+        let Some(table) = self.show_stat(false) else {
             return self.fail("show stat has no header".into());
         };
         let mut rows = vec![
@@ -404,6 +421,25 @@ impl World {
         if stot != Some(accepted) {
             return self.fail(format!(
                 "show stat counts {stot:?} sessions on the frontend; weir accepted {accepted}"
+            ));
+        }
+        // `show info` too: every connection accepted (some refused at
+        // once), none open.
+        let t = self.t();
+        let info = self.loops[0]
+            .lb
+            .handle_command(t, "show info", Level::Admin);
+        let field = |name: &str| {
+            (info.lines())
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let (cum, cur) = (field("CumConns"), field("CurrConns"));
+        let tried = self.check.accept_calls;
+        if cur != Some(0) || cum.is_none_or(|n| n < accepted || n > tried) {
+            return self.fail(format!(
+                "show info counts {cur:?} connections open and {cum:?} in all; weir accepted \
+                 {accepted} of {tried}"
             ));
         }
         // A server a reload left out counted again from 0 when it came back.
@@ -457,15 +493,18 @@ impl World {
             .sum();
         for &s in &active {
             let model = &self.check.servers[s];
-            let (step, since) = model.opened;
+            let (moment, since) = model.opened;
             if model.closed.is_some() || self.had_fault(s, since, self.now) {
                 continue;
             }
             let name = self.server_name(s);
-            let mut routed = 0;
-            let mut got = false;
+            // Each loop balances its own sessions, from when it learned.
+            let mut routed = vec![0u64; self.loops.len()];
+            let mut got = vec![false; self.loops.len()];
             for (c, spec) in self.scenario.clients.iter().enumerate() {
-                if !self.clients[c].accepted || self.clients[c].accepted_step <= step {
+                let client = &self.clients[c];
+                let learned = self.learned(client.lp, moment);
+                if !client.accepted || learned.is_none_or(|m| client.accepted_at <= m) {
                     continue;
                 }
                 let Some(lines) = self.check.sessions.get(&spec.addr) else {
@@ -473,15 +512,18 @@ impl World {
                 };
                 for (_, _, server) in lines {
                     if self.server_index(server).is_some() {
-                        routed += 1;
-                        got |= *server == name;
+                        routed[client.lp] += 1;
+                        got[client.lp] |= *server == name;
                     }
                 }
             }
-            if !got && routed > 2 * u64::from(w) + 2 {
+            let starved =
+                (0..self.loops.len()).find(|&lp| !got[lp] && routed[lp] > 2 * u64::from(w) + 2);
+            if let Some(lp) = starved {
                 return self.fail(format!(
-                    "{name}, open since {:.3}s, got none of the {routed} sessions accepted since",
-                    since.as_secs_f64()
+                    "{name}, open since {:.3}s, got none of the {} sessions loop {lp} accepted since",
+                    since.as_secs_f64(),
+                    routed[lp]
                 ));
             }
         }
@@ -518,8 +560,10 @@ impl World {
                 continue;
             }
             let weight = u64::from(self.check.servers[s].weight);
-            // Within `weight + 1` of `n * weight / total`, in units of 1/total.
-            let (expected, slack) = (n * weight, (weight + 1) * total);
+            // Within `weight + 1` of `n * weight / total` in each loop, in
+            // units of 1/total.
+            let loops = self.loops.len() as u64;
+            let (expected, slack) = (n * weight, (weight + 1) * total * loops);
             if got * total > expected + slack || got * total + slack < expected {
                 let name = self.server_name(s);
                 return self.fail(format!(

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use weir_core::runtime_api::Level;
 
-use crate::net::Peer;
 use crate::rng::Rng;
 use crate::trace::trace;
 use crate::world::World;
@@ -149,7 +148,7 @@ impl World {
         if !self.listed(s) {
             // A reload left it out: there is no such server.
             let t = self.t();
-            let answer = self.lb.handle_command(t, &line, Level::Admin);
+            let answer = self.loops[0].lb.handle_command(t, &line, Level::Admin);
             if answer != "No such server.\n\n" {
                 self.fail(format!(
                     "'{line}' on a server out of the configuration answered {answer:?}"
@@ -157,19 +156,10 @@ impl World {
             }
             return;
         }
-        // The sessions on the server, as the servers see them.
-        // (Sessions accepted before a reload renamed or moved it may be
-        // on its old self: not this server.)
-        let since = self.listed_since(s);
-        let carried: Vec<usize> = self
-            .ids
-            .values()
-            .filter(|&&l| self.net.links[l].peer == Peer::Server(s) && self.is_traffic(l))
-            .filter_map(|l| self.check.owner.get(l).map(|&c| c as usize))
-            .filter(|&c| self.clients[c].accepted_step >= since)
-            .collect();
+        let carried = self.carried(0, s);
+        // The stats socket is loop 0's.
         let t = self.t();
-        let answer = self.lb.handle_command(t, &line, Level::Admin);
+        let answer = self.loops[0].lb.handle_command(t, &line, Level::Admin);
         // The socket ends every answer with an empty line.
         let answer = answer.strip_suffix('\n').unwrap_or(&answer).to_owned();
         if !answer.is_empty() {
@@ -178,11 +168,11 @@ impl World {
         // It took effect before weir's actions that follow from it.
         self.on_command(command, &answer);
         self.check.in_command = Some(s);
-        self.drain();
+        self.drain(0);
         self.check.in_command = None;
         self.check_counters_now();
         if command.op == Op::ShutdownSessions {
-            self.after_shutdown_sessions(s, &carried);
+            self.after_shutdown_sessions(0, s, &carried);
         }
     }
 

@@ -292,6 +292,21 @@ impl Scenario {
         }
     }
 
+    /// The same run on `loops` event loops (`nbthread` in its
+    /// configuration, so in every reload's too): weir's instances share the
+    /// run's clients and servers (see `loops.rs`). One loop leaves the
+    /// run as it was.
+    pub fn with_loops(mut self, loops: u32) -> Scenario {
+        let lines = self.config.lines();
+        let kept: Vec<&str> = lines.filter(|l| !l.starts_with("    nbthread ")).collect();
+        self.config = kept.join("\n") + "\n";
+        if loops > 1 {
+            let line = format!("    nbthread {loops}\n");
+            self.config.insert_str("global\n".len(), &line);
+        }
+        self
+    }
+
     /// The same run without its runtime commands: the run seeds drew
     /// before commands joined the schedule (they are drawn last).
     pub fn without_commands(mut self) -> Scenario {

@@ -362,10 +362,16 @@ impl World {
                     answer_at: None,
                     replied: false,
                 }),
-                b'G' => Role::Health(Health {
-                    request: Vec::new(),
-                    answered: false,
-                }),
+                b'G' => {
+                    // Only loop 0 checks.
+                    if let Some((lp @ 1.., _)) = self.net.links[link].weir {
+                        return self.fail(format!("loop {lp} sent a health check on #{link}"));
+                    }
+                    Role::Health(Health {
+                        request: Vec::new(),
+                        answered: false,
+                    })
+                }
                 other => {
                     return self.fail(format!(
                         "link #{link} sent {} unexpected bytes starting with {other:#04x}",

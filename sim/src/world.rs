@@ -4,11 +4,13 @@
 //! carries out every action weir asks for, feeds weir what happens on its
 //! sockets, and calls `handle_timeout` at the deadline weir asked for. It
 //! also plays the clients and servers (see `client.rs`, `server.rs`).
+//! With `nbthread N` it runs N instances, one per event loop, as the
+//! drivers do (see `loops.rs`).
 //!
 //! Time only moves when nothing is left to do at the current instant: the
-//! next instant is the earliest of the next scheduled event and weir's
-//! `poll_timeout`. Every `Instant` weir sees is one base instant plus the
-//! simulated time, so a run depends on its seed alone.
+//! next instant is the earliest of the next scheduled event and the
+//! instances' `poll_timeout`. Every `Instant` weir sees is one base
+//! instant plus the simulated time, so a run depends on its seed alone.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,11 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::{self, Source};
-use weir_core::{Action, Balancer, ConnError, ConnId, Event, ListenerId};
+use weir_core::{Action, ConnError, Event, ListenerId};
 
 use crate::client::Client;
 use crate::invariants::{Bounds, Checker, Failure};
-use crate::net::{LinkId, Net, Peer, Queue, Segment, Side};
+use crate::loops::{self, Fleet, Loop, Message, who};
+use crate::net::{Handle, LinkId, Net, Peer, Queue, Segment, Side};
 use crate::reloads::Incarnation;
 use crate::rng::Rng;
 use crate::scenario::{CA_FILE, Check, LISTEN, Scenario};
@@ -68,6 +71,12 @@ pub(crate) enum Ev {
     Command(usize),
     /// Reload `i` in place.
     Reload(usize),
+    /// A batch of messages from loop 0 (sent at a moment) reaches a loop.
+    Deliver(usize, u64, Vec<Message>),
+    /// A loop other than loop 0 hands its counters to loop 0.
+    StatsDue(usize),
+    /// Another loop gave back limit tokens this loop waited for.
+    Freed(usize),
 }
 
 /// Counts of what a run did.
@@ -91,22 +100,29 @@ pub struct Stats {
 
 /// The whole simulated system.
 pub(crate) struct World {
-    pub lb: Balancer,
+    /// weir's event loops (one, or `nbthread`), loop 0 first.
+    pub loops: Vec<Loop>,
+    /// The messages between them.
+    pub fleet: Fleet,
     pub base: Instant,
     pub now: Duration,
+    /// Orders what happens in a run finer than steps: it moves at every
+    /// step and every time loop 0 sends a batch to the other loops, so
+    /// that a change loop 0 made, the batch that tells it and the
+    /// sessions accepted before and after are told apart.
+    pub moment: u64,
     pub rng: Rng,
     pub queue: Queue<Ev>,
     pub net: Net,
     /// weir's open connections and their links.
-    pub ids: BTreeMap<ConnId, LinkId>,
+    pub ids: BTreeMap<Handle, LinkId>,
     pub scenario: Scenario,
     pub clients: Vec<Client>,
     pub servers: Vec<Server>,
     /// Server-side state of the connections servers accepted.
     pub sconns: BTreeMap<LinkId, ServerConn>,
-    /// weir's listener is accepting.
-    pub accepting: bool,
-    /// When weir closed its listener (after a soft stop).
+    /// When weir's listening socket closed (after a soft stop, when the
+    /// last loop closed it).
     pub unbound: Option<Duration>,
     /// Client connections the kernel accepted, waiting for weir's accept.
     pub backlog: VecDeque<LinkId>,
@@ -182,13 +198,15 @@ impl World {
             .collect();
         let base = now_base();
         let wall = SystemTime::UNIX_EPOCH + WALL_START;
-        let lb = Balancer::new(config, scenario.core_seed, base, wall, 1);
+        let loops = loops::build(&config, scenario.core_seed, base, wall);
         let tls = (scenario.ssl || matches!(scenario.check, Check::Tls | Check::Https))
             .then(|| Arc::new(server::tls_config(server::pki(), wall)));
         let mut world = World {
-            lb,
+            fleet: Fleet::new(loops.len()),
+            loops,
             base,
             now: Duration::ZERO,
+            moment: 0,
             rng: Rng::new(scenario.net_seed),
             queue: Queue::default(),
             net: Net::default(),
@@ -200,7 +218,6 @@ impl World {
                 .map(|_| Server::new(tls.clone()))
                 .collect(),
             sconns: BTreeMap::new(),
-            accepting: true,
             unbound: None,
             backlog: VecDeque::new(),
             check,
@@ -227,7 +244,11 @@ impl World {
         for (i, reload) in world.scenario.reloads.iter().enumerate() {
             world.queue.push(reload.at, Ev::Reload(i));
         }
-        world.drain();
+        world.note_limits(&config);
+        world.start_loops();
+        for lp in 0..world.loops.len() {
+            world.drain(lp);
+        }
         world.flush();
         Ok(world)
     }
@@ -270,14 +291,22 @@ impl World {
     /// otherwise moves the clock to `limit` and returns false.
     pub(crate) fn step(&mut self, limit: Duration) -> bool {
         self.stats.steps += 1;
+        self.moment += 1;
         if self.stats.steps > STEP_LIMIT {
             self.fail(format!("more than {STEP_LIMIT} steps"));
             return false;
         }
-        let timer = self.lb.poll_timeout().map(|t| t.duration_since(self.base));
+        // The earliest deadline of a loop (loop 0 first at a tie).
+        let (timer, lp) = (self.loops.iter().enumerate())
+            .filter_map(|(lp, l)| {
+                l.lb.poll_timeout()
+                    .map(|t| (t.duration_since(self.base), lp))
+            })
+            .min()
+            .unzip();
         let event = self.queue.next_at();
         // At a tie weir wakes up first, so that after every step its next
-        // deadline is in the future.
+        // deadlines are in the future.
         let wake = match (timer, event) {
             (Some(t), Some(e)) => t <= e,
             (Some(_), None) => true,
@@ -292,9 +321,9 @@ impl World {
             self.now = self.now.max(limit);
             return false;
         }
-        if wake {
+        if let Some(lp) = lp.filter(|_| wake) {
             self.now = next;
-            self.wake();
+            self.wake(lp);
         } else if let Some((at, ev)) = self.queue.pop() {
             self.now = at;
             self.handle(ev);
@@ -304,14 +333,14 @@ impl World {
         true
     }
 
-    /// weir's deadline came: `handle_timeout`.
-    fn wake(&mut self) {
+    /// Loop `lp`'s deadline came: `handle_timeout`.
+    fn wake(&mut self, lp: usize) {
         self.stats.wakeups += 1;
-        trace!(self, "weir", "wakes up (timer)");
+        trace!(self, who(lp), "wakes up (timer)");
         let t = self.t();
-        self.lb.handle_timeout(t);
-        let actions = self.drain();
-        self.on_wakeup(actions);
+        self.loops[lp].lb.handle_timeout(t);
+        let actions = self.drain(lp);
+        self.on_wakeup(lp, actions);
     }
 
     fn handle(&mut self, ev: Ev) {
@@ -339,26 +368,49 @@ impl World {
             Ev::SoftStop => {
                 trace!(self, "weir", "gets a soft stop (SIGUSR1)");
                 let t = self.t();
-                self.lb.soft_stop(t);
-                self.drain();
+                self.loops[0].soft_stopped = Some(self.now);
+                self.loops[0].lb.soft_stop(t);
+                self.drain(0);
+                // Loop 0 passes it on.
+                self.tell_loops(|_| vec![Message::SoftStop]);
             }
             Ev::Command(i) => self.run_command(i),
             Ev::Reload(i) => self.run_reload(i),
+            Ev::Deliver(lp, sent, batch) => self.deliver(lp, sent, batch),
+            Ev::StatsDue(lp) => self.stats_due(lp),
+            Ev::Freed(lp) => {
+                let t = self.t();
+                trace!(self, who(lp), "is told limits freed");
+                self.loops[lp].lb.limits_freed(t);
+                self.drain(lp);
+            }
         }
     }
 
-    /// weir closes its listener: the kernel resets the connections it had
-    /// queued for accept, and refuses new ones from now on.
-    fn unbind(&mut self) {
-        trace!(self, "weir", "closes its listener");
-        if self.unbound.is_some() || self.scenario.soft_stop.is_none_or(|at| self.now < at) {
-            return self.fail("weir unbound its listener without a soft stop, or twice".into());
+    /// Loop `lp` closes its listener; when the last one has, the kernel
+    /// resets the connections it had queued for accept, and refuses new
+    /// ones from now on.
+    fn unbind(&mut self, lp: usize) {
+        trace!(self, who(lp), "closes its listener");
+        let l = &mut self.loops[lp];
+        if l.unbound.is_some() || l.soft_stopped.is_none() {
+            return self.fail(format!(
+                "loop {lp} unbound its listener without a soft stop, or twice"
+            ));
+        }
+        (l.unbound, l.accepting) = (Some(self.now), false);
+        if self.loops.iter().any(|l| l.unbound.is_none()) {
+            return;
         }
         self.unbound = Some(self.now);
-        self.accepting = false;
         while let Some(link) = self.backlog.pop_front() {
             self.refuse(link);
         }
+    }
+
+    /// When the first loop closed its listener.
+    pub(crate) fn first_unbound(&self) -> Option<Duration> {
+        self.loops.iter().filter_map(|l| l.unbound).min()
     }
 
     /// The kernel answers a client's connection with a reset: weir's
@@ -417,78 +469,93 @@ impl World {
         }
     }
 
-    /// Carries out every action weir has queued; returns how many.
-    pub(crate) fn drain(&mut self) -> usize {
+    /// Carries out every action loop `lp` has queued; returns how many.
+    /// Loop 0 then sends what it published to the other loops.
+    pub(crate) fn drain(&mut self, lp: usize) -> usize {
+        self.loops[lp].busy = self.now;
         let mut count = 0;
-        while let Some(action) = self.lb.poll_action() {
+        while let Some(action) = self.loops[lp].lb.poll_action() {
             count += 1;
-            self.apply(action);
+            self.apply(lp, action);
         }
+        if lp == 0 && self.loops.len() > 1 {
+            self.publish_news();
+        }
+        self.wake_freed(lp);
         count
     }
 
-    pub(crate) fn apply(&mut self, action: Action) {
+    /// Carries out `action` of loop `lp`.
+    pub(crate) fn apply(&mut self, lp: usize, action: Action) {
+        let who = who(lp);
         match action {
             Action::Connect {
-                conn, addr, source, ..
+                conn,
+                addr,
+                source,
+                delay_ack,
             } => {
                 if let Some(source) = source {
-                    trace!(self, "weir", "binds {conn:?} to {} first", source.addr);
+                    trace!(self, &who, "binds {conn:?} to {} first", source.addr);
                 }
-                self.connect(conn, addr)
+                // Only checks delay their ACK; only loop 0 checks.
+                if delay_ack && lp > 0 {
+                    return self.fail(format!("{who} opens a check to {addr}"));
+                }
+                self.connect((lp, conn), addr)
             }
-            Action::KeepAlive { conn } => trace!(self, "weir", "keep-alive on {conn:?}"),
-            Action::Interest { conn, read, write } => match self.ids.get(&conn) {
+            Action::KeepAlive { conn } => trace!(self, who, "keep-alive on {conn:?}"),
+            Action::Interest { conn, read, write } => match self.ids.get(&(lp, conn)) {
                 Some(&link) => {
                     self.net.links[link].interest = (read, write);
                     self.net.touch(link, Side::Weir);
                 }
-                None => self.fail(format!("weir set interest on unknown {conn:?}")),
+                None => self.fail(format!("{who} set interest on unknown {conn:?}")),
             },
-            Action::ShutdownWrite { conn } => match self.ids.get(&conn) {
+            Action::ShutdownWrite { conn } => match self.ids.get(&(lp, conn)) {
                 Some(&link) => {
-                    trace!(
-                        self,
-                        "weir", "shuts down writing on {conn:?} (link #{link})"
-                    );
+                    trace!(self, who, "shuts down writing on {conn:?} (link #{link})");
                     self.net.links[link].forwarded_fin = true;
                     if let Some(segment) = self.net.shutdown(link, Side::Weir) {
                         self.send(link, Side::Weir, segment);
                     }
                 }
-                None => self.fail(format!("weir shut down unknown {conn:?}")),
+                None => self.fail(format!("{who} shut down unknown {conn:?}")),
             },
-            Action::Close { conn, reset } => self.close(conn, reset),
+            Action::Close { conn, reset } => self.close((lp, conn), reset),
             Action::PauseAccept { .. } => {
-                trace!(self, "weir", "pauses accepting");
-                self.accepting = false;
+                trace!(self, who, "pauses accepting");
+                self.loops[lp].accepting = false;
             }
-            Action::ResumeAccept { .. } if self.unbound.is_some() => {
-                self.fail("weir resumed accepting on a closed listener".into());
+            Action::ResumeAccept { .. } if self.loops[lp].unbound.is_some() => {
+                self.fail(format!("{who} resumed accepting on a closed listener"));
             }
             Action::ResumeAccept { .. } => {
-                trace!(self, "weir", "resumes accepting");
-                self.accepting = true;
+                trace!(self, who, "resumes accepting");
+                self.loops[lp].accepting = true;
             }
-            Action::Unbind { .. } => self.unbind(),
+            Action::Unbind { .. } => self.unbind(lp),
             // Only UNIX stats sockets hand listeners over; the world has none.
-            Action::SendListeners { conn } => trace!(self, "weir", "_getsocks on {conn:?}"),
+            Action::SendListeners { conn } => trace!(self, who, "_getsocks on {conn:?}"),
             // The simulated driver never calls `enable_splice`.
             Action::Splice { from, to } => {
-                self.fail(format!("weir spliced {from:?} to {to:?}, never enabled"))
+                self.fail(format!("{who} spliced {from:?} to {to:?}, never enabled"))
             }
+            // The stats socket is loop 0's.
+            Action::Reload if lp > 0 => self.fail(format!("{who} asked for a reload")),
             Action::Reload => self.reload_asked = true,
             // The simulated configurations have no `resolvers`.
-            Action::SendDatagram { to, .. } => trace!(self, "weir", "datagram to {to}"),
+            Action::SendDatagram { to, .. } => trace!(self, who, "datagram to {to}"),
             Action::Log(line) => {
-                trace!(self, "weir log", "{}", line.text);
-                self.on_log(&line);
+                trace!(self, format!("{who} log"), "{}", line.text);
+                self.on_log(lp, &line);
             }
         }
     }
 
     /// weir opens a connection to `addr`: a server's traffic or check port.
-    fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+    fn connect(&mut self, handle: Handle, addr: SocketAddr) {
+        let (lp, conn) = handle;
         self.stats.connects += 1;
         let found = (self.scenario.servers.iter()).position(|spec| spec.addr.ip() == addr.ip());
         let Some(s) = found else {
@@ -496,6 +563,9 @@ impl World {
         };
         let spec = &self.scenario.servers[s];
         let check = self.scenario.check_port && spec.check_addr == addr;
+        if check && lp > 0 {
+            return self.fail(format!("loop {lp} connects to {addr}, a check port"));
+        }
         let traffic =
             !check && (self.incarnations.iter()).any(|i| i.s == s && i.port == addr.port());
         if !check && !traffic {
@@ -508,13 +578,16 @@ impl World {
         let link = self.net.open(Peer::Server(s), spec.latency, spec.window);
         trace!(
             self,
-            "weir", "connects {conn:?} to {} at {addr} (link #{link})", spec.name
+            who(lp),
+            "connects {conn:?} to {} at {addr} (link #{link})",
+            spec.name
         );
-        self.net.links[link].weir = Some(conn);
-        if self.ids.insert(conn, link).is_some() {
-            self.fail(format!("weir reused {conn:?} while open"));
+        self.net.links[link].weir = Some(handle);
+        if self.ids.insert(handle, link).is_some() {
+            self.fail(format!("{} reused {conn:?} while open", who(lp)));
         }
         if traffic {
+            self.on_load(link, s, addr.port());
             self.on_connect(link, s, addr.port());
         }
         if traffic && self.scenario.check_port {
@@ -524,13 +597,14 @@ impl World {
         self.queue.push(at, Ev::ConnectSyn(link));
     }
 
-    fn close(&mut self, conn: ConnId, reset: bool) {
-        let Some(link) = self.ids.remove(&conn) else {
-            return self.fail(format!("weir closed unknown {conn:?}"));
+    fn close(&mut self, handle: Handle, reset: bool) {
+        let (lp, conn) = handle;
+        let Some(link) = self.ids.remove(&handle) else {
+            return self.fail(format!("{} closed unknown {conn:?}", who(lp)));
         };
         trace!(
             self,
-            "weir",
+            who(lp),
             "closes {conn:?} (link #{link}){}",
             if reset { " with RST" } else { "" }
         );
@@ -549,27 +623,29 @@ impl World {
 
     /// The outcome of weir's connect reaches weir.
     fn connect_done(&mut self, link: LinkId, result: Result<(), ConnError>) {
-        let Some(conn) = self.net.links[link].weir else {
+        let Some((lp, conn)) = self.net.links[link].weir else {
             if result.is_ok() {
                 self.send(link, Side::Weir, Segment::Rst);
             }
             return;
         };
-        trace!(self, "weir", "{conn:?} connect: {result:?}");
+        trace!(self, who(lp), "{conn:?} connect: {result:?}");
         if result.is_ok() {
             self.net.links[link].established = true;
             self.net.touch(link, Side::Weir);
         }
         let t = self.t();
-        self.lb.handle_event(t, Event::Connected { conn, result });
-        self.drain();
+        self.loops[lp]
+            .lb
+            .handle_event(t, Event::Connected { conn, result });
+        self.drain(lp);
     }
 
     /// Looks at every end that has something to do until none has, and
     /// lets weir accept the clients waiting in the backlog.
     fn flush(&mut self) {
         for _ in 0..FLUSH_LIMIT {
-            if self.accepting && !self.backlog.is_empty() {
+            if !self.backlog.is_empty() && self.loops.iter().any(|l| l.accepting) {
                 self.accept_backlog();
                 continue;
             }
@@ -594,33 +670,53 @@ impl World {
         let Peer::Client(c) = self.net.links[link].peer else {
             return;
         };
+        // The loops watching the socket race for it: any may win.
+        let ready: Vec<usize> = (0..self.loops.len())
+            .filter(|&lp| self.loops[lp].accepting)
+            .collect();
+        let lp = match ready.len() {
+            1 => ready[0],
+            _ => *self.rng.pick(&ready),
+        };
+        // As the drivers: the connection's tokens first; without them the
+        // loop pauses and the client stays queued for a loop with room.
+        if !self.loops[lp].lb.admit(ListenerId(0)) {
+            trace!(self, who(lp), "has no room for client {c}");
+            self.backlog.push_front(link);
+            self.drain(lp);
+            return;
+        }
         self.clients[c].accepted = true;
-        self.clients[c].accepted_step = self.stats.steps;
+        self.clients[c].lp = lp;
+        self.clients[c].accepted_at = self.moment;
         let t = self.t();
         let peer = self.scenario.clients[c].addr;
-        match self.lb.accept(t, ListenerId(0), peer, LISTEN) {
+        self.check.accept_calls += 1;
+        match self.loops[lp].lb.accept(t, ListenerId(0), peer, LISTEN) {
             Some(conn) => {
                 trace!(
                     self,
-                    "weir", "accepts client {c} as {conn:?} (link #{link})"
+                    who(lp),
+                    "accepts client {c} as {conn:?} (link #{link})"
                 );
                 let l = &mut self.net.links[link];
-                l.weir = Some(conn);
+                l.weir = Some((lp, conn));
                 l.established = true;
-                if self.ids.insert(conn, link).is_some() {
-                    self.fail(format!("weir reused {conn:?} while open"));
+                if self.ids.insert((lp, conn), link).is_some() {
+                    self.fail(format!("{} reused {conn:?} while open", who(lp)));
                 }
                 self.check.accepted += 1;
                 self.net.touch(link, Side::Weir);
+                self.check_held();
             }
             None => {
-                trace!(self, "weir", "refuses client {c}");
+                trace!(self, who(lp), "refuses client {c}");
                 if let Some(segment) = self.net.close(link, Side::Weir, false) {
                     self.send(link, Side::Weir, segment);
                 }
             }
         }
-        self.drain();
+        self.drain(lp);
     }
 
     /// Moves bytes between weir and its socket on `link` while weir wants
@@ -628,19 +724,19 @@ impl World {
     fn pump_weir(&mut self, link: LinkId) {
         for _ in 0..PUMP_LIMIT {
             let l = &self.net.links[link];
-            let Some(conn) = l.weir.filter(|_| l.established) else {
+            let Some(handle) = l.weir.filter(|_| l.established) else {
                 return;
             };
             let mut progress = false;
             if l.interest.0 {
-                progress |= self.weir_reads(link, conn);
+                progress |= self.weir_reads(link, handle);
             }
             let l = &self.net.links[link];
-            if l.weir != Some(conn) {
+            if l.weir != Some(handle) {
                 return;
             }
             if l.interest.1 {
-                progress |= self.weir_writes(link, conn);
+                progress |= self.weir_writes(link, handle);
             }
             if !progress {
                 return;
@@ -650,7 +746,7 @@ impl World {
     }
 
     /// One read by weir on `link`: bytes, then end of stream or reset.
-    fn weir_reads(&mut self, link: LinkId, conn: ConnId) -> bool {
+    fn weir_reads(&mut self, link: LinkId, (lp, conn): Handle) -> bool {
         let l = &self.net.links[link];
         let end = l.end(Side::Weir);
         let (pending, rst) = (end.rx.len(), end.rst_in);
@@ -660,31 +756,34 @@ impl World {
         }
         let max = self.io_size();
         let t = self.t();
-        let Some(buf) = self.lb.recv_buf(conn).filter(|b| !b.is_empty()) else {
+        let lb = &mut self.loops[lp].lb;
+        let Some(buf) = lb.recv_buf(conn).filter(|b| !b.is_empty()) else {
             return false;
         };
         if pending > 0 {
             let n = buf.len().min(pending).min(max);
             let data = self.net.read(link, Side::Weir, n);
             buf[..n].copy_from_slice(&data);
-            self.lb.received(t, conn, n);
-            trace!(self, "weir", "reads {n} bytes from {conn:?}");
+            lb.received(t, conn, n);
+            trace!(self, who(lp), "reads {n} bytes from {conn:?}");
         } else if fin {
             // A FIN before an RST reads as the end of stream (Linux).
-            trace!(self, "weir", "{conn:?} reached end of stream");
+            trace!(self, who(lp), "{conn:?} reached end of stream");
             self.net.links[link].eof_reported = true;
-            self.lb.handle_event(t, Event::ReadClosed { conn });
+            self.loops[lp]
+                .lb
+                .handle_event(t, Event::ReadClosed { conn });
         } else {
-            trace!(self, "weir", "{conn:?} was reset");
+            trace!(self, who(lp), "{conn:?} was reset");
             let error = ConnError::Reset;
-            self.lb.handle_event(t, Event::Failed { conn, error });
+            lb.handle_event(t, Event::Failed { conn, error });
         }
-        self.drain();
+        self.drain(lp);
         true
     }
 
     /// One write by weir on `link`, as much as the window takes.
-    fn weir_writes(&mut self, link: LinkId, conn: ConnId) -> bool {
+    fn weir_writes(&mut self, link: LinkId, (lp, conn): Handle) -> bool {
         let max = self.io_size();
         let l = &self.net.links[link];
         let (room, rst, shut) = (
@@ -693,19 +792,23 @@ impl World {
             l.end(Side::Weir).shut,
         );
         let t = self.t();
-        let Some(out) = self.lb.send_buf(conn).filter(|b| !b.is_empty()) else {
+        let lb = &mut self.loops[lp].lb;
+        let Some(out) = lb.send_buf(conn).filter(|b| !b.is_empty()) else {
             return false;
         };
         if rst {
-            trace!(self, "weir", "write to {conn:?}: reset");
+            trace!(self, who(lp), "write to {conn:?}: reset");
             let error = ConnError::Reset;
-            self.lb.handle_event(t, Event::Failed { conn, error });
-            self.drain();
+            self.loops[lp]
+                .lb
+                .handle_event(t, Event::Failed { conn, error });
+            self.drain(lp);
             return true;
         }
         if shut {
             self.fail(format!(
-                "weir has bytes to write to {conn:?} after shutting it down"
+                "{} has bytes to write to {conn:?} after shutting it down",
+                who(lp)
             ));
             return false;
         }
@@ -715,9 +818,9 @@ impl World {
         }
         let data = out[..n].to_vec();
         self.write(link, Side::Weir, &data);
-        self.lb.sent(t, conn, n);
-        trace!(self, "weir", "writes {n} bytes to {conn:?}");
-        self.drain();
+        self.loops[lp].lb.sent(t, conn, n);
+        trace!(self, who(lp), "writes {n} bytes to {conn:?}");
+        self.drain(lp);
         true
     }
 

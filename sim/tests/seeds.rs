@@ -2,8 +2,12 @@
 //! found bugs in weir-core (replayed for ever; each bug also has a
 //! regression test in core), and exact replay of a seed.
 //!
-//! A failure names its seed; replay it with
-//! `cargo run -p weir-sim -- --seed S --trace`.
+//! Half the seeds of each sweep run weir on several event loops
+//! (`nbthread 2` or `3`, see [`loops`]): the same runs, the same
+//! invariants, for the process as a whole.
+//!
+//! A failure names its seed and loops; replay it with
+//! `cargo run -p weir-sim -- --seed S --loops L --trace`.
 
 use std::fs;
 
@@ -34,16 +38,23 @@ const FOUND_BUGS: &[(u64, &str, u64)] = &[
 /// Seeds swept by each of the two sweep tests (they run in parallel).
 const SWEEP: u64 = 250;
 
+/// How many event loops a swept seed runs weir on: one for half of
+/// them, two or three for the others.
+fn loops(seed: u64) -> u32 {
+    [1, 2, 1, 3][seed as usize % 4]
+}
+
 fn check(seeds: impl Iterator<Item = u64>) {
     let failures: Vec<String> = seeds
         .filter_map(|seed| {
-            let failure = run(seed, false).result.err()?;
-            Some(format!("seed {seed} {failure}"))
+            let scenario = Scenario::generate(seed).with_loops(loops(seed));
+            let failure = run_scenario(scenario, false).result.err()?;
+            Some(format!("seed {seed} --loops {} {failure}", loops(seed)))
         })
         .collect();
     assert!(
         failures.is_empty(),
-        "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --trace"
+        "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --loops L --trace"
     );
 }
 
@@ -58,8 +69,12 @@ fn seeds_that_found_bugs_pass() {
         })
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
-    // And as the sweep draws them, commands included.
-    check(FOUND_BUGS.iter().map(|&(seed, _, _)| seed));
+    // And with their commands, on one loop.
+    let failures: Vec<String> = FOUND_BUGS
+        .iter()
+        .filter_map(|&(seed, _, _)| Some(format!("seed {seed} {}", run(seed, false).result.err()?)))
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]
@@ -101,6 +116,14 @@ fn a_seed_replays_exactly_the_same_run() {
     assert!(a.trace.len() > 1000, "a real run: {} lines", a.trace.len());
     assert_eq!(a.trace, b.trace);
     assert_eq!(format!("{:?}", a.result), format!("{:?}", b.result));
+    // Several loops too: who accepts, and when news arrives.
+    let three = || run_scenario(Scenario::generate(16).with_loops(3), true);
+    let (a, b) = (three(), three());
+    assert!(
+        a.trace.iter().any(|l| l.contains("weir loop 2")),
+        "loop 2 did something"
+    );
+    assert_eq!(a.trace, b.trace);
 }
 
 /// A scenario's description without its first line (which names the seed,
@@ -116,8 +139,12 @@ fn described(scenario: &Scenario) -> String {
 fn roundrobin_shares_sessions_by_weight_after_weight_and_drain_commands() {
     let failures: Vec<String> = (0..8)
         .filter_map(|seed| {
-            let failure = run_scenario(Scenario::weighted(seed), false).result.err()?;
-            Some(format!("weighted seed {seed} {failure}"))
+            let scenario = Scenario::weighted(seed).with_loops(loops(seed));
+            let failure = run_scenario(scenario, false).result.err()?;
+            Some(format!(
+                "weighted seed {seed} --loops {} {failure}",
+                loops(seed)
+            ))
         })
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
@@ -129,13 +156,18 @@ fn reloads_in_place_lose_no_session_and_send_removed_servers_nothing() {
         .filter_map(|seed| {
             let scenario = Scenario::generate(seed).with_reloads();
             assert!(!scenario.reloads.is_empty());
-            let failure = run_scenario(scenario, false).result.err()?;
-            Some(format!("seed {seed} with reloads {failure}"))
+            let failure = run_scenario(scenario.with_loops(loops(seed)), false)
+                .result
+                .err()?;
+            Some(format!(
+                "seed {seed} --loops {} with reloads {failure}",
+                loops(seed)
+            ))
         })
         .collect();
     assert!(
         failures.is_empty(),
-        "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --reloads --trace"
+        "{failures:#?}\nreplay one with: cargo run -p weir-sim -- --seed S --reloads --loops L --trace"
     );
 }
 
@@ -147,8 +179,13 @@ fn roundrobin_shares_sessions_by_the_weights_reloads_and_commands_left() {
             let scenario = Scenario::weighted(seed).with_reloads();
             let changes = scenario.reloads.iter().flat_map(|r| &r.what);
             weights_changed += changes.filter(|w| w.contains(" weight ")).count();
-            let failure = run_scenario(scenario, false).result.err()?;
-            Some(format!("weighted seed {seed} with reloads {failure}"))
+            let failure = run_scenario(scenario.with_loops(loops(seed)), false)
+                .result
+                .err()?;
+            Some(format!(
+                "weighted seed {seed} --loops {} with reloads {failure}",
+                loops(seed)
+            ))
         })
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
