@@ -116,8 +116,10 @@
 //!   server's load is the sum over loops); `roundrobin` and the weights
 //!   run per loop, so the process's choices follow the weights over each
 //!   loop's sessions, and the exact order of HAProxy's round robin holds
-//!   with `nbthread 1` only. Passive checks (`observe layer4`) judge each
-//!   loop's own traffic and stay local.
+//!   with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
+//!   traffic only: the followers hold no check state, so their connect
+//!   failures are not counted (with N loops a server's error limit is
+//!   reached on about 1/N of the traffic).
 
 /// Which event loop an instance serves, and how many there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
