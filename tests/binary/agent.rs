@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::kit::{Running, Scratch, echo_backend, free_port, wait_until};
+use super::kit::{Running, Scratch, cli, echo_backend, free_port, wait_until};
 
 /// What the agent does with its next connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,20 +88,6 @@ fn serve(mut stream: TcpStream, answer: Answer) {
             let _ = stream.read(&mut [0u8; 64]);
         }
     }
-}
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("an answer, then a close");
-    answer
 }
 
 /// The `column` of `app/sv` in `show stat`, a check's `* ` left out.

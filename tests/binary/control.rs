@@ -10,21 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use super::kit::{Running, Scratch, echo_backend, free_port, wait_until};
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("an answer, then a close");
-    answer
-}
+use super::kit::{Running, Scratch, cli, echo_backend, free_port, wait_until};
 
 /// The `column` of row `px,sv` in `show stat`.
 fn stat(port: u16, px: &str, sv: &str, column: &str) -> String {

@@ -14,19 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::WEIR;
-use super::kit::{Running, Scratch, echo_backend, free_port, wait_until};
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("an answer");
-    answer
-}
+use super::kit::{Running, Scratch, cli, echo_backend, free_port, wait_until};
 
 /// One echoed exchange through weir; false if anything failed (refused,
 /// reset, short).

@@ -11,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::Duration;
 
-use super::kit::{Running, Scratch, Syslog, client, free_port, wait_until};
+use super::kit::{Running, Scratch, Syslog, cli, client, free_port, wait_until};
 
 /// Bytes sent each way through a session.
 const BULK: usize = 8 << 20;
@@ -116,18 +116,6 @@ fn splice_auto_is_on_by_default_and_nosplice_turns_it_off() {
     assert_eq!(before, after, "nosplice: no pipe");
     let (_, before, after) = spliced_session(" maxpipes 4\n", " no option splice-auto\n");
     assert_eq!(before, after, "no option splice-auto: no pipe");
-}
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("an answer");
-    answer
 }
 
 #[test]

@@ -14,17 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::WEIR;
-use super::kit::{PATIENCE, Running, Scratch, free_port, wait_until};
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("an answer");
-    answer
-}
+use super::kit::{PATIENCE, Running, Scratch, cli, free_port, wait_until};
 
 /// Field `field` (0-based) of `show stat`'s row `proxy,name`.
 fn stat(admin: u16, proxy: &str, name: &str, field: usize) -> Option<String> {

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use super::kit::{Running, Scratch, free_port};
+use super::kit::{Running, Scratch, cli, free_port};
 
 /// A server that answers every connection with its name and closes.
 fn named_server(name: &'static str) -> u16 {
@@ -36,18 +36,6 @@ fn reached(port: u16) -> String {
 /// `n` connections one after the other through `port`.
 fn sequence(port: u16, n: usize) -> Vec<String> {
     (0..n).map(|_| reached(port)).collect()
-}
-
-/// One stats-socket request, its whole answer.
-fn cli(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("stats socket");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("an answer");
-    answer
 }
 
 #[test]
