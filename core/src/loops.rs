@@ -37,6 +37,16 @@
 //!   (`set maxconn frontend|global`, `clear counters`, `shutdown sessions
 //!   server`) are news too; `shutdown session ID` and `show sess` reach
 //!   loop 0's sessions only (session ids are each loop's own).
+//! * **Stopping.** Stops and soft stops reach loop 0 first; the driver
+//!   passes them on once loop 0 has taken them. Loop 0 writes the
+//!   process's stop lines (`Stopping: listeners closed, …`, `…: killing
+//!   N sessions.`) once, counting every loop's sessions (its own, and the
+//!   client connections the others hold tokens for in the limit pool);
+//!   the others write none. `hard-stop-after` runs on loop 0 only: when
+//!   it runs out, loop 0 kills its sessions and publishes
+//!   [`LoopNews::HardStop`], which kills the others'. So the driver keeps
+//!   loop 0 running (its checks, stats sockets and that deadline) until
+//!   every loop has stopped.
 //! * **Counters** live in each instance. Followers hand the driver a
 //!   snapshot of their counters
 //!   ([`Balancer::stats_share`](crate::Balancer::stats_share)) every
@@ -219,6 +229,9 @@ pub enum LoopNews {
         /// The server's name.
         server: String,
     },
+    /// `hard-stop-after` ran out: every session left is killed (loop 0
+    /// wrote the process's line).
+    HardStop,
 }
 
 /// A server's state as loop 0 holds it: what every loop applies.

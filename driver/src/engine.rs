@@ -478,6 +478,7 @@ impl<R: Reactor> Engine<R> {
             }
             self.lb.soft_stop(now);
             self.drain(now);
+            self.pass_soft_stop();
         }
         if self.control.stop.load(Ordering::SeqCst) {
             self.stop(now);
@@ -497,7 +498,7 @@ impl<R: Reactor> Engine<R> {
             self.reload(now);
         }
         self.loops_out();
-        if self.lb.is_stopped() {
+        if self.lb.is_stopped() && self.loops_stopped() {
             self.stop(now);
             return true;
         }
@@ -529,14 +530,18 @@ impl<R: Reactor> Engine<R> {
         self.loops_out();
     }
 
-    /// Closes everything.
+    /// Closes everything; loop 0 then stops the other loops. The last
+    /// loop to stop writes how many connections they all closed.
     fn stop(&mut self, now: Instant) {
         if let Some(service) = &self.service {
             service.stopping("stopping");
         }
-        log::info!("stopping: closing {} connections", self.conns.len());
+        if let Some(closed) = self.loops_closing(self.conns.len()) {
+            log::info!("stopping: closing {closed} connections");
+        }
         self.lb.shutdown(now);
         self.drain(now);
+        self.stop_loops();
         for conn in self.conns.drain() {
             self.reactor.release(conn.stream);
         }

@@ -28,12 +28,17 @@
 //!   of its stats in its slot; loop 0 takes the new ones at the start of
 //!   its turn ([`weir_core::Balancer::set_peer_stats`]).
 //! * **Stop, soft stop, reload.** Loop 0 takes signals and shutdown
-//!   handles and passes stops and soft stops on. A reload reads and binds
-//!   once, on loop 0, which sends the validated configuration (and
-//!   duplicates of the sockets it opened) to every follower.
+//!   handles and passes stops and soft stops on once core took them (so
+//!   its stop lines count every loop's sessions before any other loop
+//!   acts). A soft stop ends on loop 0 last: its checks, stats sockets and
+//!   `hard-stop-after` go on until every follower has stopped. The last
+//!   loop to stop writes how many connections they closed. A reload
+//!   reads and binds once, on loop 0, which sends the validated
+//!   configuration (and duplicates of the sockets it opened) to every
+//!   follower.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -91,6 +96,10 @@ pub(crate) struct Fleet {
     fresh_stats: AtomicBool,
     /// Signalled when a follower answered loop 0's ask for stats.
     answered: (Mutex<()>, Condvar),
+    /// Loops not stopped yet.
+    running: AtomicUsize,
+    /// Connections the stopped loops closed.
+    closed: AtomicUsize,
 }
 
 /// An engine's place among the loops.
@@ -247,6 +256,8 @@ pub(crate) fn plan(config: &mut Config, log_hook: &mut Option<LogHook>) -> Optio
         leader_wake: Mutex::default(),
         fresh_stats: AtomicBool::new(false),
         answered: (Mutex::new(()), Condvar::new()),
+        running: AtomicUsize::new(count as usize),
+        closed: AtomicUsize::new(0),
     };
     Some(Plan {
         followers,
@@ -383,8 +394,8 @@ impl<R: Reactor> Engine<R> {
         })
     }
 
-    /// Start of a turn: loop 0 passes stops on and takes the followers'
-    /// stats; a follower applies its inbox and leaves its stats when due.
+    /// Start of a turn: loop 0 takes the followers' stats; a follower
+    /// applies its inbox and leaves its stats when due.
     pub(crate) fn loops_in(&mut self, now: Instant) {
         let Some(link) = &mut self.link else {
             return;
@@ -399,17 +410,6 @@ impl<R: Reactor> Engine<R> {
             return;
         };
         if index == 0 {
-            let (stop, soft) = (&self.control.stop, &self.control.soft_stop);
-            for peer in &fleet.peers {
-                if stop.load(Ordering::SeqCst) {
-                    peer.control.stop.store(true, Ordering::SeqCst);
-                    peer.wake();
-                }
-                if soft.load(Ordering::SeqCst) {
-                    peer.control.soft_stop.store(true, Ordering::SeqCst);
-                    peer.wake();
-                }
-            }
             self.take_peer_stats();
             return;
         }
@@ -521,7 +521,7 @@ impl<R: Reactor> Engine<R> {
         Some(wait.map_or(stats, |w| w.min(stats)))
     }
 
-    /// Stops every other loop at once (loop 0 failed).
+    /// Loop 0: stops every other loop at once (loop 0 stops, or failed).
     pub fn stop_loops(&self) {
         let Some(link) = self.link.as_ref().filter(|l| l.index == 0) else {
             return;
@@ -530,6 +530,47 @@ impl<R: Reactor> Engine<R> {
             peer.control.stop.store(true, Ordering::SeqCst);
             peer.wake();
         }
+    }
+
+    /// Loop 0 took a soft stop: the followers take it now (after loop 0
+    /// counted the process's sessions for its line).
+    pub(crate) fn pass_soft_stop(&self) {
+        let Some(link) = self.link.as_ref().filter(|l| l.index == 0) else {
+            return;
+        };
+        for peer in &link.fleet.peers {
+            peer.control.soft_stop.store(true, Ordering::SeqCst);
+            peer.wake();
+        }
+    }
+
+    /// Whether every other loop has stopped: loop 0 runs until then
+    /// (its checks, stats sockets and `hard-stop-after` serve them all).
+    /// Always true for a follower and for one loop.
+    pub(crate) fn loops_stopped(&self) -> bool {
+        self.link
+            .as_ref()
+            .filter(|l| l.index == 0)
+            .is_none_or(|l| l.fleet.running.load(Ordering::SeqCst) == 1)
+    }
+
+    /// This loop stops, closing `conns` connections: a follower wakes
+    /// loop 0 (which may be waiting for it). Returns how many connections
+    /// every loop closed when this is the last loop to stop (`None`
+    /// before).
+    pub(crate) fn loops_closing(&self, conns: usize) -> Option<usize> {
+        let Some(link) = self.link.as_ref() else {
+            return Some(conns);
+        };
+        let fleet = &link.fleet;
+        let closed = fleet.closed.fetch_add(conns, Ordering::SeqCst) + conns;
+        let running = fleet.running.fetch_sub(1, Ordering::SeqCst) - 1;
+        if link.index > 0 {
+            if let Some(wake) = lock(&fleet.leader_wake).as_ref() {
+                wake();
+            }
+        }
+        (running == 0).then_some(closed)
     }
 
     /// A follower: reloads come from loop 0, not from files.

@@ -224,13 +224,22 @@ impl World {
                 _ => {}
             }
         }
-        let news = batch.iter().all(|m| matches!(m, Message::News(_)));
+        // `hard-stop-after` ran out: any session may end, as the
+        // hard-stop checks allow.
+        let news = batch
+            .iter()
+            .all(|m| matches!(m, Message::News(n) if *n != LoopNews::HardStop));
         self.check.in_news = news.then_some(may_end);
         for message in batch {
             let t = self.t();
             match message {
                 Message::News(news) => {
                     trace!(self, who(lp), "applies {news:?}");
+                    if news == LoopNews::HardStop {
+                        // It stops the loop if its soft stop is late.
+                        let l = &mut self.loops[lp];
+                        l.soft_stopped = l.soft_stopped.or(Some(self.now));
+                    }
                     self.loops[lp].lb.apply_news(t, &news);
                 }
                 Message::Reload(config) => {

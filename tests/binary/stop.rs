@@ -1,7 +1,7 @@
 //! What only the driver shows: a SIGUSR1 soft stop that lets a live
 //! session finish, `hard-stop-after` cutting one, `option nolinger`
 //! resetting a client, SIGTERM heard while weir is busy and logging the
-//! sessions it ends.
+//! sessions it ends, one set of stop lines for several event loops.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::WEIR;
-use super::kit::{PATIENCE, Running, Scratch, client, echo, echo_backend, free_port, wait_until};
+use super::kit::{
+    PATIENCE, Running, Scratch, cli, client, echo, echo_backend, free_port, wait_until,
+};
 
 /// Starts weir in front of an echo server; `extra` goes in `defaults`,
 /// `global` in `global`. Returns weir and its port once it listens.
@@ -150,5 +152,58 @@ fn sigterm_logs_every_session_it_ends() {
             lines.len() == 1 && lines[0].contains(" KD "),
             "one KD line for {peer}:\n{out}"
         );
+    }
+}
+
+#[test]
+fn two_loops_write_one_set_of_stop_lines_for_the_process() {
+    let scratch = Scratch::new();
+    let (port, admin) = (free_port(), free_port());
+    let backend = echo_backend();
+    let text = format!(
+        "global\n nbthread 2\n hard-stop-after 300ms\n \
+         stats socket ipv4@127.0.0.1:{admin} level admin\n\
+         defaults\n mode tcp\n timeout connect 1s\n timeout client 20s\n \
+         timeout server 20s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+         backend be\n server s1 127.0.0.1:{backend}\n"
+    );
+    let path = scratch.file("weir.cfg", &text);
+    let log = scratch.path("weir.log");
+    let mut command = Command::new(WEIR);
+    command
+        .args(["-db", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut weir = Running::spawn(command, port);
+    // Sessions on whichever loops accepted them; the probe of `spawn`
+    // has ended once the process counts exactly these.
+    let mut held: Vec<TcpStream> = (0..8).map(|_| client(port)).collect();
+    for stream in &mut held {
+        echo(stream, b"held");
+    }
+    assert!(
+        wait_until(|| cli(admin, "show info").contains("\nCurrConns: 8\n")),
+        "weir holds the 8 sessions"
+    );
+    weir.signal(libc::SIGUSR1);
+    assert!(weir.wait_exit().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines =
+        |needle: &str| -> Vec<&str> { text.lines().filter(|l| l.contains(needle)).collect() };
+    let stopping = lines("listeners closed");
+    assert_eq!(stopping.len(), 1, "one line for the process:\n{text}");
+    assert!(
+        stopping[0].contains("waiting for 8 sessions"),
+        "every loop's sessions:\n{text}"
+    );
+    let killed = lines("hard-stop-after expired");
+    assert_eq!(killed.len(), 1, "one line for the process:\n{text}");
+    assert!(killed[0].contains("killing 8 sessions."), "{text}");
+    assert_eq!(lines("stopping: closing").len(), 1, "{text}");
+    for stream in &mut held {
+        let mut buf = [0; 8];
+        let ended = stream.read(&mut buf);
+        assert!(matches!(ended, Ok(0)) || ended.is_err(), "cut: {ended:?}");
     }
 }

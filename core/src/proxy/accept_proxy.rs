@@ -239,7 +239,6 @@ impl Balancer {
     }
 
     /// Pending connections (they hold global `maxconn` tokens).
-    #[cfg(debug_assertions)]
     pub(super) fn pending_count(&self) -> u32 {
         self.pending.len() as u32
     }

@@ -19,8 +19,8 @@ impl Balancer {
 
     /// Applies what loop 0 decided (a follower's input): a server's
     /// state through the one transition path, a limit, cleared counters,
-    /// ended sessions. Unknown names (a reload not applied here yet) are
-    /// ignored. Idempotent.
+    /// ended sessions, `hard-stop-after` run out. Unknown names (a reload
+    /// not applied here yet) are ignored. Idempotent.
     pub fn apply_news(&mut self, now: Instant, news: &LoopNews) {
         self.advance(now);
         match news {
@@ -40,6 +40,7 @@ impl Balancer {
                     self.kill_sessions_of(now, b, s);
                 }
             }
+            LoopNews::HardStop => self.apply_hard_stop(now),
         }
     }
 

@@ -62,6 +62,7 @@ mod source;
 mod splice;
 mod spread;
 mod state;
+mod stop;
 mod tokens;
 mod traffic;
 mod verdict;
@@ -100,7 +101,7 @@ pub struct Balancer {
     /// Generation given to the next connection or session slot.
     generation: u32,
     maxconn: Option<u32>,
-    /// Client connections alive in the whole process.
+    /// Client sessions of this loop (`sessions.len()`).
     active: u32,
     /// Running out of descriptors or memory: the accept pause, shortages.
     shortages: shortage::Shortages,
@@ -682,113 +683,6 @@ impl Balancer {
             Some(Role::Cli(c)) => self.on_cli_sent(now, c, n),
             Some(Role::Page(p)) => self.on_page_sent(now, p, n),
             Some(Role::Hedge(_) | Role::Pending(_)) | None => {}
-        }
-    }
-
-    /// Stops accepting and closes every connection (hard stop: SIGTERM).
-    /// Every session ends logged `K` with its phase, as one killed by
-    /// `hard-stop-after` (HAProxy itself dies on SIGTERM without a line).
-    pub fn shutdown(&mut self, now: Instant) {
-        self.advance(now);
-        self.stopping = true;
-        self.refresh_listeners();
-        self.refresh_cli_listeners();
-        self.kill_sessions(now, "Stopping now");
-        self.cli.slots.clear();
-        self.pages.clear();
-        self.drop_pending();
-        // Health probes and stats-socket connections are all that is left.
-        let conns: Vec<ConnId> = self
-            .conns
-            .iter()
-            .map(|(i, c)| ConnId::new(i, c.generation))
-            .collect();
-        for conn in conns {
-            self.close(conn, false);
-        }
-        for backend in self.backends.values_mut() {
-            for server in backend.servers.values_mut() {
-                if let Some(check) = server.check.take() {
-                    check.release(&mut self.pool);
-                }
-                server.agent = None;
-            }
-        }
-        self.timers.clear();
-        self.lent = None;
-    }
-
-    /// Starts a soft stop (HAProxy's SIGUSR1): listeners are closed,
-    /// sessions run to their end, and with `hard-stop-after` those still
-    /// alive after that time are killed. See [`Balancer::is_stopped`].
-    pub fn soft_stop(&mut self, now: Instant) {
-        self.advance(now);
-        if self.stopping {
-            return;
-        }
-        self.stopping = true;
-        self.refresh_listeners();
-        let open: Vec<ListenerId> = self.listeners().map(|(id, _)| id).collect();
-        for listener in open {
-            self.actions.push_back(Action::Unbind { listener });
-        }
-        let bound = self
-            .hard_stop_after
-            .map(|d| format!(" (hard-stop-after {}ms)", d.as_millis()))
-            .unwrap_or_default();
-        let message = format!(
-            "Stopping: listeners closed, waiting for {} sessions to end{bound}.",
-            self.sessions.len()
-        );
-        self.actions.push_back(Action::Log(LogLine {
-            sink: LogSink::Diagnostic(log::Level::Warn),
-            text: message,
-        }));
-        match self.hard_stop_after {
-            Some(after) if after.is_zero() => self.kill_sessions(now, "hard-stop-after expired"),
-            Some(after) => {
-                let mut queued = None;
-                self.timers
-                    .schedule(&mut queued, now + after, TimerKey::HardStop);
-                self.hard_stop = queued;
-            }
-            None => {}
-        }
-    }
-
-    /// A stop has finished: no session is left, the driver may exit
-    /// (after [`Balancer::shutdown`] closes the health probes).
-    pub fn is_stopped(&self) -> bool {
-        self.stopping && self.sessions.is_empty()
-    }
-
-    /// `hard-stop-after` ran out: kills every session left.
-    fn on_hard_stop_timer(&mut self, now: Instant, at: Instant) {
-        if self.hard_stop.is_some_and(|t| t == at) {
-            self.hard_stop = None;
-            self.kill_sessions(now, "hard-stop-after expired");
-        }
-    }
-
-    /// Ends every session, logged `K` (killed by weir) and its phase;
-    /// `why` starts the warning. The queued ones go first, so no slot
-    /// freed by a killed session starts a connect for a waiting one.
-    fn kill_sessions(&mut self, now: Instant, why: &str) {
-        if self.sessions.is_empty() {
-            return;
-        }
-        self.actions.push_back(Action::Log(LogLine {
-            sink: LogSink::Diagnostic(log::Level::Warn),
-            text: format!("{why}: killing {} sessions.", self.sessions.len()),
-        }));
-        let mut victims: Vec<(usize, char)> = self
-            .sessions
-            .iter()
-            .map(|(i, s)| (i, s.phase_letter()))
-            .collect();
-        victims.sort_by_key(|&(_, phase)| phase != 'Q');
-        for (s, phase) in victims {
-            self.end(now, s, ['K', phase], false);
         }
     }
 

@@ -476,3 +476,92 @@ fn show_info_adds_up_every_loops_pipes() {
     let info = leader.lb.handle_command(now, "show info", Level::Admin);
     assert!(info.contains("\nPipesUsed: 4\nPipesFree: 6\n"), "{info}");
 }
+
+/// Two loops on one pool with `hard-stop-after` `after` and no timeout
+/// that would end an idle session: loop 0 holds one session, loop 1 two.
+fn stopping_pair(after: Option<Duration>) -> (Harness, Harness) {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.global.hard_stop_after = after;
+    cfg.frontends[0].timeout_client = None;
+    cfg.backends[0].timeout_server = None;
+    let (mut a, mut b, _) = pair(cfg);
+    a.session();
+    b.session();
+    b.session();
+    (a, b)
+}
+
+fn warnings(h: &Harness) -> Vec<String> {
+    h.logs(LogSink::Diagnostic(log::Level::Warn))
+}
+
+#[test]
+fn loop_0_writes_the_stop_lines_once_with_every_loops_sessions() {
+    let (mut a, mut b) = stopping_pair(Some(Duration::from_secs(5)));
+    a.lb.soft_stop(a.now);
+    a.collect();
+    b.lb.soft_stop(b.now);
+    b.collect();
+    assert_eq!(
+        warnings(&a),
+        ["Stopping: listeners closed, waiting for 3 sessions to end (hard-stop-after 5000ms)."]
+    );
+    assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
+    // The deadline is loop 0's alone: loop 1 kills nothing by itself.
+    b.advance(Duration::from_secs(6));
+    assert_eq!(b.lb.active_sessions(), 2);
+    assert_eq!(b.lb.poll_timeout(), None);
+    a.advance(Duration::from_secs(5));
+    assert!(warnings(&a).contains(&"hard-stop-after expired: killing 3 sessions.".to_owned()));
+    assert!(a.lb.is_stopped());
+    assert_eq!(forward(&mut a, &mut b), 1, "loop 0 tells the others");
+    assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
+    assert!(b.lb.is_stopped());
+    let ended = b.logs(LogSink::Stdout);
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(ended.iter().all(|l| l.contains(" KD ")), "{ended:?}");
+}
+
+#[test]
+fn a_hard_stop_after_that_runs_out_stops_a_loop_its_soft_stop_has_not_reached() {
+    let (mut a, mut b) = stopping_pair(Some(Duration::from_secs(5)));
+    a.lb.soft_stop(a.now);
+    a.advance(Duration::from_secs(5));
+    forward(&mut a, &mut b);
+    assert!(b.lb.is_stopped());
+    assert!(
+        b.take().contains(&Action::Unbind { listener: L0 }),
+        "it no longer accepts"
+    );
+    b.lb.soft_stop(b.now);
+    b.collect();
+    assert!(warnings(&b).is_empty());
+}
+
+#[test]
+fn a_zero_hard_stop_after_and_a_stop_are_one_line_of_loop_0() {
+    let (mut a, mut b) = stopping_pair(Some(Duration::ZERO));
+    a.lb.soft_stop(a.now);
+    a.collect();
+    b.lb.soft_stop(b.now);
+    b.collect();
+    assert_eq!(
+        warnings(&a),
+        [
+            "Stopping: listeners closed, waiting for 3 sessions to end (hard-stop-after 0ms).",
+            "hard-stop-after expired: killing 3 sessions."
+        ]
+    );
+    assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
+    assert!(a.lb.is_stopped() && b.lb.is_stopped());
+
+    // A stop: loop 0 first, with no session of its own.
+    let (mut a, mut b) = stopping_pair(None);
+    a.lb.shutdown(a.now);
+    a.collect();
+    b.lb.shutdown(b.now);
+    b.collect();
+    assert_eq!(warnings(&a), ["Stopping now: killing 3 sessions."]);
+    assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
+    assert_eq!(b.logs(LogSink::Stdout).len(), 2);
+}
