@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::limits::{LimitKey, LimitPool};
 use crate::loops::{EventLoop, LoopNews, share};
+use crate::rng::Rng;
 use crate::runtime_api::Level;
 
 /// Loop `index` of `count` for `cfg`.
@@ -283,16 +284,11 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
             cfg.backends[0].balance = Balance::Source;
         }
         let (mut a, mut b, pool) = pair(cfg);
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut draw = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = Rng::new(seed);
+        let mut draw = |n: usize| rng.below(n);
         let mut clients: Vec<(usize, ConnId)> = Vec::new();
         for step in 0..400 {
-            let i = draw(2) as usize;
+            let i = draw(2);
             let h = if i == 0 { &mut a } else { &mut b };
             match draw(7) {
                 0..=2 => {
@@ -308,7 +304,7 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
                 }
                 3 | 4 => {
                     let connects = h.connects();
-                    if let Some(&(conn, _)) = connects.get(draw(4) as usize) {
+                    if let Some(&(conn, _)) = connects.get(draw(4)) {
                         let result = match draw(3) {
                             0 => Err(ConnError::Refused),
                             _ => Ok(()),
@@ -320,7 +316,7 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
                     }
                 }
                 5 if !clients.is_empty() => {
-                    let k = draw(clients.len() as u64) as usize;
+                    let k = draw(clients.len());
                     let (j, conn) = clients.swap_remove(k);
                     let h = if j == 0 { &mut a } else { &mut b };
                     h.event(Event::Failed {
@@ -329,7 +325,7 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
                     });
                 }
                 _ => {
-                    let d = Duration::from_millis(draw(700));
+                    let d = Duration::from_millis(draw(700) as u64);
                     for h in [&mut a, &mut b] {
                         h.advance(d);
                     }
@@ -420,13 +416,8 @@ fn a_follower_keeps_loop_0s_server_states_through_random_verdicts_and_commands()
     for seed in 1..=20u64 {
         let mut leader = instance(cfg.clone(), 0, 2);
         let mut follower = instance(cfg.clone(), 1, 2);
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut draw = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = Rng::new(seed);
+        let mut draw = |n: usize| rng.below(n);
         for step in 0..150 {
             match draw(3) {
                 0 | 1 => {
@@ -447,7 +438,7 @@ fn a_follower_keeps_loop_0s_server_states_through_random_verdicts_and_commands()
                     leader.advance(Duration::from_millis(700));
                 }
                 _ => {
-                    let command = commands[draw(commands.len() as u64) as usize];
+                    let command = commands[draw(commands.len())];
                     leader.lb.handle_command(leader.now, command, Level::Admin);
                     leader.collect();
                 }
