@@ -497,11 +497,14 @@ fn build_options(driver: &str) -> String {
          Build options :\n  \
          DRIVER  = {driver} {}\n  \
          PROFILE = {profile}\n  \
-         TARGET  = {}-{}\n\
+         TARGET  = {}-{}\n\n\
+         Feature list : {}\n\n\
          Built with rustls {} (TLS 1.2, TLS 1.3), crypto provider ring {}, for \
          'check-ssl' and 'ssl' servers.\n\
          Built with regex {} for 'rstring' and 'rbinary' expectations.\n\
          Built with multi-threading support (MAX_THREADS={}, default={}).\n\
+         Built without CPU pinning (-CPU_AFFINITY: no 'cpu-map'); the default counts \
+         the CPUs of the process's affinity mask.\n\
          Descriptor limit : {fds}.\n\
          Without 'maxconn', the soft limit is raised to the hard \
          limit (at most {}) and maxconn is set to what it leaves for sessions: 2 \
@@ -511,6 +514,7 @@ fn build_options(driver: &str) -> String {
         locked_version(driver),
         std::env::consts::ARCH,
         std::env::consts::OS,
+        config::condition::FEATURES,
         locked_version("rustls"),
         locked_version("ring"),
         locked_version("regex"),

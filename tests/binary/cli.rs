@@ -103,6 +103,11 @@ fn dash_vv_prints_how_weir_was_built() {
         ", crypto provider ring 0.".to_owned(),
         "\nBuilt with regex 1.".to_owned(),
         "\nBuilt with multi-threading support (MAX_THREADS=64, default=".to_owned(),
+        "\nFeature list : +EPOLL ".to_owned(),
+        " +THREAD -CPU_AFFINITY ".to_owned(),
+        "\nBuilt without CPU pinning (-CPU_AFFINITY: no 'cpu-map'); the default counts the \
+         CPUs of the process's affinity mask.\n"
+            .to_owned(),
         "\nDescriptor limit : ".to_owned(),
     ] {
         assert!(text.contains(&needle), "no '{needle}' in:\n{text}");

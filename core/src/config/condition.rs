@@ -14,7 +14,12 @@ pub const HAPROXY_VERSION: &str = "2.6.12";
 /// The build features `feature()` finds, in HAProxy's `-vv` form: what
 /// weir has (`+`) and, among those a configuration is likely to test, what
 /// it has not (`-`). `OPENSSL` is there because weir speaks TLS to servers
-/// (through rustls).
+/// (through rustls). `CPU_AFFINITY` is HAProxy's "pinning processes to
+/// CPU" (`cpu-map`, `numa-cpu-mapping`): weir pins nothing and refuses
+/// `cpu-map`, so a configuration that keeps its `cpu-map` lines under
+/// `.if feature(CPU_AFFINITY)` loads. Its default `nbthread` still counts
+/// the CPUs of the process's affinity mask, as HAProxy's does when built
+/// with it (without it HAProxy defaults to one thread); `-vv` says both.
 pub const FEATURES: &str = "+EPOLL -KQUEUE -EVPORTS +POLL +GETADDRINFO -LUA -PCRE -PCRE_JIT \
      -PCRE2 -PCRE2_JIT +OPENSSL +PROMEX -QUIC -SLZ -ZLIB +THREAD -CPU_AFFINITY -TPROXY \
      -LINUX_TPROXY +LINUX_SPLICE -NS -OT -51DEGREES -DEVICEATLAS -WURFL +SYSTEMD";

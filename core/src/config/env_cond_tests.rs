@@ -293,6 +293,9 @@ fn expressions_follow_cfgcond() {
         ("feature(OPENSSL)", true),
         ("feature(SSL)", false),
         ("feature(LUA)", false),
+        // No pinning (`cpu-map`), though `nbthread` counts the affinity mask.
+        ("feature(CPU_AFFINITY)", false),
+        ("feature(THREAD)", true),
         ("version_atleast(2.6.12)", true),
         ("version_atleast(2.6.13)", false),
         ("version_atleast(2.6-dev1)", true),
