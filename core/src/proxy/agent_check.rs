@@ -203,6 +203,11 @@ impl AgentState {
         }
     }
 
+    /// Its earliest entry in the timer queue, the one it counts on.
+    pub(super) fn queued(&self) -> Option<Instant> {
+        self.queued
+    }
+
     fn new(config: &AgentCheck, next: Instant) -> AgentState {
         AgentState {
             config: config.clone(),
@@ -596,6 +601,10 @@ impl Balancer {
         };
         agent.next = now + wait;
         let next = agent.next;
+        // The check's deadline entry is no longer needed: the next
+        // check's entry replaces it, and it goes without a wake-up of its
+        // own (see [`Balancer::drop_stale_check_timers`]).
+        agent.queued = None;
         self.timers
             .schedule(&mut agent.queued, next, TimerKey::Agent(b, s));
         let previous = agent.last.status.clone();

@@ -552,19 +552,25 @@ impl Balancer {
         }
     }
 
-    /// Drops the entries at the front of the timer queue that no check
-    /// relies on: a check counts on its earliest entry only (`queued`),
-    /// so an entry left from an earlier deadline (the probe's, replaced
-    /// by the next check's) would wake the driver for nothing. Bounded:
-    /// what is left pops in its time and is ignored then.
+    /// Drops the entries at the front of the timer queue that no health
+    /// or agent check relies on: a check counts on its earliest entry
+    /// only (`queued`), so an entry left from an earlier deadline (the
+    /// probe's, replaced by the next check's) would wake the driver for
+    /// nothing. Bounded: what is left pops in its time and is ignored
+    /// then.
     pub(super) fn drop_stale_check_timers(&mut self) {
+        let server = |b: BackendId, s: ServerId| self.backends.get(b)?.servers.get(s);
         for _ in 0..STALE_DROPS {
-            let Some((at, TimerKey::Check(b, s))) = self.timers.peek() else {
-                return;
+            let (at, queued) = match self.timers.peek() {
+                Some((at, TimerKey::Check(b, s))) => {
+                    (at, server(b, s).and_then(|x| x.check.as_ref()?.queued))
+                }
+                Some((at, TimerKey::Agent(b, s))) => {
+                    (at, server(b, s).and_then(|x| x.agent.as_ref()?.queued()))
+                }
+                _ => return,
             };
-            let check = self.backends.get(b).and_then(|x| x.servers.get(s));
-            let check = check.and_then(|x| x.check.as_ref());
-            if check.is_some_and(|c| c.queued == Some(at)) {
+            if queued == Some(at) {
                 return;
             }
             self.timers.pop();

@@ -344,6 +344,28 @@ fn answer_and_time_next(h: &mut Harness) -> Duration {
 }
 
 #[test]
+fn after_an_agents_answer_the_driver_next_wakes_for_the_next_agent_check() {
+    let mut h = harness(vec![with_agent("s1", 8001, "")], false);
+    let inter = Duration::from_secs(2);
+    for _ in 0..3 {
+        let conn = agent_conn(&h);
+        h.take();
+        // The answer comes 10 ms after the check started (its deadline is
+        // the start + inter).
+        h.advance(Duration::from_millis(10));
+        h.connected(conn);
+        h.peer_sends(conn, b"up\n");
+        assert!(h.closed(conn).is_some(), "the check is over");
+        assert_eq!(
+            h.lb.poll_timeout(),
+            Some(h.now + inter),
+            "no wake-up at the check's old deadline"
+        );
+        h.advance(inter);
+    }
+}
+
+#[test]
 fn spread_checks_moves_the_agent_interval_too() {
     let run = |spread| {
         let mut cfg = config(vec![with_agent("s1", 8001, "")]);
