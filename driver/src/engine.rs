@@ -530,18 +530,22 @@ impl<R: Reactor> Engine<R> {
         self.loops_out();
     }
 
-    /// Closes everything; loop 0 then stops the other loops. The last
-    /// loop to stop writes how many connections they all closed.
+    /// Closes everything; loop 0 then stops the other loops still
+    /// running. The last loop to stop writes how many connections they
+    /// all closed.
     fn stop(&mut self, now: Instant) {
         if let Some(service) = &self.service {
             service.stopping("stopping");
         }
+        let others = !self.loops_stopped();
         if let Some(closed) = self.loops_closing(self.conns.len()) {
             log::info!("stopping: closing {closed} connections");
         }
         self.lb.shutdown(now);
         self.drain(now);
-        self.stop_loops();
+        if others {
+            self.stop_loops();
+        }
         for conn in self.conns.drain() {
             self.reactor.release(conn.stream);
         }
