@@ -548,7 +548,8 @@ impl Balancer {
         session.up.eof = true;
         session.up.shut = true;
         session.up.release(&mut self.pool);
-        // The pipe to the server, if any, closes with it.
+        // Nothing more goes to the server: the bytes in the pipe to it,
+        // if any, are dropped with its connection.
         session.up.in_kernel = 0;
         session.header = None;
         if readable && !session.down.eof {
