@@ -22,9 +22,20 @@ pub enum Event {
         /// The connection that reached end of stream.
         conn: ConnId,
     },
-    /// A read or write failed (RST, or another socket error).
+    /// A read failed (RST, or another socket error).
     Failed {
         /// The broken connection.
+        conn: ConnId,
+        /// Why.
+        error: ConnError,
+    },
+    /// A write failed: the peer's RST (EPIPE, ECONNRESET) or another
+    /// socket error. Bytes the peer sent before may still wait in the
+    /// socket: Linux keeps them readable once the connection broke (reads
+    /// return them, then the end of stream), so the driver goes on reading
+    /// the connection while core wants to.
+    WriteFailed {
+        /// The connection written to.
         conn: ConnId,
         /// Why.
         error: ConnError,

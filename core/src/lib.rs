@@ -16,6 +16,7 @@
 //!     for each ready socket:    read into lb.recv_buf(conn), then lb.received(now, conn, n)
 //!                               (0 bytes: Event::ReadClosed; error: Event::Failed)
 //!                               write from lb.send_buf(conn), then lb.sent(now, conn, n)
+//!                               (error: Event::WriteFailed)
 //!     a pending connect became writable: Event::Connected { result }
 //!     lb.handle_timeout(now)
 //!     after EVERY call above: while let Some(a) = lb.poll_action() { carry it out }

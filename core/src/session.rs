@@ -13,6 +13,9 @@
 //! A server that resets once connected is HAProxy's `SD`: the bytes it
 //! sent before are delivered, then the client gets a FIN (its further
 //! bytes are dropped); the client is reset only when it resets first.
+//! When a failed write tells of the reset, the server is first read to
+//! its end of stream: what it sent before its RST may still wait in the
+//! socket, readable (Linux), where HAProxy would leave it.
 //!
 //! Each side has one inactivity timeout in force, picked as HAProxy does
 //! in TCP mode (see [`Session::client_timeout`]); when it changes (the
@@ -460,6 +463,8 @@ pub(crate) struct ServerTls {
     link: TlsClient,
     /// `close_notify` was queued after the client's FIN.
     closed: bool,
+    /// A write to the server failed: nothing more goes to it.
+    write_failed: bool,
     /// The server's TLS stream ended.
     pub eof: bool,
     /// Why TLS failed, if it did: the session must end.
@@ -474,6 +479,7 @@ impl ServerTls {
         Ok(ServerTls {
             link: TlsClient::new(config, name, Some(BUF_SIZE))?,
             closed: false,
+            write_failed: false,
             eof: false,
             failed: None,
         })
@@ -498,7 +504,13 @@ impl ServerTls {
     }
 
     pub(crate) fn send_buf(&self) -> Option<&[u8]> {
-        self.link.send_buf()
+        self.link.send_buf().filter(|_| !self.write_failed)
+    }
+
+    /// A write to the server failed (it reset): records are still read
+    /// from it, none are written (see [`ServerTls::encrypt`]).
+    pub(crate) fn write_failed(&mut self) {
+        self.write_failed = true;
     }
 
     pub(crate) fn sent(&mut self, n: usize) {
@@ -519,8 +531,12 @@ impl ServerTls {
     /// Moves the client's bytes from `up` into TLS records, and queues
     /// `close_notify` after the client's FIN. During the handshake rustls
     /// holds the bytes until it is over, while an alert would go out at
-    /// once: `close_notify` waits for the handshake to end.
+    /// once: `close_notify` waits for the handshake to end. Nothing once
+    /// a write failed.
     pub(crate) fn encrypt(&mut self, up: &mut Pipe, pool: &mut Pool) {
+        if self.write_failed {
+            return;
+        }
         loop {
             let moved = up.filled().map_or(0, |data| self.link.write_plain(data));
             up.consume(moved);

@@ -876,7 +876,12 @@ impl<R: Reactor> Engine<R> {
             }
             _ => {
                 let error = ConnError::from_io(e);
-                self.lb.handle_event(now, Event::Failed { conn: id, error });
+                let event = if read {
+                    Event::Failed { conn: id, error }
+                } else {
+                    Event::WriteFailed { conn: id, error }
+                };
+                self.lb.handle_event(now, event);
                 false
             }
         }

@@ -8,6 +8,9 @@
 //! which is how backpressure reaches it. FIN and RST travel in order after
 //! the bytes before them. Closing an end with unread bytes sends an RST
 //! (as Linux does); bytes that reach a closed end are answered with an RST.
+//! An end that got an RST still reads the bytes that came before it, then
+//! the error (Linux keeps them; a failed write takes the error, and the
+//! reads end with the end of stream instead).
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -73,6 +76,9 @@ pub struct End {
     pub fin_in: bool,
     /// An RST arrived.
     pub rst_in: bool,
+    /// A failed write reported the RST: reads return the bytes left, then
+    /// the end of stream (Linux: the write took the socket's error).
+    pub rst_reported: bool,
     /// This end sent its FIN.
     pub shut: bool,
     /// This end is closed: it reads and writes no more.

@@ -749,8 +749,8 @@ impl World {
     fn weir_reads(&mut self, link: LinkId, (lp, conn): Handle) -> bool {
         let l = &self.net.links[link];
         let end = l.end(Side::Weir);
-        let (pending, rst) = (end.rx.len(), end.rst_in);
-        let fin = end.fin_in && !l.eof_reported;
+        let (pending, rst) = (end.rx.len(), end.rst_in && !end.rst_reported);
+        let fin = (end.fin_in || end.rst_reported) && !l.eof_reported;
         if pending == 0 && !fin && !rst {
             return false;
         }
@@ -767,7 +767,8 @@ impl World {
             lb.received(t, conn, n);
             trace!(self, who(lp), "reads {n} bytes from {conn:?}");
         } else if fin {
-            // A FIN before an RST reads as the end of stream (Linux).
+            // A FIN before an RST, or an RST a failed write reported,
+            // reads as the end of stream (Linux).
             trace!(self, who(lp), "{conn:?} reached end of stream");
             self.net.links[link].eof_reported = true;
             self.loops[lp]
@@ -798,10 +799,11 @@ impl World {
         };
         if rst {
             trace!(self, who(lp), "write to {conn:?}: reset");
+            self.net.links[link].end_mut(Side::Weir).rst_reported = true;
             let error = ConnError::Reset;
             self.loops[lp]
                 .lb
-                .handle_event(t, Event::Failed { conn, error });
+                .handle_event(t, Event::WriteFailed { conn, error });
             self.drain(lp);
             return true;
         }

@@ -194,3 +194,25 @@ fn roundrobin_shares_sessions_by_the_weights_reloads_and_commands_left() {
         "no reload of these seeds changed a weight"
     );
 }
+
+/// Found with reloads (seeds 1270, 1516, 1896, 2523, 2543, 2600 and 2880;
+/// 219 with `--loops 3`): a server crashed after its reply and its FIN
+/// while weir, not reading it (the client's buffer was full), wrote to
+/// it; the failed write closed it with the reply's last bytes unread, and
+/// the client got a clean FIN short of them (core's regression tests:
+/// `proxy::tests::write_failed`).
+#[test]
+fn a_failed_write_to_a_crashed_server_loses_none_of_its_reply() {
+    for (seed, loops) in [(1516, 1), (219, 3)] {
+        let scenario = Scenario::generate(seed).with_reloads().with_loops(loops);
+        let outcome = run_scenario(scenario, true);
+        let failed_write = |l: &String| l.contains("write to") && l.ends_with(": reset");
+        assert!(
+            outcome.trace.iter().any(failed_write),
+            "seed {seed} no longer draws a failed write to a server"
+        );
+        if let Err(failure) = outcome.result {
+            panic!("seed {seed} --reloads --loops {loops} {failure}");
+        }
+    }
+}

@@ -569,16 +569,10 @@ impl Balancer {
                 Some(Role::Pending(p)) => self.on_pending_closed(now, p, false),
                 Some(Role::Hedge(_)) | None => {}
             },
-            Event::Failed { conn, error } => match self.role(conn) {
-                Some(Role::Client(s)) => self.on_failed(now, s, true),
-                Some(Role::Server(s)) => self.on_failed(now, s, false),
-                Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
-                Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
-                Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, Err(error)),
-                Some(Role::Cli(c)) => self.close_cli(c, true),
-                Some(Role::Page(p)) => self.close_page(p, true),
-                Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
-                None => {}
+            Event::Failed { conn, error } => self.on_conn_failed(now, conn, error),
+            Event::WriteFailed { conn, error } => match self.role(conn) {
+                Some(Role::Server(s)) => self.on_server_write_failed(now, s),
+                _ => self.on_conn_failed(now, conn, error),
             },
             Event::SplicedIn { conn, bytes } | Event::SplicedOut { conn, bytes } => {
                 let read = matches!(event, Event::SplicedIn { .. });
@@ -589,6 +583,21 @@ impl Balancer {
                 }
             }
             Event::AcceptFailed { listener, error } => self.on_accept_failed(now, listener, error),
+        }
+    }
+
+    /// A connection broke (see [`Event::Failed`]).
+    fn on_conn_failed(&mut self, now: Instant, conn: ConnId, error: ConnError) {
+        match self.role(conn) {
+            Some(Role::Client(s)) => self.on_failed(now, s, true),
+            Some(Role::Server(s)) => self.on_failed(now, s, false),
+            Some(Role::Hedge(s)) => self.on_hedge_connected(now, s, Err(error)),
+            Some(Role::Check(b, s)) => self.on_check_connected(now, b, s, Err(error)),
+            Some(Role::Agent(b, s)) => self.on_agent_connected(now, b, s, Err(error)),
+            Some(Role::Cli(c)) => self.close_cli(c, true),
+            Some(Role::Page(p)) => self.close_page(p, true),
+            Some(Role::Pending(p)) => self.on_pending_closed(now, p, true),
+            None => {}
         }
     }
 

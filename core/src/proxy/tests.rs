@@ -32,6 +32,7 @@ mod runtime;
 mod server_states;
 mod source;
 mod tls_close;
+mod write_failed;
 
 /// A base instant for tests (the only clock read in core, test-only).
 #[allow(clippy::disallowed_methods)]
@@ -2178,7 +2179,7 @@ mod ssl {
     use super::*;
     use crate::config::CheckTls;
 
-    fn ssl_config(gw: &Gateway) -> Config {
+    pub(super) fn ssl_config(gw: &Gateway) -> Config {
         let mut s = server("s1", 8001);
         s.tls = Some(CheckTls {
             verify: Some(true),
@@ -2190,7 +2191,7 @@ mod ssl {
     }
 
     /// Moves TLS records both ways between weir's server side and `peer`.
-    fn pump(h: &mut Harness, server: ConnId, peer: &mut ServerConnection) {
+    pub(super) fn pump(h: &mut Harness, server: ConnId, peer: &mut ServerConnection) {
         for _ in 0..20 {
             let out = h.drain(server);
             let mut moved = !out.is_empty();
@@ -3290,7 +3291,7 @@ fn random_event_orders_always_return_every_resource() {
             track(&mut h, &mut open, &mut servers);
             continue;
         };
-        match rng.below(10) {
+        match rng.below(11) {
             0 => h.connected(server),
             1 => h.event(Event::Connected {
                 conn: server,
@@ -3313,6 +3314,10 @@ fn random_event_orders_always_return_every_resource() {
                 error: ConnError::Reset,
             }),
             8 => h.event(Event::Failed {
+                conn: server,
+                error: ConnError::Reset,
+            }),
+            9 => h.event(Event::WriteFailed {
                 conn: server,
                 error: ConnError::Reset,
             }),

@@ -29,6 +29,9 @@ pub(super) struct Adopted {
 /// HAProxy's longest pause before retrying the same server.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// The termination state of a session whose server reset once connected.
+const SD: [char; 2] = ['S', 'D'];
+
 impl Balancer {
     pub(super) fn accept_session(
         &mut self,
@@ -500,7 +503,7 @@ impl Balancer {
         if !client && self.replay(now, s) {
             return;
         }
-        if !client && self.server_broke(now, s) {
+        if !client && self.server_broke(now, s, false) {
             return;
         }
         if let Some(session) = self.sessions.get(s) {
@@ -510,35 +513,58 @@ impl Balancer {
         }
     }
 
-    /// The server of established session `s` reset or broke: its
-    /// connection is closed, the bytes it sent before (plaintext rustls
-    /// already decrypted included) go on to the client, then a FIN; the
-    /// client's own bytes are dropped and it is read no more. The session
-    /// is logged `SD` whatever ends it later. Returns `false` when the
-    /// session is not established (a failed connect is handled as one).
-    fn server_broke(&mut self, now: Instant, s: usize) -> bool {
+    /// A write to the server of session `s` failed: it reset (a crash, or
+    /// a close with the client's bytes unread). The server may have sent
+    /// more before its RST than weir has read (it was writing, not
+    /// reading: the client's buffer was full), and Linux keeps those bytes
+    /// readable; so the server side stays open for reading until its end
+    /// of stream, and the client gets every byte, then a FIN. HAProxy 2.6
+    /// stops reading at once (its client gets a clean FIN after fewer
+    /// bytes than the server sent); otherwise this is its `SD`.
+    pub(super) fn on_server_write_failed(&mut self, now: Instant, s: usize) {
+        if !self.replay(now, s) && !self.server_broke(now, s, true) {
+            self.on_failed(now, s, false);
+        }
+    }
+
+    /// The server of established session `s` reset or broke: the bytes it
+    /// sent before (plaintext rustls already decrypted included) go on to
+    /// the client, then a FIN; the client's own bytes are dropped and it
+    /// is read no more. With `readable` (a failed write) the server is
+    /// still read until its end of stream, else its connection is closed.
+    /// The session is logged `SD` whatever ends it later. Returns `false`
+    /// when the session is not established (a failed connect is handled
+    /// as one) or already ends another way.
+    fn server_broke(&mut self, now: Instant, s: usize, readable: bool) -> bool {
         let Some(session) = self.sessions.get_mut(s) else {
             return false;
         };
-        if session.phase != Phase::Established || session.ending.is_some() {
+        if session.phase != Phase::Established || session.ending.is_some_and(|e| e != SD) {
             return false;
         }
-        if let Some(mut tls) = session.tls.take() {
-            tls.decrypt(&mut session.down, &mut self.pool);
-            tls.release(&mut self.pool);
-        }
-        session.ending = Some(['S', 'D']);
-        session.down.eof = true;
+        session.ending = Some(SD);
         // HAProxy shuts the client's read side once the server's write
         // side is gone.
         session.up.eof = true;
         session.up.shut = true;
         session.up.release(&mut self.pool);
-        // The pipe to the server, if any, closes with it.
+        // Nothing more goes to the server: the bytes in the pipe to it,
+        // if any, are dropped with its connection.
         session.up.in_kernel = 0;
         session.header = None;
-        if let Some(conn) = session.server.take() {
-            self.close(conn, false);
+        if readable && !session.down.eof {
+            if let Some(tls) = &mut session.tls {
+                tls.write_failed();
+            }
+        } else {
+            if let Some(mut tls) = session.tls.take() {
+                tls.decrypt(&mut session.down, &mut self.pool);
+                tls.release(&mut self.pool);
+            }
+            session.down.eof = true;
+            if let Some(conn) = session.server.take() {
+                self.close(conn, false);
+            }
         }
         self.reconcile(now, s);
         true
