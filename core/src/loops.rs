@@ -104,11 +104,21 @@
 //!   its own until its last session ends. A loop resolves names once,
 //!   when it builds or reloads, to slots it then uses without locks.
 //!
+//! * **Accept rates.** `maxconnrate`, `maxsessrate` and each frontend's
+//!   `rate-limit sessions` are per-second counters in the pool (HAProxy's
+//!   `freq_ctr`: a sliding second, the previous period fading out), one
+//!   for the process, in two atomic words. [`Balancer::admit`](crate::Balancer::admit)
+//!   reserves an event of each rate before the accept (HAProxy's pending
+//!   events: two loops never both take the last one), the accept counts
+//!   it, `unadmit` hands it back. Time comes in as the loops' `now` (one
+//!   monotonic clock; a loop whose `now` is a little behind another's
+//!   sees the period as just begun). A loop that finds a rate full pauses
+//!   until the next event may come, as one loop does, and waits on the
+//!   rate: a reservation handed back wakes it. So the process accepts
+//!   what one loop would from the same connections.
+//!
 //! What stays per loop, with the bound that holds:
 //!
-//! * `maxconnrate`, `maxsessrate`, `rate-limit sessions`: each loop
-//!   accepts at most its share per second ([`share`], at least 1), so the
-//!   process at most the limit (or N per second for a limit below N).
 //! * Queues are each loop's: a session waits in the queue of the loop
 //!   that accepted it, and a freed token goes to whichever loop takes it
 //!   first (no order across loops).
@@ -150,23 +160,6 @@ impl EventLoop {
     /// This loop's share of limit `limit` ([`share`]).
     pub fn share(self, limit: u32) -> u32 {
         share(limit, self.index, self.count)
-    }
-
-    /// This loop's share of a rate: as [`EventLoop::share`], but at least
-    /// one event per second (a rate of 0 would stop the loop for good).
-    pub fn rate_share(self, rate: u32) -> u32 {
-        self.share(rate).max(1)
-    }
-}
-
-/// The process-wide rates (`maxconnrate`, `maxsessrate`) loop `lp` keeps.
-pub(crate) fn shared_rates(
-    rates: crate::config::traffic::Rates,
-    lp: EventLoop,
-) -> crate::config::traffic::Rates {
-    crate::config::traffic::Rates {
-        conn: rates.conn.map(|r| lp.rate_share(r)),
-        sess: rates.sess.map(|r| lp.rate_share(r)),
     }
 }
 

@@ -680,7 +680,7 @@ impl World {
         };
         // As the drivers: the connection's tokens first; without them the
         // loop pauses and the client stays queued for a loop with room.
-        if !self.loops[lp].lb.admit(ListenerId(0)) {
+        if !self.loops[lp].lb.admit(self.t(), ListenerId(0)) {
             trace!(self, who(lp), "has no room for client {c}");
             self.backlog.push_front(link);
             self.drain(lp);

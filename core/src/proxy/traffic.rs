@@ -37,7 +37,7 @@ impl Balancer {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Option<ConnId> {
-        if !self.claim_admission(listener) {
+        if !self.claim_admission(now, listener) {
             return None;
         }
         let l = self.traffic_listener(listener)?;
