@@ -103,12 +103,11 @@
 //!   the same count, and a server a reload replaced (a new address) has
 //!   its own until its last session ends. A loop resolves names once,
 //!   when it builds or reloads, to slots it then uses without locks.
-//!
 //! * **Accept rates.** `maxconnrate`, `maxsessrate` and each frontend's
 //!   `rate-limit sessions` are per-second counters in the pool (HAProxy's
 //!   `freq_ctr`: a sliding second, the previous period fading out), one
-//!   for the process, in two atomic words. [`Balancer::admit`](crate::Balancer::admit)
-//!   reserves an event of each rate before the accept (HAProxy's pending
+//!   for the process, in two atomic words.
+//!   [`Balancer::admit`](crate::Balancer::admit) reserves an event of each rate before the accept (HAProxy's pending
 //!   events: two loops never both take the last one), the accept counts
 //!   it, `unadmit` hands it back. Time comes in as the loops' `now` (one
 //!   monotonic clock; a loop whose `now` is a little behind another's

@@ -2,12 +2,12 @@
 //! (see [`crate::loops`] for the design).
 //!
 //! A [`LimitPool`] holds one count per limit, and one per-second counter
-//! per rate (HAProxy's `freq_ctr`), for the whole process; each loop reaches it
-//! through its own [`Limits`] handle, which knows the loop's index (its
-//! bit in the waiting masks) and collects the loops its gives should
-//! wake. Counts live in slots reached without locks; names
-//! ([`LimitKey`]) are resolved to slots under a lock, when a loop builds
-//! or reloads.
+//! per accept rate (HAProxy's `freq_ctr`), for the whole process; each
+//! loop reaches it through its own [`Limits`] handle, which knows the
+//! loop's index (its bit in the waiting masks) and collects the loops its
+//! gives (and handed-back reservations) should wake. Counts live in slots
+//! reached without locks; names ([`LimitKey`]) are resolved to slots under
+//! a lock, when a loop builds or reloads.
 
 mod rate;
 

@@ -145,8 +145,8 @@ impl Balancer {
 
     /// Another loop gave back tokens (or accept-rate events) this loop
     /// waited for: queued sessions are served and paused listeners resume
-    /// where there is room now. The driver calls it when told by the loop that gave
-    /// them ([`Balancer::poll_freed`]).
+    /// where there is room now. The driver calls it when told by the loop
+    /// that gave them ([`Balancer::poll_freed`]).
     pub fn limits_freed(&mut self, now: Instant) {
         self.advance(now);
         let waiting: Vec<BackendId> = (self.backends.iter())
