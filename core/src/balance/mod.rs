@@ -205,6 +205,20 @@ impl Lb {
         }
     }
 
+    /// The `static-rr` walk of group `g` (0: active servers, 1: backups)
+    /// stands at `position`, shared by the loops; other algorithms keep
+    /// their own state.
+    pub(crate) fn share_position(&mut self, g: usize, position: crate::limits::Position) {
+        if let Some(Algo::Static(map)) = self.groups.get_mut(g).map(|group| &mut group.algo) {
+            map.share(position);
+        }
+    }
+
+    /// Whether a `static-rr` walk still keeps its own position.
+    pub(crate) fn needs_positions(&self) -> bool {
+        (self.groups.iter()).any(|g| matches!(&g.algo, Algo::Static(map) if !map.shared()))
+    }
+
     /// Server `i`'s load (sessions connecting to or established on it) is
     /// now `load`. Unknown `i` is ignored.
     pub(crate) fn set_load(&mut self, i: usize, load: u32) {

@@ -67,6 +67,15 @@ pub enum LimitKey {
         /// How many reloads came before the one that made it.
         epoch: u32,
     },
+    /// Where a backend's `static-rr` walk stands (not a count).
+    Position {
+        /// The backend's name.
+        backend: String,
+        /// The reload that built its balancing state.
+        epoch: u32,
+        /// Active servers (0) or backups (1).
+        group: u8,
+    },
 }
 
 /// A server's `source` port range, as every loop names it.
@@ -451,6 +460,36 @@ impl Limits {
             0 => 0,
             _ => self.freed.swap(0, SeqCst),
         }
+    }
+}
+
+/// A position shared by the loops: where a backend's `static-rr` walk
+/// stands in the process (HAProxy's `rr_idx`, one per backend).
+#[derive(Debug, Clone)]
+pub struct Position {
+    limits: Arc<Limits>,
+    slot: LimitSlot,
+}
+
+impl Position {
+    /// Position `slot` of `limits`' pool.
+    pub fn new(limits: Arc<Limits>, slot: LimitSlot) -> Self {
+        Position { limits, slot }
+    }
+
+    /// Where the walk stands.
+    pub fn get(&self) -> usize {
+        self.limits.held(self.slot) as usize
+    }
+
+    /// Moves the walk from `from` to `to`, unless another loop moved it
+    /// since `from` was read.
+    pub fn advance(&self, from: usize, to: usize) -> bool {
+        let Some(s) = self.limits.pool.get(self.slot) else {
+            return true;
+        };
+        let (from, to) = (from as u32, to as u32);
+        s.held.compare_exchange(from, to, SeqCst, SeqCst).is_ok()
     }
 }
 

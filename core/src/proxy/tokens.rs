@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{Balancer, ListenerSlot};
+use super::{BackendState, Balancer, ListenerSlot};
+use crate::config::Balance;
 use crate::id::{BackendId, FrontendId, ListenerId};
-use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits};
+use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position};
 use crate::time::Instant;
 
 /// A server's counts in the limit pool.
@@ -32,6 +33,7 @@ impl Balancer {
         self.global_slot = limits.slot(&LimitKey::Global);
         self.rates.share(&limits);
         for backend in self.backends.values_mut() {
+            share_positions(&limits, self.epoch, backend);
             backend.limits = limits.clone();
             backend.load_slot = None;
             for server in backend.servers.values_mut() {
@@ -180,6 +182,9 @@ impl Balancer {
             frontend.slot = Some(limits.slot(&LimitKey::Frontend { name, epoch }));
         }
         for backend in self.backends.values_mut() {
+            if backend.lb.needs_positions() {
+                share_positions(limits, epoch, backend);
+            }
             let name = &backend.config.name;
             if backend.load_slot.is_none() {
                 let key = LimitKey::Backend {
@@ -249,5 +254,23 @@ impl Balancer {
             }
         }
         assert_eq!(limits.pool().underflows(), 0, "tokens given twice");
+    }
+}
+
+/// `backend`'s `static-rr` walks stand where the process's do, named by
+/// the reload `epoch` that built its balancing state (each reload starts
+/// them again, as HAProxy's new process does).
+fn share_positions(limits: &Arc<Limits>, epoch: u32, backend: &mut BackendState) {
+    if backend.config.balance != Balance::StaticRr {
+        return;
+    }
+    for group in 0..2u8 {
+        let key = LimitKey::Position {
+            backend: backend.config.name.clone(),
+            epoch,
+            group,
+        };
+        let position = Position::new(limits.clone(), limits.slot(&key));
+        backend.lb.share_position(usize::from(group), position);
     }
 }

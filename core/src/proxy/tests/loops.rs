@@ -340,6 +340,43 @@ fn maxconnrate_over_two_loops_accepts_as_one_loop() {
     }
 }
 
+/// `static-rr` over two loops walks one table: the process's picks
+/// follow HAProxy's order whichever loop accepts, and a loop never picks
+/// a server it sees down while the other has not heard of it yet.
+#[test]
+fn static_rr_walks_one_table_across_loops() {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| {
+            let mut s = server(&format!("s{i}"), 8000 + i);
+            s.weight = u32::from(i);
+            s
+        })
+        .collect();
+    let mut cfg = config(servers);
+    cfg.backends[0].balance = Balance::StaticRr;
+    let mut one = Harness::new(cfg.clone());
+    let (mut a, mut b, _pool) = pair(cfg);
+    let port = |h: &mut Harness| h.accept().2.port();
+    for i in 0..18 {
+        let h = if i % 3 == 0 { &mut a } else { &mut b };
+        assert_eq!(port(h), port(&mut one), "pick {i}");
+    }
+    // s3 goes to maintenance on loop 0; loop 1 has not heard yet.
+    let answer =
+        a.lb.handle_command(a.now, "set server app/s3 state maint", Level::Admin);
+    assert_eq!(answer, "\n");
+    a.collect();
+    for _ in 0..12 {
+        assert_ne!(port(&mut a), 8003, "loop 0 sees s3 down");
+    }
+    assert!((0..12).any(|_| port(&mut b) == 8003), "loop 1 does not yet");
+    forward(&mut a, &mut b);
+    for i in 0..12 {
+        let h = if i % 2 == 0 { &mut a } else { &mut b };
+        assert_ne!(port(h), 8003, "every loop sees s3 down");
+    }
+}
+
 /// Two loops share a pool through random traffic: accepts on either,
 /// connects that succeed, fail or time out, clients that leave, queues,
 /// retries and redispatches. A server never holds more than its
