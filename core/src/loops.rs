@@ -103,6 +103,14 @@
 //!   the same count, and a server a reload replaced (a new address) has
 //!   its own until its last session ends. A loop resolves names once,
 //!   when it builds or reloads, to slots it then uses without locks.
+//! * **`static-rr`'s walk.** Every loop builds the same table from the
+//!   same weights (state changes reach the loops as news, reloads in the
+//!   same order), so the walk's position (HAProxy's `rr_idx`, kept under
+//!   the backend's lock) is one [`Position`](crate::limits::Position) in
+//!   the pool, named by the backend and the reload that built its
+//!   balancing state, moved by compare-and-swap. A loop whose table
+//!   briefly differs walks its own from the shared index: it never picks
+//!   a server it sees down.
 //! * **Accept rates.** `maxconnrate`, `maxsessrate` and each frontend's
 //!   `rate-limit sessions` are per-second counters in the pool (HAProxy's
 //!   `freq_ctr`: a sliding second, the previous period fading out), one
@@ -122,10 +130,11 @@
 //!   that accepted it, and a freed token goes to whichever loop takes it
 //!   first (no order across loops).
 //! * `leastconn` and `first` see each loop's own connection counts (a
-//!   server's load is the sum over loops); `roundrobin` and the weights
-//!   run per loop, so the process's choices follow the weights over each
-//!   loop's sessions, and the exact order of HAProxy's round robin holds
-//!   with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
+//!   server's load is the sum over loops); `roundrobin` runs per loop
+//!   (its state moves with every pick and weight change, so loops cannot
+//!   each compute it), so the process's choices follow the weights over
+//!   each loop's sessions, and the exact order of HAProxy's round robin
+//!   holds with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
 //!   traffic only: the followers hold no check state, so their connect
 //!   failures are not counted (with N loops a server's error limit is
 //!   reached on about 1/N of the traffic).
