@@ -349,7 +349,8 @@ impl Bound {
     }
 }
 
-/// Drives one backend's [`Lb`] with sessions that open and close, for the
+/// Drives one backend's [`Lb`] with sessions that open and close (a
+/// `static-rr` walk's position in a pool of its own), for the
 /// `lb-bench` micro-benchmark (no clock here: the bench times it). Not
 /// part of weir's API.
 #[doc(hidden)]
@@ -371,6 +372,17 @@ impl PickBench {
         let mut lb = Lb::for_backend(backend);
         for (i, s) in backend.servers.iter().enumerate() {
             lb.set_weight(i, s.weight);
+        }
+        // As the balancer: `static-rr` walks a position in a limit pool.
+        let limits = std::sync::Arc::new(crate::limits::Limits::local());
+        for g in 0..2u8 {
+            let key = crate::limits::LimitKey::Position {
+                backend: backend.name.clone(),
+                epoch: 0,
+                group: g,
+            };
+            let position = crate::limits::Position::new(limits.clone(), limits.slot(&key));
+            lb.share_position(usize::from(g), position);
         }
         PickBench {
             lb,
