@@ -310,12 +310,10 @@ fn maxconnrate_over_two_loops_accepts_as_one_loop() {
         cfg.global.rates.conn = Some(4);
         let mut one = Harness::new(cfg.clone());
         let (mut a, mut b, _pool) = pair(cfg);
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut rng = crate::rng::Rng::new(seed);
         let mut accepted = [Vec::new(), Vec::new()];
         for step in 0..300u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let two = if x % 2 == 0 { &mut a } else { &mut b };
             // 7 ms a step, on every loop's clock.
             let now = epoch() + Duration::from_millis(7 * step);
