@@ -113,20 +113,38 @@
 //!   the same count, and a server a reload replaced (a new address) has
 //!   its own until its last session ends. A loop resolves names once,
 //!   when it builds or reloads, to slots it then uses without locks.
+//! * **`static-rr`'s walk.** Every loop builds the same table from the
+//!   same weights (state changes reach the loops as news, reloads in the
+//!   same order), so the walk's position (HAProxy's `rr_idx`, kept under
+//!   the backend's lock) is one [`Position`](crate::limits::Position) in
+//!   the pool, named by the backend and the reload that built its
+//!   balancing state, moved by compare-and-swap. A loop whose table
+//!   briefly differs walks its own from the shared index: it never picks
+//!   a server it sees down.
+//! * **Accept rates.** `maxconnrate`, `maxsessrate` and each frontend's
+//!   `rate-limit sessions` are per-second counters in the pool (HAProxy's
+//!   `freq_ctr`: a sliding second, the previous period fading out), one
+//!   for the process, in two atomic words.
+//!   [`Balancer::admit`](crate::Balancer::admit) reserves an event of each rate before the accept (HAProxy's pending
+//!   events: two loops never both take the last one), the accept counts
+//!   it, `unadmit` hands it back. Time comes in as the loops' `now` (one
+//!   monotonic clock; a loop whose `now` is a little behind another's
+//!   sees the period as just begun). A loop that finds a rate full pauses
+//!   until the next event may come, as one loop does, and waits on the
+//!   rate: a reservation handed back wakes it. So the process accepts
+//!   what one loop would from the same connections.
 //!
 //! What stays per loop, with the bound that holds:
 //!
-//! * `maxconnrate`, `maxsessrate`, `rate-limit sessions`: each loop
-//!   accepts at most its share per second ([`share`], at least 1), so the
-//!   process at most the limit (or N per second for a limit below N).
 //! * Queues are each loop's: a session waits in the queue of the loop
 //!   that accepted it, and a freed token goes to whichever loop takes it
 //!   first (no order across loops).
 //! * `leastconn` and `first` see each loop's own connection counts (a
-//!   server's load is the sum over loops); `roundrobin` and the weights
-//!   run per loop, so the process's choices follow the weights over each
-//!   loop's sessions, and the exact order of HAProxy's round robin holds
-//!   with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
+//!   server's load is the sum over loops); `roundrobin` runs per loop
+//!   (its state moves with every pick and weight change, so loops cannot
+//!   each compute it), so the process's choices follow the weights over
+//!   each loop's sessions, and the exact order of HAProxy's round robin
+//!   holds with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
 //!   traffic only: the followers hold no check state, so their connect
 //!   failures are not counted (with N loops a server's error limit is
 //!   reached on about 1/N of the traffic).
@@ -160,23 +178,6 @@ impl EventLoop {
     /// This loop's share of limit `limit` ([`share`]).
     pub fn share(self, limit: u32) -> u32 {
         share(limit, self.index, self.count)
-    }
-
-    /// This loop's share of a rate: as [`EventLoop::share`], but at least
-    /// one event per second (a rate of 0 would stop the loop for good).
-    pub fn rate_share(self, rate: u32) -> u32 {
-        self.share(rate).max(1)
-    }
-}
-
-/// The process-wide rates (`maxconnrate`, `maxsessrate`) loop `lp` keeps.
-pub(crate) fn shared_rates(
-    rates: crate::config::traffic::Rates,
-    lp: EventLoop,
-) -> crate::config::traffic::Rates {
-    crate::config::traffic::Rates {
-        conn: rates.conn.map(|r| lp.rate_share(r)),
-        sess: rates.sess.map(|r| lp.rate_share(r)),
     }
 }
 

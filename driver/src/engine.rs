@@ -588,7 +588,7 @@ impl<R: Reactor> Engine<R> {
             // The connection's tokens of the limits first, as HAProxy
             // reserves them before accepting (a full limit pauses it).
             let id = ListenerId(i as u32);
-            if !self.lb.admit(id) {
+            if !self.lb.admit(now, id) {
                 self.drain(now);
                 // Paused until a limit frees (then dirty again), or room
                 // came back meanwhile: then the next turn tries again.

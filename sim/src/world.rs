@@ -680,7 +680,8 @@ impl World {
         };
         // As the drivers: the connection's tokens first; without them the
         // loop pauses and the client stays queued for a loop with room.
-        if !self.loops[lp].lb.admit(ListenerId(0)) {
+        let t = self.t();
+        if !self.loops[lp].lb.admit(t, ListenerId(0)) {
             trace!(self, who(lp), "has no room for client {c}");
             self.backlog.push_front(link);
             self.drain(lp);
@@ -689,7 +690,6 @@ impl World {
         self.clients[c].accepted = true;
         self.clients[c].lp = lp;
         self.clients[c].accepted_at = self.moment;
-        let t = self.t();
         let peer = self.scenario.clients[c].addr;
         self.check.accept_calls += 1;
         match self.loops[lp].lb.accept(t, ListenerId(0), peer, LISTEN) {

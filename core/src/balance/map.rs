@@ -6,7 +6,14 @@
 //! accumulated score is the highest, the first listed among equals. Picks
 //! walk the table from where the previous one stopped. The table is built
 //! again (lazily, at the next pick) whenever a server comes or goes; the
-//! walk's position is kept.
+//! walk's position is kept. With several event loops the position is the
+//! process's ([`Position`]): every loop builds the same table from the
+//! same weights, so the loops walk one table together, as HAProxy's
+//! threads do under the backend's lock; a loop whose table briefly
+//! differs (news of a server not yet applied) walks its own, so it never
+//! picks a server it sees down.
+
+use crate::limits::Position;
 
 /// The slot table of one group of servers.
 #[derive(Debug, Clone)]
@@ -18,8 +25,10 @@ pub(super) struct StaticMap {
     table: Vec<usize>,
     /// The table no longer matches `eweight`.
     stale: bool,
-    /// Where the next pick starts (HAProxy's `rr_idx`).
+    /// Where the next pick starts (HAProxy's `rr_idx`), or the process's
+    /// when shared.
     rr_idx: usize,
+    shared: Option<Position>,
 }
 
 impl StaticMap {
@@ -31,7 +40,18 @@ impl StaticMap {
             table: Vec::new(),
             stale: false,
             rr_idx: 0,
+            shared: None,
         }
+    }
+
+    /// The walk's position is `position`, shared by the loops.
+    pub(super) fn share(&mut self, position: Position) {
+        self.shared = Some(position);
+    }
+
+    /// Whether the walk's position is shared.
+    pub(super) fn shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Server `i` now has configured weight `weight` (0: not usable).
@@ -87,21 +107,41 @@ impl StaticMap {
         if tot == 0 {
             return None;
         }
-        if self.rr_idx >= tot {
-            self.rr_idx = 0;
-        }
-        let mut idx = self.rr_idx;
         loop {
-            let i = self.table[idx];
+            let from = self.shared.as_ref().map_or(self.rr_idx, Position::get);
+            let start = if from >= tot { 0 } else { from };
+            let (i, idx) = self.walk(start, allowed)?;
+            match &self.shared {
+                None => {
+                    self.rr_idx = idx;
+                    return Some(i);
+                }
+                // Another loop picked meanwhile: walk again from there.
+                Some(p) if p.advance(from, idx) => return Some(i),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// From `start`, the first server of the table `allowed` accepts, and
+    /// where the next walk starts.
+    fn walk(
+        &self,
+        start: usize,
+        allowed: &mut impl FnMut(usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        let tot = self.table.len();
+        let mut idx = start;
+        loop {
+            let i = *self.table.get(idx)?;
             idx += 1;
             if allowed(i) {
-                self.rr_idx = idx;
-                return Some(i);
+                return Some((i, idx));
             }
             if idx == tot {
                 idx = 0;
             }
-            if idx == self.rr_idx {
+            if idx == start {
                 return None;
             }
         }

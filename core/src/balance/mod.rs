@@ -205,6 +205,20 @@ impl Lb {
         }
     }
 
+    /// The `static-rr` walk of group `g` (0: active servers, 1: backups)
+    /// stands at `position`, shared by the loops; other algorithms keep
+    /// their own state.
+    pub(crate) fn share_position(&mut self, g: usize, position: crate::limits::Position) {
+        if let Some(Algo::Static(map)) = self.groups.get_mut(g).map(|group| &mut group.algo) {
+            map.share(position);
+        }
+    }
+
+    /// Whether a `static-rr` walk still keeps its own position.
+    pub(crate) fn needs_positions(&self) -> bool {
+        (self.groups.iter()).any(|g| matches!(&g.algo, Algo::Static(map) if !map.shared()))
+    }
+
     /// Server `i`'s load (sessions connecting to or established on it) is
     /// now `load`. Unknown `i` is ignored.
     pub(crate) fn set_load(&mut self, i: usize, load: u32) {
@@ -335,7 +349,8 @@ impl Bound {
     }
 }
 
-/// Drives one backend's [`Lb`] with sessions that open and close, for the
+/// Drives one backend's [`Lb`] with sessions that open and close (a
+/// `static-rr` walk's position in a pool of its own), for the
 /// `lb-bench` micro-benchmark (no clock here: the bench times it). Not
 /// part of weir's API.
 #[doc(hidden)]
@@ -357,6 +372,17 @@ impl PickBench {
         let mut lb = Lb::for_backend(backend);
         for (i, s) in backend.servers.iter().enumerate() {
             lb.set_weight(i, s.weight);
+        }
+        // As the balancer: `static-rr` walks a position in a limit pool.
+        let limits = std::sync::Arc::new(crate::limits::Limits::local());
+        for g in 0..2u8 {
+            let key = crate::limits::LimitKey::Position {
+                backend: backend.name.clone(),
+                epoch: 0,
+                group: g,
+            };
+            let position = crate::limits::Position::new(limits.clone(), limits.slot(&key));
+            lb.share_position(usize::from(g), position);
         }
         PickBench {
             lb,

@@ -157,7 +157,8 @@ pub struct Balancer {
     global_slot: LimitSlot,
     /// Reloads applied so far (names of limits carry it).
     epoch: u32,
-    /// A listener [`Balancer::admit`] took tokens for, until its accept.
+    /// A listener [`Balancer::admit`] took tokens (and reserved rates)
+    /// for, until its accept.
     admitted: Option<ListenerId>,
     /// What loop 0 has to tell the other loops, until the driver takes it.
     news: VecDeque<LoopNews>,
@@ -182,6 +183,8 @@ struct FrontendState {
     retired: bool,
     /// Its `maxconn` count in the limit pool.
     slot: Option<LimitSlot>,
+    /// Its `rate-limit sessions` counter in the limit pool.
+    rate_slot: Option<LimitSlot>,
 }
 
 struct BackendState {
@@ -381,6 +384,7 @@ impl Balancer {
                 counters,
                 retired: false,
                 slot: None,
+                rate_slot: None,
             });
             for (bind, addr) in addrs.into_iter().enumerate() {
                 listeners.push(Listener {
@@ -416,10 +420,7 @@ impl Balancer {
             maxconn: global.maxconn,
             active: 0,
             shortages: Default::default(),
-            rates: rate::RateState::new(crate::loops::shared_rates(
-                global.rates,
-                global.event_loop,
-            )),
+            rates: rate::RateState::new(global.rates, &limits),
             lent: None,
             stopping: false,
             hard_stop_after: global.hard_stop_after,

@@ -336,7 +336,7 @@ impl Balancer {
     /// run time stays unless the file changed it.
     fn reload_global(&mut self, global: &Global) {
         self.event_loop = global.event_loop;
-        self.rates.limits = crate::loops::shared_rates(global.rates, global.event_loop);
+        self.rates.limits = global.rates;
         if global.maxconn != self.hard_maxconn {
             self.maxconn = global.maxconn;
             self.hard_maxconn = global.maxconn;
@@ -536,6 +536,7 @@ impl Balancer {
                         active: 0,
                         retired: false,
                         slot: None,
+                        rate_slot: None,
                     })
                 }
             };

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{Balancer, ListenerSlot};
+use super::{BackendState, Balancer, ListenerSlot};
+use crate::config::Balance;
 use crate::id::{BackendId, FrontendId, ListenerId};
-use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits};
+use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position};
 use crate::time::Instant;
 
 /// A server's counts in the limit pool.
@@ -30,7 +31,9 @@ impl Balancer {
     pub fn share_limits(&mut self, pool: Arc<LimitPool>) {
         let limits = Arc::new(Limits::new(pool, self.event_loop.index));
         self.global_slot = limits.slot(&LimitKey::Global);
+        self.rates.share(&limits);
         for backend in self.backends.values_mut() {
+            share_positions(&limits, self.epoch, backend);
             backend.limits = limits.clone();
             backend.load_slot = None;
             for server in backend.servers.values_mut() {
@@ -39,6 +42,7 @@ impl Balancer {
         }
         for frontend in self.frontends.values_mut() {
             frontend.slot = None;
+            frontend.rate_slot = None;
         }
         self.limits = limits;
         self.resolve_limits();
@@ -49,14 +53,15 @@ impl Balancer {
         self.limits.pool()
     }
 
-    /// Before accepting a connection on `listener`: whether to accept
-    /// one. For a frontend's listener, the connection's global and
-    /// frontend tokens are taken, for the next [`Balancer::accept`] on it;
-    /// when a limit is full the listener pauses until a token frees. An
-    /// accept that then finds no connection gives them back
-    /// ([`Balancer::unadmit`]). Drivers that skip it are admitted by
-    /// `accept` itself (one loop: the same).
-    pub fn admit(&mut self, listener: ListenerId) -> bool {
+    /// Before accepting a connection on `listener` at `now`: whether to
+    /// accept one. For a frontend's listener, the connection's global and
+    /// frontend tokens are taken, and an event of each accept rate
+    /// reserved, for the next [`Balancer::accept`] on it; when a limit is
+    /// full the listener pauses until a token frees, when a rate is, until
+    /// its next event may come. An accept that then finds no connection
+    /// gives them back ([`Balancer::unadmit`]). Drivers that skip it are
+    /// admitted by `accept` itself (one loop: the same).
+    pub fn admit(&mut self, now: Instant, listener: ListenerId) -> bool {
         match self.listener_slot(listener) {
             Some(ListenerSlot::Cli(i)) => {
                 return self.cli.listeners.get(i).is_some_and(|l| l.accepting);
@@ -79,17 +84,25 @@ impl Balancer {
             self.refresh_listeners();
             return false;
         }
+        if !self.reserve_rates(now, fe) {
+            if !page {
+                self.give_client(fe);
+            }
+            self.refresh_listeners();
+            return false;
+        }
         self.admitted = Some(listener);
         true
     }
 
     /// The accept after [`Balancer::admit`] found no connection: the
-    /// tokens go back.
+    /// tokens and reserved events go back.
     pub fn unadmit(&mut self, listener: ListenerId) {
         if self.admitted != Some(listener) {
             return;
         }
         self.admitted = None;
+        self.unreserve_rates();
         if let Some(fe) = self.traffic_listener(listener).map(|l| l.frontend) {
             if self.frontends[fe].config.service.is_none() {
                 self.give_client(fe);
@@ -97,10 +110,11 @@ impl Balancer {
         }
     }
 
-    /// The admission of a connection accepted on `listener`: the one
-    /// [`Balancer::admit`] made, or one made now.
-    pub(super) fn claim_admission(&mut self, listener: ListenerId) -> bool {
-        let admitted = self.admitted == Some(listener) || self.admit(listener);
+    /// The admission of a connection accepted on `listener` at `now`: the
+    /// one [`Balancer::admit`] made, or one made now. Its reserved events
+    /// stay for [`Balancer::count_accept_rate`].
+    pub(super) fn claim_admission(&mut self, now: Instant, listener: ListenerId) -> bool {
+        let admitted = self.admitted == Some(listener) || self.admit(now, listener);
         self.admitted = None;
         admitted
     }
@@ -131,10 +145,10 @@ impl Balancer {
         }
     }
 
-    /// Another loop gave back tokens this loop waited for: queued
-    /// sessions are served and paused listeners resume where there is
-    /// room now. The driver calls it when told by the loop that gave
-    /// them ([`Balancer::poll_freed`]).
+    /// Another loop gave back tokens (or accept-rate events) this loop
+    /// waited for: queued sessions are served and paused listeners resume
+    /// where there is room now. The driver calls it when told by the loop
+    /// that gave them ([`Balancer::poll_freed`]).
     pub fn limits_freed(&mut self, now: Instant) {
         self.advance(now);
         let waiting: Vec<BackendId> = (self.backends.iter())
@@ -144,6 +158,7 @@ impl Balancer {
         for b in waiting {
             self.dispatch_queue(now, b);
         }
+        self.rates_freed(now);
         self.refresh_listeners();
     }
 
@@ -159,12 +174,17 @@ impl Balancer {
     pub(super) fn resolve_limits(&mut self) {
         let (limits, epoch) = (&self.limits, self.epoch);
         for frontend in self.frontends.values_mut().filter(|f| f.slot.is_none()) {
-            frontend.slot = Some(limits.slot(&LimitKey::Frontend {
-                name: frontend.config.name.clone(),
+            let name = frontend.config.name.clone();
+            frontend.rate_slot = Some(limits.slot(&LimitKey::SessionRate {
+                name: name.clone(),
                 epoch,
             }));
+            frontend.slot = Some(limits.slot(&LimitKey::Frontend { name, epoch }));
         }
         for backend in self.backends.values_mut() {
+            if backend.lb.needs_positions() {
+                share_positions(limits, epoch, backend);
+            }
             let name = &backend.config.name;
             if backend.load_slot.is_none() {
                 let key = LimitKey::Backend {
@@ -234,5 +254,23 @@ impl Balancer {
             }
         }
         assert_eq!(limits.pool().underflows(), 0, "tokens given twice");
+    }
+}
+
+/// `backend`'s `static-rr` walks stand where the process's do, named by
+/// the reload `epoch` that built its balancing state (each reload starts
+/// them again, as HAProxy's new process does).
+fn share_positions(limits: &Arc<Limits>, epoch: u32, backend: &mut BackendState) {
+    if backend.config.balance != Balance::StaticRr {
+        return;
+    }
+    for group in 0..2u8 {
+        let key = LimitKey::Position {
+            backend: backend.config.name.clone(),
+            epoch,
+            group,
+        };
+        let position = Position::new(limits.clone(), limits.slot(&key));
+        backend.lb.share_position(usize::from(group), position);
     }
 }

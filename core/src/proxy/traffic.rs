@@ -40,7 +40,7 @@ impl Balancer {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Option<ConnId> {
-        if !self.claim_admission(listener) {
+        if !self.claim_admission(now, listener) {
             return None;
         }
         let l = self.traffic_listener(listener)?;

@@ -202,10 +202,13 @@ fn global_maxconn_is_exact_across_loops_and_paused_listeners_resume() {
     let (mut a, mut b, pool) = pair(cfg);
     let (c1, _, _) = a.accept();
     a.accept();
-    assert!(b.lb.admit(L0), "one token left");
+    assert!(b.lb.admit(b.now, L0), "one token left");
     let (c3, _, _) = b.accept();
     assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
-    assert!(!a.lb.admit(L0) && !b.lb.admit(L0), "the process is full");
+    assert!(
+        !a.lb.admit(a.now, L0) && !b.lb.admit(b.now, L0),
+        "the process is full"
+    );
     a.collect();
     b.collect();
     for h in [&mut a, &mut b] {
@@ -228,7 +231,7 @@ fn global_maxconn_is_exact_across_loops_and_paused_listeners_resume() {
         "loop 1 resumes"
     );
     // An admission whose accept found nothing gives its tokens back.
-    assert!(b.lb.admit(L0));
+    assert!(b.lb.admit(b.now, L0));
     assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
     b.lb.unadmit(L0);
     assert_eq!(pool.held_by_key(&LimitKey::Global), 2);
@@ -246,13 +249,131 @@ fn frontend_maxconn_is_exact_across_loops() {
     let (mut a, mut b, pool) = pair(cfg);
     a.accept();
     b.accept();
-    assert!(!a.lb.admit(L0) && !b.lb.admit(L0));
+    assert!(!a.lb.admit(a.now, L0) && !b.lb.admit(b.now, L0));
     let fe = LimitKey::Frontend {
         name: "fe".into(),
         epoch: 0,
     };
     assert_eq!(pool.held_by_key(&fe), 2);
     assert_eq!(pool.held_by_key(&LimitKey::Global), 2);
+}
+
+fn paused(h: &mut Harness) -> bool {
+    h.collect();
+    (h.take().iter()).any(|x| matches!(x, Action::PauseAccept { .. }))
+}
+
+fn resumed(h: &mut Harness) -> bool {
+    h.collect();
+    (h.take().iter()).any(|x| matches!(x, Action::ResumeAccept { .. }))
+}
+
+/// `rate-limit sessions 3` over two loops: the process accepts 3 per
+/// second, whichever loop accepts them; a reservation handed back wakes
+/// the loop that found the rate full, and every loop resumes when the
+/// next event may come.
+#[test]
+fn rate_limit_sessions_is_exact_across_loops() {
+    let mut cfg = config(vec![server("s1", 8001)]);
+    cfg.frontends[0].traffic.rate_limit_sessions = Some(3);
+    let (mut a, mut b, _pool) = pair(cfg);
+    a.accept();
+    b.accept();
+    assert!(b.lb.admit(b.now, L0), "one event left, reserved by loop 1");
+    assert!(!a.lb.admit(a.now, L0), "loop 0 finds none");
+    assert!(paused(&mut a));
+    b.lb.unadmit(L0);
+    assert_eq!(wake(&mut [&mut a, &mut b]), 1, "loop 0 is told");
+    assert!(resumed(&mut a));
+    a.accept();
+    assert!(paused(&mut a), "the third: loop 0 pauses");
+    assert!(b.try_accept().is_none(), "a fourth is refused");
+    assert!(paused(&mut b), "loop 1 pauses too");
+    assert!(!a.lb.admit(a.now, L0) && !b.lb.admit(b.now, L0));
+    // HAProxy's window: 1 ms into the next second.
+    for h in [&mut a, &mut b] {
+        h.advance(Duration::from_millis(1000));
+        assert!(!resumed(h));
+        h.advance(Duration::from_millis(1));
+        assert!(resumed(h));
+    }
+    assert!(b.lb.admit(b.now, L0), "the fading window allows one more");
+    assert!(!a.lb.admit(a.now, L0), "one only");
+}
+
+/// `maxconnrate 4` over two loops taking turns at random accepts
+/// exactly what one loop accepts from the same attempts (some of which
+/// find no connection and hand their event back).
+#[test]
+fn maxconnrate_over_two_loops_accepts_as_one_loop() {
+    for seed in 1..=8u64 {
+        let mut cfg = config(vec![server("s1", 8001)]);
+        cfg.global.rates.conn = Some(4);
+        let mut one = Harness::new(cfg.clone());
+        let (mut a, mut b, _pool) = pair(cfg);
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut accepted = [Vec::new(), Vec::new()];
+        for step in 0..300u64 {
+            let x = rng.next_u64();
+            let two = if x % 2 == 0 { &mut a } else { &mut b };
+            // 7 ms a step, on every loop's clock.
+            let now = epoch() + Duration::from_millis(7 * step);
+            for (i, h) in [&mut one, two].into_iter().enumerate() {
+                if now > h.now {
+                    h.advance(now - h.now);
+                }
+                if !h.lb.admit(h.now, L0) {
+                    continue;
+                }
+                if x % 5 == 0 {
+                    h.lb.unadmit(L0);
+                } else {
+                    h.try_accept().expect("admitted");
+                    accepted[i].push(step);
+                }
+            }
+            wake(&mut [&mut a, &mut b]);
+        }
+        assert_eq!(accepted[0], accepted[1], "seed {seed}");
+        assert!((8..60).contains(&accepted[0].len()), "{:?}", accepted[0]);
+    }
+}
+
+/// `static-rr` over two loops walks one table: the process's picks
+/// follow HAProxy's order whichever loop accepts, and a loop never picks
+/// a server it sees down while the other has not heard of it yet.
+#[test]
+fn static_rr_walks_one_table_across_loops() {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| {
+            let mut s = server(&format!("s{i}"), 8000 + i);
+            s.weight = u32::from(i);
+            s
+        })
+        .collect();
+    let mut cfg = config(servers);
+    cfg.backends[0].balance = Balance::StaticRr;
+    let mut one = Harness::new(cfg.clone());
+    let (mut a, mut b, _pool) = pair(cfg);
+    let port = |h: &mut Harness| h.accept().2.port();
+    for i in 0..18 {
+        let h = if i % 3 == 0 { &mut a } else { &mut b };
+        assert_eq!(port(h), port(&mut one), "pick {i}");
+    }
+    // s3 goes to maintenance on loop 0; loop 1 has not heard yet.
+    let answer =
+        a.lb.handle_command(a.now, "set server app/s3 state maint", Level::Admin);
+    assert_eq!(answer, "\n");
+    a.collect();
+    for _ in 0..12 {
+        assert_ne!(port(&mut a), 8003, "loop 0 sees s3 down");
+    }
+    assert!((0..12).any(|_| port(&mut b) == 8003), "loop 1 does not yet");
+    forward(&mut a, &mut b);
+    for i in 0..12 {
+        let h = if i % 2 == 0 { &mut a } else { &mut b };
+        assert_ne!(port(h), 8003, "every loop sees s3 down");
+    }
 }
 
 /// Two loops share a pool through random traffic: accepts on either,
@@ -292,7 +413,7 @@ fn tokens_are_conserved_and_limits_exact_through_random_traffic_on_two_loops() {
             let h = if i == 0 { &mut a } else { &mut b };
             match draw(7) {
                 0..=2 => {
-                    if h.lb.admit(L0) {
+                    if h.lb.admit(h.now, L0) {
                         h.next_port = h.next_port.wrapping_add(1).max(40000);
                         let peer = SocketAddr::new([10, 0, 0, draw(4) as u8 + 1].into(), 40000);
                         let local = SocketAddr::from(([127, 0, 0, 1], 9091));

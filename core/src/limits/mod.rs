@@ -1,16 +1,22 @@
-//! Connection limits shared by event loops as tokens (see
-//! [`crate::loops`] for the design).
+//! Connection limits and accept rates shared by event loops as tokens
+//! (see [`crate::loops`] for the design).
 //!
-//! A [`LimitPool`] holds one count per limit, for the whole process; each
+//! A [`LimitPool`] holds one count per limit, and one per-second counter
+//! per accept rate (HAProxy's `freq_ctr`), for the whole process; each
 //! loop reaches it through its own [`Limits`] handle, which knows the
 //! loop's index (its bit in the waiting masks) and collects the loops its
-//! gives should wake. Counts live in slots reached without locks; names
-//! ([`LimitKey`]) are resolved to slots under a lock, when a loop builds
-//! or reloads.
+//! gives (and handed-back reservations) should wake. Counts live in slots
+//! reached without locks; names ([`LimitKey`]) are resolved to slots under
+//! a lock, when a loop builds or reloads.
+
+mod rate;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::time::Instant;
 
 /// A limit as every loop names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +55,26 @@ pub enum LimitKey {
         server: String,
         /// How many reloads came before the one that made it.
         epoch: u32,
+    },
+    /// `maxconnrate`: the process's connections per second.
+    ConnRate,
+    /// `maxsessrate`: the process's sessions per second.
+    SessRate,
+    /// A frontend's `rate-limit sessions`: its sessions per second.
+    SessionRate {
+        /// The frontend's name.
+        name: String,
+        /// How many reloads came before the one that made it.
+        epoch: u32,
+    },
+    /// Where a backend's `static-rr` walk stands (not a count).
+    Position {
+        /// The backend's name.
+        backend: String,
+        /// The reload that built its balancing state.
+        epoch: u32,
+        /// Active servers (0) or backups (1).
+        group: u8,
     },
 }
 
@@ -117,14 +143,17 @@ impl PortSet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitSlot(u32);
 
-/// One limit's count and the loops waiting for room in it, on a cache
-/// line of its own (loops take different limits without false sharing).
+/// One limit's count (or one rate's counter) and the loops waiting for
+/// room in it, on a cache line of its own (loops take different limits
+/// without false sharing).
 #[derive(Default)]
 #[repr(align(64))]
 struct Slot {
     held: AtomicU32,
     /// Bit `i`: loop `i` found the limit full since the last give.
     waiting: AtomicU64,
+    /// A rate's events (rate keys only).
+    freq: rate::Freq,
 }
 
 /// Slots in the first segment; segment `k` holds `FIRST << k`.
@@ -140,6 +169,8 @@ pub struct LimitPool {
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
     /// Gives without a token held (a bug, counted for the tests).
     underflows: AtomicU32,
+    /// The rates' time zero: the first moment a loop used one.
+    base: OnceLock<Instant>,
 }
 
 impl Default for LimitPool {
@@ -149,6 +180,7 @@ impl Default for LimitPool {
             ports: Mutex::default(),
             segments: std::array::from_fn(|_| OnceLock::new()),
             underflows: AtomicU32::new(0),
+            base: OnceLock::new(),
         }
     }
 }
@@ -263,10 +295,61 @@ impl LimitPool {
         if given.is_err() {
             self.underflows.fetch_add(1, SeqCst);
         }
+        Self::wake(s)
+    }
+
+    /// The loops waiting on `s`, no longer waiting.
+    fn wake(s: &Slot) -> u64 {
         match s.waiting.load(SeqCst) {
             0 => 0,
             _ => s.waiting.swap(0, SeqCst),
         }
+    }
+
+    /// `now` on the rates' clock: microseconds since the first moment a
+    /// loop used a rate (an earlier moment of another loop counts as it).
+    fn micros(&self, now: Instant) -> u64 {
+        let base = *self.base.get_or_init(|| now);
+        let micros = now.saturating_duration_since(base).as_micros();
+        micros.min(u128::from(rate::MAX_MICROS)) as u64
+    }
+
+    /// Reserves an event of rate `slot` at `now` if `freq` per second
+    /// allows it; if not, loop bit `me` waits on it and the answer is how
+    /// long until the next event may come.
+    fn reserve(&self, slot: LimitSlot, now: Instant, freq: u32, me: u64) -> Result<(), Duration> {
+        let Some(s) = self.get(slot) else {
+            return Ok(());
+        };
+        let now = self.micros(now);
+        if s.freq.reserve(now, freq) {
+            return Ok(());
+        }
+        // Marked first, read again: a reservation handed back after the
+        // mark wakes us.
+        s.waiting.fetch_or(me, SeqCst);
+        if s.freq.reserve(now, freq) {
+            return Ok(());
+        }
+        Err(s
+            .freq
+            .snapshot()
+            .next_event_delay(now, freq)
+            .max(Duration::from_millis(1)))
+    }
+
+    /// How long until rate `slot` allows an event at `freq` per second
+    /// after `now`: zero if it does now; if not, loop bit `me` waits on it.
+    fn rate_delay(&self, slot: LimitSlot, now: Instant, freq: u32, me: u64) -> Duration {
+        let Some(s) = self.get(slot) else {
+            return Duration::ZERO;
+        };
+        let now = self.micros(now);
+        if s.freq.snapshot().allows(now, freq) {
+            return Duration::ZERO;
+        }
+        s.waiting.fetch_or(me, SeqCst);
+        s.freq.snapshot().next_event_delay(now, freq)
     }
 }
 
@@ -336,12 +419,77 @@ impl Limits {
         self.pool.held(slot)
     }
 
+    /// Reserves an event of rate `slot` at `now`, before an accept, if
+    /// `freq` per second allows it; if not, this loop waits on the rate
+    /// (a reservation handed back wakes it) and the answer is how long
+    /// until the next event may come anyway.
+    pub fn reserve(&self, slot: LimitSlot, now: Instant, freq: u32) -> Result<(), Duration> {
+        self.pool.reserve(slot, now, freq, self.me)
+    }
+
+    /// Hands a reservation of rate `slot` back (the accept found
+    /// nothing); the other loops waiting on the rate are collected.
+    pub fn unreserve(&self, slot: LimitSlot) {
+        let Some(s) = self.pool.get(slot) else {
+            return;
+        };
+        s.freq.unreserve();
+        let waiting = LimitPool::wake(s) & !self.me;
+        if waiting != 0 {
+            self.freed.fetch_or(waiting, SeqCst);
+        }
+    }
+
+    /// Counts an event of rate `slot` at `now`, in place of this loop's
+    /// reservation.
+    pub fn count(&self, slot: LimitSlot, now: Instant) {
+        if let Some(s) = self.pool.get(slot) {
+            s.freq.count(self.pool.micros(now));
+        }
+    }
+
+    /// How long until rate `slot` allows an event at `freq` per second
+    /// after `now`: zero if it does now; if not, this loop waits on it.
+    pub fn rate_delay(&self, slot: LimitSlot, now: Instant, freq: u32) -> Duration {
+        self.pool.rate_delay(slot, now, freq, self.me)
+    }
+
     /// The loops (bit `i`: loop `i`) to wake since the last call.
     pub fn take_freed(&self) -> u64 {
         match self.freed.load(SeqCst) {
             0 => 0,
             _ => self.freed.swap(0, SeqCst),
         }
+    }
+}
+
+/// A position shared by the loops: where a backend's `static-rr` walk
+/// stands in the process (HAProxy's `rr_idx`, one per backend).
+#[derive(Debug, Clone)]
+pub struct Position {
+    limits: Arc<Limits>,
+    slot: LimitSlot,
+}
+
+impl Position {
+    /// Position `slot` of `limits`' pool.
+    pub fn new(limits: Arc<Limits>, slot: LimitSlot) -> Self {
+        Position { limits, slot }
+    }
+
+    /// Where the walk stands.
+    pub fn get(&self) -> usize {
+        self.limits.held(self.slot) as usize
+    }
+
+    /// Moves the walk from `from` to `to`, unless another loop moved it
+    /// since `from` was read.
+    pub fn advance(&self, from: usize, to: usize) -> bool {
+        let Some(s) = self.limits.pool.get(self.slot) else {
+            return true;
+        };
+        let (from, to) = (from as u32, to as u32);
+        s.held.compare_exchange(from, to, SeqCst, SeqCst).is_ok()
     }
 }
 
