@@ -14,7 +14,8 @@
 //! * weir's "Server ... is UP/DOWN" lines alternate, each DOWN has a fault
 //!   to explain it, and no UP comes while the server is dead;
 //! * `poll_timeout` is always in the future, and weir never wakes up many
-//!   times in a row with nothing to do;
+//!   times in a row with nothing to do (no action from its timers nor
+//!   from any other input in between);
 //! * weir closes its listener only after a soft stop, never accepts again,
 //!   and with `hard-stop-after` holds no session past it.
 //!

@@ -478,6 +478,10 @@ impl World {
             count += 1;
             self.apply(lp, action);
         }
+        if count > 0 {
+            // Work done from any input ends a run of idle wake-ups.
+            self.loops[lp].idle = 0;
+        }
         if lp == 0 && self.loops.len() > 1 {
             self.publish_news();
         }
