@@ -62,7 +62,10 @@
 //!   they were its own connections of that moment. So its verdicts, and
 //!   the news they make, judge the whole process's traffic, as HAProxy's
 //!   one counter per server does; the order of two loops' connections
-//!   made at about the same time is the order loop 0 learns of them.
+//!   made at about the same time is the order loop 0 learns of them. A
+//!   state line loop 0 writes for a report counts the reporting loop's
+//!   sessions on the server at its last failure with its own (the
+//!   failing one among them, as HAProxy's line does).
 //!
 //! # Limits: tokens from one pool
 //!
@@ -264,6 +267,10 @@ pub struct Observed {
     /// Failures in a row after the first success (and after the last
     /// limit reached), below `error-limit`.
     pub trailing: u32,
+    /// The follower's sessions on the server at its last failure, the
+    /// failing one among them: a state line loop 0 writes for this
+    /// report counts them with its own (HAProxy's `cur_sess`).
+    pub active: u32,
 }
 
 impl Observed {
@@ -335,6 +342,7 @@ mod tests {
             ok,
             limits,
             trailing,
+            active: 0,
         };
         assert!(noted("").is_empty());
         assert_eq!(

@@ -163,6 +163,9 @@ pub struct Balancer {
     news: VecDeque<LoopNews>,
     /// What a follower has to tell loop 0 (passive checks).
     outbox: observe::Outbox,
+    /// A follower's report loop 0 is counting: its server, and the
+    /// follower's sessions on it ([`crate::loops::Observed::active`]).
+    reported: Option<(BackendId, ServerId, u32)>,
     /// The other loops' latest counters (loop 0 of several).
     peer_stats: Vec<crate::loops::LoopStats>,
     /// The driver can splice ([`Balancer::enable_splice`]).
@@ -459,6 +462,7 @@ impl Balancer {
             admitted: None,
             news: VecDeque::new(),
             outbox: observe::Outbox::default(),
+            reported: None,
             peer_stats: Vec::new(),
             cli: cli::Cli {
                 listeners: cli_listeners,

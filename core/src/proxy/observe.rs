@@ -9,7 +9,7 @@ use super::verdict::LastCheck;
 use crate::config::OnError;
 use crate::health::CheckStatus;
 use crate::id::{BackendId, ServerId};
-use crate::loops::LoopReport;
+use crate::loops::{LoopReport, Observed};
 use crate::time::Instant;
 
 /// A follower's observations on their way to loop 0.
@@ -91,6 +91,9 @@ impl Balancer {
             self.outbox.noted.push((b, s));
         }
         server.observed.note(ok, server.config.error_limit);
+        if !ok {
+            server.observed.active = server.active;
+        }
     }
 
     /// What this loop (a follower) has seen of its servers with `observe`
@@ -139,6 +142,13 @@ impl Balancer {
             return;
         };
         let seen = &report.observed;
+        self.reported = Some((b, s, seen.active));
+        self.count_report(now, b, s, seen);
+        self.reported = None;
+    }
+
+    /// Counts `seen` on server `s` (see [`Balancer::apply_report`]).
+    fn count_report(&mut self, now: Instant, b: BackendId, s: ServerId, seen: &Observed) {
         for _ in 0..seen.errors {
             self.observe(now, b, s, false);
         }
@@ -154,6 +164,15 @@ impl Balancer {
         }
         for _ in 0..seen.trailing {
             self.observe(now, b, s, false);
+        }
+    }
+
+    /// Sessions of other loops on server `s` that a state line counts:
+    /// those of the report loop 0 is counting, if it is about `s`.
+    pub(super) fn reported_sessions(&self, b: BackendId, s: ServerId) -> u32 {
+        match self.reported {
+            Some((rb, rs, active)) if (rb, rs) == (b, s) => active,
+            _ => 0,
         }
     }
 }

@@ -556,8 +556,9 @@ fn a_followers_connect_failures_mark_the_server_down_at_the_limit() {
         [
             "Server app/s1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive \
           errors, last one was: L4 unsuccessful connection\". 1 active and 0 backup \
-          servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
-        ]
+          servers left. 1 sessions active, 0 requeued, 0 remaining in queue."
+        ],
+        "the failing session counts, as in HAProxy's cur_sess"
     );
     assert!(
         follower
