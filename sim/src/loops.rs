@@ -209,8 +209,11 @@ impl World {
     pub(crate) fn deliver(&mut self, lp: usize, sent: u64, batch: Vec<Message>) {
         self.fleet.in_flight[lp] -= 1;
         // Sessions news may end: those of a server it takes down (`D`,
-        // with `on-marked-down shutdown-sessions`), and those `shutdown
-        // sessions server` ends (`K`), which must be all of them.
+        // with `on-marked-down shutdown-sessions`; `S` for one the server
+        // had already aborted while it still delivered its reply: the
+        // first cause stays, as HAProxy's `stream_shutdown` keeps it), and
+        // those `shutdown sessions server` ends (`K`), which must be all
+        // of them.
         let mut may_end = Vec::new();
         let mut shutdowns = Vec::new();
         for message in &batch {
@@ -218,7 +221,8 @@ impl World {
                 Message::News(LoopNews::Server(n))
                     if n.health == ForcedHealth::Down || n.forced_maint =>
                 {
-                    may_end.push((n.server.clone(), 'D'))
+                    may_end.push((n.server.clone(), 'D'));
+                    may_end.push((n.server.clone(), 'S'));
                 }
                 Message::News(LoopNews::ShutdownSessions { server, .. }) => {
                     may_end.push((server.clone(), 'K'));
