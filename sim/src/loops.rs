@@ -43,7 +43,8 @@
 //! follower never connects to a check port nor sends a check; it writes
 //! no line but its sessions' (server-state lines are loop 0's, once);
 //! sessions that end while a follower applies news end as the news says
-//! (`K` or `D` on a server the news names); a follower holds no timer
+//! (`K` or `D` on a server the news names, or `S` for a session that
+//! server had already aborted); a follower holds no timer
 //! once its sessions are over.
 
 use std::time::{Duration, Instant, SystemTime};
