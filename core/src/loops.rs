@@ -59,6 +59,23 @@
 //!   maxima; averages of session times and check counters are loop 0's).
 //!   So what a stats connection reads counts every session that ended
 //!   before it was accepted.
+//! * **Passive checks count every loop's traffic.** Loop 0 holds the
+//!   checks, so it holds the count of a server's failed connections in a
+//!   row (`observe layer4`, `error-limit`, `on-error`). A follower notes
+//!   each of its traffic connections to a server with `observe` (failed
+//!   or not) in the server's [`Observed`], which keeps what the count
+//!   needs of their order; the driver drains them after every input
+//!   ([`Balancer::poll_reports`](crate::Balancer::poll_reports): one
+//!   [`LoopReport`] per server and turn) and hands them to loop 0, which
+//!   counts them through its own path
+//!   ([`Balancer::apply_report`](crate::Balancer::apply_report)) as if
+//!   they were its own connections of that moment. So its verdicts, and
+//!   the news they make, judge the whole process's traffic, as HAProxy's
+//!   one counter per server does; the order of two loops' connections
+//!   made at about the same time is the order loop 0 learns of them. A
+//!   state line loop 0 writes for a report counts the reporting loop's
+//!   sessions on the server at its last failure with its own (the
+//!   failing one among them, as HAProxy's line does).
 //!
 //! # Limits: tokens from one pool
 //!
@@ -144,10 +161,7 @@
 //!   (its state moves with every pick and weight change, so loops cannot
 //!   each compute it), so the process's choices follow the weights over
 //!   each loop's sessions, and the exact order of HAProxy's round robin
-//!   holds with `nbthread 1` only. Passive checks (`observe layer4`) judge loop 0's
-//!   traffic only: the followers hold no check state, so their connect
-//!   failures are not counted (with N loops a server's error limit is
-//!   reached on about 1/N of the traffic).
+//!   holds with `nbthread 1` only.
 
 /// Which event loop an instance serves, and how many there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +249,68 @@ pub enum LoopNews {
     HardStop,
 }
 
+/// What a follower tells loop 0
+/// ([`Balancer::poll_reports`](crate::Balancer::poll_reports),
+/// [`Balancer::apply_report`](crate::Balancer::apply_report)): its
+/// traffic's connections to a server with `observe`, since its last
+/// report, for loop 0's passive checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopReport {
+    /// The backend's name (names are shared; ids are each loop's own).
+    pub backend: String,
+    /// The server's name.
+    pub server: String,
+    /// What the connections were.
+    pub observed: Observed,
+}
+
+/// Connections to one server, failed or not, reduced to what a count of
+/// failures in a row needs of their order: `errors` failures, then (if
+/// `ok`) a success, then `limits` runs of `error-limit` failures in a
+/// row, then `trailing` failures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Failures before the first success: they add to the count loop 0
+    /// holds.
+    pub errors: u32,
+    /// A success came after them: the count starts again.
+    pub ok: bool,
+    /// After the first success: how often the failures in a row reached
+    /// the server's `error-limit` (each acts as `on-error` says).
+    pub limits: u32,
+    /// Failures in a row after the first success (and after the last
+    /// limit reached), below `error-limit`.
+    pub trailing: u32,
+    /// The follower's sessions on the server at its last failure, the
+    /// failing one among them: a state line loop 0 writes for this
+    /// report counts them with its own (HAProxy's `cur_sess`).
+    pub active: u32,
+}
+
+impl Observed {
+    /// Notes one more connection (`ok`: it succeeded) to a server whose
+    /// `error-limit` is `limit`.
+    pub fn note(&mut self, ok: bool, limit: u32) {
+        if ok {
+            self.ok = true;
+            self.trailing = 0;
+        } else if !self.ok {
+            self.errors = self.errors.saturating_add(1);
+        } else {
+            self.trailing += 1;
+            if self.trailing >= limit.max(1) {
+                self.limits = self.limits.saturating_add(1);
+                self.trailing = 0;
+            }
+        }
+    }
+
+    /// Nothing was noted.
+    pub fn is_empty(&self) -> bool {
+        *self == Observed::default()
+    }
+}
+
 /// A server's state as loop 0 holds it: what every loop applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerNews {
@@ -258,4 +334,43 @@ pub struct ServerNews {
     pub reason: String,
     /// How long that check took, in milliseconds.
     pub check_duration_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Observed;
+
+    /// `pattern` (`E` a failure, `O` a success) noted with limit 3.
+    fn noted(pattern: &str) -> Observed {
+        let mut seen = Observed::default();
+        for c in pattern.chars() {
+            seen.note(c == 'O', 3);
+        }
+        seen
+    }
+
+    #[test]
+    fn observed_keeps_what_failures_in_a_row_need_of_the_order() {
+        let seen = |errors, ok, limits, trailing| Observed {
+            errors,
+            ok,
+            limits,
+            trailing,
+            active: 0,
+        };
+        assert!(noted("").is_empty());
+        assert_eq!(
+            noted("EEEEE"),
+            seen(5, false, 0, 0),
+            "loop 0's count goes on"
+        );
+        assert_eq!(noted("EEOOO"), seen(2, true, 0, 0));
+        assert_eq!(
+            noted("EOEEOEEEEO"),
+            seen(1, true, 1, 0),
+            "a run of 3 between"
+        );
+        assert_eq!(noted("OEEEEEEEE"), seen(0, true, 2, 2));
+        assert_eq!(noted("OEEOE"), seen(0, true, 0, 1), "a run cut short");
+    }
 }

@@ -17,6 +17,13 @@
 //!   published ([`weir_core::Balancer::poll_news`]) to every follower's
 //!   inbox and wakes it; a follower applies its inbox at the start of its
 //!   turn ([`weir_core::Balancer::apply_news`]).
+//! * **Reports in.** After every turn a follower puts what core noted for
+//!   loop 0's passive checks ([`weir_core::Balancer::poll_reports`]) in
+//!   loop 0's inbox, and wakes it when they hold a failure (or many
+//!   wait); loop 0 counts them at the start of its turn
+//!   ([`weir_core::Balancer::apply_report`]). Reports of successes only
+//!   may wait for loop 0's next turn: they end a run of failures, and
+//!   only a later failure, which wakes loop 0, could complete one.
 //! * **Limits.** Every loop's balancer counts its connections in one
 //!   [`LimitPool`] ([`weir_core::limits`]): the driver asks
 //!   [`weir_core::Balancer::admit`] before each `accept(2)` (and gives the
@@ -44,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::Config;
 use weir_core::limits::LimitPool;
-use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
+use weir_core::loops::{EventLoop, LoopNews, LoopReport, LoopStats, STATS_PERIOD_MS};
 use weir_core::{Balancer, ListenerId, ReloadReport};
 
 use super::{Control, Engine, Listener, Reactor, UTC_OFFSET_REFRESH, fixed_local, listener_token};
@@ -56,6 +63,10 @@ use crate::syslog::Syslog;
 /// How long loop 0 waits for the followers' stats when a stats
 /// connection comes (they answer at their next turn).
 const ASK_PATIENCE: Duration = Duration::from_millis(100);
+
+/// Reports of successes that wait for loop 0's next turn, at most: the
+/// follower that puts more wakes it.
+const QUIET_REPORTS: usize = 64;
 
 /// A wake-up of a loop's driver.
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -92,6 +103,9 @@ pub(crate) struct Fleet {
     freed: Vec<AtomicBool>,
     /// Loop 0's wake-up (followers have theirs in `peers`).
     leader_wake: Mutex<Option<Wake>>,
+    /// What the followers reported for loop 0's passive checks, in the
+    /// order they put it.
+    reports: Mutex<Vec<LoopReport>>,
     /// A follower left new stats.
     fresh_stats: AtomicBool,
     /// Signalled when a follower answered loop 0's ask for stats.
@@ -126,6 +140,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Fleet {
+    /// Wakes loop 0 (from any thread).
+    fn wake_leader(&self) {
+        if let Some(wake) = lock(&self.leader_wake).as_ref() {
+            wake();
+        }
+    }
+
     /// Loops `freed` (bit `i`: loop `i`) are to look at their limits
     /// again.
     fn tell_freed(&self, freed: u64) {
@@ -137,11 +158,7 @@ impl Fleet {
         {
             flag.store(true, Ordering::SeqCst);
             match i {
-                0 => {
-                    if let Some(wake) = lock(&self.leader_wake).as_ref() {
-                        wake();
-                    }
-                }
+                0 => self.wake_leader(),
                 _ => self.peers[i - 1].wake(),
             }
         }
@@ -254,6 +271,7 @@ pub(crate) fn plan(config: &mut Config, log_hook: &mut Option<LogHook>) -> Optio
         limits: LimitPool::new(),
         freed: (0..count).map(|_| AtomicBool::new(false)).collect(),
         leader_wake: Mutex::default(),
+        reports: Mutex::default(),
         fresh_stats: AtomicBool::new(false),
         answered: (Mutex::new(()), Condvar::new()),
         running: AtomicUsize::new(count as usize),
@@ -411,6 +429,7 @@ impl<R: Reactor> Engine<R> {
         };
         if index == 0 {
             self.take_peer_stats();
+            self.take_reports(now);
             return;
         }
         let peer = &fleet.peers[link.index - 1];
@@ -437,6 +456,21 @@ impl<R: Reactor> Engine<R> {
             }
             self.drain(now);
         }
+    }
+
+    /// Loop 0: counts what the followers reported since last time.
+    fn take_reports(&mut self, now: Instant) {
+        let Some(link) = &self.link else {
+            return;
+        };
+        let reports = std::mem::take(&mut *lock(&link.fleet.reports));
+        if reports.is_empty() {
+            return;
+        }
+        for report in &reports {
+            self.lb.apply_report(now, report);
+        }
+        self.drain(now);
     }
 
     /// Loop 0: gives core the followers' stats they left since last time.
@@ -492,7 +526,8 @@ impl<R: Reactor> Engine<R> {
     }
 
     /// End of a turn: the loops this one's gives freed are told; loop 0
-    /// sends what core published to every follower.
+    /// sends what core published to every follower, a follower what it
+    /// noted to loop 0.
     pub(crate) fn loops_out(&mut self) {
         let Some(link) = self.link.as_ref() else {
             return;
@@ -502,6 +537,19 @@ impl<R: Reactor> Engine<R> {
             link.fleet.tell_freed(freed);
         }
         if link.index != 0 {
+            let mut wake = false;
+            let mut reports = None;
+            while let Some(report) = self.lb.poll_reports() {
+                let o = &report.observed;
+                wake |= o.errors > 0 || o.limits > 0 || o.trailing > 0;
+                let reports = reports.get_or_insert_with(|| lock(&link.fleet.reports));
+                reports.push(report);
+                wake |= reports.len() >= QUIET_REPORTS;
+            }
+            drop(reports);
+            if wake {
+                link.fleet.wake_leader();
+            }
             return;
         }
         while let Some(news) = self.lb.poll_news() {

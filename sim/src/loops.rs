@@ -22,6 +22,11 @@
 //!   (loop 0 applies them first) and soft stops. A batch arrives after a
 //!   small seeded delay (sometimes none, at most [`MAX_DELAY`]), batches
 //!   to one loop in order, and the loop applies it as one turn.
+//! * **Reports to loop 0.** After every input of a follower, what it
+//!   noted for the passive checks ([`weir_core::Balancer::poll_reports`])
+//!   goes to loop 0 as one batch, after a small seeded delay (as news
+//!   does, at most [`MAX_DELAY`], batches of one follower in order); loop
+//!   0 counts it as one turn ([`weir_core::Balancer::apply_report`]).
 //! * **Counters.** Every [`STATS_PERIOD_MS`] each follower hands loop 0 a
 //!   snapshot ([`weir_core::Balancer::stats_share`]); before a stats
 //!   command the world asks every follower for one at once, as the
@@ -38,7 +43,8 @@
 //! follower never connects to a check port nor sends a check; it writes
 //! no line but its sessions' (server-state lines are loop 0's, once);
 //! sessions that end while a follower applies news end as the news says
-//! (`K` or `D` on a server the news names); a follower holds no timer
+//! (`K` or `D` on a server the news names, or `S` for a session that
+//! server had already aborted); a follower holds no timer
 //! once its sessions are over.
 
 use std::time::{Duration, Instant, SystemTime};
@@ -46,7 +52,7 @@ use std::time::{Duration, Instant, SystemTime};
 use weir_core::Balancer;
 use weir_core::config::Config;
 use weir_core::limits::LimitPool;
-use weir_core::loops::{EventLoop, LoopNews, LoopStats, STATS_PERIOD_MS};
+use weir_core::loops::{EventLoop, LoopNews, LoopReport, LoopStats, STATS_PERIOD_MS};
 use weir_core::runtime_api::Level;
 use weir_core::stats::ForcedHealth;
 
@@ -94,6 +100,8 @@ pub(crate) struct Fleet {
     in_flight: Vec<usize>,
     /// When the last batch to each loop arrives (keeps them in order).
     last: Vec<Duration>,
+    /// When the last batch of reports from each loop reaches loop 0.
+    last_report: Vec<Duration>,
     /// Each loop's batches applied: the moment loop 0 sent it, the
     /// moment the loop applied it.
     applied: Vec<Vec<(u64, u64)>>,
@@ -146,6 +154,7 @@ impl Fleet {
         Fleet {
             in_flight: vec![0; count],
             last: vec![Duration::ZERO; count],
+            last_report: vec![Duration::ZERO; count],
             applied: vec![Vec::new(); count],
             stats: vec![LoopStats::default(); count],
         }
@@ -189,10 +198,7 @@ impl World {
         let sent = self.moment;
         self.moment += 1;
         for lp in 1..self.loops.len() {
-            let delay = match self.rng.chance(25) {
-                true => Duration::ZERO,
-                false => Duration::from_nanos(self.rng.range(0, MAX_DELAY.as_nanos() as u64)),
-            };
+            let delay = self.delay();
             let at = (self.now + delay).max(self.fleet.last[lp]);
             self.fleet.last[lp] = at;
             self.fleet.in_flight[lp] += 1;
@@ -204,8 +210,11 @@ impl World {
     pub(crate) fn deliver(&mut self, lp: usize, sent: u64, batch: Vec<Message>) {
         self.fleet.in_flight[lp] -= 1;
         // Sessions news may end: those of a server it takes down (`D`,
-        // with `on-marked-down shutdown-sessions`), and those `shutdown
-        // sessions server` ends (`K`), which must be all of them.
+        // with `on-marked-down shutdown-sessions`; `S` for one the server
+        // had already aborted while it still delivered its reply: the
+        // first cause stays, as HAProxy's `stream_shutdown` keeps it), and
+        // those `shutdown sessions server` ends (`K`), which must be all
+        // of them.
         let mut may_end = Vec::new();
         let mut shutdowns = Vec::new();
         for message in &batch {
@@ -213,7 +222,8 @@ impl World {
                 Message::News(LoopNews::Server(n))
                     if n.health == ForcedHealth::Down || n.forced_maint =>
                 {
-                    may_end.push((n.server.clone(), 'D'))
+                    may_end.push((n.server.clone(), 'D'));
+                    may_end.push((n.server.clone(), 'S'));
                 }
                 Message::News(LoopNews::ShutdownSessions { server, .. }) => {
                     may_end.push((server.clone(), 'K'));
@@ -264,15 +274,49 @@ impl World {
         }
     }
 
+    /// Sends what follower `lp` noted for the passive checks during its
+    /// last input to loop 0, as one batch, after a delay.
+    pub(crate) fn send_reports(&mut self, lp: usize) {
+        let mut batch = Vec::new();
+        while let Some(report) = self.loops[lp].lb.poll_reports() {
+            batch.push(report);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        trace!(self, who(lp), "reports {batch:?}");
+        let delay = self.delay();
+        let at = (self.now + delay).max(self.fleet.last_report[lp]);
+        self.fleet.last_report[lp] = at;
+        self.queue.push(at, Ev::Report(lp, batch));
+    }
+
+    /// A batch of follower `lp`'s reports reaches loop 0, which counts
+    /// them.
+    pub(crate) fn count_reports(&mut self, lp: usize, batch: Vec<LoopReport>) {
+        let t = self.t();
+        trace!(self, "weir", "counts the reports of {}", who(lp));
+        for report in &batch {
+            self.loops[0].lb.apply_report(t, report);
+        }
+        self.drain(0);
+    }
+
+    /// A seeded delay between loops: sometimes none, at most
+    /// [`MAX_DELAY`].
+    fn delay(&mut self) -> Duration {
+        match self.rng.chance(25) {
+            true => Duration::ZERO,
+            false => Duration::from_nanos(self.rng.range(0, MAX_DELAY.as_nanos() as u64)),
+        }
+    }
+
     /// Tells the loops that waited for the tokens loop `lp` gave back,
     /// each after its own delay (a driver wakes another thread).
     pub(crate) fn wake_freed(&mut self, lp: usize) {
         let freed = self.loops[lp].lb.poll_freed();
         for other in (0..self.loops.len()).filter(|&o| o < 64 && freed & (1 << o) != 0) {
-            let delay = match self.rng.chance(25) {
-                true => Duration::ZERO,
-                false => Duration::from_nanos(self.rng.range(0, MAX_DELAY.as_nanos() as u64)),
-            };
+            let delay = self.delay();
             trace!(self, who(lp), "frees tokens loop {other} waits for");
             self.queue.push(self.now + delay, Ev::Freed(other));
         }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use weir_core::config::{self, Source};
+use weir_core::loops::LoopReport;
 use weir_core::{Action, ConnError, Event, ListenerId};
 
 use crate::client::Client;
@@ -75,6 +76,8 @@ pub(crate) enum Ev {
     Deliver(usize, u64, Vec<Message>),
     /// A loop other than loop 0 hands its counters to loop 0.
     StatsDue(usize),
+    /// A batch of a follower's passive-check reports reaches loop 0.
+    Report(usize, Vec<LoopReport>),
     /// Another loop gave back limit tokens this loop waited for.
     Freed(usize),
 }
@@ -378,6 +381,7 @@ impl World {
             Ev::Reload(i) => self.run_reload(i),
             Ev::Deliver(lp, sent, batch) => self.deliver(lp, sent, batch),
             Ev::StatsDue(lp) => self.stats_due(lp),
+            Ev::Report(lp, batch) => self.count_reports(lp, batch),
             Ev::Freed(lp) => {
                 let t = self.t();
                 trace!(self, who(lp), "is told limits freed");
@@ -484,6 +488,9 @@ impl World {
         }
         if lp == 0 && self.loops.len() > 1 {
             self.publish_news();
+        }
+        if lp > 0 {
+            self.send_reports(lp);
         }
         self.wake_freed(lp);
         count

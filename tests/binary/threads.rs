@@ -2,8 +2,9 @@
 //! both, a server that dies goes DOWN on every loop (with no retry nor
 //! redispatch to hide a loop that did not hear of it), `show stat` adds
 //! the loops up, the server's and the global `maxconn` hold across loops
-//! exactly (tokens of one pool), a reload reaches every loop, and
-//! without `nbthread` weir runs one loop per CPU it may run on.
+//! exactly (tokens of one pool), passive checks count every loop's
+//! failed connections, a reload reaches every loop, and without
+//! `nbthread` weir runs one loop per CPU it may run on.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -140,6 +141,56 @@ fn two_loops_share_traffic_health_and_counters() {
         1,
         "one check, one line: {logged}"
     );
+}
+
+/// `observe layer4 error-limit 6`: six refused connections in a row,
+/// whichever loops accepted them, mark the server DOWN (loop 0 counts
+/// what the other loop reports). Counting loop 0's alone, the server
+/// would stay UP unless all six landed there.
+#[test]
+fn passive_checks_count_every_loops_failed_connections() {
+    let check = super::kit::echo_backend();
+    let (port, admin) = (free_port(), free_port());
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n \
+             timeout server 10s\n retries 0\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n server s1 127.0.0.1:1 check port {check} inter 10s \
+             observe layer4 error-limit 6 on-error mark-down\n"
+        ),
+    );
+    let log = scratch.path("weir.log");
+    // Ready once the stats socket answers: no probe through `fe`.
+    let _weir = spawn(&file, admin, &log);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    for i in 0..6 {
+        assert!(
+            !logged().contains("is DOWN"),
+            "before connection {i}: {}",
+            logged()
+        );
+        // Refused by the server: weir closes the client with nothing.
+        assert_eq!(fetch(port), b"", "connection {i}");
+    }
+    assert!(
+        wait_until(|| logged().contains("Server app/s1 is DOWN")),
+        "six errors in a row over both loops: {}",
+        logged()
+    );
+    assert!(
+        logged().contains(
+            "Server app/s1 is DOWN, reason: Health analyze, info: \"Detected 6 consecutive \
+             errors, last one was: L4 unsuccessful connection\""
+        ),
+        "{}",
+        logged()
+    );
+    // `hanafail`: the limit was reached once.
+    assert_eq!(stat(admin, "app", "s1", 45).as_deref(), Some("1"));
 }
 
 /// A backend that echoes, holding each connection a little, and records

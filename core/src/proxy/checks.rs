@@ -11,7 +11,7 @@ use super::{BackendState, Balancer, LogTargets, Role, millis};
 use crate::action::ConnError;
 use crate::arena::Arena;
 use crate::buffer::Pool;
-use crate::config::{HealthCheck, OnError, Severity, TcpStep};
+use crate::config::{HealthCheck, Severity, TcpStep};
 use crate::health::ruleset::{self, Rule};
 use crate::health::{CheckStatus, Transition};
 use crate::id::{BackendId, ServerId};
@@ -603,7 +603,7 @@ impl Balancer {
     /// the health or changed the check's status (HAProxy's
     /// `set_server_check_status`); returns the interval before the next
     /// check.
-    fn count_verdict(
+    pub(super) fn count_verdict(
         &mut self,
         now: Instant,
         b: BackendId,
@@ -704,43 +704,9 @@ impl Balancer {
         self.dispatch_queue(now, b);
     }
 
-    /// `observe layer4`: a traffic connection to the server succeeded or
-    /// failed. Too many failures in a row act as `on-error` says.
-    pub(super) fn observe(&mut self, now: Instant, b: BackendId, s: ServerId, ok: bool) {
-        let server = &mut self.backends[b].servers[s];
-        if !server.config.observe || server.check.is_none() {
-            return;
-        }
-        if ok {
-            server.consecutive_errors = 0;
-            return;
-        }
-        server.consecutive_errors += 1;
-        let errors = server.consecutive_errors;
-        if errors < server.config.error_limit {
-            return;
-        }
-        server.consecutive_errors = 0;
-        server.counters.failed_hana += 1;
-        let status = CheckStatus::Analyze(format!(
-            "Detected {errors} consecutive errors, last one was: L4 unsuccessful connection"
-        ));
-        let last = LastCheck::new(status, String::new(), 0);
-        match server.config.on_error {
-            OnError::Fastinter => {}
-            OnError::FailCheck => {
-                self.count_verdict(now, b, s, last);
-            }
-            OnError::SuddenDeath => {
-                server.health.prefatal();
-                self.count_verdict(now, b, s, last);
-            }
-            OnError::MarkDown => {
-                server.health.brink();
-                self.count_verdict(now, b, s, last);
-            }
-        }
-        // The next check comes after `fastinter`, if that is sooner.
+    /// Moves server `s`'s next check to `fastinter` from `now`, if that
+    /// is sooner and no probe is in flight (`on-error`).
+    pub(super) fn hurry_check(&mut self, now: Instant, b: BackendId, s: ServerId) {
         let server = &mut self.backends[b].servers[s];
         if let (Some(fast), Some(check)) = (server.config.fastinter, server.check.as_mut()) {
             if check.probe.is_none() && now + fast < check.next {

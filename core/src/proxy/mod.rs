@@ -48,6 +48,7 @@ mod independent;
 #[cfg(debug_assertions)]
 mod invariants;
 mod loops;
+mod observe;
 mod pages;
 mod probe;
 mod rate;
@@ -162,6 +163,11 @@ pub struct Balancer {
     admitted: Option<ListenerId>,
     /// What loop 0 has to tell the other loops, until the driver takes it.
     news: VecDeque<LoopNews>,
+    /// What a follower has to tell loop 0 (passive checks).
+    outbox: observe::Outbox,
+    /// A follower's report loop 0 is counting: its server, and the
+    /// follower's sessions on it ([`crate::loops::Observed::active`]).
+    reported: Option<(BackendId, ServerId, u32)>,
     /// The other loops' latest counters (loop 0 of several).
     peer_stats: Vec<crate::loops::LoopStats>,
     /// The driver can splice ([`Balancer::enable_splice`]).
@@ -259,6 +265,8 @@ struct ServerState {
     agent: Option<agent_check::AgentState>,
     /// Failed traffic connections in a row (`observe layer4`).
     consecutive_errors: u32,
+    /// A follower's connections since its last report (`observe`).
+    observed: crate::loops::Observed,
     /// A traffic connect just failed: avoided by new connections until
     /// then, or until a check passes.
     suspect_until: Option<Instant>,
@@ -455,6 +463,8 @@ impl Balancer {
             epoch: 0,
             admitted: None,
             news: VecDeque::new(),
+            outbox: observe::Outbox::default(),
+            reported: None,
             peer_stats: Vec::new(),
             cli: cli::Cli {
                 listeners: cli_listeners,

@@ -166,6 +166,7 @@ impl ServerState {
             check: None,
             agent: None,
             consecutive_errors: 0,
+            observed: Default::default(),
             suspect_until: None,
             check_tls: config.check_tls.as_ref().map(tls),
             traffic_tls: config.tls.as_ref().map(tls),
@@ -265,6 +266,8 @@ impl Balancer {
     /// [`ReloadReport::closed`].
     pub fn reload(&mut self, now: Instant, config: Config) -> ReloadReport {
         self.advance(now);
+        // What was seen goes out under the names it was seen under.
+        self.seal_reports();
         // What this reload makes has limits of its own (see `crate::loops`).
         self.epoch = self.epoch.wrapping_add(1);
         let mut report = ReloadReport::default();

@@ -677,3 +677,193 @@ fn a_zero_hard_stop_after_and_a_stop_are_one_line_of_loop_0() {
     assert!(warnings(&b).is_empty(), "{:?}", warnings(&b));
     assert_eq!(b.logs(LogSink::Stdout).len(), 2);
 }
+
+// ---- passive checks: the followers report, loop 0 counts ------------------
+
+/// s1 with `observe layer4 error-limit 3 on-error mark-down` and s2, no
+/// retries.
+fn observed_config() -> Config {
+    let mut s1 = checked("s1", 8001);
+    s1.observe = true;
+    s1.error_limit = 3;
+    s1.on_error = crate::config::OnError::MarkDown;
+    no_retries(vec![s1, server("s2", 8002)])
+}
+
+/// [`observed_config`] on loops 0 and 1 of two; loop 0 has seen s1
+/// fully UP.
+fn observed_pair() -> (Harness, Harness) {
+    let cfg = observed_config();
+    let mut leader = instance(cfg.clone(), 0, 2);
+    let follower = instance(cfg, 1, 2);
+    answer_and_time_next(&mut leader, true);
+    let (probe, _) = *leader.connects().last().unwrap();
+    leader.connected(probe);
+    leader.take();
+    (leader, follower)
+}
+
+/// Hands every report of the follower to loop 0; returns how many.
+fn report(follower: &mut Harness, leader: &mut Harness) -> usize {
+    let mut n = 0;
+    while let Some(report) = follower.lb.poll_reports() {
+        leader.now = leader.now.max(follower.now);
+        leader.lb.apply_report(leader.now, &report);
+        leader.collect();
+        n += 1;
+    }
+    n
+}
+
+/// Opens traffic connections on `h` until one goes to s1 and is `ok` or
+/// refused (the others go to s2 and succeed).
+fn to_s1(h: &mut Harness, ok: bool) {
+    for _ in 0..4 {
+        let (_, server, addr) = h.accept();
+        if addr.port() != 8001 {
+            h.connected(server);
+            continue;
+        }
+        match ok {
+            true => h.connected(server),
+            false => h.event(Event::Connected {
+                conn: server,
+                result: Err(ConnError::Refused),
+            }),
+        }
+        return;
+    }
+    panic!("s1 never picked");
+}
+
+fn down_lines(h: &Harness) -> Vec<String> {
+    (h.logs(LogSink::Stdout).into_iter())
+        .filter(|l| l.starts_with("Server app/s1 is DOWN"))
+        .collect()
+}
+
+#[test]
+fn a_followers_connect_failures_mark_the_server_down_at_the_limit() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..2 {
+        to_s1(&mut follower, false);
+        assert_eq!(report(&mut follower, &mut leader), 1, "one report a turn");
+    }
+    assert!(down_lines(&leader).is_empty(), "2 errors of 3");
+    to_s1(&mut follower, false);
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert_eq!(
+        down_lines(&leader),
+        [
+            "Server app/s1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive \
+          errors, last one was: L4 unsuccessful connection\". 1 active and 0 backup \
+          servers left. 1 sessions active, 0 requeued, 0 remaining in queue."
+        ],
+        "the failing session counts, as in HAProxy's cur_sess"
+    );
+    assert!(
+        follower
+            .logs(LogSink::Stdout)
+            .iter()
+            .all(|l| !l.contains("is DOWN")),
+        "the follower only reports"
+    );
+    // Loop 0's verdict reaches the follower as news.
+    assert!(forward(&mut leader, &mut follower) >= 1);
+    for _ in 0..4 {
+        assert_eq!(follower.accept().2.port(), 8002, "DOWN on the follower too");
+    }
+    let stat = leader
+        .lb
+        .handle_command(leader.now, "show stat", Level::Admin);
+    let row = stat.lines().find(|l| l.starts_with("app,s1,")).unwrap();
+    let header = stat.lines().next().unwrap().trim_start_matches("# ");
+    let column = header.split(',').position(|c| c == "hanafail").unwrap();
+    assert_eq!(row.split(',').nth(column), Some("1"), "{row}");
+}
+
+#[test]
+fn failures_of_one_turn_come_in_one_report() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..3 {
+        to_s1(&mut follower, false);
+    }
+    assert_eq!(
+        report(&mut follower, &mut leader),
+        1,
+        "one server, one report"
+    );
+    assert_eq!(down_lines(&leader).len(), 1);
+    assert_eq!(report(&mut follower, &mut leader), 0, "nothing new");
+}
+
+#[test]
+fn the_loops_failures_add_up_and_a_success_on_any_loop_resets_them() {
+    let (mut leader, mut follower) = observed_pair();
+    to_s1(&mut leader, false);
+    to_s1(&mut follower, false);
+    report(&mut follower, &mut leader);
+    assert!(down_lines(&leader).is_empty());
+    // A success on the follower: the count starts again.
+    to_s1(&mut follower, true);
+    report(&mut follower, &mut leader);
+    to_s1(&mut leader, false);
+    to_s1(&mut leader, false);
+    assert!(
+        down_lines(&leader).is_empty(),
+        "2 in a row since the success"
+    );
+    to_s1(&mut follower, false);
+    report(&mut follower, &mut leader);
+    assert_eq!(down_lines(&leader).len(), 1, "3 in a row over both loops");
+}
+
+#[test]
+fn a_followers_own_run_to_the_limit_counts_even_between_successes() {
+    let (mut leader, mut follower) = observed_pair();
+    // One turn: success, 3 failures (the limit), success.
+    to_s1(&mut follower, true);
+    for _ in 0..3 {
+        to_s1(&mut follower, false);
+    }
+    to_s1(&mut follower, true);
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert_eq!(down_lines(&leader).len(), 1);
+}
+
+#[test]
+fn reports_name_only_observed_servers_and_unknown_names_are_ignored() {
+    let (mut leader, mut follower) = observed_pair();
+    // s2 has no `observe`: nothing to report.
+    loop {
+        let (_, server, addr) = follower.accept();
+        follower.connected(server);
+        if addr.port() == 8002 {
+            break;
+        }
+    }
+    follower.take();
+    while let Some(r) = follower.lb.poll_reports() {
+        assert_eq!(r.server, "s1", "{r:?}");
+    }
+    to_s1(&mut follower, false);
+    let mut r = follower.lb.poll_reports().expect("a report");
+    assert_eq!((r.backend.as_str(), r.server.as_str()), ("app", "s1"));
+    r.observed.errors = 10;
+    r.server = "gone".into();
+    leader.lb.apply_report(leader.now, &r);
+    leader.collect();
+    assert!(down_lines(&leader).is_empty(), "no such server");
+    // A reload seals what was seen under the names it was seen under.
+    to_s1(&mut follower, false);
+    let mut renamed = observed_config();
+    renamed.backends[0].servers[0].name = "s9".into();
+    follower.lb.reload(follower.now, renamed);
+    let r = follower.lb.poll_reports().expect("a report");
+    assert_eq!((r.server.as_str(), r.observed.errors), ("s1", 1));
+    assert_eq!(follower.lb.poll_reports(), None);
+    // A single loop reports nothing.
+    let mut one = Harness::new(observed_config());
+    to_s1(&mut one, false);
+    assert_eq!(one.lb.poll_reports(), None);
+}

@@ -1,0 +1,178 @@
+//! Passive checks (`observe layer4`, `error-limit`, `on-error`): loop 0
+//! counts failed traffic connections in a row, its own and those the
+//! other loops report (see [`crate::loops`]).
+
+use std::collections::VecDeque;
+
+use super::Balancer;
+use super::verdict::LastCheck;
+use crate::config::OnError;
+use crate::health::CheckStatus;
+use crate::id::{BackendId, ServerId};
+use crate::loops::{LoopReport, Observed};
+use crate::time::Instant;
+
+/// A follower's observations on their way to loop 0.
+#[derive(Default)]
+pub(super) struct Outbox {
+    /// Servers whose `observed` holds something since the last report,
+    /// in the order they were first noted.
+    noted: Vec<(BackendId, ServerId)>,
+    /// Reports ready for the driver.
+    ready: VecDeque<LoopReport>,
+}
+
+impl Balancer {
+    /// `observe layer4`: a traffic connection to server `s` succeeded or
+    /// failed. Loop 0 (or the one loop) counts it; a follower notes it
+    /// for loop 0.
+    pub(super) fn observe(&mut self, now: Instant, b: BackendId, s: ServerId, ok: bool) {
+        if self.follows() {
+            return self.note_for_loop_0(b, s, ok);
+        }
+        if !self.observes(b, s) {
+            return;
+        }
+        let server = &mut self.backends[b].servers[s];
+        if ok {
+            server.consecutive_errors = 0;
+            return;
+        }
+        server.consecutive_errors += 1;
+        let errors = server.consecutive_errors;
+        if errors >= server.config.error_limit {
+            self.on_error(now, b, s, errors);
+        }
+    }
+
+    /// Server `s` counts traffic connections here: it has `observe` and
+    /// this loop checks it.
+    fn observes(&self, b: BackendId, s: ServerId) -> bool {
+        let server = &self.backends[b].servers[s];
+        server.config.observe && server.check.is_some()
+    }
+
+    /// `errors` failed connections in a row reached server `s`'s
+    /// `error-limit`: the count starts again and `on-error` acts (all of
+    /// its choices move the next check to `fastinter`).
+    fn on_error(&mut self, now: Instant, b: BackendId, s: ServerId, errors: u32) {
+        let server = &mut self.backends[b].servers[s];
+        server.consecutive_errors = 0;
+        server.counters.failed_hana += 1;
+        let status = CheckStatus::Analyze(format!(
+            "Detected {errors} consecutive errors, last one was: L4 unsuccessful connection"
+        ));
+        let last = LastCheck::new(status, String::new(), 0);
+        match server.config.on_error {
+            OnError::Fastinter => {}
+            OnError::FailCheck => {
+                self.count_verdict(now, b, s, last);
+            }
+            OnError::SuddenDeath => {
+                server.health.prefatal();
+                self.count_verdict(now, b, s, last);
+            }
+            OnError::MarkDown => {
+                server.health.brink();
+                self.count_verdict(now, b, s, last);
+            }
+        }
+        self.hurry_check(now, b, s);
+    }
+
+    /// A follower's connection to server `s`, kept for its next report
+    /// when the server has `observe`.
+    fn note_for_loop_0(&mut self, b: BackendId, s: ServerId, ok: bool) {
+        let server = &mut self.backends[b].servers[s];
+        if !server.config.observe {
+            return;
+        }
+        if server.observed.is_empty() {
+            self.outbox.noted.push((b, s));
+        }
+        server.observed.note(ok, server.config.error_limit);
+        if !ok {
+            server.observed.active = server.active;
+        }
+    }
+
+    /// What this loop (a follower) has seen of its servers with `observe`
+    /// since its last report, one server at a time (`None` otherwise).
+    /// Drain it after every input, as [`Balancer::poll_news`], and give
+    /// each to loop 0's [`Balancer::apply_report`].
+    pub fn poll_reports(&mut self) -> Option<LoopReport> {
+        if self.outbox.ready.is_empty() {
+            self.seal_reports();
+        }
+        self.outbox.ready.pop_front()
+    }
+
+    /// Makes the reports of what was noted, by name (before a reload
+    /// changes the names and ids). Retired servers report nothing.
+    pub(super) fn seal_reports(&mut self) {
+        let Outbox { noted, ready } = &mut self.outbox;
+        for (b, s) in noted.drain(..) {
+            let Some(backend) = self.backends.get_mut(b) else {
+                continue;
+            };
+            let Some(server) = backend.servers.get_mut(s) else {
+                continue;
+            };
+            let observed = std::mem::take(&mut server.observed);
+            if backend.retired || server.retired || observed.is_empty() {
+                continue;
+            }
+            ready.push_back(LoopReport {
+                backend: backend.config.name.clone(),
+                server: server.config.name.clone(),
+                observed,
+            });
+        }
+    }
+
+    /// Counts what a follower saw (loop 0's input) as this loop's own
+    /// connections of `now`, in their order. Unknown names (a reload not
+    /// applied here yet) are ignored.
+    pub fn apply_report(&mut self, now: Instant, report: &LoopReport) {
+        self.advance(now);
+        if self.follows() {
+            return;
+        }
+        let Some((b, s)) = self.server_named(&report.backend, &report.server) else {
+            return;
+        };
+        let seen = &report.observed;
+        self.reported = Some((b, s, seen.active));
+        self.count_report(now, b, s, seen);
+        self.reported = None;
+    }
+
+    /// Counts `seen` on server `s` (see [`Balancer::apply_report`]).
+    fn count_report(&mut self, now: Instant, b: BackendId, s: ServerId, seen: &Observed) {
+        for _ in 0..seen.errors {
+            self.observe(now, b, s, false);
+        }
+        if !seen.ok {
+            return;
+        }
+        self.observe(now, b, s, true);
+        for _ in 0..seen.limits {
+            if self.observes(b, s) {
+                let limit = self.backends[b].servers[s].config.error_limit;
+                self.on_error(now, b, s, limit);
+            }
+        }
+        for _ in 0..seen.trailing {
+            self.observe(now, b, s, false);
+        }
+    }
+
+    /// Sessions of other loops on server `s` that a state line counts:
+    /// those of the report loop 0 is counting, if it is about `s`.
+    pub(super) fn reported_sessions(&self, b: BackendId, s: ServerId) -> u32 {
+        match self.reported {
+            Some((rb, rs, active)) if (rb, rs) == (b, s) => active,
+            _ => 0,
+        }
+    }
+}
