@@ -283,7 +283,18 @@ struct Listener {
     frontend: FrontendId,
     /// Index in the frontend's `binds`.
     bind: usize,
+    /// No limit, rate or stop keeps it from accepting.
     accepting: bool,
+    /// Accepting, but left to lighter loops for now (the accept balance,
+    /// [`crate::limits::Limits::yields`]); paused all the same.
+    yielding: bool,
+}
+
+impl Listener {
+    /// Whether the driver accepts on it.
+    fn open(&self) -> bool {
+        self.accepting && !self.yielding
+    }
 }
 
 /// Where a listener lives: a frontend's (index in `listeners`) or a stats
@@ -388,6 +399,7 @@ impl Balancer {
                     frontend,
                     bind,
                     accepting: true,
+                    yielding: false,
                 });
             }
         }
@@ -1034,8 +1046,11 @@ impl Balancer {
             .maxconn
             .is_some_and(|m| limits.full(self.global_slot, m));
         let paused = self.stopping || self.shortages.accept_pause.is_some();
+        let heavy = limits.yields();
         for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
+            // Pages are loop 0's alone: no other loop takes them.
+            let yielding = heavy && fe.config.service.is_none();
             let fe_full = match (fe.config.maxconn, fe.slot) {
                 (Some(m), Some(slot)) => limits.full(slot, m),
                 (Some(m), None) => fe.active >= m,
@@ -1043,10 +1058,11 @@ impl Balancer {
             };
             let limited = self.rates.paused(l.frontend);
             let accepting = !(global_full || fe_full || paused || limited);
-            if accepting != l.accepting {
-                l.accepting = accepting;
+            let was = l.open();
+            (l.accepting, l.yielding) = (accepting, yielding);
+            if l.open() != was {
                 let listener = l.id;
-                self.actions.push_back(if accepting {
+                self.actions.push_back(if l.open() {
                     Action::ResumeAccept { listener }
                 } else {
                     Action::PauseAccept { listener }

@@ -203,6 +203,8 @@ fn global_maxconn_is_exact_across_loops_and_paused_listeners_resume() {
     a.accept();
     assert!(b.lb.admit(L0), "one token left");
     let (c3, _, _) = b.accept();
+    // Loop 0 yielded to loop 1 at 2 against 0; 2 against 1 lets it back.
+    assert_eq!(wake(&mut [&mut a, &mut b]), 1);
     assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
     assert!(!a.lb.admit(L0) && !b.lb.admit(L0), "the process is full");
     a.collect();
@@ -475,4 +477,51 @@ fn show_info_adds_up_every_loops_pipes() {
     leader.lb.set_peer_stats(vec![share]);
     let info = leader.lb.handle_command(now, "show info", Level::Admin);
     assert!(info.contains("\nPipesUsed: 4\nPipesFree: 6\n"), "{info}");
+}
+
+/// Whether `h`'s last listener action paused it.
+fn paused(h: &Harness) -> bool {
+    let last = (h.actions.iter()).rev().find_map(|a| match a {
+        Action::PauseAccept { .. } => Some(true),
+        Action::ResumeAccept { .. } => Some(false),
+        _ => None,
+    });
+    last == Some(true)
+}
+
+#[test]
+fn a_loop_holding_clearly_more_connections_leaves_new_ones_to_the_others() {
+    let (mut a, mut b, _) = pair(config(vec![server("s1", 8001)]));
+    a.accept();
+    assert!(!paused(&a));
+    let (first, _, _) = a.accept();
+    assert!(paused(&a), "2 against 0: loop 0 yields");
+    assert!(!a.lb.admit(L0), "and admits nothing");
+    b.accept();
+    assert_eq!(
+        wake(&mut [&mut a, &mut b]),
+        1,
+        "2 against 1: loop 0 is told"
+    );
+    assert!(!paused(&a), "loop 0 accepts again");
+    a.accept();
+    assert!(paused(&a), "3 against 1");
+    // Its own session's end brings it back, without a wake-up.
+    a.event(Event::Failed {
+        conn: first,
+        error: ConnError::Reset,
+    });
+    assert!(!paused(&a));
+    assert_eq!(wake(&mut [&mut a, &mut b]), 0);
+    // Many accepts end near even, whichever loop is asked first.
+    for _ in 0..40 {
+        for h in [&mut a, &mut b] {
+            if h.lb.admit(L0) {
+                h.accept();
+            }
+        }
+        wake(&mut [&mut a, &mut b]);
+    }
+    let (na, nb) = (a.lb.active_sessions(), b.lb.active_sessions());
+    assert!(na.abs_diff(nb) <= 2 && na + nb >= 40, "{na} and {nb}");
 }
