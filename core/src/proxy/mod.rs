@@ -947,15 +947,30 @@ impl Balancer {
     /// Tells the driver to close `conn` and forgets it; with `option
     /// nolinger` on its side, always with an RST.
     fn close(&mut self, conn: ConnId, reset: bool) {
+        self.close_forwarding(conn, reset, false);
+    }
+
+    /// [`Balancer::close`], and when `fin`, the end of stream still owed
+    /// to `conn`'s peer goes with it: in the close's FIN
+    /// ([`Action::Close`]'s `forwards_fin`), or before an RST.
+    fn close_forwarding(&mut self, conn: ConnId, reset: bool, fin: bool) {
         if let Some(role) = self.role(conn) {
             let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
+            if fin && reset {
+                self.actions.push_back(Action::ShutdownWrite { conn });
+            }
+            let forwards_fin = fin && !reset;
             self.release_source_port(conn);
             self.conns.remove(conn.index());
             if self.conns.is_empty() {
                 // Between checks after a burst: the peak's slots go back.
                 shrink_slab(&mut self.conns);
             }
-            self.actions.push_back(Action::Close { conn, reset });
+            self.actions.push_back(Action::Close {
+                conn,
+                reset,
+                forwards_fin,
+            });
         }
     }
 
