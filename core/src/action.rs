@@ -210,6 +210,13 @@ pub enum Action {
         conn: ConnId,
         /// Abort with RST instead of a clean FIN.
         reset: bool,
+        /// The close's FIN also forwards the peer's end of stream: core
+        /// folded the session's last [`Action::ShutdownWrite`] on `conn`
+        /// into it (one system call less), which it does only when both
+        /// directions are over, `conn`'s own end of stream was read (so a
+        /// close sends a FIN, not an RST) and `reset` is false. Nothing
+        /// for a driver to do; the simulator counts it as forwarded.
+        forwards_fin: bool,
     },
     /// Stop accepting on a listener (limits reached, out of descriptors).
     PauseAccept {

@@ -163,6 +163,25 @@
 //!   each loop's sessions, and the exact order of HAProxy's round robin
 //!   holds with `nbthread 1` only.
 
+//!
+//! # Accept balance
+//!
+//! The loops share each listening socket and the kernel wakes all of
+//! them for a connection; the loop that accepts it keeps it for good. So
+//! that one busy loop does not end up with most long-lived connections
+//! while another idles (the winner of the race is whichever loop the
+//! scheduler ran first), each loop counts its client connections in the
+//! pool (the global token it holds for each), and a loop holding clearly
+//! more than another ([`yields`]) pauses its listeners
+//! ([`Action::PauseAccept`](crate::Action::PauseAccept)): it makes no
+//! `accept(2)`, and the lighter loops, woken for the same connection,
+//! take it. Whoever's count change lets a yielding loop accept again
+//! wakes it as a freed token does
+//! ([`Balancer::poll_freed`](crate::Balancer::poll_freed)); a loop's own
+//! closes let it accept at once. The loop with the fewest connections
+//! never yields, so some loop always accepts. The stats page and
+//! metrics frontends, loop 0's alone, never yield.
+
 /// Which event loop an instance serves, and how many there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventLoop {
@@ -193,6 +212,14 @@ impl EventLoop {
     pub fn share(self, limit: u32) -> u32 {
         share(limit, self.index, self.count)
     }
+}
+
+/// Whether a loop holding `mine` client connections leaves new ones to
+/// a loop holding `least`: it holds clearly more (two more, and an
+/// eighth of `least` more beyond that), so that the loops' shares stay
+/// near even without their taking turns at every connection.
+pub fn yields(mine: u32, least: u32) -> bool {
+    mine > least.saturating_add(1 + least / 8)
 }
 
 /// Loop `index`'s part of `limit` split among `count` loops: `limit /
@@ -338,7 +365,7 @@ pub struct ServerNews {
 
 #[cfg(test)]
 mod tests {
-    use super::Observed;
+    use super::{Observed, yields};
 
     /// `pattern` (`E` a failure, `O` a success) noted with limit 3.
     fn noted(pattern: &str) -> Observed {
@@ -372,5 +399,13 @@ mod tests {
         );
         assert_eq!(noted("OEEEEEEEE"), seen(0, true, 2, 2));
         assert_eq!(noted("OEEOE"), seen(0, true, 0, 1), "a run cut short");
+    }
+
+    #[test]
+    fn a_loop_yields_with_two_more_and_an_eighth() {
+        assert!(!yields(0, 0) && !yields(1, 0) && yields(2, 0));
+        assert!(!yields(9, 8) && !yields(10, 8) && yields(11, 8));
+        assert!(!yields(1126, 1000) && yields(1127, 1000));
+        assert!(!yields(u32::MAX, u32::MAX), "no overflow");
     }
 }

@@ -921,7 +921,7 @@ impl<R: Reactor> Engine<R> {
                         let _ = R::socket(&c.stream).shutdown(Shutdown::Write);
                     }
                 }
-                Action::Close { conn, reset } => {
+                Action::Close { conn, reset, .. } => {
                     if let Some(mut c) = self.conns.remove(conn) {
                         if reset {
                             R::socket(&c.stream).set_reset_on_close();

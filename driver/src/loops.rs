@@ -7,7 +7,10 @@
 //! * **Listeners: one socket, every loop accepts.** A follower watches a
 //!   duplicate (`dup(2)`) of each of loop 0's TCP frontend sockets, in its
 //!   own reactor; whichever loop the kernel wakes first accepts, the others
-//!   find nothing (`EAGAIN`) and wait again. There is one socket per
+//!   find nothing (`EAGAIN`) and wait again. A loop holding clearly more
+//!   connections than another pauses its listeners until the others catch
+//!   up (core's accept balance, [`weir_core::loops`]): it makes no
+//!   `accept(2)` meanwhile. There is one socket per
 //!   address, as with one loop, so the hand-over to a new process
 //!   (`_getsocks`, `-x`) and reloads work unchanged and refuse nothing
 //!   (a `SO_REUSEPORT` group per loop would drop the connections queued on

@@ -533,7 +533,16 @@ impl World {
                 }
                 None => self.fail(format!("{who} shut down unknown {conn:?}")),
             },
-            Action::Close { conn, reset } => self.close((lp, conn), reset),
+            Action::Close {
+                conn,
+                reset,
+                forwards_fin,
+            } => {
+                if forwards_fin {
+                    self.forwards_fin_on_close((lp, conn), reset);
+                }
+                self.close((lp, conn), reset)
+            }
             Action::PauseAccept { .. } => {
                 trace!(self, who, "pauses accepting");
                 self.loops[lp].accepting = false;
@@ -606,6 +615,26 @@ impl World {
         }
         let at = self.arrival(link, Side::Weir);
         self.queue.push(at, Ev::ConnectSyn(link));
+    }
+
+    /// A close that also forwards a FIN ([`Action::Close`]'s
+    /// `forwards_fin`): its FIN counts as one `ShutdownWrite` sent, and
+    /// must be one (no reset, the peer's end of stream reported to weir,
+    /// nothing unread on weir's end, no FIN sent before).
+    fn forwards_fin_on_close(&mut self, handle: Handle, reset: bool) {
+        let (lp, conn) = handle;
+        let Some(&link) = self.ids.get(&handle) else {
+            return;
+        };
+        let l = &self.net.links[link];
+        let end = l.end(Side::Weir);
+        if reset || !l.eof_reported || !end.rx.is_empty() || end.shut {
+            return self.fail(format!(
+                "{} closed {conn:?} (link #{link}) forwarding a FIN it cannot send",
+                who(lp)
+            ));
+        }
+        self.net.links[link].forwarded_fin = true;
     }
 
     fn close(&mut self, handle: Handle, reset: bool) {

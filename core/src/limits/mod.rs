@@ -8,6 +8,11 @@
 //! gives (and handed-back reservations) should wake. Counts live in slots
 //! reached without locks; names ([`LimitKey`]) are resolved to slots under
 //! a lock, when a loop builds or reloads.
+//!
+//! The pool also counts each loop's client connections, for the accept
+//! balance ([`crate::loops::yields`]): a loop holding clearly more than
+//! another stops accepting ([`Limits::yields`]) until the others catch up,
+//! and whoever changes its count wakes the loops that may accept again.
 
 mod rate;
 
@@ -156,6 +161,14 @@ struct Slot {
     freq: rate::Freq,
 }
 
+/// One loop's client connections, on a cache line of its own.
+#[derive(Default)]
+#[repr(align(64))]
+struct Load(AtomicU32);
+
+/// Most loops a pool serves (one bit each in its masks).
+const MAX_LOOPS: usize = 64;
+
 /// Slots in the first segment; segment `k` holds `FIRST << k`.
 const FIRST: u32 = 16;
 /// Enough segments for every `u32` slot index.
@@ -171,6 +184,12 @@ pub struct LimitPool {
     underflows: AtomicU32,
     /// The rates' time zero: the first moment a loop used one.
     base: OnceLock<Instant>,
+    /// Each loop's client connections.
+    loads: [Load; MAX_LOOPS],
+    /// Bit `i`: loop `i` counts its load here (it has a [`Limits`]).
+    joined: AtomicU64,
+    /// Bit `i`: loop `i` yields its accepts to lighter loops.
+    yielding: AtomicU64,
 }
 
 impl Default for LimitPool {
@@ -181,6 +200,9 @@ impl Default for LimitPool {
             segments: std::array::from_fn(|_| OnceLock::new()),
             underflows: AtomicU32::new(0),
             base: OnceLock::new(),
+            loads: std::array::from_fn(|_| Load::default()),
+            joined: AtomicU64::new(0),
+            yielding: AtomicU64::new(0),
         }
     }
 }
@@ -351,12 +373,38 @@ impl LimitPool {
         s.waiting.fetch_or(me, SeqCst);
         s.freq.snapshot().next_event_delay(now, freq)
     }
+
+    /// Whether loop `index` holds clearly more client connections than
+    /// another loop of the pool ([`crate::loops::yields`]).
+    fn heavy(&self, index: usize) -> bool {
+        let others = self.joined.load(SeqCst) & !(1 << index);
+        let load = |i: usize| self.loads.get(i).map_or(0, |l| l.0.load(SeqCst));
+        let least = (0..MAX_LOOPS)
+            .filter(|i| others & 1 << i != 0)
+            .map(load)
+            .min();
+        least.is_some_and(|least| crate::loops::yields(load(index), least))
+    }
+
+    /// The yielding loops other than `index` that may accept again.
+    fn unyielded(&self, index: usize) -> u64 {
+        let yielding = self.yielding.load(SeqCst) & !(1 << index);
+        let mut woken = 0;
+        for i in (0..MAX_LOOPS).filter(|i| yielding & 1 << i != 0) {
+            if !self.heavy(i) && self.yielding.fetch_and(!(1 << i), SeqCst) & 1 << i != 0 {
+                woken |= 1 << i;
+            }
+        }
+        woken
+    }
 }
 
 /// One loop's way to a [`LimitPool`].
 #[derive(Debug)]
 pub struct Limits {
     pool: Arc<LimitPool>,
+    /// This loop's index (at most 63).
+    index: usize,
     /// This loop's bit.
     me: u64,
     /// The other loops this loop's gives found waiting, until
@@ -367,9 +415,12 @@ pub struct Limits {
 impl Limits {
     /// Loop `index`'s handle on `pool` (indexes above 63 share bit 63).
     pub fn new(pool: Arc<LimitPool>, index: u32) -> Self {
+        let index = index.min(MAX_LOOPS as u32 - 1) as usize;
+        pool.joined.fetch_or(1 << index, SeqCst);
         Limits {
             pool,
-            me: 1 << index.min(63),
+            index,
+            me: 1 << index,
             freed: AtomicU64::new(0),
         }
     }
@@ -452,6 +503,47 @@ impl Limits {
     /// after `now`: zero if it does now; if not, this loop waits on it.
     pub fn rate_delay(&self, slot: LimitSlot, now: Instant, freq: u32) -> Duration {
         self.pool.rate_delay(slot, now, freq, self.me)
+    }
+
+    /// This loop holds one client connection more (`more`) or one less;
+    /// the loops that yielded their accepts and may take them again now
+    /// are collected as the gives' are.
+    pub fn load(&self, more: bool) {
+        let Some(load) = self.pool.loads.get(self.index) else {
+            return;
+        };
+        if more {
+            load.0.fetch_add(1, SeqCst);
+        } else if load
+            .0
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            self.pool.underflows.fetch_add(1, SeqCst);
+        }
+        let woken = self.pool.unyielded(self.index);
+        if woken != 0 {
+            self.freed.fetch_or(woken, SeqCst);
+        }
+    }
+
+    /// Whether this loop leaves its next accepts to the others of the
+    /// pool: it holds clearly more client connections than one of them
+    /// ([`crate::loops::yields`]). While it does, the loop whose count
+    /// change lets it accept again wakes it (as a give does). Marked
+    /// first, read again: a change after the mark is never missed.
+    pub fn yields(&self) -> bool {
+        let pool = &self.pool;
+        if pool.heavy(self.index) {
+            pool.yielding.fetch_or(self.me, SeqCst);
+            if pool.heavy(self.index) {
+                return true;
+            }
+        }
+        if pool.yielding.load(SeqCst) & self.me != 0 {
+            pool.yielding.fetch_and(!self.me, SeqCst);
+        }
+        false
     }
 
     /// The loops (bit `i`: loop `i`) to wake since the last call.
@@ -544,6 +636,35 @@ mod tests {
         assert!(!b.try_take(slot, 0));
         a.give(slot);
         assert_eq!(pool.underflows(), 1);
+    }
+
+    #[test]
+    fn a_heavy_loop_yields_until_the_others_catch_up_and_is_woken_then() {
+        let pool = LimitPool::new();
+        let a = Limits::new(pool.clone(), 0);
+        assert!(!a.yields(), "alone in its pool: never");
+        for _ in 0..5 {
+            a.load(true);
+        }
+        assert!(!a.yields());
+        let b = Limits::new(pool.clone(), 1);
+        assert!(a.yields(), "5 against 0");
+        assert!(!b.yields());
+        for _ in 0..3 {
+            b.load(true);
+        }
+        assert_eq!(b.take_freed(), 0, "5 against 3: still too many");
+        b.load(true);
+        assert_eq!(b.take_freed(), 0b01, "5 against 4: loop 0 is woken");
+        assert!(!a.yields());
+        b.load(false);
+        assert_eq!(b.take_freed(), 0, "loop 0 is not waiting");
+        assert!(a.yields());
+        // Loop 0's own closes bring it back: nobody else is woken.
+        a.load(false);
+        assert!(!a.yields());
+        assert_eq!(a.take_freed(), 0);
+        assert_eq!(pool.underflows(), 0);
     }
 
     #[test]

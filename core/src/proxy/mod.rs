@@ -295,7 +295,18 @@ struct Listener {
     frontend: FrontendId,
     /// Index in the frontend's `binds`.
     bind: usize,
+    /// No limit, rate or stop keeps it from accepting.
     accepting: bool,
+    /// Accepting, but left to lighter loops for now (the accept balance,
+    /// [`crate::limits::Limits::yields`]); paused all the same.
+    yielding: bool,
+}
+
+impl Listener {
+    /// Whether the driver accepts on it.
+    fn open(&self) -> bool {
+        self.accepting && !self.yielding
+    }
 }
 
 /// Where a listener lives: a frontend's (index in `listeners`) or a stats
@@ -401,6 +412,7 @@ impl Balancer {
                     frontend,
                     bind,
                     accepting: true,
+                    yielding: false,
                 });
             }
         }
@@ -849,15 +861,30 @@ impl Balancer {
     /// Tells the driver to close `conn` and forgets it; with `option
     /// nolinger` on its side, always with an RST.
     fn close(&mut self, conn: ConnId, reset: bool) {
+        self.close_forwarding(conn, reset, false);
+    }
+
+    /// [`Balancer::close`], and when `fin`, the end of stream still owed
+    /// to `conn`'s peer goes with it: in the close's FIN
+    /// ([`Action::Close`]'s `forwards_fin`), or before an RST.
+    fn close_forwarding(&mut self, conn: ConnId, reset: bool, fin: bool) {
         if let Some(role) = self.role(conn) {
             let reset = reset || self.side_option(role, |f| f.nolinger, |b| b.nolinger);
+            if fin && reset {
+                self.actions.push_back(Action::ShutdownWrite { conn });
+            }
+            let forwards_fin = fin && !reset;
             self.release_source_port(conn);
             self.conns.remove(conn.index());
             if self.conns.is_empty() {
                 // Between checks after a burst: the peak's slots go back.
                 shrink_slab(&mut self.conns);
             }
-            self.actions.push_back(Action::Close { conn, reset });
+            self.actions.push_back(Action::Close {
+                conn,
+                reset,
+                forwards_fin,
+            });
         }
     }
 
@@ -948,8 +975,11 @@ impl Balancer {
             .maxconn
             .is_some_and(|m| limits.full(self.global_slot, m));
         let paused = self.stopping || self.shortages.accept_pause.is_some();
+        let heavy = limits.yields();
         for l in self.listeners.iter_mut() {
             let fe = &self.frontends[l.frontend];
+            // Pages are loop 0's alone: no other loop takes them.
+            let yielding = heavy && fe.config.service.is_none();
             let fe_full = match (fe.config.maxconn, fe.slot) {
                 (Some(m), Some(slot)) => limits.full(slot, m),
                 (Some(m), None) => fe.active >= m,
@@ -957,10 +987,11 @@ impl Balancer {
             };
             let limited = self.rates.paused(l.frontend);
             let accepting = !(global_full || fe_full || paused || limited);
-            if accepting != l.accepting {
-                l.accepting = accepting;
+            let was = l.open();
+            (l.accepting, l.yielding) = (accepting, yielding);
+            if l.open() != was {
                 let listener = l.id;
-                self.actions.push_back(if accepting {
+                self.actions.push_back(if l.open() {
                     Action::ResumeAccept { listener }
                 } else {
                     Action::PauseAccept { listener }

@@ -574,8 +574,9 @@ impl Balancer {
                 .listeners()
                 .find(|(id, old)| !claimed[id.0 as usize] && old.same_socket(&addr))?;
             claimed[id.0 as usize] = true;
+            // What the driver was last told: the listener's state goes on.
             let accepting = match lb.listener_slot(id)? {
-                ListenerSlot::Traffic(i) => lb.listeners[i].accepting,
+                ListenerSlot::Traffic(i) => lb.listeners[i].open(),
                 ListenerSlot::Cli(i) => lb.cli.listeners[i].accepting,
             };
             Some((id, accepting))
@@ -621,6 +622,7 @@ impl Balancer {
                 frontend,
                 bind,
                 accepting,
+                yielding: false,
             });
         }
         let mut cli_listeners = Vec::with_capacity(cli.len());

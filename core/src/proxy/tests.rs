@@ -293,15 +293,28 @@ impl Harness {
 
     fn closed(&self, conn: ConnId) -> Option<bool> {
         self.actions.iter().find_map(|a| match a {
-            Action::Close { conn: c, reset } if *c == conn => Some(*reset),
+            Action::Close { conn: c, reset, .. } if *c == conn => Some(*reset),
             _ => None,
         })
     }
 
+    /// Whether a FIN was forwarded to `conn`: by `ShutdownWrite`, or in
+    /// its close.
     fn shut(&self, conn: ConnId) -> bool {
-        self.actions
-            .iter()
-            .any(|a| matches!(a, Action::ShutdownWrite { conn: c } if *c == conn))
+        self.actions.iter().any(|a| match a {
+            Action::ShutdownWrite { conn: c } => *c == conn,
+            Action::Close {
+                conn: c,
+                forwards_fin,
+                ..
+            } => *c == conn && *forwards_fin,
+            _ => false,
+        })
+    }
+
+    /// Whether `conn` was shut down by `ShutdownWrite` (a system call).
+    fn shutdown_called(&self, conn: ConnId) -> bool {
+        (self.actions.iter()).any(|a| matches!(a, Action::ShutdownWrite { conn: c } if *c == conn))
     }
 
     fn logs(&self, sink: LogSink) -> Vec<String> {
@@ -419,6 +432,10 @@ fn client_fin_is_forwarded_after_the_data_and_the_reply_still_flows() {
     );
     h.event(Event::ReadClosed { conn: server });
     assert!(h.shut(client));
+    assert!(
+        !h.shutdown_called(client),
+        "both directions over: the close carries the FIN"
+    );
     assert_eq!(h.closed(client), Some(false));
     assert_eq!(h.closed(server), Some(false));
     assert_eq!(h.lb.active_sessions(), 0);
@@ -514,7 +531,10 @@ fn a_server_reset_after_bytes_delivers_them_then_a_fin() {
     assert!(h.lb.recv_buf(client).is_none());
     let out = h.drain(client);
     assert_eq!(out, b"last reply bytes");
-    assert!(h.shut(client));
+    assert!(
+        h.shutdown_called(client),
+        "the client was not read to its end: a close alone could reset"
+    );
     assert_eq!(h.closed(client), Some(false));
     let line = &h.logs(LogSink::Stdout)[0];
     assert!(line.contains(" 16 SD "), "{line}");

@@ -1,6 +1,7 @@
 //! The loop's tokens of the process's limits (see [`crate::loops`]):
 //! client connections take the global and frontend ones before they are
-//! accepted, and give them back when they end.
+//! accepted, and give them back when they end. The global token is
+//! also the loop's load for the accept balance ([`Limits::yields`]).
 
 use std::sync::Arc;
 
@@ -75,7 +76,7 @@ impl Balancer {
         if let Some(other) = self.admitted {
             self.unadmit(other);
         }
-        let Some(l) = self.traffic_listener(listener).filter(|l| l.accepting) else {
+        let Some(l) = self.traffic_listener(listener).filter(|l| l.open()) else {
             return false;
         };
         let fe = l.frontend;
@@ -126,20 +127,23 @@ impl Balancer {
             return false;
         }
         let frontend = &self.frontends[fe];
-        let Some(slot) = frontend.slot else {
-            return true;
+        let taken = match frontend.slot {
+            Some(slot) => limits.take(slot, frontend.config.maxconn.unwrap_or(u32::MAX)),
+            None => true,
         };
-        if limits.take(slot, frontend.config.maxconn.unwrap_or(u32::MAX)) {
-            return true;
+        if taken {
+            limits.load(true);
+        } else {
+            limits.give(self.global_slot);
         }
-        limits.give(self.global_slot);
-        false
+        taken
     }
 
     /// A client connection of frontend `fe` ends (or was not kept): its
     /// global and frontend tokens go back.
     pub(super) fn give_client(&self, fe: FrontendId) {
         self.limits.give(self.global_slot);
+        self.limits.load(false);
         if let Some(slot) = self.frontends.get(fe).and_then(|f| f.slot) {
             self.limits.give(slot);
         }

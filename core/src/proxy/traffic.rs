@@ -729,19 +729,34 @@ impl Balancer {
         let up_flushed =
             session.tls.as_ref().is_none_or(|t| t.flushed()) && session.pending_header().is_none();
         if established {
-            if session.up.eof && session.up.is_empty() && up_flushed && !session.up.shut {
-                session.up.shut = true;
-                if let Some(conn) = server {
-                    self.actions.push_back(Action::ShutdownWrite { conn });
+            let up_fin = session.up.eof && session.up.is_empty() && up_flushed && !session.up.shut;
+            let down_fin = session.down.eof && session.down.is_empty() && !session.down.shut;
+            session.up.shut |= up_fin;
+            session.down.shut |= down_fin;
+            // Both directions over: the closes carry the FINs still owed
+            // when each side's own end of stream was read from it (nothing
+            // is left to read, so a close sends a FIN, not an RST). Not
+            // when an ending made one up (`SD`, `cD`, `sD`), nor to a
+            // server in TLS: its end may be the close_notify, before its FIN.
+            let over = session.up.shut && session.down.shut;
+            let fold = over && session.ending.is_none();
+            let mut owed = (false, false);
+            if let (true, Some(conn)) = (up_fin, server) {
+                match fold && session.tls.is_none() {
+                    true => owed.1 = true,
+                    false => self.actions.push_back(Action::ShutdownWrite { conn }),
                 }
             }
-            if session.down.eof && session.down.is_empty() && !session.down.shut {
-                session.down.shut = true;
-                self.actions
-                    .push_back(Action::ShutdownWrite { conn: client });
+            if down_fin {
+                match fold {
+                    true => owed.0 = true,
+                    false => self
+                        .actions
+                        .push_back(Action::ShutdownWrite { conn: client }),
+                }
             }
-            if session.up.shut && session.down.shut {
-                self.end(now, s, ['-', '-'], false);
+            if over {
+                self.end_forwarding(now, s, ['-', '-'], false, owed);
                 return;
             }
             if self.splice && !self.nosplice && !(session.up.kernel && session.down.kernel) {
@@ -893,7 +908,11 @@ impl Balancer {
         let closed = session.server.take();
         if let Some(conn) = closed {
             self.conns.remove(conn.index());
-            self.actions.push_back(Action::Close { conn, reset: false });
+            self.actions.push_back(Action::Close {
+                conn,
+                reset: false,
+                forwards_fin: false,
+            });
         }
         session.connect_deadline = None;
         let b = session.backend;
@@ -1155,15 +1174,28 @@ impl Balancer {
 
     /// Ends a session: logs it, closes both sides, frees its buffers.
     pub(super) fn end(&mut self, now: Instant, s: usize, termination: [char; 2], reset: bool) {
+        self.end_forwarding(now, s, termination, reset, (false, false));
+    }
+
+    /// [`Balancer::end`]; `owed` (client, server): the FIN still to
+    /// forward to that side, which its close carries.
+    fn end_forwarding(
+        &mut self,
+        now: Instant,
+        s: usize,
+        termination: [char; 2],
+        reset: bool,
+        owed: (bool, bool),
+    ) {
         let Some(session) = self.sessions.get(s) else {
             return;
         };
         let termination = session.ending.unwrap_or(termination);
         // Closed while the session is known: `option nolinger` is per side.
         let (client, server) = (session.client, session.server);
-        self.close(client, reset);
+        self.close_forwarding(client, reset, owed.0);
         if let Some(conn) = server {
-            self.close(conn, reset);
+            self.close_forwarding(conn, reset, owed.1);
         }
         self.cancel_hedge(now, s);
         let mut session = self.sessions.remove(s);

@@ -328,6 +328,14 @@ fn nolinger_resets_its_side_on_a_normal_end() {
     assert_eq!(h.closed(client), Some(true));
     assert_eq!(h.closed(server), Some(false));
     assert_eq!(termination(&h), "--");
+    // The server's FIN still reaches the client before the reset: a
+    // reset cannot carry it.
+    let shutdown = (h.actions.iter())
+        .position(|a| *a == Action::ShutdownWrite { conn: client })
+        .expect("the client is shut down");
+    let close =
+        (h.actions.iter()).position(|a| matches!(a, Action::Close { conn, .. } if *conn == client));
+    assert!(close.is_some_and(|close| shutdown < close));
 
     let mut cfg = base();
     cfg.backends[0].nolinger = true;

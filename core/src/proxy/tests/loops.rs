@@ -204,6 +204,8 @@ fn global_maxconn_is_exact_across_loops_and_paused_listeners_resume() {
     a.accept();
     assert!(b.lb.admit(b.now, L0), "one token left");
     let (c3, _, _) = b.accept();
+    // Loop 0 yielded to loop 1 at 2 against 0; 2 against 1 lets it back.
+    assert_eq!(wake(&mut [&mut a, &mut b]), 1);
     assert_eq!(pool.held_by_key(&LimitKey::Global), 3);
     assert!(
         !a.lb.admit(a.now, L0) && !b.lb.admit(b.now, L0),
@@ -313,11 +315,12 @@ fn maxconnrate_over_two_loops_accepts_as_one_loop() {
         let (mut a, mut b, _pool) = pair(cfg);
         let mut rng = crate::rng::Rng::new(seed);
         let mut accepted = [Vec::new(), Vec::new()];
+        let start = one.now.max(a.now).max(b.now);
         for step in 0..300u64 {
             let x = rng.next_u64();
             let two = if x % 2 == 0 { &mut a } else { &mut b };
             // 7 ms a step, on every loop's clock.
-            let now = epoch() + Duration::from_millis(7 * step);
+            let now = start + Duration::from_millis(7 * step);
             for (i, h) in [&mut one, two].into_iter().enumerate() {
                 if now > h.now {
                     h.advance(now - h.now);
@@ -328,8 +331,14 @@ fn maxconnrate_over_two_loops_accepts_as_one_loop() {
                 if x % 5 == 0 {
                     h.lb.unadmit(L0);
                 } else {
-                    h.try_accept().expect("admitted");
+                    let client = h.try_accept().expect("admitted");
                     accepted[i].push(step);
+                    // It leaves at once: the accept balance never pauses
+                    // a loop.
+                    h.event(Event::Failed {
+                        conn: client,
+                        error: ConnError::Reset,
+                    });
                 }
             }
             wake(&mut [&mut a, &mut b]);
@@ -355,7 +364,16 @@ fn static_rr_walks_one_table_across_loops() {
     cfg.backends[0].balance = Balance::StaticRr;
     let mut one = Harness::new(cfg.clone());
     let (mut a, mut b, _pool) = pair(cfg);
-    let port = |h: &mut Harness| h.accept().2.port();
+    // Each client leaves at once, so the accept balance never pauses a
+    // loop.
+    let port = |h: &mut Harness| {
+        let (client, _, addr) = h.accept();
+        h.event(Event::Failed {
+            conn: client,
+            error: ConnError::Reset,
+        });
+        addr.port()
+    };
     for i in 0..18 {
         let h = if i % 3 == 0 { &mut a } else { &mut b };
         assert_eq!(port(h), port(&mut one), "pick {i}");
@@ -866,4 +884,51 @@ fn reports_name_only_observed_servers_and_unknown_names_are_ignored() {
     let mut one = Harness::new(observed_config());
     to_s1(&mut one, false);
     assert_eq!(one.lb.poll_reports(), None);
+}
+
+/// Whether `h`'s last listener action paused it.
+fn last_paused(h: &Harness) -> bool {
+    let last = (h.actions.iter()).rev().find_map(|a| match a {
+        Action::PauseAccept { .. } => Some(true),
+        Action::ResumeAccept { .. } => Some(false),
+        _ => None,
+    });
+    last == Some(true)
+}
+
+#[test]
+fn a_loop_holding_clearly_more_connections_leaves_new_ones_to_the_others() {
+    let (mut a, mut b, _) = pair(config(vec![server("s1", 8001)]));
+    a.accept();
+    assert!(!last_paused(&a));
+    let (first, _, _) = a.accept();
+    assert!(last_paused(&a), "2 against 0: loop 0 yields");
+    assert!(!a.lb.admit(a.now, L0), "and admits nothing");
+    b.accept();
+    assert_eq!(
+        wake(&mut [&mut a, &mut b]),
+        1,
+        "2 against 1: loop 0 is told"
+    );
+    assert!(!last_paused(&a), "loop 0 accepts again");
+    a.accept();
+    assert!(last_paused(&a), "3 against 1");
+    // Its own session's end brings it back, without a wake-up.
+    a.event(Event::Failed {
+        conn: first,
+        error: ConnError::Reset,
+    });
+    assert!(!last_paused(&a));
+    assert_eq!(wake(&mut [&mut a, &mut b]), 0);
+    // Many accepts end near even, whichever loop is asked first.
+    for _ in 0..40 {
+        for h in [&mut a, &mut b] {
+            if h.lb.admit(h.now, L0) {
+                h.accept();
+            }
+        }
+        wake(&mut [&mut a, &mut b]);
+    }
+    let (na, nb) = (a.lb.active_sessions(), b.lb.active_sessions());
+    assert!(na.abs_diff(nb) <= 2 && na + nb >= 40, "{na} and {nb}");
 }
