@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::kit::{Running, Scratch, Syslog, client, free_port, wait_until};
+use super::kit::{Running, Scratch, Syslog, cli, client, free_port, wait_until};
 
 /// Bytes written to `stream` that its kernel has not sent yet.
 fn unsent(stream: &TcpStream) -> i32 {
@@ -97,6 +97,7 @@ fn a_server_that_resets_after_its_reply_has_it_delivered_then_a_fin_logged_sd() 
 fn a_client_that_closes_after_bytes_while_queued_is_aborted_cq_under_abortonclose() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let backend = listener.local_addr().unwrap().port();
+    let (reached, first_reached) = std::sync::mpsc::channel();
     // Holds every connection it gets, so `maxconn 1` keeps the next queued.
     let held = thread::spawn(move || {
         listener.set_nonblocking(true).unwrap();
@@ -111,6 +112,7 @@ fn a_client_that_closes_after_bytes_while_queued_is_aborted_cq_under_abortonclos
                 Err(e) => panic!("no connection reached the server: {e}"),
             }
         };
+        reached.send(()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(3);
         let mut more = 0;
         while Instant::now() < deadline {
@@ -139,9 +141,22 @@ fn a_client_that_closes_after_bytes_while_queued_is_aborted_cq_under_abortonclos
     let _weir = Running::quiet(&scratch.file("w.cfg", &text), admin);
     let mut first = client(port);
     first.write_all(b"first").unwrap();
+    // The first session holds the server before the second comes (with
+    // several loops, the second could otherwise be connected first).
+    first_reached
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first session reached the server");
     let mut second = client(port);
     second.write_all(b"second").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    let queued = || {
+        let text = cli(admin, "show stat");
+        let header = text.lines().next().unwrap_or_default();
+        let qcur = (header.trim_start_matches("# ").split(',')).position(|c| c == "qcur");
+        let row = text.lines().find(|l| l.starts_with("fe,BACKEND,"));
+        row.zip(qcur)
+            .is_some_and(|(row, i)| row.split(',').nth(i) == Some("1"))
+    };
+    assert!(wait_until(queued), "the second session waits in the queue");
     second.shutdown(Shutdown::Write).unwrap();
     let mut rest = Vec::new();
     assert!(
