@@ -1,5 +1,5 @@
 //! DNS resolution of server host names, as HAProxy 2.6's `resolvers`:
-//! the wire codec ([`message`]) and the resolutions of a section
+//! the wire codec ([`message`](crate::dns::message)) and the resolutions of a section
 //! (`resolver`).
 
 pub mod message;
