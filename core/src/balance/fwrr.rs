@@ -79,6 +79,16 @@ impl Fwrr {
         }
     }
 
+    /// How many server indices it has.
+    pub(super) fn len(&self) -> usize {
+        self.srv.len()
+    }
+
+    /// Server `i`'s user weight (0: not usable or unknown).
+    pub(super) fn weight(&self, i: usize) -> u32 {
+        self.srv.get(i).map_or(0, |s| (s.eweight / WEIGHT_SCALE) as u32)
+    }
+
     fn next_tree(&self) -> usize {
         1 - self.init
     }

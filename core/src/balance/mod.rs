@@ -22,6 +22,9 @@ mod fwrr;
 mod hash;
 mod leastconn;
 mod map;
+mod rr;
+
+pub(crate) use rr::SharedRr;
 
 #[cfg(test)]
 mod haproxy_order;
@@ -60,7 +63,7 @@ pub(crate) struct Member {
 }
 
 /// The selection state of one backend.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Lb {
     policy: Policy,
     servers: Vec<Slot>,
@@ -77,7 +80,7 @@ struct Slot {
     group: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Group {
     /// Eligible servers (weight > 0).
     eligible: BTreeSet<usize>,
@@ -88,9 +91,9 @@ struct Group {
     algo: Algo,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Algo {
-    Rr(fwrr::Fwrr),
+    Rr(rr::Rr),
     Static(map::StaticMap),
     LeastConn(leastconn::LeastConn),
     First,
@@ -118,7 +121,7 @@ impl Lb {
         let group = |g: usize| {
             let configured = slots.iter().filter(|s| s.group == g).map(|s| s.configured);
             let algo = match policy.balance {
-                Balance::RoundRobin => Algo::Rr(fwrr::Fwrr::new(n)),
+                Balance::RoundRobin => Algo::Rr(rr::Rr::new(n)),
                 Balance::StaticRr => Algo::Static(map::StaticMap::new(n, divisor)),
                 Balance::LeastConn => Algo::LeastConn(leastconn::LeastConn::new(n)),
                 Balance::First => Algo::First,
@@ -217,6 +220,28 @@ impl Lb {
     /// Whether a `static-rr` walk still keeps its own position.
     pub(crate) fn needs_positions(&self) -> bool {
         (self.groups.iter()).any(|g| matches!(&g.algo, Algo::Static(map) if !map.shared()))
+    }
+
+    /// The `roundrobin` turns of group `g` are `shared`'s, the process's
+    /// (see `rr`'s module docs); `listed` holds the slot index of each
+    /// server the configuration lists, in its order; `leads`: this loop
+    /// (loop 0) writes the weights there. Other algorithms are left as
+    /// they are.
+    pub(crate) fn share_rr(
+        &mut self,
+        g: usize,
+        shared: std::sync::Arc<SharedRr>,
+        listed: &[usize],
+        leads: bool,
+    ) {
+        if let Some(Algo::Rr(rr)) = self.groups.get_mut(g).map(|group| &mut group.algo) {
+            rr.share(shared, listed, leads);
+        }
+    }
+
+    /// Whether a `roundrobin` group still takes turns of its own only.
+    pub(crate) fn needs_shared_rr(&self) -> bool {
+        (self.groups.iter()).any(|g| matches!(&g.algo, Algo::Rr(rr) if !rr.shared()))
     }
 
     /// Server `i`'s load (sessions connecting to or established on it) is

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::balance::SharedRr;
 use crate::time::Instant;
 
 /// A limit as every loop names it.
@@ -81,6 +82,17 @@ pub enum LimitKey {
         /// Active servers (0) or backups (1).
         group: u8,
     },
+}
+
+/// A backend group's `roundrobin` turns, as every loop names them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TurnsKey {
+    /// The backend's name.
+    pub backend: String,
+    /// The reload that built its balancing state.
+    pub epoch: u32,
+    /// Active servers (0) or backups (1).
+    pub group: u8,
 }
 
 /// A server's `source` port range, as every loop names it.
@@ -179,6 +191,7 @@ const SEGMENTS: usize = 29;
 pub struct LimitPool {
     names: Mutex<HashMap<LimitKey, u32>>,
     ports: Mutex<HashMap<PortsKey, Arc<PortSet>>>,
+    turns: Mutex<HashMap<TurnsKey, Arc<SharedRr>>>,
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
     /// Gives without a token held (a bug, counted for the tests).
     underflows: AtomicU32,
@@ -197,6 +210,7 @@ impl Default for LimitPool {
         LimitPool {
             names: Mutex::default(),
             ports: Mutex::default(),
+            turns: Mutex::default(),
             segments: std::array::from_fn(|_| OnceLock::new()),
             underflows: AtomicU32::new(0),
             base: OnceLock::new(),
@@ -244,6 +258,22 @@ impl LimitPool {
         (ports.entry(key.clone()))
             .or_insert_with(|| Arc::new(PortSet::new(key.range)))
             .clone()
+    }
+
+    /// The `roundrobin` turns of `key`, made on first use; those no loop
+    /// holds any longer (reloads made others) are forgotten then.
+    pub(crate) fn turns(&self, key: &TurnsKey) -> Arc<SharedRr> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        turns.retain(|_, t| Arc::strong_count(t) > 1);
+        (turns.entry(key.clone()))
+            .or_insert_with(|| Arc::new(SharedRr::new()))
+            .clone()
+    }
+
+    /// How many `roundrobin` turns the pool keeps.
+    #[cfg(test)]
+    pub(crate) fn turns_held(&self) -> usize {
+        self.turns.lock().map_or(0, |t| t.len())
     }
 
     fn get(&self, slot: LimitSlot) -> Option<&Slot> {

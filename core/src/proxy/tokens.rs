@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use super::{BackendState, Balancer, ListenerSlot};
+use crate::arena::Key;
 use crate::config::Balance;
 use crate::id::{BackendId, FrontendId, ListenerId};
-use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position};
+use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position, TurnsKey};
+use crate::loops::EventLoop;
 use crate::time::Instant;
 
 /// A server's counts in the limit pool.
@@ -35,6 +37,7 @@ impl Balancer {
         self.rates.share(&limits);
         for backend in self.backends.values_mut() {
             share_positions(&limits, self.epoch, backend);
+            share_turns(&limits, self.epoch, self.event_loop, backend);
             backend.limits = limits.clone();
             backend.load_slot = None;
             for server in backend.servers.values_mut() {
@@ -176,7 +179,7 @@ impl Balancer {
     /// Gives frontends and servers without one their slot in the pool,
     /// named by what made them (the current reload).
     pub(super) fn resolve_limits(&mut self) {
-        let (limits, epoch) = (&self.limits, self.epoch);
+        let (limits, epoch, event_loop) = (&self.limits, self.epoch, self.event_loop);
         for frontend in self.frontends.values_mut().filter(|f| f.slot.is_none()) {
             let name = frontend.config.name.clone();
             frontend.rate_slot = Some(limits.slot(&LimitKey::SessionRate {
@@ -188,6 +191,9 @@ impl Balancer {
         for backend in self.backends.values_mut() {
             if backend.lb.needs_positions() {
                 share_positions(limits, epoch, backend);
+            }
+            if backend.lb.needs_shared_rr() {
+                share_turns(limits, epoch, event_loop, backend);
             }
             let name = &backend.config.name;
             if backend.load_slot.is_none() {
@@ -276,5 +282,25 @@ fn share_positions(limits: &Arc<Limits>, epoch: u32, backend: &mut BackendState)
         };
         let position = Position::new(limits.clone(), limits.slot(&key));
         backend.lb.share_position(usize::from(group), position);
+    }
+}
+
+/// With several loops, `backend`'s `roundrobin` takes the process's
+/// turns, named as [`share_positions`] names walks; loop 0 writes the
+/// weights there.
+fn share_turns(limits: &Limits, epoch: u32, event_loop: EventLoop, backend: &mut BackendState) {
+    if backend.config.balance != Balance::RoundRobin || event_loop.count < 2 {
+        return;
+    }
+    let listed: Vec<usize> = (backend.listed().iter()).map(|(s, _)| s.index()).collect();
+    for group in 0..2u8 {
+        let key = TurnsKey {
+            backend: backend.config.name.clone(),
+            epoch,
+            group,
+        };
+        let turns = limits.pool().turns(&key);
+        let leads = event_loop.index == 0;
+        backend.lb.share_rr(usize::from(group), turns, &listed, leads);
     }
 }

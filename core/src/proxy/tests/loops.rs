@@ -394,6 +394,141 @@ fn static_rr_walks_one_table_across_loops() {
     }
 }
 
+/// Servers `s1`, `s2`, `s3` weighing 3, 2 and 1 under `balance`.
+fn weighted(balance: Balance) -> Config {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| {
+            let mut s = server(&format!("s{i}"), 8000 + i);
+            s.weight = u32::from(4 - i);
+            s
+        })
+        .collect();
+    let mut cfg = config(servers);
+    cfg.backends[0].balance = balance;
+    cfg
+}
+
+/// The port of the server a client accepted on `h` goes to; the client
+/// leaves at once (the accept balance never pauses a loop).
+fn pick_port(h: &mut Harness) -> u16 {
+    let (client, _, addr) = h.accept();
+    h.event(Event::Failed {
+        conn: client,
+        error: ConnError::Reset,
+    });
+    addr.port()
+}
+
+/// `n` picks spread over loops `a` and `b` (loop 0 takes every third)
+/// equal `one`'s, a single loop's.
+fn same_turns(a: &mut Harness, b: &mut Harness, one: &mut Harness, n: usize, what: &str) {
+    for i in 0..n {
+        let h = if i % 3 == 0 { &mut *a } else { &mut *b };
+        assert_eq!(pick_port(h), pick_port(one), "{what}: pick {i}");
+    }
+}
+
+/// `command` on loop 0 and on the single loop, loop 0's news forwarded.
+fn command_everywhere(a: &mut Harness, b: &mut Harness, one: &mut Harness, command: &str) {
+    for h in [&mut *a, &mut *one] {
+        let answer = h.lb.handle_command(h.now, command, Level::Admin);
+        assert_eq!(answer, "\n", "{command}");
+        h.collect();
+    }
+    forward(a, b);
+}
+
+/// `roundrobin` over two loops takes the process's turns: whichever loop
+/// accepts, the picks follow one loop's order (HAProxy's), through a
+/// server going down and up and a weight change; a loop never picks a
+/// server it sees down while the other has not heard of it yet.
+#[test]
+fn roundrobin_takes_one_loops_turns_across_loops() {
+    let cfg = weighted(Balance::RoundRobin);
+    let mut one = Harness::new(cfg.clone());
+    let (mut a, mut b, _pool) = pair(cfg);
+    same_turns(&mut a, &mut b, &mut one, 30, "3:2:1");
+    command_everywhere(&mut a, &mut b, &mut one, "set server app/s1 state maint");
+    same_turns(&mut a, &mut b, &mut one, 20, "s1 down");
+    command_everywhere(&mut a, &mut b, &mut one, "set server app/s1 state ready");
+    same_turns(&mut a, &mut b, &mut one, 30, "s1 up again");
+    command_everywhere(&mut a, &mut b, &mut one, "set server app/s3 weight 4");
+    same_turns(&mut a, &mut b, &mut one, 45, "3:2:4");
+    // s2 goes to maintenance on loop 0; loop 1 has not heard yet: the
+    // process's turns skip s2 anyway.
+    let answer =
+        a.lb.handle_command(a.now, "set server app/s2 state maint", Level::Admin);
+    assert_eq!(answer, "\n");
+    a.collect();
+    for i in 0..14 {
+        let h = if i % 2 == 0 { &mut a } else { &mut b };
+        assert_ne!(pick_port(h), 8002, "the process's turns skip s2");
+    }
+    // s2 comes back on loop 0 first: loop 1, still seeing it down,
+    // never picks it.
+    forward(&mut a, &mut b);
+    let answer =
+        a.lb.handle_command(a.now, "set server app/s2 state ready", Level::Admin);
+    assert_eq!(answer, "\n");
+    a.collect();
+    assert!((0..12).any(|_| pick_port(&mut a) == 8002), "loop 0 sees s2 up");
+    for _ in 0..12 {
+        assert_ne!(pick_port(&mut b), 8002, "loop 1 does not yet");
+    }
+}
+
+/// A follower that reloads before loop 0 takes turns of its own until
+/// loop 0 reloads too (never a server it sees down); the process's turns
+/// then start again, as one loop's do after a reload. A follower behind
+/// loop 0's reload takes its own turns too, until it reloads.
+#[test]
+fn roundrobin_across_loops_survives_reloads_in_either_order() {
+    let cfg = weighted(Balance::RoundRobin);
+    let mut one = Harness::new(cfg.clone());
+    let (mut a, mut b, pool) = pair(cfg.clone());
+    let mut fresh = Harness::new(cfg.clone());
+    same_turns(&mut a, &mut b, &mut one, 7, "before");
+    let for_loop = |index| {
+        let mut cfg = cfg.clone();
+        cfg.global.event_loop = EventLoop { index, count: 2 };
+        cfg
+    };
+    // Loop 1 first: its own turns, from a start.
+    b.lb.reload(b.now, for_loop(1));
+    b.collect();
+    for i in 0..6 {
+        assert_eq!(pick_port(&mut b), pick_port(&mut fresh), "own turn {i}");
+    }
+    assert_eq!(pick_port(&mut a), pick_port(&mut one), "loop 0: old turns");
+    a.lb.reload(a.now, for_loop(0));
+    a.collect();
+    one.lb.reload(one.now, cfg.clone());
+    one.collect();
+    same_turns(&mut a, &mut b, &mut one, 30, "after the reload");
+    // Loop 0 first: loop 1 takes its own turns (its state of the
+    // previous reload) until it reloads too.
+    a.lb.reload(a.now, for_loop(0));
+    a.collect();
+    one.lb.reload(one.now, cfg.clone());
+    one.collect();
+    for _ in 0..6 {
+        assert_eq!(pick_port(&mut a), pick_port(&mut one), "loop 0 alone");
+    }
+    let mut behind = Vec::new();
+    for _ in 0..6 {
+        behind.push(pick_port(&mut b));
+    }
+    for port in [8001, 8002, 8003] {
+        let n = behind.iter().filter(|&&p| p == port).count();
+        assert_eq!(n, usize::from(8004 - port), "{behind:?}");
+    }
+    b.lb.reload(b.now, for_loop(1));
+    b.collect();
+    same_turns(&mut a, &mut b, &mut one, 30, "loop 1 caught up");
+    // The pool keeps only the turns some loop still takes.
+    assert_eq!(pool.turns_held(), 2, "active and backup groups of the last reload");
+}
+
 /// Two loops share a pool through random traffic: accepts on either,
 /// connects that succeed, fail or time out, clients that leave, queues,
 /// retries and redispatches. A server never holds more than its
