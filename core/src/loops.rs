@@ -138,6 +138,26 @@
 //!   balancing state, moved by compare-and-swap. A loop whose table
 //!   briefly differs walks its own from the shared index: it never picks
 //!   a server it sees down.
+//! * **`roundrobin`'s turns.** HAProxy's threads take one fwrr state
+//!   per backend under the backend's lock (`lb_fwrr.c`); its state moves
+//!   with every pick and weight change, so loops cannot each compute it.
+//!   So each backend group's state is one `Mutex` in the pool, named as
+//!   `static-rr`'s position is (backend, reload, group). Loop 0 leads it:
+//!   when it reaches a reload's state it starts it from its own weights
+//!   (given in the configuration's order, as a start gives them), and
+//!   writes every weight change there (up, down, drain, `set server
+//!   weight`, slowstart's ramp: what its one transition path decides).
+//!   Every loop picks through it, the lock held for the pick only (no
+//!   thread waits on anything else under it); a loop refuses the servers
+//!   it sees unusable and those full in the pool (the server loses its
+//!   turn, as a saturated server does in HAProxy). Servers are named by
+//!   their place among those the configuration lists (slot indices are
+//!   each loop's own). A loop with no loop 0 leading its reload's state
+//!   (it reloaded first, or loop 0 already reloaded past it) picks from
+//!   its own state, which every loop keeps: never a server it sees down.
+//!   So the process picks in one loop's order, HAProxy's, whichever loop
+//!   accepts, except while loops apply news or a reload at different
+//!   moments. With one loop nothing is shared (no lock).
 //! * **Accept rates.** `maxconnrate`, `maxsessrate` and each frontend's
 //!   `rate-limit sessions` are per-second counters in the pool (HAProxy's
 //!   `freq_ctr`: a sliding second, the previous period fading out), one
@@ -157,11 +177,7 @@
 //!   that accepted it, and a freed token goes to whichever loop takes it
 //!   first (no order across loops).
 //! * `leastconn` and `first` see each loop's own connection counts (a
-//!   server's load is the sum over loops); `roundrobin` runs per loop
-//!   (its state moves with every pick and weight change, so loops cannot
-//!   each compute it), so the process's choices follow the weights over
-//!   each loop's sessions, and the exact order of HAProxy's round robin
-//!   holds with `nbthread 1` only.
+//!   server's load is the sum over loops).
 
 //!
 //! # Accept balance

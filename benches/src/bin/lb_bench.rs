@@ -3,7 +3,11 @@
 //! session (a new client address) plus the load updates of it opening and
 //! of an older one closing, with about two sessions open per server.
 //!
-//! Run: `cargo run --release -p weir-bench --bin lb-bench`
+//! `roundrobin (2 loops)` picks through the state the loops share (as
+//! loop 0, under the lock, uncontended).
+//!
+//! Run: `cargo run --release -p weir-bench --bin lb-bench [-- NAME]`
+//! (only the algorithms whose name contains NAME).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -14,6 +18,7 @@ use weir_core::config::{self, Backend, Source};
 
 const ALGORITHMS: &[(&str, &str)] = &[
     ("roundrobin", "balance roundrobin"),
+    ("roundrobin (2 loops)", "balance roundrobin"),
     ("static-rr", "balance static-rr"),
     ("leastconn", "balance leastconn"),
     ("first", "balance first"),
@@ -67,9 +72,13 @@ fn backend(balance: &str, servers: usize) -> Backend {
 }
 
 /// Nanoseconds per pick: the best of a few timed rounds after a warm-up.
-fn ns_per_pick(backend: &Backend) -> f64 {
+/// `shared`: `roundrobin` takes the loops' shared turns.
+fn ns_per_pick(backend: &Backend, shared: bool) -> f64 {
     const PICKS: u32 = 200_000;
     let mut bench = PickBench::new(backend, 1);
+    if shared {
+        bench.share_turns(backend);
+    }
     black_box(bench.run(PICKS));
     (0..5)
         .map(|_| {
@@ -89,9 +98,11 @@ fn main() {
         "  {:<28} {:>10} {:>12} {:>7}",
         "algorithm", "10 servers", "1000 servers", "ratio"
     );
-    for &(name, balance) in ALGORITHMS {
-        let small = ns_per_pick(&backend(balance, 10));
-        let large = ns_per_pick(&backend(balance, 1000));
+    let only = std::env::args().nth(1).unwrap_or_default();
+    for &(name, balance) in ALGORITHMS.iter().filter(|(n, _)| n.contains(&*only)) {
+        let shared = name.contains("loops");
+        let small = ns_per_pick(&backend(balance, 10), shared);
+        let large = ns_per_pick(&backend(balance, 1000), shared);
         println!(
             "  {name:<28} {small:>10.1} {large:>12.1} {:>6.1}x",
             large / small

@@ -418,6 +418,22 @@ impl PickBench {
         }
     }
 
+    /// `roundrobin` takes turns through a limit pool's shared state, as
+    /// loop 0 of several does (it leads them).
+    pub fn share_turns(&mut self, backend: &Backend) {
+        let pool = crate::limits::LimitPool::new();
+        let listed: Vec<usize> = (0..backend.servers.len()).collect();
+        for g in 0..2u8 {
+            let key = crate::limits::TurnsKey {
+                backend: backend.name.clone(),
+                epoch: 0,
+                group: g,
+            };
+            self.lb
+                .share_rr(usize::from(g), pool.turns(&key), &listed, true);
+        }
+    }
+
     /// Opens `sessions` sessions, each from a new client address, closing
     /// the oldest past the concurrency; returns a checksum of the picks.
     pub fn run(&mut self, sessions: u32) -> u64 {
