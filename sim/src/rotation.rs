@@ -13,8 +13,9 @@
 //! * every command gets HAProxy's answer (nothing, or a static
 //!   algorithm's refusal of a weight);
 //! * with `roundrobin`/`static-rr`, a server open again (ready, UP by its
-//!   checks) gets a session among the next `2W + 2` (W: the sum of the
-//!   largest weights);
+//!   checks) gets a session among the next `2W + 2` the process accepts
+//!   once every loop learned it (W: the sum of the largest weights; times
+//!   the loops, which take their own turns around reloads);
 //! * in a steady run ([`crate::Scenario::weighted`]), `roundrobin` gives
 //!   each server its weight's share of the sessions, within the server's
 //!   weight plus one: over any `W` picks from a common start each server
@@ -476,8 +477,9 @@ impl World {
     }
 
     /// With `roundrobin`/`static-rr`: a server open since some time, with
-    /// no fault since, got a session among those accepted since, once
-    /// there are more than `2W + 2` of them.
+    /// no fault since, got a session among those the process accepted
+    /// since every loop learned it, once there are more than `2W + 2` of
+    /// them per loop.
     pub(crate) fn check_open_servers_served(&mut self) {
         let config = &self.config;
         let rr = config.contains("balance roundrobin") || config.contains("balance static-rr");
@@ -498,13 +500,18 @@ impl World {
                 continue;
             }
             let name = self.server_name(s);
-            // Each loop balances its own sessions, from when it learned.
-            let mut routed = vec![0u64; self.loops.len()];
-            let mut got = vec![false; self.loops.len()];
+            // The loops take the process's turns, from when every loop
+            // learned (a loop takes its own turns while its reload's are
+            // not loop 0's: `loops * (2W + 2)` covers one loop's share).
+            let learned = (0..self.loops.len()).map(|lp| self.learned(lp, moment));
+            let Some(learned) = learned.collect::<Option<Vec<u64>>>() else {
+                continue;
+            };
+            let learned = learned.into_iter().max().unwrap_or(moment);
+            let (mut routed, mut got) = (0u64, false);
             for (c, spec) in self.scenario.clients.iter().enumerate() {
                 let client = &self.clients[c];
-                let learned = self.learned(client.lp, moment);
-                if !client.accepted || learned.is_none_or(|m| client.accepted_at <= m) {
+                if !client.accepted || client.accepted_at <= learned {
                     continue;
                 }
                 let Some(lines) = self.check.sessions.get(&spec.addr) else {
@@ -512,18 +519,16 @@ impl World {
                 };
                 for (_, _, server) in lines {
                     if self.server_index(server).is_some() {
-                        routed[client.lp] += 1;
-                        got[client.lp] |= *server == name;
+                        routed += 1;
+                        got |= *server == name;
                     }
                 }
             }
-            let starved =
-                (0..self.loops.len()).find(|&lp| !got[lp] && routed[lp] > 2 * u64::from(w) + 2);
-            if let Some(lp) = starved {
+            let loops = self.loops.len() as u64;
+            if !got && routed > loops * (2 * u64::from(w) + 2) {
                 return self.fail(format!(
-                    "{name}, open since {:.3}s, got none of the {} sessions loop {lp} accepted since",
+                    "{name}, open since {:.3}s, got none of the {routed} sessions accepted since",
                     since.as_secs_f64(),
-                    routed[lp]
                 ));
             }
         }

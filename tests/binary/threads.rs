@@ -3,7 +3,8 @@
 //! redispatch to hide a loop that did not hear of it), `show stat` adds
 //! the loops up, the server's and the global `maxconn` hold across loops
 //! exactly (tokens of one pool), passive checks count every loop's
-//! failed connections, a reload reaches every loop, and without
+//! failed connections, `roundrobin`'s weights hold connection by
+//! connection, a reload reaches every loop, and without
 //! `nbthread` weir runs one loop per CPU it may run on.
 
 use std::io::{Read, Write};
@@ -191,6 +192,47 @@ fn passive_checks_count_every_loops_failed_connections() {
     );
     // `hanafail`: the limit was reached once.
     assert_eq!(stat(admin, "app", "s1", 45).as_deref(), Some("1"));
+}
+
+/// `roundrobin` with weights 2:1 over two loops takes the process's
+/// turns: connections one after the other, whichever loop accepts each,
+/// go A, B, A, A, B, A, … (HAProxy's order), so 60 of them are exactly
+/// 40 and 20, with B every third. Turns of each loop's own would pair
+/// up As or Bs whenever the accepting loop changes out of step.
+#[test]
+fn roundrobin_weights_hold_across_loops_connection_by_connection() {
+    let ((a, _a_dead), (b, _b_dead)) = (tagged(b"A"), tagged(b"B"));
+    let (port, admin) = (free_port(), free_port());
+    let scratch = Scratch::new();
+    let file = scratch.file(
+        "w.cfg",
+        &format!(
+            "global\n nbthread 2\n stats socket ipv4@127.0.0.1:{admin} level admin\n\
+             defaults\n mode tcp\n timeout connect 2s\n timeout client 10s\n \
+             timeout server 10s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend app\n\
+             backend app\n balance roundrobin\n server a 127.0.0.1:{a} weight 2\n \
+             server b 127.0.0.1:{b} weight 1\n"
+        ),
+    );
+    let _weir = spawn(&file, port, &scratch.path("weir.log"));
+    // The readiness probe's session took its turn first.
+    assert!(wait_until(
+        || stat(admin, "fe", "FRONTEND", 7).as_deref() == Some("1")
+    ));
+    let mut order = String::new();
+    for _ in 0..60 {
+        match fetch(port).as_slice() {
+            b"A" => order.push('A'),
+            b"B" => order.push('B'),
+            other => panic!("unexpected {:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert_eq!(order.matches('A').count(), 40, "{order}");
+    let first = order.find('B').expect("b serves");
+    for (i, c) in order.char_indices() {
+        assert_eq!(c == 'B', i % 3 == first % 3, "turn {i}: {order}");
+    }
 }
 
 /// A backend that echoes, holding each connection a little, and records
