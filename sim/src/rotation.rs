@@ -565,10 +565,9 @@ impl World {
                 continue;
             }
             let weight = u64::from(self.check.servers[s].weight);
-            // Within `weight + 1` of `n * weight / total` in each loop, in
-            // units of 1/total.
-            let loops = self.loops.len() as u64;
-            let (expected, slack) = (n * weight, (weight + 1) * total * loops);
+            // Within `weight + 1` of `n * weight / total`, in units of
+            // 1/total: the loops take the process's turns.
+            let (expected, slack) = (n * weight, (weight + 1) * total);
             if got * total > expected + slack || got * total + slack < expected {
                 let name = self.server_name(s);
                 return self.fail(format!(
