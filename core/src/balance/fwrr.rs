@@ -86,7 +86,9 @@ impl Fwrr {
 
     /// Server `i`'s user weight (0: not usable or unknown).
     pub(super) fn weight(&self, i: usize) -> u32 {
-        self.srv.get(i).map_or(0, |s| (s.eweight / WEIGHT_SCALE) as u32)
+        self.srv
+            .get(i)
+            .map_or(0, |s| (s.eweight / WEIGHT_SCALE) as u32)
     }
 
     fn next_tree(&self) -> usize {

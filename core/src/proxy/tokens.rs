@@ -301,6 +301,8 @@ fn share_turns(limits: &Limits, epoch: u32, event_loop: EventLoop, backend: &mut
         };
         let turns = limits.pool().turns(&key);
         let leads = event_loop.index == 0;
-        backend.lb.share_rr(usize::from(group), turns, &listed, leads);
+        backend
+            .lb
+            .share_rr(usize::from(group), turns, &listed, leads);
     }
 }

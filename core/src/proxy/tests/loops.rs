@@ -471,7 +471,10 @@ fn roundrobin_takes_one_loops_turns_across_loops() {
         a.lb.handle_command(a.now, "set server app/s2 state ready", Level::Admin);
     assert_eq!(answer, "\n");
     a.collect();
-    assert!((0..12).any(|_| pick_port(&mut a) == 8002), "loop 0 sees s2 up");
+    assert!(
+        (0..12).any(|_| pick_port(&mut a) == 8002),
+        "loop 0 sees s2 up"
+    );
     for _ in 0..12 {
         assert_ne!(pick_port(&mut b), 8002, "loop 1 does not yet");
     }
@@ -526,7 +529,11 @@ fn roundrobin_across_loops_survives_reloads_in_either_order() {
     b.collect();
     same_turns(&mut a, &mut b, &mut one, 30, "loop 1 caught up");
     // The pool keeps only the turns some loop still takes.
-    assert_eq!(pool.turns_held(), 2, "active and backup groups of the last reload");
+    assert_eq!(
+        pool.turns_held(),
+        2,
+        "active and backup groups of the last reload"
+    );
 }
 
 /// Two loops share a pool through random traffic: accepts on either,
