@@ -97,6 +97,8 @@ impl Rr {
     /// `leads`, the shared state starts again from this loop's weights,
     /// given in that order (as a start gives them).
     pub(super) fn share(&mut self, shared: Arc<SharedRr>, listed: &[usize], leads: bool) {
+        // Left first: leaving a state this loop led marks it unled.
+        self.link = None;
         let mut to = vec![None; self.local.len()];
         for (p, &i) in listed.iter().enumerate() {
             if let Some(t) = to.get_mut(i) {
@@ -150,5 +152,47 @@ impl Rr {
         };
         let p = state.fwrr.pick(&mut open)?;
         from.get(p).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers 0, 1, 2 weighing 3, 2, 1, at slot indices `slots`.
+    fn weighted(slots: [usize; 3]) -> Rr {
+        let mut rr = Rr::new(4);
+        for (&i, w) in slots.iter().zip([3, 2, 1]) {
+            rr.set_weight(i, w);
+        }
+        rr
+    }
+
+    #[test]
+    fn two_loops_take_one_loops_turns_and_a_follower_falls_back_when_unled() {
+        let shared = Arc::new(SharedRr::new());
+        let mut one = weighted([0, 1, 2]);
+        let mut lead = weighted([0, 1, 2]);
+        // The follower's slots differ (a retired server holds slot 0).
+        let mut follow = weighted([1, 2, 3]);
+        follow.share(shared.clone(), &[1, 2, 3], false);
+        lead.share(shared.clone(), &[0, 1, 2], true);
+        // Sharing again (the same state) keeps loop 0 leading it.
+        lead.share(shared.clone(), &[0, 1, 2], true);
+        let yes = &mut |_| true;
+        for n in 0..36 {
+            let want = one.pick(yes);
+            let got = match n % 3 {
+                0 => lead.pick(yes),
+                _ => follow.pick(yes).map(|i| i - 1),
+            };
+            assert_eq!(got, want, "pick {n}");
+        }
+        // Loop 0 leaves the state: the follower takes its own turns.
+        drop(lead);
+        let mut alone = weighted([1, 2, 3]);
+        for n in 0..12 {
+            assert_eq!(follow.pick(yes), alone.pick(yes), "own pick {n}");
+        }
     }
 }
