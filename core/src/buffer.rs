@@ -86,7 +86,7 @@ impl Buffer {
 
 /// Puts per window of [`Pool`]'s high-water mark: the mark follows the
 /// load over one to two windows.
-const WINDOW: u32 = 1024;
+pub(crate) const WINDOW: u32 = 1024;
 
 /// Free buffers kept for reuse, so steady traffic allocates nothing.
 pub(crate) struct Pool {
