@@ -84,6 +84,10 @@ impl Buffer {
     }
 }
 
+/// Puts per window of [`Pool`]'s high-water mark: the mark follows the
+/// load over one to two windows.
+pub(crate) const WINDOW: u32 = 1024;
+
 /// Free buffers kept for reuse, so steady traffic allocates nothing.
 pub(crate) struct Pool {
     free: Vec<Box<[u8]>>,
@@ -91,6 +95,11 @@ pub(crate) struct Pool {
     /// Free buffers kept whatever the load.
     low: usize,
     in_use: usize,
+    /// The most buffers in use at once in this window and in the last.
+    peak: usize,
+    last_peak: usize,
+    /// Puts in this window.
+    puts: u32,
 }
 
 impl Pool {
@@ -99,20 +108,29 @@ impl Pool {
         Pool::elastic(keep, keep)
     }
 
-    /// A pool that keeps no more free buffers than are in use (a steady
-    /// load's swings), at least `low` and at most `keep`: when the load
-    /// falls, the buffers it no longer needs go back to the allocator.
+    /// A pool that keeps enough free buffers for the most in use at once
+    /// lately (a load's swings within a turn: every read takes one, every
+    /// drained write gives it back), at least `low` and at most `keep`:
+    /// when the load falls, the buffers it no longer needs go back to the
+    /// allocator within two windows of [`WINDOW`] puts. (HAProxy 2.6
+    /// keeps up to 1.25 times a moving average of the objects in use
+    /// over 1024 samples, `pool_releasable`, plus a 512 KiB cache per
+    /// thread.)
     pub(crate) fn elastic(low: usize, keep: usize) -> Self {
         Pool {
             free: Vec::new(),
             keep,
             low,
             in_use: 0,
+            peak: 0,
+            last_peak: 0,
+            puts: 0,
         }
     }
 
     pub(crate) fn take(&mut self) -> Buffer {
         self.in_use += 1;
+        self.peak = self.peak.max(self.in_use);
         let data = self
             .free
             .pop()
@@ -126,13 +144,26 @@ impl Pool {
 
     pub(crate) fn put(&mut self, buf: Buffer) {
         self.in_use = self.in_use.saturating_sub(1);
-        let keep = self.in_use.max(self.low).min(self.keep);
+        self.puts += 1;
+        if self.puts >= WINDOW {
+            self.puts = 0;
+            self.last_peak = std::mem::replace(&mut self.peak, self.in_use);
+        }
+        let wanted = self.peak.max(self.last_peak).saturating_sub(self.in_use);
+        let keep = wanted.max(self.low).min(self.keep);
         if self.free.len() < keep {
             self.free.push(buf.data);
         } else if self.free.len() > keep {
             // The load fell: one more goes back with this one.
             self.free.pop();
         }
+    }
+
+    /// The load fell for good (a burst ended): free buffers above `low`
+    /// go back now, and the high-water mark starts again from the load.
+    pub(crate) fn ease(&mut self) {
+        self.free.truncate(self.low);
+        (self.peak, self.last_peak, self.puts) = (self.in_use, 0, 0);
     }
 
     /// Buffers currently held by connections.
@@ -218,16 +249,67 @@ mod tests {
         assert_eq!(buf.spare().len(), BUF_SIZE);
     }
 
+    /// Takes `n` buffers, then gives them all back: one turn of a load
+    /// of `n` reads.
+    fn swing(pool: &mut Pool, n: usize) {
+        let bufs: Vec<Buffer> = (0..n).map(|_| pool.take()).collect();
+        bufs.into_iter().for_each(|b| pool.put(b));
+    }
+
     #[test]
-    fn an_elastic_pool_keeps_no_more_free_buffers_than_in_use() {
+    fn an_elastic_pool_keeps_what_a_swing_of_the_load_needs() {
         let mut pool = Pool::elastic(2, 100);
         let mut bufs: Vec<Buffer> = (0..10).map(|_| pool.take()).collect();
-        // Half go back: as many are kept as are still in use.
+        // Half go back: kept, as the load took 10 at once.
         bufs.drain(..5).for_each(|b| pool.put(b));
         assert_eq!((pool.free(), pool.in_use()), (5, 5));
-        // The rest go back: the low watermark is kept.
         bufs.drain(..).for_each(|b| pool.put(b));
-        assert_eq!((pool.free(), pool.in_use()), (2, 0));
+        assert_eq!((pool.free(), pool.in_use()), (10, 0));
+        // Every later swing as high finds its buffers free: none is
+        // allocated (it used to keep only as many as were still in use,
+        // and allocate the rest again on every swing).
+        for _ in 0..3 * WINDOW {
+            swing(&mut pool, 10);
+            assert_eq!(pool.free(), 10);
+        }
+    }
+
+    #[test]
+    fn an_elastic_pool_gives_back_what_a_lower_load_does_not_need() {
+        let mut pool = Pool::elastic(2, 100);
+        swing(&mut pool, 50);
+        assert_eq!(pool.free(), 50);
+        // The load falls to 8 at once: within two windows the free
+        // buffers fall to what it needs.
+        for _ in 0..2 * WINDOW / 8 {
+            swing(&mut pool, 8);
+        }
+        assert_eq!(pool.free(), 8);
+        // Down to none: the low watermark is kept.
+        for _ in 0..2 * WINDOW {
+            swing(&mut pool, 1);
+        }
+        assert_eq!(pool.free(), 2);
+    }
+
+    #[test]
+    fn an_eased_pool_keeps_its_low_watermark() {
+        let mut pool = Pool::elastic(2, 100);
+        swing(&mut pool, 50);
+        let held = pool.take();
+        pool.ease();
+        assert_eq!((pool.free(), pool.in_use()), (2, 1));
+        // The mark starts again from the load: 3 at once keep 3.
+        pool.put(held);
+        swing(&mut pool, 3);
+        assert_eq!(pool.free(), 3);
+    }
+
+    #[test]
+    fn an_elastic_pool_keeps_at_most_its_cap() {
+        let mut pool = Pool::elastic(2, 20);
+        swing(&mut pool, 50);
+        assert_eq!(pool.free(), 20);
     }
 
     #[test]

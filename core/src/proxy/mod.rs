@@ -811,9 +811,10 @@ impl Balancer {
         }
     }
 
-    /// Trims the tables to what is in use, above [`LOW_WATER`] (the
-    /// buffer pool follows the load by itself).
+    /// Trims the tables and the free buffers to what is in use, above
+    /// [`LOW_WATER`].
     fn give_back_memory(&mut self) {
+        self.pool.ease();
         shrink_slab(&mut self.sessions);
         shrink_slab(&mut self.conns);
         let sessions = &self.sessions;
