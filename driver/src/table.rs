@@ -180,7 +180,9 @@ mod tests {
         assert!(shrunk.is_empty(), "{shrunk:?}");
         assert!(t.capacity() >= 500);
         let quiet = start + PEAK_PERIOD * 10;
-        let eased: Vec<_> = (0..3).filter_map(|i| t.ease(quiet + PEAK_PERIOD * i)).collect();
+        let eased: Vec<_> = (0..3)
+            .filter_map(|i| t.ease(quiet + PEAK_PERIOD * i))
+            .collect();
         assert_eq!(eased, vec![LOW_WATER]);
         assert!(t.capacity() < 500);
     }
