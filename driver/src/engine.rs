@@ -43,8 +43,6 @@ const IO_BUDGET: usize = 16;
 const PUMP_ROUNDS: usize = 4;
 /// Accepts per listener per turn, for fairness.
 const ACCEPT_BUDGET: usize = 64;
-/// Room in the connection table kept whatever the load.
-const TABLE_LOW_WATER: usize = 64;
 /// How often the local time offset is read again (DST changes).
 const UTC_OFFSET_REFRESH: Duration = Duration::from_secs(60);
 
@@ -930,7 +928,7 @@ impl<R: Reactor> Engine<R> {
                             self.pipes.put(pipe);
                         }
                         self.reactor.release(c.stream);
-                        self.shrink_tables();
+                        self.shrink_tables(now);
                     }
                 }
                 Action::PauseAccept { listener } => self.set_paused(listener, true),
@@ -955,22 +953,24 @@ impl<R: Reactor> Engine<R> {
         self.drain(now);
     }
 
-    /// After a burst, once the connections fall to an eighth of the
-    /// table's room, the table shrinks to twice their number and the
-    /// allocator is asked to give its free pages back: the peak's memory
-    /// goes back, and each shrink is paid by many closes (a few per burst,
-    /// under a millisecond each after 5,000 connections).
+    /// After a burst, once the connections of the last second or two
+    /// peaked below an eighth of the table's room, the table shrinks to
+    /// twice that peak and the allocator is asked to give its free pages
+    /// back: the peak's memory goes back, and each shrink is paid by many
+    /// closes (a few per burst, under a millisecond each after 5,000
+    /// connections).
     ///
+    /// A load that comes back every second (health checks, whose probes
+    /// run in bursts) keeps its room: shrinking, trimming and growing
+    /// again for each burst cost more than the checks' own work.
     /// The table cannot shrink below its highest slot in use: while one
     /// connection holds a high slot, the closes below it give nothing back,
-    /// so they do not ask the allocator either (health checks close a
-    /// connection every millisecond or so).
-    fn shrink_tables(&mut self) {
-        let (len, room) = (self.conns.len(), self.conns.capacity());
-        if room > TABLE_LOW_WATER && len < room / 8 {
-            self.conns.shrink_to(len * 2);
-            self.dirty.shrink_to(len * 2);
-            self.pumping.shrink_to(len * 2);
+    /// so they do not ask the allocator either.
+    fn shrink_tables(&mut self, now: Instant) {
+        let room = self.conns.capacity();
+        if let Some(keep) = self.conns.ease(now) {
+            self.dirty.shrink_to(keep);
+            self.pumping.shrink_to(keep);
             if self.conns.capacity() <= room / 2 {
                 release_free_memory();
             }

@@ -123,9 +123,7 @@ pub(crate) struct Fleet {
 pub(crate) struct Link {
     index: usize,
     fleet: Arc<Fleet>,
-    /// Loop 0: the followers' latest stats. A follower: when to leave its
-    /// stats next.
-    peer_stats: Vec<LoopStats>,
+    /// A follower: when to leave its stats next.
     next_stats: Instant,
 }
 
@@ -308,7 +306,6 @@ impl<R: Reactor> Engine<R> {
                 link: Link {
                     index: i + 1,
                     fleet: fleet.clone(),
-                    peer_stats: Vec::new(),
                     next_stats: now,
                 },
                 listeners,
@@ -319,7 +316,6 @@ impl<R: Reactor> Engine<R> {
         self.link = Some(Link {
             index: 0,
             fleet,
-            peer_stats: Vec::new(),
             next_stats: now,
         });
         Ok(())
@@ -476,21 +472,20 @@ impl<R: Reactor> Engine<R> {
         self.drain(now);
     }
 
-    /// Loop 0: gives core the followers' stats they left since last time.
+    /// Loop 0: gives core the followers' stats they left since last time
+    /// (moved, not copied: a share holds a row per server).
     fn take_peer_stats(&mut self) {
         let Some(link) = &mut self.link else {
             return;
         };
         let fleet = &link.fleet;
         if fleet.fresh_stats.swap(false, Ordering::SeqCst) {
-            link.peer_stats
-                .resize_with(fleet.peers.len(), LoopStats::default);
-            for (slot, peer) in link.peer_stats.iter_mut().zip(&fleet.peers) {
-                if let Some(stats) = lock(&peer.stats).take() {
-                    *slot = stats;
+            let peers = fleet.peers.len();
+            for (i, peer) in fleet.peers.iter().enumerate() {
+                if let Some(share) = lock(&peer.stats).take() {
+                    self.lb.set_peer_share(peers, i, share);
                 }
             }
-            self.lb.set_peer_stats(link.peer_stats.clone());
         }
     }
 

@@ -127,6 +127,16 @@ impl Balancer {
         self.peer_stats = peers;
     }
 
+    /// [`Balancer::set_peer_stats`] for one of `peers` other loops: the
+    /// share of the one at `index` (from 0) replaces its last, the others'
+    /// stay (none yet: empty). Nothing is copied.
+    pub fn set_peer_share(&mut self, peers: usize, index: usize, share: LoopStats) {
+        self.peer_stats.resize_with(peers, LoopStats::default);
+        if let Some(slot) = self.peer_stats.get_mut(index) {
+            *slot = share;
+        }
+    }
+
     /// This instance's own counters at `now`, for loop 0's
     /// [`Balancer::set_peer_stats`] (a follower's, every
     /// [`crate::loops::STATS_PERIOD_MS`]).

@@ -749,6 +749,32 @@ fn show_info_adds_up_every_loops_pipes() {
     assert!(info.contains("\nPipesUsed: 4\nPipesFree: 6\n"), "{info}");
 }
 
+#[test]
+fn a_peer_share_replaces_that_loops_alone() {
+    let cfg = config(vec![server("s1", 8001)]);
+    let mut leader = instance(cfg.clone(), 0, 3);
+    let mut one = instance(cfg.clone(), 1, 3);
+    let mut two = instance(cfg, 2, 3);
+    let now = leader.now;
+    leader.lb.set_pipes(1, 0);
+    one.lb.set_pipes(10, 0);
+    two.lb.set_pipes(100, 0);
+    let pipes = |leader: &mut Harness| {
+        let info = leader.lb.handle_command(now, "show info", Level::Admin);
+        let line = info.lines().find(|l| l.starts_with("PipesUsed: "));
+        line.map(str::to_owned)
+    };
+    // Loop 2's share before loop 1 left any.
+    leader.lb.set_peer_share(2, 1, two.lb.stats_share(now));
+    assert_eq!(pipes(&mut leader).as_deref(), Some("PipesUsed: 101"));
+    leader.lb.set_peer_share(2, 0, one.lb.stats_share(now));
+    assert_eq!(pipes(&mut leader).as_deref(), Some("PipesUsed: 111"));
+    // A newer share of loop 1 replaces its last; loop 2's stays.
+    one.lb.set_pipes(20, 0);
+    leader.lb.set_peer_share(2, 0, one.lb.stats_share(now));
+    assert_eq!(pipes(&mut leader).as_deref(), Some("PipesUsed: 121"));
+}
+
 /// Two loops on one pool with `hard-stop-after` `after` and no timeout
 /// that would end an idle session: loop 0 holds one session, loop 1 two.
 fn stopping_pair(after: Option<Duration>) -> (Harness, Harness) {
