@@ -127,6 +127,9 @@ pub(crate) struct Link {
     /// stats next.
     peer_stats: Vec<LoopStats>,
     next_stats: Instant,
+    /// Loop 0: the reports it counts, swapped with the fleet's (both keep
+    /// their room between turns).
+    reports: Vec<LoopReport>,
 }
 
 /// A loop other than loop 0, built by [`Engine::bind`], not yet running.
@@ -310,6 +313,7 @@ impl<R: Reactor> Engine<R> {
                     fleet: fleet.clone(),
                     peer_stats: Vec::new(),
                     next_stats: now,
+                    reports: Vec::new(),
                 },
                 listeners,
                 log_hook,
@@ -321,6 +325,7 @@ impl<R: Reactor> Engine<R> {
             fleet,
             peer_stats: Vec::new(),
             next_stats: now,
+            reports: Vec::new(),
         });
         Ok(())
     }
@@ -463,15 +468,15 @@ impl<R: Reactor> Engine<R> {
 
     /// Loop 0: counts what the followers reported since last time.
     fn take_reports(&mut self, now: Instant) {
-        let Some(link) = &self.link else {
+        let Some(link) = &mut self.link else {
             return;
         };
-        let reports = std::mem::take(&mut *lock(&link.fleet.reports));
-        if reports.is_empty() {
+        std::mem::swap(&mut *lock(&link.fleet.reports), &mut link.reports);
+        if link.reports.is_empty() {
             return;
         }
-        for report in &reports {
-            self.lb.apply_report(now, report);
+        for report in link.reports.drain(..) {
+            self.lb.apply_report(now, &report);
         }
         self.drain(now);
     }
