@@ -52,11 +52,17 @@ struct Scenario {
 
 impl Scenario {
     fn start(variant: Variant, gateways: usize) -> Scenario {
+        Scenario::start_with(variant, gateways, "")
+    }
+
+    /// [`Scenario::start`] with `extra` at the end of the backend.
+    fn start_with(variant: Variant, gateways: usize, extra: &str) -> Scenario {
         let pki = Pki::new();
         let gateways: Vec<Gateway> = (1..=gateways)
             .map(|i| Gateway::start(&format!("app{i}"), &pki))
             .collect();
-        let lb = Lb::start(&config(variant, &pki, &gateways.iter().collect::<Vec<_>>()));
+        let text = config(variant, &pki, &gateways.iter().collect::<Vec<_>>()) + extra;
+        let lb = Lb::start(&text);
         Scenario {
             variant,
             pki,
@@ -110,7 +116,10 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 }
 
 fn baseline(variant: Variant) {
-    let s = Scenario::start(variant, 3);
+    // HTTPS checks every 200 ms; after its connect (which has `inter`) a
+    // check has 10 s: on a loaded machine a debug build's TLS handshake
+    // alone may take longer than `inter`, and the checks would time out.
+    let s = Scenario::start_with(variant, 3, "  timeout check 10s\n");
     let payloads = ids("baseline", 30);
     let f = s.send_all(&payloads);
     assert!(f.is_empty(), "{f:?} {:?}", s.lb.logs());
@@ -119,7 +128,11 @@ fn baseline(variant: Variant) {
     // may be redispatched to the next gateway (exact shares are core's
     // unit tests).
     let shares: Vec<usize> = s.gateways.iter().map(|g| g.uploads().len()).collect();
-    assert!(shares.iter().all(|&n| n >= 5), "round robin: {shares:?}");
+    assert!(
+        shares.iter().all(|&n| n >= 5),
+        "round robin: {shares:?} {:?}",
+        s.lb.logs()
+    );
     let logs = s.lb.logs();
     assert!(
         !logs.iter().any(|l| l.contains("is DOWN")),
