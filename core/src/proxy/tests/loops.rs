@@ -965,7 +965,12 @@ fn a_report_from_before_a_reload_never_reaches_the_server_put_in_its_servers_pla
         to_port(&mut follower, 8011, false, false);
     }
     assert_eq!(report(&mut follower, &mut leader), 1);
-    assert_eq!(down_lines(&leader).len(), 1, "{:?}", leader.logs(LogSink::Stdout));
+    assert_eq!(
+        down_lines(&leader).len(),
+        1,
+        "{:?}",
+        leader.logs(LogSink::Stdout)
+    );
 }
 
 #[test]
@@ -990,7 +995,9 @@ fn a_report_on_a_server_a_reload_kept_counts_on_either_side_of_the_reload() {
         to_s1(&mut follower, false);
     }
     // Sealed by the follower's reload, counted after loop 0's.
-    follower.lb.reload(follower.now, of_loop(observed_config(), 1));
+    follower
+        .lb
+        .reload(follower.now, of_loop(observed_config(), 1));
     leader.lb.reload(leader.now, of_loop(observed_config(), 0));
     leader.collect();
     assert_eq!(report(&mut follower, &mut leader), 1);
