@@ -112,7 +112,8 @@ impl Balancer {
     }
 
     /// Makes the reports of what was noted (before a reload changes the
-    /// ids). Retired servers report nothing.
+    /// ids). A server this loop retired reports too: loop 0 may not have
+    /// applied that reload yet (if it has, it ignores the report).
     pub(super) fn seal_reports(&mut self) {
         let Outbox { noted, ready } = &mut self.outbox;
         for (b, s) in noted.drain(..) {
@@ -123,7 +124,7 @@ impl Balancer {
                 continue;
             };
             let observed = std::mem::take(&mut server.observed);
-            if backend.retired || server.retired || observed.is_empty() {
+            if observed.is_empty() {
                 continue;
             }
             if let Some(slots) = server.slots {

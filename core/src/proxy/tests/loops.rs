@@ -989,6 +989,37 @@ fn a_report_from_after_a_reload_loop_0_has_not_applied_yet_is_ignored() {
 }
 
 #[test]
+fn a_server_the_follower_retired_still_reports_to_a_loop_0_that_checks_it() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..2 {
+        to_s1(&mut follower, false);
+    }
+    // A connect to s1 still pending when the follower's reload retires it.
+    let pending = loop {
+        let (client, server, addr) = follower.accept();
+        if addr.port() == 8001 {
+            break server;
+        }
+        follower.connected(server);
+        follower.event(Event::Failed {
+            conn: client,
+            error: ConnError::Reset,
+        });
+    };
+    follower.lb.reload(follower.now, s1_moved(1));
+    follower.event(Event::Connected {
+        conn: pending,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(
+        report(&mut follower, &mut leader),
+        2,
+        "sealed, then the last"
+    );
+    assert_eq!(down_lines(&leader).len(), 1, "3 failures of the old s1");
+}
+
+#[test]
 fn a_report_on_a_server_a_reload_kept_counts_on_either_side_of_the_reload() {
     let (mut leader, mut follower) = observed_pair();
     for _ in 0..3 {
