@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -124,6 +124,8 @@ struct GatewayState {
     /// Accept connections but never answer (a stopped process).
     hang: AtomicBool,
     uploads: Mutex<Vec<String>>,
+    /// `GET /healthcheck` requests answered.
+    health_checks: AtomicUsize,
     /// Connections start with a PROXY protocol header.
     proxy: AtomicBool,
     /// The agents' addresses their PROXY headers gave, in order.
@@ -164,6 +166,7 @@ impl Gateway {
             delay_ms: AtomicU64::new(0),
             hang: AtomicBool::new(false),
             uploads: Mutex::new(Vec::new()),
+            health_checks: AtomicUsize::new(0),
             proxy: AtomicBool::new(false),
             agents: Mutex::new(Vec::new()),
         });
@@ -219,6 +222,11 @@ impl Gateway {
     /// whose headers carry none, are not in it).
     pub fn agents(&self) -> Vec<SocketAddr> {
         self.state.agents.lock().unwrap().clone()
+    }
+
+    /// How many `GET /healthcheck` requests it answered so far.
+    pub fn health_checks(&self) -> usize {
+        self.state.health_checks.load(Ordering::SeqCst)
     }
 
     /// Payload ids received so far.
@@ -289,6 +297,9 @@ fn serve_one(
     tls.write_all(reply.as_bytes())?;
     tls.conn.send_close_notify();
     tls.flush()?;
+    if head.starts_with("GET /healthcheck ") {
+        state.health_checks.fetch_add(1, Ordering::SeqCst);
+    }
     tls.sock.shutdown(Shutdown::Both)
 }
 

@@ -52,16 +52,19 @@ struct Scenario {
 
 impl Scenario {
     fn start(variant: Variant, gateways: usize) -> Scenario {
-        Scenario::start_with(variant, gateways, "")
+        Scenario::start_with(variant, gateways, "200ms", "")
     }
 
-    /// [`Scenario::start`] with `extra` at the end of the backend.
-    fn start_with(variant: Variant, gateways: usize, extra: &str) -> Scenario {
+    /// [`Scenario::start`] with checks every `inter` and `extra` at the
+    /// end of the backend.
+    fn start_with(variant: Variant, gateways: usize, inter: &str, extra: &str) -> Scenario {
         let pki = Pki::new();
         let gateways: Vec<Gateway> = (1..=gateways)
             .map(|i| Gateway::start(&format!("app{i}"), &pki))
             .collect();
-        let text = config(variant, &pki, &gateways.iter().collect::<Vec<_>>()) + extra;
+        let text = config(variant, &pki, &gateways.iter().collect::<Vec<_>>())
+            .replace("inter 200ms", &format!("inter {inter}"))
+            + extra;
         let lb = Lb::start(&text);
         Scenario {
             variant,
@@ -116,10 +119,10 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 }
 
 fn baseline(variant: Variant) {
-    // HTTPS checks every 200 ms; after its connect (which has `inter`) a
-    // check has 10 s: on a loaded machine a debug build's TLS handshake
-    // alone may take longer than `inter`, and the checks would time out.
-    let s = Scenario::start_with(variant, 3, "  timeout check 10s\n");
+    // Generous check deadlines: `inter` bounds the connect, `timeout
+    // check` the rest. On a loaded machine a debug build's loop may see a
+    // connect 300 ms late, and its TLS handshake alone may take longer.
+    let s = Scenario::start_with(variant, 3, "1s", "  timeout check 10s\n");
     let payloads = ids("baseline", 30);
     let f = s.send_all(&payloads);
     assert!(f.is_empty(), "{f:?} {:?}", s.lb.logs());
@@ -132,6 +135,12 @@ fn baseline(variant: Variant) {
         shares.iter().all(|&n| n >= 5),
         "round robin: {shares:?} {:?}",
         s.lb.logs()
+    );
+    // Each gateway answered two checks (weir then had their verdicts, or
+    // a timeout's line is below).
+    assert!(
+        wait_until(|| s.gateways.iter().all(|g| g.health_checks() >= 2)),
+        "HTTPS checks run"
     );
     let logs = s.lb.logs();
     assert!(
