@@ -150,16 +150,29 @@ impl Gateway {
         Self::start_with(name, pki.server_config(&["gw.example"]))
     }
 
+    /// [`Gateway::start`] with a long accept queue: a gateway slow to
+    /// accept (on a loaded machine) never drops a SYN, which would hold a
+    /// connect for the kernel's 1 s retransmission; pausing it
+    /// ([`Gateway::set_black_hole`]) drops SYNs only once 128 wait.
+    pub fn start_roomy(name: &str, pki: &Pki) -> Gateway {
+        Self::listen(name, pki.server_config(&["gw.example"]), 128)
+    }
+
     /// Starts a gateway presenting the certificate of `config`.
     pub fn start_with(name: &str, config: Arc<ServerConfig>) -> Gateway {
         // A one-slot accept queue, so a paused gateway soon drops SYNs.
+        Self::listen(name, config, 1)
+    }
+
+    /// A gateway with `config`, `backlog` connections long accept queue.
+    fn listen(name: &str, config: Arc<ServerConfig>, backlog: i32) -> Gateway {
         let socket =
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         socket.set_reuse_address(true).unwrap();
         socket
             .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .unwrap();
-        socket.listen(1).unwrap();
+        socket.listen(backlog).unwrap();
         let listener: TcpListener = socket.into();
         let state = Arc::new(GatewayState {
             health: AtomicU16::new(200),
