@@ -73,9 +73,16 @@
 //!   the news they make, judge the whole process's traffic, as HAProxy's
 //!   one counter per server does; the order of two loops' connections
 //!   made at about the same time is the order loop 0 learns of them. A
-//!   state line loop 0 writes for a report counts the reporting loop's
-//!   sessions on the server at its last failure with its own (the
-//!   failing one among them, as HAProxy's line does).
+//!   report names its server by its count in the limit pool (below): one
+//!   server of one reload in every loop, and nothing to allocate.
+//! * **State lines count the process's sessions.** `N sessions active`
+//!   in loop 0's line of a server going DOWN is the pool's count of the
+//!   server's sessions (HAProxy's `cur_sess`): every loop's, when loop 0
+//!   writes it, or when a report caused it, at the reporting loop's last
+//!   failure (the failing one among them, as HAProxy's line counts it).
+//!   What is requeued and left in queue are loop 0's queue's: each loop
+//!   moves its own queue when it applies the news (HAProxy's one queue
+//!   per server moves at once).
 //!
 //! # Limits: tokens from one pool
 //!
@@ -297,12 +304,14 @@ pub enum LoopNews {
 /// [`Balancer::apply_report`](crate::Balancer::apply_report)): its
 /// traffic's connections to a server with `observe`, since its last
 /// report, for loop 0's passive checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoopReport {
-    /// The backend's name (names are shared; ids are each loop's own).
-    pub backend: String,
-    /// The server's name.
-    pub server: String,
+    /// The server, by its count of sessions in the pool the loops share
+    /// ([`LimitKey::Server`](crate::limits::LimitKey::Server)): named by
+    /// its backend, its name and the reload that made it, so one server
+    /// of one reload in every loop (ids are each loop's own; a server a
+    /// reload replaced has another slot).
+    pub server: crate::limits::LimitSlot,
     /// What the connections were.
     pub observed: Observed,
 }
@@ -324,9 +333,10 @@ pub struct Observed {
     /// Failures in a row after the first success (and after the last
     /// limit reached), below `error-limit`.
     pub trailing: u32,
-    /// The follower's sessions on the server at its last failure, the
-    /// failing one among them: a state line loop 0 writes for this
-    /// report counts them with its own (HAProxy's `cur_sess`).
+    /// The process's sessions on the server at the follower's last
+    /// failure, as the limit pool counted them (the failing one among
+    /// them): a state line loop 0 writes for this report counts them
+    /// (HAProxy's `cur_sess` when its line is written).
     pub active: u32,
 }
 

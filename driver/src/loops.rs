@@ -125,6 +125,9 @@ pub(crate) struct Link {
     fleet: Arc<Fleet>,
     /// A follower: when to leave its stats next.
     next_stats: Instant,
+    /// Loop 0: the reports it counts, swapped with the fleet's (both keep
+    /// their room between turns).
+    reports: Vec<LoopReport>,
 }
 
 /// A loop other than loop 0, built by [`Engine::bind`], not yet running.
@@ -307,6 +310,7 @@ impl<R: Reactor> Engine<R> {
                     index: i + 1,
                     fleet: fleet.clone(),
                     next_stats: now,
+                    reports: Vec::new(),
                 },
                 listeners,
                 log_hook,
@@ -317,6 +321,7 @@ impl<R: Reactor> Engine<R> {
             index: 0,
             fleet,
             next_stats: now,
+            reports: Vec::new(),
         });
         Ok(())
     }
@@ -459,15 +464,15 @@ impl<R: Reactor> Engine<R> {
 
     /// Loop 0: counts what the followers reported since last time.
     fn take_reports(&mut self, now: Instant) {
-        let Some(link) = &self.link else {
+        let Some(link) = &mut self.link else {
             return;
         };
-        let reports = std::mem::take(&mut *lock(&link.fleet.reports));
-        if reports.is_empty() {
+        std::mem::swap(&mut *lock(&link.fleet.reports), &mut link.reports);
+        if link.reports.is_empty() {
             return;
         }
-        for report in &reports {
-            self.lb.apply_report(now, report);
+        for report in link.reports.drain(..) {
+            self.lb.apply_report(now, &report);
         }
         self.drain(now);
     }

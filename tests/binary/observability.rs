@@ -650,8 +650,10 @@ fn bad_huge_and_slow_requests_are_refused_while_traffic_flows() {
     // long before the request could be whole; traffic flows meanwhile.
     let pages = setup.pages;
     let slow = thread::spawn(move || {
-        let mut stream = TcpStream::connect(("127.0.0.1", pages)).unwrap();
+        // Before the connect: weir's clock for the accept is no earlier
+        // (but may be a turn's start, a little before the accept).
         let started = Instant::now();
+        let mut stream = TcpStream::connect(("127.0.0.1", pages)).unwrap();
         let request = b"GET /stats HTTP/1.1\r\nHost: weir\r\n\r\n";
         for &byte in request {
             if stream.write_all(&[byte]).is_err() {
@@ -678,7 +680,12 @@ fn bad_huge_and_slow_requests_are_refused_while_traffic_flows() {
         "{}",
         String::from_utf8_lossy(&answer)
     );
-    assert!(after >= Duration::from_secs(2), "not before timeout client");
+    // The close came from `timeout client`, not sooner: a loop's clock is
+    // read once a turn, so a loaded machine may see it a little early.
+    assert!(
+        after >= Duration::from_millis(1500),
+        "not before timeout client: {after:?}"
+    );
     assert!(sessions > 0);
     setup.sessions(3);
 }

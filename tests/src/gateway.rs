@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -124,6 +124,8 @@ struct GatewayState {
     /// Accept connections but never answer (a stopped process).
     hang: AtomicBool,
     uploads: Mutex<Vec<String>>,
+    /// `GET /healthcheck` requests answered.
+    health_checks: AtomicUsize,
     /// Connections start with a PROXY protocol header.
     proxy: AtomicBool,
     /// The agents' addresses their PROXY headers gave, in order.
@@ -148,22 +150,36 @@ impl Gateway {
         Self::start_with(name, pki.server_config(&["gw.example"]))
     }
 
+    /// [`Gateway::start`] with a long accept queue: a gateway slow to
+    /// accept (on a loaded machine) never drops a SYN, which would hold a
+    /// connect for the kernel's 1 s retransmission; pausing it
+    /// ([`Gateway::set_black_hole`]) drops SYNs only once 128 wait.
+    pub fn start_roomy(name: &str, pki: &Pki) -> Gateway {
+        Self::listen(name, pki.server_config(&["gw.example"]), 128)
+    }
+
     /// Starts a gateway presenting the certificate of `config`.
     pub fn start_with(name: &str, config: Arc<ServerConfig>) -> Gateway {
         // A one-slot accept queue, so a paused gateway soon drops SYNs.
+        Self::listen(name, config, 1)
+    }
+
+    /// A gateway with `config`, `backlog` connections long accept queue.
+    fn listen(name: &str, config: Arc<ServerConfig>, backlog: i32) -> Gateway {
         let socket =
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         socket.set_reuse_address(true).unwrap();
         socket
             .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .unwrap();
-        socket.listen(1).unwrap();
+        socket.listen(backlog).unwrap();
         let listener: TcpListener = socket.into();
         let state = Arc::new(GatewayState {
             health: AtomicU16::new(200),
             delay_ms: AtomicU64::new(0),
             hang: AtomicBool::new(false),
             uploads: Mutex::new(Vec::new()),
+            health_checks: AtomicUsize::new(0),
             proxy: AtomicBool::new(false),
             agents: Mutex::new(Vec::new()),
         });
@@ -219,6 +235,11 @@ impl Gateway {
     /// whose headers carry none, are not in it).
     pub fn agents(&self) -> Vec<SocketAddr> {
         self.state.agents.lock().unwrap().clone()
+    }
+
+    /// How many `GET /healthcheck` requests it answered so far.
+    pub fn health_checks(&self) -> usize {
+        self.state.health_checks.load(Ordering::SeqCst)
     }
 
     /// Payload ids received so far.
@@ -289,6 +310,9 @@ fn serve_one(
     tls.write_all(reply.as_bytes())?;
     tls.conn.send_close_notify();
     tls.flush()?;
+    if head.starts_with("GET /healthcheck ") {
+        state.health_checks.fetch_add(1, Ordering::SeqCst);
+    }
     tls.sock.shutdown(Shutdown::Both)
 }
 

@@ -56,7 +56,14 @@ impl Scenario {
         let gateways: Vec<Gateway> = (1..=gateways)
             .map(|i| Gateway::start(&format!("app{i}"), &pki))
             .collect();
-        let lb = Lb::start(&config(variant, &pki, &gateways.iter().collect::<Vec<_>>()));
+        Scenario::start_on(variant, pki, gateways, "")
+    }
+
+    /// weir in front of `gateways`, with `extra` at the end of the
+    /// backend.
+    fn start_on(variant: Variant, pki: Pki, gateways: Vec<Gateway>, extra: &str) -> Scenario {
+        let text = config(variant, &pki, &gateways.iter().collect::<Vec<_>>()) + extra;
+        let lb = Lb::start(&text);
         Scenario {
             variant,
             pki,
@@ -110,7 +117,15 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 }
 
 fn baseline(variant: Variant) {
-    let s = Scenario::start(variant, 3);
+    // On a loaded machine, gateways slow to accept must not drop the
+    // checks' SYNs (a connect would wait 1 s for the retransmission, past
+    // `inter`), and a debug build's TLS handshake alone may take longer
+    // than `inter`: after its connect a check has 10 s.
+    let pki = Pki::new();
+    let gateways = (1..=3)
+        .map(|i| Gateway::start_roomy(&format!("app{i}"), &pki))
+        .collect();
+    let s = Scenario::start_on(variant, pki, gateways, "  timeout check 10s\n");
     let payloads = ids("baseline", 30);
     let f = s.send_all(&payloads);
     assert!(f.is_empty(), "{f:?} {:?}", s.lb.logs());
@@ -119,7 +134,17 @@ fn baseline(variant: Variant) {
     // may be redispatched to the next gateway (exact shares are core's
     // unit tests).
     let shares: Vec<usize> = s.gateways.iter().map(|g| g.uploads().len()).collect();
-    assert!(shares.iter().all(|&n| n >= 5), "round robin: {shares:?}");
+    assert!(
+        shares.iter().all(|&n| n >= 5),
+        "round robin: {shares:?} {:?}",
+        s.lb.logs()
+    );
+    // Each gateway answered two checks (weir then had their verdicts, or
+    // a timeout's line is below).
+    assert!(
+        wait_until(|| s.gateways.iter().all(|g| g.health_checks() >= 2)),
+        "HTTPS checks run"
+    );
     let logs = s.lb.logs();
     assert!(
         !logs.iter().any(|l| l.contains("is DOWN")),

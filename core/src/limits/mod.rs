@@ -156,8 +156,9 @@ impl PortSet {
     }
 }
 
-/// Where a limit's count lives in a [`LimitPool`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a limit's count lives in a [`LimitPool`]: the same for every
+/// loop of the pool, and never reused for another key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LimitSlot(u32);
 
 /// One limit's count (or one rate's counter) and the loops waiting for

@@ -165,8 +165,12 @@ pub struct Balancer {
     news: VecDeque<LoopNews>,
     /// What a follower has to tell loop 0 (passive checks).
     outbox: observe::Outbox,
+    /// Loop 0 of several: its live servers by their count in the pool,
+    /// as the followers' reports name them.
+    reported_servers: std::collections::HashMap<LimitSlot, (BackendId, ServerId)>,
     /// A follower's report loop 0 is counting: its server, and the
-    /// follower's sessions on it ([`crate::loops::Observed::active`]).
+    /// process's sessions on it at the report's last failure
+    /// ([`crate::loops::Observed::active`]).
     reported: Option<(BackendId, ServerId, u32)>,
     /// The other loops' latest counters (loop 0 of several).
     peer_stats: Vec<crate::loops::LoopStats>,
@@ -476,6 +480,7 @@ impl Balancer {
             admitted: None,
             news: VecDeque::new(),
             outbox: observe::Outbox::default(),
+            reported_servers: Default::default(),
             reported: None,
             peer_stats: Vec::new(),
             cli: cli::Cli {

@@ -1,6 +1,9 @@
 //! Passive checks (`observe layer4`, `error-limit`, `on-error`): loop 0
 //! counts failed traffic connections in a row, its own and those the
-//! other loops report (see [`crate::loops`]).
+//! other loops report (see [`crate::loops`]). Reports name a server by
+//! its count in the limit pool: no allocation per report, and one server
+//! of one reload (a report never reaches a server a reload put in its
+//! name's place).
 
 use std::collections::VecDeque;
 
@@ -18,7 +21,7 @@ pub(super) struct Outbox {
     /// Servers whose `observed` holds something since the last report,
     /// in the order they were first noted.
     noted: Vec<(BackendId, ServerId)>,
-    /// Reports ready for the driver.
+    /// Reports ready for the driver (both keep their room between turns).
     ready: VecDeque<LoopReport>,
 }
 
@@ -92,7 +95,8 @@ impl Balancer {
         }
         server.observed.note(ok, server.config.error_limit);
         if !ok {
-            server.observed.active = server.active;
+            let slot = server.slots.map(|slots| slots.conn);
+            server.observed.active = slot.map_or(server.active, |slot| self.limits.held(slot));
         }
     }
 
@@ -107,8 +111,9 @@ impl Balancer {
         self.outbox.ready.pop_front()
     }
 
-    /// Makes the reports of what was noted, by name (before a reload
-    /// changes the names and ids). Retired servers report nothing.
+    /// Makes the reports of what was noted (before a reload changes the
+    /// ids). A server this loop retired reports too: loop 0 may not have
+    /// applied that reload yet (if it has, it ignores the report).
     pub(super) fn seal_reports(&mut self) {
         let Outbox { noted, ready } = &mut self.outbox;
         for (b, s) in noted.drain(..) {
@@ -119,26 +124,28 @@ impl Balancer {
                 continue;
             };
             let observed = std::mem::take(&mut server.observed);
-            if backend.retired || server.retired || observed.is_empty() {
+            if observed.is_empty() {
                 continue;
             }
-            ready.push_back(LoopReport {
-                backend: backend.config.name.clone(),
-                server: server.config.name.clone(),
-                observed,
-            });
+            if let Some(slots) = server.slots {
+                ready.push_back(LoopReport {
+                    server: slots.conn,
+                    observed,
+                });
+            }
         }
     }
 
     /// Counts what a follower saw (loop 0's input) as this loop's own
-    /// connections of `now`, in their order. Unknown names (a reload not
-    /// applied here yet) are ignored.
+    /// connections of `now`, in their order. A server this loop does not
+    /// have live (a reload applied on one of the two loops only: a new
+    /// server, or one it retired) is ignored.
     pub fn apply_report(&mut self, now: Instant, report: &LoopReport) {
         self.advance(now);
         if self.follows() {
             return;
         }
-        let Some((b, s)) = self.server_named(&report.backend, &report.server) else {
+        let Some((b, s)) = self.server_counted_at(report.server) else {
             return;
         };
         let seen = &report.observed;
@@ -167,12 +174,14 @@ impl Balancer {
         }
     }
 
-    /// Sessions of other loops on server `s` that a state line counts:
-    /// those of the report loop 0 is counting, if it is about `s`.
-    pub(super) fn reported_sessions(&self, b: BackendId, s: ServerId) -> u32 {
+    /// The sessions a state line of server `s` counts: the process's
+    /// (HAProxy's `cur_sess`), now, or at the last failure of the report
+    /// loop 0 is counting if it is about `s` (the failing session among
+    /// them: its loop has let it go since).
+    pub(super) fn line_sessions(&self, b: BackendId, s: ServerId) -> u32 {
         match self.reported {
             Some((rb, rs, active)) if (rb, rs) == (b, s) => active,
-            _ => 0,
+            _ => self.server_sessions(b, s),
         }
     }
 }

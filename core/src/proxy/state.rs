@@ -527,7 +527,7 @@ impl Balancer {
                 line.push_str(&format!(
                     ". {active} active and {backups} backup servers left.{on_backup} {} \
                      sessions active, {xferred} requeued, {queued} remaining in queue",
-                    server.active + self.reported_sessions(b, s)
+                    self.line_sessions(b, s)
                 ));
             } else {
                 line.push_str(&format!(

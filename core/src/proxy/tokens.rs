@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{BackendState, Balancer, ListenerSlot};
 use crate::arena::Key;
 use crate::config::Balance;
-use crate::id::{BackendId, FrontendId, ListenerId};
+use crate::id::{BackendId, FrontendId, ListenerId, ServerId};
 use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position, TurnsKey};
 use crate::loops::EventLoop;
 use crate::time::Instant;
@@ -222,6 +222,37 @@ impl Balancer {
                 });
             }
         }
+        self.index_reported_servers();
+    }
+
+    /// Loop 0 of several: indexes its live servers by the slot the
+    /// followers' reports name them by (others keep none).
+    fn index_reported_servers(&mut self) {
+        self.reported_servers.clear();
+        if !self.event_loop.leads() {
+            return;
+        }
+        for (b, backend) in self.backends.iter().filter(|(_, x)| !x.retired) {
+            for (s, server) in backend.servers.iter().filter(|(_, x)| !x.retired) {
+                if let Some(slots) = server.slots {
+                    self.reported_servers.insert(slots.conn, (b, s));
+                }
+            }
+        }
+    }
+
+    /// The live server whose sessions `slot` counts, if this loop has it.
+    pub(super) fn server_counted_at(&self, slot: LimitSlot) -> Option<(BackendId, ServerId)> {
+        self.reported_servers.get(&slot).copied()
+    }
+
+    /// The process's sessions connecting to or established on server `s`
+    /// (HAProxy's `cur_sess`): every loop's, as the pool counts them.
+    pub(super) fn server_sessions(&self, b: BackendId, s: ServerId) -> u32 {
+        let server = &self.backends[b].servers[s];
+        server
+            .slots
+            .map_or(server.active, |slots| self.limits.held(slots.conn))
     }
 
     /// Debug builds, one loop (a pool of its own): the pool counts what

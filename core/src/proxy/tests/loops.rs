@@ -876,12 +876,10 @@ fn observed_config() -> Config {
     no_retries(vec![s1, server("s2", 8002)])
 }
 
-/// [`observed_config`] on loops 0 and 1 of two; loop 0 has seen s1
-/// fully UP.
+/// [`observed_config`] on loops 0 and 1 of two, on one pool; loop 0 has
+/// seen s1 fully UP.
 fn observed_pair() -> (Harness, Harness) {
-    let cfg = observed_config();
-    let mut leader = instance(cfg.clone(), 0, 2);
-    let follower = instance(cfg, 1, 2);
+    let (mut leader, follower, _) = pair(observed_config());
     answer_and_time_next(&mut leader, true);
     let (probe, _) = *leader.connects().last().unwrap();
     leader.connected(probe);
@@ -902,16 +900,35 @@ fn report(follower: &mut Harness, leader: &mut Harness) -> usize {
 }
 
 /// Opens traffic connections on `h` until one goes to s1 and is `ok` or
-/// refused (the others go to s2 and succeed).
+/// refused (the others go to s2 and succeed). Clients leave once
+/// connected, so the accept balance never pauses a loop.
 fn to_s1(h: &mut Harness, ok: bool) {
+    to_port(h, 8001, ok, false);
+}
+
+/// [`to_s1`] for the server on `port`; with `hold`, a session that
+/// connected to it stays.
+fn to_port(h: &mut Harness, port: u16, ok: bool, hold: bool) {
     for _ in 0..4 {
-        let (_, server, addr) = h.accept();
-        if addr.port() != 8001 {
+        let (client, server, addr) = h.accept();
+        let leave = |h: &mut Harness| {
+            h.event(Event::Failed {
+                conn: client,
+                error: ConnError::Reset,
+            })
+        };
+        if addr.port() != port {
             h.connected(server);
+            leave(h);
             continue;
         }
         match ok {
-            true => h.connected(server),
+            true => {
+                h.connected(server);
+                if !hold {
+                    leave(h);
+                }
+            }
             false => h.event(Event::Connected {
                 conn: server,
                 result: Err(ConnError::Refused),
@@ -957,7 +974,12 @@ fn a_followers_connect_failures_mark_the_server_down_at_the_limit() {
     // Loop 0's verdict reaches the follower as news.
     assert!(forward(&mut leader, &mut follower) >= 1);
     for _ in 0..4 {
-        assert_eq!(follower.accept().2.port(), 8002, "DOWN on the follower too");
+        let (client, _, addr) = follower.accept();
+        assert_eq!(addr.port(), 8002, "DOWN on the follower too");
+        follower.event(Event::Failed {
+            conn: client,
+            error: ConnError::Reset,
+        });
     }
     let stat = leader
         .lb
@@ -1017,41 +1039,235 @@ fn a_followers_own_run_to_the_limit_counts_even_between_successes() {
     assert_eq!(down_lines(&leader).len(), 1);
 }
 
+/// The slot of server `name` of backend `app` on `h` (what reports name).
+fn slot_of(h: &Harness, name: &str) -> crate::limits::LimitSlot {
+    let backend = h.lb.backends.values().find(|b| !b.retired).unwrap();
+    let server = backend.servers.values();
+    let server = server.filter(|s| !s.retired && s.config.name == name);
+    server.last().and_then(|s| s.slots).unwrap().conn
+}
+
 #[test]
-fn reports_name_only_observed_servers_and_unknown_names_are_ignored() {
+fn reports_name_observed_servers_by_their_slot_and_unknown_slots_are_ignored() {
     let (mut leader, mut follower) = observed_pair();
     // s2 has no `observe`: nothing to report.
     loop {
-        let (_, server, addr) = follower.accept();
+        let (client, server, addr) = follower.accept();
         follower.connected(server);
+        follower.event(Event::Failed {
+            conn: client,
+            error: ConnError::Reset,
+        });
         if addr.port() == 8002 {
             break;
         }
     }
     follower.take();
+    let s1 = slot_of(&follower, "s1");
+    assert_eq!(s1, slot_of(&leader, "s1"), "one slot in every loop");
     while let Some(r) = follower.lb.poll_reports() {
-        assert_eq!(r.server, "s1", "{r:?}");
+        assert_eq!(r.server, s1, "{r:?}");
     }
     to_s1(&mut follower, false);
     let mut r = follower.lb.poll_reports().expect("a report");
-    assert_eq!((r.backend.as_str(), r.server.as_str()), ("app", "s1"));
+    assert_eq!(r.server, s1);
     r.observed.errors = 10;
-    r.server = "gone".into();
+    r.server = leader.lb.limit_pool().slot(&LimitKey::Server {
+        backend: "app".into(),
+        server: "gone".into(),
+        epoch: 0,
+    });
     leader.lb.apply_report(leader.now, &r);
     leader.collect();
     assert!(down_lines(&leader).is_empty(), "no such server");
-    // A reload seals what was seen under the names it was seen under.
+    r.server = slot_of(&leader, "s2");
+    leader.lb.apply_report(leader.now, &r);
+    assert!(leader.lb.poll_news().is_none(), "s2 observes nothing");
+    // A reload seals what was seen, with the slots it was seen with.
     to_s1(&mut follower, false);
-    let mut renamed = observed_config();
+    let mut renamed = of_loop(observed_config(), 1);
     renamed.backends[0].servers[0].name = "s9".into();
     follower.lb.reload(follower.now, renamed);
     let r = follower.lb.poll_reports().expect("a report");
-    assert_eq!((r.server.as_str(), r.observed.errors), ("s1", 1));
+    assert_eq!((r.server, r.observed.errors), (s1, 1));
     assert_eq!(follower.lb.poll_reports(), None);
     // A single loop reports nothing.
     let mut one = Harness::new(observed_config());
     to_s1(&mut one, false);
     assert_eq!(one.lb.poll_reports(), None);
+}
+
+/// `cfg` for loop `index` of two (what the driver gives each reload).
+fn of_loop(mut cfg: Config, index: u32) -> Config {
+    cfg.global.event_loop = EventLoop { index, count: 2 };
+    cfg
+}
+
+/// [`observed_config`] for loop `index` of two, with s1 moved to port
+/// 8011: a new server in s1's name.
+fn s1_moved(index: u32) -> Config {
+    let mut cfg = of_loop(observed_config(), index);
+    cfg.backends[0].servers[0].addr.set_port(8011);
+    cfg
+}
+
+#[test]
+fn a_report_from_before_a_reload_never_reaches_the_server_put_in_its_servers_place() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..3 {
+        to_s1(&mut follower, false);
+    }
+    leader.lb.reload(leader.now, s1_moved(0));
+    leader.collect();
+    assert_ne!(slot_of(&leader, "s1"), slot_of(&follower, "s1"));
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert!(
+        down_lines(&leader).is_empty(),
+        "the old s1's failures are not the new s1's"
+    );
+    // Once the follower has the new s1 too, its failures there count.
+    follower.lb.reload(follower.now, s1_moved(1));
+    follower.collect();
+    assert_eq!(slot_of(&leader, "s1"), slot_of(&follower, "s1"));
+    for _ in 0..3 {
+        to_port(&mut follower, 8011, false, false);
+    }
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert_eq!(
+        down_lines(&leader).len(),
+        1,
+        "{:?}",
+        leader.logs(LogSink::Stdout)
+    );
+}
+
+#[test]
+fn a_report_from_after_a_reload_loop_0_has_not_applied_yet_is_ignored() {
+    let (mut leader, mut follower) = observed_pair();
+    follower.lb.reload(follower.now, s1_moved(1));
+    follower.collect();
+    for _ in 0..3 {
+        to_port(&mut follower, 8011, false, false);
+    }
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert!(
+        down_lines(&leader).is_empty(),
+        "the new s1's failures are not the old s1's"
+    );
+}
+
+#[test]
+fn a_server_the_follower_retired_still_reports_to_a_loop_0_that_checks_it() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..2 {
+        to_s1(&mut follower, false);
+    }
+    // A connect to s1 still pending when the follower's reload retires it.
+    let pending = loop {
+        let (client, server, addr) = follower.accept();
+        if addr.port() == 8001 {
+            break server;
+        }
+        follower.connected(server);
+        follower.event(Event::Failed {
+            conn: client,
+            error: ConnError::Reset,
+        });
+    };
+    follower.lb.reload(follower.now, s1_moved(1));
+    follower.event(Event::Connected {
+        conn: pending,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(
+        report(&mut follower, &mut leader),
+        2,
+        "sealed, then the last"
+    );
+    assert_eq!(down_lines(&leader).len(), 1, "3 failures of the old s1");
+}
+
+#[test]
+fn a_report_on_a_server_a_reload_kept_counts_on_either_side_of_the_reload() {
+    let (mut leader, mut follower) = observed_pair();
+    for _ in 0..3 {
+        to_s1(&mut follower, false);
+    }
+    // Sealed by the follower's reload, counted after loop 0's.
+    follower
+        .lb
+        .reload(follower.now, of_loop(observed_config(), 1));
+    leader.lb.reload(leader.now, of_loop(observed_config(), 0));
+    leader.collect();
+    assert_eq!(report(&mut follower, &mut leader), 1);
+    assert_eq!(down_lines(&leader).len(), 1, "the same s1");
+}
+
+// ---- state lines count the process's sessions -------------------------------
+
+#[test]
+fn a_check_verdicts_state_line_counts_every_loops_sessions() {
+    let (mut leader, mut follower, pool) = pair(config(vec![checked("s1", 8001)]));
+    leader.session();
+    follower.session();
+    follower.session();
+    let (probe, _) = leader.connects()[0];
+    leader.event(Event::Connected {
+        conn: probe,
+        result: Err(ConnError::Refused),
+    });
+    assert_eq!(
+        down_lines(&leader),
+        [
+            "Server app/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection \
+             refused\", check duration: 0ms. 0 active and 0 backup servers left. 3 sessions \
+             active, 0 requeued, 0 remaining in queue."
+        ],
+        "loop 0's one and the follower's two"
+    );
+    assert_eq!(pool.underflows(), 0);
+}
+
+#[test]
+fn loop_0s_own_passive_failures_count_a_followers_sessions_in_the_line() {
+    let (mut leader, mut follower) = observed_pair();
+    to_port(&mut follower, 8001, true, true);
+    for _ in 0..3 {
+        to_s1(&mut leader, false);
+    }
+    let lines = down_lines(&leader);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].ends_with(" 2 sessions active, 0 requeued, 0 remaining in queue."),
+        "the follower's and the failing one: {lines:?}"
+    );
+}
+
+#[test]
+fn a_reports_state_line_counts_the_sessions_of_every_loop() {
+    let pool = LimitPool::new();
+    let mut loops: Vec<Harness> = (0..3)
+        .map(|i| {
+            let mut h = instance(observed_config(), i, 3);
+            h.lb.share_limits(pool.clone());
+            h
+        })
+        .collect();
+    answer_and_time_next(&mut loops[0], true);
+    let (probe, _) = *loops[0].connects().last().unwrap();
+    loops[0].connected(probe);
+    to_port(&mut loops[2], 8001, true, true);
+    for _ in 0..3 {
+        to_s1(&mut loops[1], false);
+    }
+    let (leader, rest) = loops.split_first_mut().unwrap();
+    assert_eq!(report(&mut rest[0], leader), 1);
+    let lines = down_lines(leader);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].ends_with(" 2 sessions active, 0 requeued, 0 remaining in queue."),
+        "loop 2's and loop 1's failing one: {lines:?}"
+    );
 }
 
 /// Whether `h`'s last listener action paused it.
