@@ -115,12 +115,30 @@ pub fn cli(port: u16, line: &str) -> String {
     answer
 }
 
+/// A port no socket holds on 127.0.0.1, below the kernel's ephemeral
+/// range: the port is free again when weir binds it, and no connection of
+/// a test running alongside can take it meanwhile as its source port (a
+/// port the kernel handed out for `:0` could be, and weir would then
+/// never listen).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOWEST: usize = 10_000;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.saturating_sub(LOWEST).max(1);
+    // Test binaries of one run start apart, so their walks do too.
+    let start = std::process::id() as usize * 7_919;
+    for _ in 0..span {
+        let port = LOWEST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if let Ok(port) = u16::try_from(port)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port from {LOWEST} to {ephemeral}")
 }
 
 /// Sends `msg` on `stream` and checks it comes back whole.

@@ -66,7 +66,7 @@ impl Balancer {
             backend.config.name,
             server.config.name,
             self.process.node,
-            server.active,
+            self.server_sessions(b, s),
             backend
                 .active
                 .saturating_sub(backend.waiters.waiting + queued),

@@ -1229,6 +1229,31 @@ fn a_check_verdicts_state_line_counts_every_loops_sessions() {
 }
 
 #[test]
+fn send_state_counts_every_loops_sessions_on_the_server() {
+    let text = "frontend fe\n bind :9091\n default_backend app\nbackend app\n \
+                option httpchk GET /s\n http-check send-state\n \
+                server s1 127.0.0.1:8001 check inter 2s\n";
+    let parsed = crate::config::parse(&[crate::config::Source::new("t.cfg", text)], &mut |_| None)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let (mut leader, mut follower, _pool) = pair(parsed.config);
+    let (first, _) = leader.connects()[0];
+    leader.connected(first);
+    leader.drain(first);
+    leader.peer_sends(first, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    leader.session();
+    follower.session();
+    follower.session();
+    leader.advance(Duration::from_secs(2));
+    let (probe, _) = *leader.connects().last().expect("the next check");
+    leader.connected(probe);
+    let request = String::from_utf8(leader.drain(probe)).unwrap();
+    assert!(
+        request.contains("; scur=3/"),
+        "loop 0's one and the follower's two: {request}"
+    );
+}
+
+#[test]
 fn loop_0s_own_passive_failures_count_a_followers_sessions_in_the_line() {
     let (mut leader, mut follower) = observed_pair();
     to_port(&mut follower, 8001, true, true);
