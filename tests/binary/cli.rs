@@ -144,8 +144,8 @@ fn start(
 ) -> (Running, u16) {
     let port = free_port();
     let text = VALID
-        .replace("PORT", &port.to_string())
-        .replace("127.0.0.1:1", &format!("127.0.0.1:{}", echo_backend()));
+        .replace("127.0.0.1:1\n", &format!("127.0.0.1:{}\n", echo_backend()))
+        .replace("PORT", &port.to_string());
     let path = scratch.file("weir.cfg", &edit(text));
     let mut command = Command::new(WEIR);
     command.args(["-f", path.to_str().unwrap()]);
