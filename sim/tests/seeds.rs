@@ -200,10 +200,12 @@ fn roundrobin_shares_sessions_by_the_weights_reloads_and_commands_left() {
 /// while weir, not reading it (the client's buffer was full), wrote to
 /// it; the failed write closed it with the reply's last bytes unread, and
 /// the client got a clean FIN short of them (core's regression tests:
-/// `proxy::tests::write_failed`).
+/// `proxy::tests::write_failed`). Seed 219 no longer draws a failed write
+/// since `roundrobin` takes the process's turns; seed 14 with `--loops 3`
+/// does.
 #[test]
 fn a_failed_write_to_a_crashed_server_loses_none_of_its_reply() {
-    for (seed, loops) in [(1516, 1), (219, 3)] {
+    for (seed, loops) in [(1516, 1), (14, 3)] {
         let scenario = Scenario::generate(seed).with_reloads().with_loops(loops);
         let outcome = run_scenario(scenario, true);
         let failed_write = |l: &String| l.contains("write to") && l.ends_with(": reset");
