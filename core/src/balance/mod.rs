@@ -401,11 +401,11 @@ impl PickBench {
         // As the balancer: `static-rr` walks a position in a limit pool.
         let limits = std::sync::Arc::new(crate::limits::Limits::local());
         for g in 0..2u8 {
-            let key = crate::limits::LimitKey::Position {
+            let key = crate::limits::LimitKey::Position(crate::limits::GroupKey {
                 backend: backend.name.clone(),
                 epoch: 0,
                 group: g,
-            };
+            });
             let position = crate::limits::Position::new(limits.clone(), limits.slot(&key));
             lb.share_position(usize::from(g), position);
         }
@@ -424,7 +424,7 @@ impl PickBench {
         let pool = crate::limits::LimitPool::new();
         let listed: Vec<usize> = (0..backend.servers.len()).collect();
         for g in 0..2u8 {
-            let key = crate::limits::TurnsKey {
+            let key = crate::limits::GroupKey {
                 backend: backend.name.clone(),
                 epoch: 0,
                 group: g,

@@ -73,20 +73,15 @@ pub enum LimitKey {
         /// How many reloads came before the one that made it.
         epoch: u32,
     },
-    /// Where a backend's `static-rr` walk stands (not a count).
-    Position {
-        /// The backend's name.
-        backend: String,
-        /// The reload that built its balancing state.
-        epoch: u32,
-        /// Active servers (0) or backups (1).
-        group: u8,
-    },
+    /// Where a backend group's `static-rr` walk stands (not a count).
+    Position(GroupKey),
 }
 
-/// A backend group's `roundrobin` turns, as every loop names them.
+/// A backend's group of servers in one reload's balancing state, as
+/// every loop names it: where its `static-rr` walk stands
+/// ([`LimitKey::Position`]), its `roundrobin` turns ([`LimitPool::turns`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TurnsKey {
+pub struct GroupKey {
     /// The backend's name.
     pub backend: String,
     /// The reload that built its balancing state.
@@ -192,7 +187,7 @@ const SEGMENTS: usize = 29;
 pub struct LimitPool {
     names: Mutex<HashMap<LimitKey, u32>>,
     ports: Mutex<HashMap<PortsKey, Arc<PortSet>>>,
-    turns: Mutex<HashMap<TurnsKey, Arc<SharedRr>>>,
+    turns: Mutex<HashMap<GroupKey, Arc<SharedRr>>>,
     segments: [OnceLock<Box<[Slot]>>; SEGMENTS],
     /// Gives without a token held (a bug, counted for the tests).
     underflows: AtomicU32,
@@ -263,7 +258,7 @@ impl LimitPool {
 
     /// The `roundrobin` turns of `key`, made on first use; those no loop
     /// holds any longer (reloads made others) are forgotten then.
-    pub(crate) fn turns(&self, key: &TurnsKey) -> Arc<SharedRr> {
+    pub(crate) fn turns(&self, key: &GroupKey) -> Arc<SharedRr> {
         let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
         turns.retain(|_, t| Arc::strong_count(t) > 1);
         (turns.entry(key.clone()))

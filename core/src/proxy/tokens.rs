@@ -9,7 +9,7 @@ use super::{BackendState, Balancer, ListenerSlot};
 use crate::arena::Key;
 use crate::config::Balance;
 use crate::id::{BackendId, FrontendId, ListenerId, ServerId};
-use crate::limits::{LimitKey, LimitPool, LimitSlot, Limits, Position, TurnsKey};
+use crate::limits::{GroupKey, LimitKey, LimitPool, LimitSlot, Limits, Position};
 use crate::loops::EventLoop;
 use crate::time::Instant;
 
@@ -306,11 +306,11 @@ fn share_positions(limits: &Arc<Limits>, epoch: u32, backend: &mut BackendState)
         return;
     }
     for group in 0..2u8 {
-        let key = LimitKey::Position {
+        let key = LimitKey::Position(GroupKey {
             backend: backend.config.name.clone(),
             epoch,
             group,
-        };
+        });
         let position = Position::new(limits.clone(), limits.slot(&key));
         backend.lb.share_position(usize::from(group), position);
     }
@@ -325,7 +325,7 @@ fn share_turns(limits: &Limits, epoch: u32, event_loop: EventLoop, backend: &mut
     }
     let listed: Vec<usize> = (backend.listed().iter()).map(|(s, _)| s.index()).collect();
     for group in 0..2u8 {
-        let key = TurnsKey {
+        let key = GroupKey {
             backend: backend.config.name.clone(),
             epoch,
             group,
