@@ -54,6 +54,9 @@ fn twenty_reloads_and_five_upgrades_under_load_lose_nothing() {
     let mut logs = vec![scratch.path("weir-0.log")];
     let mut current = spawn(&file, &logs[0], None);
     assert!(wait_until(|| socket.exists()), "the stats socket is made");
+    // The stats socket (in `global`) is made before the frontend listens.
+    let listens = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    assert!(wait_until(listens), "weir never listened");
     let logged = |log: &Path| std::fs::read_to_string(log).unwrap_or_default();
     let agents = Agents::start(port);
     agents.wait_for_more(20);
